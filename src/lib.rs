@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+#![deny(missing_docs, rustdoc::broken_intra_doc_links)]
+
+pub mod cidr;
+pub mod flannel;
+pub mod model;
+pub mod selector;
+pub mod validate;
