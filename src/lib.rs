@@ -16,5 +16,6 @@
 pub mod cidr;
 pub mod flannel;
 pub mod model;
+pub mod policy;
 pub mod selector;
 pub mod validate;

@@ -1,1 +1,49 @@
-//! (module model)
+//! As-written Kubernetes API objects, serde-compatible with `kubectl get -o json`.
+//!
+//! These types mirror `networking.k8s.io/v1` field for field. They keep exactly what was
+//! written: an absent list (`None`) and an empty list (`Some(vec![])`) are different values,
+//! because the API gives them different meanings (`ingress: []` isolates, no `ingress` with
+//! `policyTypes: [Egress]` does not touch ingress at all). Strings that the apiserver checks
+//! (protocols, CIDRs, operators, policy types) are kept as strings here so that invalid input
+//! survives decoding and can be reported by [`crate::validate`] with its field path.
+//!
+//! Unknown fields of `metadata` and of the object itself (`uid`, `resourceVersion`,
+//! `managedFields`, `status`, …) are kept in an `extra` map, so a decoded object serializes
+//! back without losing anything.
+//!
+//! ```
+//! use netpol::model::NetworkPolicy;
+//!
+//! let json = r#"{
+//!   "apiVersion": "networking.k8s.io/v1",
+//!   "kind": "NetworkPolicy",
+//!   "metadata": {"name": "deny-all", "namespace": "prod", "uid": "0b7c"},
+//!   "spec": {"podSelector": {}, "ingress": []}
+//! }"#;
+//! let policy = NetworkPolicy::from_json(json)?;
+//! assert_eq!(policy.metadata.name.as_deref(), Some("deny-all"));
+//! assert_eq!(policy.spec.ingress.as_deref(), Some(&[][..]));
+//! assert!(policy.spec.egress.is_none());
+//! // Round trip keeps the server field and the difference between [] and absent.
+//! let back = serde_json::to_value(&policy).unwrap();
+//! assert_eq!(back["metadata"]["uid"], "0b7c");
+//! assert_eq!(back["spec"]["ingress"], serde_json::json!([]));
+//! assert!(back["spec"].get("egress").is_none());
+//! # Ok::<(), netpol::model::DecodeError>(())
+//! ```
+
+mod int_or_string;
+mod meta;
+mod policy;
+mod selector;
+
+pub use int_or_string::IntOrString;
+pub use meta::ObjectMeta;
+pub use policy::{
+    DecodeError, IpBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule,
+    NetworkPolicyList, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, decode_policies,
+};
+pub use selector::{LabelSelector, LabelSelectorRequirement};
+
+/// Labels or annotations: string keys to string values, kept sorted by key.
+pub type Labels = std::collections::BTreeMap<String, String>;

@@ -1,1 +1,284 @@
-//! (module selector)
+//! Label selectors: matching per `metav1.LabelSelector`, and the string syntax kubectl uses.
+//!
+//! A [`Selector`] is a compiled [`LabelSelector`]: its `matchLabels` and `matchExpressions`
+//! become one list of requirements, all of which must hold (they are ANDed). An empty
+//! selector matches everything. `NotIn` and `DoesNotExist` match objects that lack the key.
+//!
+//! ```
+//! use netpol::model::{LabelSelector, LabelSelectorRequirement, Labels};
+//! use netpol::selector::Selector;
+//!
+//! let written = LabelSelector {
+//!     match_labels: Some([("app".to_string(), "web".to_string())].into()),
+//!     match_expressions: Some(vec![LabelSelectorRequirement::new("env", "NotIn", ["prod"])]),
+//! };
+//! let sel = Selector::new(&written)?;
+//! let labels: Labels = [("app".to_string(), "web".to_string())].into();
+//! assert!(sel.matches(&labels)); // no `env` key: NotIn holds
+//! # Ok::<(), netpol::selector::SelectorError>(())
+//! ```
+
+mod text;
+
+use std::fmt;
+
+use crate::model::{LabelSelector, Labels};
+
+pub use text::{ParseError, format, parse};
+
+/// The operator of a requirement, with its values.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Operator {
+    /// The key is present and its value is one of these (sorted, deduplicated).
+    In(Vec<String>),
+    /// The key is absent, or its value is none of these.
+    NotIn(Vec<String>),
+    /// The key is present.
+    Exists,
+    /// The key is absent.
+    DoesNotExist,
+}
+
+/// One compiled requirement: a key and an operator.
+///
+/// ```
+/// use netpol::selector::{Operator, Requirement};
+/// let r = Requirement { key: "tier".into(), op: Operator::Exists };
+/// assert!(r.matches(&[("tier".to_string(), "db".to_string())].into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Requirement {
+    /// The label key.
+    pub key: String,
+    /// What must hold of it.
+    pub op: Operator,
+}
+
+impl Requirement {
+    /// Whether this requirement holds for `labels`.
+    ///
+    /// ```
+    /// use netpol::selector::{Operator, Requirement};
+    /// let r = Requirement { key: "env".into(), op: Operator::NotIn(vec!["prod".into()]) };
+    /// assert!(r.matches(&Default::default()));
+    /// ```
+    pub fn matches(&self, labels: &Labels) -> bool {
+        let value = labels.get(&self.key);
+        match (&self.op, value) {
+            (Operator::In(values), Some(v)) => values.iter().any(|x| x == v),
+            (Operator::In(_), None) => false,
+            (Operator::NotIn(values), Some(v)) => !values.iter().any(|x| x == v),
+            (Operator::NotIn(_), None) => true,
+            (Operator::Exists, v) => v.is_some(),
+            (Operator::DoesNotExist, v) => v.is_none(),
+        }
+    }
+}
+
+/// A label selector compiled for matching.
+///
+/// ```
+/// use netpol::selector::Selector;
+/// assert!(Selector::everything().matches(&Default::default()));
+/// assert!(Selector::everything().is_everything());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Selector {
+    requirements: Vec<Requirement>,
+}
+
+/// A selector that cannot be compiled: an unknown operator, or values that do not fit it.
+///
+/// [`crate::validate`] reports the same problems with field paths; this error exists for
+/// callers who compile selectors that were never validated.
+///
+/// ```
+/// use netpol::model::{LabelSelector, LabelSelectorRequirement};
+/// let bad = LabelSelector {
+///     match_labels: None,
+///     match_expressions: Some(vec![LabelSelectorRequirement::new("a", "Like", ["x"])]),
+/// };
+/// let err = netpol::selector::Selector::new(&bad).unwrap_err();
+/// assert_eq!(err.to_string(), "matchExpressions[0].operator: unsupported operator \"Like\"");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    /// The operator is not `In`, `NotIn`, `Exists` or `DoesNotExist`.
+    #[error("matchExpressions[{index}].operator: unsupported operator \"{operator}\"")]
+    UnknownOperator {
+        /// Index in `matchExpressions`.
+        index: usize,
+        /// The operator as written.
+        operator: String,
+    },
+    /// `In`/`NotIn` without values, or `Exists`/`DoesNotExist` with values.
+    #[error("matchExpressions[{index}].values: {reason}")]
+    BadValues {
+        /// Index in `matchExpressions`.
+        index: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+impl Selector {
+    /// Compiles a written selector.
+    ///
+    /// ```
+    /// use netpol::model::LabelSelector;
+    /// let sel = netpol::selector::Selector::new(&LabelSelector::match_labels([("a", "1")])).unwrap();
+    /// assert_eq!(sel.to_string(), "a=1");
+    /// ```
+    pub fn new(selector: &LabelSelector) -> Result<Self, SelectorError> {
+        let mut requirements = Vec::new();
+        if let Some(labels) = &selector.match_labels {
+            for (k, v) in labels {
+                requirements.push(Requirement {
+                    key: k.clone(),
+                    op: Operator::In(vec![v.clone()]),
+                });
+            }
+        }
+        for (index, e) in selector.match_expressions.iter().flatten().enumerate() {
+            let values = e.values.as_deref().unwrap_or(&[]);
+            let sorted = || {
+                let mut v = values.to_vec();
+                v.sort();
+                v.dedup();
+                v
+            };
+            let op = match e.operator.as_str() {
+                "In" | "NotIn" if values.is_empty() => {
+                    return Err(SelectorError::BadValues {
+                        index,
+                        reason: "must be specified when `operator` is 'In' or 'NotIn'",
+                    });
+                }
+                "Exists" | "DoesNotExist" if !values.is_empty() => {
+                    return Err(SelectorError::BadValues {
+                        index,
+                        reason: "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    });
+                }
+                "In" => Operator::In(sorted()),
+                "NotIn" => Operator::NotIn(sorted()),
+                "Exists" => Operator::Exists,
+                "DoesNotExist" => Operator::DoesNotExist,
+                other => {
+                    return Err(SelectorError::UnknownOperator {
+                        index,
+                        operator: other.to_owned(),
+                    });
+                }
+            };
+            requirements.push(Requirement {
+                key: e.key.clone(),
+                op,
+            });
+        }
+        Ok(Selector { requirements })
+    }
+
+    /// The selector that matches every object (`{}`).
+    ///
+    /// ```
+    /// assert!(netpol::selector::Selector::everything().requirements().is_empty());
+    /// ```
+    pub fn everything() -> Self {
+        Selector::default()
+    }
+
+    /// Builds a selector from compiled requirements.
+    ///
+    /// ```
+    /// use netpol::selector::{Operator, Requirement, Selector};
+    /// let sel = Selector::from_requirements(vec![Requirement { key: "a".into(), op: Operator::Exists }]);
+    /// assert_eq!(sel.to_string(), "a");
+    /// ```
+    pub fn from_requirements(requirements: Vec<Requirement>) -> Self {
+        Selector { requirements }
+    }
+
+    /// The requirements, all of which must hold.
+    ///
+    /// ```
+    /// use netpol::model::LabelSelector;
+    /// let sel = netpol::selector::Selector::new(&LabelSelector::match_labels([("a", "1"), ("b", "2")])).unwrap();
+    /// assert_eq!(sel.requirements().len(), 2);
+    /// ```
+    pub fn requirements(&self) -> &[Requirement] {
+        &self.requirements
+    }
+
+    /// True when the selector has no requirement and so matches everything.
+    ///
+    /// ```
+    /// use netpol::model::LabelSelector;
+    /// assert!(netpol::selector::Selector::new(&LabelSelector::default()).unwrap().is_everything());
+    /// ```
+    pub fn is_everything(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
+    /// Whether every requirement holds for `labels`.
+    ///
+    /// ```
+    /// use netpol::model::{LabelSelector, Labels};
+    /// let sel = netpol::selector::Selector::new(&LabelSelector::match_labels([("app", "db")])).unwrap();
+    /// let mut labels = Labels::new();
+    /// assert!(!sel.matches(&labels));
+    /// labels.insert("app".into(), "db".into());
+    /// assert!(sel.matches(&labels));
+    /// ```
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.requirements.iter().all(|r| r.matches(labels))
+    }
+
+    /// The selector back in its written form (`matchExpressions` only, sorted as compiled).
+    ///
+    /// ```
+    /// use netpol::model::LabelSelector;
+    /// let sel = netpol::selector::Selector::new(&LabelSelector::match_labels([("a", "1")])).unwrap();
+    /// let written = sel.to_label_selector();
+    /// assert_eq!(written.match_expressions.unwrap()[0].operator, "In");
+    /// ```
+    pub fn to_label_selector(&self) -> LabelSelector {
+        use crate::model::LabelSelectorRequirement as R;
+        LabelSelector {
+            match_labels: None,
+            match_expressions: Some(
+                self.requirements
+                    .iter()
+                    .map(|r| match &r.op {
+                        Operator::In(v) => R::new(r.key.clone(), "In", v.clone()),
+                        Operator::NotIn(v) => R::new(r.key.clone(), "NotIn", v.clone()),
+                        Operator::Exists => R::new(r.key.clone(), "Exists", Vec::<String>::new()),
+                        Operator::DoesNotExist => {
+                            R::new(r.key.clone(), "DoesNotExist", Vec::<String>::new())
+                        }
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Selector {
+    /// The kubectl string form: `app=web,env notin (prod),tier,!legacy`; empty for "everything".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.requirements.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            match &r.op {
+                Operator::In(v) if v.len() == 1 => write!(f, "{}={}", r.key, v.join(""))?,
+                Operator::In(v) => write!(f, "{} in ({})", r.key, v.join(","))?,
+                Operator::NotIn(v) if v.len() == 1 => write!(f, "{}!={}", r.key, v.join(""))?,
+                Operator::NotIn(v) => write!(f, "{} notin ({})", r.key, v.join(","))?,
+                Operator::Exists => f.write_str(&r.key)?,
+                Operator::DoesNotExist => write!(f, "!{}", r.key)?,
+            }
+        }
+        Ok(())
+    }
+}

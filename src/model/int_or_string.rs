@@ -1,0 +1,100 @@
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A value that is either a number or a string, like Kubernetes' `intstr.IntOrString`.
+///
+/// In a [`NetworkPolicyPort`](super::NetworkPolicyPort) the number is a port number and the
+/// string a named container port. It serializes as a bare JSON number or string.
+///
+/// ```
+/// use netpol::model::IntOrString;
+///
+/// let n: IntOrString = serde_json::from_str("5432").unwrap();
+/// let s: IntOrString = serde_json::from_str("\"postgres\"").unwrap();
+/// assert_eq!(n, IntOrString::Int(5432));
+/// assert_eq!(s, IntOrString::String("postgres".into()));
+/// assert_eq!(n.to_string(), "5432");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IntOrString {
+    /// A number (Kubernetes stores an `int32`).
+    Int(i32),
+    /// A string, for ports the name of a container port.
+    String(String),
+}
+
+impl From<i32> for IntOrString {
+    fn from(v: i32) -> Self {
+        IntOrString::Int(v)
+    }
+}
+
+impl From<u16> for IntOrString {
+    fn from(v: u16) -> Self {
+        IntOrString::Int(i32::from(v))
+    }
+}
+
+impl From<&str> for IntOrString {
+    fn from(v: &str) -> Self {
+        IntOrString::String(v.to_owned())
+    }
+}
+
+impl From<String> for IntOrString {
+    fn from(v: String) -> Self {
+        IntOrString::String(v)
+    }
+}
+
+impl fmt::Display for IntOrString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IntOrString::Int(n) => write!(f, "{n}"),
+            IntOrString::String(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Serialize for IntOrString {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IntOrString::Int(n) => s.serialize_i32(*n),
+            IntOrString::String(v) => s.serialize_str(v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IntOrString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IntOrString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an int32 or a string")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<IntOrString, E> {
+                i32::try_from(v).map(IntOrString::Int).map_err(|_| {
+                    E::invalid_value(de::Unexpected::Signed(v), &"a number that fits an int32")
+                })
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<IntOrString, E> {
+                i32::try_from(v).map(IntOrString::Int).map_err(|_| {
+                    E::invalid_value(de::Unexpected::Unsigned(v), &"a number that fits an int32")
+                })
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<IntOrString, E> {
+                Err(E::invalid_type(de::Unexpected::Float(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<IntOrString, E> {
+                Ok(IntOrString::String(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<IntOrString, E> {
+                Ok(IntOrString::String(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
