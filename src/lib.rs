@@ -14,8 +14,14 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 pub mod cidr;
+pub mod cluster;
+pub mod engine;
+pub mod explain;
 pub mod flannel;
 pub mod model;
 pub mod policy;
+pub mod profile;
+pub mod reference;
+pub mod scenario;
 pub mod selector;
 pub mod validate;

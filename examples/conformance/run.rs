@@ -1,0 +1,309 @@
+//! The conformance runner's work, shared by `main.rs` and the crate's tests.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use netpol::cluster::Flow;
+use netpol::engine::Engine;
+use netpol::explain::Verdict;
+use netpol::reference::Reference;
+use netpol::scenario::{LoadedScenario, Scenario};
+
+/// Which evaluator answers the queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The compiled engine (the default).
+    Engine,
+    /// The literal reference evaluator.
+    Reference,
+}
+
+/// Command-line options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub json: bool,
+    pub mode: Mode,
+    /// Timed passes over each file's queries, 0 for none.
+    pub bench: u32,
+    pub paths: Vec<PathBuf>,
+}
+
+/// Totals over all files.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+/// A file that cannot be read or is not a scenario: the runner exits 2.
+#[derive(Debug)]
+pub struct FileError(pub String);
+
+/// Parses the command line (without the program name).
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    let mut opts = Options {
+        json: false,
+        mode: Mode::Engine,
+        bench: 0,
+        paths: Vec::new(),
+    };
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--json" => opts.json = true,
+            "--reference" => opts.mode = Mode::Reference,
+            "--bench" => {
+                let n = args.next().ok_or("--bench needs a number of passes")?;
+                opts.bench = n
+                    .parse()
+                    .map_err(|_| format!("--bench needs a number of passes, not \"{n}\""))?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            _ => opts.paths.push(PathBuf::from(a)),
+        }
+    }
+    if opts.paths.is_empty() {
+        return Err("no scenario file or folder given".into());
+    }
+    Ok(opts)
+}
+
+/// Every `*.json` file under `path` (sorted), or `path` itself when it is a file.
+pub fn collect_files(path: &Path) -> Result<Vec<PathBuf>, FileError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| FileError(format!("{}: {e}", path.display())))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| FileError(format!("{}: {e}", dir.display())))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| FileError(format!("{}: {e}", dir.display())))?;
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Runs every file under every path, writing report lines to `out`.
+pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, FileError> {
+    let mut total = Summary::default();
+    let mut bench = BenchTotals::default();
+    for path in &opts.paths {
+        for file in collect_files(path)? {
+            let s = run_file(opts, &file, out, &mut bench)?;
+            total.passed += s.passed;
+            total.failed += s.failed;
+        }
+    }
+    if opts.bench > 0 && bench.files > 1 {
+        let line = format!(
+            "total: {} files, build {:.3} ms, {} decisions, {:.1} ns/decision ({})",
+            bench.files,
+            bench.build_ns as f64 / 1e6,
+            bench.decisions,
+            bench.decide_ns as f64 / (bench.decisions.max(1)) as f64,
+            mode_name(opts.mode)
+        );
+        write_line(out, opts, &line)?;
+    }
+    Ok(total)
+}
+
+#[derive(Default)]
+struct BenchTotals {
+    files: usize,
+    build_ns: u128,
+    decide_ns: u128,
+    decisions: u64,
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Engine => "engine",
+        Mode::Reference => "reference",
+    }
+}
+
+fn io(file: &Path, e: std::io::Error) -> FileError {
+    FileError(format!("{}: {e}", file.display()))
+}
+
+/// Bench lines go to stdout normally, to stderr with --json (stdout stays JSON lines).
+fn write_line(out: &mut dyn Write, opts: &Options, line: &str) -> Result<(), FileError> {
+    if opts.json {
+        eprintln!("{line}");
+        Ok(())
+    } else {
+        writeln!(out, "{line}").map_err(|e| FileError(e.to_string()))
+    }
+}
+
+fn run_file(
+    opts: &Options,
+    file: &Path,
+    out: &mut dyn Write,
+    bench: &mut BenchTotals,
+) -> Result<Summary, FileError> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| io(file, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        FileError(format!(
+            "{name}:{}:{}: not JSON: {}",
+            e.line(),
+            e.column(),
+            strip_location(&e.to_string())
+        ))
+    })?;
+    if crate::netconf::is_netconf_file(&value) {
+        let o = crate::netconf::run_netconf_file(&name, &value, opts.json, out)
+            .map_err(|e| io(file, e))?;
+        return Ok(Summary {
+            passed: o.passed,
+            failed: o.failed,
+        });
+    }
+    if !value.is_object() {
+        return Err(FileError(format!(
+            "{name}: not a scenario (expected a JSON object, or an array of net-conf cases)"
+        )));
+    }
+    let load_start = Instant::now();
+    let scenario = Scenario::from_json(&text)
+        .map_err(|e| FileError(format!("{name}: not a scenario: {e}")))?;
+    let loaded = scenario
+        .load()
+        .map_err(|e| FileError(format!("{name}: not a scenario: {e}")))?;
+    let load_ns = load_start.elapsed().as_nanos();
+
+    let build_start = Instant::now();
+    let evaluator = Evaluator::new(opts.mode, &loaded);
+    let build_ns = build_start.elapsed().as_nanos();
+
+    let mut summary = Summary::default();
+    for (index, q) in loaded.queries.iter().enumerate() {
+        let verdict = evaluator.decide(q.flow);
+        if opts.json {
+            let line = serde_json::json!({"file": name, "index": index, "verdict": verdict});
+            writeln!(out, "{line}").map_err(|e| io(file, e))?;
+        }
+        if let Some(expect) = q.expect {
+            if expect == verdict {
+                summary.passed += 1;
+            } else {
+                summary.failed += 1;
+                if !opts.json {
+                    writeln!(
+                        out,
+                        "{name}: queries[{index}] {}: expected {expect}, got {verdict}",
+                        netpol::explain::Explanation::describe_flow(&loaded.cluster, q.flow)
+                    )
+                    .map_err(|e| io(file, e))?;
+                }
+            }
+        }
+    }
+
+    let mismatches = loaded.rejection_mismatches(&scenario.expect_rejected);
+    for outcome in &loaded.outcomes {
+        if opts.json {
+            let line = match outcome.errors.first() {
+                Some(e) => {
+                    serde_json::json!({"file": name, "policy": outcome.key, "rejected": true, "field": e.field})
+                }
+                None => serde_json::json!({"file": name, "policy": outcome.key, "rejected": false}),
+            };
+            writeln!(out, "{line}").map_err(|e| io(file, e))?;
+        }
+        if mismatches.iter().any(|(k, _)| *k == outcome.key) {
+            summary.failed += 1;
+        } else {
+            summary.passed += 1;
+        }
+    }
+    for (key, why) in &mismatches {
+        // A mismatch for a policy the file does not hold was not counted above.
+        if !loaded.outcomes.iter().any(|o| o.key == *key) {
+            summary.failed += 1;
+        }
+        if !opts.json {
+            writeln!(out, "{name}: policy {key}: {why}").map_err(|e| io(file, e))?;
+        }
+    }
+
+    if opts.bench > 0 {
+        let flows: Vec<Flow> = loaded.queries.iter().map(|q| q.flow).collect();
+        let mut allowed = 0usize;
+        let start = Instant::now();
+        for _ in 0..opts.bench {
+            for f in &flows {
+                allowed += usize::from(std::hint::black_box(evaluator.decide(*f)).is_allowed());
+            }
+        }
+        let decide_ns = start.elapsed().as_nanos();
+        let decisions = flows.len() as u64 * u64::from(opts.bench);
+        std::hint::black_box(allowed);
+        let line = format!(
+            "{name}: load+validate {:.3} ms, build {:.3} ms, {} decisions, {:.1} ns/decision ({})",
+            load_ns as f64 / 1e6,
+            build_ns as f64 / 1e6,
+            decisions,
+            decide_ns as f64 / (decisions.max(1)) as f64,
+            mode_name(opts.mode)
+        );
+        write_line(out, opts, &line)?;
+        bench.files += 1;
+        bench.build_ns += build_ns;
+        bench.decide_ns += decide_ns;
+        bench.decisions += decisions;
+    }
+    Ok(summary)
+}
+
+fn strip_location(msg: &str) -> &str {
+    match msg.rfind(" at line ") {
+        Some(pos) => &msg[..pos],
+        None => msg,
+    }
+}
+
+/// The compiled engine or the reference, behind one `decide`.
+enum Evaluator<'a> {
+    Engine(Engine),
+    Reference(Reference<'a>),
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(mode: Mode, loaded: &'a LoadedScenario) -> Self {
+        match mode {
+            Mode::Engine => Evaluator::Engine(
+                Engine::builder()
+                    .profile(loaded.profile.clone())
+                    .build(&loaded.cluster, &loaded.policies),
+            ),
+            Mode::Reference => Evaluator::Reference(Reference::new(
+                &loaded.cluster,
+                &loaded.policies,
+                loaded.profile.clone(),
+            )),
+        }
+    }
+
+    fn decide(&self, flow: Flow) -> Verdict {
+        match self {
+            Evaluator::Engine(e) => e.decide(flow),
+            Evaluator::Reference(r) => r.decide(flow),
+        }
+    }
+}
