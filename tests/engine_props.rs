@@ -1,0 +1,219 @@
+//! Property tests: the compiled engine equals the reference evaluator on every flow, and
+//! both obey the documented laws of NetworkPolicy.
+//!
+//! The default case count keeps CI to seconds. For a long campaign:
+//! `PROPTEST_CASES=1000000 cargo test --release --test engine_props`.
+
+mod support;
+
+use netpol::cluster::{Endpoint, Flow};
+use netpol::engine::Engine;
+use netpol::model::NetworkPolicyIngressRule;
+use netpol::policy::Direction;
+use netpol::profile::Profile;
+use netpol::reference::Reference;
+use proptest::prelude::*;
+use support::*;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(128),
+        ..ProptestConfig::default()
+    }
+}
+
+fn profiles() -> impl Strategy<Value = Profile> {
+    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(enforce, pods, nodes, own_node, self_)| Profile {
+            name: "custom".into(),
+            enforces_policies: enforce || pods, // mostly enforcing
+            ipblock_matches_pods: pods,
+            ipblock_matches_nodes: nodes,
+            own_node_exempt: own_node,
+            self_exempt: self_,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// decide and explain of the engine equal the reference's on every flow.
+    #[test]
+    fn engine_equals_reference(cluster in cluster(), written in written_policies(5)) {
+        let policies = accept(&written);
+        let engine = Engine::build(&cluster, &policies);
+        let reference = Reference::new(&cluster, &policies, Profile::default());
+        for flow in all_flows(&cluster) {
+            let want = reference.explain(flow);
+            prop_assert_eq!(engine.decide(flow), want.verdict, "decide differs on {}", want.flow);
+            prop_assert_eq!(engine.explain(flow), want);
+        }
+    }
+
+    /// The same under every combination of profile knobs.
+    #[test]
+    fn engine_equals_reference_under_profiles(
+        cluster in cluster(),
+        written in written_policies(4),
+        profile in profiles(),
+    ) {
+        let policies = accept(&written);
+        let engine = Engine::builder().profile(profile.clone()).build(&cluster, &policies);
+        let reference = Reference::new(&cluster, &policies, profile);
+        for flow in all_flows(&cluster) {
+            prop_assert_eq!(engine.explain(flow), reference.explain(flow));
+        }
+    }
+
+    /// With no policy, every flow is allowed.
+    #[test]
+    fn no_policy_allows_everything(cluster in cluster()) {
+        let engine = Engine::build(&cluster, &[]);
+        for flow in all_flows(&cluster) {
+            prop_assert!(engine.decide(flow).is_allowed());
+        }
+    }
+
+    /// A policy only affects flows whose source or destination pod it selects.
+    #[test]
+    fn policy_only_affects_selected_pods(
+        cluster in cluster(),
+        written in written_policies(3),
+        extra in written_policy(99),
+    ) {
+        let before = accept(&written);
+        let mut after = before.clone();
+        let added = accept(std::slice::from_ref(&extra)).remove(0);
+        after.push(added.clone());
+        let e0 = Engine::build(&cluster, &before);
+        let e1 = Engine::build(&cluster, &after);
+        let selected = |e: Endpoint| match e {
+            Endpoint::Pod(id) => {
+                let pod = cluster.pod(id).unwrap();
+                cluster.pod_namespace_name(id) == added.namespace
+                    && added.pod_selector.matches(&pod.labels)
+            }
+            _ => false,
+        };
+        for flow in all_flows(&cluster) {
+            if !selected(flow.src) && !selected(flow.dst) {
+                prop_assert_eq!(e0.decide(flow), e1.decide(flow), "{}", flow);
+            }
+        }
+    }
+
+    /// Adding an ingress rule to a policy that isolates ingress never removes an allowed flow.
+    #[test]
+    fn adding_a_rule_only_adds(
+        cluster in cluster(),
+        mut written in written_policies(4),
+        extra in written_policy(0),
+    ) {
+        let before = Engine::build(&cluster, &accept(&written));
+        let Some(target) = written.iter_mut().find(|w| {
+            netpol::policy::Policy::new(w).unwrap().affects(Direction::Ingress)
+        }) else {
+            return Ok(());
+        };
+        let rule: NetworkPolicyIngressRule = extra
+            .spec
+            .ingress
+            .and_then(|r| r.into_iter().next())
+            .unwrap_or_default();
+        target.spec.ingress.get_or_insert_with(Vec::new).push(rule);
+        let after = Engine::build(&cluster, &accept(&written));
+        for flow in all_flows(&cluster) {
+            if before.decide(flow).is_allowed() {
+                prop_assert!(after.decide(flow).is_allowed(), "{}", flow);
+            }
+        }
+    }
+
+    /// A policy selecting every pod of a namespace for both directions, with no rules,
+    /// denies every flow to or from those pods except the special cases.
+    #[test]
+    fn isolating_policy_without_rules_denies(cluster in cluster(), written in written_policies(2), ns in 0..NAMESPACES.len()) {
+        let mut written = written;
+        let mut deny = netpol::model::NetworkPolicy::new(NAMESPACES[ns], "deny-all");
+        deny.spec.policy_types = Some(vec!["Ingress".into(), "Egress".into()]);
+        written.push(deny);
+        let engine = Engine::build(&cluster, &accept(&written));
+        let in_ns = |e: Endpoint| matches!(e, Endpoint::Pod(id) if cluster.pod_namespace_name(id) == NAMESPACES[ns]);
+        for flow in all_flows(&cluster) {
+            let why = engine.explain(flow);
+            if (in_ns(flow.src) || in_ns(flow.dst)) && why.special.is_none() {
+                // Only rules of other policies could allow it; with this policy alone it is denied.
+                let alone = Engine::build(&cluster, &accept(&written[written.len() - 1..]));
+                prop_assert!(!alone.decide(flow).is_allowed(), "{}", flow);
+            }
+        }
+    }
+
+    /// Ingress and egress are independent: each side's answer is unchanged when every
+    /// policy's other direction is dropped.
+    #[test]
+    fn directions_are_independent(cluster in cluster(), written in written_policies(4)) {
+        let all = accept(&written);
+        let ingress_only: Vec<_> = all.iter().cloned().map(|mut p| { p.egress = None; p }).collect();
+        let egress_only: Vec<_> = all.iter().cloned().map(|mut p| { p.ingress = None; p }).collect();
+        let e = Engine::build(&cluster, &all);
+        let ei = Engine::build(&cluster, &ingress_only);
+        let ee = Engine::build(&cluster, &egress_only);
+        for flow in all_flows(&cluster) {
+            let both = e.explain(flow);
+            prop_assert_eq!(&both.ingress, &ei.explain(flow).ingress);
+            prop_assert_eq!(&both.egress, &ee.explain(flow).egress);
+        }
+    }
+
+    /// Absent `policyTypes` (or `[]`) means Ingress, plus Egress when there is an egress rule.
+    #[test]
+    fn absent_policy_types_default(mut w in written_policy(0)) {
+        w.spec.policy_types = None;
+        let p = netpol::policy::Policy::new(&w).unwrap();
+        prop_assert!(p.affects(Direction::Ingress));
+        let has_egress_rule = w.spec.egress.as_ref().is_some_and(|e| !e.is_empty());
+        prop_assert_eq!(p.affects(Direction::Egress), has_egress_rule);
+        let mut explicit = w.clone();
+        let mut types = vec!["Ingress".to_string()];
+        if has_egress_rule { types.push("Egress".into()); }
+        explicit.spec.policy_types = Some(types);
+        prop_assert_eq!(netpol::policy::Policy::new(&explicit).unwrap(), p.clone());
+        w.spec.policy_types = Some(vec![]);
+        prop_assert_eq!(netpol::policy::Policy::new(&w).unwrap(), p);
+    }
+}
+
+/// `ingress: [{}]` allows everything in; `ingress: []` allows nothing in.
+#[test]
+fn empty_rule_versus_no_rules() {
+    use netpol::cluster::{Cluster, PodSpec};
+    use netpol::model::NetworkPolicy;
+    let cluster = Cluster::builder()
+        .pod(PodSpec::new("a", "x").ip("10.0.0.1".parse().unwrap()))
+        .pod(PodSpec::new("a", "y").ip("10.0.0.2".parse().unwrap()))
+        .build()
+        .unwrap();
+    let x = Endpoint::Pod(cluster.pod_id("a", "x").unwrap());
+    let y = Endpoint::Pod(cluster.pod_id("a", "y").unwrap());
+    let flow = Flow::new(x, y, 80, Default::default());
+    let mut allow = NetworkPolicy::new("a", "p");
+    allow.spec.ingress = Some(vec![NetworkPolicyIngressRule::default()]);
+    let mut deny = NetworkPolicy::new("a", "p");
+    deny.spec.ingress = Some(vec![]);
+    let allow = Engine::build(&cluster, &accept(&[allow]));
+    let deny = Engine::build(&cluster, &accept(&[deny]));
+    assert!(allow.decide(flow).is_allowed());
+    assert!(!deny.decide(flow).is_allowed());
+    assert_eq!(deny.explain(flow).ingress.policies[0].name, "p");
+}
+
+#[test]
+fn engine_is_send_sync_and_cheap_to_clone() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<Engine>();
+}
