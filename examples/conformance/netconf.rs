@@ -17,12 +17,11 @@ pub struct NetconfOutcome {
 
 /// True when `v` is a net-conf case file: a top-level array of objects with a `netConf` key.
 pub fn is_netconf_file(v: &Value) -> bool {
-    match v.as_array() {
-        Some(items) if !items.is_empty() => items
-            .iter()
-            .all(|i| i.as_object().is_some_and(|o| o.contains_key("netConf"))),
-        _ => false,
-    }
+    // Every item an object and at least one with `netConf`: a case that lacks it
+    // is then reported as malformed instead of hiding the whole file.
+    v.as_array().is_some_and(|items| {
+        items.iter().all(Value::is_object) && items.iter().any(|i| i.get("netConf").is_some())
+    })
 }
 
 /// The `config` object of a decoded configuration, with FORMAT.md's `expect` keys.
