@@ -385,6 +385,17 @@ pub(crate) fn set_int(slot: &mut i64, v: &Scalar, path: &str) -> Result<(), Stri
     }
 }
 
+/// An `int` whose default is decided later (the interface MTU): `None` until set.
+fn set_optional_int(slot: &mut Option<i64>, v: &Scalar, path: &str) -> Result<(), String> {
+    if matches!(v, Scalar::Null) {
+        return Ok(());
+    }
+    let mut value = 0;
+    set_int(&mut value, v, path)?;
+    *slot = Some(value);
+    Ok(())
+}
+
 /// Go's `uint` field.
 pub(crate) fn set_uint(slot: &mut u64, v: &Scalar, path: &str) -> Result<(), String> {
     match v {
@@ -603,14 +614,7 @@ fn apply(
         BackendOptions::Vxlan(o) => match field {
             F_VNI => set_int(&mut o.vni, v, path),
             F_PORT => set_int(&mut o.port, v, path),
-            F_MTU => {
-                let mut m = o.mtu.unwrap_or(0);
-                set_int(&mut m, v, path)?;
-                if !matches!(v, Scalar::Null) {
-                    o.mtu = Some(m);
-                }
-                Ok(())
-            }
+            F_MTU => set_optional_int(&mut o.mtu, v, path),
             F_GBP => set_bool(&mut o.gbp, v, path),
             F_LEARNING => set_bool(&mut o.learning, v, path),
             _ => set_bool(&mut o.direct_routing, v, path),
@@ -620,14 +624,7 @@ fn apply(
         BackendOptions::Wireguard(o) => match field {
             F_LISTEN_PORT => set_int(&mut o.listen_port, v, path),
             F_LISTEN_PORT_V6 => set_int(&mut o.listen_port_v6, v, path),
-            F_MTU => {
-                let mut m = o.mtu.unwrap_or(0);
-                set_int(&mut m, v, path)?;
-                if !matches!(v, Scalar::Null) {
-                    o.mtu = Some(m);
-                }
-                Ok(())
-            }
+            F_MTU => set_optional_int(&mut o.mtu, v, path),
             F_PSK => set_string(&mut o.psk, v, path),
             F_KEEPALIVE => set_int(&mut o.persistent_keepalive_interval, v, path),
             _ => set_string(mode, v, path),
