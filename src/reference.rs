@@ -26,8 +26,8 @@
 //!     .pod(PodSpec::new("x", "b").label("app", "b").ip("10.0.0.2".parse().unwrap()))
 //!     .build()?;
 //! // Deny all ingress in namespace x.
-//! let deny = Policy::new(&NetworkPolicy::new("x", "deny-all")).unwrap();
-//! let r = Reference::new(&cluster, &[deny], Default::default());
+//! let policies = [Policy::new(&NetworkPolicy::new("x", "deny-all")).unwrap()];
+//! let r = Reference::new(&cluster, &policies, Default::default());
 //! let a = Endpoint::Pod(cluster.pod_id("x", "a").unwrap());
 //! let b = Endpoint::Pod(cluster.pod_id("x", "b").unwrap());
 //! assert!(!r.decide(Flow::new(a, b, 80, Default::default())).is_allowed());
