@@ -542,7 +542,6 @@ fn is_go_int64(s: &str) -> bool {
 /// with a different value becomes an `In` expression, so that `a=1,a=2` keeps meaning
 /// "both" (it matches nothing) instead of the last one winning.
 ///
-
 /// `=`/`==` terms go to `matchLabels`; every other term becomes a `matchExpressions` entry,
 /// in the order written. Fields with no entries are left out (`None`), so `""` gives
 /// `LabelSelector::default()`, which selects everything.
@@ -617,20 +616,20 @@ pub fn parse(text: &str) -> Result<LabelSelector, ParseError> {
 
 /// Prints a selector as `metav1.FormatLabelSelector` does.
 ///
-///
 /// [`format()`] prints `<none>` for a selector with no terms (`kubectl`'s text for "no
 /// selector", which is not selector syntax: [`parse`] refuses it), `<error>` for a selector
 /// that would fail validation, and otherwise the requirements sorted by key (stable),
 /// `matchLabels` first: `key=value`, `key in (a,b)`, `key notin (a)`, `key`, `!key`, with
-/// each value list sorted. For every selector that formats to neither `<none>` nor
+/// each value list sorted. One deliberate difference: duplicate values are printed once
+/// (upstream prints them as written, and `key in (,,)` from three empty values is text its
+/// own parser refuses). For every selector that formats to neither `<none>` nor
 /// `<error>`, `parse(&format(s))` is `s` up to that normal form.
 ///
-/// [`Selector`](super::Selector)'s `Display` prints a compiled selector instead: `matchLabels`
+/// [`Selector`](crate::selector::Selector)'s `Display` prints a compiled selector instead: `matchLabels`
 /// are already folded into `In`, so it writes `In`/`NotIn` with one value as `key=value` /
 /// `key!=value`, keeps the compiled order, and prints the empty string for "everything".
 /// Both texts parse back to selectors that match the same objects.
 ///
-
 /// ```
 /// use netpol::model::{LabelSelector, LabelSelectorRequirement};
 /// use netpol::selector::format;
@@ -658,6 +657,7 @@ pub fn format(selector: &LabelSelector) -> String {
     for e in selector.match_expressions.iter().flatten() {
         let mut values: Vec<&str> = e.values.iter().flatten().map(String::as_str).collect();
         values.sort_unstable();
+        values.dedup();
         let list = values.join(",");
         let text = match e.operator.as_str() {
             "In" => format!("{} in ({list})", e.key),
