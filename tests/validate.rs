@@ -665,3 +665,21 @@ fn parse_cidr_agrees_with_validation() {
         assert!(netpol::policy::parse_cidr(bad).is_err(), "{bad}");
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn cidr_checks_never_panic(cidr in "[0-9a-fA-F:./%x+-]{0,40}|\\PC{0,20}", except in "[0-9a-f:./]{0,40}") {
+        let _ = validate_ip_block(&IpBlock::new(cidr.clone(), [except]), "b");
+        let _ = netpol::policy::parse_cidr(&cidr);
+    }
+
+    #[test]
+    fn name_checks_never_panic(s in "\\PC{0,80}") {
+        let _ = is_qualified_name(&s);
+        let _ = is_valid_label_value(&s);
+        let _ = is_dns1123_label(&s);
+        let _ = is_dns1123_subdomain(&s);
+        let _ = is_valid_port_name(&s);
+        let _ = with_meta(json!({"generateName": s, "annotations": {s.clone(): "v"}}));
+    }
+}
