@@ -471,16 +471,33 @@ fn normalise_peer(path: &str, peer: &NetworkPolicyPeer) -> Result<Peer, FieldErr
     Ok(Peer::Pods { namespaces, pods })
 }
 
-/// Parses a CIDR the way Go's `net.ParseCIDR` reads the forms the apiserver accepts, and
-/// truncates it to its network.
+/// Parses a CIDR exactly as the apiserver accepts `ipBlock` CIDRs (with default feature
+/// gates, `k8s.io/utils/net.ParseCIDRSloppy`: Go 1.16's `net.ParseCIDR`), and returns the
+/// network it means, truncated.
+///
+/// Accepted beyond the canonical form: host bits (`10.244.1.1/4` is `0.0.0.0/4`), leading
+/// zeros in IPv4 octets, read as decimal (`010.0.0.0/8` is `10.0.0.0/8`), and in the prefix
+/// length (`10.0.0.0/008`), IPv6 hex groups padded with leading zeros, and IPv4-mapped IPv6
+/// (`::ffff:10.0.0.0/104`), which means what Go's `IPNet.Contains` makes of it: a network
+/// whose masked address is IPv4-mapped is the IPv4 network with 96 fewer prefix bits
+/// (`10.0.0.0/8` here). Zones, signs, spaces and anything else are refused, as upstream.
 ///
 /// ```
-/// assert_eq!(netpol::policy::parse_cidr("10.244.1.1/4").unwrap().to_string(), "0.0.0.0/4");
-/// assert!(netpol::policy::parse_cidr("10.0.0.0/33").is_err());
-/// assert!(netpol::policy::parse_cidr("10.0.0.0").is_err());
+/// use netpol::policy::parse_cidr;
+/// assert_eq!(parse_cidr("10.244.1.1/4").unwrap().to_string(), "0.0.0.0/4");
+/// assert_eq!(parse_cidr("010.001.0.0/016").unwrap().to_string(), "10.1.0.0/16");
+/// assert_eq!(parse_cidr("::ffff:10.1.2.3/104").unwrap().to_string(), "10.0.0.0/8");
+/// assert!(parse_cidr("10.0.0.0/33").is_err());
+/// assert!(parse_cidr("10.0.0.0").is_err());
+/// assert!(parse_cidr("fe80::1%eth0/64").is_err());
 /// ```
 pub fn parse_cidr(text: &str) -> Result<IpNet, ipnet::AddrParseError> {
-    IpNet::from_str(text).map(|n| n.trunc())
+    match crate::validate::GoIpNet::parse(text).and_then(|n| n.to_ipnet()) {
+        Some(net) => Ok(net),
+        // `AddrParseError` has no public constructor; the empty string never parses, so
+        // this yields the crate's error value.
+        None => IpNet::from_str("").map(|n| n.trunc()),
+    }
 }
 
 fn normalise_port(path: &str, port: &NetworkPolicyPort) -> Result<PortRule, FieldError> {

@@ -1,13 +1,50 @@
 //! Validation equal to the apiserver's for `networking.k8s.io/v1` NetworkPolicy.
 //!
 //! [`validate_network_policy`] applies every rule of upstream
-//! `pkg/apis/networking/validation` and apimachinery's label-selector validation and
+//! `pkg/apis/networking/validation` (with the apiserver's create-time options and default
+//! feature gates), apimachinery's object-metadata and label-selector validation, and
 //! reports all problems at once, each as a [`FieldError`] with the apiserver's field path,
-//! error kind and message.
+//! error kind and message, in the order the apiserver finds them.
+//!
+//! ```
+//! use netpol::model::NetworkPolicy;
+//! use netpol::validate::validate_network_policy;
+//!
+//! let p = NetworkPolicy::from_json(r#"{
+//!   "metadata": {"name": "db", "namespace": "prod"},
+//!   "spec": {"podSelector": {},
+//!            "ingress": [{"ports": [{"protocol": "ICMP", "port": 0}]}]}
+//! }"#).unwrap();
+//! let errs = validate_network_policy(&p).unwrap_err();
+//! let lines: Vec<String> = errs.errors().iter().map(|e| e.to_string()).collect();
+//! assert_eq!(lines, [
+//!     r#"spec.ingress[0].ports[0].protocol: Unsupported value: "ICMP": supported values: "TCP", "UDP", "SCTP""#,
+//!     "spec.ingress[0].ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive",
+//! ]);
+//! ```
+//!
+//! Where upstream iterates a Go map (label and annotation keys), the order is random
+//! there; here it is the sorted key order of [`Labels`](crate::model::Labels).
+
+mod cidr;
+mod meta;
+mod names;
+mod spec;
 
 use std::fmt;
 
 use crate::model::NetworkPolicy;
+
+pub(crate) use cidr::GoIpNet;
+pub use meta::validate_object_meta;
+pub use names::{
+    is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
+    is_valid_port_name, is_valid_port_num, name_is_dns_subdomain,
+};
+pub use spec::{
+    validate_ip_block, validate_label_selector, validate_labels, validate_network_policy_peer,
+    validate_network_policy_port, validate_network_policy_spec,
+};
 
 /// The kind of a field error, as apimachinery's `field.ErrorType` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -122,45 +159,144 @@ impl ValidationErrors {
 }
 
 impl fmt::Display for ValidationErrors {
-    /// Like the apiserver's aggregate: one error alone, several as `[a, b]`.
+    /// Like the apiserver's aggregate: identical messages once, one error alone, several
+    /// as `[a, b]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.as_slice() {
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<String> = self
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .filter(|m| seen.insert(m.clone()))
+            .collect();
+        match unique.as_slice() {
             [] => f.write_str("no errors"),
-            [one] => write!(f, "{one}"),
-            many => {
-                f.write_str("[")?;
-                for (i, e) in many.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{e}")?;
-                }
-                f.write_str("]")
-            }
+            [one] => f.write_str(one),
+            many => write!(f, "[{}]", many.join(", ")),
         }
     }
 }
 
 impl std::error::Error for ValidationErrors {}
 
-/// Validates a NetworkPolicy as the apiserver does on create.
+impl FieldError {
+    /// `Invalid value` with the value as the apiserver prints it.
+    pub(crate) fn invalid(
+        field: impl Into<String>,
+        value: String,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            kind: ErrorKind::Invalid,
+            field: field.into(),
+            value: Some(value),
+            detail: detail.into(),
+        }
+    }
+
+    /// `Required value`; the apiserver prints no value.
+    pub(crate) fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        FieldError {
+            kind: ErrorKind::Required,
+            field: field.into(),
+            value: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// `Forbidden`; the apiserver prints no value.
+    pub(crate) fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        FieldError {
+            kind: ErrorKind::Forbidden,
+            field: field.into(),
+            value: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// `Unsupported value` with the supported values quoted, in the order given.
+    pub(crate) fn unsupported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
+        let list: Vec<String> = supported.iter().map(|s| quote(s)).collect();
+        FieldError {
+            kind: ErrorKind::Unsupported,
+            field: field.into(),
+            value: Some(quote(value)),
+            detail: format!("supported values: {}", list.join(", ")),
+        }
+    }
+}
+
+/// Quotes a string the way Go's `%q` (`strconv.Quote`) prints it, as the apiserver does
+/// for string values in field errors.
+///
+/// Printable characters are kept; `"` and `\` are escaped; control characters use `\a`,
+/// `\b`, `\f`, `\n`, `\r`, `\t`, `\v` or `\xNN`; other non-printable characters use
+/// `\uNNNN` / `\UNNNNNNNN`. Go decides "printable" from Unicode tables; this keeps
+/// everything but control, whitespace other than space, and format characters, which
+/// agrees except for unassigned code points.
+///
+/// ```
+/// assert_eq!(netpol::validate::quote("a\"b\n\u{a0}é"), r#""a\"b\n\u00a0é""#);
+/// ```
+pub fn quote(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            ' ' => out.push(' '),
+            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if c.is_control() || c.is_whitespace() || is_format_char(c) => {
+                if u32::from(c) < 0x10000 {
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                } else {
+                    let _ = write!(out, "\\U{:08x}", u32::from(c));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Unicode format characters (category Cf) that Go does not print.
+fn is_format_char(c: char) -> bool {
+    matches!(u32::from(c),
+        0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x890..=0x891 | 0x8e2 | 0x180e
+        | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2064 | 0x2066..=0x206f | 0xfeff
+        | 0xfff9..=0xfffb | 0x110bd | 0x110cd | 0x13430..=0x1343f | 0x1bca0..=0x1bca3
+        | 0x1d173..=0x1d17a | 0xe0001 | 0xe0020..=0xe007f
+        | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xf0000..=0x10ffff)
+}
+
+/// Validates a NetworkPolicy as the apiserver does on create: `metadata` first, then
+/// `spec`, every error reported.
 ///
 /// ```
 /// let p = netpol::model::NetworkPolicy::new("default", "ok");
 /// assert!(netpol::validate::validate_network_policy(&p).is_ok());
+///
+/// let mut bad = netpol::model::NetworkPolicy::new("default", "Bad_Name");
+/// bad.spec.policy_types = Some(vec!["Ingress".into(), "Ingress".into()]); // duplicates are fine
+/// let errs = netpol::validate::validate_network_policy(&bad).unwrap_err();
+/// assert_eq!(errs.errors().len(), 1);
+/// assert_eq!(errs.errors()[0].field, "metadata.name");
 /// ```
 pub fn validate_network_policy(policy: &NetworkPolicy) -> Result<(), ValidationErrors> {
-    let mut errors = Vec::new();
-    for (i, t) in policy.spec.policy_types.iter().flatten().enumerate() {
-        if t != "Ingress" && t != "Egress" {
-            errors.push(FieldError {
-                kind: ErrorKind::Unsupported,
-                field: format!("spec.policyTypes[{i}]"),
-                value: Some(format!("{t:?}")),
-                detail: "supported values: \"Egress\", \"Ingress\"".into(),
-            });
-        }
-    }
+    let mut errors = validate_object_meta(&policy.metadata, "metadata");
+    errors.extend(validate_network_policy_spec(&policy.spec, "spec"));
     if errors.is_empty() {
         Ok(())
     } else {
