@@ -30,7 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let names: Vec<String> = pods.iter().map(|p| cluster.describe(*p)).collect();
     let width = names.iter().map(String::len).max().unwrap_or(0);
     for (port, protocol) in [(6379, Protocol::Tcp), (80, Protocol::Tcp)] {
-        println!("{port}/{protocol}: rows are sources, columns destinations (X = allowed, . = denied)");
+        println!(
+            "{port}/{protocol}: rows are sources, columns destinations (X = allowed, . = denied)"
+        );
         print!("{:width$} ", "");
         for i in 0..names.len() {
             print!(" {i:>2}");

@@ -227,3 +227,31 @@ impl fmt::Display for Explanation {
         write!(f, "  {}", self.ingress)
     }
 }
+
+/// What the compiled [`Engine`](crate::engine::Engine) and the
+/// [`Reference`](crate::reference::Reference) evaluator have in common, for code that
+/// works with either (tools, differential tests, service resolution).
+///
+/// ```
+/// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+/// use netpol::engine::Engine;
+/// use netpol::explain::Evaluator;
+/// use netpol::reference::Reference;
+///
+/// fn allowed(e: &dyn Evaluator, flow: Flow) -> bool { e.decide(flow).is_allowed() }
+///
+/// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+/// let a = Endpoint::Pod(cluster.pod_id("x", "a").unwrap());
+/// let flow = Flow::new(a, a, 80, Default::default());
+/// let engine = Engine::build(&cluster, &[]);
+/// let reference = Reference::new(&cluster, &[], Default::default());
+/// assert_eq!(allowed(&engine, flow), allowed(&reference, flow));
+/// ```
+pub trait Evaluator {
+    /// The cluster the evaluator answers for.
+    fn cluster(&self) -> &Cluster;
+    /// Whether the flow is allowed.
+    fn decide(&self, flow: Flow) -> Verdict;
+    /// The verdict with its explanation.
+    fn explain(&self, flow: Flow) -> Explanation;
+}

@@ -1,7 +1,7 @@
 //! Normalised policies: what validation proves, held in types.
 //!
 //! A [`Policy`] is built from a [`NetworkPolicy`] only after
-//! [`validate_network_policy`](crate::validate::validate_network_policy) accepted it. It
+//! [`validate_network_policy`](crate::validate::validate_network_policy()) accepted it. It
 //! holds the effective `policyTypes` (rules are present for exactly the directions the
 //! policy isolates), compiled selectors, parsed CIDRs (truncated to their network, as the
 //! apiserver's consumers read them), defaulted protocols and port ranges. Past this point

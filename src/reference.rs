@@ -227,3 +227,15 @@ impl<'a> Reference<'a> {
         }
     }
 }
+
+impl crate::explain::Evaluator for Reference<'_> {
+    fn cluster(&self) -> &Cluster {
+        self.cluster
+    }
+    fn decide(&self, flow: Flow) -> Verdict {
+        Reference::decide(self, flow)
+    }
+    fn explain(&self, flow: Flow) -> Explanation {
+        Reference::explain(self, flow)
+    }
+}

@@ -36,7 +36,10 @@ fn check(paths: Vec<PathBuf>, mode: run::Mode) -> run::Summary {
 
 #[test]
 fn crate_scenarios_pass_with_engine_and_reference() {
-    let paths = vec![root().join("tests/scenarios"), root().join("tests/data/netconf")];
+    let paths = vec![
+        root().join("tests/scenarios"),
+        root().join("tests/data/netconf"),
+    ];
     let e = check(paths.clone(), run::Mode::Engine);
     let r = check(paths, run::Mode::Reference);
     assert_eq!(e, r);
@@ -46,7 +49,10 @@ fn crate_scenarios_pass_with_engine_and_reference() {
 fn shared_scenarios_pass_with_engine_and_reference() {
     let shared = root().join("../shared/conformance");
     if !shared.is_dir() {
-        eprintln!("note: {} is absent; shared scenarios skipped", shared.display());
+        eprintln!(
+            "note: {} is absent; shared scenarios skipped",
+            shared.display()
+        );
         return;
     }
     let e = check(vec![shared.clone()], run::Mode::Engine);
@@ -102,7 +108,11 @@ fn a_bad_file_is_an_error_naming_line_and_column() {
     std::fs::write(&bad, "[1, 2]").unwrap();
     let err = run::run(&opts, &mut Vec::new()).unwrap_err();
     assert!(err.0.contains("not a scenario"), "{}", err.0);
-    std::fs::write(&bad, r#"{"queries": [{"from": "x/nope", "to": "x/a", "port": 80}]}"#).unwrap();
+    std::fs::write(
+        &bad,
+        r#"{"queries": [{"from": "x/nope", "to": "x/a", "port": 80}]}"#,
+    )
+    .unwrap();
     let err = run::run(&opts, &mut Vec::new()).unwrap_err();
     assert!(err.0.contains("queries[0].from"), "{}", err.0);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -132,7 +142,13 @@ fn a_wrong_expectation_is_reported_and_counted() {
     let s = run::run(&opts, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert_eq!((s.passed, s.failed), (1, 2), "{text}");
-    assert!(text.contains("queries[0] x/a -> x/b 80/TCP: expected allow, got deny"), "{text}");
-    assert!(text.contains("policy x/deny: accepted, but expected to be refused at spec"), "{text}");
+    assert!(
+        text.contains("queries[0] x/a -> x/b 80/TCP: expected allow, got deny"),
+        "{text}"
+    );
+    assert!(
+        text.contains("policy x/deny: accepted, but expected to be refused at spec"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

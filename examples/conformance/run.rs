@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use netpol::cluster::Flow;
 use netpol::engine::Engine;
-use netpol::explain::Verdict;
+use netpol::explain::Evaluator;
 use netpol::reference::Reference;
 use netpol::scenario::{LoadedScenario, Scenario};
 
@@ -188,7 +188,7 @@ fn run_file(
     let load_ns = load_start.elapsed().as_nanos();
 
     let build_start = Instant::now();
-    let evaluator = Evaluator::new(opts.mode, &loaded);
+    let evaluator = evaluator(opts.mode, &loaded);
     let build_ns = build_start.elapsed().as_nanos();
 
     let mut summary = Summary::default();
@@ -278,32 +278,18 @@ fn strip_location(msg: &str) -> &str {
     }
 }
 
-/// The compiled engine or the reference, behind one `decide`.
-enum Evaluator<'a> {
-    Engine(Engine),
-    Reference(Reference<'a>),
-}
-
-impl<'a> Evaluator<'a> {
-    fn new(mode: Mode, loaded: &'a LoadedScenario) -> Self {
-        match mode {
-            Mode::Engine => Evaluator::Engine(
-                Engine::builder()
-                    .profile(loaded.profile.clone())
-                    .build(&loaded.cluster, &loaded.policies),
-            ),
-            Mode::Reference => Evaluator::Reference(Reference::new(
-                &loaded.cluster,
-                &loaded.policies,
-                loaded.profile.clone(),
-            )),
-        }
-    }
-
-    fn decide(&self, flow: Flow) -> Verdict {
-        match self {
-            Evaluator::Engine(e) => e.decide(flow),
-            Evaluator::Reference(r) => r.decide(flow),
-        }
+/// The compiled engine or the reference evaluator.
+fn evaluator<'a>(mode: Mode, loaded: &'a LoadedScenario) -> Box<dyn Evaluator + 'a> {
+    match mode {
+        Mode::Engine => Box::new(
+            Engine::builder()
+                .profile(loaded.profile.clone())
+                .build(&loaded.cluster, &loaded.policies),
+        ),
+        Mode::Reference => Box::new(Reference::new(
+            &loaded.cluster,
+            &loaded.policies,
+            loaded.profile.clone(),
+        )),
     }
 }

@@ -853,3 +853,15 @@ impl Inner {
         side
     }
 }
+
+impl crate::explain::Evaluator for Engine {
+    fn cluster(&self) -> &Cluster {
+        Engine::cluster(self)
+    }
+    fn decide(&self, flow: Flow) -> Verdict {
+        Engine::decide(self, flow)
+    }
+    fn explain(&self, flow: Flow) -> Explanation {
+        Engine::explain(self, flow)
+    }
+}

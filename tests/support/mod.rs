@@ -26,10 +26,20 @@ const PORT_NAMES: &[&str] = &["http", "dns", "web"];
 const PORTS: &[u16] = &[53, 80, 81, 8080];
 
 /// Pod and node addresses come from small ranges so that ipBlocks hit them.
-const POD_V4: &[&str] = &["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.5", "10.0.1.9", "10.0.0.6"];
+const POD_V4: &[&str] = &[
+    "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.5", "10.0.1.9", "10.0.0.6",
+];
 const POD_V6: &[&str] = &["fd00::1", "fd00::2", "fd00::1:5"];
 const NODE_V4: &[&str] = &["192.168.0.11", "192.168.0.12"];
-const EXTERNAL: &[&str] = &["10.0.0.4", "203.0.113.7", "0.0.0.0", "255.255.255.255", "fd00::3", "2001:db8::1", "::"];
+const EXTERNAL: &[&str] = &[
+    "10.0.0.4",
+    "203.0.113.7",
+    "0.0.0.0",
+    "255.255.255.255",
+    "fd00::3",
+    "2001:db8::1",
+    "::",
+];
 
 /// (cidr, except candidates that are strict subsets).
 const BLOCKS: &[(&str, &[&str])] = &[
@@ -59,17 +69,12 @@ fn labels() -> impl Strategy<Value = Labels> {
 }
 
 fn requirement() -> impl Strategy<Value = LabelSelectorRequirement> {
-    (
-        pick(KEYS),
-        0..4usize,
-        vec(pick(VALUES), 1..3),
-    )
-        .prop_map(|(key, op, values)| match op {
-            0 => LabelSelectorRequirement::new(key, "In", values),
-            1 => LabelSelectorRequirement::new(key, "NotIn", values),
-            2 => LabelSelectorRequirement::new(key, "Exists", Vec::<String>::new()),
-            _ => LabelSelectorRequirement::new(key, "DoesNotExist", Vec::<String>::new()),
-        })
+    (pick(KEYS), 0..4usize, vec(pick(VALUES), 1..3)).prop_map(|(key, op, values)| match op {
+        0 => LabelSelectorRequirement::new(key, "In", values),
+        1 => LabelSelectorRequirement::new(key, "NotIn", values),
+        2 => LabelSelectorRequirement::new(key, "Exists", Vec::<String>::new()),
+        _ => LabelSelectorRequirement::new(key, "DoesNotExist", Vec::<String>::new()),
+    })
 }
 
 pub fn selector() -> impl Strategy<Value = LabelSelector> {
@@ -125,7 +130,12 @@ fn peer() -> impl Strategy<Value = NetworkPolicyPeer> {
 
 fn port() -> impl Strategy<Value = NetworkPolicyPort> {
     (
-        prop_oneof![Just(None), Just(Some("TCP")), Just(Some("UDP")), Just(Some("SCTP"))],
+        prop_oneof![
+            Just(None),
+            Just(Some("TCP")),
+            Just(Some("UDP")),
+            Just(Some("SCTP"))
+        ],
         0..4usize,
         pick(PORTS),
         pick(PORT_NAMES),
@@ -233,7 +243,11 @@ fn pod_gen() -> impl Strategy<Value = PodGen> {
             (
                 pick(PORT_NAMES),
                 pick(PORTS),
-                prop_oneof![Just(Protocol::Tcp), Just(Protocol::Udp), Just(Protocol::Sctp)],
+                prop_oneof![
+                    Just(Protocol::Tcp),
+                    Just(Protocol::Udp),
+                    Just(Protocol::Sctp)
+                ],
             ),
             0..3,
         ),
