@@ -222,3 +222,21 @@ fn engine_is_send_sync_and_cheap_to_clone() {
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<Engine>();
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The matrix equals deciding each pair.
+    #[test]
+    fn matrix_equals_decide(cluster in cluster(), written in written_policies(5), port in prop::sample::select(vec![53u16, 80, 81]), proto in prop::sample::select(netpol::policy::Protocol::ALL.to_vec())) {
+        let engine = Engine::build(&cluster, &accept(&written));
+        let eps = endpoints(&cluster);
+        let m = engine.matrix(&eps, &eps, port, proto);
+        for (i, src) in eps.iter().enumerate() {
+            for (j, dst) in eps.iter().enumerate() {
+                prop_assert_eq!(m.get(i, j), Some(engine.decide(Flow::new(*src, *dst, port, proto))));
+            }
+        }
+        prop_assert_eq!(m.get(eps.len(), 0), None);
+    }
+}

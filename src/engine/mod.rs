@@ -38,6 +38,9 @@
 
 mod bitset;
 mod blocks;
+mod matrix;
+
+pub use matrix::Matrix;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -684,6 +687,21 @@ impl Inner {
             }
             _ => None,
         }
+    }
+
+    /// Whether the destination side allows the flow as ingress.
+    #[inline]
+    fn ingress_allows(&self, flow: Flow, v6: bool) -> bool {
+        if let Endpoint::Pod(dst) = flow.dst {
+            let class = self
+                .pods
+                .get(dst.index())
+                .map_or(NOT_ISOLATED, |p| p.ingress_class);
+            if class != NOT_ISOLATED && !self.class_allows(class, flow, flow.src, v6) {
+                return false;
+            }
+        }
+        true
     }
 
     #[inline]
