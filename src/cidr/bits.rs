@@ -11,7 +11,7 @@ pub(crate) trait Bits: Copy + Ord + Eq + Debug + Default + Send + Sync + 'static
     /// padded with zeros past the end of the address. `off < WIDTH`.
     fn chunk(self, off: u32) -> usize;
 
-    /// The top `t` bits (`1 <= t <= 16`).
+    /// The top `t` bits (`1 <= t <= 18`).
     fn top(self, t: u32) -> usize;
 
     /// The address with every bit past the first `len` cleared.

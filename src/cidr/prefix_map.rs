@@ -68,6 +68,8 @@ impl<K: Bits, V> Family<K, V> {
     fn rebuild(&mut self) {
         let entries = self.entries();
         self.trie.rebuild(&entries);
+        self.keys.shrink_to_fit();
+        self.values.shrink_to_fit();
     }
 
     /// Update the trie for a newly inserted prefix.
@@ -187,7 +189,7 @@ fn v6_net((a, l): (u128, u8)) -> Option<IpNet> {
 /// Lookups ([`lookup`](Self::lookup), [`lookup_v4`](Self::lookup_v4),
 /// [`lookup_v6`](Self::lookup_v6), [`longest_match`](Self::longest_match))
 /// run on a compiled poptrie-style multibit trie: a direct-indexed first level
-/// of up to 16 bits, then 6-bit nodes compressed with bitmaps and indexed by
+/// of up to 18 bits, then 6-bit nodes compressed with bitmaps and indexed by
 /// population count, with the best match pushed down to the leaves. They take
 /// `&self`, never allocate and never mutate, so a built map can be shared
 /// across threads.

@@ -3,7 +3,7 @@
 //!
 //! Layout:
 //!
-//! * a direct-indexed top level of `2^t` slots (`t` between 4 and 16 bits,
+//! * a direct-indexed top level of `2^t` slots (`t` between 4 and 18 bits,
 //!   chosen from the number of prefixes), each slot either a leaf (a value
 //!   code) or the index of a subtree root node;
 //! * below it, nodes with a stride of 6 bits. Each node has two 64-bit
@@ -22,7 +22,7 @@
 //!
 //! Updates rebuild only the subtrees under the top-level slots a new prefix
 //! touches; the old subtree becomes garbage in the arrays, and the whole
-//! structure is rebuilt when the garbage outgrows the live part or when the
+//! structure is rebuilt when the garbage reaches a third of the arrays or when the
 //! preferred top-level width changes, which keeps updates amortised cheap.
 
 use super::bits::Bits;
@@ -76,12 +76,13 @@ impl<K: Bits> Default for Trie<K> {
 }
 
 /// The top-level width preferred for `n` prefixes: about 2–4 slots per
-/// prefix, between 4 and 16 bits.
+/// prefix, between 4 and 18 bits. At 18 bits a top slot is a /18 (IPv4) and
+/// its first node ends exactly at /24, the most common IPv4 length.
 fn choose_t(n: usize) -> u32 {
     if n == 0 {
         0
     } else {
-        (usize::BITS - n.leading_zeros() + 1).clamp(4, 16)
+        (usize::BITS - n.leading_zeros() + 1).clamp(4, 18)
     }
 }
 
@@ -131,8 +132,8 @@ impl<K: Bits> Trie<K> {
     /// prefixes: the preferred top width changed or garbage piled up.
     pub(crate) fn wants_rebuild(&self, n: usize) -> bool {
         choose_t(n) != self.t
-            || (self.garbage_nodes > 64 && self.garbage_nodes * 2 > self.nodes.len())
-            || (self.garbage_leaves > 256 && self.garbage_leaves * 2 > self.leaves.len())
+            || (self.garbage_nodes > 64 && self.garbage_nodes * 3 > self.nodes.len())
+            || (self.garbage_leaves > 256 && self.garbage_leaves * 3 > self.leaves.len())
     }
 
     /// Rebuild everything from `entries` (sorted by address, then length).
