@@ -253,6 +253,7 @@ struct Ns {
 #[derive(Debug, Clone)]
 struct PodRef {
     ns: usize,
+    app: String,
     name: String,
     /// (protocol, number) of its container ports.
     ports: Vec<(&'static str, u16)>,
@@ -476,25 +477,46 @@ struct PolicyGen<'a> {
     pool: &'a [Block],
     cursor: usize,
     block_policies_left: usize,
+    /// Ingress the policies allow, to aim part of the flows at.
+    hints: Vec<Hint>,
+}
+
+/// An ingress a generated policy allows: to pods of `app` (any app when `None`) in
+/// namespace `ns`, from `from`.
+#[derive(Debug, Clone)]
+struct Hint {
+    ns: usize,
+    app: Option<String>,
+    from: HintFrom,
+}
+
+#[derive(Debug, Clone)]
+enum HintFrom {
+    /// Pods of this app (any app when `None`) in the same namespace.
+    Pods(Option<String>),
+    /// Addresses in these pool blocks.
+    Blocks(Vec<usize>),
 }
 
 impl PolicyGen<'_> {
     /// This policy's share of the CIDR pool, so every pool CIDR is used.
-    fn take_blocks(&mut self) -> Vec<Value> {
+    fn take_blocks(&mut self) -> (Vec<Value>, Vec<usize>) {
         let left = self.pool.len() - self.cursor;
         let n = left.div_ceil(self.block_policies_left.max(1)).max(1);
         self.block_policies_left = self.block_policies_left.saturating_sub(1);
         let mut out = Vec::with_capacity(n);
+        let mut used = Vec::with_capacity(n);
         for _ in 0..n {
-            let b = if self.cursor < self.pool.len() {
+            let i = if self.cursor < self.pool.len() {
                 self.cursor += 1;
-                &self.pool[self.cursor - 1]
+                self.cursor - 1
             } else {
-                self.rng.pick(self.pool)
+                self.rng.below(self.pool.len())
             };
-            out.push(block_json(b));
+            out.push(block_json(&self.pool[i]));
+            used.push(i);
         }
-        out
+        (out, used)
     }
 
     /// Splits peers into 1-3 rules with different ports.
@@ -540,11 +562,23 @@ impl PolicyGen<'_> {
                     json!({ "podSelector": {}, "policyTypes": types }),
                 )
             }
-            Kind::AllowSameNamespace => (
-                "allow-same-namespace".to_owned(),
-                json!({ "podSelector": {}, "ingress": [{ "from": [{ "podSelector": {} }] }] }),
-            ),
+            Kind::AllowSameNamespace => {
+                self.hints.push(Hint {
+                    ns: ns_index,
+                    app: None,
+                    from: HintFrom::Pods(None),
+                });
+                (
+                    "allow-same-namespace".to_owned(),
+                    json!({ "podSelector": {}, "ingress": [{ "from": [{ "podSelector": {} }] }] }),
+                )
+            }
             Kind::AppToApp => {
+                self.hints.push(Hint {
+                    ns: ns_index,
+                    app: Some(app.name.clone()),
+                    from: HintFrom::Pods(Some(other.name.clone())),
+                });
                 let mut from =
                     vec![json!({ "podSelector": match_labels(&[("app", &other.name)]) })];
                 if self.rng.chance(30) {
@@ -617,7 +651,12 @@ impl PolicyGen<'_> {
                 )
             }
             Kind::IpBlockIngress => {
-                let peers = self.take_blocks();
+                let (peers, used) = self.take_blocks();
+                self.hints.push(Hint {
+                    ns: ns_index,
+                    app: Some(app.name.clone()),
+                    from: HintFrom::Blocks(used),
+                });
                 let rules = self.block_rules(peers, "from", &app);
                 (
                     format!("{}-from-partners", app.name),
@@ -625,7 +664,7 @@ impl PolicyGen<'_> {
                 )
             }
             Kind::IpBlockEgress => {
-                let peers = self.take_blocks();
+                let (peers, _) = self.take_blocks();
                 let rules = self.block_rules(peers, "to", &app);
                 (
                     format!("{}-to-external", app.name),
@@ -651,7 +690,7 @@ impl PolicyGen<'_> {
                 json!({ "podSelector": {}, "policyTypes": ["Egress"], "egress": [dns_rule()] }),
             ),
             Kind::MixedEgress => {
-                let mut peers = self.take_blocks();
+                let (mut peers, _) = self.take_blocks();
                 if self.rng.chance(50) {
                     peers.push(json!({ "ipBlock": {
                         "cidr": "0.0.0.0/0",
@@ -803,6 +842,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         });
         pod_refs.push(PodRef {
             ns: 0,
+            app: "coredns".into(),
             name: format!("coredns-5d78c9869d-{j}"),
             ports: vec![("UDP", 53), ("TCP", 53), ("TCP", 9153)],
         });
@@ -872,6 +912,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
                 });
                 pod_refs.push(PodRef {
                     ns: ns_index,
+                    app: app.name.clone(),
                     name,
                     ports: app.ports.iter().map(|(_, n)| ("TCP", *n)).collect(),
                 });
@@ -917,6 +958,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         pool: &pool,
         cursor: 0,
         block_policies_left: kinds.iter().filter(|(_, k)| uses_blocks(*k)).count(),
+        hints: Vec::new(),
     };
     let policies: Vec<Value> = kinds
         .iter()
@@ -947,11 +989,45 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
             addr(true, random_v6(rng)).to_string()
         }
     };
+    let hints = g.hints;
     let mut by_ns: Vec<Vec<usize>> = vec![Vec::new(); namespaces.len()];
     for (i, r) in pod_refs.iter().enumerate() {
         by_ns[r.ns].push(i);
     }
+    // Pods of `app` (any when None) in namespace `ns`.
+    let pods_of = |ns: usize, app: &Option<String>| -> Vec<usize> {
+        by_ns[ns]
+            .iter()
+            .copied()
+            .filter(|i| app.as_ref().is_none_or(|a| pod_refs[*i].app == *a))
+            .collect()
+    };
+    let pod_hints: Vec<&Hint> = hints
+        .iter()
+        .filter(|h| matches!(h.from, HintFrom::Pods(_)))
+        .collect();
+    let block_hints: Vec<&Hint> = hints
+        .iter()
+        .filter(|h| matches!(h.from, HintFrom::Blocks(_)))
+        .collect();
     for _ in 0..POD_TO_POD {
+        // Half the flows follow an ingress some policy allows (the port may still miss).
+        if !pod_hints.is_empty() && rng.chance(50) {
+            let h = *rng.pick(&pod_hints);
+            let HintFrom::Pods(src_app) = &h.from else {
+                continue;
+            };
+            let dsts = pods_of(h.ns, &h.app);
+            let srcs = pods_of(h.ns, src_app);
+            if !dsts.is_empty() && !srcs.is_empty() {
+                let dst = &pod_refs[*rng.pick(&dsts)];
+                let src = &pod_refs[*rng.pick(&srcs)];
+                let (port, proto) = flow_port(&mut rng, dst);
+                queries.push(query(pod_ep(src), pod_ep(dst), port, proto));
+                flow_kinds.push(FlowKind::PodToPod);
+                continue;
+            }
+        }
         let dst = rng.pick(&pod_refs).clone();
         let src = if rng.chance(50) {
             pod_refs[*rng.pick(&by_ns[dst.ns])].clone()
@@ -962,7 +1038,43 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         queries.push(query(pod_ep(&src), pod_ep(&dst), port, proto));
         flow_kinds.push(FlowKind::PodToPod);
     }
+    while flow_kinds.len() < POD_TO_POD {
+        let dst = rng.pick(&pod_refs).clone();
+        let src = rng.pick(&pod_refs).clone();
+        let (port, proto) = flow_port(&mut rng, &dst);
+        queries.push(query(pod_ep(&src), pod_ep(&dst), port, proto));
+        flow_kinds.push(FlowKind::PodToPod);
+    }
     for _ in 0..ADDR_TO_POD {
+        // Half the outside addresses aim at pods an ipBlock rule admits them to.
+        if !block_hints.is_empty() && rng.chance(50) {
+            let h = *rng.pick(&block_hints);
+            let HintFrom::Blocks(blocks) = &h.from else {
+                continue;
+            };
+            let dsts = pods_of(h.ns, &h.app);
+            if !dsts.is_empty() && !blocks.is_empty() {
+                let dst = &pod_refs[*rng.pick(&dsts)];
+                let block = &pool[*rng.pick(blocks)];
+                let ip = addr_in(&mut rng, block).to_string();
+                let (port, proto) = flow_port(&mut rng, dst);
+                queries.push(query(ScenarioEndpoint::Ip { ip }, pod_ep(dst), port, proto));
+                flow_kinds.push(FlowKind::AddrToPod);
+                continue;
+            }
+        }
+        let ip = outside(&mut rng);
+        let dst = rng.pick(&pod_refs).clone();
+        let (port, proto) = flow_port(&mut rng, &dst);
+        queries.push(query(
+            ScenarioEndpoint::Ip { ip },
+            pod_ep(&dst),
+            port,
+            proto,
+        ));
+        flow_kinds.push(FlowKind::AddrToPod);
+    }
+    while flow_kinds.len() < POD_TO_POD + ADDR_TO_POD {
         let ip = outside(&mut rng);
         let dst = rng.pick(&pod_refs).clone();
         let (port, proto) = flow_port(&mut rng, &dst);
