@@ -383,6 +383,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
         rules.push(compiled);
     }
     drop(transitions);
+    let blocks = BlockIndex::build(&c.block_list);
 
     // Compile only the classes some pod ends in; renumber them densely.
     let mut classes: Vec<Class> = vec![Class::default()];
@@ -409,8 +410,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
         }
     }
     drop(class_policies);
-
-    let blocks = BlockIndex::build(&c.block_list);
+    let value_bits = value_bits(&mut classes, &blocks, c.block_list.len());
     let addrs_of = |ips: &[IpAddr]| {
         let v4 = ips.iter().find(|ip| ip.is_ipv4()).copied();
         let v6 = ips.iter().find(|ip| ip.is_ipv6()).copied();
@@ -457,5 +457,49 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
         classes,
         bitsets: c.arena.sets,
         blocks,
+        value_bits,
     }
+}
+
+/// Above this many bytes of value bitsets, entries search block sets instead.
+const MAX_VALUE_BITS_BYTES: usize = 64 << 20;
+
+/// For every merged entry with ipBlocks, the block-set ids (prefix-map values) that
+/// contain one of its blocks, so that deciding an address is one bit test per entry.
+fn value_bits(classes: &mut [Class], blocks: &BlockIndex, block_count: usize) -> Vec<Bitset> {
+    let values = blocks.sets.len();
+    let with_blocks = classes
+        .iter()
+        .flat_map(|c| &c.entries)
+        .filter(|e| !e.peers.blocks.is_empty())
+        .count();
+    if with_blocks.saturating_mul(values.div_ceil(8)) > MAX_VALUE_BITS_BYTES {
+        return Vec::new();
+    }
+    // Postings: block id → the entries that name it.
+    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); block_count];
+    let mut bits: Vec<Bitset> = Vec::with_capacity(with_blocks);
+    for entry in classes.iter_mut().flat_map(|c| c.entries.iter_mut()) {
+        if entry.peers.blocks.is_empty() {
+            continue;
+        }
+        let k = bits.len() as u32;
+        entry.peers.value_bits = k;
+        bits.push(Bitset::new(values));
+        for b in &entry.peers.blocks {
+            if let Some(list) = postings.get_mut(*b as usize) {
+                list.push(k);
+            }
+        }
+    }
+    for (v, set) in blocks.sets.iter().enumerate() {
+        for b in set {
+            for k in postings.get(*b as usize).map_or(&[][..], Vec::as_slice) {
+                if let Some(bs) = bits.get_mut(*k as usize) {
+                    bs.insert(v);
+                }
+            }
+        }
+    }
+    bits
 }

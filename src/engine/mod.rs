@@ -100,14 +100,30 @@ struct PortSet {
 }
 
 /// Which peers a rule (or a merged group of rules) allows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct PeerSet {
     all: bool,
     /// Pod bitsets (ids into `Inner::bitsets`), any of which may hold the peer.
     pod_sets: SmallVec<[u32; 4]>,
     /// Sorted ipBlock ids.
     blocks: SmallVec<[u32; 4]>,
+    /// For merged class entries: index into `Inner::value_bits`, a bitset over block-set
+    /// ids telling which address lookups meet `blocks`; `NO_VALUE_BITS` to search instead.
+    value_bits: u32,
 }
+
+impl Default for PeerSet {
+    fn default() -> Self {
+        PeerSet {
+            all: false,
+            pod_sets: SmallVec::new(),
+            blocks: SmallVec::new(),
+            value_bits: NO_VALUE_BITS,
+        }
+    }
+}
+
+const NO_VALUE_BITS: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 struct CompiledRule {
@@ -161,6 +177,8 @@ struct Inner {
     classes: Vec<Class>,
     bitsets: Vec<Bitset>,
     blocks: BlockIndex,
+    /// Per merged entry with ipBlocks: which block-set ids it accepts.
+    value_bits: Vec<Bitset>,
 }
 
 const NOT_ISOLATED: u32 = 0;
@@ -208,7 +226,12 @@ impl Engine {
     /// approximately: the sum of the capacities of its vectors and tables.
     pub fn compiled_bytes(&self) -> usize {
         let i = &self.inner;
-        let bitsets: usize = i.bitsets.iter().map(Bitset::heap_bytes).sum();
+        let bitsets: usize = i
+            .bitsets
+            .iter()
+            .chain(&i.value_bits)
+            .map(Bitset::heap_bytes)
+            .sum();
         let classes: usize = i
             .classes
             .iter()
@@ -404,6 +427,9 @@ impl Inner {
         let set_id = *blocks.get_or_insert_with(|| self.other_blocks(other, v6));
         if set_id == 0 {
             return false;
+        }
+        if let Some(bits) = self.value_bits.get(peers.value_bits as usize) {
+            return bits.contains(set_id as usize);
         }
         let set = self.blocks.set(set_id);
         // Both lists are sorted: walk the shorter one, search the longer.
