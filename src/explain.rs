@@ -30,11 +30,19 @@ pub enum Verdict {
 
 impl Verdict {
     /// True for [`Verdict::Allow`].
+    ///
+    /// ```
+    /// assert!(!netpol::explain::Verdict::Deny.is_allowed());
+    /// ```
     pub fn is_allowed(self) -> bool {
         self == Verdict::Allow
     }
 
     /// `allow` or `deny`.
+    ///
+    /// ```
+    /// assert_eq!(netpol::explain::Verdict::Deny.as_str(), "deny");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Allow => "allow",
@@ -170,6 +178,15 @@ pub struct Explanation {
 
 impl Explanation {
     /// Describes a flow as explanations write it.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow};
+    /// use netpol::explain::Explanation;
+    /// let c = Cluster::builder().build().unwrap();
+    /// let ip = Endpoint::External("192.0.2.1".parse().unwrap());
+    /// let f = Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp);
+    /// assert_eq!(Explanation::describe_flow(&c, f), "192.0.2.1 -> 192.0.2.1 53/UDP");
+    /// ```
     pub fn describe_flow(cluster: &Cluster, flow: Flow) -> String {
         format!(
             "{} -> {} {}/{}",

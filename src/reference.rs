@@ -50,6 +50,12 @@ pub struct Reference<'a> {
 
 impl<'a> Reference<'a> {
     /// An evaluator for `policies` (already validated) over `cluster`.
+    ///
+    /// ```
+    /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
+    /// let r = netpol::reference::Reference::new(&cluster, &[], Default::default());
+    /// assert!(r.cluster().pods().is_empty());
+    /// ```
     pub fn new(cluster: &'a Cluster, policies: &'a [Policy], profile: Profile) -> Self {
         Reference {
             cluster,
@@ -59,6 +65,12 @@ impl<'a> Reference<'a> {
     }
 
     /// The cluster.
+    ///
+    /// ```
+    /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
+    /// let r = netpol::reference::Reference::new(&cluster, &[], Default::default());
+    /// assert!(std::ptr::eq(r.cluster(), &cluster));
+    /// ```
     pub fn cluster(&self) -> &Cluster {
         self.cluster
     }

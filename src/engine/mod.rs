@@ -71,12 +71,23 @@ pub struct EngineBuilder {
 
 impl EngineBuilder {
     /// Chooses the plugin profile (the default is [`Profile::conformance`]).
+    ///
+    /// ```
+    /// let b = netpol::engine::Engine::builder().profile(netpol::profile::Profile::conformance());
+    /// # let _ = b;
+    /// ```
     pub fn profile(mut self, profile: Profile) -> Self {
         self.profile = profile;
         self
     }
 
     /// Compiles `policies` (already validated) against `cluster`.
+    ///
+    /// ```
+    /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
+    /// let engine = netpol::engine::Engine::builder().build(&cluster, &[]);
+    /// assert_eq!(engine.policy_count(), 0);
+    /// ```
     pub fn build(self, cluster: &Cluster, policies: &[Policy]) -> Engine {
         Engine {
             inner: Arc::new(compile::compile(self.profile, cluster, policies)),
@@ -203,27 +214,61 @@ impl Engine {
     }
 
     /// Starts a builder, to choose a profile.
+    ///
+    /// ```
+    /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
+    /// let engine = netpol::engine::Engine::builder().build(&cluster, &[]);
+    /// assert_eq!(engine.profile(), &netpol::profile::Profile::default());
+    /// ```
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
     }
 
     /// The profile the engine was built with.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// assert_eq!(engine.profile().name, "conformance");
+    /// ```
     pub fn profile(&self) -> &Profile {
         &self.inner.profile
     }
 
-    /// The cluster the engine was built for.
+    /// The cluster the engine was built for (its own copy).
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// assert_eq!(engine.cluster().pods().len(), 1);
+    /// ```
     pub fn cluster(&self) -> &Cluster {
         &self.inner.cluster
     }
 
     /// How many policies were compiled.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// assert_eq!(engine.policy_count(), 0);
+    /// ```
     pub fn policy_count(&self) -> usize {
         self.inner.policy_names.len()
     }
 
     /// Heap bytes held by the compiled structures (not counting the cluster copy),
     /// approximately: the sum of the capacities of its vectors and tables.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// assert!(engine.compiled_bytes() > 0);
+    /// ```
     pub fn compiled_bytes(&self) -> usize {
         let i = &self.inner;
         let bitsets: usize = i
@@ -248,6 +293,15 @@ impl Engine {
     }
 
     /// Whether the flow is allowed. Allocates nothing.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// let a = Endpoint::Pod(cluster.pod_id("x", "a").unwrap());
+    /// let outside = Endpoint::External("198.51.100.1".parse().unwrap());
+    /// assert!(engine.decide(Flow::new(outside, a, 443, Default::default())).is_allowed());
+    /// ```
     #[inline]
     pub fn decide(&self, flow: Flow) -> Verdict {
         Verdict::from(self.allows(flow))
@@ -281,6 +335,15 @@ impl Engine {
     }
 
     /// The verdict with its explanation; equal to the reference evaluator's.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// let a = Endpoint::Pod(cluster.pod_id("x", "a").unwrap());
+    /// let why = engine.explain(Flow::new(a, a, 80, Default::default()));
+    /// assert_eq!(why.special, Some(netpol::explain::Special::SelfTraffic));
+    /// ```
     pub fn explain(&self, flow: Flow) -> Explanation {
         let i = &*self.inner;
         let v6 = i.flow_is_v6(flow);
