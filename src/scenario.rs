@@ -17,9 +17,45 @@
 //! }
 //! ```
 //!
-//! Beyond that format, pods and nodes may list several addresses with `"ips": [...]`
-//! (dual stack), and a scenario may name a plugin profile with `"profile"` (see
-//! [`Profile::named`](crate::profile::Profile)).
+//! Beyond that format (every file in it loads unchanged):
+//!
+//! - pods and nodes may list several addresses with `"ips": [...]` (dual stack);
+//! - `"profile"` names a plugin profile, one of [`Profile::NAMES`]
+//!   (`conformance` when absent; see [`profile`](crate::profile));
+//! - `"services"` lists Service objects exactly as `kubectl get svc -o json` prints them
+//!   (see [`service`](crate::service));
+//! - a query's `to` may be `{"service": "ns/name"}`, or `{"ip": "..."}` holding a listed
+//!   Service's cluster IP (any other address is an outside address, as before). The
+//!   query's `port` is then the Service port (for a headless Service, the port connected
+//!   to on the pods) and the flow is decided per endpoint after the translation;
+//! - `expect` takes, for such a query, `allow` (every endpoint reachable), `deny` (no
+//!   endpoint reachable, including when there is none), `some` (some reachable, some not)
+//!   or `noEndpoints` (see [`Expect`]); `some` and `noEndpoints` are refused on a query
+//!   between endpoints;
+//! - `expectEndpoints` (Service queries only) maps endpoint pods, `"ns/name"`, to the
+//!   verdict each must get; every listed pod must be an endpoint, unlisted ones are not
+//!   checked. A query with both counts once and passes when both hold.
+//!
+//! ```
+//! use netpol::scenario::Scenario;
+//! use netpol::service::Reachability;
+//! let text = r#"{
+//!   "pods": [{"namespace": "x", "name": "web", "labels": {"app": "web"}, "ip": "10.0.0.1"},
+//!            {"namespace": "x", "name": "c", "ip": "10.0.0.2"}],
+//!   "services": [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "x"},
+//!                 "spec": {"clusterIP": "10.96.0.1", "selector": {"app": "web"},
+//!                          "ports": [{"port": 80, "targetPort": 8080}]}}],
+//!   "queries": [{"from": "x/c", "to": {"ip": "10.96.0.1"}, "port": 80, "expect": "allow",
+//!                "expectEndpoints": {"x/web": "allow"}}]
+//! }"#;
+//! let loaded = Scenario::from_json(text)?.load()?;
+//! let q = &loaded.service_queries[0];
+//! let engine = netpol::engine::Engine::build(&loaded.cluster, &loaded.policies);
+//! let answer = loaded.services.explain(&engine, q.src, q.service, q.port, q.protocol);
+//! assert_eq!(answer.reachability, Reachability::All);
+//! assert_eq!(answer.endpoints[0].target_port, 8080);
+//! # Ok::<(), netpol::scenario::ScenarioError>(())
+//! ```
 //!
 //! Loading does no I/O: give it the text.
 //!
@@ -226,6 +262,15 @@ impl Expect {
             Expect::Deny => "deny",
             Expect::Some => "some",
             Expect::NoEndpoints => "noEndpoints",
+        }
+    }
+}
+
+impl From<Verdict> for Expect {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Allow => Expect::Allow,
+            Verdict::Deny => Expect::Deny,
         }
     }
 }
