@@ -85,7 +85,7 @@ fn run(opts: &Options) -> Result<(), String> {
         }
         let reference = Reference::new(&loaded.cluster, &loaded.policies, loaded.profile.clone());
         for (q, l) in generated.scenario.queries.iter_mut().zip(&loaded.queries) {
-            q.expect = Some(reference.decide(l.flow));
+            q.expect = Some(reference.decide(l.flow).into());
         }
     }
     let text = serde_json::to_string_pretty(&generated.scenario)

@@ -24,4 +24,5 @@ pub mod profile;
 pub mod reference;
 pub mod scenario;
 pub mod selector;
+pub mod service;
 pub mod validate;

@@ -6,8 +6,8 @@
 //!
 //! The rules it follows, in order:
 //! 1. If the profile enforces no policy, every flow is allowed.
-//! 2. A pod talking to itself, and a pod and the node it runs on (both ways), are allowed
-//!    (when the profile says so, as the default does).
+//! 2. A pod talking to itself, a node talking to the pods it runs, and a pod talking to
+//!    the node it runs on are allowed, each when the profile says so (the default does).
 //! 3. Otherwise the source must allow the flow as egress and the destination as ingress.
 //!    A side that is not a pod allows. A pod that no policy of its namespace selects for
 //!    that direction (no policy whose effective `policyTypes` holds it) is not isolated
@@ -111,17 +111,20 @@ impl<'a> Reference<'a> {
                 }
             }
         }
-        if self.profile.own_node_exempt {
-            let on_node =
-                |pod: PodId, node| self.cluster.pod(pod).is_some_and(|p| p.node == Some(node));
-            match (flow.src, flow.dst) {
-                (Endpoint::Pod(p), Endpoint::Node(n)) | (Endpoint::Node(n), Endpoint::Pod(p))
-                    if on_node(p, n) =>
-                {
-                    return Some(Special::OwnNode);
-                }
-                _ => {}
+        let on_node =
+            |pod: PodId, node| self.cluster.pod(pod).is_some_and(|p| p.node == Some(node));
+        match (flow.src, flow.dst) {
+            (Endpoint::Node(n), Endpoint::Pod(p))
+                if self.profile.own_node_exempt && on_node(p, n) =>
+            {
+                return Some(Special::OwnNode);
             }
+            (Endpoint::Pod(p), Endpoint::Node(n))
+                if self.profile.pod_to_own_node_exempt && on_node(p, n) =>
+            {
+                return Some(Special::OwnNode);
+            }
+            _ => {}
         }
         None
     }

@@ -32,15 +32,19 @@ fn profiles() -> impl Strategy<Value = Profile> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(enforce, pods, nodes, own_node, self_)| Profile {
-            name: "custom".into(),
-            enforces_policies: enforce || pods, // mostly enforcing
-            ipblock_matches_pods: pods,
-            ipblock_matches_nodes: nodes,
-            own_node_exempt: own_node,
-            self_exempt: self_,
-        })
+        .prop_map(
+            |(enforce, pods, nodes, own_node, pod_to_node, self_)| Profile {
+                name: "custom".into(),
+                enforces_policies: enforce || pods, // mostly enforcing
+                ipblock_matches_pods: pods,
+                ipblock_matches_nodes: nodes,
+                own_node_exempt: own_node,
+                pod_to_own_node_exempt: pod_to_node,
+                self_exempt: self_,
+            },
+        )
 }
 
 proptest! {

@@ -1138,6 +1138,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         nodes,
         pods,
         policies,
+        services: Vec::new(),
         queries,
         expect_rejected: Vec::new(),
     };
@@ -1155,5 +1156,6 @@ fn query(from: ScenarioEndpoint, to: ScenarioEndpoint, port: u16, proto: &str) -
         port: u32::from(port),
         protocol: Some(proto.to_owned()),
         expect: None,
+        expect_endpoints: None,
     }
 }

@@ -372,18 +372,25 @@ impl Inner {
             (Endpoint::Pod(a), Endpoint::Pod(b)) if p.self_exempt && a == b => {
                 Some(Special::SelfTraffic)
             }
+            (Endpoint::Node(node), Endpoint::Pod(pod))
+                if p.own_node_exempt && self.pod_on_node(pod.index(), node.0) =>
+            {
+                Some(Special::OwnNode)
+            }
             (Endpoint::Pod(pod), Endpoint::Node(node))
-            | (Endpoint::Node(node), Endpoint::Pod(pod))
-                if p.own_node_exempt
-                    && self
-                        .pods
-                        .get(pod.index())
-                        .is_some_and(|info| info.node == Some(node.0)) =>
+                if p.pod_to_own_node_exempt && self.pod_on_node(pod.index(), node.0) =>
             {
                 Some(Special::OwnNode)
             }
             _ => None,
         }
+    }
+
+    #[inline]
+    fn pod_on_node(&self, pod: usize, node: u32) -> bool {
+        self.pods
+            .get(pod)
+            .is_some_and(|info| info.node == Some(node))
     }
 
     /// Whether the destination side allows the flow as ingress.
