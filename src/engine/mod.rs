@@ -118,8 +118,9 @@ struct PeerSet {
     pod_sets: SmallVec<[u32; 4]>,
     /// Sorted ipBlock ids.
     blocks: SmallVec<[u32; 4]>,
-    /// For merged class entries: index into `Inner::value_bits`, a bitset over block-set
-    /// ids telling which address lookups meet `blocks`; `NO_VALUE_BITS` to search instead.
+    /// For merged class entries: index into `Inner::value_bits`, a bitset over prefix-map
+    /// values telling which address lookups meet `blocks`; `NO_VALUE_BITS` to search the
+    /// blocks' intervals instead.
     value_bits: u32,
 }
 
@@ -161,9 +162,9 @@ struct Class {
 struct Addrs {
     /// Family of the first address, if any.
     first_v6: Option<bool>,
-    /// Block-set ids of the first IPv4 / IPv6 address (0 when none).
-    blocks_v4: u32,
-    blocks_v6: u32,
+    /// Prefix-map values of the first IPv4 / IPv6 address (0 when none).
+    value_v4: u32,
+    value_v6: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -284,7 +285,7 @@ impl Engine {
                 c.policies.capacity() * 4 + c.entries.capacity() * std::mem::size_of::<Entry>()
             })
             .sum();
-        let sets: usize = i.blocks.sets.iter().map(|s| s.capacity() * 4 + 24).sum();
+        let sets: usize = i.blocks.heap_bytes();
         bitsets
             + classes
             + sets
@@ -432,10 +433,10 @@ impl Inner {
             .unwrap_or(false)
     }
 
-    /// The block-set id of the other side's address (0 when ipBlocks cannot match it).
+    /// The prefix-map value of the other side's address (0 when ipBlocks cannot match it).
     #[inline]
-    fn other_blocks(&self, other: Endpoint, v6: bool) -> u32 {
-        let pick = |a: &Addrs| if v6 { a.blocks_v6 } else { a.blocks_v4 };
+    fn other_value(&self, other: Endpoint, v6: bool) -> u32 {
+        let pick = |a: &Addrs| if v6 { a.value_v6 } else { a.value_v4 };
         match other {
             Endpoint::External(ip) => self.blocks.lookup(ip),
             Endpoint::Pod(_) if !self.profile.ipblock_matches_pods => 0,
@@ -494,20 +495,14 @@ impl Inner {
         if peers.blocks.is_empty() {
             return false;
         }
-        let set_id = *blocks.get_or_insert_with(|| self.other_blocks(other, v6));
-        if set_id == 0 {
+        let value = *blocks.get_or_insert_with(|| self.other_value(other, v6));
+        if value == 0 {
             return false;
         }
         if let Some(bits) = self.value_bits.get(peers.value_bits as usize) {
-            return bits.contains(set_id as usize);
+            return bits.contains(value as usize);
         }
-        let set = self.blocks.set(set_id);
-        // Both lists are sorted: walk the shorter one, search the longer.
-        if set.len() < peers.blocks.len() {
-            set.iter().any(|b| peers.blocks.binary_search(b).is_ok())
-        } else {
-            peers.blocks.iter().any(|b| set.binary_search(b).is_ok())
-        }
+        peers.blocks.iter().any(|b| self.blocks.contains(*b, value))
     }
 
     fn class_allows(&self, class: u32, flow: Flow, other: Endpoint, v6: bool) -> bool {
