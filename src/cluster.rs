@@ -313,6 +313,41 @@ impl ClusterBuilder {
         self
     }
 
+    /// Places every pod that has no node yet on the node `node_of` names for one of its
+    /// IPs (the first IP that has an answer), for instance from the pod subnets flannel or
+    /// kube-controller-manager gave each node.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// use netpol::flannel::NodeSubnetTable;
+    ///
+    /// let subnets = NodeSubnetTable::from_pairs([
+    ///     ("master", "10.244.0.0/24".parse().unwrap()),
+    ///     ("node1", "10.244.1.0/24".parse().unwrap()),
+    /// ]).unwrap();
+    /// let cluster = Cluster::builder()
+    ///     .node("master", ["192.168.0.10".parse().unwrap()])
+    ///     .node("node1", ["192.168.0.11".parse().unwrap()])
+    ///     .pod(PodSpec::new("x", "a").ip("10.244.1.7".parse().unwrap()))
+    ///     .place_pods_by(|ip| subnets.node_of(ip))
+    ///     .build()
+    ///     .unwrap();
+    /// let a = cluster.pod(cluster.pod_id("x", "a").unwrap()).unwrap();
+    /// assert_eq!(a.node, cluster.node_id("node1"));
+    /// ```
+    pub fn place_pods_by<'n>(mut self, mut node_of: impl FnMut(IpAddr) -> Option<&'n str>) -> Self {
+        for pod in &mut self.pods {
+            if pod.node.is_none() {
+                pod.node = pod
+                    .ips
+                    .iter()
+                    .find_map(|ip| node_of(*ip))
+                    .map(str::to_owned);
+            }
+        }
+        self
+    }
+
     /// Builds the cluster, checking that names are unique and nodes exist.
     ///
     /// ```
