@@ -34,7 +34,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Labels;
-use crate::policy::Protocol;
+use crate::policy::{Direction, Protocol};
 
 /// The label every namespace carries with its own name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -714,6 +714,25 @@ impl Flow {
             dst,
             port,
             protocol,
+        }
+    }
+}
+
+impl Flow {
+    /// The side a direction is checked at, and the other side: for
+    /// [`Direction::Egress`] the source and the destination, for
+    /// [`Direction::Ingress`] the destination and the source.
+    ///
+    /// ```
+    /// use netpol::cluster::{Endpoint, Flow, PodId};
+    /// use netpol::policy::Direction;
+    /// let f = Flow::new(Endpoint::Pod(PodId(0)), Endpoint::Pod(PodId(1)), 80, Default::default());
+    /// assert_eq!(f.sides(Direction::Ingress), (f.dst, f.src));
+    /// ```
+    pub fn sides(self, direction: Direction) -> (Endpoint, Endpoint) {
+        match direction {
+            Direction::Egress => (self.src, self.dst),
+            Direction::Ingress => (self.dst, self.src),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, Flow};
+use crate::cluster::{Cluster, Endpoint, Flow};
 use crate::policy::Direction;
 
 /// Allowed or denied.
@@ -145,6 +145,31 @@ pub struct SideExplanation {
     pub allowed_by: Vec<RuleRef>,
     /// Whether this side allows the flow.
     pub allowed: bool,
+}
+
+impl SideExplanation {
+    /// The answer for a side before any policy is read: allowed, not isolated; `is_pod`
+    /// and the rest are filled in by the evaluator.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint};
+    /// use netpol::explain::SideExplanation;
+    /// use netpol::policy::Direction;
+    /// let c = Cluster::builder().build().unwrap();
+    /// let side = SideExplanation::open(&c, Direction::Ingress, Endpoint::External("192.0.2.1".parse().unwrap()));
+    /// assert!(side.allowed && !side.isolated && !side.is_pod);
+    /// ```
+    pub fn open(cluster: &Cluster, direction: Direction, endpoint: Endpoint) -> Self {
+        SideExplanation {
+            direction,
+            endpoint: cluster.describe(endpoint),
+            is_pod: false,
+            policies: Vec::new(),
+            isolated: false,
+            allowed_by: Vec::new(),
+            allowed: true,
+        }
+    }
 }
 
 /// The full answer for one flow.

@@ -132,10 +132,7 @@ impl<'a> Reference<'a> {
     /// Whether one side allows the flow: not a pod, not isolated, or some rule of some
     /// selecting policy matches.
     fn side_allows(&self, flow: Flow, direction: Direction) -> bool {
-        let (here, other) = match direction {
-            Direction::Egress => (flow.src, flow.dst),
-            Direction::Ingress => (flow.dst, flow.src),
-        };
+        let (here, other) = flow.sides(direction);
         let Endpoint::Pod(pod_id) = here else {
             return true;
         };
@@ -163,19 +160,8 @@ impl<'a> Reference<'a> {
     }
 
     fn side(&self, flow: Flow, direction: Direction) -> SideExplanation {
-        let (here, other) = match direction {
-            Direction::Egress => (flow.src, flow.dst),
-            Direction::Ingress => (flow.dst, flow.src),
-        };
-        let mut side = SideExplanation {
-            direction,
-            endpoint: self.cluster.describe(here),
-            is_pod: false,
-            policies: Vec::new(),
-            isolated: false,
-            allowed_by: Vec::new(),
-            allowed: true,
-        };
+        let (here, other) = flow.sides(direction);
+        let mut side = SideExplanation::open(self.cluster, direction, here);
         let Endpoint::Pod(pod_id) = here else {
             return side;
         };

@@ -516,19 +516,8 @@ impl Inner {
     }
 
     fn explain_side(&self, flow: Flow, direction: Direction, v6: bool) -> SideExplanation {
-        let (here, other) = match direction {
-            Direction::Egress => (flow.src, flow.dst),
-            Direction::Ingress => (flow.dst, flow.src),
-        };
-        let mut side = SideExplanation {
-            direction,
-            endpoint: self.cluster.describe(here),
-            is_pod: false,
-            policies: Vec::new(),
-            isolated: false,
-            allowed_by: Vec::new(),
-            allowed: true,
-        };
+        let (here, other) = flow.sides(direction);
+        let mut side = SideExplanation::open(&self.cluster, direction, here);
         let Endpoint::Pod(pod) = here else {
             return side;
         };
