@@ -47,6 +47,10 @@ macro_rules! id_type {
 
         impl $name {
             /// The id as an index into the cluster's list.
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(netpol::cluster::", stringify!($name), "(7).index(), 7);")]
+            /// ```
             pub fn index(self) -> usize {
                 self.0 as usize
             }
@@ -407,16 +411,32 @@ impl Cluster {
     }
 
     /// All namespaces, indexed by [`NamespaceId`].
+    ///
+    /// ```
+    /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
+    /// assert_eq!(c.namespaces()[0].labels.len(), 2); // k, and kubernetes.io/metadata.name
+    /// ```
     pub fn namespaces(&self) -> &[Namespace] {
         &self.namespaces
     }
 
     /// All nodes, indexed by [`NodeId`].
+    ///
+    /// ```
+    /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
+    /// assert_eq!(c.nodes()[0].name, "n1");
+    /// ```
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
 
     /// All pods, indexed by [`PodId`].
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// assert_eq!(c.pods()[0].name, "a");
+    /// ```
     pub fn pods(&self) -> &[Pod] {
         &self.pods
     }
@@ -433,21 +453,45 @@ impl Cluster {
     }
 
     /// A pod by id.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodId, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// assert!(c.pod(PodId(0)).is_some() && c.pod(PodId(1)).is_none());
+    /// ```
     pub fn pod(&self, id: PodId) -> Option<&Pod> {
         self.pods.get(id.index())
     }
 
     /// A node by id.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, NodeId};
+    /// let c = Cluster::builder().node("n1", []).build().unwrap();
+    /// assert_eq!(c.node(NodeId(0)).unwrap().name, "n1");
+    /// ```
     pub fn node(&self, id: NodeId) -> Option<&Node> {
         self.nodes.get(id.index())
     }
 
     /// A namespace by id.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, NamespaceId};
+    /// let c = Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
+    /// assert_eq!(c.namespace(NamespaceId(0)).unwrap().name, "a");
+    /// ```
     pub fn namespace(&self, id: NamespaceId) -> Option<&Namespace> {
         self.namespaces.get(id.index())
     }
 
     /// The id of the pod `namespace/name`.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// assert!(c.pod_id("x", "a").is_some() && c.pod_id("y", "a").is_none());
+    /// ```
     pub fn pod_id(&self, namespace: &str, name: &str) -> Option<PodId> {
         self.pod_index
             .get(&(namespace.to_owned(), name.to_owned()))
@@ -455,16 +499,32 @@ impl Cluster {
     }
 
     /// The id of a node by name.
+    ///
+    /// ```
+    /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
+    /// assert!(c.node_id("n1").is_some());
+    /// ```
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.node_index.get(name).copied()
     }
 
     /// The id of a namespace by name.
+    ///
+    /// ```
+    /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
+    /// assert!(c.namespace_id("a").is_some());
+    /// ```
     pub fn namespace_id(&self, name: &str) -> Option<NamespaceId> {
         self.ns_index.get(name).copied()
     }
 
     /// The namespace name of a pod (empty for an unknown id).
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// assert_eq!(c.pod_namespace_name(c.pod_id("x", "a").unwrap()), "x");
+    /// ```
     pub fn pod_namespace_name(&self, id: PodId) -> &str {
         self.pod(id)
             .and_then(|p| self.namespace(p.namespace))
@@ -519,6 +579,13 @@ impl Cluster {
     /// Whether the flow is IPv6: the family of an outside address on either side, else of
     /// the source's first address, else of the destination's. `None` when no side has an
     /// address.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a").ip("fd00::1".parse().unwrap())).build().unwrap();
+    /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
+    /// assert_eq!(c.flow_is_v6(Flow::new(a, a, 80, Default::default())), Some(true));
+    /// ```
     pub fn flow_is_v6(&self, flow: Flow) -> Option<bool> {
         if let Endpoint::External(ip) = flow.src {
             return Some(ip.is_ipv6());
@@ -600,6 +667,12 @@ pub struct Flow {
 
 impl Flow {
     /// A flow from its parts.
+    ///
+    /// ```
+    /// use netpol::cluster::{Endpoint, Flow};
+    /// let ip = Endpoint::External("192.0.2.1".parse().unwrap());
+    /// assert_eq!(Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp).port, 53);
+    /// ```
     pub fn new(src: Endpoint, dst: Endpoint, port: u16, protocol: Protocol) -> Self {
         Flow {
             src,

@@ -63,9 +63,14 @@ impl<'a> Reference<'a> {
         self.cluster
     }
 
-    /// Whether the flow is allowed.
+    /// Whether the flow is allowed: the same rules as [`Reference::explain`], without
+    /// building the explanation.
     pub fn decide(&self, flow: Flow) -> Verdict {
-        self.explain(flow).verdict
+        Verdict::from(
+            self.special(flow).is_some()
+                || (self.side_allows(flow, Direction::Egress)
+                    && self.side_allows(flow, Direction::Ingress)),
+        )
     }
 
     /// The verdict with its explanation.
@@ -107,6 +112,39 @@ impl<'a> Reference<'a> {
             }
         }
         None
+    }
+
+    /// Whether one side allows the flow: not a pod, not isolated, or some rule of some
+    /// selecting policy matches.
+    fn side_allows(&self, flow: Flow, direction: Direction) -> bool {
+        let (here, other) = match direction {
+            Direction::Egress => (flow.src, flow.dst),
+            Direction::Ingress => (flow.dst, flow.src),
+        };
+        let Endpoint::Pod(pod_id) = here else {
+            return true;
+        };
+        let Some(pod) = self.cluster.pod(pod_id) else {
+            return true;
+        };
+        let namespace = self.cluster.pod_namespace_name(pod_id);
+        let mut isolated = false;
+        for policy in self.policies {
+            if policy.namespace == namespace
+                && policy.affects(direction)
+                && policy.pod_selector.matches(&pod.labels)
+            {
+                isolated = true;
+                if policy
+                    .rules(direction)
+                    .iter()
+                    .any(|rule| self.rule_matches(policy, rule, flow, other))
+                {
+                    return true;
+                }
+            }
+        }
+        !isolated
     }
 
     fn side(&self, flow: Flow, direction: Direction) -> SideExplanation {

@@ -54,6 +54,7 @@ proptest! {
         let reference = Reference::new(&cluster, &policies, Profile::default());
         for flow in all_flows(&cluster) {
             let want = reference.explain(flow);
+            prop_assert_eq!(reference.decide(flow), want.verdict, "reference decide differs from its explain on {}", want.flow);
             prop_assert_eq!(engine.decide(flow), want.verdict, "decide differs on {}", want.flow);
             prop_assert_eq!(engine.explain(flow), want);
         }
@@ -70,7 +71,10 @@ proptest! {
         let engine = Engine::builder().profile(profile.clone()).build(&cluster, &policies);
         let reference = Reference::new(&cluster, &policies, profile);
         for flow in all_flows(&cluster) {
-            prop_assert_eq!(engine.explain(flow), reference.explain(flow));
+            let want = reference.explain(flow);
+            prop_assert_eq!(reference.decide(flow), want.verdict);
+            prop_assert_eq!(engine.decide(flow), want.verdict);
+            prop_assert_eq!(engine.explain(flow), want);
         }
     }
 

@@ -32,16 +32,6 @@ impl Bitset {
         }
     }
 
-    pub(crate) fn intersect_with(&mut self, other: &Bitset) {
-        for (a, b) in self.words.iter_mut().zip(&other.words) {
-            *a &= *b;
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.words.iter().all(|w| *w == 0)
-    }
-
     pub(crate) fn heap_bytes(&self) -> usize {
         self.words.capacity() * 8
     }

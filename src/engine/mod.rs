@@ -38,22 +38,19 @@
 
 mod bitset;
 mod blocks;
+mod compile;
 mod matrix;
 
 pub use matrix::Matrix;
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 use crate::cluster::{Cluster, Endpoint, Flow};
 use crate::explain::{Explanation, PolicyRef, RuleRef, SideExplanation, Special, Verdict};
-use crate::model::Labels;
-use crate::policy::{CidrBlock, Direction, Peer, Policy, PortSpec, Protocol, Rule};
+use crate::policy::{Direction, Policy, Protocol};
 use crate::profile::Profile;
-use crate::selector::{Operator, Selector};
 
 use bitset::Bitset;
 use blocks::BlockIndex;
@@ -82,7 +79,7 @@ impl EngineBuilder {
     /// Compiles `policies` (already validated) against `cluster`.
     pub fn build(self, cluster: &Cluster, policies: &[Policy]) -> Engine {
         Engine {
-            inner: Arc::new(compile(self.profile, cluster, policies)),
+            inner: Arc::new(compile::compile(self.profile, cluster, policies)),
         }
     }
 }
@@ -173,392 +170,6 @@ fn dir_index(d: Direction) -> usize {
         Direction::Ingress => 0,
         Direction::Egress => 1,
     }
-}
-
-/// Label index over pods: key → value → sorted pod ids.
-struct LabelIndex<'a> {
-    by_key: HashMap<&'a str, HashMap<&'a str, Vec<u32>>>,
-    n: usize,
-}
-
-impl<'a> LabelIndex<'a> {
-    fn new<I: Iterator<Item = &'a Labels>>(items: I) -> Self {
-        let mut by_key: HashMap<&str, HashMap<&str, Vec<u32>>> = HashMap::new();
-        let mut n = 0;
-        for (i, labels) in items.enumerate() {
-            n = i + 1;
-            for (k, v) in labels {
-                by_key
-                    .entry(k.as_str())
-                    .or_default()
-                    .entry(v.as_str())
-                    .or_default()
-                    .push(i as u32);
-            }
-        }
-        LabelIndex { by_key, n }
-    }
-
-    fn with_key(&self, key: &str, mut f: impl FnMut(&str, &[u32])) {
-        if let Some(values) = self.by_key.get(key) {
-            for (v, ids) in values {
-                f(v, ids);
-            }
-        }
-    }
-
-    /// Every item the selector matches.
-    fn select(&self, selector: &Selector) -> Bitset {
-        let mut result = Bitset::new(self.n);
-        for i in 0..self.n {
-            result.insert(i);
-        }
-        for req in selector.requirements() {
-            let mut hit = Bitset::new(self.n);
-            match &req.op {
-                Operator::In(values) | Operator::NotIn(values) => {
-                    if let Some(by_value) = self.by_key.get(req.key.as_str()) {
-                        for v in values {
-                            for id in by_value.get(v.as_str()).into_iter().flatten() {
-                                hit.insert(*id as usize);
-                            }
-                        }
-                    }
-                }
-                Operator::Exists | Operator::DoesNotExist => {
-                    self.with_key(&req.key, |_, ids| {
-                        for id in ids {
-                            hit.insert(*id as usize);
-                        }
-                    });
-                }
-            }
-            if matches!(req.op, Operator::NotIn(_) | Operator::DoesNotExist) {
-                let mut inverse = Bitset::new(self.n);
-                for i in 0..self.n {
-                    if !hit.contains(i) {
-                        inverse.insert(i);
-                    }
-                }
-                hit = inverse;
-            }
-            result.intersect_with(&hit);
-        }
-        result
-    }
-}
-
-/// Interns bitsets so identical pod sets are stored once.
-struct BitsetArena {
-    sets: Vec<Bitset>,
-    index: HashMap<Bitset, u32>,
-}
-
-impl BitsetArena {
-    fn intern(&mut self, set: Bitset) -> u32 {
-        if let Some(id) = self.index.get(&set) {
-            return *id;
-        }
-        let id = self.sets.len() as u32;
-        self.index.insert(set.clone(), id);
-        self.sets.push(set);
-        id
-    }
-}
-
-fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) -> Inner {
-    let n_pods = cluster.pods().len();
-    let ns_count = cluster.namespaces().len();
-    let mut pods_by_ns: Vec<Vec<u32>> = vec![Vec::new(); ns_count];
-    for (i, p) in cluster.pods().iter().enumerate() {
-        if let Some(list) = pods_by_ns.get_mut(p.namespace.index()) {
-            list.push(i as u32);
-        }
-    }
-    let pod_index = LabelIndex::new(cluster.pods().iter().map(|p| &p.labels));
-
-    // Named ports are interned so that decide compares integers.
-    let mut names: HashMap<String, u32> = HashMap::new();
-    let mut intern_name = |s: &str| -> u32 {
-        let next = names.len() as u32;
-        *names.entry(s.to_owned()).or_insert(next)
-    };
-
-    let mut arena = BitsetArena {
-        sets: Vec::new(),
-        index: HashMap::new(),
-    };
-    let mut selector_cache: HashMap<&Selector, Bitset> = HashMap::new();
-    let mut ns_selector_cache: HashMap<&Selector, Vec<u32>> = HashMap::new();
-    let mut block_ids: HashMap<&CidrBlock, u32> = HashMap::new();
-    let mut block_list: Vec<CidrBlock> = Vec::new();
-
-    let mut rules: Vec<[Vec<CompiledRule>; 2]> = Vec::with_capacity(policies.len());
-    // Per pod, per direction: the selecting policies in order.
-    let mut selecting: [Vec<Vec<u32>>; 2] = [vec![Vec::new(); n_pods], vec![Vec::new(); n_pods]];
-
-    for (pi, policy) in policies.iter().enumerate() {
-        let ns_id = cluster.namespace_id(&policy.namespace);
-        // Pods the policy selects.
-        if let Some(ns) = ns_id {
-            for &pod in pods_by_ns.get(ns.index()).map_or(&[][..], Vec::as_slice) {
-                let Some(p) = cluster.pod(crate::cluster::PodId(pod)) else {
-                    continue;
-                };
-                if policy.pod_selector.matches(&p.labels) {
-                    for d in [Direction::Ingress, Direction::Egress] {
-                        if policy.affects(d) {
-                            if let Some(list) = selecting
-                                .get_mut(dir_index(d))
-                                .and_then(|v| v.get_mut(pod as usize))
-                            {
-                                list.push(pi as u32);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let mut compiled: [Vec<CompiledRule>; 2] = [Vec::new(), Vec::new()];
-        for d in [Direction::Ingress, Direction::Egress] {
-            for rule in policy.rules(d) {
-                let peers = compile_peers(
-                    rule,
-                    cluster,
-                    ns_id.map(|n| n.0),
-                    &pods_by_ns,
-                    &pod_index,
-                    &mut selector_cache,
-                    &mut ns_selector_cache,
-                    &mut arena,
-                    &mut block_ids,
-                    &mut block_list,
-                );
-                let ports = compile_ports(rule, &mut intern_name);
-                if let Some(slot) = compiled.get_mut(dir_index(d)) {
-                    slot.push(CompiledRule { peers, ports });
-                }
-            }
-        }
-        rules.push(compiled);
-    }
-
-    let blocks = BlockIndex::build(&block_list);
-
-    // Classes: pods with the same selecting policies share one compiled class.
-    let mut classes: Vec<Class> = vec![Class::default()];
-    let mut class_index: HashMap<(usize, Vec<u32>), u32> = HashMap::new();
-    let mut pod_classes: [Vec<u32>; 2] = [vec![0; n_pods], vec![0; n_pods]];
-    for (di, per_pod) in selecting.iter_mut().enumerate() {
-        for (pod, list) in per_pod.iter_mut().enumerate() {
-            if list.is_empty() {
-                continue; // not isolated: class 0
-            }
-            let key = (di, std::mem::take(list));
-            let id = match class_index.get(&key) {
-                Some(id) => *id,
-                None => {
-                    let id = classes.len() as u32;
-                    classes.push(make_class(&key.1, &rules, di));
-                    class_index.insert(key, id);
-                    id
-                }
-            };
-            if let Some(slot) = pod_classes.get_mut(di).and_then(|v| v.get_mut(pod)) {
-                *slot = id;
-            }
-        }
-    }
-
-    let addrs_of = |ips: &[IpAddr]| {
-        let v4 = ips.iter().find(|ip| ip.is_ipv4()).copied();
-        let v6 = ips.iter().find(|ip| ip.is_ipv6()).copied();
-        Addrs {
-            first_v6: ips.first().map(IpAddr::is_ipv6),
-            blocks_v4: v4.map_or(0, |a| blocks.lookup(a)),
-            blocks_v6: v6.map_or(0, |a| blocks.lookup(a)),
-        }
-    };
-    let pods: Vec<PodInfo> = cluster
-        .pods()
-        .iter()
-        .enumerate()
-        .map(|(i, p)| PodInfo {
-            addrs: addrs_of(&p.ips),
-            node: p.node.map(|n| n.0),
-            ingress_class: pod_classes[0].get(i).copied().unwrap_or(0),
-            egress_class: pod_classes[1].get(i).copied().unwrap_or(0),
-            named: p
-                .ports
-                .iter()
-                .filter_map(|cp| {
-                    cp.name
-                        .as_deref()
-                        .and_then(|n| names.get(n))
-                        .map(|id| (*id, cp.protocol, cp.port))
-                })
-                .collect(),
-        })
-        .collect();
-    let nodes: Vec<Addrs> = cluster.nodes().iter().map(|n| addrs_of(&n.ips)).collect();
-
-    Inner {
-        profile,
-        cluster: cluster.clone(),
-        policy_names: policies
-            .iter()
-            .map(|p| (p.namespace.clone(), p.name.clone()))
-            .collect(),
-        rules,
-        pods,
-        nodes,
-        classes,
-        bitsets: arena.sets,
-        blocks,
-    }
-}
-
-fn make_class(policies: &[u32], rules: &[[Vec<CompiledRule>; 2]], di: usize) -> Class {
-    let mut entries: Vec<Entry> = Vec::new();
-    for &p in policies {
-        for rule in rules
-            .get(p as usize)
-            .and_then(|r| r.get(di))
-            .map_or(&[][..], Vec::as_slice)
-        {
-            match entries.iter_mut().find(|e| e.ports == rule.ports) {
-                Some(e) => {
-                    e.peers.all |= rule.peers.all;
-                    for s in &rule.peers.pod_sets {
-                        if !e.peers.pod_sets.contains(s) {
-                            e.peers.pod_sets.push(*s);
-                        }
-                    }
-                    for b in &rule.peers.blocks {
-                        if !e.peers.blocks.contains(b) {
-                            e.peers.blocks.push(*b);
-                        }
-                    }
-                    e.peers.blocks.sort_unstable();
-                }
-                None => entries.push(Entry {
-                    ports: rule.ports.clone(),
-                    peers: rule.peers.clone(),
-                }),
-            }
-        }
-    }
-    for e in &mut entries {
-        if e.peers.all {
-            e.peers.pod_sets.clear();
-            e.peers.blocks.clear();
-        }
-    }
-    Class {
-        policies: policies.to_vec(),
-        entries,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn compile_peers<'p>(
-    rule: &'p Rule,
-    cluster: &Cluster,
-    own_ns: Option<u32>,
-    pods_by_ns: &[Vec<u32>],
-    pod_index: &LabelIndex<'_>,
-    selector_cache: &mut HashMap<&'p Selector, Bitset>,
-    ns_selector_cache: &mut HashMap<&'p Selector, Vec<u32>>,
-    arena: &mut BitsetArena,
-    block_ids: &mut HashMap<&'p CidrBlock, u32>,
-    block_list: &mut Vec<CidrBlock>,
-) -> PeerSet {
-    let mut out = PeerSet::default();
-    let Some(peers) = &rule.peers else {
-        out.all = true;
-        return out;
-    };
-    let n_pods = cluster.pods().len();
-    let mut pods = Bitset::new(n_pods);
-    let mut any_pods = false;
-    for peer in peers {
-        match peer {
-            Peer::IpBlock(block) => {
-                let id = match block_ids.get(block) {
-                    Some(id) => *id,
-                    None => {
-                        let id = block_list.len() as u32;
-                        block_ids.insert(block, id);
-                        block_list.push(block.clone());
-                        id
-                    }
-                };
-                if !out.blocks.contains(&id) {
-                    out.blocks.push(id);
-                }
-            }
-            Peer::Pods {
-                namespaces,
-                pods: pod_sel,
-            } => {
-                let ns_list: Vec<u32> = match namespaces {
-                    None => own_ns.into_iter().collect(),
-                    Some(sel) => ns_selector_cache
-                        .entry(sel)
-                        .or_insert_with(|| {
-                            cluster
-                                .namespaces()
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, ns)| sel.matches(&ns.labels))
-                                .map(|(i, _)| i as u32)
-                                .collect()
-                        })
-                        .clone(),
-                };
-                let mut in_ns = Bitset::new(n_pods);
-                for ns in ns_list {
-                    for &pod in pods_by_ns.get(ns as usize).map_or(&[][..], Vec::as_slice) {
-                        in_ns.insert(pod as usize);
-                    }
-                }
-                if !pod_sel.is_everything() {
-                    let sel = selector_cache
-                        .entry(pod_sel)
-                        .or_insert_with(|| pod_index.select(pod_sel));
-                    in_ns.intersect_with(sel);
-                }
-                pods.union_with(&in_ns);
-                any_pods = true;
-            }
-        }
-    }
-    out.blocks.sort_unstable();
-    if any_pods && !pods.is_empty() {
-        out.pod_sets.push(arena.intern(pods));
-    }
-    out
-}
-
-fn compile_ports(rule: &Rule, intern_name: &mut impl FnMut(&str) -> u32) -> PortSet {
-    let mut out = PortSet::default();
-    match &rule.ports {
-        None => {
-            for p in Protocol::ALL {
-                out.ranges.push((p, 0, u16::MAX));
-            }
-        }
-        Some(ports) => {
-            for pr in ports {
-                match &pr.port {
-                    PortSpec::All => out.ranges.push((pr.protocol, 0, u16::MAX)),
-                    PortSpec::Range { start, end } => out.ranges.push((pr.protocol, *start, *end)),
-                    PortSpec::Named(name) => out.named.push((pr.protocol, intern_name(name))),
-                }
-            }
-        }
-    }
-    out
 }
 
 impl Engine {
@@ -795,7 +406,12 @@ impl Inner {
             return false;
         }
         let set = self.blocks.set(set_id);
-        peers.blocks.iter().any(|b| set.binary_search(b).is_ok())
+        // Both lists are sorted: walk the shorter one, search the longer.
+        if set.len() < peers.blocks.len() {
+            set.iter().any(|b| peers.blocks.binary_search(b).is_ok())
+        } else {
+            peers.blocks.iter().any(|b| set.binary_search(b).is_ok())
+        }
     }
 
     fn class_allows(&self, class: u32, flow: Flow, other: Endpoint, v6: bool) -> bool {
