@@ -38,7 +38,8 @@ const POLICIES: &[(&str, &str, &str)] = &[
 pub const DESCRIPTION: &str = "\
 Built-in demo: namespaces x, y, z (labels ns=x, ns=y, ns=z; y also project=myproject),
 pods a, b, c in each (labels pod=a, pod=b, pod=c; x/a also role=db, x/b role=frontend),
-one node per namespace, pod IPs 10.244.1.x (x), 10.244.2.x (y) and 10.0.0.x (z), and the documentation's example policies from tests/scenarios/:
+one node per namespace, pod IPs 10.244.1.x (x), 10.244.2.x (y) and 10.0.0.x (z),
+and the documentation's example policies from tests/scenarios/:
   x: test-network-policy  (role=db: ingress on 6379/TCP from 172.17.0.0/16 except
                            172.17.1.0/24, namespaces project=myproject and pods
                            role=frontend; egress only to 10.0.0.0/24 on 5978/TCP)

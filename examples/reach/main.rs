@@ -17,7 +17,8 @@ mod manifest;
 mod render;
 mod svg;
 
-use std::io::IsTerminal;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -290,9 +291,10 @@ fn main() -> ExitCode {
         }
     }
 
+    let mut out = String::new();
     let explanations: Vec<_> = flows.iter().map(|f| engine.explain(*f)).collect();
     if opts.json {
-        let out = serde_json::json!({
+        let doc = serde_json::json!({
             "profile": engine.profile().name,
             "input": if demo { vec!["<built-in>".to_owned()] } else { opts.paths.iter().map(|p| p.display().to_string()).collect() },
             "pods": names,
@@ -301,8 +303,10 @@ fn main() -> ExitCode {
             "explanations": explanations,
             "issues": issues,
         });
-        match serde_json::to_string_pretty(&out) {
-            Ok(s) => println!("{s}"),
+        match serde_json::to_string_pretty(&doc) {
+            Ok(s) => {
+                let _ = writeln!(out, "{s}");
+            }
             Err(e) => {
                 eprintln!("reach: cannot write JSON: {e}");
                 return ExitCode::from(2);
@@ -311,31 +315,43 @@ fn main() -> ExitCode {
     } else if !explanations.is_empty() {
         for (i, e) in explanations.iter().enumerate() {
             if i > 0 {
-                println!();
+                let _ = writeln!(out);
             }
-            println!("{e}");
+            let _ = writeln!(out, "{e}");
         }
     } else {
         let colour = !opts.no_color
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stdout().is_terminal();
         if demo {
-            println!("{}\n", demo::DESCRIPTION);
+            let _ = writeln!(out, "{}\n", demo::DESCRIPTION);
         }
-        println!(
+        let _ = writeln!(
+            out,
             "{} pods, {} policies, profile {}; rows are sources (from), columns destinations (to).\n",
             names.len(),
             policies.len(),
             engine.profile().name
         );
         if names.is_empty() {
-            println!("No pod to tabulate.");
+            let _ = writeln!(out, "No pod to tabulate.");
         }
         for (i, mx) in matrices.iter().enumerate().filter(|_| !names.is_empty()) {
             if i > 0 {
-                println!();
+                let _ = writeln!(out);
             }
-            print!("{}", render::table(mx, &names, colour));
+            let _ = write!(out, "{}", render::table(mx, &names, colour));
+        }
+    }
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("reach: cannot write the output: {e}");
+            return ExitCode::from(2);
         }
     }
     if m.has_errors() {

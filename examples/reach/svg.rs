@@ -5,8 +5,10 @@ use std::fmt::Write as _;
 
 use netpol::engine::Matrix;
 
-const ALLOW: &str = "#2e9d5b";
-const DENY: &str = "#d9534f";
+// Dark green and light red: allowed and denied differ in lightness too, for readers who
+// do not tell red from green.
+const ALLOW: &str = "#1e7b45";
+const DENY: &str = "#f2aaa5";
 const FONT: &str = "font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\"";
 
 fn escape(s: &str) -> String {
