@@ -94,8 +94,9 @@ fn generate(seed: u64, pods: usize) -> (Cluster, Vec<Policy>) {
             let app = format!("app-{}", rng.below(APPS));
             let peer_app = format!("app-{}", rng.below(APPS));
             let team = ["shop", "data", "ops", "web"][rng.below(4) as usize];
-            let cidr = format!("10.244.{}.0/24", rng.below(4));
-            let except = format!("10.244.{}.{}/28", rng.below(4), rng.below(16) * 16);
+            let block = rng.below(4);
+            let cidr = format!("10.244.{block}.0/24");
+            let except = format!("10.244.{block}.{}/28", rng.below(16) * 16);
             let port = [json!(80), json!(8080), json!("http"), json!("metrics")]
                 [rng.below(4) as usize]
                 .clone();
