@@ -18,6 +18,8 @@ pub mod cluster;
 pub mod engine;
 pub mod explain;
 pub mod flannel;
+#[cfg(feature = "k8s-openapi")]
+pub mod k8s_openapi;
 pub mod model;
 pub mod policy;
 pub mod profile;
