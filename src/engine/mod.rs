@@ -394,21 +394,6 @@ impl Inner {
             .is_some_and(|info| info.node == Some(node))
     }
 
-    /// Whether the destination side allows the flow as ingress.
-    #[inline]
-    fn ingress_allows(&self, flow: Flow, v6: bool) -> bool {
-        if let Endpoint::Pod(dst) = flow.dst {
-            let class = self
-                .pods
-                .get(dst.index())
-                .map_or(NOT_ISOLATED, |p| p.ingress_class);
-            if class != NOT_ISOLATED && !self.class_allows(class, flow, flow.src, v6) {
-                return false;
-            }
-        }
-        true
-    }
-
     #[inline]
     fn addrs(&self, e: Endpoint) -> Option<&Addrs> {
         match e {
