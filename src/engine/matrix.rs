@@ -1,6 +1,6 @@
 //! Reachability matrices: many sources × many destinations on one port.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 use crate::cluster::{Endpoint, Flow};
 use crate::explain::Verdict;
