@@ -141,6 +141,21 @@ impl Engine {
     ///
     /// Working memory is one byte per (source, group of destinations) and per
     /// (destination, group of sources) actually met, at most twice the matrix in bytes.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// # use netpol::{engine::Engine, model::NetworkPolicy, policy::{Policy, Protocol}};
+    /// let cluster = Cluster::builder()
+    ///     .pod(PodSpec::new("shop", "api").ip("10.244.1.6".parse()?))
+    ///     .pod(PodSpec::new("shop", "db").ip("10.244.1.5".parse()?))
+    ///     .build()?;
+    /// let deny = [Policy::new(&NetworkPolicy::new("shop", "default-deny"))?];
+    /// let pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    /// let m = Engine::build(&cluster, &deny).matrix(&pods, &pods, 5432, Protocol::Tcp);
+    /// assert_eq!(m.allowed_count(), 2); // only each pod to itself
+    /// assert!(!m.get(0, 1).unwrap().is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn matrix(
         &self,
         sources: &[Endpoint],

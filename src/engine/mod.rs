@@ -96,6 +96,22 @@ impl EngineBuilder {
 }
 
 /// The compiled decision function. See the [module documentation](self).
+///
+/// ```
+/// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+/// use netpol::engine::Engine;
+/// let cluster = Cluster::builder()
+///     .node("node-1", ["192.168.0.11".parse()?])
+///     .pod(PodSpec::new("shop", "db").ip("10.244.1.5".parse()?).node("node-1"))
+///     .build()?;
+/// let engine = Engine::build(&cluster, &[]);
+/// let db = Endpoint::Pod(cluster.pod_id("shop", "db").unwrap());
+/// let kubelet = Endpoint::Node(cluster.node_id("node-1").unwrap());
+/// assert!(engine.decide(Flow::new(kubelet, db, 8080, Default::default())).is_allowed());
+/// let shared = engine.clone(); // cheap: the compiled tables are shared
+/// assert_eq!(shared.cluster().pods().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Engine {
     inner: Arc<Inner>,

@@ -47,6 +47,17 @@ pub use spec::{
 };
 
 /// The kind of a field error, as apimachinery's `field.ErrorType` names it.
+///
+/// ```
+/// use netpol::model::NetworkPolicy;
+/// use netpol::validate::{ErrorKind, validate_network_policy};
+/// let written = NetworkPolicy::from_json(r#"{"metadata": {"name": "allow-web", "namespace": "shop"},
+///   "spec": {"podSelector": {}, "policyTypes": ["Inbound"]}}"#)?;
+/// let errs = validate_network_policy(&written).unwrap_err();
+/// assert_eq!(errs.errors()[0].kind, ErrorKind::Unsupported);
+/// assert_eq!(ErrorKind::Unsupported.phrase(), "Unsupported value");
+/// # Ok::<(), netpol::model::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ErrorKind {
     /// `Required value`: a required field is missing or empty.
