@@ -2,10 +2,14 @@
 //!
 //! [`Engine::build`] does the work once: it resolves every selector against the cluster,
 //! groups pods that the same policies select into classes, merges each class's rules by
-//! port set, lowers every `ipBlock` into one longest-prefix-match map, and looks up the
-//! blocks that contain each pod's and node's address. [`Engine::decide`] then answers a
-//! flow with a few array reads, bit tests and at most one prefix lookup, and allocates
-//! nothing. [`Engine::explain`] gives the same [`Explanation`] as the
+//! port set, and lowers every `ipBlock` into one longest-prefix-match map over all the
+//! `cidr` and `except` networks. The map numbers the networks so that each block is a
+//! short list of intervals of those numbers; nothing is stored per (network, block) pair.
+//! The number of each pod's and node's address is looked up once, at build time.
+//! [`Engine::decide`] then answers a flow with a few array reads and bit tests (or, when
+//! the per-rule bitsets over those numbers would be too large, a binary search in a
+//! block's intervals), at most one prefix lookup (for an address outside the cluster),
+//! and allocates nothing. [`Engine::explain`] gives the same [`Explanation`] as the
 //! [reference evaluator](crate::reference::Reference).
 //!
 //! The engine is immutable, `Send + Sync`, and cheap to clone (one reference count).
