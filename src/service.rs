@@ -610,6 +610,8 @@ impl fmt::Display for NoEndpoints {
     }
 }
 
+impl std::error::Error for NoEndpoints {}
+
 /// How many endpoints a flow to a Service reaches.
 ///
 /// ```

@@ -36,8 +36,9 @@ use std::fmt;
 use crate::model::NetworkPolicy;
 
 pub(crate) use cidr::GoIpNet;
-pub use meta::validate_object_meta;
+pub use meta::{TOTAL_ANNOTATION_SIZE_LIMIT, validate_object_meta};
 pub use names::{
+    DNS1123_LABEL_MAX_LENGTH, DNS1123_SUBDOMAIN_MAX_LENGTH, LABEL_VALUE_MAX_LENGTH,
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
     is_valid_port_name, is_valid_port_num, name_is_dns_subdomain,
 };
