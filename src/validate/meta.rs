@@ -9,8 +9,7 @@ use crate::model::{Labels, ObjectMeta};
 
 /// Largest total size of annotation keys and values, in bytes.
 ///
-/// This module is private, so the example uses the value through
-/// [`validate_object_meta`]:
+/// The example shows the limit at work in [`validate_object_meta`]:
 ///
 /// ```
 /// use netpol::model::ObjectMeta;

@@ -8,7 +8,7 @@
 
 /// Longest label value, and longest name part of a qualified name.
 ///
-/// This module is private, so the example uses the value through the public checks:
+/// The example shows the limit at work in the public checks:
 ///
 /// ```
 /// use netpol::validate::is_valid_label_value;
