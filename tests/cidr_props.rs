@@ -262,6 +262,37 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn map_extend_after_inserts_matches_model(
+        first in prop::collection::vec(net(), 0..40),
+        batch in prop::collection::vec(net(), 17..120),
+        repeat in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+        uniform in prop::collection::vec((any::<u32>(), any::<u128>()), 1..20),
+    ) {
+        // One-by-one inserts (not yet merged into the sorted part), then a
+        // large batch that repeats some of them and itself: later wins.
+        let mut map = PrefixMap::new();
+        let mut model = Model::default();
+        for (i, n) in first.iter().enumerate() {
+            prop_assert_eq!(map.insert(*n, i as u32), model.insert(*n, i as u32));
+        }
+        let mut more = batch.clone();
+        for r in &repeat {
+            let mut pool = first.clone();
+            pool.extend(batch.iter().copied());
+            more.push(pool[r.index(pool.len())]);
+        }
+        map.extend(more.iter().enumerate().map(|(i, n)| (*n, 1000 + i as u32)));
+        for (i, n) in more.iter().enumerate() {
+            model.insert(*n, 1000 + i as u32);
+        }
+        let mut all = first.clone();
+        all.extend(more.iter().copied());
+        check_against(&map, &model, &probes(&all, &uniform))?;
+    }
+}
+
 /// Prefixes along a few long shared paths: `anchor/len`, optionally with one
 /// bit of the anchor flipped before truncation, lengths biased towards the
 /// host end (/120–/128, /26–/32) so that sparse tables get long
