@@ -262,6 +262,180 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn map_extend_after_inserts_matches_model(
+        first in prop::collection::vec(net(), 0..40),
+        batch in prop::collection::vec(net(), 17..120),
+        repeat in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+        uniform in prop::collection::vec((any::<u32>(), any::<u128>()), 1..20),
+    ) {
+        // One-by-one inserts (not yet merged into the sorted part), then a
+        // large batch that repeats some of them and itself: later wins.
+        let mut map = PrefixMap::new();
+        let mut model = Model::default();
+        for (i, n) in first.iter().enumerate() {
+            prop_assert_eq!(map.insert(*n, i as u32), model.insert(*n, i as u32));
+        }
+        let mut more = batch.clone();
+        for r in &repeat {
+            let mut pool = first.clone();
+            pool.extend(batch.iter().copied());
+            more.push(pool[r.index(pool.len())]);
+        }
+        map.extend(more.iter().enumerate().map(|(i, n)| (*n, 1000 + i as u32)));
+        for (i, n) in more.iter().enumerate() {
+            model.insert(*n, 1000 + i as u32);
+        }
+        let mut all = first.clone();
+        all.extend(more.iter().copied());
+        check_against(&map, &model, &probes(&all, &uniform))?;
+    }
+}
+
+/// Prefixes along a few long shared paths: `anchor/len`, optionally with one
+/// bit of the anchor flipped before truncation, lengths biased towards the
+/// host end (/120–/128, /26–/32) so that sparse tables get long
+/// single-child chains, nested chains and host routes deep below them.
+fn deep_nets(
+    anchors4: &[u32],
+    anchors6: &[u128],
+    picks: &[(prop::sample::Index, bool, u32, u8)],
+) -> Vec<IpNet> {
+    picks
+        .iter()
+        .map(|&(pick, v6, flip, r)| {
+            if v6 {
+                let a = anchors6[pick.index(anchors6.len())];
+                let a = if flip < 128 {
+                    a ^ (1u128 << (127 - flip))
+                } else {
+                    a
+                };
+                let len = if r % 2 == 0 { 120 + r % 9 } else { r % 129 };
+                IpNet::V6(Ipv6Net::new(Ipv6Addr::from_bits(a), len).unwrap().trunc())
+            } else {
+                let a = anchors4[pick.index(anchors4.len())];
+                let a = if flip < 32 {
+                    a ^ (1u32 << (31 - flip))
+                } else {
+                    a
+                };
+                let len = if r % 2 == 0 { 26 + r % 7 } else { r % 33 };
+                IpNet::V4(Ipv4Net::new(Ipv4Addr::from_bits(a), len).unwrap().trunc())
+            }
+        })
+        .collect()
+}
+
+/// Every anchor with each single bit flipped: keys that leave a shared path
+/// at every depth.
+fn off_path(anchors4: &[u32], anchors6: &[u128]) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for &a in anchors4 {
+        out.push(IpAddr::V4(Ipv4Addr::from_bits(a)));
+        out.extend((0..32).map(|b| IpAddr::V4(Ipv4Addr::from_bits(a ^ (1 << b)))));
+    }
+    for &a in anchors6 {
+        out.push(IpAddr::V6(Ipv6Addr::from_bits(a)));
+        out.extend((0..128).map(|b| IpAddr::V6(Ipv6Addr::from_bits(a ^ (1 << b)))));
+    }
+    out
+}
+
+proptest! {
+    #[test]
+    fn map_deep_paths_match_model(
+        anchors4 in prop::collection::vec(any::<u32>(), 1..4),
+        anchors6 in prop::collection::vec(any::<u128>(), 1..4),
+        picks in prop::collection::vec(
+            (any::<prop::sample::Index>(), any::<bool>(), 0u32..160, any::<u8>()),
+            0..80,
+        ),
+        background in prop::collection::vec(net(), 0..40),
+        removals in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        uniform in prop::collection::vec((any::<u32>(), any::<u128>()), 1..10),
+    ) {
+        let mut nets = deep_nets(&anchors4, &anchors6, &picks);
+        nets.extend(background.iter().copied());
+        let mut model = Model::default();
+        for (i, n) in nets.iter().enumerate() {
+            model.insert(*n, i as u32);
+        }
+        let mut addrs = probes(&nets, &uniform);
+        addrs.extend(off_path(&anchors4, &anchors6));
+
+        let batch: PrefixMap<u32> = nets.iter().enumerate().map(|(i, n)| (*n, i as u32)).collect();
+        check_against(&batch, &model, &addrs)?;
+
+        let mut inc = PrefixMap::new();
+        for (i, n) in nets.iter().enumerate() {
+            inc.insert(*n, i as u32);
+        }
+        check_against(&inc, &model, &addrs)?;
+
+        let mut after = batch.clone();
+        for r in &removals {
+            if nets.is_empty() {
+                break;
+            }
+            let victim = nets[r.index(nets.len())];
+            prop_assert_eq!(after.remove(&victim), model.remove(&victim));
+        }
+        check_against(&after, &model, &addrs)?;
+    }
+}
+
+#[test]
+fn host_route_deep_in_sparse_v6_table() {
+    // A /128 alone under a /16, next to /48s, a /127 sibling and a chain of
+    // nested prefixes on the same path.
+    let host: IpAddr = "2001:db8:1234:5678:9abc:def0:1234:5678".parse().unwrap();
+    let mut nets: Vec<IpNet> = (0..200u128)
+        .map(|i| {
+            let a = 0x2400_0000_0000_0000_0000_0000_0000_0000u128 | (i << 80);
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from_bits(a), 48).unwrap())
+        })
+        .collect();
+    for len in [16u8, 32, 64, 96, 120, 127, 128] {
+        nets.push(IpNet::new(host, len).unwrap().trunc());
+    }
+    let map: PrefixMap<u8> = nets.iter().map(|n| (*n, n.prefix_len())).collect();
+    let IpAddr::V6(h) = host else { unreachable!() };
+    let bits = h.to_bits();
+    assert_eq!(map.lookup(host), Some(&128));
+    assert_eq!(
+        map.lookup(IpAddr::V6(Ipv6Addr::from_bits(bits ^ 1))),
+        Some(&127)
+    );
+    assert_eq!(
+        map.lookup(IpAddr::V6(Ipv6Addr::from_bits(bits ^ 2))),
+        Some(&120)
+    );
+    assert_eq!(
+        map.lookup(IpAddr::V6(Ipv6Addr::from_bits(bits ^ 0x100))),
+        Some(&96)
+    );
+    assert_eq!(
+        map.lookup(IpAddr::V6(Ipv6Addr::from_bits(bits ^ (1 << 40)))),
+        Some(&64)
+    );
+    assert_eq!(
+        map.lookup(IpAddr::V6(Ipv6Addr::from_bits(bits ^ (1 << 80)))),
+        Some(&32)
+    );
+    assert_eq!(
+        map.lookup(IpAddr::V6(Ipv6Addr::from_bits(bits ^ (1 << 100)))),
+        Some(&16)
+    );
+    assert_eq!(
+        map.lookup(IpAddr::V6(Ipv6Addr::from_bits(bits ^ (1 << 120)))),
+        None
+    );
+    let (net, _) = map.longest_match(host).unwrap();
+    assert_eq!(net, IpNet::new(host, 128).unwrap());
+}
+
 /// The prefix list is sorted, none nested in another, no two siblings of
 /// equal length that could merge, and it rebuilds the same set.
 fn assert_canonical(s: &IpSet) -> Result<(), TestCaseError> {

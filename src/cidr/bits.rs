@@ -34,6 +34,19 @@ pub(crate) trait Bits: Copy + Ord + Eq + Debug + Default + Send + Sync + 'static
 
     /// Narrow from `u128`; only called with values that fit.
     fn narrow(v: u128) -> Self;
+
+    /// The longest path end a skip word can hold (see [`Bits::skip_word`]).
+    const MAX_SKIP_END: u32;
+
+    /// Encode the first `end` bits of `path` (`end <= MAX_SKIP_END`) as a
+    /// 128-bit skip word split into `(high, low)` halves: the bits
+    /// left-aligned, then a single terminating 1 bit, then zeros. The
+    /// position of the terminator gives `end` back.
+    fn skip_word(path: Self, end: u32) -> (u64, u64);
+
+    /// Whether the first `end` bits of `self` equal those of the path encoded
+    /// in `(high, low)` by [`Bits::skip_word`], and `end`.
+    fn skip_test(self, high: u64, low: u64) -> (bool, u32);
 }
 
 impl Bits for u32 {
@@ -91,6 +104,25 @@ impl Bits for u32 {
     fn narrow(v: u128) -> Self {
         v as u32
     }
+
+    const MAX_SKIP_END: u32 = 32;
+
+    #[inline]
+    fn skip_word(path: Self, end: u32) -> (u64, u64) {
+        let end = end.min(32);
+        let bits = (u64::from(path) << 32) & u64::MAX.checked_shl(64 - end).unwrap_or(0);
+        (bits | (1u64 << (63 - end)), 0)
+    }
+
+    #[inline(always)]
+    fn skip_test(self, high: u64, _low: u64) -> (bool, u32) {
+        let tz = high.trailing_zeros();
+        let mask = u64::MAX.checked_shl(tz + 1).unwrap_or(0);
+        (
+            ((u64::from(self) << 32) ^ high) & mask == 0,
+            63u32.wrapping_sub(tz),
+        )
+    }
 }
 
 impl Bits for u128 {
@@ -147,5 +179,23 @@ impl Bits for u128 {
     #[inline]
     fn narrow(v: u128) -> Self {
         v
+    }
+
+    const MAX_SKIP_END: u32 = 127;
+
+    #[inline]
+    fn skip_word(path: Self, end: u32) -> (u64, u64) {
+        let end = end.min(127);
+        let bits = path & u128::MAX.checked_shl(128 - end).unwrap_or(0);
+        let word = bits | (1u128 << (127 - end));
+        ((word >> 64) as u64, word as u64)
+    }
+
+    #[inline(always)]
+    fn skip_test(self, high: u64, low: u64) -> (bool, u32) {
+        let word = (u128::from(high) << 64) | u128::from(low);
+        let tz = word.trailing_zeros();
+        let mask = u128::MAX.checked_shl(tz + 1).unwrap_or(0);
+        ((self ^ word) & mask == 0, 127u32.wrapping_sub(tz))
     }
 }

@@ -7,24 +7,35 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// One address family: the exact-match index, the values and the compiled
-/// trie over them.
+/// One address family: the prefixes, their values and the compiled trie.
+///
+/// The prefixes live in parallel vectors (`addrs`, `lens`, `values`); a
+/// prefix's value code is its position + 1, which is what the trie's leaves
+/// hold. The first `sorted` positions are in `(address, length)` order and
+/// are found by binary search. Prefixes inserted one at a time since the
+/// last full rebuild are appended after them and indexed by `tail`; every
+/// full rebuild sorts them in and empties `tail`, so a map built from an
+/// iterator holds no B-tree at all.
 #[derive(Clone)]
 struct Family<K, V> {
-    /// `(network, length) -> value code` (index + 1 into `values`).
-    index: BTreeMap<(K, u8), u32>,
-    /// Prefix of each value, parallel to `values`.
-    keys: Vec<(K, u8)>,
+    addrs: Vec<K>,
+    lens: Vec<u8>,
     values: Vec<V>,
+    /// Length of the sorted part of the vectors.
+    sorted: usize,
+    /// `(network, length) -> value code` for the positions after `sorted`.
+    tail: BTreeMap<(K, u8), u32>,
     trie: Trie<K>,
 }
 
 impl<K: Bits, V> Family<K, V> {
     fn new() -> Self {
         Self {
-            index: BTreeMap::new(),
-            keys: Vec::new(),
+            addrs: Vec::new(),
+            lens: Vec::new(),
             values: Vec::new(),
+            sorted: 0,
+            tail: BTreeMap::new(),
             trie: Trie::default(),
         }
     }
@@ -33,10 +44,30 @@ impl<K: Bits, V> Family<K, V> {
         self.values.len()
     }
 
+    /// The value code of exactly `key`, if present.
+    fn code(&self, &(addr, len): &(K, u8)) -> Option<u32> {
+        let addrs = self.addrs.get(..self.sorted).unwrap_or_default();
+        let mut i = addrs.partition_point(|&a| a < addr);
+        while addrs.get(i) == Some(&addr) {
+            match self.lens.get(i) {
+                Some(&l) if l == len => return Some(i as u32 + 1),
+                Some(&l) if l < len => i += 1,
+                _ => break,
+            }
+        }
+        self.tail.get(&(addr, len)).copied()
+    }
+
+    /// The prefix with value code `code`.
+    fn key(&self, code: u32) -> Option<(K, u8)> {
+        let i = (code as usize).wrapping_sub(1);
+        Some((*self.addrs.get(i)?, *self.lens.get(i)?))
+    }
+
     /// Insert without touching the trie. Returns the old value, or the new
     /// code when the prefix is new.
     fn insert_raw(&mut self, key: (K, u8), value: V) -> Result<V, u32> {
-        if let Some(&code) = self.index.get(&key) {
+        if let Some(code) = self.code(&key) {
             if let Some(slot) = (code as usize)
                 .checked_sub(1)
                 .and_then(|i| self.values.get_mut(i))
@@ -44,11 +75,17 @@ impl<K: Bits, V> Family<K, V> {
                 return Ok(core::mem::replace(slot, value));
             }
         }
-        self.values.push(value);
-        self.keys.push(key);
+        self.append(key, value);
         let code = self.values.len() as u32;
-        self.index.insert(key, code);
+        self.tail.insert(key, code);
         Err(code)
+    }
+
+    /// Append a prefix after the sorted part without indexing it.
+    fn append(&mut self, (addr, len): (K, u8), value: V) {
+        self.addrs.push(addr);
+        self.lens.push(len);
+        self.values.push(value);
     }
 
     fn insert(&mut self, key: (K, u8), value: V) -> Option<V> {
@@ -61,15 +98,60 @@ impl<K: Bits, V> Family<K, V> {
         }
     }
 
+    /// Sort every appended prefix into the sorted part; of equal prefixes the
+    /// one appended last wins. Value codes change, so the trie must be
+    /// rebuilt afterwards.
+    fn merge(&mut self) {
+        if self.sorted == self.len() {
+            return;
+        }
+        let mut all: Vec<(K, u8, V)> = core::mem::take(&mut self.addrs)
+            .into_iter()
+            .zip(core::mem::take(&mut self.lens))
+            .zip(core::mem::take(&mut self.values))
+            .map(|((a, l), v)| (a, l, v))
+            .collect();
+        // Stable: equal prefixes keep their order of arrival.
+        all.sort_by_key(|e| (e.0, e.1));
+        let n = all.len();
+        let (mut addrs, mut lens, mut values) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (a, l, v) in all {
+            if addrs.last() == Some(&a) && lens.last() == Some(&l) {
+                if let Some(old) = values.last_mut() {
+                    *old = v;
+                }
+                continue;
+            }
+            addrs.push(a);
+            lens.push(l);
+            values.push(v);
+        }
+        addrs.shrink_to_fit();
+        lens.shrink_to_fit();
+        values.shrink_to_fit();
+        self.sorted = addrs.len();
+        (self.addrs, self.lens, self.values) = (addrs, lens, values);
+        self.tail = BTreeMap::new();
+    }
+
+    /// Every prefix with its value code, sorted (the vectors must be merged).
     fn entries(&self) -> Vec<Entry<K>> {
-        self.index.iter().map(|(&(k, l), &c)| (k, l, c)).collect()
+        self.addrs
+            .iter()
+            .zip(&self.lens)
+            .enumerate()
+            .map(|(i, (&a, &l))| (a, l, i as u32 + 1))
+            .collect()
     }
 
     fn rebuild(&mut self) {
+        self.merge();
         let entries = self.entries();
         self.trie.rebuild(&entries);
-        self.keys.shrink_to_fit();
-        self.values.shrink_to_fit();
     }
 
     /// Update the trie for a newly inserted prefix.
@@ -101,7 +183,7 @@ impl<K: Bits, V> Family<K, V> {
         let base = K::from_top(slot, t);
         (0..=t as u8)
             .rev()
-            .find_map(|l| self.index.get(&(base.network(l), l)).copied())
+            .find_map(|l| self.code(&(base.network(l), l)))
             .unwrap_or(0)
     }
 
@@ -109,34 +191,39 @@ impl<K: Bits, V> Family<K, V> {
         let t = self.trie.top_bits();
         let lo = K::from_top(slot, t);
         let hi = lo.last(t as u8);
-        let entries: Vec<Entry<K>> = self
-            .index
-            .range((lo, 0)..=(hi, K::WIDTH))
-            .map(|(&(k, l), &c)| (k, l, c))
+        let addrs = self.addrs.get(..self.sorted).unwrap_or_default();
+        let from = addrs.partition_point(|&a| a < lo);
+        let to = addrs.partition_point(|&a| a <= hi);
+        let mut entries: Vec<Entry<K>> = (from..to)
+            .filter_map(|i| Some((*addrs.get(i)?, *self.lens.get(i)?, i as u32 + 1)))
+            .chain(
+                self.tail
+                    .range((lo, 0)..=(hi, K::WIDTH))
+                    .map(|(&(k, l), &c)| (k, l, c)),
+            )
             .collect();
+        entries.sort_unstable_by_key(|e| (e.0, e.1));
         let default = self.best_short(slot);
         self.trie.update_slot(slot, &entries, default);
     }
 
     fn remove(&mut self, key: &(K, u8)) -> Option<V> {
-        let code = self.index.remove(key)?;
-        let i = (code as usize).checked_sub(1)?;
+        self.code(key)?;
+        self.merge();
+        let i = (self.code(key)? as usize).checked_sub(1)?;
         if i >= self.values.len() {
             return None;
         }
-        let old = self.values.swap_remove(i);
-        self.keys.swap_remove(i);
-        if let Some(moved) = self.keys.get(i) {
-            if let Some(c) = self.index.get_mut(moved) {
-                *c = code;
-            }
-        }
+        self.addrs.remove(i);
+        self.lens.remove(i);
+        let old = self.values.remove(i);
+        self.sorted = self.values.len();
         self.rebuild();
         Some(old)
     }
 
     fn get(&self, key: &(K, u8)) -> Option<&V> {
-        let code = *self.index.get(key)?;
+        let code = self.code(key)?;
         self.value(code)
     }
 
@@ -152,18 +239,81 @@ impl<K: Bits, V> Family<K, V> {
 
     fn longest_match(&self, addr: K) -> Option<((K, u8), &V)> {
         let code = self.trie.lookup(addr);
-        let i = (code as usize).wrapping_sub(1);
-        Some((*self.keys.get(i)?, self.values.get(i)?))
+        Some((self.key(code)?, self.value(code)?))
+    }
+
+    fn iter(&self) -> FamilyIter<'_, K, V> {
+        let mut tail = self.tail.iter();
+        let next_tail = tail.next().map(|(&k, &c)| (k, c));
+        FamilyIter {
+            family: self,
+            next_sorted: 0,
+            tail,
+            next_tail,
+        }
     }
 
     fn heap_bytes(&self) -> usize {
-        // A B-tree leaf holds up to 11 keys and values plus a small header;
-        // count the entries at their own size plus that share of overhead.
-        let entry = core::mem::size_of::<(K, u8)>() + 4;
-        self.index.len() * (entry + entry / 2)
-            + self.keys.capacity() * core::mem::size_of::<(K, u8)>()
+        // A B-tree leaf holds up to 11 keys and values plus a header and
+        // is on average about two thirds full: count each entry at twice its
+        // own size.
+        let entry = core::mem::size_of::<((K, u8), u32)>();
+        self.addrs.capacity() * core::mem::size_of::<K>()
+            + self.lens.capacity()
             + self.values.capacity() * core::mem::size_of::<V>()
+            + self.tail.len() * entry * 2
             + self.trie.heap_bytes()
+    }
+}
+
+/// The prefixes of one family in `(address, length)` order: the sorted part
+/// merged with the not yet sorted tail.
+struct FamilyIter<'a, K, V> {
+    family: &'a Family<K, V>,
+    next_sorted: usize,
+    tail: std::collections::btree_map::Iter<'a, (K, u8), u32>,
+    next_tail: Option<((K, u8), u32)>,
+}
+
+impl<K: Bits, V> FamilyIter<'_, K, V> {
+    fn remaining(&self) -> usize {
+        self.family.sorted.saturating_sub(self.next_sorted)
+            + self.tail.len()
+            + usize::from(self.next_tail.is_some())
+    }
+}
+
+impl<'a, K: Bits, V> Iterator for FamilyIter<'a, K, V> {
+    type Item = ((K, u8), &'a V);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let f = self.family;
+        let sorted = if self.next_sorted < f.sorted {
+            f.key(self.next_sorted as u32 + 1)
+        } else {
+            None
+        };
+        let code = match (sorted, self.next_tail) {
+            (Some(s), Some((t, c))) if t < s => {
+                self.next_tail = self.tail.next().map(|(&k, &c)| (k, c));
+                c
+            }
+            (Some(_), _) => {
+                self.next_sorted += 1;
+                self.next_sorted as u32
+            }
+            (None, Some((_, c))) => {
+                self.next_tail = self.tail.next().map(|(&k, &c)| (k, c));
+                c
+            }
+            (None, None) => return None,
+        };
+        Some((f.key(code)?, f.value(code)?))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.remaining();
+        (n, Some(n))
     }
 }
 
@@ -190,9 +340,15 @@ fn v6_net((a, l): (u128, u8)) -> Option<IpNet> {
 /// [`lookup_v6`](Self::lookup_v6), [`longest_match`](Self::longest_match))
 /// run on a compiled poptrie-style multibit trie: a direct-indexed first level
 /// of up to 18 bits, then 6-bit nodes compressed with bitmaps and indexed by
-/// population count, with the best match pushed down to the leaves. They take
-/// `&self`, never allocate and never mutate, so a built map can be shared
-/// across threads.
+/// population count, with the best match pushed down to the leaves, and skip
+/// nodes that replace chains of single-child nodes by one comparison. They
+/// take `&self`, never allocate and never mutate, so a built map can be
+/// shared across threads.
+///
+/// The prefixes and values themselves are kept in vectors sorted by prefix
+/// ([`get`](Self::get) is a binary search, [`iter`](Self::iter) a scan);
+/// prefixes inserted one at a time since the last full recompilation wait in
+/// a small B-tree until the next one.
 ///
 /// [`insert`](Self::insert) keeps the compiled form up to date eagerly: it
 /// rebuilds only the part of the trie under the top-level slots the new prefix
@@ -435,10 +591,8 @@ impl<V> PrefixMap<V> {
     /// ```
     pub fn iter(&self) -> Iter<'_, V> {
         Iter {
-            v4: self.v4.index.iter(),
-            v6: self.v6.index.iter(),
-            v4_values: &self.v4.values,
-            v6_values: &self.v6.values,
+            v4: self.v4.iter(),
+            v6: self.v6.iter(),
         }
     }
 
@@ -464,11 +618,19 @@ impl<V> PrefixMap<V> {
             }
             return;
         }
+        // Append everything and let the rebuild's merge sort the prefixes
+        // in and resolve duplicates (the later one wins).
         let (mut new4, mut new6) = (false, false);
         for (net, v) in items {
             match net {
-                IpNet::V4(n) => new4 |= self.v4.insert_raw(v4_key(&n), v).is_err(),
-                IpNet::V6(n) => new6 |= self.v6.insert_raw(v6_key(&n), v).is_err(),
+                IpNet::V4(n) => {
+                    self.v4.append(v4_key(&n), v);
+                    new4 = true;
+                }
+                IpNet::V6(n) => {
+                    self.v6.append(v6_key(&n), v);
+                    new6 = true;
+                }
             }
         }
         if new4 {
@@ -551,16 +713,14 @@ impl<'a, V> IntoIterator for &'a PrefixMap<V> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Iter<'a, V> {
-    v4: std::collections::btree_map::Iter<'a, (u32, u8), u32>,
-    v6: std::collections::btree_map::Iter<'a, (u128, u8), u32>,
-    v4_values: &'a [V],
-    v6_values: &'a [V],
+    v4: FamilyIter<'a, u32, V>,
+    v6: FamilyIter<'a, u128, V>,
 }
 
 impl<V> fmt::Debug for Iter<'_, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Iter")
-            .field("remaining", &(self.v4.len() + self.v6.len()))
+            .field("remaining", &(self.v4.remaining() + self.v6.remaining()))
             .finish()
     }
 }
@@ -569,17 +729,13 @@ impl<'a, V> Iterator for Iter<'a, V> {
     type Item = (IpNet, &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
-        for (&k, &c) in self.v4.by_ref() {
-            if let (Some(n), Some(v)) =
-                (v4_net(k), self.v4_values.get((c as usize).wrapping_sub(1)))
-            {
+        for (k, v) in self.v4.by_ref() {
+            if let Some(n) = v4_net(k) {
                 return Some((n, v));
             }
         }
-        for (&k, &c) in self.v6.by_ref() {
-            if let (Some(n), Some(v)) =
-                (v6_net(k), self.v6_values.get((c as usize).wrapping_sub(1)))
-            {
+        for (k, v) in self.v6.by_ref() {
+            if let Some(n) = v6_net(k) {
                 return Some((n, v));
             }
         }
@@ -587,7 +743,7 @@ impl<'a, V> Iterator for Iter<'a, V> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.v4.len() + self.v6.len();
+        let n = self.v4.remaining() + self.v6.remaining();
         (0, Some(n))
     }
 }
