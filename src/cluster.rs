@@ -34,7 +34,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Labels;
-use crate::policy::Protocol;
+use crate::policy::{Direction, Protocol};
 
 /// The label every namespace carries with its own name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -310,6 +310,41 @@ impl ClusterBuilder {
     /// ```
     pub fn pod(mut self, pod: PodSpec) -> Self {
         self.pods.push(pod);
+        self
+    }
+
+    /// Places every pod that has no node yet on the node `node_of` names for one of its
+    /// IPs (the first IP that has an answer), for instance from the pod subnets flannel or
+    /// kube-controller-manager gave each node.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// use netpol::flannel::NodeSubnetTable;
+    ///
+    /// let subnets = NodeSubnetTable::from_pairs([
+    ///     ("master", "10.244.0.0/24".parse().unwrap()),
+    ///     ("node1", "10.244.1.0/24".parse().unwrap()),
+    /// ]).unwrap();
+    /// let cluster = Cluster::builder()
+    ///     .node("master", ["192.168.0.10".parse().unwrap()])
+    ///     .node("node1", ["192.168.0.11".parse().unwrap()])
+    ///     .pod(PodSpec::new("x", "a").ip("10.244.1.7".parse().unwrap()))
+    ///     .place_pods_by(|ip| subnets.node_of(ip))
+    ///     .build()
+    ///     .unwrap();
+    /// let a = cluster.pod(cluster.pod_id("x", "a").unwrap()).unwrap();
+    /// assert_eq!(a.node, cluster.node_id("node1"));
+    /// ```
+    pub fn place_pods_by<'n>(mut self, mut node_of: impl FnMut(IpAddr) -> Option<&'n str>) -> Self {
+        for pod in &mut self.pods {
+            if pod.node.is_none() {
+                pod.node = pod
+                    .ips
+                    .iter()
+                    .find_map(|ip| node_of(*ip))
+                    .map(str::to_owned);
+            }
+        }
         self
     }
 
@@ -679,6 +714,25 @@ impl Flow {
             dst,
             port,
             protocol,
+        }
+    }
+}
+
+impl Flow {
+    /// The side a direction is checked at, and the other side: for
+    /// [`Direction::Egress`] the source and the destination, for
+    /// [`Direction::Ingress`] the destination and the source.
+    ///
+    /// ```
+    /// use netpol::cluster::{Endpoint, Flow, PodId};
+    /// use netpol::policy::Direction;
+    /// let f = Flow::new(Endpoint::Pod(PodId(0)), Endpoint::Pod(PodId(1)), 80, Default::default());
+    /// assert_eq!(f.sides(Direction::Ingress), (f.dst, f.src));
+    /// ```
+    pub fn sides(self, direction: Direction) -> (Endpoint, Endpoint) {
+        match direction {
+            Direction::Egress => (self.src, self.dst),
+            Direction::Ingress => (self.dst, self.src),
         }
     }
 }

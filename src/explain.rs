@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, Flow};
+use crate::cluster::{Cluster, Endpoint, Flow};
 use crate::policy::Direction;
 
 /// Allowed or denied.
@@ -30,11 +30,19 @@ pub enum Verdict {
 
 impl Verdict {
     /// True for [`Verdict::Allow`].
+    ///
+    /// ```
+    /// assert!(!netpol::explain::Verdict::Deny.is_allowed());
+    /// ```
     pub fn is_allowed(self) -> bool {
         self == Verdict::Allow
     }
 
     /// `allow` or `deny`.
+    ///
+    /// ```
+    /// assert_eq!(netpol::explain::Verdict::Deny.as_str(), "deny");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Allow => "allow",
@@ -139,6 +147,31 @@ pub struct SideExplanation {
     pub allowed: bool,
 }
 
+impl SideExplanation {
+    /// The answer for a side before any policy is read: allowed, not isolated; `is_pod`
+    /// and the rest are filled in by the evaluator.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint};
+    /// use netpol::explain::SideExplanation;
+    /// use netpol::policy::Direction;
+    /// let c = Cluster::builder().build().unwrap();
+    /// let side = SideExplanation::open(&c, Direction::Ingress, Endpoint::External("192.0.2.1".parse().unwrap()));
+    /// assert!(side.allowed && !side.isolated && !side.is_pod);
+    /// ```
+    pub fn open(cluster: &Cluster, direction: Direction, endpoint: Endpoint) -> Self {
+        SideExplanation {
+            direction,
+            endpoint: cluster.describe(endpoint),
+            is_pod: false,
+            policies: Vec::new(),
+            isolated: false,
+            allowed_by: Vec::new(),
+            allowed: true,
+        }
+    }
+}
+
 /// The full answer for one flow.
 ///
 /// ```
@@ -170,6 +203,15 @@ pub struct Explanation {
 
 impl Explanation {
     /// Describes a flow as explanations write it.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow};
+    /// use netpol::explain::Explanation;
+    /// let c = Cluster::builder().build().unwrap();
+    /// let ip = Endpoint::External("192.0.2.1".parse().unwrap());
+    /// let f = Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp);
+    /// assert_eq!(Explanation::describe_flow(&c, f), "192.0.2.1 -> 192.0.2.1 53/UDP");
+    /// ```
     pub fn describe_flow(cluster: &Cluster, flow: Flow) -> String {
         format!(
             "{} -> {} {}/{}",

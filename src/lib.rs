@@ -18,10 +18,13 @@ pub mod cluster;
 pub mod engine;
 pub mod explain;
 pub mod flannel;
+#[cfg(feature = "k8s-openapi")]
+pub mod k8s_openapi;
 pub mod model;
 pub mod policy;
 pub mod profile;
 pub mod reference;
 pub mod scenario;
 pub mod selector;
+pub mod service;
 pub mod validate;

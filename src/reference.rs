@@ -6,8 +6,8 @@
 //!
 //! The rules it follows, in order:
 //! 1. If the profile enforces no policy, every flow is allowed.
-//! 2. A pod talking to itself, and a pod and the node it runs on (both ways), are allowed
-//!    (when the profile says so, as the default does).
+//! 2. A pod talking to itself, a node talking to the pods it runs, and a pod talking to
+//!    the node it runs on are allowed, each when the profile says so (the default does).
 //! 3. Otherwise the source must allow the flow as egress and the destination as ingress.
 //!    A side that is not a pod allows. A pod that no policy of its namespace selects for
 //!    that direction (no policy whose effective `policyTypes` holds it) is not isolated
@@ -50,6 +50,12 @@ pub struct Reference<'a> {
 
 impl<'a> Reference<'a> {
     /// An evaluator for `policies` (already validated) over `cluster`.
+    ///
+    /// ```
+    /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
+    /// let r = netpol::reference::Reference::new(&cluster, &[], Default::default());
+    /// assert!(r.cluster().pods().is_empty());
+    /// ```
     pub fn new(cluster: &'a Cluster, policies: &'a [Policy], profile: Profile) -> Self {
         Reference {
             cluster,
@@ -59,13 +65,24 @@ impl<'a> Reference<'a> {
     }
 
     /// The cluster.
+    ///
+    /// ```
+    /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
+    /// let r = netpol::reference::Reference::new(&cluster, &[], Default::default());
+    /// assert!(std::ptr::eq(r.cluster(), &cluster));
+    /// ```
     pub fn cluster(&self) -> &Cluster {
         self.cluster
     }
 
-    /// Whether the flow is allowed.
+    /// Whether the flow is allowed: the same rules as [`Reference::explain`], without
+    /// building the explanation.
     pub fn decide(&self, flow: Flow) -> Verdict {
-        self.explain(flow).verdict
+        Verdict::from(
+            self.special(flow).is_some()
+                || (self.side_allows(flow, Direction::Egress)
+                    && self.side_allows(flow, Direction::Ingress)),
+        )
     }
 
     /// The verdict with its explanation.
@@ -94,35 +111,57 @@ impl<'a> Reference<'a> {
                 }
             }
         }
-        if self.profile.own_node_exempt {
-            let on_node =
-                |pod: PodId, node| self.cluster.pod(pod).is_some_and(|p| p.node == Some(node));
-            match (flow.src, flow.dst) {
-                (Endpoint::Pod(p), Endpoint::Node(n)) | (Endpoint::Node(n), Endpoint::Pod(p))
-                    if on_node(p, n) =>
-                {
-                    return Some(Special::OwnNode);
-                }
-                _ => {}
+        let on_node =
+            |pod: PodId, node| self.cluster.pod(pod).is_some_and(|p| p.node == Some(node));
+        match (flow.src, flow.dst) {
+            (Endpoint::Node(n), Endpoint::Pod(p))
+                if self.profile.own_node_exempt && on_node(p, n) =>
+            {
+                return Some(Special::OwnNode);
             }
+            (Endpoint::Pod(p), Endpoint::Node(n))
+                if self.profile.pod_to_own_node_exempt && on_node(p, n) =>
+            {
+                return Some(Special::OwnNode);
+            }
+            _ => {}
         }
         None
     }
 
+    /// Whether one side allows the flow: not a pod, not isolated, or some rule of some
+    /// selecting policy matches.
+    fn side_allows(&self, flow: Flow, direction: Direction) -> bool {
+        let (here, other) = flow.sides(direction);
+        let Endpoint::Pod(pod_id) = here else {
+            return true;
+        };
+        let Some(pod) = self.cluster.pod(pod_id) else {
+            return true;
+        };
+        let namespace = self.cluster.pod_namespace_name(pod_id);
+        let mut isolated = false;
+        for policy in self.policies {
+            if policy.namespace == namespace
+                && policy.affects(direction)
+                && policy.pod_selector.matches(&pod.labels)
+            {
+                isolated = true;
+                if policy
+                    .rules(direction)
+                    .iter()
+                    .any(|rule| self.rule_matches(policy, rule, flow, other))
+                {
+                    return true;
+                }
+            }
+        }
+        !isolated
+    }
+
     fn side(&self, flow: Flow, direction: Direction) -> SideExplanation {
-        let (here, other) = match direction {
-            Direction::Egress => (flow.src, flow.dst),
-            Direction::Ingress => (flow.dst, flow.src),
-        };
-        let mut side = SideExplanation {
-            direction,
-            endpoint: self.cluster.describe(here),
-            is_pod: false,
-            policies: Vec::new(),
-            isolated: false,
-            allowed_by: Vec::new(),
-            allowed: true,
-        };
+        let (here, other) = flow.sides(direction);
+        let mut side = SideExplanation::open(self.cluster, direction, here);
         let Endpoint::Pod(pod_id) = here else {
             return side;
         };

@@ -17,9 +17,45 @@
 //! }
 //! ```
 //!
-//! Beyond that format, pods and nodes may list several addresses with `"ips": [...]`
-//! (dual stack), and a scenario may name a plugin profile with `"profile"` (see
-//! [`Profile::named`](crate::profile::Profile)).
+//! Beyond that format (every file in it loads unchanged):
+//!
+//! - pods and nodes may list several addresses with `"ips": [...]` (dual stack);
+//! - `"profile"` names a plugin profile, one of [`Profile::NAMES`]
+//!   (`conformance` when absent; see [`profile`](crate::profile));
+//! - `"services"` lists Service objects exactly as `kubectl get svc -o json` prints them
+//!   (see [`service`](crate::service));
+//! - a query's `to` may be `{"service": "ns/name"}`, or `{"ip": "..."}` holding a listed
+//!   Service's cluster IP (any other address is an outside address, as before). The
+//!   query's `port` is then the Service port (for a headless Service, the port connected
+//!   to on the pods) and the flow is decided per endpoint after the translation;
+//! - `expect` takes, for such a query, `allow` (every endpoint reachable), `deny` (no
+//!   endpoint reachable, including when there is none), `some` (some reachable, some not)
+//!   or `noEndpoints` (see [`Expect`]); `some` and `noEndpoints` are refused on a query
+//!   between endpoints;
+//! - `expectEndpoints` (Service queries only) maps endpoint pods, `"ns/name"`, to the
+//!   verdict each must get; every listed pod must be an endpoint, unlisted ones are not
+//!   checked. A query with both counts once and passes when both hold.
+//!
+//! ```
+//! use netpol::scenario::Scenario;
+//! use netpol::service::Reachability;
+//! let text = r#"{
+//!   "pods": [{"namespace": "x", "name": "web", "labels": {"app": "web"}, "ip": "10.0.0.1"},
+//!            {"namespace": "x", "name": "c", "ip": "10.0.0.2"}],
+//!   "services": [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "x"},
+//!                 "spec": {"clusterIP": "10.96.0.1", "selector": {"app": "web"},
+//!                          "ports": [{"port": 80, "targetPort": 8080}]}}],
+//!   "queries": [{"from": "x/c", "to": {"ip": "10.96.0.1"}, "port": 80, "expect": "allow",
+//!                "expectEndpoints": {"x/web": "allow"}}]
+//! }"#;
+//! let loaded = Scenario::from_json(text)?.load()?;
+//! let q = &loaded.service_queries[0];
+//! let engine = netpol::engine::Engine::build(&loaded.cluster, &loaded.policies);
+//! let answer = loaded.services.explain(&engine, q.src, q.service, q.port, q.protocol);
+//! assert_eq!(answer.reachability, Reachability::All);
+//! assert_eq!(answer.endpoints[0].target_port, 8080);
+//! # Ok::<(), netpol::scenario::ScenarioError>(())
+//! ```
 //!
 //! Loading does no I/O: give it the text.
 //!
@@ -39,15 +75,17 @@
 //! # Ok::<(), netpol::scenario::ScenarioError>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, ContainerPort, Endpoint, Flow, PodSpec};
+use crate::cluster::{Cluster, ContainerPort, Endpoint, Flow, PodId, PodSpec};
 use crate::explain::Verdict;
 use crate::model::{Labels, NetworkPolicy};
 use crate::policy::{Policy, Protocol};
 use crate::profile::Profile;
+use crate::service::{Reachability, Service, ServiceId, ServiceTable};
 use crate::validate::{ErrorKind, FieldError};
 
 /// A scenario as written.
@@ -72,6 +110,10 @@ pub struct Scenario {
     /// NetworkPolicy objects, kept as JSON so that each one is decoded and validated on its own.
     #[serde(default)]
     pub policies: Vec<serde_json::Value>,
+    /// Service objects as `kubectl get svc -o json` prints them, kept as JSON so that each
+    /// one is decoded on its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<serde_json::Value>,
     /// Queries.
     #[serde(default)]
     pub queries: Vec<ScenarioQuery>,
@@ -140,7 +182,8 @@ pub struct ScenarioPort {
     pub protocol: Option<String>,
 }
 
-/// One side of a query: `"ns/name"`, `{"ip": "..."}` or `{"node": "name"}`.
+/// One side of a query: `"ns/name"`, `{"ip": "..."}`, `{"node": "name"}`, or (as a
+/// destination) `{"service": "ns/name"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ScenarioEndpoint {
@@ -156,23 +199,109 @@ pub enum ScenarioEndpoint {
         /// The node name.
         node: String,
     },
+    /// A Service by `namespace/name` (destinations only).
+    Service {
+        /// `namespace/name`.
+        service: String,
+    },
+}
+
+/// An expected answer: `allow` or `deny` for any query, and for a query to a Service also
+/// `some` (some endpoints reachable, some not) or `noEndpoints`.
+///
+/// For a Service, `allow` means every endpoint is reachable (and there is at least one),
+/// `deny` that no endpoint is reachable (including when there is none), `some` that at
+/// least one is and at least one is not, `noEndpoints` that the Service has no endpoint
+/// for that port.
+///
+/// ```
+/// use netpol::scenario::Expect;
+/// use netpol::service::Reachability;
+/// let e: Expect = serde_json::from_str("\"noEndpoints\"").unwrap();
+/// assert_eq!(e, Expect::NoEndpoints);
+/// assert!(Expect::Deny.matches_service(Reachability::NoEndpoints));
+/// assert!(!Expect::Allow.matches_service(Reachability::Some));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Expect {
+    /// Allowed; for a Service, every endpoint reachable.
+    Allow,
+    /// Denied; for a Service, no endpoint reachable.
+    Deny,
+    /// Some endpoints of a Service reachable, some not.
+    Some,
+    /// The Service has no endpoint for the port.
+    NoEndpoints,
+}
+
+impl Expect {
+    /// The verdict this expects of a flow between endpoints, if it is one.
+    pub fn verdict(self) -> Option<Verdict> {
+        match self {
+            Expect::Allow => Some(Verdict::Allow),
+            Expect::Deny => Some(Verdict::Deny),
+            Expect::Some | Expect::NoEndpoints => None,
+        }
+    }
+
+    /// Whether a Service answer meets this expectation.
+    pub fn matches_service(self, r: Reachability) -> bool {
+        match self {
+            Expect::Allow => r == Reachability::All,
+            Expect::Deny => matches!(r, Reachability::None | Reachability::NoEndpoints),
+            Expect::Some => r == Reachability::Some,
+            Expect::NoEndpoints => r == Reachability::NoEndpoints,
+        }
+    }
+
+    /// `allow`, `deny`, `some` or `noEndpoints`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Allow => "allow",
+            Expect::Deny => "deny",
+            Expect::Some => "some",
+            Expect::NoEndpoints => "noEndpoints",
+        }
+    }
+}
+
+impl From<Verdict> for Expect {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Allow => Expect::Allow,
+            Verdict::Deny => Expect::Deny,
+        }
+    }
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ScenarioQuery {
     /// Source.
     pub from: ScenarioEndpoint,
     /// Destination.
     pub to: ScenarioEndpoint,
-    /// Destination port.
+    /// Destination port; for a Service destination, the Service port.
     pub port: u32,
     /// Protocol, `TCP` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
-    /// Expected verdict; a query without one is only answered.
+    /// Expected answer; a query without one is only answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect: Option<Verdict>,
+    pub expect: Option<Expect>,
+    /// For a query to a Service: the expected verdict of some endpoints, by
+    /// `namespace/name`. Each listed pod must be an endpoint with that verdict; endpoints
+    /// not listed are not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_endpoints: Option<BTreeMap<String, Verdict>>,
 }
 
 /// An `expectRejected` entry.
@@ -223,13 +352,43 @@ pub struct PolicyOutcome {
     pub errors: Vec<FieldError>,
 }
 
-/// A query, resolved against the cluster.
+/// A query between endpoints, resolved against the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadedQuery {
+    /// Position in the file's `queries`.
+    pub index: usize,
     /// The flow.
     pub flow: Flow,
     /// Expected verdict, if any.
     pub expect: Option<Verdict>,
+}
+
+/// A query to a Service, resolved against the cluster and the Services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedServiceQuery {
+    /// Position in the file's `queries`.
+    pub index: usize,
+    /// The source.
+    pub src: Endpoint,
+    /// The Service.
+    pub service: ServiceId,
+    /// The Service port (for a headless Service, the port connected to on the pods).
+    pub port: u16,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// Expected answer, if any.
+    pub expect: Option<Expect>,
+    /// Expected verdicts of some endpoints, by pod.
+    pub expect_endpoints: Vec<(PodId, Verdict)>,
+}
+
+/// A query of either kind, by reference; see [`LoadedScenario::queries_in_order`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadedItem<'a> {
+    /// Between endpoints.
+    Flow(&'a LoadedQuery),
+    /// To a Service.
+    Service(&'a LoadedServiceQuery),
 }
 
 /// A scenario resolved into the crate's types.
@@ -241,13 +400,33 @@ pub struct LoadedScenario {
     pub policies: Vec<Policy>,
     /// Every policy of the file, in file order, accepted or refused.
     pub outcomes: Vec<PolicyOutcome>,
-    /// Queries, in file order.
+    /// Queries between endpoints, in file order.
     pub queries: Vec<LoadedQuery>,
+    /// Queries to Services, in file order.
+    pub service_queries: Vec<LoadedServiceQuery>,
+    /// The Services with their endpoints.
+    pub services: ServiceTable,
     /// The profile to evaluate with.
     pub profile: Profile,
 }
 
 impl LoadedScenario {
+    /// Every query of both kinds, in file order.
+    pub fn queries_in_order(&self) -> Vec<LoadedItem<'_>> {
+        let mut out: Vec<(usize, LoadedItem<'_>)> = self
+            .queries
+            .iter()
+            .map(|q| (q.index, LoadedItem::Flow(q)))
+            .chain(
+                self.service_queries
+                    .iter()
+                    .map(|q| (q.index, LoadedItem::Service(q))),
+            )
+            .collect();
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, item)| item).collect()
+    }
+
     /// Compares the refused policies with `expectRejected`; returns one message per mismatch.
     ///
     /// A policy listed there must be refused with the listed field among its errors (a
@@ -436,10 +615,20 @@ impl Scenario {
             outcomes.push(PolicyOutcome { key, errors });
         }
 
+        let mut resolved = Vec::with_capacity(self.services.len());
+        for (i, value) in self.services.iter().enumerate() {
+            let service = Service::from_value(value)
+                .and_then(|s| s.resolve())
+                .map_err(|e| invalid(format!("services[{i}]"), e.to_string()))?;
+            resolved.push(service);
+        }
+        let services = ServiceTable::build(&cluster, &resolved)
+            .map_err(|e| invalid("services", e.to_string()))?;
+
         let mut queries = Vec::with_capacity(self.queries.len());
+        let mut service_queries = Vec::new();
         for (i, q) in self.queries.iter().enumerate() {
             let src = resolve(&cluster, &format!("queries[{i}].from"), &q.from)?;
-            let dst = resolve(&cluster, &format!("queries[{i}].to"), &q.to)?;
             let port = u16::try_from(q.port)
                 .ok()
                 .filter(|p| *p > 0)
@@ -451,16 +640,75 @@ impl Scenario {
                 })?;
             let protocol =
                 parse_protocol(&format!("queries[{i}].protocol"), q.protocol.as_deref())?;
-            queries.push(LoadedQuery {
-                flow: Flow::new(src, dst, port, protocol),
-                expect: q.expect,
-            });
+            let to_path = format!("queries[{i}].to");
+            let service =
+                match &q.to {
+                    ScenarioEndpoint::Service { service } => {
+                        let (ns, name) = service.split_once('/').ok_or_else(|| {
+                            invalid(&to_path, format!("\"{service}\" is not namespace/name"))
+                        })?;
+                        Some(services.lookup(ns, name).ok_or_else(|| {
+                            invalid(&to_path, format!("no service \"{service}\""))
+                        })?)
+                    }
+                    ScenarioEndpoint::Ip { ip } => services.lookup_ip(parse_ip(&to_path, ip)?),
+                    _ => None,
+                };
+            match service {
+                Some(service) => {
+                    let mut expect_endpoints = Vec::new();
+                    for (key, verdict) in q.expect_endpoints.iter().flatten() {
+                        let path = format!("queries[{i}].expectEndpoints");
+                        let (ns, name) = key.split_once('/').ok_or_else(|| {
+                            invalid(&path, format!("\"{key}\" is not namespace/name"))
+                        })?;
+                        let pod = cluster
+                            .pod_id(ns, name)
+                            .ok_or_else(|| invalid(&path, format!("no pod \"{key}\"")))?;
+                        expect_endpoints.push((pod, *verdict));
+                    }
+                    service_queries.push(LoadedServiceQuery {
+                        index: i,
+                        src,
+                        service,
+                        port,
+                        protocol,
+                        expect: q.expect,
+                        expect_endpoints,
+                    });
+                }
+                None => {
+                    let dst = resolve(&cluster, &to_path, &q.to)?;
+                    let expect = match q.expect {
+                        None => None,
+                        Some(e) => Some(e.verdict().ok_or_else(|| {
+                            invalid(
+                                format!("queries[{i}].expect"),
+                                format!("\"{e}\" applies to a service destination only"),
+                            )
+                        })?),
+                    };
+                    if q.expect_endpoints.is_some() {
+                        return Err(invalid(
+                            format!("queries[{i}].expectEndpoints"),
+                            "applies to a service destination only",
+                        ));
+                    }
+                    queries.push(LoadedQuery {
+                        index: i,
+                        flow: Flow::new(src, dst, port, protocol),
+                        expect,
+                    });
+                }
+            }
         }
         Ok(LoadedScenario {
             cluster,
             policies,
             outcomes,
             queries,
+            service_queries,
+            services,
             profile,
         })
     }
@@ -492,5 +740,9 @@ fn resolve(cluster: &Cluster, path: &str, e: &ScenarioEndpoint) -> Result<Endpoi
             .node_id(node)
             .map(Endpoint::Node)
             .ok_or_else(|| invalid(path, format!("no node \"{node}\""))),
+        ScenarioEndpoint::Service { service } => Err(invalid(
+            path,
+            format!("service \"{service}\" can only be a destination"),
+        )),
     }
 }

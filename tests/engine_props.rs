@@ -32,15 +32,19 @@ fn profiles() -> impl Strategy<Value = Profile> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(enforce, pods, nodes, own_node, self_)| Profile {
-            name: "custom".into(),
-            enforces_policies: enforce || pods, // mostly enforcing
-            ipblock_matches_pods: pods,
-            ipblock_matches_nodes: nodes,
-            own_node_exempt: own_node,
-            self_exempt: self_,
-        })
+        .prop_map(
+            |(enforce, pods, nodes, own_node, pod_to_node, self_)| Profile {
+                name: "custom".into(),
+                enforces_policies: enforce || pods, // mostly enforcing
+                ipblock_matches_pods: pods,
+                ipblock_matches_nodes: nodes,
+                own_node_exempt: own_node,
+                pod_to_own_node_exempt: pod_to_node,
+                self_exempt: self_,
+            },
+        )
 }
 
 proptest! {
@@ -54,6 +58,7 @@ proptest! {
         let reference = Reference::new(&cluster, &policies, Profile::default());
         for flow in all_flows(&cluster) {
             let want = reference.explain(flow);
+            prop_assert_eq!(reference.decide(flow), want.verdict, "reference decide differs from its explain on {}", want.flow);
             prop_assert_eq!(engine.decide(flow), want.verdict, "decide differs on {}", want.flow);
             prop_assert_eq!(engine.explain(flow), want);
         }
@@ -70,7 +75,10 @@ proptest! {
         let engine = Engine::builder().profile(profile.clone()).build(&cluster, &policies);
         let reference = Reference::new(&cluster, &policies, profile);
         for flow in all_flows(&cluster) {
-            prop_assert_eq!(engine.explain(flow), reference.explain(flow));
+            let want = reference.explain(flow);
+            prop_assert_eq!(reference.decide(flow), want.verdict);
+            prop_assert_eq!(engine.decide(flow), want.verdict);
+            prop_assert_eq!(engine.explain(flow), want);
         }
     }
 

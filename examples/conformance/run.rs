@@ -8,7 +8,8 @@ use netpol::cluster::Flow;
 use netpol::engine::Engine;
 use netpol::explain::Evaluator;
 use netpol::reference::Reference;
-use netpol::scenario::{LoadedScenario, Scenario};
+use netpol::scenario::{LoadedItem, LoadedScenario, LoadedServiceQuery, Scenario};
+use netpol::service::Reachability;
 
 /// Which evaluator answers the queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +193,24 @@ fn run_file(
     let build_ns = build_start.elapsed().as_nanos();
 
     let mut summary = Summary::default();
-    for (index, q) in loaded.queries.iter().enumerate() {
+    for item in loaded.queries_in_order() {
+        let q = match item {
+            LoadedItem::Flow(q) => q,
+            LoadedItem::Service(q) => {
+                check_service_query(
+                    opts,
+                    &name,
+                    &loaded,
+                    evaluator.as_ref(),
+                    q,
+                    out,
+                    &mut summary,
+                )
+                .map_err(|e| io(file, e))?;
+                continue;
+            }
+        };
+        let index = q.index;
         let verdict = evaluator.decide(q.flow);
         if opts.json {
             let line = serde_json::json!({"file": name, "index": index, "verdict": verdict});
@@ -269,6 +287,81 @@ fn run_file(
         bench.decisions += decisions;
     }
     Ok(summary)
+}
+
+/// Answers a query to a Service: one JSON line, or a report line per mismatch (the
+/// summary, then each listed endpoint whose verdict differs). The query counts once.
+fn check_service_query(
+    opts: &Options,
+    name: &str,
+    loaded: &LoadedScenario,
+    evaluator: &dyn Evaluator,
+    q: &LoadedServiceQuery,
+    out: &mut dyn Write,
+    summary: &mut Summary,
+) -> std::io::Result<()> {
+    let answer = loaded
+        .services
+        .explain(evaluator, q.src, q.service, q.port, q.protocol);
+    let index = q.index;
+    if opts.json {
+        let verdict = match answer.reachability {
+            Reachability::All => "allow",
+            Reachability::Some => "some",
+            Reachability::None | Reachability::NoEndpoints => "deny",
+        };
+        let endpoints: serde_json::Map<String, serde_json::Value> = answer
+            .endpoints
+            .iter()
+            .map(|e| (e.endpoint.clone(), serde_json::json!(e.explanation.verdict)))
+            .collect();
+        let line = serde_json::json!({"file": name, "index": index, "verdict": verdict,
+            "reachability": answer.reachability, "endpoints": endpoints});
+        writeln!(out, "{line}")?;
+    }
+    if q.expect.is_none() && q.expect_endpoints.is_empty() {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    if let Some(expect) = q.expect {
+        if !expect.matches_service(answer.reachability) {
+            let why = answer
+                .no_endpoints
+                .as_ref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            problems.push(format!(
+                "expected {expect}, got {}{why}",
+                answer.reachability
+            ));
+        }
+    }
+    for (pod, want) in &q.expect_endpoints {
+        let who = loaded
+            .cluster
+            .describe(netpol::cluster::Endpoint::Pod(*pod));
+        match answer.endpoints.iter().find(|e| e.pod == *pod) {
+            None => problems.push(format!(
+                "expected endpoint {who} to {want}, but it is not an endpoint"
+            )),
+            Some(e) if e.explanation.verdict != *want => problems.push(format!(
+                "expected endpoint {who} (port {}) to {want}, got {}",
+                e.target_port, e.explanation.verdict
+            )),
+            Some(_) => {}
+        }
+    }
+    if problems.is_empty() {
+        summary.passed += 1;
+    } else {
+        summary.failed += 1;
+        if !opts.json {
+            for p in problems {
+                writeln!(out, "{name}: queries[{index}] {}: {p}", answer.flow)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn strip_location(msg: &str) -> &str {

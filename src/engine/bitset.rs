@@ -19,6 +19,22 @@ impl Bitset {
         }
     }
 
+    /// Sets bits `lo..hi`.
+    pub(crate) fn insert_range(&mut self, lo: usize, hi: usize) {
+        let mut i = lo;
+        while i < hi {
+            if i % 64 == 0 && hi - i >= 64 {
+                if let Some(w) = self.words.get_mut(i >> 6) {
+                    *w = u64::MAX;
+                }
+                i += 64;
+            } else {
+                self.insert(i);
+                i += 1;
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn contains(&self, i: usize) -> bool {
         self.words

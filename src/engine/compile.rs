@@ -335,8 +335,10 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
     };
 
     // Classes are found by transitions: a pod starts in class 0 (not isolated) and moves,
-    // for each policy selecting it, to the class "previous policies + this one".
-    let mut class_policies: Vec<Vec<u32>> = vec![Vec::new()];
+    // for each policy selecting it, to the class "previous policies + this one". A class
+    // is stored as (parent class, last policy), so a chain of k policies costs k entries,
+    // not k² policy ids.
+    let mut class_parent: Vec<(u32, u32)> = vec![(NOT_ISOLATED, u32::MAX)];
     let mut transitions: HashMap<(usize, u32, u32), u32> = HashMap::new();
     let mut pod_class: [Vec<u32>; 2] = [vec![NOT_ISOLATED; n_pods], vec![NOT_ISOLATED; n_pods]];
 
@@ -359,13 +361,8 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
                     };
                     let from = *slot;
                     *slot = *transitions.entry((di, from, pi)).or_insert_with(|| {
-                        let mut list = class_policies
-                            .get(from as usize)
-                            .cloned()
-                            .unwrap_or_default();
-                        list.push(pi);
-                        class_policies.push(list);
-                        (class_policies.len() - 1) as u32
+                        class_parent.push((from, pi));
+                        (class_parent.len() - 1) as u32
                     });
                 }
             });
@@ -383,6 +380,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
         rules.push(compiled);
     }
     drop(transitions);
+    let blocks = BlockIndex::build(&c.block_list);
 
     // Compile only the classes some pod ends in; renumber them densely.
     let mut classes: Vec<Class> = vec![Class::default()];
@@ -396,10 +394,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
             *slot = match final_id.get(&old) {
                 Some(id) => *id,
                 None => {
-                    let list = class_policies
-                        .get_mut(old as usize)
-                        .map(std::mem::take)
-                        .unwrap_or_default();
+                    let list = policies_of(&class_parent, old);
                     let id = classes.len() as u32;
                     classes.push(c.class(list, &rules, di));
                     final_id.insert(old, id);
@@ -408,16 +403,15 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
             };
         }
     }
-    drop(class_policies);
-
-    let blocks = BlockIndex::build(&c.block_list);
+    drop(class_parent);
+    let value_bits = value_bits(&mut classes, &blocks);
     let addrs_of = |ips: &[IpAddr]| {
         let v4 = ips.iter().find(|ip| ip.is_ipv4()).copied();
         let v6 = ips.iter().find(|ip| ip.is_ipv6()).copied();
         Addrs {
             first_v6: ips.first().map(IpAddr::is_ipv6),
-            blocks_v4: v4.map_or(0, |a| blocks.lookup(a)),
-            blocks_v6: v6.map_or(0, |a| blocks.lookup(a)),
+            value_v4: v4.map_or(0, |a| blocks.lookup(a)),
+            value_v6: v6.map_or(0, |a| blocks.lookup(a)),
         }
     };
     let [ingress_classes, egress_classes] = pod_class;
@@ -457,5 +451,52 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
         classes,
         bitsets: c.arena.sets,
         blocks,
+        value_bits,
     }
+}
+
+/// The selecting policies of a class, in policy order, read back along its parents.
+fn policies_of(parents: &[(u32, u32)], mut class: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    while class != NOT_ISOLATED {
+        let Some((parent, policy)) = parents.get(class as usize) else {
+            break;
+        };
+        out.push(*policy);
+        class = *parent;
+    }
+    out.reverse();
+    out
+}
+
+/// Above this many bytes of value bitsets, entries search block sets instead.
+const MAX_VALUE_BITS_BYTES: usize = 64 << 20;
+
+/// For every merged entry with ipBlocks, the prefix-map values whose addresses lie in one
+/// of its blocks, so that deciding an address is one bit test per entry.
+fn value_bits(classes: &mut [Class], blocks: &BlockIndex) -> Vec<Bitset> {
+    let values = blocks.values();
+    let with_blocks = classes
+        .iter()
+        .flat_map(|c| &c.entries)
+        .filter(|e| !e.peers.blocks.is_empty())
+        .count();
+    if with_blocks.saturating_mul(values.div_ceil(8)) > MAX_VALUE_BITS_BYTES {
+        return Vec::new();
+    }
+    let mut bits: Vec<Bitset> = Vec::with_capacity(with_blocks);
+    for entry in classes.iter_mut().flat_map(|c| c.entries.iter_mut()) {
+        if entry.peers.blocks.is_empty() {
+            continue;
+        }
+        let mut set = Bitset::new(values);
+        for b in &entry.peers.blocks {
+            for (lo, hi) in blocks.intervals(*b) {
+                set.insert_range(*lo as usize, *hi as usize);
+            }
+        }
+        entry.peers.value_bits = bits.len() as u32;
+        bits.push(set);
+    }
+    bits
 }

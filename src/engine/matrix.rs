@@ -33,26 +33,67 @@ pub struct Matrix {
 
 impl Matrix {
     /// The sources (rows).
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// # let pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
+    /// assert_eq!(m.sources().len(), 1);
+    /// ```
     pub fn sources(&self) -> &[Endpoint] {
         &self.sources
     }
 
     /// The destinations (columns).
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// # let pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
+    /// assert_eq!(m.destinations(), &pods[..]);
+    /// ```
     pub fn destinations(&self) -> &[Endpoint] {
         &self.destinations
     }
 
     /// The destination port.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// # let pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
+    /// assert_eq!(m.port(), 80);
+    /// ```
     pub fn port(&self) -> u16 {
         self.port
     }
 
     /// The protocol.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// # let pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
+    /// assert_eq!(m.protocol(), netpol::policy::Protocol::Tcp);
+    /// ```
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }
 
     /// The verdict for source row `i` and destination column `j`, `None` out of range.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// # let pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
+    /// assert!(m.get(0, 0).unwrap().is_allowed());
+    /// assert_eq!(m.get(1, 0), None);
+    /// ```
     pub fn get(&self, i: usize, j: usize) -> Option<Verdict> {
         if i >= self.sources.len() || j >= self.destinations.len() {
             return None;
@@ -64,6 +105,14 @@ impl Matrix {
     }
 
     /// How many pairs are allowed.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// # let pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
+    /// assert_eq!(m.allowed_count(), 1);
+    /// ```
     pub fn allowed_count(&self) -> usize {
         self.bits.iter().map(|w| w.count_ones() as usize).sum()
     }

@@ -71,12 +71,23 @@ pub struct EngineBuilder {
 
 impl EngineBuilder {
     /// Chooses the plugin profile (the default is [`Profile::conformance`]).
+    ///
+    /// ```
+    /// let b = netpol::engine::Engine::builder().profile(netpol::profile::Profile::conformance());
+    /// # let _ = b;
+    /// ```
     pub fn profile(mut self, profile: Profile) -> Self {
         self.profile = profile;
         self
     }
 
     /// Compiles `policies` (already validated) against `cluster`.
+    ///
+    /// ```
+    /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
+    /// let engine = netpol::engine::Engine::builder().build(&cluster, &[]);
+    /// assert_eq!(engine.policy_count(), 0);
+    /// ```
     pub fn build(self, cluster: &Cluster, policies: &[Policy]) -> Engine {
         Engine {
             inner: Arc::new(compile::compile(self.profile, cluster, policies)),
@@ -100,14 +111,31 @@ struct PortSet {
 }
 
 /// Which peers a rule (or a merged group of rules) allows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct PeerSet {
     all: bool,
     /// Pod bitsets (ids into `Inner::bitsets`), any of which may hold the peer.
     pod_sets: SmallVec<[u32; 4]>,
     /// Sorted ipBlock ids.
     blocks: SmallVec<[u32; 4]>,
+    /// For merged class entries: index into `Inner::value_bits`, a bitset over prefix-map
+    /// values telling which address lookups meet `blocks`; `NO_VALUE_BITS` to search the
+    /// blocks' intervals instead.
+    value_bits: u32,
 }
+
+impl Default for PeerSet {
+    fn default() -> Self {
+        PeerSet {
+            all: false,
+            pod_sets: SmallVec::new(),
+            blocks: SmallVec::new(),
+            value_bits: NO_VALUE_BITS,
+        }
+    }
+}
+
+const NO_VALUE_BITS: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 struct CompiledRule {
@@ -134,9 +162,9 @@ struct Class {
 struct Addrs {
     /// Family of the first address, if any.
     first_v6: Option<bool>,
-    /// Block-set ids of the first IPv4 / IPv6 address (0 when none).
-    blocks_v4: u32,
-    blocks_v6: u32,
+    /// Prefix-map values of the first IPv4 / IPv6 address (0 when none).
+    value_v4: u32,
+    value_v6: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +189,8 @@ struct Inner {
     classes: Vec<Class>,
     bitsets: Vec<Bitset>,
     blocks: BlockIndex,
+    /// Per merged entry with ipBlocks: which block-set ids it accepts.
+    value_bits: Vec<Bitset>,
 }
 
 const NOT_ISOLATED: u32 = 0;
@@ -185,30 +215,69 @@ impl Engine {
     }
 
     /// Starts a builder, to choose a profile.
+    ///
+    /// ```
+    /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
+    /// let engine = netpol::engine::Engine::builder().build(&cluster, &[]);
+    /// assert_eq!(engine.profile(), &netpol::profile::Profile::default());
+    /// ```
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
     }
 
     /// The profile the engine was built with.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// assert_eq!(engine.profile().name, "conformance");
+    /// ```
     pub fn profile(&self) -> &Profile {
         &self.inner.profile
     }
 
-    /// The cluster the engine was built for.
+    /// The cluster the engine was built for (its own copy).
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// assert_eq!(engine.cluster().pods().len(), 1);
+    /// ```
     pub fn cluster(&self) -> &Cluster {
         &self.inner.cluster
     }
 
     /// How many policies were compiled.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// assert_eq!(engine.policy_count(), 0);
+    /// ```
     pub fn policy_count(&self) -> usize {
         self.inner.policy_names.len()
     }
 
     /// Heap bytes held by the compiled structures (not counting the cluster copy),
     /// approximately: the sum of the capacities of its vectors and tables.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// assert!(engine.compiled_bytes() > 0);
+    /// ```
     pub fn compiled_bytes(&self) -> usize {
         let i = &self.inner;
-        let bitsets: usize = i.bitsets.iter().map(Bitset::heap_bytes).sum();
+        let bitsets: usize = i
+            .bitsets
+            .iter()
+            .chain(&i.value_bits)
+            .map(Bitset::heap_bytes)
+            .sum();
         let classes: usize = i
             .classes
             .iter()
@@ -216,7 +285,7 @@ impl Engine {
                 c.policies.capacity() * 4 + c.entries.capacity() * std::mem::size_of::<Entry>()
             })
             .sum();
-        let sets: usize = i.blocks.sets.iter().map(|s| s.capacity() * 4 + 24).sum();
+        let sets: usize = i.blocks.heap_bytes();
         bitsets
             + classes
             + sets
@@ -225,6 +294,15 @@ impl Engine {
     }
 
     /// Whether the flow is allowed. Allocates nothing.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// let a = Endpoint::Pod(cluster.pod_id("x", "a").unwrap());
+    /// let outside = Endpoint::External("198.51.100.1".parse().unwrap());
+    /// assert!(engine.decide(Flow::new(outside, a, 443, Default::default())).is_allowed());
+    /// ```
     #[inline]
     pub fn decide(&self, flow: Flow) -> Verdict {
         Verdict::from(self.allows(flow))
@@ -258,6 +336,15 @@ impl Engine {
     }
 
     /// The verdict with its explanation; equal to the reference evaluator's.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// let a = Endpoint::Pod(cluster.pod_id("x", "a").unwrap());
+    /// let why = engine.explain(Flow::new(a, a, 80, Default::default()));
+    /// assert_eq!(why.special, Some(netpol::explain::Special::SelfTraffic));
+    /// ```
     pub fn explain(&self, flow: Flow) -> Explanation {
         let i = &*self.inner;
         let v6 = i.flow_is_v6(flow);
@@ -286,18 +373,25 @@ impl Inner {
             (Endpoint::Pod(a), Endpoint::Pod(b)) if p.self_exempt && a == b => {
                 Some(Special::SelfTraffic)
             }
+            (Endpoint::Node(node), Endpoint::Pod(pod))
+                if p.own_node_exempt && self.pod_on_node(pod.index(), node.0) =>
+            {
+                Some(Special::OwnNode)
+            }
             (Endpoint::Pod(pod), Endpoint::Node(node))
-            | (Endpoint::Node(node), Endpoint::Pod(pod))
-                if p.own_node_exempt
-                    && self
-                        .pods
-                        .get(pod.index())
-                        .is_some_and(|info| info.node == Some(node.0)) =>
+                if p.pod_to_own_node_exempt && self.pod_on_node(pod.index(), node.0) =>
             {
                 Some(Special::OwnNode)
             }
             _ => None,
         }
+    }
+
+    #[inline]
+    fn pod_on_node(&self, pod: usize, node: u32) -> bool {
+        self.pods
+            .get(pod)
+            .is_some_and(|info| info.node == Some(node))
     }
 
     /// Whether the destination side allows the flow as ingress.
@@ -339,10 +433,10 @@ impl Inner {
             .unwrap_or(false)
     }
 
-    /// The block-set id of the other side's address (0 when ipBlocks cannot match it).
+    /// The prefix-map value of the other side's address (0 when ipBlocks cannot match it).
     #[inline]
-    fn other_blocks(&self, other: Endpoint, v6: bool) -> u32 {
-        let pick = |a: &Addrs| if v6 { a.blocks_v6 } else { a.blocks_v4 };
+    fn other_value(&self, other: Endpoint, v6: bool) -> u32 {
+        let pick = |a: &Addrs| if v6 { a.value_v6 } else { a.value_v4 };
         match other {
             Endpoint::External(ip) => self.blocks.lookup(ip),
             Endpoint::Pod(_) if !self.profile.ipblock_matches_pods => 0,
@@ -401,17 +495,14 @@ impl Inner {
         if peers.blocks.is_empty() {
             return false;
         }
-        let set_id = *blocks.get_or_insert_with(|| self.other_blocks(other, v6));
-        if set_id == 0 {
+        let value = *blocks.get_or_insert_with(|| self.other_value(other, v6));
+        if value == 0 {
             return false;
         }
-        let set = self.blocks.set(set_id);
-        // Both lists are sorted: walk the shorter one, search the longer.
-        if set.len() < peers.blocks.len() {
-            set.iter().any(|b| peers.blocks.binary_search(b).is_ok())
-        } else {
-            peers.blocks.iter().any(|b| set.binary_search(b).is_ok())
+        if let Some(bits) = self.value_bits.get(peers.value_bits as usize) {
+            return bits.contains(value as usize);
         }
+        peers.blocks.iter().any(|b| self.blocks.contains(*b, value))
     }
 
     fn class_allows(&self, class: u32, flow: Flow, other: Endpoint, v6: bool) -> bool {
@@ -425,19 +516,8 @@ impl Inner {
     }
 
     fn explain_side(&self, flow: Flow, direction: Direction, v6: bool) -> SideExplanation {
-        let (here, other) = match direction {
-            Direction::Egress => (flow.src, flow.dst),
-            Direction::Ingress => (flow.dst, flow.src),
-        };
-        let mut side = SideExplanation {
-            direction,
-            endpoint: self.cluster.describe(here),
-            is_pod: false,
-            policies: Vec::new(),
-            isolated: false,
-            allowed_by: Vec::new(),
-            allowed: true,
-        };
+        let (here, other) = flow.sides(direction);
+        let mut side = SideExplanation::open(&self.cluster, direction, here);
         let Endpoint::Pod(pod) = here else {
             return side;
         };

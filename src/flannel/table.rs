@@ -1,8 +1,13 @@
-//! Pod IP → node: node subnets are disjoint, so a sorted vector and a binary search
-//! answer which node owns an address.
+//! Pod IP → node: one longest-prefix lookup in the crate's prefix map answers which node
+//! owns an address. A sorted vector of the (disjoint) subnets keeps insertion's overlap
+//! check and iteration cheap.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 use ipnet::IpNet;
-use std::net::IpAddr;
+
+use crate::cidr::PrefixMap;
 
 /// Why a subnet could not be added to a [`NodeSubnetTable`].
 ///
@@ -46,8 +51,11 @@ pub enum TableError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeSubnetTable {
     nodes: Vec<String>,
+    node_index: HashMap<String, usize>,
     /// Sorted by (family, network address); disjoint.
     entries: Vec<(IpNet, usize)>,
+    /// Subnet → node index, for lookups.
+    map: PrefixMap<usize>,
 }
 
 /// Sort key: IPv4 before IPv6, then by address.
@@ -56,22 +64,6 @@ fn key(net: &IpNet) -> (bool, u128) {
         IpNet::V4(n) => (false, u128::from(u32::from(n.network()))),
         IpNet::V6(n) => (true, u128::from(n.network())),
     }
-}
-
-fn addr_key(ip: IpAddr) -> (bool, u128) {
-    match ip {
-        IpAddr::V4(a) => (false, u128::from(u32::from(a))),
-        IpAddr::V6(a) => (true, u128::from(a)),
-    }
-}
-
-/// The entry whose subnet contains `ip`: the last subnet starting at or before it.
-/// Kept apart so it can be swapped for a prefix trie.
-fn lookup(entries: &[(IpNet, usize)], ip: IpAddr) -> Option<&(IpNet, usize)> {
-    let k = addr_key(ip);
-    let after = entries.partition_point(|(net, _)| key(net) <= k);
-    let entry = entries.get(after.checked_sub(1)?)?;
-    entry.0.contains(&ip).then_some(entry)
 }
 
 impl NodeSubnetTable {
@@ -128,14 +120,16 @@ impl NodeSubnetTable {
                 });
             }
         }
-        let idx = match self.nodes.iter().position(|n| *n == node) {
-            Some(i) => i,
+        let idx = match self.node_index.get(&node) {
+            Some(i) => *i,
             None => {
+                self.node_index.insert(node.clone(), self.nodes.len());
                 self.nodes.push(node);
                 self.nodes.len() - 1
             }
         };
         self.entries.insert(pos, (subnet, idx));
+        self.map.insert(subnet, idx);
         Ok(())
     }
 
@@ -159,8 +153,8 @@ impl NodeSubnetTable {
     /// assert_eq!((net.to_string().as_str(), node), ("10.0.0.0/24", "n"));
     /// ```
     pub fn lookup(&self, ip: IpAddr) -> Option<(IpNet, &str)> {
-        let (net, idx) = lookup(&self.entries, ip)?;
-        Some((*net, self.nodes.get(*idx)?.as_str()))
+        let (net, idx) = self.map.longest_match(ip)?;
+        Some((net, self.nodes.get(*idx)?.as_str()))
     }
 
     /// A node's subnets, IPv4 first.

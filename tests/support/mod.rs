@@ -337,3 +337,59 @@ pub fn all_flows(cluster: &Cluster) -> Vec<Flow> {
     }
     out
 }
+
+/// A Service over the generated clusters' namespaces, labels and port names: ClusterIP,
+/// headless, selector-less and ExternalName kinds, numeric, named and absent targetPorts.
+pub fn service(index: usize) -> impl Strategy<Value = netpol::service::Service> {
+    let port = (
+        pick(PORTS),
+        0..3usize,
+        pick(PORTS),
+        pick(PORT_NAMES),
+        prop_oneof![Just(None), Just(Some("TCP")), Just(Some("UDP"))],
+    )
+        .prop_map(|(port, kind, target, name, protocol)| {
+            let mut p = serde_json::json!({"port": port});
+            match kind {
+                0 => {}
+                1 => p["targetPort"] = serde_json::json!(target),
+                _ => p["targetPort"] = serde_json::json!(name),
+            }
+            if let Some(proto) = protocol {
+                p["protocol"] = serde_json::json!(proto);
+            }
+            p
+        });
+    (
+        pick(NAMESPACES),
+        0..4usize,
+        option::of(vec((pick(KEYS), pick(VALUES)), 0..2)),
+        vec(port, 0..3),
+    )
+        .prop_map(move |(ns, kind, selector, ports)| {
+            let mut spec = serde_json::json!({"ports": ports});
+            match kind {
+                0 | 1 => spec["clusterIP"] = serde_json::json!(format!("10.96.0.{}", index + 1)),
+                2 => spec["clusterIP"] = serde_json::json!("None"),
+                _ => spec["type"] = serde_json::json!("ExternalName"),
+            }
+            if let Some(pairs) = selector {
+                let map: serde_json::Map<String, serde_json::Value> = pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+                    .collect();
+                spec["selector"] = serde_json::Value::Object(map);
+            }
+            netpol::service::Service::from_value(&serde_json::json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": format!("s{index}"), "namespace": ns},
+                "spec": spec,
+            }))
+            .unwrap()
+        })
+}
+
+/// Up to `max` Services with distinct names and cluster IPs.
+pub fn services(max: usize) -> impl Strategy<Value = Vec<netpol::service::Service>> {
+    (0..=max).prop_flat_map(|n| (0..n).map(service).collect::<Vec<_>>())
+}

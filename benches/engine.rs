@@ -1,0 +1,261 @@
+//! Criterion benchmarks of the compiled engine, side by side with the reference evaluator.
+//!
+//! ```text
+//! cargo bench --bench engine                 # every scale
+//! cargo bench --bench engine -- '^M/'        # one scale (criterion filter)
+//! ```
+//!
+//! For each scale of `benches/support/gen.rs` (S, M, L; seed [`SEED`]):
+//! - `build`: `Engine::build` on the generated cluster and policies;
+//! - `decide/<kind>`: `Engine::decide` over a batch of pre-made flows of one kind
+//!   (`pod-pod`, `addr-pod`, `pod-addr`, `node-pod`), `Throughput::Elements(batch)`,
+//!   so criterion's time per iteration divided by the batch is the time per decision;
+//! - `explain/<kind>`: `Engine::explain` on the same batches;
+//! - `reference/<kind>`: the reference evaluator's `decide` on the same batches (fewer
+//!   samples at `L`, where it is slowest), so the ratio reference/engine compares the
+//!   same flows measured in the same run.
+//!
+//! Memory is printed to stderr once per scale, since criterion does not measure it. A
+//! counting global allocator would need `unsafe impl GlobalAlloc`, which the crate's
+//! `unsafe_code = "forbid"` lint rules out in every target, so the bench reads the
+//! process's resident set size (`VmRSS` in `/proc/self/status`, Linux only) instead: it
+//! builds the engine [`MEMORY_COPIES`] times, keeping every copy alive, and reports the
+//! growth per copy after the first (the first build also leaves the allocator's free
+//! lists warm with the build's temporaries, so later copies grow the heap by about the
+//! engine's live size). It also prints `Engine::compiled_bytes()`, the engine's own
+//! estimate, which leaves out its copy of the cluster.
+//!
+//! Before measuring, every flow of the scale is decided by both the engine and the
+//! reference, and the bench stops if they ever differ.
+
+#[path = "support/gen.rs"]
+mod workload;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, SamplingMode, Throughput};
+use netpol::cluster::{Cluster, Flow};
+use netpol::engine::Engine;
+use netpol::policy::Policy;
+use netpol::reference::Reference;
+
+use workload::{FlowKind, Scale};
+
+/// The generator seed every scale uses (the `gen_scenario` example's default).
+const SEED: u64 = 1;
+/// Flows per measured iteration.
+const BATCH: usize = 1024;
+/// Engines kept alive at once to measure memory.
+const MEMORY_COPIES: usize = 4;
+
+const KINDS: [(FlowKind, &str); 4] = [
+    (FlowKind::PodToPod, "pod-pod"),
+    (FlowKind::AddrToPod, "addr-pod"),
+    (FlowKind::PodToAddr, "pod-addr"),
+    (FlowKind::NodeToPod, "node-pod"),
+];
+
+struct Fixture {
+    cluster: Cluster,
+    policies: Vec<Policy>,
+    /// Flows of each kind, in `KINDS` order, at most `BATCH` each.
+    batches: Vec<Vec<Flow>>,
+}
+
+fn fixture(scale: Scale) -> Fixture {
+    let generated = workload::generate(scale, SEED);
+    let loaded = generated
+        .scenario
+        .load()
+        .expect("the generated scenario loads");
+    let refused: Vec<_> = loaded
+        .outcomes
+        .iter()
+        .filter(|o| !o.errors.is_empty())
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "generated policies refused: {refused:?}"
+    );
+    let batches = KINDS
+        .iter()
+        .map(|(kind, _)| {
+            loaded
+                .queries
+                .iter()
+                .zip(&generated.kinds)
+                .filter(|(_, k)| *k == kind)
+                .map(|(q, _)| q.flow)
+                .take(BATCH)
+                .collect()
+        })
+        .collect();
+    let p = scale.params();
+    eprintln!(
+        "[{}] {} namespaces, {} nodes, {} pods, {} policies, {} pool CIDRs, {} distinct cidr/except prefixes, {} flows",
+        scale.name(),
+        loaded.cluster.namespaces().len(),
+        loaded.cluster.nodes().len(),
+        loaded.cluster.pods().len(),
+        loaded.policies.len(),
+        p.cidrs,
+        generated.distinct_prefixes,
+        loaded.queries.len()
+    );
+
+    // The engine and the reference must agree before either is timed.
+    let engine = Engine::build(&loaded.cluster, &loaded.policies);
+    let reference = Reference::new(&loaded.cluster, &loaded.policies, Default::default());
+    let mut allowed = [0usize; 4];
+    let mut total = [0usize; 4];
+    for (q, kind) in loaded.queries.iter().zip(&generated.kinds) {
+        let e = engine.decide(q.flow);
+        let r = reference.decide(q.flow);
+        assert_eq!(
+            e,
+            r,
+            "engine and reference differ on {}",
+            netpol::explain::Explanation::describe_flow(&loaded.cluster, q.flow)
+        );
+        let k = KINDS.iter().position(|(x, _)| x == kind).unwrap_or(0);
+        total[k] += 1;
+        allowed[k] += usize::from(e.is_allowed());
+    }
+    let mix: Vec<String> = KINDS
+        .iter()
+        .enumerate()
+        .map(|(i, (_, name))| format!("{name} {}/{} allowed", allowed[i], total[i]))
+        .collect();
+    eprintln!(
+        "[{}] engine = reference on every flow; {}",
+        scale.name(),
+        mix.join(", ")
+    );
+    Fixture {
+        cluster: loaded.cluster,
+        policies: loaded.policies,
+        batches,
+    }
+}
+
+/// Resident set size in bytes (Linux), or `None` where `/proc` is missing.
+fn rss_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn memory_report(scale: Scale, fx: &Fixture) {
+    let before = rss_bytes();
+    let mut engines = Vec::with_capacity(MEMORY_COPIES);
+    let mut after = Vec::with_capacity(MEMORY_COPIES);
+    for _ in 0..MEMORY_COPIES {
+        engines.push(Engine::build(&fx.cluster, &fx.policies));
+        after.push(rss_bytes());
+    }
+    let compiled = engines.first().map_or(0, Engine::compiled_bytes);
+    match (
+        before,
+        after.first().copied().flatten(),
+        after.last().copied().flatten(),
+    ) {
+        (Some(b), Some(first), Some(last)) => {
+            let per_copy = last.saturating_sub(first) / (MEMORY_COPIES - 1);
+            eprintln!(
+                "[{}] memory: {:.2} MiB RSS per engine ({} copies alive: +{:.2} MiB after the first build, +{:.2} MiB per further copy); compiled_bytes() = {:.2} MiB",
+                scale.name(),
+                mib(per_copy),
+                MEMORY_COPIES,
+                mib(first.saturating_sub(b)),
+                mib(per_copy),
+                mib(compiled)
+            );
+        }
+        _ => eprintln!(
+            "[{}] memory: no /proc/self/status here; compiled_bytes() = {:.2} MiB",
+            scale.name(),
+            mib(compiled)
+        ),
+    }
+    drop(engines);
+}
+
+fn bench_scale(c: &mut Criterion, scale: Scale) {
+    let fx = fixture(scale);
+    memory_report(scale, &fx);
+    let engine = Engine::build(&fx.cluster, &fx.policies);
+    let reference = Reference::new(&fx.cluster, &fx.policies, Default::default());
+    let large = scale == Scale::L;
+
+    let mut group = c.benchmark_group(scale.name());
+    group.warm_up_time(Duration::from_millis(500));
+
+    group
+        .sample_size(if large { 10 } else { 20 })
+        .measurement_time(Duration::from_secs(if large { 4 } else { 2 }))
+        .sampling_mode(SamplingMode::Flat);
+    group.bench_function("build", |b| {
+        b.iter(|| Engine::build(black_box(&fx.cluster), black_box(&fx.policies)))
+    });
+
+    group
+        .sample_size(40)
+        .measurement_time(Duration::from_secs(2))
+        .sampling_mode(SamplingMode::Auto);
+    for ((_, name), batch) in KINDS.iter().zip(&fx.batches) {
+        group.throughput(Throughput::Elements(batch.len() as u64));
+        group.bench_function(format!("decide/{name}"), |b| {
+            b.iter(|| {
+                for f in batch {
+                    black_box(engine.decide(black_box(*f)));
+                }
+            })
+        });
+    }
+    for ((_, name), batch) in KINDS.iter().zip(&fx.batches).take(2) {
+        group.throughput(Throughput::Elements(batch.len() as u64));
+        group.bench_function(format!("explain/{name}"), |b| {
+            b.iter(|| {
+                for f in batch {
+                    black_box(engine.explain(black_box(*f)));
+                }
+            })
+        });
+    }
+
+    if large {
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(3))
+            .sampling_mode(SamplingMode::Flat);
+    }
+    for ((_, name), batch) in KINDS.iter().zip(&fx.batches).take(2) {
+        group.throughput(Throughput::Elements(batch.len() as u64));
+        group.bench_function(format!("reference/{name}"), |b| {
+            b.iter(|| {
+                for f in batch {
+                    black_box(reference.decide(black_box(*f)));
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    for scale in Scale::ALL {
+        bench_scale(c, scale);
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,121 @@
+//! Writes a generated benchmark scenario (the conformance file format) as JSON.
+//!
+//! ```text
+//! cargo run --release --example gen_scenario -- [--scale S|M|L] [--seed N] [--expect] [-o FILE]
+//! ```
+//!
+//! - `--scale`: `S` (100 pods, 10 policies), `M` (1,000 pods, 100 policies, 1,000 CIDRs)
+//!   or `L` (10,000 pods in 100 namespaces, 1,000 policies, 10,000 CIDRs); `S` by default.
+//! - `--seed`: the generator's seed (default 1, the seed `benches/engine.rs` uses). The
+//!   same scale and seed always give the same file.
+//! - `--expect`: fill in every query's `expect` with the reference evaluator's verdict
+//!   (slow at `L`: the reference scans every policy for every query). Without it the
+//!   queries carry no `expect` and are only answered.
+//! - `-o FILE`: write to FILE instead of stdout.
+//!
+//! The scenario is the one the criterion benchmark measures (see `benches/support/gen.rs`
+//! for its shape), so the engine and the reference can be timed side by side with the
+//! conformance runner:
+//!
+//! ```text
+//! cargo run --release --example gen_scenario -- --scale M --expect -o /tmp/m.json
+//! cargo run --release --example conformance -- --bench 100 /tmp/m.json
+//! cargo run --release --example conformance -- --reference --bench 10 /tmp/m.json
+//! ```
+
+#[path = "../benches/support/gen.rs"]
+mod workload;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use netpol::reference::Reference;
+
+const USAGE: &str = "usage: gen_scenario [--scale S|M|L] [--seed N] [--expect] [-o FILE]";
+
+struct Options {
+    scale: workload::Scale,
+    seed: u64,
+    expect: bool,
+    output: Option<String>,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    let mut opts = Options {
+        scale: workload::Scale::S,
+        seed: 1,
+        expect: false,
+        output: None,
+    };
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--scale" => {
+                let s = args.next().ok_or("--scale needs S, M or L")?;
+                opts.scale = workload::Scale::parse(&s)
+                    .ok_or(format!("--scale needs S, M or L, not \"{s}\""))?;
+            }
+            "--seed" => {
+                let s = args.next().ok_or("--seed needs a number")?;
+                opts.seed = s
+                    .parse()
+                    .map_err(|_| format!("--seed needs a number, not \"{s}\""))?;
+            }
+            "--expect" => opts.expect = true,
+            "-o" | "--output" => opts.output = Some(args.next().ok_or("-o needs a file name")?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(opts)
+}
+
+fn run(opts: &Options) -> Result<(), String> {
+    let mut generated = workload::generate(opts.scale, opts.seed);
+    if opts.expect {
+        let loaded = generated
+            .scenario
+            .load()
+            .map_err(|e| format!("the generated scenario does not load: {e}"))?;
+        if let Some(bad) = loaded.outcomes.iter().find(|o| !o.errors.is_empty()) {
+            return Err(format!(
+                "the generated policy {} is refused: {:?}",
+                bad.key, bad.errors
+            ));
+        }
+        let reference = Reference::new(&loaded.cluster, &loaded.policies, loaded.profile.clone());
+        for (q, l) in generated.scenario.queries.iter_mut().zip(&loaded.queries) {
+            q.expect = Some(reference.decide(l.flow).into());
+        }
+    }
+    let text = serde_json::to_string_pretty(&generated.scenario)
+        .map_err(|e| format!("cannot serialize the scenario: {e}"))?;
+    match &opts.output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            writeln!(out, "{text}").map_err(|e| format!("stdout: {e}"))
+        }
+        Some(path) => std::fs::write(path, text + "\n").map_err(|e| format!("{path}: {e}")),
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("gen_scenario: {msg}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("gen_scenario: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Who can reach whom: reachability truth tables for Kubernetes manifests.
+//!
+//! ```text
+//! cargo run --release --example reach                       # the built-in demo cluster
+//! cargo run --release --example reach -- cluster.yaml policies/
+//! cargo run --release --example reach -- --explain x/b x/a 6379/TCP
+//! ```
+//!
+//! Reads Namespaces, Nodes, Pods, Services and NetworkPolicies from YAML or JSON files and
+//! folders (multi-document YAML, `kind: List` and `*List` with `items`), validates the
+//! policies as the apiserver would, builds the engine and prints, per port, a table with a
+//! row per source pod and a column per destination pod. Anything it cannot use is reported
+//! on stderr with its file, document and line.
+
+mod demo;
+mod manifest;
+mod render;
+mod svg;
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use netpol::cluster::{Cluster, Endpoint, Flow};
+use netpol::engine::{Engine, Matrix};
+use netpol::policy::{PortSpec, Protocol};
+use netpol::profile::Profile;
+
+use manifest::{Issue, Manifests, Severity};
+
+const USAGE: &str = "\
+usage: reach [OPTIONS] [PATH...]
+
+Reachability between the pods of a cluster, per port, from Kubernetes manifests.
+
+  PATH                      YAML or JSON manifest files, or folders of them (searched
+                            for .yaml, .yml and .json); multi-document YAML and
+                            List/*List objects are read. Namespace, Node, Pod, Service
+                            and NetworkPolicy objects are used; anything else is
+                            reported. Without PATH: the built-in demo cluster.
+  --port PORT[/PROTO]       a port to tabulate, such as 80/TCP or 53/UDP (repeatable;
+                            default: every port the policies name, plus 80/TCP)
+  --explain FROM TO PORT[/PROTO]
+                            explain one flow instead of printing tables (repeatable);
+                            FROM and TO are ns/pod, node/NAME or an IP address
+  --profile NAME            the network plugin's behaviour (default: conformance)
+  --json                    print matrices, explanations and issues as one JSON object
+  --svg FILE                also write the matrices as an SVG heatmap
+  --no-color                no ANSI colours (the default when stdout is not a
+                            terminal or NO_COLOR is set)
+  -h, --help                this text
+
+Problems in the input go to stderr, each with file:line (document N). Exit status:
+0 when everything read was used, 1 when something was left out (the output covers the
+rest), 2 on a usage error or when the cluster cannot be built.";
+
+#[derive(Debug, Default)]
+struct Options {
+    paths: Vec<PathBuf>,
+    ports: Vec<(u16, Protocol)>,
+    explain: Vec<(String, String, (u16, Protocol))>,
+    profile: Option<String>,
+    json: bool,
+    svg: Option<PathBuf>,
+    no_color: bool,
+}
+
+fn parse_port(text: &str) -> Result<(u16, Protocol), String> {
+    let (num, proto) = match text.split_once('/') {
+        Some((n, p)) => (n, p),
+        None => (text, "TCP"),
+    };
+    let port = num
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{text:?}: the port must be a number from 1 to 65535"))?;
+    let protocol = proto
+        .to_ascii_uppercase()
+        .parse::<Protocol>()
+        .map_err(|_| format!("{text:?}: the protocol must be TCP, UDP or SCTP"))?;
+    Ok((port, protocol))
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut o = Options::default();
+    let mut args = args.into_iter();
+    let value = |args: &mut dyn Iterator<Item = String>, flag: &str| {
+        args.next().ok_or_else(|| format!("{flag} needs a value"))
+    };
+    let mut only_paths = false;
+    while let Some(arg) = args.next() {
+        if only_paths || !arg.starts_with('-') || arg == "-" {
+            o.paths.push(PathBuf::from(arg));
+            continue;
+        }
+        match arg.as_str() {
+            "--" => only_paths = true,
+            "-h" | "--help" => return Ok(None),
+            "--port" => o.ports.push(parse_port(&value(&mut args, "--port")?)?),
+            "--explain" => {
+                let from = value(&mut args, "--explain")?;
+                let to = value(&mut args, "--explain FROM")?;
+                let port = parse_port(&value(&mut args, "--explain FROM TO")?)?;
+                o.explain.push((from, to, port));
+            }
+            "--profile" => o.profile = Some(value(&mut args, "--profile")?),
+            "--json" => o.json = true,
+            "--svg" => o.svg = Some(PathBuf::from(value(&mut args, "--svg")?)),
+            "--no-color" | "--no-colour" => o.no_color = true,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(Some(o))
+}
+
+/// Resolves `ns/pod`, `node/NAME` or an IP (a pod's or node's IP names that pod or node).
+fn resolve(cluster: &Cluster, text: &str) -> Result<Endpoint, String> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        if let Some(i) = cluster.pods().iter().position(|p| p.ips.contains(&ip)) {
+            return Ok(Endpoint::Pod(netpol::cluster::PodId(i as u32)));
+        }
+        if let Some(i) = cluster.nodes().iter().position(|n| n.ips.contains(&ip)) {
+            return Ok(Endpoint::Node(netpol::cluster::NodeId(i as u32)));
+        }
+        return Ok(Endpoint::External(ip));
+    }
+    if let Some(name) = text.strip_prefix("node/") {
+        return cluster
+            .node_id(name)
+            .map(Endpoint::Node)
+            .ok_or_else(|| format!("{text:?}: no node {name:?} was read"));
+    }
+    match text.split_once('/') {
+        Some((ns, pod)) => cluster
+            .pod_id(ns, pod)
+            .map(Endpoint::Pod)
+            .ok_or_else(|| format!("{text:?}: no pod {pod:?} in namespace {ns:?} was read")),
+        None => Err(format!(
+            "{text:?}: write a pod as namespace/name, a node as node/NAME, or an IP address"
+        )),
+    }
+}
+
+/// The ports the policies name (named ports resolved through the pods' container ports),
+/// plus 80/TCP, sorted.
+fn default_ports(cluster: &Cluster, m: &Manifests) -> Vec<(u16, Protocol)> {
+    let mut ports = std::collections::BTreeSet::from([(80, Protocol::Tcp)]);
+    for (_, policy) in &m.policies {
+        let rules = policy.ingress.iter().chain(policy.egress.iter()).flatten();
+        for port in rules.filter_map(|r| r.ports.as_ref()).flatten() {
+            match &port.port {
+                PortSpec::All => {}
+                PortSpec::Range { start, end } => {
+                    ports.insert((*start, port.protocol));
+                    ports.insert((*end, port.protocol));
+                }
+                PortSpec::Named(name) => {
+                    for pod in cluster.pods() {
+                        for cp in &pod.ports {
+                            if cp.name.as_deref() == Some(name) && cp.protocol == port.protocol {
+                                ports.insert((cp.port, cp.protocol));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    ports.into_iter().collect()
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("reach: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let profile = match &opts.profile {
+        None => Profile::default(),
+        Some(name) => match Profile::named(name) {
+            Some(p) => p,
+            None => {
+                eprintln!(
+                    "reach: unknown profile {name:?}; known profiles: {}",
+                    Profile::NAMES.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let demo = opts.paths.is_empty();
+    let mut m = if demo {
+        demo::manifests()
+    } else {
+        Manifests::read_paths(&opts.paths)
+    };
+    for s in &m.services {
+        m.issues.push(Issue {
+            position: s.position.clone(),
+            severity: Severity::Note,
+            message: format!(
+                "Service {}/{} read, not yet evaluated: tables show pods only",
+                s.namespace, s.name
+            ),
+            details: Vec::new(),
+        });
+    }
+    let cluster = match m.build_cluster() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("reach: the cluster cannot be built: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let policies = m.policy_list();
+    let engine = Engine::builder()
+        .profile(profile)
+        .build(&cluster, &policies);
+
+    let mut flows = Vec::new();
+    for (from, to, (port, protocol)) in &opts.explain {
+        match (resolve(&cluster, from), resolve(&cluster, to)) {
+            (Ok(src), Ok(dst)) => flows.push(Flow::new(src, dst, *port, *protocol)),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("reach: --explain {from} {to}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+
+    // Rows and columns: every pod, by namespace then name.
+    let mut pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    pods.sort_by_key(|e| {
+        let id = e.pod().map_or(0, |p| p.index());
+        let name = cluster.pods().get(id).map_or("", |p| p.name.as_str());
+        (
+            cluster
+                .pod_namespace_name(netpol::cluster::PodId(id as u32))
+                .to_owned(),
+            name.to_owned(),
+        )
+    });
+    let ports = if opts.ports.is_empty() {
+        default_ports(&cluster, &m)
+    } else {
+        opts.ports.clone()
+    };
+    let tables = opts.explain.is_empty() || opts.json || opts.svg.is_some();
+    let matrices: Vec<Matrix> = if tables {
+        ports
+            .iter()
+            .map(|(port, proto)| engine.matrix(&pods, &pods, *port, *proto))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let names: Vec<String> = pods.iter().map(|e| cluster.describe(*e)).collect();
+
+    let mut issues = m.issues.clone();
+    issues.sort_by_key(|i| i.severity == Severity::Note);
+    for issue in &issues {
+        eprintln!("{issue}");
+    }
+
+    if let Some(path) = &opts.svg {
+        let title = if demo {
+            "netpol reach: built-in demo".to_owned()
+        } else {
+            format!(
+                "netpol reach: {}",
+                opts.paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        };
+        let text = svg::heatmap(&title, &names, &matrices);
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("reach: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+
+    let mut out = String::new();
+    let explanations: Vec<_> = flows.iter().map(|f| engine.explain(*f)).collect();
+    if opts.json {
+        let doc = serde_json::json!({
+            "profile": engine.profile().name,
+            "input": if demo { vec!["<built-in>".to_owned()] } else { opts.paths.iter().map(|p| p.display().to_string()).collect() },
+            "pods": names,
+            "policies": m.policies.iter().map(|(pos, p)| serde_json::json!({"name": format!("{}/{}", p.namespace, p.name), "position": pos})).collect::<Vec<_>>(),
+            "matrices": matrices.iter().map(render::matrix_json).collect::<Vec<_>>(),
+            "explanations": explanations,
+            "issues": issues,
+        });
+        match serde_json::to_string_pretty(&doc) {
+            Ok(s) => {
+                let _ = writeln!(out, "{s}");
+            }
+            Err(e) => {
+                eprintln!("reach: cannot write JSON: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else if !explanations.is_empty() {
+        for (i, e) in explanations.iter().enumerate() {
+            if i > 0 {
+                let _ = writeln!(out);
+            }
+            let _ = writeln!(out, "{e}");
+        }
+    } else {
+        let colour = !opts.no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal();
+        if demo {
+            let _ = writeln!(out, "{}\n", demo::DESCRIPTION);
+        }
+        let _ = writeln!(
+            out,
+            "{} pods, {} policies, profile {}; rows are sources (from), columns destinations (to).\n",
+            names.len(),
+            policies.len(),
+            engine.profile().name
+        );
+        if names.is_empty() {
+            let _ = writeln!(out, "No pod to tabulate.");
+        }
+        for (i, mx) in matrices.iter().enumerate().filter(|_| !names.is_empty()) {
+            if i > 0 {
+                let _ = writeln!(out);
+            }
+            let _ = write!(out, "{}", render::table(mx, &names, colour));
+        }
+    }
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("reach: cannot write the output: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if m.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

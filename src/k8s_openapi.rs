@@ -1,0 +1,339 @@
+//! Conversions between this crate's as-written models and
+//! [`k8s-openapi`](https://crates.io/crates/k8s-openapi)'s `networking.k8s.io/v1` types
+//! (feature `k8s-openapi`).
+//!
+//! Every spec type converts both ways with [`From`], losslessly: both sides keep absent
+//! and empty lists apart, keep strings the apiserver checks as strings, and hold ports as
+//! int-or-string.
+//!
+//! | this crate | k8s-openapi |
+//! | --- | --- |
+//! | [`NetworkPolicy`] | `api::networking::v1::NetworkPolicy` |
+//! | [`NetworkPolicySpec`] | `api::networking::v1::NetworkPolicySpec` |
+//! | [`NetworkPolicyIngressRule`], [`NetworkPolicyEgressRule`] | `…::NetworkPolicyIngressRule`, `…::NetworkPolicyEgressRule` |
+//! | [`NetworkPolicyPeer`] | `api::networking::v1::NetworkPolicyPeer` |
+//! | [`NetworkPolicyPort`] | `api::networking::v1::NetworkPolicyPort` |
+//! | [`IpBlock`] | `api::networking::v1::IPBlock` |
+//! | [`LabelSelector`], [`LabelSelectorRequirement`] | `apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement}` |
+//! | [`IntOrString`] | `apimachinery::pkg::util::intstr::IntOrString` |
+//! | [`ObjectMeta`] | `apimachinery::pkg::apis::meta::v1::ObjectMeta` |
+//!
+//! Where the two sides differ, whole objects and metadata:
+//!
+//! - k8s-openapi → this crate ([`From`]): nothing is lost. k8s-openapi's typed metadata
+//!   fields other than name, generateName, namespace, labels and annotations (`uid`,
+//!   `resourceVersion`, `creationTimestamp`, `managedFields`, …) land in
+//!   [`ObjectMeta::extra`] as the JSON k8s-openapi writes for them. A missing `spec`
+//!   becomes an empty spec, so `spec: None` comes back as `Some` of an empty spec.
+//! - this crate → k8s-openapi ([`TryFrom`], error [`ConversionError`]): `apiVersion` and
+//!   `kind` are not carried (k8s-openapi always writes `networking.k8s.io/v1`,
+//!   `NetworkPolicy`); top-level fields other than `metadata` and `spec` (kept in
+//!   [`NetworkPolicy::extra`], such as an old `status`) are dropped, as are metadata
+//!   fields k8s-openapi's `ObjectMeta` does not know. A known metadata field with a value
+//!   of the wrong type (`creationTimestamp: "yesterday"`) is an error naming the field.
+//!
+//! k8s-openapi needs a Kubernetes version feature (`v1_33` … `latest`) chosen by the final
+//! binary; this crate does not enable one. The conversions only touch types that are the
+//! same in every supported version.
+//!
+//! ```
+//! use k8s_openapi::api::networking::v1 as k8s;
+//! use netpol::model::NetworkPolicy;
+//!
+//! let ours = NetworkPolicy::from_json(r#"{
+//!   "metadata": {"name": "db", "namespace": "shop", "uid": "0b7c"},
+//!   "spec": {"podSelector": {"matchLabels": {"app": "db"}},
+//!            "ingress": [{"ports": [{"port": "pg"}]}], "egress": []}
+//! }"#)?;
+//! let theirs = k8s::NetworkPolicy::try_from(ours.clone())?;
+//! assert_eq!(theirs.metadata.uid.as_deref(), Some("0b7c"));
+//! let spec = theirs.spec.as_ref().unwrap();
+//! assert_eq!(spec.egress.as_deref(), Some(&[][..])); // empty, not absent
+//!
+//! let back = NetworkPolicy::from(theirs);
+//! assert_eq!(back.spec, ours.spec);
+//! assert_eq!(back.metadata.extra["uid"], "0b7c");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use ::k8s_openapi::api::networking::v1 as k8s;
+use ::k8s_openapi::apimachinery::pkg::apis::meta::v1 as k8s_meta;
+use ::k8s_openapi::apimachinery::pkg::util::intstr;
+
+use crate::model::{
+    IntOrString, IpBlock, LabelSelector, LabelSelectorRequirement, NetworkPolicy,
+    NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec, ObjectMeta,
+};
+
+/// Metadata that k8s-openapi's typed `ObjectMeta` cannot hold.
+///
+/// ```
+/// use k8s_openapi::api::networking::v1 as k8s;
+/// use netpol::model::NetworkPolicy;
+///
+/// let mut p = NetworkPolicy::new("default", "p");
+/// p.metadata.extra.insert("creationTimestamp".into(), "yesterday".into());
+/// let err = k8s::NetworkPolicy::try_from(p).unwrap_err();
+/// assert!(err.to_string().starts_with("metadata.creationTimestamp: "));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConversionError {
+    /// The field path, such as `metadata.creationTimestamp`.
+    pub field: String,
+    /// What was wrong, from the decoder.
+    pub message: String,
+}
+
+fn map_vec<A, B: From<A>>(v: Option<Vec<A>>) -> Option<Vec<B>> {
+    v.map(|v| v.into_iter().map(B::from).collect())
+}
+
+impl From<intstr::IntOrString> for IntOrString {
+    fn from(v: intstr::IntOrString) -> Self {
+        match v {
+            intstr::IntOrString::Int(n) => IntOrString::Int(n),
+            intstr::IntOrString::String(s) => IntOrString::String(s),
+        }
+    }
+}
+
+impl From<IntOrString> for intstr::IntOrString {
+    fn from(v: IntOrString) -> Self {
+        match v {
+            IntOrString::Int(n) => intstr::IntOrString::Int(n),
+            IntOrString::String(s) => intstr::IntOrString::String(s),
+        }
+    }
+}
+
+impl From<k8s_meta::LabelSelectorRequirement> for LabelSelectorRequirement {
+    fn from(v: k8s_meta::LabelSelectorRequirement) -> Self {
+        LabelSelectorRequirement {
+            key: v.key,
+            operator: v.operator,
+            values: v.values,
+        }
+    }
+}
+
+impl From<LabelSelectorRequirement> for k8s_meta::LabelSelectorRequirement {
+    fn from(v: LabelSelectorRequirement) -> Self {
+        k8s_meta::LabelSelectorRequirement {
+            key: v.key,
+            operator: v.operator,
+            values: v.values,
+        }
+    }
+}
+
+impl From<k8s_meta::LabelSelector> for LabelSelector {
+    fn from(v: k8s_meta::LabelSelector) -> Self {
+        LabelSelector {
+            match_labels: v.match_labels,
+            match_expressions: map_vec(v.match_expressions),
+        }
+    }
+}
+
+impl From<LabelSelector> for k8s_meta::LabelSelector {
+    fn from(v: LabelSelector) -> Self {
+        k8s_meta::LabelSelector {
+            match_labels: v.match_labels,
+            match_expressions: map_vec(v.match_expressions),
+        }
+    }
+}
+
+impl From<k8s::IPBlock> for IpBlock {
+    fn from(v: k8s::IPBlock) -> Self {
+        IpBlock {
+            cidr: v.cidr,
+            except: v.except,
+        }
+    }
+}
+
+impl From<IpBlock> for k8s::IPBlock {
+    fn from(v: IpBlock) -> Self {
+        k8s::IPBlock {
+            cidr: v.cidr,
+            except: v.except,
+        }
+    }
+}
+
+impl From<k8s::NetworkPolicyPeer> for NetworkPolicyPeer {
+    fn from(v: k8s::NetworkPolicyPeer) -> Self {
+        NetworkPolicyPeer {
+            pod_selector: v.pod_selector.map(Into::into),
+            namespace_selector: v.namespace_selector.map(Into::into),
+            ip_block: v.ip_block.map(Into::into),
+        }
+    }
+}
+
+impl From<NetworkPolicyPeer> for k8s::NetworkPolicyPeer {
+    fn from(v: NetworkPolicyPeer) -> Self {
+        k8s::NetworkPolicyPeer {
+            pod_selector: v.pod_selector.map(Into::into),
+            namespace_selector: v.namespace_selector.map(Into::into),
+            ip_block: v.ip_block.map(Into::into),
+        }
+    }
+}
+
+impl From<k8s::NetworkPolicyPort> for NetworkPolicyPort {
+    fn from(v: k8s::NetworkPolicyPort) -> Self {
+        NetworkPolicyPort {
+            protocol: v.protocol,
+            port: v.port.map(Into::into),
+            end_port: v.end_port,
+        }
+    }
+}
+
+impl From<NetworkPolicyPort> for k8s::NetworkPolicyPort {
+    fn from(v: NetworkPolicyPort) -> Self {
+        k8s::NetworkPolicyPort {
+            protocol: v.protocol,
+            port: v.port.map(Into::into),
+            end_port: v.end_port,
+        }
+    }
+}
+
+impl From<k8s::NetworkPolicyIngressRule> for NetworkPolicyIngressRule {
+    fn from(v: k8s::NetworkPolicyIngressRule) -> Self {
+        NetworkPolicyIngressRule {
+            ports: map_vec(v.ports),
+            from: map_vec(v.from),
+        }
+    }
+}
+
+impl From<NetworkPolicyIngressRule> for k8s::NetworkPolicyIngressRule {
+    fn from(v: NetworkPolicyIngressRule) -> Self {
+        k8s::NetworkPolicyIngressRule {
+            ports: map_vec(v.ports),
+            from: map_vec(v.from),
+        }
+    }
+}
+
+impl From<k8s::NetworkPolicyEgressRule> for NetworkPolicyEgressRule {
+    fn from(v: k8s::NetworkPolicyEgressRule) -> Self {
+        NetworkPolicyEgressRule {
+            ports: map_vec(v.ports),
+            to: map_vec(v.to),
+        }
+    }
+}
+
+impl From<NetworkPolicyEgressRule> for k8s::NetworkPolicyEgressRule {
+    fn from(v: NetworkPolicyEgressRule) -> Self {
+        k8s::NetworkPolicyEgressRule {
+            ports: map_vec(v.ports),
+            to: map_vec(v.to),
+        }
+    }
+}
+
+impl From<k8s::NetworkPolicySpec> for NetworkPolicySpec {
+    fn from(v: k8s::NetworkPolicySpec) -> Self {
+        NetworkPolicySpec {
+            pod_selector: v.pod_selector.map(Into::into),
+            ingress: map_vec(v.ingress),
+            egress: map_vec(v.egress),
+            policy_types: v.policy_types,
+        }
+    }
+}
+
+impl From<NetworkPolicySpec> for k8s::NetworkPolicySpec {
+    fn from(v: NetworkPolicySpec) -> Self {
+        k8s::NetworkPolicySpec {
+            pod_selector: v.pod_selector.map(Into::into),
+            ingress: map_vec(v.ingress),
+            egress: map_vec(v.egress),
+            policy_types: v.policy_types,
+        }
+    }
+}
+
+/// The metadata keys this crate's [`ObjectMeta`] holds in typed fields.
+const TYPED_META: [&str; 5] = ["name", "generateName", "namespace", "labels", "annotations"];
+
+impl From<k8s_meta::ObjectMeta> for ObjectMeta {
+    fn from(v: k8s_meta::ObjectMeta) -> Self {
+        // Everything but the typed fields, as the JSON k8s-openapi writes for it.
+        let mut extra = match serde_json::to_value(&v) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        for key in TYPED_META {
+            extra.remove(key);
+        }
+        ObjectMeta {
+            name: v.name,
+            generate_name: v.generate_name,
+            namespace: v.namespace,
+            labels: v.labels,
+            annotations: v.annotations,
+            extra,
+        }
+    }
+}
+
+impl TryFrom<ObjectMeta> for k8s_meta::ObjectMeta {
+    type Error = ConversionError;
+
+    fn try_from(v: ObjectMeta) -> Result<Self, ConversionError> {
+        // The untyped rest goes through k8s-openapi's own decoder, one field at a time so
+        // that an error names its field; fields it does not know are ignored by it.
+        let mut meta = k8s_meta::ObjectMeta::default();
+        for (key, value) in v.extra {
+            if TYPED_META.contains(&key.as_str()) {
+                continue;
+            }
+            let one = serde_json::Value::Object([(key.clone(), value)].into_iter().collect());
+            let decoded: k8s_meta::ObjectMeta =
+                serde_json::from_value(one).map_err(|e| ConversionError {
+                    field: format!("metadata.{key}"),
+                    message: e.to_string(),
+                })?;
+            ::k8s_openapi::DeepMerge::merge_from(&mut meta, decoded);
+        }
+        meta.name = v.name;
+        meta.generate_name = v.generate_name;
+        meta.namespace = v.namespace;
+        meta.labels = v.labels;
+        meta.annotations = v.annotations;
+        Ok(meta)
+    }
+}
+
+impl From<k8s::NetworkPolicy> for NetworkPolicy {
+    fn from(v: k8s::NetworkPolicy) -> Self {
+        use ::k8s_openapi::Resource;
+        NetworkPolicy {
+            api_version: Some(k8s::NetworkPolicy::API_VERSION.to_owned()),
+            kind: Some(k8s::NetworkPolicy::KIND.to_owned()),
+            metadata: v.metadata.into(),
+            spec: v.spec.map(Into::into).unwrap_or_default(),
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
+impl TryFrom<NetworkPolicy> for k8s::NetworkPolicy {
+    type Error = ConversionError;
+
+    fn try_from(v: NetworkPolicy) -> Result<Self, ConversionError> {
+        Ok(k8s::NetworkPolicy {
+            metadata: v.metadata.try_into()?,
+            spec: Some(v.spec.into()),
+        })
+    }
+}

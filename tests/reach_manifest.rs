@@ -1,0 +1,241 @@
+//! The reach example's manifest reader, on the sample files in `tests/data/manifests/`.
+
+#[allow(dead_code)]
+#[path = "../examples/reach/manifest.rs"]
+mod manifest;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use manifest::{Issue, Manifests, Severity};
+use netpol::cluster::{Endpoint, Flow};
+use netpol::engine::Engine;
+use netpol::policy::Protocol;
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/manifests")
+        .join(name)
+}
+
+fn read(names: &[&str]) -> Manifests {
+    Manifests::read_paths(&names.iter().map(|n| data(n)).collect::<Vec<_>>())
+}
+
+fn issue<'a>(m: &'a Manifests, needle: &str) -> &'a Issue {
+    m.issues
+        .iter()
+        .find(|i| i.message.contains(needle))
+        .unwrap_or_else(|| panic!("no issue mentions {needle:?}; issues: {:#?}", m.issues))
+}
+
+#[test]
+fn multi_document_yaml_gives_namespaces_nodes_pods_and_policies() {
+    let m = read(&["cluster.yaml"]);
+    let ns: Vec<&str> = m.namespaces.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(ns, ["shop", "tools"]);
+    assert_eq!(m.namespaces[0].2["team"], "shop");
+
+    // InternalIP first, then ExternalIP; Hostname is not an address.
+    let (_, node, ips) = &m.nodes[0];
+    assert_eq!(node, "node-1");
+    let want: Vec<IpAddr> = vec![
+        "192.168.0.11".parse().unwrap(),
+        "203.0.113.10".parse().unwrap(),
+    ];
+    assert_eq!(ips, &want);
+
+    let db = &m.pods.iter().find(|(_, p)| p.name == "db").unwrap().1;
+    assert_eq!(db.namespace, "shop");
+    assert_eq!(db.labels["app"], "db");
+    assert_eq!(db.node.as_deref(), Some("node-1"));
+    // status.podIPs wins over status.podIP and keeps both families.
+    assert_eq!(db.ips.len(), 2);
+    assert!(db.ips[1].is_ipv6());
+    assert_eq!(db.ports.len(), 2);
+    assert_eq!(db.ports[0].name.as_deref(), Some("pg"));
+    assert_eq!(db.ports[0].port, 5432);
+    assert_eq!(db.ports[1].name, None);
+
+    assert_eq!(m.policies.len(), 1);
+    assert_eq!(m.policies[0].1.name, "db-from-api");
+    // Positions: the policy is the eighth document and starts on line 89.
+    assert_eq!(m.policies[0].0.document, 8);
+    assert_eq!(m.policies[0].0.line, 89);
+
+    assert_eq!(m.services.len(), 1);
+    assert_eq!(
+        (
+            m.services[0].namespace.as_str(),
+            m.services[0].name.as_str()
+        ),
+        ("shop", "db")
+    );
+    // The trailing `---` is an empty document, not a problem.
+    assert!(m.issues.is_empty(), "{:#?}", m.issues);
+}
+
+#[test]
+fn the_read_cluster_answers_like_the_policy_says() {
+    let mut m = read(&["cluster.yaml"]);
+    let cluster = m.build_cluster().unwrap();
+    let engine = Engine::build(&cluster, &m.policy_list());
+    let pod = |ns, name| Endpoint::Pod(cluster.pod_id(ns, name).unwrap());
+    let flow = |src, dst| Flow::new(src, dst, 5432, Protocol::Tcp);
+    assert!(
+        engine
+            .decide(flow(pod("shop", "api"), pod("shop", "db")))
+            .is_allowed()
+    );
+    assert!(
+        !engine
+            .decide(flow(pod("tools", "debug"), pod("shop", "db")))
+            .is_allowed()
+    );
+    // The named port resolves against the pod's container port: 9187 is not "pg".
+    let metrics = Flow::new(pod("shop", "api"), pod("shop", "db"), 9187, Protocol::Tcp);
+    assert!(!engine.decide(metrics).is_allowed());
+    // The node was read, so the pod's own node is special.
+    let node = Endpoint::Node(cluster.node_id("node-1").unwrap());
+    assert!(engine.decide(flow(node, pod("shop", "db"))).is_allowed());
+}
+
+#[test]
+fn json_list_items_get_their_own_positions_and_unknown_kinds_are_reported() {
+    let m = read(&["list.json"]);
+    assert_eq!(m.pods.len(), 1);
+    assert_eq!(m.pods[0].1.ports[0].name.as_deref(), Some("http"));
+    assert_eq!(m.pods[0].0.item, Some(0));
+    assert_eq!(m.policies.len(), 1);
+    assert_eq!(m.policies[0].0.item, Some(1));
+    assert_eq!(m.policies[0].0.line, 12);
+    let cm = issue(&m, "ConfigMap");
+    assert_eq!(cm.severity, Severity::Warning);
+    assert_eq!((cm.position.item, cm.position.line), (Some(2), 19));
+    assert!(cm.to_string().starts_with(&format!(
+        "{}:19 (document 1, items[2]): warning: kind ConfigMap",
+        data("list.json").display()
+    )));
+}
+
+#[test]
+fn unusable_objects_are_reported_with_file_document_and_line() {
+    let m = read(&["problems.yaml"]);
+    assert!(m.pods.is_empty() && m.policies.is_empty());
+    assert!(m.has_errors());
+
+    // A PodList: items inherit the kind, and each has its line.
+    let pending = issue(&m, "shop/pending has no IP");
+    assert_eq!(
+        (
+            pending.position.document,
+            pending.position.item,
+            pending.position.line
+        ),
+        (1, Some(0), 4)
+    );
+    let host = issue(&m, "shop/host uses the host network");
+    assert_eq!((host.position.item, host.position.line), (Some(1), 13));
+
+    // A policy the apiserver would refuse: every error with its field path.
+    let refused = issue(&m, "shop/refused would be refused");
+    assert_eq!((refused.position.document, refused.position.line), (2, 21));
+    assert_eq!(refused.details.len(), 2);
+    assert!(
+        refused
+            .details
+            .iter()
+            .any(|d| d.starts_with("spec.ingress[0].ports[0].port: Invalid value: 0"))
+    );
+    assert!(refused.details.iter().any(|d| {
+        d.starts_with("spec.ingress[0].from[0].ipBlock.cidr: Invalid value: \"10.0.0.0/33\"")
+    }));
+
+    let undecodable = issue(&m, "shop/undecodable: cannot be decoded");
+    assert_eq!(undecodable.position.document, 3);
+    assert!(
+        undecodable.details[0].starts_with("spec.ingress[0].ports[0].port: invalid type: boolean")
+    );
+
+    let not_objects: Vec<_> = m
+        .issues
+        .iter()
+        .filter(|i| i.message.starts_with("not an object"))
+        .collect();
+    assert_eq!(not_objects.len(), 2);
+    assert_eq!(not_objects[1].position.line, 46);
+    assert_eq!(issue(&m, "no `kind`").position.document, 5);
+    assert_eq!(m.issues.len(), 7);
+}
+
+#[test]
+fn broken_yaml_names_the_file_line_and_document() {
+    let m = read(&["broken.yaml"]);
+    assert!(m.namespaces.is_empty());
+    let e = issue(&m, "not valid YAML or JSON");
+    assert_eq!(e.severity, Severity::Error);
+    assert_eq!((e.position.document, e.position.line), (2, 8));
+    assert!(e.details.iter().any(|d| d.contains("unclosed bracket")));
+}
+
+#[test]
+fn broken_json_gets_the_json_parsers_message() {
+    let mut m = Manifests::default();
+    m.read_text(
+        "x.json",
+        "{\"kind\": \"Pod\",\n \"metadata\": {\"name\": }\n}",
+    );
+    assert_eq!(m.issues.len(), 1);
+    assert_eq!(m.issues[0].position.line, 2);
+    assert!(m.issues[0].message.starts_with("not valid JSON"));
+    assert!(
+        m.issues[0].details[0].contains("expected value"),
+        "{:?}",
+        m.issues[0].details
+    );
+}
+
+#[test]
+fn folders_are_searched_recursively_for_manifest_files_only() {
+    let m = read(&["folder"]);
+    assert_eq!(m.namespaces.len(), 1);
+    assert_eq!(m.pods.len(), 1);
+    assert_eq!(m.pods[0].1.namespace, "folder-ns");
+    assert!(
+        m.issues.is_empty(),
+        "README.txt is not read: {:#?}",
+        m.issues
+    );
+    // A missing path is an issue, not a panic.
+    let missing = read(&["does-not-exist.yaml"]);
+    assert!(missing.issues[0].message.starts_with("cannot read"));
+}
+
+#[test]
+fn duplicates_and_unknown_nodes_are_reported_when_building() {
+    let mut m = Manifests::default();
+    let pod = |name: &str, ip: &str, node: &str| {
+        format!(
+            "kind: Pod\nmetadata: {{name: {name}, namespace: x}}\nspec: {{nodeName: {node}}}\nstatus: {{podIP: {ip}}}\n"
+        )
+    };
+    let text = [
+        pod("a", "10.0.0.1", "n1"),
+        pod("a", "10.0.0.2", "n1"),
+        pod("b", "10.0.0.1", "n2"),
+    ]
+    .join("---\n");
+    m.read_text("dups.yaml", &text);
+    let cluster = m.build_cluster().unwrap();
+    assert_eq!(cluster.pods().len(), 2);
+    assert_eq!(issue(&m, "Pod x/a was read before").position.document, 2);
+    assert_eq!(
+        issue(&m, "has IP 10.0.0.1, as Pod x/a does")
+            .position
+            .document,
+        3
+    );
+    let nodes = issue(&m, "nodes that were not read");
+    assert_eq!(nodes.details, ["n1 (1 pod), n2 (1 pod)"]);
+    assert!(cluster.pods().iter().all(|p| p.node.is_none()));
+}
