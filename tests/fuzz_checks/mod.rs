@@ -8,11 +8,11 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use netpol::cidr::PrefixMap;
+use netpol::cidr::{IpSet, PrefixMap};
 use netpol::cluster::{Cluster, ContainerPort, Endpoint, Flow, PodSpec};
 use netpol::engine::Engine;
 use netpol::flannel::{NetConf, Stage};
@@ -448,7 +448,9 @@ fn cluster_from(u: &mut Bytes<'_>) -> Cluster {
 fn profile_from(u: &mut Bytes<'_>) -> Profile {
     let bits = u.u8();
     if bits & 0x80 != 0 {
-        return Profile::default();
+        // One of the named plugin profiles.
+        let name = Profile::NAMES[usize::from(bits & 0x7f) % Profile::NAMES.len()];
+        return Profile::named(name).expect("a listed profile name");
     }
     Profile {
         name: "fuzz".into(),
@@ -456,6 +458,7 @@ fn profile_from(u: &mut Bytes<'_>) -> Profile {
         ipblock_matches_pods: bits & 2 != 0,
         ipblock_matches_nodes: bits & 4 != 0,
         own_node_exempt: bits & 8 != 0,
+        pod_to_own_node_exempt: bits & 32 != 0,
         self_exempt: bits & 16 != 0,
     }
 }
@@ -596,71 +599,169 @@ fn same_matches(a: &Selector, b: &Selector, sel: &LabelSelector, text: &str) {
 // prefix_map: longest-prefix match against a naive model
 // ---------------------------------------------------------------------------------------
 
-/// The prefix map built from generated (network, value) pairs answers every lookup like
-/// a linear scan for the longest containing prefix (the last value wins for a prefix
-/// given twice).
-pub fn prefix_map(data: &[u8]) {
-    let mut u = Bytes::new(data);
-    let v6 = u.bool();
-    let mut entries: Vec<(IpNet, u32)> = Vec::new();
-    for i in 0..u.below(64) {
-        let net = if v6 {
-            let len = u.below(129) as u8;
-            IpNet::V6(
-                Ipv6Net::new(Ipv6Addr::from(u.u128() >> (u.u8() % 128)), len).expect("len <= 128"),
-            )
-        } else {
-            let len = u.below(33) as u8;
-            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(u.u32()), len).expect("len <= 32"))
-        };
-        // Mix families now and then: a v4 query must never see a v6 prefix.
-        let net = if u.below(16) == 0 {
-            other_family(net)
-        } else {
-            net
-        };
-        entries.push((net, i as u32));
-    }
-    let map: PrefixMap<u32> = entries.iter().cloned().collect();
-    let mut queries: Vec<IpAddr> = Vec::new();
-    for (net, _) in entries.iter().take(16) {
-        queries.push(net.network());
-        queries.push(net.broadcast());
-    }
-    for _ in 0..u.below(16) {
-        queries.push(if u.bool() {
-            IpAddr::V4(Ipv4Addr::from(u.u32()))
-        } else {
-            IpAddr::V6(Ipv6Addr::from(u.u128()))
-        });
-    }
-    for q in queries {
-        let want = entries
-            .iter()
-            .filter(|(n, _)| n.contains(&q))
-            .max_by_key(|(n, v)| (n.prefix_len(), *v))
-            .map(|(n, _)| n.prefix_len())
-            .map(|len| {
-                // Among equal prefixes (same network, same length), the last one given.
-                entries
-                    .iter()
-                    .rev()
-                    .find(|(n, _)| n.prefix_len() == len && n.contains(&q))
-                    .map(|(_, v)| *v)
-                    .expect("found above")
-            });
-        assert_eq!(map.lookup(q).copied(), want, "lookup({q}) over {entries:?}");
+/// A prefix near a few bases, so that generated prefixes nest and overlap.
+fn clustered_net(u: &mut Bytes<'_>, v6: bool) -> IpNet {
+    if v6 {
+        let base = u.pick(&[0u128, u128::MAX, 0xfd00 << 112, 0x2001_0db8 << 96]);
+        let bits = base ^ u.u128().checked_shr(u32::from(u.u8() % 129)).unwrap_or(0);
+        let len = u.below(129) as u8;
+        IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits), len).expect("len <= 128"))
+    } else {
+        let base = u.pick(&[0u32, u32::MAX, 0x0a00_0000, 0xc0a8_0000]);
+        let bits = base ^ u.u32().checked_shr(u32::from(u.u8() % 33)).unwrap_or(0);
+        let len = u.below(33) as u8;
+        IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits), len).expect("len <= 32"))
     }
 }
 
-fn other_family(net: IpNet) -> IpNet {
-    match net {
-        IpNet::V4(n) => {
-            IpNet::V6(Ipv6Net::new(n.addr().to_ipv6_mapped(), n.prefix_len() + 96).expect("<= 128"))
+/// Addresses on and next to the edges of `nets`, and a few from the input.
+fn edge_queries(u: &mut Bytes<'_>, nets: &[IpNet]) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for n in nets.iter().take(24) {
+        for a in [n.network(), n.broadcast()] {
+            out.push(a);
+            match a {
+                IpAddr::V4(x) => {
+                    let x = u32::from(x);
+                    out.push(IpAddr::V4(Ipv4Addr::from(x.wrapping_sub(1))));
+                    out.push(IpAddr::V4(Ipv4Addr::from(x.wrapping_add(1))));
+                }
+                IpAddr::V6(x) => {
+                    let x = u128::from(x);
+                    out.push(IpAddr::V6(Ipv6Addr::from(x.wrapping_sub(1))));
+                    out.push(IpAddr::V6(Ipv6Addr::from(x.wrapping_add(1))));
+                }
+            }
         }
-        IpNet::V6(n) => {
-            let a = u128::from(n.addr()) as u32;
-            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), n.prefix_len() / 4).expect("<= 32"))
+    }
+    for _ in 0..u.below(8) {
+        let v6 = u.bool();
+        out.push(clustered_net(u, v6).addr());
+    }
+    out
+}
+
+/// The longest prefix of `model` containing `q`, by a linear scan.
+fn naive_longest(model: &BTreeMap<IpNet, u32>, q: IpAddr) -> Option<(IpNet, u32)> {
+    model
+        .iter()
+        .filter(|(n, _)| n.contains(&q))
+        .max_by_key(|(n, _)| n.prefix_len())
+        .map(|(n, v)| (*n, *v))
+}
+
+/// `PrefixMap` (built by `insert`/`remove` and by `collect`) answers `lookup`,
+/// `longest_match`, `get`, `len` and `iter` like a map of truncated prefixes searched by
+/// a linear scan; `IpSet` membership and set operations agree with the prefixes it was
+/// built from, and its prefix list is minimal and rebuilds the set.
+pub fn prefix_map(data: &[u8]) {
+    let mut u = Bytes::new(data);
+    let mut map: PrefixMap<u32> = PrefixMap::new();
+    let mut model: BTreeMap<IpNet, u32> = BTreeMap::new();
+    let mut inserted: Vec<(IpNet, u32)> = Vec::new();
+    let mut nets: Vec<IpNet> = Vec::new();
+    for i in 0..u.below(48) as u32 {
+        let net = if !nets.is_empty() && u.below(4) == 0 {
+            nets[u.below(nets.len())]
+        } else {
+            let v6 = u.below(4) == 0;
+            clustered_net(&mut u, v6)
+        };
+        nets.push(net);
+        if u.below(5) == 0 {
+            let got = map.remove(&net);
+            assert_eq!(got, model.remove(&net.trunc()), "remove({net})");
+        } else {
+            let got = map.insert(net, i);
+            assert_eq!(got, model.insert(net.trunc(), i), "insert({net}, {i})");
+            inserted.push((net, i));
+        }
+    }
+    let collected: PrefixMap<u32> = inserted.iter().copied().collect();
+    let mut collected_model: BTreeMap<IpNet, u32> = BTreeMap::new();
+    for (n, v) in &inserted {
+        collected_model.insert(n.trunc(), *v);
+    }
+    let queries = edge_queries(&mut u, &nets);
+    let maps = [
+        (&map, &model, "inserted"),
+        (&collected, &collected_model, "collected"),
+    ];
+    for (m, want_all, what) in maps {
+        assert_eq!(m.len(), want_all.len(), "{what}: len");
+        let listed: BTreeMap<IpNet, u32> = m.iter().map(|(n, v)| (n, *v)).collect();
+        assert_eq!(&listed, want_all, "{what}: iter");
+        for n in &nets {
+            let want = want_all.get(&n.trunc()).copied();
+            assert_eq!(m.get(n).copied(), want, "{what}: get({n})");
+            assert_eq!(
+                m.contains_prefix(n),
+                want.is_some(),
+                "{what}: contains_prefix({n})"
+            );
+        }
+        for &q in &queries {
+            let want = naive_longest(want_all, q);
+            assert_eq!(
+                m.lookup(q).copied(),
+                want.map(|w| w.1),
+                "{what}: lookup({q})"
+            );
+            let got = m.longest_match(q).map(|(n, v)| (n, *v));
+            assert_eq!(got, want, "{what}: longest_match({q})");
+        }
+    }
+
+    // IpSet against membership in the prefixes it was built from.
+    let (left, right) = nets.split_at(nets.len() / 2);
+    let a: IpSet = left.iter().copied().collect();
+    let b: IpSet = right.iter().copied().collect();
+    let (cidr, excepts) = match right.split_first() {
+        Some((c, e)) => (*c, e),
+        None => (IpNet::V4(Ipv4Net::default()), &[][..]),
+    };
+    let block = IpSet::from_block(cidr, excepts);
+    let union = a.union(&b);
+    let inter = a.intersection(&b);
+    let diff = a.difference(&b);
+    let in_any = |set: &[IpNet], q: IpAddr| set.iter().any(|n| n.contains(&q));
+    for &q in &queries {
+        let (ina, inb) = (in_any(left, q), in_any(right, q));
+        assert_eq!(a.contains(q), ina, "IpSet::contains({q})");
+        assert_eq!(union.contains(q), ina || inb, "union contains {q}");
+        assert_eq!(inter.contains(q), ina && inb, "intersection contains {q}");
+        assert_eq!(diff.contains(q), ina && !inb, "difference contains {q}");
+        let in_block = cidr.contains(&q) && !in_any(excepts, q);
+        assert_eq!(block.contains(q), in_block, "from_block contains {q}");
+    }
+    for set in [&a, &union, &inter, &diff, &block] {
+        let prefixes: Vec<IpNet> = set.iter().collect();
+        // Minimal: ascending, disjoint, and no two siblings that would merge.
+        for w in prefixes.windows(2) {
+            let (x, y) = (w[0], w[1]);
+            assert!(
+                !x.contains(&y) && !y.contains(&x),
+                "nested prefixes {x} {y}"
+            );
+            if x.addr().is_ipv6() == y.addr().is_ipv6() {
+                assert!(x.broadcast() < y.network(), "unsorted prefixes {x} {y}");
+                let siblings = x.prefix_len() == y.prefix_len() && x.supernet() == y.supernet();
+                assert!(!siblings, "{x} and {y} should have merged");
+            } else {
+                assert!(!x.addr().is_ipv6(), "IPv6 listed before IPv4: {x} {y}");
+            }
+        }
+        for p in &prefixes {
+            assert!(set.contains_net(p), "contains_net({p}) of its own prefix");
+        }
+        let rebuilt: IpSet = prefixes.iter().copied().collect();
+        assert!(
+            &rebuilt == set,
+            "prefix list {prefixes:?} does not rebuild the set"
+        );
+        for n in &nets {
+            let whole = IpSet::from(*n).difference(set).is_empty();
+            assert_eq!(set.contains_net(n), whole, "contains_net({n})");
         }
     }
 }
