@@ -463,8 +463,9 @@ fn profile_from(u: &mut Bytes<'_>) -> Profile {
     }
 }
 
-/// The compiled engine equals the reference evaluator (decide and explain) on every
-/// flow between every endpoint of a generated cluster, under a generated profile.
+/// The compiled engine equals the reference evaluator (decide, explain, and
+/// `Engine::matrix`) on every flow between every endpoint of a generated cluster, under a
+/// generated profile.
 pub fn differential(data: &[u8]) {
     let mut u = Bytes::new(data);
     let profile = profile_from(&mut u);
@@ -493,14 +494,21 @@ pub fn differential(data: &[u8]) {
         .profile(profile.clone())
         .build(&cluster, &policies);
     let reference = Reference::new(&cluster, &policies, profile);
-    for &src in &endpoints {
-        for &dst in &endpoints {
-            for &(port, proto) in &ports {
+    for &(port, proto) in &ports {
+        let matrix = engine.matrix(&endpoints, &endpoints, port, proto);
+        for (i, &src) in endpoints.iter().enumerate() {
+            for (j, &dst) in endpoints.iter().enumerate() {
                 let flow = Flow::new(src, dst, port, proto);
                 let want = reference.explain(flow);
                 assert_eq!(reference.decide(flow), want.verdict, "reference: {flow}");
                 assert_eq!(engine.decide(flow), want.verdict, "decide: {}", want.flow);
                 assert_eq!(engine.explain(flow), want, "explain: {}", want.flow);
+                assert_eq!(
+                    matrix.get(i, j),
+                    Some(want.verdict),
+                    "matrix: {}",
+                    want.flow
+                );
             }
         }
     }
