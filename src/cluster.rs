@@ -37,6 +37,14 @@ use crate::model::Labels;
 use crate::policy::{Direction, Protocol};
 
 /// The label every namespace carries with its own name.
+///
+/// ```
+/// use netpol::cluster::{Cluster, NAMESPACE_NAME_LABEL};
+/// let cluster = Cluster::builder().namespace("kube-system", [("team", "platform")]).build()?;
+/// assert_eq!(NAMESPACE_NAME_LABEL, "kubernetes.io/metadata.name");
+/// assert_eq!(cluster.namespaces()[0].labels[NAMESPACE_NAME_LABEL], "kube-system");
+/// # Ok::<(), netpol::cluster::ClusterError>(())
+/// ```
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 macro_rules! id_type {
@@ -122,6 +130,15 @@ impl ContainerPort {
 }
 
 /// A namespace with its labels (including `kubernetes.io/metadata.name`).
+///
+/// ```
+/// use netpol::cluster::Cluster;
+/// let cluster = Cluster::builder().namespace("prod", [("env", "prod")]).build()?;
+/// let prod = cluster.namespace(cluster.namespace_id("prod").unwrap()).unwrap();
+/// assert_eq!(prod.name, "prod");
+/// assert_eq!(prod.labels["env"], "prod");
+/// # Ok::<(), netpol::cluster::ClusterError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
     /// The name.
@@ -131,6 +148,17 @@ pub struct Namespace {
 }
 
 /// A node and its host addresses.
+///
+/// ```
+/// use netpol::cluster::Cluster;
+/// let cluster = Cluster::builder()
+///     .node("node-1", ["192.168.0.11".parse()?, "fd00:10::11".parse()?])
+///     .build()?;
+/// let node = cluster.node(cluster.node_id("node-1").unwrap()).unwrap();
+/// assert_eq!(node.ips[0].to_string(), "192.168.0.11");
+/// assert!(node.ips[1].is_ipv6());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     /// The name.
@@ -140,6 +168,19 @@ pub struct Node {
 }
 
 /// A pod as the policy engine sees it.
+///
+/// ```
+/// use netpol::cluster::{Cluster, PodSpec};
+/// let cluster = Cluster::builder()
+///     .node("node-1", ["192.168.0.11".parse()?])
+///     .pod(PodSpec::new("prod", "db").label("app", "db").ip("10.244.1.5".parse()?).node("node-1"))
+///     .build()?;
+/// let db = cluster.pod(cluster.pod_id("prod", "db").unwrap()).unwrap();
+/// assert_eq!(db.labels["app"], "db");
+/// assert_eq!(db.node, cluster.node_id("node-1"));
+/// assert_eq!(db.namespace, cluster.namespace_id("prod").unwrap());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pod {
     /// Its namespace.
@@ -240,6 +281,17 @@ impl PodSpec {
 }
 
 /// A cluster that cannot be built.
+///
+/// ```
+/// use netpol::cluster::{Cluster, ClusterError, PodSpec};
+/// let err = Cluster::builder()
+///     .pod(PodSpec::new("prod", "api"))
+///     .pod(PodSpec::new("prod", "api"))
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err, ClusterError::DuplicatePod("prod".into(), "api".into()));
+/// assert_eq!(err.to_string(), "pod \"prod/api\" is listed twice");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClusterError {
     /// Two namespaces with one name.
@@ -260,6 +312,12 @@ pub enum ClusterError {
 }
 
 /// Collects namespaces, nodes and pods; see [`Cluster::builder`].
+///
+/// ```
+/// use netpol::cluster::{Cluster, ClusterError};
+/// let builder = Cluster::builder().node("node-1", []).node("node-1", []);
+/// assert_eq!(builder.build().unwrap_err(), ClusterError::DuplicateNode("node-1".into()));
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ClusterBuilder {
     namespaces: Vec<(String, Labels)>,
@@ -424,6 +482,18 @@ fn to_u32(n: usize, what: &'static str) -> Result<u32, ClusterError> {
 }
 
 /// Namespaces, nodes and pods, read-only once built.
+///
+/// ```
+/// use netpol::cluster::{Cluster, Endpoint, PodSpec};
+/// let cluster = Cluster::builder()
+///     .namespace("prod", [("env", "prod")])
+///     .pod(PodSpec::new("prod", "web").ip("10.244.1.5".parse()?))
+///     .build()?;
+/// let web = cluster.pod_id("prod", "web").unwrap();
+/// assert_eq!(cluster.describe(Endpoint::Pod(web)), "prod/web");
+/// assert_eq!(cluster.pod_namespace_name(web), "prod");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Cluster {
     namespaces: Vec<Namespace>,

@@ -68,6 +68,16 @@ impl fmt::Display for Verdict {
 }
 
 /// A case decided before any policy is read.
+///
+/// ```
+/// use netpol::explain::Special;
+/// assert_eq!(serde_json::to_string(&Special::SelfTraffic)?, "\"selfTraffic\"");
+/// assert_eq!(
+///     Special::OwnNode.to_string(),
+///     "traffic between a pod and its own node is always allowed"
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Special {
@@ -90,6 +100,12 @@ impl fmt::Display for Special {
 }
 
 /// A policy, by its position in the evaluator's accepted list and by name.
+///
+/// ```
+/// use netpol::explain::PolicyRef;
+/// let p = PolicyRef { index: 0, namespace: "prod".into(), name: "allow-api-to-db".into() };
+/// assert_eq!(p.to_string(), "prod/allow-api-to-db");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PolicyRef {
     /// Position among the accepted policies.
@@ -107,6 +123,14 @@ impl fmt::Display for PolicyRef {
 }
 
 /// A rule of a policy: `spec.ingress[rule]` or `spec.egress[rule]`.
+///
+/// ```
+/// use netpol::explain::{PolicyRef, RuleRef};
+/// use netpol::policy::Direction;
+/// let policy = PolicyRef { index: 0, namespace: "prod".into(), name: "allow-dns".into() };
+/// let rule = RuleRef { policy, direction: Direction::Egress, rule: 1 };
+/// assert_eq!(rule.to_string(), "prod/allow-dns spec.egress[1]");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RuleRef {
     /// The policy.
@@ -128,6 +152,23 @@ impl fmt::Display for RuleRef {
 }
 
 /// What one side of a flow decided: egress at the source, ingress at the destination.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+/// # use netpol::model::NetworkPolicy;
+/// # use netpol::policy::Policy;
+/// # use netpol::reference::Reference;
+/// let cluster = Cluster::builder().pod(PodSpec::new("prod", "db")).build()?;
+/// let policies = [Policy::new(&NetworkPolicy::new("prod", "default-deny"))?];
+/// let db = Endpoint::Pod(cluster.pod_id("prod", "db").unwrap());
+/// let web = Endpoint::External("203.0.113.7".parse()?);
+/// let reference = Reference::new(&cluster, &policies, Default::default());
+/// let side = reference.explain(Flow::new(web, db, 5432, Default::default())).ingress;
+/// assert!(side.is_pod && side.isolated && side.allowed_by.is_empty() && !side.allowed);
+/// assert_eq!(side.to_string(),
+///     "ingress at prod/db: isolated by prod/default-deny; no rule allows it, denied");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SideExplanation {

@@ -59,6 +59,13 @@ pub enum Protocol {
 
 impl Protocol {
     /// All protocols, in a fixed order.
+    ///
+    /// ```
+    /// use netpol::policy::Protocol;
+    /// let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
+    /// assert_eq!(names, ["TCP", "UDP", "SCTP"]);
+    /// assert!(Protocol::ALL.iter().enumerate().all(|(i, p)| p.index() == i));
+    /// ```
     pub const ALL: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
 
     /// The name the API uses.
@@ -91,6 +98,13 @@ impl fmt::Display for Protocol {
 }
 
 /// A protocol name that is not `TCP`, `UDP` or `SCTP`.
+///
+/// ```
+/// use netpol::policy::{Protocol, UnknownProtocol};
+/// let err = "ICMP".parse::<Protocol>().unwrap_err();
+/// assert_eq!(err, UnknownProtocol("ICMP".into()));
+/// assert_eq!(err.to_string(), r#"unsupported protocol "ICMP": supported values are "SCTP", "TCP", "UDP""#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unsupported protocol \"{0}\": supported values are \"SCTP\", \"TCP\", \"UDP\"")]
 pub struct UnknownProtocol(pub String);
@@ -275,6 +289,19 @@ impl fmt::Display for PortRule {
 /// A rule of one direction: it allows traffic when a peer matches and a port matches.
 ///
 /// `peers` and `ports` are `None` when the list was absent or empty, meaning "every".
+///
+/// ```
+/// use netpol::model::NetworkPolicy;
+/// use netpol::policy::{Direction, Policy, PortSpec};
+/// let written = NetworkPolicy::from_json(r#"{"metadata": {"name": "allow-dns", "namespace": "prod"},
+///   "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+///            "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]}}"#)?;
+/// let policy = Policy::new(&written)?;
+/// let rule = &policy.rules(Direction::Egress)[0];
+/// assert!(rule.peers.is_none()); // no `to`: every peer
+/// assert_eq!(rule.ports.as_ref().unwrap()[0].port, PortSpec::Range { start: 53, end: 53 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Rule {
     /// `from` (ingress) or `to` (egress); `None` = every peer.
@@ -284,6 +311,18 @@ pub struct Rule {
 }
 
 /// A validated, normalised NetworkPolicy.
+///
+/// ```
+/// use netpol::model::NetworkPolicy;
+/// use netpol::policy::Policy;
+/// let written = NetworkPolicy::from_json(r#"{"metadata": {"name": "default-deny"},
+///   "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}"#)?;
+/// let policy = Policy::new(&written)?;
+/// assert_eq!(policy.namespace, "default"); // none written
+/// assert_eq!(policy.ingress, Some(vec![])); // isolates ingress, allows nothing
+/// assert_eq!(policy.egress, Some(vec![]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Policy {
     /// The namespace (`default` when none was written).

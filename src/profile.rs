@@ -228,6 +228,13 @@ impl Profile {
 
 impl Profile {
     /// The names [`Profile::named`] knows.
+    ///
+    /// ```
+    /// use netpol::profile::Profile;
+    /// assert_eq!(Profile::NAMES.len(), 6);
+    /// assert!(Profile::NAMES.contains(&"kube-router"));
+    /// assert!(Profile::NAMES.iter().all(|n| Profile::named(n).is_some()));
+    /// ```
     pub const NAMES: &'static [&'static str] = &[
         "conformance",
         "flannel",

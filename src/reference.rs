@@ -41,6 +41,18 @@ use crate::policy::{Direction, Peer, Policy, PortRule, PortSpec, Rule};
 use crate::profile::Profile;
 
 /// The literal evaluator over a borrowed cluster and policy list.
+///
+/// ```
+/// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+/// use netpol::profile::Profile;
+/// use netpol::reference::Reference;
+/// let cluster = Cluster::builder().pod(PodSpec::new("prod", "web").ip("10.244.1.5".parse()?)).build()?;
+/// let web = Endpoint::Pod(cluster.pod_id("prod", "web").unwrap());
+/// let reference = Reference::new(&cluster, &[], Profile::flannel());
+/// let e = reference.explain(Flow::new(Endpoint::External("203.0.113.7".parse()?), web, 80, Default::default()));
+/// assert_eq!(e.special, Some(netpol::explain::Special::NotEnforced));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Reference<'a> {
     cluster: &'a Cluster,
@@ -77,6 +89,21 @@ impl<'a> Reference<'a> {
 
     /// Whether the flow is allowed: the same rules as [`Reference::explain`], without
     /// building the explanation.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// # use netpol::model::NetworkPolicy;
+    /// # use netpol::policy::{Policy, Protocol};
+    /// # use netpol::reference::Reference;
+    /// let cluster = Cluster::builder().pod(PodSpec::new("prod", "db").ip("10.244.1.5".parse()?)).build()?;
+    /// let policies = [Policy::new(&NetworkPolicy::new("prod", "default-deny"))?];
+    /// let db = Endpoint::Pod(cluster.pod_id("prod", "db").unwrap());
+    /// let outside = Endpoint::External("203.0.113.7".parse()?);
+    /// let reference = Reference::new(&cluster, &policies, Default::default());
+    /// assert!(!reference.decide(Flow::new(outside, db, 5432, Protocol::Tcp)).is_allowed());
+    /// assert!(reference.decide(Flow::new(db, outside, 443, Protocol::Tcp)).is_allowed()); // egress not isolated
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn decide(&self, flow: Flow) -> Verdict {
         Verdict::from(
             self.special(flow).is_some()
@@ -86,6 +113,23 @@ impl<'a> Reference<'a> {
     }
 
     /// The verdict with its explanation.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// # use netpol::model::NetworkPolicy;
+    /// # use netpol::policy::{Policy, Protocol};
+    /// # use netpol::reference::Reference;
+    /// let cluster = Cluster::builder().pod(PodSpec::new("prod", "db").ip("10.244.1.5".parse()?)).build()?;
+    /// let policies = [Policy::new(&NetworkPolicy::new("prod", "default-deny"))?];
+    /// let db = Endpoint::Pod(cluster.pod_id("prod", "db").unwrap());
+    /// let outside = Endpoint::External("203.0.113.7".parse()?);
+    /// let e = Reference::new(&cluster, &policies, Default::default())
+    ///     .explain(Flow::new(outside, db, 5432, Protocol::Tcp));
+    /// assert_eq!(e.flow, "203.0.113.7 -> prod/db 5432/TCP");
+    /// assert!(!e.verdict.is_allowed() && e.egress.allowed && !e.ingress.allowed);
+    /// assert_eq!(e.ingress.policies[0].name, "default-deny");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn explain(&self, flow: Flow) -> Explanation {
         let egress = self.side(flow, Direction::Egress);
         let ingress = self.side(flow, Direction::Ingress);

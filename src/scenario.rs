@@ -89,6 +89,16 @@ use crate::service::{Reachability, Service, ServiceId, ServiceTable};
 use crate::validate::{ErrorKind, FieldError};
 
 /// A scenario as written.
+///
+/// ```
+/// use netpol::scenario::Scenario;
+/// let s = Scenario::from_json(r#"{"description": "default deny in prod", "profile": "calico",
+///   "namespaces": [{"name": "prod"}], "pods": [{"namespace": "prod", "name": "db"}]}"#)?;
+/// assert_eq!(s.profile.as_deref(), Some("calico"));
+/// assert_eq!(s.pods[0].name, "db");
+/// assert!(s.policies.is_empty() && s.queries.is_empty());
+/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Scenario {
@@ -123,6 +133,15 @@ pub struct Scenario {
 }
 
 /// A namespace entry.
+///
+/// ```
+/// use netpol::scenario::ScenarioNamespace;
+/// let ns: ScenarioNamespace = serde_json::from_str(r#"{"name": "prod", "labels": {"env": "prod"}}"#)?;
+/// assert_eq!(ns.labels["env"], "prod");
+/// let bare: ScenarioNamespace = serde_json::from_str(r#"{"name": "kube-system"}"#)?;
+/// assert!(bare.labels.is_empty());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScenarioNamespace {
     /// Name.
@@ -133,6 +152,15 @@ pub struct ScenarioNamespace {
 }
 
 /// A node entry.
+///
+/// ```
+/// use netpol::scenario::ScenarioNode;
+/// let node: ScenarioNode =
+///     serde_json::from_str(r#"{"name": "node-1", "ip": "192.168.0.11", "ips": ["fd00:10::11"]}"#)?;
+/// assert_eq!(node.ip.as_deref(), Some("192.168.0.11"));
+/// assert_eq!(node.ips, ["fd00:10::11"]);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScenarioNode {
     /// Name.
@@ -146,6 +174,17 @@ pub struct ScenarioNode {
 }
 
 /// A pod entry.
+///
+/// ```
+/// use netpol::scenario::ScenarioPod;
+/// let pod: ScenarioPod = serde_json::from_str(r#"{"namespace": "prod", "name": "db",
+///   "labels": {"app": "db"}, "ip": "10.244.1.5", "node": "node-1",
+///   "ports": [{"name": "pg", "port": 5432}]}"#)?;
+/// assert_eq!(pod.labels["app"], "db");
+/// assert_eq!(pod.node.as_deref(), Some("node-1"));
+/// assert_eq!(pod.ports[0].port, 5432);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScenarioPod {
     /// Namespace.
@@ -170,6 +209,15 @@ pub struct ScenarioPod {
 }
 
 /// A container port entry.
+///
+/// ```
+/// use netpol::scenario::ScenarioPort;
+/// let dns: ScenarioPort = serde_json::from_str(r#"{"name": "dns", "port": 53, "protocol": "UDP"}"#)?;
+/// assert_eq!(dns.protocol.as_deref(), Some("UDP"));
+/// let http: ScenarioPort = serde_json::from_str(r#"{"port": 8080}"#)?;
+/// assert!(http.name.is_none() && http.protocol.is_none()); // TCP when loaded
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScenarioPort {
     /// Name.
@@ -184,6 +232,17 @@ pub struct ScenarioPort {
 
 /// One side of a query: `"ns/name"`, `{"ip": "..."}`, `{"node": "name"}`, or (as a
 /// destination) `{"service": "ns/name"}`.
+///
+/// ```
+/// use netpol::scenario::ScenarioEndpoint;
+/// let pod: ScenarioEndpoint = serde_json::from_str(r#""prod/api""#)?;
+/// assert_eq!(pod, ScenarioEndpoint::Pod("prod/api".into()));
+/// let dns: ScenarioEndpoint = serde_json::from_str(r#"{"ip": "8.8.8.8"}"#)?;
+/// assert_eq!(dns, ScenarioEndpoint::Ip { ip: "8.8.8.8".into() });
+/// let svc: ScenarioEndpoint = serde_json::from_str(r#"{"service": "kube-system/kube-dns"}"#)?;
+/// assert!(matches!(svc, ScenarioEndpoint::Service { .. }));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ScenarioEndpoint {
@@ -237,6 +296,13 @@ pub enum Expect {
 
 impl Expect {
     /// The verdict this expects of a flow between endpoints, if it is one.
+    ///
+    /// ```
+    /// use netpol::explain::Verdict;
+    /// use netpol::scenario::Expect;
+    /// assert_eq!(Expect::Deny.verdict(), Some(Verdict::Deny));
+    /// assert_eq!(Expect::Some.verdict(), None); // Services only
+    /// ```
     pub fn verdict(self) -> Option<Verdict> {
         match self {
             Expect::Allow => Some(Verdict::Allow),
@@ -246,6 +312,14 @@ impl Expect {
     }
 
     /// Whether a Service answer meets this expectation.
+    ///
+    /// ```
+    /// use netpol::scenario::Expect;
+    /// use netpol::service::Reachability;
+    /// assert!(Expect::Some.matches_service(Reachability::Some));
+    /// assert!(Expect::Deny.matches_service(Reachability::None));
+    /// assert!(!Expect::NoEndpoints.matches_service(Reachability::None));
+    /// ```
     pub fn matches_service(self, r: Reachability) -> bool {
         match self {
             Expect::Allow => r == Reachability::All,
@@ -256,6 +330,12 @@ impl Expect {
     }
 
     /// `allow`, `deny`, `some` or `noEndpoints`.
+    ///
+    /// ```
+    /// use netpol::scenario::Expect;
+    /// assert_eq!(Expect::NoEndpoints.as_str(), "noEndpoints");
+    /// assert_eq!(Expect::Allow.to_string(), "allow");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Expect::Allow => "allow",
@@ -282,6 +362,16 @@ impl std::fmt::Display for Expect {
 }
 
 /// A query.
+///
+/// ```
+/// use netpol::scenario::{Expect, ScenarioEndpoint, ScenarioQuery};
+/// let q: ScenarioQuery = serde_json::from_str(
+///     r#"{"from": "prod/api", "to": "prod/db", "port": 5432, "expect": "allow"}"#)?;
+/// assert_eq!(q.to, ScenarioEndpoint::Pod("prod/db".into()));
+/// assert_eq!(q.expect, Some(Expect::Allow));
+/// assert!(q.protocol.is_none()); // TCP
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScenarioQuery {
@@ -305,6 +395,14 @@ pub struct ScenarioQuery {
 }
 
 /// An `expectRejected` entry.
+///
+/// ```
+/// use netpol::scenario::ExpectRejected;
+/// let e: ExpectRejected = serde_json::from_str(
+///     r#"{"policy": "prod/bad-ports", "field": "spec.ingress[0].ports[0].endPort"}"#)?;
+/// assert_eq!(e.policy, "prod/bad-ports");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpectRejected {
     /// `namespace/name` of the policy.
@@ -314,6 +412,17 @@ pub struct ExpectRejected {
 }
 
 /// A scenario that cannot be read or loaded.
+///
+/// ```
+/// use netpol::scenario::{Scenario, ScenarioError};
+/// let err = Scenario::from_json(r#"{"queries": [{"from": "prod/api", "to": "prod/db", "port": 0}]}"#)?
+///     .load()
+///     .unwrap_err();
+/// assert!(matches!(&err, ScenarioError::Invalid { path, .. } if path == "queries[0].from"));
+/// assert_eq!(err.to_string(), r#"queries[0].from: no pod "prod/api""#);
+/// assert!(matches!(Scenario::from_json("{"), Err(ScenarioError::Json { line: 1, .. })));
+/// # Ok::<(), ScenarioError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScenarioError {
     /// Not JSON, or not of the scenario's shape.
@@ -344,6 +453,18 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> ScenarioError
 }
 
 /// What became of one policy of the file.
+///
+/// ```
+/// # use netpol::scenario::Scenario;
+/// let loaded = Scenario::from_json(r#"{"policies": [
+///   {"metadata": {"name": "default-deny", "namespace": "prod"}, "spec": {"podSelector": {}}},
+///   {"metadata": {"name": "bad-port", "namespace": "prod"},
+///    "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 70000}]}]}}]}"#)?.load()?;
+/// assert_eq!(loaded.outcomes[0].key, "prod/default-deny");
+/// assert!(loaded.outcomes[0].errors.is_empty());
+/// assert_eq!(loaded.outcomes[1].errors[0].field, "spec.ingress[0].ports[0].port");
+/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyOutcome {
     /// `namespace/name`.
@@ -353,6 +474,19 @@ pub struct PolicyOutcome {
 }
 
 /// A query between endpoints, resolved against the cluster.
+///
+/// ```
+/// # use netpol::scenario::Scenario;
+/// use netpol::cluster::Endpoint;
+/// use netpol::policy::Protocol;
+/// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
+///   "queries": [{"from": "prod/api", "to": {"ip": "8.8.8.8"}, "port": 53, "protocol": "UDP"}]}"#)?
+///     .load()?;
+/// let q = loaded.queries[0];
+/// assert_eq!(q.flow.dst, Endpoint::External("8.8.8.8".parse().unwrap()));
+/// assert_eq!((q.flow.port, q.flow.protocol, q.expect), (53, Protocol::Udp, None));
+/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadedQuery {
     /// Position in the file's `queries`.
@@ -364,6 +498,20 @@ pub struct LoadedQuery {
 }
 
 /// A query to a Service, resolved against the cluster and the Services.
+///
+/// ```
+/// # use netpol::scenario::{Expect, Scenario};
+/// let loaded = Scenario::from_json(r#"{
+///   "pods": [{"namespace": "prod", "name": "web", "labels": {"app": "web"}, "ip": "10.244.1.5"}],
+///   "services": [{"metadata": {"name": "web", "namespace": "prod"},
+///                 "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80}]}}],
+///   "queries": [{"from": {"ip": "203.0.113.7"}, "to": {"service": "prod/web"}, "port": 80, "expect": "allow"}]
+/// }"#)?.load()?;
+/// let q = &loaded.service_queries[0];
+/// assert_eq!(q.service, loaded.services.lookup("prod", "web").unwrap());
+/// assert_eq!((q.port, q.expect), (80, Some(Expect::Allow)));
+/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedServiceQuery {
     /// Position in the file's `queries`.
@@ -383,6 +531,16 @@ pub struct LoadedServiceQuery {
 }
 
 /// A query of either kind, by reference; see [`LoadedScenario::queries_in_order`].
+///
+/// ```
+/// # use netpol::scenario::{LoadedItem, Scenario};
+/// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
+///   "queries": [{"from": "prod/api", "to": "prod/api", "port": 8080, "expect": "allow"}]}"#)?
+///     .load()?;
+/// let items = loaded.queries_in_order();
+/// assert!(matches!(items[0], LoadedItem::Flow(q) if q.flow.port == 8080));
+/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadedItem<'a> {
     /// Between endpoints.
@@ -392,6 +550,18 @@ pub enum LoadedItem<'a> {
 }
 
 /// A scenario resolved into the crate's types.
+///
+/// ```
+/// # use netpol::scenario::Scenario;
+/// let loaded = Scenario::from_json(r#"{"profile": "cilium",
+///   "namespaces": [{"name": "prod", "labels": {"env": "prod"}}],
+///   "pods": [{"namespace": "prod", "name": "db", "ip": "10.244.1.5"}]}"#)?
+///     .load()?;
+/// assert_eq!(loaded.profile.name, "cilium");
+/// assert!(loaded.cluster.pod_id("prod", "db").is_some());
+/// assert!(loaded.policies.is_empty() && loaded.services.is_empty());
+/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct LoadedScenario {
     /// The cluster.
@@ -412,6 +582,20 @@ pub struct LoadedScenario {
 
 impl LoadedScenario {
     /// Every query of both kinds, in file order.
+    ///
+    /// ```
+    /// # use netpol::scenario::{LoadedItem, Scenario};
+    /// let loaded = Scenario::from_json(r#"{
+    ///   "pods": [{"namespace": "prod", "name": "web", "labels": {"app": "web"}, "ip": "10.244.1.5"}],
+    ///   "services": [{"metadata": {"name": "web", "namespace": "prod"},
+    ///                 "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80}]}}],
+    ///   "queries": [{"from": {"ip": "203.0.113.7"}, "to": {"ip": "10.96.0.10"}, "port": 80},
+    ///               {"from": {"ip": "203.0.113.7"}, "to": "prod/web", "port": 80}]
+    /// }"#)?.load()?;
+    /// let items = loaded.queries_in_order();
+    /// assert!(matches!(items[..], [LoadedItem::Service(_), LoadedItem::Flow(_)]));
+    /// # Ok::<(), netpol::scenario::ScenarioError>(())
+    /// ```
     pub fn queries_in_order(&self) -> Vec<LoadedItem<'_>> {
         let mut out: Vec<(usize, LoadedItem<'_>)> = self
             .queries
@@ -432,6 +616,19 @@ impl LoadedScenario {
     /// A policy listed there must be refused with the listed field among its errors (a
     /// field error on a path inside the listed one also counts, since the apiserver may
     /// report the deeper path); every other policy must be accepted.
+    ///
+    /// ```
+    /// # use netpol::scenario::Scenario;
+    /// let scenario = Scenario::from_json(r#"{"policies": [{"metadata": {"name": "bad-port", "namespace": "prod"},
+    ///   "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 70000}]}]}}],
+    ///   "expectRejected": [{"policy": "prod/bad-port", "field": "spec.ingress[0]"}]}"#)?;
+    /// let loaded = scenario.load()?;
+    /// assert!(loaded.rejection_mismatches(&scenario.expect_rejected).is_empty());
+    /// let mismatches = loaded.rejection_mismatches(&[]);
+    /// assert_eq!(mismatches[0].0, "prod/bad-port");
+    /// assert!(mismatches[0].1.starts_with("refused, but expected to be accepted"));
+    /// # Ok::<(), netpol::scenario::ScenarioError>(())
+    /// ```
     pub fn rejection_mismatches(&self, expected: &[ExpectRejected]) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for outcome in &self.outcomes {
@@ -544,6 +741,19 @@ impl Scenario {
     /// A policy that does not decode or does not validate is refused (and recorded in
     /// [`LoadedScenario::outcomes`]); a query naming an unknown pod or node, a bad address
     /// or an out-of-range port is an error.
+    ///
+    /// ```
+    /// use netpol::scenario::Scenario;
+    /// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
+    ///   "policies": [{"metadata": {"name": "default-deny", "namespace": "prod"}, "spec": {"podSelector": {}}}],
+    ///   "queries": [{"from": "prod/api", "to": {"ip": "8.8.8.8"}, "port": 53, "expect": "allow"}]}"#)?
+    ///     .load()?;
+    /// assert_eq!(loaded.policies[0].name, "default-deny");
+    /// assert_eq!(loaded.queries.len(), 1);
+    /// let bad = Scenario::from_json(r#"{"queries": [{"from": {"ip": "8.8.8.8"}, "to": {"ip": "8.8.4.4"}, "port": 70000}]}"#)?;
+    /// assert_eq!(bad.load().unwrap_err().to_string(), "queries[0].port: 70000 is not a port number (1-65535)");
+    /// # Ok::<(), netpol::scenario::ScenarioError>(())
+    /// ```
     pub fn load(&self) -> Result<LoadedScenario, ScenarioError> {
         let profile = match &self.profile {
             None => Profile::default(),

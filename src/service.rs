@@ -419,6 +419,15 @@ pub enum Addressing {
 
 impl Addressing {
     /// The cluster IPs (empty unless [`Addressing::ClusterIps`]).
+    ///
+    /// ```
+    /// use netpol::service::{Addressing, Service};
+    /// let svc = Service::from_json(r#"{"metadata": {"name": "kube-dns", "namespace": "kube-system"},
+    ///     "spec": {"clusterIPs": ["10.96.0.10", "fd00:10:96::a"]}}"#)?;
+    /// assert_eq!(svc.resolve()?.addressing.cluster_ips().len(), 2);
+    /// assert!(Addressing::ExternalName.cluster_ips().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cluster_ips(&self) -> &[IpAddr] {
         match self {
             Addressing::ClusterIps(ips) => ips,
@@ -496,6 +505,13 @@ pub struct ResolvedService {
 
 impl ResolvedService {
     /// `namespace/name`.
+    ///
+    /// ```
+    /// let svc = netpol::service::Service::from_json(
+    ///     r#"{"metadata": {"name": "web"}, "spec": {"clusterIP": "None"}}"#)?;
+    /// assert_eq!(svc.resolve()?.key(), "default/web"); // no namespace written
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
@@ -515,6 +531,21 @@ pub struct ServiceId(pub u32);
 
 impl ServiceId {
     /// The id as an index into the table's list.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// let id = table.lookup("shop", "web").unwrap();
+    /// assert_eq!(id.index(), 0); // the first Service given to `build`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -579,6 +610,8 @@ impl fmt::Display for NoEndpoints {
     }
 }
 
+impl std::error::Error for NoEndpoints {}
+
 /// How many endpoints a flow to a Service reaches.
 ///
 /// ```
@@ -604,6 +637,13 @@ pub enum Reachability {
 
 impl Reachability {
     /// The summary for `allowed` reachable endpoints out of `total`.
+    ///
+    /// ```
+    /// use netpol::service::Reachability;
+    /// assert_eq!(Reachability::from_counts(2, 3), Reachability::Some);
+    /// assert_eq!(Reachability::from_counts(0, 0), Reachability::NoEndpoints);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_counts(allowed: usize, total: usize) -> Self {
         if total == 0 {
             Reachability::NoEndpoints
@@ -617,6 +657,13 @@ impl Reachability {
     }
 
     /// `all`, `some`, `none` or `noEndpoints`.
+    ///
+    /// ```
+    /// use netpol::service::Reachability;
+    /// assert_eq!(Reachability::NoEndpoints.as_str(), "noEndpoints");
+    /// assert_eq!(Reachability::All.to_string(), "all");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Reachability::All => "all",
@@ -634,6 +681,27 @@ impl fmt::Display for Reachability {
 }
 
 /// The answer for one endpoint: the translated flow and its explanation.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, PodSpec};
+/// # use netpol::service::{Service, ServiceTable};
+/// # let cluster = Cluster::builder()
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+/// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # use netpol::cluster::Endpoint;
+/// let engine = netpol::engine::Engine::build(&cluster, &[]);
+/// let client = Endpoint::Pod(cluster.pod_id("shop", "client").unwrap());
+/// let answer = table.explain(&engine, client, table.lookup("shop", "web").unwrap(), 80, Default::default());
+/// let e = &answer.endpoints[0];
+/// assert_eq!((e.endpoint.as_str(), e.target_port), ("shop/web-1", 8080));
+/// assert_eq!(e.flow.dst, Endpoint::Pod(e.pod));
+/// assert!(e.explanation.verdict.is_allowed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointVerdict {
@@ -682,6 +750,27 @@ pub struct ServiceVerdict {
 
 impl ServiceVerdict {
     /// Whether every endpoint is reachable (and there is at least one).
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// # use netpol::{cluster::Endpoint, engine::Engine, model::NetworkPolicy, policy::Policy};
+    /// let client = Endpoint::Pod(cluster.pod_id("shop", "client").unwrap());
+    /// let id = table.lookup("shop", "web").unwrap();
+    /// let open = Engine::build(&cluster, &[]);
+    /// assert!(table.explain(&open, client, id, 80, Default::default()).all_reachable());
+    /// let deny = [Policy::new(&NetworkPolicy::new("shop", "default-deny"))?];
+    /// let closed = Engine::build(&cluster, &deny);
+    /// assert!(!table.explain(&closed, client, id, 80, Default::default()).all_reachable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn all_reachable(&self) -> bool {
         self.reachability == Reachability::All
     }
@@ -747,6 +836,16 @@ pub struct ServiceTable {
 impl ServiceTable {
     /// Resolves every Service's endpoints against `cluster`. Fails on two Services with
     /// one name or one cluster IP.
+    ///
+    /// ```
+    /// use netpol::cluster::Cluster;
+    /// use netpol::service::{Service, ServiceError, ServiceTable};
+    /// let a = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"}, "spec": {"clusterIP": "10.96.0.10"}}"#)?;
+    /// let b = Service::from_json(r#"{"metadata": {"name": "api", "namespace": "shop"}, "spec": {"clusterIP": "10.96.0.10"}}"#)?;
+    /// let err = ServiceTable::build(&Cluster::default(), &[a.resolve()?, b.resolve()?]).unwrap_err();
+    /// assert!(matches!(err, ServiceError::DuplicateIp { ref second, .. } if second == "shop/api"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(cluster: &Cluster, services: &[ResolvedService]) -> Result<Self, ServiceError> {
         let mut table = ServiceTable::default();
         for service in services {
@@ -780,16 +879,61 @@ impl ServiceTable {
     }
 
     /// Number of Services.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// assert_eq!(table.len(), 1);
+    /// assert_eq!(ServiceTable::default().len(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether the table holds no Service.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// assert!(!table.is_empty());
+    /// assert!(ServiceTable::default().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// The Service `namespace/name`.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// assert!(table.lookup("shop", "web").is_some());
+    /// assert!(table.lookup("default", "web").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lookup(&self, namespace: &str, name: &str) -> Option<ServiceId> {
         self.by_name
             .get(&(namespace.to_owned(), name.to_owned()))
@@ -797,6 +941,21 @@ impl ServiceTable {
     }
 
     /// The Service owning a cluster IP.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// assert_eq!(table.lookup_ip("10.96.0.10".parse()?), table.lookup("shop", "web"));
+    /// assert!(table.lookup_ip("10.244.1.5".parse()?).is_none()); // a pod IP, not a Service
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lookup_ip(&self, ip: IpAddr) -> Option<ServiceId> {
         self.by_ip.get(&ip).copied()
     }
@@ -831,11 +990,42 @@ impl ServiceTable {
     }
 
     /// A Service by id.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// # use netpol::service::TargetPort;
+    /// let web = table.service(table.lookup("shop", "web").unwrap()).unwrap();
+    /// assert_eq!(web.ports[0].target, TargetPort::Number(8080));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn service(&self, id: ServiceId) -> Option<&ResolvedService> {
         self.entries.get(id.index()).map(|e| &e.service)
     }
 
     /// Iterates over ids and Services.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// let keys: Vec<String> = table.services().map(|(_, s)| s.key()).collect();
+    /// assert_eq!(keys, ["shop/web"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn services(&self) -> impl Iterator<Item = (ServiceId, &ResolvedService)> + '_ {
         self.entries
             .iter()
@@ -845,6 +1035,24 @@ impl ServiceTable {
 
     /// The endpoints a flow to the Service on `port`/`protocol` can land on, each with its
     /// target port; for a headless Service, every selected pod at `port` itself.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// # use netpol::{policy::Protocol, service::NoEndpoints};
+    /// let id = table.lookup("shop", "web").unwrap();
+    /// let endpoints = table.endpoints(id, 80, Protocol::Tcp).unwrap();
+    /// assert_eq!(endpoints.iter().next().map(|e| e.target_port), Some(8080));
+    /// assert_eq!(table.endpoints(id, 80, Protocol::Udp).unwrap_err(), NoEndpoints::UnknownPort);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn endpoints(
         &self,
         id: ServiceId,
@@ -878,6 +1086,27 @@ impl ServiceTable {
 
     /// How many endpoints `src` reaches through the Service on `port`/`protocol`, using
     /// `evaluator.decide` per endpoint. Allocates nothing (beyond what the evaluator does).
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// # use netpol::{cluster::Endpoint, model::NetworkPolicy, policy::Policy, reference::Reference};
+    /// # use netpol::service::Reachability;
+    /// let client = Endpoint::Pod(cluster.pod_id("shop", "client").unwrap());
+    /// let id = table.lookup("shop", "web").unwrap();
+    /// let deny = [Policy::new(&NetworkPolicy::new("shop", "default-deny"))?];
+    /// let reference = Reference::new(&cluster, &deny, Default::default());
+    /// assert_eq!(table.reachability(&reference, client, id, 80, Default::default()), Reachability::None);
+    /// assert_eq!(table.reachability(&reference, client, id, 443, Default::default()), Reachability::NoEndpoints);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reachability<E: Evaluator + ?Sized>(
         &self,
         evaluator: &E,
@@ -902,6 +1131,27 @@ impl ServiceTable {
     }
 
     /// The full answer: every endpoint's translated flow with its explanation.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// # use netpol::{cluster::Endpoint, reference::Reference, service::Reachability};
+    /// let client = Endpoint::Pod(cluster.pod_id("shop", "client").unwrap());
+    /// let id = table.lookup("shop", "web").unwrap();
+    /// let reference = Reference::new(&cluster, &[], Default::default());
+    /// let answer = table.explain(&reference, client, id, 80, Default::default());
+    /// assert_eq!(answer.flow, "shop/client -> service shop/web 80/TCP");
+    /// assert_eq!(answer.reachability, Reachability::All);
+    /// assert_eq!(answer.endpoints[0].flow.port, 8080); // decided after translation
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn explain<E: Evaluator + ?Sized>(
         &self,
         evaluator: &E,
@@ -957,6 +1207,26 @@ impl ServiceTable {
 }
 
 /// The endpoints of a Service port; see [`ServiceTable::endpoints`].
+///
+/// ```
+/// # use netpol::cluster::{Cluster, PodSpec};
+/// # use netpol::service::{Service, ServiceTable};
+/// # let cluster = Cluster::builder()
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+/// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// use netpol::service::Endpoints;
+/// let headless = Service::from_json(r#"{"metadata": {"name": "web-pods", "namespace": "shop"},
+///     "spec": {"clusterIP": "None", "selector": {"app": "web"}}}"#)?;
+/// let table = ServiceTable::build(&cluster, &[headless.resolve()?])?;
+/// let id = table.lookup("shop", "web-pods").unwrap();
+/// let endpoints = table.endpoints(id, 8443, Default::default()).unwrap();
+/// assert!(matches!(endpoints, Endpoints::Direct { port: 8443, .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub enum Endpoints<'a> {
     /// Through a cluster IP: each pod with its own target port.
@@ -972,6 +1242,23 @@ pub enum Endpoints<'a> {
 
 impl<'a> Endpoints<'a> {
     /// Iterates over the endpoints.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// let id = table.lookup("shop", "web").unwrap();
+    /// let endpoints = table.endpoints(id, 80, Default::default()).unwrap();
+    /// let pods: Vec<_> = endpoints.iter().map(|e| cluster.describe(netpol::cluster::Endpoint::Pod(e.pod))).collect();
+    /// assert_eq!(pods, ["shop/web-1"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = ServiceEndpoint> + 'a {
         let (translated, direct, port): (&'a [ServiceEndpoint], &'a [PodId], u16) = match *self {
             Endpoints::Translated(list) => (list, &[], 0),
@@ -987,6 +1274,21 @@ impl<'a> Endpoints<'a> {
     }
 
     /// How many endpoints.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// let id = table.lookup("shop", "web").unwrap();
+    /// assert_eq!(table.endpoints(id, 80, Default::default()).unwrap().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         match self {
             Endpoints::Translated(list) => list.len(),
@@ -996,6 +1298,21 @@ impl<'a> Endpoints<'a> {
 
     /// Whether there is none (never the case for a value [`ServiceTable::endpoints`]
     /// returns).
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, PodSpec};
+    /// # use netpol::service::{Service, ServiceTable};
+    /// # let cluster = Cluster::builder()
+    /// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+    /// #     .pod(PodSpec::new("shop", "client").ip("10.244.1.9".parse()?))
+    /// #     .build()?;
+    /// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+    /// #     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+    /// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+    /// let id = table.lookup("shop", "web").unwrap();
+    /// assert!(!table.endpoints(id, 80, Default::default()).unwrap().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -3,6 +3,9 @@
 #[allow(dead_code)]
 #[path = "../examples/reach/manifest.rs"]
 mod manifest;
+#[allow(dead_code)]
+#[path = "../examples/reach/services.rs"]
+mod services;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -10,7 +13,9 @@ use std::path::PathBuf;
 use manifest::{Issue, Manifests, Severity};
 use netpol::cluster::{Endpoint, Flow};
 use netpol::engine::Engine;
+use netpol::explain::Verdict;
 use netpol::policy::Protocol;
+use netpol::service::{Addressing, NoEndpoints, Reachability, TargetPort};
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -64,13 +69,7 @@ fn multi_document_yaml_gives_namespaces_nodes_pods_and_policies() {
     assert_eq!(m.policies[0].0.line, 89);
 
     assert_eq!(m.services.len(), 1);
-    assert_eq!(
-        (
-            m.services[0].namespace.as_str(),
-            m.services[0].name.as_str()
-        ),
-        ("shop", "db")
-    );
+    assert_eq!(m.services[0].1.key(), "shop/db");
     // The trailing `---` is an empty document, not a problem.
     assert!(m.issues.is_empty(), "{:#?}", m.issues);
 }
@@ -238,4 +237,146 @@ fn duplicates_and_unknown_nodes_are_reported_when_building() {
     let nodes = issue(&m, "nodes that were not read");
     assert_eq!(nodes.details, ["n1 (1 pod), n2 (1 pod)"]);
     assert!(cluster.pods().iter().all(|p| p.node.is_none()));
+}
+
+#[test]
+fn services_are_decoded_resolved_and_their_problems_reported() {
+    let mut m = read(&["cluster.yaml", "services.yaml"]);
+    let keys: Vec<String> = m.services.iter().map(|(_, s)| s.key()).collect();
+    assert_eq!(
+        keys,
+        [
+            "shop/db",
+            "shop/db-metrics",
+            "shop/external-db",
+            "shop/api",
+            "shop/same-ip"
+        ]
+    );
+    // cluster.yaml's Service: no clusterIP yet, named targetPort kept as a name.
+    let db = &m.services[0].1;
+    assert_eq!(db.addressing, Addressing::ClusterIps(Vec::new()));
+    assert_eq!(db.ports[0].target, TargetPort::Named("pg".into()));
+    assert_eq!(m.services[1].1.addressing, Addressing::Headless);
+    assert_eq!(m.services[2].1.selector, None);
+    assert_eq!(m.services[2].0.document, 2);
+
+    let undecodable = issue(&m, "Service shop/undecodable: cannot be decoded");
+    assert_eq!(undecodable.severity, Severity::Error);
+    assert_eq!(
+        (undecodable.position.document, undecodable.position.line),
+        (4, 39)
+    );
+    assert!(
+        undecodable.details[0].starts_with("spec.ports[0].port: invalid type: string"),
+        "{:?}",
+        undecodable.details
+    );
+    let odd = issue(&m, "Service shop/odd-type cannot be used");
+    assert_eq!((odd.position.document, odd.position.line), (5, 48));
+    assert!(odd.details[0].starts_with("spec.type: unsupported value \"Internal\""));
+    assert_eq!(m.issues.len(), 2, "{:#?}", m.issues);
+
+    // Building the table: the second claim on 10.96.5.2 is left out, with its position.
+    let cluster = m.build_cluster().unwrap();
+    let table = m.build_services(&cluster).unwrap();
+    assert_eq!(table.len(), 4);
+    assert!(table.lookup("shop", "same-ip").is_none());
+    let dup = issue(
+        &m,
+        "cluster IP 10.96.5.2 is claimed by both shop/external-db and shop/same-ip",
+    );
+    assert_eq!(
+        (dup.severity, dup.position.document, dup.position.line),
+        (Severity::Warning, 6, 58)
+    );
+    assert_eq!(m.services.len(), 4);
+}
+
+#[test]
+fn service_tables_decide_each_endpoint_at_its_target_port() {
+    let mut m = read(&["cluster.yaml", "services.yaml"]);
+    let cluster = m.build_cluster().unwrap();
+    let table = m.build_services(&cluster).unwrap();
+    let engine = Engine::build(&cluster, &m.policy_list());
+    let pod = |ns, name| Endpoint::Pod(cluster.pod_id(ns, name).unwrap());
+    let sources = [pod("shop", "api"), pod("shop", "db"), pod("tools", "debug")];
+    let grids = services::grids(&engine, &table, &sources, &[]);
+    let ports: Vec<(u16, Protocol)> = grids.iter().map(|g| (g.port, g.protocol)).collect();
+    assert_eq!(
+        ports,
+        [
+            (80, Protocol::Tcp),
+            (5432, Protocol::Tcp),
+            (9187, Protocol::Tcp)
+        ]
+    );
+
+    // 80/TCP: shop/api's targetPort "http" is declared by no pod it selects.
+    let api = &grids[0].columns[0];
+    assert_eq!(api.service, "shop/api");
+    assert_eq!(
+        api.no_endpoints,
+        Some(NoEndpoints::NoPodDeclaresTargetPort("http".into()))
+    );
+    assert!(
+        grids[0]
+            .cells
+            .iter()
+            .all(|row| row[0].reachability == Reachability::NoEndpoints)
+    );
+
+    // 5432/TCP: shop/db's named targetPort "pg" resolves to 5432 on the db pod, which the
+    // policy opens to app=api only; the selectorless Service has no known endpoint.
+    let g = &grids[1];
+    let names: Vec<&str> = g.columns.iter().map(|c| c.service.as_str()).collect();
+    assert_eq!(names, ["shop/db", "shop/external-db"]);
+    assert_eq!(g.columns[0].target_port, "pg");
+    assert_eq!(g.columns[0].endpoints.len(), 1);
+    assert_eq!(
+        (
+            g.columns[0].endpoints[0].pod.as_str(),
+            g.columns[0].endpoints[0].target_port
+        ),
+        ("shop/db", 5432)
+    );
+    assert_eq!(g.columns[1].no_endpoints, Some(NoEndpoints::NoSelector));
+    let reach: Vec<Reachability> = g.cells.iter().map(|row| row[0].reachability).collect();
+    assert_eq!(
+        reach,
+        [Reachability::All, Reachability::All, Reachability::None]
+    );
+    assert_eq!(g.cells[2][0].endpoints, [Verdict::Deny]);
+    assert!(
+        g.cells
+            .iter()
+            .all(|row| row[1].reachability == Reachability::NoEndpoints)
+    );
+
+    // 9187/TCP: headless, no translation: the db pod at 9187 itself, which the policy
+    // does not open (the db pod reaches itself: self-traffic is always allowed).
+    let g = &grids[2];
+    assert_eq!(g.columns[0].service, "shop/db-metrics");
+    assert_eq!(g.columns[0].target_port, "unchanged");
+    assert_eq!(g.columns[0].endpoints[0].target_port, 9187);
+    let reach: Vec<Reachability> = g.cells.iter().map(|row| row[0].reachability).collect();
+    assert_eq!(
+        reach,
+        [Reachability::None, Reachability::All, Reachability::None]
+    );
+
+    // --port narrows the Service tables to the Service ports given.
+    let only = services::grids(&engine, &table, &sources, &[(9187, Protocol::Tcp)]);
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].port, 9187);
+
+    // What --explain prints for a flow to the Service: each endpoint with its reason.
+    let id = table.lookup("shop", "db").unwrap();
+    let verdict = table.explain(&engine, pod("tools", "debug"), id, 5432, Protocol::Tcp);
+    let text = verdict.to_string();
+    assert!(
+        text.starts_with("tools/debug -> service shop/db 5432/TCP: NONE"),
+        "{text}"
+    );
+    assert!(text.contains("endpoint shop/db port 5432: deny"), "{text}");
 }

@@ -1,12 +1,14 @@
 //! The built-in demo cluster: namespaces x, y, z with pods a, b, c in each, the layout of
-//! the upstream network-policy e2e tests, and four of the documentation's example
-//! policies (the crate's copies in `tests/scenarios/`), each moved into one namespace.
+//! the upstream network-policy e2e tests, two Services, and four of the documentation's
+//! example policies (the crate's copies in `tests/scenarios/`), each moved into one
+//! namespace.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use netpol::cluster::{ContainerPort, PodSpec};
 use netpol::model::NetworkPolicy;
 use netpol::policy::{Policy, Protocol};
+use netpol::service::Service;
 
 use crate::manifest::{Issue, Manifests, Position, Severity};
 
@@ -37,8 +39,11 @@ const POLICIES: &[(&str, &str, &str)] = &[
 /// What the demo is, for the top of the output.
 pub const DESCRIPTION: &str = "\
 Built-in demo: namespaces x, y, z (labels ns=x, ns=y, ns=z; y also project=myproject),
-pods a, b, c in each (labels pod=a, pod=b, pod=c; x/a also role=db, x/b role=frontend),
+pods a, b, c in each (labels pod=a, pod=b, pod=c; x/a also role=db, x/b role=frontend,
+z/a and z/b app=web), each declaring container ports http (80) and redis (6379),
 one node per namespace, pod IPs 10.244.1.x (x), 10.244.2.x (y) and 10.0.0.x (z),
+Services x/db (10.96.0.10:6379 -> role=db, targetPort redis) and
+z/web (10.96.0.20:80 -> app=web, targetPort http),
 and the documentation's example policies from tests/scenarios/:
   x: test-network-policy  (role=db: ingress on 6379/TCP from 172.17.0.0/16 except
                            172.17.1.0/24, namespaces project=myproject and pods
@@ -65,6 +70,30 @@ fn pod_ip(ns: &str, j: u8) -> IpAddr {
         _ => [10, 0, 0],
     };
     IpAddr::V4(Ipv4Addr::new(a, b, c, 10 + j))
+}
+
+/// The demo's Services: name, namespace and spec.
+fn services() -> [(&'static str, &'static str, serde_json::Value); 2] {
+    [
+        (
+            "db",
+            "x",
+            serde_json::json!({
+                "clusterIP": "10.96.0.10",
+                "selector": {"role": "db"},
+                "ports": [{"name": "redis", "port": 6379, "targetPort": "redis"}],
+            }),
+        ),
+        (
+            "web",
+            "z",
+            serde_json::json!({
+                "clusterIP": "10.96.0.20",
+                "selector": {"app": "web"},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            }),
+        ),
+    ]
 }
 
 /// The demo as if it had been read from manifests.
@@ -98,7 +127,27 @@ pub fn manifests() -> Manifests {
             if ns == "x" && pod == "b" {
                 spec = spec.label("role", "frontend");
             }
+            if ns == "z" && pod != "c" {
+                spec = spec.label("app", "web");
+            }
             m.pods.push((builtin.clone(), spec));
+        }
+    }
+    for (name, namespace, spec) in services() {
+        let value = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        });
+        match Service::from_value(&value).and_then(|s| s.resolve()) {
+            Ok(s) => m.services.push((builtin.clone(), s)),
+            Err(e) => m.issues.push(Issue {
+                position: builtin.clone(),
+                severity: Severity::Error,
+                message: format!("demo Service {namespace}/{name} is refused"),
+                details: vec![e.to_string()],
+            }),
         }
     }
     for (file, text, namespace) in POLICIES {

@@ -4,17 +4,22 @@
 //! cargo run --release --example reach                       # the built-in demo cluster
 //! cargo run --release --example reach -- cluster.yaml policies/
 //! cargo run --release --example reach -- --explain x/b x/a 6379/TCP
+//! cargo run --release --example reach -- --explain x/b svc/x/db 6379/TCP
 //! ```
 //!
 //! Reads Namespaces, Nodes, Pods, Services and NetworkPolicies from YAML or JSON files and
 //! folders (multi-document YAML, `kind: List` and `*List` with `items`), validates the
 //! policies as the apiserver would, builds the engine and prints, per port, a table with a
-//! row per source pod and a column per destination pod. Anything it cannot use is reported
-//! on stderr with its file, document and line.
+//! row per source pod and a column per destination pod; then, per Service port, a table
+//! with a row per source pod and a column per Service, saying whether the source reaches
+//! all, some or none of the Service's endpoints (decided per endpoint after the address
+//! translation, by `netpol::service`). Anything it cannot use is reported on stderr with
+//! its file, document and line.
 
 mod demo;
 mod manifest;
 mod render;
+mod services;
 mod svg;
 
 use std::fmt::Write as _;
@@ -25,15 +30,19 @@ use std::process::ExitCode;
 
 use netpol::cluster::{Cluster, Endpoint, Flow};
 use netpol::engine::{Engine, Matrix};
+use netpol::explain::Explanation;
 use netpol::policy::{PortSpec, Protocol};
 use netpol::profile::Profile;
+use netpol::service::{Addressing, ServiceId, ServiceTable, ServiceVerdict};
+use serde::Serialize;
 
-use manifest::{Issue, Manifests, Severity};
+use manifest::{Issue, Manifests, Position, Severity};
 
 const USAGE: &str = "\
 usage: reach [OPTIONS] [PATH...]
 
-Reachability between the pods of a cluster, per port, from Kubernetes manifests.
+Reachability between the pods of a cluster, per port, and from each pod to each
+Service, per Service port, from Kubernetes manifests.
 
   PATH                      YAML or JSON manifest files, or folders of them (searched
                             for .yaml, .yml and .json); multi-document YAML and
@@ -41,16 +50,26 @@ Reachability between the pods of a cluster, per port, from Kubernetes manifests.
                             and NetworkPolicy objects are used; anything else is
                             reported. Without PATH: the built-in demo cluster.
   --port PORT[/PROTO]       a port to tabulate, such as 80/TCP or 53/UDP (repeatable;
-                            default: every port the policies name, plus 80/TCP)
+                            default: every port the policies name, plus 80/TCP, and
+                            a Service table per Service port); Service tables are
+                            then limited to the Service ports given
   --explain FROM TO PORT[/PROTO]
                             explain one flow instead of printing tables (repeatable);
-                            FROM and TO are ns/pod, node/NAME or an IP address
+                            FROM and TO are ns/pod, node/NAME or an IP address; TO may
+                            be a Service, svc/NS/NAME or its cluster IP, and PORT is
+                            then the Service port: each endpoint is explained at its
+                            target port
   --profile NAME            the network plugin's behaviour (default: conformance)
   --json                    print matrices, explanations and issues as one JSON object
   --svg FILE                also write the matrices as an SVG heatmap
   --no-color                no ANSI colours (the default when stdout is not a
                             terminal or NO_COLOR is set)
   -h, --help                this text
+
+Service tables mark each (pod, Service) pair: ✓ every endpoint reachable, ◐ some,
+✗ none, – no endpoints (no selector, no matching pod, no pod with the named
+targetPort, ExternalName). Traffic to a Service is decided per endpoint pod at its
+target port, after the address translation, as the policies see it.
 
 Problems in the input go to stderr, each with file:line (document N). Exit status:
 0 when everything read was used, 1 when something was left out (the output covers the
@@ -144,6 +163,81 @@ fn resolve(cluster: &Cluster, text: &str) -> Result<Endpoint, String> {
     }
 }
 
+/// What `--explain` asks about: a flow between endpoints, or a flow to a Service.
+enum Question {
+    Flow(Flow),
+    Service(Endpoint, ServiceId, u16, Protocol),
+}
+
+/// The answer to a [`Question`].
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Flow(Explanation),
+    Service(ServiceVerdict),
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Flow(e) => write!(f, "{e}"),
+            Answer::Service(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Resolves the TO of `--explain` as a Service when it is `svc/NS/NAME`
+/// (`service/NS/NAME`) or one of the Services' cluster IPs; `None` when it is neither.
+fn resolve_service(table: &ServiceTable, text: &str) -> Option<Result<ServiceId, String>> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return table.lookup_ip(ip).map(Ok);
+    }
+    let rest = text
+        .strip_prefix("svc/")
+        .or_else(|| text.strip_prefix("service/"))?;
+    Some(match rest.split_once('/') {
+        Some((ns, name)) => table
+            .lookup(ns, name)
+            .ok_or_else(|| format!("{text:?}: no Service {name:?} in namespace {ns:?} was read")),
+        None => Err(format!("{text:?}: write a Service as svc/NAMESPACE/NAME")),
+    })
+}
+
+/// What the profile means, from its knobs: a headline and the ways it differs from the
+/// conformance semantics.
+fn profile_summary(p: &Profile) -> (&'static str, Vec<&'static str>) {
+    if !p.enforces_policies {
+        return (
+            "the network plugin enforces no NetworkPolicy",
+            vec!["every flow is allowed, whatever the policies say"],
+        );
+    }
+    let mut differences = Vec::new();
+    if !p.ipblock_matches_pods {
+        differences.push("ipBlock does not match pod IPs");
+    }
+    if !p.ipblock_matches_nodes {
+        differences.push("ipBlock does not match node IPs");
+    }
+    if !p.own_node_exempt {
+        differences.push("a node's traffic to its own pods passes their ingress policies");
+    }
+    if !p.pod_to_own_node_exempt {
+        differences.push("a pod's traffic to its own node passes its egress policies");
+    }
+    if !p.self_exempt {
+        differences.push("a pod's traffic to itself passes its policies");
+    }
+    if differences.is_empty() {
+        (
+            "policies enforced with the upstream conformance semantics",
+            differences,
+        )
+    } else {
+        ("policies enforced; unlike conformance", differences)
+    }
+}
+
 /// The ports the policies name (named ports resolved through the pods' container ports),
 /// plus 80/TCP, sorted.
 fn default_ports(cluster: &Cluster, m: &Manifests) -> Vec<(u16, Protocol)> {
@@ -203,17 +297,6 @@ fn main() -> ExitCode {
     } else {
         Manifests::read_paths(&opts.paths)
     };
-    for s in &m.services {
-        m.issues.push(Issue {
-            position: s.position.clone(),
-            severity: Severity::Note,
-            message: format!(
-                "Service {}/{} read, not yet evaluated: tables show pods only",
-                s.namespace, s.name
-            ),
-            details: Vec::new(),
-        });
-    }
     let cluster = match m.build_cluster() {
         Ok(c) => c,
         Err(e) => {
@@ -221,16 +304,61 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let table = match m.build_services(&cluster) {
+        Ok(t) => t,
+        Err(e) => {
+            m.issues.push(Issue {
+                position: Position {
+                    file: "<input>".into(),
+                    document: 0,
+                    line: 0,
+                    item: None,
+                },
+                severity: Severity::Error,
+                message: "the Services cannot be used together; none is evaluated".into(),
+                details: vec![e.to_string()],
+            });
+            ServiceTable::default()
+        }
+    };
+    for (position, s) in &m.services {
+        if s.ports.is_empty() {
+            let message = if s.addressing == Addressing::Headless {
+                format!(
+                    "Service {} is headless and declares no port: not tabulated (ask with --explain FROM svc/{} PORT)",
+                    s.key(),
+                    s.key()
+                )
+            } else {
+                format!("Service {} declares no port: nothing reaches it", s.key())
+            };
+            m.issues.push(Issue {
+                position: position.clone(),
+                severity: Severity::Note,
+                message,
+                details: Vec::new(),
+            });
+        }
+    }
     let policies = m.policy_list();
     let engine = Engine::builder()
         .profile(profile)
         .build(&cluster, &policies);
 
-    let mut flows = Vec::new();
+    let mut questions = Vec::new();
     for (from, to, (port, protocol)) in &opts.explain {
-        match (resolve(&cluster, from), resolve(&cluster, to)) {
-            (Ok(src), Ok(dst)) => flows.push(Flow::new(src, dst, *port, *protocol)),
-            (Err(e), _) | (_, Err(e)) => {
+        let src = resolve(&cluster, from);
+        let question = match resolve_service(&table, to) {
+            Some(service) => {
+                service.and_then(|id| src.map(|s| Question::Service(s, id, *port, *protocol)))
+            }
+            None => src.and_then(|s| {
+                resolve(&cluster, to).map(|d| Question::Flow(Flow::new(s, d, *port, *protocol)))
+            }),
+        };
+        match question {
+            Ok(q) => questions.push(q),
+            Err(e) => {
                 eprintln!("reach: --explain {from} {to}: {e}");
                 return ExitCode::from(2);
             }
@@ -264,6 +392,11 @@ fn main() -> ExitCode {
         Vec::new()
     };
     let names: Vec<String> = pods.iter().map(|e| cluster.describe(*e)).collect();
+    let grids = if tables {
+        services::grids(&engine, &table, &pods, &opts.ports)
+    } else {
+        Vec::new()
+    };
 
     let mut issues = m.issues.clone();
     issues.sort_by_key(|i| i.severity == Severity::Note);
@@ -292,14 +425,31 @@ fn main() -> ExitCode {
     }
 
     let mut out = String::new();
-    let explanations: Vec<_> = flows.iter().map(|f| engine.explain(*f)).collect();
+    let explanations: Vec<Answer> = questions
+        .iter()
+        .map(|q| match *q {
+            Question::Flow(f) => Answer::Flow(engine.explain(f)),
+            Question::Service(src, id, port, protocol) => {
+                Answer::Service(table.explain(&engine, src, id, port, protocol))
+            }
+        })
+        .collect();
     if opts.json {
+        let (head, details) = profile_summary(engine.profile());
+        let profile_text = if details.is_empty() {
+            head.to_owned()
+        } else {
+            format!("{head}: {}", details.join("; "))
+        };
         let doc = serde_json::json!({
             "profile": engine.profile().name,
+            "profileSummary": profile_text,
             "input": if demo { vec!["<built-in>".to_owned()] } else { opts.paths.iter().map(|p| p.display().to_string()).collect() },
             "pods": names,
             "policies": m.policies.iter().map(|(pos, p)| serde_json::json!({"name": format!("{}/{}", p.namespace, p.name), "position": pos})).collect::<Vec<_>>(),
             "matrices": matrices.iter().map(render::matrix_json).collect::<Vec<_>>(),
+            "services": m.services.iter().map(|(pos, s)| serde_json::json!({"name": s.key(), "position": pos, "resolved": s})).collect::<Vec<_>>(),
+            "serviceTables": grids.iter().map(|g| render::grid_json(g, &names)).collect::<Vec<_>>(),
             "explanations": explanations,
             "issues": issues,
         });
@@ -328,11 +478,23 @@ fn main() -> ExitCode {
         }
         let _ = writeln!(
             out,
-            "{} pods, {} policies, profile {}; rows are sources (from), columns destinations (to).\n",
+            "{} pods, {} policies, {} service{}; rows are sources (from), columns destinations (to).",
             names.len(),
             policies.len(),
-            engine.profile().name
+            table.len(),
+            if table.len() == 1 { "" } else { "s" },
         );
+        let (head, details) = profile_summary(engine.profile());
+        let _ = writeln!(
+            out,
+            "Profile {}: {head}{}",
+            engine.profile().name,
+            if details.is_empty() { "." } else { ":" }
+        );
+        for d in details {
+            let _ = writeln!(out, "  - {d}");
+        }
+        out.push('\n');
         if names.is_empty() {
             let _ = writeln!(out, "No pod to tabulate.");
         }
@@ -341,6 +503,14 @@ fn main() -> ExitCode {
                 let _ = writeln!(out);
             }
             let _ = write!(out, "{}", render::table(mx, &names, colour));
+        }
+        if !grids.is_empty() && !names.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nThrough Services: each endpoint pod decided at its target port, after the\naddress translation ({})",
+                render::reach_legend(colour)
+            );
+            let _ = write!(out, "{}", render::service_tables(&grids, &names, colour));
         }
     }
     // A closed pipe (`| head`) is not an error worth a panic.

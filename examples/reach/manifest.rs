@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use netpol::cluster::{Cluster, ClusterError, ContainerPort, PodSpec};
 use netpol::model::{Labels, NetworkPolicy};
 use netpol::policy::{Policy, Protocol};
+use netpol::service::{ResolvedService, Service, ServiceError, ServiceTable};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -86,19 +87,6 @@ impl fmt::Display for Issue {
     }
 }
 
-/// A Service as read: enough to say which pods it fronts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceObject {
-    /// Where it was read.
-    pub position: Position,
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// The whole object, as read.
-    pub object: Value,
-}
-
 /// Everything read from the inputs.
 #[derive(Debug, Clone, Default)]
 pub struct Manifests {
@@ -108,8 +96,8 @@ pub struct Manifests {
     pub nodes: Vec<(Position, String, Vec<IpAddr>)>,
     /// Pods that have an IP.
     pub pods: Vec<(Position, PodSpec)>,
-    /// Services.
-    pub services: Vec<ServiceObject>,
+    /// Services that decoded and resolved (addresses, selector, defaulted ports).
+    pub services: Vec<(Position, ResolvedService)>,
     /// Policies that passed validation.
     pub policies: Vec<(Position, Policy)>,
     /// Everything that could not be used as given.
@@ -290,7 +278,7 @@ impl Manifests {
             Some("Namespace") => self.read_namespace(position, &value),
             Some("Node") => self.read_node(position, &value),
             Some("Pod") => self.read_pod(position, &value),
-            Some("Service") => self.read_service(position, value),
+            Some("Service") => self.read_service(position, &value),
             Some("NetworkPolicy") => self.read_policy(position, &value),
             Some(other) => {
                 let api = value
@@ -462,17 +450,27 @@ impl Manifests {
         self.pods.push((position, spec));
     }
 
-    fn read_service(&mut self, position: Position, v: Value) {
-        let Some(name) = meta_str(&v, "name").map(str::to_owned) else {
-            return self.error(position, "Service without metadata.name");
+    fn read_service(&mut self, position: Position, v: &Value) {
+        let written = match Service::from_value(v) {
+            Ok(s) => s,
+            Err(e) => {
+                return self.issues.push(Issue {
+                    position,
+                    severity: Severity::Error,
+                    message: format!("Service {}: cannot be decoded, left out", object_name(v)),
+                    details: vec![error_detail(&e)],
+                });
+            }
         };
-        let namespace = meta_str(&v, "namespace").unwrap_or("default").to_owned();
-        self.services.push(ServiceObject {
-            position,
-            namespace,
-            name,
-            object: v,
-        });
+        match written.resolve() {
+            Ok(s) => self.services.push((position, s)),
+            Err(e) => self.issues.push(Issue {
+                position,
+                severity: Severity::Error,
+                message: format!("Service {} cannot be used, left out", written.key()),
+                details: vec![error_detail(&e)],
+            }),
+        }
     }
 
     fn read_policy(&mut self, position: Position, v: &Value) {
@@ -610,6 +608,50 @@ impl Manifests {
         b.build()
     }
 
+    /// The Services' table: endpoints resolved against `cluster`. A Service with the name
+    /// or a cluster IP of one read before is reported and left out, as
+    /// [`ServiceTable::build`] would refuse the pair.
+    pub fn build_services(&mut self, cluster: &Cluster) -> Result<ServiceTable, ServiceError> {
+        let mut names = HashSet::new();
+        let mut owners: HashMap<IpAddr, String> = HashMap::new();
+        let mut kept = Vec::new();
+        let mut positions = Vec::new();
+        for (pos, service) in &self.services {
+            let key = service.key();
+            let refusal = if names.contains(&key) {
+                Some(ServiceError::Duplicate(key.clone()))
+            } else {
+                service
+                    .addressing
+                    .cluster_ips()
+                    .iter()
+                    .find_map(|ip| owners.get(ip).map(|first| (ip, first)))
+                    .map(|(ip, first)| ServiceError::DuplicateIp {
+                        ip: *ip,
+                        first: first.clone(),
+                        second: key.clone(),
+                    })
+            };
+            if let Some(e) = refusal {
+                self.issues.push(Issue {
+                    position: pos.clone(),
+                    severity: Severity::Warning,
+                    message: format!("{e}: this copy of Service {key} is left out"),
+                    details: Vec::new(),
+                });
+                continue;
+            }
+            names.insert(key.clone());
+            for ip in service.addressing.cluster_ips() {
+                owners.insert(*ip, key.clone());
+            }
+            kept.push(service.clone());
+            positions.push(pos.clone());
+        }
+        self.services = positions.into_iter().zip(kept.iter().cloned()).collect();
+        ServiceTable::build(cluster, &kept)
+    }
+
     /// Policies in input order, without positions.
     pub fn policy_list(&self) -> Vec<Policy> {
         self.policies.iter().map(|(_, p)| p.clone()).collect()
@@ -737,6 +779,19 @@ fn collect_files(path: &Path, given: bool, out: &mut Vec<PathBuf>) -> std::io::R
         out.push(path.to_path_buf());
     }
     Ok(())
+}
+
+/// A Service error as one detail line, field path first (`(object)` when there is none).
+fn error_detail(e: &ServiceError) -> String {
+    match e {
+        ServiceError::Decode { path, message } | ServiceError::Invalid { path, message, .. } => {
+            format!(
+                "{}: {message}",
+                if path.is_empty() { "(object)" } else { path }
+            )
+        }
+        other => other.to_string(),
+    }
 }
 
 fn meta_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {

@@ -1,8 +1,11 @@
-//! Text and JSON renderings of a reachability matrix.
+//! Text and JSON renderings of a reachability matrix and of the Service tables.
 
 use std::fmt::Write as _;
 
 use netpol::engine::Matrix;
+use netpol::service::Reachability;
+
+use crate::services::Grid;
 
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
@@ -108,5 +111,190 @@ pub fn matrix_json(m: &Matrix) -> serde_json::Value {
         "allowedCount": m.allowed_count(),
         "pairs": m.sources().len() * m.destinations().len(),
         "allowed": rows,
+    })
+}
+
+const YELLOW: &str = "\x1b[33m";
+
+/// Service column names longer than this get numbered headers.
+const MAX_SERVICE_HEADER: usize = 14;
+
+/// The mark for a Service cell: `✓` every endpoint reachable, `◐` some, `✗` none, `–`
+/// no endpoint (green, yellow, red and dim with colour).
+pub fn reach_mark(r: Reachability, colour: bool) -> String {
+    let (text, code) = match r {
+        Reachability::All => ("✓", GREEN),
+        Reachability::Some => ("◐", YELLOW),
+        Reachability::None => ("✗", RED),
+        Reachability::NoEndpoints => ("–", DIM),
+    };
+    if colour {
+        format!("{code}{text}{RESET}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The legend line of the Service tables.
+pub fn reach_legend(colour: bool) -> String {
+    format!(
+        "{} = every endpoint reachable, {} = some, {} = none, {} = no endpoints",
+        reach_mark(Reachability::All, colour),
+        reach_mark(Reachability::Some, colour),
+        reach_mark(Reachability::None, colour),
+        reach_mark(Reachability::NoEndpoints, colour),
+    )
+}
+
+/// The Service tables as one table: a row per source, a column per (Service, Service
+/// port) headed by the Service and the port, then per column the counts and the
+/// endpoints (pod and the port it receives on) or why there are none.
+pub fn service_tables(grids: &[Grid], names: &[String], colour: bool) -> String {
+    let mut out = String::new();
+    let (b, r) = if colour { (BOLD, RESET) } else { ("", "") };
+    let (d, dr) = if colour { (DIM, RESET) } else { ("", "") };
+    // (grid, column) pairs in port order, then input order.
+    let columns: Vec<(&Grid, usize)> = grids
+        .iter()
+        .flat_map(|g| (0..g.columns.len()).map(move |j| (g, j)))
+        .collect();
+    let numbered = columns
+        .iter()
+        .any(|(g, j)| g.columns[*j].service.chars().count() > MAX_SERVICE_HEADER);
+    let heads: Vec<(String, String)> = columns
+        .iter()
+        .enumerate()
+        .map(|(k, (g, j))| {
+            let name = if numbered {
+                format!("#{}", k + 1)
+            } else {
+                g.columns[*j].service.clone()
+            };
+            (name, format!("{}/{}", g.port, g.protocol))
+        })
+        .collect();
+    let widths: Vec<usize> = heads
+        .iter()
+        .map(|(a, p)| a.chars().count().max(p.chars().count()))
+        .collect();
+    let lead = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    for line in 0..2 {
+        let _ = write!(out, "{:lead$}", "");
+        for ((name, port), w) in heads.iter().zip(&widths) {
+            let text = if line == 0 { name } else { port };
+            let _ = write!(out, " {b}{text:^w$}{r}");
+        }
+        let trimmed = out.trim_end_matches(' ').len();
+        out.truncate(trimmed);
+        out.push('\n');
+    }
+    for (i, name) in names.iter().enumerate() {
+        let _ = write!(out, "{b}{name:<lead$}{r}");
+        for ((g, j), w) in columns.iter().zip(&widths) {
+            let reach = g
+                .cells
+                .get(i)
+                .and_then(|row| row.get(*j))
+                .map_or(Reachability::NoEndpoints, |c| c.reachability);
+            let left = w.saturating_sub(1) / 2;
+            let right = w.saturating_sub(1) - left;
+            let _ = write!(
+                out,
+                " {:left$}{}{:right$}",
+                "",
+                reach_mark(reach, colour),
+                ""
+            );
+        }
+        let trimmed = out.trim_end_matches(' ').len();
+        out.truncate(trimmed);
+        out.push('\n');
+    }
+    let labels: Vec<String> = columns
+        .iter()
+        .zip(&heads)
+        .map(|((g, j), (head, port))| {
+            let service = &g.columns[*j].service;
+            if numbered {
+                format!("{head} {service} {port}")
+            } else {
+                format!("{service} {port}")
+            }
+        })
+        .collect();
+    let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    for ((g, j), label) in columns.iter().zip(&labels) {
+        let c = &g.columns[*j];
+        let counts = |want: Reachability| {
+            g.cells
+                .iter()
+                .filter(|row| row.get(*j).is_some_and(|c| c.reachability == want))
+                .count()
+        };
+        let what = match &c.no_endpoints {
+            Some(why) => format!("no endpoints: {why}"),
+            None => {
+                let list: Vec<String> = c
+                    .endpoints
+                    .iter()
+                    .map(|e| format!("{}:{}", e.pod, e.target_port))
+                    .collect();
+                let target = if c.target_port == "unchanged" {
+                    "headless, port unchanged".to_owned()
+                } else {
+                    format!("targetPort {}", c.target_port)
+                };
+                format!(
+                    "{target} -> {}; {} all, {} some, {} none",
+                    list.join(", "),
+                    counts(Reachability::All),
+                    counts(Reachability::Some),
+                    counts(Reachability::None),
+                )
+            }
+        };
+        let _ = writeln!(out, "{d}  {label:<width$}  {what}{dr}");
+    }
+    out
+}
+
+/// A Service grid as JSON: port, protocol, the Services with their endpoints, and per
+/// source a cell per Service with its reachability and each endpoint's verdict.
+pub fn grid_json(g: &Grid, names: &[String]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = names
+        .iter()
+        .zip(&g.cells)
+        .map(|(name, row)| {
+            let cells: Vec<serde_json::Value> = row
+                .iter()
+                .zip(&g.columns)
+                .map(|(cell, col)| {
+                    let endpoints: serde_json::Map<String, serde_json::Value> = col
+                        .endpoints
+                        .iter()
+                        .zip(&cell.endpoints)
+                        .map(|(e, v)| (e.pod.clone(), serde_json::json!(v)))
+                        .collect();
+                    serde_json::json!({
+                        "service": col.service,
+                        "reachability": cell.reachability,
+                        "endpoints": endpoints,
+                    })
+                })
+                .collect();
+            serde_json::json!({"from": name, "services": cells})
+        })
+        .collect();
+    serde_json::json!({
+        "port": g.port,
+        "protocol": g.protocol,
+        "services": g.columns,
+        "counts": {
+            "all": g.count(Reachability::All),
+            "some": g.count(Reachability::Some),
+            "none": g.count(Reachability::None),
+            "noEndpoints": g.count(Reachability::NoEndpoints),
+        },
+        "rows": rows,
     })
 }

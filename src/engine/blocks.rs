@@ -12,7 +12,7 @@
 //! pair, so ten thousand blocks over `0.0.0.0/0`, each with its own except, cost ten
 //! thousand intervals rather than a hundred million set entries.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;

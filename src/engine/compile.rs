@@ -9,7 +9,7 @@
 //! transition per selecting policy, so memory stays `O(P + classes)` however many
 //! policies select a pod.
 
-use std::collections::{HashMap, HashSet};
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::net::IpAddr;
 
 use crate::cluster::{Cluster, PodId};

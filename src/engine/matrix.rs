@@ -1,5 +1,7 @@
 //! Reachability matrices: many sources × many destinations on one port.
 
+use ahash::AHashMap as HashMap;
+
 use crate::cluster::{Endpoint, Flow};
 use crate::explain::Verdict;
 use crate::policy::Protocol;
@@ -128,11 +130,32 @@ impl Matrix {
 impl Engine {
     /// Decides every (source, destination) pair on `port`/`protocol`.
     ///
-    /// Equal to calling [`Engine::decide`] on each pair, with less work: a side that no
-    /// policy isolates is known to allow without looking at the other side, and the
-    /// egress answer is computed once per (egress class, address family, destination)
-    /// rather than once per source, since sources that the same policies select decide
-    /// egress alike.
+    /// Equal to calling [`Engine::decide`] on each pair, with less work. Each side's
+    /// answer depends on the other side only through a few facts, so answers are shared:
+    /// the egress answer of a source depends on its egress class, the address family and
+    /// the destination, so it is computed once per (class, family, destination); the
+    /// ingress answer of a destination depends on its ingress class, which of that class's
+    /// port sets match it (named ports resolve per pod), the family and the source, so
+    /// destinations that agree on class and port sets share one column of answers. A side
+    /// that no policy isolates allows without looking at the other side.
+    ///
+    /// Working memory is one byte per (source, group of destinations) and per
+    /// (destination, group of sources) actually met, at most twice the matrix in bytes.
+    ///
+    /// ```
+    /// # use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// # use netpol::{engine::Engine, model::NetworkPolicy, policy::{Policy, Protocol}};
+    /// let cluster = Cluster::builder()
+    ///     .pod(PodSpec::new("shop", "api").ip("10.244.1.6".parse()?))
+    ///     .pod(PodSpec::new("shop", "db").ip("10.244.1.5".parse()?))
+    ///     .build()?;
+    /// let deny = [Policy::new(&NetworkPolicy::new("shop", "default-deny"))?];
+    /// let pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    /// let m = Engine::build(&cluster, &deny).matrix(&pods, &pods, 5432, Protocol::Tcp);
+    /// assert_eq!(m.allowed_count(), 2); // only each pod to itself
+    /// assert!(!m.get(0, 1).unwrap().is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn matrix(
         &self,
         sources: &[Endpoint],
@@ -149,41 +172,103 @@ impl Engine {
             bits: vec![0; n.div_ceil(64)],
         };
         let inner = &*self.inner;
-        // Egress answers per (class, v6, destination column), filled lazily.
-        let mut egress_cache: std::collections::HashMap<(u32, bool), Vec<Option<bool>>> =
-            std::collections::HashMap::new();
+        let class_of = |e: &Endpoint, ingress: bool| match e {
+            Endpoint::Pod(id) => inner.pods.get(id.index()).map_or(super::NOT_ISOLATED, |p| {
+                if ingress {
+                    p.ingress_class
+                } else {
+                    p.egress_class
+                }
+            }),
+            _ => super::NOT_ISOLATED,
+        };
+
+        // Destinations grouped by (ingress class, which of its entries' ports match).
+        let mut group_index: HashMap<(u32, Vec<bool>), usize> = HashMap::new();
+        let dst_group: Vec<Option<usize>> = destinations
+            .iter()
+            .map(|dst| {
+                let class = class_of(dst, true);
+                if class == super::NOT_ISOLATED {
+                    return None;
+                }
+                // Any source will do to ask which port sets match: ports depend on the
+                // destination alone.
+                let probe = Flow::new(*dst, *dst, port, protocol);
+                let mask: Vec<bool> = inner
+                    .classes
+                    .get(class as usize)
+                    .map(|c| {
+                        c.entries
+                            .iter()
+                            .map(|e| inner.ports_match(&e.ports, probe))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let next = group_index.len();
+                Some(*group_index.entry((class, mask)).or_insert(next))
+            })
+            .collect();
+
+        // Answer caches, allocated when first needed: 0 = not computed, 1 = denied,
+        // 2 = allowed. Ingress: per (destination group, family) a column over sources.
+        // Egress: per (egress class, family) a row over destinations.
+        let mut ingress: Vec<Vec<u8>> = vec![Vec::new(); group_index.len() * 2];
+        let mut egress: Vec<Vec<u8>> = vec![Vec::new(); inner.classes.len() * 2];
+        fn cached(
+            cache: &mut Vec<u8>,
+            len: usize,
+            at: usize,
+            compute: impl FnOnce() -> bool,
+        ) -> bool {
+            if cache.is_empty() {
+                cache.resize(len, 0);
+            }
+            match cache.get(at).copied() {
+                Some(1) => false,
+                Some(2) => true,
+                _ => {
+                    let ok = compute();
+                    if let Some(slot) = cache.get_mut(at) {
+                        *slot = if ok { 2 } else { 1 };
+                    }
+                    ok
+                }
+            }
+        }
+
         for (i, src) in sources.iter().enumerate() {
-            let egress_class = match src {
-                Endpoint::Pod(id) => inner
-                    .pods
-                    .get(id.index())
-                    .map_or(super::NOT_ISOLATED, |p| p.egress_class),
-                _ => super::NOT_ISOLATED,
-            };
+            let egress_class = class_of(src, false);
             for (j, dst) in destinations.iter().enumerate() {
                 let flow = Flow::new(*src, *dst, port, protocol);
-                let allowed = if inner.special(flow).is_some() {
-                    true
-                } else {
-                    let v6 = inner.flow_is_v6(flow);
-                    let egress_ok = egress_class == super::NOT_ISOLATED || {
-                        let row = egress_cache
-                            .entry((egress_class, v6))
-                            .or_insert_with(|| vec![None; destinations.len()]);
-                        match row.get(j).copied().flatten() {
-                            Some(ok) => ok,
-                            None => {
-                                let ok = inner.class_allows(egress_class, flow, *dst, v6);
-                                if let Some(slot) = row.get_mut(j) {
-                                    *slot = Some(ok);
-                                }
-                                ok
-                            }
-                        }
+                if inner.special(flow).is_some() {
+                    m.set(i, j);
+                    continue;
+                }
+                let v6 = inner.flow_is_v6(flow);
+                let egress_ok = egress_class == super::NOT_ISOLATED
+                    || match egress.get_mut(egress_class as usize * 2 + usize::from(v6)) {
+                        Some(row) => cached(row, destinations.len(), j, || {
+                            inner.class_allows(egress_class, flow, *dst, v6)
+                        }),
+                        None => inner.class_allows(egress_class, flow, *dst, v6),
                     };
-                    egress_ok && inner.ingress_allows(flow, v6)
+                if !egress_ok {
+                    continue;
+                }
+                let ingress_ok = match dst_group.get(j).copied().flatten() {
+                    None => true,
+                    Some(g) => {
+                        let class = class_of(dst, true);
+                        match ingress.get_mut(g * 2 + usize::from(v6)) {
+                            Some(column) => cached(column, sources.len(), i, || {
+                                inner.class_allows(class, flow, *src, v6)
+                            }),
+                            None => inner.class_allows(class, flow, *src, v6),
+                        }
+                    }
                 };
-                if allowed {
+                if ingress_ok {
                     m.set(i, j);
                 }
             }

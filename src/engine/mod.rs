@@ -2,10 +2,14 @@
 //!
 //! [`Engine::build`] does the work once: it resolves every selector against the cluster,
 //! groups pods that the same policies select into classes, merges each class's rules by
-//! port set, lowers every `ipBlock` into one longest-prefix-match map, and looks up the
-//! blocks that contain each pod's and node's address. [`Engine::decide`] then answers a
-//! flow with a few array reads, bit tests and at most one prefix lookup, and allocates
-//! nothing. [`Engine::explain`] gives the same [`Explanation`] as the
+//! port set, and lowers every `ipBlock` into one longest-prefix-match map over all the
+//! `cidr` and `except` networks. The map numbers the networks so that each block is a
+//! short list of intervals of those numbers; nothing is stored per (network, block) pair.
+//! The number of each pod's and node's address is looked up once, at build time.
+//! [`Engine::decide`] then answers a flow with a few array reads and bit tests (or, when
+//! the per-rule bitsets over those numbers would be too large, a binary search in a
+//! block's intervals), at most one prefix lookup (for an address outside the cluster),
+//! and allocates nothing. [`Engine::explain`] gives the same [`Explanation`] as the
 //! [reference evaluator](crate::reference::Reference).
 //!
 //! The engine is immutable, `Send + Sync`, and cheap to clone (one reference count).
@@ -96,6 +100,22 @@ impl EngineBuilder {
 }
 
 /// The compiled decision function. See the [module documentation](self).
+///
+/// ```
+/// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+/// use netpol::engine::Engine;
+/// let cluster = Cluster::builder()
+///     .node("node-1", ["192.168.0.11".parse()?])
+///     .pod(PodSpec::new("shop", "db").ip("10.244.1.5".parse()?).node("node-1"))
+///     .build()?;
+/// let engine = Engine::build(&cluster, &[]);
+/// let db = Endpoint::Pod(cluster.pod_id("shop", "db").unwrap());
+/// let kubelet = Endpoint::Node(cluster.node_id("node-1").unwrap());
+/// assert!(engine.decide(Flow::new(kubelet, db, 8080, Default::default())).is_allowed());
+/// let shared = engine.clone(); // cheap: the compiled tables are shared
+/// assert_eq!(shared.cluster().pods().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -392,21 +412,6 @@ impl Inner {
         self.pods
             .get(pod)
             .is_some_and(|info| info.node == Some(node))
-    }
-
-    /// Whether the destination side allows the flow as ingress.
-    #[inline]
-    fn ingress_allows(&self, flow: Flow, v6: bool) -> bool {
-        if let Endpoint::Pod(dst) = flow.dst {
-            let class = self
-                .pods
-                .get(dst.index())
-                .map_or(NOT_ISOLATED, |p| p.ingress_class);
-            if class != NOT_ISOLATED && !self.class_allows(class, flow, flow.src, v6) {
-                return false;
-            }
-        }
-        true
     }
 
     #[inline]

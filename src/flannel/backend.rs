@@ -51,6 +51,13 @@ const F_MAC_PREFIX: usize = 18;
 const F_NAME: usize = 19;
 
 /// The backends a Linux flanneld registers, by their registered (lower-case) names.
+///
+/// ```
+/// use netpol::flannel::{NetConf, REGISTERED_BACKENDS};
+/// assert!(REGISTERED_BACKENDS.contains(&"host-gw"));
+/// let err = NetConf::parse(r#"{"Network": "10.244.0.0/16", "Backend": {"Type": "geneve"}}"#).unwrap_err();
+/// assert_eq!(err.message(), r#"unknown backend type: "geneve""#);
+/// ```
 pub const REGISTERED_BACKENDS: &[&str] = &[
     "vxlan",
     "udp",
@@ -64,6 +71,15 @@ pub const REGISTERED_BACKENDS: &[&str] = &[
 ];
 
 /// The ipsec backend refuses a pre-shared key shorter than this.
+///
+/// ```
+/// use netpol::flannel::{IPSEC_MIN_PSK_LEN, NetConf};
+/// let conf = |psk: String| format!(
+///     r#"{{"Network": "10.244.0.0/16", "Backend": {{"Type": "ipsec", "PSK": "{psk}"}}}}"#);
+/// assert!(NetConf::parse(&conf("k".repeat(IPSEC_MIN_PSK_LEN))).is_ok());
+/// let err = NetConf::parse(&conf("k".repeat(IPSEC_MIN_PSK_LEN - 1))).unwrap_err();
+/// assert!(err.message().contains("password is too short"));
+/// ```
 pub const IPSEC_MIN_PSK_LEN: usize = 96;
 
 /// The chosen backend: its type as written and its decoded options.

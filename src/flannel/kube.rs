@@ -8,6 +8,15 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The pod CIDRs of one node: one per cluster CIDR (one per address family).
+///
+/// ```
+/// use netpol::flannel::{KubeRangeAllocator, NodeCidrs};
+/// let mut a = KubeRangeAllocator::new(&["10.244.0.0/16".parse()?, "fd00:10:244::/56".parse()?])?;
+/// let cidrs: NodeCidrs = a.allocate()?;
+/// assert_eq!(cidrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+///     ["10.244.0.0/24", "fd00:10:244::/64"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type NodeCidrs = SmallVec<[IpNet; 2]>;
 
 /// Why the allocator could not be built or could not allocate.

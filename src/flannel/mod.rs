@@ -24,7 +24,7 @@
 //!   `SubnetLen` between `SubnetMin` and `SubnetMax`. [`Ipv4Pool::leases`] and
 //!   [`Ipv6Pool::leases`] enumerate that range lazily. flanneld itself picks a free
 //!   subnet at random among the first free ones, so which node gets which subnet is
-//!   not predictable; the example assigns them in order.
+//!   not predictable; the example below assigns them in order.
 //! - **`--kube-subnet-mgr`** (the kube-flannel.yml default): flannel uses the node's
 //!   `spec.podCIDR(s)`, which kube-controller-manager's range allocator assigned from
 //!   `--cluster-cidr` in blocks of `--node-cidr-mask-size` (24 for IPv4, 64 for
@@ -34,6 +34,16 @@
 //!   `SubnetMax` have no effect.
 //!
 //! [`NodeSubnetTable`] then answers which node a pod IP belongs to.
+//!
+//! ```
+//! use netpol::flannel::{NetConf, NodeSubnetTable};
+//! let pool = NetConf::parse(r#"{"Network": "10.244.0.0/16"}"#)?.config.ipv4.unwrap();
+//! let leases = pool.leases().map(ipnet::IpNet::V4); // flanneld would pick at random
+//! let table = NodeSubnetTable::from_pairs(["node-1", "node-2"].into_iter().zip(leases))?;
+//! assert_eq!(table.node_of("10.244.2.7".parse()?), Some("node-2"));
+//! assert_eq!(table.node_of("10.244.0.7".parse()?), None); // never leased in this mode
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Where flannel's code and its documentation disagree
 //! - With no `Backend`, flannel's `parseBackendType` picks `udp`, while

@@ -46,4 +46,14 @@ pub use policy::{
 pub use selector::{LabelSelector, LabelSelectorRequirement};
 
 /// Labels or annotations: string keys to string values, kept sorted by key.
+///
+/// ```
+/// use netpol::model::Labels;
+/// let labels: Labels = [("tier", "db"), ("app", "postgres")]
+///     .map(|(k, v)| (k.to_owned(), v.to_owned()))
+///     .into();
+/// assert_eq!(labels.keys().collect::<Vec<_>>(), ["app", "tier"]); // sorted
+/// assert_eq!(serde_json::to_string(&labels)?, r#"{"app":"postgres","tier":"db"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub type Labels = std::collections::BTreeMap<String, String>;

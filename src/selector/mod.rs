@@ -27,6 +27,16 @@ use crate::model::{LabelSelector, Labels};
 pub use text::{ParseError, format, parse};
 
 /// The operator of a requirement, with its values.
+///
+/// ```
+/// use netpol::model::LabelSelector;
+/// use netpol::selector::{Operator, Selector};
+/// let sel = Selector::new(&LabelSelector::match_labels([("app", "web")]))?;
+/// assert_eq!(sel.requirements()[0].op, Operator::In(vec!["web".into()]));
+/// let labels = [("app".to_string(), "web".to_string())].into();
+/// assert!(sel.matches(&labels));
+/// # Ok::<(), netpol::selector::SelectorError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Operator {
     /// The key is present and its value is one of these (sorted, deduplicated).

@@ -8,6 +8,18 @@ use super::{ErrorKind, FieldError, quote};
 use crate::model::{Labels, ObjectMeta};
 
 /// Largest total size of annotation keys and values, in bytes.
+///
+/// The example shows the limit at work in [`validate_object_meta`]:
+///
+/// ```
+/// use netpol::model::ObjectMeta;
+/// use netpol::validate::{ErrorKind, validate_object_meta};
+/// let mut meta = ObjectMeta::named("shop", "allow-web");
+/// let value = "x".repeat(256 * 1024); // plus the key's 4 bytes: over the limit
+/// meta.annotations = Some([("note".to_owned(), value)].into());
+/// let errs = validate_object_meta(&meta, "metadata");
+/// assert_eq!((errs[0].kind, errs[0].field.as_str()), (ErrorKind::TooLong, "metadata.annotations"));
+/// ```
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
 /// What the apiserver's generated names are built from: at most this many bytes of

@@ -36,8 +36,9 @@ use std::fmt;
 use crate::model::NetworkPolicy;
 
 pub(crate) use cidr::GoIpNet;
-pub use meta::validate_object_meta;
+pub use meta::{TOTAL_ANNOTATION_SIZE_LIMIT, validate_object_meta};
 pub use names::{
+    DNS1123_LABEL_MAX_LENGTH, DNS1123_SUBDOMAIN_MAX_LENGTH, LABEL_VALUE_MAX_LENGTH,
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
     is_valid_port_name, is_valid_port_num, name_is_dns_subdomain,
 };
@@ -47,6 +48,17 @@ pub use spec::{
 };
 
 /// The kind of a field error, as apimachinery's `field.ErrorType` names it.
+///
+/// ```
+/// use netpol::model::NetworkPolicy;
+/// use netpol::validate::{ErrorKind, validate_network_policy};
+/// let written = NetworkPolicy::from_json(r#"{"metadata": {"name": "allow-web", "namespace": "shop"},
+///   "spec": {"podSelector": {}, "policyTypes": ["Inbound"]}}"#)?;
+/// let errs = validate_network_policy(&written).unwrap_err();
+/// assert_eq!(errs.errors()[0].kind, ErrorKind::Unsupported);
+/// assert_eq!(ErrorKind::Unsupported.phrase(), "Unsupported value");
+/// # Ok::<(), netpol::model::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ErrorKind {
     /// `Required value`: a required field is missing or empty.

@@ -7,10 +7,32 @@
 //! `util/validation` used for `metadata.name` and `metadata.namespace` say "characters".
 
 /// Longest label value, and longest name part of a qualified name.
+///
+/// The example shows the limit at work in the public checks:
+///
+/// ```
+/// use netpol::validate::is_valid_label_value;
+/// assert!(is_valid_label_value(&"a".repeat(63)).is_empty());
+/// assert_eq!(is_valid_label_value(&"a".repeat(64)), ["must be no more than 63 bytes"]);
+/// ```
 pub const LABEL_VALUE_MAX_LENGTH: usize = 63;
 /// Longest DNS-1123 label.
+///
+/// ```
+/// use netpol::validate::is_dns1123_label;
+/// assert!(is_dns1123_label(&"x".repeat(63)).is_empty());
+/// assert_eq!(is_dns1123_label(&"x".repeat(64))[0], "must be no more than 63 characters");
+/// ```
 pub const DNS1123_LABEL_MAX_LENGTH: usize = 63;
 /// Longest DNS-1123 subdomain.
+///
+/// ```
+/// use netpol::validate::is_dns1123_subdomain;
+/// let longest = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(61)].join(".");
+/// assert_eq!(longest.len(), 253);
+/// assert!(is_dns1123_subdomain(&longest).is_empty());
+/// assert_eq!(is_dns1123_subdomain(&format!("{longest}e"))[0], "must be no more than 253 characters");
+/// ```
 pub const DNS1123_SUBDOMAIN_MAX_LENGTH: usize = 253;
 
 const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
