@@ -1,0 +1,7 @@
+//! Fuzz target `selector_text`: see `checks::selector_text` in `tests/fuzz_checks/mod.rs`.
+#![no_main]
+
+#[path = "../../tests/fuzz_checks/mod.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::selector_text(data));

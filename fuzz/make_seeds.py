@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/seeds/<target>/ from the crate's test data and the
+shared conformance cases. Deterministic: run it again after the inputs change.
+
+    python3 fuzz/make_seeds.py [PATH_TO_SHARED_CONFORMANCE]
+"""
+import hashlib
+import json
+import random
+import re
+import shutil
+import sys
+from pathlib import Path
+
+FUZZ = Path(__file__).resolve().parent
+CRATE = FUZZ.parent
+SHARED = Path(sys.argv[1]) if len(sys.argv) > 1 else CRATE.parent / "shared" / "conformance"
+
+
+def reset(target):
+    d = FUZZ / "seeds" / target
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    return d
+
+
+def write(d, data):
+    if isinstance(data, str):
+        data = data.encode()
+    name = hashlib.sha1(data).hexdigest()[:16]
+    (d / name).write_bytes(data)
+
+
+def scenario_files():
+    dirs = [CRATE / "tests" / "scenarios", SHARED / "cases"]
+    return sorted(p for d in dirs if d.is_dir() for p in d.glob("*.json"))
+
+
+def netconf_files():
+    dirs = [CRATE / "tests" / "data" / "netconf", SHARED / "netconf"]
+    return sorted(p for d in dirs if d.is_dir() for p in d.glob("*.json"))
+
+
+def policy_json():
+    d = reset("policy_json")
+    selectors = []
+    policies = []
+    for f in scenario_files():
+        for p in json.loads(f.read_text()).get("policies", []):
+            policies.append(p)
+            write(d, json.dumps(p, indent=1))
+            spec = p.get("spec", {}) if isinstance(p, dict) else {}
+            if isinstance(spec, dict):
+                selectors.append(spec.get("podSelector"))
+    if policies:
+        write(d, json.dumps({"apiVersion": "networking.k8s.io/v1",
+                             "kind": "NetworkPolicyList", "items": policies[:6]}))
+    return selectors
+
+
+def selector_text():
+    d = reset("selector_text")
+    texts = set()
+    src = (CRATE / "tests" / "selector_text.rs").read_text()
+    for m in re.finditer(r'parse\("((?:[^"\\]|\\.)*)"\)', src):
+        try:
+            texts.add(json.loads('"' + m.group(1) + '"'))
+        except ValueError:
+            pass  # a Rust escape JSON does not share (\u{..}); the literal is skipped
+    texts.update([
+        "app=web,env in (a,b),!legacy",
+        "tier in (web, api), env != prod,!legacy,app = shop",
+        "example.com/name-x_y.z==v.1",
+        "a notin (b,c),d,!e,f!=g",
+        "kubernetes.io/metadata.name in (default,kube-system)",
+    ])
+    for t in sorted(texts):
+        write(d, t)
+
+
+def netconf():
+    d = reset("netconf")
+    for f in netconf_files():
+        for case in json.loads(f.read_text()):
+            if isinstance(case, dict) and isinstance(case.get("netConf"), str):
+                write(d, case["netConf"])
+
+
+def random_bytes(target, sizes):
+    d = reset(target)
+    rng = random.Random(target)
+    for n in sizes:
+        write(d, bytes(rng.randrange(256) for _ in range(n)))
+
+
+if __name__ == "__main__":
+    policy_json()
+    selector_text()
+    netconf()
+    random_bytes("differential", [16, 48, 96, 160, 256, 384, 512, 768])
+    random_bytes("prefix_map", [8, 32, 96, 256, 512, 1024])
+    for t in sorted((FUZZ / "seeds").iterdir()):
+        print(t.name, len(list(t.iterdir())))

@@ -1,0 +1,827 @@
+//! The checks of the fuzz targets, shared by `fuzz/fuzz_targets/*.rs` and by
+//! `tests/fuzz_replay.rs`, which replays the seed corpora and every regression input on
+//! stable with `cargo test`.
+//!
+//! Each check takes the raw fuzzer input and panics when a property fails. Structured
+//! targets read their input through [`Bytes`], a small deterministic decoder with no
+//! dependency, so that a crash file found by libFuzzer replays identically here.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use netpol::cidr::{IpSet, PrefixMap};
+use netpol::cluster::{Cluster, ContainerPort, Endpoint, Flow, PodSpec};
+use netpol::engine::Engine;
+use netpol::flannel::{NetConf, Stage};
+use netpol::model::{
+    IntOrString, IpBlock, LabelSelector, LabelSelectorRequirement, Labels, NetworkPolicy,
+    NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    decode_policies,
+};
+use netpol::policy::{Policy, Protocol};
+use netpol::profile::Profile;
+use netpol::reference::Reference;
+use netpol::selector::{Selector, format, parse};
+use netpol::validate::{validate_label_selector, validate_network_policy};
+
+/// A check: panics when a property fails on the input.
+pub type Check = fn(&[u8]);
+
+/// The fuzz targets, by name; each has `fuzz/seeds/<name>/` and
+/// `tests/fuzz_regressions/<name>/`.
+pub const TARGETS: &[(&str, Check)] = &[
+    ("policy_json", policy_json),
+    ("differential", differential),
+    ("selector_text", selector_text),
+    ("prefix_map", prefix_map),
+    ("netconf", netconf),
+];
+
+// ---------------------------------------------------------------------------------------
+// Input decoding
+// ---------------------------------------------------------------------------------------
+
+/// Reads choices from fuzzer bytes; past the end every read is zero, so any input decodes.
+pub struct Bytes<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Bytes<'a> {
+    /// A reader over `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Bytes { data }
+    }
+
+    /// Whether every byte was used.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The next byte (0 past the end).
+    pub fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((b, rest)) => {
+                self.data = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+
+    /// The next two bytes, little-endian.
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    /// The next four bytes, little-endian.
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+
+    /// The next sixteen bytes, big-endian.
+    pub fn u128(&mut self) -> u128 {
+        let mut b = [0u8; 16];
+        for x in &mut b {
+            *x = self.u8();
+        }
+        u128::from_be_bytes(b)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        usize::from(self.u8()) % n
+    }
+
+    /// A coin flip.
+    pub fn bool(&mut self) -> bool {
+        self.u8() & 1 == 1
+    }
+
+    /// One of `items` (non-empty).
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// policy_json: bytes -> JSON -> NetworkPolicy -> validate -> engine -> decide/explain
+// ---------------------------------------------------------------------------------------
+
+/// Decoding, validation, normalisation, engine build and evaluation never panic;
+/// validation errors are well formed; accepted policies survive a JSON round trip; the
+/// engine agrees with the reference on a small cluster built around the policies.
+pub fn policy_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let written = match decode_policies(text) {
+        Ok(w) => w,
+        Err(e) => {
+            assert!(!e.to_string().is_empty(), "empty decode error");
+            assert!(!e.message.is_empty(), "decode error without a message");
+            return;
+        }
+    };
+    let mut accepted = Vec::new();
+    for w in &written {
+        // The model round-trips: what it prints decodes to the same value.
+        let printed = serde_json::to_string(w).expect("a decoded policy serializes");
+        let back = NetworkPolicy::from_json(&printed)
+            .unwrap_or_else(|e| panic!("printed policy does not decode: {e}\n{printed}"));
+        assert_eq!(
+            serde_json::to_value(&back).expect("serializes"),
+            serde_json::to_value(w).expect("serializes"),
+            "round trip changed the policy: {printed}"
+        );
+        let verdict = validate_network_policy(w);
+        match Policy::new(w) {
+            Ok(p) => {
+                assert!(verdict.is_ok(), "normalised a refused policy");
+                accepted.push(p);
+            }
+            Err(errs) => {
+                assert!(!errs.is_empty(), "refused without errors");
+                assert!(!errs.to_string().is_empty(), "empty error list display");
+                // Policy::new refuses exactly what validation refuses.
+                let from_validate = verdict.expect_err("Policy::new refused a valid policy");
+                assert_eq!(errs, from_validate, "Policy::new and validation disagree");
+                for e in errs.errors() {
+                    assert!(
+                        e.field.starts_with("metadata") || e.field.starts_with("spec"),
+                        "field path {:?} outside metadata/spec: {e}",
+                        e.field
+                    );
+                    assert!(!e.to_string().is_empty(), "empty field error display");
+                    assert!(
+                        !e.field.contains("..") && !e.field.ends_with('.'),
+                        "malformed field path {:?}",
+                        e.field
+                    );
+                }
+            }
+        }
+    }
+    evaluate_on_small_cluster(&accepted);
+}
+
+/// Builds a cluster with pods in every namespace the policies name, labelled from the
+/// labels the policies mention, and compares engine and reference on every pair.
+fn evaluate_on_small_cluster(policies: &[Policy]) {
+    let mut namespaces: BTreeSet<&str> = BTreeSet::new();
+    namespaces.insert("default");
+    for p in policies.iter().take(8) {
+        namespaces.insert(&p.namespace);
+    }
+    let label_sets: [&[(&str, &str)]; 3] = [
+        &[("app", "web"), ("role", "frontend")],
+        &[("app", "db"), ("role", "db")],
+        &[],
+    ];
+    let mut b = Cluster::builder().node("n0", [IpAddr::V4(Ipv4Addr::new(192, 168, 0, 11))]);
+    let mut n = 0u32;
+    for ns in &namespaces {
+        for labels in label_sets {
+            let ip = Ipv4Addr::from(0x0af4_0000 + n);
+            let mut spec = PodSpec::new(*ns, format!("p{n}"))
+                .ip(IpAddr::V4(ip))
+                .port(ContainerPort::named("http", 80, Protocol::Tcp))
+                .port(ContainerPort::named("dns", 53, Protocol::Udp));
+            if n % 2 == 0 {
+                spec = spec.node("n0");
+            }
+            for (k, v) in labels {
+                spec = spec.label(*k, *v);
+            }
+            b = b.pod(spec);
+            n += 1;
+        }
+    }
+    let cluster = b.build().expect("the fixed cluster builds");
+    let engine = Engine::build(&cluster, policies);
+    let reference = Reference::new(&cluster, policies, Profile::default());
+    let mut endpoints: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    endpoints.truncate(9);
+    endpoints.push(Endpoint::Node(cluster.node_id("n0").expect("node")));
+    endpoints.push(Endpoint::External(IpAddr::V4(Ipv4Addr::new(
+        203, 0, 113, 7,
+    ))));
+    endpoints.push(Endpoint::External(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+    for &src in &endpoints {
+        for &dst in &endpoints {
+            for (port, proto) in [(80, Protocol::Tcp), (53, Protocol::Udp)] {
+                let flow = Flow::new(src, dst, port, proto);
+                let verdict = engine.decide(flow);
+                let why = engine.explain(flow);
+                assert_eq!(verdict, why.verdict, "decide and explain differ on {flow}");
+                assert!(!why.to_string().is_empty());
+                assert_eq!(
+                    why,
+                    reference.explain(flow),
+                    "engine != reference on {flow}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// differential: structured cluster + policies + flows, engine == reference
+// ---------------------------------------------------------------------------------------
+
+const NAMESPACES: &[&str] = &["a", "b", "c"];
+const KEYS: &[&str] = &["app", "tier", "env", "kubernetes.io/metadata.name"];
+const VALUES: &[&str] = &["x", "y", "z", "a", "b"];
+const PORT_NAMES: &[&str] = &["http", "dns", "web"];
+const PORTS: &[u16] = &[53, 80, 81, 8080, 1, 65535];
+const OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist"];
+const V4_POOL: &[u32] = &[
+    0x0a00_0001,
+    0x0a00_0002,
+    0x0a00_0003,
+    0x0a00_0004,
+    0x0a00_0105,
+    0xc0a8_000b,
+    0xc0a8_000c,
+    0xcb00_7107,
+    0,
+    u32::MAX,
+];
+const V6_POOL: &[u128] = &[
+    0xfd00 << 112 | 1,
+    0xfd00 << 112 | 2,
+    0xfd00 << 112 | 0x1_0005,
+    0xfd00_ffff << 96 | 1,
+    0x2001_0db8 << 96 | 1,
+    0,
+];
+
+fn ip_from(u: &mut Bytes<'_>) -> IpAddr {
+    match u.below(8) {
+        0..=4 => IpAddr::V4(Ipv4Addr::from(u.pick(V4_POOL))),
+        5 => IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | u32::from(u.u8()))),
+        6 => IpAddr::V6(Ipv6Addr::from(u.pick(V6_POOL))),
+        _ => IpAddr::V6(Ipv6Addr::from(0xfd00 << 112 | u128::from(u.u8()))),
+    }
+}
+
+/// A network around a pool address, host bits possibly set.
+fn net_from(u: &mut Bytes<'_>) -> IpNet {
+    match ip_from(u) {
+        IpAddr::V4(a) => {
+            let len = u.pick(&[0u8, 1, 4, 8, 16, 24, 29, 30, 31, 32]);
+            IpNet::V4(Ipv4Net::new(a, len).expect("len <= 32"))
+        }
+        IpAddr::V6(a) => {
+            let len = u.pick(&[0u8, 1, 16, 64, 112, 127, 128]);
+            IpNet::V6(Ipv6Net::new(a, len).expect("len <= 128"))
+        }
+    }
+}
+
+/// A network inside `cidr`: longer, with random bits below the prefix.
+fn subnet_of(u: &mut Bytes<'_>, cidr: IpNet) -> IpNet {
+    let extra = 1 + u.below(8) as u8;
+    match cidr {
+        IpNet::V4(n) => {
+            let len = (n.prefix_len() + extra).min(32);
+            let bits = u32::from(n.network()) | (u.u32() & !u32::from(n.netmask()));
+            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits), len).expect("len <= 32"))
+        }
+        IpNet::V6(n) => {
+            let len = (n.prefix_len() + extra).min(128);
+            let bits = u128::from(n.network()) | (u.u128() & !u128::from(n.netmask()));
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits), len).expect("len <= 128"))
+        }
+    }
+}
+
+fn labels_from(u: &mut Bytes<'_>) -> Labels {
+    (0..u.below(3))
+        .map(|_| (u.pick(KEYS).to_owned(), u.pick(VALUES).to_owned()))
+        .collect()
+}
+
+fn selector_from(u: &mut Bytes<'_>) -> LabelSelector {
+    let match_labels = u.bool().then(|| labels_from(u));
+    let match_expressions = u.bool().then(|| {
+        (0..u.below(3))
+            .map(|_| {
+                let key = u.pick(KEYS);
+                let op = u.pick(OPERATORS);
+                let values: Vec<&str> = if op.starts_with('I') || op.starts_with('N') {
+                    (0..1 + u.below(2)).map(|_| u.pick(VALUES)).collect()
+                } else {
+                    Vec::new()
+                };
+                LabelSelectorRequirement::new(key, op, values)
+            })
+            .collect()
+    });
+    LabelSelector {
+        match_labels,
+        match_expressions,
+    }
+}
+
+fn peer_from(u: &mut Bytes<'_>) -> NetworkPolicyPeer {
+    match u.below(4) {
+        0 => NetworkPolicyPeer {
+            pod_selector: Some(selector_from(u)),
+            ..Default::default()
+        },
+        1 => NetworkPolicyPeer {
+            namespace_selector: Some(selector_from(u)),
+            ..Default::default()
+        },
+        2 => NetworkPolicyPeer {
+            pod_selector: Some(selector_from(u)),
+            namespace_selector: Some(selector_from(u)),
+            ..Default::default()
+        },
+        _ => {
+            let cidr = net_from(u);
+            let except: Vec<String> = (0..u.below(4))
+                .map(|_| subnet_of(u, cidr.trunc()).to_string())
+                .collect();
+            NetworkPolicyPeer {
+                ip_block: Some(IpBlock::new(cidr.to_string(), except)),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+fn port_from(u: &mut Bytes<'_>) -> NetworkPolicyPort {
+    let protocol = [None, Some("TCP"), Some("UDP"), Some("SCTP")][u.below(4)].map(str::to_owned);
+    let number = i32::from(u.pick(PORTS));
+    match u.below(4) {
+        0 => NetworkPolicyPort {
+            protocol,
+            port: None,
+            end_port: None,
+        },
+        1 => NetworkPolicyPort {
+            protocol,
+            port: Some(IntOrString::Int(number)),
+            end_port: None,
+        },
+        2 => NetworkPolicyPort {
+            protocol,
+            port: Some(IntOrString::Int(number)),
+            end_port: Some((number + i32::from(u.u8())).min(65535)),
+        },
+        _ => NetworkPolicyPort {
+            protocol,
+            port: Some(IntOrString::String(u.pick(PORT_NAMES).to_owned())),
+            end_port: None,
+        },
+    }
+}
+
+fn list_from<T>(u: &mut Bytes<'_>, max: usize, f: fn(&mut Bytes<'_>) -> T) -> Option<Vec<T>> {
+    match u.below(4) {
+        0 => None,
+        _ => Some((0..u.below(max + 1)).map(|_| f(u)).collect()),
+    }
+}
+
+fn policy_from(u: &mut Bytes<'_>, index: usize) -> NetworkPolicy {
+    let mut p = NetworkPolicy::new(u.pick(NAMESPACES), format!("p{index}"));
+    p.spec.pod_selector = u.bool().then(|| selector_from(u));
+    p.spec.policy_types = match u.below(6) {
+        0 => None,
+        1 => Some(vec![]),
+        2 => Some(vec!["Ingress".into()]),
+        3 => Some(vec!["Egress".into()]),
+        4 => Some(vec!["Ingress".into(), "Egress".into()]),
+        _ => Some(vec!["Egress".into(), "Egress".into()]),
+    };
+    p.spec.ingress = list_from(u, 3, |u| NetworkPolicyIngressRule {
+        from: list_from(u, 3, peer_from),
+        ports: list_from(u, 3, port_from),
+    });
+    p.spec.egress = list_from(u, 3, |u| NetworkPolicyEgressRule {
+        to: list_from(u, 3, peer_from),
+        ports: list_from(u, 3, port_from),
+    });
+    p
+}
+
+fn cluster_from(u: &mut Bytes<'_>) -> Cluster {
+    let mut b = Cluster::builder();
+    for ns in NAMESPACES {
+        b = b.namespace(*ns, labels_from(u));
+    }
+    let node_v6 = u.bool();
+    for i in 0..2u32 {
+        let mut ips = vec![IpAddr::V4(Ipv4Addr::from(0xc0a8_000b + i))];
+        if node_v6 {
+            ips.push(IpAddr::V6(Ipv6Addr::from(
+                0xfd00_ffff << 96 | u128::from(i + 1),
+            )));
+        }
+        b = b.node(format!("n{i}"), ips);
+    }
+    for i in 0..1 + u.below(6) {
+        let mut spec = PodSpec::new(u.pick(NAMESPACES), format!("pod{i}"));
+        spec.labels = labels_from(u);
+        spec.ips = (0..u.below(3)).map(|_| ip_from(u)).collect();
+        spec.node = match u.below(3) {
+            0 => None,
+            n => Some(format!("n{}", n - 1)),
+        };
+        spec.ports = (0..u.below(3))
+            .map(|_| {
+                let proto = u.pick(&Protocol::ALL);
+                ContainerPort::named(u.pick(PORT_NAMES), u.pick(PORTS), proto)
+            })
+            .collect();
+        b = b.pod(spec);
+    }
+    b.build()
+        .expect("distinct pod names and known nodes always build")
+}
+
+fn profile_from(u: &mut Bytes<'_>) -> Profile {
+    let bits = u.u8();
+    if bits & 0x80 != 0 {
+        // One of the named plugin profiles.
+        let name = Profile::NAMES[usize::from(bits & 0x7f) % Profile::NAMES.len()];
+        return Profile::named(name).expect("a listed profile name");
+    }
+    Profile {
+        name: "fuzz".into(),
+        enforces_policies: bits & 1 != 0 || bits & 2 != 0,
+        ipblock_matches_pods: bits & 2 != 0,
+        ipblock_matches_nodes: bits & 4 != 0,
+        own_node_exempt: bits & 8 != 0,
+        pod_to_own_node_exempt: bits & 32 != 0,
+        self_exempt: bits & 16 != 0,
+    }
+}
+
+/// The compiled engine equals the reference evaluator (decide, explain, and
+/// `Engine::matrix`) on every flow between every endpoint of a generated cluster, under a
+/// generated profile.
+pub fn differential(data: &[u8]) {
+    let mut u = Bytes::new(data);
+    let profile = profile_from(&mut u);
+    let cluster = cluster_from(&mut u);
+    let mut policies = Vec::new();
+    for i in 0..u.below(6) {
+        let written = policy_from(&mut u, i);
+        // Generated policies may be refused (an except equal to its cidr, say); only
+        // accepted ones take part, as with the apiserver.
+        if let Ok(p) = Policy::new(&written) {
+            policies.push(p);
+        }
+    }
+    let ports: Vec<(u16, Protocol)> = (0..1 + u.below(3))
+        .map(|_| {
+            let port = if u.bool() { u.pick(PORTS) } else { u.u16() };
+            (port, u.pick(&Protocol::ALL))
+        })
+        .collect();
+    let mut endpoints: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
+    endpoints.extend((0..2).filter_map(|i| cluster.node_id(&format!("n{i}")).map(Endpoint::Node)));
+    for _ in 0..1 + u.below(3) {
+        endpoints.push(Endpoint::External(ip_from(&mut u)));
+    }
+    let engine = Engine::builder()
+        .profile(profile.clone())
+        .build(&cluster, &policies);
+    let reference = Reference::new(&cluster, &policies, profile);
+    for &(port, proto) in &ports {
+        let matrix = engine.matrix(&endpoints, &endpoints, port, proto);
+        for (i, &src) in endpoints.iter().enumerate() {
+            for (j, &dst) in endpoints.iter().enumerate() {
+                let flow = Flow::new(src, dst, port, proto);
+                let want = reference.explain(flow);
+                assert_eq!(reference.decide(flow), want.verdict, "reference: {flow}");
+                assert_eq!(engine.decide(flow), want.verdict, "decide: {}", want.flow);
+                assert_eq!(engine.explain(flow), want, "explain: {}", want.flow);
+                assert_eq!(
+                    matrix.get(i, j),
+                    Some(want.verdict),
+                    "matrix: {}",
+                    want.flow
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// selector_text: parse -> format -> parse
+// ---------------------------------------------------------------------------------------
+
+/// Parsing never panics; errors point into the input; whatever parses validates, formats
+/// to text that parses back to the same normal form, and the compiled selector's
+/// `Display` parses back to a selector that matches the same label sets.
+pub fn selector_text(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let sel = match parse(text) {
+        Ok(sel) => sel,
+        Err(e) => {
+            assert!(!e.to_string().is_empty(), "empty parse error");
+            assert!(e.position <= text.len(), "position past the end: {e:?}");
+            let rest = text
+                .get(e.position..)
+                .unwrap_or_else(|| panic!("position {} is not a char boundary: {e:?}", e.position));
+            assert!(
+                rest.starts_with(&e.found),
+                "found text not at position: {e:?}"
+            );
+            return;
+        }
+    };
+    let problems = validate_label_selector(&sel, "");
+    assert!(
+        problems.is_empty(),
+        "parsed selector does not validate: {problems:?}"
+    );
+    let printed = format(&sel);
+    assert_ne!(printed, "<error>", "valid selector printed as <error>");
+    let compiled = Selector::new(&sel).expect("a parsed selector compiles");
+    if printed == "<none>" {
+        assert_eq!(
+            sel,
+            LabelSelector::default(),
+            "<none> for a non-empty selector"
+        );
+    } else {
+        let again = parse(&printed)
+            .unwrap_or_else(|e| panic!("format output {printed:?} does not parse: {e}"));
+        assert_eq!(format(&again), printed, "format is not a fixed point");
+        let recompiled = Selector::new(&again).expect("compiles");
+        same_matches(&compiled, &recompiled, &sel, &printed);
+    }
+    let shown = compiled.to_string();
+    let reparsed =
+        parse(&shown).unwrap_or_else(|e| panic!("Selector display {shown:?} does not parse: {e}"));
+    let recompiled = Selector::new(&reparsed).expect("compiles");
+    same_matches(&compiled, &recompiled, &sel, &shown);
+}
+
+/// Compares two selectors on label sets built from the keys and values `sel` mentions.
+fn same_matches(a: &Selector, b: &Selector, sel: &LabelSelector, text: &str) {
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
+    let mut values: BTreeSet<&str> = BTreeSet::new();
+    values.insert("__other__");
+    for (k, v) in sel.match_labels.iter().flatten() {
+        keys.insert(k);
+        values.insert(v);
+    }
+    for e in sel.match_expressions.iter().flatten() {
+        keys.insert(&e.key);
+        values.extend(e.values.iter().flatten().map(String::as_str));
+    }
+    let keys: Vec<&str> = keys.into_iter().take(4).collect();
+    let values: Vec<&str> = values.into_iter().take(4).collect();
+    // Every assignment of (absent | one of the values) to each key.
+    let choices = values.len() + 1;
+    let total = choices.pow(keys.len() as u32);
+    for mut n in 0..total {
+        let mut labels = Labels::new();
+        for k in &keys {
+            let c = n % choices;
+            n /= choices;
+            if c > 0 {
+                labels.insert((*k).to_owned(), values[c - 1].to_owned());
+            }
+        }
+        assert_eq!(
+            a.matches(&labels),
+            b.matches(&labels),
+            "{text:?} matches differently from the original on {labels:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// prefix_map: longest-prefix match against a naive model
+// ---------------------------------------------------------------------------------------
+
+/// A prefix near a few bases, so that generated prefixes nest and overlap.
+fn clustered_net(u: &mut Bytes<'_>, v6: bool) -> IpNet {
+    if v6 {
+        let base = u.pick(&[0u128, u128::MAX, 0xfd00 << 112, 0x2001_0db8 << 96]);
+        let bits = base ^ u.u128().checked_shr(u32::from(u.u8() % 129)).unwrap_or(0);
+        let len = u.below(129) as u8;
+        IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits), len).expect("len <= 128"))
+    } else {
+        let base = u.pick(&[0u32, u32::MAX, 0x0a00_0000, 0xc0a8_0000]);
+        let bits = base ^ u.u32().checked_shr(u32::from(u.u8() % 33)).unwrap_or(0);
+        let len = u.below(33) as u8;
+        IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits), len).expect("len <= 32"))
+    }
+}
+
+/// Addresses on and next to the edges of `nets`, and a few from the input.
+fn edge_queries(u: &mut Bytes<'_>, nets: &[IpNet]) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for n in nets.iter().take(24) {
+        for a in [n.network(), n.broadcast()] {
+            out.push(a);
+            match a {
+                IpAddr::V4(x) => {
+                    let x = u32::from(x);
+                    out.push(IpAddr::V4(Ipv4Addr::from(x.wrapping_sub(1))));
+                    out.push(IpAddr::V4(Ipv4Addr::from(x.wrapping_add(1))));
+                }
+                IpAddr::V6(x) => {
+                    let x = u128::from(x);
+                    out.push(IpAddr::V6(Ipv6Addr::from(x.wrapping_sub(1))));
+                    out.push(IpAddr::V6(Ipv6Addr::from(x.wrapping_add(1))));
+                }
+            }
+        }
+    }
+    for _ in 0..u.below(8) {
+        let v6 = u.bool();
+        out.push(clustered_net(u, v6).addr());
+    }
+    out
+}
+
+/// The longest prefix of `model` containing `q`, by a linear scan.
+fn naive_longest(model: &BTreeMap<IpNet, u32>, q: IpAddr) -> Option<(IpNet, u32)> {
+    model
+        .iter()
+        .filter(|(n, _)| n.contains(&q))
+        .max_by_key(|(n, _)| n.prefix_len())
+        .map(|(n, v)| (*n, *v))
+}
+
+/// `PrefixMap` (built by `insert`/`remove` and by `collect`) answers `lookup`,
+/// `longest_match`, `get`, `len` and `iter` like a map of truncated prefixes searched by
+/// a linear scan; `IpSet` membership and set operations agree with the prefixes it was
+/// built from, and its prefix list is minimal and rebuilds the set.
+pub fn prefix_map(data: &[u8]) {
+    let mut u = Bytes::new(data);
+    let mut map: PrefixMap<u32> = PrefixMap::new();
+    let mut model: BTreeMap<IpNet, u32> = BTreeMap::new();
+    let mut inserted: Vec<(IpNet, u32)> = Vec::new();
+    let mut nets: Vec<IpNet> = Vec::new();
+    for i in 0..u.below(48) as u32 {
+        let net = if !nets.is_empty() && u.below(4) == 0 {
+            nets[u.below(nets.len())]
+        } else {
+            let v6 = u.below(4) == 0;
+            clustered_net(&mut u, v6)
+        };
+        nets.push(net);
+        if u.below(5) == 0 {
+            let got = map.remove(&net);
+            assert_eq!(got, model.remove(&net.trunc()), "remove({net})");
+        } else {
+            let got = map.insert(net, i);
+            assert_eq!(got, model.insert(net.trunc(), i), "insert({net}, {i})");
+            inserted.push((net, i));
+        }
+    }
+    let collected: PrefixMap<u32> = inserted.iter().copied().collect();
+    let mut collected_model: BTreeMap<IpNet, u32> = BTreeMap::new();
+    for (n, v) in &inserted {
+        collected_model.insert(n.trunc(), *v);
+    }
+    let queries = edge_queries(&mut u, &nets);
+    let maps = [
+        (&map, &model, "inserted"),
+        (&collected, &collected_model, "collected"),
+    ];
+    for (m, want_all, what) in maps {
+        assert_eq!(m.len(), want_all.len(), "{what}: len");
+        let listed: BTreeMap<IpNet, u32> = m.iter().map(|(n, v)| (n, *v)).collect();
+        assert_eq!(&listed, want_all, "{what}: iter");
+        for n in &nets {
+            let want = want_all.get(&n.trunc()).copied();
+            assert_eq!(m.get(n).copied(), want, "{what}: get({n})");
+            assert_eq!(
+                m.contains_prefix(n),
+                want.is_some(),
+                "{what}: contains_prefix({n})"
+            );
+        }
+        for &q in &queries {
+            let want = naive_longest(want_all, q);
+            assert_eq!(
+                m.lookup(q).copied(),
+                want.map(|w| w.1),
+                "{what}: lookup({q})"
+            );
+            let got = m.longest_match(q).map(|(n, v)| (n, *v));
+            assert_eq!(got, want, "{what}: longest_match({q})");
+        }
+    }
+
+    // IpSet against membership in the prefixes it was built from.
+    let (left, right) = nets.split_at(nets.len() / 2);
+    let a: IpSet = left.iter().copied().collect();
+    let b: IpSet = right.iter().copied().collect();
+    let (cidr, excepts) = match right.split_first() {
+        Some((c, e)) => (*c, e),
+        None => (IpNet::V4(Ipv4Net::default()), &[][..]),
+    };
+    let block = IpSet::from_block(cidr, excepts);
+    let union = a.union(&b);
+    let inter = a.intersection(&b);
+    let diff = a.difference(&b);
+    let in_any = |set: &[IpNet], q: IpAddr| set.iter().any(|n| n.contains(&q));
+    for &q in &queries {
+        let (ina, inb) = (in_any(left, q), in_any(right, q));
+        assert_eq!(a.contains(q), ina, "IpSet::contains({q})");
+        assert_eq!(union.contains(q), ina || inb, "union contains {q}");
+        assert_eq!(inter.contains(q), ina && inb, "intersection contains {q}");
+        assert_eq!(diff.contains(q), ina && !inb, "difference contains {q}");
+        let in_block = cidr.contains(&q) && !in_any(excepts, q);
+        assert_eq!(block.contains(q), in_block, "from_block contains {q}");
+    }
+    for set in [&a, &union, &inter, &diff, &block] {
+        let prefixes: Vec<IpNet> = set.iter().collect();
+        // Minimal: ascending, disjoint, and no two siblings that would merge.
+        for w in prefixes.windows(2) {
+            let (x, y) = (w[0], w[1]);
+            assert!(
+                !x.contains(&y) && !y.contains(&x),
+                "nested prefixes {x} {y}"
+            );
+            if x.addr().is_ipv6() == y.addr().is_ipv6() {
+                assert!(x.broadcast() < y.network(), "unsorted prefixes {x} {y}");
+                let siblings = x.prefix_len() == y.prefix_len() && x.supernet() == y.supernet();
+                assert!(!siblings, "{x} and {y} should have merged");
+            } else {
+                assert!(!x.addr().is_ipv6(), "IPv6 listed before IPv4: {x} {y}");
+            }
+        }
+        for p in &prefixes {
+            assert!(set.contains_net(p), "contains_net({p}) of its own prefix");
+        }
+        let rebuilt: IpSet = prefixes.iter().copied().collect();
+        assert!(
+            &rebuilt == set,
+            "prefix list {prefixes:?} does not rebuild the set"
+        );
+        for n in &nets {
+            let whole = IpSet::from(*n).difference(set).is_empty();
+            assert_eq!(set.contains_net(n), whole, "contains_net({n})");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// netconf: flannel net-conf.json decoding
+// ---------------------------------------------------------------------------------------
+
+/// Decoding never panics; every error carries a stage and a message, and JSON syntax
+/// errors a line and column inside the input; an accepted configuration holds a pool for
+/// exactly the enabled families.
+pub fn netconf(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let is_json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    match NetConf::parse(text) {
+        Ok(parsed) => {
+            assert!(is_json, "accepted text that is not JSON: {text:?}");
+            let c = &parsed.config;
+            assert!(
+                c.enable_ipv4 || c.enable_ipv6,
+                "accepted with no family enabled"
+            );
+            assert_eq!(c.ipv4.is_some(), c.enable_ipv4, "v4 pool vs EnableIPv4");
+            assert_eq!(c.ipv6.is_some(), c.enable_ipv6, "v6 pool vs EnableIPv6");
+            for w in &parsed.warnings {
+                assert!(!w.to_string().is_empty(), "empty warning");
+            }
+        }
+        Err(e) => {
+            assert!(!e.message().is_empty(), "error without a message");
+            let shown = e.to_string();
+            assert!(
+                shown.starts_with(e.stage().as_str()),
+                "display {shown:?} does not start with the stage"
+            );
+            if !is_json {
+                assert_eq!(
+                    e.stage(),
+                    Stage::Parse,
+                    "syntax error at stage {}",
+                    e.stage()
+                );
+                let (line, column) = (e.line(), e.column());
+                let line = line.unwrap_or_else(|| panic!("syntax error without a line: {e}"));
+                assert!(column.is_some(), "syntax error without a column: {e}");
+                assert!(
+                    line >= 1 && line <= text.lines().count().max(1) + 1,
+                    "line {line}"
+                );
+            }
+        }
+    }
+}
