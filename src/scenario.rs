@@ -723,16 +723,10 @@ impl Scenario {
     /// assert!(err.to_string().contains("line 1"));
     /// ```
     pub fn from_json(text: &str) -> Result<Self, ScenarioError> {
-        serde_json::from_str(text).map_err(|e| {
-            let mut message = e.to_string();
-            if let Some(pos) = message.rfind(" at line ") {
-                message.truncate(pos);
-            }
-            ScenarioError::Json {
-                message,
-                line: e.line(),
-                column: e.column(),
-            }
+        serde_json::from_str(text).map_err(|e| ScenarioError::Json {
+            message: crate::model::json_message(&e),
+            line: e.line(),
+            column: e.column(),
         })
     }
 

@@ -189,13 +189,7 @@ impl Service {
     /// assert!(err.to_string().starts_with("spec.ports[0].port: "), "{err}");
     /// ```
     pub fn from_json(text: &str) -> Result<Self, ServiceError> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let svc: Service = serde_path_to_error::deserialize(&mut de).map_err(decode_error)?;
-        de.end().map_err(|e| ServiceError::Decode {
-            path: String::new(),
-            message: strip_location(&e.to_string()),
-        })?;
-        Ok(svc)
+        Ok(crate::model::from_json_with_path(text)?)
     }
 
     /// Decodes a Service from an already parsed JSON value.
@@ -206,7 +200,7 @@ impl Service {
     /// assert_eq!(svc.metadata.name.as_deref(), Some("a"));
     /// ```
     pub fn from_value(value: &serde_json::Value) -> Result<Self, ServiceError> {
-        serde_path_to_error::deserialize(value).map_err(decode_error)
+        Ok(crate::model::from_value_with_path(value)?)
     }
 
     /// `namespace/name` (namespace `default` when absent).
@@ -337,19 +331,12 @@ fn not_a_port(n: i32) -> String {
     format!("{n} is not a port number (1-65535)")
 }
 
-fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(pos) => msg.get(..pos).unwrap_or(msg).to_owned(),
-        None => msg.to_owned(),
-    }
-}
-
-fn decode_error(e: serde_path_to_error::Error<serde_json::Error>) -> ServiceError {
-    let path = e.path().to_string();
-    let path = if path == "." { String::new() } else { path };
-    ServiceError::Decode {
-        path,
-        message: strip_location(&e.into_inner().to_string()),
+impl From<crate::model::DecodeError> for ServiceError {
+    fn from(e: crate::model::DecodeError) -> Self {
+        ServiceError::Decode {
+            path: e.path,
+            message: e.message,
+        }
     }
 }
 

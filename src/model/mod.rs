@@ -45,6 +45,8 @@ pub use policy::{
 };
 pub use selector::{LabelSelector, LabelSelectorRequirement};
 
+pub(crate) use policy::{from_json_with_path, from_value_with_path, json_message};
+
 /// Labels or annotations: string keys to string values, kept sorted by key.
 ///
 /// ```

@@ -254,18 +254,23 @@ impl DecodeError {
         let inner = e.into_inner();
         let line = inner.line();
         let column = inner.column();
-        let mut message = inner.to_string();
-        // serde_json appends " at line L column C"; we report those separately.
-        if let Some(pos) = message.rfind(" at line ") {
-            message.truncate(pos);
-        }
         DecodeError {
             path,
-            message,
+            message: json_message(&inner),
             line,
             column,
         }
     }
+}
+
+/// serde_json's message without the " at line L column C" it appends: callers report the
+/// position in fields of their own.
+pub(crate) fn json_message(e: &serde_json::Error) -> String {
+    let mut message = e.to_string();
+    if let Some(pos) = message.rfind(" at line ") {
+        message.truncate(pos);
+    }
+    message
 }
 
 /// Writes a serde path the apiserver's way: `spec.ingress[0].from[1]`.
@@ -292,26 +297,25 @@ fn format_path(path: &serde_path_to_error::Path) -> String {
     out
 }
 
-fn from_json_with_path<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
+/// Decodes one JSON document into `T`, with the field path of any type error and an
+/// error for trailing text.
+pub(crate) fn from_json_with_path<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<T, DecodeError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value: T =
         serde_path_to_error::deserialize(&mut de).map_err(DecodeError::from_path_error)?;
     de.end().map_err(|e| DecodeError {
         path: String::new(),
-        message: {
-            let mut m = e.to_string();
-            if let Some(pos) = m.rfind(" at line ") {
-                m.truncate(pos);
-            }
-            m
-        },
+        message: json_message(&e),
         line: e.line(),
         column: e.column(),
     })?;
     Ok(value)
 }
 
-fn from_value_with_path<T: serde::de::DeserializeOwned>(
+/// Decodes a parsed JSON value into `T`, with the field path of any type error.
+pub(crate) fn from_value_with_path<T: serde::de::DeserializeOwned>(
     value: &serde_json::Value,
 ) -> Result<T, DecodeError> {
     serde_path_to_error::deserialize(value).map_err(DecodeError::from_path_error)
