@@ -40,21 +40,9 @@ const POPTRIE_MAX: usize = 100_000;
 const POPTRIE_V6_MAX: usize = 10_000;
 const NONE: u32 = u32::MAX;
 
-/// splitmix64: a small, seeded, deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+#[path = "support/splitmix.rs"]
+mod splitmix;
+use splitmix::Rng;
 
 /// IPv4 prefix lengths: mostly /24, many /16–/22, some /23, few short and
 /// few longer than /24.
