@@ -1,8 +1,14 @@
 //! The cluster a policy set applies to: namespaces, nodes, pods, and flows between them.
 //!
-//! A [`Cluster`] is built once with [`ClusterBuilder`] and then only read. Pods, nodes and
-//! namespaces are referred to by small ids ([`PodId`], [`NodeId`], [`NamespaceId`]) so that
-//! a [`Flow`] is `Copy` and deciding it needs no allocation.
+//! A [`Cluster`] is built once with [`ClusterBuilder`] and then only read; cloning it is
+//! cheap (one reference count), so an [`Engine`](crate::engine::Engine) holds the same
+//! cluster its caller built instead of a copy. Pods, nodes and namespaces are referred to
+//! by small opaque ids ([`PodId`], [`NodeId`], [`NamespaceId`]) so that a [`Flow`] is
+//! `Copy` and deciding it needs no allocation.
+//!
+//! Ids are tied to the cluster that issued them: every built cluster has an identity of
+//! its own, and an id from another cluster (or from the same builder built twice) is not
+//! found in it. Evaluators never allow a flow whose pod or node they cannot find.
 //!
 //! Every namespace carries the label `kubernetes.io/metadata.name: <name>`, as a 1.22+
 //! apiserver sets it, whether or not it was given. A pod in a namespace that was never
@@ -23,16 +29,20 @@
 //! let api = cluster.pod_id("prod", "api").unwrap();
 //! let flow = Flow::new(Endpoint::Pod(api), Endpoint::Pod(db), 5432, Protocol::Tcp);
 //! assert_eq!(cluster.describe(flow.dst), "prod/db");
-//! assert_eq!(cluster.namespace(cluster.pod(db).unwrap().namespace).unwrap().labels["kubernetes.io/metadata.name"], "prod");
+//! assert_eq!(cluster.endpoint_at("10.244.1.5".parse().unwrap()), Endpoint::Pod(db));
+//! let ns = cluster.namespace(cluster.pod(db).unwrap().namespace).unwrap();
+//! assert_eq!(ns.labels["kubernetes.io/metadata.name"], "prod");
 //! # Ok::<(), netpol::cluster::ClusterError>(())
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use serde::{Deserialize, Serialize};
+use ahash::AHashMap as HashMap;
 
+use crate::cidr::PrefixMap;
 use crate::model::Labels;
 use crate::policy::{Direction, Protocol};
 
@@ -41,42 +51,106 @@ use crate::policy::{Direction, Protocol};
 /// ```
 /// use netpol::cluster::{Cluster, NAMESPACE_NAME_LABEL};
 /// let cluster = Cluster::builder().namespace("kube-system", [("team", "platform")]).build()?;
+/// let id = cluster.namespace_id("kube-system").unwrap();
 /// assert_eq!(NAMESPACE_NAME_LABEL, "kubernetes.io/metadata.name");
-/// assert_eq!(cluster.namespaces()[0].labels[NAMESPACE_NAME_LABEL], "kube-system");
+/// assert_eq!(cluster.namespace(id).unwrap().labels[NAMESPACE_NAME_LABEL], "kube-system");
 /// # Ok::<(), netpol::cluster::ClusterError>(())
 /// ```
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
+/// Where each built cluster's identity comes from. Identities only need to differ
+/// between clusters alive in one process at the same time; after 2³² builds the counter
+/// wraps, which is documented on [`PodId`].
+static NEXT_LINEAGE: AtomicU32 = AtomicU32::new(1);
+
+fn next_lineage() -> u32 {
+    NEXT_LINEAGE.fetch_add(1, Ordering::Relaxed)
+}
+
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub struct $name(pub u32);
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name {
+            index: u32,
+            lineage: u32,
+        }
 
         impl $name {
-            /// The id as an index into the cluster's list.
+            /// The position of this object among the cluster's objects of its kind, the
+            /// same as its rank in the cluster's iterator, for callers that keep tables
+            /// of their own.
             ///
             /// ```
-            #[doc = concat!("assert_eq!(netpol::cluster::", stringify!($name), "(7).index(), 7);")]
+            /// use netpol::cluster::{Cluster, PodSpec};
+            /// let c = Cluster::builder().node("n1", []).namespace("x", [("k", "v")])
+            ///     .pod(PodSpec::new("x", "a")).build().unwrap();
+            #[doc = concat!("let first = c.", $what, "().next().unwrap().0;")]
+            /// assert_eq!(first.index(), 0);
             /// ```
             pub fn index(self) -> usize {
-                self.0 as usize
+                self.index as usize
+            }
+
+            pub(crate) fn new(index: u32, lineage: u32) -> Self {
+                $name { index, lineage }
+            }
+
+            pub(crate) fn lineage(self) -> u32 {
+                self.lineage
+            }
+        }
+
+        impl fmt::Display for $name {
+            /// `#index`: ids are only meaningful together with their cluster, which
+            /// [`Cluster::describe`] uses to write names.
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "#{}", self.index)
             }
         }
     };
 }
 
 id_type!(
-    /// A pod of a [`Cluster`], by position.
-    PodId
+    /// A pod of a [`Cluster`].
+    ///
+    /// Opaque and tied to the cluster that issued it: [`Cluster::pod`] of another
+    /// cluster does not find it, even at the same position. (Cluster identities are a
+    /// 32-bit counter per process, so two clusters built 2³² builds apart could share
+    /// one; nothing else can make an id of one cluster valid in another.)
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// let one = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let two = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let a = one.pod_id("x", "a").unwrap();
+    /// assert!(one.pod(a).is_some());
+    /// assert!(two.pod(a).is_none()); // same position, other cluster
+    /// ```
+    PodId,
+    "pods"
 );
 id_type!(
-    /// A node of a [`Cluster`], by position.
-    NodeId
+    /// A node of a [`Cluster`]; opaque and tied to its cluster like [`PodId`].
+    ///
+    /// ```
+    /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
+    /// let n1 = c.node_id("n1").unwrap();
+    /// assert_eq!(c.node(n1).unwrap().name, "n1");
+    /// ```
+    NodeId,
+    "nodes"
 );
 id_type!(
-    /// A namespace of a [`Cluster`], by position.
-    NamespaceId
+    /// A namespace of a [`Cluster`]; opaque and tied to its cluster like [`PodId`].
+    ///
+    /// ```
+    /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
+    /// let a = c.namespace_id("a").unwrap();
+    /// assert_eq!(c.namespace(a).unwrap().name, "a");
+    /// ```
+    NamespaceId,
+    "namespaces"
 );
 
 /// A declared container port.
@@ -87,15 +161,14 @@ id_type!(
 /// let p = ContainerPort::named("dns", 53, Protocol::Udp);
 /// assert_eq!(p.name.as_deref(), Some("dns"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ContainerPort {
     /// The port's name, which policies can use instead of the number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The port number.
     pub port: u16,
     /// The protocol, `TCP` by default.
-    #[serde(default)]
     pub protocol: Protocol,
 }
 
@@ -140,6 +213,7 @@ impl ContainerPort {
 /// # Ok::<(), netpol::cluster::ClusterError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Namespace {
     /// The name.
     pub name: String,
@@ -147,22 +221,27 @@ pub struct Namespace {
     pub labels: Labels,
 }
 
-/// A node and its host addresses.
+/// A node: its labels and host addresses.
 ///
 /// ```
-/// use netpol::cluster::Cluster;
+/// use netpol::cluster::{Cluster, NodeSpec};
 /// let cluster = Cluster::builder()
-///     .node("node-1", ["192.168.0.11".parse()?, "fd00:10::11".parse()?])
+///     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?).ip("fd00:10::11".parse()?)
+///         .label("topology.kubernetes.io/zone", "a"))
 ///     .build()?;
 /// let node = cluster.node(cluster.node_id("node-1").unwrap()).unwrap();
 /// assert_eq!(node.ips[0].to_string(), "192.168.0.11");
 /// assert!(node.ips[1].is_ipv6());
+/// assert_eq!(node.labels["topology.kubernetes.io/zone"], "a");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Node {
     /// The name.
     pub name: String,
+    /// The labels (for peers that select nodes).
+    pub labels: Labels,
     /// Host IPs (IPv4, IPv6 or both); the first of a family is used for that family.
     pub ips: Vec<IpAddr>,
 }
@@ -179,9 +258,11 @@ pub struct Node {
 /// assert_eq!(db.labels["app"], "db");
 /// assert_eq!(db.node, cluster.node_id("node-1"));
 /// assert_eq!(db.namespace, cluster.namespace_id("prod").unwrap());
+/// assert_eq!(db.service_account, "default");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Pod {
     /// Its namespace.
     pub namespace: NamespaceId,
@@ -195,9 +276,16 @@ pub struct Pod {
     pub node: Option<NodeId>,
     /// Declared container ports.
     pub ports: Vec<ContainerPort>,
+    /// Its service account (`default` when none was given).
+    pub service_account: String,
 }
 
 /// A pod to add to a [`ClusterBuilder`].
+///
+/// A pod on the host network (`hostNetwork: true`) is not a pod endpoint: its traffic is
+/// its node's, and no NetworkPolicy selects it. Mark it with
+/// [`host_network`](Self::host_network); the cluster then answers its name with the
+/// node's endpoint ([`Cluster::resolve_pod`]).
 ///
 /// ```
 /// use netpol::cluster::PodSpec;
@@ -205,6 +293,7 @@ pub struct Pod {
 /// assert_eq!(spec.name, "web");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PodSpec {
     /// Namespace name.
     pub namespace: String,
@@ -218,6 +307,10 @@ pub struct PodSpec {
     pub node: Option<String>,
     /// Container ports.
     pub ports: Vec<ContainerPort>,
+    /// Service account name (`default` when `None`).
+    pub service_account: Option<String>,
+    /// Whether the pod runs on its node's network namespace.
+    pub host_network: bool,
 }
 
 impl PodSpec {
@@ -278,6 +371,87 @@ impl PodSpec {
         self.ports.push(port);
         self
     }
+
+    /// Sets the service account.
+    ///
+    /// ```
+    /// let s = netpol::cluster::PodSpec::new("a", "b").service_account("builder");
+    /// assert_eq!(s.service_account.as_deref(), Some("builder"));
+    /// ```
+    pub fn service_account(mut self, name: impl Into<String>) -> Self {
+        self.service_account = Some(name.into());
+        self
+    }
+
+    /// Marks the pod as running on its node's network (`hostNetwork: true`).
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// let c = Cluster::builder()
+    ///     .node("n1", ["192.168.0.11".parse().unwrap()])
+    ///     .pod(PodSpec::new("kube-system", "kube-proxy-x").node("n1").host_network(true))
+    ///     .build().unwrap();
+    /// assert!(c.pod_id("kube-system", "kube-proxy-x").is_none()); // not a pod endpoint
+    /// assert_eq!(c.resolve_pod("kube-system", "kube-proxy-x"), Some(Endpoint::Node(c.node_id("n1").unwrap())));
+    /// ```
+    pub fn host_network(mut self, yes: bool) -> Self {
+        self.host_network = yes;
+        self
+    }
+}
+
+/// A node to add to a [`ClusterBuilder`].
+///
+/// ```
+/// use netpol::cluster::NodeSpec;
+/// let n = NodeSpec::new("node-1").ip("192.168.0.11".parse().unwrap()).label("role", "worker");
+/// assert_eq!(n.labels["role"], "worker");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeSpec {
+    /// Node name.
+    pub name: String,
+    /// Labels.
+    pub labels: Labels,
+    /// Host IPs.
+    pub ips: Vec<IpAddr>,
+}
+
+impl NodeSpec {
+    /// A node with a name.
+    ///
+    /// ```
+    /// assert!(netpol::cluster::NodeSpec::new("n").ips.is_empty());
+    /// ```
+    pub fn new(name: impl Into<String>) -> Self {
+        NodeSpec {
+            name: name.into(),
+            ..NodeSpec::default()
+        }
+    }
+
+    /// Adds a host IP.
+    ///
+    /// ```
+    /// let n = netpol::cluster::NodeSpec::new("n").ip("192.168.0.1".parse().unwrap());
+    /// assert_eq!(n.ips.len(), 1);
+    /// ```
+    pub fn ip(mut self, ip: IpAddr) -> Self {
+        self.ips.push(ip);
+        self
+    }
+
+    /// Adds a label.
+    ///
+    /// ```
+    /// let n = netpol::cluster::NodeSpec::new("n").label("zone", "a");
+    /// assert_eq!(n.labels["zone"], "a");
+    /// ```
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
 }
 
 /// A cluster that cannot be built.
@@ -293,6 +467,7 @@ impl PodSpec {
 /// assert_eq!(err.to_string(), "pod \"prod/api\" is listed twice");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClusterError {
     /// Two namespaces with one name.
     #[error("namespace \"{0}\" is listed twice")]
@@ -319,9 +494,10 @@ pub enum ClusterError {
 /// assert_eq!(builder.build().unwrap_err(), ClusterError::DuplicateNode("node-1".into()));
 /// ```
 #[derive(Debug, Clone, Default)]
+#[must_use]
 pub struct ClusterBuilder {
     namespaces: Vec<(String, Labels)>,
-    nodes: Vec<(String, Vec<IpAddr>)>,
+    nodes: Vec<NodeSpec>,
     pods: Vec<PodSpec>,
 }
 
@@ -330,7 +506,7 @@ impl ClusterBuilder {
     ///
     /// ```
     /// let c = netpol::cluster::Cluster::builder().namespace("a", [("team", "x")]).build().unwrap();
-    /// assert_eq!(c.namespaces().len(), 1);
+    /// assert_eq!(c.namespace_count(), 1);
     /// ```
     pub fn namespace<K: Into<String>, V: Into<String>>(
         mut self,
@@ -347,14 +523,27 @@ impl ClusterBuilder {
         self
     }
 
-    /// Adds a node with host IPs.
+    /// Adds a node with host IPs and no labels.
     ///
     /// ```
     /// let c = netpol::cluster::Cluster::builder().node("n", ["10.0.0.1".parse().unwrap()]).build().unwrap();
     /// assert!(c.node_id("n").is_some());
     /// ```
-    pub fn node(mut self, name: impl Into<String>, ips: impl IntoIterator<Item = IpAddr>) -> Self {
-        self.nodes.push((name.into(), ips.into_iter().collect()));
+    pub fn node(self, name: impl Into<String>, ips: impl IntoIterator<Item = IpAddr>) -> Self {
+        let mut spec = NodeSpec::new(name);
+        spec.ips = ips.into_iter().collect();
+        self.add_node(spec)
+    }
+
+    /// Adds a node with labels.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, NodeSpec};
+    /// let c = Cluster::builder().add_node(NodeSpec::new("n").label("zone", "a")).build().unwrap();
+    /// assert_eq!(c.node(c.node_id("n").unwrap()).unwrap().labels["zone"], "a");
+    /// ```
+    pub fn add_node(mut self, node: NodeSpec) -> Self {
+        self.nodes.push(node);
         self
     }
 
@@ -406,7 +595,8 @@ impl ClusterBuilder {
         self
     }
 
-    /// Builds the cluster, checking that names are unique and nodes exist.
+    /// Builds the cluster, checking that names are unique and nodes exist. The cluster
+    /// gets an identity of its own: ids of any earlier cluster are not valid in it.
     ///
     /// ```
     /// use netpol::cluster::{Cluster, PodSpec};
@@ -414,29 +604,37 @@ impl ClusterBuilder {
     /// assert_eq!(err.to_string(), "pod \"x/a\" runs on node \"n9\", which is not listed");
     /// ```
     pub fn build(self) -> Result<Cluster, ClusterError> {
-        let mut c = Cluster::default();
+        let lineage = next_lineage();
+        let mut c = ClusterData {
+            lineage,
+            ..ClusterData::default()
+        };
         for (name, mut labels) in self.namespaces {
             if c.ns_index.contains_key(&name) {
                 return Err(ClusterError::DuplicateNamespace(name));
             }
             labels.insert(NAMESPACE_NAME_LABEL.to_owned(), name.clone());
-            let id = NamespaceId(to_u32(c.namespaces.len(), "namespaces")?);
+            let id = NamespaceId::new(to_u32(c.namespaces.len(), "namespaces")?, lineage);
             c.ns_index.insert(name.clone(), id);
             c.namespaces.push(Namespace { name, labels });
         }
-        for (name, ips) in self.nodes {
-            if c.node_index.contains_key(&name) {
-                return Err(ClusterError::DuplicateNode(name));
+        for spec in self.nodes {
+            if c.node_index.contains_key(&spec.name) {
+                return Err(ClusterError::DuplicateNode(spec.name));
             }
-            let id = NodeId(to_u32(c.nodes.len(), "nodes")?);
-            c.node_index.insert(name.clone(), id);
-            c.nodes.push(Node { name, ips });
+            let id = NodeId::new(to_u32(c.nodes.len(), "nodes")?, lineage);
+            c.node_index.insert(spec.name.clone(), id);
+            c.nodes.push(Node {
+                name: spec.name,
+                labels: spec.labels,
+                ips: spec.ips,
+            });
         }
         for spec in self.pods {
             let namespace = match c.ns_index.get(&spec.namespace) {
                 Some(id) => *id,
                 None => {
-                    let id = NamespaceId(to_u32(c.namespaces.len(), "namespaces")?);
+                    let id = NamespaceId::new(to_u32(c.namespaces.len(), "namespaces")?, lineage);
                     c.ns_index.insert(spec.namespace.clone(), id);
                     c.namespaces.push(Namespace {
                         name: spec.namespace.clone(),
@@ -459,10 +657,14 @@ impl ClusterBuilder {
                 },
             };
             let key = (spec.namespace, spec.name);
-            if c.pod_index.contains_key(&key) {
+            if c.pod_index.contains_key(&key) || c.host_pods.contains_key(&key) {
                 return Err(ClusterError::DuplicatePod(key.0, key.1));
             }
-            let id = PodId(to_u32(c.pods.len(), "pods")?);
+            if spec.host_network {
+                c.host_pods.insert(key, node);
+                continue;
+            }
+            let id = PodId::new(to_u32(c.pods.len(), "pods")?, lineage);
             c.pods.push(Pod {
                 namespace,
                 name: key.1.clone(),
@@ -470,18 +672,73 @@ impl ClusterBuilder {
                 ips: spec.ips,
                 node,
                 ports: spec.ports,
+                service_account: spec.service_account.unwrap_or_else(|| "default".into()),
             });
             c.pod_index.insert(key, id);
         }
-        Ok(c)
+        c.index_addresses();
+        Ok(Cluster { data: Arc::new(c) })
     }
+}
+
+/// A position in one of the cluster's tables as an id index. The tables never hold more
+/// than `u32::MAX` entries ([`ClusterBuilder::build`] refuses more), so this never
+/// saturates.
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 fn to_u32(n: usize, what: &'static str) -> Result<u32, ClusterError> {
     u32::try_from(n).map_err(|_| ClusterError::TooMany(what))
 }
 
-/// Namespaces, nodes and pods, read-only once built.
+/// What an address belongs to, in the address index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Pod(u32),
+    Node(u32),
+}
+
+#[derive(Debug, Default)]
+struct ClusterData {
+    lineage: u32,
+    namespaces: Vec<Namespace>,
+    nodes: Vec<Node>,
+    pods: Vec<Pod>,
+    ns_index: HashMap<String, NamespaceId>,
+    node_index: HashMap<String, NodeId>,
+    pod_index: HashMap<(String, String), PodId>,
+    /// Host-network pods: their node, when known.
+    host_pods: HashMap<(String, String), Option<NodeId>>,
+    /// Host addresses (/32, /128) of pods and nodes; the first owner listed keeps an
+    /// address two objects claim.
+    addresses: PrefixMap<Owner>,
+}
+
+impl ClusterData {
+    fn index_addresses(&mut self) {
+        let mut map = PrefixMap::new();
+        let pods = self
+            .pods
+            .iter()
+            .zip(0u32..)
+            .flat_map(|(p, i)| p.ips.iter().map(move |ip| (*ip, Owner::Pod(i))));
+        let nodes = self
+            .nodes
+            .iter()
+            .zip(0u32..)
+            .flat_map(|(n, i)| n.ips.iter().map(move |ip| (*ip, Owner::Node(i))));
+        for (ip, owner) in pods.chain(nodes) {
+            let net = ipnet::IpNet::from(ip);
+            if map.get(&net).is_none() {
+                map.insert(net, owner);
+            }
+        }
+        self.addresses = map;
+    }
+}
+
+/// Namespaces, nodes and pods, read-only once built, cheap to clone (the data is shared).
 ///
 /// ```
 /// use netpol::cluster::{Cluster, Endpoint, PodSpec};
@@ -492,16 +749,25 @@ fn to_u32(n: usize, what: &'static str) -> Result<u32, ClusterError> {
 /// let web = cluster.pod_id("prod", "web").unwrap();
 /// assert_eq!(cluster.describe(Endpoint::Pod(web)), "prod/web");
 /// assert_eq!(cluster.pod_namespace_name(web), "prod");
+/// let shared = cluster.clone(); // the same data, not a copy
+/// assert!(shared.pod(web).is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Cluster {
-    namespaces: Vec<Namespace>,
-    nodes: Vec<Node>,
-    pods: Vec<Pod>,
-    ns_index: HashMap<String, NamespaceId>,
-    node_index: HashMap<String, NodeId>,
-    pod_index: HashMap<(String, String), PodId>,
+    data: Arc<ClusterData>,
+}
+
+impl Default for Cluster {
+    /// An empty cluster with an identity of its own.
+    fn default() -> Self {
+        Cluster {
+            data: Arc::new(ClusterData {
+                lineage: next_lineage(),
+                ..ClusterData::default()
+            }),
+        }
+    }
 }
 
 impl Cluster {
@@ -509,88 +775,237 @@ impl Cluster {
     ///
     /// ```
     /// let empty = netpol::cluster::Cluster::builder().build().unwrap();
-    /// assert!(empty.pods().is_empty());
+    /// assert_eq!(empty.pod_count(), 0);
     /// ```
     pub fn builder() -> ClusterBuilder {
         ClusterBuilder::default()
     }
 
-    /// All namespaces, indexed by [`NamespaceId`].
+    /// A builder holding everything in this cluster, to build a changed copy. The copy is
+    /// a new cluster: ids of this one are not valid in it (look them up again by name).
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// let one = Cluster::builder().pod(PodSpec::new("x", "a").label("app", "a")).build()?;
+    /// let two = one.to_builder().pod(PodSpec::new("x", "b")).build()?;
+    /// assert_eq!(two.pod_count(), 2);
+    /// let a = two.pod_id("x", "a").unwrap();
+    /// assert_eq!(two.pod(a).unwrap().labels["app"], "a");
+    /// assert!(one.pod(a).is_none());
+    /// # Ok::<(), netpol::cluster::ClusterError>(())
+    /// ```
+    pub fn to_builder(&self) -> ClusterBuilder {
+        let d = &*self.data;
+        let namespaces = d
+            .namespaces
+            .iter()
+            .map(|ns| (ns.name.clone(), ns.labels.clone()))
+            .collect();
+        let nodes = d
+            .nodes
+            .iter()
+            .map(|n| NodeSpec {
+                name: n.name.clone(),
+                labels: n.labels.clone(),
+                ips: n.ips.clone(),
+            })
+            .collect();
+        let node_name = |id: Option<NodeId>| id.and_then(|n| self.node(n)).map(|n| n.name.clone());
+        let mut pods: Vec<PodSpec> = d
+            .pods
+            .iter()
+            .map(|p| PodSpec {
+                namespace: self
+                    .namespace(p.namespace)
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
+                name: p.name.clone(),
+                labels: p.labels.clone(),
+                ips: p.ips.clone(),
+                node: node_name(p.node),
+                ports: p.ports.clone(),
+                service_account: Some(p.service_account.clone()),
+                host_network: false,
+            })
+            .collect();
+        let mut host: Vec<PodSpec> = d
+            .host_pods
+            .iter()
+            .map(|((ns, name), node)| PodSpec {
+                node: node_name(*node),
+                host_network: true,
+                ..PodSpec::new(ns.clone(), name.clone())
+            })
+            .collect();
+        host.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        pods.extend(host);
+        ClusterBuilder {
+            namespaces,
+            nodes,
+            pods,
+        }
+    }
+
+    /// How many namespaces there are.
     ///
     /// ```
     /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
-    /// assert_eq!(c.namespaces()[0].labels.len(), 2); // k, and kubernetes.io/metadata.name
+    /// assert_eq!(c.namespace_count(), 1);
     /// ```
-    pub fn namespaces(&self) -> &[Namespace] {
-        &self.namespaces
+    pub fn namespace_count(&self) -> usize {
+        self.data.namespaces.len()
     }
 
-    /// All nodes, indexed by [`NodeId`].
+    /// How many nodes there are.
     ///
     /// ```
     /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
-    /// assert_eq!(c.nodes()[0].name, "n1");
+    /// assert_eq!(c.node_count(), 1);
     /// ```
-    pub fn nodes(&self) -> &[Node] {
-        &self.nodes
+    pub fn node_count(&self) -> usize {
+        self.data.nodes.len()
     }
 
-    /// All pods, indexed by [`PodId`].
+    /// How many pods there are (host-network pods are not pods here).
     ///
     /// ```
     /// use netpol::cluster::{Cluster, PodSpec};
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
-    /// assert_eq!(c.pods()[0].name, "a");
+    /// assert_eq!(c.pod_count(), 1);
     /// ```
-    pub fn pods(&self) -> &[Pod] {
-        &self.pods
+    pub fn pod_count(&self) -> usize {
+        self.data.pods.len()
     }
 
-    /// Iterates over pod ids and pods.
+    /// Every namespace with its id, in id order.
+    ///
+    /// ```
+    /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
+    /// let (_, a) = c.namespaces().next().unwrap();
+    /// assert_eq!(a.labels.len(), 2); // k, and kubernetes.io/metadata.name
+    /// ```
+    pub fn namespaces(&self) -> impl ExactSizeIterator<Item = (NamespaceId, &Namespace)> + '_ {
+        let lineage = self.data.lineage;
+        self.data
+            .namespaces
+            .iter()
+            .enumerate()
+            .map(move |(i, x)| (NamespaceId::new(index_u32(i), lineage), x))
+    }
+
+    /// Every node with its id, in id order.
+    ///
+    /// ```
+    /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
+    /// assert_eq!(c.nodes().next().unwrap().1.name, "n1");
+    /// ```
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = (NodeId, &Node)> + '_ {
+        let lineage = self.data.lineage;
+        self.data
+            .nodes
+            .iter()
+            .enumerate()
+            .map(move |(i, x)| (NodeId::new(index_u32(i), lineage), x))
+    }
+
+    /// Every pod with its id, in id order.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// assert_eq!(c.pods().next().unwrap().1.name, "a");
+    /// ```
+    pub fn pods(&self) -> impl ExactSizeIterator<Item = (PodId, &Pod)> + '_ {
+        let lineage = self.data.lineage;
+        self.data
+            .pods
+            .iter()
+            .enumerate()
+            .map(move |(i, x)| (PodId::new(index_u32(i), lineage), x))
+    }
+
+    /// Every pod id, in order.
     ///
     /// ```
     /// use netpol::cluster::{Cluster, PodSpec};
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// assert_eq!(c.pod_ids().count(), 1);
     /// ```
-    pub fn pod_ids(&self) -> impl Iterator<Item = PodId> + '_ {
-        (0..self.pods.len()).map(|i| PodId(i as u32))
+    pub fn pod_ids(&self) -> impl ExactSizeIterator<Item = PodId> + '_ {
+        self.pods().map(|(id, _)| id)
     }
 
-    /// A pod by id.
+    /// Every node id, in order.
     ///
     /// ```
-    /// use netpol::cluster::{Cluster, PodId, PodSpec};
+    /// let c = netpol::cluster::Cluster::builder().node("n1", []).node("n2", []).build().unwrap();
+    /// assert_eq!(c.node_ids().count(), 2);
+    /// ```
+    pub fn node_ids(&self) -> impl ExactSizeIterator<Item = NodeId> + '_ {
+        self.nodes().map(|(id, _)| id)
+    }
+
+    /// A pod by id; `None` for an id of another cluster.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
-    /// assert!(c.pod(PodId(0)).is_some() && c.pod(PodId(1)).is_none());
+    /// let a = c.pod_id("x", "a").unwrap();
+    /// assert_eq!(c.pod(a).unwrap().name, "a");
     /// ```
     pub fn pod(&self, id: PodId) -> Option<&Pod> {
-        self.pods.get(id.index())
+        if id.lineage != self.data.lineage {
+            return None;
+        }
+        self.data.pods.get(id.index())
     }
 
-    /// A node by id.
+    /// A node by id; `None` for an id of another cluster.
     ///
     /// ```
-    /// use netpol::cluster::{Cluster, NodeId};
-    /// let c = Cluster::builder().node("n1", []).build().unwrap();
-    /// assert_eq!(c.node(NodeId(0)).unwrap().name, "n1");
+    /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
+    /// assert_eq!(c.node(c.node_id("n1").unwrap()).unwrap().name, "n1");
     /// ```
     pub fn node(&self, id: NodeId) -> Option<&Node> {
-        self.nodes.get(id.index())
+        if id.lineage != self.data.lineage {
+            return None;
+        }
+        self.data.nodes.get(id.index())
     }
 
-    /// A namespace by id.
+    /// A namespace by id; `None` for an id of another cluster.
     ///
     /// ```
-    /// use netpol::cluster::{Cluster, NamespaceId};
-    /// let c = Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
-    /// assert_eq!(c.namespace(NamespaceId(0)).unwrap().name, "a");
+    /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
+    /// assert_eq!(c.namespace(c.namespace_id("a").unwrap()).unwrap().name, "a");
     /// ```
     pub fn namespace(&self, id: NamespaceId) -> Option<&Namespace> {
-        self.namespaces.get(id.index())
+        if id.lineage != self.data.lineage {
+            return None;
+        }
+        self.data.namespaces.get(id.index())
     }
 
-    /// The id of the pod `namespace/name`.
+    /// Whether every pod and node the endpoint names belongs to this cluster (an outside
+    /// address always does).
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// let one = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let two = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let a = Endpoint::Pod(one.pod_id("x", "a").unwrap());
+    /// assert!(one.contains(a) && !two.contains(a));
+    /// ```
+    pub fn contains(&self, endpoint: Endpoint) -> bool {
+        match endpoint {
+            Endpoint::Pod(id) => self.pod(id).is_some(),
+            Endpoint::Node(id) => self.node(id).is_some(),
+            Endpoint::External(_) => true,
+        }
+    }
+
+    /// The id of the pod `namespace/name` (host-network pods have none: see
+    /// [`resolve_pod`](Self::resolve_pod)).
     ///
     /// ```
     /// use netpol::cluster::{Cluster, PodSpec};
@@ -598,9 +1013,50 @@ impl Cluster {
     /// assert!(c.pod_id("x", "a").is_some() && c.pod_id("y", "a").is_none());
     /// ```
     pub fn pod_id(&self, namespace: &str, name: &str) -> Option<PodId> {
-        self.pod_index
+        self.data
+            .pod_index
             .get(&(namespace.to_owned(), name.to_owned()))
             .copied()
+    }
+
+    /// The endpoint whose traffic the pod `namespace/name` sends and receives: the pod
+    /// itself, or for a host-network pod its node (`None` when the pod is unknown, or on
+    /// the host network of an unknown node).
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// let c = Cluster::builder()
+    ///     .node("n1", ["192.168.0.11".parse().unwrap()])
+    ///     .pod(PodSpec::new("x", "a"))
+    ///     .pod(PodSpec::new("kube-system", "etcd-n1").node("n1").host_network(true))
+    ///     .build().unwrap();
+    /// assert_eq!(c.resolve_pod("x", "a"), c.pod_id("x", "a").map(Endpoint::Pod));
+    /// assert_eq!(c.resolve_pod("kube-system", "etcd-n1"), c.node_id("n1").map(Endpoint::Node));
+    /// assert!(c.is_host_network_pod("kube-system", "etcd-n1"));
+    /// ```
+    pub fn resolve_pod(&self, namespace: &str, name: &str) -> Option<Endpoint> {
+        if let Some(id) = self.pod_id(namespace, name) {
+            return Some(Endpoint::Pod(id));
+        }
+        self.data
+            .host_pods
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .copied()
+            .flatten()
+            .map(Endpoint::Node)
+    }
+
+    /// Whether `namespace/name` was added as a host-network pod.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// assert!(!c.is_host_network_pod("x", "a"));
+    /// ```
+    pub fn is_host_network_pod(&self, namespace: &str, name: &str) -> bool {
+        self.data
+            .host_pods
+            .contains_key(&(namespace.to_owned(), name.to_owned()))
     }
 
     /// The id of a node by name.
@@ -610,7 +1066,7 @@ impl Cluster {
     /// assert!(c.node_id("n1").is_some());
     /// ```
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.node_index.get(name).copied()
+        self.data.node_index.get(name).copied()
     }
 
     /// The id of a namespace by name.
@@ -620,7 +1076,31 @@ impl Cluster {
     /// assert!(c.namespace_id("a").is_some());
     /// ```
     pub fn namespace_id(&self, name: &str) -> Option<NamespaceId> {
-        self.ns_index.get(name).copied()
+        self.data.ns_index.get(name).copied()
+    }
+
+    /// The endpoint an address belongs to: the pod or node that holds it, else an outside
+    /// address. When two objects list one address, the first pod (in id order) holding it
+    /// wins, then the first node.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// let c = Cluster::builder()
+    ///     .node("n1", ["192.168.0.11".parse().unwrap()])
+    ///     .pod(PodSpec::new("x", "a").ip("10.244.1.5".parse().unwrap()))
+    ///     .build().unwrap();
+    /// assert_eq!(c.endpoint_at("10.244.1.5".parse().unwrap()), Endpoint::Pod(c.pod_id("x", "a").unwrap()));
+    /// assert_eq!(c.endpoint_at("192.168.0.11".parse().unwrap()), Endpoint::Node(c.node_id("n1").unwrap()));
+    /// let outside = "203.0.113.7".parse().unwrap();
+    /// assert_eq!(c.endpoint_at(outside), Endpoint::External(outside));
+    /// ```
+    pub fn endpoint_at(&self, ip: IpAddr) -> Endpoint {
+        let lineage = self.data.lineage;
+        match self.data.addresses.lookup(ip) {
+            Some(Owner::Pod(i)) => Endpoint::Pod(PodId::new(*i, lineage)),
+            Some(Owner::Node(i)) => Endpoint::Node(NodeId::new(*i, lineage)),
+            None => Endpoint::External(ip),
+        }
     }
 
     /// The namespace name of a pod (empty for an unknown id).
@@ -636,7 +1116,8 @@ impl Cluster {
             .map_or("", |n| n.name.as_str())
     }
 
-    /// `namespace/name` of a pod, the node's name as `node/NAME`, or the address.
+    /// `namespace/name` of a pod, the node's name as `node/NAME`, or the address; an id
+    /// of another cluster is written `unknown pod #i` (or node).
     ///
     /// ```
     /// use netpol::cluster::{Cluster, Endpoint};
@@ -647,14 +1128,34 @@ impl Cluster {
         match e {
             Endpoint::Pod(id) => match self.pod(id) {
                 Some(p) => format!("{}/{}", self.pod_namespace_name(id), p.name),
-                None => format!("pod#{}", id.0),
+                None => format!("unknown pod {id}"),
             },
             Endpoint::Node(id) => match self.node(id) {
                 Some(n) => format!("node/{}", n.name),
-                None => format!("node#{}", id.0),
+                None => format!("unknown node {id}"),
             },
             Endpoint::External(ip) => ip.to_string(),
         }
+    }
+
+    /// `source -> destination port/protocol`, with names as [`describe`](Self::describe)
+    /// writes them.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow};
+    /// let c = Cluster::builder().build().unwrap();
+    /// let ip = Endpoint::External("192.0.2.1".parse().unwrap());
+    /// let f = Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp);
+    /// assert_eq!(c.describe_flow(f), "192.0.2.1 -> 192.0.2.1 53/UDP");
+    /// ```
+    pub fn describe_flow(&self, flow: Flow) -> String {
+        format!(
+            "{} -> {} {}/{}",
+            self.describe(flow.src),
+            self.describe(flow.dst),
+            flow.port,
+            flow.protocol
+        )
     }
 
     /// The address an endpoint uses in `flow`: see [`Flow`] for how the family is chosen.
@@ -710,6 +1211,16 @@ impl Cluster {
             Endpoint::Node(id) => self.node(id).and_then(|n| n.ips.first().copied()),
         }
     }
+
+    /// The pod at a position, whatever id asks (for code holding positions it checked).
+    pub(crate) fn pod_at(&self, index: usize) -> Option<&Pod> {
+        self.data.pods.get(index)
+    }
+
+    /// This cluster's identity, which its ids carry.
+    pub(crate) fn lineage(&self) -> u32 {
+        self.data.lineage
+    }
 }
 
 /// One side of a flow.
@@ -718,9 +1229,10 @@ impl Cluster {
 /// use netpol::cluster::Endpoint;
 /// let outside = Endpoint::External("203.0.113.7".parse().unwrap());
 /// assert!(outside.pod().is_none());
+/// assert_eq!(outside.to_string(), "203.0.113.7");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// A pod.
     Pod(PodId),
@@ -734,13 +1246,26 @@ impl Endpoint {
     /// The pod, if this side is one.
     ///
     /// ```
-    /// use netpol::cluster::{Endpoint, PodId};
-    /// assert_eq!(Endpoint::Pod(PodId(3)).pod(), Some(PodId(3)));
+    /// use netpol::cluster::{Cluster, Endpoint, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let a = c.pod_id("x", "a").unwrap();
+    /// assert_eq!(Endpoint::Pod(a).pod(), Some(a));
     /// ```
     pub fn pod(self) -> Option<PodId> {
         match self {
             Endpoint::Pod(id) => Some(id),
             _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// `pod #i`, `node #i` or the address; [`Cluster::describe`] writes names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Pod(id) => write!(f, "pod {id}"),
+            Endpoint::Node(id) => write!(f, "node {id}"),
+            Endpoint::External(ip) => write!(f, "{ip}"),
         }
     }
 }
@@ -753,12 +1278,14 @@ impl Endpoint {
 /// address of that family matches no `ipBlock`.
 ///
 /// ```
-/// use netpol::cluster::{Endpoint, Flow, PodId};
+/// use netpol::cluster::{Endpoint, Flow};
 /// use netpol::policy::Protocol;
-/// let f = Flow::new(Endpoint::Pod(PodId(0)), Endpoint::Pod(PodId(1)), 5432, Protocol::Tcp);
+/// let outside = Endpoint::External("203.0.113.7".parse().unwrap());
+/// let f = Flow::new(outside, outside, 5432, Protocol::Tcp);
 /// assert_eq!(f.port, 5432);
+/// assert_eq!(f.to_string(), "203.0.113.7 -> 203.0.113.7 5432/TCP");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Flow {
     /// Where the connection comes from.
     pub src: Endpoint,
@@ -786,18 +1313,18 @@ impl Flow {
             protocol,
         }
     }
-}
 
-impl Flow {
     /// The side a direction is checked at, and the other side: for
     /// [`Direction::Egress`] the source and the destination, for
     /// [`Direction::Ingress`] the destination and the source.
     ///
     /// ```
-    /// use netpol::cluster::{Endpoint, Flow, PodId};
+    /// use netpol::cluster::{Endpoint, Flow};
     /// use netpol::policy::Direction;
-    /// let f = Flow::new(Endpoint::Pod(PodId(0)), Endpoint::Pod(PodId(1)), 80, Default::default());
-    /// assert_eq!(f.sides(Direction::Ingress), (f.dst, f.src));
+    /// let a = Endpoint::External("192.0.2.1".parse().unwrap());
+    /// let b = Endpoint::External("192.0.2.2".parse().unwrap());
+    /// let f = Flow::new(a, b, 80, Default::default());
+    /// assert_eq!(f.sides(Direction::Ingress), (b, a));
     /// ```
     pub fn sides(self, direction: Direction) -> (Endpoint, Endpoint) {
         match direction {
@@ -808,10 +1335,12 @@ impl Flow {
 }
 
 impl fmt::Display for Flow {
+    /// `source -> destination port/protocol`, with pods and nodes by id
+    /// ([`Cluster::describe_flow`] writes their names).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:?} -> {:?} {}/{}",
+            "{} -> {} {}/{}",
             self.src, self.dst, self.port, self.protocol
         )
     }

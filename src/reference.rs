@@ -186,9 +186,9 @@ impl<'a> Reference<'a> {
         let namespace = self.cluster.pod_namespace_name(pod_id);
         let mut isolated = false;
         for policy in self.policies {
-            if policy.namespace == namespace
+            if policy.namespace() == namespace
                 && policy.affects(direction)
-                && policy.pod_selector.matches(&pod.labels)
+                && policy.pod_selector().matches(&pod.labels)
             {
                 isolated = true;
                 if policy
@@ -215,16 +215,16 @@ impl<'a> Reference<'a> {
         side.is_pod = true;
         let namespace = self.cluster.pod_namespace_name(pod_id);
         for (index, policy) in self.policies.iter().enumerate() {
-            if policy.namespace != namespace
+            if policy.namespace() != namespace
                 || !policy.affects(direction)
-                || !policy.pod_selector.matches(&pod.labels)
+                || !policy.pod_selector().matches(&pod.labels)
             {
                 continue;
             }
             let pref = PolicyRef {
                 index,
-                namespace: policy.namespace.clone(),
-                name: policy.name.clone(),
+                namespace: policy.namespace().to_owned(),
+                name: policy.name().to_owned(),
             };
             for (rule_index, rule) in policy.rules(direction).iter().enumerate() {
                 if self.rule_matches(policy, rule, flow, other) {
@@ -269,7 +269,7 @@ impl<'a> Reference<'a> {
                     return false;
                 };
                 let ns_ok = match namespaces {
-                    None => ns.name == policy.namespace,
+                    None => ns.name == policy.namespace(),
                     Some(sel) => sel.matches(&ns.labels),
                 };
                 ns_ok && pods.matches(&pod.labels)

@@ -508,13 +508,19 @@ impl ResolvedService {
 // Table and answers
 // ---------------------------------------------------------------------------------------
 
-/// A Service of a [`ServiceTable`], by position.
+/// A Service of a [`ServiceTable`], by position in the list the table was built from.
 ///
 /// ```
-/// assert_eq!(netpol::service::ServiceId(2).index(), 2);
+/// # use netpol::cluster::Cluster;
+/// # use netpol::service::{Service, ServiceTable};
+/// let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+///     "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 80}]}}"#)?;
+/// let table = ServiceTable::build(&Cluster::builder().build()?, &[svc.resolve()?])?;
+/// assert_eq!(table.lookup("shop", "web").unwrap().index(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ServiceId(pub u32);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceId(u32);
 
 impl ServiceId {
     /// The id as an index into the table's list.
@@ -541,12 +547,21 @@ impl ServiceId {
 /// One endpoint of a Service port: a pod and the port it receives on.
 ///
 /// ```
-/// use netpol::cluster::PodId;
-/// let e = netpol::service::ServiceEndpoint { pod: PodId(0), target_port: 8080 };
-/// assert_eq!(e.target_port, 8080);
+/// # use netpol::cluster::{Cluster, PodSpec};
+/// # use netpol::service::{Service, ServiceTable};
+/// let cluster = Cluster::builder()
+///     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.1.5".parse()?))
+///     .build()?;
+/// let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+///     "spec": {"clusterIP": "10.96.0.10", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}"#)?;
+/// let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// let id = table.lookup("shop", "web").unwrap();
+/// let e = table.endpoints(id, 80, Default::default())?.iter().next().unwrap();
+/// assert_eq!((e.pod, e.target_port), (cluster.pod_id("shop", "web-1").unwrap(), 8080));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ServiceEndpoint {
     /// The pod.
     pub pod: PodId,
@@ -689,16 +704,19 @@ impl fmt::Display for Reachability {
 /// assert!(e.explanation.verdict.is_allowed());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct EndpointVerdict {
     /// The endpoint pod.
+    #[serde(skip)]
     pub pod: PodId,
     /// `namespace/name` of the pod.
     pub endpoint: String,
     /// The port the flow reaches the pod on.
     pub target_port: u16,
     /// The flow after translation.
+    #[serde(skip)]
     pub flow: Flow,
     /// The evaluator's explanation of that flow.
     pub explanation: Explanation,
@@ -720,8 +738,9 @@ pub struct EndpointVerdict {
 /// assert_eq!(answer.reachability, Reachability::NoEndpoints);
 /// assert!(answer.to_string().contains("no selector"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ServiceVerdict {
     /// `namespace/name` of the Service.
     pub service: String,

@@ -34,7 +34,7 @@ impl BlockIndex {
     pub(crate) fn build(blocks: &[CidrBlock]) -> Self {
         let mut prefixes: Vec<IpNet> = blocks
             .iter()
-            .flat_map(|b| std::iter::once(b.cidr).chain(b.except.iter().copied()))
+            .flat_map(|b| std::iter::once(b.cidr()).chain(b.except().iter().copied()))
             .collect();
         prefixes.sort_by_key(|n| (n.addr().is_ipv6(), key(n.network()), n.prefix_len()));
         prefixes.dedup();
@@ -74,11 +74,11 @@ impl BlockIndex {
         let intervals = blocks
             .iter()
             .map(|b| {
-                let Some((lo, hi)) = run(&b.cidr) else {
+                let Some((lo, hi)) = run(&b.cidr()) else {
                     return Vec::new();
                 };
                 let mut holes: Vec<(u32, u32)> = b
-                    .except
+                    .except()
                     .iter()
                     .filter_map(&run)
                     .map(|(s, t)| (s.max(lo), t.min(hi)))

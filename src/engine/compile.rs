@@ -43,7 +43,7 @@ impl<'a> PodSelection<'a> {
     fn new(cluster: &'a Cluster) -> Self {
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
         namespaces.resize_with(cluster.namespaces().len(), NsIndex::default);
-        for (i, p) in cluster.pods().iter().enumerate() {
+        for (i, (_, p)) in cluster.pods().enumerate() {
             let Some(ns) = namespaces.get_mut(p.namespace.index()) else {
                 continue;
             };
@@ -95,7 +95,7 @@ impl<'a> PodSelection<'a> {
         for &id in candidates {
             if self
                 .cluster
-                .pod(PodId(id))
+                .pod_at(id as usize)
                 .is_some_and(|p| sel.matches(&p.labels))
             {
                 f(id);
@@ -147,9 +147,8 @@ impl<'a> Compiler<'a> {
             .or_insert_with(|| {
                 cluster
                     .namespaces()
-                    .iter()
                     .enumerate()
-                    .filter(|(_, ns)| sel.matches(&ns.labels))
+                    .filter(|(_, (_, ns))| sel.matches(&ns.labels))
                     .map(|(i, _)| i as u32)
                     .collect()
             })
@@ -162,7 +161,7 @@ impl<'a> Compiler<'a> {
         if let Some(id) = self.peer_cache.get(&key) {
             return *id;
         }
-        let mut set = Bitset::new(self.cluster.pods().len());
+        let mut set = Bitset::new(self.cluster.pod_count());
         let mut any = false;
         for &ns in &key.0 {
             self.selection.select(ns as usize, sel, |id| {
@@ -222,7 +221,7 @@ impl<'a> Compiler<'a> {
         if peers.pod_sets.len() <= MAX_POD_SETS {
             return;
         }
-        let mut union = Bitset::new(self.cluster.pods().len());
+        let mut union = Bitset::new(self.cluster.pod_count());
         for id in &peers.pod_sets {
             if let Some(s) = self.arena.get(*id) {
                 union.union_with(s);
@@ -322,7 +321,7 @@ impl<'a> Compiler<'a> {
 }
 
 pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) -> Inner {
-    let n_pods = cluster.pods().len();
+    let n_pods = cluster.pod_count();
     let mut c = Compiler {
         cluster,
         selection: PodSelection::new(cluster),
@@ -345,7 +344,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
     let mut rules: Vec<[Vec<CompiledRule>; 2]> = Vec::with_capacity(policies.len());
     for (pi, policy) in policies.iter().enumerate() {
         let pi = pi as u32;
-        let ns_id = cluster.namespace_id(&policy.namespace).map(|n| n.0);
+        let ns_id = cluster.namespace_id(policy.namespace()).map(|n| n.index() as u32);
         if let Some(ns) = ns_id {
             let dirs: Vec<usize> = [Direction::Ingress, Direction::Egress]
                 .into_iter()
@@ -353,7 +352,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
                 .map(dir_index)
                 .collect();
             let selection = &c.selection;
-            selection.select(ns as usize, &policy.pod_selector, |pod| {
+            selection.select(ns as usize, policy.pod_selector(), |pod| {
                 for &di in &dirs {
                     let Some(slot) = pod_class.get_mut(di).and_then(|v| v.get_mut(pod as usize))
                     else {
@@ -417,11 +416,10 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
     let [ingress_classes, egress_classes] = pod_class;
     let pods: Vec<PodInfo> = cluster
         .pods()
-        .iter()
         .enumerate()
-        .map(|(i, p)| PodInfo {
+        .map(|(i, (_, p))| PodInfo {
             addrs: addrs_of(&p.ips),
-            node: p.node.map(|n| n.0),
+            node: p.node.map(|n| n.index() as u32),
             ingress_class: ingress_classes.get(i).copied().unwrap_or(NOT_ISOLATED),
             egress_class: egress_classes.get(i).copied().unwrap_or(NOT_ISOLATED),
             named: p
@@ -436,14 +434,14 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
                 .collect(),
         })
         .collect();
-    let nodes: Vec<Addrs> = cluster.nodes().iter().map(|n| addrs_of(&n.ips)).collect();
+    let nodes: Vec<Addrs> = cluster.nodes().map(|(_, n)| addrs_of(&n.ips)).collect();
 
     Inner {
         profile,
         cluster: cluster.clone(),
         policy_names: policies
             .iter()
-            .map(|p| (p.namespace.clone(), p.name.clone()))
+            .map(|p| (p.namespace().to_owned(), p.name().to_owned()))
             .collect(),
         rules,
         pods,

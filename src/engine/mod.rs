@@ -394,12 +394,12 @@ impl Inner {
                 Some(Special::SelfTraffic)
             }
             (Endpoint::Node(node), Endpoint::Pod(pod))
-                if p.own_node_exempt && self.pod_on_node(pod.index(), node.0) =>
+                if p.own_node_exempt && self.pod_on_node(pod.index(), node.index() as u32) =>
             {
                 Some(Special::OwnNode)
             }
             (Endpoint::Pod(pod), Endpoint::Node(node))
-                if p.pod_to_own_node_exempt && self.pod_on_node(pod.index(), node.0) =>
+                if p.pod_to_own_node_exempt && self.pod_on_node(pod.index(), node.index() as u32) =>
             {
                 Some(Special::OwnNode)
             }

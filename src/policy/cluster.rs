@@ -1,0 +1,596 @@
+//! `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy, normalised.
+//!
+//! A [`ClusterPolicy`] sits in one of two tiers around Kubernetes NetworkPolicy:
+//! [`ClusterTier::Admin`] is evaluated before it and [`ClusterTier::Baseline`] after it.
+//! Inside a tier, policies go by ascending priority (0 first), ties by name; inside a
+//! policy, rules go in written order, and the first rule matching a flow decides with its
+//! action ([`Action::Allow`] for `Accept`, [`Action::Deny`], or [`Action::Pass`] to skip
+//! the rest of the tier). A policy that matches no rule of a flow decides nothing: a
+//! ClusterNetworkPolicy never isolates by itself.
+//!
+//! Policies are built from the as-written model with [`ClusterPolicy::new`] (after
+//! validation) or programmatically with [`ClusterPolicy::builder`].
+//!
+//! ```
+//! use netpol::policy::{Action, ClusterPeer, ClusterPolicy, ClusterRule, ClusterTier, Subject};
+//! use netpol::selector::Selector;
+//!
+//! // Admin tier, priority 10: pods of every namespace may not reach 203.0.113.0/24.
+//! let policy = ClusterPolicy::builder("deny-external", ClusterTier::Admin, 10,
+//!         Subject::Namespaces(Selector::everything()))
+//!     .egress(ClusterRule::new(Action::Deny,
+//!         vec![ClusterPeer::Networks(vec!["203.0.113.0/24".parse().unwrap()])]))
+//!     .build();
+//! assert_eq!(policy.tier(), ClusterTier::Admin);
+//! assert_eq!(policy.egress()[0].action(), Action::Deny);
+//! assert!(policy.ingress().is_empty());
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+use super::{Action, Direction, Protocol};
+use crate::selector::Selector;
+
+/// The tier a ClusterNetworkPolicy sits in.
+///
+/// ```
+/// use netpol::policy::ClusterTier;
+/// assert_eq!("Baseline".parse::<ClusterTier>(), Ok(ClusterTier::Baseline));
+/// assert_eq!(ClusterTier::Admin.to_string(), "Admin");
+/// assert!("admin".parse::<ClusterTier>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ClusterTier {
+    /// Evaluated before Kubernetes NetworkPolicy; its decisions cannot be overridden.
+    Admin,
+    /// Evaluated after Kubernetes NetworkPolicy, only where none decided.
+    Baseline,
+}
+
+impl ClusterTier {
+    /// The name as written in `spec.tier`.
+    ///
+    /// ```
+    /// assert_eq!(netpol::policy::ClusterTier::Baseline.as_str(), "Baseline");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterTier::Admin => "Admin",
+            ClusterTier::Baseline => "Baseline",
+        }
+    }
+}
+
+impl fmt::Display for ClusterTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A tier name that is not `Admin` or `Baseline`.
+///
+/// ```
+/// let err = "Middle".parse::<netpol::policy::ClusterTier>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown tier "Middle": expected "Admin" or "Baseline""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown tier \"{0}\": expected \"Admin\" or \"Baseline\"")]
+pub struct UnknownTier(String);
+
+impl FromStr for ClusterTier {
+    type Err = UnknownTier;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "Admin" => Ok(ClusterTier::Admin),
+            "Baseline" => Ok(ClusterTier::Baseline),
+            other => Err(UnknownTier(other.to_owned())),
+        }
+    }
+}
+
+/// The pods a ClusterNetworkPolicy applies to.
+///
+/// ```
+/// use netpol::policy::Subject;
+/// use netpol::selector::Selector;
+/// let all = Subject::Namespaces(Selector::everything());
+/// assert!(matches!(all, Subject::Namespaces(_)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Subject {
+    /// Every pod of the namespaces the selector matches.
+    Namespaces(Selector),
+    /// The pods matching `pods` in the namespaces matching `namespaces`.
+    Pods {
+        /// Namespace selector (`{}`, every namespace, when not written).
+        namespaces: Selector,
+        /// Pod selector.
+        pods: Selector,
+    },
+}
+
+/// A peer of a ClusterNetworkPolicy rule: who is on the other side.
+///
+/// Ingress rules use only [`Namespaces`](Self::Namespaces) and [`Pods`](Self::Pods);
+/// egress rules may also use the others.
+///
+/// ```
+/// use netpol::policy::{ClusterPeer, DomainPattern};
+/// let peer = ClusterPeer::DomainNames(vec!["*.example.com".parse().unwrap()]);
+/// assert!(matches!(peer, ClusterPeer::DomainNames(ref d) if d[0].matches("api.example.com")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClusterPeer {
+    /// Every pod of the namespaces the selector matches.
+    Namespaces(Selector),
+    /// The pods matching `pods` in the namespaces matching `namespaces`.
+    Pods {
+        /// Namespace selector.
+        namespaces: Selector,
+        /// Pod selector.
+        pods: Selector,
+    },
+    /// Any address inside one of the networks: pod, node and outside addresses alike.
+    Networks(Vec<IpNet>),
+    /// The host addresses of the nodes whose labels the selector matches.
+    Nodes(Selector),
+    /// An outside address the source resolved from a name matching one of the patterns.
+    DomainNames(Vec<DomainPattern>),
+}
+
+/// Which destination ports a ClusterNetworkPolicy rule matches.
+///
+/// ```
+/// use netpol::policy::{ClusterPort, Protocol};
+/// let p = ClusterPort::range(Protocol::Tcp, 8080, 8090).unwrap();
+/// assert!(p.contains(Protocol::Tcp, 8085) && !p.contains(Protocol::Udp, 8085));
+/// assert!(ClusterPort::range(Protocol::Tcp, 90, 80).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClusterPort {
+    /// `tcp`/`udp`/`sctp` with `destinationPort`: `start..=end` of that protocol
+    /// (`start == end` for a `number`).
+    #[non_exhaustive]
+    Ports {
+        /// The protocol.
+        protocol: Protocol,
+        /// First port.
+        start: u16,
+        /// Last port, inclusive.
+        end: u16,
+    },
+    /// `destinationNamedPort`: a container port of the destination pod with this name,
+    /// of the flow's protocol.
+    Named(String),
+}
+
+impl ClusterPort {
+    /// Ports `start..=end` of one protocol; `None` unless `1 <= start <= end`.
+    ///
+    /// ```
+    /// use netpol::policy::{ClusterPort, Protocol};
+    /// assert!(ClusterPort::range(Protocol::Udp, 53, 53).is_some());
+    /// ```
+    pub fn range(protocol: Protocol, start: u16, end: u16) -> Option<Self> {
+        (start >= 1 && start <= end).then_some(ClusterPort::Ports {
+            protocol,
+            start,
+            end,
+        })
+    }
+
+    /// Whether a number of a protocol is matched without looking at any pod (`Named` is
+    /// false).
+    ///
+    /// ```
+    /// use netpol::policy::{ClusterPort, Protocol};
+    /// assert!(!ClusterPort::Named("http".into()).contains(Protocol::Tcp, 80));
+    /// ```
+    pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
+        match self {
+            ClusterPort::Ports {
+                protocol: p,
+                start,
+                end,
+            } => *p == protocol && (*start..=*end).contains(&port),
+            ClusterPort::Named(_) => false,
+        }
+    }
+}
+
+/// A `domainNames` entry: an exact name, or `*.` followed by a name to match one or more
+/// leading labels. Matching ignores ASCII case and one trailing dot on either side.
+///
+/// ```
+/// use netpol::policy::DomainPattern;
+/// let exact: DomainPattern = "kubernetes.io".parse().unwrap();
+/// assert!(exact.matches("Kubernetes.IO."));
+/// assert!(!exact.matches("www.kubernetes.io"));
+/// let wild: DomainPattern = "*.kubernetes.io".parse().unwrap();
+/// assert!(wild.matches("latest.blog.kubernetes.io"));
+/// assert!(!wild.matches("kubernetes.io") && !wild.matches("my-kubernetes.io"));
+/// assert_eq!(wild.to_string(), "*.kubernetes.io");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DomainPattern {
+    /// Lower-cased, without a trailing dot.
+    name: String,
+    wildcard: bool,
+}
+
+/// A domain pattern that is empty or has a misplaced `*`.
+///
+/// ```
+/// let err = "a.*.com".parse::<netpol::policy::DomainPattern>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid domain name pattern "a.*.com""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid domain name pattern \"{0}\"")]
+pub struct DomainPatternError(String);
+
+impl FromStr for DomainPattern {
+    type Err = DomainPatternError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (wildcard, rest) = match s.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let rest = rest.strip_suffix('.').unwrap_or(rest);
+        if rest.is_empty() || rest.contains('*') || rest.split('.').any(str::is_empty) {
+            return Err(DomainPatternError(s.to_owned()));
+        }
+        Ok(DomainPattern {
+            name: rest.to_ascii_lowercase(),
+            wildcard,
+        })
+    }
+}
+
+impl DomainPattern {
+    /// Whether a resolved name matches the pattern.
+    ///
+    /// ```
+    /// let p: netpol::policy::DomainPattern = "*.example.com".parse().unwrap();
+    /// assert!(p.matches("a.example.com") && !p.matches("example.com"));
+    /// ```
+    pub fn matches(&self, name: &str) -> bool {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if !self.wildcard {
+            return name.eq_ignore_ascii_case(&self.name);
+        }
+        // One or more whole labels, then a dot, then the pattern's name.
+        let Some(cut) = name.len().checked_sub(self.name.len() + 1) else {
+            return false;
+        };
+        let (Some(head), Some(tail)) = (name.get(..cut), name.get(cut..)) else {
+            return false;
+        };
+        !head.is_empty()
+            && !head.split('.').any(str::is_empty)
+            && tail.starts_with('.')
+            && tail.get(1..).is_some_and(|t| t.eq_ignore_ascii_case(&self.name))
+    }
+
+    /// Whether the pattern starts with `*.`.
+    ///
+    /// ```
+    /// assert!("*.a.b".parse::<netpol::policy::DomainPattern>().unwrap().is_wildcard());
+    /// ```
+    pub fn is_wildcard(&self) -> bool {
+        self.wildcard
+    }
+}
+
+impl fmt::Display for DomainPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.wildcard {
+            f.write_str("*.")?;
+        }
+        f.write_str(&self.name)
+    }
+}
+
+/// One rule of a ClusterNetworkPolicy: an action for the flows to (or from) any of its
+/// peers on any of its ports.
+///
+/// ```
+/// use netpol::policy::{Action, ClusterPeer, ClusterPort, ClusterRule, Protocol};
+/// use netpol::selector::Selector;
+/// let rule = ClusterRule::new(Action::Allow, vec![ClusterPeer::Namespaces(Selector::everything())])
+///     .named("dns")
+///     .with_ports(vec![ClusterPort::range(Protocol::Udp, 53, 53).unwrap()]);
+/// assert_eq!(rule.name(), Some("dns"));
+/// assert_eq!(rule.ports().unwrap().len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClusterRule {
+    name: Option<String>,
+    action: Action,
+    peers: Vec<ClusterPeer>,
+    ports: Option<Vec<ClusterPort>>,
+}
+
+impl ClusterRule {
+    /// A rule matching every port of the given peers.
+    ///
+    /// ```
+    /// use netpol::policy::{Action, ClusterRule};
+    /// let r = ClusterRule::new(Action::Deny, vec![]);
+    /// assert!(r.peers().is_empty() && r.ports().is_none()); // matches nothing: no peer
+    /// ```
+    pub fn new(action: Action, peers: Vec<ClusterPeer>) -> Self {
+        ClusterRule {
+            name: None,
+            action,
+            peers,
+            ports: None,
+        }
+    }
+
+    /// Sets the rule's name.
+    ///
+    /// ```
+    /// let r = netpol::policy::ClusterRule::new(netpol::policy::Action::Pass, vec![]).named("x");
+    /// assert_eq!(r.name(), Some("x"));
+    /// ```
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Restricts the rule to these ports (`protocols` in the API).
+    ///
+    /// ```
+    /// use netpol::policy::{Action, ClusterPort, ClusterRule};
+    /// let r = ClusterRule::new(Action::Allow, vec![]).with_ports(vec![ClusterPort::Named("http".into())]);
+    /// assert!(matches!(r.ports(), Some([ClusterPort::Named(_)])));
+    /// ```
+    #[must_use]
+    pub fn with_ports(mut self, ports: Vec<ClusterPort>) -> Self {
+        self.ports = Some(ports);
+        self
+    }
+
+    /// The rule's name, if written.
+    ///
+    /// ```
+    /// assert_eq!(netpol::policy::ClusterRule::new(netpol::policy::Action::Allow, vec![]).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// What the rule does with a matching flow.
+    ///
+    /// ```
+    /// use netpol::policy::{Action, ClusterRule};
+    /// assert_eq!(ClusterRule::new(Action::Pass, vec![]).action(), Action::Pass);
+    /// ```
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The peers (`from` or `to`); the rule matches a flow when one of them matches.
+    ///
+    /// ```
+    /// use netpol::policy::{Action, ClusterPeer, ClusterRule};
+    /// use netpol::selector::Selector;
+    /// let r = ClusterRule::new(Action::Allow, vec![ClusterPeer::Nodes(Selector::everything())]);
+    /// assert_eq!(r.peers().len(), 1);
+    /// ```
+    pub fn peers(&self) -> &[ClusterPeer] {
+        &self.peers
+    }
+
+    /// The ports (`protocols`); `None` matches every port of every protocol.
+    ///
+    /// ```
+    /// use netpol::policy::{Action, ClusterRule};
+    /// assert!(ClusterRule::new(Action::Allow, vec![]).ports().is_none());
+    /// ```
+    pub fn ports(&self) -> Option<&[ClusterPort]> {
+        self.ports.as_deref()
+    }
+}
+
+/// A validated, normalised ClusterNetworkPolicy. See the [module documentation](self).
+///
+/// ```
+/// use netpol::policy::{ClusterPolicy, ClusterTier, Direction, Subject};
+/// use netpol::selector::Selector;
+/// let p = ClusterPolicy::builder("quiet", ClusterTier::Baseline, 5,
+///     Subject::Namespaces(Selector::everything())).build();
+/// assert_eq!((p.name(), p.priority()), ("quiet", 5));
+/// assert!(!p.affects(Direction::Ingress)); // no rules: affects nothing
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClusterPolicy {
+    name: String,
+    tier: ClusterTier,
+    priority: u32,
+    subject: Subject,
+    ingress: Vec<ClusterRule>,
+    egress: Vec<ClusterRule>,
+}
+
+/// Builds a [`ClusterPolicy`] programmatically; see [`ClusterPolicy::builder`].
+///
+/// ```
+/// use netpol::policy::{Action, ClusterPeer, ClusterPolicy, ClusterRule, ClusterTier, Subject};
+/// use netpol::selector::Selector;
+/// let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything()))
+///     .ingress(ClusterRule::new(Action::Allow, vec![ClusterPeer::Namespaces(Selector::everything())]))
+///     .build();
+/// assert_eq!(p.ingress().len(), 1);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClusterPolicyBuilder {
+    policy: ClusterPolicy,
+}
+
+impl ClusterPolicyBuilder {
+    /// Appends an ingress rule.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything()))
+    ///     .ingress(ClusterRule::new(Action::Deny, vec![])).build();
+    /// assert_eq!(p.rules(Direction::Ingress).len(), 1);
+    /// ```
+    pub fn ingress(mut self, rule: ClusterRule) -> Self {
+        self.policy.ingress.push(rule);
+        self
+    }
+
+    /// Appends an egress rule.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything()))
+    ///     .egress(ClusterRule::new(Action::Deny, vec![])).build();
+    /// assert_eq!(p.rules(Direction::Egress).len(), 1);
+    /// ```
+    pub fn egress(mut self, rule: ClusterRule) -> Self {
+        self.policy.egress.push(rule);
+        self
+    }
+
+    /// The policy.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
+    /// assert_eq!(p.name(), "p");
+    /// ```
+    pub fn build(self) -> ClusterPolicy {
+        self.policy
+    }
+}
+
+impl ClusterPolicy {
+    /// Starts a policy with no rules.
+    ///
+    /// ```
+    /// use netpol::policy::{ClusterPolicy, ClusterTier, Subject};
+    /// use netpol::selector::Selector;
+    /// let p = ClusterPolicy::builder("p", ClusterTier::Admin, 1000, Subject::Namespaces(Selector::everything())).build();
+    /// assert_eq!(p.priority(), 1000);
+    /// ```
+    pub fn builder(
+        name: impl Into<String>,
+        tier: ClusterTier,
+        priority: u32,
+        subject: Subject,
+    ) -> ClusterPolicyBuilder {
+        ClusterPolicyBuilder {
+            policy: ClusterPolicy {
+                name: name.into(),
+                tier,
+                priority,
+                subject,
+                ingress: Vec::new(),
+                egress: Vec::new(),
+            },
+        }
+    }
+
+    /// The name (ClusterNetworkPolicy is cluster-scoped: there is no namespace).
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
+    /// assert_eq!(p.name(), "p");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tier.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
+    /// assert_eq!(p.tier(), ClusterTier::Admin);
+    /// ```
+    pub fn tier(&self) -> ClusterTier {
+        self.tier
+    }
+
+    /// The priority: lower values are evaluated first within the tier.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 7, Subject::Namespaces(Selector::everything())).build();
+    /// assert_eq!(p.priority(), 7);
+    /// ```
+    pub fn priority(&self) -> u32 {
+        self.priority
+    }
+
+    /// The pods the policy applies to.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
+    /// assert!(matches!(p.subject(), Subject::Namespaces(s) if s.is_everything()));
+    /// ```
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    /// Ingress rules, in order.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
+    /// assert!(p.ingress().is_empty());
+    /// ```
+    pub fn ingress(&self) -> &[ClusterRule] {
+        &self.ingress
+    }
+
+    /// Egress rules, in order.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
+    /// assert!(p.egress().is_empty());
+    /// ```
+    pub fn egress(&self) -> &[ClusterRule] {
+        &self.egress
+    }
+
+    /// The rules of one direction.
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
+    /// assert!(p.rules(Direction::Egress).is_empty());
+    /// ```
+    pub fn rules(&self, direction: Direction) -> &[ClusterRule] {
+        match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        }
+    }
+
+    /// Whether the policy has rules for `direction` (a policy without rules of a
+    /// direction does not affect that direction).
+    ///
+    /// ```
+    /// # use netpol::policy::*; use netpol::selector::Selector;
+    /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
+    /// assert!(!p.affects(Direction::Ingress));
+    /// ```
+    pub fn affects(&self, direction: Direction) -> bool {
+        !self.rules(direction).is_empty()
+    }
+}

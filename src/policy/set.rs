@@ -1,0 +1,265 @@
+//! Policies of every kind, together, for the evaluators.
+
+use std::fmt;
+
+use super::{ClusterPolicy, Policy};
+
+/// The kind of a policy object.
+///
+/// ```
+/// use netpol::policy::PolicyKind;
+/// assert_eq!(PolicyKind::ClusterNetworkPolicy.to_string(), "ClusterNetworkPolicy");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum PolicyKind {
+    /// `networking.k8s.io/v1` NetworkPolicy.
+    NetworkPolicy,
+    /// `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy.
+    ClusterNetworkPolicy,
+}
+
+impl PolicyKind {
+    /// The kind as `kubectl` writes a resource.
+    ///
+    /// ```
+    /// assert_eq!(netpol::policy::PolicyKind::NetworkPolicy.as_str(), "NetworkPolicy");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::NetworkPolicy => "NetworkPolicy",
+            PolicyKind::ClusterNetworkPolicy => "ClusterNetworkPolicy",
+        }
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Validated policies of every kind the crate evaluates, in the order they were added
+/// (which only matters for explanations: evaluation order comes from tiers and
+/// priorities).
+///
+/// ```
+/// use netpol::model::NetworkPolicy;
+/// use netpol::policy::{ClusterPolicy, ClusterTier, Policy, PolicySet, Subject};
+/// use netpol::selector::Selector;
+///
+/// let mut set = PolicySet::new();
+/// set.push(Policy::new(&NetworkPolicy::new("prod", "default-deny")).unwrap());
+/// set.push(ClusterPolicy::builder("guard", ClusterTier::Admin, 1,
+///     Subject::Namespaces(Selector::everything())).build());
+/// assert_eq!((set.network_policies().len(), set.cluster_policies().len()), (1, 1));
+/// assert_eq!(set.len(), 2);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySet {
+    network: Vec<Policy>,
+    cluster: Vec<ClusterPolicy>,
+}
+
+/// Something that can be added to a [`PolicySet`].
+///
+/// ```
+/// use netpol::policy::{Policy, PolicySet};
+/// let mut set = PolicySet::new();
+/// set.push(Policy::new(&netpol::model::NetworkPolicy::new("a", "b")).unwrap());
+/// assert!(!set.is_empty());
+/// ```
+pub trait IntoPolicySetItem {
+    /// Adds `self` to `set`.
+    fn add_to(self, set: &mut PolicySet);
+}
+
+impl IntoPolicySetItem for Policy {
+    fn add_to(self, set: &mut PolicySet) {
+        set.network.push(self);
+    }
+}
+
+impl IntoPolicySetItem for ClusterPolicy {
+    fn add_to(self, set: &mut PolicySet) {
+        set.cluster.push(self);
+    }
+}
+
+impl PolicySet {
+    /// An empty set.
+    ///
+    /// ```
+    /// assert!(netpol::policy::PolicySet::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        PolicySet::default()
+    }
+
+    /// Adds a policy of any kind.
+    ///
+    /// ```
+    /// use netpol::policy::{Policy, PolicySet};
+    /// let mut set = PolicySet::new();
+    /// set.push(Policy::new(&netpol::model::NetworkPolicy::new("a", "b")).unwrap());
+    /// assert_eq!(set.network_policies()[0].name(), "b");
+    /// ```
+    pub fn push(&mut self, policy: impl IntoPolicySetItem) {
+        policy.add_to(self);
+    }
+
+    /// The Kubernetes NetworkPolicies, in the order added.
+    ///
+    /// ```
+    /// assert!(netpol::policy::PolicySet::new().network_policies().is_empty());
+    /// ```
+    pub fn network_policies(&self) -> &[Policy] {
+        &self.network
+    }
+
+    /// The ClusterNetworkPolicies, in the order added.
+    ///
+    /// ```
+    /// assert!(netpol::policy::PolicySet::new().cluster_policies().is_empty());
+    /// ```
+    pub fn cluster_policies(&self) -> &[ClusterPolicy] {
+        &self.cluster
+    }
+
+    /// How many policies of all kinds there are.
+    ///
+    /// ```
+    /// assert_eq!(netpol::policy::PolicySet::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.network.len() + self.cluster.len()
+    }
+
+    /// Whether the set holds no policy.
+    ///
+    /// ```
+    /// assert!(netpol::policy::PolicySet::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<Policy>> for PolicySet {
+    fn from(network: Vec<Policy>) -> Self {
+        PolicySet {
+            network,
+            ..PolicySet::default()
+        }
+    }
+}
+
+impl<T: IntoPolicySetItem> FromIterator<T> for PolicySet {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut set = PolicySet::new();
+        for p in iter {
+            set.push(p);
+        }
+        set
+    }
+}
+
+impl<T: IntoPolicySetItem> Extend<T> for PolicySet {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for p in iter {
+            self.push(p);
+        }
+    }
+}
+
+/// A borrowed view of policies of every kind: what the evaluators read.
+///
+/// ```
+/// use netpol::policy::{AsPolicySet, Policy};
+/// let policies = vec![Policy::new(&netpol::model::NetworkPolicy::new("a", "b")).unwrap()];
+/// let view = policies.as_policy_set();
+/// assert_eq!(view.network_policies().len(), 1);
+/// assert!(view.cluster_policies().is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PolicySetRef<'a> {
+    network: &'a [Policy],
+    cluster: &'a [ClusterPolicy],
+}
+
+impl<'a> PolicySetRef<'a> {
+    /// The Kubernetes NetworkPolicies.
+    ///
+    /// ```
+    /// use netpol::policy::AsPolicySet;
+    /// let none: [netpol::policy::Policy; 0] = [];
+    /// assert!(none.as_policy_set().network_policies().is_empty());
+    /// ```
+    pub fn network_policies(&self) -> &'a [Policy] {
+        self.network
+    }
+
+    /// The ClusterNetworkPolicies.
+    ///
+    /// ```
+    /// use netpol::policy::{AsPolicySet, PolicySet};
+    /// assert!(PolicySet::new().as_policy_set().cluster_policies().is_empty());
+    /// ```
+    pub fn cluster_policies(&self) -> &'a [ClusterPolicy] {
+        self.cluster
+    }
+}
+
+/// Anything the evaluators can read policies from: a [`PolicySet`], or a slice, array or
+/// vector of Kubernetes NetworkPolicies ([`Policy`]).
+///
+/// ```
+/// use netpol::cluster::Cluster;
+/// use netpol::engine::Engine;
+/// use netpol::policy::{Policy, PolicySet};
+/// let cluster = Cluster::builder().build().unwrap();
+/// let plain: Vec<Policy> = Vec::new();
+/// let _from_vec = Engine::build(&cluster, &plain);
+/// let _from_set = Engine::build(&cluster, &PolicySet::new());
+/// let _from_array = Engine::build(&cluster, &[]);
+/// ```
+pub trait AsPolicySet {
+    /// The borrowed view.
+    fn as_policy_set(&self) -> PolicySetRef<'_>;
+}
+
+impl AsPolicySet for PolicySet {
+    fn as_policy_set(&self) -> PolicySetRef<'_> {
+        PolicySetRef {
+            network: &self.network,
+            cluster: &self.cluster,
+        }
+    }
+}
+
+impl AsPolicySet for PolicySetRef<'_> {
+    fn as_policy_set(&self) -> PolicySetRef<'_> {
+        *self
+    }
+}
+
+impl AsPolicySet for [Policy] {
+    fn as_policy_set(&self) -> PolicySetRef<'_> {
+        PolicySetRef {
+            network: self,
+            cluster: &[],
+        }
+    }
+}
+
+impl<const N: usize> AsPolicySet for [Policy; N] {
+    fn as_policy_set(&self) -> PolicySetRef<'_> {
+        self.as_slice().as_policy_set()
+    }
+}
+
+impl AsPolicySet for Vec<Policy> {
+    fn as_policy_set(&self) -> PolicySetRef<'_> {
+        self.as_slice().as_policy_set()
+    }
+}
