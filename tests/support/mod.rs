@@ -323,7 +323,7 @@ pub fn endpoints(cluster: &Cluster) -> Vec<Endpoint> {
 }
 
 /// All flows between the endpoints, on a few ports and every protocol.
-pub fn all_flows(cluster: &Cluster) -> Vec<Flow> {
+pub fn all_flows(cluster: &Cluster) -> Vec<Flow<'static>> {
     let eps = endpoints(cluster);
     let mut out = Vec::new();
     for &src in &eps {
