@@ -123,7 +123,7 @@ impl FromStr for Verdict {
 /// assert_eq!(serde_json::to_string(&Special::SelfTraffic)?, "\"selfTraffic\"");
 /// assert_eq!(
 ///     Special::OwnNode.to_string(),
-///     "traffic between a pod and its own node: NetworkPolicy takes no part"
+///     "traffic between a pod and its own node: NetworkPolicy always allows it"
 /// );
 /// # Ok::<(), serde_json::Error>(())
 /// ```
@@ -133,9 +133,9 @@ impl FromStr for Verdict {
 pub enum Special {
     /// A pod talking to itself: allowed before any policy is read.
     SelfTraffic,
-    /// A pod and the node it runs on, where the profile exempts that traffic: no
-    /// NetworkPolicy takes part (other policy kinds still apply, and with none the flow
-    /// is allowed).
+    /// A pod and the node it runs on, where the profile exempts that traffic from
+    /// NetworkPolicy: the NetworkPolicy tier allows it for a pod it selects (whatever its
+    /// rules say), and other policy kinds still apply.
     OwnNode,
     /// The profile enforces no policy of any kind: every flow is allowed.
     NotEnforced,
@@ -149,7 +149,7 @@ impl fmt::Display for Special {
         f.write_str(match self {
             Special::SelfTraffic => "traffic from a pod to itself is always allowed",
             Special::OwnNode => {
-                "traffic between a pod and its own node: NetworkPolicy takes no part"
+                "traffic between a pod and its own node: NetworkPolicy always allows it"
             }
             Special::NotEnforced => "the network plugin enforces no network policy",
             Special::UnknownEndpoint => {
@@ -384,6 +384,10 @@ pub enum Decision {
         /// `Allow` or `Deny`.
         action: Action,
     },
+    /// Traffic between a pod and its own node, which NetworkPolicy always allows (where
+    /// the profile says so): a NetworkPolicy selects the pod for this direction, so the
+    /// NetworkPolicy tier decides, and allows.
+    OwnNode,
     /// A tier whose policies select the endpoint matched no rule, and its default
     /// applied: for the NetworkPolicy tier, isolation (`Deny`).
     TierDefault {
@@ -406,7 +410,7 @@ impl Decision {
     /// ```
     pub fn is_allowed(&self) -> bool {
         match self {
-            Decision::NotAPod | Decision::Exempt | Decision::NoDecision => true,
+            Decision::NotAPod | Decision::Exempt | Decision::OwnNode | Decision::NoDecision => true,
             Decision::UnknownEndpoint => false,
             Decision::Rule { action, .. } | Decision::TierDefault { action, .. } => {
                 *action == Action::Allow
@@ -447,8 +451,7 @@ pub struct SideExplanation {
     /// evaluation order: Admin tier (by priority, then name), NetworkPolicy tier (in the
     /// evaluator's order), Baseline tier.
     pub policies: Vec<PolicyRef>,
-    /// Whether a NetworkPolicy isolates the pod in this direction (and takes part in this
-    /// flow).
+    /// Whether a NetworkPolicy isolates the pod in this direction.
     pub isolated: bool,
     /// When the walk reached the NetworkPolicy tier: every NetworkPolicy rule that allows
     /// the flow, in policy then rule order (rules of NetworkPolicy only add up).
@@ -604,6 +607,11 @@ impl fmt::Display for SideExplanation {
             Decision::NotAPod => f.write_str("not a pod, no policy applies")?,
             Decision::UnknownEndpoint => f.write_str("not in this cluster, denied")?,
             Decision::Exempt => f.write_str("exempt, allowed")?,
+            Decision::OwnNode => write!(
+                f,
+                "isolated by {}; traffic between a pod and its own node is always allowed",
+                isolated_by()
+            )?,
             Decision::Rule {
                 tier: TierRef::NetworkPolicy,
                 rule,

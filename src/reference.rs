@@ -12,15 +12,16 @@
 //!    A side that is not a pod allows. At a pod, the tiers are walked in order: the Admin
 //!    tier (ClusterNetworkPolicies by ascending priority, then name), the NetworkPolicy
 //!    tier, the Baseline tier (like Admin). Policy kinds the profile does not enforce take
-//!    no part; nor does NetworkPolicy for traffic between a pod and its own node, where
-//!    the profile exempts it.
+//!    no part.
 //!    - In a ClusterNetworkPolicy tier, each policy whose subject holds the pod and that
 //!      has rules for the direction is read rule by rule; the first rule whose peers match
 //!      the other side and whose ports match the flow decides: `Allow` allows, `Deny`
 //!      denies, `Pass` ends the tier. A tier where no rule matched decides nothing.
 //!    - In the NetworkPolicy tier, the pod is isolated when a policy of its namespace
 //!      selects it with the direction in its effective `policyTypes`; then the flow is
-//!      allowed when some rule of those policies matches, else denied.
+//!      allowed when some rule of those policies matches, else denied. Traffic between
+//!      an isolated pod and its own node is allowed whatever the rules say, where the
+//!      profile exempts it.
 //!    - After the last tier, the flow is allowed.
 //!
 //! ```
@@ -91,6 +92,7 @@ enum Item {
 
 enum WalkDecision {
     NotAPod,
+    OwnNode,
     Unknown,
     Rule(Item, usize, Action),
     NetworkPolicyDefault,
@@ -286,10 +288,10 @@ impl<'a> Reference<'a> {
                 if !self.selects(item, pod, direction) {
                     continue;
                 }
-                if !self.enforced(item) {
-                    walk.ignored.push(item);
-                } else if !(own_node && matches!(item, Item::Network(_))) {
+                if self.enforced(item) {
                     walk.selecting.push(item);
+                } else {
+                    walk.ignored.push(item);
                 }
             }
         }
@@ -302,6 +304,7 @@ impl<'a> Reference<'a> {
                     continue;
                 }
                 match item {
+                    Item::Network(_) if own_node => network_selected = true,
                     Item::Network(i) => {
                         network_selected = true;
                         let Some(policy) = self.policies.network_policies().get(i) else {
@@ -338,6 +341,7 @@ impl<'a> Reference<'a> {
             }
             if *tier == TierRef::NetworkPolicy && network_selected {
                 walk.decision = match walk.allowed_by.first() {
+                    _ if own_node => WalkDecision::OwnNode,
                     Some(&(i, r)) => WalkDecision::Rule(Item::Network(i), r, Action::Allow),
                     None => WalkDecision::NetworkPolicyDefault,
                 };
@@ -446,6 +450,7 @@ impl<'a> Reference<'a> {
             WalkDecision::NotAPod => Decision::NotAPod,
             WalkDecision::Unknown => Decision::UnknownEndpoint,
             WalkDecision::Nothing => Decision::NoDecision,
+            WalkDecision::OwnNode => Decision::OwnNode,
             WalkDecision::NetworkPolicyDefault => Decision::TierDefault {
                 tier: TierRef::NetworkPolicy,
                 action: Action::Deny,
@@ -597,7 +602,7 @@ impl<'a> Reference<'a> {
 
 fn walk_allows(walk: &Walk) -> bool {
     match walk.decision {
-        WalkDecision::NotAPod | WalkDecision::Nothing => true,
+        WalkDecision::NotAPod | WalkDecision::OwnNode | WalkDecision::Nothing => true,
         WalkDecision::Unknown | WalkDecision::NetworkPolicyDefault => false,
         WalkDecision::Rule(_, _, action) => action == Action::Allow,
     }

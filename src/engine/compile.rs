@@ -421,13 +421,15 @@ impl<'a> Compiler<'a> {
 
     /// One class's program: its policies' rules in walk order, consecutive rules with the
     /// same action merged into one group (their order does not matter among themselves),
-    /// groups merged by port set.
+    /// groups merged by port set. With `own_node`, the program for traffic between a pod
+    /// and its own node: the NetworkPolicy tier allows whatever its rules say.
     fn class(
         &mut self,
         policies: Vec<u32>,
         metas: &[PolicyMeta],
         rules: &[[Vec<CompiledRule>; 2]],
         di: usize,
+        own_node: bool,
     ) -> Class {
         let mut class = Class {
             policies,
@@ -442,6 +444,10 @@ impl<'a> Compiler<'a> {
                 .filter(|p| metas.get(*p as usize).is_some_and(|m| m.tier == tier))
                 .collect();
             if in_tier.is_empty() {
+                continue;
+            }
+            if own_node && tier == TierRef::NetworkPolicy {
+                class.ops.push(Op::Allow);
                 continue;
             }
             let mut passes: Vec<usize> = Vec::new();
@@ -743,10 +749,11 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
 
     let blocks = BlockIndex::build(&c.block_list);
 
-    // Compile only the classes some identity ends in, and their variants without
-    // NetworkPolicy (for traffic between a pod and its own node); renumber densely.
+    // Compile only the classes some identity ends in, and their variants for traffic
+    // between a pod and its own node (where NetworkPolicy allows whatever its rules say);
+    // renumber densely.
     let mut classes: Vec<Class> = vec![Class::default()];
-    let mut by_list: HashMap<(usize, Vec<u32>), u32> = HashMap::new();
+    let mut by_list: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
     let mut final_id: HashMap<(usize, u32), (u32, u32)> = HashMap::new();
     let mut identities: Vec<IdentityInfo> = vec![IdentityInfo::default(); n_identities];
     for (di, per_identity) in identity_class.iter().enumerate() {
@@ -755,28 +762,20 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                 Some(ids) => *ids,
                 None => {
                     let list = policies_of(&class_parent, *old);
-                    let without_np: Vec<u32> = list
-                        .iter()
-                        .copied()
-                        .filter(|p| {
-                            metas
-                                .get(*p as usize)
-                                .is_some_and(|m| m.kind != PolicyKind::NetworkPolicy)
-                        })
-                        .collect();
-                    let mut intern = |list: Vec<u32>, classes: &mut Vec<Class>| -> u32 {
+                    let mut intern = |own_node: bool, classes: &mut Vec<Class>| -> u32 {
                         if list.is_empty() {
                             return NOT_ISOLATED;
                         }
-                        if let Some(id) = by_list.get(&(di, list.clone())) {
+                        let key = (di, list.clone(), own_node);
+                        if let Some(id) = by_list.get(&key) {
                             return *id;
                         }
                         let id = to_u32(classes.len());
-                        by_list.insert((di, list.clone()), id);
-                        classes.push(c.class(list, &metas, &rules, di));
+                        by_list.insert(key, id);
+                        classes.push(c.class(list.clone(), &metas, &rules, di, own_node));
                         id
                     };
-                    let ids = (intern(list, &mut classes), intern(without_np, &mut classes));
+                    let ids = (intern(false, &mut classes), intern(true, &mut classes));
                     final_id.insert((di, *old), ids);
                     ids
                 }

@@ -267,6 +267,8 @@ enum Op {
     },
     /// The NetworkPolicy tier's default: isolation denies.
     Deny,
+    /// The NetworkPolicy tier for traffic between a pod and its own node: allowed.
+    Allow,
 }
 
 /// Identities selected for one direction by exactly the same policies.
@@ -300,8 +302,8 @@ struct PodInfo {
 struct IdentityInfo {
     /// Per direction (ingress, egress): the class.
     class: [u32; 2],
-    /// Per direction: the class without NetworkPolicy, for traffic between a pod and its
-    /// own node where the profile exempts it.
+    /// Per direction: the class for traffic between a pod and its own node where the
+    /// profile exempts it (the NetworkPolicy tier allows whatever its rules say).
     own_node_class: [u32; 2],
 }
 
@@ -830,6 +832,7 @@ impl Inner {
                     pc += 1;
                 }
                 Op::Deny => return false,
+                Op::Allow => return true,
             }
         }
         true
@@ -860,6 +863,7 @@ impl Inner {
                 side.ignored.push(meta.policy_ref());
             }
         }
+        let own_node = self.own_node(info, other, direction);
         let class_id = self.class_of(info, other, direction);
         let Some(class) = self.classes.get(class_id as usize) else {
             side.decide(Decision::NoDecision);
@@ -900,6 +904,10 @@ impl Inner {
                 continue;
             }
             skipping = None;
+            if own_node && m.kind == PolicyKind::NetworkPolicy {
+                decision = Decision::OwnNode;
+                break;
+            }
             let rules = self
                 .rules
                 .get(p as usize)
