@@ -79,6 +79,37 @@ def selector_text():
         write(d, t)
 
 
+def calico_selector():
+    d = reset("calico_selector")
+    texts = set()
+    for f in scenario_files():
+        v = json.loads(f.read_text())
+        if not isinstance(v, dict):
+            continue
+        for case in v.get("calicoSelectors", []):
+            if isinstance(case, dict) and isinstance(case.get("selector"), str):
+                texts.add(case["selector"])
+        for bad in v.get("calicoBadSelectors", []):
+            if isinstance(bad, dict):
+                bad = bad.get("selector")
+            if isinstance(bad, str):
+                texts.add(bad)
+    texts.update([
+        "",
+        "all()",
+        "!global()",
+        "has( a ) && !has(b)",
+        "a in {'x', \"y\",} || a notin {}",
+        "k startswith 'p' && k endswith\"s\" && k contains 'x'",
+        "!(!(a == 'b' || c != 'd') && (e in {'f'}))",
+        "contains contains 'contains'",
+        "((((a == '\"'))))",
+        "a == \"it's\" && b != '\"'",
+    ])
+    for t in sorted(texts):
+        write(d, t)
+
+
 def netconf():
     d = reset("netconf")
     for f in netconf_files():
@@ -98,6 +129,7 @@ if __name__ == "__main__":
     policy_json()
     selector_text()
     netconf()
+    calico_selector()
     random_bytes("differential", [16, 48, 96, 160, 256, 384, 512, 768])
     random_bytes("prefix_map", [8, 32, 96, 256, 512, 1024])
     for t in sorted((FUZZ / "seeds").iterdir()):

@@ -1,5 +1,5 @@
-//! Conformance runner: checks scenario files (and flannel net-conf case files) against
-//! the crate.
+//! Conformance runner: checks scenario files (and flannel net-conf case files, and Calico
+//! selector case files) against the crate.
 //!
 //! ```text
 //! cargo run --release --example conformance -- [--json] [--reference] [--bench N] PATH...
@@ -12,6 +12,14 @@
 //! line then goes to stderr so that stdout stays JSON lines). `--reference` answers with
 //! the reference evaluator instead of the compiled engine. `--bench N` times N passes over
 //! each file's queries after checking it.
+//!
+//! A file whose top level is an object holding `calicoSelectors` (or
+//! `calicoBadSelectors`) is a Calico selector case file (FORMAT.md, "Calico selector
+//! cases"): each case counts once, a failing one prints
+//! `FILE: calicoSelectors[I] "SELECTOR": what differed`, and `--json` prints one object
+//! per case, `{"file", "case", "selector", "ok", "expect": "accepted"|"refused",
+//! "canonical", "error": {"position", "found", "expected", "message"}, "problems"}`
+//! (see `calico_selector.rs`).
 
 mod netconf;
 mod run;

@@ -1,5 +1,10 @@
 //! The conformance runner's work, shared by `main.rs` and the crate's tests.
 
+// Declared here rather than in `main.rs` so that every crate including this file (the
+// runner, `tests/conformance.rs`) gets it; the path is relative to this file's folder.
+#[path = "calico_selector.rs"]
+pub mod calico_selector;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -169,6 +174,14 @@ fn run_file(
     })?;
     if crate::netconf::is_netconf_file(&value) {
         let o = crate::netconf::run_netconf_file(&name, &value, opts.json, out)
+            .map_err(|e| io(file, e))?;
+        return Ok(Summary {
+            passed: o.passed,
+            failed: o.failed,
+        });
+    }
+    if calico_selector::is_selector_file(&value) {
+        let o = calico_selector::run_selector_file(&name, &value, opts.json, out)
             .map_err(|e| io(file, e))?;
         return Ok(Summary {
             passed: o.passed,

@@ -38,6 +38,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("selector_text", selector_text),
     ("prefix_map", prefix_map),
     ("netconf", netconf),
+    ("calico_selector", calico_selector),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -823,5 +824,187 @@ pub fn netconf(data: &[u8]) {
                 );
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// calico_selector: Calico selector text -> parse -> print -> parse, matching checked
+// ---------------------------------------------------------------------------------------
+
+/// Calico's `Evaluate` read literally off the parsed terms, recursively: the reference
+/// the compiled branch program must agree with. `scope` is `None` for plain matching
+/// (`all()` and `global()` hold) or `Some(namespaced)` for a namespace selector. `None`
+/// when the terms nest deeper than the check cares to recurse.
+fn calico_reference(
+    t: netpol::calico::selector::Term<'_>,
+    labels: &Labels,
+    scope: Option<bool>,
+    depth: usize,
+) -> Option<bool> {
+    use netpol::calico::selector::TermKind as K;
+    if depth > 200 {
+        return None;
+    }
+    let get = |k: &str| labels.get(k).map(String::as_str);
+    Some(match t.kind() {
+        K::All => scope.unwrap_or(true),
+        K::Global => scope.is_none_or(|namespaced| !namespaced),
+        K::Has { key } => get(key).is_some(),
+        K::Equals { key, value } => get(key) == Some(value),
+        K::NotEquals { key, value } => get(key) != Some(value),
+        K::Contains { key, value } => get(key).is_some_and(|v| v.contains(value)),
+        K::StartsWith { key, value } => get(key).is_some_and(|v| v.starts_with(value)),
+        K::EndsWith { key, value } => get(key).is_some_and(|v| v.ends_with(value)),
+        K::In { key, mut values } => get(key).is_some_and(|v| values.any(|x| x == v)),
+        K::NotIn { key, mut values } => get(key).is_none_or(|v| !values.any(|x| x == v)),
+        K::Not(inner) => !calico_reference(inner, labels, scope, depth + 1)?,
+        K::And(ops) => {
+            let mut all = true;
+            for op in ops {
+                all &= calico_reference(op, labels, scope, depth + 1)?;
+            }
+            all
+        }
+        K::Or(ops) => {
+            let mut any = false;
+            for op in ops {
+                any |= calico_reference(op, labels, scope, depth + 1)?;
+            }
+            any
+        }
+    })
+}
+
+/// Parsing never panics; an error's position is a char boundary inside the input where
+/// its `found` text starts; a parsed selector prints (Calico's canonical form) as text
+/// that parses back to the same print (after one more round for `!(!x)`, which Calico
+/// prints as `!!x`) and to a selector that matches alike; and matching agrees with a
+/// literal reading of the parsed terms, on label sets built from the keys and values
+/// the selector mentions (plain, as a namespace selector in and outside a namespace),
+/// with every `equalities()` pair present in every matching set.
+pub fn calico_selector(data: &[u8]) {
+    use netpol::calico::selector::{TermKind, parse as calico_parse};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let sel = match calico_parse(text) {
+        Ok(sel) => sel,
+        Err(e) => {
+            assert!(!e.to_string().is_empty(), "empty parse error");
+            let rest = text.get(e.position()..).unwrap_or_else(|| {
+                panic!(
+                    "position {} is not a char boundary of {text:?}",
+                    e.position()
+                )
+            });
+            assert!(
+                rest.starts_with(e.found()),
+                "found text not at position: {e:?}"
+            );
+            assert!(!e.expected().is_empty());
+            return;
+        }
+    };
+    let printed = sel.to_string();
+    let again = calico_parse(&printed)
+        .unwrap_or_else(|e| panic!("canonical form {printed:?} of {text:?} does not parse: {e}"));
+    let reprinted = again.to_string();
+    if sel.has_double_negation() {
+        assert!(
+            printed.contains("!!"),
+            "double negation printed as {printed:?}"
+        );
+        assert!(!again.has_double_negation());
+        let third = calico_parse(&reprinted).map(|s| s.to_string());
+        assert_eq!(
+            third,
+            Ok(reprinted.clone()),
+            "not a fixed point: {printed:?}"
+        );
+    } else {
+        assert_eq!(
+            reprinted, printed,
+            "print -> parse -> print changed {text:?}"
+        );
+        assert_eq!(again, sel, "print -> parse changed {text:?}");
+    }
+    let serialized = serde_json::to_string(&sel).expect("serializes");
+    let back: netpol::calico::selector::Selector =
+        serde_json::from_str(&serialized).expect("its JSON reads back");
+    assert_eq!(back, again);
+
+    // Keys and values the selector mentions, walked without recursion.
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
+    let mut values: BTreeSet<String> = BTreeSet::new();
+    let mut stack = vec![sel.root()];
+    while let Some(t) = stack.pop() {
+        match t.kind() {
+            TermKind::Has { key } => {
+                keys.insert(key);
+            }
+            TermKind::Equals { key, value }
+            | TermKind::NotEquals { key, value }
+            | TermKind::Contains { key, value }
+            | TermKind::StartsWith { key, value }
+            | TermKind::EndsWith { key, value } => {
+                keys.insert(key);
+                values.insert(value.to_owned());
+                values.insert(format!("x{value}x"));
+            }
+            TermKind::In { key, values: vs } | TermKind::NotIn { key, values: vs } => {
+                keys.insert(key);
+                values.extend(vs.map(str::to_owned));
+            }
+            TermKind::Not(inner) => stack.push(inner),
+            TermKind::And(ops) | TermKind::Or(ops) => stack.extend(ops),
+            TermKind::All | TermKind::Global => {}
+        }
+    }
+    let keys: Vec<&str> = keys.into_iter().take(3).collect();
+    let values: Vec<String> = values.into_iter().take(3).collect();
+    let choices = values.len() + 1;
+    let total = choices.pow(keys.len() as u32);
+    let equalities: Vec<(&str, &str)> = sel.equalities().collect();
+    for mut n in 0..total {
+        let mut labels = Labels::new();
+        for k in &keys {
+            let c = n % choices;
+            n /= choices;
+            if c > 0 {
+                labels.insert((*k).to_owned(), values[c - 1].clone());
+            }
+        }
+        let got = sel.matches(&labels);
+        assert_eq!(
+            again.matches(&labels),
+            got,
+            "{printed:?} matches differently from {text:?} on {labels:?}"
+        );
+        if let Some(want) = calico_reference(sel.root(), &labels, None, 0) {
+            assert_eq!(got, want, "{text:?} on {labels:?}");
+        }
+        if let Some(want) = calico_reference(sel.root(), &labels, Some(true), 0) {
+            assert_eq!(
+                sel.matches_namespace(&labels),
+                want,
+                "namespace {text:?} on {labels:?}"
+            );
+        }
+        if got {
+            for (k, v) in &equalities {
+                assert_eq!(
+                    labels.get(*k).map(String::as_str),
+                    Some(*v),
+                    "{text:?} matched {labels:?} without its equality {k} == {v}"
+                );
+            }
+        }
+    }
+    if let Some(want) = calico_reference(sel.root(), &Labels::new(), Some(false), 0) {
+        assert_eq!(
+            sel.matches_non_namespaced(),
+            want,
+            "outside namespaces: {text:?}"
+        );
     }
 }
