@@ -609,20 +609,25 @@ class TypedDecoder:
 # --------------------------------------------------------------------------------------
 # stdlib encoding/json key folding (encoding/json/fold.go, Go 1.21+): used only by
 # SimpleMetaFactory.Interpret, which decodes apiVersion/kind case-insensitively.
+# foldName upper-cases ASCII a-z and maps every other rune to the smallest rune of its
+# unicode.SimpleFold orbit, so two keys match when each rune pair is in one simple
+# case-fold orbit: the Kelvin sign folds with k, the long s with s, but the dotless i
+# and the dotted capital I are orbits of their own.
+
+
+def _fold_key(c: str) -> str:
+    # A representative of c's simple case-fold orbit, from Unicode case folding
+    # (status C and S): casefold() when it gives one character, else lower() when that
+    # does (the S entries, e.g. U+1E9E -> U+00DF), else c itself.
+    cf = c.casefold()
+    if len(cf) == 1:
+        return cf
+    lo = c.lower()
+    if len(lo) == 1:
+        return lo
+    return c
 
 
 def go_fold(s: str) -> str:
-    out = []
-    for c in s:
-        if c < "\x80":
-            out.append(c.upper() if "a" <= c <= "z" else c)
-            continue
-        # unicode.ToUpper(unicode.ToLower(r)), simple (one rune) case mappings only.
-        lo = c.lower()
-        if len(lo) != 1:
-            lo = "i" if c == "\u0130" else c
-        up = lo.upper()
-        if len(up) != 1:
-            up = lo
-        out.append(up)
-    return "".join(out)
+    """A string that is equal for two keys exactly when Go's foldName gives equal results."""
+    return "".join(_fold_key(c) for c in s)

@@ -104,6 +104,15 @@ class Oracle(unittest.TestCase):
         # Interpret uses stdlib encoding/json: keys match case-insensitively.
         self.refuses('{"KIND":"Pod","metadata":{"name":"p"},"spec":{}}', "kind", "typemeta")
         self.refuses('{"apiVersion":1,"metadata":{"name":"p"},"spec":{}}', "apiVersion", "typemeta")
+        # foldName: the Kelvin sign is in k's fold orbit, the dotless i is not in i's.
+        self.refuses('{"\u212aind":"Pod","metadata":{"name":"p"},"spec":{}}', "kind", "typemeta")
+        self.accepts('{"k\u0131nd":"Pod","metadata":{"name":"p"},"spec":{}}')
+        # every matching key assigns in order; the first type mismatch is kept.
+        self.accepts('{"apiversion":"v1","apiVersion":"networking.k8s.io/v1","metadata":{"name":"p"},"spec":{}}')
+        self.refuses('{"apiVersion":"networking.k8s.io/v1","apiversion":"v1","metadata":{"name":"p"},"spec":{}}',
+                     "apiVersion", "typemeta")
+        self.refuses('{"apiVersion":true,"apiVersion":"networking.k8s.io/v1","metadata":{"name":"p"},"spec":{}}',
+                     "apiVersion", "typemeta")
 
     # -- create path -------------------------------------------------------------------------
     def test_generation_is_overwritten(self):
