@@ -616,7 +616,9 @@ fn decode_object(
         Some(serde_json::Value::String(v)) => {
             return Err(decode_error(
                 at("apiVersion"),
-                format!("unsupported apiVersion \"{v}\" for kind \"{kind}\": expected \"{expected}\""),
+                format!(
+                    "unsupported apiVersion \"{v}\" for kind \"{kind}\": expected \"{expected}\""
+                ),
             ));
         }
         Some(_) => return Err(decode_error(at("apiVersion"), "expected a string".into())),

@@ -42,9 +42,9 @@ pub use cnp::{
     CNP_API_VERSION, ClusterNetworkPolicy, ClusterNetworkPolicyEgressPeer,
     ClusterNetworkPolicyEgressRule, ClusterNetworkPolicyIngressPeer,
     ClusterNetworkPolicyIngressRule, ClusterNetworkPolicyList, ClusterNetworkPolicyPort,
-    ClusterNetworkPolicyPortRange, ClusterNetworkPolicyProtocol,
-    ClusterNetworkPolicyProtocolPort, ClusterNetworkPolicySpec, ClusterNetworkPolicyStatus,
-    ClusterNetworkPolicySubject, NamespacedPod, PolicyObject, decode_policy_objects,
+    ClusterNetworkPolicyPortRange, ClusterNetworkPolicyProtocol, ClusterNetworkPolicyProtocolPort,
+    ClusterNetworkPolicySpec, ClusterNetworkPolicyStatus, ClusterNetworkPolicySubject,
+    NamespacedPod, PolicyObject, decode_policy_objects,
 };
 pub use int_or_string::IntOrString;
 pub use meta::ObjectMeta;
