@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod cnp;
+
 use std::net::IpAddr;
 
 use netpol::cluster::{Cluster, ContainerPort, Endpoint, Flow, PodSpec};
