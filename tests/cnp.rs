@@ -17,7 +17,7 @@ use netpol::validate::{
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const SKIPPED: &str = r#"<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#;
+const SKIPPED: &str = "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
 
 fn base() -> Value {
     json!({
@@ -548,7 +548,7 @@ fn networks_list_bounds_and_duplicates() {
         [
             r#"spec.egress[0].to[0].networks[1]: Duplicate value: "10.0.0.0/8""#,
             r#"spec.egress[0].to[0].networks[4]: Duplicate value: "fd00::/8""#,
-            r#"spec.egress[0].to[0].networks[5]: Invalid value: "string": Invalid CIDR format provided"#,
+            r#"spec.egress[0].to[0].networks[5]: Invalid value: "10.0.0.0/08": Invalid CIDR format provided"#,
         ]
     );
 }
@@ -593,9 +593,10 @@ fn networks_entry_length_and_cidr_rule() {
     ] {
         assert_eq!(
             one(bad),
-            [
-                r#"spec.egress[0].to[0].networks[0]: Invalid value: "string": Invalid CIDR format provided"#
-            ],
+            [format!(
+                "spec.egress[0].to[0].networks[0]: Invalid value: {}: Invalid CIDR format provided",
+                netpol::validate::quote(bad)
+            )],
             "{bad}"
         );
     }
@@ -756,7 +757,7 @@ fn port_number_and_range() {
     assert_eq!(
         port(json!({"range": {"start": 80, "end": 80}})),
         [format!(
-            r#"{at}.range: Invalid value: "object": Start port must be less than End port"#
+            "{at}.range: Invalid value: Start port must be less than End port"
         )]
     );
     assert_eq!(
@@ -779,7 +780,7 @@ fn named_ports_next_to_outside_peers() {
             json!({"action": "Accept", "to": [{"namespaces": {}}, peer], "protocols": [{"tcp": {"destinationPort": {"number": 80}}}, {"destinationNamedPort": "http"}]}),
         )
     };
-    let msg = r#"spec.egress[0]: Invalid value: "object": networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames"#;
+    let msg = "spec.egress[0]: Invalid value: networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames";
     for peer in [
         json!({"networks": ["10.0.0.0/8"]}),
         json!({"nodes": {}}),
@@ -809,9 +810,9 @@ fn cel_rules_run_in_document_order_when_nothing_blocks() {
     assert_eq!(
         errors(&v),
         [
-            r#"spec.egress[0]: Invalid value: "object": networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames"#,
-            r#"spec.egress[0].protocols[0].tcp.destinationPort.range: Invalid value: "object": Start port must be less than End port"#,
-            r#"spec.egress[0].to[0].networks[1]: Invalid value: "string": Invalid CIDR format provided"#,
+            "spec.egress[0]: Invalid value: networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames",
+            "spec.egress[0].protocols[0].tcp.destinationPort.range: Invalid value: Start port must be less than End port",
+            r#"spec.egress[0].to[0].networks[1]: Invalid value: "bad": Invalid CIDR format provided"#,
         ]
     );
 }

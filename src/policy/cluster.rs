@@ -39,8 +39,8 @@ use crate::model::{
 };
 use crate::selector::Selector;
 use crate::validate::{
-    Channel, FieldError, ValidationErrors, parse_cnp_cidr, validate_cluster_network_policy_in,
-    validate_label_selector,
+    Channel, ErrorKind, FieldError, ValidationErrors, parse_cnp_cidr,
+    validate_cluster_network_policy_in, validate_label_selector,
 };
 
 /// The tier a ClusterNetworkPolicy sits in.
@@ -737,8 +737,7 @@ fn selector_errors(spec: &ClusterNetworkPolicySpec) -> Vec<FieldError> {
 fn compile(sel: Option<&LabelSelector>, path: &str) -> Result<Selector, FieldError> {
     match sel {
         None => Ok(Selector::everything()),
-        Some(sel) => Selector::new(sel)
-            .map_err(|e| FieldError::invalid(path, "\"object\"".into(), e.to_string())),
+        Some(sel) => Selector::new(sel).map_err(|e| object_error(path, e.to_string())),
     }
 }
 
@@ -752,12 +751,18 @@ fn compile_pods(p: &NamespacedPod, path: &str) -> Result<(Selector, Selector), F
     ))
 }
 
+/// An `Invalid value` without a value, as the apiserver prints rule failures on objects.
+fn object_error(path: &str, detail: String) -> FieldError {
+    FieldError {
+        kind: ErrorKind::Invalid,
+        field: path.to_owned(),
+        value: None,
+        detail,
+    }
+}
+
 fn unexpected(path: &str, what: &str) -> FieldError {
-    FieldError::invalid(
-        path,
-        "\"object\"".into(),
-        format!("cannot normalise: {what}"),
-    )
+    object_error(path, format!("cannot normalise: {what}"))
 }
 
 fn normalise(

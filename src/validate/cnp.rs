@@ -165,10 +165,14 @@ impl FromStr for Channel {
 ///    list, every item comes before the list's own `minItems`/`maxItems`.
 /// 3. `x-kubernetes-list-type: set` (`networks`, `domainNames`): each value written
 ///    twice is a `Duplicate value` at the index of its second occurrence.
-/// 4. The `x-kubernetes-validations` CEL rules, top-down, but only when nothing before
-///    is of a blocking kind (`Required value`, `Unsupported value`, `Too long`, `Too
-///    many`); otherwise a single `<nil>: Invalid value: "null": some validation rules were
-///    not checked …` stands for all of them.
+/// 4. The `x-kubernetes-validations` CEL rules, top-down (a node's own rules before its
+///    children's), but only when nothing before is of a blocking kind (`Required value`,
+///    `Unsupported value`, `Too long`, `Too many`); otherwise a single `<nil>: Invalid
+///    value: null: some validation rules were not checked …` stands for all of them. A
+///    failed rule prints the value of a string (`Invalid value: "10.0.0.0/33": Invalid
+///    CIDR format provided`) and leaves out the value of an object (`Invalid value: Start
+///    port must be less than End port`), as apiextensions-apiserver does since Kubernetes
+///    1.35 (before, it printed the schema type, `"string"` or `"object"`).
 ///
 /// `status` is dropped on create (the CRD has a status subresource), so it is not
 /// checked. Unknown fields are pruned by the apiserver (with `kubectl`'s default strict
@@ -204,7 +208,7 @@ impl FromStr for Channel {
 ///     r#"spec.egress[0].action: Unsupported value: "Allow": supported values: "Accept", "Deny", "Pass""#,
 ///     "spec.priority: Invalid value: 1001: spec.priority in body should be less than or equal to 1000",
 ///     // "Unsupported value" blocks the CEL rules, among them isCIDR:
-///     r#"<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#,
+///     "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
 /// ]);
 /// ```
 ///
@@ -233,7 +237,7 @@ pub fn validate_cluster_network_policy(cnp: &ClusterNetworkPolicy) -> Result<(),
 ///                        "protocols": [{"destinationNamedPort": "http"}]}]}}"#).unwrap();
 /// assert!(validate_cluster_network_policy_in(&cnp, Channel::Standard).is_ok());
 /// let errs = validate_cluster_network_policy_in(&cnp, Channel::Experimental).unwrap_err();
-/// assert_eq!(errs.errors()[0].to_string(), r#"spec.egress[0]: Invalid value: "object": networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames"#);
+/// assert_eq!(errs.errors()[0].to_string(), "spec.egress[0]: Invalid value: networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames");
 /// ```
 pub fn validate_cluster_network_policy_in(
     cnp: &ClusterNetworkPolicy,
@@ -278,7 +282,7 @@ fn cluster_network_policy_errors(cnp: &ClusterNetworkPolicy, channel: Channel) -
         )
     });
     if blocking {
-        errs.push(FieldError::invalid("<nil>", quote("null"), CEL_SKIPPED));
+        errs.push(FieldError::invalid("<nil>", "null".into(), CEL_SKIPPED));
     } else if let Some(spec) = &cnp.spec {
         cel_spec(spec, "spec", channel, &mut errs);
     }
@@ -608,8 +612,15 @@ fn list_sets_spec(spec: &ClusterNetworkPolicySpec, path: &str, errs: &mut Vec<Fi
 
 // ---- x-kubernetes-validations (CEL) -----------------------------------------------------
 
-fn cel_failure(path: String, node_type: &str, message: &str) -> FieldError {
-    FieldError::invalid(path, quote(node_type), message)
+/// A failed CEL rule on an object: since Kubernetes 1.35 the value of an object (or
+/// list) is left out of the message.
+fn cel_object_failure(path: String, message: &str) -> FieldError {
+    FieldError {
+        kind: ErrorKind::Invalid,
+        field: path,
+        value: None,
+        detail: message.to_owned(),
+    }
 }
 
 fn cel_protocols(
@@ -626,9 +637,8 @@ fn cel_protocols(
             if let Some(range) = range {
                 if let (Some(start), Some(end)) = (range.start, range.end) {
                     if start >= end {
-                        errs.push(cel_failure(
+                        errs.push(cel_object_failure(
                             format!("{path}.protocols[{i}].{field}.destinationPort.range"),
-                            "object",
                             RANGE_RULE_MESSAGE,
                         ));
                     }
@@ -657,20 +667,17 @@ fn cel_spec(
                 .flatten()
                 .any(|p| p.destination_named_port.is_some());
             if outside && named {
-                errs.push(cel_failure(
-                    r_path.clone(),
-                    "object",
-                    NAMED_PORT_RULE_MESSAGE,
-                ));
+                errs.push(cel_object_failure(r_path.clone(), NAMED_PORT_RULE_MESSAGE));
             }
         }
         cel_protocols(rule.protocols.as_ref(), &r_path, errs);
         for (j, peer) in rule.to.iter().flatten().enumerate() {
             for (k, cidr) in peer.networks.iter().flatten().enumerate() {
                 if parse_cnp_cidr(cidr).is_none() {
-                    errs.push(cel_failure(
+                    // A string's value is shown (Kubernetes 1.35 and later).
+                    errs.push(FieldError::invalid(
                         format!("{r_path}.to[{j}].networks[{k}]"),
-                        "string",
+                        quote(cidr),
                         CIDR_RULE_MESSAGE,
                     ));
                 }

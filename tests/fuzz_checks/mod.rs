@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+mod cnp;
+pub use cnp::cnp_json;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -38,6 +41,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("selector_text", selector_text),
     ("prefix_map", prefix_map),
     ("netconf", netconf),
+    ("cnp_json", cnp_json),
 ];
 
 // ---------------------------------------------------------------------------------------
