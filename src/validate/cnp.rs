@@ -769,3 +769,75 @@ pub fn parse_cnp_cidr(text: &str) -> Option<IpNet> {
     let bits: u8 = bits.parse().ok()?;
     IpNet::new(addr, bits).ok().map(|n| n.trunc())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cnp_cidr_follows_go_netip_parse_prefix() {
+        let accepted = [
+            ("0.0.0.0/0", "0.0.0.0/0"),
+            ("1.2.3.4/0", "0.0.0.0/0"),
+            ("255.255.255.255/32", "255.255.255.255/32"),
+            ("::/0", "::/0"),
+            ("::/128", "::/128"),
+            ("::1.2.3.4/128", "::102:304/128"),
+            ("64:ff9b::1.2.3.4/96", "64:ff9b::/96"),
+            ("FD00:AB::/32", "fd00:ab::/32"),
+            ("1:2:3:4:5:6:7::/112", "1:2:3:4:5:6:7:0/112"),
+        ];
+        for (text, net) in accepted {
+            assert_eq!(
+                parse_cnp_cidr(text).map(|n| n.to_string()).as_deref(),
+                Some(net),
+                "{text}"
+            );
+        }
+        let refused = [
+            "1:2:3:4:5:6:7:8::/64", // :: must stand for at least one group
+            "1::2:3:4:5:6:7:8/64",
+            "00000::/8", // five hex digits
+            "1.2.3.4/32 ",
+            "/8",
+            "1.2.3.4//8",
+            "1.2.3.4/",
+            "1.2.3.256/8",
+            "1.2.3/8",
+            "::ffff:0.0.0.0/96", // IPv4-mapped
+            "::FFFF:1.2.3.4/128",
+            "fe80::%eth0/64",
+            "1.2.3.4/1e1",
+            "1.2.3.4/0x8",
+            "1.2.3.4/00",
+            "1.2.3.4/100000000000000000000",
+        ];
+        for text in refused {
+            assert_eq!(parse_cnp_cidr(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn domain_pattern_labels() {
+        for ok in [
+            "a.b", "a-b.c_d", "[.io", "`x.io", "^a.b.", "9.9", "*.a.b", "A1.B2",
+        ] {
+            assert!(is_cnp_domain_name(ok), "{ok}");
+        }
+        for bad in [
+            "a", "*.a", "*", "a.b..", "a_.b", "_", "a.-b", "a.b-", "{.io", "a b.c", "*.*.a.b",
+            "a.b*",
+        ] {
+            assert!(!is_cnp_domain_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicates_reported_once_at_the_second_occurrence() {
+        let list: Vec<String> = ["a", "b", "a", "a", "b", "c"].map(String::from).to_vec();
+        let mut errs = Vec::new();
+        duplicates(&list, "x", &mut errs);
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["x[2]", "x[4]"]);
+    }
+}

@@ -476,6 +476,5 @@ pub fn mutate(mut cnp: ClusterNetworkPolicy, m: &Mutation) -> ClusterNetworkPoli
 
 /// A written policy, valid or broken by up to two mutations.
 pub fn mutated_cnp() -> impl Strategy<Value = ClusterNetworkPolicy> {
-    (written_cnp(0), vec(mutation(), 0..3))
-        .prop_map(|(cnp, ms)| ms.iter().fold(cnp, mutate))
+    (written_cnp(0), vec(mutation(), 0..3)).prop_map(|(cnp, ms)| ms.iter().fold(cnp, mutate))
 }
