@@ -344,9 +344,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
     let mut rules: Vec<[Vec<CompiledRule>; 2]> = Vec::with_capacity(policies.len());
     for (pi, policy) in policies.iter().enumerate() {
         let pi = pi as u32;
-        let ns_id = cluster
-            .namespace_id(policy.namespace())
-            .map(|n| n.index() as u32);
+        let ns_id = cluster.namespace_id(policy.namespace()).map(|n| n.index() as u32);
         if let Some(ns) = ns_id {
             let dirs: Vec<usize> = [Direction::Ingress, Direction::Egress]
                 .into_iter()

@@ -399,8 +399,7 @@ impl Inner {
                 Some(Special::OwnNode)
             }
             (Endpoint::Pod(pod), Endpoint::Node(node))
-                if p.pod_to_own_node_exempt
-                    && self.pod_on_node(pod.index(), node.index() as u32) =>
+                if p.pod_to_own_node_exempt && self.pod_on_node(pod.index(), node.index() as u32) =>
             {
                 Some(Special::OwnNode)
             }
