@@ -60,7 +60,7 @@ struct Fixture {
     cluster: Cluster,
     policies: Vec<Policy>,
     /// Flows of each kind, in `KINDS` order, at most `BATCH` each.
-    batches: Vec<Vec<Flow>>,
+    batches: Vec<Vec<Flow<'static>>>,
 }
 
 fn fixture(scale: Scale) -> Fixture {
@@ -213,7 +213,7 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         group.bench_function(format!("decide/{name}"), |b| {
             b.iter(|| {
                 for f in batch {
-                    black_box(engine.decide(black_box(*f)));
+                    let _ = black_box(engine.decide(black_box(*f)));
                 }
             })
         });
@@ -240,7 +240,7 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         group.bench_function(format!("reference/{name}"), |b| {
             b.iter(|| {
                 for f in batch {
-                    black_box(reference.decide(black_box(*f)));
+                    let _ = black_box(reference.decide(black_box(*f)));
                 }
             })
         });

@@ -954,7 +954,7 @@ impl Cluster {
     /// assert_eq!(c.pod(a).unwrap().name, "a");
     /// ```
     pub fn pod(&self, id: PodId) -> Option<&Pod> {
-        if id.lineage != self.data.lineage {
+        if id.lineage() != self.data.lineage {
             return None;
         }
         self.data.pods.get(id.index())
@@ -967,7 +967,7 @@ impl Cluster {
     /// assert_eq!(c.node(c.node_id("n1").unwrap()).unwrap().name, "n1");
     /// ```
     pub fn node(&self, id: NodeId) -> Option<&Node> {
-        if id.lineage != self.data.lineage {
+        if id.lineage() != self.data.lineage {
             return None;
         }
         self.data.nodes.get(id.index())
@@ -980,7 +980,7 @@ impl Cluster {
     /// assert_eq!(c.namespace(c.namespace_id("a").unwrap()).unwrap().name, "a");
     /// ```
     pub fn namespace(&self, id: NamespaceId) -> Option<&Namespace> {
-        if id.lineage != self.data.lineage {
+        if id.lineage() != self.data.lineage {
             return None;
         }
         self.data.namespaces.get(id.index())
@@ -1148,7 +1148,7 @@ impl Cluster {
     /// let f = Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp);
     /// assert_eq!(c.describe_flow(f), "192.0.2.1 -> 192.0.2.1 53/UDP");
     /// ```
-    pub fn describe_flow(&self, flow: Flow) -> String {
+    pub fn describe_flow(&self, flow: Flow<'_>) -> String {
         format!(
             "{} -> {} {}/{}",
             self.describe(flow.src),
@@ -1169,7 +1169,7 @@ impl Cluster {
     /// let to_v6 = Flow::new(Endpoint::Pod(a), Endpoint::External("2001:db8::1".parse().unwrap()), 443, Default::default());
     /// assert_eq!(c.address(to_v6, to_v6.src), Some("fd00::1".parse().unwrap()));
     /// ```
-    pub fn address(&self, flow: Flow, endpoint: Endpoint) -> Option<IpAddr> {
+    pub fn address(&self, flow: Flow<'_>, endpoint: Endpoint) -> Option<IpAddr> {
         let v6 = self.flow_is_v6(flow)?;
         match endpoint {
             Endpoint::External(ip) => Some(ip),
@@ -1192,7 +1192,7 @@ impl Cluster {
     /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
     /// assert_eq!(c.flow_is_v6(Flow::new(a, a, 80, Default::default())), Some(true));
     /// ```
-    pub fn flow_is_v6(&self, flow: Flow) -> Option<bool> {
+    pub fn flow_is_v6(&self, flow: Flow<'_>) -> Option<bool> {
         if let Endpoint::External(ip) = flow.src {
             return Some(ip.is_ipv6());
         }
@@ -1210,11 +1210,6 @@ impl Cluster {
             Endpoint::Pod(id) => self.pod(id).and_then(|p| p.ips.first().copied()),
             Endpoint::Node(id) => self.node(id).and_then(|n| n.ips.first().copied()),
         }
-    }
-
-    /// The pod at a position, whatever id asks (for code holding positions it checked).
-    pub(crate) fn pod_at(&self, index: usize) -> Option<&Pod> {
-        self.data.pods.get(index)
     }
 
     /// This cluster's identity, which its ids carry.
@@ -1270,7 +1265,9 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// A connection attempt: source, destination, destination port and protocol.
+/// A connection attempt: source, destination, destination port and protocol, and for a
+/// connection to an outside address, the DNS name the source resolved it from (matched
+/// by ClusterNetworkPolicy `domainNames` peers).
 ///
 /// Addresses: an outside address is used as given. A pod or node side uses its first
 /// address of the flow's family, which is the family of an outside address on either
@@ -1284,9 +1281,11 @@ impl fmt::Display for Endpoint {
 /// let f = Flow::new(outside, outside, 5432, Protocol::Tcp);
 /// assert_eq!(f.port, 5432);
 /// assert_eq!(f.to_string(), "203.0.113.7 -> 203.0.113.7 5432/TCP");
+/// let name = String::from("db.example.com");
+/// assert_eq!(f.with_domain(&name).domain, Some("db.example.com"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Flow {
+pub struct Flow<'a> {
     /// Where the connection comes from.
     pub src: Endpoint,
     /// Where it goes.
@@ -1295,10 +1294,12 @@ pub struct Flow {
     pub port: u16,
     /// The protocol.
     pub protocol: Protocol,
+    /// The name the source resolved an outside destination from, if known.
+    pub domain: Option<&'a str>,
 }
 
-impl Flow {
-    /// A flow from its parts.
+impl Flow<'static> {
+    /// A flow from its parts, with no DNS name.
     ///
     /// ```
     /// use netpol::cluster::{Endpoint, Flow};
@@ -1311,7 +1312,41 @@ impl Flow {
             dst,
             port,
             protocol,
+            domain: None,
         }
+    }
+}
+
+impl<'a> Flow<'a> {
+    /// The same flow, to an outside address the source resolved from `domain`.
+    ///
+    /// ```
+    /// use netpol::cluster::{Endpoint, Flow};
+    /// let api = Endpoint::External("198.51.100.7".parse().unwrap());
+    /// let src = Endpoint::External("192.0.2.1".parse().unwrap());
+    /// let f = Flow::new(src, api, 443, Default::default()).with_domain("api.example.com");
+    /// assert_eq!(f.domain, Some("api.example.com"));
+    /// ```
+    pub fn with_domain<'b>(self, domain: &'b str) -> Flow<'b> {
+        Flow {
+            src: self.src,
+            dst: self.dst,
+            port: self.port,
+            protocol: self.protocol,
+            domain: Some(domain),
+        }
+    }
+
+    /// The same flow without its DNS name.
+    ///
+    /// ```
+    /// use netpol::cluster::{Endpoint, Flow};
+    /// let ip = Endpoint::External("192.0.2.1".parse().unwrap());
+    /// let f = Flow::new(ip, ip, 80, Default::default()).with_domain("a.example").without_domain();
+    /// assert_eq!(f.domain, None);
+    /// ```
+    pub fn without_domain(self) -> Flow<'static> {
+        Flow::new(self.src, self.dst, self.port, self.protocol)
     }
 
     /// The side a direction is checked at, and the other side: for
@@ -1334,7 +1369,7 @@ impl Flow {
     }
 }
 
-impl fmt::Display for Flow {
+impl fmt::Display for Flow<'_> {
     /// `source -> destination port/protocol`, with pods and nodes by id
     /// ([`Cluster::describe_flow`] writes their names).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1342,6 +1377,10 @@ impl fmt::Display for Flow {
             f,
             "{} -> {} {}/{}",
             self.src, self.dst, self.port, self.protocol
-        )
+        )?;
+        if let Some(d) = self.domain {
+            write!(f, " (resolved from {d})")?;
+        }
+        Ok(())
     }
 }

@@ -1,16 +1,42 @@
 //! Verdicts and explanations, shared by the compiled engine and the reference evaluator.
 //!
-//! An [`Explanation`] says, for each side of a flow, which policies select the pod there,
-//! whether it is isolated in that direction, and which rules (policy, direction, index)
-//! allow the flow; or which special case decided it. It serializes to JSON and prints as
-//! text.
+//! An [`Explanation`] says, for each direction of a flow (egress at the source, ingress
+//! at the destination), which policies select the endpoint there, how the walk through
+//! the tiers went (rules that passed the flow on, or logged it) and what decided: a rule
+//! with its tier, policy, index and action, a tier's default (NetworkPolicy isolation), or
+//! nothing at all (no policy selects the endpoint, which allows). It serializes to JSON
+//! and prints as text.
+//!
+//! ```
+//! use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+//! use netpol::explain::{Decision, TierRef};
+//! use netpol::model::NetworkPolicy;
+//! use netpol::policy::{Action, Policy};
+//! use netpol::reference::Reference;
+//!
+//! let cluster = Cluster::builder().pod(PodSpec::new("prod", "db")).build()?;
+//! let policies = [Policy::new(&NetworkPolicy::new("prod", "default-deny"))?];
+//! let db = Endpoint::Pod(cluster.pod_id("prod", "db").unwrap());
+//! let outside = Endpoint::External("203.0.113.7".parse()?);
+//! let why = Reference::new(&cluster, &policies, Default::default())
+//!     .explain(Flow::new(outside, db, 5432, Default::default()));
+//! assert!(!why.verdict.is_allowed());
+//! assert!(matches!(why.ingress.decision,
+//!     Decision::TierDefault { tier: TierRef::NetworkPolicy, action: Action::Deny }));
+//! assert_eq!(why.to_string(), "\
+//! 203.0.113.7 -> prod/db 5432/TCP: DENY
+//!   egress at 203.0.113.7: not a pod, no policy applies
+//!   ingress at prod/db: isolated by prod/default-deny; no rule allows it, denied");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, Endpoint, Flow};
-use crate::policy::Direction;
+use crate::policy::{Action, Direction, PolicyKind};
 
 /// Allowed or denied.
 ///
@@ -18,9 +44,11 @@ use crate::policy::Direction;
 /// use netpol::explain::Verdict;
 /// assert_eq!(serde_json::to_string(&Verdict::Allow).unwrap(), "\"allow\"");
 /// assert!(Verdict::from(true).is_allowed());
+/// assert_eq!("deny".parse::<Verdict>(), Ok(Verdict::Deny));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[must_use]
 pub enum Verdict {
     /// The flow is allowed.
     Allow,
@@ -67,58 +95,174 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// A case decided before any policy is read.
+/// A verdict name that is not `allow` or `deny`.
+///
+/// ```
+/// let err = "maybe".parse::<netpol::explain::Verdict>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown verdict "maybe": expected "allow" or "deny""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown verdict \"{0}\": expected \"allow\" or \"deny\"")]
+pub struct UnknownVerdict(String);
+
+impl FromStr for Verdict {
+    type Err = UnknownVerdict;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "allow" => Ok(Verdict::Allow),
+            "deny" => Ok(Verdict::Deny),
+            other => Err(UnknownVerdict(other.to_owned())),
+        }
+    }
+}
+
+/// A case that changes how the whole flow is evaluated.
 ///
 /// ```
 /// use netpol::explain::Special;
 /// assert_eq!(serde_json::to_string(&Special::SelfTraffic)?, "\"selfTraffic\"");
 /// assert_eq!(
 ///     Special::OwnNode.to_string(),
-///     "traffic between a pod and its own node is always allowed"
+///     "traffic between a pod and its own node: NetworkPolicy always allows it"
 /// );
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Special {
-    /// A pod talking to itself.
+    /// A pod talking to itself: allowed before any policy is read.
     SelfTraffic,
-    /// A pod and the node it runs on.
+    /// A pod and the node it runs on, where the profile exempts that traffic from
+    /// NetworkPolicy: the NetworkPolicy tier allows it for a pod it selects (whatever its
+    /// rules say), and other policy kinds still apply.
     OwnNode,
-    /// The profile enforces no policy.
+    /// The profile enforces no policy of any kind: every flow is allowed.
     NotEnforced,
+    /// A pod or node id that the evaluator's cluster does not hold (another cluster's,
+    /// or stale): the flow is denied.
+    UnknownEndpoint,
 }
 
 impl fmt::Display for Special {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Special::SelfTraffic => "traffic from a pod to itself is always allowed",
-            Special::OwnNode => "traffic between a pod and its own node is always allowed",
-            Special::NotEnforced => "the network plugin enforces no NetworkPolicy",
+            Special::OwnNode => {
+                "traffic between a pod and its own node: NetworkPolicy always allows it"
+            }
+            Special::NotEnforced => "the network plugin enforces no network policy",
+            Special::UnknownEndpoint => {
+                "a pod or node of the flow is not in this cluster (an id of another cluster, or stale): denied"
+            }
         })
     }
 }
 
-/// A policy, by its position in the evaluator's accepted list and by name.
+/// A tier of the evaluation order.
+///
+/// ```
+/// use netpol::explain::TierRef;
+/// assert_eq!(TierRef::Admin.to_string(), "Admin tier");
+/// assert_eq!(TierRef::NetworkPolicy.to_string(), "NetworkPolicy tier");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum TierRef {
+    /// ClusterNetworkPolicy's Admin tier, before NetworkPolicy.
+    Admin,
+    /// The tier of Kubernetes NetworkPolicy.
+    NetworkPolicy,
+    /// ClusterNetworkPolicy's Baseline tier, after NetworkPolicy.
+    Baseline,
+}
+
+impl fmt::Display for TierRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TierRef::Admin => f.write_str("Admin tier"),
+            TierRef::NetworkPolicy => f.write_str("NetworkPolicy tier"),
+            TierRef::Baseline => f.write_str("Baseline tier"),
+        }
+    }
+}
+
+/// A policy, by kind, position and name.
+///
+/// `index` is the policy's position among the evaluator's policies of its kind
+/// ([`PolicySet::network_policies`](crate::policy::PolicySet::network_policies) or
+/// [`cluster_policies`](crate::policy::PolicySet::cluster_policies)).
 ///
 /// ```
 /// use netpol::explain::PolicyRef;
-/// let p = PolicyRef { index: 0, namespace: "prod".into(), name: "allow-api-to-db".into() };
+/// use netpol::policy::PolicyKind;
+/// let p = PolicyRef::new(PolicyKind::NetworkPolicy, 0, Some("prod"), "allow-api-to-db");
 /// assert_eq!(p.to_string(), "prod/allow-api-to-db");
+/// let c = PolicyRef::new(PolicyKind::ClusterNetworkPolicy, 3, None, "deny-external");
+/// assert_eq!(c.to_string(), "cnp/deny-external");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PolicyRef {
-    /// Position among the accepted policies.
+    /// The policy's kind.
+    #[serde(with = "kind_serde")]
+    pub kind: PolicyKind,
+    /// Position among the evaluator's policies of that kind.
     pub index: usize,
-    /// Namespace.
-    pub namespace: String,
+    /// Namespace, for namespaced kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     /// Name.
     pub name: String,
 }
 
+mod kind_serde {
+    use crate::policy::PolicyKind;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(k: &PolicyKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(k.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PolicyKind, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "NetworkPolicy" => Ok(PolicyKind::NetworkPolicy),
+            "ClusterNetworkPolicy" => Ok(PolicyKind::ClusterNetworkPolicy),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown policy kind \"{other}\""
+            ))),
+        }
+    }
+}
+
+impl PolicyRef {
+    /// A reference from its parts.
+    ///
+    /// ```
+    /// use netpol::explain::PolicyRef;
+    /// let p = PolicyRef::new(netpol::policy::PolicyKind::NetworkPolicy, 1, Some("a"), "b");
+    /// assert_eq!((p.index, p.name.as_str()), (1, "b"));
+    /// ```
+    pub fn new(kind: PolicyKind, index: usize, namespace: Option<&str>, name: &str) -> Self {
+        PolicyRef {
+            kind,
+            index,
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for PolicyRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
+        match (self.kind, &self.namespace) {
+            (PolicyKind::ClusterNetworkPolicy, _) => write!(f, "cnp/{}", self.name),
+            (_, Some(ns)) => write!(f, "{ns}/{}", self.name),
+            (_, None) => f.write_str(&self.name),
+        }
     }
 }
 
@@ -126,12 +270,13 @@ impl fmt::Display for PolicyRef {
 ///
 /// ```
 /// use netpol::explain::{PolicyRef, RuleRef};
-/// use netpol::policy::Direction;
-/// let policy = PolicyRef { index: 0, namespace: "prod".into(), name: "allow-dns".into() };
-/// let rule = RuleRef { policy, direction: Direction::Egress, rule: 1 };
+/// use netpol::policy::{Direction, PolicyKind};
+/// let policy = PolicyRef::new(PolicyKind::NetworkPolicy, 0, Some("prod"), "allow-dns");
+/// let rule = RuleRef::new(policy, Direction::Egress, 1);
 /// assert_eq!(rule.to_string(), "prod/allow-dns spec.egress[1]");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RuleRef {
     /// The policy.
     pub policy: PolicyRef,
@@ -141,17 +286,140 @@ pub struct RuleRef {
     pub rule: usize,
 }
 
-impl fmt::Display for RuleRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = match self.direction {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        };
-        write!(f, "{} spec.{list}[{}]", self.policy, self.rule)
+impl RuleRef {
+    /// A reference from its parts.
+    ///
+    /// ```
+    /// use netpol::explain::{PolicyRef, RuleRef};
+    /// use netpol::policy::{Direction, PolicyKind};
+    /// let r = RuleRef::new(PolicyRef::new(PolicyKind::ClusterNetworkPolicy, 0, None, "x"), Direction::Ingress, 0);
+    /// assert_eq!(r.to_string(), "cnp/x spec.ingress[0]");
+    /// ```
+    pub fn new(policy: PolicyRef, direction: Direction, rule: usize) -> Self {
+        RuleRef {
+            policy,
+            direction,
+            rule,
+        }
     }
 }
 
-/// What one side of a flow decided: egress at the source, ingress at the destination.
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} spec.{}[{}]",
+            self.policy,
+            self.direction.field(),
+            self.rule
+        )
+    }
+}
+
+/// A rule that matched without deciding: a `Pass` (the walk went on with the next tier)
+/// or a `Log` (it went on with the next rule).
+///
+/// ```
+/// use netpol::explain::{PolicyRef, RuleRef, Step, TierRef};
+/// use netpol::policy::{Action, Direction, PolicyKind};
+/// let rule = RuleRef::new(PolicyRef::new(PolicyKind::ClusterNetworkPolicy, 0, None, "delegate"), Direction::Egress, 0);
+/// let step = Step::new(TierRef::Admin, rule, Action::Pass);
+/// assert_eq!(step.to_string(), "Admin tier, cnp/delegate spec.egress[0]: Pass");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Step {
+    /// The tier of the rule's policy.
+    pub tier: TierRef,
+    /// The rule.
+    pub rule: RuleRef,
+    /// `Pass` or `Log`.
+    pub action: Action,
+}
+
+impl Step {
+    /// A step from its parts.
+    ///
+    /// ```
+    /// # use netpol::explain::{PolicyRef, RuleRef, Step, TierRef};
+    /// # use netpol::policy::{Action, Direction, PolicyKind};
+    /// # let rule = RuleRef::new(PolicyRef::new(PolicyKind::ClusterNetworkPolicy, 0, None, "p"), Direction::Egress, 0);
+    /// assert_eq!(Step::new(TierRef::Baseline, rule, Action::Pass).action, Action::Pass);
+    /// ```
+    pub fn new(tier: TierRef, rule: RuleRef, action: Action) -> Self {
+        Step { tier, rule, action }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, {}: {}", self.tier, self.rule, self.action)
+    }
+}
+
+/// What decided one direction of a flow.
+///
+/// ```
+/// use netpol::explain::Decision;
+/// assert!(Decision::NotAPod.is_allowed() && Decision::NoDecision.is_allowed());
+/// assert!(!Decision::UnknownEndpoint.is_allowed());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "by")]
+#[non_exhaustive]
+pub enum Decision {
+    /// The endpoint is not a pod (a node or an outside address): no policy applies.
+    NotAPod,
+    /// The endpoint is not in the evaluator's cluster: denied.
+    UnknownEndpoint,
+    /// The flow is decided before any policy is read (self traffic, or a profile that
+    /// enforces nothing).
+    Exempt,
+    /// A rule matched and decided with its action (`Allow` or `Deny`).
+    Rule {
+        /// The tier of the rule's policy.
+        tier: TierRef,
+        /// The rule.
+        rule: RuleRef,
+        /// `Allow` or `Deny`.
+        action: Action,
+    },
+    /// Traffic between a pod and its own node, which NetworkPolicy always allows (where
+    /// the profile says so): a NetworkPolicy selects the pod for this direction, so the
+    /// NetworkPolicy tier decides, and allows.
+    OwnNode,
+    /// A tier whose policies select the endpoint matched no rule, and its default
+    /// applied: for the NetworkPolicy tier, isolation (`Deny`).
+    TierDefault {
+        /// The tier.
+        tier: TierRef,
+        /// The default action (`Deny`).
+        action: Action,
+    },
+    /// Every tier was walked and none decided: allowed (the Kubernetes default).
+    NoDecision,
+}
+
+impl Decision {
+    /// Whether this decision allows the direction.
+    ///
+    /// ```
+    /// use netpol::explain::{Decision, TierRef};
+    /// use netpol::policy::Action;
+    /// assert!(!Decision::TierDefault { tier: TierRef::NetworkPolicy, action: Action::Deny }.is_allowed());
+    /// ```
+    pub fn is_allowed(&self) -> bool {
+        match self {
+            Decision::NotAPod | Decision::Exempt | Decision::OwnNode | Decision::NoDecision => true,
+            Decision::UnknownEndpoint => false,
+            Decision::Rule { action, .. } | Decision::TierDefault { action, .. } => {
+                *action == Action::Allow
+            }
+        }
+    }
+}
+
+/// What one direction of a flow decided: egress at the source, ingress at the destination.
 ///
 /// ```
 /// # use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -171,6 +439,7 @@ impl fmt::Display for RuleRef {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SideExplanation {
     /// The direction checked on this side.
     pub direction: Direction,
@@ -178,27 +447,43 @@ pub struct SideExplanation {
     pub endpoint: String,
     /// Whether the endpoint is a pod (only pods are subject to policy).
     pub is_pod: bool,
-    /// Policies that select the pod and have this direction in their effective `policyTypes`.
+    /// Every policy taking part that selects the endpoint for this direction, in
+    /// evaluation order: Admin tier (by priority, then name), NetworkPolicy tier (in the
+    /// evaluator's order), Baseline tier.
     pub policies: Vec<PolicyRef>,
-    /// Whether the pod is isolated in this direction (some policy above exists).
+    /// Whether a NetworkPolicy isolates the pod in this direction.
     pub isolated: bool,
-    /// Every rule of those policies that allows the flow, in policy then rule order.
+    /// When the walk reached the NetworkPolicy tier: every NetworkPolicy rule that allows
+    /// the flow, in policy then rule order (rules of NetworkPolicy only add up).
     pub allowed_by: Vec<RuleRef>,
+    /// Rules that matched without deciding, in walk order.
+    pub steps: Vec<Step>,
+    /// What decided.
+    pub decision: Decision,
+    /// Pairs of selecting ClusterNetworkPolicies of one tier with the same priority: their
+    /// relative order is left open upstream (this crate orders them by name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priority_ties: Vec<(PolicyRef, PolicyRef)>,
+    /// Policies that select the endpoint but that the profile's plugin does not enforce
+    /// (they take no part).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<PolicyRef>,
     /// Whether this side allows the flow.
     pub allowed: bool,
 }
 
 impl SideExplanation {
-    /// The answer for a side before any policy is read: allowed, not isolated; `is_pod`
-    /// and the rest are filled in by the evaluator.
+    /// The answer for a side before any policy is read: allowed, nothing selects it; the
+    /// evaluator fills in the rest.
     ///
     /// ```
     /// use netpol::cluster::{Cluster, Endpoint};
-    /// use netpol::explain::SideExplanation;
+    /// use netpol::explain::{Decision, SideExplanation};
     /// use netpol::policy::Direction;
     /// let c = Cluster::builder().build().unwrap();
     /// let side = SideExplanation::open(&c, Direction::Ingress, Endpoint::External("192.0.2.1".parse().unwrap()));
     /// assert!(side.allowed && !side.isolated && !side.is_pod);
+    /// assert_eq!(side.decision, Decision::NotAPod);
     /// ```
     pub fn open(cluster: &Cluster, direction: Direction, endpoint: Endpoint) -> Self {
         SideExplanation {
@@ -208,8 +493,18 @@ impl SideExplanation {
             policies: Vec::new(),
             isolated: false,
             allowed_by: Vec::new(),
+            steps: Vec::new(),
+            decision: Decision::NotAPod,
+            priority_ties: Vec::new(),
+            ignored: Vec::new(),
             allowed: true,
         }
+    }
+
+    /// Sets the decision and `allowed` from it.
+    pub(crate) fn decide(&mut self, decision: Decision) {
+        self.allowed = decision.is_allowed();
+        self.decision = decision;
     }
 }
 
@@ -229,12 +524,14 @@ impl SideExplanation {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Explanation {
     /// The flow, described: `source -> destination port/protocol`.
     pub flow: String,
     /// The verdict.
     pub verdict: Verdict,
-    /// The special case that decided the flow, if any (the sides are still reported).
+    /// A case that changed how the flow was evaluated, if any (the sides are still
+    /// reported).
     pub special: Option<Special>,
     /// Egress at the source.
     pub egress: SideExplanation,
@@ -243,7 +540,7 @@ pub struct Explanation {
 }
 
 impl Explanation {
-    /// Describes a flow as explanations write it.
+    /// Describes a flow as explanations write it (see [`Cluster::describe_flow`]).
     ///
     /// ```
     /// use netpol::cluster::{Cluster, Endpoint, Flow};
@@ -253,50 +550,113 @@ impl Explanation {
     /// let f = Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp);
     /// assert_eq!(Explanation::describe_flow(&c, f), "192.0.2.1 -> 192.0.2.1 53/UDP");
     /// ```
-    pub fn describe_flow(cluster: &Cluster, flow: Flow) -> String {
-        format!(
-            "{} -> {} {}/{}",
-            cluster.describe(flow.src),
-            cluster.describe(flow.dst),
-            flow.port,
-            flow.protocol
-        )
+    pub fn describe_flow(cluster: &Cluster, flow: Flow<'_>) -> String {
+        let mut text = cluster.describe_flow(flow);
+        if let Some(domain) = flow.domain {
+            text.push_str(&format!(" (resolved from {domain})"));
+        }
+        text
+    }
+
+    /// Assembles the answer from the two sides and the special case, with the verdict
+    /// the sides and the special case imply.
+    pub(crate) fn assemble(
+        cluster: &Cluster,
+        flow: Flow<'_>,
+        special: Option<Special>,
+        egress: SideExplanation,
+        ingress: SideExplanation,
+    ) -> Self {
+        let allowed = match special {
+            Some(Special::SelfTraffic | Special::NotEnforced) => true,
+            Some(Special::UnknownEndpoint) => false,
+            Some(Special::OwnNode) | None => egress.allowed && ingress.allowed,
+        };
+        Explanation {
+            flow: Explanation::describe_flow(cluster, flow),
+            verdict: Verdict::from(allowed),
+            special,
+            egress,
+            ingress,
+        }
     }
 }
 
 impl fmt::Display for SideExplanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dir = match self.direction {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        };
+        let dir = self.direction.field();
+        write!(f, "{dir} at {}: ", self.endpoint)?;
         if !self.is_pod {
-            return write!(
+            return match self.decision {
+                Decision::UnknownEndpoint => f.write_str("not in this cluster, denied"),
+                _ => f.write_str("not a pod, no policy applies"),
+            };
+        }
+        for step in &self.steps {
+            write!(f, "{step}; ")?;
+        }
+        let isolated_by = || {
+            self.policies
+                .iter()
+                .filter(|p| p.kind == PolicyKind::NetworkPolicy)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match &self.decision {
+            Decision::NotAPod => f.write_str("not a pod, no policy applies")?,
+            Decision::UnknownEndpoint => f.write_str("not in this cluster, denied")?,
+            Decision::Exempt => f.write_str("exempt, allowed")?,
+            Decision::OwnNode => write!(
                 f,
-                "{dir} at {}: not a pod, no policy applies",
-                self.endpoint
-            );
-        }
-        if !self.isolated {
-            return write!(
+                "isolated by {}; traffic between a pod and its own node is always allowed",
+                isolated_by()
+            )?,
+            Decision::Rule {
+                tier: TierRef::NetworkPolicy,
+                rule,
+                action: Action::Allow,
+            } if rule.policy.kind == PolicyKind::NetworkPolicy => {
+                let rules: Vec<String> = self.allowed_by.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "isolated by {}; allowed by {}",
+                    isolated_by(),
+                    rules.join(", ")
+                )?;
+            }
+            Decision::Rule { tier, rule, action } => write!(f, "{tier}, {rule}: {action}")?,
+            Decision::TierDefault {
+                tier: TierRef::NetworkPolicy,
+                ..
+            } => write!(
                 f,
-                "{dir} at {}: not isolated (no policy selects it for {dir}), allowed",
-                self.endpoint
-            );
+                "isolated by {}; no rule allows it, denied",
+                isolated_by()
+            )?,
+            Decision::TierDefault { tier, action } => {
+                write!(f, "{tier}: no rule matched, default {action}")?
+            }
+            Decision::NoDecision if self.policies.is_empty() => {
+                write!(f, "not isolated (no policy selects it for {dir}), allowed")?
+            }
+            Decision::NoDecision => f.write_str("no rule decided in any tier, allowed")?,
         }
-        let names: Vec<String> = self.policies.iter().map(ToString::to_string).collect();
-        write!(
-            f,
-            "{dir} at {}: isolated by {}; ",
-            self.endpoint,
-            names.join(", ")
-        )?;
-        if self.allowed_by.is_empty() {
-            f.write_str("no rule allows it, denied")
-        } else {
-            let rules: Vec<String> = self.allowed_by.iter().map(ToString::to_string).collect();
-            write!(f, "allowed by {}", rules.join(", "))
+        for (a, b) in &self.priority_ties {
+            write!(
+                f,
+                "; note: {a} and {b} share a priority, so their order is left open upstream (here: by name)"
+            )?;
         }
+        if !self.ignored.is_empty() {
+            let names: Vec<String> = self.ignored.iter().map(ToString::to_string).collect();
+            write!(
+                f,
+                "; ignored (not enforced by this plugin): {}",
+                names.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -334,7 +694,7 @@ pub trait Evaluator {
     /// The cluster the evaluator answers for.
     fn cluster(&self) -> &Cluster;
     /// Whether the flow is allowed.
-    fn decide(&self, flow: Flow) -> Verdict;
+    fn decide(&self, flow: Flow<'_>) -> Verdict;
     /// The verdict with its explanation.
-    fn explain(&self, flow: Flow) -> Explanation;
+    fn explain(&self, flow: Flow<'_>) -> Explanation;
 }

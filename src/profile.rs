@@ -8,62 +8,189 @@
 //! (see the crate documentation). Plugins differ from it only through the knobs, never
 //! through code that tests a plugin's name.
 //!
-//! | profile       | enforces | ipBlock ∋ pods | ipBlock ∋ nodes | node → own pods | pod → own node | self |
-//! |---------------|----------|----------------|-----------------|-----------------|----------------|------|
-//! | `conformance` | yes      | yes            | yes             | exempt          | exempt         | exempt |
-//! | `flannel`     | **no**   | –              | –               | –               | –              | –    |
-//! | `calico`      | yes      | yes            | yes             | exempt          | **policed**    | exempt |
-//! | `canal`       | yes      | yes            | yes             | exempt          | **policed**    | exempt |
-//! | `kube-router` | yes      | yes            | yes             | exempt          | exempt         | exempt |
-//! | `cilium`      | yes      | **no**         | **no**          | exempt          | **policed**    | exempt |
+//! | profile       | NetworkPolicy | ClusterNetworkPolicy | ipBlock ∋ pods | ipBlock ∋ nodes | node → own pods | pod → own node | self |
+//! |---------------|---------------|----------------------|----------------|-----------------|-----------------|----------------|------|
+//! | `conformance` | enforced      | enforced             | yes            | yes             | exempt          | exempt         | exempt |
+//! | `flannel`     | **ignored**   | **ignored**          | –              | –               | –               | –              | –    |
+//! | `calico`      | enforced      | enforced             | yes            | yes             | exempt          | **policed**    | exempt |
+//! | `canal`       | enforced      | enforced             | yes            | yes             | exempt          | **policed**    | exempt |
+//! | `kube-router` | enforced      | **ignored**          | yes            | yes             | exempt          | exempt         | exempt |
+//! | `cilium`      | enforced      | **ignored**          | **no**         | **no**          | exempt          | **policed**    | exempt |
+//!
+//! A policy kind the plugin does not implement takes no part in any verdict, and
+//! explanations list the policies of that kind that would have selected an endpoint as
+//! ignored, so a policy is never applied silently where the plugin would not apply it.
 //!
 //! Each constructor documents the evidence for its values.
 //!
 //! ```
 //! use netpol::profile::Profile;
 //! let p = Profile::default();
-//! assert!(p.enforces_policies && p.ipblock_matches_pods && p.own_node_exempt && p.self_exempt);
+//! assert!(p.enforces_network_policy() && p.ipblock_matches_pods() && p.own_node_exempt() && p.self_exempt());
 //! for name in Profile::NAMES {
-//!     assert_eq!(Profile::named(name).unwrap().name, *name);
+//!     assert_eq!(Profile::named(name).unwrap().name(), *name);
 //! }
-//! assert!(!Profile::named("cilium").unwrap().ipblock_matches_pods);
+//! assert!(!"cilium".parse::<Profile>().unwrap().ipblock_matches_pods());
 //! ```
 
 use serde::{Deserialize, Serialize};
 
 /// Knobs for what the documentation leaves to the network plugin.
 ///
+/// Build one from a named plugin ([`Profile::calico`], [`Profile::named`], ...) and change
+/// knobs with the `with_*` methods; it serializes to JSON with every knob, so a custom
+/// profile can be stored and read back.
+///
 /// ```
 /// use netpol::profile::Profile;
 /// // A custom profile: conformance, except that ipBlocks never match pod IPs.
-/// let p = Profile { name: "mine".into(), ipblock_matches_pods: false, ..Profile::conformance() };
-/// assert!(p.enforces_policies);
+/// let p = Profile::conformance().with_name("mine").with_ipblock_matches_pods(false);
+/// assert!(p.enforces_network_policy() && !p.ipblock_matches_pods());
+/// let json = serde_json::to_string(&p)?;
+/// assert_eq!(serde_json::from_str::<Profile>(&json)?, p);
+/// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
-    /// A short name, for explanations.
-    pub name: String,
-    /// Whether NetworkPolicy is enforced at all. A plugin that only lays the pod network
-    /// (flannel alone) accepts policies through the API and enforces none of them: every
-    /// flow is allowed, explained by [`Special::NotEnforced`](crate::explain::Special).
-    pub enforces_policies: bool,
-    /// Whether an `ipBlock` matches the IPs of in-cluster pods.
-    pub ipblock_matches_pods: bool,
-    /// Whether an `ipBlock` matches node host IPs.
-    pub ipblock_matches_nodes: bool,
-    /// Whether traffic from a node to the pods running on it (kubelet probes, host
-    /// processes) is always allowed, whatever the pod's ingress policy says.
-    pub own_node_exempt: bool,
-    /// Whether traffic from a pod to the node it runs on is always allowed, whatever the
-    /// pod's egress policy says. When false, that traffic passes the pod's egress policy
-    /// like any other (the node is then matched only by an `ipBlock`, and only when
-    /// [`ipblock_matches_nodes`](Self::ipblock_matches_nodes) holds, or by a rule without
-    /// peers).
+    name: String,
+    #[serde(alias = "enforcesPolicies")]
+    enforces_network_policy: bool,
     #[serde(default = "yes")]
-    pub pod_to_own_node_exempt: bool,
-    /// Whether traffic from a pod to itself is always allowed.
-    pub self_exempt: bool,
+    enforces_cluster_network_policy: bool,
+    ipblock_matches_pods: bool,
+    ipblock_matches_nodes: bool,
+    own_node_exempt: bool,
+    #[serde(default = "yes")]
+    pod_to_own_node_exempt: bool,
+    self_exempt: bool,
+}
+
+macro_rules! knob {
+    ($(#[$doc:meta])* $field:ident, $setter:ident) => {
+        $(#[$doc])*
+        pub fn $field(&self) -> bool {
+            self.$field
+        }
+
+        #[doc = concat!("The same profile with [`", stringify!($field), "`](Self::", stringify!($field), ") set.")]
+        ///
+        /// ```
+        /// use netpol::profile::Profile;
+        #[doc = concat!("let p = Profile::conformance().", stringify!($setter), "(false);")]
+        #[doc = concat!("assert!(!p.", stringify!($field), "());")]
+        /// ```
+        #[must_use]
+        pub fn $setter(mut self, value: bool) -> Self {
+            self.$field = value;
+            self
+        }
+    };
+}
+
+impl Profile {
+    /// A short name, for explanations.
+    ///
+    /// ```
+    /// assert_eq!(netpol::profile::Profile::cilium().name(), "cilium");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The same profile under another name.
+    ///
+    /// ```
+    /// let p = netpol::profile::Profile::calico().with_name("calico-3.28");
+    /// assert_eq!(p.name(), "calico-3.28");
+    /// ```
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Whether any policy kind is enforced. When none is (flannel alone), every flow is
+    /// allowed, explained by [`Special::NotEnforced`](crate::explain::Special).
+    ///
+    /// ```
+    /// assert!(!netpol::profile::Profile::flannel().enforces_any());
+    /// ```
+    pub fn enforces_any(&self) -> bool {
+        self.enforces_network_policy || self.enforces_cluster_network_policy
+    }
+
+    knob!(
+        /// Whether Kubernetes NetworkPolicy is enforced. A plugin that only lays the pod
+        /// network (flannel alone) accepts policies through the API and enforces none of
+        /// them.
+        ///
+        /// ```
+        /// assert!(netpol::profile::Profile::conformance().enforces_network_policy());
+        /// ```
+        enforces_network_policy,
+        with_network_policy
+    );
+    knob!(
+        /// Whether ClusterNetworkPolicy (`policy.networking.k8s.io/v1alpha2`) is enforced.
+        ///
+        /// ```
+        /// assert!(!netpol::profile::Profile::cilium().enforces_cluster_network_policy());
+        /// ```
+        enforces_cluster_network_policy,
+        with_cluster_network_policy
+    );
+    knob!(
+        /// Whether an `ipBlock` matches the IPs of in-cluster pods.
+        ///
+        /// ```
+        /// assert!(netpol::profile::Profile::calico().ipblock_matches_pods());
+        /// ```
+        ipblock_matches_pods,
+        with_ipblock_matches_pods
+    );
+    knob!(
+        /// Whether an `ipBlock` matches node host IPs.
+        ///
+        /// ```
+        /// assert!(!netpol::profile::Profile::cilium().ipblock_matches_nodes());
+        /// ```
+        ipblock_matches_nodes,
+        with_ipblock_matches_nodes
+    );
+    knob!(
+        /// Whether NetworkPolicy takes no part in traffic from a node to the pods running
+        /// on it (kubelet probes, host processes): with no other policy kind selecting the
+        /// pod, that traffic is allowed whatever the pod's ingress policy says.
+        ///
+        /// ```
+        /// assert!(netpol::profile::Profile::kube_router().own_node_exempt());
+        /// ```
+        own_node_exempt,
+        with_own_node_exempt
+    );
+    knob!(
+        /// Whether NetworkPolicy takes no part in traffic from a pod to the node it runs
+        /// on. When false, that traffic passes the pod's egress NetworkPolicy like any other
+        /// (the node is then matched only by an `ipBlock`, and only when
+        /// [`ipblock_matches_nodes`](Self::ipblock_matches_nodes) holds, or by a rule
+        /// without peers).
+        ///
+        /// ```
+        /// assert!(!netpol::profile::Profile::calico().pod_to_own_node_exempt());
+        /// ```
+        pod_to_own_node_exempt,
+        with_pod_to_own_node_exempt
+    );
+    knob!(
+        /// Whether traffic from a pod to itself is allowed before any policy is read.
+        ///
+        /// ```
+        /// assert!(netpol::profile::Profile::conformance().self_exempt());
+        /// ```
+        self_exempt,
+        with_self_exempt
+    );
 }
 
 fn yes() -> bool {
@@ -71,20 +198,23 @@ fn yes() -> bool {
 }
 
 impl Profile {
-    /// The upstream conformance semantics: policies enforced, `ipBlock` matches every
-    /// address (pods, nodes and outside alike), a pod's own node (both ways) and the pod
-    /// itself are always allowed. This is what the NetworkPolicy API reference writes
+    /// The upstream conformance semantics: NetworkPolicy and ClusterNetworkPolicy enforced
+    /// (the semantics of the Kubernetes and network-policy-api conformance tests),
+    /// `ipBlock` matches every address (pods, nodes and outside alike), NetworkPolicy takes
+    /// no part between a pod and its own node (both ways), and the pod itself is always
+    /// allowed. This is what the NetworkPolicy API reference writes
     /// ("traffic is allowed … if the traffic source is the pod's local node") and what the
     /// concept page says ("traffic to and from the node where a Pod is running is always
     /// allowed, regardless of the IP address of the Pod or the node").
     ///
     /// ```
-    /// assert_eq!(netpol::profile::Profile::conformance().name, "conformance");
+    /// assert_eq!(netpol::profile::Profile::conformance().name(), "conformance");
     /// ```
     pub fn conformance() -> Self {
         Profile {
             name: "conformance".into(),
-            enforces_policies: true,
+            enforces_network_policy: true,
+            enforces_cluster_network_policy: true,
             ipblock_matches_pods: true,
             ipblock_matches_nodes: true,
             own_node_exempt: true,
@@ -103,12 +233,13 @@ impl Profile {
     /// of the conformance profile and are never consulted.
     ///
     /// ```
-    /// assert!(!netpol::profile::Profile::flannel().enforces_policies);
+    /// assert!(!netpol::profile::Profile::flannel().enforces_network_policy());
     /// ```
     pub fn flannel() -> Self {
         Profile {
             name: "flannel".into(),
-            enforces_policies: false,
+            enforces_network_policy: false,
+            enforces_cluster_network_policy: false,
             ..Profile::conformance()
         }
     }
@@ -129,13 +260,20 @@ impl Profile {
     ///   completed processing workload endpoint egress policy" (Felix configuration
     ///   reference, quoted in kubernetes/kops PR #3272 "Allow user defined endpoint to host
     ///   action for Canal").
+    /// - ClusterNetworkPolicy: enforced. The network-policy-api project's implementations
+    ///   page (site-src/implementations.md, updated April 2026) lists "Calico CNI
+    ///   (Standard support in Calico v3.32)" under ClusterNetworkPolicy; earlier Calico
+    ///   releases (3.29-3.31) implemented its predecessors AdminNetworkPolicy and
+    ///   BaselineAdminNetworkPolicy. For an older Calico, turn it off with
+    ///   [`with_cluster_network_policy`](Self::with_cluster_network_policy).
     /// - Policy sees traffic after Service DNAT (Calico "Troubleshoot policies": "Calico
     ///   then blocks the traffic because it sees the traffic after the DNAT"), which is how
     ///   [`service`](crate::service) decides Service traffic for every profile.
     ///
     /// ```
     /// let p = netpol::profile::Profile::calico();
-    /// assert!(p.ipblock_matches_pods && !p.pod_to_own_node_exempt);
+    /// assert!(p.ipblock_matches_pods() && !p.pod_to_own_node_exempt());
+    /// assert!(p.enforces_cluster_network_policy());
     /// ```
     pub fn calico() -> Self {
         Profile {
@@ -151,7 +289,7 @@ impl Profile {
     ///
     /// ```
     /// let canal = netpol::profile::Profile::canal();
-    /// assert_eq!(canal, netpol::profile::Profile { name: "canal".into(), ..netpol::profile::Profile::calico() });
+    /// assert_eq!(canal, netpol::profile::Profile::calico().with_name("canal"));
     /// ```
     pub fn canal() -> Self {
         Profile {
@@ -172,16 +310,22 @@ impl Profile {
     ///   "rule to permit the traffic traffic to pods when source is the pod's local node"
     ///   (`-m addrtype --src-type LOCAL -j ACCEPT`, quoted in k3s-io/k3s issue #5611).
     ///
-    /// The knobs are therefore the conformance ones.
+    /// - ClusterNetworkPolicy: not implemented; kube-router is not among the implementations
+    ///   the network-policy-api project lists (site-src/implementations.md, April 2026), so
+    ///   ClusterNetworkPolicy objects are reported as ignored.
+    ///
+    /// The other knobs are therefore the conformance ones.
     ///
     /// ```
     /// let p = netpol::profile::Profile::kube_router();
-    /// assert_eq!(p.name, "kube-router");
-    /// assert!(p.own_node_exempt && p.ipblock_matches_nodes);
+    /// assert_eq!(p.name(), "kube-router");
+    /// assert!(p.own_node_exempt() && p.ipblock_matches_nodes());
+    /// assert!(!p.enforces_cluster_network_policy());
     /// ```
     pub fn kube_router() -> Self {
         Profile {
             name: "kube-router".into(),
+            enforces_cluster_network_policy: false,
             ..Profile::conformance()
         }
     }
@@ -205,6 +349,10 @@ impl Profile {
     ///   default `auto` always allows the local host to reach local endpoints (PR #754
     ///   "Add option to always allow localhost to reach endpoints"; issue #48444 calls it
     ///   "the Kubernetes behavior of always allowing localhost").
+    /// - ClusterNetworkPolicy: not implemented; the network-policy-api implementations page
+    ///   lists Cilium only with a tracking issue for the earlier AdminNetworkPolicy
+    ///   (cilium/cilium issue #23380), so ClusterNetworkPolicy objects are reported as
+    ///   ignored.
     /// - Pod → its own node: policed by the pod's egress policy; it takes a rule allowing
     ///   the `host` entity, which a Kubernetes NetworkPolicy can only express with a rule
     ///   without peers (cilium/cilium #34387: an `ipBlock: 0.0.0.0/0` egress rule is
@@ -212,12 +360,13 @@ impl Profile {
     ///
     /// ```
     /// let p = netpol::profile::Profile::cilium();
-    /// assert!(!p.ipblock_matches_pods && !p.ipblock_matches_nodes);
-    /// assert!(p.own_node_exempt && !p.pod_to_own_node_exempt);
+    /// assert!(!p.ipblock_matches_pods() && !p.ipblock_matches_nodes());
+    /// assert!(p.own_node_exempt() && !p.pod_to_own_node_exempt());
     /// ```
     pub fn cilium() -> Self {
         Profile {
             name: "cilium".into(),
+            enforces_cluster_network_policy: false,
             ipblock_matches_pods: false,
             ipblock_matches_nodes: false,
             pod_to_own_node_exempt: false,
@@ -261,6 +410,31 @@ impl Profile {
             "cilium" => Some(Profile::cilium()),
             _ => None,
         }
+    }
+}
+
+/// A profile name that is not one of [`Profile::NAMES`].
+///
+/// ```
+/// let err = "weave".parse::<netpol::profile::Profile>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     r#"unknown profile "weave" (known: conformance, flannel, calico, canal, kube-router, cilium)"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown profile \"{0}\" (known: {known})", known = Profile::NAMES.join(", "))]
+pub struct UnknownProfile(String);
+
+impl std::str::FromStr for Profile {
+    type Err = UnknownProfile;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Profile::named(s).ok_or_else(|| UnknownProfile(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Profile {
+    /// The profile's name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
     }
 }
 

@@ -2,18 +2,27 @@
 //!
 //! It is the executable specification the compiled [`Engine`](crate::engine::Engine) is
 //! held equal to by property tests and fuzzing. It is written to be read, not to be fast:
-//! every decision scans every policy.
+//! every decision scans every policy, and it shares no matching code with the engine.
 //!
 //! The rules it follows, in order:
-//! 1. If the profile enforces no policy, every flow is allowed.
-//! 2. A pod talking to itself, a node talking to the pods it runs, and a pod talking to
-//!    the node it runs on are allowed, each when the profile says so (the default does).
-//! 3. Otherwise the source must allow the flow as egress and the destination as ingress.
-//!    A side that is not a pod allows. A pod that no policy of its namespace selects for
-//!    that direction (no policy whose effective `policyTypes` holds it) is not isolated
-//!    and allows. An isolated pod allows when some rule of some selecting policy of that
-//!    direction has a peer matching the other side (or no peers) and a port matching the
-//!    destination port (or no ports).
+//! 1. If the profile enforces no policy kind, every flow is allowed.
+//! 2. A flow naming a pod or node the cluster does not hold is denied.
+//! 3. A pod talking to itself is allowed, when the profile says so (the default does).
+//! 4. Otherwise the source must allow the flow as egress and the destination as ingress.
+//!    A side that is not a pod allows. At a pod, the tiers are walked in order: the Admin
+//!    tier (ClusterNetworkPolicies by ascending priority, then name), the NetworkPolicy
+//!    tier, the Baseline tier (like Admin). Policy kinds the profile does not enforce take
+//!    no part.
+//!    - In a ClusterNetworkPolicy tier, each policy whose subject holds the pod and that
+//!      has rules for the direction is read rule by rule; the first rule whose peers match
+//!      the other side and whose ports match the flow decides: `Allow` allows, `Deny`
+//!      denies, `Pass` ends the tier. A tier where no rule matched decides nothing.
+//!    - In the NetworkPolicy tier, the pod is isolated when a policy of its namespace
+//!      selects it with the direction in its effective `policyTypes`; then the flow is
+//!      allowed when some rule of those policies matches, else denied. Traffic between
+//!      an isolated pod and its own node is allowed whatever the rules say, where the
+//!      profile exempts it.
+//!    - After the last tier, the flow is allowed.
 //!
 //! ```
 //! use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -35,12 +44,17 @@
 //! # Ok::<(), netpol::cluster::ClusterError>(())
 //! ```
 
-use crate::cluster::{Cluster, Endpoint, Flow, PodId};
-use crate::explain::{Explanation, PolicyRef, RuleRef, SideExplanation, Special, Verdict};
-use crate::policy::{Direction, Peer, Policy, PortRule, PortSpec, Rule};
+use crate::cluster::{Cluster, Endpoint, Flow, Pod};
+use crate::explain::{
+    Decision, Explanation, PolicyRef, RuleRef, SideExplanation, Special, Step, TierRef, Verdict,
+};
+use crate::policy::{
+    Action, AsPolicySet, ClusterPeer, ClusterPolicy, ClusterPort, ClusterRule, ClusterTier,
+    Direction, Peer, Policy, PolicyKind, PolicySetRef, PortRule, PortSpec, Rule, Subject,
+};
 use crate::profile::Profile;
 
-/// The literal evaluator over a borrowed cluster and policy list.
+/// The literal evaluator over a borrowed cluster and policies.
 ///
 /// ```
 /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -56,8 +70,33 @@ use crate::profile::Profile;
 #[derive(Debug, Clone)]
 pub struct Reference<'a> {
     cluster: &'a Cluster,
-    policies: &'a [Policy],
+    policies: PolicySetRef<'a>,
     profile: Profile,
+}
+
+/// The walk of one side, as positions: what [`Reference::explain`] turns into names.
+struct Walk {
+    selecting: Vec<Item>,
+    ignored: Vec<Item>,
+    allowed_by: Vec<(usize, usize)>,
+    steps: Vec<(Item, usize, Action)>,
+    decision: WalkDecision,
+    isolated: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Item {
+    Network(usize),
+    Cluster(usize),
+}
+
+enum WalkDecision {
+    NotAPod,
+    OwnNode,
+    Unknown,
+    Rule(Item, usize, Action),
+    NetworkPolicyDefault,
+    Nothing,
 }
 
 impl<'a> Reference<'a> {
@@ -66,12 +105,16 @@ impl<'a> Reference<'a> {
     /// ```
     /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
     /// let r = netpol::reference::Reference::new(&cluster, &[], Default::default());
-    /// assert!(r.cluster().pods().is_empty());
+    /// assert_eq!(r.cluster().pod_count(), 0);
     /// ```
-    pub fn new(cluster: &'a Cluster, policies: &'a [Policy], profile: Profile) -> Self {
+    pub fn new(
+        cluster: &'a Cluster,
+        policies: &'a (impl AsPolicySet + ?Sized),
+        profile: Profile,
+    ) -> Self {
         Reference {
             cluster,
-            policies,
+            policies: policies.as_policy_set(),
             profile,
         }
     }
@@ -87,8 +130,8 @@ impl<'a> Reference<'a> {
         self.cluster
     }
 
-    /// Whether the flow is allowed: the same rules as [`Reference::explain`], without
-    /// building the explanation.
+    /// Whether the flow is allowed: the same walk as [`Reference::explain`], without
+    /// naming anything.
     ///
     /// ```
     /// # use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -104,12 +147,15 @@ impl<'a> Reference<'a> {
     /// assert!(reference.decide(Flow::new(db, outside, 443, Protocol::Tcp)).is_allowed()); // egress not isolated
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn decide(&self, flow: Flow) -> Verdict {
-        Verdict::from(
-            self.special(flow).is_some()
-                || (self.side_allows(flow, Direction::Egress)
-                    && self.side_allows(flow, Direction::Ingress)),
-        )
+    pub fn decide(&self, flow: Flow<'_>) -> Verdict {
+        match self.special(flow) {
+            Some(Special::NotEnforced | Special::SelfTraffic) => Verdict::Allow,
+            Some(Special::UnknownEndpoint) => Verdict::Deny,
+            _ => Verdict::from(
+                walk_allows(&self.walk(flow, Direction::Egress))
+                    && walk_allows(&self.walk(flow, Direction::Ingress)),
+            ),
+        }
     }
 
     /// The verdict with its explanation.
@@ -130,133 +176,322 @@ impl<'a> Reference<'a> {
     /// assert_eq!(e.ingress.policies[0].name, "default-deny");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn explain(&self, flow: Flow) -> Explanation {
+    pub fn explain(&self, flow: Flow<'_>) -> Explanation {
+        let special = self.special(flow);
         let egress = self.side(flow, Direction::Egress);
         let ingress = self.side(flow, Direction::Ingress);
-        let special = self.special(flow);
-        let allowed = special.is_some() || (egress.allowed && ingress.allowed);
-        Explanation {
-            flow: Explanation::describe_flow(self.cluster, flow),
-            verdict: Verdict::from(allowed),
-            special,
-            egress,
-            ingress,
+        Explanation::assemble(self.cluster, flow, special, egress, ingress)
+    }
+
+    fn known(&self, e: Endpoint) -> bool {
+        match e {
+            Endpoint::Pod(id) => self.cluster.pod(id).is_some(),
+            Endpoint::Node(id) => self.cluster.node(id).is_some(),
+            Endpoint::External(_) => true,
         }
     }
 
-    fn special(&self, flow: Flow) -> Option<Special> {
-        if !self.profile.enforces_policies {
+    fn special(&self, flow: Flow<'_>) -> Option<Special> {
+        if !self.profile.enforces_any() {
             return Some(Special::NotEnforced);
         }
-        if self.profile.self_exempt {
-            if let (Endpoint::Pod(a), Endpoint::Pod(b)) = (flow.src, flow.dst) {
-                if a == b {
-                    return Some(Special::SelfTraffic);
-                }
+        if !self.known(flow.src) || !self.known(flow.dst) {
+            return Some(Special::UnknownEndpoint);
+        }
+        if let (Endpoint::Pod(a), Endpoint::Pod(b)) = (flow.src, flow.dst) {
+            if a == b && self.profile.self_exempt() {
+                return Some(Special::SelfTraffic);
             }
         }
-        let on_node =
-            |pod: PodId, node| self.cluster.pod(pod).is_some_and(|p| p.node == Some(node));
-        match (flow.src, flow.dst) {
-            (Endpoint::Node(n), Endpoint::Pod(p))
-                if self.profile.own_node_exempt && on_node(p, n) =>
-            {
-                return Some(Special::OwnNode);
-            }
-            (Endpoint::Pod(p), Endpoint::Node(n))
-                if self.profile.pod_to_own_node_exempt && on_node(p, n) =>
-            {
-                return Some(Special::OwnNode);
-            }
-            _ => {}
+        if self.own_node(flow, Direction::Egress) || self.own_node(flow, Direction::Ingress) {
+            return Some(Special::OwnNode);
         }
         None
     }
 
-    /// Whether one side allows the flow: not a pod, not isolated, or some rule of some
-    /// selecting policy matches.
-    fn side_allows(&self, flow: Flow, direction: Direction) -> bool {
+    /// Whether, at this side, the flow is between a pod and its own node and the profile
+    /// exempts that direction from NetworkPolicy.
+    fn own_node(&self, flow: Flow<'_>, direction: Direction) -> bool {
         let (here, other) = flow.sides(direction);
-        let Endpoint::Pod(pod_id) = here else {
-            return true;
+        let (Endpoint::Pod(pod), Endpoint::Node(node)) = (here, other) else {
+            return false;
         };
-        let Some(pod) = self.cluster.pod(pod_id) else {
-            return true;
+        let exempt = match direction {
+            Direction::Ingress => self.profile.own_node_exempt(),
+            Direction::Egress => self.profile.pod_to_own_node_exempt(),
         };
-        let namespace = self.cluster.pod_namespace_name(pod_id);
-        let mut isolated = false;
-        for policy in self.policies {
-            if policy.namespace() == namespace
-                && policy.affects(direction)
-                && policy.pod_selector().matches(&pod.labels)
-            {
-                isolated = true;
-                if policy
-                    .rules(direction)
-                    .iter()
-                    .any(|rule| self.rule_matches(policy, rule, flow, other))
-                {
-                    return true;
-                }
-            }
-        }
-        !isolated
+        exempt && self.cluster.pod(pod).is_some_and(|p| p.node == Some(node))
     }
 
-    fn side(&self, flow: Flow, direction: Direction) -> SideExplanation {
+    /// Admin, NetworkPolicy and Baseline tiers, each a list of its policies in
+    /// evaluation order.
+    fn tiers(&self) -> [(TierRef, Vec<Item>); 3] {
+        let cluster_tier = |tier: ClusterTier| {
+            let mut list: Vec<(u32, &str, usize)> = self
+                .policies
+                .cluster_policies()
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.tier() == tier)
+                .map(|(i, p)| (p.priority(), p.name(), i))
+                .collect();
+            list.sort();
+            list.into_iter().map(|(_, _, i)| Item::Cluster(i)).collect()
+        };
+        [
+            (TierRef::Admin, cluster_tier(ClusterTier::Admin)),
+            (
+                TierRef::NetworkPolicy,
+                (0..self.policies.network_policies().len())
+                    .map(Item::Network)
+                    .collect(),
+            ),
+            (TierRef::Baseline, cluster_tier(ClusterTier::Baseline)),
+        ]
+    }
+
+    fn enforced(&self, item: Item) -> bool {
+        match item {
+            Item::Network(_) => self.profile.enforces_network_policy(),
+            Item::Cluster(_) => self.profile.enforces_cluster_network_policy(),
+        }
+    }
+
+    fn walk(&self, flow: Flow<'_>, direction: Direction) -> Walk {
+        let mut walk = Walk {
+            selecting: Vec::new(),
+            ignored: Vec::new(),
+            allowed_by: Vec::new(),
+            steps: Vec::new(),
+            decision: WalkDecision::Nothing,
+            isolated: false,
+        };
         let (here, other) = flow.sides(direction);
-        let mut side = SideExplanation::open(self.cluster, direction, here);
         let Endpoint::Pod(pod_id) = here else {
-            return side;
+            walk.decision = if self.known(here) {
+                WalkDecision::NotAPod
+            } else {
+                WalkDecision::Unknown
+            };
+            return walk;
         };
         let Some(pod) = self.cluster.pod(pod_id) else {
-            return side;
+            walk.decision = WalkDecision::Unknown;
+            return walk;
         };
-        side.is_pod = true;
-        let namespace = self.cluster.pod_namespace_name(pod_id);
-        for (index, policy) in self.policies.iter().enumerate() {
-            if policy.namespace() != namespace
-                || !policy.affects(direction)
-                || !policy.pod_selector().matches(&pod.labels)
-            {
-                continue;
-            }
-            let pref = PolicyRef {
-                index,
-                namespace: policy.namespace().to_owned(),
-                name: policy.name().to_owned(),
-            };
-            for (rule_index, rule) in policy.rules(direction).iter().enumerate() {
-                if self.rule_matches(policy, rule, flow, other) {
-                    side.allowed_by.push(RuleRef {
-                        policy: pref.clone(),
-                        direction,
-                        rule: rule_index,
-                    });
+        let own_node = self.own_node(flow, direction);
+        let tiers = self.tiers();
+
+        // Who selects the pod, in evaluation order, and who would but is not enforced.
+        for (_, items) in &tiers {
+            for &item in items {
+                if !self.selects(item, pod, direction) {
+                    continue;
+                }
+                if self.enforced(item) {
+                    walk.selecting.push(item);
+                } else {
+                    walk.ignored.push(item);
                 }
             }
-            side.policies.push(pref);
         }
-        side.isolated = !side.policies.is_empty();
-        side.allowed = !side.isolated || !side.allowed_by.is_empty();
+        walk.isolated = walk.selecting.iter().any(|i| matches!(i, Item::Network(_)));
+
+        'tiers: for (tier, items) in &tiers {
+            let mut network_selected = false;
+            for &item in items {
+                if !walk.selecting.contains(&item) {
+                    continue;
+                }
+                match item {
+                    Item::Network(_) if own_node => network_selected = true,
+                    Item::Network(i) => {
+                        network_selected = true;
+                        let Some(policy) = self.policies.network_policies().get(i) else {
+                            continue;
+                        };
+                        for (r, rule) in policy.rules(direction).iter().enumerate() {
+                            if self.network_rule_matches(policy, rule, flow, other) {
+                                walk.allowed_by.push((i, r));
+                            }
+                        }
+                    }
+                    Item::Cluster(i) => {
+                        let Some(policy) = self.policies.cluster_policies().get(i) else {
+                            continue;
+                        };
+                        for (r, rule) in policy.rules(direction).iter().enumerate() {
+                            if !self.cluster_rule_matches(rule, flow, other) {
+                                continue;
+                            }
+                            match rule.action() {
+                                Action::Pass => {
+                                    walk.steps.push((item, r, Action::Pass));
+                                    continue 'tiers;
+                                }
+                                Action::Log => walk.steps.push((item, r, Action::Log)),
+                                action => {
+                                    walk.decision = WalkDecision::Rule(item, r, action);
+                                    return walk;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if *tier == TierRef::NetworkPolicy && network_selected {
+                walk.decision = match walk.allowed_by.first() {
+                    _ if own_node => WalkDecision::OwnNode,
+                    Some(&(i, r)) => WalkDecision::Rule(Item::Network(i), r, Action::Allow),
+                    None => WalkDecision::NetworkPolicyDefault,
+                };
+                return walk;
+            }
+        }
+        walk
+    }
+
+    fn selects(&self, item: Item, pod: &Pod, direction: Direction) -> bool {
+        let Some(ns) = self.cluster.namespace(pod.namespace) else {
+            return false;
+        };
+        match item {
+            Item::Network(i) => self.policies.network_policies().get(i).is_some_and(|p| {
+                p.namespace() == ns.name
+                    && p.affects(direction)
+                    && p.pod_selector().matches(&pod.labels)
+            }),
+            Item::Cluster(i) => self.policies.cluster_policies().get(i).is_some_and(|p| {
+                p.affects(direction)
+                    && match p.subject() {
+                        Subject::Namespaces(sel) => sel.matches(&ns.labels),
+                        Subject::Pods { namespaces, pods } => {
+                            namespaces.matches(&ns.labels) && pods.matches(&pod.labels)
+                        }
+                    }
+            }),
+        }
+    }
+
+    fn policy_ref(&self, item: Item) -> PolicyRef {
+        match item {
+            Item::Network(i) => {
+                let p = self.policies.network_policies().get(i);
+                PolicyRef::new(
+                    PolicyKind::NetworkPolicy,
+                    i,
+                    p.map(Policy::namespace),
+                    p.map_or("", Policy::name),
+                )
+            }
+            Item::Cluster(i) => {
+                let p = self.policies.cluster_policies().get(i);
+                PolicyRef::new(
+                    PolicyKind::ClusterNetworkPolicy,
+                    i,
+                    None,
+                    p.map_or("", ClusterPolicy::name),
+                )
+            }
+        }
+    }
+
+    fn tier_of(&self, item: Item) -> TierRef {
+        match item {
+            Item::Network(_) => TierRef::NetworkPolicy,
+            Item::Cluster(i) => match self.policies.cluster_policies().get(i).map(|p| p.tier()) {
+                Some(ClusterTier::Baseline) => TierRef::Baseline,
+                _ => TierRef::Admin,
+            },
+        }
+    }
+
+    fn side(&self, flow: Flow<'_>, direction: Direction) -> SideExplanation {
+        let (here, _) = flow.sides(direction);
+        let mut side = SideExplanation::open(self.cluster, direction, here);
+        let walk = self.walk(flow, direction);
+        side.is_pod = matches!(here, Endpoint::Pod(_));
+        side.policies = walk.selecting.iter().map(|i| self.policy_ref(*i)).collect();
+        side.ignored = walk.ignored.iter().map(|i| self.policy_ref(*i)).collect();
+        side.isolated = walk.isolated;
+        for (a, x) in walk.selecting.iter().enumerate() {
+            for y in walk.selecting.iter().skip(a + 1) {
+                if let (Item::Cluster(i), Item::Cluster(j)) = (x, y) {
+                    let (Some(p), Some(q)) = (
+                        self.policies.cluster_policies().get(*i),
+                        self.policies.cluster_policies().get(*j),
+                    ) else {
+                        continue;
+                    };
+                    if p.tier() == q.tier() && p.priority() == q.priority() {
+                        side.priority_ties
+                            .push((self.policy_ref(*x), self.policy_ref(*y)));
+                    }
+                }
+            }
+        }
+        side.allowed_by = walk
+            .allowed_by
+            .iter()
+            .map(|&(i, r)| RuleRef::new(self.policy_ref(Item::Network(i)), direction, r))
+            .collect();
+        side.steps = walk
+            .steps
+            .iter()
+            .map(|&(item, r, action)| {
+                Step::new(
+                    self.tier_of(item),
+                    RuleRef::new(self.policy_ref(item), direction, r),
+                    action,
+                )
+            })
+            .collect();
+        let decision = match walk.decision {
+            WalkDecision::NotAPod => Decision::NotAPod,
+            WalkDecision::Unknown => Decision::UnknownEndpoint,
+            WalkDecision::Nothing => Decision::NoDecision,
+            WalkDecision::OwnNode => Decision::OwnNode,
+            WalkDecision::NetworkPolicyDefault => Decision::TierDefault {
+                tier: TierRef::NetworkPolicy,
+                action: Action::Deny,
+            },
+            WalkDecision::Rule(item, r, action) => Decision::Rule {
+                tier: self.tier_of(item),
+                rule: RuleRef::new(self.policy_ref(item), direction, r),
+                action,
+            },
+        };
+        side.decide(decision);
         side
     }
 
-    fn rule_matches(&self, policy: &Policy, rule: &Rule, flow: Flow, other: Endpoint) -> bool {
+    fn network_rule_matches(
+        &self,
+        policy: &Policy,
+        rule: &Rule,
+        flow: Flow<'_>,
+        other: Endpoint,
+    ) -> bool {
         let peer_ok = match &rule.peers {
             None => true,
             Some(peers) => peers
                 .iter()
-                .any(|peer| self.peer_matches(policy, peer, flow, other)),
+                .any(|peer| self.network_peer_matches(policy, peer, flow, other)),
         };
         let port_ok = match &rule.ports {
             None => true,
-            Some(ports) => ports.iter().any(|p| self.port_matches(p, flow)),
+            Some(ports) => ports.iter().any(|p| self.network_port_matches(p, flow)),
         };
         peer_ok && port_ok
     }
 
-    fn peer_matches(&self, policy: &Policy, peer: &Peer, flow: Flow, other: Endpoint) -> bool {
+    fn network_peer_matches(
+        &self,
+        policy: &Policy,
+        peer: &Peer,
+        flow: Flow<'_>,
+        other: Endpoint,
+    ) -> bool {
         match peer {
             Peer::Pods { namespaces, pods } => {
                 let Endpoint::Pod(id) = other else {
@@ -276,8 +511,8 @@ impl<'a> Reference<'a> {
             }
             Peer::IpBlock(block) => {
                 let eligible = match other {
-                    Endpoint::Pod(_) => self.profile.ipblock_matches_pods,
-                    Endpoint::Node(_) => self.profile.ipblock_matches_nodes,
+                    Endpoint::Pod(_) => self.profile.ipblock_matches_pods(),
+                    Endpoint::Node(_) => self.profile.ipblock_matches_nodes(),
                     Endpoint::External(_) => true,
                 };
                 eligible
@@ -289,25 +524,87 @@ impl<'a> Reference<'a> {
         }
     }
 
-    fn port_matches(&self, rule: &PortRule, flow: Flow) -> bool {
+    /// Whether the destination pod declares a container port `name` of the flow's
+    /// protocol whose number is the flow's port.
+    fn named_port_matches(&self, name: &str, flow: Flow<'_>) -> bool {
+        let Endpoint::Pod(id) = flow.dst else {
+            return false;
+        };
+        self.cluster.pod(id).is_some_and(|pod| {
+            pod.ports.iter().any(|cp| {
+                cp.name.as_deref() == Some(name)
+                    && cp.protocol == flow.protocol
+                    && cp.port == flow.port
+            })
+        })
+    }
+
+    fn network_port_matches(&self, rule: &PortRule, flow: Flow<'_>) -> bool {
         if rule.protocol != flow.protocol {
             return false;
         }
         match &rule.port {
-            PortSpec::Named(name) => {
-                let Endpoint::Pod(id) = flow.dst else {
-                    return false;
-                };
-                self.cluster.pod(id).is_some_and(|pod| {
-                    pod.ports.iter().any(|cp| {
-                        cp.name.as_deref() == Some(name.as_str())
-                            && cp.protocol == flow.protocol
-                            && cp.port == flow.port
-                    })
-                })
-            }
+            PortSpec::Named(name) => self.named_port_matches(name, flow),
             other => other.contains_number(flow.port),
         }
+    }
+
+    fn cluster_rule_matches(&self, rule: &ClusterRule, flow: Flow<'_>, other: Endpoint) -> bool {
+        let peer_ok = rule
+            .peers()
+            .iter()
+            .any(|peer| self.cluster_peer_matches(peer, flow, other));
+        let port_ok = match rule.ports() {
+            None => true,
+            Some(ports) => ports.iter().any(|p| match p {
+                ClusterPort::Named(name) => self.named_port_matches(name, flow),
+                numbered => numbered.contains(flow.protocol, flow.port),
+            }),
+        };
+        peer_ok && port_ok
+    }
+
+    fn cluster_peer_matches(&self, peer: &ClusterPeer, flow: Flow<'_>, other: Endpoint) -> bool {
+        let pod_in = |ns_sel: &crate::selector::Selector,
+                      pod_sel: Option<&crate::selector::Selector>| {
+            let Endpoint::Pod(id) = other else {
+                return false;
+            };
+            let Some(pod) = self.cluster.pod(id) else {
+                return false;
+            };
+            self.cluster
+                .namespace(pod.namespace)
+                .is_some_and(|ns| ns_sel.matches(&ns.labels))
+                && pod_sel.is_none_or(|s| s.matches(&pod.labels))
+        };
+        match peer {
+            ClusterPeer::Namespaces(sel) => pod_in(sel, None),
+            ClusterPeer::Pods { namespaces, pods } => pod_in(namespaces, Some(pods)),
+            ClusterPeer::Networks(nets) => self
+                .cluster
+                .address(flow, other)
+                .is_some_and(|addr| nets.iter().any(|n| n.contains(&addr))),
+            ClusterPeer::Nodes(sel) => match other {
+                Endpoint::Node(id) => self
+                    .cluster
+                    .node(id)
+                    .is_some_and(|n| sel.matches(&n.labels)),
+                _ => false,
+            },
+            ClusterPeer::DomainNames(patterns) => match (other, flow.domain) {
+                (Endpoint::External(_), Some(name)) => patterns.iter().any(|p| p.matches(name)),
+                _ => false,
+            },
+        }
+    }
+}
+
+fn walk_allows(walk: &Walk) -> bool {
+    match walk.decision {
+        WalkDecision::NotAPod | WalkDecision::OwnNode | WalkDecision::Nothing => true,
+        WalkDecision::Unknown | WalkDecision::NetworkPolicyDefault => false,
+        WalkDecision::Rule(_, _, action) => action == Action::Allow,
     }
 }
 
@@ -315,10 +612,10 @@ impl crate::explain::Evaluator for Reference<'_> {
     fn cluster(&self) -> &Cluster {
         self.cluster
     }
-    fn decide(&self, flow: Flow) -> Verdict {
+    fn decide(&self, flow: Flow<'_>) -> Verdict {
         Reference::decide(self, flow)
     }
-    fn explain(&self, flow: Flow) -> Explanation {
+    fn explain(&self, flow: Flow<'_>) -> Explanation {
         Reference::explain(self, flow)
     }
 }

@@ -492,7 +492,7 @@ pub struct LoadedQuery {
     /// Position in the file's `queries`.
     pub index: usize,
     /// The flow.
-    pub flow: Flow,
+    pub flow: Flow<'static>,
     /// Expected verdict, if any.
     pub expect: Option<Verdict>,
 }
@@ -557,7 +557,7 @@ pub enum LoadedItem<'a> {
 ///   "namespaces": [{"name": "prod", "labels": {"env": "prod"}}],
 ///   "pods": [{"namespace": "prod", "name": "db", "ip": "10.244.1.5"}]}"#)?
 ///     .load()?;
-/// assert_eq!(loaded.profile.name, "cilium");
+/// assert_eq!(loaded.profile.name(), "cilium");
 /// assert!(loaded.cluster.pod_id("prod", "db").is_some());
 /// assert!(loaded.policies.is_empty() && loaded.services.is_empty());
 /// # Ok::<(), netpol::scenario::ScenarioError>(())
@@ -742,7 +742,7 @@ impl Scenario {
     ///   "policies": [{"metadata": {"name": "default-deny", "namespace": "prod"}, "spec": {"podSelector": {}}}],
     ///   "queries": [{"from": "prod/api", "to": {"ip": "8.8.8.8"}, "port": 53, "expect": "allow"}]}"#)?
     ///     .load()?;
-    /// assert_eq!(loaded.policies[0].name, "default-deny");
+    /// assert_eq!(loaded.policies[0].name(), "default-deny");
     /// assert_eq!(loaded.queries.len(), 1);
     /// let bad = Scenario::from_json(r#"{"queries": [{"from": {"ip": "8.8.8.8"}, "to": {"ip": "8.8.4.4"}, "port": 70000}]}"#)?;
     /// assert_eq!(bad.load().unwrap_err().to_string(), "queries[0].port: 70000 is not a port number (1-65535)");

@@ -717,7 +717,7 @@ pub struct EndpointVerdict {
     pub target_port: u16,
     /// The flow after translation.
     #[serde(skip)]
-    pub flow: Flow,
+    pub flow: Flow<'static>,
     /// The evaluator's explanation of that flow.
     pub explanation: Explanation,
 }

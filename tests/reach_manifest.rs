@@ -63,7 +63,7 @@ fn multi_document_yaml_gives_namespaces_nodes_pods_and_policies() {
     assert_eq!(db.ports[1].name, None);
 
     assert_eq!(m.policies.len(), 1);
-    assert_eq!(m.policies[0].1.name, "db-from-api");
+    assert_eq!(m.policies[0].1.name(), "db-from-api");
     // Positions: the policy is the eighth document and starts on line 89.
     assert_eq!(m.policies[0].0.document, 8);
     assert_eq!(m.policies[0].0.line, 89);
@@ -226,7 +226,7 @@ fn duplicates_and_unknown_nodes_are_reported_when_building() {
     .join("---\n");
     m.read_text("dups.yaml", &text);
     let cluster = m.build_cluster().unwrap();
-    assert_eq!(cluster.pods().len(), 2);
+    assert_eq!(cluster.pod_count(), 2);
     assert_eq!(issue(&m, "Pod x/a was read before").position.document, 2);
     assert_eq!(
         issue(&m, "has IP 10.0.0.1, as Pod x/a does")
@@ -236,7 +236,7 @@ fn duplicates_and_unknown_nodes_are_reported_when_building() {
     );
     let nodes = issue(&m, "nodes that were not read");
     assert_eq!(nodes.details, ["n1 (1 pod), n2 (1 pod)"]);
-    assert!(cluster.pods().iter().all(|p| p.node.is_none()));
+    assert!(cluster.pods().all(|(_, p)| p.node.is_none()));
 }
 
 #[test]

@@ -34,15 +34,13 @@ fn profiles() -> impl Strategy<Value = Profile> {
             any::<bool>(),
             any::<bool>()
         )
-            .prop_map(|(pods, nodes, own, to_node, self_)| Profile {
-                name: "custom".into(),
-                enforces_policies: true,
-                ipblock_matches_pods: pods,
-                ipblock_matches_nodes: nodes,
-                own_node_exempt: own,
-                pod_to_own_node_exempt: to_node,
-                self_exempt: self_,
-            }),
+            .prop_map(|(pods, nodes, own, to_node, self_)| Profile::conformance()
+                .with_name("custom")
+                .with_ipblock_matches_pods(pods)
+                .with_ipblock_matches_nodes(nodes)
+                .with_own_node_exempt(own)
+                .with_pod_to_own_node_exempt(to_node)
+                .with_self_exempt(self_)),
     ]
 }
 
@@ -124,13 +122,13 @@ proptest! {
             }).collect();
             for port in QUERY_PORTS {
                 for proto in [Protocol::Tcp, Protocol::Udp] {
-                    let got: Vec<(u32, u16)> = match table.endpoints(id, port, proto) {
-                        Ok(e) => e.iter().map(|e| (e.pod.0, e.target_port)).collect(),
+                    let got: Vec<(usize, u16)> = match table.endpoints(id, port, proto) {
+                        Ok(e) => e.iter().map(|e| (e.pod.index(), e.target_port)).collect(),
                         Err(_) => Vec::new(),
                     };
-                    let want: Vec<(u32, u16)> = match &svc.addressing {
+                    let want: Vec<(usize, u16)> = match &svc.addressing {
                         Addressing::ExternalName => Vec::new(),
-                        Addressing::Headless => selected.iter().map(|p| (p.0, port)).collect(),
+                        Addressing::Headless => selected.iter().map(|p| (p.index(), port)).collect(),
                         Addressing::ClusterIps(_) => {
                             match svc.ports.iter().find(|p| p.port == port && p.protocol == proto) {
                                 None => Vec::new(),
@@ -142,7 +140,7 @@ proptest! {
                                             .find(|c| c.name.as_deref() == Some(name) && c.protocol == proto)
                                             .map(|c| c.port),
                                     };
-                                    n.map(|n| (p.0, n))
+                                    n.map(|n| (p.index(), n))
                                 }).collect(),
                             }
                         }

@@ -138,13 +138,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
 /// Resolves `ns/pod`, `node/NAME` or an IP (a pod's or node's IP names that pod or node).
 fn resolve(cluster: &Cluster, text: &str) -> Result<Endpoint, String> {
     if let Ok(ip) = text.parse::<IpAddr>() {
-        if let Some(i) = cluster.pods().iter().position(|p| p.ips.contains(&ip)) {
-            return Ok(Endpoint::Pod(netpol::cluster::PodId(i as u32)));
-        }
-        if let Some(i) = cluster.nodes().iter().position(|n| n.ips.contains(&ip)) {
-            return Ok(Endpoint::Node(netpol::cluster::NodeId(i as u32)));
-        }
-        return Ok(Endpoint::External(ip));
+        return Ok(cluster.endpoint_at(ip));
     }
     if let Some(name) = text.strip_prefix("node/") {
         return cluster
@@ -165,7 +159,7 @@ fn resolve(cluster: &Cluster, text: &str) -> Result<Endpoint, String> {
 
 /// What `--explain` asks about: a flow between endpoints, or a flow to a Service.
 enum Question {
-    Flow(Flow),
+    Flow(Flow<'static>),
     Service(Endpoint, ServiceId, u16, Protocol),
 }
 
@@ -173,7 +167,7 @@ enum Question {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Answer {
-    Flow(Explanation),
+    Flow(Box<Explanation>),
     Service(ServiceVerdict),
 }
 
@@ -206,26 +200,32 @@ fn resolve_service(table: &ServiceTable, text: &str) -> Option<Result<ServiceId,
 /// What the profile means, from its knobs: a headline and the ways it differs from the
 /// conformance semantics.
 fn profile_summary(p: &Profile) -> (&'static str, Vec<&'static str>) {
-    if !p.enforces_policies {
+    if !p.enforces_any() {
         return (
-            "the network plugin enforces no NetworkPolicy",
+            "the network plugin enforces no network policy",
             vec!["every flow is allowed, whatever the policies say"],
         );
     }
     let mut differences = Vec::new();
-    if !p.ipblock_matches_pods {
+    if !p.enforces_network_policy() {
+        differences.push("NetworkPolicy is not enforced");
+    }
+    if !p.enforces_cluster_network_policy() {
+        differences.push("ClusterNetworkPolicy is not enforced (reported as ignored)");
+    }
+    if !p.ipblock_matches_pods() {
         differences.push("ipBlock does not match pod IPs");
     }
-    if !p.ipblock_matches_nodes {
+    if !p.ipblock_matches_nodes() {
         differences.push("ipBlock does not match node IPs");
     }
-    if !p.own_node_exempt {
+    if !p.own_node_exempt() {
         differences.push("a node's traffic to its own pods passes their ingress policies");
     }
-    if !p.pod_to_own_node_exempt {
+    if !p.pod_to_own_node_exempt() {
         differences.push("a pod's traffic to its own node passes its egress policies");
     }
-    if !p.self_exempt {
+    if !p.self_exempt() {
         differences.push("a pod's traffic to itself passes its policies");
     }
     if differences.is_empty() {
@@ -243,16 +243,20 @@ fn profile_summary(p: &Profile) -> (&'static str, Vec<&'static str>) {
 fn default_ports(cluster: &Cluster, m: &Manifests) -> Vec<(u16, Protocol)> {
     let mut ports = std::collections::BTreeSet::from([(80, Protocol::Tcp)]);
     for (_, policy) in &m.policies {
-        let rules = policy.ingress.iter().chain(policy.egress.iter()).flatten();
+        let rules = policy
+            .ingress()
+            .into_iter()
+            .chain(policy.egress())
+            .flatten();
         for port in rules.filter_map(|r| r.ports.as_ref()).flatten() {
             match &port.port {
                 PortSpec::All => {}
-                PortSpec::Range { start, end } => {
+                PortSpec::Range { start, end, .. } => {
                     ports.insert((*start, port.protocol));
                     ports.insert((*end, port.protocol));
                 }
                 PortSpec::Named(name) => {
-                    for pod in cluster.pods() {
+                    for (_, pod) in cluster.pods() {
                         for cp in &pod.ports {
                             if cp.name.as_deref() == Some(name) && cp.protocol == port.protocol {
                                 ports.insert((cp.port, cp.protocol));
@@ -260,6 +264,7 @@ fn default_ports(cluster: &Cluster, m: &Manifests) -> Vec<(u16, Protocol)> {
                         }
                     }
                 }
+                _ => {}
             }
         }
     }
@@ -368,11 +373,12 @@ fn main() -> ExitCode {
     // Rows and columns: every pod, by namespace then name.
     let mut pods: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
     pods.sort_by_key(|e| {
-        let id = e.pod().map_or(0, |p| p.index());
-        let name = cluster.pods().get(id).map_or("", |p| p.name.as_str());
+        let id = e.pod();
+        let name = id
+            .and_then(|id| cluster.pod(id))
+            .map_or("", |p| p.name.as_str());
         (
-            cluster
-                .pod_namespace_name(netpol::cluster::PodId(id as u32))
+            id.map_or("", |id| cluster.pod_namespace_name(id))
                 .to_owned(),
             name.to_owned(),
         )
@@ -428,7 +434,7 @@ fn main() -> ExitCode {
     let explanations: Vec<Answer> = questions
         .iter()
         .map(|q| match *q {
-            Question::Flow(f) => Answer::Flow(engine.explain(f)),
+            Question::Flow(f) => Answer::Flow(Box::new(engine.explain(f))),
             Question::Service(src, id, port, protocol) => {
                 Answer::Service(table.explain(&engine, src, id, port, protocol))
             }
@@ -442,11 +448,11 @@ fn main() -> ExitCode {
             format!("{head}: {}", details.join("; "))
         };
         let doc = serde_json::json!({
-            "profile": engine.profile().name,
+            "profile": engine.profile().name(),
             "profileSummary": profile_text,
             "input": if demo { vec!["<built-in>".to_owned()] } else { opts.paths.iter().map(|p| p.display().to_string()).collect() },
             "pods": names,
-            "policies": m.policies.iter().map(|(pos, p)| serde_json::json!({"name": format!("{}/{}", p.namespace, p.name), "position": pos})).collect::<Vec<_>>(),
+            "policies": m.policies.iter().map(|(pos, p)| serde_json::json!({"name": p.key(), "position": pos})).collect::<Vec<_>>(),
             "matrices": matrices.iter().map(render::matrix_json).collect::<Vec<_>>(),
             "services": m.services.iter().map(|(pos, s)| serde_json::json!({"name": s.key(), "position": pos, "resolved": s})).collect::<Vec<_>>(),
             "serviceTables": grids.iter().map(|g| render::grid_json(g, &names)).collect::<Vec<_>>(),
@@ -488,7 +494,7 @@ fn main() -> ExitCode {
         let _ = writeln!(
             out,
             "Profile {}: {head}{}",
-            engine.profile().name,
+            engine.profile().name(),
             if details.is_empty() { "." } else { ":" }
         );
         for d in details {

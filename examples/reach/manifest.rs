@@ -847,13 +847,14 @@ fn container_port(v: &Value) -> Result<ContainerPort, String> {
             .parse::<Protocol>()
             .map_err(|_| format!("protocol {p:?} is not TCP, UDP or SCTP"))?,
     };
-    Ok(ContainerPort {
-        name: v
+    Ok(
+        match v
             .get("name")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .map(str::to_owned),
-        port,
-        protocol,
-    })
+        {
+            Some(name) => ContainerPort::named(name, port, protocol),
+            None => ContainerPort::unnamed(port, protocol),
+        },
+    )
 }

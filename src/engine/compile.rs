@@ -1,75 +1,104 @@
-//! Building the engine: selectors resolved against the cluster, pods grouped into classes,
-//! rules merged, ipBlocks lowered.
+//! Building the engine: pods grouped into identities, selectors resolved against them,
+//! policies ordered into tiers, identities grouped into classes, each class's rules
+//! compiled into a short program, ipBlocks and networks lowered.
 //!
-//! Costs, for `P` pods, `N` namespaces and `R` rules: selecting pods goes through a
-//! per-namespace label index (candidates from the most selective requirement, then a
-//! direct check), so a policy costs what it selects, not what its namespace holds. Peer
-//! pod sets are bitsets of `P` bits, interned so identical sets are stored once, and
-//! memoised per (namespaces, selector). Classes are found by following, for each pod, one
-//! transition per selecting policy, so memory stays `O(P + classes)` however many
-//! policies select a pod.
+//! Costs, for `P` pods, `I` identities (distinct namespace and label sets), `N` namespaces
+//! and `R` rules: pods are grouped into identities in one pass; selecting goes through a
+//! per-namespace label index over identities (candidates from the most selective
+//! requirement, then a direct check), so a selector costs what it selects. Peer sets are
+//! bitsets of `I` bits, interned so identical sets are stored once, and memoised per
+//! (namespaces, selector). Classes are found by following, for each identity, one
+//! transition per selecting policy in evaluation order, so memory stays `O(I + classes)`
+//! however many policies select an identity.
 
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::net::IpAddr;
 
-use crate::cluster::{Cluster, PodId};
-use crate::policy::{CidrBlock, Direction, Peer, Policy, PortSpec, Protocol, Rule};
+use crate::cluster::Cluster;
+use crate::explain::TierRef;
+use crate::model::Labels;
+use crate::policy::{
+    Action, CidrBlock, ClusterPeer, ClusterPort, ClusterTier, Direction, DomainPattern, Peer,
+    PolicyKind, PolicySetRef, PortSpec, Protocol, Subject,
+};
 use crate::profile::Profile;
 use crate::selector::{Operator, Selector};
 
 use super::bitset::Bitset;
 use super::blocks::BlockIndex;
 use super::{
-    Addrs, Class, CompiledRule, Entry, Inner, NOT_ISOLATED, PeerSet, PodInfo, PortSet, dir_index,
+    Addrs, Class, CompiledRule, Entry, IdentityInfo, Inner, NOT_ISOLATED, Op, PeerSet, PodInfo,
+    PolicyMeta, PortSet, dir_index,
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
 const MAX_POD_SETS: usize = 4;
 
-/// Label index of one namespace's pods.
+/// Label index of one namespace's identities.
 #[derive(Default)]
 struct NsIndex<'a> {
-    pods: Vec<u32>,
+    identities: Vec<u32>,
     by_label: HashMap<(&'a str, &'a str), Vec<u32>>,
     by_key: HashMap<&'a str, Vec<u32>>,
 }
 
-struct PodSelection<'a> {
-    cluster: &'a Cluster,
+/// Pods grouped by namespace and labels, with a label index per namespace.
+struct Identities<'a> {
+    /// Per identity: namespace index and labels.
+    list: Vec<(usize, &'a Labels)>,
+    /// Per pod: its identity.
+    of_pod: Vec<u32>,
     namespaces: Vec<NsIndex<'a>>,
 }
 
-impl<'a> PodSelection<'a> {
+impl<'a> Identities<'a> {
     fn new(cluster: &'a Cluster) -> Self {
+        let mut list: Vec<(usize, &'a Labels)> = Vec::new();
+        let mut index: HashMap<(usize, &'a Labels), u32> = HashMap::new();
+        let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
-        namespaces.resize_with(cluster.namespaces().len(), NsIndex::default);
-        for (i, (_, p)) in cluster.pods().enumerate() {
-            let Some(ns) = namespaces.get_mut(p.namespace.index()) else {
-                continue;
+        namespaces.resize_with(cluster.namespace_count(), NsIndex::default);
+        for (_, p) in cluster.pods() {
+            let key = (p.namespace.index(), &p.labels);
+            let id = match index.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let id = to_u32(list.len());
+                    index.insert(key, id);
+                    list.push(key);
+                    if let Some(ns) = namespaces.get_mut(key.0) {
+                        ns.identities.push(id);
+                        for (k, v) in &p.labels {
+                            ns.by_label
+                                .entry((k.as_str(), v.as_str()))
+                                .or_default()
+                                .push(id);
+                            ns.by_key.entry(k.as_str()).or_default().push(id);
+                        }
+                    }
+                    id
+                }
             };
-            let id = i as u32;
-            ns.pods.push(id);
-            for (k, v) in &p.labels {
-                ns.by_label
-                    .entry((k.as_str(), v.as_str()))
-                    .or_default()
-                    .push(id);
-                ns.by_key.entry(k.as_str()).or_default().push(id);
-            }
+            of_pod.push(id);
         }
-        PodSelection {
-            cluster,
+        Identities {
+            list,
+            of_pod,
             namespaces,
         }
     }
 
-    /// Calls `f` with every pod of namespace `ns` that `sel` matches, in id order.
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Calls `f` with every identity of namespace `ns` that `sel` matches, in id order.
     fn select(&self, ns: usize, sel: &Selector, mut f: impl FnMut(u32)) {
         let Some(index) = self.namespaces.get(ns) else {
             return;
         };
-        // Candidates: the smallest list some requirement restricts the pods to.
-        let mut candidates: &[u32] = &index.pods;
+        // Candidates: the smallest list some requirement restricts the identities to.
+        let mut candidates: &[u32] = &index.identities;
         for req in sel.requirements() {
             let list: Option<&[u32]> = match &req.op {
                 Operator::In(values) if values.len() == 1 => Some(
@@ -94,9 +123,9 @@ impl<'a> PodSelection<'a> {
         }
         for &id in candidates {
             if self
-                .cluster
-                .pod_at(id as usize)
-                .is_some_and(|p| sel.matches(&p.labels))
+                .list
+                .get(id as usize)
+                .is_some_and(|(_, labels)| sel.matches(labels))
             {
                 f(id);
             }
@@ -104,7 +133,7 @@ impl<'a> PodSelection<'a> {
     }
 }
 
-/// Interns bitsets so identical pod sets are stored once.
+/// Interns bitsets so identical sets are stored once.
 #[derive(Default)]
 struct BitsetArena {
     sets: Vec<Bitset>,
@@ -116,7 +145,7 @@ impl BitsetArena {
         if let Some(id) = self.index.get(&set) {
             return *id;
         }
-        let id = self.sets.len() as u32;
+        let id = to_u32(self.sets.len());
         self.index.insert(set.clone(), id);
         self.sets.push(set);
         id
@@ -127,15 +156,32 @@ impl BitsetArena {
     }
 }
 
+/// Positions in the engine's tables never exceed `u32::MAX`: they number pods, nodes,
+/// namespaces, identities, policies or rules, and the cluster refuses more than `u32::MAX`
+/// of any; a policy set that large would not fit in memory.
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A policy of the set, in evaluation order, with what the compiler needs of it.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Network(&'a crate::policy::Policy),
+    Cluster(&'a crate::policy::ClusterPolicy),
+}
+
 struct Compiler<'a> {
     cluster: &'a Cluster,
-    selection: PodSelection<'a>,
-    arena: BitsetArena,
-    /// Peer pod sets by (namespace ids, pod selector).
+    identities: Identities<'a>,
+    pod_sets: BitsetArena,
+    node_sets: BitsetArena,
+    /// Identity sets by (namespace indexes, pod selector).
     peer_cache: HashMap<(Vec<u32>, &'a Selector), Option<u32>>,
     ns_selector_cache: HashMap<&'a Selector, Vec<u32>>,
-    block_ids: HashMap<&'a CidrBlock, u32>,
+    block_ids: HashMap<CidrBlock, u32>,
     block_list: Vec<CidrBlock>,
+    domain_ids: HashMap<&'a [DomainPattern], u32>,
+    domains: Vec<Vec<DomainPattern>>,
     names: HashMap<String, u32>,
 }
 
@@ -149,71 +195,213 @@ impl<'a> Compiler<'a> {
                     .namespaces()
                     .enumerate()
                     .filter(|(_, (_, ns))| sel.matches(&ns.labels))
-                    .map(|(i, _)| i as u32)
+                    .map(|(i, _)| to_u32(i))
                     .collect()
             })
             .clone()
     }
 
-    /// The interned pod set of `sel` inside the namespaces, `None` when empty.
+    /// The identities `sel` matches in the namespaces, as a bitset (not interned).
+    fn identity_set(&self, namespaces: &[u32], sel: &Selector) -> Bitset {
+        let mut set = Bitset::new(self.identities.len());
+        for &ns in namespaces {
+            self.identities
+                .select(ns as usize, sel, |id| set.insert(id as usize));
+        }
+        set
+    }
+
+    /// The interned identity set of `sel` inside the namespaces, `None` when empty.
     fn pod_set(&mut self, namespaces: Vec<u32>, sel: &'a Selector) -> Option<u32> {
         let key = (namespaces, sel);
         if let Some(id) = self.peer_cache.get(&key) {
             return *id;
         }
-        let mut set = Bitset::new(self.cluster.pod_count());
-        let mut any = false;
-        for &ns in &key.0 {
-            self.selection.select(ns as usize, sel, |id| {
-                set.insert(id as usize);
-                any = true;
-            });
-        }
-        let id = any.then(|| self.arena.intern(set));
+        let set = self.identity_set(&key.0, sel);
+        let id = (!set.is_empty()).then(|| self.pod_sets.intern(set));
         self.peer_cache.insert(key, id);
         id
     }
 
-    fn block_id(&mut self, block: &'a CidrBlock) -> u32 {
-        if let Some(id) = self.block_ids.get(block) {
+    fn node_set(&mut self, sel: &Selector) -> Option<u32> {
+        let mut set = Bitset::new(self.cluster.node_count());
+        for (i, (_, node)) in self.cluster.nodes().enumerate() {
+            if sel.matches(&node.labels) {
+                set.insert(i);
+            }
+        }
+        (!set.is_empty()).then(|| self.node_sets.intern(set))
+    }
+
+    fn block_id(&mut self, block: CidrBlock) -> u32 {
+        if let Some(id) = self.block_ids.get(&block) {
             return *id;
         }
-        let id = self.block_list.len() as u32;
-        self.block_ids.insert(block, id);
-        self.block_list.push(block.clone());
+        let id = to_u32(self.block_list.len());
+        self.block_ids.insert(block.clone(), id);
+        self.block_list.push(block);
         id
     }
 
-    fn peers(&mut self, rule: &'a Rule, own_ns: Option<u32>) -> PeerSet {
-        let mut out = PeerSet::default();
-        let Some(peers) = &rule.peers else {
-            out.all = true;
-            return out;
-        };
-        for peer in peers {
-            match peer {
-                Peer::IpBlock(block) => {
-                    let id = self.block_id(block);
-                    if !out.blocks.contains(&id) {
-                        out.blocks.push(id);
+    fn domain_id(&mut self, patterns: &'a [DomainPattern]) -> u32 {
+        if let Some(id) = self.domain_ids.get(patterns) {
+            return *id;
+        }
+        let id = to_u32(self.domains.len());
+        self.domain_ids.insert(patterns, id);
+        self.domains.push(patterns.to_vec());
+        id
+    }
+
+    fn name_id(&mut self, name: &str) -> u32 {
+        let next = to_u32(self.names.len());
+        *self.names.entry(name.to_owned()).or_insert(next)
+    }
+
+    /// Which identities a policy applies to for a direction (`None`: it has no rules for
+    /// that direction, or selects nothing).
+    fn subject(&mut self, source: Source<'a>, direction: Direction) -> Option<Bitset> {
+        let set = match source {
+            Source::Network(p) => {
+                if !p.affects(direction) {
+                    return None;
+                }
+                let ns = self.cluster.namespace_id(p.namespace())?;
+                self.identity_set(&[to_u32(ns.index())], p.pod_selector())
+            }
+            Source::Cluster(p) => {
+                if !p.affects(direction) {
+                    return None;
+                }
+                match p.subject() {
+                    Subject::Namespaces(sel) => {
+                        let ns = self.namespaces_matching(sel);
+                        self.identity_set(&ns, &Selector::everything())
+                    }
+                    Subject::Pods { namespaces, pods } => {
+                        let ns = self.namespaces_matching(namespaces);
+                        self.identity_set(&ns, pods)
                     }
                 }
-                Peer::Pods { namespaces, pods } => {
-                    let ns_list = match namespaces {
-                        None => own_ns.into_iter().collect(),
-                        Some(sel) => self.namespaces_matching(sel),
-                    };
-                    if let Some(id) = self.pod_set(ns_list, pods) {
-                        if !out.pod_sets.contains(&id) {
-                            out.pod_sets.push(id);
+            }
+        };
+        (!set.is_empty()).then_some(set)
+    }
+
+    fn network_rule(&mut self, rule: &'a crate::policy::Rule, own_ns: Option<u32>) -> CompiledRule {
+        let mut peers = PeerSet::default();
+        match &rule.peers {
+            None => peers.all = true,
+            Some(list) => {
+                for peer in list {
+                    match peer {
+                        Peer::IpBlock(block) => {
+                            let id = self.block_id(block.clone());
+                            push_unique(&mut peers.blocks, id);
+                        }
+                        Peer::Pods { namespaces, pods } => {
+                            let ns = match namespaces {
+                                None => own_ns.into_iter().collect(),
+                                Some(sel) => self.namespaces_matching(sel),
+                            };
+                            if let Some(id) = self.pod_set(ns, pods) {
+                                push_unique(&mut peers.pod_sets, id);
+                            }
                         }
                     }
                 }
             }
         }
-        out.blocks.sort_unstable();
-        self.limit_pod_sets(&mut out);
-        out
+        let mut ports = PortSet::default();
+        match &rule.ports {
+            None => ports.all_protocols(),
+            Some(list) => {
+                for pr in list {
+                    match &pr.port {
+                        PortSpec::All => ports.ranges.push((pr.protocol, 0, u16::MAX)),
+                        PortSpec::Range { start, end } => {
+                            ports.ranges.push((pr.protocol, *start, *end))
+                        }
+                        PortSpec::Named(name) => {
+                            let id = self.name_id(name);
+                            ports.named.push((Some(pr.protocol), id));
+                        }
+                    }
+                }
+            }
+        }
+        peers.finish(self);
+        ports.finish();
+        CompiledRule {
+            action: Action::Allow,
+            peers,
+            ports,
+        }
+    }
+
+    fn cluster_rule(&mut self, rule: &'a crate::policy::ClusterRule) -> CompiledRule {
+        let mut peers = PeerSet {
+            any_address: true,
+            ..PeerSet::default()
+        };
+        for peer in rule.peers() {
+            match peer {
+                ClusterPeer::Namespaces(sel) => {
+                    let ns = self.namespaces_matching(sel);
+                    if let Some(id) = self.pod_set(ns, EVERYTHING.get_or_init(Selector::everything))
+                    {
+                        push_unique(&mut peers.pod_sets, id);
+                    }
+                }
+                ClusterPeer::Pods { namespaces, pods } => {
+                    let ns = self.namespaces_matching(namespaces);
+                    if let Some(id) = self.pod_set(ns, pods) {
+                        push_unique(&mut peers.pod_sets, id);
+                    }
+                }
+                ClusterPeer::Networks(nets) => {
+                    for net in nets {
+                        let id = self.block_id(CidrBlock::new(*net, Vec::new()));
+                        push_unique(&mut peers.blocks, id);
+                    }
+                }
+                ClusterPeer::Nodes(sel) => {
+                    if let Some(id) = self.node_set(sel) {
+                        push_unique(&mut peers.node_sets, id);
+                    }
+                }
+                ClusterPeer::DomainNames(patterns) => {
+                    let id = self.domain_id(patterns);
+                    push_unique(&mut peers.domains, id);
+                }
+            }
+        }
+        let mut ports = PortSet::default();
+        match rule.ports() {
+            None => ports.all_protocols(),
+            Some(list) => {
+                for p in list {
+                    match p {
+                        ClusterPort::Ports {
+                            protocol,
+                            start,
+                            end,
+                        } => ports.ranges.push((*protocol, *start, *end)),
+                        ClusterPort::Named(name) => {
+                            let id = self.name_id(name);
+                            ports.named.push((None, id));
+                        }
+                    }
+                }
+            }
+        }
+        peers.finish(self);
+        ports.finish();
+        CompiledRule {
+            action: rule.action(),
+            peers,
+            ports,
+        }
     }
 
     /// Unions the pod sets of `peers` into one when there are too many to test one by one.
@@ -221,185 +409,385 @@ impl<'a> Compiler<'a> {
         if peers.pod_sets.len() <= MAX_POD_SETS {
             return;
         }
-        let mut union = Bitset::new(self.cluster.pod_count());
+        let mut union = Bitset::new(self.identities.len());
         for id in &peers.pod_sets {
-            if let Some(s) = self.arena.get(*id) {
+            if let Some(s) = self.pod_sets.get(*id) {
                 union.union_with(s);
             }
         }
         peers.pod_sets.clear();
-        peers.pod_sets.push(self.arena.intern(union));
+        peers.pod_sets.push(self.pod_sets.intern(union));
     }
 
-    fn ports(&mut self, rule: &Rule) -> PortSet {
-        let mut out = PortSet::default();
-        match &rule.ports {
-            None => {
-                for p in Protocol::ALL {
-                    out.ranges.push((p, 0, u16::MAX));
+    /// One class's program: its policies' rules in walk order, consecutive rules with the
+    /// same action merged into one group (their order does not matter among themselves),
+    /// groups merged by port set. With `own_node`, the program for traffic between a pod
+    /// and its own node: the NetworkPolicy tier allows whatever its rules say.
+    fn class(
+        &mut self,
+        policies: Vec<u32>,
+        metas: &[PolicyMeta],
+        rules: &[[Vec<CompiledRule>; 2]],
+        di: usize,
+        own_node: bool,
+    ) -> Class {
+        let mut class = Class {
+            policies,
+            ops: Vec::new(),
+            entries: Vec::new(),
+        };
+        for tier in [TierRef::Admin, TierRef::NetworkPolicy, TierRef::Baseline] {
+            let in_tier: Vec<u32> = class
+                .policies
+                .iter()
+                .copied()
+                .filter(|p| metas.get(*p as usize).is_some_and(|m| m.tier == tier))
+                .collect();
+            if in_tier.is_empty() {
+                continue;
+            }
+            if own_node && tier == TierRef::NetworkPolicy {
+                class.ops.push(Op::Allow);
+                continue;
+            }
+            let mut passes: Vec<usize> = Vec::new();
+            let mut group: Vec<&CompiledRule> = Vec::new();
+            let mut group_action = Action::Allow;
+            for p in &in_tier {
+                let list = rules
+                    .get(*p as usize)
+                    .and_then(|r| r.get(di))
+                    .map_or(&[][..], Vec::as_slice);
+                for rule in list {
+                    if rule.action == Action::Log {
+                        continue; // matches and goes on: changes no verdict
+                    }
+                    if !group.is_empty() && rule.action != group_action {
+                        self.emit(&mut class, group_action, &group, &mut passes);
+                        group.clear();
+                    }
+                    group_action = rule.action;
+                    group.push(rule);
                 }
             }
-            Some(ports) => {
-                for pr in ports {
-                    match &pr.port {
-                        PortSpec::All => out.ranges.push((pr.protocol, 0, u16::MAX)),
-                        PortSpec::Range { start, end } => {
-                            out.ranges.push((pr.protocol, *start, *end))
-                        }
-                        PortSpec::Named(name) => {
-                            let next = self.names.len() as u32;
-                            let id = *self.names.entry(name.clone()).or_insert(next);
-                            out.named.push((pr.protocol, id));
-                        }
-                    }
+            if !group.is_empty() {
+                self.emit(&mut class, group_action, &group, &mut passes);
+            }
+            if tier == TierRef::NetworkPolicy {
+                // Isolation: a NetworkPolicy selecting the pod denies what no rule allows.
+                class.ops.push(Op::Deny);
+            }
+            let end = to_u32(class.ops.len());
+            for at in passes {
+                if let Some(Op::Match { skip, .. }) = class.ops.get_mut(at) {
+                    *skip = end;
                 }
             }
         }
-        // Order does not change what matches; sorting lets equal sets merge.
-        out.ranges.sort_unstable();
-        out.ranges.dedup();
-        out.named.sort_unstable();
-        out.named.dedup();
-        out
+        class
     }
 
-    /// One class's rules, merged by port set.
-    fn class(&mut self, policies: Vec<u32>, rules: &[[Vec<CompiledRule>; 2]], di: usize) -> Class {
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut by_ports: HashMap<PortSet, usize> = HashMap::new();
-        let mut seen_sets: Vec<HashSet<u32>> = Vec::new();
-        let mut seen_blocks: Vec<HashSet<u32>> = Vec::new();
-        for &p in &policies {
-            let list = rules
-                .get(p as usize)
-                .and_then(|r| r.get(di))
-                .map_or(&[][..], Vec::as_slice);
-            for rule in list {
-                let at = match by_ports.get(&rule.ports) {
-                    Some(at) => *at,
-                    None => {
-                        by_ports.insert(rule.ports.clone(), entries.len());
-                        entries.push(Entry {
-                            ports: rule.ports.clone(),
-                            peers: PeerSet::default(),
-                        });
-                        seen_sets.push(HashSet::new());
-                        seen_blocks.push(HashSet::new());
-                        entries.len() - 1
-                    }
-                };
-                let (Some(e), Some(sets), Some(blocks)) = (
-                    entries.get_mut(at),
-                    seen_sets.get_mut(at),
-                    seen_blocks.get_mut(at),
-                ) else {
-                    continue;
-                };
-                e.peers.all |= rule.peers.all;
-                for s in &rule.peers.pod_sets {
-                    if sets.insert(*s) {
-                        e.peers.pod_sets.push(*s);
-                    }
+    fn emit(
+        &mut self,
+        class: &mut Class,
+        action: Action,
+        group: &[&CompiledRule],
+        passes: &mut Vec<usize>,
+    ) {
+        let start = to_u32(class.entries.len());
+        let mut by_key: HashMap<(PortSet, bool), usize> = HashMap::new();
+        let mut seen: Vec<[HashSet<u32>; 4]> = Vec::new();
+        for rule in group {
+            let key = (rule.ports.clone(), rule.peers.any_address);
+            let at = match by_key.get(&key) {
+                Some(at) => *at,
+                None => {
+                    by_key.insert(key, class.entries.len());
+                    class.entries.push(Entry {
+                        ports: rule.ports.clone(),
+                        peers: PeerSet {
+                            any_address: rule.peers.any_address,
+                            ..PeerSet::default()
+                        },
+                    });
+                    seen.push(Default::default());
+                    class.entries.len() - 1
                 }
-                for b in &rule.peers.blocks {
-                    if blocks.insert(*b) {
-                        e.peers.blocks.push(*b);
-                    }
+            };
+            let local = at - start as usize;
+            let (Some(e), Some([sets, blocks, nodes, domains])) =
+                (class.entries.get_mut(at), seen.get_mut(local))
+            else {
+                continue;
+            };
+            e.peers.all |= rule.peers.all;
+            for s in &rule.peers.pod_sets {
+                if sets.insert(*s) {
+                    e.peers.pod_sets.push(*s);
+                }
+            }
+            for b in &rule.peers.blocks {
+                if blocks.insert(*b) {
+                    e.peers.blocks.push(*b);
+                }
+            }
+            for n in &rule.peers.node_sets {
+                if nodes.insert(*n) {
+                    e.peers.node_sets.push(*n);
+                }
+            }
+            for d in &rule.peers.domains {
+                if domains.insert(*d) {
+                    e.peers.domains.push(*d);
                 }
             }
         }
-        for e in &mut entries {
+        let end = to_u32(class.entries.len());
+        for e in class.entries.iter_mut().skip(start as usize) {
             if e.peers.all {
-                e.peers.pod_sets.clear();
-                e.peers.blocks.clear();
+                e.peers = PeerSet {
+                    all: true,
+                    any_address: e.peers.any_address,
+                    ..PeerSet::default()
+                };
             }
             e.peers.blocks.sort_unstable();
             self.limit_pod_sets(&mut e.peers);
         }
-        Class { policies, entries }
+        if action == Action::Pass {
+            passes.push(class.ops.len());
+        }
+        class.ops.push(Op::Match {
+            action,
+            start,
+            end,
+            skip: 0,
+        });
     }
 }
 
-pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) -> Inner {
-    let n_pods = cluster.pod_count();
+static EVERYTHING: std::sync::OnceLock<Selector> = std::sync::OnceLock::new();
+
+fn push_unique<const N: usize>(v: &mut smallvec::SmallVec<[u32; N]>, id: u32) {
+    if !v.contains(&id) {
+        v.push(id);
+    }
+}
+
+impl PeerSet {
+    fn finish(&mut self, c: &mut Compiler<'_>) {
+        self.blocks.sort_unstable();
+        self.domains.sort_unstable();
+        c.limit_pod_sets(self);
+    }
+}
+
+impl PortSet {
+    fn all_protocols(&mut self) {
+        for p in Protocol::ALL {
+            self.ranges.push((p, 0, u16::MAX));
+        }
+    }
+
+    /// Order does not change what matches; sorting lets equal sets merge.
+    fn finish(&mut self) {
+        self.ranges.sort_unstable();
+        self.ranges.dedup();
+        self.named.sort_unstable();
+        self.named.dedup();
+    }
+}
+
+/// The policies of the set in evaluation order: Admin ClusterNetworkPolicies by
+/// (priority, name, position), NetworkPolicies by position, Baseline likewise. Policies
+/// of kinds the profile does not enforce are returned apart.
+/// Policies in evaluation order, each with its metadata.
+type Ordered<'a> = Vec<(PolicyMeta, Source<'a>)>;
+
+fn ordered<'a>(set: PolicySetRef<'a>, profile: &Profile) -> (Ordered<'a>, Ordered<'a>) {
+    let cluster_tier = |tier: ClusterTier| {
+        let mut list: Vec<(usize, &'a crate::policy::ClusterPolicy)> = set
+            .cluster_policies()
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.tier() == tier)
+            .collect();
+        list.sort_by(|(i, a), (j, b)| {
+            (a.priority(), a.name(), i).cmp(&(b.priority(), b.name(), j))
+        });
+        list.into_iter()
+            .map(|(i, p)| {
+                (
+                    PolicyMeta {
+                        kind: PolicyKind::ClusterNetworkPolicy,
+                        index: i,
+                        namespace: None,
+                        name: p.name().to_owned(),
+                        tier: match tier {
+                            ClusterTier::Admin => TierRef::Admin,
+                            ClusterTier::Baseline => TierRef::Baseline,
+                        },
+                        priority: p.priority(),
+                    },
+                    Source::Cluster(p),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let network = set
+        .network_policies()
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                PolicyMeta {
+                    kind: PolicyKind::NetworkPolicy,
+                    index: i,
+                    namespace: Some(p.namespace().to_owned()),
+                    name: p.name().to_owned(),
+                    tier: TierRef::NetworkPolicy,
+                    priority: 0,
+                },
+                Source::Network(p),
+            )
+        })
+        .collect::<Vec<_>>();
+    let all = cluster_tier(ClusterTier::Admin)
+        .into_iter()
+        .chain(network)
+        .chain(cluster_tier(ClusterTier::Baseline));
+    all.partition(|(meta, _)| match meta.kind {
+        PolicyKind::NetworkPolicy => profile.enforces_network_policy(),
+        PolicyKind::ClusterNetworkPolicy => profile.enforces_cluster_network_policy(),
+    })
+}
+
+pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>) -> Inner {
+    let (enforced, unenforced) = ordered(set, &profile);
     let mut c = Compiler {
         cluster,
-        selection: PodSelection::new(cluster),
-        arena: BitsetArena::default(),
+        identities: Identities::new(cluster),
+        pod_sets: BitsetArena::default(),
+        node_sets: BitsetArena::default(),
         peer_cache: HashMap::new(),
         ns_selector_cache: HashMap::new(),
         block_ids: HashMap::new(),
         block_list: Vec::new(),
+        domain_ids: HashMap::new(),
+        domains: Vec::new(),
         names: HashMap::new(),
     };
+    let n_identities = c.identities.len();
 
-    // Classes are found by transitions: a pod starts in class 0 (not isolated) and moves,
-    // for each policy selecting it, to the class "previous policies + this one". A class
-    // is stored as (parent class, last policy), so a chain of k policies costs k entries,
-    // not k² policy ids.
+    // Classes are found by transitions: an identity starts in class 0 (no policy) and
+    // moves, for each policy selecting it (in evaluation order), to the class "previous
+    // policies + this one". A class is stored as (parent class, last policy), so a chain
+    // of k policies costs k entries, not k² policy ids.
     let mut class_parent: Vec<(u32, u32)> = vec![(NOT_ISOLATED, u32::MAX)];
     let mut transitions: HashMap<(usize, u32, u32), u32> = HashMap::new();
-    let mut pod_class: [Vec<u32>; 2] = [vec![NOT_ISOLATED; n_pods], vec![NOT_ISOLATED; n_pods]];
+    let mut identity_class: [Vec<u32>; 2] = [
+        vec![NOT_ISOLATED; n_identities],
+        vec![NOT_ISOLATED; n_identities],
+    ];
 
-    let mut rules: Vec<[Vec<CompiledRule>; 2]> = Vec::with_capacity(policies.len());
-    for (pi, policy) in policies.iter().enumerate() {
-        let pi = pi as u32;
-        let ns_id = cluster.namespace_id(policy.namespace()).map(|n| n.index() as u32);
-        if let Some(ns) = ns_id {
-            let dirs: Vec<usize> = [Direction::Ingress, Direction::Egress]
-                .into_iter()
-                .filter(|d| policy.affects(*d))
-                .map(dir_index)
-                .collect();
-            let selection = &c.selection;
-            selection.select(ns as usize, policy.pod_selector(), |pod| {
-                for &di in &dirs {
-                    let Some(slot) = pod_class.get_mut(di).and_then(|v| v.get_mut(pod as usize))
-                    else {
-                        continue;
-                    };
-                    let from = *slot;
-                    *slot = *transitions.entry((di, from, pi)).or_insert_with(|| {
-                        class_parent.push((from, pi));
-                        (class_parent.len() - 1) as u32
-                    });
-                }
-            });
+    let mut metas: Vec<PolicyMeta> = Vec::with_capacity(enforced.len());
+    let mut rules: Vec<[Vec<CompiledRule>; 2]> = Vec::with_capacity(enforced.len());
+    for (gid, (meta, source)) in enforced.iter().enumerate() {
+        let gid = to_u32(gid);
+        for d in Direction::BOTH {
+            let di = dir_index(d);
+            let Some(subject) = c.subject(*source, d) else {
+                continue;
+            };
+            let Some(slots) = identity_class.get_mut(di) else {
+                continue;
+            };
+            for id in subject.iter() {
+                let Some(slot) = slots.get_mut(id) else {
+                    continue;
+                };
+                let from = *slot;
+                *slot = *transitions.entry((di, from, gid)).or_insert_with(|| {
+                    class_parent.push((from, gid));
+                    to_u32(class_parent.len() - 1)
+                });
+            }
         }
         let mut compiled: [Vec<CompiledRule>; 2] = [Vec::new(), Vec::new()];
-        for d in [Direction::Ingress, Direction::Egress] {
-            for rule in policy.rules(d) {
-                let peers = c.peers(rule, ns_id);
-                let ports = c.ports(rule);
-                if let Some(slot) = compiled.get_mut(dir_index(d)) {
-                    slot.push(CompiledRule { peers, ports });
+        for d in Direction::BOTH {
+            let Some(slot) = compiled.get_mut(dir_index(d)) else {
+                continue;
+            };
+            match source {
+                Source::Network(p) => {
+                    let own_ns = cluster
+                        .namespace_id(p.namespace())
+                        .map(|n| to_u32(n.index()));
+                    for rule in p.rules(d) {
+                        slot.push(c.network_rule(rule, own_ns));
+                    }
+                }
+                Source::Cluster(p) => {
+                    for rule in p.rules(d) {
+                        slot.push(c.cluster_rule(rule));
+                    }
                 }
             }
         }
+        metas.push(meta.clone());
         rules.push(compiled);
     }
     drop(transitions);
+
+    // Policies of kinds the profile does not enforce: only which identities they would
+    // select, for explanations.
+    let mut ignored = Vec::with_capacity(unenforced.len());
+    for (meta, source) in &unenforced {
+        let subjects = Direction::BOTH.map(|d| c.subject(*source, d));
+        ignored.push((meta.clone(), subjects));
+    }
+
     let blocks = BlockIndex::build(&c.block_list);
 
-    // Compile only the classes some pod ends in; renumber them densely.
+    // Compile only the classes some identity ends in, and their variants for traffic
+    // between a pod and its own node (where NetworkPolicy allows whatever its rules say);
+    // renumber densely.
     let mut classes: Vec<Class> = vec![Class::default()];
-    let mut final_id: HashMap<u32, u32> = HashMap::new();
-    for (di, per_pod) in pod_class.iter_mut().enumerate() {
-        for slot in per_pod.iter_mut() {
-            if *slot == NOT_ISOLATED {
-                continue;
-            }
-            let old = *slot;
-            *slot = match final_id.get(&old) {
-                Some(id) => *id,
+    let mut by_list: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
+    let mut final_id: HashMap<(usize, u32), (u32, u32)> = HashMap::new();
+    let mut identities: Vec<IdentityInfo> = vec![IdentityInfo::default(); n_identities];
+    for (di, per_identity) in identity_class.iter().enumerate() {
+        for (id, old) in per_identity.iter().enumerate() {
+            let (full, own_node) = match final_id.get(&(di, *old)) {
+                Some(ids) => *ids,
                 None => {
-                    let list = policies_of(&class_parent, old);
-                    let id = classes.len() as u32;
-                    classes.push(c.class(list, &rules, di));
-                    final_id.insert(old, id);
-                    id
+                    let list = policies_of(&class_parent, *old);
+                    let mut intern = |own_node: bool, classes: &mut Vec<Class>| -> u32 {
+                        if list.is_empty() {
+                            return NOT_ISOLATED;
+                        }
+                        let key = (di, list.clone(), own_node);
+                        if let Some(id) = by_list.get(&key) {
+                            return *id;
+                        }
+                        let id = to_u32(classes.len());
+                        by_list.insert(key, id);
+                        classes.push(c.class(list.clone(), &metas, &rules, di, own_node));
+                        id
+                    };
+                    let ids = (intern(false, &mut classes), intern(true, &mut classes));
+                    final_id.insert((di, *old), ids);
+                    ids
                 }
             };
+            if let Some(info) = identities.get_mut(id) {
+                if let (Some(a), Some(b)) =
+                    (info.class.get_mut(di), info.own_node_class.get_mut(di))
+                {
+                    *a = full;
+                    *b = own_node;
+                }
+            }
         }
     }
     drop(class_parent);
@@ -413,15 +801,13 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
             value_v6: v6.map_or(0, |a| blocks.lookup(a)),
         }
     };
-    let [ingress_classes, egress_classes] = pod_class;
     let pods: Vec<PodInfo> = cluster
         .pods()
         .enumerate()
         .map(|(i, (_, p))| PodInfo {
+            identity: c.identities.of_pod.get(i).copied().unwrap_or(0),
             addrs: addrs_of(&p.ips),
-            node: p.node.map(|n| n.index() as u32),
-            ingress_class: ingress_classes.get(i).copied().unwrap_or(NOT_ISOLATED),
-            egress_class: egress_classes.get(i).copied().unwrap_or(NOT_ISOLATED),
+            node: p.node.map(|n| to_u32(n.index())),
             named: p
                 .ports
                 .iter()
@@ -437,23 +823,25 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, policies: &[Policy]) 
     let nodes: Vec<Addrs> = cluster.nodes().map(|(_, n)| addrs_of(&n.ips)).collect();
 
     Inner {
+        lineage: cluster.lineage(),
         profile,
         cluster: cluster.clone(),
-        policy_names: policies
-            .iter()
-            .map(|p| (p.namespace().to_owned(), p.name().to_owned()))
-            .collect(),
+        policies: metas,
         rules,
+        ignored,
         pods,
         nodes,
+        identities,
         classes,
-        bitsets: c.arena.sets,
+        pod_sets: c.pod_sets.sets,
+        node_sets: c.node_sets.sets,
+        domains: c.domains,
         blocks,
         value_bits,
     }
 }
 
-/// The selecting policies of a class, in policy order, read back along its parents.
+/// The selecting policies of a class, in evaluation order, read back along its parents.
 fn policies_of(parents: &[(u32, u32)], mut class: u32) -> Vec<u32> {
     let mut out = Vec::new();
     while class != NOT_ISOLATED {
@@ -493,7 +881,7 @@ fn value_bits(classes: &mut [Class], blocks: &BlockIndex) -> Vec<Bitset> {
                 set.insert_range(*lo as usize, *hi as usize);
             }
         }
-        entry.peers.value_bits = bits.len() as u32;
+        entry.peers.value_bits = to_u32(bits.len());
         bits.push(set);
     }
     bits

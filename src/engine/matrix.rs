@@ -4,9 +4,9 @@ use ahash::AHashMap as HashMap;
 
 use crate::cluster::{Endpoint, Flow};
 use crate::explain::Verdict;
-use crate::policy::Protocol;
+use crate::policy::{Direction, Protocol};
 
-use super::Engine;
+use super::{Engine, NOT_ISOLATED, Side, dir_index};
 
 /// Verdicts for every (source, destination) pair on one port and protocol.
 ///
@@ -172,24 +172,27 @@ impl Engine {
             bits: vec![0; n.div_ceil(64)],
         };
         let inner = &*self.inner;
-        let class_of = |e: &Endpoint, ingress: bool| match e {
-            Endpoint::Pod(id) => inner.pods.get(id.index()).map_or(super::NOT_ISOLATED, |p| {
-                if ingress {
-                    p.ingress_class
-                } else {
-                    p.egress_class
-                }
-            }),
-            _ => super::NOT_ISOLATED,
+        let sides_src: Vec<Side<'_>> = sources.iter().map(|e| inner.side(*e)).collect();
+        let sides_dst: Vec<Side<'_>> = destinations.iter().map(|e| inner.side(*e)).collect();
+        // The class of a pod for a direction against any side that is not its own node.
+        let plain_class = |side: &Side<'_>, direction: Direction| match side {
+            Side::Pod(p) => inner
+                .identities
+                .get(p.identity as usize)
+                .and_then(|i| i.class.get(dir_index(direction)))
+                .copied()
+                .unwrap_or(NOT_ISOLATED),
+            _ => NOT_ISOLATED,
         };
 
         // Destinations grouped by (ingress class, which of its entries' ports match).
         let mut group_index: HashMap<(u32, Vec<bool>), usize> = HashMap::new();
         let dst_group: Vec<Option<usize>> = destinations
             .iter()
-            .map(|dst| {
-                let class = class_of(dst, true);
-                if class == super::NOT_ISOLATED {
+            .zip(&sides_dst)
+            .map(|(dst, side)| {
+                let class = plain_class(side, Direction::Ingress);
+                if class == NOT_ISOLATED {
                     return None;
                 }
                 // Any source will do to ask which port sets match: ports depend on the
@@ -237,21 +240,25 @@ impl Engine {
             }
         }
 
-        for (i, src) in sources.iter().enumerate() {
-            let egress_class = class_of(src, false);
-            for (j, dst) in destinations.iter().enumerate() {
+        for (i, (src, src_side)) in sources.iter().zip(&sides_src).enumerate() {
+            let egress_class = plain_class(src_side, Direction::Egress);
+            for (j, (dst, dst_side)) in destinations.iter().zip(&sides_dst).enumerate() {
                 let flow = Flow::new(*src, *dst, port, protocol);
+                // Anything out of the ordinary is decided on its own: unknown ids, self
+                // traffic, a profile enforcing nothing, a pod and its own node.
                 if inner.special(flow).is_some() {
-                    m.set(i, j);
+                    if inner.allows(flow) {
+                        m.set(i, j);
+                    }
                     continue;
                 }
                 let v6 = inner.flow_is_v6(flow);
-                let egress_ok = egress_class == super::NOT_ISOLATED
+                let egress_ok = egress_class == NOT_ISOLATED
                     || match egress.get_mut(egress_class as usize * 2 + usize::from(v6)) {
                         Some(row) => cached(row, destinations.len(), j, || {
-                            inner.class_allows(egress_class, flow, *dst, v6)
+                            inner.run(egress_class, flow, *dst_side, v6)
                         }),
-                        None => inner.class_allows(egress_class, flow, *dst, v6),
+                        None => inner.run(egress_class, flow, *dst_side, v6),
                     };
                 if !egress_ok {
                     continue;
@@ -259,12 +266,12 @@ impl Engine {
                 let ingress_ok = match dst_group.get(j).copied().flatten() {
                     None => true,
                     Some(g) => {
-                        let class = class_of(dst, true);
+                        let class = plain_class(dst_side, Direction::Ingress);
                         match ingress.get_mut(g * 2 + usize::from(v6)) {
                             Some(column) => cached(column, sources.len(), i, || {
-                                inner.class_allows(class, flow, *src, v6)
+                                inner.run(class, flow, *src_side, v6)
                             }),
-                            None => inner.class_allows(class, flow, *src, v6),
+                            None => inner.run(class, flow, *src_side, v6),
                         }
                     }
                 };

@@ -1,18 +1,24 @@
 //! The compiled decision engine.
 //!
-//! [`Engine::build`] does the work once: it resolves every selector against the cluster,
-//! groups pods that the same policies select into classes, merges each class's rules by
-//! port set, and lowers every `ipBlock` into one longest-prefix-match map over all the
-//! `cidr` and `except` networks. The map numbers the networks so that each block is a
-//! short list of intervals of those numbers; nothing is stored per (network, block) pair.
-//! The number of each pod's and node's address is looked up once, at build time.
-//! [`Engine::decide`] then answers a flow with a few array reads and bit tests (or, when
-//! the per-rule bitsets over those numbers would be too large, a binary search in a
-//! block's intervals), at most one prefix lookup (for an address outside the cluster),
-//! and allocates nothing. [`Engine::explain`] gives the same [`Explanation`] as the
+//! [`Engine::build`] does the work once. Pods with the same namespace and labels form one
+//! *identity* (selectors cannot tell them apart); every selector is resolved against the
+//! identities, policies are put in evaluation order (ClusterNetworkPolicy's Admin tier by
+//! priority, NetworkPolicy, Baseline by priority), and identities selected by the same
+//! policies for a direction share a *class*. Each class is compiled into a short program:
+//! its rules in walk order, consecutive rules with one action merged into a group (their
+//! order among themselves cannot change a verdict), groups merged by port set, `Pass`
+//! groups jumping to the end of their tier, and the NetworkPolicy tier ending in its
+//! default deny. Every `ipBlock` and `networks` CIDR is lowered into one
+//! longest-prefix-match map; the number of each pod's and node's address is looked up once.
+//!
+//! [`Engine::decide`] then answers a flow with a few array reads and bit tests per side, at
+//! most one prefix lookup (for an address outside the cluster), and allocates nothing. A
+//! cluster holding only NetworkPolicy compiles to one group and a deny per class, as fast as
+//! before tiers existed. [`Engine::explain`] gives the same [`Explanation`] as the
 //! [reference evaluator](crate::reference::Reference).
 //!
-//! The engine is immutable, `Send + Sync`, and cheap to clone (one reference count).
+//! The engine is immutable, `Send + Sync`, cheap to clone (one reference count), and
+//! shares the [`Cluster`] it was built from instead of copying it.
 //!
 //! ```
 //! use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -52,8 +58,10 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::cluster::{Cluster, Endpoint, Flow};
-use crate::explain::{Explanation, PolicyRef, RuleRef, SideExplanation, Special, Verdict};
-use crate::policy::{Direction, Policy, Protocol};
+use crate::explain::{
+    Decision, Explanation, PolicyRef, RuleRef, SideExplanation, Special, Step, TierRef, Verdict,
+};
+use crate::policy::{Action, AsPolicySet, Direction, DomainPattern, PolicyKind, Protocol};
 use crate::profile::Profile;
 
 use bitset::Bitset;
@@ -65,10 +73,11 @@ use blocks::BlockIndex;
 /// use netpol::engine::Engine;
 /// use netpol::profile::Profile;
 /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
-/// let engine = Engine::builder().profile(Profile::conformance()).build(&cluster, &[]);
-/// assert_eq!(engine.profile().name, "conformance");
+/// let engine = Engine::builder().profile(Profile::cilium()).build(&cluster, &[]);
+/// assert_eq!(engine.profile().name(), "cilium");
 /// ```
 #[derive(Debug, Clone, Default)]
+#[must_use]
 pub struct EngineBuilder {
     profile: Profile,
 }
@@ -85,16 +94,21 @@ impl EngineBuilder {
         self
     }
 
-    /// Compiles `policies` (already validated) against `cluster`.
+    /// Compiles `policies` (already validated) against `cluster`. The engine shares the
+    /// cluster (cloning a [`Cluster`] copies no data).
     ///
     /// ```
     /// let cluster = netpol::cluster::Cluster::builder().build().unwrap();
     /// let engine = netpol::engine::Engine::builder().build(&cluster, &[]);
     /// assert_eq!(engine.policy_count(), 0);
     /// ```
-    pub fn build(self, cluster: &Cluster, policies: &[Policy]) -> Engine {
+    pub fn build(self, cluster: &Cluster, policies: &(impl AsPolicySet + ?Sized)) -> Engine {
         Engine {
-            inner: Arc::new(compile::compile(self.profile, cluster, policies)),
+            inner: Arc::new(compile::compile(
+                self.profile,
+                cluster,
+                policies.as_policy_set(),
+            )),
         }
     }
 }
@@ -113,7 +127,7 @@ impl EngineBuilder {
 /// let kubelet = Endpoint::Node(cluster.node_id("node-1").unwrap());
 /// assert!(engine.decide(Flow::new(kubelet, db, 8080, Default::default())).is_allowed());
 /// let shared = engine.clone(); // cheap: the compiled tables are shared
-/// assert_eq!(shared.cluster().pods().len(), 1);
+/// assert_eq!(shared.cluster().pod_count(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -121,23 +135,90 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-/// Which ports of which protocols a rule (or a merged group of rules) allows.
+/// A flow names a pod or node that the engine's cluster does not hold: an id of another
+/// cluster, or of an earlier build of it.
+///
+/// ```
+/// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+/// use netpol::engine::Engine;
+/// let old = Cluster::builder().pod(PodSpec::new("x", "a")).build()?;
+/// let new = old.to_builder().build()?;
+/// let stale = Endpoint::Pod(old.pod_id("x", "a").unwrap());
+/// let engine = Engine::build(&new, &[]);
+/// let err = engine.try_decide(Flow::new(stale, stale, 80, Default::default())).unwrap_err();
+/// assert_eq!(err.endpoint, stale);
+/// assert!(!engine.decide(Flow::new(stale, stale, 80, Default::default())).is_allowed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{endpoint} is not in the engine's cluster (an id of another cluster, or stale)")]
+#[non_exhaustive]
+pub struct UnknownEndpoint {
+    /// The endpoint that was not found.
+    pub endpoint: Endpoint,
+}
+
+/// Two ClusterNetworkPolicies of one tier with the same priority that both apply to some
+/// pod of this cluster in the same direction: upstream leaves their relative order open
+/// (this crate orders them by name).
+///
+/// ```
+/// use netpol::cluster::{Cluster, PodSpec};
+/// use netpol::engine::Engine;
+/// use netpol::policy::{Action, ClusterPeer, ClusterPolicy, ClusterRule, ClusterTier, PolicySet, Subject};
+/// use netpol::selector::Selector;
+/// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build()?;
+/// let rule = || ClusterRule::new(Action::Deny, vec![ClusterPeer::Namespaces(Selector::everything())]);
+/// let all = || Subject::Namespaces(Selector::everything());
+/// let set: PolicySet = [
+///     ClusterPolicy::builder("b", ClusterTier::Admin, 5, all()).ingress(rule()).build(),
+///     ClusterPolicy::builder("a", ClusterTier::Admin, 5, all()).ingress(rule()).build(),
+///     ClusterPolicy::builder("c", ClusterTier::Admin, 5, all()).egress(rule()).build(),
+/// ].into_iter().collect();
+/// let ties = Engine::build(&cluster, &set).priority_ties();
+/// assert_eq!(ties.len(), 1);
+/// assert_eq!((ties[0].first.name.as_str(), ties[0].second.name.as_str()), ("a", "b"));
+/// // "c" applies to egress only: it never competes with "a" or "b".
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PriorityTie {
+    /// The policy evaluated first (by name).
+    pub first: PolicyRef,
+    /// The policy evaluated second.
+    pub second: PolicyRef,
+    /// Their tier.
+    pub tier: TierRef,
+    /// Their shared priority.
+    pub priority: u32,
+}
+
+/// Which ports of which protocols a rule (or a merged group of rules) matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 struct PortSet {
     /// Numeric ranges, inclusive.
     ranges: SmallVec<[(Protocol, u16, u16); 2]>,
-    /// Named ports, by interned name, resolved against the destination pod.
-    named: SmallVec<[(Protocol, u32); 1]>,
+    /// Named ports, by interned name, resolved against the destination pod; a protocol of
+    /// `None` takes the flow's.
+    named: SmallVec<[(Option<Protocol>, u32); 1]>,
 }
 
-/// Which peers a rule (or a merged group of rules) allows.
+/// Which peers a rule (or a merged group of rules) matches.
 #[derive(Debug, Clone)]
 struct PeerSet {
     all: bool,
-    /// Pod bitsets (ids into `Inner::bitsets`), any of which may hold the peer.
+    /// Identity bitsets (ids into `Inner::pod_sets`), any of which may hold the peer.
     pod_sets: SmallVec<[u32; 4]>,
-    /// Sorted ipBlock ids.
+    /// Node bitsets (ids into `Inner::node_sets`).
+    node_sets: SmallVec<[u32; 2]>,
+    /// Sorted block ids.
     blocks: SmallVec<[u32; 4]>,
+    /// Whether the blocks match every address (ClusterNetworkPolicy `networks`) rather
+    /// than those the profile lets an `ipBlock` match.
+    any_address: bool,
+    /// Domain pattern lists (ids into `Inner::domains`).
+    domains: SmallVec<[u32; 1]>,
     /// For merged class entries: index into `Inner::value_bits`, a bitset over prefix-map
     /// values telling which address lookups meet `blocks`; `NO_VALUE_BITS` to search the
     /// blocks' intervals instead.
@@ -149,7 +230,10 @@ impl Default for PeerSet {
         PeerSet {
             all: false,
             pod_sets: SmallVec::new(),
+            node_sets: SmallVec::new(),
             blocks: SmallVec::new(),
+            any_address: false,
+            domains: SmallVec::new(),
             value_bits: NO_VALUE_BITS,
         }
     }
@@ -159,6 +243,7 @@ const NO_VALUE_BITS: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 struct CompiledRule {
+    action: Action,
     peers: PeerSet,
     ports: PortSet,
 }
@@ -169,12 +254,29 @@ struct Entry {
     peers: PeerSet,
 }
 
-/// Pods selected for one direction by exactly the same policies.
+/// One instruction of a class program.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    /// If an entry of `start..end` matches: `Allow` allows, `Deny` denies, `Pass` jumps
+    /// to op `skip` (the first op of the next tier).
+    Match {
+        action: Action,
+        start: u32,
+        end: u32,
+        skip: u32,
+    },
+    /// The NetworkPolicy tier's default: isolation denies.
+    Deny,
+    /// The NetworkPolicy tier for traffic between a pod and its own node: allowed.
+    Allow,
+}
+
+/// Identities selected for one direction by exactly the same policies.
 #[derive(Debug, Clone, Default)]
 struct Class {
-    /// Selecting policies, in policy order; empty = not isolated.
+    /// Selecting policies, in evaluation order; empty = nothing selects.
     policies: Vec<u32>,
-    /// This class's rules merged by port set.
+    ops: Vec<Op>,
     entries: Vec<Entry>,
 }
 
@@ -189,27 +291,59 @@ struct Addrs {
 
 #[derive(Debug, Clone)]
 struct PodInfo {
+    identity: u32,
     addrs: Addrs,
     node: Option<u32>,
-    ingress_class: u32,
-    egress_class: u32,
     /// Named container ports: (name id, protocol, number).
     named: SmallVec<[(u32, Protocol, u16); 2]>,
 }
 
+#[derive(Debug, Clone, Copy, Default)]
+struct IdentityInfo {
+    /// Per direction (ingress, egress): the class.
+    class: [u32; 2],
+    /// Per direction: the class for traffic between a pod and its own node where the
+    /// profile exempts it (the NetworkPolicy tier allows whatever its rules say).
+    own_node_class: [u32; 2],
+}
+
+#[derive(Debug, Clone)]
+struct PolicyMeta {
+    kind: PolicyKind,
+    index: usize,
+    namespace: Option<String>,
+    name: String,
+    tier: TierRef,
+    priority: u32,
+}
+
+impl PolicyMeta {
+    fn policy_ref(&self) -> PolicyRef {
+        PolicyRef::new(self.kind, self.index, self.namespace.as_deref(), &self.name)
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
+    lineage: u32,
     profile: Profile,
     cluster: Cluster,
-    policy_names: Vec<(String, String)>,
-    /// Per policy: compiled ingress rules and egress rules.
+    /// Enforced policies, in evaluation order.
+    policies: Vec<PolicyMeta>,
+    /// Per enforced policy: compiled ingress rules and egress rules.
     rules: Vec<[Vec<CompiledRule>; 2]>,
+    /// Policies of kinds the profile does not enforce, with the identities they would
+    /// select per direction.
+    ignored: Vec<(PolicyMeta, [Option<Bitset>; 2])>,
     pods: Vec<PodInfo>,
     nodes: Vec<Addrs>,
+    identities: Vec<IdentityInfo>,
     classes: Vec<Class>,
-    bitsets: Vec<Bitset>,
+    pod_sets: Vec<Bitset>,
+    node_sets: Vec<Bitset>,
+    domains: Vec<Vec<DomainPattern>>,
     blocks: BlockIndex,
-    /// Per merged entry with ipBlocks: which block-set ids it accepts.
+    /// Per merged entry with blocks: which prefix-map values it accepts.
     value_bits: Vec<Bitset>,
 }
 
@@ -222,6 +356,15 @@ fn dir_index(d: Direction) -> usize {
     }
 }
 
+/// One side of a flow, resolved against the engine's tables.
+#[derive(Clone, Copy)]
+enum Side<'a> {
+    Pod(&'a PodInfo),
+    Node(u32, &'a Addrs),
+    External(std::net::IpAddr),
+    Unknown,
+}
+
 impl Engine {
     /// Compiles `policies` against `cluster` with the default profile.
     ///
@@ -230,7 +373,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert_eq!(engine.policy_count(), 0);
     /// ```
-    pub fn build(cluster: &Cluster, policies: &[Policy]) -> Engine {
+    pub fn build(cluster: &Cluster, policies: &(impl AsPolicySet + ?Sized)) -> Engine {
         EngineBuilder::default().build(cluster, policies)
     }
 
@@ -251,25 +394,26 @@ impl Engine {
     /// # use netpol::cluster::{Cluster, PodSpec};
     /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
-    /// assert_eq!(engine.profile().name, "conformance");
+    /// assert_eq!(engine.profile().name(), "conformance");
     /// ```
     pub fn profile(&self) -> &Profile {
         &self.inner.profile
     }
 
-    /// The cluster the engine was built for (its own copy).
+    /// The cluster the engine was built for (shared, not copied).
     ///
     /// ```
     /// # use netpol::cluster::{Cluster, PodSpec};
     /// # let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
-    /// assert_eq!(engine.cluster().pods().len(), 1);
+    /// assert_eq!(engine.cluster().pod_count(), 1);
     /// ```
     pub fn cluster(&self) -> &Cluster {
         &self.inner.cluster
     }
 
-    /// How many policies were compiled.
+    /// How many policies take part (policies of kinds the profile does not enforce are
+    /// not counted: see [`ignored_policies`](Self::ignored_policies)).
     ///
     /// ```
     /// # use netpol::cluster::{Cluster, PodSpec};
@@ -278,10 +422,67 @@ impl Engine {
     /// assert_eq!(engine.policy_count(), 0);
     /// ```
     pub fn policy_count(&self) -> usize {
-        self.inner.policy_names.len()
+        self.inner.policies.len()
     }
 
-    /// Heap bytes held by the compiled structures (not counting the cluster copy),
+    /// The policies whose kind the profile's plugin does not enforce: they take no part
+    /// in any verdict.
+    ///
+    /// ```
+    /// use netpol::cluster::Cluster;
+    /// use netpol::engine::Engine;
+    /// use netpol::policy::{ClusterPolicy, ClusterTier, PolicySet, Subject};
+    /// use netpol::profile::Profile;
+    /// use netpol::selector::Selector;
+    /// let set: PolicySet = [ClusterPolicy::builder("guard", ClusterTier::Admin, 1,
+    ///     Subject::Namespaces(Selector::everything())).build()].into_iter().collect();
+    /// let cluster = Cluster::builder().build().unwrap();
+    /// let engine = Engine::builder().profile(Profile::cilium()).build(&cluster, &set);
+    /// assert_eq!(engine.ignored_policies()[0].to_string(), "cnp/guard");
+    /// ```
+    pub fn ignored_policies(&self) -> Vec<PolicyRef> {
+        self.inner
+            .ignored
+            .iter()
+            .map(|(m, _)| m.policy_ref())
+            .collect()
+    }
+
+    /// Every pair of ClusterNetworkPolicies of one tier with the same priority that both
+    /// apply to some pod for the same direction: their order is left open upstream, so an
+    /// analysis may want to flag them. See [`PriorityTie`] for an example.
+    pub fn priority_ties(&self) -> Vec<PriorityTie> {
+        let i = &*self.inner;
+        let mut out = Vec::new();
+        let mut seen = ahash::AHashSet::new();
+        for class in &i.classes {
+            for (a, &x) in class.policies.iter().enumerate() {
+                for &y in class.policies.iter().skip(a + 1) {
+                    let (Some(p), Some(q)) =
+                        (i.policies.get(x as usize), i.policies.get(y as usize))
+                    else {
+                        continue;
+                    };
+                    if p.kind == PolicyKind::ClusterNetworkPolicy
+                        && q.kind == PolicyKind::ClusterNetworkPolicy
+                        && p.tier == q.tier
+                        && p.priority == q.priority
+                        && seen.insert((x, y))
+                    {
+                        out.push(PriorityTie {
+                            first: p.policy_ref(),
+                            second: q.policy_ref(),
+                            tier: p.tier.clone(),
+                            priority: p.priority,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Heap bytes held by the compiled structures (not counting the shared cluster),
     /// approximately: the sum of the capacities of its vectors and tables.
     ///
     /// ```
@@ -293,8 +494,9 @@ impl Engine {
     pub fn compiled_bytes(&self) -> usize {
         let i = &self.inner;
         let bitsets: usize = i
-            .bitsets
+            .pod_sets
             .iter()
+            .chain(&i.node_sets)
             .chain(&i.value_bits)
             .map(Bitset::heap_bytes)
             .sum();
@@ -302,18 +504,21 @@ impl Engine {
             .classes
             .iter()
             .map(|c| {
-                c.policies.capacity() * 4 + c.entries.capacity() * std::mem::size_of::<Entry>()
+                c.policies.capacity() * 4
+                    + c.ops.capacity() * std::mem::size_of::<Op>()
+                    + c.entries.capacity() * std::mem::size_of::<Entry>()
             })
             .sum();
-        let sets: usize = i.blocks.heap_bytes();
         bitsets
             + classes
-            + sets
+            + i.blocks.heap_bytes()
             + i.pods.capacity() * std::mem::size_of::<PodInfo>()
             + i.nodes.capacity() * std::mem::size_of::<Addrs>()
+            + i.identities.capacity() * std::mem::size_of::<IdentityInfo>()
     }
 
-    /// Whether the flow is allowed. Allocates nothing.
+    /// Whether the flow is allowed. Allocates nothing. A flow naming a pod or node this
+    /// engine's cluster does not hold is denied (see [`try_decide`](Self::try_decide)).
     ///
     /// ```
     /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -324,35 +529,30 @@ impl Engine {
     /// assert!(engine.decide(Flow::new(outside, a, 443, Default::default())).is_allowed());
     /// ```
     #[inline]
-    pub fn decide(&self, flow: Flow) -> Verdict {
-        Verdict::from(self.allows(flow))
+    pub fn decide(&self, flow: Flow<'_>) -> Verdict {
+        Verdict::from(self.inner.allows(flow))
     }
 
-    fn allows(&self, flow: Flow) -> bool {
+    /// Like [`decide`](Self::decide), but a flow naming a pod or node this engine's cluster
+    /// does not hold is an error rather than a denial: for callers that keep ids across
+    /// rebuilds.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let engine = netpol::engine::Engine::build(&cluster, &[]);
+    /// let a = Endpoint::Pod(cluster.pod_id("x", "a").unwrap());
+    /// assert!(engine.try_decide(Flow::new(a, a, 80, Default::default()))?.is_allowed());
+    /// # Ok::<(), netpol::engine::UnknownEndpoint>(())
+    /// ```
+    pub fn try_decide(&self, flow: Flow<'_>) -> Result<Verdict, UnknownEndpoint> {
         let i = &*self.inner;
-        if i.special(flow).is_some() {
-            return true;
-        }
-        let v6 = i.flow_is_v6(flow);
-        if let Endpoint::Pod(src) = flow.src {
-            let class = i
-                .pods
-                .get(src.index())
-                .map_or(NOT_ISOLATED, |p| p.egress_class);
-            if class != NOT_ISOLATED && !i.class_allows(class, flow, flow.dst, v6) {
-                return false;
+        for endpoint in [flow.src, flow.dst] {
+            if matches!(i.side(endpoint), Side::Unknown) {
+                return Err(UnknownEndpoint { endpoint });
             }
         }
-        if let Endpoint::Pod(dst) = flow.dst {
-            let class = i
-                .pods
-                .get(dst.index())
-                .map_or(NOT_ISOLATED, |p| p.ingress_class);
-            if class != NOT_ISOLATED && !i.class_allows(class, flow, flow.src, v6) {
-                return false;
-            }
-        }
-        true
+        Ok(self.decide(flow))
     }
 
     /// The verdict with its explanation; equal to the reference evaluator's.
@@ -365,93 +565,149 @@ impl Engine {
     /// let why = engine.explain(Flow::new(a, a, 80, Default::default()));
     /// assert_eq!(why.special, Some(netpol::explain::Special::SelfTraffic));
     /// ```
-    pub fn explain(&self, flow: Flow) -> Explanation {
+    pub fn explain(&self, flow: Flow<'_>) -> Explanation {
         let i = &*self.inner;
+        let special = i.special(flow);
         let v6 = i.flow_is_v6(flow);
         let egress = i.explain_side(flow, Direction::Egress, v6);
         let ingress = i.explain_side(flow, Direction::Ingress, v6);
-        let special = i.special(flow);
-        let allowed = special.is_some() || (egress.allowed && ingress.allowed);
-        Explanation {
-            flow: Explanation::describe_flow(&i.cluster, flow),
-            verdict: Verdict::from(allowed),
-            special,
-            egress,
-            ingress,
-        }
+        Explanation::assemble(&i.cluster, flow, special, egress, ingress)
     }
 }
 
 impl Inner {
     #[inline]
-    fn special(&self, flow: Flow) -> Option<Special> {
-        let p = &self.profile;
-        if !p.enforces_policies {
+    fn side(&self, e: Endpoint) -> Side<'_> {
+        match e {
+            Endpoint::Pod(id) if id.lineage() == self.lineage => {
+                self.pods.get(id.index()).map_or(Side::Unknown, Side::Pod)
+            }
+            Endpoint::Node(id) if id.lineage() == self.lineage => self
+                .nodes
+                .get(id.index())
+                .map_or(Side::Unknown, |a| Side::Node(to_u32(id.index()), a)),
+            Endpoint::External(ip) => Side::External(ip),
+            _ => Side::Unknown,
+        }
+    }
+
+    /// Whether, at `here`, the flow is between the pod and its own node and the profile
+    /// exempts that direction from NetworkPolicy.
+    #[inline]
+    fn own_node(&self, here: &PodInfo, other: Side<'_>, direction: Direction) -> bool {
+        let Side::Node(node, _) = other else {
+            return false;
+        };
+        let exempt = match direction {
+            Direction::Ingress => self.profile.own_node_exempt(),
+            Direction::Egress => self.profile.pod_to_own_node_exempt(),
+        };
+        exempt && here.node == Some(node)
+    }
+
+    #[inline]
+    fn class_of(&self, here: &PodInfo, other: Side<'_>, direction: Direction) -> u32 {
+        let di = dir_index(direction);
+        self.identities
+            .get(here.identity as usize)
+            .and_then(|info| {
+                if self.own_node(here, other, direction) {
+                    info.own_node_class.get(di)
+                } else {
+                    info.class.get(di)
+                }
+            })
+            .copied()
+            .unwrap_or(NOT_ISOLATED)
+    }
+
+    fn allows(&self, flow: Flow<'_>) -> bool {
+        if !self.profile.enforces_any() {
+            return true;
+        }
+        let src = self.side(flow.src);
+        let dst = self.side(flow.dst);
+        if matches!(src, Side::Unknown) || matches!(dst, Side::Unknown) {
+            return false;
+        }
+        if self.profile.self_exempt() {
+            if let (Endpoint::Pod(a), Endpoint::Pod(b)) = (flow.src, flow.dst) {
+                if a == b {
+                    return true;
+                }
+            }
+        }
+        let v6 = self.flow_is_v6(flow);
+        if let Side::Pod(here) = src {
+            let class = self.class_of(here, dst, Direction::Egress);
+            if class != NOT_ISOLATED && !self.run(class, flow, dst, v6) {
+                return false;
+            }
+        }
+        if let Side::Pod(here) = dst {
+            let class = self.class_of(here, src, Direction::Ingress);
+            if class != NOT_ISOLATED && !self.run(class, flow, src, v6) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn special(&self, flow: Flow<'_>) -> Option<Special> {
+        if !self.profile.enforces_any() {
             return Some(Special::NotEnforced);
         }
-        match (flow.src, flow.dst) {
-            (Endpoint::Pod(a), Endpoint::Pod(b)) if p.self_exempt && a == b => {
-                Some(Special::SelfTraffic)
-            }
-            (Endpoint::Node(node), Endpoint::Pod(pod))
-                if p.own_node_exempt && self.pod_on_node(pod.index(), node.index() as u32) =>
-            {
-                Some(Special::OwnNode)
-            }
-            (Endpoint::Pod(pod), Endpoint::Node(node))
-                if p.pod_to_own_node_exempt && self.pod_on_node(pod.index(), node.index() as u32) =>
-            {
-                Some(Special::OwnNode)
-            }
-            _ => None,
+        let src = self.side(flow.src);
+        let dst = self.side(flow.dst);
+        if matches!(src, Side::Unknown) || matches!(dst, Side::Unknown) {
+            return Some(Special::UnknownEndpoint);
         }
-    }
-
-    #[inline]
-    fn pod_on_node(&self, pod: usize, node: u32) -> bool {
-        self.pods
-            .get(pod)
-            .is_some_and(|info| info.node == Some(node))
-    }
-
-    #[inline]
-    fn addrs(&self, e: Endpoint) -> Option<&Addrs> {
-        match e {
-            Endpoint::Pod(id) => self.pods.get(id.index()).map(|p| &p.addrs),
-            Endpoint::Node(id) => self.nodes.get(id.index()),
-            Endpoint::External(_) => None,
+        if let (Endpoint::Pod(a), Endpoint::Pod(b)) = (flow.src, flow.dst) {
+            if a == b && self.profile.self_exempt() {
+                return Some(Special::SelfTraffic);
+            }
         }
+        let own = |here: Side<'_>, other: Side<'_>, d: Direction| match here {
+            Side::Pod(p) => self.own_node(p, other, d),
+            _ => false,
+        };
+        if own(src, dst, Direction::Egress) || own(dst, src, Direction::Ingress) {
+            return Some(Special::OwnNode);
+        }
+        None
     }
 
     /// Same rule as [`Cluster::flow_is_v6`], on precomputed data.
     #[inline]
-    fn flow_is_v6(&self, flow: Flow) -> bool {
+    fn flow_is_v6(&self, flow: Flow<'_>) -> bool {
         if let Endpoint::External(ip) = flow.src {
             return ip.is_ipv6();
         }
         if let Endpoint::External(ip) = flow.dst {
             return ip.is_ipv6();
         }
-        self.addrs(flow.src)
-            .and_then(|a| a.first_v6)
-            .or_else(|| self.addrs(flow.dst).and_then(|a| a.first_v6))
-            .unwrap_or(false)
+        let first = |e: Endpoint| match self.side(e) {
+            Side::Pod(p) => p.addrs.first_v6,
+            Side::Node(_, a) => a.first_v6,
+            _ => None,
+        };
+        first(flow.src).or_else(|| first(flow.dst)).unwrap_or(false)
     }
 
-    /// The prefix-map value of the other side's address (0 when ipBlocks cannot match it).
+    /// The prefix-map value of the other side's address (0 when none).
     #[inline]
-    fn other_value(&self, other: Endpoint, v6: bool) -> u32 {
+    fn raw_value(&self, other: Side<'_>, v6: bool) -> u32 {
         let pick = |a: &Addrs| if v6 { a.value_v6 } else { a.value_v4 };
         match other {
-            Endpoint::External(ip) => self.blocks.lookup(ip),
-            Endpoint::Pod(_) if !self.profile.ipblock_matches_pods => 0,
-            Endpoint::Node(_) if !self.profile.ipblock_matches_nodes => 0,
-            e => self.addrs(e).map_or(0, pick),
+            Side::External(ip) => self.blocks.lookup(ip),
+            Side::Pod(p) => pick(&p.addrs),
+            Side::Node(_, a) => pick(a),
+            Side::Unknown => 0,
         }
     }
 
     #[inline]
-    fn ports_match(&self, ports: &PortSet, flow: Flow) -> bool {
+    fn ports_match(&self, ports: &PortSet, flow: Flow<'_>) -> bool {
         if ports
             .ranges
             .iter()
@@ -462,14 +718,11 @@ impl Inner {
         if ports.named.is_empty() {
             return false;
         }
-        let Endpoint::Pod(dst) = flow.dst else {
-            return false;
-        };
-        let Some(info) = self.pods.get(dst.index()) else {
+        let Side::Pod(info) = self.side(flow.dst) else {
             return false;
         };
         ports.named.iter().any(|(proto, name)| {
-            *proto == flow.protocol
+            proto.is_none_or(|p| p == flow.protocol)
                 && info
                     .named
                     .iter()
@@ -481,26 +734,59 @@ impl Inner {
     fn peers_match(
         &self,
         peers: &PeerSet,
-        other: Endpoint,
-        blocks: &mut Option<u32>,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        value: &mut Option<u32>,
         v6: bool,
     ) -> bool {
         if peers.all {
             return true;
         }
-        if let Endpoint::Pod(id) = other {
-            if peers.pod_sets.iter().any(|s| {
-                self.bitsets
-                    .get(*s as usize)
-                    .is_some_and(|b| b.contains(id.index()))
-            }) {
-                return true;
+        match other {
+            Side::Pod(p) => {
+                if peers.pod_sets.iter().any(|s| {
+                    self.pod_sets
+                        .get(*s as usize)
+                        .is_some_and(|b| b.contains(p.identity as usize))
+                }) {
+                    return true;
+                }
             }
+            Side::Node(n, _) => {
+                if peers.node_sets.iter().any(|s| {
+                    self.node_sets
+                        .get(*s as usize)
+                        .is_some_and(|b| b.contains(n as usize))
+                }) {
+                    return true;
+                }
+            }
+            Side::External(_) => {
+                if let Some(name) = flow.domain {
+                    if peers.domains.iter().any(|d| {
+                        self.domains
+                            .get(*d as usize)
+                            .is_some_and(|list| list.iter().any(|p| p.matches(name)))
+                    }) {
+                        return true;
+                    }
+                }
+            }
+            Side::Unknown => return false,
         }
         if peers.blocks.is_empty() {
             return false;
         }
-        let value = *blocks.get_or_insert_with(|| self.other_value(other, v6));
+        let eligible = peers.any_address
+            || match other {
+                Side::Pod(_) => self.profile.ipblock_matches_pods(),
+                Side::Node(..) => self.profile.ipblock_matches_nodes(),
+                _ => true,
+            };
+        if !eligible {
+            return false;
+        }
+        let value = *value.get_or_insert_with(|| self.raw_value(other, v6));
         if value == 0 {
             return false;
         }
@@ -510,77 +796,192 @@ impl Inner {
         peers.blocks.iter().any(|b| self.blocks.contains(*b, value))
     }
 
-    fn class_allows(&self, class: u32, flow: Flow, other: Endpoint, v6: bool) -> bool {
+    /// Runs a class program: whether the class allows the flow, given the other side.
+    fn run(&self, class: u32, flow: Flow<'_>, other: Side<'_>, v6: bool) -> bool {
         let Some(class) = self.classes.get(class as usize) else {
             return true;
         };
-        let mut blocks = None;
-        class.entries.iter().any(|e| {
-            self.ports_match(&e.ports, flow) && self.peers_match(&e.peers, other, &mut blocks, v6)
-        })
+        let mut value = None;
+        let mut pc = 0usize;
+        while let Some(op) = class.ops.get(pc) {
+            match *op {
+                Op::Match {
+                    action,
+                    start,
+                    end,
+                    skip,
+                } => {
+                    let entries = class
+                        .entries
+                        .get(start as usize..end as usize)
+                        .unwrap_or_default();
+                    let hit = entries.iter().any(|e| {
+                        self.ports_match(&e.ports, flow)
+                            && self.peers_match(&e.peers, flow, other, &mut value, v6)
+                    });
+                    if hit {
+                        match action {
+                            Action::Allow => return true,
+                            Action::Deny => return false,
+                            _ => {
+                                pc = skip as usize;
+                                continue;
+                            }
+                        }
+                    }
+                    pc += 1;
+                }
+                Op::Deny => return false,
+                Op::Allow => return true,
+            }
+        }
+        true
     }
 
-    fn explain_side(&self, flow: Flow, direction: Direction, v6: bool) -> SideExplanation {
-        let (here, other) = flow.sides(direction);
-        let mut side = SideExplanation::open(&self.cluster, direction, here);
-        let Endpoint::Pod(pod) = here else {
-            return side;
-        };
-        let Some(info) = self.pods.get(pod.index()) else {
-            return side;
+    fn explain_side(&self, flow: Flow<'_>, direction: Direction, v6: bool) -> SideExplanation {
+        let (here_e, other_e) = flow.sides(direction);
+        let mut side = SideExplanation::open(&self.cluster, direction, here_e);
+        let here = self.side(here_e);
+        let other = self.side(other_e);
+        let info = match here {
+            Side::Pod(info) => info,
+            Side::Unknown => {
+                side.is_pod = matches!(here_e, Endpoint::Pod(_));
+                side.decide(Decision::UnknownEndpoint);
+                return side;
+            }
+            _ => return side,
         };
         side.is_pod = true;
-        let class_id = match direction {
-            Direction::Ingress => info.ingress_class,
-            Direction::Egress => info.egress_class,
-        };
+        let di = dir_index(direction);
+        for (meta, subjects) in &self.ignored {
+            if subjects
+                .get(di)
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.contains(info.identity as usize))
+            {
+                side.ignored.push(meta.policy_ref());
+            }
+        }
+        let own_node = self.own_node(info, other, direction);
+        let class_id = self.class_of(info, other, direction);
         let Some(class) = self.classes.get(class_id as usize) else {
+            side.decide(Decision::NoDecision);
             return side;
         };
-        let mut blocks = None;
-        for &p in &class.policies {
-            let (namespace, name) = self
-                .policy_names
-                .get(p as usize)
-                .cloned()
-                .unwrap_or_default();
-            let pref = PolicyRef {
-                index: p as usize,
-                namespace,
-                name,
+        let meta = |p: u32| self.policies.get(p as usize);
+        side.policies = class
+            .policies
+            .iter()
+            .filter_map(|p| meta(*p).map(PolicyMeta::policy_ref))
+            .collect();
+        side.isolated = class
+            .policies
+            .iter()
+            .any(|p| meta(*p).is_some_and(|m| m.kind == PolicyKind::NetworkPolicy));
+        for (a, &x) in class.policies.iter().enumerate() {
+            for &y in class.policies.iter().skip(a + 1) {
+                if let (Some(p), Some(q)) = (meta(x), meta(y)) {
+                    if p.kind == PolicyKind::ClusterNetworkPolicy
+                        && q.kind == PolicyKind::ClusterNetworkPolicy
+                        && p.tier == q.tier
+                        && p.priority == q.priority
+                    {
+                        side.priority_ties.push((p.policy_ref(), q.policy_ref()));
+                    }
+                }
+            }
+        }
+
+        let mut value = None;
+        let mut decision = Decision::NoDecision;
+        let mut skipping: Option<TierRef> = None;
+        'policies: for (pos, &p) in class.policies.iter().enumerate() {
+            let Some(m) = meta(p) else {
+                continue;
             };
+            if skipping.as_ref() == Some(&m.tier) {
+                continue;
+            }
+            skipping = None;
+            if own_node && m.kind == PolicyKind::NetworkPolicy {
+                decision = Decision::OwnNode;
+                break;
+            }
             let rules = self
                 .rules
                 .get(p as usize)
-                .and_then(|r| r.get(dir_index(direction)))
+                .and_then(|r| r.get(di))
                 .map_or(&[][..], Vec::as_slice);
-            for (index, rule) in rules.iter().enumerate() {
-                if self.ports_match(&rule.ports, flow)
-                    && self.peers_match(&rule.peers, other, &mut blocks, v6)
-                {
-                    side.allowed_by.push(RuleRef {
-                        policy: pref.clone(),
-                        direction,
-                        rule: index,
-                    });
+            for (r, rule) in rules.iter().enumerate() {
+                let hit = self.ports_match(&rule.ports, flow)
+                    && self.peers_match(&rule.peers, flow, other, &mut value, v6);
+                if !hit {
+                    continue;
+                }
+                let rule_ref = RuleRef::new(m.policy_ref(), direction, r);
+                if m.kind == PolicyKind::NetworkPolicy {
+                    side.allowed_by.push(rule_ref);
+                    continue;
+                }
+                match rule.action {
+                    Action::Pass | Action::Log => {
+                        side.steps
+                            .push(Step::new(m.tier.clone(), rule_ref, rule.action));
+                        if rule.action == Action::Pass {
+                            skipping = Some(m.tier.clone());
+                            continue 'policies;
+                        }
+                    }
+                    action => {
+                        decision = Decision::Rule {
+                            tier: m.tier.clone(),
+                            rule: rule_ref,
+                            action,
+                        };
+                        break 'policies;
+                    }
                 }
             }
-            side.policies.push(pref);
+            if m.kind == PolicyKind::NetworkPolicy {
+                let last_network = class
+                    .policies
+                    .get(pos + 1)
+                    .and_then(|n| meta(*n))
+                    .is_none_or(|n| n.kind != PolicyKind::NetworkPolicy);
+                if last_network {
+                    decision = match side.allowed_by.first() {
+                        Some(rule) => Decision::Rule {
+                            tier: TierRef::NetworkPolicy,
+                            rule: rule.clone(),
+                            action: Action::Allow,
+                        },
+                        None => Decision::TierDefault {
+                            tier: TierRef::NetworkPolicy,
+                            action: Action::Deny,
+                        },
+                    };
+                    break;
+                }
+            }
         }
-        side.isolated = !side.policies.is_empty();
-        side.allowed = !side.isolated || !side.allowed_by.is_empty();
+        side.decide(decision);
         side
     }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl crate::explain::Evaluator for Engine {
     fn cluster(&self) -> &Cluster {
         Engine::cluster(self)
     }
-    fn decide(&self, flow: Flow) -> Verdict {
+    fn decide(&self, flow: Flow<'_>) -> Verdict {
         Engine::decide(self, flow)
     }
-    fn explain(&self, flow: Flow) -> Explanation {
+    fn explain(&self, flow: Flow<'_>) -> Explanation {
         Engine::explain(self, flow)
     }
 }

@@ -283,7 +283,9 @@ impl DomainPattern {
         !head.is_empty()
             && !head.split('.').any(str::is_empty)
             && tail.starts_with('.')
-            && tail.get(1..).is_some_and(|t| t.eq_ignore_ascii_case(&self.name))
+            && tail
+                .get(1..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(&self.name))
     }
 
     /// Whether the pattern starts with `*.`.

@@ -177,7 +177,7 @@ fn evaluate_on_small_cluster(policies: &[Policy]) {
     let mut namespaces: BTreeSet<&str> = BTreeSet::new();
     namespaces.insert("default");
     for p in policies.iter().take(8) {
-        namespaces.insert(&p.namespace);
+        namespaces.insert(p.namespace());
     }
     let label_sets: [&[(&str, &str)]; 3] = [
         &[("app", "web"), ("role", "frontend")],
@@ -456,15 +456,15 @@ fn profile_from(u: &mut Bytes<'_>) -> Profile {
         let name = Profile::NAMES[usize::from(bits & 0x7f) % Profile::NAMES.len()];
         return Profile::named(name).expect("a listed profile name");
     }
-    Profile {
-        name: "fuzz".into(),
-        enforces_policies: bits & 1 != 0 || bits & 2 != 0,
-        ipblock_matches_pods: bits & 2 != 0,
-        ipblock_matches_nodes: bits & 4 != 0,
-        own_node_exempt: bits & 8 != 0,
-        pod_to_own_node_exempt: bits & 32 != 0,
-        self_exempt: bits & 16 != 0,
-    }
+    Profile::conformance()
+        .with_name("fuzz")
+        .with_network_policy(bits & 1 != 0 || bits & 2 != 0)
+        .with_cluster_network_policy(bits & 64 != 0)
+        .with_ipblock_matches_pods(bits & 2 != 0)
+        .with_ipblock_matches_nodes(bits & 4 != 0)
+        .with_own_node_exempt(bits & 8 != 0)
+        .with_pod_to_own_node_exempt(bits & 32 != 0)
+        .with_self_exempt(bits & 16 != 0)
 }
 
 /// The compiled engine equals the reference evaluator (decide, explain, and

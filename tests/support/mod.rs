@@ -8,10 +8,11 @@
 #![allow(dead_code)]
 
 pub mod cnp;
+pub mod tiers;
 
 use std::net::IpAddr;
 
-use netpol::cluster::{Cluster, ContainerPort, Endpoint, Flow, PodSpec};
+use netpol::cluster::{Cluster, ContainerPort, Endpoint, Flow, NodeSpec, PodSpec};
 use netpol::model::{
     IntOrString, IpBlock, LabelSelector, LabelSelectorRequirement, Labels, NetworkPolicy,
     NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -24,8 +25,8 @@ use proptest::prelude::*;
 pub const NAMESPACES: &[&str] = &["a", "b", "c"];
 const KEYS: &[&str] = &["app", "tier", "env"];
 const VALUES: &[&str] = &["x", "y", "z"];
-const PORT_NAMES: &[&str] = &["http", "dns", "web"];
-const PORTS: &[u16] = &[53, 80, 81, 8080];
+pub const PORT_NAMES: &[&str] = &["http", "dns", "web"];
+pub const PORTS: &[u16] = &[53, 80, 81, 8080];
 
 /// Pod and node addresses come from small ranges so that ipBlocks hit them.
 const POD_V4: &[&str] = &[
@@ -33,7 +34,7 @@ const POD_V4: &[&str] = &[
 ];
 const POD_V6: &[&str] = &["fd00::1", "fd00::2", "fd00::1:5"];
 const NODE_V4: &[&str] = &["192.168.0.11", "192.168.0.12"];
-const EXTERNAL: &[&str] = &[
+pub const EXTERNAL: &[&str] = &[
     "10.0.0.4",
     "203.0.113.7",
     "0.0.0.0",
@@ -44,7 +45,7 @@ const EXTERNAL: &[&str] = &[
 ];
 
 /// (cidr, except candidates that are strict subsets).
-const BLOCKS: &[(&str, &[&str])] = &[
+pub const BLOCKS: &[(&str, &[&str])] = &[
     ("0.0.0.0/0", &["10.0.0.0/8", "0.0.0.0/1", "10.0.0.4/32"]),
     ("10.0.0.0/30", &["10.0.0.2/31", "10.0.0.1/32"]),
     ("10.0.0.0/16", &["10.0.1.0/24", "10.0.0.0/29"]),
@@ -57,11 +58,11 @@ const BLOCKS: &[(&str, &[&str])] = &[
     ("10.0.0.1/4", &[]), // host bits set: means 0.0.0.0/4
 ];
 
-fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strategy<Value = T> {
+pub fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strategy<Value = T> {
     (0..items.len()).prop_map(move |i| items[i].clone())
 }
 
-fn labels() -> impl Strategy<Value = Labels> {
+pub fn labels() -> impl Strategy<Value = Labels> {
     vec((pick(KEYS), pick(VALUES)), 0..3).prop_map(|pairs| {
         pairs
             .into_iter()
@@ -270,18 +271,20 @@ pub fn cluster() -> impl Strategy<Value = Cluster> {
         vec(labels(), NAMESPACES.len()),
         vec(pod_gen(), 1..7),
         any::<bool>(),
+        vec(labels(), NODE_V4.len()),
     )
-        .prop_map(|(ns_labels, pods, node_v6)| {
+        .prop_map(|(ns_labels, pods, node_v6, node_labels)| {
             let mut b = Cluster::builder();
             for (name, labels) in NAMESPACES.iter().zip(ns_labels) {
                 b = b.namespace(*name, labels);
             }
-            for (i, ip) in NODE_V4.iter().enumerate() {
-                let mut ips: Vec<IpAddr> = vec![ip.parse().unwrap()];
+            for ((i, ip), labels) in NODE_V4.iter().enumerate().zip(node_labels) {
+                let mut node = NodeSpec::new(format!("n{i}")).ip(ip.parse().unwrap());
                 if node_v6 {
-                    ips.push(format!("fd00:ffff::{}", i + 1).parse().unwrap());
+                    node = node.ip(format!("fd00:ffff::{}", i + 1).parse().unwrap());
                 }
-                b = b.node(format!("n{i}"), ips);
+                node.labels = labels;
+                b = b.add_node(node);
             }
             for (i, p) in pods.into_iter().enumerate() {
                 let mut spec = PodSpec::new(p.ns, format!("pod{i}"));
@@ -325,7 +328,7 @@ pub fn endpoints(cluster: &Cluster) -> Vec<Endpoint> {
 }
 
 /// All flows between the endpoints, on a few ports and every protocol.
-pub fn all_flows(cluster: &Cluster) -> Vec<Flow> {
+pub fn all_flows(cluster: &Cluster) -> Vec<Flow<'static>> {
     let eps = endpoints(cluster);
     let mut out = Vec::new();
     for &src in &eps {
