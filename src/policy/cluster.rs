@@ -411,7 +411,8 @@ impl ClusterRule {
     }
 }
 
-/// A validated, normalised ClusterNetworkPolicy. See the [module documentation](self).
+/// A validated, normalised ClusterNetworkPolicy. Built with [`ClusterPolicy::new`] from a
+/// written policy or with [`ClusterPolicy::builder`].
 ///
 /// ```
 /// use netpol::policy::{ClusterPolicy, ClusterTier, Direction, Subject};
