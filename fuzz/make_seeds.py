@@ -118,6 +118,65 @@ def netconf():
                 write(d, case["netConf"])
 
 
+def cnp(spec, name="p", **top):
+    doc = {"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+           "metadata": {"name": name}, "spec": spec}
+    doc.update(top)
+    return doc
+
+
+def cnp_json():
+    """Hand-written ClusterNetworkPolicies: one of every peer and port form, a mixed
+    List, and one breaking each validation rule."""
+    d = reset("cnp_json")
+    subject = {"namespaces": {"matchLabels": {"team": "a"}}}
+    full = {
+        "tier": "Admin", "priority": 10,
+        "subject": {"pods": {"namespaceSelector": {}, "podSelector": {"matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["web", "db"]}]}}},
+        "ingress": [
+            {"name": "mon", "action": "Accept", "from": [{"namespaces": {}}, {"pods": {"podSelector": {}}}],
+             "protocols": [{"tcp": {"destinationPort": {"number": 9090}}}, {"destinationNamedPort": "metrics"}]},
+            {"action": "Pass", "from": [{"namespaces": {"matchLabels": {"x": "y"}}}]}],
+        "egress": [
+            {"action": "Accept", "to": [{"domainNames": ["*.example.com", "example.com."]}],
+             "protocols": [{"udp": {"destinationPort": {"range": {"start": 53, "end": 54}}}},
+                           {"sctp": {"destinationPort": {"number": 9}}}]},
+            {"action": "Deny", "to": [{"networks": ["0.0.0.0/0", "::/0", "10.1.2.3/8"]}, {"nodes": {}}]}],
+    }
+    docs = [
+        cnp(full, status={"conditions": [{"type": "Ready", "status": "True"}]}),
+        {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "np", "namespace": "a"}, "spec": {"podSelector": {}, "ingress": []}},
+            cnp({"tier": "Baseline", "priority": 1000, "subject": subject})]},
+        {"kind": "ClusterNetworkPolicyList", "items": [{"metadata": {"name": "a"}, "spec": {}}]},
+        cnp({}),
+        cnp({"tier": "admin", "priority": 1001, "subject": {}}),
+        cnp({"tier": "Admin", "priority": -1, "subject": {"namespaces": {}, "pods": {}}}),
+        cnp({"tier": "Admin", "priority": 1, "subject": subject,
+             "egress": [{"action": "Allow", "name": "x" * 101, "to": []}]}),
+        cnp({"tier": "Admin", "priority": 1, "subject": subject,
+             "egress": [{"action": "Deny", "to": [{"networks": ["010.0.0.0/8", "10.0.0.0/08",
+                 "::ffff:1.2.3.4/104", "10.0.0.0/8", "10.0.0.0/8", "1111:2222:3333:4444:5555:6666:7777:8888/1280"]}]}]}),
+        cnp({"tier": "Admin", "priority": 1, "subject": subject,
+             "egress": [{"action": "Deny", "to": [{"domainNames": ["localhost", "a.*.io", "a.io", "a.io"]}]}]}),
+        cnp({"tier": "Admin", "priority": 1, "subject": subject,
+             "egress": [{"action": "Accept", "to": [{"networks": ["10.0.0.0/8"]}],
+                         "protocols": [{"destinationNamedPort": "http"},
+                                       {"tcp": {"destinationPort": {"range": {"start": 9, "end": 9}}}}]}]}),
+        cnp({"tier": "Baseline", "priority": 0, "subject": subject,
+             "ingress": [{"action": "Deny", "from": [{}], "protocols": [{}, {"udp": {}},
+                 {"tcp": {"destinationPort": {"number": 0, "range": {"start": 1}}}}]}]}),
+        cnp({"tier": "Baseline", "priority": 0, "subject": {"namespaces": {"matchExpressions": [
+            {"key": "a", "operator": "Like", "values": ["x"]}]}}}),
+        cnp({"tier": "Baseline", "priority": 0, "subject": subject,
+             "egress": [{"action": "Deny", "to": [{"namespaces": {}}] * 26}] * 2}),
+    ]
+    for doc in docs:
+        write(d, json.dumps(doc, indent=1))
+
+
 def random_bytes(target, sizes):
     d = reset(target)
     rng = random.Random(target)
@@ -130,6 +189,7 @@ if __name__ == "__main__":
     selector_text()
     netconf()
     calico_selector()
+    cnp_json()
     random_bytes("differential", [16, 48, 96, 160, 256, 384, 512, 768])
     random_bytes("prefix_map", [8, 32, 96, 256, 512, 1024])
     for t in sorted((FUZZ / "seeds").iterdir()):

@@ -32,6 +32,14 @@
 //!   fields k8s-openapi's `ObjectMeta` does not know. A known metadata field with a value
 //!   of the wrong type (`creationTimestamp: "yesterday"`) is an error naming the field.
 //!
+//! ClusterNetworkPolicy ([`crate::model::ClusterNetworkPolicy`]) has no counterpart:
+//! k8s-openapi is generated from the OpenAPI document of Kubernetes itself (0.29 covers
+//! 1.33 to 1.37 and has no `policy.networking.k8s.io` types in any of them), while
+//! ClusterNetworkPolicy is a custom resource of kubernetes-sigs/network-policy-api. Read
+//! it from JSON ([`crate::model::ClusterNetworkPolicy::from_json`],
+//! [`crate::model::decode_policy_objects`]) or convert through `serde_json::Value` from
+//! another binding of the CRD.
+//!
 //! k8s-openapi needs a Kubernetes version feature (`v1_33` … `latest`) chosen by the final
 //! binary; this crate does not enable one. The conversions only touch types that are the
 //! same in every supported version.

@@ -32,11 +32,20 @@
 //! # Ok::<(), netpol::model::DecodeError>(())
 //! ```
 
+mod cnp;
 mod int_or_string;
 mod meta;
 mod policy;
 mod selector;
 
+pub use cnp::{
+    CNP_API_VERSION, ClusterNetworkPolicy, ClusterNetworkPolicyEgressPeer,
+    ClusterNetworkPolicyEgressRule, ClusterNetworkPolicyIngressPeer,
+    ClusterNetworkPolicyIngressRule, ClusterNetworkPolicyList, ClusterNetworkPolicyPort,
+    ClusterNetworkPolicyPortRange, ClusterNetworkPolicyProtocol, ClusterNetworkPolicyProtocolPort,
+    ClusterNetworkPolicySpec, ClusterNetworkPolicyStatus, ClusterNetworkPolicySubject,
+    NamespacedPod, PolicyObject, decode_policy_objects,
+};
 pub use int_or_string::IntOrString;
 pub use meta::ObjectMeta;
 pub use policy::{

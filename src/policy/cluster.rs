@@ -32,7 +32,16 @@ use std::str::FromStr;
 use ipnet::IpNet;
 
 use super::{Action, Direction, Protocol};
+use crate::model::{
+    ClusterNetworkPolicy, ClusterNetworkPolicyEgressPeer, ClusterNetworkPolicyIngressPeer,
+    ClusterNetworkPolicyPort, ClusterNetworkPolicyProtocol, ClusterNetworkPolicySpec,
+    ClusterNetworkPolicySubject, LabelSelector, NamespacedPod,
+};
 use crate::selector::Selector;
+use crate::validate::{
+    Channel, ErrorKind, FieldError, ValidationErrors, parse_cnp_cidr,
+    validate_cluster_network_policy_in, validate_label_selector,
+};
 
 /// The tier a ClusterNetworkPolicy sits in.
 ///
@@ -402,7 +411,8 @@ impl ClusterRule {
     }
 }
 
-/// A validated, normalised ClusterNetworkPolicy. See the [module documentation](self).
+/// A validated, normalised ClusterNetworkPolicy. Built with [`ClusterPolicy::new`] from a
+/// written policy or with [`ClusterPolicy::builder`].
 ///
 /// ```
 /// use netpol::policy::{ClusterPolicy, ClusterTier, Direction, Subject};
@@ -595,4 +605,368 @@ impl ClusterPolicy {
     pub fn affects(&self, direction: Direction) -> bool {
         !self.rules(direction).is_empty()
     }
+}
+
+impl ClusterPolicy {
+    /// Normalises a written ClusterNetworkPolicy, as the apiserver would store it with the
+    /// experimental channel's CRD: validated with
+    /// [`validate_cluster_network_policy`](crate::validate::validate_cluster_network_policy),
+    /// then every label selector checked as implementations compile them
+    /// (apimachinery's `LabelSelectorAsSelector`, reported like
+    /// [`validate_label_selector`](crate::validate::validate_label_selector)), because
+    /// the CRD itself does not check selectors. `Accept` becomes [`Action::Allow`],
+    /// `networks` are parsed as the CRD's `isCIDR` reads them
+    /// ([`parse_cnp_cidr`](crate::validate::parse_cnp_cidr), host bits cleared), a
+    /// `number` port is a one-port range, and `pods` without `namespaceSelector` selects
+    /// every namespace. The name is `metadata.name` (or `generateName` when only that is
+    /// written).
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicy;
+    /// use netpol::policy::{Action, ClusterPeer, ClusterPolicy, ClusterPort, ClusterTier, Protocol};
+    ///
+    /// let cnp = ClusterNetworkPolicy::from_json(r#"{
+    ///   "metadata": {"name": "dns-only"},
+    ///   "spec": {"tier": "Baseline", "priority": 50, "subject": {"namespaces": {}},
+    ///     "egress": [
+    ///       {"action": "Accept", "to": [{"pods": {"namespaceSelector": {"matchLabels": {"name": "kube-system"}},
+    ///                                             "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}}],
+    ///        "protocols": [{"udp": {"destinationPort": {"number": 53}}}]},
+    ///       {"action": "Deny", "to": [{"networks": ["0.0.0.0/0", "::/0"]}]}]}
+    /// }"#)?;
+    /// let p = ClusterPolicy::new(&cnp)?;
+    /// assert_eq!((p.name(), p.tier(), p.priority()), ("dns-only", ClusterTier::Baseline, 50));
+    /// assert_eq!(p.egress()[0].action(), Action::Allow);
+    /// assert!(p.egress()[0].ports().unwrap()[0].contains(Protocol::Udp, 53));
+    /// assert!(matches!(&p.egress()[1].peers()[0], ClusterPeer::Networks(n) if n.len() == 2));
+    ///
+    /// let mut bad = cnp.clone();
+    /// bad.spec.as_mut().unwrap().priority = Some(-1);
+    /// let errs = ClusterPolicy::new(&bad).unwrap_err();
+    /// assert_eq!(errs.errors()[0].field, "spec.priority");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(cnp: &ClusterNetworkPolicy) -> Result<Self, ValidationErrors> {
+        Self::new_in(cnp, Channel::Experimental)
+    }
+
+    /// Like [`new`](Self::new), with the given channel's CRD: in the standard channel,
+    /// `nodes` and `domainNames` peers are pruned (a peer holding only one of them is then
+    /// refused) and named ports may sit next to `networks` peers.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicy;
+    /// use netpol::policy::ClusterPolicy;
+    /// use netpol::validate::Channel;
+    /// let cnp = ClusterNetworkPolicy::from_json(r#"{"metadata": {"name": "n"},
+    ///   "spec": {"tier": "Admin", "priority": 1, "subject": {"namespaces": {}},
+    ///            "egress": [{"action": "Deny", "to": [{"nodes": {}}]}]}}"#)?;
+    /// assert!(ClusterPolicy::new_in(&cnp, Channel::Experimental).is_ok());
+    /// let errs = ClusterPolicy::new_in(&cnp, Channel::Standard).unwrap_err();
+    /// assert_eq!(errs.errors()[0].to_string(),
+    ///     "spec.egress[0].to[0]: Invalid value: 0: spec.egress[0].to[0] in body should have at least 1 properties");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new_in(cnp: &ClusterNetworkPolicy, channel: Channel) -> Result<Self, ValidationErrors> {
+        let cnp = channel.prune(cnp);
+        validate_cluster_network_policy_in(&cnp, channel)?;
+        let Some(spec) = &cnp.spec else {
+            return Err(ValidationErrors(vec![FieldError::required("spec", "")]));
+        };
+        let selector_errors = selector_errors(spec);
+        if !selector_errors.is_empty() {
+            return Err(ValidationErrors(selector_errors));
+        }
+        normalise(&cnp, spec).map_err(|e| ValidationErrors(vec![e]))
+    }
+}
+
+/// Every label selector of a spec, with its path, in the validator's order.
+fn spec_selectors(spec: &ClusterNetworkPolicySpec) -> Vec<(String, &LabelSelector)> {
+    fn pods<'a>(p: &'a NamespacedPod, path: &str, out: &mut Vec<(String, &'a LabelSelector)>) {
+        if let Some(s) = &p.namespace_selector {
+            out.push((format!("{path}.namespaceSelector"), s));
+        }
+        if let Some(s) = &p.pod_selector {
+            out.push((format!("{path}.podSelector"), s));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, rule) in spec.egress.iter().flatten().enumerate() {
+        for (j, peer) in rule.to.iter().flatten().enumerate() {
+            let path = format!("spec.egress[{i}].to[{j}]");
+            if let Some(s) = &peer.namespaces {
+                out.push((format!("{path}.namespaces"), s));
+            }
+            if let Some(s) = &peer.nodes {
+                out.push((format!("{path}.nodes"), s));
+            }
+            if let Some(p) = &peer.pods {
+                pods(p, &format!("{path}.pods"), &mut out);
+            }
+        }
+    }
+    for (i, rule) in spec.ingress.iter().flatten().enumerate() {
+        for (j, peer) in rule.from.iter().flatten().enumerate() {
+            let path = format!("spec.ingress[{i}].from[{j}]");
+            if let Some(s) = &peer.namespaces {
+                out.push((format!("{path}.namespaces"), s));
+            }
+            if let Some(p) = &peer.pods {
+                pods(p, &format!("{path}.pods"), &mut out);
+            }
+        }
+    }
+    if let Some(subject) = &spec.subject {
+        if let Some(s) = &subject.namespaces {
+            out.push(("spec.subject.namespaces".into(), s));
+        }
+        if let Some(p) = &subject.pods {
+            pods(p, "spec.subject.pods", &mut out);
+        }
+    }
+    out
+}
+
+fn selector_errors(spec: &ClusterNetworkPolicySpec) -> Vec<FieldError> {
+    spec_selectors(spec)
+        .into_iter()
+        .flat_map(|(path, sel)| validate_label_selector(sel, &path))
+        .collect()
+}
+
+fn compile(sel: Option<&LabelSelector>, path: &str) -> Result<Selector, FieldError> {
+    match sel {
+        None => Ok(Selector::everything()),
+        Some(sel) => Selector::new(sel).map_err(|e| object_error(path, e.to_string())),
+    }
+}
+
+fn compile_pods(p: &NamespacedPod, path: &str) -> Result<(Selector, Selector), FieldError> {
+    Ok((
+        compile(
+            p.namespace_selector.as_ref(),
+            &format!("{path}.namespaceSelector"),
+        )?,
+        compile(p.pod_selector.as_ref(), &format!("{path}.podSelector"))?,
+    ))
+}
+
+/// An `Invalid value` without a value, as the apiserver prints rule failures on objects.
+fn object_error(path: &str, detail: String) -> FieldError {
+    FieldError {
+        kind: ErrorKind::Invalid,
+        field: path.to_owned(),
+        value: None,
+        detail,
+    }
+}
+
+fn unexpected(path: &str, what: &str) -> FieldError {
+    object_error(path, format!("cannot normalise: {what}"))
+}
+
+fn normalise(
+    cnp: &ClusterNetworkPolicy,
+    spec: &ClusterNetworkPolicySpec,
+) -> Result<ClusterPolicy, FieldError> {
+    let name = cnp
+        .metadata
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .or(cnp.metadata.generate_name.as_deref())
+        .unwrap_or("")
+        .to_owned();
+    let tier = spec
+        .tier
+        .as_deref()
+        .and_then(|t| t.parse::<ClusterTier>().ok())
+        .ok_or_else(|| unexpected("spec.tier", "no tier"))?;
+    let priority = spec
+        .priority
+        .and_then(|p| u32::try_from(p).ok())
+        .ok_or_else(|| unexpected("spec.priority", "no priority"))?;
+    let subject = match &spec.subject {
+        Some(ClusterNetworkPolicySubject {
+            namespaces: Some(sel),
+            pods: None,
+        }) => Subject::Namespaces(compile(Some(sel), "spec.subject.namespaces")?),
+        Some(ClusterNetworkPolicySubject {
+            namespaces: None,
+            pods: Some(p),
+        }) => {
+            let (namespaces, pods) = compile_pods(p, "spec.subject.pods")?;
+            Subject::Pods { namespaces, pods }
+        }
+        _ => return Err(unexpected("spec.subject", "not exactly one subject")),
+    };
+    let mut policy = ClusterPolicy::builder(name, tier, priority, subject).build();
+    for (i, rule) in spec.ingress.iter().flatten().enumerate() {
+        let path = format!("spec.ingress[{i}]");
+        let mut peers = Vec::new();
+        for (j, peer) in rule.from.iter().flatten().enumerate() {
+            let p_path = format!("{path}.from[{j}]");
+            peers.push(match peer {
+                ClusterNetworkPolicyIngressPeer {
+                    namespaces: Some(sel),
+                    pods: None,
+                } => ClusterPeer::Namespaces(compile(Some(sel), &format!("{p_path}.namespaces"))?),
+                ClusterNetworkPolicyIngressPeer {
+                    namespaces: None,
+                    pods: Some(p),
+                } => {
+                    let (namespaces, pods) = compile_pods(p, &format!("{p_path}.pods"))?;
+                    ClusterPeer::Pods { namespaces, pods }
+                }
+                _ => return Err(unexpected(&p_path, "not exactly one peer")),
+            });
+        }
+        let r = make_rule(
+            rule.name.as_ref(),
+            rule.action.as_deref(),
+            peers,
+            rule.protocols.as_deref(),
+            &path,
+        )?;
+        policy.ingress.push(r);
+    }
+    for (i, rule) in spec.egress.iter().flatten().enumerate() {
+        let path = format!("spec.egress[{i}]");
+        let mut peers = Vec::new();
+        for (j, peer) in rule.to.iter().flatten().enumerate() {
+            peers.push(egress_peer(peer, &format!("{path}.to[{j}]"))?);
+        }
+        let r = make_rule(
+            rule.name.as_ref(),
+            rule.action.as_deref(),
+            peers,
+            rule.protocols.as_deref(),
+            &path,
+        )?;
+        policy.egress.push(r);
+    }
+    Ok(policy)
+}
+
+fn egress_peer(
+    peer: &ClusterNetworkPolicyEgressPeer,
+    path: &str,
+) -> Result<ClusterPeer, FieldError> {
+    let written = [
+        peer.namespaces.is_some(),
+        peer.pods.is_some(),
+        peer.nodes.is_some(),
+        peer.networks.is_some(),
+        peer.domain_names.is_some(),
+    ];
+    if written.iter().filter(|w| **w).count() != 1 {
+        return Err(unexpected(path, "not exactly one peer"));
+    }
+    if let Some(sel) = &peer.namespaces {
+        return Ok(ClusterPeer::Namespaces(compile(
+            Some(sel),
+            &format!("{path}.namespaces"),
+        )?));
+    }
+    if let Some(p) = &peer.pods {
+        let (namespaces, pods) = compile_pods(p, &format!("{path}.pods"))?;
+        return Ok(ClusterPeer::Pods { namespaces, pods });
+    }
+    if let Some(sel) = &peer.nodes {
+        return Ok(ClusterPeer::Nodes(compile(
+            Some(sel),
+            &format!("{path}.nodes"),
+        )?));
+    }
+    if let Some(networks) = &peer.networks {
+        let nets = networks
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                parse_cnp_cidr(c)
+                    .ok_or_else(|| unexpected(&format!("{path}.networks[{k}]"), "invalid CIDR"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(ClusterPeer::Networks(nets));
+    }
+    let names = peer.domain_names.as_deref().unwrap_or(&[]);
+    let patterns = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            n.parse::<DomainPattern>()
+                .map_err(|_| unexpected(&format!("{path}.domainNames[{k}]"), "invalid domain name"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ClusterPeer::DomainNames(patterns))
+}
+
+fn make_rule(
+    name: Option<&String>,
+    action: Option<&str>,
+    peers: Vec<ClusterPeer>,
+    protocols: Option<&[ClusterNetworkPolicyProtocol]>,
+    path: &str,
+) -> Result<ClusterRule, FieldError> {
+    let action = match action {
+        Some("Accept") => Action::Allow,
+        Some("Deny") => Action::Deny,
+        Some("Pass") => Action::Pass,
+        _ => return Err(unexpected(&format!("{path}.action"), "unknown action")),
+    };
+    let mut rule = ClusterRule::new(action, peers);
+    if let Some(name) = name {
+        rule = rule.named(name.clone());
+    }
+    if let Some(protocols) = protocols {
+        let mut ports = Vec::with_capacity(protocols.len());
+        for (k, p) in protocols.iter().enumerate() {
+            let p_path = format!("{path}.protocols[{k}]");
+            let port = match p {
+                ClusterNetworkPolicyProtocol {
+                    destination_named_port: Some(n),
+                    tcp: None,
+                    udp: None,
+                    sctp: None,
+                } => Some(ClusterPort::Named(n.clone())),
+                ClusterNetworkPolicyProtocol {
+                    tcp: Some(b),
+                    udp: None,
+                    sctp: None,
+                    destination_named_port: None,
+                } => port_range(Protocol::Tcp, b.destination_port.as_ref()),
+                ClusterNetworkPolicyProtocol {
+                    udp: Some(b),
+                    tcp: None,
+                    sctp: None,
+                    destination_named_port: None,
+                } => port_range(Protocol::Udp, b.destination_port.as_ref()),
+                ClusterNetworkPolicyProtocol {
+                    sctp: Some(b),
+                    tcp: None,
+                    udp: None,
+                    destination_named_port: None,
+                } => port_range(Protocol::Sctp, b.destination_port.as_ref()),
+                _ => None,
+            };
+            ports.push(port.ok_or_else(|| unexpected(&p_path, "not exactly one protocol"))?);
+        }
+        rule = rule.with_ports(ports);
+    }
+    Ok(rule)
+}
+
+fn port_range(protocol: Protocol, port: Option<&ClusterNetworkPolicyPort>) -> Option<ClusterPort> {
+    let port = port?;
+    let (start, end) = match (port.number, &port.range) {
+        (Some(n), None) => (n, n),
+        (None, Some(r)) => (r.start?, r.end?),
+        _ => return None,
+    };
+    ClusterPort::range(
+        protocol,
+        u16::try_from(start).ok()?,
+        u16::try_from(end).ok()?,
+    )
 }

@@ -1,4 +1,7 @@
-//! Validation equal to the apiserver's for `networking.k8s.io/v1` NetworkPolicy.
+//! Validation equal to the apiserver's for `networking.k8s.io/v1` NetworkPolicy and for
+//! `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy
+//! ([`validate_cluster_network_policy`], see `validate/cnp.rs` for its rules and
+//! [`Channel`] for the CRD channels).
 //!
 //! [`validate_network_policy`] applies every rule of upstream
 //! `pkg/apis/networking/validation` (with the apiserver's create-time options and default
@@ -27,6 +30,7 @@
 //! there; here it is the sorted key order of [`Labels`](crate::model::Labels).
 
 mod cidr;
+mod cnp;
 mod meta;
 mod names;
 mod spec;
@@ -36,6 +40,11 @@ use std::fmt;
 use crate::model::NetworkPolicy;
 
 pub(crate) use cidr::GoIpNet;
+pub use cnp::{
+    CNP_CIDR_MAX_LENGTH, CNP_DOMAIN_NAME_PATTERN, CNP_MAX_ITEMS, CNP_RULE_NAME_MAX_LENGTH, Channel,
+    UnknownChannel, is_cnp_domain_name, parse_cnp_cidr, validate_cluster_network_policy,
+    validate_cluster_network_policy_in,
+};
 pub use meta::{TOTAL_ANNOTATION_SIZE_LIMIT, validate_object_meta};
 pub use names::{
     DNS1123_LABEL_MAX_LENGTH, DNS1123_SUBDOMAIN_MAX_LENGTH, LABEL_VALUE_MAX_LENGTH,

@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+mod cnp;
+pub use cnp::cnp_json;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -39,6 +42,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("prefix_map", prefix_map),
     ("netconf", netconf),
     ("calico_selector", calico_selector),
+    ("cnp_json", cnp_json),
 ];
 
 // ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod cnp;
 pub mod tiers;
 
 use std::net::IpAddr;
