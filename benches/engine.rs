@@ -37,7 +37,7 @@ use std::time::Duration;
 use criterion::{Criterion, SamplingMode, Throughput};
 use netpol::cluster::{Cluster, Flow};
 use netpol::engine::Engine;
-use netpol::policy::Policy;
+use netpol::policy::PolicySet;
 use netpol::reference::Reference;
 
 use workload::{FlowKind, Scale};
@@ -58,7 +58,7 @@ const KINDS: [(FlowKind, &str); 4] = [
 
 struct Fixture {
     cluster: Cluster,
-    policies: Vec<Policy>,
+    policies: PolicySet,
     /// Flows of each kind, in `KINDS` order, at most `BATCH` each.
     batches: Vec<Vec<Flow<'static>>>,
 }
@@ -110,13 +110,13 @@ fn fixture(scale: Scale) -> Fixture {
     let mut allowed = [0usize; 4];
     let mut total = [0usize; 4];
     for (q, kind) in loaded.queries.iter().zip(&generated.kinds) {
-        let e = engine.decide(q.flow);
-        let r = reference.decide(q.flow);
+        let e = engine.decide(q.flow());
+        let r = reference.decide(q.flow());
         assert_eq!(
             e,
             r,
             "engine and reference differ on {}",
-            netpol::explain::Explanation::describe_flow(&loaded.cluster, q.flow)
+            netpol::explain::Explanation::describe_flow(&loaded.cluster, q.flow())
         );
         let k = KINDS.iter().position(|(x, _)| x == kind).unwrap_or(0);
         total[k] += 1;

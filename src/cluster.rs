@@ -1296,6 +1296,10 @@ pub struct Flow<'a> {
     pub protocol: Protocol,
     /// The name the source resolved an outside destination from, if known.
     pub domain: Option<&'a str>,
+    /// Whether the connection was made to a Service address and translated to the
+    /// destination pod by the service proxy. A pod reaching itself this way (hairpin) is
+    /// not the self traffic allowed before any policy: ClusterNetworkPolicy applies to it.
+    pub via_service: bool,
 }
 
 impl Flow<'static> {
@@ -1313,6 +1317,7 @@ impl Flow<'static> {
             port,
             protocol,
             domain: None,
+            via_service: false,
         }
     }
 }
@@ -1334,7 +1339,37 @@ impl<'a> Flow<'a> {
             port: self.port,
             protocol: self.protocol,
             domain: Some(domain),
+            via_service: self.via_service,
         }
+    }
+
+    /// The same flow, marked as reaching its destination pod through a Service address.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
+    /// let hairpin = Flow::new(a, a, 80, Default::default()).through_service();
+    /// assert!(hairpin.via_service && hairpin.is_hairpin());
+    /// ```
+    pub fn through_service(self) -> Self {
+        Flow {
+            via_service: true,
+            ..self
+        }
+    }
+
+    /// Whether a pod reaches itself through a Service address.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
+    /// assert!(!Flow::new(a, a, 80, Default::default()).is_hairpin());
+    /// ```
+    pub fn is_hairpin(&self) -> bool {
+        self.via_service
+            && matches!((self.src, self.dst), (Endpoint::Pod(a), Endpoint::Pod(b)) if a == b)
     }
 
     /// The same flow without its DNS name.
@@ -1346,7 +1381,14 @@ impl<'a> Flow<'a> {
     /// assert_eq!(f.domain, None);
     /// ```
     pub fn without_domain(self) -> Flow<'static> {
-        Flow::new(self.src, self.dst, self.port, self.protocol)
+        Flow {
+            src: self.src,
+            dst: self.dst,
+            port: self.port,
+            protocol: self.protocol,
+            domain: None,
+            via_service: self.via_service,
+        }
     }
 
     /// The side a direction is checked at, and the other side: for

@@ -388,6 +388,10 @@ pub enum Decision {
     /// the profile says so): a NetworkPolicy selects the pod for this direction, so the
     /// NetworkPolicy tier decides, and allows.
     OwnNode,
+    /// A pod reaching itself through a Service address (hairpin): the service proxy
+    /// masquerades it to its node's address, so the NetworkPolicy tier allows it for a pod
+    /// it selects, as it allows a node's traffic to its own pods.
+    Hairpin,
     /// A tier whose policies select the endpoint matched no rule, and its default
     /// applied: for the NetworkPolicy tier, isolation (`Deny`).
     TierDefault {
@@ -410,7 +414,11 @@ impl Decision {
     /// ```
     pub fn is_allowed(&self) -> bool {
         match self {
-            Decision::NotAPod | Decision::Exempt | Decision::OwnNode | Decision::NoDecision => true,
+            Decision::NotAPod
+            | Decision::Exempt
+            | Decision::OwnNode
+            | Decision::Hairpin
+            | Decision::NoDecision => true,
             Decision::UnknownEndpoint => false,
             Decision::Rule { action, .. } | Decision::TierDefault { action, .. } => {
                 *action == Action::Allow
@@ -610,6 +618,11 @@ impl fmt::Display for SideExplanation {
             Decision::OwnNode => write!(
                 f,
                 "isolated by {}; traffic between a pod and its own node is always allowed",
+                isolated_by()
+            )?,
+            Decision::Hairpin => write!(
+                f,
+                "isolated by {}; a pod reaching itself through a Service is masqueraded to its node, which NetworkPolicy allows",
                 isolated_by()
             )?,
             Decision::Rule {

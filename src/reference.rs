@@ -7,7 +7,9 @@
 //! The rules it follows, in order:
 //! 1. If the profile enforces no policy kind, every flow is allowed.
 //! 2. A flow naming a pod or node the cluster does not hold is denied.
-//! 3. A pod talking to itself is allowed, when the profile says so (the default does).
+//! 3. A pod talking to itself is allowed, when the profile says so (the default does);
+//!    not when it reaches itself through a Service address (hairpin), which is walked like
+//!    any flow but for the NetworkPolicy tier, which allows it for the pods it selects.
 //! 4. Otherwise the source must allow the flow as egress and the destination as ingress.
 //!    A side that is not a pod allows. At a pod, the tiers are walked in order: the Admin
 //!    tier (ClusterNetworkPolicies by ascending priority, then name), the NetworkPolicy
@@ -93,6 +95,7 @@ enum Item {
 enum WalkDecision {
     NotAPod,
     OwnNode,
+    Hairpin,
     Unknown,
     Rule(Item, usize, Action),
     NetworkPolicyDefault,
@@ -199,7 +202,7 @@ impl<'a> Reference<'a> {
             return Some(Special::UnknownEndpoint);
         }
         if let (Endpoint::Pod(a), Endpoint::Pod(b)) = (flow.src, flow.dst) {
-            if a == b && self.profile.self_exempt() {
+            if a == b && !flow.via_service && self.profile.self_exempt() {
                 return Some(Special::SelfTraffic);
             }
         }
@@ -280,6 +283,7 @@ impl<'a> Reference<'a> {
             return walk;
         };
         let own_node = self.own_node(flow, direction);
+        let hairpin = flow.is_hairpin();
         let tiers = self.tiers();
 
         // Who selects the pod, in evaluation order, and who would but is not enforced.
@@ -304,7 +308,7 @@ impl<'a> Reference<'a> {
                     continue;
                 }
                 match item {
-                    Item::Network(_) if own_node => network_selected = true,
+                    Item::Network(_) if own_node || hairpin => network_selected = true,
                     Item::Network(i) => {
                         network_selected = true;
                         let Some(policy) = self.policies.network_policies().get(i) else {
@@ -342,6 +346,7 @@ impl<'a> Reference<'a> {
             if *tier == TierRef::NetworkPolicy && network_selected {
                 walk.decision = match walk.allowed_by.first() {
                     _ if own_node => WalkDecision::OwnNode,
+                    _ if hairpin => WalkDecision::Hairpin,
                     Some(&(i, r)) => WalkDecision::Rule(Item::Network(i), r, Action::Allow),
                     None => WalkDecision::NetworkPolicyDefault,
                 };
@@ -451,6 +456,7 @@ impl<'a> Reference<'a> {
             WalkDecision::Unknown => Decision::UnknownEndpoint,
             WalkDecision::Nothing => Decision::NoDecision,
             WalkDecision::OwnNode => Decision::OwnNode,
+            WalkDecision::Hairpin => Decision::Hairpin,
             WalkDecision::NetworkPolicyDefault => Decision::TierDefault {
                 tier: TierRef::NetworkPolicy,
                 action: Action::Deny,
@@ -602,7 +608,10 @@ impl<'a> Reference<'a> {
 
 fn walk_allows(walk: &Walk) -> bool {
     match walk.decision {
-        WalkDecision::NotAPod | WalkDecision::OwnNode | WalkDecision::Nothing => true,
+        WalkDecision::NotAPod
+        | WalkDecision::OwnNode
+        | WalkDecision::Hairpin
+        | WalkDecision::Nothing => true,
         WalkDecision::Unknown | WalkDecision::NetworkPolicyDefault => false,
         WalkDecision::Rule(_, _, action) => action == Action::Allow,
     }

@@ -80,13 +80,13 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, ContainerPort, Endpoint, Flow, PodId, PodSpec};
+use crate::cluster::{Cluster, ContainerPort, Endpoint, Flow, NodeSpec, PodId, PodSpec};
 use crate::explain::Verdict;
-use crate::model::{Labels, NetworkPolicy};
-use crate::policy::{Policy, Protocol};
+use crate::model::{Labels, PolicyObject};
+use crate::policy::{ClusterPolicy, Policy, PolicySet, Protocol};
 use crate::profile::Profile;
 use crate::service::{Reachability, Service, ServiceId, ServiceTable};
-use crate::validate::{ErrorKind, FieldError};
+use crate::validate::{ErrorKind, FieldError, validate_cluster_network_policy};
 
 /// A scenario as written.
 ///
@@ -171,6 +171,9 @@ pub struct ScenarioNode {
     /// More host IPs (dual stack), after `ip`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ips: Vec<String>,
+    /// Node labels, for peers that select nodes.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
 }
 
 /// A pod entry.
@@ -186,6 +189,7 @@ pub struct ScenarioNode {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ScenarioPod {
     /// Namespace.
     pub namespace: String,
@@ -206,6 +210,9 @@ pub struct ScenarioPod {
     /// Container ports.
     #[serde(default)]
     pub ports: Vec<ScenarioPort>,
+    /// Service account (`default` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
 }
 
 /// A container port entry.
@@ -230,15 +237,16 @@ pub struct ScenarioPort {
     pub protocol: Option<String>,
 }
 
-/// One side of a query: `"ns/name"`, `{"ip": "..."}`, `{"node": "name"}`, or (as a
-/// destination) `{"service": "ns/name"}`.
+/// One side of a query: `"ns/name"`, `{"ip": "..."}` (as a destination optionally with the
+/// DNS name the source resolved it from, `{"ip": "...", "domain": "..."}`),
+/// `{"node": "name"}`, or (as a destination) `{"service": "ns/name"}`.
 ///
 /// ```
 /// use netpol::scenario::ScenarioEndpoint;
 /// let pod: ScenarioEndpoint = serde_json::from_str(r#""prod/api""#)?;
 /// assert_eq!(pod, ScenarioEndpoint::Pod("prod/api".into()));
 /// let dns: ScenarioEndpoint = serde_json::from_str(r#"{"ip": "8.8.8.8"}"#)?;
-/// assert_eq!(dns, ScenarioEndpoint::Ip { ip: "8.8.8.8".into() });
+/// assert_eq!(dns, ScenarioEndpoint::Ip { ip: "8.8.8.8".into(), domain: None });
 /// let svc: ScenarioEndpoint = serde_json::from_str(r#"{"service": "kube-system/kube-dns"}"#)?;
 /// assert!(matches!(svc, ScenarioEndpoint::Service { .. }));
 /// # Ok::<(), serde_json::Error>(())
@@ -252,6 +260,9 @@ pub enum ScenarioEndpoint {
     Ip {
         /// The address.
         ip: String,
+        /// The name the source resolved the address from (destinations only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        domain: Option<String>,
     },
     /// A node's host network.
     Node {
@@ -401,14 +412,32 @@ pub struct ScenarioQuery {
 /// let e: ExpectRejected = serde_json::from_str(
 ///     r#"{"policy": "prod/bad-ports", "field": "spec.ingress[0].ports[0].endPort"}"#)?;
 /// assert_eq!(e.policy, "prod/bad-ports");
+/// assert_eq!(e.kind(), "NetworkPolicy");
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpectRejected {
-    /// `namespace/name` of the policy.
+    /// The kind, as kubectl writes a resource (`NetworkPolicy` when absent,
+    /// `ClusterNetworkPolicy`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// `namespace/name` of a namespaced policy, `name` of a cluster-scoped one.
     pub policy: String,
     /// The field path of (one of) the refused fields.
     pub field: String,
+}
+
+impl ExpectRejected {
+    /// The kind, `NetworkPolicy` when not written.
+    ///
+    /// ```
+    /// let e: netpol::scenario::ExpectRejected =
+    ///     serde_json::from_str(r#"{"kind": "ClusterNetworkPolicy", "policy": "p", "field": "spec"}"#).unwrap();
+    /// assert_eq!(e.kind(), "ClusterNetworkPolicy");
+    /// ```
+    pub fn kind(&self) -> &str {
+        self.kind.as_deref().unwrap_or("NetworkPolicy")
+    }
 }
 
 /// A scenario that cannot be read or loaded.
@@ -467,10 +496,16 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> ScenarioError
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyOutcome {
-    /// `namespace/name`.
+    /// The kind, as kubectl writes a resource (`NetworkPolicy`, `ClusterNetworkPolicy`).
+    pub kind: String,
+    /// `namespace/name` of a namespaced policy, `name` of a cluster-scoped one.
     pub key: String,
     /// Empty when accepted; otherwise the reasons it was refused.
     pub errors: Vec<FieldError>,
+    /// For a policy the apiserver accepts but the crate cannot evaluate (a
+    /// ClusterNetworkPolicy label selector the CRD does not check, such as an unknown
+    /// operator): why. Such a policy takes no part in the queries.
+    pub unsupported: Vec<FieldError>,
 }
 
 /// A query between endpoints, resolved against the cluster.
@@ -482,19 +517,40 @@ pub struct PolicyOutcome {
 /// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
 ///   "queries": [{"from": "prod/api", "to": {"ip": "8.8.8.8"}, "port": 53, "protocol": "UDP"}]}"#)?
 ///     .load()?;
-/// let q = loaded.queries[0];
-/// assert_eq!(q.flow.dst, Endpoint::External("8.8.8.8".parse().unwrap()));
-/// assert_eq!((q.flow.port, q.flow.protocol, q.expect), (53, Protocol::Udp, None));
+/// let q = &loaded.queries[0];
+/// assert_eq!(q.flow().dst, Endpoint::External("8.8.8.8".parse().unwrap()));
+/// assert_eq!((q.flow().port, q.flow().protocol, q.expect), (53, Protocol::Udp, None));
 /// # Ok::<(), netpol::scenario::ScenarioError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedQuery {
     /// Position in the file's `queries`.
     pub index: usize,
-    /// The flow.
+    /// The flow, without its DNS name (see [`flow`](Self::flow)).
     pub flow: Flow<'static>,
+    /// The name the source resolved an outside destination from, if given.
+    pub domain: Option<String>,
     /// Expected verdict, if any.
     pub expect: Option<Verdict>,
+}
+
+impl LoadedQuery {
+    /// The flow, with its DNS name when the query gives one.
+    ///
+    /// ```
+    /// # use netpol::scenario::Scenario;
+    /// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
+    ///   "queries": [{"from": "prod/api", "to": {"ip": "198.51.100.7", "domain": "api.example.com"}, "port": 443}]}"#)?
+    ///     .load()?;
+    /// assert_eq!(loaded.queries[0].flow().domain, Some("api.example.com"));
+    /// # Ok::<(), netpol::scenario::ScenarioError>(())
+    /// ```
+    pub fn flow(&self) -> Flow<'_> {
+        match &self.domain {
+            Some(d) => self.flow.with_domain(d),
+            None => self.flow,
+        }
+    }
 }
 
 /// A query to a Service, resolved against the cluster and the Services.
@@ -566,8 +622,8 @@ pub enum LoadedItem<'a> {
 pub struct LoadedScenario {
     /// The cluster.
     pub cluster: Cluster,
-    /// Accepted policies, in file order.
-    pub policies: Vec<Policy>,
+    /// Accepted policies of every kind, in file order within each kind.
+    pub policies: PolicySet,
     /// Every policy of the file, in file order, accepted or refused.
     pub outcomes: Vec<PolicyOutcome>,
     /// Queries between endpoints, in file order.
@@ -634,7 +690,7 @@ impl LoadedScenario {
         for outcome in &self.outcomes {
             let wanted: Vec<&ExpectRejected> = expected
                 .iter()
-                .filter(|e| e.policy == outcome.key)
+                .filter(|e| e.policy == outcome.key && e.kind() == outcome.kind)
                 .collect();
             match (wanted.is_empty(), outcome.errors.is_empty()) {
                 (true, true) => {}
@@ -677,7 +733,11 @@ impl LoadedScenario {
             }
         }
         for e in expected {
-            if !self.outcomes.iter().any(|o| o.key == e.policy) {
+            if !self
+                .outcomes
+                .iter()
+                .any(|o| o.key == e.policy && o.kind == e.kind())
+            {
                 out.push((
                     e.policy.clone(),
                     "listed in expectRejected but not in policies".into(),
@@ -770,7 +830,10 @@ impl Scenario {
             for (j, text) in node.ip.iter().chain(node.ips.iter()).enumerate() {
                 ips.push(parse_ip(&format!("nodes[{i}].ips[{j}]"), text)?);
             }
-            builder = builder.node(node.name.clone(), ips);
+            let mut spec = NodeSpec::new(node.name.clone());
+            spec.ips = ips;
+            spec.labels = node.labels.clone();
+            builder = builder.add_node(spec);
         }
         for (i, pod) in self.pods.iter().enumerate() {
             let mut spec = PodSpec::new(pod.namespace.clone(), pod.name.clone());
@@ -780,6 +843,7 @@ impl Scenario {
                     .push(parse_ip(&format!("pods[{i}].ips[{j}]"), text)?);
             }
             spec.node = pod.node.clone();
+            spec.service_account = pod.service_account.clone();
             for (j, p) in pod.ports.iter().enumerate() {
                 let protocol = parse_protocol(
                     &format!("pods[{i}].ports[{j}].protocol"),
@@ -797,26 +861,45 @@ impl Scenario {
             .build()
             .map_err(|e| invalid("pods", e.to_string()))?;
 
-        let mut policies = Vec::new();
+        let mut policies = PolicySet::new();
         let mut outcomes = Vec::new();
         for value in &self.policies {
-            let key = policy_key(value);
-            let errors = match NetworkPolicy::from_value(value) {
+            let (kind, key) = policy_key(value);
+            let mut unsupported = Vec::new();
+            let errors = match PolicyObject::from_value(value) {
                 Err(e) => vec![FieldError {
                     kind: ErrorKind::Invalid,
                     field: e.path.clone(),
                     value: None,
                     detail: e.message,
                 }],
-                Ok(written) => match Policy::new(&written) {
+                Ok(PolicyObject::NetworkPolicy(written)) => match Policy::new(&written) {
                     Ok(policy) => {
                         policies.push(policy);
                         Vec::new()
                     }
                     Err(errs) => errs.0,
                 },
+                Ok(PolicyObject::ClusterNetworkPolicy(written)) => {
+                    match validate_cluster_network_policy(&written) {
+                        Err(errs) => errs.0,
+                        Ok(()) => {
+                            match ClusterPolicy::new(&written) {
+                                Ok(policy) => policies.push(policy),
+                                // Accepted by the apiserver, but not evaluated: say so.
+                                Err(errs) => unsupported = errs.0,
+                            }
+                            Vec::new()
+                        }
+                    }
+                }
             };
-            outcomes.push(PolicyOutcome { key, errors });
+            outcomes.push(PolicyOutcome {
+                kind,
+                key,
+                errors,
+                unsupported,
+            });
         }
 
         let mut resolved = Vec::with_capacity(self.services.len());
@@ -855,7 +938,7 @@ impl Scenario {
                             invalid(&to_path, format!("no service \"{service}\""))
                         })?)
                     }
-                    ScenarioEndpoint::Ip { ip } => services.lookup_ip(parse_ip(&to_path, ip)?),
+                    ScenarioEndpoint::Ip { ip, .. } => services.lookup_ip(parse_ip(&to_path, ip)?),
                     _ => None,
                 };
             match service {
@@ -898,9 +981,14 @@ impl Scenario {
                             "applies to a service destination only",
                         ));
                     }
+                    let domain = match &q.to {
+                        ScenarioEndpoint::Ip { domain, .. } => domain.clone(),
+                        _ => None,
+                    };
                     queries.push(LoadedQuery {
                         index: i,
                         flow: Flow::new(src, dst, port, protocol),
+                        domain,
                         expect,
                     });
                 }
@@ -918,14 +1006,22 @@ impl Scenario {
     }
 }
 
-fn policy_key(value: &serde_json::Value) -> String {
+/// The kind (`NetworkPolicy` when not written) and the key an `expectRejected` entry
+/// names a policy by: `namespace/name`, or `name` for a cluster-scoped kind.
+fn policy_key(value: &serde_json::Value) -> (String, String) {
     let meta = value.get("metadata");
     let get = |k: &str| meta.and_then(|m| m.get(k)).and_then(|v| v.as_str());
-    format!(
-        "{}/{}",
-        get("namespace").unwrap_or("default"),
-        get("name").unwrap_or("")
-    )
+    let kind = value
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or("NetworkPolicy");
+    let name = get("name").unwrap_or("");
+    let key = if kind == "ClusterNetworkPolicy" {
+        name.to_owned()
+    } else {
+        format!("{}/{name}", get("namespace").unwrap_or("default"))
+    };
+    (kind.to_owned(), key)
 }
 
 fn resolve(cluster: &Cluster, path: &str, e: &ScenarioEndpoint) -> Result<Endpoint, ScenarioError> {
@@ -939,7 +1035,7 @@ fn resolve(cluster: &Cluster, path: &str, e: &ScenarioEndpoint) -> Result<Endpoi
                 .map(Endpoint::Pod)
                 .ok_or_else(|| invalid(path, format!("no pod \"{text}\"")))
         }
-        ScenarioEndpoint::Ip { ip } => Ok(Endpoint::External(parse_ip(path, ip)?)),
+        ScenarioEndpoint::Ip { ip, .. } => Ok(Endpoint::External(parse_ip(path, ip)?)),
         ScenarioEndpoint::Node { node } => cluster
             .node_id(node)
             .map(Endpoint::Node)

@@ -1128,7 +1128,8 @@ impl ServiceTable {
         let mut total = 0;
         for e in endpoints.iter() {
             total += 1;
-            let flow = Flow::new(src, Endpoint::Pod(e.pod), e.target_port, protocol);
+            let flow =
+                Flow::new(src, Endpoint::Pod(e.pod), e.target_port, protocol).through_service();
             if evaluator.decide(flow).is_allowed() {
                 allowed += 1;
             }
@@ -1189,7 +1190,7 @@ impl ServiceTable {
         };
         let mut out = Vec::new();
         for e in endpoints.iter() {
-            let f = Flow::new(src, Endpoint::Pod(e.pod), e.target_port, protocol);
+            let f = Flow::new(src, Endpoint::Pod(e.pod), e.target_port, protocol).through_service();
             out.push(EndpointVerdict {
                 pod: e.pod,
                 endpoint: cluster.describe(Endpoint::Pod(e.pod)),

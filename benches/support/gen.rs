@@ -793,6 +793,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
             name: name.clone(),
             ip: Some(format!("192.168.{}.{}", i / 200, i % 200 + 10)),
             ips: Vec::new(),
+            labels: Default::default(),
         })
         .collect();
     let mut node_fill = vec![0u32; p.nodes];
@@ -822,6 +823,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
             ip: Some(ip),
             ips: Vec::new(),
             node: Some(node),
+            service_account: None,
             ports: vec![
                 ScenarioPort {
                     name: Some("dns".into()),
@@ -900,6 +902,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
                     ip: Some(ip),
                     ips: Vec::new(),
                     node: Some(node),
+                    service_account: None,
                     ports: app
                         .ports
                         .iter()
@@ -1058,7 +1061,12 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
                 let block = &pool[*rng.pick(blocks)];
                 let ip = addr_in(&mut rng, block).to_string();
                 let (port, proto) = flow_port(&mut rng, dst);
-                queries.push(query(ScenarioEndpoint::Ip { ip }, pod_ep(dst), port, proto));
+                queries.push(query(
+                    ScenarioEndpoint::Ip { ip, domain: None },
+                    pod_ep(dst),
+                    port,
+                    proto,
+                ));
                 flow_kinds.push(FlowKind::AddrToPod);
                 continue;
             }
@@ -1067,7 +1075,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         let dst = rng.pick(&pod_refs).clone();
         let (port, proto) = flow_port(&mut rng, &dst);
         queries.push(query(
-            ScenarioEndpoint::Ip { ip },
+            ScenarioEndpoint::Ip { ip, domain: None },
             pod_ep(&dst),
             port,
             proto,
@@ -1079,7 +1087,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         let dst = rng.pick(&pod_refs).clone();
         let (port, proto) = flow_port(&mut rng, &dst);
         queries.push(query(
-            ScenarioEndpoint::Ip { ip },
+            ScenarioEndpoint::Ip { ip, domain: None },
             pod_ep(&dst),
             port,
             proto,
@@ -1092,7 +1100,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         let port = *rng.pick(&[443u16, 443, 53, 5432, 80, 8443]);
         queries.push(query(
             pod_ep(&src),
-            ScenarioEndpoint::Ip { ip },
+            ScenarioEndpoint::Ip { ip, domain: None },
             port,
             protocol_of(port),
         ));

@@ -224,7 +224,7 @@ fn run_file(
             }
         };
         let index = q.index;
-        let verdict = evaluator.decide(q.flow);
+        let verdict = evaluator.decide(q.flow());
         if opts.json {
             let line = serde_json::json!({"file": name, "index": index, "verdict": verdict});
             writeln!(out, "{line}").map_err(|e| io(file, e))?;
@@ -238,7 +238,7 @@ fn run_file(
                     writeln!(
                         out,
                         "{name}: queries[{index}] {}: expected {expect}, got {verdict}",
-                        netpol::explain::Explanation::describe_flow(&loaded.cluster, q.flow)
+                        netpol::explain::Explanation::describe_flow(&loaded.cluster, q.flow())
                     )
                     .map_err(|e| io(file, e))?;
                 }
@@ -249,12 +249,15 @@ fn run_file(
     let mismatches = loaded.rejection_mismatches(&scenario.expect_rejected);
     for outcome in &loaded.outcomes {
         if opts.json {
-            let line = match outcome.errors.first() {
+            let mut line = match outcome.errors.first() {
                 Some(e) => {
                     serde_json::json!({"file": name, "policy": outcome.key, "rejected": true, "field": e.field})
                 }
                 None => serde_json::json!({"file": name, "policy": outcome.key, "rejected": false}),
             };
+            if outcome.kind != "NetworkPolicy" {
+                line["kind"] = serde_json::json!(outcome.kind);
+            }
             writeln!(out, "{line}").map_err(|e| io(file, e))?;
         }
         if mismatches.iter().any(|(k, _)| *k == outcome.key) {
@@ -274,7 +277,7 @@ fn run_file(
     }
 
     if opts.bench > 0 {
-        let flows: Vec<Flow> = loaded.queries.iter().map(|q| q.flow).collect();
+        let flows: Vec<Flow<'_>> = loaded.queries.iter().map(|q| q.flow()).collect();
         let mut allowed = 0usize;
         let start = Instant::now();
         for _ in 0..opts.bench {

@@ -606,12 +606,18 @@ impl Inner {
     }
 
     #[inline]
-    fn class_of(&self, here: &PodInfo, other: Side<'_>, direction: Direction) -> u32 {
+    fn class_of(
+        &self,
+        here: &PodInfo,
+        other: Side<'_>,
+        flow: Flow<'_>,
+        direction: Direction,
+    ) -> u32 {
         let di = dir_index(direction);
         self.identities
             .get(here.identity as usize)
             .and_then(|info| {
-                if self.own_node(here, other, direction) {
+                if self.own_node(here, other, direction) || flow.is_hairpin() {
                     info.own_node_class.get(di)
                 } else {
                     info.class.get(di)
@@ -630,7 +636,7 @@ impl Inner {
         if matches!(src, Side::Unknown) || matches!(dst, Side::Unknown) {
             return false;
         }
-        if self.profile.self_exempt() {
+        if self.profile.self_exempt() && !flow.via_service {
             if let (Endpoint::Pod(a), Endpoint::Pod(b)) = (flow.src, flow.dst) {
                 if a == b {
                     return true;
@@ -639,13 +645,13 @@ impl Inner {
         }
         let v6 = self.flow_is_v6(flow);
         if let Side::Pod(here) = src {
-            let class = self.class_of(here, dst, Direction::Egress);
+            let class = self.class_of(here, dst, flow, Direction::Egress);
             if class != NOT_ISOLATED && !self.run(class, flow, dst, v6) {
                 return false;
             }
         }
         if let Side::Pod(here) = dst {
-            let class = self.class_of(here, src, Direction::Ingress);
+            let class = self.class_of(here, src, flow, Direction::Ingress);
             if class != NOT_ISOLATED && !self.run(class, flow, src, v6) {
                 return false;
             }
@@ -663,7 +669,7 @@ impl Inner {
             return Some(Special::UnknownEndpoint);
         }
         if let (Endpoint::Pod(a), Endpoint::Pod(b)) = (flow.src, flow.dst) {
-            if a == b && self.profile.self_exempt() {
+            if a == b && !flow.via_service && self.profile.self_exempt() {
                 return Some(Special::SelfTraffic);
             }
         }
@@ -864,7 +870,7 @@ impl Inner {
             }
         }
         let own_node = self.own_node(info, other, direction);
-        let class_id = self.class_of(info, other, direction);
+        let class_id = self.class_of(info, other, flow, direction);
         let Some(class) = self.classes.get(class_id as usize) else {
             side.decide(Decision::NoDecision);
             return side;
@@ -904,8 +910,12 @@ impl Inner {
                 continue;
             }
             skipping = None;
-            if own_node && m.kind == PolicyKind::NetworkPolicy {
-                decision = Decision::OwnNode;
+            if m.kind == PolicyKind::NetworkPolicy && (own_node || flow.is_hairpin()) {
+                decision = if own_node {
+                    Decision::OwnNode
+                } else {
+                    Decision::Hairpin
+                };
                 break;
             }
             let rules = self

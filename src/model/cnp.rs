@@ -527,6 +527,22 @@ pub enum PolicyObject {
 }
 
 impl PolicyObject {
+    /// Decodes one object of any supported kind, told apart by its `kind` (absent:
+    /// NetworkPolicy), checking `apiVersion` when written.
+    ///
+    /// ```
+    /// use netpol::model::PolicyObject;
+    /// let v = serde_json::json!({"apiVersion": "policy.networking.k8s.io/v1alpha2",
+    ///     "kind": "ClusterNetworkPolicy", "metadata": {"name": "guard"}});
+    /// assert_eq!(PolicyObject::from_value(&v)?.kind(), "ClusterNetworkPolicy");
+    /// let pod = serde_json::json!({"kind": "Pod"});
+    /// assert_eq!(PolicyObject::from_value(&pod).unwrap_err().path, "kind");
+    /// # Ok::<(), netpol::model::DecodeError>(())
+    /// ```
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, DecodeError> {
+        decode_object(value, "", None)
+    }
+
     /// The object's kind.
     ///
     /// ```
