@@ -1,13 +1,15 @@
 //! Writes a generated benchmark scenario (the conformance file format) as JSON.
 //!
 //! ```text
-//! cargo run --release --example gen_scenario -- [--scale S|M|L] [--seed N] [--expect] [-o FILE]
+//! cargo run --release --example gen_scenario -- [--scale S|M|L] [--seed N] [--cnp N] [--expect] [-o FILE]
 //! ```
 //!
 //! - `--scale`: `S` (100 pods, 10 policies), `M` (1,000 pods, 100 policies, 1,000 CIDRs)
 //!   or `L` (10,000 pods in 100 namespaces, 1,000 policies, 10,000 CIDRs); `S` by default.
 //! - `--seed`: the generator's seed (default 1, the seed `benches/engine.rs` uses). The
 //!   same scale and seed always give the same file.
+//! - `--cnp N`: add N ClusterNetworkPolicies (Admin and Baseline tiers, mixed actions;
+//!   see `add_cluster_policies` in `benches/support/gen.rs`).
 //! - `--expect`: fill in every query's `expect` with the reference evaluator's verdict
 //!   (slow at `L`: the reference scans every policy for every query). Without it the
 //!   queries carry no `expect` and are only answered.
@@ -31,11 +33,12 @@ use std::process::ExitCode;
 
 use netpol::reference::Reference;
 
-const USAGE: &str = "usage: gen_scenario [--scale S|M|L] [--seed N] [--expect] [-o FILE]";
+const USAGE: &str = "usage: gen_scenario [--scale S|M|L] [--seed N] [--cnp N] [--expect] [-o FILE]";
 
 struct Options {
     scale: workload::Scale,
     seed: u64,
+    cnp: usize,
     expect: bool,
     output: Option<String>,
 }
@@ -44,6 +47,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
     let mut opts = Options {
         scale: workload::Scale::S,
         seed: 1,
+        cnp: 0,
         expect: false,
         output: None,
     };
@@ -61,6 +65,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                     .parse()
                     .map_err(|_| format!("--seed needs a number, not \"{s}\""))?;
             }
+            "--cnp" => {
+                let s = args.next().ok_or("--cnp needs a number")?;
+                opts.cnp = s
+                    .parse()
+                    .map_err(|_| format!("--cnp needs a number, not \"{s}\""))?;
+            }
             "--expect" => opts.expect = true,
             "-o" | "--output" => opts.output = Some(args.next().ok_or("-o needs a file name")?),
             "-h" | "--help" => return Err(String::new()),
@@ -72,6 +82,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
 
 fn run(opts: &Options) -> Result<(), String> {
     let mut generated = workload::generate(opts.scale, opts.seed);
+    workload::add_cluster_policies(&mut generated, opts.cnp, opts.seed);
     if opts.expect {
         let loaded = generated
             .scenario
@@ -85,7 +96,7 @@ fn run(opts: &Options) -> Result<(), String> {
         }
         let reference = Reference::new(&loaded.cluster, &loaded.policies, loaded.profile.clone());
         for (q, l) in generated.scenario.queries.iter_mut().zip(&loaded.queries) {
-            q.expect = Some(reference.decide(l.flow).into());
+            q.expect = Some(reference.decide(l.flow()).into());
         }
     }
     let text = serde_json::to_string_pretty(&generated.scenario)

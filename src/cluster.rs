@@ -717,7 +717,6 @@ struct ClusterData {
 
 impl ClusterData {
     fn index_addresses(&mut self) {
-        let mut map = PrefixMap::new();
         let pods = self
             .pods
             .iter()
@@ -728,13 +727,14 @@ impl ClusterData {
             .iter()
             .zip(0u32..)
             .flat_map(|(n, i)| n.ips.iter().map(move |ip| (*ip, Owner::Node(i))));
-        for (ip, owner) in pods.chain(nodes) {
-            let net = ipnet::IpNet::from(ip);
-            if map.get(&net).is_none() {
-                map.insert(net, owner);
-            }
-        }
-        self.addresses = map;
+        // The first owner listed keeps an address two objects claim: keep the first of
+        // each address, then build the map in one pass.
+        let mut seen = ahash::AHashSet::new();
+        self.addresses = pods
+            .chain(nodes)
+            .filter(|(ip, _)| seen.insert(*ip))
+            .map(|(ip, owner)| (ipnet::IpNet::from(ip), owner))
+            .collect();
     }
 }
 

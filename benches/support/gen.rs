@@ -1167,3 +1167,106 @@ fn query(from: ScenarioEndpoint, to: ScenarioEndpoint, port: u16, proto: &str) -
         expect_endpoints: None,
     }
 }
+
+/// Appends `n` ClusterNetworkPolicies to a generated scenario, from `seed`: Admin (70%)
+/// and Baseline tiers, priorities in 0..=1000 with ties, subjects by namespace labels or
+/// by namespace and app, one to four rules per direction mixing Accept, Deny and Pass (no
+/// Pass in Baseline), peers by namespace labels, by namespace and app, networks from
+/// outside address space, and nodes; ports by number, range and name. Namespaces and
+/// apps are read back from the scenario, so any generated scale can take them.
+pub fn add_cluster_policies(g: &mut Generated, n: usize, seed: u64) {
+    let mut rng = Rng::new(seed ^ 0x636e_7073);
+    let label_values = |key: &str| -> Vec<String> {
+        let mut v: Vec<String> = g
+            .scenario
+            .namespaces
+            .iter()
+            .filter_map(|ns| ns.labels.get(key).cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let teams = label_values("team");
+    let envs = label_values("env");
+    let mut apps: Vec<String> = g
+        .scenario
+        .pods
+        .iter()
+        .filter_map(|p| p.labels.get("app").cloned())
+        .collect();
+    apps.sort();
+    apps.dedup();
+    let ns_selector = |rng: &mut Rng| -> Value {
+        match rng.below(3) {
+            0 => json!({"matchLabels": {"team": rng.pick(&teams)}}),
+            1 => json!({"matchLabels": {"env": rng.pick(&envs)}}),
+            _ => json!({"matchExpressions": [{"key": "env", "operator": "In",
+                                              "values": [rng.pick(&envs), "prod"]}]}),
+        }
+    };
+    let network = |rng: &mut Rng| -> String {
+        let len = *rng.pick(&[16u8, 20, 24, 24, 28, 32]);
+        cidr_text(false, net_mask(false, len, public_v4(rng)), len)
+    };
+    for i in 0..n {
+        let admin = rng.chance(70);
+        let subject = if rng.chance(60) {
+            json!({"namespaces": ns_selector(&mut rng)})
+        } else {
+            json!({"pods": {"namespaceSelector": ns_selector(&mut rng),
+                            "podSelector": {"matchLabels": {"app": rng.pick(&apps)}}}})
+        };
+        let mut spec = json!({
+            "tier": if admin { "Admin" } else { "Baseline" },
+            "priority": rng.below(1001).min(rng.below(1001)),
+            "subject": subject,
+        });
+        for (dir, peers_key) in [("ingress", "from"), ("egress", "to")] {
+            if !rng.chance(60) {
+                continue;
+            }
+            let rules: Vec<Value> = (0..rng.range(1, 5))
+                .map(|r| {
+                    let action = match rng.below(10) {
+                        0..=3 => "Deny",
+                        4..=6 => "Accept",
+                        _ if admin => "Pass",
+                        _ => "Deny",
+                    };
+                    let mut peers: Vec<Value> = (0..rng.range(1, 3))
+                        .map(|_| match rng.below(if dir == "egress" { 4 } else { 2 }) {
+                            0 => json!({"namespaces": ns_selector(&mut rng)}),
+                            1 => json!({"pods": {"namespaceSelector": ns_selector(&mut rng),
+                                                 "podSelector": {"matchLabels": {"app": rng.pick(&apps)}}}}),
+                            2 => json!({"networks": (0..rng.range(1, 4)).map(|_| network(&mut rng)).collect::<Vec<_>>()}),
+                            _ => json!({"nodes": {}}),
+                        })
+                        .collect();
+                    peers.dedup();
+                    let mut rule = json!({"name": format!("r{r}"), "action": action, peers_key: peers});
+                    let named_ok = !peers.iter().any(|p| p.get("networks").is_some() || p.get("nodes").is_some());
+                    match rng.below(4) {
+                        0 => {}
+                        1 => rule["protocols"] = json!([{"tcp": {"destinationPort": {"number": *rng.pick(&[80u16, 443, 5432, 8080, 9090])}}}]),
+                        2 => {
+                            let start = rng.range(1000, 30000) as u16;
+                            rule["protocols"] = json!([{"tcp": {"destinationPort": {"range": {"start": start, "end": start + 100}}}},
+                                                       {"udp": {"destinationPort": {"number": 53}}}]);
+                        }
+                        _ if named_ok => rule["protocols"] = json!([{"destinationNamedPort": *rng.pick(&["http", "metrics", "grpc", "db"])}]),
+                        _ => rule["protocols"] = json!([{"udp": {"destinationPort": {"number": 53}}}]),
+                    }
+                    rule
+                })
+                .collect();
+            spec[dir] = Value::Array(rules);
+        }
+        g.scenario.policies.push(json!({
+            "apiVersion": "policy.networking.k8s.io/v1alpha2",
+            "kind": "ClusterNetworkPolicy",
+            "metadata": {"name": format!("cnp-{i:04}")},
+            "spec": spec,
+        }));
+    }
+}

@@ -1,7 +1,7 @@
 //! A fixed-size bitset over pod ids.
 
 /// Bits `0..len`, stored in 64-bit words.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Bitset {
     words: Vec<u64>,
 }
@@ -48,6 +48,12 @@ impl Bitset {
         }
     }
 
+    /// The words.
+    #[inline]
+    pub(crate) fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.words.iter().all(|w| *w == 0)
     }
@@ -65,6 +71,57 @@ impl Bitset {
                 Some(i * 64 + bit)
             })
         })
+    }
+}
+
+/// Equal-length bitsets stored one after the other in one vector, so that a membership
+/// test is one load: set `s`, bit `i` is bit `i & 63` of word `s * words + i / 64`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BitsetTable {
+    words: Vec<u64>,
+    /// Words per set.
+    stride: usize,
+}
+
+impl BitsetTable {
+    /// The table of `sets`, each of `len` bits.
+    pub(crate) fn new(sets: Vec<Bitset>, len: usize) -> Self {
+        let stride = len.div_ceil(64);
+        let mut words = Vec::with_capacity(sets.len() * stride);
+        for s in sets {
+            let mut w = s.words;
+            w.resize(stride, 0);
+            words.extend(w);
+        }
+        BitsetTable { words, stride }
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, set: u32, i: usize) -> bool {
+        (set as usize)
+            .checked_mul(self.stride)
+            .and_then(|at| self.words.get(at + (i >> 6)))
+            .is_some_and(|w| (w >> (i & 63)) & 1 == 1)
+    }
+
+    /// The words of set `set` (empty when out of range).
+    #[inline]
+    pub(crate) fn row(&self, set: u32) -> &[u64] {
+        (set as usize)
+            .checked_mul(self.stride)
+            .and_then(|at| self.words.get(at..at + self.stride))
+            .unwrap_or(&[])
+    }
+
+    /// Whether the table holds no set.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Whether the table holds set `set`.
+    pub(crate) fn has(&self, set: u32) -> bool {
+        (set as usize) < self.words.len().checked_div(self.stride).unwrap_or(0)
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -24,11 +24,12 @@ use crate::policy::{
 use crate::profile::Profile;
 use crate::selector::{Operator, Selector};
 
-use super::bitset::Bitset;
+use super::bitset::{Bitset, BitsetTable};
 use super::blocks::BlockIndex;
+use super::rule_index::{RuleFacts, RuleIndex};
 use super::{
-    Addrs, Class, CompiledRule, Entry, IdentityInfo, Inner, NOT_ISOLATED, Op, PeerSet, PodInfo,
-    PolicyMeta, PortSet, dir_index,
+    Addrs, Class, ClassHead, CompiledRule, IdentityInfo, Inner, Instr, NO_EXTRA, NOT_ISOLATED,
+    NetworkProg, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta, PortSet, TierProg, dir_index,
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
@@ -182,7 +183,15 @@ struct Compiler<'a> {
     block_list: Vec<CidrBlock>,
     domain_ids: HashMap<&'a [DomainPattern], u32>,
     domains: Vec<Vec<DomainPattern>>,
+    extra_ids: HashMap<PeerExtra, u32>,
+    extras: Vec<PeerExtra>,
     names: HashMap<String, u32>,
+    /// Per policy (gid) and direction: the number of its first ClusterNetworkPolicy rule
+    /// in the direction's rule index, when the programs use one.
+    rule_start: Vec<[Option<u32>; 2]>,
+    /// Per direction: class masks of the rule index, interned.
+    masks: [BitsetArena; 2],
+    rule_total: [usize; 2],
 }
 
 impl<'a> Compiler<'a> {
@@ -250,6 +259,22 @@ impl<'a> Compiler<'a> {
         let id = to_u32(self.domains.len());
         self.domain_ids.insert(patterns, id);
         self.domains.push(patterns.to_vec());
+        id
+    }
+
+    /// The id of a set of node and domain peers, `NO_EXTRA` when both are empty.
+    fn extra_id(&mut self, mut extra: PeerExtra) -> u32 {
+        if extra.node_sets.is_empty() && extra.domains.is_empty() {
+            return NO_EXTRA;
+        }
+        extra.node_sets.sort_unstable();
+        extra.domains.sort_unstable();
+        if let Some(id) = self.extra_ids.get(&extra) {
+            return *id;
+        }
+        let id = to_u32(self.extras.len());
+        self.extra_ids.insert(extra.clone(), id);
+        self.extras.push(extra);
         id
     }
 
@@ -344,6 +369,7 @@ impl<'a> Compiler<'a> {
             any_address: true,
             ..PeerSet::default()
         };
+        let mut extra = PeerExtra::default();
         for peer in rule.peers() {
             match peer {
                 ClusterPeer::Namespaces(sel) => {
@@ -367,15 +393,16 @@ impl<'a> Compiler<'a> {
                 }
                 ClusterPeer::Nodes(sel) => {
                     if let Some(id) = self.node_set(sel) {
-                        push_unique(&mut peers.node_sets, id);
+                        push_unique_vec(&mut extra.node_sets, id);
                     }
                 }
                 ClusterPeer::DomainNames(patterns) => {
                     let id = self.domain_id(patterns);
-                    push_unique(&mut peers.domains, id);
+                    push_unique_vec(&mut extra.domains, id);
                 }
             }
         }
+        peers.extra = self.extra_id(extra);
         let mut ports = PortSet::default();
         match rule.ports() {
             None => ports.all_protocols(),
@@ -419,26 +446,27 @@ impl<'a> Compiler<'a> {
         peers.pod_sets.push(self.pod_sets.intern(union));
     }
 
-    /// One class's program: its policies' rules in walk order, consecutive rules with the
-    /// same action merged into one group (their order does not matter among themselves),
-    /// groups merged by port set. With `own_node`, the program for traffic between a pod
-    /// and its own node: the NetworkPolicy tier allows whatever its rules say.
+    /// One class: for each tier its policies select the class in, what decides there.
+    /// A ClusterNetworkPolicy tier is read through the direction's rule index (the mask
+    /// of its policies' rules) when there is one, else compiled into instructions
+    /// appended to `code`: its rules in walk order, consecutive rules with the same
+    /// action merged by port set (their order does not matter among themselves), ending
+    /// in [`OpCode::End`] (no decision in this tier), `Pass` ending the tier too. The
+    /// NetworkPolicy tier is compiled the same way (its rules are all `Allow`) and ends in
+    /// its default deny; with `own_node` (traffic between a pod and its own node, or
+    /// itself through a Service) it allows whatever its rules say.
     fn class(
         &mut self,
+        code: &mut Vec<Instr>,
         policies: Vec<u32>,
         metas: &[PolicyMeta],
         rules: &[[Vec<CompiledRule>; 2]],
         di: usize,
         own_node: bool,
     ) -> Class {
-        let mut class = Class {
-            policies,
-            ops: Vec::new(),
-            entries: Vec::new(),
-        };
+        let mut head = ClassHead::default();
         for tier in [TierRef::Admin, TierRef::NetworkPolicy, TierRef::Baseline] {
-            let in_tier: Vec<u32> = class
-                .policies
+            let in_tier: Vec<u32> = policies
                 .iter()
                 .copied()
                 .filter(|p| metas.get(*p as usize).is_some_and(|m| m.tier == tier))
@@ -446,11 +474,22 @@ impl<'a> Compiler<'a> {
             if in_tier.is_empty() {
                 continue;
             }
-            if own_node && tier == TierRef::NetworkPolicy {
-                class.ops.push(Op::Allow);
-                continue;
+            if tier == TierRef::NetworkPolicy && own_node {
+                head.network = NetworkProg::Allow;
+                break;
             }
-            let mut passes: Vec<usize> = Vec::new();
+            if tier != TierRef::NetworkPolicy {
+                if let Some(mask) = self.rules_mask(&in_tier, rules, di) {
+                    let prog = TierProg::Rules(mask);
+                    if tier == TierRef::Admin {
+                        head.admin = prog;
+                    } else {
+                        head.baseline = prog;
+                    }
+                    continue;
+                }
+            }
+            let start = to_u32(code.len());
             let mut group: Vec<&CompiledRule> = Vec::new();
             let mut group_action = Action::Allow;
             for p in &in_tier {
@@ -463,7 +502,7 @@ impl<'a> Compiler<'a> {
                         continue; // matches and goes on: changes no verdict
                     }
                     if !group.is_empty() && rule.action != group_action {
-                        self.emit(&mut class, group_action, &group, &mut passes);
+                        self.emit(code, group_action, &group);
                         group.clear();
                     }
                     group_action = rule.action;
@@ -471,39 +510,167 @@ impl<'a> Compiler<'a> {
                 }
             }
             if !group.is_empty() {
-                self.emit(&mut class, group_action, &group, &mut passes);
+                self.emit(code, group_action, &group);
             }
-            if tier == TierRef::NetworkPolicy {
-                // Isolation: a NetworkPolicy selecting the pod denies what no rule allows.
-                class.ops.push(Op::Deny);
-            }
-            let end = to_u32(class.ops.len());
-            for at in passes {
-                if let Some(Op::Match { skip, .. }) = class.ops.get_mut(at) {
-                    *skip = end;
+            match tier {
+                TierRef::NetworkPolicy => {
+                    // Isolation: a NetworkPolicy selecting the pod denies what no rule
+                    // allows, and nothing after this tier is read.
+                    code.push(Instr::terminator(OpCode::Deny));
+                    head.network = NetworkProg::Code(start);
+                    break;
+                }
+                TierRef::Admin => {
+                    code.push(Instr::terminator(OpCode::End));
+                    head.admin = TierProg::Code(start);
+                }
+                _ => {
+                    code.push(Instr::terminator(OpCode::End));
+                    head.baseline = TierProg::Code(start);
                 }
             }
         }
-        class
+        Class { policies, head }
     }
 
-    fn emit(
+    /// The mask of a ClusterNetworkPolicy tier of a class in the direction's rule index,
+    /// when the direction has one: the rules of the tier's policies.
+    fn rules_mask(
         &mut self,
-        class: &mut Class,
-        action: Action,
-        group: &[&CompiledRule],
-        passes: &mut Vec<usize>,
-    ) {
-        let start = to_u32(class.entries.len());
+        in_tier: &[u32],
+        rules: &[[Vec<CompiledRule>; 2]],
+        di: usize,
+    ) -> Option<u32> {
+        let total = *self.rule_total.get(di)?;
+        let mut mask = Bitset::new(total);
+        for p in in_tier {
+            let start = self
+                .rule_start
+                .get(*p as usize)?
+                .get(di)
+                .copied()
+                .flatten()?;
+            let count = rules
+                .get(*p as usize)
+                .and_then(|r| r.get(di))
+                .map_or(0, Vec::len);
+            for r in 0..count {
+                mask.insert(start as usize + r);
+            }
+        }
+        Some(self.masks.get_mut(di)?.intern(mask))
+    }
+
+    /// Numbers the ClusterNetworkPolicy rules of each direction in evaluation order and
+    /// gathers what the rule index is built from, for the directions where the index
+    /// fits its memory budget ([`MAX_RULE_INDEX_BYTES`]).
+    fn number_rules(
+        &mut self,
+        metas: &[PolicyMeta],
+        rules: &[[Vec<CompiledRule>; 2]],
+        blocks: &BlockIndex,
+    ) -> [(Vec<RuleFacts>, u32); 2] {
+        self.rule_start = vec![[None, None]; metas.len()];
+        let identities = self.identities.len();
+        let nodes = self.cluster.node_count();
+        [0usize, 1].map(|di| {
+            let cnp = |m: &PolicyMeta| m.kind == PolicyKind::ClusterNetworkPolicy;
+            let total: usize = metas
+                .iter()
+                .zip(rules)
+                .filter(|(m, _)| cnp(m))
+                .map(|(_, r)| r.get(di).map_or(0, Vec::len))
+                .sum();
+            let any_networks = metas
+                .iter()
+                .zip(rules)
+                .filter(|(m, _)| cnp(m))
+                .flat_map(|(_, r)| r.get(di).into_iter().flatten())
+                .any(|r| !r.peers.blocks.is_empty());
+            let rows = identities + nodes + if any_networks { blocks.values() } else { 0 };
+            let bytes = rows.saturating_mul(total.div_ceil(64) * 8);
+            if total == 0 || bytes > MAX_RULE_INDEX_BYTES {
+                return (Vec::new(), 0);
+            }
+            let mut facts = Vec::with_capacity(total);
+            let mut admin_end = 0u32;
+            for (gid, (meta, per_dir)) in metas.iter().zip(rules).enumerate() {
+                if !cnp(meta) {
+                    continue;
+                }
+                if let Some(slot) = self.rule_start.get_mut(gid).and_then(|s| s.get_mut(di)) {
+                    *slot = Some(to_u32(facts.len()));
+                }
+                for rule in per_dir.get(di).into_iter().flatten() {
+                    facts.push(self.facts(rule, blocks));
+                }
+                if meta.tier == TierRef::Admin {
+                    admin_end = to_u32(facts.len());
+                }
+            }
+            if let Some(t) = self.rule_total.get_mut(di) {
+                *t = facts.len();
+            }
+            (facts, admin_end)
+        })
+    }
+
+    /// What the rule index needs of one compiled ClusterNetworkPolicy rule.
+    fn facts(&self, rule: &CompiledRule, blocks: &BlockIndex) -> RuleFacts {
+        let identities = (!rule.peers.pod_sets.is_empty()).then(|| {
+            let mut set = Bitset::new(self.identities.len());
+            for id in &rule.peers.pod_sets {
+                if let Some(s) = self.pod_sets.get(*id) {
+                    set.union_with(s);
+                }
+            }
+            set
+        });
+        let extra = self.extras.get(rule.peers.extra as usize);
+        let nodes = extra.filter(|e| !e.node_sets.is_empty()).map(|e| {
+            let mut set = Bitset::new(self.cluster.node_count());
+            for id in &e.node_sets {
+                if let Some(s) = self.node_sets.get(*id) {
+                    set.union_with(s);
+                }
+            }
+            set
+        });
+        let values = (!rule.peers.blocks.is_empty()).then(|| {
+            let mut set = Bitset::new(blocks.values());
+            for b in &rule.peers.blocks {
+                for (lo, hi) in blocks.intervals(*b) {
+                    set.insert_range(*lo as usize, *hi as usize);
+                }
+            }
+            set
+        });
+        RuleFacts {
+            action: rule.action,
+            identities,
+            nodes,
+            values,
+            domains: extra.map(|e| e.domains.clone()).unwrap_or_default(),
+            ranges: Some(rule.ports.ranges.to_vec()),
+            named: rule.ports.named.to_vec(),
+        }
+    }
+
+    /// Appends one group of rules with the same action, merged by port set.
+    fn emit(&mut self, code: &mut Vec<Instr>, action: Action, group: &[&CompiledRule]) {
+        let start = code.len();
         let mut by_key: HashMap<(PortSet, bool), usize> = HashMap::new();
-        let mut seen: Vec<[HashSet<u32>; 4]> = Vec::new();
+        let mut seen: Vec<[HashSet<u32>; 2]> = Vec::new();
+        let mut extras: Vec<PeerExtra> = Vec::new();
         for rule in group {
             let key = (rule.ports.clone(), rule.peers.any_address);
             let at = match by_key.get(&key) {
                 Some(at) => *at,
                 None => {
-                    by_key.insert(key, class.entries.len());
-                    class.entries.push(Entry {
+                    by_key.insert(key, code.len());
+                    code.push(Instr {
+                        op: OpCode::Match,
+                        action,
                         ports: rule.ports.clone(),
                         peers: PeerSet {
                             any_address: rule.peers.any_address,
@@ -511,13 +678,15 @@ impl<'a> Compiler<'a> {
                         },
                     });
                     seen.push(Default::default());
-                    class.entries.len() - 1
+                    extras.push(PeerExtra::default());
+                    code.len() - 1
                 }
             };
-            let local = at - start as usize;
-            let (Some(e), Some([sets, blocks, nodes, domains])) =
-                (class.entries.get_mut(at), seen.get_mut(local))
-            else {
+            let (Some(e), Some([sets, blocks]), Some(merged)) = (
+                code.get_mut(at),
+                seen.get_mut(at - start),
+                extras.get_mut(at - start),
+            ) else {
                 continue;
             };
             e.peers.all |= rule.peers.all;
@@ -531,19 +700,19 @@ impl<'a> Compiler<'a> {
                     e.peers.blocks.push(*b);
                 }
             }
-            for n in &rule.peers.node_sets {
-                if nodes.insert(*n) {
-                    e.peers.node_sets.push(*n);
+            if let Some(extra) = self.extras.get(rule.peers.extra as usize) {
+                for n in &extra.node_sets {
+                    push_unique_vec(&mut merged.node_sets, *n);
                 }
-            }
-            for d in &rule.peers.domains {
-                if domains.insert(*d) {
-                    e.peers.domains.push(*d);
+                for d in &extra.domains {
+                    push_unique_vec(&mut merged.domains, *d);
                 }
             }
         }
-        let end = to_u32(class.entries.len());
-        for e in class.entries.iter_mut().skip(start as usize) {
+        for (e, extra) in code.iter_mut().skip(start).zip(extras) {
+            e.peers.extra = self.extra_id(extra);
+        }
+        for e in code.iter_mut().skip(start) {
             if e.peers.all {
                 e.peers = PeerSet {
                     all: true,
@@ -554,15 +723,6 @@ impl<'a> Compiler<'a> {
             e.peers.blocks.sort_unstable();
             self.limit_pod_sets(&mut e.peers);
         }
-        if action == Action::Pass {
-            passes.push(class.ops.len());
-        }
-        class.ops.push(Op::Match {
-            action,
-            start,
-            end,
-            skip: 0,
-        });
     }
 }
 
@@ -574,10 +734,15 @@ fn push_unique<const N: usize>(v: &mut smallvec::SmallVec<[u32; N]>, id: u32) {
     }
 }
 
+fn push_unique_vec(v: &mut Vec<u32>, id: u32) {
+    if !v.contains(&id) {
+        v.push(id);
+    }
+}
+
 impl PeerSet {
     fn finish(&mut self, c: &mut Compiler<'_>) {
         self.blocks.sort_unstable();
-        self.domains.sort_unstable();
         c.limit_pod_sets(self);
     }
 }
@@ -675,6 +840,11 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         block_list: Vec::new(),
         domain_ids: HashMap::new(),
         domains: Vec::new(),
+        extra_ids: HashMap::new(),
+        extras: Vec::new(),
+        rule_start: Vec::new(),
+        masks: [BitsetArena::default(), BitsetArena::default()],
+        rule_total: [0, 0],
         names: HashMap::new(),
     };
     let n_identities = c.identities.len();
@@ -748,10 +918,12 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
     }
 
     let blocks = BlockIndex::build(&c.block_list);
+    let facts = c.number_rules(&metas, &rules, &blocks);
 
     // Compile only the classes some identity ends in, and their variants for traffic
     // between a pod and its own node (where NetworkPolicy allows whatever its rules say);
     // renumber densely.
+    let mut code: Vec<Instr> = Vec::new();
     let mut classes: Vec<Class> = vec![Class::default()];
     let mut by_list: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
     let mut final_id: HashMap<(usize, u32), (u32, u32)> = HashMap::new();
@@ -772,7 +944,14 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                         }
                         let id = to_u32(classes.len());
                         by_list.insert(key, id);
-                        classes.push(c.class(list.clone(), &metas, &rules, di, own_node));
+                        classes.push(c.class(
+                            &mut code,
+                            list.clone(),
+                            &metas,
+                            &rules,
+                            di,
+                            own_node,
+                        ));
                         id
                     };
                     let ids = (intern(false, &mut classes), intern(true, &mut classes));
@@ -791,7 +970,23 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         }
     }
     drop(class_parent);
-    let value_bits = value_bits(&mut classes, &blocks);
+    let value_bits = value_bits(&mut code, &blocks);
+    let [(ingress_facts, ingress_admin), (egress_facts, egress_admin)] = facts;
+    let [ingress_masks, egress_masks] = std::mem::take(&mut c.masks);
+    let index = |facts: Vec<RuleFacts>, admin_end: u32, masks: BitsetArena| {
+        RuleIndex::build(
+            facts,
+            admin_end,
+            n_identities,
+            cluster.node_count(),
+            blocks.values(),
+            masks.sets,
+        )
+    };
+    let rule_index = [
+        index(ingress_facts, ingress_admin, ingress_masks),
+        index(egress_facts, egress_admin, egress_masks),
+    ];
     let addrs_of = |ips: &[IpAddr]| {
         let v4 = ips.iter().find(|ip| ip.is_ipv4()).copied();
         let v6 = ips.iter().find(|ip| ip.is_ipv6()).copied();
@@ -804,20 +999,28 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
     let pods: Vec<PodInfo> = cluster
         .pods()
         .enumerate()
-        .map(|(i, (_, p))| PodInfo {
-            identity: c.identities.of_pod.get(i).copied().unwrap_or(0),
-            addrs: addrs_of(&p.ips),
-            node: p.node.map(|n| to_u32(n.index())),
-            named: p
-                .ports
-                .iter()
-                .filter_map(|cp| {
-                    cp.name
-                        .as_deref()
-                        .and_then(|n| c.names.get(n))
-                        .map(|id| (*id, cp.protocol, cp.port))
-                })
-                .collect(),
+        .map(|(i, (_, p))| {
+            let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
+            let info = identities
+                .get(identity as usize)
+                .copied()
+                .unwrap_or_default();
+            PodInfo {
+                identity,
+                class: info.class,
+                addrs: addrs_of(&p.ips),
+                node: p.node.map(|n| to_u32(n.index())),
+                named: p
+                    .ports
+                    .iter()
+                    .filter_map(|cp| {
+                        cp.name
+                            .as_deref()
+                            .and_then(|n| c.names.get(n))
+                            .map(|id| (*id, cp.protocol, cp.port))
+                    })
+                    .collect(),
+            }
         })
         .collect();
     let nodes: Vec<Addrs> = cluster.nodes().map(|(_, n)| addrs_of(&n.ips)).collect();
@@ -832,10 +1035,14 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         pods,
         nodes,
         identities,
+        heads: classes.iter().map(|c| c.head).collect(),
         classes,
-        pod_sets: c.pod_sets.sets,
-        node_sets: c.node_sets.sets,
+        code,
+        rule_index,
+        pod_sets: BitsetTable::new(c.pod_sets.sets, n_identities),
+        node_sets: BitsetTable::new(c.node_sets.sets, cluster.node_count()),
         domains: c.domains,
+        extras: c.extras,
         blocks,
         value_bits,
     }
@@ -855,23 +1062,23 @@ fn policies_of(parents: &[(u32, u32)], mut class: u32) -> Vec<u32> {
     out
 }
 
+/// Above this many bytes of rows, a direction's ClusterNetworkPolicy rules are run as
+/// instruction groups instead of through a rule index.
+const MAX_RULE_INDEX_BYTES: usize = 64 << 20;
+
 /// Above this many bytes of value bitsets, entries search block sets instead.
 const MAX_VALUE_BITS_BYTES: usize = 64 << 20;
 
-/// For every merged entry with ipBlocks, the prefix-map values whose addresses lie in one
-/// of its blocks, so that deciding an address is one bit test per entry.
-fn value_bits(classes: &mut [Class], blocks: &BlockIndex) -> Vec<Bitset> {
+/// For every instruction with ipBlocks, the prefix-map values whose addresses lie in one
+/// of its blocks, so that deciding an address is one bit test per instruction.
+fn value_bits(code: &mut [Instr], blocks: &BlockIndex) -> BitsetTable {
     let values = blocks.values();
-    let with_blocks = classes
-        .iter()
-        .flat_map(|c| &c.entries)
-        .filter(|e| !e.peers.blocks.is_empty())
-        .count();
+    let with_blocks = code.iter().filter(|e| !e.peers.blocks.is_empty()).count();
     if with_blocks.saturating_mul(values.div_ceil(8)) > MAX_VALUE_BITS_BYTES {
-        return Vec::new();
+        return BitsetTable::default();
     }
     let mut bits: Vec<Bitset> = Vec::with_capacity(with_blocks);
-    for entry in classes.iter_mut().flat_map(|c| c.entries.iter_mut()) {
+    for entry in code.iter_mut() {
         if entry.peers.blocks.is_empty() {
             continue;
         }
@@ -884,5 +1091,5 @@ fn value_bits(classes: &mut [Class], blocks: &BlockIndex) -> Vec<Bitset> {
         entry.peers.value_bits = to_u32(bits.len());
         bits.push(set);
     }
-    bits
+    BitsetTable::new(bits, values)
 }

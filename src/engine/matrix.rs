@@ -8,6 +8,10 @@ use crate::policy::{Direction, Protocol};
 
 use super::{Engine, NOT_ISOLATED, Side, dir_index};
 
+/// What a destination's ingress answer can depend on besides the source: its class,
+/// which port sets of the class match it, and its named container ports.
+type GroupKey = (u32, Vec<bool>, Vec<(u32, Protocol, u16)>);
+
 /// Verdicts for every (source, destination) pair on one port and protocol.
 ///
 /// Rows are sources, columns destinations, stored as one bit per pair.
@@ -185,8 +189,11 @@ impl Engine {
             _ => NOT_ISOLATED,
         };
 
-        // Destinations grouped by (ingress class, which of its entries' ports match).
-        let mut group_index: HashMap<(u32, Vec<bool>), usize> = HashMap::new();
+        // Destinations grouped by what their ingress answer can depend on besides the
+        // source: the class, which of its instructions' port sets match them (named
+        // ports resolve per pod), and for classes read through a rule index their named
+        // container ports.
+        let mut group_index: HashMap<GroupKey, usize> = HashMap::new();
         let dst_group: Vec<Option<usize>> = destinations
             .iter()
             .zip(&sides_dst)
@@ -198,18 +205,13 @@ impl Engine {
                 // Any source will do to ask which port sets match: ports depend on the
                 // destination alone.
                 let probe = Flow::new(*dst, *dst, port, protocol);
-                let mask: Vec<bool> = inner
-                    .classes
-                    .get(class as usize)
-                    .map(|c| {
-                        c.entries
-                            .iter()
-                            .map(|e| inner.ports_match(&e.ports, probe))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let (mask, uses_index) = inner.port_signature(class, probe);
+                let named = match side {
+                    Side::Pod(info) if uses_index => info.named.to_vec(),
+                    _ => Vec::new(),
+                };
                 let next = group_index.len();
-                Some(*group_index.entry((class, mask)).or_insert(next))
+                Some(*group_index.entry((class, mask, named)).or_insert(next))
             })
             .collect();
 
@@ -256,9 +258,9 @@ impl Engine {
                 let egress_ok = egress_class == NOT_ISOLATED
                     || match egress.get_mut(egress_class as usize * 2 + usize::from(v6)) {
                         Some(row) => cached(row, destinations.len(), j, || {
-                            inner.run(egress_class, flow, *dst_side, v6)
+                            inner.class_allows(egress_class, 1, flow, *dst_side, v6)
                         }),
-                        None => inner.run(egress_class, flow, *dst_side, v6),
+                        None => inner.class_allows(egress_class, 1, flow, *dst_side, v6),
                     };
                 if !egress_ok {
                     continue;
@@ -269,9 +271,9 @@ impl Engine {
                         let class = plain_class(dst_side, Direction::Ingress);
                         match ingress.get_mut(g * 2 + usize::from(v6)) {
                             Some(column) => cached(column, sources.len(), i, || {
-                                inner.run(class, flow, *src_side, v6)
+                                inner.class_allows(class, 0, flow, *src_side, v6)
                             }),
-                            None => inner.run(class, flow, *src_side, v6),
+                            None => inner.class_allows(class, 0, flow, *src_side, v6),
                         }
                     }
                 };

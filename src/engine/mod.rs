@@ -50,6 +50,7 @@ mod bitset;
 mod blocks;
 mod compile;
 mod matrix;
+mod rule_index;
 
 pub use matrix::Matrix;
 
@@ -64,7 +65,7 @@ use crate::explain::{
 use crate::policy::{Action, AsPolicySet, Direction, DomainPattern, PolicyKind, Protocol};
 use crate::profile::Profile;
 
-use bitset::Bitset;
+use bitset::{Bitset, BitsetTable};
 use blocks::BlockIndex;
 
 /// Builds an [`Engine`] with options.
@@ -210,15 +211,14 @@ struct PeerSet {
     all: bool,
     /// Identity bitsets (ids into `Inner::pod_sets`), any of which may hold the peer.
     pod_sets: SmallVec<[u32; 4]>,
-    /// Node bitsets (ids into `Inner::node_sets`).
-    node_sets: SmallVec<[u32; 2]>,
     /// Sorted block ids.
     blocks: SmallVec<[u32; 4]>,
     /// Whether the blocks match every address (ClusterNetworkPolicy `networks`) rather
     /// than those the profile lets an `ipBlock` match.
     any_address: bool,
-    /// Domain pattern lists (ids into `Inner::domains`).
-    domains: SmallVec<[u32; 1]>,
+    /// Index into `Inner::extras` of the peers only ClusterNetworkPolicy has (nodes,
+    /// domain names), `NO_EXTRA` when none: kept apart so that instructions stay small.
+    extra: u32,
     /// For merged class entries: index into `Inner::value_bits`, a bitset over prefix-map
     /// values telling which address lookups meet `blocks`; `NO_VALUE_BITS` to search the
     /// blocks' intervals instead.
@@ -230,16 +230,30 @@ impl Default for PeerSet {
         PeerSet {
             all: false,
             pod_sets: SmallVec::new(),
-            node_sets: SmallVec::new(),
             blocks: SmallVec::new(),
             any_address: false,
-            domains: SmallVec::new(),
+            extra: NO_EXTRA,
             value_bits: NO_VALUE_BITS,
         }
     }
 }
 
 const NO_VALUE_BITS: u32 = u32::MAX;
+
+/// No [`PeerExtra`].
+const NO_EXTRA: u32 = u32::MAX;
+
+/// The peers of an instruction that only ClusterNetworkPolicy rules have.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+struct PeerExtra {
+    /// Node bitsets (ids into `Inner::node_sets`).
+    node_sets: Vec<u32>,
+    /// Domain pattern lists (ids into `Inner::domains`).
+    domains: Vec<u32>,
+}
+
+/// A prefix-map value not looked up yet.
+const NO_VALUE: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 struct CompiledRule {
@@ -248,27 +262,71 @@ struct CompiledRule {
     ports: PortSet,
 }
 
+/// What an instruction of a tier program does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpCode {
+    /// If the flow matches the instruction's ports and peers, its action decides:
+    /// `Allow` allows, `Deny` denies, `Pass` ends the tier without a decision; otherwise
+    /// go on with the next instruction.
+    Match,
+    /// The NetworkPolicy tier's default: isolation denies.
+    Deny,
+    /// End of a ClusterNetworkPolicy tier: no decision here.
+    End,
+}
+
+/// One instruction of the engine's code: every tier program is a run of instructions
+/// ending in [`OpCode::Deny`] or [`OpCode::End`].
 #[derive(Debug, Clone)]
-struct Entry {
+struct Instr {
+    op: OpCode,
+    action: Action,
     ports: PortSet,
     peers: PeerSet,
 }
 
-/// One instruction of a class program.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    /// If an entry of `start..end` matches: `Allow` allows, `Deny` denies, `Pass` jumps
-    /// to op `skip` (the first op of the next tier).
-    Match {
-        action: Action,
-        start: u32,
-        end: u32,
-        skip: u32,
-    },
-    /// The NetworkPolicy tier's default: isolation denies.
-    Deny,
-    /// The NetworkPolicy tier for traffic between a pod and its own node: allowed.
+impl Instr {
+    fn terminator(op: OpCode) -> Self {
+        Instr {
+            op,
+            action: Action::Allow,
+            ports: PortSet::default(),
+            peers: PeerSet::default(),
+        }
+    }
+}
+
+/// How a ClusterNetworkPolicy tier decides for a class.
+#[derive(Debug, Clone, Copy, Default)]
+enum TierProg {
+    /// No policy of the tier selects the class.
+    #[default]
+    Absent,
+    /// The class's mask in the direction's rule index.
+    Rules(u32),
+    /// Instructions from `Inner::code[start]`.
+    Code(u32),
+}
+
+/// How the NetworkPolicy tier decides for a class.
+#[derive(Debug, Clone, Copy, Default)]
+enum NetworkProg {
+    /// No NetworkPolicy selects the class.
+    #[default]
+    Absent,
+    /// Traffic between a pod and its own node (or itself through a Service), which
+    /// NetworkPolicy allows for the pods it selects.
     Allow,
+    /// Instructions from `Inner::code[start]`, ending in the tier's default deny.
+    Code(u32),
+}
+
+/// What decides a class, tier by tier.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClassHead {
+    admin: TierProg,
+    network: NetworkProg,
+    baseline: TierProg,
 }
 
 /// Identities selected for one direction by exactly the same policies.
@@ -276,8 +334,7 @@ enum Op {
 struct Class {
     /// Selecting policies, in evaluation order; empty = nothing selects.
     policies: Vec<u32>,
-    ops: Vec<Op>,
-    entries: Vec<Entry>,
+    head: ClassHead,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -292,6 +349,9 @@ struct Addrs {
 #[derive(Debug, Clone)]
 struct PodInfo {
     identity: u32,
+    /// Per direction (ingress, egress): its identity's class (the one for traffic between
+    /// the pod and its own node is read from the identity).
+    class: [u32; 2],
     addrs: Addrs,
     node: Option<u32>,
     /// Named container ports: (name id, protocol, number).
@@ -339,12 +399,21 @@ struct Inner {
     nodes: Vec<Addrs>,
     identities: Vec<IdentityInfo>,
     classes: Vec<Class>,
-    pod_sets: Vec<Bitset>,
-    node_sets: Vec<Bitset>,
+    /// Per class: its head, kept apart from the policy lists so that deciding reads a
+    /// small dense table.
+    heads: Vec<ClassHead>,
+    /// Every tier program, one after the other.
+    code: Vec<Instr>,
+    /// Per direction (ingress, egress): the ClusterNetworkPolicy rules as bit vectors,
+    /// when the programs use them.
+    rule_index: [rule_index::RuleIndex; 2],
+    pod_sets: BitsetTable,
+    node_sets: BitsetTable,
     domains: Vec<Vec<DomainPattern>>,
+    extras: Vec<PeerExtra>,
     blocks: BlockIndex,
-    /// Per merged entry with blocks: which prefix-map values it accepts.
-    value_bits: Vec<Bitset>,
+    /// Per instruction with blocks: which prefix-map values it accepts.
+    value_bits: BitsetTable,
 }
 
 const NOT_ISOLATED: u32 = 0;
@@ -493,24 +562,17 @@ impl Engine {
     /// ```
     pub fn compiled_bytes(&self) -> usize {
         let i = &self.inner;
-        let bitsets: usize = i
-            .pod_sets
-            .iter()
-            .chain(&i.node_sets)
-            .chain(&i.value_bits)
-            .map(Bitset::heap_bytes)
-            .sum();
+        let bitsets: usize =
+            i.pod_sets.heap_bytes() + i.node_sets.heap_bytes() + i.value_bits.heap_bytes();
         let classes: usize = i
             .classes
             .iter()
-            .map(|c| {
-                c.policies.capacity() * 4
-                    + c.ops.capacity() * std::mem::size_of::<Op>()
-                    + c.entries.capacity() * std::mem::size_of::<Entry>()
-            })
-            .sum();
+            .map(|c| c.policies.capacity() * 4 + std::mem::size_of::<Class>())
+            .sum::<usize>()
+            + i.code.capacity() * std::mem::size_of::<Instr>();
         bitsets
             + classes
+            + i.rule_index.iter().map(|r| r.heap_bytes()).sum::<usize>()
             + i.blocks.heap_bytes()
             + i.pods.capacity() * std::mem::size_of::<PodInfo>()
             + i.nodes.capacity() * std::mem::size_of::<Addrs>()
@@ -605,7 +667,29 @@ impl Inner {
         exempt && here.node == Some(node)
     }
 
+    /// The class deciding `direction` at `here`.
     #[inline]
+    fn class_for(
+        &self,
+        here: &PodInfo,
+        other: Side<'_>,
+        flow: Flow<'_>,
+        direction: Direction,
+    ) -> u32 {
+        let exempt = match other {
+            Side::Node(..) => self.own_node(here, other, direction),
+            _ => flow.via_service && flow.is_hairpin(),
+        };
+        if exempt {
+            return self.class_of(here, other, flow, direction);
+        }
+        here.class
+            .get(dir_index(direction))
+            .copied()
+            .unwrap_or(NOT_ISOLATED)
+    }
+
+    /// The class deciding `direction` at `here` (for explanations).
     fn class_of(
         &self,
         here: &PodInfo,
@@ -614,16 +698,20 @@ impl Inner {
         direction: Direction,
     ) -> u32 {
         let di = dir_index(direction);
+        let exempt = match other {
+            Side::Node(..) => self.own_node(here, other, direction),
+            _ => flow.is_hairpin(),
+        };
         self.identities
             .get(here.identity as usize)
-            .and_then(|info| {
-                if self.own_node(here, other, direction) || flow.is_hairpin() {
-                    info.own_node_class.get(di)
+            .map(|info| {
+                if exempt {
+                    info.own_node_class
                 } else {
-                    info.class.get(di)
+                    info.class
                 }
             })
-            .copied()
+            .and_then(|c| c.get(di).copied())
             .unwrap_or(NOT_ISOLATED)
     }
 
@@ -643,16 +731,16 @@ impl Inner {
                 }
             }
         }
-        let v6 = self.flow_is_v6(flow);
+        let v6 = self.sides_v6(flow, src, dst);
         if let Side::Pod(here) = src {
-            let class = self.class_of(here, dst, flow, Direction::Egress);
-            if class != NOT_ISOLATED && !self.run(class, flow, dst, v6) {
+            let class = self.class_for(here, dst, flow, Direction::Egress);
+            if class != NOT_ISOLATED && !self.class_allows(class, 1, flow, dst, v6) {
                 return false;
             }
         }
         if let Side::Pod(here) = dst {
-            let class = self.class_of(here, src, flow, Direction::Ingress);
-            if class != NOT_ISOLATED && !self.run(class, flow, src, v6) {
+            let class = self.class_for(here, src, flow, Direction::Ingress);
+            if class != NOT_ISOLATED && !self.class_allows(class, 0, flow, src, v6) {
                 return false;
             }
         }
@@ -681,6 +769,23 @@ impl Inner {
             return Some(Special::OwnNode);
         }
         None
+    }
+
+    /// Same rule as [`Cluster::flow_is_v6`], on sides already resolved.
+    #[inline]
+    fn sides_v6(&self, flow: Flow<'_>, src: Side<'_>, dst: Side<'_>) -> bool {
+        if let Endpoint::External(ip) = flow.src {
+            return ip.is_ipv6();
+        }
+        if let Endpoint::External(ip) = flow.dst {
+            return ip.is_ipv6();
+        }
+        let first = |s: Side<'_>| match s {
+            Side::Pod(p) => p.addrs.first_v6,
+            Side::Node(_, a) => a.first_v6,
+            _ => None,
+        };
+        first(src).or_else(|| first(dst)).unwrap_or(false)
     }
 
     /// Same rule as [`Cluster::flow_is_v6`], on precomputed data.
@@ -742,7 +847,7 @@ impl Inner {
         peers: &PeerSet,
         flow: Flow<'_>,
         other: Side<'_>,
-        value: &mut Option<u32>,
+        value: &mut u32,
         v6: bool,
     ) -> bool {
         if peers.all {
@@ -750,26 +855,30 @@ impl Inner {
         }
         match other {
             Side::Pod(p) => {
-                if peers.pod_sets.iter().any(|s| {
-                    self.pod_sets
-                        .get(*s as usize)
-                        .is_some_and(|b| b.contains(p.identity as usize))
-                }) {
+                if peers
+                    .pod_sets
+                    .iter()
+                    .any(|s| self.pod_sets.contains(*s, p.identity as usize))
+                {
                     return true;
                 }
             }
             Side::Node(n, _) => {
-                if peers.node_sets.iter().any(|s| {
-                    self.node_sets
-                        .get(*s as usize)
-                        .is_some_and(|b| b.contains(n as usize))
-                }) {
-                    return true;
+                if let Some(extra) = self.extras.get(peers.extra as usize) {
+                    if extra
+                        .node_sets
+                        .iter()
+                        .any(|s| self.node_sets.contains(*s, n as usize))
+                    {
+                        return true;
+                    }
                 }
             }
             Side::External(_) => {
-                if let Some(name) = flow.domain {
-                    if peers.domains.iter().any(|d| {
+                if let (Some(name), Some(extra)) =
+                    (flow.domain, self.extras.get(peers.extra as usize))
+                {
+                    if extra.domains.iter().any(|d| {
                         self.domains
                             .get(*d as usize)
                             .is_some_and(|list| list.iter().any(|p| p.matches(name)))
@@ -792,56 +901,212 @@ impl Inner {
         if !eligible {
             return false;
         }
-        let value = *value.get_or_insert_with(|| self.raw_value(other, v6));
+        if *value == NO_VALUE {
+            *value = self.raw_value(other, v6);
+        }
+        let value = *value;
         if value == 0 {
             return false;
         }
-        if let Some(bits) = self.value_bits.get(peers.value_bits as usize) {
-            return bits.contains(value as usize);
+        if self.value_bits.has(peers.value_bits) {
+            return self.value_bits.contains(peers.value_bits, value as usize);
         }
         peers.blocks.iter().any(|b| self.blocks.contains(*b, value))
     }
 
-    /// Runs a class program: whether the class allows the flow, given the other side.
-    fn run(&self, class: u32, flow: Flow<'_>, other: Side<'_>, v6: bool) -> bool {
-        let Some(class) = self.classes.get(class as usize) else {
+    /// Whether a class allows the flow in direction `di` (0 ingress, 1 egress), given
+    /// the other side: its tiers in order.
+    #[inline]
+    fn class_allows(
+        &self,
+        class: u32,
+        di: usize,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        v6: bool,
+    ) -> bool {
+        let Some(head) = self.heads.get(class as usize) else {
             return true;
         };
-        let mut value = None;
-        let mut pc = 0usize;
-        while let Some(op) = class.ops.get(pc) {
-            match *op {
-                Op::Match {
-                    action,
-                    start,
-                    end,
-                    skip,
-                } => {
-                    let entries = class
-                        .entries
-                        .get(start as usize..end as usize)
-                        .unwrap_or_default();
-                    let hit = entries.iter().any(|e| {
-                        self.ports_match(&e.ports, flow)
-                            && self.peers_match(&e.peers, flow, other, &mut value, v6)
-                    });
-                    if hit {
-                        match action {
-                            Action::Allow => return true,
-                            Action::Deny => return false,
-                            _ => {
-                                pc = skip as usize;
-                                continue;
-                            }
-                        }
+        let mut value = NO_VALUE;
+        if let Some(allowed) = self.run_tier(head.admin, di, true, flow, other, &mut value, v6) {
+            return allowed;
+        }
+        match head.network {
+            NetworkProg::Absent => {}
+            NetworkProg::Allow => return true,
+            NetworkProg::Code(start) => {
+                return self
+                    .run_code(start, flow, other, &mut value, v6)
+                    .unwrap_or(false);
+            }
+        }
+        self.run_tier(head.baseline, di, false, flow, other, &mut value, v6)
+            .unwrap_or(true)
+    }
+
+    /// For a class, which of its instructions' port sets a flow matches (they depend on
+    /// the flow's destination, port and protocol only), and whether a tier of it is read
+    /// through a rule index (whose named ports depend on the destination's).
+    fn port_signature(&self, class: u32, flow: Flow<'_>) -> (Vec<bool>, bool) {
+        let Some(head) = self.heads.get(class as usize) else {
+            return (Vec::new(), false);
+        };
+        let mut mask = Vec::new();
+        let mut uses_index = false;
+        let scan = |start: u32, mask: &mut Vec<bool>| {
+            for i in self.code.iter().skip(start as usize) {
+                if i.op != OpCode::Match {
+                    break;
+                }
+                mask.push(self.ports_match(&i.ports, flow));
+            }
+        };
+        for tier in [head.admin, head.baseline] {
+            match tier {
+                TierProg::Absent => {}
+                TierProg::Rules(_) => uses_index = true,
+                TierProg::Code(start) => scan(start, &mut mask),
+            }
+        }
+        if let NetworkProg::Code(start) = head.network {
+            scan(start, &mut mask);
+        }
+        (mask, uses_index)
+    }
+
+    /// A ClusterNetworkPolicy tier: `Some(allowed)` when a rule decided, `None` when none
+    /// did (or one passed).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn run_tier(
+        &self,
+        prog: TierProg,
+        di: usize,
+        admin: bool,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        value: &mut u32,
+        v6: bool,
+    ) -> Option<bool> {
+        match prog {
+            TierProg::Absent => None,
+            TierProg::Code(start) => self.run_code(start, flow, other, value, v6),
+            TierProg::Rules(mask) => {
+                match self.first_rule(di, mask, admin, flow, other, value, v6)? {
+                    Action::Allow => Some(true),
+                    Action::Deny => Some(false),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Runs the instructions from `pc`: `Some(allowed)` when an `Allow` or `Deny` entry
+    /// matched (or the tier's default deny was reached), `None` when the tier ended
+    /// without a decision.
+    #[inline]
+    fn run_code(
+        &self,
+        mut pc: u32,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        value: &mut u32,
+        v6: bool,
+    ) -> Option<bool> {
+        while let Some(i) = self.code.get(pc as usize) {
+            match i.op {
+                OpCode::Match => {
+                    if self.ports_match(&i.ports, flow)
+                        && self.peers_match(&i.peers, flow, other, value, v6)
+                    {
+                        return match i.action {
+                            Action::Allow => Some(true),
+                            Action::Deny => Some(false),
+                            _ => None,
+                        };
                     }
                     pc += 1;
                 }
-                Op::Deny => return false,
-                Op::Allow => return true,
+                OpCode::Deny => return Some(false),
+                OpCode::End => return None,
             }
         }
-        true
+        None
+    }
+
+    /// The action of the first ClusterNetworkPolicy rule of a class mask, in the Admin
+    /// tier or the Baseline tier, that matches the flow.
+    #[allow(clippy::too_many_arguments)]
+    fn first_rule(
+        &self,
+        di: usize,
+        mask: u32,
+        admin: bool,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        value: &mut u32,
+        v6: bool,
+    ) -> Option<Action> {
+        let index = self.rule_index.get(di)?;
+        let (lo, hi) = if admin {
+            (0, index.admin_end)
+        } else {
+            (index.admin_end, rule_count(index))
+        };
+        let other_rows = match other {
+            Side::Pod(p) => rule_index::Other::Pod {
+                identity: p.identity,
+            },
+            Side::Node(n, _) => rule_index::Other::Node { node: n },
+            Side::External(_) => rule_index::Other::External,
+            Side::Unknown => return None,
+        };
+        let value_of = || {
+            if *value == NO_VALUE {
+                *value = self.raw_value(other, v6);
+            }
+            *value
+        };
+        let named_ok = |names: &[(Option<Protocol>, u32)]| {
+            let dst = match self.side(flow.dst) {
+                Side::Pod(p) => Some(p),
+                _ => None,
+            };
+            dst.is_some_and(|info| {
+                names.iter().any(|(proto, name)| {
+                    proto.is_none_or(|p| p == flow.protocol)
+                        && info.named.iter().any(|(n, p, num)| {
+                            n == name && *p == flow.protocol && *num == flow.port
+                        })
+                })
+            })
+        };
+        let domain_check = |lists: &[u32]| {
+            flow.domain.is_some_and(|name| {
+                lists.iter().any(|d| {
+                    self.domains
+                        .get(*d as usize)
+                        .is_some_and(|list| list.iter().any(|p| p.matches(name)))
+                })
+            })
+        };
+        let domain_ok: Option<rule_index::DomainCheck<'_>> = match other {
+            Side::External(_) if flow.domain.is_some() => Some(&domain_check),
+            _ => None,
+        };
+        let rule = index.first_match(
+            index.mask(mask),
+            lo,
+            hi,
+            flow.protocol,
+            flow.port,
+            other_rows,
+            value_of,
+            named_ok,
+            domain_ok,
+        )?;
+        index.actions.get(rule as usize).copied()
     }
 
     fn explain_side(&self, flow: Flow<'_>, direction: Direction, v6: bool) -> SideExplanation {
@@ -899,7 +1164,7 @@ impl Inner {
             }
         }
 
-        let mut value = None;
+        let mut value = NO_VALUE;
         let mut decision = Decision::NoDecision;
         let mut skipping: Option<TierRef> = None;
         'policies: for (pos, &p) in class.policies.iter().enumerate() {
@@ -982,6 +1247,10 @@ impl Inner {
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn rule_count(index: &rule_index::RuleIndex) -> u32 {
+    to_u32(index.actions.len())
 }
 
 impl crate::explain::Evaluator for Engine {
