@@ -1,33 +1,34 @@
-use serde::{Deserialize, Serialize};
-
 use super::Labels;
+use super::go_json::go_struct;
 
-/// A `metav1.LabelSelector` as written: `matchLabels` and `matchExpressions`, ANDed.
-///
-/// An empty selector (`{}`) selects everything. To match objects, compile it with
-/// [`crate::selector::Selector::new`]; to check it the way the apiserver does, use
-/// [`crate::validate`].
-///
-/// ```
-/// use netpol::model::LabelSelector;
-///
-/// let sel: LabelSelector = serde_json::from_str(
-///     r#"{"matchLabels": {"app": "web"},
-///         "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}"#,
-/// ).unwrap();
-/// assert_eq!(sel.match_labels.as_ref().unwrap()["app"], "web");
-/// assert!(!sel.is_empty());
-/// assert!(LabelSelector::default().is_empty());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LabelSelector {
-    /// `matchLabels`: every pair must be present on the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub match_labels: Option<Labels>,
-    /// `matchExpressions`: every requirement must hold.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub match_expressions: Option<Vec<LabelSelectorRequirement>>,
+go_struct! {
+    /// A `metav1.LabelSelector` as written: `matchLabels` and `matchExpressions`, ANDed.
+    ///
+    /// An empty selector (`{}`) selects everything. To match objects, compile it with
+    /// [`crate::selector::Selector::new`]; to check it the way the apiserver does, use
+    /// [`crate::validate`].
+    ///
+    /// ```
+    /// use netpol::model::LabelSelector;
+    ///
+    /// let sel: LabelSelector = serde_json::from_str(
+    ///     r#"{"matchLabels": {"app": "web"},
+    ///         "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}"#,
+    /// ).unwrap();
+    /// assert_eq!(sel.match_labels.as_ref().unwrap()["app"], "web");
+    /// assert!(!sel.is_empty());
+    /// assert!(LabelSelector::default().is_empty());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct LabelSelector {
+        /// `matchLabels`: every pair must be present on the object.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub match_labels: Option<Labels>,
+        /// `matchExpressions`: every requirement must hold.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub match_expressions: Option<Vec<LabelSelectorRequirement>>,
+    }
+    serde(rename_all = "camelCase");
 }
 
 impl LabelSelector {
@@ -67,27 +68,27 @@ impl LabelSelector {
     }
 }
 
-/// One `matchExpressions` entry: a key, an operator and values.
-///
-/// The operator is kept as written; valid operators are `In`, `NotIn`, `Exists` and
-/// `DoesNotExist`.
-///
-/// ```
-/// use netpol::model::LabelSelectorRequirement;
-/// let req = LabelSelectorRequirement::new("env", "NotIn", ["prod", "staging"]);
-/// assert_eq!(req.values.as_ref().unwrap().len(), 2);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LabelSelectorRequirement {
-    /// The label key.
-    #[serde(default)]
-    pub key: String,
-    /// `In`, `NotIn`, `Exists` or `DoesNotExist`, as written.
-    #[serde(default)]
-    pub operator: String,
-    /// The values; must be non-empty for `In`/`NotIn` and empty for `Exists`/`DoesNotExist`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values: Option<Vec<String>>,
+go_struct! {
+    /// One `matchExpressions` entry: a key, an operator and values.
+    ///
+    /// The operator is kept as written; valid operators are `In`, `NotIn`, `Exists` and
+    /// `DoesNotExist`.
+    ///
+    /// ```
+    /// use netpol::model::LabelSelectorRequirement;
+    /// let req = LabelSelectorRequirement::new("env", "NotIn", ["prod", "staging"]);
+    /// assert_eq!(req.values.as_ref().unwrap().len(), 2);
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct LabelSelectorRequirement {
+        /// The label key.
+        pub key: String,
+        /// `In`, `NotIn`, `Exists` or `DoesNotExist`, as written.
+        pub operator: String,
+        /// The values; must be non-empty for `In`/`NotIn` and empty for `Exists`/`DoesNotExist`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub values: Option<Vec<String>>,
+    }
 }
 
 impl LabelSelectorRequirement {

@@ -36,7 +36,7 @@ const GENERATED_SUFFIX: &str = "xxxxx";
 /// unless `generateName` is set; when only `generateName` is set the name the server would
 /// generate is checked, with a fixed stand-in for its random suffix), `namespace` (a
 /// DNS-1123 label; absent or empty means the request's namespace, here `default`),
-/// `generation` (when present in the extra fields: not negative), `labels`, and
+/// `generation` (not negative), `labels`, and
 /// `annotations` (keys are qualified names compared case-insensitively; total size at
 /// most 256 KiB).
 ///
@@ -92,11 +92,7 @@ pub fn validate_object_meta(meta: &ObjectMeta, path: &str) -> Vec<FieldError> {
             ));
         }
     }
-    if let Some(g) = meta
-        .extra
-        .get("generation")
-        .and_then(serde_json::Value::as_i64)
-    {
+    if let Some(g) = meta.generation {
         if g < 0 {
             errs.push(FieldError::invalid(
                 format!("{path}.generation"),
