@@ -723,7 +723,10 @@ impl Scenario {
     /// assert!(err.to_string().contains("line 1"));
     /// ```
     pub fn from_json(text: &str) -> Result<Self, ScenarioError> {
-        serde_json::from_str(text).map_err(|e| ScenarioError::Json {
+        // As the apiserver's decoder reads the objects in it: a lone UTF-16 surrogate
+        // escape is U+FFFD, not an error.
+        let text = crate::model::go_json::go_text(text);
+        serde_json::from_str(&text).map_err(|e| ScenarioError::Json {
             message: crate::model::json_message(&e),
             line: e.line(),
             column: e.column(),
@@ -734,7 +737,9 @@ impl Scenario {
     ///
     /// A policy that does not decode or does not validate is refused (and recorded in
     /// [`LoadedScenario::outcomes`]); a query naming an unknown pod or node, a bad address
-    /// or an out-of-range port is an error.
+    /// or an out-of-range port is an error. Policies are decoded as the apiserver decodes
+    /// them (see [`crate::model::go_json`]): one it could not decode (`podSelector: []`,
+    /// `kind: Ingress`) is refused with the decode error's path, before validation.
     ///
     /// ```
     /// use netpol::scenario::Scenario;
@@ -744,6 +749,10 @@ impl Scenario {
     ///     .load()?;
     /// assert_eq!(loaded.policies[0].name, "default-deny");
     /// assert_eq!(loaded.queries.len(), 1);
+    /// let odd = Scenario::from_json(r#"{"policies": [{"metadata": {"name": "p", "namespace": "x"},
+    ///   "spec": {"podSelector": []}}]}"#)?.load()?;
+    /// assert_eq!(odd.outcomes[0].errors[0].field, "spec.podSelector");
+    /// assert_eq!(odd.outcomes[0].errors[0].detail, "cannot unmarshal array into an object (LabelSelector)");
     /// let bad = Scenario::from_json(r#"{"queries": [{"from": {"ip": "8.8.8.8"}, "to": {"ip": "8.8.4.4"}, "port": 70000}]}"#)?;
     /// assert_eq!(bad.load().unwrap_err().to_string(), "queries[0].port: 70000 is not a port number (1-65535)");
     /// # Ok::<(), netpol::scenario::ScenarioError>(())

@@ -1199,24 +1199,30 @@ pub(crate) fn with_defaults(mut gvk: Gvk, default: &Gvk) -> Gvk {
     gvk
 }
 
-/// The error for an object whose group, version or kind is not the expected one: the
-/// path is the key that differs (`kind` first), the message names what was found.
-pub(crate) fn wrong_kind(found: &Gvk, tm: &TypeMeta, expected: &str) -> GoError {
+/// The error for an object whose group, version or kind is none of the `expected`: the
+/// path is the key that differs (`kind`, unless an expected kind has this name, then
+/// `apiVersion`), the message names what was found and what was expected.
+pub(crate) fn wrong_kind(found: &Gvk, tm: &TypeMeta, expected: &[Gvk]) -> GoError {
     let kind_key = tm.kind.as_ref().map(|(k, _)| k.clone());
     let api_key = tm.api_version.as_ref().map(|(k, _)| k.clone());
-    let written_kind = tm.kind.as_ref().map(|(_, v)| v.as_str()).unwrap_or("");
-    let key = if written_kind.is_empty() {
+    let kind_known = expected.iter().any(|e| e.kind == found.kind);
+    let key = if kind_known {
         api_key.or(kind_key)
     } else {
         kind_key.or(api_key)
     };
     let path = key.map(Segment::Key).into_iter().collect();
+    let wanted: Vec<String> = expected
+        .iter()
+        .map(|e| format!("a {} (apiVersion {:?})", e.kind, e.api_version()))
+        .collect();
     GoError::at_path(
         path,
         format!(
-            "found kind {:?} of apiVersion {:?}, not {expected}",
+            "found kind {:?} of apiVersion {:?}, not {}",
             found.kind,
-            found.api_version()
+            found.api_version(),
+            wanted.join(" or ")
         ),
     )
 }
@@ -1234,11 +1240,7 @@ pub(crate) fn check_type_meta(value: &Value, api_version: &str, kind: &str) -> R
     if found == expected {
         Ok(())
     } else {
-        Err(wrong_kind(
-            &found,
-            &tm,
-            &format!("a {kind} (apiVersion {api_version:?})"),
-        ))
+        Err(wrong_kind(&found, &tm, &[expected]))
     }
 }
 

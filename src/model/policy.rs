@@ -369,16 +369,27 @@ fn endpoint_default() -> Gvk {
 fn decode_object(value: &Value, default: &Gvk) -> Result<Decoded, GoError> {
     let (found, tm) = go_json::resolve_gvk(value, default)?;
     for entry in KINDS {
-        let (group, version) = go_json::parse_group_version(entry.api_version).unwrap_or_default();
-        if found.group == group && found.version == version && found.kind == entry.kind {
+        if found == entry.gvk() {
             return (entry.decode)(value);
         }
     }
-    let known: Vec<String> = KINDS
-        .iter()
-        .map(|e| format!("a {} (apiVersion {:?})", e.kind, e.api_version))
-        .collect();
-    Err(go_json::wrong_kind(&found, &tm, &known.join(" or ")))
+    Err(go_json::wrong_kind(&found, &tm, &known_kinds()))
+}
+
+/// Every kind of [`KINDS`].
+fn known_kinds() -> Vec<Gvk> {
+    KINDS.iter().map(KindEntry::gvk).collect()
+}
+
+impl KindEntry {
+    fn gvk(&self) -> Gvk {
+        let (group, version) = go_json::parse_group_version(self.api_version).unwrap_or_default();
+        Gvk {
+            group,
+            version,
+            kind: self.kind.to_owned(),
+        }
+    }
 }
 
 /// Decodes a document of policy objects: one object, or a list of them streamed item by
@@ -484,14 +495,11 @@ impl Doc {
         for (i, item) in items.into_iter().enumerate() {
             let at = [Segment::Key("items".into()), Segment::Index(i)];
             let decoded = match (&list_default, item.bare) {
-                (Some(gvk), true) => {
-                    let tm = go_json::TypeMeta::default();
-                    let known: Vec<String> = KINDS
-                        .iter()
-                        .map(|e| format!("a {} (apiVersion {:?})", e.kind, e.api_version))
-                        .collect();
-                    Err(go_json::wrong_kind(gvk, &tm, &known.join(" or ")))
-                }
+                (Some(gvk), true) => Err(go_json::wrong_kind(
+                    gvk,
+                    &go_json::TypeMeta::default(),
+                    &known_kinds(),
+                )),
                 _ => item.decoded,
             };
             out.push(decoded.map_err(|e| e.under(&at))?);
