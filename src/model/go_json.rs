@@ -83,6 +83,13 @@
 //!   while the model keeps them, as written, in its `extra` map (Service fields that
 //!   routing does not read).
 //!
+//! Text given to this module ([`from_str`], `NetworkPolicy::from_json`,
+//! `decode_policies`) is first decoded in one streaming pass that applies the same rules
+//! on top of serde_json's deserializer, without building a `Value` (whose allocations
+//! cost more than the decoding itself). Only when that pass fails is the object buffered
+//! and decoded again through the `Value` path, which reports the error with its path and
+//! position and resolves repeated keys; a list is decoded one item at a time.
+//!
 //! Why not `#[serde(remote = "Self")]`: it would give each model public inherent
 //! `serialize`/`deserialize` functions that bypass these rules. Why not
 //! `#[serde(flatten)]` for typed fields: fields below a flatten are decoded by serde's
@@ -153,6 +160,9 @@ pub struct DecodeError {
 /// ```
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
     let text = go_text(text);
+    if let Some(t) = decode_streaming::<T>(&text, Root::Text(&text)) {
+        return Ok(t);
+    }
     let value = parse_json(&text)?;
     decode_root::<T>(&value).map_err(|e| e.into_decode_error(Some(&text)))
 }
@@ -1047,6 +1057,477 @@ macro_rules! go_struct {
 pub(crate) use go_struct;
 
 // ---------------------------------------------------------------------------------------
+// The fast path: the same rules while streaming from text
+// ---------------------------------------------------------------------------------------
+//
+// Buffering a large object into a `Value` costs more than decoding it (the tree's
+// allocations and their release dominate), so text is first decoded in one streaming pass
+// by `StreamDe`, which applies the same rules on top of serde_json's deserializer. It
+// reports no paths: on any error the text is decoded again through the `Value` path,
+// which is the authority for errors (their path, message and order) and for repeated
+// keys (a repeated struct field stops the streaming pass; maps keep their last value in
+// both). So the fast path can only accept what the `Value` path accepts, with the same
+// result; the property tests and the fuzz checks hold the two routes equal.
+
+/// What the outermost model of a streaming pass may skip or must do about its
+/// `apiVersion`/`kind`.
+#[derive(Clone, Copy)]
+pub(crate) enum Root<'t> {
+    /// Check them by scanning the top-level keys of this text first.
+    Text(&'t str),
+    /// Already checked by the caller (a document's kind table).
+    Checked,
+}
+
+/// Decodes `text` (already through [`go_text`]) in one streaming pass; `None` when
+/// anything fails, for the caller to decode through the `Value` path instead.
+pub(crate) fn decode_streaming<T: DeserializeOwned>(text: &str, root: Root<'_>) -> Option<T> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let t = T::deserialize(StreamDe {
+        de: &mut de,
+        root: Some(root),
+    })
+    .ok()?;
+    de.end().ok()?;
+    Some(t)
+}
+
+/// The top-level keys of an object's text that `Interpret` reads (those folding to
+/// `apiVersion` or `kind`) with their values, and whether it has an `items` key. `None`
+/// for text that does not scan as JSON; an empty result for a non-object.
+pub(crate) fn scan_top(text: &str) -> Option<(serde_json::Map<String, Value>, bool)> {
+    let mut scan = Scan {
+        text,
+        bytes: text.as_bytes(),
+        i: 0,
+    };
+    let mut map = serde_json::Map::new();
+    let mut items = false;
+    scan.ws();
+    if scan.peek() != Some(b'{') {
+        return Some((map, items));
+    }
+    scan.i += 1;
+    scan.ws();
+    if scan.peek()? == b'}' {
+        return Some((map, items));
+    }
+    loop {
+        let key = scan.key()?;
+        scan.eat(b':')?;
+        scan.ws();
+        let start = scan.i;
+        scan.skip_value()?;
+        if key == "items" {
+            items = true;
+        }
+        if fold_eq(&key, "apiVersion") || fold_eq(&key, "kind") {
+            let raw = text.get(start..scan.i)?;
+            map.insert(key.into_owned(), serde_json::from_str(raw).ok()?);
+        }
+        scan.ws();
+        match scan.peek()? {
+            b',' => scan.i += 1,
+            _ => return Some((map, items)),
+        }
+    }
+}
+
+/// This module's rules over another deserializer, without paths (see above).
+struct StreamDe<'t, D> {
+    de: D,
+    root: Option<Root<'t>>,
+}
+
+impl<D> StreamDe<'_, D> {
+    fn child(de: D) -> StreamDe<'static, D> {
+        StreamDe { de, root: None }
+    }
+}
+
+/// What the target asked for.
+#[derive(Clone, Copy, PartialEq)]
+enum Want {
+    Any,
+    Bool,
+    Signed(i128, i128),
+    Unsigned(u64),
+    Float,
+    Str,
+    Unit,
+    Seq,
+    Map,
+}
+
+/// Applies [`Want`]'s rule to what the inner deserializer found.
+struct Rule<V> {
+    want: Want,
+    visitor: V,
+}
+
+fn no<E: de::Error>() -> E {
+    E::custom("not decodable with Go's rules")
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Rule<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<V::Value, E> {
+        match self.want {
+            Want::Any | Want::Bool => self.visitor.visit_bool(b),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<V::Value, E> {
+        match self.want {
+            Want::Any => self.visitor.visit_i64(n),
+            Want::Signed(min, max) if (min..=max).contains(&i128::from(n)) => {
+                self.visitor.visit_i64(n)
+            }
+            Want::Unsigned(max) => match u64::try_from(n) {
+                Ok(u) if u <= max => self.visitor.visit_u64(u),
+                _ => Err(no()),
+            },
+            Want::Float => self.visitor.visit_f64(n as f64),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<V::Value, E> {
+        match self.want {
+            Want::Any => self.visitor.visit_u64(n),
+            Want::Signed(_, max) if i128::from(n) <= max => match i64::try_from(n) {
+                Ok(i) => self.visitor.visit_i64(i),
+                Err(_) => Err(no()),
+            },
+            Want::Unsigned(max) if n <= max => self.visitor.visit_u64(n),
+            Want::Float => self.visitor.visit_f64(n as f64),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<V::Value, E> {
+        match self.want {
+            Want::Any | Want::Float => self.visitor.visit_f64(x),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<V::Value, E> {
+        match self.want {
+            Want::Any | Want::Str => self.visitor.visit_str(s),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<V::Value, E> {
+        match self.want {
+            Want::Any | Want::Str => self.visitor.visit_borrowed_str(s),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<V::Value, E> {
+        match self.want {
+            Want::Any | Want::Str => self.visitor.visit_string(s),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        match self.want {
+            Want::Any | Want::Unit => self.visitor.visit_unit(),
+            Want::Bool => self.visitor.visit_bool(false),
+            Want::Signed(..) => self.visitor.visit_i64(0),
+            Want::Unsigned(_) => self.visitor.visit_u64(0),
+            Want::Float => self.visitor.visit_f64(0.0),
+            Want::Str => self.visitor.visit_borrowed_str(""),
+            Want::Seq => self
+                .visitor
+                .visit_seq(de::value::SeqDeserializer::new(std::iter::empty::<&str>())),
+            Want::Map => {
+                self.visitor
+                    .visit_map(de::value::MapDeserializer::new(std::iter::empty::<(
+                        &str,
+                        &str,
+                    )>()))
+            }
+        }
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        match self.want {
+            Want::Any | Want::Seq => self.visitor.visit_seq(StreamSeq(seq)),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        match self.want {
+            Want::Any | Want::Map => self.visitor.visit_map(StreamMap(map)),
+            _ => Err(no()),
+        }
+    }
+}
+
+/// `Option`: `null` is `None`, anything else is decoded with the rules.
+struct OptionRule<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for OptionRule<V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_none()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_some(StreamDe::child(d))
+    }
+}
+
+/// A newtype that is not a model: its content is decoded with the rules.
+struct NewtypeRule<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for NewtypeRule<V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_newtype_struct(StreamDe::child(d))
+    }
+}
+
+/// Decodes a seed's value with the rules.
+struct Wrap<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Wrap<S> {
+    type Value = S::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
+        self.0.deserialize(StreamDe::child(d))
+    }
+}
+
+struct StreamSeq<A>(A);
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for StreamSeq<A> {
+    type Error = A::Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, A::Error> {
+        self.0.next_element_seed(Wrap(seed))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+struct StreamMap<A>(A);
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for StreamMap<A> {
+    type Error = A::Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        self.0.next_key_seed(seed)
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(Wrap(seed))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+/// A model's marker answered in a streaming pass (see `MarkerAccess`).
+struct StreamMarker<D>(StreamDe<'static, D>);
+
+impl<'de, D: Deserializer<'de>> EnumAccess<'de> for StreamMarker<D> {
+    type Error = D::Error;
+    type Variant = Self;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), D::Error> {
+        let tag = seed.deserialize(BorrowedStrDeserializer::<D::Error>::new(MARKER_TAG))?;
+        Ok((tag, self))
+    }
+}
+
+impl<'de, D: Deserializer<'de>> VariantAccess<'de> for StreamMarker<D> {
+    type Error = D::Error;
+    fn unit_variant(self) -> Result<(), D::Error> {
+        Err(no())
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, D::Error> {
+        seed.deserialize(self.0)
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _v: V) -> Result<V::Value, D::Error> {
+        Err(no())
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _v: V,
+    ) -> Result<V::Value, D::Error> {
+        Err(no())
+    }
+}
+
+impl<'de, D: Deserializer<'de>> StreamDe<'_, D> {
+    fn want<V: Visitor<'de>>(self, want: Want, visitor: V) -> Result<V::Value, D::Error> {
+        self.de.deserialize_any(Rule { want, visitor })
+    }
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for StreamDe<'_, D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Any, v)
+    }
+    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Bool, v)
+    }
+    fn deserialize_i8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Signed(i128::from(i8::MIN), i128::from(i8::MAX)), v)
+    }
+    fn deserialize_i16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Signed(i128::from(i16::MIN), i128::from(i16::MAX)), v)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Signed(i128::from(i32::MIN), i128::from(i32::MAX)), v)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Signed(i128::from(i64::MIN), i128::from(i64::MAX)), v)
+    }
+    fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Unsigned(u64::from(u8::MAX)), v)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Unsigned(u64::from(u16::MAX)), v)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Unsigned(u64::from(u32::MAX)), v)
+    }
+    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Unsigned(u64::MAX), v)
+    }
+    fn deserialize_f32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Float, v)
+    }
+    fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Float, v)
+    }
+    fn deserialize_char<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Str, v)
+    }
+    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Str, v)
+    }
+    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Str, v)
+    }
+    fn deserialize_bytes<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Str, v)
+    }
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Str, v)
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.de.deserialize_option(OptionRule(v))
+    }
+    fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Unit, v)
+    }
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.want(Want::Unit, v)
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        let Some(rest) = name.strip_prefix(marker_prefix!()) else {
+            return self.de.deserialize_newtype_struct(name, NewtypeRule(v));
+        };
+        let mut parts = rest.split('|').skip(1);
+        if let (Some(api_version), Some(kind)) = (parts.next(), parts.next()) {
+            match self.root {
+                Some(Root::Checked) => {}
+                Some(Root::Text(text)) => {
+                    let (map, _) = scan_top(text).ok_or_else(no)?;
+                    check_type_meta(&Value::Object(map), api_version, kind)
+                        .map_err(|_| no::<D::Error>())?;
+                }
+                // A model with a kind inside another (a list's items): its keys are not
+                // known yet, so it is buffered and decoded through the `Value` path.
+                None => return v.visit_newtype_struct(self.de),
+            }
+        }
+        v.visit_enum(StreamMarker(StreamDe::child(self.de)))
+    }
+    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Seq, v)
+    }
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Seq, v)
+    }
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.want(Want::Seq, v)
+    }
+    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Map, v)
+    }
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.want(Want::Map, v)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        _v: V,
+    ) -> Result<V::Value, D::Error> {
+        Err(no())
+    }
+    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.want(Want::Str, v)
+    }
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        // Read it as the `Value` path does (numbers beyond f64 and nesting beyond 128 are
+        // refused there too), then drop it.
+        Value::deserialize(self.de)?;
+        v.visit_unit()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // apiVersion and kind
 // ---------------------------------------------------------------------------------------
 
@@ -1336,7 +1817,7 @@ struct Scan<'a> {
     i: usize,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.i).copied()
     }
@@ -1403,7 +1884,7 @@ impl Scan<'_> {
         }
     }
 
-    fn key(&mut self) -> Option<Cow<'_, str>> {
+    fn key(&mut self) -> Option<Cow<'a, str>> {
         self.ws();
         let start = self.i;
         self.skip_string()?;

@@ -3,6 +3,7 @@ use std::fmt;
 use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::go_json::{self, DecodeError, GoError, Gvk, Segment, go_struct};
 use super::{IntOrString, LabelSelector, ObjectMeta};
@@ -343,7 +344,11 @@ struct KindEntry {
     /// `group/version`.
     api_version: &'static str,
     kind: &'static str,
+    /// Decodes a parsed object (the authority, with error paths).
     decode: fn(&Value) -> Result<Decoded, GoError>,
+    /// Decodes the object's text in one streaming pass, `None` on any error (see
+    /// [`go_json::decode_streaming`]); its kind is already checked.
+    fast: fn(&str) -> Option<Decoded>,
 }
 
 /// The policy kinds, chosen by `apiVersion` and `kind`: a new kind is one more entry
@@ -352,6 +357,10 @@ const KINDS: &[KindEntry] = &[KindEntry {
     api_version: "networking.k8s.io/v1",
     kind: "NetworkPolicy",
     decode: |v| go_json::decode_root::<NetworkPolicy>(v).map(Decoded::NetworkPolicy),
+    fast: |t| {
+        go_json::decode_streaming::<NetworkPolicy>(t, go_json::Root::Checked)
+            .map(Decoded::NetworkPolicy)
+    },
 }];
 
 /// The kind of a bare object without `apiVersion` and `kind`: the endpoint a
@@ -362,6 +371,24 @@ fn endpoint_default() -> Gvk {
         version: "v1".into(),
         kind: "NetworkPolicy".into(),
     }
+}
+
+/// Decodes one object's text (already through `go_text`) as the kind its `apiVersion` and
+/// `kind` name: in one streaming pass when it decodes, else through [`decode_object`],
+/// which gives the error.
+fn decode_object_text(text: &str, default: &Gvk) -> Result<Decoded, GoError> {
+    if let Some((map, _)) = go_json::scan_top(text) {
+        if let Ok((found, _)) = go_json::resolve_gvk(&Value::Object(map), default) {
+            if let Some(entry) = KINDS.iter().find(|e| e.gvk() == found) {
+                if let Some(decoded) = (entry.fast)(text) {
+                    return Ok(decoded);
+                }
+            }
+        }
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| GoError::at_path(Vec::new(), go_json::json_message(&e)))?;
+    decode_object(&value, default)
 }
 
 /// Decodes one object as the kind its `apiVersion` and `kind` name (missing parts taken
@@ -396,6 +423,23 @@ impl KindEntry {
 /// item.
 pub(crate) fn decode_objects(text: &str) -> Result<Vec<Decoded>, DecodeError> {
     let text = go_json::go_text(text);
+    // One object (no `items`, no `kind: ...List`): decoded whole, streaming when it can.
+    if let Some((top, has_items)) = go_json::scan_top(&text) {
+        let list_kind = top
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"));
+        if !has_items && !list_kind {
+            let default = endpoint_default();
+            let fast = go_json::resolve_gvk(&Value::Object(top), &default)
+                .ok()
+                .and_then(|(found, _)| KINDS.iter().find(|e| e.gvk() == found))
+                .and_then(|entry| (entry.fast)(&text));
+            if let Some(decoded) = fast {
+                return Ok(vec![decoded]);
+            }
+        }
+    }
     let mut de = serde_json::Deserializer::from_str(&text);
     let doc = match DocVisitor
         .deserialize(&mut de)
@@ -589,15 +633,16 @@ impl<'de> Visitor<'de> for ItemsSeed {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(value) = seq.next_element::<Value>()? {
-            let bare = go_json::interpret(&value)
-                .map(|tm| {
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            let text = raw.get();
+            let bare = go_json::scan_top(text)
+                .and_then(|(top, _)| go_json::interpret_map(&top).ok())
+                .is_some_and(|tm| {
                     let empty =
                         |f: &Option<(String, String)>| f.as_ref().is_none_or(|(_, v)| v.is_empty());
                     empty(&tm.api_version) && empty(&tm.kind)
-                })
-                .unwrap_or(false);
-            let decoded = decode_object(&value, &endpoint_default());
+                });
+            let decoded = decode_object_text(text, &endpoint_default());
             items.push(Item { decoded, bare });
         }
         Ok(Items::Array(items))
