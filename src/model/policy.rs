@@ -458,10 +458,9 @@ enum Doc {
         fields: serde_json::Map<String, Value>,
         items: Option<Items>,
     },
-    /// `null`.
-    Null,
-    /// Anything else, by its JSON type.
-    Other(&'static str),
+    /// Anything else: a scalar as written, an array as an empty one (decoding it is an
+    /// error that names only its type).
+    Other(Value),
 }
 
 /// The `items` of a list, decoded as they were read.
@@ -486,12 +485,8 @@ struct Item {
 impl Doc {
     fn finish(self) -> Result<Vec<Decoded>, GoError> {
         let (fields, items) = match self {
-            Doc::Null => return decode_object(&Value::Null, &endpoint_default()).map(|d| vec![d]),
-            Doc::Other(found) => {
-                return Err(GoError::at_path(
-                    Vec::new(),
-                    format!("cannot unmarshal {found} into an object (NetworkPolicy)"),
-                ));
+            Doc::Other(value) => {
+                return decode_object(&value, &endpoint_default()).map(|d| vec![d]);
             }
             Doc::Object { fields, items } => (fields, items),
         };
@@ -586,31 +581,31 @@ impl<'de> Visitor<'de> for DocVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Doc::Other("array"))
+        Ok(Doc::Other(Value::Array(Vec::new())))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Doc, E> {
-        Ok(Doc::Null)
+        Ok(Doc::Other(Value::Null))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc, E> {
-        Ok(Doc::Other("bool"))
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::Bool(v)))
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc, E> {
-        Ok(Doc::Other("number"))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::from(v)))
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc, E> {
-        Ok(Doc::Other("number"))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::from(v)))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc, E> {
-        Ok(Doc::Other("number"))
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::from(v)))
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc, E> {
-        Ok(Doc::Other("string"))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Doc, E> {
+        Ok(Doc::Other(Value::String(v.to_owned())))
     }
 }
 

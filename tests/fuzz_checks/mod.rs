@@ -227,7 +227,8 @@ fn decode_routes_agree(
 
 /// `null` anywhere in an accepted policy decodes as the zero value there: like the key's
 /// absence in an object, like the zero literal of the element's JSON type in an array or a
-/// map (checked on the first positions only, to keep runs fast).
+/// map (checked on the first positions only, to keep runs fast). Unknown fields and
+/// `fieldsV1` hold any JSON, kept as written, so positions inside them are skipped.
 fn null_is_the_zero_value(policy: &NetworkPolicy) {
     use serde_json::{Value, json};
     fn positions(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
@@ -264,16 +265,15 @@ fn null_is_the_zero_value(policy: &NetworkPolicy) {
     let mut all = Vec::new();
     positions(&doc, &mut Vec::new(), &mut all);
     for path in all {
-        let Some((last, parent)) = path.split_last() else {
+        // Where the position is in the model: a struct field, an element or a map value.
+        let Some(slot) = model_slot(&path) else {
             continue;
         };
         let mut with_null = doc.clone();
         let original = std::mem::replace(at(&mut with_null, &path), Value::Null);
         let mut expected = doc.clone();
-        let in_map = matches!(parent.last(), Some(Value::String(k))
-            if ["matchLabels", "labels", "annotations"].contains(&k.as_str()));
-        match (last, in_map) {
-            (Value::String(k), false) => {
+        match (slot, path.split_last()) {
+            (Slot::Field, Some((Value::String(k), parent))) => {
                 if let Value::Object(map) = at(&mut expected, parent) {
                     map.remove(k);
                 }
@@ -289,77 +289,91 @@ fn null_is_the_zero_value(policy: &NetworkPolicy) {
                 };
             }
         }
-        // Only model positions read null as zero: an unknown field, and anything inside
-        // one or inside `fieldsV1` (any JSON), keeps what it holds.
-        let mut model = true;
-        for (i, seg) in path.iter().enumerate() {
-            let Value::String(k) = seg else { continue };
-            let under_map = i > 0
-                && matches!(path.get(i - 1), Some(Value::String(p))
-                    if ["matchLabels", "labels", "annotations"].contains(&p.as_str()));
-            let inside_raw = path.iter().take(i).any(|s| s == "fieldsV1");
-            if inside_raw || !(under_map || KNOWN_KEYS.contains(&k.as_str())) {
-                model = false;
-            }
-        }
-        if !model {
-            continue;
-        }
         let a = NetworkPolicy::from_value(&with_null);
         let b = NetworkPolicy::from_value(&expected);
         assert_eq!(a.ok(), b.ok(), "null at {path:?} is not the zero value");
     }
 }
 
-/// Keys of the NetworkPolicy model and its metadata, below which null is the zero value.
-const KNOWN_KEYS: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata",
-    "spec",
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-    "podSelector",
-    "ingress",
-    "egress",
-    "policyTypes",
-    "ports",
-    "from",
-    "to",
-    "namespaceSelector",
-    "ipBlock",
-    "cidr",
-    "except",
-    "protocol",
-    "port",
-    "endPort",
-    "matchLabels",
-    "matchExpressions",
-    "key",
-    "operator",
-    "values",
-    "controller",
-    "blockOwnerDeletion",
-    "manager",
-    "operation",
-    "time",
-    "fieldsType",
-    "fieldsV1",
-    "subresource",
-];
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    Field,
+    Element,
+}
+
+/// Walks `path` through the NetworkPolicy model (its Go types): the slot of the last
+/// step, or `None` when the path leaves the model (an unknown field, `fieldsV1`).
+fn model_slot(path: &[serde_json::Value]) -> Option<Slot> {
+    use serde_json::Value;
+    let field = |ctx: &str, key: &str| -> Option<&'static str> {
+        Some(match (ctx, key) {
+            ("root", "apiVersion" | "kind") => "leaf",
+            ("root", "metadata") => "meta",
+            ("root", "spec") => "spec",
+            (
+                "meta",
+                "name"
+                | "generateName"
+                | "namespace"
+                | "selfLink"
+                | "uid"
+                | "resourceVersion"
+                | "generation"
+                | "creationTimestamp"
+                | "deletionTimestamp"
+                | "deletionGracePeriodSeconds",
+            ) => "leaf",
+            ("meta", "labels" | "annotations") => "map",
+            ("meta", "finalizers") => "list:leaf",
+            ("meta", "ownerReferences") => "list:owner",
+            ("meta", "managedFields") => "list:managed",
+            (
+                "owner",
+                "apiVersion" | "kind" | "name" | "uid" | "controller" | "blockOwnerDeletion",
+            ) => "leaf",
+            (
+                "managed",
+                "manager" | "operation" | "apiVersion" | "time" | "fieldsType" | "subresource",
+            ) => "leaf",
+            ("managed", "fieldsV1") => "raw",
+            ("spec", "podSelector") => "selector",
+            ("spec", "ingress") => "list:ingress",
+            ("spec", "egress") => "list:egress",
+            ("spec", "policyTypes") => "list:leaf",
+            ("ingress" | "egress", "ports") => "list:port",
+            ("ingress", "from") | ("egress", "to") => "list:peer",
+            ("peer", "podSelector" | "namespaceSelector") => "selector",
+            ("peer", "ipBlock") => "ipblock",
+            ("selector", "matchLabels") => "map",
+            ("selector", "matchExpressions") => "list:req",
+            ("req", "key" | "operator") => "leaf",
+            ("req", "values") | ("ipblock", "except") => "list:leaf",
+            ("ipblock", "cidr") => "leaf",
+            ("port", "protocol" | "port" | "endPort") => "leaf",
+            ("map", _) => "leaf",
+            _ => return None,
+        })
+    };
+    let mut ctx = "root";
+    let mut slot = Slot::Field;
+    for seg in path {
+        match seg {
+            Value::String(k) => {
+                slot = if ctx == "map" {
+                    Slot::Element
+                } else {
+                    Slot::Field
+                };
+                ctx = field(ctx, k)?;
+            }
+            _ => {
+                ctx = ctx.strip_prefix("list:")?;
+                slot = Slot::Element;
+            }
+        }
+    }
+    Some(slot)
+}
 
 /// Builds a cluster with pods in every namespace the policies name, labelled from the
 /// labels the policies mention, and compares engine and reference on every pair.
