@@ -16,21 +16,22 @@
 //! | [`IpBlock`] | `api::networking::v1::IPBlock` |
 //! | [`LabelSelector`], [`LabelSelectorRequirement`] | `apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement}` |
 //! | [`IntOrString`] | `apimachinery::pkg::util::intstr::IntOrString` |
-//! | [`ObjectMeta`] | `apimachinery::pkg::apis::meta::v1::ObjectMeta` |
+//! | [`ObjectMeta`], [`OwnerReference`], [`ManagedFieldsEntry`] | `apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, ManagedFieldsEntry}` |
+//! | [`Time`] | `apimachinery::pkg::apis::meta::v1::Time` |
 //!
 //! Where the two sides differ, whole objects and metadata:
 //!
-//! - k8s-openapi → this crate ([`From`]): nothing is lost. k8s-openapi's typed metadata
-//!   fields other than name, generateName, namespace, labels and annotations (`uid`,
-//!   `resourceVersion`, `creationTimestamp`, `managedFields`, …) land in
-//!   [`ObjectMeta::extra`] as the JSON k8s-openapi writes for them. A missing `spec`
-//!   becomes an empty spec, so `spec: None` comes back as `Some` of an empty spec.
+//! - k8s-openapi → this crate ([`From`]): nothing is lost. Every `ObjectMeta` field has a
+//!   typed counterpart here (`uid`, `resourceVersion`, `creationTimestamp` as the text
+//!   k8s-openapi writes, `managedFields`, …). A missing `spec` becomes an empty spec, so
+//!   `spec: None` comes back as `Some` of an empty spec.
 //! - this crate → k8s-openapi ([`TryFrom`], error [`ConversionError`]): `apiVersion` and
 //!   `kind` are not carried (k8s-openapi always writes `networking.k8s.io/v1`,
-//!   `NetworkPolicy`); top-level fields other than `metadata` and `spec` (kept in
-//!   [`NetworkPolicy::extra`], such as an old `status`) are dropped, as are metadata
-//!   fields k8s-openapi's `ObjectMeta` does not know. A known metadata field with a value
-//!   of the wrong type (`creationTimestamp: "yesterday"`) is an error naming the field.
+//!   `NetworkPolicy`); fields kept in the `extra` maps (top-level fields other than
+//!   `metadata` and `spec`, such as an old `status`, and unknown metadata fields) are
+//!   dropped, since k8s-openapi has no place for them. A time that Go's parser accepts
+//!   but k8s-openapi's does not (Go allows a one-digit hour)
+//!   is an error naming the field.
 //!
 //! ClusterNetworkPolicy ([`crate::model::ClusterNetworkPolicy`]) has no counterpart:
 //! k8s-openapi is generated from the OpenAPI document of Kubernetes itself (0.29 covers
@@ -60,7 +61,7 @@
 //!
 //! let back = NetworkPolicy::from(theirs);
 //! assert_eq!(back.spec, ours.spec);
-//! assert_eq!(back.metadata.extra["uid"], "0b7c");
+//! assert_eq!(back.metadata.uid.as_deref(), Some("0b7c"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -69,21 +70,23 @@ use ::k8s_openapi::apimachinery::pkg::apis::meta::v1 as k8s_meta;
 use ::k8s_openapi::apimachinery::pkg::util::intstr;
 
 use crate::model::{
-    IntOrString, IpBlock, LabelSelector, LabelSelectorRequirement, NetworkPolicy,
-    NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
-    NetworkPolicySpec, ObjectMeta,
+    IntOrString, IpBlock, LabelSelector, LabelSelectorRequirement, ManagedFieldsEntry,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec, ObjectMeta, OwnerReference, Time,
 };
 
 /// Metadata that k8s-openapi's typed `ObjectMeta` cannot hold.
 ///
 /// ```
 /// use k8s_openapi::api::networking::v1 as k8s;
-/// use netpol::model::NetworkPolicy;
+/// use netpol::model::{NetworkPolicy, Time};
 ///
 /// let mut p = NetworkPolicy::new("default", "p");
-/// p.metadata.extra.insert("creationTimestamp".into(), "yesterday".into());
+/// // Go's parser takes a one-digit hour; k8s-openapi's does not.
+/// p.metadata.creation_timestamp = Some(Time::parse("2024-05-01T9:00:00Z")?);
 /// let err = k8s::NetworkPolicy::try_from(p).unwrap_err();
 /// assert!(err.to_string().starts_with("metadata.creationTimestamp: "));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -119,8 +122,8 @@ impl From<IntOrString> for intstr::IntOrString {
 impl From<k8s_meta::LabelSelectorRequirement> for LabelSelectorRequirement {
     fn from(v: k8s_meta::LabelSelectorRequirement) -> Self {
         LabelSelectorRequirement {
-            key: v.key,
-            operator: v.operator,
+            key: Some(v.key),
+            operator: Some(v.operator),
             values: v.values,
         }
     }
@@ -129,8 +132,8 @@ impl From<k8s_meta::LabelSelectorRequirement> for LabelSelectorRequirement {
 impl From<LabelSelectorRequirement> for k8s_meta::LabelSelectorRequirement {
     fn from(v: LabelSelectorRequirement) -> Self {
         k8s_meta::LabelSelectorRequirement {
-            key: v.key,
-            operator: v.operator,
+            key: v.key.unwrap_or_default(),
+            operator: v.operator.unwrap_or_default(),
             values: v.values,
         }
     }
@@ -270,26 +273,87 @@ impl From<NetworkPolicySpec> for k8s::NetworkPolicySpec {
     }
 }
 
-/// The metadata keys this crate's [`ObjectMeta`] holds in typed fields.
-const TYPED_META: [&str; 5] = ["name", "generateName", "namespace", "labels", "annotations"];
+fn time_from(t: k8s_meta::Time) -> Time {
+    // k8s-openapi writes `%Y-%m-%dT%H:%M:%SZ`, which Go's parser accepts.
+    match serde_json::to_value(&t) {
+        Ok(serde_json::Value::String(s)) => Time::unchecked(s),
+        _ => Time::default(),
+    }
+}
+
+fn time_into(t: Time, field: &str) -> Result<Option<k8s_meta::Time>, ConversionError> {
+    let Some(text) = t.as_str() else {
+        return Ok(None);
+    };
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map(Some)
+        .map_err(|e| ConversionError {
+            field: field.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+impl From<k8s_meta::OwnerReference> for OwnerReference {
+    fn from(v: k8s_meta::OwnerReference) -> Self {
+        OwnerReference {
+            api_version: Some(v.api_version),
+            kind: Some(v.kind),
+            name: Some(v.name),
+            uid: Some(v.uid),
+            controller: v.controller,
+            block_owner_deletion: v.block_owner_deletion,
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
+impl From<OwnerReference> for k8s_meta::OwnerReference {
+    fn from(v: OwnerReference) -> Self {
+        k8s_meta::OwnerReference {
+            api_version: v.api_version.unwrap_or_default(),
+            kind: v.kind.unwrap_or_default(),
+            name: v.name.unwrap_or_default(),
+            uid: v.uid.unwrap_or_default(),
+            controller: v.controller,
+            block_owner_deletion: v.block_owner_deletion,
+        }
+    }
+}
+
+impl From<k8s_meta::ManagedFieldsEntry> for ManagedFieldsEntry {
+    fn from(v: k8s_meta::ManagedFieldsEntry) -> Self {
+        ManagedFieldsEntry {
+            manager: v.manager,
+            operation: v.operation,
+            api_version: v.api_version,
+            time: v.time.map(time_from),
+            fields_type: v.fields_type,
+            fields_v1: v.fields_v1.map(|f| f.0),
+            subresource: v.subresource,
+            extra: serde_json::Map::new(),
+        }
+    }
+}
 
 impl From<k8s_meta::ObjectMeta> for ObjectMeta {
     fn from(v: k8s_meta::ObjectMeta) -> Self {
-        // Everything but the typed fields, as the JSON k8s-openapi writes for it.
-        let mut extra = match serde_json::to_value(&v) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        for key in TYPED_META {
-            extra.remove(key);
-        }
         ObjectMeta {
             name: v.name,
             generate_name: v.generate_name,
             namespace: v.namespace,
+            self_link: v.self_link,
+            uid: v.uid,
+            resource_version: v.resource_version,
+            generation: v.generation,
+            creation_timestamp: v.creation_timestamp.map(time_from),
+            deletion_timestamp: v.deletion_timestamp.map(time_from),
+            deletion_grace_period_seconds: v.deletion_grace_period_seconds,
             labels: v.labels,
             annotations: v.annotations,
-            extra,
+            owner_references: map_vec(v.owner_references),
+            finalizers: v.finalizers,
+            managed_fields: map_vec(v.managed_fields),
+            extra: serde_json::Map::new(),
         }
     }
 }
@@ -298,27 +362,48 @@ impl TryFrom<ObjectMeta> for k8s_meta::ObjectMeta {
     type Error = ConversionError;
 
     fn try_from(v: ObjectMeta) -> Result<Self, ConversionError> {
-        // The untyped rest goes through k8s-openapi's own decoder, one field at a time so
-        // that an error names its field; fields it does not know are ignored by it.
-        let mut meta = k8s_meta::ObjectMeta::default();
-        for (key, value) in v.extra {
-            if TYPED_META.contains(&key.as_str()) {
-                continue;
+        let mut managed_fields = None;
+        if let Some(entries) = v.managed_fields {
+            let mut out = Vec::with_capacity(entries.len());
+            for (i, e) in entries.into_iter().enumerate() {
+                out.push(k8s_meta::ManagedFieldsEntry {
+                    manager: e.manager,
+                    operation: e.operation,
+                    api_version: e.api_version,
+                    time: match e.time {
+                        Some(t) => time_into(t, &format!("metadata.managedFields[{i}].time"))?,
+                        None => None,
+                    },
+                    fields_type: e.fields_type,
+                    fields_v1: e.fields_v1.map(k8s_meta::FieldsV1),
+                    subresource: e.subresource,
+                });
             }
-            let one = serde_json::Value::Object([(key.clone(), value)].into_iter().collect());
-            let decoded: k8s_meta::ObjectMeta =
-                serde_json::from_value(one).map_err(|e| ConversionError {
-                    field: format!("metadata.{key}"),
-                    message: e.to_string(),
-                })?;
-            ::k8s_openapi::DeepMerge::merge_from(&mut meta, decoded);
+            managed_fields = Some(out);
         }
-        meta.name = v.name;
-        meta.generate_name = v.generate_name;
-        meta.namespace = v.namespace;
-        meta.labels = v.labels;
-        meta.annotations = v.annotations;
-        Ok(meta)
+        Ok(k8s_meta::ObjectMeta {
+            name: v.name,
+            generate_name: v.generate_name,
+            namespace: v.namespace,
+            self_link: v.self_link,
+            uid: v.uid,
+            resource_version: v.resource_version,
+            generation: v.generation,
+            creation_timestamp: match v.creation_timestamp {
+                Some(t) => time_into(t, "metadata.creationTimestamp")?,
+                None => None,
+            },
+            deletion_timestamp: match v.deletion_timestamp {
+                Some(t) => time_into(t, "metadata.deletionTimestamp")?,
+                None => None,
+            },
+            deletion_grace_period_seconds: v.deletion_grace_period_seconds,
+            labels: v.labels,
+            annotations: v.annotations,
+            owner_references: map_vec(v.owner_references),
+            finalizers: v.finalizers,
+            managed_fields,
+        })
     }
 }
 

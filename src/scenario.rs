@@ -783,7 +783,10 @@ impl Scenario {
     /// assert!(err.to_string().contains("line 1"));
     /// ```
     pub fn from_json(text: &str) -> Result<Self, ScenarioError> {
-        serde_json::from_str(text).map_err(|e| ScenarioError::Json {
+        // As the apiserver's decoder reads the objects in it: a lone UTF-16 surrogate
+        // escape is U+FFFD, not an error.
+        let text = crate::model::go_json::go_text(text);
+        serde_json::from_str(&text).map_err(|e| ScenarioError::Json {
             message: crate::model::json_message(&e),
             line: e.line(),
             column: e.column(),
@@ -794,7 +797,9 @@ impl Scenario {
     ///
     /// A policy that does not decode or does not validate is refused (and recorded in
     /// [`LoadedScenario::outcomes`]); a query naming an unknown pod or node, a bad address
-    /// or an out-of-range port is an error.
+    /// or an out-of-range port is an error. Policies are decoded as the apiserver decodes
+    /// them (see [`crate::model::go_json`]): one it could not decode (`podSelector: []`,
+    /// `kind: Ingress`) is refused with the decode error's path, before validation.
     ///
     /// ```
     /// use netpol::scenario::Scenario;
@@ -802,8 +807,12 @@ impl Scenario {
     ///   "policies": [{"metadata": {"name": "default-deny", "namespace": "prod"}, "spec": {"podSelector": {}}}],
     ///   "queries": [{"from": "prod/api", "to": {"ip": "8.8.8.8"}, "port": 53, "expect": "allow"}]}"#)?
     ///     .load()?;
-    /// assert_eq!(loaded.policies[0].name(), "default-deny");
+    /// assert_eq!(loaded.policies.network_policies()[0].name(), "default-deny");
     /// assert_eq!(loaded.queries.len(), 1);
+    /// let odd = Scenario::from_json(r#"{"policies": [{"metadata": {"name": "p", "namespace": "x"},
+    ///   "spec": {"podSelector": []}}]}"#)?.load()?;
+    /// assert_eq!(odd.outcomes[0].errors[0].field, "spec.podSelector");
+    /// assert_eq!(odd.outcomes[0].errors[0].detail, "cannot unmarshal array into an object (LabelSelector)");
     /// let bad = Scenario::from_json(r#"{"queries": [{"from": {"ip": "8.8.8.8"}, "to": {"ip": "8.8.4.4"}, "port": 70000}]}"#)?;
     /// assert_eq!(bad.load().unwrap_err().to_string(), "queries[0].port: 70000 is not a port number (1-65535)");
     /// # Ok::<(), netpol::scenario::ScenarioError>(())
@@ -1011,10 +1020,11 @@ impl Scenario {
 fn policy_key(value: &serde_json::Value) -> (String, String) {
     let meta = value.get("metadata");
     let get = |k: &str| meta.and_then(|m| m.get(k)).and_then(|v| v.as_str());
-    let kind = value
-        .get("kind")
-        .and_then(|k| k.as_str())
-        .unwrap_or("NetworkPolicy");
+    // A kind the crate does not read is a NetworkPolicy entry refused at `kind`.
+    let kind = match value.get("kind").and_then(|k| k.as_str()) {
+        Some("ClusterNetworkPolicy") => "ClusterNetworkPolicy",
+        _ => "NetworkPolicy",
+    };
     let name = get("name").unwrap_or("");
     let key = if kind == "ClusterNetworkPolicy" {
         name.to_owned()

@@ -78,107 +78,237 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, Endpoint, Flow, PodId};
 use crate::explain::{Evaluator, Explanation, Verdict};
-use crate::model::{IntOrString, Labels, ObjectMeta};
+use crate::model::go_json::go_struct;
+use crate::model::{IntOrString, Labels, ObjectMeta, Time};
 use crate::policy::Protocol;
 
 // ---------------------------------------------------------------------------------------
 // As-written model
 // ---------------------------------------------------------------------------------------
 
-/// A `v1` Service exactly as `kubectl get svc -o json` prints it.
-///
-/// Only the fields that routing uses are typed; every other field (`status`,
-/// `sessionAffinity`, `ipFamilies`, …) is kept in [`extra`](Self::extra) so that the
-/// object serializes back as it was read.
-///
-/// ```
-/// let text = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"db","namespace":"x"},
-///   "spec":{"clusterIP":"10.96.0.5","ports":[{"port":5432}],"selector":{"app":"db"},
-///           "sessionAffinity":"None"},"status":{"loadBalancer":{}}}"#;
-/// let svc = netpol::service::Service::from_json(text).unwrap();
-/// assert_eq!(svc.spec.cluster_ip.as_deref(), Some("10.96.0.5"));
-/// let back: serde_json::Value = serde_json::to_value(&svc).unwrap();
-/// assert_eq!(back, serde_json::from_str::<serde_json::Value>(text).unwrap());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Service {
-    /// `apiVersion`, normally `v1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// `kind`, normally `Service`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// `metadata`.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// `spec`.
-    #[serde(default)]
-    pub spec: ServiceSpec,
-    /// Every other top-level field (`status`), kept verbatim.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+go_struct! {
+    /// A `v1` Service exactly as `kubectl get svc -o json` prints it.
+    ///
+    /// Only the fields that routing uses are typed; every other field (`status`,
+    /// `sessionAffinity`, `ipFamilies`, …) is kept in [`extra`](Self::extra) so that the
+    /// object serializes back as it was read. Decoding follows the apiserver's rules (see
+    /// [`crate::model::go_json`]): the fields kept in `extra` are checked against their
+    /// Go types too (`nodePort: "x"` or `status: []` is refused, as the apiserver refuses
+    /// it), and an object of another `apiVersion` or `kind` is refused.
+    ///
+    /// ```
+    /// let text = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"db","namespace":"x"},
+    ///   "spec":{"clusterIP":"10.96.0.5","ports":[{"port":5432}],"selector":{"app":"db"},
+    ///           "sessionAffinity":"None"},"status":{"loadBalancer":{}}}"#;
+    /// let svc = netpol::service::Service::from_json(text).unwrap();
+    /// assert_eq!(svc.spec.cluster_ip.as_deref(), Some("10.96.0.5"));
+    /// let back: serde_json::Value = serde_json::to_value(&svc).unwrap();
+    /// assert_eq!(back, serde_json::from_str::<serde_json::Value>(text).unwrap());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct Service {
+        /// `apiVersion`, normally `v1`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub api_version: Option<String>,
+        /// `kind`, normally `Service`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub kind: Option<String>,
+        /// `metadata`.
+        pub metadata: ObjectMeta,
+        /// `spec`.
+        pub spec: ServiceSpec,
+        /// Every other top-level field (`status`), kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+    kind("v1", "Service");
+    checked {
+        "status" => status: ServiceStatus,
+    }
 }
 
-/// `spec` of a Service.
-///
-/// ```
-/// let spec: netpol::service::ServiceSpec = serde_json::from_str(r#"{"clusterIP": "None"}"#).unwrap();
-/// assert!(spec.selector.is_none());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceSpec {
-    /// `spec.selector`: label `key: value` pairs, all of which an endpoint pod carries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selector: Option<Labels>,
-    /// `spec.ports`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ports: Option<Vec<ServicePort>>,
-    /// `spec.clusterIP`: an address, `None` for a headless Service, empty or absent when
-    /// not yet allocated.
-    #[serde(default, rename = "clusterIP", skip_serializing_if = "Option::is_none")]
-    pub cluster_ip: Option<String>,
-    /// `spec.clusterIPs`: every address (dual stack), the first equal to `clusterIP`.
-    #[serde(
-        default,
-        rename = "clusterIPs",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub cluster_ips: Option<Vec<String>>,
-    /// `spec.type`: `ClusterIP` (the default), `NodePort`, `LoadBalancer` or
-    /// `ExternalName`.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub type_: Option<String>,
-    /// Every other field, kept verbatim.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+go_struct! {
+    /// `spec` of a Service.
+    ///
+    /// ```
+    /// let spec: netpol::service::ServiceSpec = serde_json::from_str(r#"{"clusterIP": "None"}"#).unwrap();
+    /// assert!(spec.selector.is_none());
+    /// assert!(serde_json::from_str::<netpol::service::ServiceSpec>(r#"{"externalIPs": "1.2.3.4"}"#).is_err());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct ServiceSpec {
+        /// `spec.selector`: label `key: value` pairs, all of which an endpoint pod carries.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub selector: Option<Labels>,
+        /// `spec.ports`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ports: Option<Vec<ServicePort>>,
+        /// `spec.clusterIP`: an address, `None` for a headless Service, empty or absent when
+        /// not yet allocated.
+        #[serde(rename = "clusterIP", skip_serializing_if = "Option::is_none")]
+        pub cluster_ip: Option<String>,
+        /// `spec.clusterIPs`: every address (dual stack), the first equal to `clusterIP`.
+        #[serde(rename = "clusterIPs", skip_serializing_if = "Option::is_none")]
+        pub cluster_ips: Option<Vec<String>>,
+        /// `spec.type`: `ClusterIP` (the default), `NodePort`, `LoadBalancer` or
+        /// `ExternalName`.
+        #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+        pub type_: Option<String>,
+        /// Every other field, kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+    checked {
+        "externalIPs" => external_ips: Vec<String>,
+        "sessionAffinity" => session_affinity: String,
+        "loadBalancerIP" => load_balancer_ip: String,
+        "loadBalancerSourceRanges" => load_balancer_source_ranges: Vec<String>,
+        "externalName" => external_name: String,
+        "externalTrafficPolicy" => external_traffic_policy: String,
+        "healthCheckNodePort" => health_check_node_port: i32,
+        "publishNotReadyAddresses" => publish_not_ready_addresses: bool,
+        "sessionAffinityConfig" => session_affinity_config: SessionAffinityConfig,
+        "ipFamilies" => ip_families: Vec<String>,
+        "ipFamilyPolicy" => ip_family_policy: String,
+        "allocateLoadBalancerNodePorts" => allocate_load_balancer_node_ports: bool,
+        "loadBalancerClass" => load_balancer_class: String,
+        "internalTrafficPolicy" => internal_traffic_policy: String,
+        "trafficDistribution" => traffic_distribution: String,
+    }
 }
 
-/// One entry of `spec.ports`.
-///
-/// ```
-/// let p: netpol::service::ServicePort = serde_json::from_str(r#"{"port": 53, "targetPort": "dns", "protocol": "UDP"}"#).unwrap();
-/// assert_eq!(p.target_port, Some(netpol::model::IntOrString::String("dns".into())));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServicePort {
-    /// `name`, required by the API when a Service has several ports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// `port`: the port the Service exposes on its cluster IP.
-    #[serde(default)]
-    pub port: i32,
-    /// `targetPort`: a number, or the name of a container port; `port` when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_port: Option<IntOrString>,
-    /// `protocol`: `TCP` (default), `UDP` or `SCTP`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<String>,
-    /// Every other field (`nodePort`, `appProtocol`), kept verbatim.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+go_struct! {
+    /// One entry of `spec.ports`.
+    ///
+    /// ```
+    /// let p: netpol::service::ServicePort = serde_json::from_str(r#"{"port": 53, "targetPort": "dns", "protocol": "UDP"}"#).unwrap();
+    /// assert_eq!(p.target_port, Some(netpol::model::IntOrString::String("dns".into())));
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct ServicePort {
+        /// `name`, required by the API when a Service has several ports.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        /// `port`: the port the Service exposes on its cluster IP.
+        pub port: i32,
+        /// `targetPort`: a number, or the name of a container port; `port` when absent (or
+        /// `0` or empty, which the apiserver's defaulting replaces with `port`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub target_port: Option<IntOrString>,
+        /// `protocol`: `TCP` (default), `UDP` or `SCTP`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub protocol: Option<String>,
+        /// Every other field (`nodePort`, `appProtocol`), kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+    checked {
+        "appProtocol" => app_protocol: String,
+        "nodePort" => node_port: i32,
+    }
+}
+
+// Fields of a Service that routing does not read: declared only so that their Go types
+// are checked while decoding (they stay in the `extra` maps as written).
+
+go_struct! {
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct SessionAffinityConfig {
+        #[serde(rename = "clientIP", skip_serializing_if = "Option::is_none")]
+        client_ip: Option<ClientIpConfig>,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, serde_json::Value>,
+    }
+}
+
+go_struct! {
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct ClientIpConfig {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout_seconds: Option<i32>,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+}
+
+go_struct! {
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct ServiceStatus {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        load_balancer: Option<LoadBalancerStatus>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conditions: Option<Vec<Condition>>,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+}
+
+go_struct! {
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct LoadBalancerStatus {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ingress: Option<Vec<LoadBalancerIngress>>,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, serde_json::Value>,
+    }
+}
+
+go_struct! {
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct LoadBalancerIngress {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hostname: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ip_mode: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ports: Option<Vec<PortStatus>>,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+}
+
+go_struct! {
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct PortStatus {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        port: Option<i32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        protocol: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, serde_json::Value>,
+    }
+}
+
+go_struct! {
+    /// `metav1.Condition`.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct Condition {
+        #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+        type_: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        observed_generation: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_transition_time: Option<Time>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
 }
 
 impl Service {
@@ -189,7 +319,7 @@ impl Service {
     /// assert!(err.to_string().starts_with("spec.ports[0].port: "), "{err}");
     /// ```
     pub fn from_json(text: &str) -> Result<Self, ServiceError> {
-        Ok(crate::model::from_json_with_path(text)?)
+        Ok(crate::model::go_json::from_str(text)?)
     }
 
     /// Decodes a Service from an already parsed JSON value.
@@ -200,7 +330,7 @@ impl Service {
     /// assert_eq!(svc.metadata.name.as_deref(), Some("a"));
     /// ```
     pub fn from_value(value: &serde_json::Value) -> Result<Self, ServiceError> {
-        Ok(crate::model::from_value_with_path(value)?)
+        Ok(crate::model::go_json::from_value(value)?)
     }
 
     /// `namespace/name` (namespace `default` when absent).
@@ -298,12 +428,15 @@ impl Service {
             };
             let target = match &p.target_port {
                 None => TargetPort::Number(number),
+                // The apiserver's defaulting (`SetDefaults_Service`) replaces 0 and "" with
+                // the port.
+                Some(IntOrString::Int(0)) => TargetPort::Number(number),
+                Some(IntOrString::String(s)) if s.is_empty() => TargetPort::Number(number),
                 Some(IntOrString::Int(n)) => {
                     TargetPort::Number(port_number(*n).ok_or_else(|| {
                         bad(format!("spec.ports[{i}].targetPort"), not_a_port(*n))
                     })?)
                 }
-                Some(IntOrString::String(s)) if s.is_empty() => TargetPort::Number(number),
                 Some(IntOrString::String(s)) => TargetPort::Named(s.clone()),
             };
             ports.push(ResolvedPort {

@@ -172,8 +172,6 @@ fn family_mismatches_are_parse_errors() {
         r#"{"EnableIPv6": true, "IPv6Network": "10.0.0.0/8"}"#,
         r#"{"Network": "10.0.0.0/8", "SubnetMin": "fc00::1"}"#,
         r#"{"Network": "10.0.0.0/8", "SubnetMin": null}"#,
-        r#"{"Network": "10.0.0.0/8", "Networks": ["10.0.0.0/33"]}"#,
-        r#"{"Network": "10.0.0.0/8", "IPv6Networks": "fc00::/48"}"#,
     ] {
         assert_eq!(NetConf::parse(t).unwrap_err().stage(), Stage::Parse, "{t}");
     }
@@ -567,4 +565,101 @@ fn node_table_places_pods() {
     assert!(err.to_string().contains("overlaps"));
     let err = table.insert("other", net("10.244.1.128/25")).unwrap_err();
     assert!(matches!(err, TableError::Overlap { existing_node, .. } if existing_node == "node1"));
+}
+
+/// flannel's address types (`ip.IP4Net`, `ip.IP6Net`, `ip.IP4`, `ip.IP6`) parse the raw
+/// JSON bytes with the quotes trimmed (`UnmarshalJSON`: `bytes.Trim(j, "\"")` then
+/// `net.ParseCIDR` / `ParseIP4` / `ParseIP6`, pkg/ip/ipnet.go and pkg/ip/ip6net.go):
+/// flanneld refuses an escaped address at start, so the decoder does too.
+#[test]
+fn escapes_in_address_strings_are_refused_as_flannel_refuses_them() {
+    for (field, text) in [
+        ("Network", r#"{"Network": "10.244.0.0\/16"}"#),
+        ("Network", r#"{"Network": "10.244.0.0\u002f16"}"#),
+        ("Network", r#"{"Network": "\"10.244.0.0/16\""}"#),
+        (
+            "SubnetMin",
+            r#"{"Network": "10.244.0.0/16", "SubnetMin": "10.244.2.\u0030"}"#,
+        ),
+        (
+            "SubnetMax",
+            r#"{"Network": "10.244.0.0/16", "SubnetMax": "10.244.9.0\n"}"#,
+        ),
+        (
+            "IPv6Network",
+            r#"{"EnableIPv6": true, "IPv6Network": "fc00::\/48", "EnableIPv4": false}"#,
+        ),
+        (
+            "IPv6SubnetMin",
+            r#"{"EnableIPv6": true, "IPv6Network": "fc00::/48", "IPv6SubnetMin": "fc00:0:0:2::\u0000"}"#,
+        ),
+    ] {
+        let err = NetConf::parse(text).unwrap_err();
+        assert_eq!(err.stage(), Stage::Parse, "{text}");
+        let msg = err.to_string();
+        assert!(msg.contains(field), "{text}: {msg}");
+        assert!(msg.contains("does not decode escapes"), "{text}: {msg}");
+    }
+    // The same addresses without escapes are fine, and escapes elsewhere are decoded
+    // (the Backend type is read by encoding/json into a plain string).
+    let p = NetConf::parse(r#"{"Network": "10.244.0.0/16", "Backend": {"Type": "vx\u006can"}}"#)
+        .unwrap();
+    assert_eq!(p.config.backend.type_name, "vxlan");
+}
+
+/// Raw-text parsing also decides numbers, `null` and stray quotes: `null` reaches
+/// `UnmarshalJSON` for the value fields (Network, SubnetMin, …) and fails to parse, but
+/// leaves the pointer fields IPv6SubnetMin/IPv6SubnetMax nil (`indirect` with
+/// `decodingNull` stops at the pointer); a number is parsed as its digits and fails.
+#[test]
+fn raw_text_decides_null_numbers_and_quotes() {
+    for text in [
+        r#"{"Network": null}"#,
+        r#"{"Network": 10}"#,
+        r#"{"Network": ["10.0.0.0/8"]}"#,
+        r#"{"Network": "10.0.0.0/8", "SubnetMin": null}"#,
+        r#"{"Network": "10.0.0.0/8", "SubnetMin": 167772416}"#,
+        r#"{"Network": "10.0.0.0/8", "SubnetMax": true}"#,
+        r#"{"EnableIPv4": false, "EnableIPv6": true, "IPv6Network": null}"#,
+    ] {
+        let err = NetConf::parse(text).unwrap_err();
+        assert_eq!(err.stage(), Stage::Parse, "{text}: {err}");
+    }
+    let p = NetConf::parse(
+        r#"{"EnableIPv4": false, "EnableIPv6": true, "IPv6Network": "fc00::/48", "IPv6SubnetMax": null}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        p.config.ipv6.unwrap().subnet_max.to_string(),
+        "fc00:0:0:ffff::"
+    );
+}
+
+/// `Networks` and `IPv6Networks` left `subnet.Config` in flannel v0.25.0 (commit
+/// "remove multiClusterCidr related-code"): encoding/json skips them as unknown keys.
+#[test]
+fn networks_lists_are_unknown_keys_now() {
+    for text in [
+        r#"{"Network": "10.0.0.0/8", "Networks": ["10.0.0.0/33"]}"#,
+        r#"{"Network": "10.0.0.0/8", "IPv6Networks": "fc00::/48"}"#,
+    ] {
+        let p = NetConf::parse(text).unwrap();
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| matches!(w.kind, WarningKind::UnknownKey { .. })),
+            "{text}: {:?}",
+            p.warnings
+        );
+    }
+}
+
+/// Go's decoder reads a lone UTF-16 surrogate escape as U+FFFD (`unquote`), so it does
+/// not stop a configuration in a string flannel does not parse as an address.
+#[test]
+fn lone_surrogates_are_replacement_characters() {
+    let p = NetConf::parse(r#"{"Network": "10.0.0.0/8", "Backend": {"Type": "x\ud800"}}"#);
+    let err = p.unwrap_err();
+    assert_eq!(err.stage(), Stage::Backend);
+    assert!(err.to_string().contains('\u{fffd}'), "{err}");
 }

@@ -319,7 +319,7 @@ fn normalise(s: &LabelSelector) -> LabelSelector {
             v.sort();
             v.dedup();
         }
-        all.push((e.key.clone(), Some(e), None));
+        all.push((e.key().to_owned(), Some(e), None));
     }
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let mut labels = Labels::new();

@@ -72,8 +72,11 @@ fn check_equal(
                     );
                     prop_assert_eq!(x.no_endpoints.is_some(), x.endpoints.is_empty());
                     for e in &x.endpoints {
-                        // Each endpoint is decided as the direct flow to the pod at its target port.
-                        let direct = Flow::new(src, Endpoint::Pod(e.pod), e.target_port, proto);
+                        // Each endpoint is decided as the flow to the pod at its target port,
+                        // marked as made through the Service (a pod reaching itself that way
+                        // is not self traffic).
+                        let direct = Flow::new(src, Endpoint::Pod(e.pod), e.target_port, proto)
+                            .through_service();
                         prop_assert_eq!(e.flow, direct);
                         prop_assert_eq!(a.decide(direct), e.explanation.verdict);
                     }

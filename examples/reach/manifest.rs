@@ -135,8 +135,8 @@ impl Manifests {
                 });
             }
             for file in files {
-                match std::fs::read_to_string(&file) {
-                    Ok(text) => out.read_text(&file.display().to_string(), &text),
+                match std::fs::read(&file) {
+                    Ok(bytes) => out.read_bytes(&file.display().to_string(), &bytes),
                     Err(e) => out.issues.push(Issue {
                         position: file_position(&file),
                         severity: Severity::Error,
@@ -149,18 +149,54 @@ impl Manifests {
         out
     }
 
+    /// Reads the documents of a file's bytes. JSON with invalid UTF-8 is read as the
+    /// apiserver's decoder reads it, with each bad sequence replaced by U+FFFD (noted);
+    /// YAML must be UTF-8, as kubectl's YAML parser requires.
+    pub fn read_bytes(&mut self, file: &str, bytes: &[u8]) {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.read_text(file, text),
+            Err(e) => {
+                let text = String::from_utf8_lossy(bytes);
+                let line = 1 + bytes
+                    .get(..e.valid_up_to())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count();
+                let position = Position {
+                    file: file.to_owned(),
+                    document: 1,
+                    line,
+                    item: None,
+                };
+                if looks_like_json(&text) {
+                    self.issues.push(Issue {
+                        position,
+                        severity: Severity::Note,
+                        message: "not valid UTF-8: read with the bad bytes replaced by U+FFFD, as the apiserver's JSON decoder does".into(),
+                        details: Vec::new(),
+                    });
+                    self.read_text(file, &text);
+                } else {
+                    self.error(position, "not valid UTF-8; nothing in this file is used");
+                }
+            }
+        }
+    }
+
     /// Reads the documents of one text (YAML, which includes JSON), naming it `file` in
     /// issues.
     pub fn read_text(&mut self, file: &str, text: &str) {
         // JSON is YAML too, but more lenient YAML would accept broken JSON
-        // (`{"name": }`); JSON text must be JSON.
+        // (`{"name": }`); JSON text must be JSON. The check reads it as Go does (a lone
+        // UTF-16 surrogate escape is U+FFFD, not an error).
         if looks_like_json(text) {
-            if let Err(je) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            if let Err(je) = netpol::model::go_json::from_str::<serde::de::IgnoredAny>(text) {
                 self.issues.push(Issue {
                     position: Position {
                         file: file.to_owned(),
                         document: 1,
-                        line: je.line(),
+                        line: je.line,
                         item: None,
                     },
                     severity: Severity::Error,
@@ -175,7 +211,7 @@ impl Manifests {
             Err(e) => {
                 // A JSON file gets the JSON parser's message when that one fails too.
                 // Valid JSON that the YAML parser refuses (rare: tabs, odd escapes).
-                if let Ok(v) = serde_json::from_str::<Value>(text) {
+                if let Ok(v) = netpol::model::go_json::from_str::<Value>(text) {
                     self.read_document(file, 1, 1, v, &[]);
                     return;
                 }
@@ -274,6 +310,24 @@ impl Manifests {
             .and_then(Value::as_str)
             .or(default_kind)
             .map(str::to_owned);
+        let api = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        // The core kinds live in `v1`; the apiserver refuses them under another
+        // apiVersion (`apps/v1 Pod` is no kind it knows). NetworkPolicy and Service check
+        // their own when they are decoded.
+        if let Some(k @ ("Namespace" | "Node" | "Pod")) = kind.as_deref() {
+            if !is_core_v1(api) {
+                let name = object_name(&value);
+                return self.error(
+                    position,
+                    &format!(
+                        "{k} {name}: apiVersion {api:?} has no kind {k} (it is \"v1\"); left out"
+                    ),
+                );
+            }
+        }
         match kind.as_deref() {
             Some("Namespace") => self.read_namespace(position, &value),
             Some("Node") => self.read_node(position, &value),
@@ -281,10 +335,6 @@ impl Manifests {
             Some("Service") => self.read_service(position, &value),
             Some("NetworkPolicy") => self.read_policy(position, &value),
             Some(other) => {
-                let api = value
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
                 let name = object_name(&value);
                 self.issues.push(Issue {
                     position,
@@ -300,41 +350,68 @@ impl Manifests {
         }
     }
 
+    /// Decodes an object with the apiserver's rules; an object the apiserver would not
+    /// decode is an error, left out.
+    fn decode<T: serde::de::DeserializeOwned>(
+        &mut self,
+        position: &Position,
+        kind: &str,
+        v: &Value,
+    ) -> Option<T> {
+        match netpol::model::go_json::from_value::<T>(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.issues.push(Issue {
+                    position: position.clone(),
+                    severity: Severity::Error,
+                    message: format!("{kind} {}: cannot be decoded, left out", object_name(v)),
+                    details: vec![format!(
+                        "{}: {}",
+                        if e.path.is_empty() {
+                            "(object)"
+                        } else {
+                            &e.path
+                        },
+                        e.message
+                    )],
+                });
+                None
+            }
+        }
+    }
+
     fn read_namespace(&mut self, position: Position, v: &Value) {
-        let Some(name) = meta_str(v, "name") else {
+        let Some(ns) = self.decode::<json::Namespace>(&position, "Namespace", v) else {
+            return;
+        };
+        let Some(name) = ns.metadata.name.filter(|n| !n.is_empty()) else {
             return self.error(position, "Namespace without metadata.name");
         };
-        let labels = match labels(v) {
-            Ok(l) => l,
-            Err(m) => return self.error(position, &format!("Namespace {name}: {m}")),
-        };
-        self.namespaces.push((position, name.to_owned(), labels));
+        let labels = ns.metadata.labels.unwrap_or_default();
+        self.namespaces.push((position, name, labels));
     }
 
     fn read_node(&mut self, position: Position, v: &Value) {
-        let Some(name) = meta_str(v, "name") else {
+        let Some(node) = self.decode::<json::Node>(&position, "Node", v) else {
+            return;
+        };
+        let Some(name) = node.metadata.name.filter(|n| !n.is_empty()) else {
             return self.error(position, "Node without metadata.name");
         };
         let mut internal = Vec::new();
         let mut external = Vec::new();
         let mut bad = Vec::new();
-        let addresses = v
-            .pointer("/status/addresses")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        for (i, a) in addresses.iter().enumerate() {
-            let ty = a.get("type").and_then(Value::as_str).unwrap_or("");
-            let addr = a.get("address").and_then(Value::as_str).unwrap_or("");
-            let list = match ty {
+        for (i, a) in node.status.addresses.iter().enumerate() {
+            let list = match a.type_.as_str() {
                 "InternalIP" => &mut internal,
                 "ExternalIP" => &mut external,
                 _ => continue, // Hostname, InternalDNS, ExternalDNS: not addresses
             };
-            match addr.parse::<IpAddr>() {
+            match a.address.parse::<IpAddr>() {
                 Ok(ip) => list.push(ip),
                 Err(_) => bad.push(format!(
-                    "status.addresses[{i}].address: {addr:?} is not an IP address"
+                    "status.addresses[{i}].address: {:?} is not an IP address",
+                    a.address
                 )),
             }
         }
@@ -357,46 +434,45 @@ impl Manifests {
             });
         }
         internal.extend(external);
-        self.nodes.push((position, name.to_owned(), internal));
+        self.nodes.push((position, name, internal));
     }
 
     fn read_pod(&mut self, position: Position, v: &Value) {
-        let Some(name) = meta_str(v, "name") else {
+        let Some(pod) = self.decode::<json::Pod>(&position, "Pod", v) else {
+            return;
+        };
+        let Some(name) = pod.metadata.name.clone().filter(|n| !n.is_empty()) else {
             return self.error(position, "Pod without metadata.name");
         };
-        let namespace = meta_str(v, "namespace").unwrap_or("default");
+        let namespace = pod
+            .metadata
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_owned());
         let who = format!("Pod {namespace}/{name}");
-        if v.pointer("/spec/hostNetwork").and_then(Value::as_bool) == Some(true) {
+        if pod.spec.host_network {
             return self.error(
                 position,
                 &format!("{who} uses the host network: NetworkPolicy does not apply to it"),
             );
         }
-        if let Some(phase @ ("Succeeded" | "Failed")) =
-            v.pointer("/status/phase").and_then(Value::as_str)
-        {
+        if let phase @ ("Succeeded" | "Failed") = pod.status.phase.as_str() {
             return self.error(
                 position,
                 &format!("{who} has ended (phase {phase}): it has no network"),
             );
         }
         let mut spec = PodSpec::new(namespace, name);
-        match labels(v) {
-            Ok(l) => spec.labels = l,
-            Err(m) => return self.error(position, &format!("{who}: {m}")),
-        }
+        spec.labels = pod.metadata.labels.clone().unwrap_or_default();
         let mut texts: Vec<(String, &str)> = Vec::new();
-        if let Some(ips) = v.pointer("/status/podIPs").and_then(Value::as_array) {
-            for (i, ip) in ips.iter().enumerate() {
-                if let Some(s) = ip.get("ip").and_then(Value::as_str) {
-                    texts.push((format!("status.podIPs[{i}].ip"), s));
-                }
+        for (i, ip) in pod.status.pod_ips.iter().enumerate() {
+            if !ip.ip.is_empty() {
+                texts.push((format!("status.podIPs[{i}].ip"), &ip.ip));
             }
         }
-        if texts.is_empty() {
-            if let Some(s) = v.pointer("/status/podIP").and_then(Value::as_str) {
-                texts.push(("status.podIP".into(), s));
-            }
+        if texts.is_empty() && !pod.status.pod_ip.is_empty() {
+            texts.push(("status.podIP".into(), &pod.status.pod_ip));
         }
         let mut warnings = Vec::new();
         for (field, text) in texts {
@@ -417,21 +493,11 @@ impl Manifests {
             });
             return;
         }
-        if let Some(node) = v.pointer("/spec/nodeName").and_then(Value::as_str) {
-            spec.node = Some(node.to_owned());
+        if !pod.spec.node_name.is_empty() {
+            spec.node = Some(pod.spec.node_name.clone());
         }
-        let containers = v
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        for (c, container) in containers.iter().enumerate() {
-            let ports = container
-                .get("ports")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            for (p, port) in ports.iter().enumerate() {
+        for (c, container) in pod.spec.containers.iter().enumerate() {
+            for (p, port) in container.ports.iter().enumerate() {
                 let field = format!("spec.containers[{c}].ports[{p}]");
                 match container_port(port) {
                     Ok(cp) => spec.ports.push(cp),
@@ -809,52 +875,124 @@ fn object_name(v: &Value) -> String {
     }
 }
 
-fn labels(v: &Value) -> Result<Labels, String> {
-    let mut out = Labels::new();
-    match v.pointer("/metadata/labels") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => {
-            for (k, val) in map {
-                match val {
-                    Value::String(s) => {
-                        out.insert(k.clone(), s.clone());
-                    }
-                    other => {
-                        return Err(format!(
-                            "metadata.labels.{k}: label values are strings, found {other}"
-                        ));
-                    }
-                }
-            }
-        }
-        Some(_) => return Err("metadata.labels is not a mapping".into()),
-    }
-    Ok(out)
+/// `apiVersion` of the core group's `v1` as `schema.ParseGroupVersion` reads it, or none
+/// written (the endpoint's then).
+fn is_core_v1(api: &str) -> bool {
+    matches!(api, "" | "/" | "v1" | "/v1")
 }
 
-fn container_port(v: &Value) -> Result<ContainerPort, String> {
-    let number = v
-        .get("containerPort")
-        .and_then(Value::as_i64)
-        .ok_or("no containerPort number")?;
+fn container_port(p: &json::ContainerPort) -> Result<ContainerPort, String> {
+    let number = p.container_port;
     let port = u16::try_from(number)
         .ok()
         .filter(|p| *p > 0)
         .ok_or_else(|| format!("containerPort {number} is not between 1 and 65535"))?;
-    let protocol = match v.get("protocol").and_then(Value::as_str) {
-        None => Protocol::Tcp,
-        Some(p) => p
+    // An empty protocol is TCP (the apiserver's defaulting).
+    let protocol = match p.protocol.as_str() {
+        "" => Protocol::Tcp,
+        other => other
             .parse::<Protocol>()
-            .map_err(|_| format!("protocol {p:?} is not TCP, UDP or SCTP"))?,
+            .map_err(|_| format!("protocol {other:?} is not TCP, UDP or SCTP"))?,
     };
-    Ok(
-        match v
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        {
-            Some(name) => ContainerPort::named(name, port, protocol),
-            None => ContainerPort::unnamed(port, protocol),
-        },
-    )
+    Ok(match Some(p.name.as_str()).filter(|s| !s.is_empty()) {
+        Some(name) => ContainerPort::named(name, port, protocol),
+        None => ContainerPort::unnamed(port, protocol),
+    })
+}
+
+/// The parts of the core objects the reader uses, with the Go types the apiserver decodes
+/// them with (`k8s.io/api/core/v1`). They are decoded with
+/// [`netpol::model::go_json`], so `null` is the zero value, an array never stands for an
+/// object, and a number where a string belongs (or the reverse) is an error, as at the
+/// apiserver. Fields not declared here are not read and not checked.
+mod json {
+    use netpol::model::ObjectMeta;
+    use serde::Deserialize;
+
+    /// `v1.Namespace`.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Namespace {
+        pub metadata: ObjectMeta,
+    }
+
+    /// `v1.Node`.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Node {
+        pub metadata: ObjectMeta,
+        pub status: NodeStatus,
+    }
+
+    /// `v1.NodeStatus`.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct NodeStatus {
+        pub addresses: Vec<NodeAddress>,
+    }
+
+    /// `v1.NodeAddress`.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct NodeAddress {
+        #[serde(rename = "type")]
+        pub type_: String,
+        pub address: String,
+    }
+
+    /// `v1.Pod`.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Pod {
+        pub metadata: ObjectMeta,
+        pub spec: PodSpec,
+        pub status: PodStatus,
+    }
+
+    /// `v1.PodSpec`.
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct PodSpec {
+        pub host_network: bool,
+        pub node_name: String,
+        pub containers: Vec<Container>,
+    }
+
+    /// `v1.Container`.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Container {
+        pub name: String,
+        pub ports: Vec<ContainerPort>,
+    }
+
+    /// `v1.ContainerPort`.
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct ContainerPort {
+        pub name: String,
+        pub host_port: i32,
+        pub container_port: i32,
+        pub protocol: String,
+        #[serde(rename = "hostIP")]
+        pub host_ip: String,
+    }
+
+    /// `v1.PodStatus`.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct PodStatus {
+        pub phase: String,
+        #[serde(rename = "podIP")]
+        pub pod_ip: String,
+        #[serde(rename = "podIPs")]
+        pub pod_ips: Vec<PodIp>,
+    }
+
+    /// `v1.PodIP`.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct PodIp {
+        pub ip: String,
+    }
 }

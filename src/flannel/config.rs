@@ -12,13 +12,13 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// The fields of flannel's `subnet.Config` (pkg/subnet/config.go). `Networks` and
+/// `IPv6Networks` were removed in flannel v0.25.0 and are unknown keys since.
 const TOP_FIELDS: &[&str] = &[
     "EnableIPv4",
     "EnableIPv6",
     "Network",
     "IPv6Network",
-    "Networks",
-    "IPv6Networks",
     "SubnetMin",
     "SubnetMax",
     "IPv6SubnetMin",
@@ -32,86 +32,99 @@ const T_ENABLE_IPV4: usize = 0;
 const T_ENABLE_IPV6: usize = 1;
 const T_NETWORK: usize = 2;
 const T_IPV6_NETWORK: usize = 3;
-const T_NETWORKS: usize = 4;
-const T_IPV6_NETWORKS: usize = 5;
-const T_SUBNET_MIN: usize = 6;
-const T_SUBNET_MAX: usize = 7;
-const T_IPV6_SUBNET_MIN: usize = 8;
-const T_IPV6_SUBNET_MAX: usize = 9;
-const T_SUBNET_LEN: usize = 10;
-const T_IPV6_SUBNET_LEN: usize = 11;
-const T_BACKEND: usize = 12;
-const T_ENABLE_NFTABLES: usize = 13;
+const T_SUBNET_MIN: usize = 4;
+const T_SUBNET_MAX: usize = 5;
+const T_IPV6_SUBNET_MIN: usize = 6;
+const T_IPV6_SUBNET_MAX: usize = 7;
+const T_SUBNET_LEN: usize = 8;
+const T_IPV6_SUBNET_LEN: usize = 9;
+const T_BACKEND: usize = 10;
+const T_ENABLE_NFTABLES: usize = 11;
+const FIELD_COUNT: usize = 12;
 
 /// A top-level value: the Backend object is decoded against the backend option
-/// table; everything else is a scalar.
+/// table; everything else is a scalar. The raw JSON text is kept too: flannel's address
+/// types read it (see [`raw_text`]).
 #[derive(Debug, Clone, PartialEq)]
-enum TopValue {
+struct TopValue {
+    raw: String,
+    value: TopKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum TopKind {
     Scalar(Scalar),
     Object(Object<Scalar>),
 }
 
 impl<'de> de::Deserialize<'de> for TopValue {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TopValueVisitor)
+        let raw: Box<serde_json::value::RawValue> = de::Deserialize::deserialize(d)?;
+        let mut inner = serde_json::Deserializer::from_str(raw.get());
+        let value = de::Deserializer::deserialize_any(&mut inner, TopValueVisitor)
+            .map_err(de::Error::custom)?;
+        Ok(TopValue {
+            raw: raw.get().to_owned(),
+            value,
+        })
     }
 }
 
 struct TopValueVisitor;
 
 impl<'de> Visitor<'de> for TopValueVisitor {
-    type Value = TopValue;
+    type Value = TopKind;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<TopValue, E> {
-        Ok(TopValue::Scalar(Scalar::Bool(v)))
+    fn visit_bool<E>(self, v: bool) -> Result<TopKind, E> {
+        Ok(TopKind::Scalar(Scalar::Bool(v)))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<TopValue, E> {
-        Ok(TopValue::Scalar(Scalar::U64(v)))
+    fn visit_u64<E>(self, v: u64) -> Result<TopKind, E> {
+        Ok(TopKind::Scalar(Scalar::U64(v)))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<TopValue, E> {
-        Ok(TopValue::Scalar(Scalar::I64(v)))
+    fn visit_i64<E>(self, v: i64) -> Result<TopKind, E> {
+        Ok(TopKind::Scalar(Scalar::I64(v)))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<TopValue, E> {
-        Ok(TopValue::Scalar(Scalar::F64(v)))
+    fn visit_f64<E>(self, v: f64) -> Result<TopKind, E> {
+        Ok(TopKind::Scalar(Scalar::F64(v)))
     }
-    fn visit_str<E>(self, v: &str) -> Result<TopValue, E> {
-        Ok(TopValue::Scalar(Scalar::Str(v.to_owned())))
+    fn visit_str<E>(self, v: &str) -> Result<TopKind, E> {
+        Ok(TopKind::Scalar(Scalar::Str(v.to_owned())))
     }
-    fn visit_string<E>(self, v: String) -> Result<TopValue, E> {
-        Ok(TopValue::Scalar(Scalar::Str(v)))
+    fn visit_string<E>(self, v: String) -> Result<TopKind, E> {
+        Ok(TopKind::Scalar(Scalar::Str(v)))
     }
-    fn visit_unit<E>(self) -> Result<TopValue, E> {
-        Ok(TopValue::Scalar(Scalar::Null))
+    fn visit_unit<E>(self) -> Result<TopKind, E> {
+        Ok(TopKind::Scalar(Scalar::Null))
     }
-    fn visit_none<E>(self) -> Result<TopValue, E> {
-        Ok(TopValue::Scalar(Scalar::Null))
+    fn visit_none<E>(self) -> Result<TopKind, E> {
+        Ok(TopKind::Scalar(Scalar::Null))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopValue, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopKind, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element::<Scalar>()? {
             items.push(item);
         }
-        Ok(TopValue::Scalar(Scalar::Array(items)))
+        Ok(TopKind::Scalar(Scalar::Array(items)))
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TopValue, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TopKind, A::Error> {
         let seed = DocSeed::<Scalar> {
             fields: BACKEND_FIELDS,
             marker: std::marker::PhantomData,
         };
         match seed.visit_map(map)? {
-            Doc::Object(o) => Ok(TopValue::Object(o)),
-            _ => Ok(TopValue::Scalar(Scalar::Object)),
+            Doc::Object(o) => Ok(TopKind::Object(o)),
+            _ => Ok(TopKind::Scalar(Scalar::Object)),
         }
     }
 }
 
 impl TopValue {
     fn scalar(&self) -> Scalar {
-        match self {
-            TopValue::Scalar(s) => s.clone(),
-            TopValue::Object(_) => Scalar::Object,
+        match &self.value {
+            TopKind::Scalar(s) => s.clone(),
+            TopKind::Object(_) => Scalar::Object,
         }
     }
 }
@@ -176,7 +189,7 @@ struct Written {
     subnet_len: u64,
     ipv6_subnet_len: u64,
     /// Which keys were present (by field index), for the unused-value warnings.
-    present: [bool; 14],
+    present: [bool; FIELD_COUNT],
 }
 
 impl NetConf {
@@ -194,7 +207,9 @@ impl NetConf {
     /// ```
     pub fn parse(text: &str) -> Result<Parsed, NetConfError> {
         let mut warnings = Vec::new();
-        let mut de = serde_json::Deserializer::from_str(text);
+        // Go's decoder reads a lone UTF-16 surrogate escape as U+FFFD.
+        let text = crate::model::go_json::go_text(text);
+        let mut de = serde_json::Deserializer::from_str(&text);
         let seed = DocSeed::<TopValue> {
             fields: TOP_FIELDS,
             marker: std::marker::PhantomData,
@@ -282,102 +297,75 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u32)> {
     Some((ip, n))
 }
 
-fn cidr_v4(v: &Scalar, path: &str) -> Result<Ipv4Net, NetConfError> {
-    let Scalar::Str(s) = v else {
-        return Err(parse_error(format!(
-            "{path}: invalid CIDR address: a {} is not a CIDR string",
-            v.kind()
-        )));
-    };
+/// What flannel's address types parse: their `UnmarshalJSON` gets the raw JSON bytes and
+/// trims every leading and trailing `"` (`bytes.Trim(j, "\"")`, pkg/ip/ipnet.go and
+/// ip6net.go), without decoding escapes. So `"10.0.0.0\/8"` reaches the parser with its
+/// backslash and fails, a number or `null` reaches it as `10` or `null`, and an escaped
+/// quote leaves a backslash behind.
+fn raw_text(raw: &str) -> &str {
+    raw.trim_matches('"')
+}
+
+/// The error for an address flannel cannot parse, naming escapes as the cause.
+fn address_error(path: &str, what: &str, raw: &str) -> NetConfError {
+    let text = raw_text(raw);
+    if raw.starts_with('"') && text.contains('\\') {
+        parse_error(format!(
+            "{path}: invalid {what}: {text}: flannel parses the raw JSON text and does not decode \
+             escapes, so the backslash stays in the address; write the address without escapes"
+        ))
+    } else {
+        parse_error(format!("{path}: invalid {what}: {text}"))
+    }
+}
+
+fn cidr_v4(raw: &str, path: &str) -> Result<Ipv4Net, NetConfError> {
+    let s = raw_text(raw);
     match parse_cidr(s) {
         Some((IpAddr::V4(ip), n)) if n <= 32 => Ipv4Net::new(ip, n as u8)
             .map(|n| n.trunc())
-            .map_err(|_| parse_error(format!("{path}: invalid CIDR address: {s:?}"))),
+            .map_err(|_| address_error(path, "CIDR address", raw)),
         Some((IpAddr::V6(_), n)) if n <= 128 => Err(parse_error(format!(
             "{path}: {s:?} is an IPv6 CIDR; flannel needs an IPv4 network here"
         ))),
-        _ => Err(parse_error(format!("{path}: invalid CIDR address: {s:?}"))),
+        _ => Err(address_error(path, "CIDR address", raw)),
     }
 }
 
-fn cidr_v6(v: &Scalar, path: &str) -> Result<Ipv6Net, NetConfError> {
-    let Scalar::Str(s) = v else {
-        return Err(parse_error(format!(
-            "{path}: invalid CIDR address: a {} is not a CIDR string",
-            v.kind()
-        )));
-    };
+fn cidr_v6(raw: &str, path: &str) -> Result<Ipv6Net, NetConfError> {
+    let s = raw_text(raw);
     match parse_cidr(s) {
         Some((IpAddr::V6(ip), n)) if n <= 128 => Ipv6Net::new(ip, n as u8)
             .map(|n| n.trunc())
-            .map_err(|_| parse_error(format!("{path}: invalid CIDR address: {s:?}"))),
+            .map_err(|_| address_error(path, "CIDR address", raw)),
         Some((IpAddr::V4(_), n)) if n <= 32 => Err(parse_error(format!(
             "{path}: {s:?} is an IPv4 CIDR; flannel needs an IPv6 network here"
         ))),
-        _ => Err(parse_error(format!("{path}: invalid CIDR address: {s:?}"))),
+        _ => Err(address_error(path, "CIDR address", raw)),
     }
 }
 
-fn addr_v4(v: &Scalar, path: &str) -> Result<Ipv4Addr, NetConfError> {
-    let parsed = match v {
-        Scalar::Str(s) => s.parse::<IpAddr>().ok(),
-        _ => None,
-    };
-    match parsed {
-        Some(IpAddr::V4(ip)) => Ok(ip),
-        Some(IpAddr::V6(ip)) => ip
+/// `SubnetMin`/`SubnetMax`: `ip.IP4` values, so even `null` goes to `UnmarshalJSON`.
+fn addr_v4(raw: &str, path: &str) -> Result<Ipv4Addr, NetConfError> {
+    match raw_text(raw).parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => Ok(ip),
+        Ok(IpAddr::V6(ip)) => ip
             .to_ipv4_mapped()
             .ok_or_else(|| parse_error(format!("{path}: {ip} is not an IPv4 address"))),
-        None => Err(parse_error(format!(
-            "{path}: invalid IP address format ({})",
-            describe(v)
-        ))),
+        Err(_) => Err(address_error(path, "IP address format", raw)),
     }
 }
 
-fn addr_v6(v: &Scalar, path: &str) -> Result<Option<Ipv6Addr>, NetConfError> {
-    match v {
-        // A pointer field: `null` leaves it nil, which the check treats as unset.
-        Scalar::Null => Ok(None),
-        Scalar::Str(s) => match s.parse::<IpAddr>() {
-            Ok(IpAddr::V6(ip)) => Ok(Some(ip)),
-            Ok(IpAddr::V4(ip)) => Ok(Some(ip.to_ipv6_mapped())),
-            Err(_) => Err(parse_error(format!(
-                "{path}: invalid IP address format ({s:?})"
-            ))),
-        },
-        other => Err(parse_error(format!(
-            "{path}: invalid IP address format ({})",
-            describe(other)
-        ))),
+/// `IPv6SubnetMin`/`IPv6SubnetMax`: `*ip.IP6` pointers, so `null` leaves them nil (unset)
+/// and anything else goes to `UnmarshalJSON`.
+fn addr_v6(raw: &str, path: &str) -> Result<Option<Ipv6Addr>, NetConfError> {
+    if raw == "null" {
+        return Ok(None);
     }
-}
-
-fn describe(v: &Scalar) -> String {
-    match v {
-        Scalar::Str(s) => format!("{s:?}"),
-        other => format!("a {}", other.kind()),
-    }
-}
-
-fn cidr_list(v: &Scalar, path: &str, v6: bool) -> Result<(), NetConfError> {
-    match v {
-        Scalar::Null => Ok(()),
-        Scalar::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let p = format!("{path}[{i}]");
-                if v6 {
-                    cidr_v6(item, &p)?;
-                } else {
-                    cidr_v4(item, &p)?;
-                }
-            }
-            Ok(())
-        }
-        other => Err(parse_error(format!(
-            "{path}: cannot unmarshal {} into a list of CIDRs",
-            other.kind()
-        ))),
+    match raw_text(raw).parse::<IpAddr>() {
+        Ok(IpAddr::V6(ip)) => Ok(Some(ip)),
+        Ok(IpAddr::V4(ip)) => Ok(Some(ip.to_ipv6_mapped())),
+        Err(_) => Err(address_error(path, "IP address format", raw)),
     }
 }
 
@@ -391,7 +379,7 @@ fn decode_top<'a>(
     };
     let mut backend = BackendDoc::Absent;
     let mut first_error: Option<NetConfError> = None;
-    let mut seen = [false; 14];
+    let mut seen = [false; FIELD_COUNT];
     for e in &obj.entries {
         let (Some(field), Some(value)) = (e.field, &e.value) else {
             let suggestion = suggest(&e.key, TOP_FIELDS.iter().copied());
@@ -436,23 +424,21 @@ fn decode_top<'a>(
             T_ENABLE_NFTABLES => {
                 set_bool(&mut w.enable_nftables, &scalar, path).map_err(parse_error)
             }
-            T_NETWORK => cidr_v4(&scalar, path).map(|n| w.network = Some(n)),
-            T_IPV6_NETWORK => cidr_v6(&scalar, path).map(|n| w.ipv6_network = Some(n)),
-            T_NETWORKS => cidr_list(&scalar, path, false),
-            T_IPV6_NETWORKS => cidr_list(&scalar, path, true),
-            T_SUBNET_MIN => addr_v4(&scalar, path).map(|a| w.subnet_min = Some(a)),
-            T_SUBNET_MAX => addr_v4(&scalar, path).map(|a| w.subnet_max = Some(a)),
-            T_IPV6_SUBNET_MIN => addr_v6(&scalar, path).map(|a| w.ipv6_subnet_min = a),
-            T_IPV6_SUBNET_MAX => addr_v6(&scalar, path).map(|a| w.ipv6_subnet_max = a),
+            T_NETWORK => cidr_v4(&value.raw, path).map(|n| w.network = Some(n)),
+            T_IPV6_NETWORK => cidr_v6(&value.raw, path).map(|n| w.ipv6_network = Some(n)),
+            T_SUBNET_MIN => addr_v4(&value.raw, path).map(|a| w.subnet_min = Some(a)),
+            T_SUBNET_MAX => addr_v4(&value.raw, path).map(|a| w.subnet_max = Some(a)),
+            T_IPV6_SUBNET_MIN => addr_v6(&value.raw, path).map(|a| w.ipv6_subnet_min = a),
+            T_IPV6_SUBNET_MAX => addr_v6(&value.raw, path).map(|a| w.ipv6_subnet_max = a),
             T_SUBNET_LEN => set_uint(&mut w.subnet_len, &scalar, path).map_err(parse_error),
             T_IPV6_SUBNET_LEN => {
                 set_uint(&mut w.ipv6_subnet_len, &scalar, path).map_err(parse_error)
             }
             T_BACKEND => {
-                backend = match value {
-                    TopValue::Object(o) => BackendDoc::Object(o),
-                    TopValue::Scalar(Scalar::Null) => BackendDoc::Null,
-                    TopValue::Scalar(s) => BackendDoc::Other(s.kind()),
+                backend = match &value.value {
+                    TopKind::Object(o) => BackendDoc::Object(o),
+                    TopKind::Scalar(Scalar::Null) => BackendDoc::Null,
+                    TopKind::Scalar(s) => BackendDoc::Other(s.kind()),
                 };
                 Ok(())
             }
@@ -646,15 +632,6 @@ fn unused_warnings(w: &Written, warnings: &mut Vec<Warning>) {
             message,
         });
     };
-    for f in [T_NETWORKS, T_IPV6_NETWORKS] {
-        if p(f) {
-            push(
-                f,
-                "flannel fills this list itself (from the cluster CIDRs); the value is not used"
-                    .to_owned(),
-            );
-        }
-    }
     if !w.enable_ipv4 {
         for f in [T_NETWORK, T_SUBNET_LEN, T_SUBNET_MIN, T_SUBNET_MAX] {
             if p(f) {

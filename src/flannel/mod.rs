@@ -45,6 +45,24 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # flannel's address fields read raw JSON text
+//! `Network`, `IPv6Network`, `SubnetMin`, `SubnetMax`, `IPv6SubnetMin` and
+//! `IPv6SubnetMax` are flannel `ip` types whose `UnmarshalJSON` (pkg/ip/ipnet.go,
+//! pkg/ip/ip6net.go) trims the quotes off the raw JSON bytes and parses what is left,
+//! without decoding escapes. The decoder does the same: `"10.244.0.0\/16"` is refused
+//! (with a message naming the escape), an escaped quote leaves a backslash that fails,
+//! and a number or `null` is parsed as its text and fails, except in the pointer fields
+//! `IPv6SubnetMin`/`IPv6SubnetMax`, where `null` means unset. Elsewhere a lone UTF-16
+//! surrogate escape reads as U+FFFD, as in Go's decoder. `Networks` and `IPv6Networks`
+//! left flannel's config in v0.25.0 and are unknown keys (with a warning).
+//!
+//! ```
+//! use netpol::flannel::{NetConf, Stage};
+//! let err = NetConf::parse(r#"{"Network": "10.244.0.0\/16"}"#).unwrap_err();
+//! assert_eq!(err.stage(), Stage::Parse);
+//! assert!(err.to_string().contains("does not decode escapes"), "{err}");
+//! ```
+//!
 //! # Where flannel's code and its documentation disagree
 //! - With no `Backend`, flannel's `parseBackendType` picks `udp`, while
 //!   Documentation/configuration.md says the default is `vxlan`. This crate follows
@@ -57,10 +75,8 @@
 //! - An IPv6 CIDR in `Network` (or an IPv4 one in `IPv6Network`, an IPv6 address in
 //!   `SubnetMin`/`SubnetMax`) makes flanneld panic or compute nonsense; here it is a
 //!   `parse` error.
-//! - Escapes inside address strings (`"10.0.0.0\/8"`) are decoded before parsing;
-//!   flannel parses the raw text and refuses them.
-//! - Strings with lone UTF-16 surrogates and values nested more than 128 deep inside
-//!   known keys are refused (`parse`) where Go would accept or replace them.
+//! - Values nested more than 128 deep inside known keys are refused (`parse`) where Go
+//!   would accept them (serde_json's depth limit).
 //! - Options flannel rejects only when it configures the backend (an invalid
 //!   wireguard `Mode`, an ipsec `PSK` shorter than 96 characters) are `backend` errors.
 

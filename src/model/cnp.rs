@@ -38,12 +38,8 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
-use super::{
-    DecodeError, LabelSelector, NetworkPolicy, ObjectMeta, from_json_with_path,
-    from_value_with_path,
-};
+use super::go_json::{self, DecodeError, go_struct};
+use super::{LabelSelector, ObjectMeta};
 
 /// The API group and version of ClusterNetworkPolicy: `policy.networking.k8s.io/v1alpha2`.
 ///
@@ -52,104 +48,113 @@ use super::{
 /// ```
 pub const CNP_API_VERSION: &str = "policy.networking.k8s.io/v1alpha2";
 
-/// A `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy as written. It is
-/// cluster-scoped: a `metadata.namespace` is kept as written but means nothing (the
-/// apiserver clears it).
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicy;
-/// let cnp = ClusterNetworkPolicy::new("baseline-dns");
-/// assert_eq!(cnp.kind.as_deref(), Some("ClusterNetworkPolicy"));
-/// assert_eq!(cnp.to_string(), "baseline-dns");
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterNetworkPolicy {
-    /// `apiVersion`, normally `policy.networking.k8s.io/v1alpha2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// `kind`, normally `ClusterNetworkPolicy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// `metadata`.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// `spec`; required by the API (absent is reported by validation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<ClusterNetworkPolicySpec>,
-    /// `status`, written by implementations; the apiserver drops it on create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<ClusterNetworkPolicyStatus>,
-    /// Every other top-level field, kept verbatim (the apiserver would prune them).
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+go_struct! {
+    /// A `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy as written. It is
+    /// cluster-scoped: a `metadata.namespace` is kept as written but means nothing (the
+    /// apiserver clears it).
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicy;
+    /// let cnp = ClusterNetworkPolicy::new("baseline-dns");
+    /// assert_eq!(cnp.kind.as_deref(), Some("ClusterNetworkPolicy"));
+    /// assert_eq!(cnp.to_string(), "baseline-dns");
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct ClusterNetworkPolicy {
+        /// `apiVersion`, normally `policy.networking.k8s.io/v1alpha2`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub api_version: Option<String>,
+        /// `kind`, normally `ClusterNetworkPolicy`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub kind: Option<String>,
+        /// `metadata`.
+        #[serde(default)]
+        pub metadata: ObjectMeta,
+        /// `spec`; required by the API (absent is reported by validation).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub spec: Option<ClusterNetworkPolicySpec>,
+        /// `status`, written by implementations; the apiserver drops it on create.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub status: Option<ClusterNetworkPolicyStatus>,
+        /// Every other top-level field, kept verbatim (the apiserver would prune them).
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+    kind("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy");
 }
 
-/// `spec` of a ClusterNetworkPolicy.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicySpec;
-/// let spec: ClusterNetworkPolicySpec = serde_json::from_str(
-///     r#"{"tier": "Baseline", "priority": 1000, "subject": {"namespaces": {}}, "ingress": []}"#,
-/// ).unwrap();
-/// assert_eq!(spec.priority, Some(1000));
-/// assert_eq!(spec.ingress.as_deref(), Some(&[][..]));
-/// assert!(spec.egress.is_none());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterNetworkPolicySpec {
-    /// `tier` as written: `Admin` or `Baseline`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier: Option<String>,
-    /// `priority`: 0 to 1000, lower first. Kept as a 64-bit integer so that values out
-    /// of range survive decoding and are reported by validation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<i64>,
-    /// `subject`: the pods the policy applies to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<ClusterNetworkPolicySubject>,
-    /// `ingress` rules, in precedence order (at most 25).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ingress: Option<Vec<ClusterNetworkPolicyIngressRule>>,
-    /// `egress` rules, in precedence order (at most 25).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub egress: Option<Vec<ClusterNetworkPolicyEgressRule>>,
+go_struct! {
+    /// `spec` of a ClusterNetworkPolicy.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicySpec;
+    /// let spec: ClusterNetworkPolicySpec = serde_json::from_str(
+    ///     r#"{"tier": "Baseline", "priority": 1000, "subject": {"namespaces": {}}, "ingress": []}"#,
+    /// ).unwrap();
+    /// assert_eq!(spec.priority, Some(1000));
+    /// assert_eq!(spec.ingress.as_deref(), Some(&[][..]));
+    /// assert!(spec.egress.is_none());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicySpec {
+        /// `tier` as written: `Admin` or `Baseline`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tier: Option<String>,
+        /// `priority`: 0 to 1000, lower first. Kept as a 64-bit integer so that values out
+        /// of range survive decoding and are reported by validation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub priority: Option<i64>,
+        /// `subject`: the pods the policy applies to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub subject: Option<ClusterNetworkPolicySubject>,
+        /// `ingress` rules, in precedence order (at most 25).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub ingress: Option<Vec<ClusterNetworkPolicyIngressRule>>,
+        /// `egress` rules, in precedence order (at most 25).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub egress: Option<Vec<ClusterNetworkPolicyEgressRule>>,
+    }
+    serde(rename_all = "camelCase");
 }
 
-/// `status` of a ClusterNetworkPolicy: conditions kept as the JSON written.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyStatus;
-/// let s: ClusterNetworkPolicyStatus =
-///     serde_json::from_str(r#"{"conditions": [{"type": "Ready", "status": "True"}]}"#).unwrap();
-/// assert_eq!(s.conditions.unwrap()[0]["type"], "Ready");
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ClusterNetworkPolicyStatus {
-    /// `conditions` (`metav1.Condition`), verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<Vec<serde_json::Value>>,
-    /// Every other status field, verbatim.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+go_struct! {
+    /// `status` of a ClusterNetworkPolicy: conditions kept as the JSON written.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyStatus;
+    /// let s: ClusterNetworkPolicyStatus =
+    ///     serde_json::from_str(r#"{"conditions": [{"type": "Ready", "status": "True"}]}"#).unwrap();
+    /// assert_eq!(s.conditions.unwrap()[0]["type"], "Ready");
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct ClusterNetworkPolicyStatus {
+        /// `conditions` (`metav1.Condition`), verbatim.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub conditions: Option<Vec<serde_json::Value>>,
+        /// Every other status field, verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
 }
 
-/// `spec.subject`: exactly one of `namespaces` and `pods` must be set.
-///
-/// ```
-/// use netpol::model::{ClusterNetworkPolicySubject, LabelSelector};
-/// let s = ClusterNetworkPolicySubject::namespaces(LabelSelector::match_labels([("team", "a")]));
-/// assert!(s.pods.is_none());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterNetworkPolicySubject {
-    /// `namespaces`: every pod of the selected namespaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespaces: Option<LabelSelector>,
-    /// `pods`: pods selected in selected namespaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pods: Option<NamespacedPod>,
+go_struct! {
+    /// `spec.subject`: exactly one of `namespaces` and `pods` must be set.
+    ///
+    /// ```
+    /// use netpol::model::{ClusterNetworkPolicySubject, LabelSelector};
+    /// let s = ClusterNetworkPolicySubject::namespaces(LabelSelector::match_labels([("team", "a")]));
+    /// assert!(s.pods.is_none());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicySubject {
+        /// `namespaces`: every pod of the selected namespaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub namespaces: Option<LabelSelector>,
+        /// `pods`: pods selected in selected namespaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pods: Option<NamespacedPod>,
+    }
 }
 
 impl ClusterNetworkPolicySubject {
@@ -167,22 +172,24 @@ impl ClusterNetworkPolicySubject {
     }
 }
 
-/// `pods` of a subject or peer: a namespace selector and a pod selector.
-///
-/// ```
-/// use netpol::model::{LabelSelector, NamespacedPod};
-/// let p = NamespacedPod::new(LabelSelector::default(), LabelSelector::match_labels([("app", "db")]));
-/// assert!(p.namespace_selector.unwrap().is_empty());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamespacedPod {
-    /// `namespaceSelector`; absent selects every namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace_selector: Option<LabelSelector>,
-    /// `podSelector`; required by the API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_selector: Option<LabelSelector>,
+go_struct! {
+    /// `pods` of a subject or peer: a namespace selector and a pod selector.
+    ///
+    /// ```
+    /// use netpol::model::{LabelSelector, NamespacedPod};
+    /// let p = NamespacedPod::new(LabelSelector::default(), LabelSelector::match_labels([("app", "db")]));
+    /// assert!(p.namespace_selector.unwrap().is_empty());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct NamespacedPod {
+        /// `namespaceSelector`; absent selects every namespace.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub namespace_selector: Option<LabelSelector>,
+        /// `podSelector`; required by the API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pod_selector: Option<LabelSelector>,
+    }
+    serde(rename_all = "camelCase");
 }
 
 impl NamespacedPod {
@@ -200,144 +207,156 @@ impl NamespacedPod {
     }
 }
 
-/// One `ingress` rule: an action for traffic from any of `from` on any of `protocols`.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyIngressRule;
-/// let r: ClusterNetworkPolicyIngressRule = serde_json::from_str(
-///     r#"{"name": "from-monitoring", "action": "Accept", "from": [{"namespaces": {}}]}"#,
-/// ).unwrap();
-/// assert_eq!(r.action.as_deref(), Some("Accept"));
-/// assert!(r.protocols.is_none());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterNetworkPolicyIngressRule {
-    /// `name`: at most 100 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// `action` as written: `Accept`, `Deny` or `Pass`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-    /// `from`: 1 to 25 peers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<Vec<ClusterNetworkPolicyIngressPeer>>,
-    /// `protocols`: 1 to 25 entries; absent matches every port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocols: Option<Vec<ClusterNetworkPolicyProtocol>>,
+go_struct! {
+    /// One `ingress` rule: an action for traffic from any of `from` on any of `protocols`.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyIngressRule;
+    /// let r: ClusterNetworkPolicyIngressRule = serde_json::from_str(
+    ///     r#"{"name": "from-monitoring", "action": "Accept", "from": [{"namespaces": {}}]}"#,
+    /// ).unwrap();
+    /// assert_eq!(r.action.as_deref(), Some("Accept"));
+    /// assert!(r.protocols.is_none());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicyIngressRule {
+        /// `name`: at most 100 characters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        /// `action` as written: `Accept`, `Deny` or `Pass`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub action: Option<String>,
+        /// `from`: 1 to 25 peers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub from: Option<Vec<ClusterNetworkPolicyIngressPeer>>,
+        /// `protocols`: 1 to 25 entries; absent matches every port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub protocols: Option<Vec<ClusterNetworkPolicyProtocol>>,
+    }
 }
 
-/// One `egress` rule: an action for traffic to any of `to` on any of `protocols`.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyEgressRule;
-/// let r: ClusterNetworkPolicyEgressRule = serde_json::from_str(
-///     r#"{"action": "Accept", "to": [{"domainNames": ["*.example.com"]}]}"#,
-/// ).unwrap();
-/// assert_eq!(r.to.unwrap()[0].domain_names.as_ref().unwrap()[0], "*.example.com");
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterNetworkPolicyEgressRule {
-    /// `name`: at most 100 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// `action` as written: `Accept`, `Deny` or `Pass`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-    /// `to`: 1 to 25 peers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<Vec<ClusterNetworkPolicyEgressPeer>>,
-    /// `protocols`: 1 to 25 entries; absent matches every port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocols: Option<Vec<ClusterNetworkPolicyProtocol>>,
+go_struct! {
+    /// One `egress` rule: an action for traffic to any of `to` on any of `protocols`.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyEgressRule;
+    /// let r: ClusterNetworkPolicyEgressRule = serde_json::from_str(
+    ///     r#"{"action": "Accept", "to": [{"domainNames": ["*.example.com"]}]}"#,
+    /// ).unwrap();
+    /// assert_eq!(r.to.unwrap()[0].domain_names.as_ref().unwrap()[0], "*.example.com");
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicyEgressRule {
+        /// `name`: at most 100 characters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        /// `action` as written: `Accept`, `Deny` or `Pass`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub action: Option<String>,
+        /// `to`: 1 to 25 peers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub to: Option<Vec<ClusterNetworkPolicyEgressPeer>>,
+        /// `protocols`: 1 to 25 entries; absent matches every port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub protocols: Option<Vec<ClusterNetworkPolicyProtocol>>,
+    }
 }
 
-/// A peer of an ingress rule: exactly one of `namespaces` and `pods`.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyIngressPeer;
-/// let p: ClusterNetworkPolicyIngressPeer =
-///     serde_json::from_str(r#"{"pods": {"podSelector": {"matchLabels": {"app": "x"}}}}"#).unwrap();
-/// assert!(p.pods.unwrap().namespace_selector.is_none());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterNetworkPolicyIngressPeer {
-    /// `namespaces`: every pod of the selected namespaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespaces: Option<LabelSelector>,
-    /// `pods`: pods selected in selected namespaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pods: Option<NamespacedPod>,
+go_struct! {
+    /// A peer of an ingress rule: exactly one of `namespaces` and `pods`.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyIngressPeer;
+    /// let p: ClusterNetworkPolicyIngressPeer =
+    ///     serde_json::from_str(r#"{"pods": {"podSelector": {"matchLabels": {"app": "x"}}}}"#).unwrap();
+    /// assert!(p.pods.unwrap().namespace_selector.is_none());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicyIngressPeer {
+        /// `namespaces`: every pod of the selected namespaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub namespaces: Option<LabelSelector>,
+        /// `pods`: pods selected in selected namespaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pods: Option<NamespacedPod>,
+    }
 }
 
-/// A peer of an egress rule: exactly one of its fields. `nodes` and `domainNames` exist
-/// in the experimental channel only.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyEgressPeer;
-/// let p: ClusterNetworkPolicyEgressPeer =
-///     serde_json::from_str(r#"{"networks": ["10.0.0.0/8", "fd00::/8"]}"#).unwrap();
-/// assert_eq!(p.networks.unwrap().len(), 2);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterNetworkPolicyEgressPeer {
-    /// `namespaces`: every pod of the selected namespaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespaces: Option<LabelSelector>,
-    /// `pods`: pods selected in selected namespaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pods: Option<NamespacedPod>,
-    /// `nodes` (experimental): the node addresses of the selected nodes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nodes: Option<LabelSelector>,
-    /// `networks`: 1 to 25 CIDRs, as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub networks: Option<Vec<String>>,
-    /// `domainNames` (experimental): 1 to 25 names or `*.` patterns, as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub domain_names: Option<Vec<String>>,
+go_struct! {
+    /// A peer of an egress rule: exactly one of its fields. `nodes` and `domainNames` exist
+    /// in the experimental channel only.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyEgressPeer;
+    /// let p: ClusterNetworkPolicyEgressPeer =
+    ///     serde_json::from_str(r#"{"networks": ["10.0.0.0/8", "fd00::/8"]}"#).unwrap();
+    /// assert_eq!(p.networks.unwrap().len(), 2);
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicyEgressPeer {
+        /// `namespaces`: every pod of the selected namespaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub namespaces: Option<LabelSelector>,
+        /// `pods`: pods selected in selected namespaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pods: Option<NamespacedPod>,
+        /// `nodes` (experimental): the node addresses of the selected nodes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nodes: Option<LabelSelector>,
+        /// `networks`: 1 to 25 CIDRs, as written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub networks: Option<Vec<String>>,
+        /// `domainNames` (experimental): 1 to 25 names or `*.` patterns, as written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub domain_names: Option<Vec<String>>,
+    }
+    serde(rename_all = "camelCase");
 }
 
-/// One `protocols` entry: exactly one of `tcp`, `udp`, `sctp` and `destinationNamedPort`.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyProtocol;
-/// let p: ClusterNetworkPolicyProtocol = serde_json::from_str(
-///     r#"{"udp": {"destinationPort": {"range": {"start": 30000, "end": 32767}}}}"#,
-/// ).unwrap();
-/// let range = p.udp.unwrap().destination_port.unwrap().range.unwrap();
-/// assert_eq!((range.start, range.end), (Some(30000), Some(32767)));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterNetworkPolicyProtocol {
-    /// `tcp`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tcp: Option<ClusterNetworkPolicyProtocolPort>,
-    /// `udp`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub udp: Option<ClusterNetworkPolicyProtocolPort>,
-    /// `sctp`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sctp: Option<ClusterNetworkPolicyProtocolPort>,
-    /// `destinationNamedPort`: a container port name of the destination pod.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination_named_port: Option<String>,
+go_struct! {
+    /// One `protocols` entry: exactly one of `tcp`, `udp`, `sctp` and `destinationNamedPort`.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyProtocol;
+    /// let p: ClusterNetworkPolicyProtocol = serde_json::from_str(
+    ///     r#"{"udp": {"destinationPort": {"range": {"start": 30000, "end": 32767}}}}"#,
+    /// ).unwrap();
+    /// let range = p.udp.unwrap().destination_port.unwrap().range.unwrap();
+    /// assert_eq!((range.start, range.end), (Some(30000), Some(32767)));
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicyProtocol {
+        /// `tcp`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tcp: Option<ClusterNetworkPolicyProtocolPort>,
+        /// `udp`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub udp: Option<ClusterNetworkPolicyProtocolPort>,
+        /// `sctp`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub sctp: Option<ClusterNetworkPolicyProtocolPort>,
+        /// `destinationNamedPort`: a container port name of the destination pod.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub destination_named_port: Option<String>,
+    }
+    serde(rename_all = "camelCase");
 }
 
-/// The body of `tcp`, `udp` or `sctp` (upstream has one identical type for each).
-///
-/// ```
-/// use netpol::model::{ClusterNetworkPolicyPort, ClusterNetworkPolicyProtocolPort};
-/// let p = ClusterNetworkPolicyProtocolPort::number(443);
-/// assert_eq!(p.destination_port, Some(ClusterNetworkPolicyPort { number: Some(443), range: None }));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterNetworkPolicyProtocolPort {
-    /// `destinationPort`; the API requires it (the object needs one property).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination_port: Option<ClusterNetworkPolicyPort>,
+go_struct! {
+    /// The body of `tcp`, `udp` or `sctp` (upstream has one identical type for each).
+    ///
+    /// ```
+    /// use netpol::model::{ClusterNetworkPolicyPort, ClusterNetworkPolicyProtocolPort};
+    /// let p = ClusterNetworkPolicyProtocolPort::number(443);
+    /// assert_eq!(p.destination_port, Some(ClusterNetworkPolicyPort { number: Some(443), range: None }));
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicyProtocolPort {
+        /// `destinationPort`; the API requires it (the object needs one property).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub destination_port: Option<ClusterNetworkPolicyPort>,
+    }
+    serde(rename_all = "camelCase");
 }
 
 impl ClusterNetworkPolicyProtocolPort {
@@ -375,72 +394,79 @@ impl ClusterNetworkPolicyProtocolPort {
     }
 }
 
-/// `destinationPort`: exactly one of `number` and `range`.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyPort;
-/// let p: ClusterNetworkPolicyPort = serde_json::from_str(r#"{"number": 0}"#).unwrap();
-/// assert_eq!(p.number, Some(0)); // kept: validation refuses it
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterNetworkPolicyPort {
-    /// `number`: 1 to 65535.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<i64>,
-    /// `range`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub range: Option<ClusterNetworkPolicyPortRange>,
+go_struct! {
+    /// `destinationPort`: exactly one of `number` and `range`.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyPort;
+    /// let p: ClusterNetworkPolicyPort = serde_json::from_str(r#"{"number": 0}"#).unwrap();
+    /// assert_eq!(p.number, Some(0)); // kept: validation refuses it
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicyPort {
+        /// `number`: 1 to 65535.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub number: Option<i64>,
+        /// `range`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub range: Option<ClusterNetworkPolicyPortRange>,
+    }
 }
 
-/// `range`: ports `start..=end`, with `start < end`.
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyPortRange;
-/// let r: ClusterNetworkPolicyPortRange = serde_json::from_str(r#"{"start": 80}"#).unwrap();
-/// assert_eq!((r.start, r.end), (Some(80), None));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterNetworkPolicyPortRange {
-    /// `start`: 1 to 65535.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    /// `end`: 1 to 65535.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
+go_struct! {
+    /// `range`: ports `start..=end`, with `start < end`.
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyPortRange;
+    /// let r: ClusterNetworkPolicyPortRange = serde_json::from_str(r#"{"start": 80}"#).unwrap();
+    /// assert_eq!((r.start, r.end), (Some(80), None));
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ClusterNetworkPolicyPortRange {
+        /// `start`: 1 to 65535.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub start: Option<i64>,
+        /// `end`: 1 to 65535.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub end: Option<i64>,
+    }
 }
 
-/// A `ClusterNetworkPolicyList` as `kubectl get clusternetworkpolicies -o json` prints
-/// it (a generic `List` of ClusterNetworkPolicies decodes too).
-///
-/// ```
-/// use netpol::model::ClusterNetworkPolicyList;
-/// let list: ClusterNetworkPolicyList = serde_json::from_str(
-///     r#"{"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicyList",
-///         "metadata": {"resourceVersion": "42"}, "items": [{"metadata": {"name": "a"}}]}"#,
-/// ).unwrap();
-/// assert_eq!(list.items.len(), 1);
-/// assert_eq!(list.extra["metadata"]["resourceVersion"], "42");
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterNetworkPolicyList {
-    /// `apiVersion`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// `kind`: `ClusterNetworkPolicyList` or `List`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// The policies.
-    #[serde(default)]
-    pub items: Vec<ClusterNetworkPolicy>,
-    /// Every other field (list `metadata`, …), kept verbatim.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+go_struct! {
+    /// A `ClusterNetworkPolicyList` as `kubectl get clusternetworkpolicies -o json` prints
+    /// it (a generic `List` of ClusterNetworkPolicies decodes too).
+    ///
+    /// ```
+    /// use netpol::model::ClusterNetworkPolicyList;
+    /// let list: ClusterNetworkPolicyList = serde_json::from_str(
+    ///     r#"{"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicyList",
+    ///         "metadata": {"resourceVersion": "42"}, "items": [{"metadata": {"name": "a"}}]}"#,
+    /// ).unwrap();
+    /// assert_eq!(list.items.len(), 1);
+    /// assert_eq!(list.extra["metadata"]["resourceVersion"], "42");
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct ClusterNetworkPolicyList {
+        /// `apiVersion`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub api_version: Option<String>,
+        /// `kind`: `ClusterNetworkPolicyList` or `List`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub kind: Option<String>,
+        /// The policies.
+        #[serde(default)]
+        pub items: Vec<ClusterNetworkPolicy>,
+        /// Every other field (list `metadata`, …), kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
 }
 
 impl ClusterNetworkPolicy {
-    /// Decodes one ClusterNetworkPolicy from JSON text, with the field path of any type
-    /// error. `apiVersion` and `kind` are kept, not checked (see [`decode_policy_objects`]).
+    /// Decodes one ClusterNetworkPolicy from JSON text with the apiserver's rules, with
+    /// the field path of any type error; a written `apiVersion` or `kind` must be
+    /// ClusterNetworkPolicy's.
     ///
     /// ```
     /// use netpol::model::ClusterNetworkPolicy;
@@ -448,7 +474,7 @@ impl ClusterNetworkPolicy {
     /// assert_eq!(err.path, "spec.priority");
     /// ```
     pub fn from_json(text: &str) -> Result<Self, DecodeError> {
-        from_json_with_path(text)
+        go_json::from_str(text)
     }
 
     /// Decodes one ClusterNetworkPolicy from an already parsed JSON value.
@@ -459,7 +485,7 @@ impl ClusterNetworkPolicy {
     /// assert_eq!(cnp.spec.unwrap().tier.as_deref(), Some("Admin"));
     /// ```
     pub fn from_value(value: &serde_json::Value) -> Result<Self, DecodeError> {
-        from_value_with_path(value)
+        go_json::from_value(value)
     }
 
     /// A policy with a name, `apiVersion` and `kind` set and an empty spec.
@@ -498,197 +524,4 @@ impl fmt::Display for ClusterNetworkPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// One decoded policy object of any kind this crate models.
-///
-/// More kinds (Calico's) may join, so matches need a wildcard arm.
-///
-/// ```
-/// use netpol::model::{PolicyObject, decode_policy_objects};
-/// let objs = decode_policy_objects(r#"{"kind": "List", "items": [
-///   {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-///    "metadata": {"name": "np", "namespace": "a"}, "spec": {"podSelector": {}}},
-///   {"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
-///    "metadata": {"name": "cnp"}, "spec": {"tier": "Admin", "priority": 1, "subject": {"namespaces": {}}}}
-/// ]}"#)?;
-/// assert!(matches!(&objs[0], PolicyObject::NetworkPolicy(p) if p.key() == "a/np"));
-/// assert!(matches!(&objs[1], PolicyObject::ClusterNetworkPolicy(c) if c.name() == "cnp"));
-/// assert_eq!(objs[1].kind(), "ClusterNetworkPolicy");
-/// # Ok::<(), netpol::model::DecodeError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum PolicyObject {
-    /// A `networking.k8s.io/v1` NetworkPolicy.
-    NetworkPolicy(NetworkPolicy),
-    /// A `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy.
-    ClusterNetworkPolicy(ClusterNetworkPolicy),
-}
-
-impl PolicyObject {
-    /// Decodes one object of any supported kind, told apart by its `kind` (absent:
-    /// NetworkPolicy), checking `apiVersion` when written.
-    ///
-    /// ```
-    /// use netpol::model::PolicyObject;
-    /// let v = serde_json::json!({"apiVersion": "policy.networking.k8s.io/v1alpha2",
-    ///     "kind": "ClusterNetworkPolicy", "metadata": {"name": "guard"}});
-    /// assert_eq!(PolicyObject::from_value(&v)?.kind(), "ClusterNetworkPolicy");
-    /// let pod = serde_json::json!({"kind": "Pod"});
-    /// assert_eq!(PolicyObject::from_value(&pod).unwrap_err().path, "kind");
-    /// # Ok::<(), netpol::model::DecodeError>(())
-    /// ```
-    pub fn from_value(value: &serde_json::Value) -> Result<Self, DecodeError> {
-        decode_object(value, "", None)
-    }
-
-    /// The object's kind.
-    ///
-    /// ```
-    /// use netpol::model::{NetworkPolicy, PolicyObject};
-    /// assert_eq!(PolicyObject::NetworkPolicy(NetworkPolicy::new("a", "b")).kind(), "NetworkPolicy");
-    /// ```
-    pub fn kind(&self) -> &'static str {
-        match self {
-            PolicyObject::NetworkPolicy(_) => "NetworkPolicy",
-            PolicyObject::ClusterNetworkPolicy(_) => "ClusterNetworkPolicy",
-        }
-    }
-}
-
-/// Which apiVersion each kind must have, when one is written.
-fn expected_api_version(kind: &str) -> Option<&'static str> {
-    match kind {
-        "NetworkPolicy" => Some("networking.k8s.io/v1"),
-        "ClusterNetworkPolicy" => Some(CNP_API_VERSION),
-        _ => None,
-    }
-}
-
-fn decode_error(path: String, message: String) -> DecodeError {
-    DecodeError {
-        path,
-        message,
-        line: 0,
-        column: 0,
-    }
-}
-
-fn prefixed(mut e: DecodeError, prefix: &str) -> DecodeError {
-    e.path = match (prefix.is_empty(), e.path.is_empty()) {
-        (true, _) => e.path,
-        (false, true) => prefix.to_owned(),
-        (false, false) => format!("{prefix}.{}", e.path),
-    };
-    e
-}
-
-/// Decodes one object at `path` by its `kind` (absent: the typed list's kind, else
-/// NetworkPolicy, as [`crate::model::decode_policies`] reads it), checking `apiVersion`
-/// when written.
-fn decode_object(
-    value: &serde_json::Value,
-    path: &str,
-    only: Option<&str>,
-) -> Result<PolicyObject, DecodeError> {
-    let at = |field: &str| {
-        if path.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{path}.{field}")
-        }
-    };
-    if !value.is_object() {
-        return Err(decode_error(
-            path.to_owned(),
-            "expected a JSON object".into(),
-        ));
-    }
-    let kind = match value.get("kind") {
-        None | Some(serde_json::Value::Null) => only.unwrap_or("NetworkPolicy"),
-        Some(serde_json::Value::String(k)) => k.as_str(),
-        Some(_) => return Err(decode_error(at("kind"), "expected a string".into())),
-    };
-    if let Some(only) = only {
-        if kind != only {
-            return Err(decode_error(
-                at("kind"),
-                format!("expected a {only}, found kind \"{kind}\""),
-            ));
-        }
-    }
-    let Some(expected) = expected_api_version(kind) else {
-        return Err(decode_error(
-            at("kind"),
-            format!(
-                "unsupported kind \"{kind}\": expected \"NetworkPolicy\" or \"ClusterNetworkPolicy\""
-            ),
-        ));
-    };
-    match value.get("apiVersion") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::String(v)) if v == expected => {}
-        Some(serde_json::Value::String(v)) => {
-            return Err(decode_error(
-                at("apiVersion"),
-                format!(
-                    "unsupported apiVersion \"{v}\" for kind \"{kind}\": expected \"{expected}\""
-                ),
-            ));
-        }
-        Some(_) => return Err(decode_error(at("apiVersion"), "expected a string".into())),
-    }
-    if kind == "ClusterNetworkPolicy" {
-        ClusterNetworkPolicy::from_value(value)
-            .map(PolicyObject::ClusterNetworkPolicy)
-            .map_err(|e| prefixed(e, path))
-    } else {
-        NetworkPolicy::from_value(value)
-            .map(PolicyObject::NetworkPolicy)
-            .map_err(|e| prefixed(e, path))
-    }
-}
-
-/// Decodes JSON holding one policy object or a list of them, NetworkPolicies and
-/// ClusterNetworkPolicies mixed: what `kubectl get networkpolicies,clusternetworkpolicies
-/// -A -o json` prints (`kind: List`), or a `NetworkPolicyList` /
-/// `ClusterNetworkPolicyList`.
-///
-/// Each object is dispatched by `kind`; an object without `kind` is read as the typed
-/// list's kind, or else as a NetworkPolicy. A written `apiVersion` must be the kind's (`networking.k8s.io/v1`,
-/// `policy.networking.k8s.io/v1alpha2`); an unknown kind, or an item of a typed list of
-/// another kind, is an error naming the item, so nothing is dropped silently.
-///
-/// ```
-/// use netpol::model::decode_policy_objects;
-/// let err = decode_policy_objects(
-///     r#"{"kind": "ClusterNetworkPolicy", "apiVersion": "policy.networking.k8s.io/v1alpha1"}"#,
-/// ).unwrap_err();
-/// assert_eq!(err.path, "apiVersion");
-/// let err = decode_policy_objects(r#"{"kind": "List", "items": [{"kind": "Pod"}]}"#).unwrap_err();
-/// assert_eq!(err.path, "items[0].kind");
-/// ```
-pub fn decode_policy_objects(text: &str) -> Result<Vec<PolicyObject>, DecodeError> {
-    let value: serde_json::Value = from_json_with_path(text)?;
-    let kind = value.get("kind").and_then(|k| k.as_str());
-    let is_list = value.get("items").is_some() || kind.is_some_and(|k| k.ends_with("List"));
-    if !is_list {
-        return Ok(vec![decode_object(&value, "", None)?]);
-    }
-    let only = match kind {
-        Some("NetworkPolicyList") => Some("NetworkPolicy"),
-        Some("ClusterNetworkPolicyList") => Some("ClusterNetworkPolicy"),
-        _ => None,
-    };
-    let items = match value.get("items") {
-        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
-        Some(serde_json::Value::Array(items)) => items,
-        Some(_) => return Err(decode_error("items".into(), "expected an array".into())),
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| decode_object(item, &format!("items[{i}]"), only))
-        .collect()
 }

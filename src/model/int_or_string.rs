@@ -68,25 +68,44 @@ impl Serialize for IntOrString {
 }
 
 impl<'de> Deserialize<'de> for IntOrString {
+    /// As `intstr.IntOrString.UnmarshalJSON`: a string is a string, anything else is
+    /// decoded as an `int32`, so `null` is `Int(0)` and `1.5`, `1e3`, `true` are errors.
+    /// (In an `Option` field, which Go writes as a pointer, `null` is `None`.)
+    ///
+    /// ```
+    /// use netpol::model::IntOrString;
+    /// assert_eq!(serde_json::from_str::<IntOrString>("null").unwrap(), IntOrString::Int(0));
+    /// assert!(serde_json::from_str::<IntOrString>("1.5").is_err());
+    /// assert!(serde_json::from_str::<IntOrString>("3000000000").is_err());
+    /// ```
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
+        impl<'a> Visitor<'a> for V {
             type Value = IntOrString;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an int32 or a string")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<IntOrString, E> {
-                i32::try_from(v).map(IntOrString::Int).map_err(|_| {
-                    E::invalid_value(de::Unexpected::Signed(v), &"a number that fits an int32")
-                })
+                i32::try_from(v)
+                    .map(IntOrString::Int)
+                    .map_err(|_| not_int32(&format!("number {v}")))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<IntOrString, E> {
-                i32::try_from(v).map(IntOrString::Int).map_err(|_| {
-                    E::invalid_value(de::Unexpected::Unsigned(v), &"a number that fits an int32")
-                })
+                i32::try_from(v)
+                    .map(IntOrString::Int)
+                    .map_err(|_| not_int32(&format!("number {v}")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<IntOrString, E> {
-                Err(E::invalid_type(de::Unexpected::Float(v), &self))
+                Err(not_int32(&format!("number {v:?}")))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<IntOrString, E> {
+                Err(not_int32(&format!("bool {v}")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<IntOrString, E> {
+                Ok(IntOrString::Int(0))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<IntOrString, E> {
+                Ok(IntOrString::Int(0))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<IntOrString, E> {
                 Ok(IntOrString::String(v.to_owned()))
@@ -94,6 +113,18 @@ impl<'de> Deserialize<'de> for IntOrString {
             fn visit_string<E: de::Error>(self, v: String) -> Result<IntOrString, E> {
                 Ok(IntOrString::String(v))
             }
+            fn visit_seq<A: de::SeqAccess<'a>>(self, _: A) -> Result<IntOrString, A::Error> {
+                Err(not_int32("array"))
+            }
+            fn visit_map<A: de::MapAccess<'a>>(self, _: A) -> Result<IntOrString, A::Error> {
+                Err(not_int32("object"))
+            }
+        }
+        /// `IntOrString.UnmarshalJSON` decodes every non-string into the `int32`.
+        fn not_int32<E: de::Error>(found: &str) -> E {
+            E::custom(format!(
+                "cannot unmarshal {found} into an int-or-string (an int32 or a string)"
+            ))
         }
         d.deserialize_any(V)
     }

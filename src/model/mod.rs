@@ -7,9 +7,14 @@
 //! (protocols, CIDRs, operators, policy types) are kept as strings here so that invalid input
 //! survives decoding and can be reported by [`crate::validate`] with its field path.
 //!
-//! Unknown fields of `metadata` and of the object itself (`uid`, `resourceVersion`,
-//! `managedFields`, `status`, …) are kept in an `extra` map, so a decoded object serializes
-//! back without losing anything.
+//! Every model decodes the way the apiserver decodes (Go's JSON rules, see [`go_json`]):
+//! `null` is the zero value (`ingress: [null]` is `ingress: [{}]`), an array never stands
+//! for an object, numbers and strings are checked against the Go types (`metadata` is
+//! typed field for field, `generation: "1"` is an error), and a top-level object must be
+//! of the kind it is decoded as. This holds whatever deserializer drives the types
+//! (`serde_json::from_str`, `serde_json::from_value`, a YAML deserializer). Fields Go does
+//! not know (an old `status`, a misspelt key) are kept in an `extra` map, so a decoded
+//! object serializes back without losing anything.
 //!
 //! ```
 //! use netpol::model::NetworkPolicy;
@@ -33,6 +38,7 @@
 //! ```
 
 mod cnp;
+pub mod go_json;
 mod int_or_string;
 mod meta;
 mod policy;
@@ -44,17 +50,19 @@ pub use cnp::{
     ClusterNetworkPolicyIngressRule, ClusterNetworkPolicyList, ClusterNetworkPolicyPort,
     ClusterNetworkPolicyPortRange, ClusterNetworkPolicyProtocol, ClusterNetworkPolicyProtocolPort,
     ClusterNetworkPolicySpec, ClusterNetworkPolicyStatus, ClusterNetworkPolicySubject,
-    NamespacedPod, PolicyObject, decode_policy_objects,
+    NamespacedPod,
 };
+pub use go_json::DecodeError;
 pub use int_or_string::IntOrString;
-pub use meta::ObjectMeta;
+pub use meta::{ManagedFieldsEntry, ObjectMeta, OwnerReference, Time, TimeError};
 pub use policy::{
-    DecodeError, IpBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule,
-    NetworkPolicyList, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, decode_policies,
+    IpBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyList,
+    NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, PolicyObject, decode_policies,
+    decode_policy_objects,
 };
 pub use selector::{LabelSelector, LabelSelectorRequirement};
 
-pub(crate) use policy::{from_json_with_path, from_value_with_path, json_message};
+pub(crate) use go_json::json_message;
 
 /// Labels or annotations: string keys to string values, kept sorted by key.
 ///

@@ -1,153 +1,167 @@
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserializer;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::{IntOrString, LabelSelector, ObjectMeta};
+use super::go_json::{self, DecodeError, GoError, Gvk, Segment, go_struct};
+use super::{CNP_API_VERSION, ClusterNetworkPolicy, IntOrString, LabelSelector, ObjectMeta};
 
-/// A `networking.k8s.io/v1` NetworkPolicy as written.
-///
-/// ```
-/// use netpol::model::NetworkPolicy;
-///
-/// let p = NetworkPolicy::from_json(r#"{
-///   "metadata": {"name": "db", "namespace": "default"},
-///   "spec": {
-///     "podSelector": {"matchLabels": {"role": "db"}},
-///     "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "api"}}}],
-///                  "ports": [{"port": 5432}]}]
-///   }
-/// }"#)?;
-/// let rule = &p.spec.ingress.as_ref().unwrap()[0];
-/// assert_eq!(rule.ports.as_ref().unwrap()[0].port, Some(5432.into()));
-/// # Ok::<(), netpol::model::DecodeError>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NetworkPolicy {
-    /// `apiVersion`, normally `networking.k8s.io/v1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// `kind`, normally `NetworkPolicy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// `metadata`.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// `spec`.
-    #[serde(default)]
-    pub spec: NetworkPolicySpec,
-    /// Every other top-level field (for instance a `status`), kept verbatim.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+go_struct! {
+    /// A `networking.k8s.io/v1` NetworkPolicy as written.
+    ///
+    /// ```
+    /// use netpol::model::NetworkPolicy;
+    ///
+    /// let p = NetworkPolicy::from_json(r#"{
+    ///   "metadata": {"name": "db", "namespace": "default"},
+    ///   "spec": {
+    ///     "podSelector": {"matchLabels": {"role": "db"}},
+    ///     "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "api"}}}],
+    ///                  "ports": [{"port": 5432}]}]
+    ///   }
+    /// }"#)?;
+    /// let rule = &p.spec.ingress.as_ref().unwrap()[0];
+    /// assert_eq!(rule.ports.as_ref().unwrap()[0].port, Some(5432.into()));
+    /// # Ok::<(), netpol::model::DecodeError>(())
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct NetworkPolicy {
+        /// `apiVersion`, normally `networking.k8s.io/v1`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub api_version: Option<String>,
+        /// `kind`, normally `NetworkPolicy`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub kind: Option<String>,
+        /// `metadata`.
+        pub metadata: ObjectMeta,
+        /// `spec`.
+        pub spec: NetworkPolicySpec,
+        /// Every other top-level field (for instance a `status`), kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+    kind("networking.k8s.io/v1", "NetworkPolicy");
 }
 
-/// `spec` of a NetworkPolicy.
-///
-/// ```
-/// use netpol::model::NetworkPolicySpec;
-/// let spec: NetworkPolicySpec =
-///     serde_json::from_str(r#"{"podSelector": {}, "policyTypes": ["Egress"]}"#).unwrap();
-/// assert_eq!(spec.policy_types.as_deref(), Some(&["Egress".to_string()][..]));
-/// assert!(spec.ingress.is_none() && spec.egress.is_none());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NetworkPolicySpec {
-    /// `podSelector`: the pods of the policy's namespace it applies to. The API requires
-    /// it; `kubectl` prints `{}` for "all pods". Absent is treated like `{}` (that is what
-    /// the apiserver's decoding does) but kept apart so it serializes back as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_selector: Option<LabelSelector>,
-    /// `ingress` rules. `None` and `Some(vec![])` differ only when `policyTypes` is
-    /// written; both allow no ingress when the policy isolates ingress.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ingress: Option<Vec<NetworkPolicyIngressRule>>,
-    /// `egress` rules.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub egress: Option<Vec<NetworkPolicyEgressRule>>,
-    /// `policyTypes` as written (`Ingress`, `Egress`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy_types: Option<Vec<String>>,
+go_struct! {
+    /// `spec` of a NetworkPolicy.
+    ///
+    /// ```
+    /// use netpol::model::NetworkPolicySpec;
+    /// let spec: NetworkPolicySpec =
+    ///     serde_json::from_str(r#"{"podSelector": {}, "policyTypes": ["Egress"]}"#).unwrap();
+    /// assert_eq!(spec.policy_types.as_deref(), Some(&["Egress".to_string()][..]));
+    /// assert!(spec.ingress.is_none() && spec.egress.is_none());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct NetworkPolicySpec {
+        /// `podSelector`: the pods of the policy's namespace it applies to. The API requires
+        /// it; `kubectl` prints `{}` for "all pods". Absent is treated like `{}` (that is what
+        /// the apiserver's decoding does) but kept apart so it serializes back as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub pod_selector: Option<LabelSelector>,
+        /// `ingress` rules. `None` and `Some(vec![])` differ only when `policyTypes` is
+        /// written; both allow no ingress when the policy isolates ingress.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ingress: Option<Vec<NetworkPolicyIngressRule>>,
+        /// `egress` rules.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub egress: Option<Vec<NetworkPolicyEgressRule>>,
+        /// `policyTypes` as written (`Ingress`, `Egress`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub policy_types: Option<Vec<String>>,
+    }
+    serde(rename_all = "camelCase");
 }
 
-/// One `ingress` rule: traffic from any of `from`, to any of `ports`.
-///
-/// A missing or empty `from` matches every source; a missing or empty `ports` every port.
-///
-/// ```
-/// use netpol::model::NetworkPolicyIngressRule;
-/// let allow_all = NetworkPolicyIngressRule::default();
-/// assert!(allow_all.from.is_none() && allow_all.ports.is_none());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkPolicyIngressRule {
-    /// `ports`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ports: Option<Vec<NetworkPolicyPort>>,
-    /// `from`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<Vec<NetworkPolicyPeer>>,
+go_struct! {
+    /// One `ingress` rule: traffic from any of `from`, to any of `ports`.
+    ///
+    /// A missing or empty `from` matches every source; a missing or empty `ports` every port.
+    ///
+    /// ```
+    /// use netpol::model::NetworkPolicyIngressRule;
+    /// let allow_all = NetworkPolicyIngressRule::default();
+    /// assert!(allow_all.from.is_none() && allow_all.ports.is_none());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct NetworkPolicyIngressRule {
+        /// `ports`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ports: Option<Vec<NetworkPolicyPort>>,
+        /// `from`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub from: Option<Vec<NetworkPolicyPeer>>,
+    }
 }
 
-/// One `egress` rule: traffic to any of `to`, on any of `ports`.
-///
-/// ```
-/// use netpol::model::NetworkPolicyEgressRule;
-/// let rule: NetworkPolicyEgressRule =
-///     serde_json::from_str(r#"{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}"#).unwrap();
-/// assert_eq!(rule.to.unwrap()[0].ip_block.as_ref().unwrap().cidr, "10.0.0.0/8");
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkPolicyEgressRule {
-    /// `ports`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ports: Option<Vec<NetworkPolicyPort>>,
-    /// `to`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<Vec<NetworkPolicyPeer>>,
+go_struct! {
+    /// One `egress` rule: traffic to any of `to`, on any of `ports`.
+    ///
+    /// ```
+    /// use netpol::model::NetworkPolicyEgressRule;
+    /// let rule: NetworkPolicyEgressRule =
+    ///     serde_json::from_str(r#"{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}"#).unwrap();
+    /// assert_eq!(rule.to.unwrap()[0].ip_block.as_ref().unwrap().cidr, "10.0.0.0/8");
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct NetworkPolicyEgressRule {
+        /// `ports`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ports: Option<Vec<NetworkPolicyPort>>,
+        /// `to`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub to: Option<Vec<NetworkPolicyPeer>>,
+    }
 }
 
-/// A peer: pods chosen by selectors, or an `ipBlock`.
-///
-/// Exactly one of the forms must be used: `podSelector` and/or `namespaceSelector`, or
-/// `ipBlock` alone (checked by [`crate::validate`]).
-///
-/// ```
-/// use netpol::model::NetworkPolicyPeer;
-/// let peer: NetworkPolicyPeer = serde_json::from_str(
-///     r#"{"namespaceSelector": {"matchLabels": {"team": "a"}}, "podSelector": {}}"#,
-/// ).unwrap();
-/// assert!(peer.pod_selector.is_some() && peer.namespace_selector.is_some());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NetworkPolicyPeer {
-    /// `podSelector`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_selector: Option<LabelSelector>,
-    /// `namespaceSelector`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace_selector: Option<LabelSelector>,
-    /// `ipBlock`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_block: Option<IpBlock>,
+go_struct! {
+    /// A peer: pods chosen by selectors, or an `ipBlock`.
+    ///
+    /// Exactly one of the forms must be used: `podSelector` and/or `namespaceSelector`, or
+    /// `ipBlock` alone (checked by [`crate::validate`]).
+    ///
+    /// ```
+    /// use netpol::model::NetworkPolicyPeer;
+    /// let peer: NetworkPolicyPeer = serde_json::from_str(
+    ///     r#"{"namespaceSelector": {"matchLabels": {"team": "a"}}, "podSelector": {}}"#,
+    /// ).unwrap();
+    /// assert!(peer.pod_selector.is_some() && peer.namespace_selector.is_some());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct NetworkPolicyPeer {
+        /// `podSelector`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub pod_selector: Option<LabelSelector>,
+        /// `namespaceSelector`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub namespace_selector: Option<LabelSelector>,
+        /// `ipBlock`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ip_block: Option<IpBlock>,
+    }
+    serde(rename_all = "camelCase");
 }
 
-/// An `ipBlock`: a CIDR minus `except` CIDRs, kept as the strings written.
-///
-/// ```
-/// use netpol::model::IpBlock;
-/// let b = IpBlock::new("172.17.0.0/16", ["172.17.1.0/24"]);
-/// assert_eq!(b.except.unwrap(), vec!["172.17.1.0/24".to_string()]);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IpBlock {
-    /// `cidr`, e.g. `10.0.0.0/8` or `2001:db8::/32`.
-    #[serde(default)]
-    pub cidr: String,
-    /// `except`: CIDRs inside `cidr` that are not part of the block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub except: Option<Vec<String>>,
+go_struct! {
+    /// An `ipBlock`: a CIDR minus `except` CIDRs, kept as the strings written.
+    ///
+    /// ```
+    /// use netpol::model::IpBlock;
+    /// let b = IpBlock::new("172.17.0.0/16", ["172.17.1.0/24"]);
+    /// assert_eq!(b.except.unwrap(), vec!["172.17.1.0/24".to_string()]);
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct IpBlock {
+        /// `cidr`, e.g. `10.0.0.0/8` or `2001:db8::/32`.
+        pub cidr: String,
+        /// `except`: CIDRs inside `cidr` that are not part of the block.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub except: Option<Vec<String>>,
+    }
 }
 
 impl IpBlock {
@@ -173,163 +187,71 @@ impl IpBlock {
     }
 }
 
-/// A `ports` entry: protocol, port number or name, and optional `endPort`.
-///
-/// ```
-/// use netpol::model::{IntOrString, NetworkPolicyPort};
-/// let p: NetworkPolicyPort =
-///     serde_json::from_str(r#"{"protocol": "UDP", "port": 32000, "endPort": 32768}"#).unwrap();
-/// assert_eq!(p.port, Some(IntOrString::Int(32000)));
-/// assert_eq!(p.end_port, Some(32768));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NetworkPolicyPort {
-    /// `protocol` as written: `TCP` (the default), `UDP` or `SCTP`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<String>,
-    /// `port`: a number or a container port name; absent means every port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<IntOrString>,
-    /// `endPort`: with a numeric `port`, the last port of the range.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_port: Option<i32>,
-}
-
-/// A `NetworkPolicyList` (or a generic `List`) as `kubectl get networkpolicies -o json` prints.
-///
-/// ```
-/// use netpol::model::NetworkPolicyList;
-/// let list: NetworkPolicyList = serde_json::from_str(
-///     r#"{"apiVersion": "v1", "kind": "List", "items": [{"metadata": {"name": "a"}, "spec": {}}]}"#,
-/// ).unwrap();
-/// assert_eq!(list.items.len(), 1);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NetworkPolicyList {
-    /// `apiVersion`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// `kind`: `NetworkPolicyList` or `List`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// The policies.
-    #[serde(default)]
-    pub items: Vec<NetworkPolicy>,
-    /// Every other field (list `metadata`, …), kept verbatim.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-/// JSON that could not be decoded into a model type.
-///
-/// `path` is the field path where decoding failed, written the way the apiserver writes
-/// paths (`spec.ingress[0].ports[0].port`); `line` and `column` locate the failure in the
-/// text (1-based; 0 when unknown).
-///
-/// ```
-/// use netpol::model::NetworkPolicy;
-/// let err = NetworkPolicy::from_json(r#"{"spec": {"ingress": [{"ports": [{"port": true}]}]}}"#)
-///     .unwrap_err();
-/// assert_eq!(err.path, "spec.ingress[0].ports[0].port");
-/// assert!(err.to_string().starts_with("spec.ingress[0].ports[0].port: "));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{message} (line {line}, column {column})", if path.is_empty() { String::new() } else { format!("{path}: ") })]
-pub struct DecodeError {
-    /// Field path of the value that failed, empty for the document itself.
-    pub path: String,
-    /// What was wrong, from the JSON decoder.
-    pub message: String,
-    /// 1-based line of the failure, 0 when unknown.
-    pub line: usize,
-    /// 1-based column of the failure, 0 when unknown.
-    pub column: usize,
-}
-
-impl DecodeError {
-    fn from_path_error(e: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        let path = format_path(e.path());
-        let inner = e.into_inner();
-        let line = inner.line();
-        let column = inner.column();
-        DecodeError {
-            path,
-            message: json_message(&inner),
-            line,
-            column,
-        }
+go_struct! {
+    /// A `ports` entry: protocol, port number or name, and optional `endPort`.
+    ///
+    /// ```
+    /// use netpol::model::{IntOrString, NetworkPolicyPort};
+    /// let p: NetworkPolicyPort =
+    ///     serde_json::from_str(r#"{"protocol": "UDP", "port": 32000, "endPort": 32768}"#).unwrap();
+    /// assert_eq!(p.port, Some(IntOrString::Int(32000)));
+    /// assert_eq!(p.end_port, Some(32768));
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct NetworkPolicyPort {
+        /// `protocol` as written: `TCP` (the default), `UDP` or `SCTP`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub protocol: Option<String>,
+        /// `port`: a number or a container port name; absent means every port.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub port: Option<IntOrString>,
+        /// `endPort`: with a numeric `port`, the last port of the range.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub end_port: Option<i32>,
     }
+    serde(rename_all = "camelCase");
 }
 
-/// serde_json's message without the " at line L column C" it appends: callers report the
-/// position in fields of their own.
-pub(crate) fn json_message(e: &serde_json::Error) -> String {
-    let mut message = e.to_string();
-    if let Some(pos) = message.rfind(" at line ") {
-        message.truncate(pos);
+go_struct! {
+    /// A `NetworkPolicyList` (or a generic `List`) as `kubectl get networkpolicies -o json` prints.
+    ///
+    /// ```
+    /// use netpol::model::NetworkPolicyList;
+    /// let list: NetworkPolicyList = serde_json::from_str(
+    ///     r#"{"apiVersion": "v1", "kind": "List", "items": [{"metadata": {"name": "a"}, "spec": {}}]}"#,
+    /// ).unwrap();
+    /// assert_eq!(list.items.len(), 1);
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct NetworkPolicyList {
+        /// `apiVersion`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub api_version: Option<String>,
+        /// `kind`: `NetworkPolicyList` or `List`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub kind: Option<String>,
+        /// The policies.
+        pub items: Vec<NetworkPolicy>,
+        /// Every other field (list `metadata`, …), kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
     }
-    message
-}
-
-/// Writes a serde path the apiserver's way: `spec.ingress[0].from[1]`.
-fn format_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for seg in path.iter() {
-        match seg {
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Segment::Unknown => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push('?');
-            }
-        }
-    }
-    out
-}
-
-/// Decodes one JSON document into `T`, with the field path of any type error and an
-/// error for trailing text.
-pub(crate) fn from_json_with_path<T: serde::de::DeserializeOwned>(
-    text: &str,
-) -> Result<T, DecodeError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value: T =
-        serde_path_to_error::deserialize(&mut de).map_err(DecodeError::from_path_error)?;
-    de.end().map_err(|e| DecodeError {
-        path: String::new(),
-        message: json_message(&e),
-        line: e.line(),
-        column: e.column(),
-    })?;
-    Ok(value)
-}
-
-/// Decodes a parsed JSON value into `T`, with the field path of any type error.
-pub(crate) fn from_value_with_path<T: serde::de::DeserializeOwned>(
-    value: &serde_json::Value,
-) -> Result<T, DecodeError> {
-    serde_path_to_error::deserialize(value).map_err(DecodeError::from_path_error)
+    serde(rename_all = "camelCase");
 }
 
 impl NetworkPolicy {
-    /// Decodes one NetworkPolicy from JSON text, with the field path of any type error.
+    /// Decodes one NetworkPolicy from JSON text with the apiserver's rules (see
+    /// [`go_json`](super::go_json)); errors carry the field path, line and column.
     ///
     /// ```
     /// let p = netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "x"}}"#).unwrap();
     /// assert_eq!(p.metadata.name.as_deref(), Some("x"));
+    /// let err = netpol::model::NetworkPolicy::from_json(r#"{"spec": {"podSelector": []}}"#).unwrap_err();
+    /// assert_eq!(err.path, "spec.podSelector");
+    /// assert_eq!(err.message, "cannot unmarshal array into an object (LabelSelector)");
     /// ```
     pub fn from_json(text: &str) -> Result<Self, DecodeError> {
-        from_json_with_path(text)
+        go_json::from_str(text)
     }
 
     /// Decodes one NetworkPolicy from an already parsed JSON value.
@@ -340,7 +262,7 @@ impl NetworkPolicy {
     /// assert!(p.spec.pod_selector.is_none());
     /// ```
     pub fn from_value(value: &serde_json::Value) -> Result<Self, DecodeError> {
-        from_value_with_path(value)
+        go_json::from_value(value)
     }
 
     /// `namespace/name`, with `default` for a missing namespace and an empty name when none.
@@ -380,8 +302,14 @@ impl NetworkPolicy {
 /// Decodes JSON holding either one NetworkPolicy, or a `NetworkPolicyList` / `List` of them
 /// (what `kubectl get networkpolicy -o json` prints for one object and for many).
 ///
-/// Items of a `List` whose `kind` is set to something other than `NetworkPolicy` are an
-/// error naming the item, so nothing is dropped silently.
+/// Each object is decoded with the apiserver's rules (see [`go_json`](super::go_json)),
+/// after its `apiVersion` and `kind` say what it is: an object of another kind (a
+/// Deployment, an Ingress, `apiVersion: a/b/c`) is an error naming what was found, so
+/// nothing is dropped or misread silently. A missing `apiVersion` or `kind` is filled
+/// in as the apiserver fills it from the endpoint a manifest is sent to (here the
+/// NetworkPolicy one); items of a typed list (`NetworkPolicyList`) that carry neither
+/// get the list's, as kubectl does. A list is decoded one item at a time, without
+/// holding the whole document as a JSON value.
 ///
 /// ```
 /// let one = netpol::model::decode_policies(r#"{"kind": "NetworkPolicy", "metadata": {"name": "a"}}"#)?;
@@ -389,53 +317,465 @@ impl NetworkPolicy {
 ///     r#"{"kind": "NetworkPolicyList", "items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}]}"#,
 /// )?;
 /// assert_eq!((one.len(), many.len()), (1, 2));
+/// let err = netpol::model::decode_policies(r#"{"apiVersion": "apps/v1", "kind": "Deployment"}"#).unwrap_err();
+/// assert_eq!(err.path, "kind");
+/// assert_eq!(err.message,
+///     r#"found kind "Deployment" of apiVersion "apps/v1", not a NetworkPolicy (apiVersion "networking.k8s.io/v1")"#);
 /// # Ok::<(), netpol::model::DecodeError>(())
 /// ```
 pub fn decode_policies(text: &str) -> Result<Vec<NetworkPolicy>, DecodeError> {
-    let value: serde_json::Value = from_json_with_path(text)?;
-    let is_list = value.get("items").is_some()
-        || value
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .is_some_and(|k| k.ends_with("List"));
-    if !is_list {
-        return Ok(vec![NetworkPolicy::from_value(&value)?]);
+    Ok(decode_objects(text, NETWORK_POLICY_ONLY)?
+        .into_iter()
+        .filter_map(|object| match object {
+            PolicyObject::NetworkPolicy(p) => Some(p),
+            // Not in the table this function reads with.
+            _ => None,
+        })
+        .collect())
+}
+
+/// Decodes JSON holding one policy object of any kind this crate models, or a list of
+/// them mixed (what `kubectl get networkpolicies,clusternetworkpolicies -A -o json` prints:
+/// `kind: List`), or a typed list (`NetworkPolicyList`, `ClusterNetworkPolicyList`).
+///
+/// Each object is decoded with the apiserver's rules after its `apiVersion` and `kind`
+/// say what it is (see [`decode_policies`] for how missing ones are filled in); an object
+/// of a kind this crate does not model is an error naming what was found.
+///
+/// ```
+/// use netpol::model::{PolicyObject, decode_policy_objects};
+/// let objs = decode_policy_objects(r#"{"kind": "List", "items": [
+///   {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+///    "metadata": {"name": "np", "namespace": "a"}, "spec": {"podSelector": {}}},
+///   {"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+///    "metadata": {"name": "cnp"}, "spec": {"tier": "Admin", "priority": 1, "subject": {"namespaces": {}}}}
+/// ]}"#)?;
+/// assert!(matches!(&objs[0], PolicyObject::NetworkPolicy(p) if p.key() == "a/np"));
+/// assert!(matches!(&objs[1], PolicyObject::ClusterNetworkPolicy(c) if c.name() == "cnp"));
+/// assert_eq!(objs[1].kind(), "ClusterNetworkPolicy");
+/// # Ok::<(), netpol::model::DecodeError>(())
+/// ```
+pub fn decode_policy_objects(text: &str) -> Result<Vec<PolicyObject>, DecodeError> {
+    decode_objects(text, KINDS)
+}
+
+/// One decoded policy object of any kind this crate models.
+///
+/// More kinds (Calico's) will join, so matches need a wildcard arm.
+///
+/// ```
+/// use netpol::model::{NetworkPolicy, PolicyObject};
+/// let p = PolicyObject::NetworkPolicy(NetworkPolicy::new("a", "b"));
+/// assert_eq!(p.kind(), "NetworkPolicy");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PolicyObject {
+    /// A `networking.k8s.io/v1` NetworkPolicy.
+    NetworkPolicy(NetworkPolicy),
+    /// A `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy.
+    ClusterNetworkPolicy(ClusterNetworkPolicy),
+}
+
+impl PolicyObject {
+    /// Decodes one object of any supported kind from a parsed value, told apart by its
+    /// `apiVersion` and `kind` (absent: NetworkPolicy, as the NetworkPolicy endpoint reads
+    /// it).
+    ///
+    /// ```
+    /// use netpol::model::PolicyObject;
+    /// let v = serde_json::json!({"apiVersion": "policy.networking.k8s.io/v1alpha2",
+    ///     "kind": "ClusterNetworkPolicy", "metadata": {"name": "guard"}});
+    /// assert_eq!(PolicyObject::from_value(&v)?.kind(), "ClusterNetworkPolicy");
+    /// let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod"});
+    /// assert_eq!(PolicyObject::from_value(&pod).unwrap_err().path, "kind");
+    /// # Ok::<(), netpol::model::DecodeError>(())
+    /// ```
+    pub fn from_value(value: &Value) -> Result<Self, DecodeError> {
+        decode_object(value, &endpoint_default(), KINDS).map_err(|e| e.into_decode_error(None))
     }
-    let items = match value.get("items") {
-        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
-        Some(serde_json::Value::Array(items)) => items,
-        Some(_) => {
-            return Err(DecodeError {
-                path: "items".into(),
-                message: "expected an array".into(),
-                line: 0,
-                column: 0,
-            });
+
+    /// The object's kind.
+    ///
+    /// ```
+    /// use netpol::model::{NetworkPolicy, PolicyObject};
+    /// assert_eq!(PolicyObject::NetworkPolicy(NetworkPolicy::new("a", "b")).kind(), "NetworkPolicy");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PolicyObject::NetworkPolicy(_) => "NetworkPolicy",
+            PolicyObject::ClusterNetworkPolicy(_) => "ClusterNetworkPolicy",
         }
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        if let Some(kind) = item.get("kind").and_then(|k| k.as_str()) {
-            if kind != "NetworkPolicy" {
-                return Err(DecodeError {
-                    path: format!("items[{i}].kind"),
-                    message: format!("expected a NetworkPolicy, found kind \"{kind}\""),
-                    line: 0,
-                    column: 0,
-                });
+    }
+}
+
+type Decoded = PolicyObject;
+
+/// One policy kind a document may hold.
+struct KindEntry {
+    /// `group/version`.
+    api_version: &'static str,
+    kind: &'static str,
+    /// Decodes a parsed object (the authority, with error paths).
+    decode: fn(&Value) -> Result<Decoded, GoError>,
+    /// Decodes the object's text in one streaming pass, `None` on any error (see
+    /// [`go_json::decode_streaming`]); its kind is already checked.
+    fast: fn(&str) -> Option<Decoded>,
+}
+
+/// A table of kinds to decode.
+type Kinds = &'static [KindEntry];
+
+/// The policy kinds, chosen by `apiVersion` and `kind`: a new kind is one more entry
+/// (and one more [`Decoded`] variant). [`decode_policies`] reads only the first.
+const KINDS: Kinds = &[
+    KindEntry {
+        api_version: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        decode: |v| go_json::decode_root::<NetworkPolicy>(v).map(Decoded::NetworkPolicy),
+        fast: |t| {
+            go_json::decode_streaming::<NetworkPolicy>(t, go_json::Root::Checked)
+                .map(Decoded::NetworkPolicy)
+        },
+    },
+    KindEntry {
+        api_version: CNP_API_VERSION,
+        kind: "ClusterNetworkPolicy",
+        decode: |v| {
+            go_json::decode_root::<ClusterNetworkPolicy>(v).map(Decoded::ClusterNetworkPolicy)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<ClusterNetworkPolicy>(t, go_json::Root::Checked)
+                .map(Decoded::ClusterNetworkPolicy)
+        },
+    },
+];
+
+/// The NetworkPolicy entry alone, for [`decode_policies`].
+const NETWORK_POLICY_ONLY: Kinds = match KINDS.split_first() {
+    Some((first, _)) => std::slice::from_ref(first),
+    None => &[],
+};
+
+/// The kind of a bare object without `apiVersion` and `kind`: the endpoint a
+/// NetworkPolicy manifest is sent to.
+fn endpoint_default() -> Gvk {
+    Gvk {
+        group: "networking.k8s.io".into(),
+        version: "v1".into(),
+        kind: "NetworkPolicy".into(),
+    }
+}
+
+/// Decodes one object's text (already through `go_text`) as the kind its `apiVersion` and
+/// `kind` name: in one streaming pass when it decodes, else through [`decode_object`],
+/// which gives the error.
+fn decode_object_text(text: &str, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
+    if let Some((map, _)) = go_json::scan_top(text) {
+        let top = Value::Object(map);
+        let default = &defaults_for(&top, default, kinds);
+        if let Ok((found, _)) = go_json::resolve_gvk(&top, default) {
+            if let Some(entry) = kinds.iter().find(|e| e.gvk() == found) {
+                if let Some(decoded) = (entry.fast)(text) {
+                    return Ok(decoded);
+                }
             }
         }
-        let policy = NetworkPolicy::from_value(item).map_err(|mut e| {
-            e.path = if e.path.is_empty() {
-                format!("items[{i}]")
-            } else {
-                format!("items[{i}].{}", e.path)
-            };
-            e
-        })?;
-        out.push(policy);
     }
-    Ok(out)
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| GoError::at_path(Vec::new(), go_json::json_message(&e)))?;
+    decode_object(&value, default, kinds)
+}
+
+/// The defaults for an object: `default`, except that an object naming one of the
+/// [`KINDS`] by `kind` alone, without `apiVersion`, takes that kind's group and version
+/// (the only endpoint such a manifest can be meant for).
+fn defaults_for(value: &Value, default: &Gvk, kinds: Kinds) -> Gvk {
+    let Ok(tm) = go_json::interpret(value) else {
+        return default.clone();
+    };
+    match (&tm.api_version, &tm.kind) {
+        (None, Some((_, kind))) => kinds
+            .iter()
+            .map(KindEntry::gvk)
+            .find(|g| &g.kind == kind)
+            .unwrap_or_else(|| default.clone()),
+        _ => default.clone(),
+    }
+}
+
+/// Decodes one object as the kind its `apiVersion` and `kind` name (missing parts taken
+/// from `default`, see [`defaults_for`]).
+fn decode_object(value: &Value, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
+    let default = &defaults_for(value, default, kinds);
+    let (found, tm) = go_json::resolve_gvk(value, default)?;
+    for entry in kinds {
+        if found == entry.gvk() {
+            return (entry.decode)(value);
+        }
+    }
+    Err(go_json::wrong_kind(
+        &found,
+        &tm,
+        &kinds.iter().map(KindEntry::gvk).collect::<Vec<_>>(),
+    ))
+}
+
+impl KindEntry {
+    fn gvk(&self) -> Gvk {
+        let (group, version) = go_json::parse_group_version(self.api_version).unwrap_or_default();
+        Gvk {
+            group,
+            version,
+            kind: self.kind.to_owned(),
+        }
+    }
+}
+
+/// Decodes a document of policy objects: one object, or a list of them streamed item by
+/// item.
+fn decode_objects(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError> {
+    let text = go_json::go_text(text);
+    // One object (no `items`, no `kind: ...List`): decoded whole, streaming when it can.
+    if let Some((top, has_items)) = go_json::scan_top(&text) {
+        let list_kind = top
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"));
+        if !has_items && !list_kind {
+            let top = Value::Object(top);
+            let default = defaults_for(&top, &endpoint_default(), kinds);
+            let fast = go_json::resolve_gvk(&top, &default)
+                .ok()
+                .and_then(|(found, _)| kinds.iter().find(|e| e.gvk() == found))
+                .and_then(|entry| (entry.fast)(&text));
+            if let Some(decoded) = fast {
+                return Ok(vec![decoded]);
+            }
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let doc = match DocVisitor
+        .deserialize(&mut de)
+        .and_then(|doc| de.end().map(|()| doc))
+    {
+        Ok(doc) => doc,
+        Err(e) => return Err(go_json::syntax_error(&e)),
+    };
+    doc.finish(kinds)
+        .map_err(|e| e.into_decode_error(Some(&text)))
+}
+
+/// A top-level document as read from the text.
+enum Doc<'a> {
+    /// An object: its fields other than `items`, and its items if it has any.
+    Object {
+        fields: serde_json::Map<String, Value>,
+        items: Option<Items<'a>>,
+    },
+    /// Anything else: a scalar as written, an array as an empty one (decoding it is an
+    /// error that names only its type).
+    Other(Value),
+}
+
+/// The `items` of a list, decoded as they were read.
+#[derive(Default)]
+enum Items<'a> {
+    /// `items: null`.
+    #[default]
+    Null,
+    /// Not an array.
+    Other(&'static str),
+    /// The items' text, decoded once the whole document (and the list's kind) is read.
+    Array(Vec<&'a str>),
+}
+
+impl Doc<'_> {
+    fn finish(self, kinds: Kinds) -> Result<Vec<Decoded>, GoError> {
+        let (fields, items) = match self {
+            Doc::Other(value) => {
+                return decode_object(&value, &endpoint_default(), kinds).map(|d| vec![d]);
+            }
+            Doc::Object { fields, items } => (fields, items),
+        };
+        let list = go_json::interpret_map(&fields)?;
+        let list_kind = list.kind.as_ref().map(|(_, k)| k.as_str()).unwrap_or("");
+        let items = match items {
+            Some(items) => items,
+            None if list_kind.ends_with("List") => Items::Null,
+            None => {
+                let object = Value::Object(fields);
+                return decode_object(&object, &endpoint_default(), kinds).map(|d| vec![d]);
+            }
+        };
+        let items = match items {
+            Items::Null => return Ok(Vec::new()),
+            Items::Other(found) => {
+                return Err(GoError::at_path(
+                    vec![Segment::Key("items".into())],
+                    format!("cannot unmarshal {found} into an array"),
+                ));
+            }
+            Items::Array(items) => items,
+        };
+        // kubectl gives items with neither apiVersion nor kind those of the list, minus
+        // the `List` suffix (`UnstructuredList` decoding); a plain `List` has none to give.
+        let item_kind = list_kind.strip_suffix("List").unwrap_or("");
+        let list_default = if item_kind.is_empty() {
+            None
+        } else {
+            let api = list
+                .api_version
+                .as_ref()
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("");
+            let (group, version) = go_json::parse_group_version(api).unwrap_or_default();
+            let gvk = Gvk {
+                group,
+                version,
+                kind: item_kind.to_owned(),
+            };
+            Some(go_json::with_defaults(gvk, &endpoint_default()))
+        };
+        let default = list_default.unwrap_or_else(endpoint_default);
+        let mut out = Vec::with_capacity(items.len());
+        for (i, text) in items.into_iter().enumerate() {
+            let at = [Segment::Key("items".into()), Segment::Index(i)];
+            // An item of a typed list that names another kind is a mistake.
+            if !item_kind.is_empty() {
+                let written = go_json::scan_top(text)
+                    .and_then(|(top, _)| go_json::interpret_map(&top).ok())
+                    .and_then(|tm| tm.kind);
+                if let Some((key, kind)) = written.filter(|(_, k)| !k.is_empty() && k != item_kind)
+                {
+                    return Err(GoError::at_path(
+                        vec![Segment::Key(key)],
+                        format!("a {list_kind} holds {item_kind} objects, not a {kind}"),
+                    )
+                    .under(&at));
+                }
+            }
+            out.push(decode_object_text(text, &default, kinds).map_err(|e| e.under(&at))?);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads the top level of a document.
+struct DocVisitor;
+
+impl<'de> DeserializeSeed<'de> for DocVisitor {
+    type Value = Doc<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Doc<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocVisitor {
+    type Value = Doc<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc<'de>, A::Error> {
+        let mut fields = serde_json::Map::new();
+        let mut items = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                // A repeated key: the last one wins.
+                items = Some(map.next_value_seed(ItemsSeed)?);
+            } else {
+                let value: Value = map.next_value()?;
+                fields.insert(key, value);
+            }
+        }
+        Ok(Doc::Object { fields, items })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Doc::Other(Value::Array(Vec::new())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other(Value::Null))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other(Value::Bool(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other(Value::from(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other(Value::from(v)))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other(Value::from(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other(Value::String(v.to_owned())))
+    }
+}
+
+/// Reads `items`, keeping each element's text (decoded once the list's kind is known).
+struct ItemsSeed;
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed {
+    type Value = Items<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Items<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsSeed {
+    type Value = Items<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            items.push(raw.get());
+        }
+        Ok(Items::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Items<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Items::Other("object"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Items<'de>, E> {
+        Ok(Items::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Items<'de>, E> {
+        Ok(Items::Other("bool"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Items<'de>, E> {
+        Ok(Items::Other("number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Items<'de>, E> {
+        Ok(Items::Other("number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Items<'de>, E> {
+        Ok(Items::Other("number"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Items<'de>, E> {
+        Ok(Items::Other("string"))
+    }
 }
 
 impl fmt::Display for NetworkPolicy {

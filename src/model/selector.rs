@@ -1,33 +1,34 @@
-use serde::{Deserialize, Serialize};
-
 use super::Labels;
+use super::go_json::go_struct;
 
-/// A `metav1.LabelSelector` as written: `matchLabels` and `matchExpressions`, ANDed.
-///
-/// An empty selector (`{}`) selects everything. To match objects, compile it with
-/// [`crate::selector::Selector::new`]; to check it the way the apiserver does, use
-/// [`crate::validate`].
-///
-/// ```
-/// use netpol::model::LabelSelector;
-///
-/// let sel: LabelSelector = serde_json::from_str(
-///     r#"{"matchLabels": {"app": "web"},
-///         "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}"#,
-/// ).unwrap();
-/// assert_eq!(sel.match_labels.as_ref().unwrap()["app"], "web");
-/// assert!(!sel.is_empty());
-/// assert!(LabelSelector::default().is_empty());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LabelSelector {
-    /// `matchLabels`: every pair must be present on the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub match_labels: Option<Labels>,
-    /// `matchExpressions`: every requirement must hold.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub match_expressions: Option<Vec<LabelSelectorRequirement>>,
+go_struct! {
+    /// A `metav1.LabelSelector` as written: `matchLabels` and `matchExpressions`, ANDed.
+    ///
+    /// An empty selector (`{}`) selects everything. To match objects, compile it with
+    /// [`crate::selector::Selector::new`]; to check it the way the apiserver does, use
+    /// [`crate::validate`].
+    ///
+    /// ```
+    /// use netpol::model::LabelSelector;
+    ///
+    /// let sel: LabelSelector = serde_json::from_str(
+    ///     r#"{"matchLabels": {"app": "web"},
+    ///         "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}"#,
+    /// ).unwrap();
+    /// assert_eq!(sel.match_labels.as_ref().unwrap()["app"], "web");
+    /// assert!(!sel.is_empty());
+    /// assert!(LabelSelector::default().is_empty());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct LabelSelector {
+        /// `matchLabels`: every pair must be present on the object.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub match_labels: Option<Labels>,
+        /// `matchExpressions`: every requirement must hold.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub match_expressions: Option<Vec<LabelSelectorRequirement>>,
+    }
+    serde(rename_all = "camelCase");
 }
 
 impl LabelSelector {
@@ -67,30 +68,53 @@ impl LabelSelector {
     }
 }
 
-/// One `matchExpressions` entry: a key, an operator and values.
-///
-/// The operator is kept as written; valid operators are `In`, `NotIn`, `Exists` and
-/// `DoesNotExist`.
-///
-/// ```
-/// use netpol::model::LabelSelectorRequirement;
-/// let req = LabelSelectorRequirement::new("env", "NotIn", ["prod", "staging"]);
-/// assert_eq!(req.values.as_ref().unwrap().len(), 2);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LabelSelectorRequirement {
-    /// The label key.
-    #[serde(default)]
-    pub key: String,
-    /// `In`, `NotIn`, `Exists` or `DoesNotExist`, as written.
-    #[serde(default)]
-    pub operator: String,
-    /// The values; must be non-empty for `In`/`NotIn` and empty for `Exists`/`DoesNotExist`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values: Option<Vec<String>>,
+go_struct! {
+    /// One `matchExpressions` entry: a key, an operator and values.
+    ///
+    /// The operator is kept as written; valid operators are `In`, `NotIn`, `Exists` and
+    /// `DoesNotExist`.
+    ///
+    /// ```
+    /// use netpol::model::LabelSelectorRequirement;
+    /// let req = LabelSelectorRequirement::new("env", "NotIn", ["prod", "staging"]);
+    /// assert_eq!(req.values.as_ref().unwrap().len(), 2);
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct LabelSelectorRequirement {
+        /// The label key (`None` when not written, which the apiserver reads as `""`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub key: Option<String>,
+        /// `In`, `NotIn`, `Exists` or `DoesNotExist`, as written (`None` when not written).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub operator: Option<String>,
+        /// The values; must be non-empty for `In`/`NotIn` and empty for `Exists`/`DoesNotExist`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub values: Option<Vec<String>>,
+    }
 }
 
 impl LabelSelectorRequirement {
+    /// The key, `""` when not written (what the apiserver's Go struct holds).
+    ///
+    /// ```
+    /// use netpol::model::LabelSelectorRequirement;
+    /// assert_eq!(LabelSelectorRequirement::new("env", "Exists", Vec::<String>::new()).key(), "env");
+    /// assert_eq!(LabelSelectorRequirement::default().key(), "");
+    /// ```
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or("")
+    }
+
+    /// The operator, `""` when not written.
+    ///
+    /// ```
+    /// use netpol::model::LabelSelectorRequirement;
+    /// assert_eq!(LabelSelectorRequirement::new("env", "In", ["a"]).operator(), "In");
+    /// ```
+    pub fn operator(&self) -> &str {
+        self.operator.as_deref().unwrap_or("")
+    }
+
     /// A requirement from its parts.
     ///
     /// ```
@@ -105,8 +129,8 @@ impl LabelSelectorRequirement {
     ) -> Self {
         let values: Vec<String> = values.into_iter().map(Into::into).collect();
         LabelSelectorRequirement {
-            key: key.into(),
-            operator: operator.into(),
+            key: Some(key.into()),
+            operator: Some(operator.into()),
             values: if values.is_empty() {
                 None
             } else {

@@ -157,7 +157,7 @@ impl Selector {
                 v.dedup();
                 v
             };
-            let op = match e.operator.as_str() {
+            let op = match e.operator() {
                 "In" | "NotIn" if values.is_empty() => {
                     return Err(SelectorError::BadValues {
                         index,
@@ -182,7 +182,7 @@ impl Selector {
                 }
             };
             requirements.push(Requirement {
-                key: e.key.clone(),
+                key: e.key().to_owned(),
                 op,
             });
         }
@@ -250,7 +250,7 @@ impl Selector {
     /// use netpol::model::LabelSelector;
     /// let sel = netpol::selector::Selector::new(&LabelSelector::match_labels([("a", "1")])).unwrap();
     /// let written = sel.to_label_selector();
-    /// assert_eq!(written.match_expressions.unwrap()[0].operator, "In");
+    /// assert_eq!(written.match_expressions.unwrap()[0].operator(), "In");
     /// ```
     pub fn to_label_selector(&self) -> LabelSelector {
         use crate::model::LabelSelectorRequirement as R;

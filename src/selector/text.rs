@@ -13,7 +13,7 @@
 //! assert_eq!(format(&sel), "app=shop,env notin (prod),!legacy,tier in (api,web)");
 //! // Printing sorts by key; parsing the print gives the selector in that order.
 //! let again = parse(&format(&sel))?;
-//! assert_eq!(again.match_expressions.as_ref().unwrap()[0].key, "env");
+//! assert_eq!(again.match_expressions.as_ref().unwrap()[0].key(), "env");
 //! assert_eq!(format(&again), format(&sel));
 //! assert_eq!(format(&parse("")?), "<none>");
 //!
@@ -659,13 +659,14 @@ pub fn format(selector: &LabelSelector) -> String {
         values.sort_unstable();
         values.dedup();
         let list = values.join(",");
-        let text = match e.operator.as_str() {
-            "In" => format!("{} in ({list})", e.key),
-            "NotIn" => format!("{} notin ({list})", e.key),
-            "Exists" => e.key.clone(),
-            _ => format!("!{}", e.key),
+        let key = e.key();
+        let text = match e.operator() {
+            "In" => format!("{key} in ({list})"),
+            "NotIn" => format!("{key} notin ({list})"),
+            "Exists" => key.to_owned(),
+            _ => format!("!{key}"),
         };
-        reqs.push((&e.key, text));
+        reqs.push((key, text));
     }
     if reqs.is_empty() {
         return "<none>".to_owned();

@@ -261,7 +261,6 @@ fn cluster_network_policy_errors(cnp: &ClusterNetworkPolicy, channel: Channel) -
     };
     let mut meta = cnp.metadata.clone();
     meta.namespace = None;
-    meta.extra.remove("generation");
     let mut errs = validate_object_meta(&meta, "metadata");
 
     let mut schema = Vec::new();
@@ -404,14 +403,39 @@ fn schema_spec(spec: &ClusterNetworkPolicySpec, path: &str, errs: &mut Vec<Field
 fn schema_subject(s: &ClusterNetworkPolicySubject, path: &str, errs: &mut Vec<FieldError>) {
     let count = usize::from(s.namespaces.is_some()) + usize::from(s.pods.is_some());
     one_of(path, count, true, errs);
+    if let Some(sel) = &s.namespaces {
+        schema_selector(sel, &format!("{path}.namespaces"), errs);
+    }
     if let Some(pods) = &s.pods {
         schema_namespaced_pod(pods, &format!("{path}.pods"), errs);
     }
 }
 
 fn schema_namespaced_pod(p: &NamespacedPod, path: &str, errs: &mut Vec<FieldError>) {
-    if p.pod_selector.is_none() {
-        errs.push(FieldError::required(format!("{path}.podSelector"), ""));
+    if let Some(sel) = &p.namespace_selector {
+        schema_selector(sel, &format!("{path}.namespaceSelector"), errs);
+    }
+    match &p.pod_selector {
+        Some(sel) => schema_selector(sel, &format!("{path}.podSelector"), errs),
+        None => errs.push(FieldError::required(format!("{path}.podSelector"), "")),
+    }
+}
+
+/// The only schema of `metav1.LabelSelector` in the CRD: each `matchExpressions` entry
+/// requires `key` and `operator` (their values are not checked).
+fn schema_selector(sel: &crate::model::LabelSelector, path: &str, errs: &mut Vec<FieldError>) {
+    for (i, req) in sel.match_expressions.iter().flatten().enumerate() {
+        for (present, field) in [
+            (req.key.is_some(), "key"),
+            (req.operator.is_some(), "operator"),
+        ] {
+            if !present {
+                errs.push(FieldError::required(
+                    format!("{path}.matchExpressions[{i}].{field}"),
+                    "",
+                ));
+            }
+        }
     }
 }
 
@@ -540,6 +564,9 @@ fn schema_ingress_peer(
 ) {
     let count = usize::from(peer.namespaces.is_some()) + usize::from(peer.pods.is_some());
     one_of(path, count, true, errs);
+    if let Some(sel) = &peer.namespaces {
+        schema_selector(sel, &format!("{path}.namespaces"), errs);
+    }
     if let Some(pods) = &peer.pods {
         schema_namespaced_pod(pods, &format!("{path}.pods"), errs);
     }
@@ -573,6 +600,11 @@ fn schema_egress_peer(
             max_length(&format!("{list}[{i}]"), cidr, CNP_CIDR_MAX_LENGTH, errs);
         }
         items_bounds(&list, networks.len(), 1, errs);
+    }
+    for (sel, field) in [(&peer.namespaces, "namespaces"), (&peer.nodes, "nodes")] {
+        if let Some(sel) = sel {
+            schema_selector(sel, &format!("{path}.{field}"), errs);
+        }
     }
     if let Some(pods) = &peer.pods {
         schema_namespaced_pod(pods, &format!("{path}.pods"), errs);

@@ -36,9 +36,11 @@ const GENERATED_SUFFIX: &str = "xxxxx";
 /// unless `generateName` is set; when only `generateName` is set the name the server would
 /// generate is checked, with a fixed stand-in for its random suffix), `namespace` (a
 /// DNS-1123 label; absent or empty means the request's namespace, here `default`),
-/// `generation` (when present in the extra fields: not negative), `labels`, and
+/// `labels`, and
 /// `annotations` (keys are qualified names compared case-insensitively; total size at
-/// most 256 KiB).
+/// most 256 KiB). `generation` is not checked: on create the apiserver sets it to 1 before
+/// validating (`PrepareForCreate` of the registry strategies), so a written value never
+/// reaches validation.
 ///
 /// ```
 /// use netpol::model::ObjectMeta;
@@ -89,19 +91,6 @@ pub fn validate_object_meta(meta: &ObjectMeta, path: &str) -> Vec<FieldError> {
                 format!("{path}.namespace"),
                 quote(namespace),
                 msg,
-            ));
-        }
-    }
-    if let Some(g) = meta
-        .extra
-        .get("generation")
-        .and_then(serde_json::Value::as_i64)
-    {
-        if g < 0 {
-            errs.push(FieldError::invalid(
-                format!("{path}.generation"),
-                g.to_string(),
-                "must be greater than or equal to 0",
             ));
         }
     }

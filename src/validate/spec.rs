@@ -258,7 +258,7 @@ pub fn validate_label_selector(sel: &LabelSelector, path: &str) -> Vec<FieldErro
     for (i, req) in sel.match_expressions.iter().flatten().enumerate() {
         let req_path = format!("{path}.matchExpressions[{i}]");
         let values = req.values.as_deref().unwrap_or(&[]);
-        match req.operator.as_str() {
+        match req.operator() {
             "In" | "NotIn" => {
                 if values.is_empty() {
                     errs.push(FieldError::required(
@@ -281,10 +281,10 @@ pub fn validate_label_selector(sel: &LabelSelector, path: &str) -> Vec<FieldErro
                 "not a valid selector operator",
             )),
         }
-        for msg in is_qualified_name(&req.key) {
+        for msg in is_qualified_name(req.key()) {
             errs.push(FieldError::invalid(
                 format!("{req_path}.key"),
-                quote(&req.key),
+                quote(req.key()),
                 msg,
             ));
         }

@@ -122,14 +122,33 @@ pub fn policy_json(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let written = match decode_policies(text) {
+    let decoded = decode_policies(text);
+    decode_routes_agree(text, &decoded);
+    let written = match decoded {
         Ok(w) => w,
         Err(e) => {
             assert!(!e.to_string().is_empty(), "empty decode error");
             assert!(!e.message.is_empty(), "decode error without a message");
+            if e.line > 0 {
+                assert!(
+                    e.line <= text.lines().count().max(1) + 1,
+                    "line {} past the text",
+                    e.line
+                );
+                // serde_json gives column 0 at the end of the text; a located value has one.
+                assert!(
+                    e.path.is_empty() || e.column >= 1,
+                    "column 0 at {}, line {}",
+                    e.path,
+                    e.line
+                );
+            }
             return;
         }
     };
+    if let Some(first) = written.first() {
+        null_is_the_zero_value(first);
+    }
     let mut accepted = Vec::new();
     for w in &written {
         // The model round-trips: what it prints decodes to the same value.
@@ -170,6 +189,195 @@ pub fn policy_json(data: &[u8]) {
         }
     }
     evaluate_on_small_cluster(&accepted);
+}
+
+/// One object decodes the same through `decode_policies`, `NetworkPolicy::from_json` and
+/// serde_json driving the model's `Deserialize`: the Go rules do not depend on the route.
+fn decode_routes_agree(
+    text: &str,
+    decoded: &Result<Vec<NetworkPolicy>, netpol::model::DecodeError>,
+) {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return; // not JSON to serde_json (syntax, a lone surrogate, a huge number)
+    };
+    let is_list = value.get("items").is_some()
+        || value
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|k| k.ends_with("List"));
+    let one = NetworkPolicy::from_json(text);
+    let via_serde = serde_json::from_str::<NetworkPolicy>(text);
+    let via_value = NetworkPolicy::from_value(&value);
+    assert_eq!(
+        one.as_ref().ok(),
+        via_serde.as_ref().ok(),
+        "from_json and serde_json disagree"
+    );
+    assert_eq!(
+        one.as_ref().ok(),
+        via_value.as_ref().ok(),
+        "from_json and from_value disagree"
+    );
+    if let (Err(a), Err(b)) = (&one, &via_value) {
+        assert_eq!((&a.path, &a.message), (&b.path, &b.message));
+    }
+    if !is_list {
+        match (decoded, &one) {
+            (Ok(many), Ok(p)) => assert_eq!(many.as_slice(), std::slice::from_ref(p)),
+            (Err(a), Err(b)) => assert_eq!(a, b, "decode_policies and from_json disagree"),
+            (a, b) => panic!("decode_policies {a:?} but from_json {b:?}"),
+        }
+    }
+}
+
+/// `null` anywhere in an accepted policy decodes as the zero value there: like the key's
+/// absence in an object, like the zero literal of the element's JSON type in an array or a
+/// map (checked on the first positions only, to keep runs fast). Unknown fields and
+/// `fieldsV1` hold any JSON, kept as written, so positions inside them are skipped.
+fn null_is_the_zero_value(policy: &NetworkPolicy) {
+    use serde_json::{Value, json};
+    fn positions(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+        if out.len() >= 48 {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    path.push(json!(k));
+                    out.push(path.clone());
+                    positions(child, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    path.push(json!(i));
+                    out.push(path.clone());
+                    positions(child, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn at<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
+        path.iter().fold(v, |cur, seg| match seg {
+            Value::String(k) => &mut cur[k.as_str()],
+            _ => &mut cur[seg.as_u64().unwrap_or(0) as usize],
+        })
+    }
+    let doc = serde_json::to_value(policy).expect("serializes");
+    let mut all = Vec::new();
+    positions(&doc, &mut Vec::new(), &mut all);
+    for path in all {
+        // Where the position is in the model: a struct field, an element or a map value.
+        let Some(slot) = model_slot(&path) else {
+            continue;
+        };
+        let mut with_null = doc.clone();
+        let original = std::mem::replace(at(&mut with_null, &path), Value::Null);
+        let mut expected = doc.clone();
+        match (slot, path.split_last()) {
+            (Slot::Field, Some((Value::String(k), parent))) => {
+                if let Value::Object(map) = at(&mut expected, parent) {
+                    map.remove(k);
+                }
+            }
+            _ => {
+                *at(&mut expected, &path) = match original {
+                    Value::Object(_) => json!({}),
+                    Value::Array(_) => json!([]),
+                    Value::String(_) => json!(""),
+                    Value::Number(_) => json!(0),
+                    Value::Bool(_) => json!(false),
+                    Value::Null => Value::Null,
+                };
+            }
+        }
+        let a = NetworkPolicy::from_value(&with_null);
+        let b = NetworkPolicy::from_value(&expected);
+        assert_eq!(a.ok(), b.ok(), "null at {path:?} is not the zero value");
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    Field,
+    Element,
+}
+
+/// Walks `path` through the NetworkPolicy model (its Go types): the slot of the last
+/// step, or `None` when the path leaves the model (an unknown field, `fieldsV1`).
+fn model_slot(path: &[serde_json::Value]) -> Option<Slot> {
+    use serde_json::Value;
+    let field = |ctx: &str, key: &str| -> Option<&'static str> {
+        Some(match (ctx, key) {
+            ("root", "apiVersion" | "kind") => "leaf",
+            ("root", "metadata") => "meta",
+            ("root", "spec") => "spec",
+            (
+                "meta",
+                "name"
+                | "generateName"
+                | "namespace"
+                | "selfLink"
+                | "uid"
+                | "resourceVersion"
+                | "generation"
+                | "creationTimestamp"
+                | "deletionTimestamp"
+                | "deletionGracePeriodSeconds",
+            ) => "leaf",
+            ("meta", "labels" | "annotations") => "map",
+            ("meta", "finalizers") => "list:leaf",
+            ("meta", "ownerReferences") => "list:owner",
+            ("meta", "managedFields") => "list:managed",
+            (
+                "owner",
+                "apiVersion" | "kind" | "name" | "uid" | "controller" | "blockOwnerDeletion",
+            ) => "leaf",
+            (
+                "managed",
+                "manager" | "operation" | "apiVersion" | "time" | "fieldsType" | "subresource",
+            ) => "leaf",
+            ("managed", "fieldsV1") => "raw",
+            ("spec", "podSelector") => "selector",
+            ("spec", "ingress") => "list:ingress",
+            ("spec", "egress") => "list:egress",
+            ("spec", "policyTypes") => "list:leaf",
+            ("ingress" | "egress", "ports") => "list:port",
+            ("ingress", "from") | ("egress", "to") => "list:peer",
+            ("peer", "podSelector" | "namespaceSelector") => "selector",
+            ("peer", "ipBlock") => "ipblock",
+            ("selector", "matchLabels") => "map",
+            ("selector", "matchExpressions") => "list:req",
+            ("req", "key" | "operator") => "leaf",
+            ("req", "values") | ("ipblock", "except") => "list:leaf",
+            ("ipblock", "cidr") => "leaf",
+            ("port", "protocol" | "port" | "endPort") => "leaf",
+            ("map", _) => "leaf",
+            _ => return None,
+        })
+    };
+    let mut ctx = "root";
+    let mut slot = Slot::Field;
+    for seg in path {
+        match seg {
+            Value::String(k) => {
+                slot = if ctx == "map" {
+                    Slot::Element
+                } else {
+                    Slot::Field
+                };
+                ctx = field(ctx, k)?;
+            }
+            _ => {
+                ctx = ctx.strip_prefix("list:")?;
+                slot = Slot::Element;
+            }
+        }
+    }
+    Some(slot)
 }
 
 /// Builds a cluster with pods in every namespace the policies name, labelled from the
@@ -583,7 +791,7 @@ fn same_matches(a: &Selector, b: &Selector, sel: &LabelSelector, text: &str) {
         values.insert(v);
     }
     for e in sel.match_expressions.iter().flatten() {
-        keys.insert(&e.key);
+        keys.insert(e.key());
         values.extend(e.values.iter().flatten().map(String::as_str));
     }
     let keys: Vec<&str> = keys.into_iter().take(4).collect();
@@ -786,11 +994,56 @@ pub fn prefix_map(data: &[u8]) {
 /// Decoding never panics; every error carries a stage and a message, and JSON syntax
 /// errors a line and column inside the input; an accepted configuration holds a pool for
 /// exactly the enabled families.
+/// `text` with every `\\uXXXX` escape of a surrogate that is not half of a valid pair
+/// replaced by `\\ufffd` (what Go's decoder reads), written independently of the crate's
+/// own replacement.
+fn lone_surrogates_replaced(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let hex = |at: usize| -> Option<u32> {
+        let s: String = chars.get(at..at + 4)?.iter().collect();
+        u32::from_str_radix(&s, 16).ok()
+    };
+    let escape_at = |at: usize| chars.get(at) == Some(&'\\') && chars.get(at + 1) == Some(&'u');
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        if c == '\\' && chars.get(i + 1) != Some(&'u') {
+            out.push(c);
+            if let Some(&next) = chars.get(i + 1) {
+                out.push(next);
+            }
+            i += 2;
+            continue;
+        }
+        if escape_at(i) {
+            let lead = hex(i + 2);
+            if lead.is_some_and(|u| (0xD800..0xDC00).contains(&u))
+                && escape_at(i + 6)
+                && hex(i + 8).is_some_and(|u| (0xDC00..0xE000).contains(&u))
+            {
+                out.extend(chars.get(i..i + 12).unwrap_or_default());
+                i += 12;
+                continue;
+            }
+            if lead.is_some_and(|u| (0xD800..0xE000).contains(&u)) {
+                out.push_str("\\ufffd");
+                i += 6;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 pub fn netconf(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let is_json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    // JSON as Go reads it: a lone surrogate escape is U+FFFD, not an error.
+    let is_json =
+        serde_json::from_str::<serde::de::IgnoredAny>(&lone_surrogates_replaced(text)).is_ok();
     match NetConf::parse(text) {
         Ok(parsed) => {
             assert!(is_json, "accepted text that is not JSON: {text:?}");
