@@ -207,7 +207,7 @@ impl Engine {
                 let probe = Flow::new(*dst, *dst, port, protocol);
                 let (mask, uses_index) = inner.port_signature(class, probe);
                 let named = match side {
-                    Side::Pod(info) if uses_index => info.named.to_vec(),
+                    Side::Pod(info) if uses_index => inner.named_of(info).to_vec(),
                     _ => Vec::new(),
                 };
                 let next = group_index.len();
