@@ -4,7 +4,7 @@
 //!
 //! The types mirror Calico's Go types (`api/pkg/apis/projectcalico/v3`) field for field
 //! and decode with the same rules the apiserver applies to Kubernetes objects (Go's JSON
-//! rules, see [`go_json`](crate::model::go_json)): Calico's API server decodes a v3 object
+//! rules, see [`go_json`](crate::model::go_json#declaring-a-model)): Calico's API server decodes a v3 object
 //! into these Go structs. Like the crate's other models they keep exactly what was
 //! written:
 //!
@@ -234,7 +234,7 @@ macro_rules! calico_object {
 
         impl $name {
             /// Decodes one object from JSON text with the apiserver's rules (see
-            /// [`go_json`](crate::model::go_json)), as `crd.projectcalico.org/v1` when its
+            /// [`go_json`](crate::model::go_json#declaring-a-model)), as `crd.projectcalico.org/v1` when its
             /// `apiVersion` says so and as `projectcalico.org/v3` otherwise (a missing
             /// `apiVersion` counts as v3); errors carry the field path, line and column.
             ///
