@@ -65,9 +65,13 @@
 //!    nothing of this family).
 //! 3. [`protocol`](CalicoRule::protocol) must be the flow's protocol (by number: TCP 6,
 //!    UDP 17, SCTP 132); [`not_protocol`](CalicoRule::not_protocol) must not be.
-//! 4. [`icmp`](CalicoRule::icmp) / [`not_icmp`](CalicoRule::not_icmp) only ever match
-//!    ICMP flows: a rule with `icmp` misses every TCP/UDP/SCTP flow, `notICMP` holds for
-//!    them.
+//! 4. [`icmp`](CalicoRule::icmp) matches ICMP flows of that type (and code) only, so a
+//!    rule with it misses every TCP/UDP/SCTP flow. [`not_icmp`](CalicoRule::not_icmp) is
+//!    rendered as iptables' `-m icmp ! --icmp-type …`, a match that only exists for ICMP
+//!    packets (the kernel wants the rule to be an ICMP rule); for TCP/UDP/SCTP flows its
+//!    effect is not something Calico defines, so an evaluator of such flows should treat a
+//!    rule with either ([`has_icmp_match`](CalicoRule::has_icmp_match)) as one it cannot
+//!    decide.
 //! 5. Per side ([`EntityMatch`]): the address in at least one of `nets` (when any), in
 //!    none of `notNets`; member of a [`ip_set_selector`](EntityMatch::ip_set_selector)
 //!    member (a pod's IP, or any address inside a matching network set's nets) when there
