@@ -329,3 +329,31 @@ fn policy_sets_hold_calico_objects() {
     );
     assert_eq!(set.clone(), set);
 }
+
+#[test]
+fn crd_objects_stored_by_the_api_server_keep_their_metadata_in_an_annotation() {
+    // What `kubectl get networksets.crd.projectcalico.org -o json` prints when Calico's API
+    // server wrote the object: its labels live in the annotation.
+    let s = NetworkSet::from_value(&json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkSet",
+        "metadata": {"name": "n", "namespace": "a", "labels": {"projectcalico.org/x": "1", "role": "old"},
+                     "annotations": {"projectcalico.org/metadata": "{\"labels\":{\"role\":\"partner\"}}"}},
+        "spec": {"nets": ["10.0.0.0/8"]}})).unwrap();
+    let n = CalicoNetworkSet::new(&s).unwrap();
+    assert_eq!(n.labels()["role"], "partner");
+    assert_eq!(n.labels()["projectcalico.org/x"], "1");
+    // In v3 the annotation is only an annotation.
+    let mut v3 = s.clone();
+    v3.api_group = ApiGroup::V3;
+    assert_eq!(CalicoNetworkSet::new(&v3).unwrap().labels()["role"], "old");
+    // A policy's name: the stored one, or the written one without `default.`.
+    let policy = |name: &str, stored: &str| {
+        let g = GlobalNetworkPolicy::from_value(&json!({"apiVersion": "crd.projectcalico.org/v1",
+            "kind": "GlobalNetworkPolicy",
+            "metadata": {"name": name, "annotations": {"projectcalico.org/metadata": stored}}})).unwrap();
+        CalicoPolicy::new(&g).map(|p| p.name().to_owned())
+    };
+    assert_eq!(policy("default.x", "{}").unwrap(), "x");
+    assert_eq!(policy("default.x", r#"{"name": "default.x"}"#).unwrap(), "default.x");
+    let errs = policy("p", "not json").unwrap_err();
+    assert_eq!(errs.errors()[0].field, "metadata.annotations");
+}

@@ -37,6 +37,6 @@ pub use policy::{
     WrittenNetworkSet, WrittenPolicy,
 };
 pub use validate::{
-    SELECTOR_MAX_LENGTH, validate_global_network_policy, validate_global_network_set,
-    validate_network_policy, validate_network_set, validate_tier,
+    CALICO_METADATA_ANNOTATION, SELECTOR_MAX_LENGTH, validate_global_network_policy,
+    validate_global_network_set, validate_network_policy, validate_network_set, validate_tier,
 };

@@ -145,8 +145,8 @@ use super::model::{
 use super::net;
 use super::selector::{self, Selector, Term, TermKind};
 use super::validate::{
-    defaulted_types, validate_global_network_policy, validate_global_network_set,
-    validate_network_policy, validate_network_set, validate_tier,
+    crd_stored_metadata, defaulted_types, validate_global_network_policy,
+    validate_global_network_set, validate_network_policy, validate_network_set, validate_tier,
 };
 use crate::model::Labels;
 use crate::policy::{Action, Direction};
@@ -770,7 +770,7 @@ impl CalicoPolicy {
                 Self::build(
                     CalicoPolicyKind::Namespaced,
                     p.api_group,
-                    p.name(),
+                    &crd_policy_name(&p.metadata, p.api_group, s.tier.as_deref()),
                     Some(p.metadata.namespace_or_default()),
                     &common,
                     None,
@@ -794,7 +794,7 @@ impl CalicoPolicy {
                 Self::build(
                     CalicoPolicyKind::Global,
                     p.api_group,
-                    p.name(),
+                    &crd_policy_name(&p.metadata, p.api_group, s.tier.as_deref()),
                     None,
                     &common,
                     s.namespace_selector.as_deref(),
@@ -1105,6 +1105,24 @@ impl CalicoPolicy {
     /// ```
     pub fn performance_hints(&self) -> &[String] {
         &self.performance_hints
+    }
+}
+
+/// A policy's name as Calico reads it: for a v1 object with Calico's stored metadata, the
+/// name kept there, or else (in the default tier) the written one without a `default.`
+/// prefix (`determinePolicyName`).
+fn crd_policy_name(meta: &crate::model::ObjectMeta, group: ApiGroup, tier: Option<&str>) -> String {
+    let written = meta.name.as_deref().unwrap_or("");
+    match crd_stored_metadata(meta, group) {
+        Ok(Some(stored)) => match stored.name.filter(|n| !n.is_empty()) {
+            Some(name) => name,
+            None if tier.is_none_or(|t| t.is_empty() || t == DEFAULT_TIER) => written
+                .strip_prefix("default.")
+                .unwrap_or(written)
+                .to_owned(),
+            None => written.to_owned(),
+        },
+        _ => written.to_owned(),
     }
 }
 
@@ -1641,6 +1659,10 @@ impl CalicoNetworkSet {
             }
         };
         let mut labels = meta.labels.clone().unwrap_or_default();
+        // Labels Calico's API server stored in its metadata annotation win.
+        if let Ok(Some(stored)) = crd_stored_metadata(meta, api_group) {
+            labels.extend(stored.labels.unwrap_or_default());
+        }
         if let Some(ns) = &namespace {
             labels.insert("projectcalico.org/namespace".into(), ns.clone());
         }
@@ -1696,7 +1718,9 @@ impl CalicoNetworkSet {
         }
     }
 
-    /// The labels selectors see (before the namespace's `pcns.` labels): its own, with
+    /// The labels selectors see (before the namespace's `pcns.` labels): its own (for a
+    /// `crd.projectcalico.org/v1` set, with those Calico stored in
+    /// [`CALICO_METADATA_ANNOTATION`](super::CALICO_METADATA_ANNOTATION) over them), with
     /// `projectcalico.org/namespace` set for a namespaced set.
     ///
     /// ```

@@ -83,6 +83,11 @@
 //! | Tier `defaultAction`: `Pass` or `Deny` (absent: `Deny`) | `spec.defaultAction` | `Unsupported value` |
 //! | Tier `default`: order 1,000,000 and `Deny`; `kube-admin`: 1,000 and `Pass`; `kube-baseline`: 10,000,000 and `Pass` (CEL; a v3 Tier's absent order is 1,000,000 by then, a v1 Tier's absent order fails) | `spec.order` / `spec.defaultAction` | `default tier order must be 1000000`, `The 'default' tier must have default action 'Deny'`, … |
 //!
+//! A `crd.projectcalico.org/v1` object written by Calico's API server keeps its own labels,
+//! annotations and (for a policy) name in the annotation [`CALICO_METADATA_ANNOTATION`];
+//! one that does not decode is refused at `metadata.annotations`, since Calico cannot
+//! read the object.
+//!
 //! `order` is not constrained (negative and fractional orders are accepted); only a NaN
 //! or infinite order, which JSON cannot hold but code can set, is refused.
 //!
@@ -313,14 +318,53 @@ fn effective_name(meta: &ObjectMeta) -> String {
     }
 }
 
-fn metadata_errors(meta: &ObjectMeta, namespaced: bool) -> Vec<FieldError> {
-    if namespaced {
+/// The annotation in which Calico's API server keeps an object's own metadata (labels,
+/// annotations, a policy's name) when it stores the object as a `crd.projectcalico.org/v1`
+/// resource; Calico merges it back when it reads the resource.
+///
+/// ```
+/// assert_eq!(netpol::calico::CALICO_METADATA_ANNOTATION, "projectcalico.org/metadata");
+/// ```
+pub const CALICO_METADATA_ANNOTATION: &str = "projectcalico.org/metadata";
+
+/// For a `crd.projectcalico.org/v1` object: the metadata Calico's API server stored in
+/// [`CALICO_METADATA_ANNOTATION`], when there is one (`Err`: it does not decode, and
+/// Calico then cannot read the object).
+pub(crate) fn crd_stored_metadata(
+    meta: &ObjectMeta,
+    group: ApiGroup,
+) -> Result<Option<ObjectMeta>, String> {
+    if group != ApiGroup::CrdV1 {
+        return Ok(None);
+    }
+    let Some(text) = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(CALICO_METADATA_ANNOTATION))
+    else {
+        return Ok(None);
+    };
+    crate::model::go_json::from_str::<ObjectMeta>(text)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+fn metadata_errors(meta: &ObjectMeta, namespaced: bool, group: ApiGroup) -> Vec<FieldError> {
+    let mut errs = if namespaced {
         validate_object_meta(meta, "metadata")
     } else {
         let mut m = meta.clone();
         m.namespace = None;
         validate_object_meta(&m, "metadata")
+    };
+    if let Err(e) = crd_stored_metadata(meta, group) {
+        errs.push(FieldError::invalid(
+            "metadata.annotations",
+            quote(CALICO_METADATA_ANNOTATION),
+            format!("Calico cannot read the metadata it stored here: {e}"),
+        ));
     }
+    errs
 }
 
 fn name_too_long(name: &str, max: usize, out: &mut Vec<FieldError>) {
@@ -1266,7 +1310,7 @@ fn go_field_of(field: &str) -> &'static str {
 /// ```
 pub fn validate_network_policy(policy: &NetworkPolicy) -> Result<(), ValidationErrors> {
     let mut found = Found {
-        meta: metadata_errors(&policy.metadata, true),
+        meta: metadata_errors(&policy.metadata, true, policy.api_group),
         ..Found::default()
     };
     let name = effective_name(&policy.metadata);
@@ -1308,7 +1352,7 @@ pub fn validate_global_network_policy(
     policy: &GlobalNetworkPolicy,
 ) -> Result<(), ValidationErrors> {
     let mut found = Found {
-        meta: metadata_errors(&policy.metadata, false),
+        meta: metadata_errors(&policy.metadata, false, policy.api_group),
         ..Found::default()
     };
     let name = effective_name(&policy.metadata);
@@ -1367,9 +1411,10 @@ fn set_errors(
     meta: &ObjectMeta,
     spec: Option<&NetworkSetSpec>,
     namespaced: bool,
+    group: ApiGroup,
 ) -> Result<(), ValidationErrors> {
     let mut found = Found {
-        meta: metadata_errors(meta, namespaced),
+        meta: metadata_errors(meta, namespaced, group),
         ..Found::default()
     };
     let name = effective_name(meta);
@@ -1414,7 +1459,7 @@ fn set_errors(
 ///     r#"spec.nets[0]: Invalid value: "10.0.0.0/33": failed to validate Field: Nets because of Tag: cidr"#);
 /// ```
 pub fn validate_network_set(set: &NetworkSet) -> Result<(), ValidationErrors> {
-    set_errors(&set.metadata, set.spec.as_ref(), true)
+    set_errors(&set.metadata, set.spec.as_ref(), true, set.api_group)
 }
 
 /// Validates a Calico `GlobalNetworkSet` (see the [module docs](self) for the rules).
@@ -1427,7 +1472,7 @@ pub fn validate_network_set(set: &NetworkSet) -> Result<(), ValidationErrors> {
 /// assert_eq!(validate_global_network_set(&s).unwrap_err().errors()[0].field, "metadata.labels");
 /// ```
 pub fn validate_global_network_set(set: &GlobalNetworkSet) -> Result<(), ValidationErrors> {
-    set_errors(&set.metadata, set.spec.as_ref(), false)
+    set_errors(&set.metadata, set.spec.as_ref(), false, set.api_group)
 }
 
 /// The built-in tiers: name, order, default action.
@@ -1451,7 +1496,7 @@ pub(crate) const BUILTIN_TIERS: [(&str, f64, &str); 3] = [
 /// ```
 pub fn validate_tier(tier: &Tier) -> Result<(), ValidationErrors> {
     let mut found = Found {
-        meta: metadata_errors(&tier.metadata, false),
+        meta: metadata_errors(&tier.metadata, false, tier.api_group),
         ..Found::default()
     };
     let name = effective_name(&tier.metadata);
