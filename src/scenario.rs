@@ -902,6 +902,16 @@ impl Scenario {
                         }
                     }
                 }
+                // Calico's kinds decode, but are not evaluated here yet.
+                Ok(other) => {
+                    unsupported = vec![FieldError {
+                        kind: ErrorKind::Forbidden,
+                        field: "kind".into(),
+                        value: Some(format!("{:?}", other.kind())),
+                        detail: "not evaluated by the scenario runner yet".into(),
+                    }];
+                    Vec::new()
+                }
             };
             outcomes.push(PolicyOutcome {
                 kind,

@@ -906,6 +906,8 @@ fn ordered<'a>(
     let (enforced, ignored) = all.partition(|(meta, _)| match meta.kind {
         PolicyKind::NetworkPolicy => profile.enforces_network_policy(),
         PolicyKind::ClusterNetworkPolicy => profile.enforces_cluster_network_policy(),
+        // Calico's kinds never reach this list yet.
+        _ => false,
     });
     (tiers, enforced, ignored)
 }
