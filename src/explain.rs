@@ -170,12 +170,36 @@ impl fmt::Display for Special {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum TierRef {
-    /// ClusterNetworkPolicy's Admin tier, before NetworkPolicy.
+    /// ClusterNetworkPolicy's Admin tier, before NetworkPolicy (Calico's `kube-admin`).
     Admin,
-    /// The tier of Kubernetes NetworkPolicy.
+    /// The tier of Kubernetes NetworkPolicy. Under Calico this is Calico's `default`
+    /// tier, which also holds the Calico policies that name no tier.
     NetworkPolicy,
-    /// ClusterNetworkPolicy's Baseline tier, after NetworkPolicy.
+    /// ClusterNetworkPolicy's Baseline tier, after NetworkPolicy (Calico's
+    /// `kube-baseline`).
     Baseline,
+    /// Any other Calico tier, by name.
+    Calico(String),
+}
+
+impl TierRef {
+    /// The tier of Calico's tier name: `kube-admin`, `default` and `kube-baseline` are
+    /// [`Admin`](Self::Admin), [`NetworkPolicy`](Self::NetworkPolicy) and
+    /// [`Baseline`](Self::Baseline).
+    ///
+    /// ```
+    /// use netpol::explain::TierRef;
+    /// assert_eq!(TierRef::from_calico("default"), TierRef::NetworkPolicy);
+    /// assert_eq!(TierRef::from_calico("security"), TierRef::Calico("security".into()));
+    /// ```
+    pub fn from_calico(name: &str) -> Self {
+        match name {
+            "kube-admin" => TierRef::Admin,
+            "default" => TierRef::NetworkPolicy,
+            "kube-baseline" => TierRef::Baseline,
+            other => TierRef::Calico(other.to_owned()),
+        }
+    }
 }
 
 impl fmt::Display for TierRef {
@@ -184,6 +208,7 @@ impl fmt::Display for TierRef {
             TierRef::Admin => f.write_str("Admin tier"),
             TierRef::NetworkPolicy => f.write_str("NetworkPolicy tier"),
             TierRef::Baseline => f.write_str("Baseline tier"),
+            TierRef::Calico(name) => write!(f, "Calico tier {name}"),
         }
     }
 }
@@ -228,11 +253,10 @@ mod kind_serde {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PolicyKind, D::Error> {
         let s = String::deserialize(d)?;
-        match s.as_str() {
-            "NetworkPolicy" => Ok(PolicyKind::NetworkPolicy),
-            "ClusterNetworkPolicy" => Ok(PolicyKind::ClusterNetworkPolicy),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown policy kind \"{other}\""
+        match PolicyKind::ALL.iter().find(|k| k.as_str() == s) {
+            Some(kind) => Ok(*kind),
+            None => Err(serde::de::Error::custom(format!(
+                "unknown policy kind \"{s}\""
             ))),
         }
     }
@@ -260,6 +284,8 @@ impl fmt::Display for PolicyRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.kind, &self.namespace) {
             (PolicyKind::ClusterNetworkPolicy, _) => write!(f, "cnp/{}", self.name),
+            (PolicyKind::CalicoNetworkPolicy, Some(ns)) => write!(f, "calico/{ns}/{}", self.name),
+            (PolicyKind::GlobalNetworkPolicy, _) => write!(f, "gnp/{}", self.name),
             (_, Some(ns)) => write!(f, "{ns}/{}", self.name),
             (_, None) => f.write_str(&self.name),
         }

@@ -349,11 +349,15 @@ fn crd_objects_stored_by_the_api_server_keep_their_metadata_in_an_annotation() {
     let policy = |name: &str, stored: &str| {
         let g = GlobalNetworkPolicy::from_value(&json!({"apiVersion": "crd.projectcalico.org/v1",
             "kind": "GlobalNetworkPolicy",
-            "metadata": {"name": name, "annotations": {"projectcalico.org/metadata": stored}}})).unwrap();
+            "metadata": {"name": name, "annotations": {"projectcalico.org/metadata": stored}}}))
+        .unwrap();
         CalicoPolicy::new(&g).map(|p| p.name().to_owned())
     };
     assert_eq!(policy("default.x", "{}").unwrap(), "x");
-    assert_eq!(policy("default.x", r#"{"name": "default.x"}"#).unwrap(), "default.x");
+    assert_eq!(
+        policy("default.x", r#"{"name": "default.x"}"#).unwrap(),
+        "default.x"
+    );
     let errs = policy("p", "not json").unwrap_err();
     assert_eq!(errs.errors()[0].field, "metadata.annotations");
 }

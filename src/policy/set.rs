@@ -31,6 +31,21 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
+    /// Every kind.
+    ///
+    /// ```
+    /// assert_eq!(netpol::policy::PolicyKind::ALL.len(), 7);
+    /// ```
+    pub const ALL: [PolicyKind; 7] = [
+        PolicyKind::NetworkPolicy,
+        PolicyKind::ClusterNetworkPolicy,
+        PolicyKind::CalicoNetworkPolicy,
+        PolicyKind::GlobalNetworkPolicy,
+        PolicyKind::NetworkSet,
+        PolicyKind::GlobalNetworkSet,
+        PolicyKind::Tier,
+    ];
+
     /// The kind as `kubectl` writes a resource (Calico's NetworkPolicy as
     /// `NetworkPolicy.projectcalico.org`, to tell it from Kubernetes' own).
     ///
