@@ -502,6 +502,12 @@ pub struct SideExplanation {
     /// (they take no part).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored: Vec<PolicyRef>,
+    /// Rules the walk met before deciding that could match this flow but hold criteria a
+    /// flow cannot decide (Calico source ports, Service matches, an ICMP negation on a
+    /// rule that is not ICMP's): they were taken as not matching, so the answer holds
+    /// only if they do not match the real traffic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<RuleRef>,
     /// Whether this side allows the flow.
     pub allowed: bool,
 }
@@ -531,6 +537,7 @@ impl SideExplanation {
             decision: Decision::NotAPod,
             priority_ties: Vec::new(),
             ignored: Vec::new(),
+            unsupported: Vec::new(),
             allowed: true,
         }
     }
@@ -693,6 +700,14 @@ impl fmt::Display for SideExplanation {
                 f,
                 "; ignored (not enforced by this plugin): {}",
                 names.join(", ")
+            )?;
+        }
+        if !self.unsupported.is_empty() {
+            let rules: Vec<String> = self.unsupported.iter().map(ToString::to_string).collect();
+            write!(
+                f,
+                "; warning: taken as not matching, as a flow cannot decide them: {}",
+                rules.join(", ")
             )?;
         }
         Ok(())

@@ -19,6 +19,25 @@ impl Bitset {
         }
     }
 
+    /// Bits `0..len`, all set.
+    pub(crate) fn full(len: usize) -> Self {
+        let mut set = Bitset::new(len);
+        set.insert_range(0, len);
+        set
+    }
+
+    pub(crate) fn intersect_with(&mut self, other: &Bitset) {
+        for (i, a) in self.words.iter_mut().enumerate() {
+            *a &= other.words.get(i).copied().unwrap_or(0);
+        }
+    }
+
+    pub(crate) fn subtract(&mut self, other: &Bitset) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !*b;
+        }
+    }
+
     pub(crate) fn remove(&mut self, i: usize) {
         if let Some(w) = self.words.get_mut(i >> 6) {
             *w &= !(1u64 << (i & 63));

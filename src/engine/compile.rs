@@ -26,11 +26,12 @@ use crate::selector::{Operator, Selector};
 
 use super::bitset::{Bitset, BitsetTable};
 use super::blocks::BlockIndex;
+use super::calico;
 use super::rule_index::{PortFacts, RuleFacts, RuleIndex};
 use super::{
-    Addrs, Class, ClassHead, CompiledRule, INLINE_STEPS, IdentityInfo, Inner, Instr, NO_EXTRA,
-    NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta, PortSet, Prog,
-    TierEnd, TierInfo, TierStep, dir_index,
+    Addrs, BY_FAMILY, Class, ClassHead, CompiledRule, INLINE_STEPS, IdentityInfo, Inner, Instr,
+    NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta,
+    PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index,
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
@@ -44,30 +45,42 @@ struct NsIndex<'a> {
     by_key: HashMap<&'a str, Vec<u32>>,
 }
 
-/// Pods grouped by namespace and labels, with a label index per namespace.
-struct Identities<'a> {
+/// Pods grouped by namespace and labels (and, where Calico's selectors can see it, the
+/// service account), with a label index per namespace.
+pub(super) struct Identities<'a> {
     /// Per identity: namespace index and labels.
-    list: Vec<(usize, &'a Labels)>,
+    pub(super) list: Vec<(usize, &'a Labels)>,
+    /// Per identity: the service account, when identities tell them apart.
+    pub(super) accounts: Vec<&'a str>,
+    /// Per namespace index: its name and labels.
+    pub(super) namespace_info: Vec<(&'a str, &'a Labels)>,
     /// Per pod: its identity.
     of_pod: Vec<u32>,
     namespaces: Vec<NsIndex<'a>>,
 }
 
 impl<'a> Identities<'a> {
-    fn new(cluster: &'a Cluster) -> Self {
+    fn new(cluster: &'a Cluster, by_account: bool) -> Self {
         let mut list: Vec<(usize, &'a Labels)> = Vec::new();
-        let mut index: HashMap<(usize, &'a Labels), u32> = HashMap::new();
+        let mut accounts: Vec<&'a str> = Vec::new();
+        let mut index: HashMap<(usize, &'a Labels, &'a str), u32> = HashMap::new();
         let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
         namespaces.resize_with(cluster.namespace_count(), NsIndex::default);
         for (_, p) in cluster.pods() {
+            let account = if by_account {
+                p.service_account.as_str()
+            } else {
+                ""
+            };
             let key = (p.namespace.index(), &p.labels);
-            let id = match index.get(&key) {
+            let id = match index.get(&(key.0, key.1, account)) {
                 Some(id) => *id,
                 None => {
                     let id = to_u32(list.len());
-                    index.insert(key, id);
+                    index.insert((key.0, key.1, account), id);
                     list.push(key);
+                    accounts.push(account);
                     if let Some(ns) = namespaces.get_mut(key.0) {
                         ns.identities.push(id);
                         for (k, v) in &p.labels {
@@ -85,12 +98,28 @@ impl<'a> Identities<'a> {
         }
         Identities {
             list,
+            accounts,
+            namespace_info: cluster
+                .namespaces()
+                .map(|(_, n)| (n.name.as_str(), &n.labels))
+                .collect(),
             of_pod,
             namespaces,
         }
     }
 
-    fn len(&self) -> usize {
+    /// No identity (a placeholder while the compiler lends its identities out).
+    fn empty() -> Self {
+        Identities {
+            list: Vec::new(),
+            accounts: Vec::new(),
+            namespace_info: Vec::new(),
+            of_pod: Vec::new(),
+            namespaces: Vec::new(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
         self.list.len()
     }
 
@@ -167,9 +196,10 @@ fn to_u32(n: usize) -> u32 {
 
 /// A policy of the set, in evaluation order, with what the compiler needs of it.
 #[derive(Clone, Copy)]
-enum Source<'a> {
+pub(super) enum Source<'a> {
     Network(&'a crate::policy::Policy),
     Cluster(&'a crate::policy::ClusterPolicy),
+    Calico(&'a crate::calico::CalicoPolicy),
 }
 
 struct Compiler<'a> {
@@ -188,6 +218,13 @@ struct Compiler<'a> {
     extras: Vec<PeerExtra>,
     names: HashMap<String, u32>,
     profile: Profile,
+    /// Whether Felix decides ([`Profile::enforces_calico_policy`]).
+    felix: bool,
+    /// Calico's network sets, with their nets' block ids (under Felix).
+    net_sets: Vec<calico::NetSet<'a>>,
+    /// Per direction: indexed rules with a condition on the local pod, with the atoms it
+    /// holds for.
+    locals: [Vec<(u32, Bitset)>; 2],
     /// The tiers, in walk order.
     tiers: Vec<TierInfo>,
     /// Per direction and enforced policy: the number of its first rule in the
@@ -289,6 +326,46 @@ impl<'a> Compiler<'a> {
         *self.names.entry(name.to_owned()).or_insert(next)
     }
 
+    /// Reads a Calico rule, registering its nets with the prefix map and its port names.
+    fn calico_draft(
+        &mut self,
+        rule: &'a crate::calico::CalicoRule,
+        direction: Direction,
+    ) -> calico::CalicoDraft<'a> {
+        let mut blocks: Vec<ipnet::IpNet> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        // Collect first: the draft borrows nothing of the compiler.
+        let _ = calico::draft(
+            rule,
+            direction,
+            |net| {
+                blocks.push(net);
+                0
+            },
+            |name| {
+                names.push(name.to_owned());
+                0
+            },
+        );
+        let block_ids: HashMap<ipnet::IpNet, u32> = blocks
+            .into_iter()
+            .map(|net| (net, self.block_id(CidrBlock::new(net, Vec::new()))))
+            .collect();
+        let name_ids: HashMap<String, u32> = names
+            .into_iter()
+            .map(|n| {
+                let id = self.name_id(&n);
+                (n, id)
+            })
+            .collect();
+        calico::draft(
+            rule,
+            direction,
+            |net| block_ids.get(&net).copied().unwrap_or(0),
+            |name| name_ids.get(name).copied().unwrap_or(0),
+        )
+    }
+
     /// Which identities a policy applies to for a direction (`None`: it has no rules for
     /// that direction, or selects nothing).
     fn subject(&mut self, source: Source<'a>, direction: Direction) -> Option<Bitset> {
@@ -315,6 +392,7 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
+            Source::Calico(p) => return calico::subject(&self.identities, p, direction),
         };
         (!set.is_empty()).then_some(set)
     }
@@ -367,10 +445,19 @@ impl<'a> Compiler<'a> {
             action: Action::Allow,
             peers,
             ports,
+            unsupported: false,
         }
     }
 
     fn cluster_rule(&mut self, rule: &'a crate::policy::ClusterRule) -> CompiledRule {
+        if self.felix
+            && rule
+                .peers()
+                .iter()
+                .any(|p| matches!(p, ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_)))
+        {
+            return calico_failed_rule(rule.action());
+        }
         let mut peers = PeerSet {
             any_address: true,
             ..PeerSet::default()
@@ -380,6 +467,13 @@ impl<'a> Compiler<'a> {
             match peer {
                 ClusterPeer::Namespaces(sel) => {
                     let ns = self.namespaces_matching(sel);
+                    if self.felix {
+                        // Calico's conversion leaves a bare namespace selector, which the
+                        // namespaces' network sets match too.
+                        for b in calico::sets_in_namespaces(self.cluster, &self.net_sets, &ns) {
+                            push_unique(&mut peers.blocks, b);
+                        }
+                    }
                     if let Some(id) = self.pod_set(ns, EVERYTHING.get_or_init(Selector::everything))
                     {
                         push_unique(&mut peers.pod_sets, id);
@@ -434,6 +528,7 @@ impl<'a> Compiler<'a> {
             action: rule.action(),
             peers,
             ports,
+            unsupported: false,
         }
     }
 
@@ -469,6 +564,7 @@ impl<'a> Compiler<'a> {
         rules: &[[Vec<CompiledRule>; 2]],
         di: usize,
         own_node: bool,
+        excluded: &[u32],
     ) -> Class {
         let first_step = steps.len();
         let total = self.rule_total.get(di).copied().unwrap_or(0);
@@ -513,9 +609,10 @@ impl<'a> Compiler<'a> {
                         .get(*p as usize)
                         .and_then(|r| r.get(di))
                         .map_or(&[][..], Vec::as_slice);
-                    for (r, rule) in list.iter().enumerate() {
-                        if rule.action != Action::Log {
-                            mask.insert(start as usize + r);
+                    for r in 0..list.len() {
+                        let n = start + to_u32(r);
+                        if !excluded.contains(&n) {
+                            mask.insert(n as usize);
                         }
                     }
                 }
@@ -645,21 +742,47 @@ impl<'a> Compiler<'a> {
     }
 
     /// Numbers the rules of each direction's indexed tiers in walk order and gathers what
-    /// the rule index is built from. ClusterNetworkPolicy tiers are indexed unless the
-    /// direction's rows would exceed [`MAX_RULE_INDEX_BYTES`].
+    /// the rule index is built from. A tier holding a ClusterNetworkPolicy or a Calico
+    /// policy is indexed (with every policy in it); a tier of NetworkPolicies only is run
+    /// as instructions. Without Calico policies, a direction whose rows would exceed
+    /// [`MAX_RULE_INDEX_BYTES`] runs every tier as instructions instead.
     fn number_rules(
         &mut self,
         metas: &[PolicyMeta],
         rules: &[[Vec<CompiledRule>; 2]],
+        drafts: &[[Vec<calico::CalicoDraft<'_>>; 2]],
         atoms: &Atoms,
         blocks: &BlockIndex,
     ) -> [Vec<RuleFacts>; 2] {
-        let indexed_tier = |m: &PolicyMeta| m.kind == PolicyKind::ClusterNetworkPolicy;
-        [0usize, 1].map(|di| {
+        let mut tier_indexed = vec![false; self.tiers.len()];
+        let mut any_calico = false;
+        for m in metas {
+            let calico = matches!(
+                m.kind,
+                PolicyKind::CalicoNetworkPolicy | PolicyKind::GlobalNetworkPolicy
+            );
+            any_calico |= calico;
+            if calico || m.kind == PolicyKind::ClusterNetworkPolicy {
+                if let Some(t) = tier_indexed.get_mut(m.tier_pos as usize) {
+                    *t = true;
+                }
+            }
+        }
+        let indexed = |m: &PolicyMeta| {
+            tier_indexed
+                .get(m.tier_pos as usize)
+                .copied()
+                .unwrap_or(false)
+        };
+        let cluster = self.cluster;
+        let identities = std::mem::replace(&mut self.identities, Identities::empty());
+        let net_sets = std::mem::take(&mut self.net_sets);
+        let mut members = calico::Members::new(&identities, atoms, blocks, &net_sets, cluster);
+        let out = [0usize, 1].map(|di| {
             let total: usize = metas
                 .iter()
                 .zip(rules)
-                .filter(|(m, _)| indexed_tier(m))
+                .filter(|(m, _)| indexed(m))
                 .map(|(_, r)| r.get(di).map_or(0, Vec::len))
                 .sum();
             let bytes = atoms.len().saturating_mul(total.div_ceil(64) * 8);
@@ -669,20 +792,41 @@ impl<'a> Compiler<'a> {
             if let Some(ranges) = self.tier_ranges.get_mut(di) {
                 *ranges = vec![None; self.tiers.len()];
             }
-            if total == 0 || bytes > MAX_RULE_INDEX_BYTES {
+            if total == 0 || (bytes > MAX_RULE_INDEX_BYTES && !any_calico) {
                 return Vec::new();
             }
             let mut facts = Vec::with_capacity(total);
             for (gid, (meta, per_dir)) in metas.iter().zip(rules).enumerate() {
-                if !indexed_tier(meta) {
+                if !indexed(meta) {
                     continue;
                 }
                 let start = to_u32(facts.len());
                 if let Some(slot) = self.rule_start.get_mut(di).and_then(|s| s.get_mut(gid)) {
                     *slot = Some(start);
                 }
-                for rule in per_dir.get(di).into_iter().flatten() {
-                    facts.push(self.facts(rule, atoms, blocks));
+                let calico_drafts = drafts
+                    .get(gid)
+                    .and_then(|d| d.get(di))
+                    .map_or(&[][..], Vec::as_slice);
+                for (r, rule) in per_dir.get(di).into_iter().flatten().enumerate() {
+                    let fact = match calico_drafts.get(r) {
+                        Some(draft) => {
+                            let (remote, local) = members.draft(draft);
+                            if let (Some(local), Some(list)) = (local, self.locals.get_mut(di)) {
+                                list.push((to_u32(facts.len()), local));
+                            }
+                            RuleFacts {
+                                action: draft.action,
+                                peers: remote,
+                                domains: Vec::new(),
+                                ports: draft.ports.clone(),
+                                families: draft.families,
+                                actionable: draft.action != Action::Log && !draft.unsupported,
+                            }
+                        }
+                        None => self.facts(rule, atoms, blocks),
+                    };
+                    facts.push(fact);
                 }
                 let end = to_u32(facts.len());
                 if let Some(range) = self
@@ -698,7 +842,11 @@ impl<'a> Compiler<'a> {
                 *t = facts.len();
             }
             facts
-        })
+        });
+        drop(members);
+        self.identities = identities;
+        self.net_sets = net_sets;
+        out
     }
 
     /// What the rule index needs of one compiled rule.
@@ -714,6 +862,7 @@ impl<'a> Compiler<'a> {
                 ..PortFacts::any()
             },
             families: [true, true],
+            actionable: rule.action != Action::Log && !rule.unsupported,
         }
     }
 
@@ -789,6 +938,29 @@ impl<'a> Compiler<'a> {
 
 static EVERYTHING: std::sync::OnceLock<Selector> = std::sync::OnceLock::new();
 
+/// A ClusterNetworkPolicy rule Calico cannot convert (a `nodes` or `domainNames` peer):
+/// Calico replaces a failed Deny or Pass rule by a Deny with no criteria, which denies
+/// everything, and drops a failed Accept rule, which then matches nothing
+/// (`k8sClusterNetPolHandleFailedRules`).
+fn calico_failed_rule(action: Action) -> CompiledRule {
+    let mut ports = PortSet::default();
+    let mut peers = PeerSet::default();
+    let action = match action {
+        Action::Deny | Action::Pass => {
+            ports.all_protocols();
+            peers.all = true;
+            Action::Deny
+        }
+        other => other,
+    };
+    CompiledRule {
+        action,
+        peers,
+        ports,
+        unsupported: false,
+    }
+}
+
 fn push_unique<const N: usize>(v: &mut smallvec::SmallVec<[u32; N]>, id: u32) {
     if !v.contains(&id) {
         v.push(id);
@@ -825,7 +997,7 @@ impl PortSet {
 }
 
 /// Policies in walk order, each with its metadata.
-type Ordered<'a> = Vec<(PolicyMeta, Source<'a>)>;
+pub(super) type Ordered<'a> = Vec<(PolicyMeta, Source<'a>)>;
 
 /// The tiers in walk order, the enforced policies in walk order (Admin
 /// ClusterNetworkPolicies by (priority, name, position), NetworkPolicies by position,
@@ -903,22 +1075,51 @@ fn ordered<'a>(
         .into_iter()
         .chain(network)
         .chain(cluster_tier(ClusterTier::Baseline));
-    let (enforced, ignored) = all.partition(|(meta, _)| match meta.kind {
-        PolicyKind::NetworkPolicy => profile.enforces_network_policy(),
-        PolicyKind::ClusterNetworkPolicy => profile.enforces_cluster_network_policy(),
-        // Calico's kinds never reach this list yet.
-        _ => false,
-    });
+    let (enforced, mut ignored): (Ordered<'a>, Ordered<'a>) =
+        all.partition(|(meta, _)| match meta.kind {
+            PolicyKind::NetworkPolicy => profile.enforces_network_policy(),
+            PolicyKind::ClusterNetworkPolicy => profile.enforces_cluster_network_policy(),
+            _ => false,
+        });
+    // Calico's own policies take part only where Felix enforces policy.
+    for (i, p) in set.calico_policies().iter().enumerate() {
+        let kind = match p.kind() {
+            crate::calico::CalicoPolicyKind::Namespaced => PolicyKind::CalicoNetworkPolicy,
+            _ => PolicyKind::GlobalNetworkPolicy,
+        };
+        ignored.push((
+            PolicyMeta {
+                kind,
+                index: i,
+                namespace: p.namespace().map(str::to_owned),
+                name: p.name().to_owned(),
+                tier: TierRef::from_calico(p.tier()),
+                tier_pos: 0,
+                priority: 0,
+            },
+            Source::Calico(p),
+        ));
+    }
     (tiers, enforced, ignored)
 }
 
 pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>) -> Inner {
-    let (tiers, enforced, unenforced) = ordered(set, &profile);
+    let (tiers, enforced, unenforced) = if profile.enforces_calico_policy() {
+        calico::ordered_felix(set, &profile)
+    } else {
+        ordered(set, &profile)
+    };
+    let felix = profile.enforces_calico_policy();
+    // Calico's selectors see the service account.
+    let by_account = profile.enforces_calico_policy() || !set.calico_policies().is_empty();
     let mut c = Compiler {
         cluster,
         profile,
+        felix,
+        net_sets: Vec::new(),
+        locals: [Vec::new(), Vec::new()],
         tiers,
-        identities: Identities::new(cluster),
+        identities: Identities::new(cluster, by_account),
         pod_sets: BitsetArena::default(),
         node_sets: BitsetArena::default(),
         peer_cache: HashMap::new(),
@@ -950,6 +1151,15 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
 
     let mut metas: Vec<PolicyMeta> = Vec::with_capacity(enforced.len());
     let mut rules: Vec<[Vec<CompiledRule>; 2]> = Vec::with_capacity(enforced.len());
+    let mut drafts: Vec<[Vec<calico::CalicoDraft<'_>>; 2]> = (0..enforced.len())
+        .map(|_| [Vec::new(), Vec::new()])
+        .collect();
+    if c.felix {
+        for s in set.network_sets() {
+            let ns = calico::net_set(s, |net| c.block_id(CidrBlock::new(net, Vec::new())));
+            c.net_sets.push(ns);
+        }
+    }
     for (gid, (meta, source)) in enforced.iter().enumerate() {
         let gid = to_u32(gid);
         for d in Direction::BOTH {
@@ -988,6 +1198,24 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                 Source::Cluster(p) => {
                     for rule in p.rules(d) {
                         slot.push(c.cluster_rule(rule));
+                    }
+                }
+                Source::Calico(p) => {
+                    let mut list = Vec::new();
+                    for rule in p.rules(d) {
+                        let draft = c.calico_draft(rule, d);
+                        slot.push(CompiledRule {
+                            action: draft.action,
+                            peers: PeerSet::default(),
+                            ports: PortSet::default(),
+                            unsupported: draft.unsupported,
+                        });
+                        list.push(draft);
+                    }
+                    if let Some(per_dir) = drafts.get_mut(metas.len()) {
+                        if let Some(d) = per_dir.get_mut(dir_index(d)) {
+                            *d = list;
+                        }
                     }
                 }
             }
@@ -1040,7 +1268,8 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         .map(|v| atoms.intern(AtomKind::External, 0, to_u32(v)))
         .collect();
 
-    let facts = c.number_rules(&metas, &rules, &atoms, &blocks);
+    let facts = c.number_rules(&metas, &rules, &drafts, &atoms, &blocks);
+    drop(drafts);
 
     // Compile only the classes some identity ends in, and their variants for traffic
     // between a pod and its own node (where NetworkPolicy allows whatever its rules say);
@@ -1048,7 +1277,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
     let mut code: Vec<Instr> = Vec::new();
     let mut steps: Vec<TierStep> = Vec::new();
     let mut classes: Vec<Class> = vec![Class::default()];
-    let mut by_list: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
+    let mut by_list: HashMap<ClassKey, u32> = HashMap::new();
     let mut final_id: HashMap<(usize, u32), (u32, u32)> = HashMap::new();
     let mut identities: Vec<IdentityInfo> = vec![IdentityInfo::default(); n_identities];
     for (di, per_identity) in identity_class.iter().enumerate() {
@@ -1061,7 +1290,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                         if list.is_empty() {
                             return NOT_ISOLATED;
                         }
-                        let key = (di, list.clone(), own_node);
+                        let key = (di, list.clone(), own_node, Vec::new());
                         if let Some(id) = by_list.get(&key) {
                             return *id;
                         }
@@ -1075,6 +1304,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                             &rules,
                             di,
                             own_node,
+                            &[],
                         ));
                         id
                     };
@@ -1091,6 +1321,89 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                     *b = own_node;
                 }
             }
+        }
+    }
+    // Where rules test the local pod (Calico's destination in ingress, source in
+    // egress), a pod's class also depends on its address: per pod and family, the rules
+    // whose local test fails are left out of its mask.
+    let mut pod_classes: Vec<[[u32; 2]; 2]> = Vec::new();
+    if c.locals.iter().any(|l| !l.is_empty()) {
+        let owners: [Vec<u32>; 2] = [0usize, 1].map(|di| {
+            let mut owner = vec![u32::MAX; c.rule_total.get(di).copied().unwrap_or(0)];
+            for (gid, start) in c.rule_start.get(di).into_iter().flatten().enumerate() {
+                let Some(start) = start else {
+                    continue;
+                };
+                let count = rules.get(gid).and_then(|r| r.get(di)).map_or(0, Vec::len);
+                for r in 0..count {
+                    if let Some(slot) = owner.get_mut(*start as usize + r) {
+                        *slot = to_u32(gid);
+                    }
+                }
+            }
+            owner
+        });
+        let mut memo: HashMap<(usize, u32, u32), u32> = HashMap::new();
+        for (i, (_, atom_ids)) in pod_addrs.iter().enumerate() {
+            let identity = c.identities.of_pod.get(i).copied().unwrap_or(0) as usize;
+            let mut per_family = [[NOT_ISOLATED; 2]; 2];
+            for (fam, atom) in atom_ids.iter().enumerate() {
+                for di in 0..2 {
+                    let old = identity_class
+                        .get(di)
+                        .and_then(|v| v.get(identity))
+                        .copied()
+                        .unwrap_or(NOT_ISOLATED);
+                    let base = identities
+                        .get(identity)
+                        .and_then(|info| info.class.get(di))
+                        .copied()
+                        .unwrap_or(NOT_ISOLATED);
+                    let class = match memo.get(&(di, old, *atom)) {
+                        Some(class) => *class,
+                        None => {
+                            let list = policies_of(&class_parent, old);
+                            let excluded: Vec<u32> = c
+                                .locals
+                                .get(di)
+                                .into_iter()
+                                .flatten()
+                                .filter(|(r, set)| {
+                                    owners
+                                        .get(di)
+                                        .and_then(|o| o.get(*r as usize))
+                                        .is_some_and(|g| list.contains(g))
+                                        && !set.contains(*atom as usize)
+                                })
+                                .map(|(r, _)| *r)
+                                .collect();
+                            let class = if excluded.is_empty() || list.is_empty() {
+                                base
+                            } else {
+                                let key = (di, list.clone(), false, excluded.clone());
+                                match by_list.get(&key) {
+                                    Some(id) => *id,
+                                    None => {
+                                        let id = to_u32(classes.len());
+                                        by_list.insert(key, id);
+                                        classes.push(c.class(
+                                            &mut code, &mut steps, list, &metas, &rules, di, false,
+                                            &excluded,
+                                        ));
+                                        id
+                                    }
+                                }
+                            };
+                            memo.insert((di, old, *atom), class);
+                            class
+                        }
+                    };
+                    if let Some(slot) = per_family.get_mut(fam).and_then(|f| f.get_mut(di)) {
+                        *slot = class;
+                    }
+                }
+            }
+            pod_classes.push(per_family);
         }
     }
     drop(class_parent);
@@ -1173,6 +1486,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
     let named_rows = rule_index
         .each_mut()
         .map(|index| index.set_named_rows(&name_sets));
+    let mut family_classes: HashMap<(u8, u8, u32, u32), u32> = HashMap::new();
     let mut pod_named: Vec<(u32, Protocol, u16)> = Vec::new();
     let mut pod_named_rows: Vec<(Protocol, u16, [u32; 2])> = Vec::new();
     let pods: Vec<PodInfo> = cluster
@@ -1212,9 +1526,30 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
             );
             let first = pod_named_rows.get(rows_at as usize).copied();
             let len16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+            let primary = usize::from(addrs.first_v6 == Some(true));
+            let mut class = info.class;
+            let mut by_family = false;
+            if let Some(per_family) = pod_classes.get(i) {
+                if let Some(c) = per_family.get(primary) {
+                    class = *c;
+                }
+                for (fam, classes) in per_family.iter().enumerate() {
+                    for (di, cl) in classes.iter().enumerate() {
+                        if fam != primary && class.get(di) != Some(cl) {
+                            by_family = true;
+                            let value = if fam == 1 {
+                                addrs.value_v6
+                            } else {
+                                addrs.value_v4
+                            };
+                            family_classes.insert((di as u8, fam as u8, identity, value), *cl);
+                        }
+                    }
+                }
+            }
             PodInfo {
                 identity,
-                class: info.class,
+                class,
                 node: p.node.map_or(NO_NODE, |n| to_u32(n.index())),
                 rows: addrs.rows,
                 values: [addrs.value_v4, addrs.value_v6],
@@ -1229,7 +1564,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                     None => 0,
                     Some(false) => 1,
                     Some(true) => 2,
-                },
+                } | if by_family { BY_FAMILY } else { 0 },
             }
         })
         .collect();
@@ -1249,6 +1584,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         tiers: std::mem::take(&mut c.tiers),
         pod_named,
         pod_named_rows,
+        family_classes,
         steps,
         code,
         rule_index,
@@ -1263,21 +1599,28 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
     }
 }
 
+/// A class by (direction, selecting policies, own-node variant, rules left out because
+/// they test the local pod and fail).
+type ClassKey = (usize, Vec<u32>, bool, Vec<u32>);
+
 /// A pod's named container ports with one (protocol, number): their (name, protocol).
 type NamedGroup = (Protocol, u16, Vec<(u32, Protocol)>);
 
 /// What a rule's peer condition can tell apart: a pod identity, a node or an outside
 /// address, each with the prefix-map value of its address in the flow's family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum AtomKind {
+pub(super) enum AtomKind {
     Pod,
     Node,
     External,
 }
 
 /// The atoms of a build, with the lists to find them by identity, node and value.
-struct Atoms {
+pub(super) struct Atoms {
     kinds: Vec<AtomKind>,
+    /// Per atom: its identity or node (0 for outside addresses) and its value.
+    owners: Vec<u32>,
+    values: Vec<u32>,
     by_identity: Vec<Vec<u32>>,
     by_node: Vec<Vec<u32>>,
     by_value: Vec<Vec<u32>>,
@@ -1288,6 +1631,8 @@ impl Atoms {
     fn new(identities: usize, nodes: usize, values: usize) -> Self {
         Atoms {
             kinds: Vec::new(),
+            owners: Vec::new(),
+            values: Vec::new(),
             by_identity: vec![Vec::new(); identities],
             by_node: vec![Vec::new(); nodes],
             by_value: vec![Vec::new(); values],
@@ -1303,6 +1648,8 @@ impl Atoms {
         }
         let id = to_u32(self.kinds.len());
         self.kinds.push(kind);
+        self.owners.push(owner);
+        self.values.push(value);
         self.ids.insert((kind, owner, value), id);
         let list = match kind {
             AtomKind::Pod => self.by_identity.get_mut(owner as usize),
@@ -1318,12 +1665,20 @@ impl Atoms {
         id
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.kinds.len()
     }
 
-    fn kind(&self, atom: u32) -> Option<AtomKind> {
+    pub(super) fn kind(&self, atom: u32) -> Option<AtomKind> {
         self.kinds.get(atom as usize).copied()
+    }
+
+    pub(super) fn owner(&self, atom: u32) -> u32 {
+        self.owners.get(atom as usize).copied().unwrap_or(0)
+    }
+
+    pub(super) fn value(&self, atom: u32) -> u32 {
+        self.values.get(atom as usize).copied().unwrap_or(0)
     }
 
     fn of_identity(&self, identity: usize) -> &[u32] {

@@ -48,6 +48,7 @@
 
 mod bitset;
 mod blocks;
+mod calico;
 mod compile;
 mod matrix;
 mod rule_index;
@@ -263,6 +264,8 @@ struct CompiledRule {
     action: Action,
     peers: PeerSet,
     ports: PortSet,
+    /// Holds criteria a flow cannot decide: taken as not matching, and reported.
+    unsupported: bool,
 }
 
 /// What an instruction of a tier program does.
@@ -416,6 +419,16 @@ struct Class {
     head: ClassHead,
 }
 
+/// Which policies a flow skips at a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exemption {
+    None,
+    /// NetworkPolicy takes no part (its tier allows for the pods it selects).
+    NetworkPolicy,
+    /// No policy takes part (Felix never polices a node reaching its own pods).
+    All,
+}
+
 /// How a tier's rules ended for a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -464,9 +477,13 @@ struct PodInfo {
     named_len: u16,
     rows_len: u16,
     first_protocol: u8,
-    /// Family of its first address: 0 none, 1 IPv4, 2 IPv6.
+    /// Family of its first address: 0 none, 1 IPv4, 2 IPv6; with [`BY_FAMILY`] set when
+    /// its class for the other family differs (`Inner::family_classes`).
     first_family: u8,
 }
+
+/// See [`PodInfo::first_family`].
+const BY_FAMILY: u8 = 0x80;
 
 /// No node.
 const NO_NODE: u32 = u32::MAX;
@@ -474,7 +491,7 @@ const NO_NODE: u32 = u32::MAX;
 impl PodInfo {
     #[inline]
     fn first_v6(&self) -> Option<bool> {
-        match self.first_family {
+        match self.first_family & !BY_FAMILY {
             1 => Some(false),
             2 => Some(true),
             _ => None,
@@ -534,6 +551,9 @@ struct Inner {
     pod_named: Vec<(u32, Protocol, u16)>,
     /// Named-port rows of every pod (`NO_ROW` when no rule names the ports).
     pod_named_rows: Vec<(Protocol, u16, [u32; 2])>,
+    /// Classes of pods for the family other than their first address's, where they
+    /// differ: by (direction, family, identity, prefix-map value of its address).
+    family_classes: ahash::AHashMap<(u8, u8, u32, u32), u32>,
     /// Every class's tier steps, one after the other.
     steps: Vec<TierStep>,
     /// Every tier program, one after the other.
@@ -806,6 +826,45 @@ impl Inner {
         exempt && here.node == node
     }
 
+    /// The pod's own class for a direction and family.
+    #[inline]
+    fn pod_class(&self, here: &PodInfo, di: usize, v6: bool) -> u32 {
+        let class = here.class.get(di).copied().unwrap_or(NOT_ISOLATED);
+        if here.first_family & BY_FAMILY == 0 || (here.first_v6() == Some(true)) == v6 {
+            return class;
+        }
+        let fam = usize::from(v6);
+        let value = here.values.get(fam).copied().unwrap_or(0);
+        self.family_classes
+            .get(&(di as u8, fam as u8, here.identity, value))
+            .copied()
+            .unwrap_or(class)
+    }
+
+    /// Which policies a flow at `here` skips: traffic between a pod and its own node, and
+    /// a pod reaching itself through a Service, where the profile exempts them.
+    #[inline]
+    fn exemption(
+        &self,
+        here: &PodInfo,
+        other: Side<'_>,
+        flow: Flow<'_>,
+        direction: Direction,
+    ) -> Exemption {
+        let felix = self.profile.enforces_calico_policy();
+        match other {
+            Side::Node(..) if self.own_node(here, other, direction) => {
+                if felix && direction == Direction::Ingress {
+                    Exemption::All
+                } else {
+                    Exemption::NetworkPolicy
+                }
+            }
+            _ if flow.is_hairpin() && !felix => Exemption::NetworkPolicy,
+            _ => Exemption::None,
+        }
+    }
+
     /// The class deciding `direction` at `here`.
     #[inline]
     fn class_for(
@@ -814,44 +873,19 @@ impl Inner {
         other: Side<'_>,
         flow: Flow<'_>,
         direction: Direction,
-    ) -> u32 {
-        let exempt = match other {
-            Side::Node(..) => self.own_node(here, other, direction),
-            _ => flow.via_service && flow.is_hairpin(),
-        };
-        if exempt {
-            return self.class_of(here, other, flow, direction);
-        }
-        here.class
-            .get(dir_index(direction))
-            .copied()
-            .unwrap_or(NOT_ISOLATED)
-    }
-
-    /// The class deciding `direction` at `here` (for explanations).
-    fn class_of(
-        &self,
-        here: &PodInfo,
-        other: Side<'_>,
-        flow: Flow<'_>,
-        direction: Direction,
+        v6: bool,
     ) -> u32 {
         let di = dir_index(direction);
-        let exempt = match other {
-            Side::Node(..) => self.own_node(here, other, direction),
-            _ => flow.is_hairpin(),
-        };
-        self.identities
-            .get(here.identity as usize)
-            .map(|info| {
-                if exempt {
-                    info.own_node_class
-                } else {
-                    info.class
-                }
-            })
-            .and_then(|c| c.get(di).copied())
-            .unwrap_or(NOT_ISOLATED)
+        match self.exemption(here, other, flow, direction) {
+            Exemption::None => self.pod_class(here, di, v6),
+            Exemption::NetworkPolicy => self
+                .identities
+                .get(here.identity as usize)
+                .and_then(|info| info.own_node_class.get(di))
+                .copied()
+                .unwrap_or(NOT_ISOLATED),
+            Exemption::All => NOT_ISOLATED,
+        }
     }
 
     fn allows(&self, flow: Flow<'_>) -> bool {
@@ -872,13 +906,13 @@ impl Inner {
         }
         let v6 = self.sides_v6(flow, src, dst);
         if let Side::Pod(here) = src {
-            let class = self.class_for(here, dst, flow, Direction::Egress);
+            let class = self.class_for(here, dst, flow, Direction::Egress, v6);
             if class != NOT_ISOLATED && !self.class_allows(class, 1, flow, dst, v6) {
                 return false;
             }
         }
         if let Side::Pod(here) = dst {
-            let class = self.class_for(here, src, flow, Direction::Ingress);
+            let class = self.class_for(here, src, flow, Direction::Ingress, v6);
             if class != NOT_ISOLATED && !self.class_allows(class, 0, flow, src, v6) {
                 return false;
             }
@@ -1292,15 +1326,9 @@ impl Inner {
         Some((rule, index.actions.get(rule as usize).copied()?))
     }
 
-    /// Whether traffic from a pod to itself through a Service skips NetworkPolicy (it is
-    /// masqueraded to the pod's node, which NetworkPolicy allows).
-    #[inline]
-    fn hairpin_exempt(&self, flow: Flow<'_>) -> bool {
-        flow.is_hairpin()
-    }
-
-    /// Rule `r` of direction `di` of enforced policy `p`: its action and whether the flow
-    /// matches it.
+    /// Rule `r` of direction `di` of enforced policy `p`: its action, whether the flow
+    /// matches it (for an indexed rule, also its test on the local pod, held in the class
+    /// mask `mask`), and whether it holds criteria a flow cannot decide.
     #[allow(clippy::too_many_arguments)]
     fn rule_hits(
         &self,
@@ -1309,9 +1337,10 @@ impl Inner {
         r: usize,
         flow: Flow<'_>,
         other: Side<'_>,
+        mask: u32,
         value: &mut u32,
         v6: bool,
-    ) -> Option<(Action, bool)> {
+    ) -> Option<(Action, bool, bool)> {
         let rule = self.rules.get(p as usize)?.get(di)?.get(r)?;
         let indexed = self
             .rule_start
@@ -1321,12 +1350,12 @@ impl Inner {
             .flatten();
         if let (Some(start), Some(index)) = (indexed, self.rule_index.get(di)) {
             let mut query = FlowQuery::new(self, flow, other, di, value, v6);
-            let hit = index.matches(start + to_u32(r), &mut query);
-            return Some((rule.action, hit));
+            let hit = index.matches(start + to_u32(r), mask, &mut query);
+            return Some((rule.action, hit, rule.unsupported));
         }
         let hit = self.ports_match(&rule.ports, flow)
             && self.peers_match(&rule.peers, flow, other, value, v6);
-        Some((rule.action, hit))
+        Some((rule.action, hit, rule.unsupported))
     }
 
     fn explain_side(&self, flow: Flow<'_>, direction: Direction, v6: bool) -> SideExplanation {
@@ -1354,8 +1383,13 @@ impl Inner {
                 side.ignored.push(meta.policy_ref());
             }
         }
-        let own_node = self.own_node(info, other, direction);
-        let class_id = self.class_of(info, other, flow, direction);
+        let exemption = self.exemption(info, other, flow, direction);
+        let own_node = matches!(other, Side::Node(..)) && exemption != Exemption::None;
+        let class_id = match exemption {
+            // The policies that select the pod are listed, and none is read.
+            Exemption::All => self.pod_class(info, di, v6),
+            _ => self.class_for(info, other, flow, direction, v6),
+        };
         let Some(class) = self.classes.get(class_id as usize) else {
             side.decide(Decision::NoDecision);
             return side;
@@ -1384,6 +1418,11 @@ impl Inner {
             }
         }
 
+        if exemption == Exemption::All {
+            side.decide(Decision::OwnNode);
+            return side;
+        }
+        let mask = self.heads.get(class_id as usize).map_or(0, |h| h.mask);
         let mut value = NO_VALUE;
         let mut decision = Decision::NoDecision;
         let mut at = 0usize;
@@ -1402,7 +1441,7 @@ impl Inner {
             let Some(tier) = self.tiers.get(tier_pos as usize) else {
                 break;
             };
-            if tier.tier == TierRef::NetworkPolicy && (own_node || self.hairpin_exempt(flow)) {
+            if tier.tier == TierRef::NetworkPolicy && exemption == Exemption::NetworkPolicy {
                 decision = if own_node {
                     Decision::OwnNode
                 } else {
@@ -1421,7 +1460,8 @@ impl Inner {
                     .and_then(|r| r.get(di))
                     .map_or(0, Vec::len);
                 for r in 0..count {
-                    let Some((action, hit)) = self.rule_hits(p, di, r, flow, other, &mut value, v6)
+                    let Some((action, hit, unsupported)) =
+                        self.rule_hits(p, di, r, flow, other, mask, &mut value, v6)
                     else {
                         continue;
                     };
@@ -1429,6 +1469,12 @@ impl Inner {
                         continue;
                     }
                     let rule_ref = RuleRef::new(m.policy_ref(), direction, r);
+                    if unsupported {
+                        if allowing.is_none() {
+                            side.unsupported.push(rule_ref);
+                        }
+                        continue;
+                    }
                     if m.kind == PolicyKind::NetworkPolicy {
                         // Every NetworkPolicy rule allowing the flow is listed; the first
                         // one decides unless a rule of another kind decided before it.

@@ -227,6 +227,9 @@ pub(super) struct RuleFacts {
     pub(super) ports: PortFacts,
     /// Whether the rule applies to IPv4 flows and to IPv6 flows.
     pub(super) families: [bool; 2],
+    /// Whether a match decides anything: false for `Log` rules (they match and go on)
+    /// and for rules holding criteria a flow cannot decide (taken as not matching).
+    pub(super) actionable: bool,
 }
 
 /// What a lookup needs of the flow besides the class. Rows are asked for only when some
@@ -267,6 +270,8 @@ pub(super) struct RuleIndex {
     /// Per family (IPv4, IPv6): the rules applying to it; empty when every rule applies
     /// to both.
     families: [Bitset; 2],
+    /// Rules whose match decides; empty when every rule's does.
+    actionable: Bitset,
     /// Rules with a `domainNames` peer.
     domain_rules: Bitset,
     /// Per rule: its domain lists (empty for most).
@@ -345,6 +350,8 @@ impl RuleIndex {
         let mut families = [Bitset::new(n), Bitset::new(n)];
         let mut one_family = false;
         let mut domain_rules = Bitset::new(n);
+        let mut actionable = Bitset::new(n);
+        let mut any_inert = false;
         let mut checked = Bitset::new(n);
         let mut checks = Vec::new();
         for (r, facts) in rules.iter().enumerate() {
@@ -358,6 +365,11 @@ impl RuleIndex {
             if !facts.domains.is_empty() {
                 domain_rules.insert(r);
             }
+            if facts.actionable {
+                actionable.insert(r);
+            } else {
+                any_inert = true;
+            }
             if facts.ports.needs_check() {
                 checked.insert(r);
                 checks.push((to_u32(r), facts.ports.clone()));
@@ -365,6 +377,9 @@ impl RuleIndex {
         }
         if !one_family {
             families = [Bitset::default(), Bitset::default()];
+        }
+        if !any_inert {
+            actionable = Bitset::default();
         }
 
         let ports = Protocol::ALL.map(|proto| port_index(&rules, proto));
@@ -394,6 +409,7 @@ impl RuleIndex {
             atom_rows,
             peer_rows: BitsetTable::new(rows, n),
             families,
+            actionable,
             domain_rules,
             domain_lists: rules.into_iter().map(|f| f.domains).collect(),
             ports,
@@ -444,6 +460,7 @@ impl RuleIndex {
             .get(usize::from(query.v6()))
             .map(Bitset::words)
             .filter(|f| !f.is_empty());
+        let actionable = Some(self.actionable.words()).filter(|a| !a.is_empty());
         let first = (lo / 64) as usize;
         let last = ((hi - 1) / 64) as usize;
         let lo_mask = !0u64 << (lo % 64);
@@ -463,6 +480,9 @@ impl RuleIndex {
                 ports_w |= named.get(wi).copied().unwrap_or(0);
             }
             let mut m = mask_w & ports_w;
+            if let Some(act) = actionable {
+                m &= act.get(wi).copied().unwrap_or(0);
+            }
             if let Some(fam) = family_row {
                 m &= fam.get(wi).copied().unwrap_or(0);
             }
@@ -516,13 +536,18 @@ impl RuleIndex {
         }
     }
 
-    /// Whether rule `rule` matches the flow (for explanations; masks are not read).
-    pub(super) fn matches(&self, rule: u32, query: &mut impl Query) -> bool {
+    /// Whether rule `rule` of class mask `mask` matches the flow (for explanations: a
+    /// rule of the class's policies that the mask leaves out fails its test on the local
+    /// pod; whether the rule decides is not read).
+    pub(super) fn matches(&self, rule: u32, mask: u32, query: &mut impl Query) -> bool {
         let r = rule as usize;
         let Some(ports) = self.ports.get(query.protocol().index()) else {
             return false;
         };
         let bit = |row: &[u64]| row.get(r / 64).is_some_and(|w| (w >> (r % 64)) & 1 == 1);
+        if !bit(self.masks.row(mask)) {
+            return false;
+        }
         let by_port = bit(ports.rows.row(ports.row(query.port())))
             || (self.named_rules.contains(r)
                 && query
@@ -687,6 +712,7 @@ mod tests {
             domains: Vec::new(),
             ports,
             families: [true, true],
+            actionable: true,
         }
     }
 
