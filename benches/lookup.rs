@@ -4,7 +4,7 @@
 //! Run everything:
 //!
 //! ```text
-//! cargo bench --bench lookup
+//! cargo bench -p netpol-bench --bench lookup
 //! ```
 //!
 //! Environment:
@@ -13,7 +13,7 @@
 //! * `LOOKUP_V6_SIZES=10000` — IPv6 table sizes (default 10000,100000);
 //! * `LOOKUP_REPORT=0` — skip the build-time and memory table printed first.
 //!
-//! Criterion filters select groups, e.g. `cargo bench --bench lookup -- 'v4/hit/100000'`.
+//! Criterion filters select groups, e.g. `cargo bench -p netpol-bench --bench lookup -- 'v4/hit/100000'`.
 //!
 //! Lookups are measured in batches of 1024 addresses per iteration and
 //! reported per address. The linear scan runs only up to 10k prefixes, the
@@ -40,9 +40,7 @@ const POPTRIE_MAX: usize = 100_000;
 const POPTRIE_V6_MAX: usize = 10_000;
 const NONE: u32 = u32::MAX;
 
-#[path = "support/splitmix.rs"]
-mod splitmix;
-use splitmix::Rng;
+use netpol_bench::splitmix::Rng;
 
 /// IPv4 prefix lengths: mostly /24, many /16–/22, some /23, few short and
 /// few longer than /24.

@@ -9,13 +9,13 @@
 //! - `--seed`: the generator's seed (default 1, the seed `benches/engine.rs` uses). The
 //!   same scale and seed always give the same file.
 //! - `--cnp N`: add N ClusterNetworkPolicies (Admin and Baseline tiers, mixed actions;
-//!   see `add_cluster_policies` in `benches/support/gen.rs`).
+//!   see `add_cluster_policies` in `netpol_testing::workload`).
 //! - `--expect`: fill in every query's `expect` with the reference evaluator's verdict
 //!   (slow at `L`: the reference scans every policy for every query). Without it the
 //!   queries carry no `expect` and are only answered.
 //! - `-o FILE`: write to FILE instead of stdout.
 //!
-//! The scenario is the one the criterion benchmark measures (see `benches/support/gen.rs`
+//! The scenario is the one the criterion benchmark measures (see `netpol_testing::workload`
 //! for its shape), so the engine and the reference can be timed side by side with the
 //! conformance runner:
 //!
@@ -25,13 +25,11 @@
 //! cargo run --release --example conformance -- --reference --bench 10 /tmp/m.json
 //! ```
 
-#[path = "../benches/support/gen.rs"]
-mod workload;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use netpol::reference::Reference;
+use netpol_testing::workload;
 
 const USAGE: &str = "usage: gen_scenario [--scale S|M|L] [--seed N] [--cnp N] [--expect] [-o FILE]";
 

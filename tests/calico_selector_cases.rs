@@ -1,18 +1,12 @@
 //! Runs every Calico selector case file (FORMAT.md, "Calico selector cases") through the
-//! conformance runner's own code (`examples/conformance/calico_selector.rs`, reached
-//! through `run.rs` as the runner reaches it): the crate's in `tests/scenarios`, and the
+//! conformance runner's own code (`netpol_testing::calico_selector`, reached through
+//! `netpol_testing::conformance` as the runner reaches it): the crate's in `tests/scenarios`, and the
 //! shared ones in `../shared/conformance/cases` when that folder is there.
-
-#[path = "../examples/conformance/netconf.rs"]
-#[allow(dead_code)]
-mod netconf;
-#[path = "../examples/conformance/run.rs"]
-#[allow(dead_code)]
-mod run;
 
 use std::path::{Path, PathBuf};
 
-use run::calico_selector::{SelectorOutcome, is_selector_file, run_selector_file};
+use netpol_testing::calico_selector::{SelectorOutcome, is_selector_file, run_selector_file};
+use netpol_testing::conformance as run;
 use serde_json::Value;
 
 fn root() -> PathBuf {

@@ -1,14 +1,9 @@
 //! Runs every scenario and net-conf case file through the conformance runner's own code
-//! (`examples/conformance/run.rs`), with the compiled engine and with the reference
+//! (`netpol_testing::conformance`), with the compiled engine and with the reference
 //! evaluator: the crate's files in `tests/scenarios` and `tests/data/netconf`, and the
 //! shared ones in `../shared/conformance` when that folder is there.
 
-#[path = "../examples/conformance/netconf.rs"]
-#[allow(dead_code)]
-mod netconf;
-#[path = "../examples/conformance/run.rs"]
-#[allow(dead_code)]
-mod run;
+use netpol_testing::conformance as run;
 
 use std::path::PathBuf;
 

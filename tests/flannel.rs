@@ -1,10 +1,8 @@
 //! flannel net-conf decoding, node subnets and the conformance cases.
 
-#[path = "../examples/conformance/netconf.rs"]
-mod netconf;
-
 use ipnet::IpNet;
 use netpol::flannel::*;
+use netpol_testing::netconf;
 use std::path::Path;
 
 fn net(s: &str) -> IpNet {

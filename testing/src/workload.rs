@@ -1,9 +1,9 @@
 //! A deterministic generator of realistic clusters, NetworkPolicies and flows.
 //!
-//! Shared by `benches/engine.rs` and `examples/gen_scenario.rs`, which include it with
-//! `#[path = "..."] mod workload;` (`gen` is a reserved word in edition 2024). It produces a [`Scenario`] (the conformance file format,
-//! policies as NetworkPolicy JSON), so that what the criterion bench measures can also be
-//! written to a file and timed by the conformance runner.
+//! Used by the benchmarks (`benches/engine.rs`), `examples/gen_scenario.rs` and the
+//! tests. It produces a [`Scenario`] (the conformance file format, policies as
+//! NetworkPolicy JSON), so that what the criterion bench measures can also be written to
+//! a file and timed by the conformance runner or fed to `netpol serve`.
 //!
 //! The same scale and seed always give the same scenario: the only randomness is a
 //! splitmix64 stream seeded by the caller, and nothing iterates over a hash map.
@@ -23,12 +23,10 @@
 //! - flows: pod→pod, address→pod (a fifth of all flows; half of them inside a pool CIDR),
 //!   pod→address and node→pod, in a fixed list per scale and seed.
 
-#![allow(dead_code)]
-
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netpol::scenario::{
+use crate::scenario::{
     Scenario, ScenarioEndpoint, ScenarioNamespace, ScenarioNode, ScenarioPod, ScenarioPort,
     ScenarioQuery,
 };
