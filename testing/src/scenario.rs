@@ -1024,6 +1024,140 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The scenario's cluster as the API objects `kubectl get ns,nodes,pods,svc -o json`
+    /// lists (`v1` Namespace, Node, Pod and Service objects, in that order), for the
+    /// library's [`netpol::cluster::ClusterObjects`] and for `netpol serve`: namespaces with
+    /// their labels, nodes with their addresses as `InternalIP`s and their labels, pods
+    /// with their labels, `nodeName`, `serviceAccountName`, one container declaring their
+    /// ports, phase `Running` and their addresses in `status.podIPs`.
+    ///
+    /// ```
+    /// use netpol_testing::scenario::Scenario;
+    /// let s = Scenario::from_json(r#"{"namespaces": [{"name": "x", "labels": {"t": "a"}}],
+    ///   "nodes": [{"name": "n1", "ip": "192.168.0.1"}],
+    ///   "pods": [{"namespace": "x", "name": "a", "ip": "10.0.0.1", "node": "n1",
+    ///             "ports": [{"name": "http", "port": 80}]}]}"#)?;
+    /// let objects = s.cluster_objects();
+    /// assert_eq!(objects[2]["kind"], "Pod");
+    /// assert_eq!(objects[2]["status"]["podIPs"][0]["ip"], "10.0.0.1");
+    /// let mut input = netpol::cluster::ClusterObjects::new();
+    /// input.add_pod(netpol::model::Pod::from_value(&objects[2]).unwrap());
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
+    /// ```
+    pub fn cluster_objects(&self) -> Vec<serde_json::Value> {
+        use serde_json::json;
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            out.push(json!({"apiVersion": "v1", "kind": "Namespace",
+                            "metadata": {"name": ns.name, "labels": ns.labels}}));
+        }
+        for node in &self.nodes {
+            let addresses: Vec<serde_json::Value> = node
+                .ip
+                .iter()
+                .chain(&node.ips)
+                .map(|ip| json!({"type": "InternalIP", "address": ip}))
+                .collect();
+            out.push(json!({"apiVersion": "v1", "kind": "Node",
+                            "metadata": {"name": node.name, "labels": node.labels},
+                            "status": {"addresses": addresses}}));
+        }
+        for pod in &self.pods {
+            let ports: Vec<serde_json::Value> = pod
+                .ports
+                .iter()
+                .map(|p| {
+                    let mut port = json!({"containerPort": p.port});
+                    if let Some(name) = &p.name {
+                        port["name"] = json!(name);
+                    }
+                    if let Some(proto) = &p.protocol {
+                        port["protocol"] = json!(proto);
+                    }
+                    port
+                })
+                .collect();
+            let ips: Vec<&String> = pod.ip.iter().chain(&pod.ips).collect();
+            let mut object = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
+                "spec": {"containers": [{"name": "main", "ports": ports}]},
+                "status": {"phase": "Running",
+                           "podIPs": ips.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>()}});
+            if let Some(ip) = ips.first() {
+                object["status"]["podIP"] = json!(ip);
+            }
+            if let Some(node) = &pod.node {
+                object["spec"]["nodeName"] = json!(node);
+            }
+            if let Some(sa) = &pod.service_account {
+                object["spec"]["serviceAccountName"] = json!(sa);
+            }
+            out.push(object);
+        }
+        for service in &self.services {
+            let mut service = service.clone();
+            if let Some(map) = service.as_object_mut() {
+                map.entry("apiVersion").or_insert_with(|| json!("v1"));
+                map.entry("kind").or_insert_with(|| json!("Service"));
+            }
+            out.push(service);
+        }
+        out
+    }
+
+    /// A `netpol serve` session: one `load` request with [`cluster_objects`] and the
+    /// policies (and the profile), then `decides` `decide` requests cycling through the
+    /// scenario's queries. Each request is one JSON line; the `id` of a decide is its
+    /// position in the session.
+    ///
+    /// [`cluster_objects`]: Self::cluster_objects
+    ///
+    /// ```
+    /// use netpol_testing::scenario::Scenario;
+    /// let s = Scenario::from_json(r#"{"pods": [{"namespace": "x", "name": "a", "ip": "10.0.0.1"}],
+    ///   "queries": [{"from": "x/a", "to": {"ip": "8.8.8.8"}, "port": 53, "protocol": "UDP"}]}"#)?;
+    /// let lines = s.serve_session(2);
+    /// assert_eq!(lines.len(), 3);
+    /// let decide: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+    /// assert_eq!((decide["op"].as_str(), decide["to"].as_str(), decide["port"].as_u64()), (Some("decide"), Some("8.8.8.8"), Some(53)));
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
+    /// ```
+    pub fn serve_session(&self, decides: usize) -> Vec<String> {
+        use serde_json::json;
+        let mut objects = self.cluster_objects();
+        for policy in &self.policies {
+            let mut policy = policy.clone();
+            if let Some(map) = policy.as_object_mut() {
+                map.entry("apiVersion")
+                    .or_insert_with(|| json!("networking.k8s.io/v1"));
+                map.entry("kind").or_insert_with(|| json!("NetworkPolicy"));
+            }
+            objects.push(policy);
+        }
+        let mut load = json!({"id": 0, "op": "load", "objects": objects});
+        if let Some(p) = &self.profile {
+            load["profile"] = json!(p);
+        }
+        let mut lines = vec![load.to_string()];
+        let side = |e: &ScenarioEndpoint| match e {
+            ScenarioEndpoint::Pod(p) => p.clone(),
+            ScenarioEndpoint::Ip { ip, .. } => ip.clone(),
+            ScenarioEndpoint::Node { node } => format!("node/{node}"),
+            ScenarioEndpoint::Service { service } => format!("svc/{service}"),
+        };
+        for (i, q) in self.queries.iter().cycle().take(decides).enumerate() {
+            let mut line = json!({"id": i + 1, "op": "decide", "from": side(&q.from),
+                                  "to": side(&q.to), "port": q.port});
+            if let Some(p) = &q.protocol {
+                line["protocol"] = json!(p);
+            }
+            lines.push(line.to_string());
+        }
+        lines
+    }
+}
+
 /// The kind (`NetworkPolicy` when not written) and the key an `expectRejected` entry
 /// names a policy by: `namespace/name`, or `name` for a cluster-scoped kind.
 fn policy_key(value: &serde_json::Value) -> (String, String) {

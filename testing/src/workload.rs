@@ -391,7 +391,9 @@ fn block_json(b: &Block) -> Value {
 /// A random address inside a pool block (possibly inside one of its excepts).
 fn addr_in(rng: &mut Rng, b: &Block) -> IpAddr {
     let host = if b.v6 {
-        ((u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())) & (u128::MAX >> b.len)
+        // A /128 has no host bits (`>> 128` would overflow).
+        ((u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))
+            & u128::MAX.checked_shr(u32::from(b.len)).unwrap_or(0)
     } else {
         u128::from(rng.next_u64() as u32) & ((u128::from(u32::MAX) >> b.len) & 0xFFFF_FFFF)
     };
