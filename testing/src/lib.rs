@@ -13,4 +13,5 @@ pub mod calico_selector;
 pub mod conformance;
 pub mod netconf;
 pub mod scenario;
+pub mod shared;
 pub mod workload;
