@@ -624,10 +624,14 @@ impl ClusterObjects {
                     ));
                 }
             }
-            if !namespaces.contains(namespace) {
-                unknown_namespaces.insert(namespace.to_owned());
-            }
+            // A namespace no object declared is created for the pods that go in.
+            let mut note_namespace = || {
+                if !namespaces.contains(namespace) {
+                    unknown_namespaces.insert(namespace.to_owned());
+                }
+            };
             if pod.spec.host_network == Some(true) {
+                note_namespace();
                 notes.push(note(
                     *id,
                     subject,
@@ -686,6 +690,7 @@ impl ClusterObjects {
                     }
                 }
             }
+            note_namespace();
             b = b.pod(spec);
         }
 
