@@ -50,7 +50,7 @@ Examples:
 
 /// Who can reach whom in a Kubernetes cluster, and why.
 #[derive(Debug, Parser)]
-#[command(name = "netpol", version, about, after_help = AFTER_HELP)]
+#[command(name = "netpol", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The subcommand.
     #[command(subcommand)]

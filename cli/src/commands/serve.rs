@@ -271,26 +271,41 @@ fn handle(line: &[u8], state: &mut State, out: &mut Vec<u8>) {
     write_answer(out, id, reply);
 }
 
+/// Writes `{"id": ..., "ok": ..., ...}`: the id first (as the request wrote it), then
+/// `ok`, then the body's fields or the error.
 fn write_answer(out: &mut Vec<u8>, id: Option<&RawValue>, reply: Reply) {
-    let mut map = serde_json::Map::new();
+    out.push(b'{');
     if let Some(id) = id {
-        // Raw JSON text that serde_json parsed: it parses again.
-        let value = serde_json::from_str(id.get()).unwrap_or(serde_json::Value::Null);
-        map.insert("id".into(), value);
+        out.extend_from_slice(b"\"id\":");
+        out.extend_from_slice(id.get().as_bytes());
+        out.push(b',');
     }
-    match reply {
-        Ok(body) => {
-            map.insert("ok".into(), true.into());
-            map.extend(body);
+    let (ok, rest) = match reply {
+        Ok(body) if body.is_empty() => (true, Ok(String::new())),
+        Ok(body) => (
+            true,
+            serde_json::to_string(&body).map(|text| {
+                // The fields of the object, without its braces.
+                format!(",{}", text.get(1..text.len() - 1).unwrap_or_default())
+            }),
+        ),
+        Err(message) => (
+            false,
+            serde_json::to_string(&message).map(|m| format!(",\"error\":{m}")),
+        ),
+    };
+    match rest {
+        Ok(rest) => {
+            out.extend_from_slice(if ok { b"\"ok\":true" } else { b"\"ok\":false" });
+            out.extend_from_slice(rest.as_bytes());
+            out.push(b'}');
         }
-        Err(message) => {
-            map.insert("ok".into(), false.into());
-            map.insert("error".into(), message.into());
+        Err(_) => {
+            out.clear();
+            out.extend_from_slice(
+                br#"{"ok":false,"error":"the answer could not be written as JSON"}"#,
+            );
         }
-    }
-    if serde_json::to_writer(&mut *out, &map).is_err() {
-        out.clear();
-        out.extend_from_slice(br#"{"ok":false,"error":"the answer could not be written as JSON"}"#);
     }
 }
 
