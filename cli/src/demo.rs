@@ -3,14 +3,9 @@
 //! example policies (the crate's copies in `tests/scenarios/`), each moved into one
 //! namespace.
 
-use std::net::{IpAddr, Ipv4Addr};
+use serde_json::{Value, json};
 
-use netpol::cluster::{ContainerPort, PodSpec};
-use netpol::model::NetworkPolicy;
-use netpol::policy::{Policy, Protocol};
-use netpol::service::Service;
-
-use crate::manifest::{Issue, Manifests, Position, Severity};
+use crate::input::{Issue, Manifests, Position, Severity};
 
 /// The example files and the namespace each policy is moved into.
 const POLICIES: &[(&str, &str, &str)] = &[
@@ -63,22 +58,22 @@ fn pos(file: &str) -> Position {
 
 /// x and y pods are in 10.244.1.0/24 and 10.244.2.0/24; z's pods are in 10.0.0.0/24, the
 /// block test-network-policy lets x/a send to on 5978/TCP.
-fn pod_ip(ns: &str, j: u8) -> IpAddr {
-    let [a, b, c] = match ns {
-        "x" => [10, 244, 1],
-        "y" => [10, 244, 2],
-        _ => [10, 0, 0],
+fn pod_ip(ns: &str, j: usize) -> String {
+    let prefix = match ns {
+        "x" => "10.244.1",
+        "y" => "10.244.2",
+        _ => "10.0.0",
     };
-    IpAddr::V4(Ipv4Addr::new(a, b, c, 10 + j))
+    format!("{prefix}.{}", 10 + j)
 }
 
 /// The demo's Services: name, namespace and spec.
-fn services() -> [(&'static str, &'static str, serde_json::Value); 2] {
+fn services() -> [(&'static str, &'static str, Value); 2] {
     [
         (
             "db",
             "x",
-            serde_json::json!({
+            json!({
                 "clusterIP": "10.96.0.10",
                 "selector": {"role": "db"},
                 "ports": [{"name": "redis", "port": 6379, "targetPort": "redis"}],
@@ -87,7 +82,7 @@ fn services() -> [(&'static str, &'static str, serde_json::Value); 2] {
         (
             "web",
             "z",
-            serde_json::json!({
+            json!({
                 "clusterIP": "10.96.0.20",
                 "selector": {"app": "web"},
                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
@@ -96,83 +91,66 @@ fn services() -> [(&'static str, &'static str, serde_json::Value); 2] {
     ]
 }
 
-/// The demo as if it had been read from manifests.
+/// The demo as if it had been read from manifests: the objects
+/// `kubectl get ns,nodes,pods,svc,netpol -o json` would list.
 pub fn manifests() -> Manifests {
     let mut m = Manifests::default();
     let builtin = pos("<built-in>");
     for (i, ns) in ["x", "y", "z"].into_iter().enumerate() {
-        let mut labels = vec![("ns".to_owned(), ns.to_owned())];
+        let mut labels = json!({"ns": ns});
         if ns == "y" {
-            labels.push(("project".into(), "myproject".into()));
+            labels["project"] = json!("myproject");
         }
-        m.namespaces
-            .push((builtin.clone(), ns.to_owned(), labels.into_iter().collect()));
-        let node = format!("node-{}", i + 1);
-        let octet = 10 + i as u8;
-        m.nodes.push((
+        m.read_value(
             builtin.clone(),
-            node.clone(),
-            vec![IpAddr::V4(Ipv4Addr::new(192, 168, 0, octet))],
-        ));
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}),
+        );
+        let node = format!("node-{}", i + 1);
+        m.read_value(
+            builtin.clone(),
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node},
+                   "status": {"addresses": [{"type": "InternalIP", "address": format!("192.168.0.{}", 10 + i)}]}}),
+        );
         for (j, pod) in ["a", "b", "c"].into_iter().enumerate() {
-            let mut spec = PodSpec::new(ns, pod)
-                .label("pod", pod)
-                .ip(pod_ip(ns, j as u8))
-                .node(node.clone())
-                .port(ContainerPort::named("http", 80, Protocol::Tcp))
-                .port(ContainerPort::named("redis", 6379, Protocol::Tcp));
-            if ns == "x" && pod == "a" {
-                spec = spec.label("role", "db");
+            let mut labels = json!({"pod": pod});
+            match (ns, pod) {
+                ("x", "a") => labels["role"] = json!("db"),
+                ("x", "b") => labels["role"] = json!("frontend"),
+                ("z", "a" | "b") => labels["app"] = json!("web"),
+                _ => {}
             }
-            if ns == "x" && pod == "b" {
-                spec = spec.label("role", "frontend");
-            }
-            if ns == "z" && pod != "c" {
-                spec = spec.label("app", "web");
-            }
-            m.pods.push((builtin.clone(), spec));
+            m.read_value(
+                builtin.clone(),
+                json!({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": pod, "namespace": ns, "labels": labels},
+                       "spec": {"nodeName": node, "containers": [{"name": "app", "ports": [
+                           {"name": "http", "containerPort": 80},
+                           {"name": "redis", "containerPort": 6379}]}]},
+                       "status": {"phase": "Running", "podIP": pod_ip(ns, j)}}),
+            );
         }
     }
     for (name, namespace, spec) in services() {
-        let value = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec,
-        });
-        match Service::from_value(&value).and_then(|s| s.resolve()) {
-            Ok(s) => m.services.push((builtin.clone(), s)),
-            Err(e) => m.issues.push(Issue {
-                position: builtin.clone(),
-                severity: Severity::Error,
-                message: format!("demo Service {namespace}/{name} is refused"),
-                details: vec![e.to_string()],
-            }),
-        }
+        m.read_value(
+            builtin.clone(),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": name, "namespace": namespace}, "spec": spec}),
+        );
     }
     for (file, text, namespace) in POLICIES {
-        let position = pos(file);
-        let written = serde_json::from_str::<serde_json::Value>(text)
+        let written = serde_json::from_str::<Value>(text)
             .ok()
-            .and_then(|v| v.get("policies").and_then(|p| p.get(0)).cloned())
-            .and_then(|v| NetworkPolicy::from_value(&v).ok());
-        let Some(mut written) = written else {
-            m.issues.push(Issue {
-                position,
+            .and_then(|v| v.get("policies").and_then(|p| p.get(0)).cloned());
+        match written {
+            Some(mut policy) => {
+                policy["metadata"]["namespace"] = json!(namespace);
+                m.read_value(pos(file), policy);
+            }
+            None => m.issues.push(Issue {
+                position: pos(file),
                 severity: Severity::Error,
                 message: "the example file holds no readable policy".into(),
                 details: Vec::new(),
-            });
-            continue;
-        };
-        written.metadata.namespace = Some((*namespace).to_owned());
-        match Policy::new(&written) {
-            Ok(p) => m.policies.push((position, p)),
-            Err(e) => m.issues.push(Issue {
-                position,
-                severity: Severity::Error,
-                message: format!("example policy {} is refused", written.key()),
-                details: e.errors().iter().map(ToString::to_string).collect(),
             }),
         }
     }

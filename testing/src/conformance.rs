@@ -1,19 +1,35 @@
-//! The conformance runner's work, shared by `main.rs` and the crate's tests.
+//! The conformance runner: checks scenario files, flannel net-conf case files and Calico
+//! selector case files against the crate, and reports each difference.
+//!
+//! ```text
+//! cargo run --release --example conformance -- [--json] [--reference] [--bench N] PATH...
+//! ```
+//!
+//! Prints a line for every query whose verdict differs from `expect` and every policy
+//! whose acceptance differs from `expectRejected`, then `N passed, N failed`. Exit code 0
+//! when nothing failed, 1 when something did, 2 when a file cannot be read or is not a
+//! scenario. With `--json`, one JSON object per query and per policy instead (the closing
+//! line then goes to stderr so that stdout stays JSON lines). `--reference` answers with
+//! the reference evaluator instead of the compiled engine. `--bench N` times N passes over
+//! each file's queries after checking it.
+//!
+//! A file whose top level is an object holding `calicoSelectors` (or
+//! `calicoBadSelectors`) is a Calico selector case file (FORMAT.md, "Calico selector
+//! cases"): each case counts once, a failing one prints
+//! `FILE: calicoSelectors[I] "SELECTOR": what differed`, and `--json` prints one object
+//! per case (see [`crate::calico_selector`]). A top-level array of objects with `netConf`
+//! is a flannel net-conf case file (see [`crate::netconf`]).
 
-// Declared here rather than in `main.rs` so that every crate including this file (the
-// runner, `tests/conformance.rs`) gets it; the path is relative to this file's folder.
-#[path = "calico_selector.rs"]
-pub mod calico_selector;
-
+use crate::calico_selector;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::scenario::{LoadedItem, LoadedScenario, LoadedServiceQuery, Scenario};
 use netpol::cluster::Flow;
 use netpol::engine::Engine;
 use netpol::explain::Evaluator;
 use netpol::reference::Reference;
-use netpol::scenario::{LoadedItem, LoadedScenario, LoadedServiceQuery, Scenario};
 use netpol::service::Reachability;
 
 /// Which evaluator answers the queries.
@@ -28,18 +44,25 @@ pub enum Mode {
 /// Command-line options.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// One JSON object per query and per policy instead of report lines.
     pub json: bool,
+    /// The evaluator answering the queries.
     pub mode: Mode,
     /// Timed passes over each file's queries, 0 for none.
     pub bench: u32,
+    /// Files and folders to run.
     pub paths: Vec<PathBuf>,
 }
 
 /// Totals over all files.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Checks that held.
     pub passed: usize,
+    /// Checks that did not.
     pub failed: usize,
+    /// Files run (scenarios, net-conf case files and selector case files).
+    pub files: usize,
 }
 
 /// A file that cannot be read or is not a scenario: the runner exits 2.
@@ -111,6 +134,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, FileError> {
             let s = run_file(opts, &file, out, &mut bench)?;
             total.passed += s.passed;
             total.failed += s.failed;
+            total.files += s.files;
         }
     }
     if opts.bench > 0 && bench.files > 1 {
@@ -178,6 +202,7 @@ fn run_file(
         return Ok(Summary {
             passed: o.passed,
             failed: o.failed,
+            files: 1,
         });
     }
     if calico_selector::is_selector_file(&value) {
@@ -186,6 +211,7 @@ fn run_file(
         return Ok(Summary {
             passed: o.passed,
             failed: o.failed,
+            files: 1,
         });
     }
     if !value.is_object() {
@@ -205,7 +231,10 @@ fn run_file(
     let evaluator = evaluator(opts.mode, &loaded);
     let build_ns = build_start.elapsed().as_nanos();
 
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        files: 1,
+        ..Summary::default()
+    };
     for item in loaded.queries_in_order() {
         let q = match item {
             LoadedItem::Flow(q) => q,
@@ -400,5 +429,48 @@ fn evaluator<'a>(mode: Mode, loaded: &'a LoadedScenario) -> Box<dyn Evaluator + 
             &loaded.policies,
             loaded.profile.clone(),
         )),
+    }
+}
+
+const USAGE: &str =
+    "usage: conformance [--json] [--reference] [--bench N] PATH...  (files or folders of *.json)";
+
+/// The runner's command line: parses `args` (without the program name), runs, prints the
+/// report to stdout and the closing `N passed, N failed` line (to stderr with `--json`),
+/// and returns the exit code: 0 when nothing failed, 1 when something did, 2 on a usage
+/// error or a file that cannot be read or is not a scenario.
+pub fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let opts = match parse_args(args) {
+        Ok(o) => o,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("conformance: {msg}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match run(&opts, &mut out) {
+        Err(FileError(msg)) => {
+            let _ = out.flush();
+            eprintln!("conformance: {msg}");
+            ExitCode::from(2)
+        }
+        Ok(summary) => {
+            let line = format!("{} passed, {} failed", summary.passed, summary.failed);
+            if opts.json {
+                eprintln!("{line}");
+            } else {
+                let _ = writeln!(out, "{line}");
+            }
+            if summary.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
     }
 }

@@ -21,9 +21,9 @@
 //!
 //! - pods and nodes may list several addresses with `"ips": [...]` (dual stack);
 //! - `"profile"` names a plugin profile, one of [`Profile::NAMES`]
-//!   (`conformance` when absent; see [`profile`](crate::profile));
+//!   (`conformance` when absent; see [`profile`](netpol::profile));
 //! - `"services"` lists Service objects exactly as `kubectl get svc -o json` prints them
-//!   (see [`service`](crate::service));
+//!   (see [`service`](netpol::service));
 //! - a query's `to` may be `{"service": "ns/name"}`, or `{"ip": "..."}` holding a listed
 //!   Service's cluster IP (any other address is an outside address, as before). The
 //!   query's `port` is then the Service port (for a headless Service, the port connected
@@ -37,7 +37,7 @@
 //!   checked. A query with both counts once and passes when both hold.
 //!
 //! ```
-//! use netpol::scenario::Scenario;
+//! use netpol_testing::scenario::Scenario;
 //! use netpol::service::Reachability;
 //! let text = r#"{
 //!   "pods": [{"namespace": "x", "name": "web", "labels": {"app": "web"}, "ip": "10.0.0.1"},
@@ -54,13 +54,13 @@
 //! let answer = loaded.services.explain(&engine, q.src, q.service, q.port, q.protocol);
 //! assert_eq!(answer.reachability, Reachability::All);
 //! assert_eq!(answer.endpoints[0].target_port, 8080);
-//! # Ok::<(), netpol::scenario::ScenarioError>(())
+//! # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 //! ```
 //!
 //! Loading does no I/O: give it the text.
 //!
 //! ```
-//! use netpol::scenario::Scenario;
+//! use netpol_testing::scenario::Scenario;
 //! let text = r#"{
 //!   "namespaces": [{"name": "x"}],
 //!   "pods": [{"namespace": "x", "name": "a", "ip": "10.0.0.1"},
@@ -72,7 +72,7 @@
 //! let loaded = Scenario::from_json(text)?.load()?;
 //! assert_eq!(loaded.policies.len(), 1);
 //! assert_eq!(loaded.queries[0].expect, Some(netpol::explain::Verdict::Deny));
-//! # Ok::<(), netpol::scenario::ScenarioError>(())
+//! # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 //! ```
 
 use std::collections::BTreeMap;
@@ -80,24 +80,25 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, ContainerPort, Endpoint, Flow, NodeSpec, PodId, PodSpec};
-use crate::explain::Verdict;
-use crate::model::{Labels, PolicyObject};
-use crate::policy::{ClusterPolicy, Policy, PolicySet, Protocol};
-use crate::profile::Profile;
-use crate::service::{Reachability, Service, ServiceId, ServiceTable};
-use crate::validate::{ErrorKind, FieldError, validate_cluster_network_policy};
+use netpol::calico::{CalicoNetworkSet, CalicoPolicy, CalicoTier};
+use netpol::cluster::{Cluster, ContainerPort, Endpoint, Flow, NodeSpec, PodId, PodSpec};
+use netpol::explain::Verdict;
+use netpol::model::{Labels, PolicyObject};
+use netpol::policy::{ClusterPolicy, Policy, PolicySet, Protocol};
+use netpol::profile::Profile;
+use netpol::service::{Reachability, Service, ServiceId, ServiceTable};
+use netpol::validate::{ErrorKind, FieldError, validate_cluster_network_policy};
 
 /// A scenario as written.
 ///
 /// ```
-/// use netpol::scenario::Scenario;
+/// use netpol_testing::scenario::Scenario;
 /// let s = Scenario::from_json(r#"{"description": "default deny in prod", "profile": "calico",
 ///   "namespaces": [{"name": "prod"}], "pods": [{"namespace": "prod", "name": "db"}]}"#)?;
 /// assert_eq!(s.profile.as_deref(), Some("calico"));
 /// assert_eq!(s.pods[0].name, "db");
 /// assert!(s.policies.is_empty() && s.queries.is_empty());
-/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,7 +136,7 @@ pub struct Scenario {
 /// A namespace entry.
 ///
 /// ```
-/// use netpol::scenario::ScenarioNamespace;
+/// use netpol_testing::scenario::ScenarioNamespace;
 /// let ns: ScenarioNamespace = serde_json::from_str(r#"{"name": "prod", "labels": {"env": "prod"}}"#)?;
 /// assert_eq!(ns.labels["env"], "prod");
 /// let bare: ScenarioNamespace = serde_json::from_str(r#"{"name": "kube-system"}"#)?;
@@ -154,7 +155,7 @@ pub struct ScenarioNamespace {
 /// A node entry.
 ///
 /// ```
-/// use netpol::scenario::ScenarioNode;
+/// use netpol_testing::scenario::ScenarioNode;
 /// let node: ScenarioNode =
 ///     serde_json::from_str(r#"{"name": "node-1", "ip": "192.168.0.11", "ips": ["fd00:10::11"]}"#)?;
 /// assert_eq!(node.ip.as_deref(), Some("192.168.0.11"));
@@ -179,7 +180,7 @@ pub struct ScenarioNode {
 /// A pod entry.
 ///
 /// ```
-/// use netpol::scenario::ScenarioPod;
+/// use netpol_testing::scenario::ScenarioPod;
 /// let pod: ScenarioPod = serde_json::from_str(r#"{"namespace": "prod", "name": "db",
 ///   "labels": {"app": "db"}, "ip": "10.244.1.5", "node": "node-1",
 ///   "ports": [{"name": "pg", "port": 5432}]}"#)?;
@@ -218,7 +219,7 @@ pub struct ScenarioPod {
 /// A container port entry.
 ///
 /// ```
-/// use netpol::scenario::ScenarioPort;
+/// use netpol_testing::scenario::ScenarioPort;
 /// let dns: ScenarioPort = serde_json::from_str(r#"{"name": "dns", "port": 53, "protocol": "UDP"}"#)?;
 /// assert_eq!(dns.protocol.as_deref(), Some("UDP"));
 /// let http: ScenarioPort = serde_json::from_str(r#"{"port": 8080}"#)?;
@@ -242,7 +243,7 @@ pub struct ScenarioPort {
 /// `{"node": "name"}`, or (as a destination) `{"service": "ns/name"}`.
 ///
 /// ```
-/// use netpol::scenario::ScenarioEndpoint;
+/// use netpol_testing::scenario::ScenarioEndpoint;
 /// let pod: ScenarioEndpoint = serde_json::from_str(r#""prod/api""#)?;
 /// assert_eq!(pod, ScenarioEndpoint::Pod("prod/api".into()));
 /// let dns: ScenarioEndpoint = serde_json::from_str(r#"{"ip": "8.8.8.8"}"#)?;
@@ -285,7 +286,7 @@ pub enum ScenarioEndpoint {
 /// for that port.
 ///
 /// ```
-/// use netpol::scenario::Expect;
+/// use netpol_testing::scenario::Expect;
 /// use netpol::service::Reachability;
 /// let e: Expect = serde_json::from_str("\"noEndpoints\"").unwrap();
 /// assert_eq!(e, Expect::NoEndpoints);
@@ -310,7 +311,7 @@ impl Expect {
     ///
     /// ```
     /// use netpol::explain::Verdict;
-    /// use netpol::scenario::Expect;
+    /// use netpol_testing::scenario::Expect;
     /// assert_eq!(Expect::Deny.verdict(), Some(Verdict::Deny));
     /// assert_eq!(Expect::Some.verdict(), None); // Services only
     /// ```
@@ -325,7 +326,7 @@ impl Expect {
     /// Whether a Service answer meets this expectation.
     ///
     /// ```
-    /// use netpol::scenario::Expect;
+    /// use netpol_testing::scenario::Expect;
     /// use netpol::service::Reachability;
     /// assert!(Expect::Some.matches_service(Reachability::Some));
     /// assert!(Expect::Deny.matches_service(Reachability::None));
@@ -343,7 +344,7 @@ impl Expect {
     /// `allow`, `deny`, `some` or `noEndpoints`.
     ///
     /// ```
-    /// use netpol::scenario::Expect;
+    /// use netpol_testing::scenario::Expect;
     /// assert_eq!(Expect::NoEndpoints.as_str(), "noEndpoints");
     /// assert_eq!(Expect::Allow.to_string(), "allow");
     /// ```
@@ -375,7 +376,7 @@ impl std::fmt::Display for Expect {
 /// A query.
 ///
 /// ```
-/// use netpol::scenario::{Expect, ScenarioEndpoint, ScenarioQuery};
+/// use netpol_testing::scenario::{Expect, ScenarioEndpoint, ScenarioQuery};
 /// let q: ScenarioQuery = serde_json::from_str(
 ///     r#"{"from": "prod/api", "to": "prod/db", "port": 5432, "expect": "allow"}"#)?;
 /// assert_eq!(q.to, ScenarioEndpoint::Pod("prod/db".into()));
@@ -408,7 +409,7 @@ pub struct ScenarioQuery {
 /// An `expectRejected` entry.
 ///
 /// ```
-/// use netpol::scenario::ExpectRejected;
+/// use netpol_testing::scenario::ExpectRejected;
 /// let e: ExpectRejected = serde_json::from_str(
 ///     r#"{"policy": "prod/bad-ports", "field": "spec.ingress[0].ports[0].endPort"}"#)?;
 /// assert_eq!(e.policy, "prod/bad-ports");
@@ -431,7 +432,7 @@ impl ExpectRejected {
     /// The kind, `NetworkPolicy` when not written.
     ///
     /// ```
-    /// let e: netpol::scenario::ExpectRejected =
+    /// let e: netpol_testing::scenario::ExpectRejected =
     ///     serde_json::from_str(r#"{"kind": "ClusterNetworkPolicy", "policy": "p", "field": "spec"}"#).unwrap();
     /// assert_eq!(e.kind(), "ClusterNetworkPolicy");
     /// ```
@@ -443,7 +444,7 @@ impl ExpectRejected {
 /// A scenario that cannot be read or loaded.
 ///
 /// ```
-/// use netpol::scenario::{Scenario, ScenarioError};
+/// use netpol_testing::scenario::{Scenario, ScenarioError};
 /// let err = Scenario::from_json(r#"{"queries": [{"from": "prod/api", "to": "prod/db", "port": 0}]}"#)?
 ///     .load()
 ///     .unwrap_err();
@@ -484,7 +485,7 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> ScenarioError
 /// What became of one policy of the file.
 ///
 /// ```
-/// # use netpol::scenario::Scenario;
+/// # use netpol_testing::scenario::Scenario;
 /// let loaded = Scenario::from_json(r#"{"policies": [
 ///   {"metadata": {"name": "default-deny", "namespace": "prod"}, "spec": {"podSelector": {}}},
 ///   {"metadata": {"name": "bad-port", "namespace": "prod"},
@@ -492,7 +493,7 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> ScenarioError
 /// assert_eq!(loaded.outcomes[0].key, "prod/default-deny");
 /// assert!(loaded.outcomes[0].errors.is_empty());
 /// assert_eq!(loaded.outcomes[1].errors[0].field, "spec.ingress[0].ports[0].port");
-/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyOutcome {
@@ -511,7 +512,7 @@ pub struct PolicyOutcome {
 /// A query between endpoints, resolved against the cluster.
 ///
 /// ```
-/// # use netpol::scenario::Scenario;
+/// # use netpol_testing::scenario::Scenario;
 /// use netpol::cluster::Endpoint;
 /// use netpol::policy::Protocol;
 /// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
@@ -520,7 +521,7 @@ pub struct PolicyOutcome {
 /// let q = &loaded.queries[0];
 /// assert_eq!(q.flow().dst, Endpoint::External("8.8.8.8".parse().unwrap()));
 /// assert_eq!((q.flow().port, q.flow().protocol, q.expect), (53, Protocol::Udp, None));
-/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedQuery {
@@ -538,12 +539,12 @@ impl LoadedQuery {
     /// The flow, with its DNS name when the query gives one.
     ///
     /// ```
-    /// # use netpol::scenario::Scenario;
+    /// # use netpol_testing::scenario::Scenario;
     /// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
     ///   "queries": [{"from": "prod/api", "to": {"ip": "198.51.100.7", "domain": "api.example.com"}, "port": 443}]}"#)?
     ///     .load()?;
     /// assert_eq!(loaded.queries[0].flow().domain, Some("api.example.com"));
-    /// # Ok::<(), netpol::scenario::ScenarioError>(())
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
     /// ```
     pub fn flow(&self) -> Flow<'_> {
         match &self.domain {
@@ -556,7 +557,7 @@ impl LoadedQuery {
 /// A query to a Service, resolved against the cluster and the Services.
 ///
 /// ```
-/// # use netpol::scenario::{Expect, Scenario};
+/// # use netpol_testing::scenario::{Expect, Scenario};
 /// let loaded = Scenario::from_json(r#"{
 ///   "pods": [{"namespace": "prod", "name": "web", "labels": {"app": "web"}, "ip": "10.244.1.5"}],
 ///   "services": [{"metadata": {"name": "web", "namespace": "prod"},
@@ -566,7 +567,7 @@ impl LoadedQuery {
 /// let q = &loaded.service_queries[0];
 /// assert_eq!(q.service, loaded.services.lookup("prod", "web").unwrap());
 /// assert_eq!((q.port, q.expect), (80, Some(Expect::Allow)));
-/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedServiceQuery {
@@ -589,13 +590,13 @@ pub struct LoadedServiceQuery {
 /// A query of either kind, by reference; see [`LoadedScenario::queries_in_order`].
 ///
 /// ```
-/// # use netpol::scenario::{LoadedItem, Scenario};
+/// # use netpol_testing::scenario::{LoadedItem, Scenario};
 /// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
 ///   "queries": [{"from": "prod/api", "to": "prod/api", "port": 8080, "expect": "allow"}]}"#)?
 ///     .load()?;
 /// let items = loaded.queries_in_order();
 /// assert!(matches!(items[0], LoadedItem::Flow(q) if q.flow.port == 8080));
-/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadedItem<'a> {
@@ -608,7 +609,7 @@ pub enum LoadedItem<'a> {
 /// A scenario resolved into the crate's types.
 ///
 /// ```
-/// # use netpol::scenario::Scenario;
+/// # use netpol_testing::scenario::Scenario;
 /// let loaded = Scenario::from_json(r#"{"profile": "cilium",
 ///   "namespaces": [{"name": "prod", "labels": {"env": "prod"}}],
 ///   "pods": [{"namespace": "prod", "name": "db", "ip": "10.244.1.5"}]}"#)?
@@ -616,7 +617,7 @@ pub enum LoadedItem<'a> {
 /// assert_eq!(loaded.profile.name(), "cilium");
 /// assert!(loaded.cluster.pod_id("prod", "db").is_some());
 /// assert!(loaded.policies.is_empty() && loaded.services.is_empty());
-/// # Ok::<(), netpol::scenario::ScenarioError>(())
+/// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LoadedScenario {
@@ -640,7 +641,7 @@ impl LoadedScenario {
     /// Every query of both kinds, in file order.
     ///
     /// ```
-    /// # use netpol::scenario::{LoadedItem, Scenario};
+    /// # use netpol_testing::scenario::{LoadedItem, Scenario};
     /// let loaded = Scenario::from_json(r#"{
     ///   "pods": [{"namespace": "prod", "name": "web", "labels": {"app": "web"}, "ip": "10.244.1.5"}],
     ///   "services": [{"metadata": {"name": "web", "namespace": "prod"},
@@ -650,7 +651,7 @@ impl LoadedScenario {
     /// }"#)?.load()?;
     /// let items = loaded.queries_in_order();
     /// assert!(matches!(items[..], [LoadedItem::Service(_), LoadedItem::Flow(_)]));
-    /// # Ok::<(), netpol::scenario::ScenarioError>(())
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
     /// ```
     pub fn queries_in_order(&self) -> Vec<LoadedItem<'_>> {
         let mut out: Vec<(usize, LoadedItem<'_>)> = self
@@ -674,7 +675,7 @@ impl LoadedScenario {
     /// report the deeper path); every other policy must be accepted.
     ///
     /// ```
-    /// # use netpol::scenario::Scenario;
+    /// # use netpol_testing::scenario::Scenario;
     /// let scenario = Scenario::from_json(r#"{"policies": [{"metadata": {"name": "bad-port", "namespace": "prod"},
     ///   "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 70000}]}]}}],
     ///   "expectRejected": [{"policy": "prod/bad-port", "field": "spec.ingress[0]"}]}"#)?;
@@ -683,7 +684,7 @@ impl LoadedScenario {
     /// let mismatches = loaded.rejection_mismatches(&[]);
     /// assert_eq!(mismatches[0].0, "prod/bad-port");
     /// assert!(mismatches[0].1.starts_with("refused, but expected to be accepted"));
-    /// # Ok::<(), netpol::scenario::ScenarioError>(())
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
     /// ```
     pub fn rejection_mismatches(&self, expected: &[ExpectRejected]) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -779,15 +780,15 @@ impl Scenario {
     /// Reads a scenario from JSON text.
     ///
     /// ```
-    /// let err = netpol::scenario::Scenario::from_json("{\"pods\": 3}").unwrap_err();
+    /// let err = netpol_testing::scenario::Scenario::from_json("{\"pods\": 3}").unwrap_err();
     /// assert!(err.to_string().contains("line 1"));
     /// ```
     pub fn from_json(text: &str) -> Result<Self, ScenarioError> {
         // As the apiserver's decoder reads the objects in it: a lone UTF-16 surrogate
         // escape is U+FFFD, not an error.
-        let text = crate::model::go_json::go_text(text);
+        let text = go_text(text);
         serde_json::from_str(&text).map_err(|e| ScenarioError::Json {
-            message: crate::model::json_message(&e),
+            message: json_message(&e),
             line: e.line(),
             column: e.column(),
         })
@@ -798,11 +799,11 @@ impl Scenario {
     /// A policy that does not decode or does not validate is refused (and recorded in
     /// [`LoadedScenario::outcomes`]); a query naming an unknown pod or node, a bad address
     /// or an out-of-range port is an error. Policies are decoded as the apiserver decodes
-    /// them (see [`crate::model::go_json`]): one it could not decode (`podSelector: []`,
+    /// them (see [`netpol::model::go_json`]): one it could not decode (`podSelector: []`,
     /// `kind: Ingress`) is refused with the decode error's path, before validation.
     ///
     /// ```
-    /// use netpol::scenario::Scenario;
+    /// use netpol_testing::scenario::Scenario;
     /// let loaded = Scenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
     ///   "policies": [{"metadata": {"name": "default-deny", "namespace": "prod"}, "spec": {"podSelector": {}}}],
     ///   "queries": [{"from": "prod/api", "to": {"ip": "8.8.8.8"}, "port": 53, "expect": "allow"}]}"#)?
@@ -815,7 +816,7 @@ impl Scenario {
     /// assert_eq!(odd.outcomes[0].errors[0].detail, "cannot unmarshal array into an object (LabelSelector)");
     /// let bad = Scenario::from_json(r#"{"queries": [{"from": {"ip": "8.8.8.8"}, "to": {"ip": "8.8.4.4"}, "port": 70000}]}"#)?;
     /// assert_eq!(bad.load().unwrap_err().to_string(), "queries[0].port: 70000 is not a port number (1-65535)");
-    /// # Ok::<(), netpol::scenario::ScenarioError>(())
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
     /// ```
     pub fn load(&self) -> Result<LoadedScenario, ScenarioError> {
         let profile = match &self.profile {
@@ -858,10 +859,9 @@ impl Scenario {
                     &format!("pods[{i}].ports[{j}].protocol"),
                     p.protocol.as_deref(),
                 )?;
-                spec.ports.push(ContainerPort {
-                    name: p.name.clone(),
-                    port: p.port,
-                    protocol,
+                spec.ports.push(match &p.name {
+                    Some(name) => ContainerPort::named(name.clone(), p.port, protocol),
+                    None => ContainerPort::unnamed(p.port, protocol),
                 });
             }
             builder = builder.pod(spec);
@@ -902,13 +902,29 @@ impl Scenario {
                         }
                     }
                 }
-                // Calico's kinds decode, but are not evaluated here yet.
+                Ok(PolicyObject::CalicoNetworkPolicy(written)) => {
+                    push_or_errors(&mut policies, CalicoPolicy::new(&written))
+                }
+                Ok(PolicyObject::GlobalNetworkPolicy(written)) => {
+                    push_or_errors(&mut policies, CalicoPolicy::new(&written))
+                }
+                Ok(PolicyObject::NetworkSet(written)) => {
+                    push_or_errors(&mut policies, CalicoNetworkSet::new(&written))
+                }
+                Ok(PolicyObject::GlobalNetworkSet(written)) => {
+                    push_or_errors(&mut policies, CalicoNetworkSet::new(&written))
+                }
+                Ok(PolicyObject::Tier(written)) => {
+                    push_or_errors(&mut policies, CalicoTier::new(&written))
+                }
+                // A kind the library decodes but this loader does not evaluate yet.
+                #[allow(unreachable_patterns)]
                 Ok(other) => {
                     unsupported = vec![FieldError {
-                        kind: ErrorKind::Forbidden,
+                        kind: ErrorKind::Unsupported,
                         field: "kind".into(),
-                        value: Some(format!("{:?}", other.kind())),
-                        detail: "not evaluated by the scenario runner yet".into(),
+                        value: Some(format!("\"{}\"", other.kind())),
+                        detail: "not evaluated by the scenario loader".into(),
                     }];
                     Vec::new()
                 }
@@ -1025,6 +1041,140 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The scenario's cluster as the API objects `kubectl get ns,nodes,pods,svc -o json`
+    /// lists (`v1` Namespace, Node, Pod and Service objects, in that order), for the
+    /// library's [`netpol::cluster::ClusterObjects`] and for `netpol serve`: namespaces with
+    /// their labels, nodes with their addresses as `InternalIP`s and their labels, pods
+    /// with their labels, `nodeName`, `serviceAccountName`, one container declaring their
+    /// ports, phase `Running` and their addresses in `status.podIPs`.
+    ///
+    /// ```
+    /// use netpol_testing::scenario::Scenario;
+    /// let s = Scenario::from_json(r#"{"namespaces": [{"name": "x", "labels": {"t": "a"}}],
+    ///   "nodes": [{"name": "n1", "ip": "192.168.0.1"}],
+    ///   "pods": [{"namespace": "x", "name": "a", "ip": "10.0.0.1", "node": "n1",
+    ///             "ports": [{"name": "http", "port": 80}]}]}"#)?;
+    /// let objects = s.cluster_objects();
+    /// assert_eq!(objects[2]["kind"], "Pod");
+    /// assert_eq!(objects[2]["status"]["podIPs"][0]["ip"], "10.0.0.1");
+    /// let mut input = netpol::cluster::ClusterObjects::new();
+    /// input.add_pod(netpol::model::Pod::from_value(&objects[2]).unwrap());
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
+    /// ```
+    pub fn cluster_objects(&self) -> Vec<serde_json::Value> {
+        use serde_json::json;
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            out.push(json!({"apiVersion": "v1", "kind": "Namespace",
+                            "metadata": {"name": ns.name, "labels": ns.labels}}));
+        }
+        for node in &self.nodes {
+            let addresses: Vec<serde_json::Value> = node
+                .ip
+                .iter()
+                .chain(&node.ips)
+                .map(|ip| json!({"type": "InternalIP", "address": ip}))
+                .collect();
+            out.push(json!({"apiVersion": "v1", "kind": "Node",
+                            "metadata": {"name": node.name, "labels": node.labels},
+                            "status": {"addresses": addresses}}));
+        }
+        for pod in &self.pods {
+            let ports: Vec<serde_json::Value> = pod
+                .ports
+                .iter()
+                .map(|p| {
+                    let mut port = json!({"containerPort": p.port});
+                    if let Some(name) = &p.name {
+                        port["name"] = json!(name);
+                    }
+                    if let Some(proto) = &p.protocol {
+                        port["protocol"] = json!(proto);
+                    }
+                    port
+                })
+                .collect();
+            let ips: Vec<&String> = pod.ip.iter().chain(&pod.ips).collect();
+            let mut object = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
+                "spec": {"containers": [{"name": "main", "ports": ports}]},
+                "status": {"phase": "Running",
+                           "podIPs": ips.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>()}});
+            if let Some(ip) = ips.first() {
+                object["status"]["podIP"] = json!(ip);
+            }
+            if let Some(node) = &pod.node {
+                object["spec"]["nodeName"] = json!(node);
+            }
+            if let Some(sa) = &pod.service_account {
+                object["spec"]["serviceAccountName"] = json!(sa);
+            }
+            out.push(object);
+        }
+        for service in &self.services {
+            let mut service = service.clone();
+            if let Some(map) = service.as_object_mut() {
+                map.entry("apiVersion").or_insert_with(|| json!("v1"));
+                map.entry("kind").or_insert_with(|| json!("Service"));
+            }
+            out.push(service);
+        }
+        out
+    }
+
+    /// A `netpol serve` session: one `load` request with [`cluster_objects`] and the
+    /// policies (and the profile), then `decides` `decide` requests cycling through the
+    /// scenario's queries. Each request is one JSON line; the `id` of a decide is its
+    /// position in the session.
+    ///
+    /// [`cluster_objects`]: Self::cluster_objects
+    ///
+    /// ```
+    /// use netpol_testing::scenario::Scenario;
+    /// let s = Scenario::from_json(r#"{"pods": [{"namespace": "x", "name": "a", "ip": "10.0.0.1"}],
+    ///   "queries": [{"from": "x/a", "to": {"ip": "8.8.8.8"}, "port": 53, "protocol": "UDP"}]}"#)?;
+    /// let lines = s.serve_session(2);
+    /// assert_eq!(lines.len(), 3);
+    /// let decide: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+    /// assert_eq!((decide["op"].as_str(), decide["to"].as_str(), decide["port"].as_u64()), (Some("decide"), Some("8.8.8.8"), Some(53)));
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
+    /// ```
+    pub fn serve_session(&self, decides: usize) -> Vec<String> {
+        use serde_json::json;
+        let mut objects = self.cluster_objects();
+        for policy in &self.policies {
+            let mut policy = policy.clone();
+            if let Some(map) = policy.as_object_mut() {
+                map.entry("apiVersion")
+                    .or_insert_with(|| json!("networking.k8s.io/v1"));
+                map.entry("kind").or_insert_with(|| json!("NetworkPolicy"));
+            }
+            objects.push(policy);
+        }
+        let mut load = json!({"id": 0, "op": "load", "objects": objects});
+        if let Some(p) = &self.profile {
+            load["profile"] = json!(p);
+        }
+        let mut lines = vec![load.to_string()];
+        let side = |e: &ScenarioEndpoint| match e {
+            ScenarioEndpoint::Pod(p) => p.clone(),
+            ScenarioEndpoint::Ip { ip, .. } => ip.clone(),
+            ScenarioEndpoint::Node { node } => format!("node/{node}"),
+            ScenarioEndpoint::Service { service } => format!("svc/{service}"),
+        };
+        for (i, q) in self.queries.iter().cycle().take(decides).enumerate() {
+            let mut line = json!({"id": i + 1, "op": "decide", "from": side(&q.from),
+                                  "to": side(&q.to), "port": q.port});
+            if let Some(p) = &q.protocol {
+                line["protocol"] = json!(p);
+            }
+            lines.push(line.to_string());
+        }
+        lines
+    }
+}
+
 /// The kind (`NetworkPolicy` when not written) and the key an `expectRejected` entry
 /// names a policy by: `namespace/name`, or `name` for a cluster-scoped kind.
 fn policy_key(value: &serde_json::Value) -> (String, String) {
@@ -1064,5 +1214,73 @@ fn resolve(cluster: &Cluster, path: &str, e: &ScenarioEndpoint) -> Result<Endpoi
             path,
             format!("service \"{service}\" can only be a destination"),
         )),
+    }
+}
+
+/// serde_json's message without the " at line L column C" it appends (the position is
+/// reported in fields of its own).
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// The text as the apiserver's JSON decoder reads it: a `\uXXXX` escape of a UTF-16
+/// surrogate that is not half of a valid pair stands for U+FFFD (Go substitutes the
+/// replacement character where serde_json refuses the escape). Escapes are rewritten in
+/// place, so line and column numbers stay those of the input.
+fn go_text(text: &str) -> std::borrow::Cow<'_, str> {
+    fn escape_at(b: &[u8], i: usize) -> Option<u32> {
+        if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = std::str::from_utf8(b.get(i + 2..i + 6)?).ok()?;
+        u32::from_str_radix(hex, 16).ok()
+    }
+    let b = text.as_bytes();
+    let mut lone = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match escape_at(b, i) {
+            Some(0xD800..=0xDBFF) if matches!(escape_at(b, i + 6), Some(0xDC00..=0xDFFF)) => {
+                i += 12;
+            }
+            Some(0xD800..=0xDFFF) => {
+                lone.push(i + 2);
+                i += 6;
+            }
+            Some(_) => i += 6,
+            // Any other escape: skip the backslash and the escaped character.
+            None => i += 2,
+        }
+    }
+    if lone.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = b.to_vec();
+    for at in lone {
+        out[at..at + 4].copy_from_slice(b"fffd");
+    }
+    // ASCII hex digits were replaced by ASCII hex digits.
+    std::borrow::Cow::Owned(String::from_utf8(out).unwrap_or_else(|_| text.to_owned()))
+}
+
+/// Adds a validated object to the set, or gives the validator's errors.
+fn push_or_errors<T: netpol::policy::IntoPolicySetItem>(
+    policies: &mut PolicySet,
+    built: Result<T, netpol::validate::ValidationErrors>,
+) -> Vec<FieldError> {
+    match built {
+        Ok(item) => {
+            policies.push(item);
+            Vec::new()
+        }
+        Err(errs) => errs.0,
     }
 }
