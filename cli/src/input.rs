@@ -246,7 +246,29 @@ impl Manifests {
                 }
             }
         }
+        out.settle_tiers();
         out
+    }
+
+    /// Refuses the Calico policies whose tier does not exist among the Tiers read so
+    /// far, as Calico's API server does on create (whatever order they were read in,
+    /// when called once everything is read).
+    pub fn settle_tiers(&mut self) {
+        let tiers: Vec<CalicoTier> = self
+            .policies
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Tier(t) => Some((**t).clone()),
+                _ => None,
+            })
+            .collect();
+        for record in &mut self.policies {
+            if let Outcome::CalicoPolicy(p) = &record.outcome {
+                if let Some(e) = p.missing_tier(&tiers) {
+                    record.outcome = Outcome::Refused(vec![Refusal::from_field_error(&e)]);
+                }
+            }
+        }
     }
 
     /// Reads the documents of a file's bytes. JSON with invalid UTF-8 is read as the

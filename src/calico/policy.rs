@@ -959,6 +959,44 @@ impl CalicoPolicy {
         )
     }
 
+    /// Calico's API server refuses to create a `projectcalico.org/v3` policy in a tier
+    /// that does not exist (its client looks the Tier up first). `existing` are the
+    /// cluster's Tier objects; the built-in tiers (`default`, `kube-admin`,
+    /// `kube-baseline`) always exist. A `crd.projectcalico.org/v1` object is written
+    /// without that check, and Felix orders its unknown tier after every existing one.
+    ///
+    /// ```
+    /// use netpol::calico::{CalicoPolicy, CalicoTier, NetworkPolicy, Tier};
+    /// let mut p = NetworkPolicy::new("a", "b");
+    /// p.spec.get_or_insert_with(Default::default).tier = Some("platform".into());
+    /// let policy = CalicoPolicy::new(&p)?;
+    /// let err = policy.missing_tier(&[]).unwrap();
+    /// assert_eq!(err.field, "spec.tier");
+    /// assert_eq!(err.to_string(), r#"spec.tier: Not found: "platform": resource does not exist: Tier(platform)"#);
+    /// let platform = CalicoTier::new(&Tier::new("platform", 100.0, "Deny"))?;
+    /// assert!(policy.missing_tier(&[platform]).is_none());
+    /// assert!(CalicoPolicy::new(&NetworkPolicy::new("a", "c"))?.missing_tier(&[]).is_none());
+    /// # Ok::<(), netpol::validate::ValidationErrors>(())
+    /// ```
+    pub fn missing_tier(&self, existing: &[CalicoTier]) -> Option<FieldError> {
+        let builtin = matches!(
+            self.tier.as_str(),
+            "default" | "kube-admin" | "kube-baseline"
+        );
+        if self.api_group != ApiGroup::V3
+            || builtin
+            || existing.iter().any(|t| t.name() == self.tier)
+        {
+            return None;
+        }
+        Some(FieldError {
+            kind: ErrorKind::NotFound,
+            field: "spec.tier".into(),
+            value: Some(format!("\"{}\"", self.tier)),
+            detail: format!("resource does not exist: Tier({})", self.tier),
+        })
+    }
+
     /// The tier's name: `default` when none was written.
     ///
     /// ```

@@ -872,6 +872,22 @@ impl Scenario {
 
         let mut policies = PolicySet::new();
         let mut outcomes = Vec::new();
+        // Calico's API server refuses a policy in a tier that does not exist, whatever
+        // the order the objects are given in.
+        let tiers: Vec<CalicoTier> = self
+            .policies
+            .iter()
+            .filter_map(|v| match PolicyObject::from_value(v) {
+                Ok(PolicyObject::Tier(t)) => CalicoTier::new(&t).ok(),
+                _ => None,
+            })
+            .collect();
+        let calico_policy = |built: Result<CalicoPolicy, netpol::validate::ValidationErrors>| {
+            built.and_then(|p| match p.missing_tier(&tiers) {
+                Some(e) => Err(netpol::validate::ValidationErrors(vec![e])),
+                None => Ok(p),
+            })
+        };
         for value in &self.policies {
             let (kind, key) = policy_key(value);
             let mut unsupported = Vec::new();
@@ -903,10 +919,10 @@ impl Scenario {
                     }
                 }
                 Ok(PolicyObject::CalicoNetworkPolicy(written)) => {
-                    push_or_errors(&mut policies, CalicoPolicy::new(&written))
+                    push_or_errors(&mut policies, calico_policy(CalicoPolicy::new(&written)))
                 }
                 Ok(PolicyObject::GlobalNetworkPolicy(written)) => {
-                    push_or_errors(&mut policies, CalicoPolicy::new(&written))
+                    push_or_errors(&mut policies, calico_policy(CalicoPolicy::new(&written)))
                 }
                 Ok(PolicyObject::NetworkSet(written)) => {
                     push_or_errors(&mut policies, CalicoNetworkSet::new(&written))
@@ -1181,12 +1197,25 @@ fn policy_key(value: &serde_json::Value) -> (String, String) {
     let meta = value.get("metadata");
     let get = |k: &str| meta.and_then(|m| m.get(k)).and_then(|v| v.as_str());
     // A kind the crate does not read is a NetworkPolicy entry refused at `kind`.
-    let kind = match value.get("kind").and_then(|k| k.as_str()) {
-        Some("ClusterNetworkPolicy") => "ClusterNetworkPolicy",
-        _ => "NetworkPolicy",
+    // Calico's NetworkPolicy is named as kubectl names the resource, apart from
+    // Kubernetes' own.
+    let calico_group = value
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| {
+            v.starts_with("projectcalico.org/") || v.starts_with("crd.projectcalico.org/")
+        });
+    let (kind, cluster_scoped) = match value.get("kind").and_then(|k| k.as_str()) {
+        Some("ClusterNetworkPolicy") => ("ClusterNetworkPolicy", true),
+        Some("NetworkPolicy") if calico_group => ("NetworkPolicy.projectcalico.org", false),
+        Some("GlobalNetworkPolicy") => ("GlobalNetworkPolicy", true),
+        Some("NetworkSet") => ("NetworkSet", false),
+        Some("GlobalNetworkSet") => ("GlobalNetworkSet", true),
+        Some("Tier") => ("Tier", true),
+        _ => ("NetworkPolicy", false),
     };
     let name = get("name").unwrap_or("");
-    let key = if kind == "ClusterNetworkPolicy" {
+    let key = if cluster_scoped {
         name.to_owned()
     } else {
         format!("{}/{name}", get("namespace").unwrap_or("default"))

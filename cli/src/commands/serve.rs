@@ -458,6 +458,7 @@ fn load(request: &Request<'_>, state: &mut State) -> Reply {
     if let Some(text) = &request.manifests {
         m.read_text("manifests", text);
     }
+    m.settle_tiers();
     let loaded = super::load_manifests(m, false)?;
     let counts = (
         loaded.built.cluster.namespace_count(),
