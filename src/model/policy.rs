@@ -5,7 +5,9 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::go_json::{self, DecodeError, GoError, Gvk, Segment, go_struct};
+use super::go_json::{
+    self, DecodeError, GoError, Gvk, Json, Node, Segment, TypeMeta, go_struct, go_value,
+};
 use super::{CNP_API_VERSION, ClusterNetworkPolicy, IntOrString, LabelSelector, ObjectMeta};
 
 go_struct! {
@@ -30,9 +32,11 @@ go_struct! {
     pub struct NetworkPolicy {
         /// `apiVersion`, normally `networking.k8s.io/v1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`, normally `NetworkPolicy`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
@@ -62,6 +66,7 @@ go_struct! {
         /// it; `kubectl` prints `{}` for "all pods". Absent is treated like `{}` (that is what
         /// the apiserver's decoding does) but kept apart so it serializes back as written.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub pod_selector: Option<LabelSelector>,
         /// `ingress` rules. `None` and `Some(vec![])` differ only when `policyTypes` is
         /// written; both allow no ingress when the policy isolates ingress.
@@ -226,9 +231,11 @@ go_struct! {
     pub struct NetworkPolicyList {
         /// `apiVersion`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`: `NetworkPolicyList` or `List`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// The policies.
         pub items: Vec<NetworkPolicy>,
@@ -392,7 +399,34 @@ impl PolicyObject {
     /// # Ok::<(), netpol::model::DecodeError>(())
     /// ```
     pub fn from_value(value: &Value) -> Result<Self, DecodeError> {
-        decode_object(value, &endpoint_default(), KINDS).map_err(|e| e.into_decode_error(None))
+        decode_object(&Node::from_value(value), &endpoint_default(), KINDS)
+            .map_err(|e| e.into_decode_error(None))
+    }
+
+    /// Decodes one object of any supported kind from its JSON text, told apart by its
+    /// `apiVersion` and `kind` as [`PolicyObject::from_value`] does. Unlike a parsed value,
+    /// the text keeps what the apiserver's decoder sees and a `Value` loses: keys in the
+    /// order written and repeated keys (decoded again into the same field, see
+    /// [`go_json`](super::go_json)), and numbers as written (`-0` is the integer 0).
+    ///
+    /// ```
+    /// use netpol::model::PolicyObject;
+    /// let text = r#"{"metadata": {"name": "web", "name": null}, "spec": {"podSelector": {}}}"#;
+    /// let PolicyObject::NetworkPolicy(p) = PolicyObject::from_json(text)? else { panic!() };
+    /// assert_eq!(p.metadata.name.as_deref(), Some("web")); // null leaves a string as it was
+    /// let err = PolicyObject::from_json(r#"{"spec": {"podSelector": [], "podSelector": {}}}"#)
+    ///     .unwrap_err(); // the first type error is kept
+    /// assert_eq!(err.path, "spec.podSelector");
+    /// # Ok::<(), netpol::model::DecodeError>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, DecodeError> {
+        let text = go_json::go_text(text);
+        let default = endpoint_default();
+        if let Some(decoded) = fast_object(&text, &default, KINDS) {
+            return Ok(decoded);
+        }
+        let node = go_json::parse_node(&text)?;
+        decode_object(&node, &default, KINDS).map_err(|e| e.into_decode_error(Some(&text)))
     }
 
     /// The object's kind.
@@ -417,7 +451,7 @@ struct KindEntry {
     api_version: &'static str,
     kind: &'static str,
     /// Decodes a parsed object (the authority, with error paths).
-    decode: fn(&Value) -> Result<Decoded, GoError>,
+    decode: fn(&Node<'_>) -> Result<Decoded, GoError>,
     /// Decodes the object's text in one streaming pass, `None` on any error (see
     /// [`go_json::decode_streaming`]); its kind is already checked.
     fast: fn(&str) -> Option<Decoded>,
@@ -432,7 +466,7 @@ const KINDS: Kinds = &[
     KindEntry {
         api_version: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
-        decode: |v| go_json::decode_root::<NetworkPolicy>(v).map(Decoded::NetworkPolicy),
+        decode: |v| go_json::decode_node::<NetworkPolicy>(v).map(Decoded::NetworkPolicy),
         fast: |t| {
             go_json::decode_streaming::<NetworkPolicy>(t, go_json::Root::Checked)
                 .map(Decoded::NetworkPolicy)
@@ -442,7 +476,7 @@ const KINDS: Kinds = &[
         api_version: CNP_API_VERSION,
         kind: "ClusterNetworkPolicy",
         decode: |v| {
-            go_json::decode_root::<ClusterNetworkPolicy>(v).map(Decoded::ClusterNetworkPolicy)
+            go_json::decode_node::<ClusterNetworkPolicy>(v).map(Decoded::ClusterNetworkPolicy)
         },
         fast: |t| {
             go_json::decode_streaming::<ClusterNetworkPolicy>(t, go_json::Root::Checked)
@@ -471,29 +505,33 @@ fn endpoint_default() -> Gvk {
 /// `kind` name: in one streaming pass when it decodes, else through [`decode_object`],
 /// which gives the error.
 fn decode_object_text(text: &str, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
-    if let Some((map, _)) = go_json::scan_top(text) {
-        let top = Value::Object(map);
-        let default = &defaults_for(&top, default, kinds);
-        if let Ok((found, _)) = go_json::resolve_gvk(&top, default) {
-            if let Some(entry) = kinds.iter().find(|e| e.gvk() == found) {
-                if let Some(decoded) = (entry.fast)(text) {
-                    return Ok(decoded);
-                }
-            }
-        }
+    if let Some(decoded) = fast_object(text, default, kinds) {
+        return Ok(decoded);
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| GoError::at_path(Vec::new(), go_json::json_message(&e)))?;
-    decode_object(&value, default, kinds)
+    let node = go_json::parse_node_go(text)?;
+    decode_object(&node, default, kinds)
+}
+
+/// One object's text decoded in one streaming pass as the kind its top-level
+/// `apiVersion` and `kind` name; `None` when anything fails.
+fn fast_object(text: &str, default: &Gvk, kinds: Kinds) -> Option<Decoded> {
+    let (top, _) = go_json::scan_top(text)?;
+    fast_object_with(text, &top, default, kinds)
+}
+
+/// [`fast_object`] with the top-level keys already scanned.
+fn fast_object_with(text: &str, top: &Node<'_>, default: &Gvk, kinds: Kinds) -> Option<Decoded> {
+    let tm = go_json::interpret(top).ok()?;
+    let default = defaults_for(&tm, default, kinds);
+    let found = go_json::resolve_type_meta(&tm, &default).ok()?;
+    let entry = kinds.iter().find(|e| e.gvk() == found)?;
+    (entry.fast)(text)
 }
 
 /// The defaults for an object: `default`, except that an object naming one of the
 /// [`KINDS`] by `kind` alone, without `apiVersion`, takes that kind's group and version
 /// (the only endpoint such a manifest can be meant for).
-fn defaults_for(value: &Value, default: &Gvk, kinds: Kinds) -> Gvk {
-    let Ok(tm) = go_json::interpret(value) else {
-        return default.clone();
-    };
+fn defaults_for(tm: &TypeMeta, default: &Gvk, kinds: Kinds) -> Gvk {
     match (&tm.api_version, &tm.kind) {
         (None, Some((_, kind))) => kinds
             .iter()
@@ -506,12 +544,13 @@ fn defaults_for(value: &Value, default: &Gvk, kinds: Kinds) -> Gvk {
 
 /// Decodes one object as the kind its `apiVersion` and `kind` name (missing parts taken
 /// from `default`, see [`defaults_for`]).
-fn decode_object(value: &Value, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
-    let default = &defaults_for(value, default, kinds);
-    let (found, tm) = go_json::resolve_gvk(value, default)?;
+fn decode_object(node: &Node<'_>, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
+    let tm = go_json::interpret(node)?;
+    let default = &defaults_for(&tm, default, kinds);
+    let found = go_json::resolve_type_meta(&tm, default)?;
     for entry in kinds {
         if found == entry.gvk() {
-            return (entry.decode)(value);
+            return (entry.decode)(node);
         }
     }
     Err(go_json::wrong_kind(
@@ -519,6 +558,21 @@ fn decode_object(value: &Value, default: &Gvk, kinds: Kinds) -> Result<Decoded, 
         &tm,
         &kinds.iter().map(KindEntry::gvk).collect::<Vec<_>>(),
     ))
+}
+
+/// The value of the last top-level key exactly `kind`, when it is a string.
+fn exact_kind(top: &Node<'_>) -> Option<String> {
+    let Json::Object(pairs) = &top.v else {
+        return None;
+    };
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "kind")
+        .and_then(|(_, v)| match &v.v {
+            Json::String(s) => Some(s.clone().into_owned()),
+            _ => None,
+        })
 }
 
 impl KindEntry {
@@ -538,18 +592,9 @@ fn decode_objects(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError>
     let text = go_json::go_text(text);
     // One object (no `items`, no `kind: ...List`): decoded whole, streaming when it can.
     if let Some((top, has_items)) = go_json::scan_top(&text) {
-        let list_kind = top
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"));
+        let list_kind = exact_kind(&top).is_some_and(|k| k.ends_with("List"));
         if !has_items && !list_kind {
-            let top = Value::Object(top);
-            let default = defaults_for(&top, &endpoint_default(), kinds);
-            let fast = go_json::resolve_gvk(&top, &default)
-                .ok()
-                .and_then(|(found, _)| kinds.iter().find(|e| e.gvk() == found))
-                .and_then(|entry| (entry.fast)(&text));
-            if let Some(decoded) = fast {
+            if let Some(decoded) = fast_object_with(&text, &top, &endpoint_default(), kinds) {
                 return Ok(vec![decoded]);
             }
         }
@@ -562,15 +607,16 @@ fn decode_objects(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError>
         Ok(doc) => doc,
         Err(e) => return Err(go_json::syntax_error(&e)),
     };
-    doc.finish(kinds)
+    doc.finish(&text, kinds)
         .map_err(|e| e.into_decode_error(Some(&text)))
 }
 
 /// A top-level document as read from the text.
 enum Doc<'a> {
-    /// An object: its fields other than `items`, and its items if it has any.
+    /// An object: its fields other than `items` in order (repeats kept), and its items if
+    /// it has any.
     Object {
-        fields: serde_json::Map<String, Value>,
+        fields: Vec<(String, Value)>,
         items: Option<Items<'a>>,
     },
     /// Anything else: a scalar as written, an array as an empty one (decoding it is an
@@ -591,21 +637,35 @@ enum Items<'a> {
 }
 
 impl Doc<'_> {
-    fn finish(self, kinds: Kinds) -> Result<Vec<Decoded>, GoError> {
+    fn finish(self, text: &str, kinds: Kinds) -> Result<Vec<Decoded>, GoError> {
         let (fields, items) = match self {
             Doc::Other(value) => {
-                return decode_object(&value, &endpoint_default(), kinds).map(|d| vec![d]);
+                return decode_object(&Node::from_value(&value), &endpoint_default(), kinds)
+                    .map(|d| vec![d]);
             }
             Doc::Object { fields, items } => (fields, items),
         };
-        let list = go_json::interpret_map(&fields)?;
-        let list_kind = list.kind.as_ref().map(|(_, k)| k.as_str()).unwrap_or("");
+        let nodes: Vec<(&str, Node<'_>)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), Node::from_value(v)))
+            .collect();
+        let list = go_json::interpret_pairs(nodes.iter().map(|(k, v)| (*k, v)))?;
+        let list_kind = nodes
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == "kind")
+            .and_then(|(_, v)| match &v.v {
+                Json::String(s) => Some(s.as_ref()),
+                _ => None,
+            })
+            .unwrap_or("");
         let items = match items {
             Some(items) => items,
             None if list_kind.ends_with("List") => Items::Null,
             None => {
-                let object = Value::Object(fields);
-                return decode_object(&object, &endpoint_default(), kinds).map(|d| vec![d]);
+                // One object after all: decoded from its text, repeated keys and all.
+                let node = go_json::parse_node_go(text)?;
+                return decode_object(&node, &endpoint_default(), kinds).map(|d| vec![d]);
             }
         };
         let items = match items {
@@ -620,6 +680,7 @@ impl Doc<'_> {
         };
         // kubectl gives items with neither apiVersion nor kind those of the list, minus
         // the `List` suffix (`UnstructuredList` decoding); a plain `List` has none to give.
+        let list_kind = list.kind.as_ref().map(|(_, k)| k.as_str()).unwrap_or("");
         let item_kind = list_kind.strip_suffix("List").unwrap_or("");
         let list_default = if item_kind.is_empty() {
             None
@@ -639,12 +700,14 @@ impl Doc<'_> {
         };
         let default = list_default.unwrap_or_else(endpoint_default);
         let mut out = Vec::with_capacity(items.len());
-        for (i, text) in items.into_iter().enumerate() {
+        for (i, item) in items.into_iter().enumerate() {
             let at = [Segment::Key("items".into()), Segment::Index(i)];
+            // Where the item's text starts in the document (it is a slice of it).
+            let base = (item.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
             // An item of a typed list that names another kind is a mistake.
             if !item_kind.is_empty() {
-                let written = go_json::scan_top(text)
-                    .and_then(|(top, _)| go_json::interpret_map(&top).ok())
+                let written = go_json::scan_top(item)
+                    .and_then(|(top, _)| go_json::interpret(&top).ok())
                     .and_then(|tm| tm.kind);
                 if let Some((key, kind)) = written.filter(|(_, k)| !k.is_empty() && k != item_kind)
                 {
@@ -655,7 +718,10 @@ impl Doc<'_> {
                     .under(&at));
                 }
             }
-            out.push(decode_object_text(text, &default, kinds).map_err(|e| e.under(&at))?);
+            out.push(
+                decode_object_text(item, &default, kinds)
+                    .map_err(|e| e.under(&at).shifted(base))?,
+            );
         }
         Ok(out)
     }
@@ -679,7 +745,7 @@ impl<'de> Visitor<'de> for DocVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc<'de>, A::Error> {
-        let mut fields = serde_json::Map::new();
+        let mut fields = Vec::new();
         let mut items = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == "items" {
@@ -687,7 +753,7 @@ impl<'de> Visitor<'de> for DocVisitor {
                 items = Some(map.next_value_seed(ItemsSeed)?);
             } else {
                 let value: Value = map.next_value()?;
-                fields.insert(key, value);
+                fields.push((key, value));
             }
         }
         Ok(Doc::Object { fields, items })
