@@ -795,6 +795,31 @@ fn numbers_are_read_as_written() {
     );
 }
 
+/// A custom resource (ClusterNetworkPolicy) is read into a `map[string]interface{}`
+/// (`unstructured.UnstructuredJSONScheme`): in a Go map a repeated key's value is decoded
+/// afresh into an `interface{}` and replaces the earlier one, so the last occurrence wins
+/// whole and the earlier ones are never typed.
+#[test]
+fn custom_resources_keep_the_last_of_repeated_keys() {
+    use netpol::model::ClusterNetworkPolicy;
+    let text = r#"{"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "a", "name": "b"},
+        "spec": {"tier": "Admin", "priority": "not a number"},
+        "spec": {"tier": "Baseline", "subject": {"namespaces": {}}}}"#;
+    let cnp = ClusterNetworkPolicy::from_json(text).unwrap();
+    assert_eq!(cnp.metadata.name.as_deref(), Some("b"));
+    let spec = cnp.spec.unwrap();
+    assert_eq!(spec.tier.as_deref(), Some("Baseline"));
+    assert_eq!(spec.priority, None);
+    // The same repeats in a NetworkPolicy merge, and the mistyped field is refused.
+    let np = r#"{"metadata": {"name": "a"}, "spec": {"podSelector": {}, "policyTypes": 1},
+        "spec": {"policyTypes": ["Ingress"]}}"#;
+    assert_eq!(
+        NetworkPolicy::from_json(np).unwrap_err().path,
+        "spec.policyTypes"
+    );
+}
+
 /// `SimpleMetaFactory.Interpret` reads `apiVersion` and `kind` with encoding/json, whose
 /// keys match case-insensitively, in the order written: a later key wins.
 #[test]

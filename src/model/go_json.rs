@@ -85,7 +85,10 @@
 //!
 //! - `serde(...)`: container attributes for both the public struct and the copy;
 //! - `kind("group/version", "Kind")`: the object's `apiVersion` and `kind`, checked
-//!   before anything else is decoded, as the apiserver's codec does;
+//!   before anything else is decoded, as the apiserver's codec does; with a third
+//!   argument `"unstructured"` for a custom resource, which the apiserver reads into a
+//!   `map[string]interface{}` first, so that a repeated key's last value replaces the
+//!   earlier ones whole (and only it is decoded into the typed fields);
 //! - `checked { "jsonName" => field: Type, ... }`: fields whose Go types are checked
 //!   while the model keeps them, as written, in its `extra` map (Service fields that
 //!   routing does not read).
@@ -818,7 +821,15 @@ pub(crate) struct Ctx {
     /// The checking pass over a document with repeated keys (see [`decode_node`]):
     /// nothing is dropped, so every occurrence is decoded against its Go type.
     check: bool,
+    /// The object is a custom resource (its model's `kind` says `"unstructured"`): the
+    /// apiserver reads it into a `map[string]interface{}`, where a repeated key's last
+    /// value replaces the earlier ones whole, at every level; the typed fields are read
+    /// from that map only.
+    last_wins: std::cell::Cell<bool>,
 }
+
+/// The mode of a model's `kind(...)` for a custom resource (see `Ctx::last_wins`).
+const UNSTRUCTURED: &str = "unstructured";
 
 impl Ctx {
     /// `saveError`: keeps the mismatch written first.
@@ -1016,11 +1027,16 @@ impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
             match &n.v {
                 Json::Null => {}
                 Json::Object(pairs) => {
+                    let last_wins = self.ctx.last_wins.get();
                     for (k, v) in pairs {
                         let k: &'de str = k;
                         if let Some(i) = index.get(k) {
                             if let Some((_, layers)) = fields.get_mut(*i) {
-                                layers.push(v);
+                                if last_wins {
+                                    *layers = Layers::One(v);
+                                } else {
+                                    layers.push(v);
+                                }
                             }
                         } else {
                             index.insert(k, fields.len());
@@ -1255,6 +1271,9 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_, '_> {
         {
             check_type_meta(node, api_version, kind)
                 .map_err(|e| e.under(&path.segments()).fatal())?;
+        }
+        if parts.next() == Some(UNSTRUCTURED) {
+            self.ctx.last_wins.set(true);
         }
         let de = NodeDe {
             hint: Some(type_name),
@@ -1824,7 +1843,7 @@ macro_rules! go_struct {
             $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $fty:ty ),* $(,)?
         }
         $( serde( $($sattr:tt)* ); )?
-        $( kind( $gv:literal, $kind:literal ); )?
+        $( kind( $gv:literal, $kind:literal $(, $mode:literal)? ); )?
         $( checked { $( $cname:literal => $cfield:ident : $cty:ty ),* $(,)? } )?
     ) => {
         $(#[$smeta])*
@@ -1860,7 +1879,7 @@ macro_rules! go_struct {
                 const MARKER: &'static str = concat!(
                     $crate::model::go_json::marker_prefix!(),
                     stringify!($name)
-                    $(, "|", $gv, "|", $kind)?
+                    $(, "|", $gv, "|", $kind $(, "|", $mode)?)?
                 );
 
                 fn derived<'de, D: ::serde::Deserializer<'de>>(
