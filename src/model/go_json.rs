@@ -505,7 +505,6 @@ impl<'a> Node<'a> {
 /// serde_json first, so its errors (and its limits: numbers within `f64`, 128 levels)
 /// are the ones reported; the tree is then read from the checked text.
 pub(crate) fn parse_node(text: &str) -> Result<Node<'_>, DecodeError> {
-    serde_json::from_str::<de::IgnoredAny>(text).map_err(|e| syntax_error(&e))?;
     serde_json::from_str::<Value>(text).map_err(|e| syntax_error(&e))?;
     let mut b = Builder {
         text,
@@ -826,6 +825,9 @@ pub(crate) struct Ctx {
     /// value replaces the earlier ones whole, at every level; the typed fields are read
     /// from that map only.
     last_wins: std::cell::Cell<bool>,
+    /// Whether building the value dropped an occurrence that Go decodes (and may have
+    /// found a mismatch in).
+    dropped: std::cell::Cell<bool>,
 }
 
 /// The mode of a model's `kind(...)` for a custom resource (see `Ctx::last_wins`).
@@ -901,20 +903,21 @@ pub(crate) struct NodeDe<'de, 'p, 'c> {
 /// Decodes a node with the rules: the first error Go would return, if any.
 ///
 /// Go decodes every occurrence of a repeated key, even one a later `null` or `[]` then
-/// throws away, and keeps a type mismatch found in it. When the document repeats a key,
-/// a first pass therefore decodes every occurrence and drops nothing, for the errors
-/// only; the second pass, which builds the value, can then drop what Go drops.
+/// throws away, and keeps a type mismatch found in it. When building the value dropped
+/// an occurrence, a second pass therefore decodes the document again dropping nothing,
+/// for the errors only (the value pass decoded a part of what it decodes, so it has no
+/// error of its own when the check pass has none).
 pub(crate) fn decode_node<T: DeserializeOwned>(node: &Node<'_>) -> Result<T, GoError> {
-    if has_repeats(node) {
-        let ctx = Ctx {
+    let ctx = Ctx::default();
+    let result = T::deserialize(NodeDe::new(Layers::One(node), Path::Root, &ctx));
+    if ctx.dropped.get() {
+        let check = Ctx {
             check: true,
             ..Ctx::default()
         };
-        let result = T::deserialize(NodeDe::new(Layers::One(node), Path::Root, &ctx));
-        first_error(result, &ctx)?;
+        let checked = T::deserialize(NodeDe::new(Layers::One(node), Path::Root, &check));
+        first_error(checked, &check)?;
     }
-    let ctx = Ctx::default();
-    let result = T::deserialize(NodeDe::new(Layers::One(node), Path::Root, &ctx));
     first_error(result, &ctx)
 }
 
@@ -925,20 +928,6 @@ fn first_error<T>(result: Result<T, GoError>, ctx: &Ctx) -> Result<T, GoError> {
         (Err(e), _) if e.fatal => Err(e),
         (_, Some((_, saved))) => Err(saved),
         (result, None) => result,
-    }
-}
-
-/// Whether any object in the tree has a key twice.
-fn has_repeats(node: &Node<'_>) -> bool {
-    match &node.v {
-        Json::Array(items) => items.iter().any(has_repeats),
-        Json::Object(pairs) => {
-            let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_ref()).collect();
-            keys.sort_unstable();
-            keys.windows(2).any(|w| matches!(w, [a, b] if a == b))
-                || pairs.iter().any(|(_, v)| has_repeats(v))
-        }
-        _ => false,
     }
 }
 
@@ -1021,6 +1010,7 @@ impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
     /// occurrences; `null` is no change; anything else is a mismatch.
     fn go_struct<V: Visitor<'de>>(self, expected: &str, visitor: V) -> Result<V::Value, GoError> {
         let mut fields: Vec<(&'de str, Layers<'de>)> = Vec::new();
+        // Field positions by key, once an object is too large to search.
         let mut index: std::collections::HashMap<&'de str, usize> =
             std::collections::HashMap::new();
         for n in self.layers.nodes() {
@@ -1030,8 +1020,18 @@ impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
                     let last_wins = self.ctx.last_wins.get();
                     for (k, v) in pairs {
                         let k: &'de str = k;
-                        if let Some(i) = index.get(k) {
-                            if let Some((_, layers)) = fields.get_mut(*i) {
+                        let at = if fields.len() <= 16 {
+                            fields.iter().position(|(f, _)| *f == k)
+                        } else {
+                            if index.len() < fields.len() {
+                                for (i, (f, _)) in fields.iter().enumerate().skip(index.len()) {
+                                    index.insert(f, i);
+                                }
+                            }
+                            index.get(k).copied()
+                        };
+                        if let Some(i) = at {
+                            if let Some((_, layers)) = fields.get_mut(i) {
                                 if last_wins {
                                     *layers = Layers::One(v);
                                 } else {
@@ -1039,7 +1039,6 @@ impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
                                 }
                             }
                         } else {
-                            index.insert(k, fields.len());
                             fields.push((k, Layers::One(v)));
                         }
                     }
@@ -1065,7 +1064,12 @@ impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
         for n in self.layers.nodes() {
             match &n.v {
                 Json::Null if self.ctx.check => {}
-                Json::Null => entries.clear(),
+                Json::Null => {
+                    if !entries.is_empty() {
+                        self.ctx.dropped.set(true);
+                    }
+                    entries.clear();
+                }
                 Json::Object(pairs) => entries.extend(pairs.iter()),
                 _ => self.save(n, mismatch(n, expected)),
             }
@@ -1199,7 +1203,13 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_, '_> {
             &written[..]
         } else {
             match nodes.iter().rposition(|n| n.is_null()) {
-                Some(i) => nodes.get(i + 1..).unwrap_or_default(),
+                Some(i) => {
+                    let before = nodes.get(..i).unwrap_or_default();
+                    if before.iter().any(|n| !n.is_null()) {
+                        self.ctx.dropped.set(true);
+                    }
+                    nodes.get(i + 1..).unwrap_or_default()
+                }
                 None => nodes,
             }
         };
@@ -1304,15 +1314,18 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_, '_> {
             let mut slots: Vec<Layers<'de>> = Vec::new();
             let mut len = 0;
             let check = self.ctx.check;
+            let mut dropped = false;
             for n in self.layers.nodes() {
                 match &n.v {
                     Json::Null if check => {}
                     Json::Array(items) if check && items.is_empty() => {}
                     Json::Null => {
+                        dropped |= !slots.is_empty();
                         slots.clear();
                         len = 0;
                     }
                     Json::Array(items) if items.is_empty() => {
+                        dropped |= !slots.is_empty();
                         slots.clear();
                         len = 0;
                     }
@@ -1327,6 +1340,10 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_, '_> {
                     }
                     _ => self.save(n, mismatch(n, "an array")),
                 }
+            }
+            dropped |= slots.len() > len;
+            if dropped {
+                self.ctx.dropped.set(true);
             }
             slots.truncate(len);
             visitor.visit_seq(SlotsAccess {
