@@ -613,8 +613,8 @@ fn decode_objects(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError>
 
 /// A top-level document as read from the text.
 enum Doc<'a> {
-    /// An object: its fields other than `items` in order (repeats kept), and its items if
-    /// it has any.
+    /// An object: its `apiVersion` and `kind` keys (any spelling) in order, repeats kept,
+    /// and its items if it has any.
     Object {
         fields: Vec<(String, Value)>,
         items: Option<Items<'a>>,
@@ -751,9 +751,12 @@ impl<'de> Visitor<'de> for DocVisitor {
             if key == "items" {
                 // A repeated key: the last one wins.
                 items = Some(map.next_value_seed(ItemsSeed)?);
-            } else {
+            } else if go_json::fold_eq(&key, "apiVersion") || go_json::fold_eq(&key, "kind") {
                 let value: Value = map.next_value()?;
                 fields.push((key, value));
+            } else {
+                // Read only for its syntax: a single object is decoded from its text.
+                map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(Doc::Object { fields, items })
