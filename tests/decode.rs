@@ -837,3 +837,68 @@ fn api_version_and_kind_are_read_in_key_order() {
     .unwrap_err();
     assert_eq!(e.path, "APIVERSION");
 }
+
+/// Numbers are named as written also where they are read before the object is decoded:
+/// an `apiVersion` or `kind` that is a number, and a document that is one.
+#[test]
+fn numbers_are_named_as_written_in_every_route() {
+    for (text, path, message) in [
+        (
+            r#"{"apiVersion": -0}"#,
+            "apiVersion",
+            "couldn't get version/kind: cannot unmarshal number -0 into a string",
+        ),
+        (
+            r#"{"kind": 1.50, "items": []}"#,
+            "kind",
+            "couldn't get version/kind: cannot unmarshal number 1.50 into a string",
+        ),
+        (
+            "123456789012345678901234567890",
+            "",
+            "cannot unmarshal number 123456789012345678901234567890 into an object (NetworkPolicy)",
+        ),
+    ] {
+        for (route, e) in [
+            ("from_json", NetworkPolicy::from_json(text).unwrap_err()),
+            ("decode_policies", decode_policies(text).unwrap_err()),
+        ] {
+            assert_eq!(
+                (e.path.as_str(), e.message.as_str()),
+                (path, message),
+                "{route}: {text}"
+            );
+        }
+    }
+}
+
+/// The syntax is serde_json's, with its limits (numbers within `f64`, 128 levels): every
+/// route reports the first syntax error of the whole text where serde_json reports it,
+/// also in a list, where items and `apiVersion`/`kind` are first read as raw text.
+#[test]
+fn syntax_errors_are_the_first_in_the_text_in_every_route() {
+    let deep = format!("{}{}", "[".repeat(128), "]".repeat(128));
+    for text in [
+        r#"{"metadata": {"annotations": {"a": 1e400}}}"#.to_owned(),
+        r#"{"apiVersion": 1e400, "kind": "List", "items": []}"#.to_owned(),
+        r#"{"kind": "List", "metadata": {"x": 1e400}, "items": []}"#.to_owned(),
+        format!(r#"{{"kind": "List", "metadata": {{"x": {deep}}}, "items": []}}"#),
+        "{\"kind\": \"List\", \"items\": [\n  {\"metadata\": {\"name\": 1e400}}\n]}".to_owned(),
+        r#"{"items": [{"spec": 1e999}], "kind": }"#.to_owned(),
+        "[1, 2e400]".to_owned(),
+    ] {
+        let e = serde_json::from_str::<Value>(&text).unwrap_err();
+        let at = (e.line(), e.column());
+        for (route, got) in [
+            ("from_json", NetworkPolicy::from_json(&text).unwrap_err()),
+            ("decode_policies", decode_policies(&text).unwrap_err()),
+        ] {
+            assert_eq!(got.path, "", "{route}: {text}");
+            assert!(
+                e.to_string().starts_with(&got.message),
+                "{route}: {got} vs {e}"
+            );
+            assert_eq!((got.line, got.column), at, "{route}: {text}");
+        }
+    }
+}

@@ -489,6 +489,16 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// Moves every offset by `base` (for a node read from a part of a larger text).
+    pub(crate) fn shift(&mut self, base: usize) {
+        self.offset = self.offset.map(|o| o + base);
+        match &mut self.v {
+            Json::Array(items) => items.iter_mut().for_each(|i| i.shift(base)),
+            Json::Object(pairs) => pairs.iter_mut().for_each(|(_, v)| v.shift(base)),
+            _ => {}
+        }
+    }
+
     /// Numbers the nodes in pre-order (for a tree built by a deserializer).
     fn renumber(&mut self, next: &mut usize) {
         self.pos = *next;
@@ -502,10 +512,10 @@ impl<'a> Node<'a> {
 }
 
 /// Parses text (already through [`go_text`]) into a [`Node`]. The syntax is checked by
-/// serde_json first, so its errors (and its limits: numbers within `f64`, 128 levels)
-/// are the ones reported; the tree is then read from the checked text.
+/// serde_json first ([`check_syntax`]), so its errors (and its limits: numbers within
+/// `f64`, 128 levels) are the ones reported; the tree is then read from the checked text.
 pub(crate) fn parse_node(text: &str) -> Result<Node<'_>, DecodeError> {
-    serde_json::from_str::<Value>(text).map_err(|e| syntax_error(&e))?;
+    check_syntax(text)?;
     let mut b = Builder {
         text,
         bytes: text.as_bytes(),
@@ -520,9 +530,68 @@ pub(crate) fn parse_node(text: &str) -> Result<Node<'_>, DecodeError> {
     })
 }
 
-/// [`parse_node`] with its error as a [`GoError`] of the document.
-pub(crate) fn parse_node_go(text: &str) -> Result<Node<'_>, GoError> {
-    parse_node(text).map_err(|e| GoError::at_path(Vec::new(), e.message))
+/// Checks that `text` is one JSON value as serde_json reads it into a `Value`: the same
+/// errors at the same positions (the first in the text), the same limits (numbers within
+/// `f64`, 128 levels of nesting), without building anything.
+pub(crate) fn check_syntax(text: &str) -> Result<(), DecodeError> {
+    serde_json::from_str::<Checked>(text)
+        .map(|Checked| ())
+        .map_err(|e| syntax_error(&e))
+}
+
+/// Any JSON value, read only to check it: unlike serde's `IgnoredAny` (which serde_json
+/// skips without parsing numbers or counting levels), every number is parsed and every
+/// level counted, as for a `serde_json::Value`.
+pub(crate) struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Checked, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
+    }
 }
 
 /// Reads a [`Node`] from text that is known to be valid JSON nested at most 128 deep.

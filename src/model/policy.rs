@@ -1,12 +1,12 @@
 use std::fmt;
 
 use serde::Deserializer;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::go_json::{
-    self, DecodeError, GoError, Gvk, Json, Node, Segment, TypeMeta, go_struct, go_value,
+    self, Checked, DecodeError, GoError, Gvk, Json, Node, Segment, TypeMeta, go_struct, go_value,
 };
 use super::{CNP_API_VERSION, ClusterNetworkPolicy, IntOrString, LabelSelector, ObjectMeta};
 
@@ -501,17 +501,6 @@ fn endpoint_default() -> Gvk {
     }
 }
 
-/// Decodes one object's text (already through `go_text`) as the kind its `apiVersion` and
-/// `kind` name: in one streaming pass when it decodes, else through [`decode_object`],
-/// which gives the error.
-fn decode_object_text(text: &str, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
-    if let Some(decoded) = fast_object(text, default, kinds) {
-        return Ok(decoded);
-    }
-    let node = go_json::parse_node_go(text)?;
-    decode_object(&node, default, kinds)
-}
-
 /// One object's text decoded in one streaming pass as the kind its top-level
 /// `apiVersion` and `kind` name; `None` when anything fails.
 fn fast_object(text: &str, default: &Gvk, kinds: Kinds) -> Option<Decoded> {
@@ -605,10 +594,27 @@ fn decode_objects(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError>
         .and_then(|doc| de.end().map(|()| doc))
     {
         Ok(doc) => doc,
-        Err(e) => return Err(go_json::syntax_error(&e)),
+        Err(e) => return Err(first_syntax_error(&text, go_json::syntax_error(&e))),
     };
     doc.finish(&text, kinds)
-        .map_err(|e| e.into_decode_error(Some(&text)))
+}
+
+/// The first syntax error of the whole `text`, as reading it into a `serde_json::Value`
+/// reports it (what [`NetworkPolicy::from_json`] reports), or `found` if there is none.
+///
+/// The first pass over a document reads the items and the `apiVersion`/`kind` values as
+/// raw text, which serde_json checks without parsing numbers or counting levels: an
+/// error found later (in such a value, or by serde_json after it) may not be the first.
+fn first_syntax_error(text: &str, found: DecodeError) -> DecodeError {
+    go_json::check_syntax(text).err().unwrap_or(found)
+}
+
+/// Decodes the whole `text` as one object.
+fn decode_whole(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError> {
+    let node = go_json::parse_node(text)?;
+    decode_object(&node, &endpoint_default(), kinds)
+        .map(|d| vec![d])
+        .map_err(|e| e.into_decode_error(Some(text)))
 }
 
 /// A top-level document as read from the text.
@@ -616,12 +622,11 @@ enum Doc<'a> {
     /// An object: its `apiVersion` and `kind` keys (any spelling) in order, repeats kept,
     /// and its items if it has any.
     Object {
-        fields: Vec<(String, Value)>,
+        fields: Vec<(String, &'a str)>,
         items: Option<Items<'a>>,
     },
-    /// Anything else: a scalar as written, an array as an empty one (decoding it is an
-    /// error that names only its type).
-    Other(Value),
+    /// Anything else (a scalar, an array): decoded from the text, as one object.
+    Other,
 }
 
 /// The `items` of a list, decoded as they were read.
@@ -637,19 +642,21 @@ enum Items<'a> {
 }
 
 impl Doc<'_> {
-    fn finish(self, text: &str, kinds: Kinds) -> Result<Vec<Decoded>, GoError> {
+    fn finish(self, text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError> {
+        let located = |e: GoError| e.into_decode_error(Some(text));
         let (fields, items) = match self {
-            Doc::Other(value) => {
-                return decode_object(&Node::from_value(&value), &endpoint_default(), kinds)
-                    .map(|d| vec![d]);
-            }
+            // Decoded from its text, which has a number as written.
+            Doc::Other => return decode_whole(text, kinds),
             Doc::Object { fields, items } => (fields, items),
         };
-        let nodes: Vec<(&str, Node<'_>)> = fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), Node::from_value(v)))
-            .collect();
-        let list = go_json::interpret_pairs(nodes.iter().map(|(k, v)| (*k, v)))?;
+        // `apiVersion` and `kind` from their text: a number as written (`-0`), located.
+        let mut nodes: Vec<(&str, Node<'_>)> = Vec::with_capacity(fields.len());
+        for (k, raw) in &fields {
+            let mut node = go_json::parse_node(raw).map_err(|e| first_syntax_error(text, e))?;
+            node.shift(offset_in(text, raw));
+            nodes.push((k.as_str(), node));
+        }
+        let list = go_json::interpret_pairs(nodes.iter().map(|(k, v)| (*k, v))).map_err(located)?;
         let list_kind = nodes
             .iter()
             .rev()
@@ -662,19 +669,16 @@ impl Doc<'_> {
         let items = match items {
             Some(items) => items,
             None if list_kind.ends_with("List") => Items::Null,
-            None => {
-                // One object after all: decoded from its text, repeated keys and all.
-                let node = go_json::parse_node_go(text)?;
-                return decode_object(&node, &endpoint_default(), kinds).map(|d| vec![d]);
-            }
+            // One object after all: decoded from its text, repeated keys and all.
+            None => return decode_whole(text, kinds),
         };
         let items = match items {
             Items::Null => return Ok(Vec::new()),
             Items::Other(found) => {
-                return Err(GoError::at_path(
+                return Err(located(GoError::at_path(
                     vec![Segment::Key("items".into())],
                     format!("cannot unmarshal {found} into an array"),
-                ));
+                )));
             }
             Items::Array(items) => items,
         };
@@ -702,8 +706,7 @@ impl Doc<'_> {
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let at = [Segment::Key("items".into()), Segment::Index(i)];
-            // Where the item's text starts in the document (it is a slice of it).
-            let base = (item.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+            let base = offset_in(text, item);
             // An item of a typed list that names another kind is a mistake.
             if !item_kind.is_empty() {
                 let written = go_json::scan_top(item)
@@ -711,20 +714,34 @@ impl Doc<'_> {
                     .and_then(|tm| tm.kind);
                 if let Some((key, kind)) = written.filter(|(_, k)| !k.is_empty() && k != item_kind)
                 {
-                    return Err(GoError::at_path(
-                        vec![Segment::Key(key)],
-                        format!("a {list_kind} holds {item_kind} objects, not a {kind}"),
-                    )
-                    .under(&at));
+                    return Err(located(
+                        GoError::at_path(
+                            vec![Segment::Key(key)],
+                            format!("a {list_kind} holds {item_kind} objects, not a {kind}"),
+                        )
+                        .under(&at),
+                    ));
                 }
             }
-            out.push(
-                decode_object_text(item, &default, kinds)
-                    .map_err(|e| e.under(&at).shifted(base))?,
-            );
+            // In one streaming pass when it decodes, else from its tree, which gives the error.
+            let decoded = match fast_object(item, &default, kinds) {
+                Some(decoded) => decoded,
+                None => {
+                    let node =
+                        go_json::parse_node(item).map_err(|e| first_syntax_error(text, e))?;
+                    decode_object(&node, &default, kinds)
+                        .map_err(|e| located(e.under(&at).shifted(base)))?
+                }
+            };
+            out.push(decoded);
         }
         Ok(out)
     }
+}
+
+/// Where `part`, a slice of `text`, starts in it.
+fn offset_in(text: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize)
 }
 
 /// Reads the top level of a document.
@@ -752,43 +769,43 @@ impl<'de> Visitor<'de> for DocVisitor {
                 // A repeated key: the last one wins.
                 items = Some(map.next_value_seed(ItemsSeed)?);
             } else if go_json::fold_eq(&key, "apiVersion") || go_json::fold_eq(&key, "kind") {
-                let value: Value = map.next_value()?;
-                fields.push((key, value));
+                let raw: &'de RawValue = map.next_value()?;
+                fields.push((key, raw.get()));
             } else {
-                // Read only for its syntax: a single object is decoded from its text.
-                map.next_value::<IgnoredAny>()?;
+                // Only checked: a single object is decoded from its text.
+                map.next_value::<Checked>()?;
             }
         }
         Ok(Doc::Object { fields, items })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Doc::Other(Value::Array(Vec::new())))
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Doc::Other)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::Null))
+        Ok(Doc::Other)
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::Bool(v)))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::from(v)))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::from(v)))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::from(v)))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::String(v.to_owned())))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 }
 
@@ -818,7 +835,7 @@ impl<'de> Visitor<'de> for ItemsSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Items<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
         Ok(Items::Other("object"))
     }
 

@@ -197,8 +197,29 @@ fn decode_routes_agree(
     text: &str,
     decoded: &Result<Vec<NetworkPolicy>, netpol::model::DecodeError>,
 ) {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return; // not JSON to serde_json (syntax, a lone surrogate, a huge number)
+    let value = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => value,
+        Err(e) => {
+            // Not JSON to serde_json (syntax, a huge number, nesting, a lone surrogate):
+            // every route reports serde_json's first error where it reports it, lists
+            // too. A lone surrogate escape is U+FFFD to the decoder, not an error.
+            if !text.to_ascii_lowercase().contains("\\ud") {
+                let mut message = e.to_string();
+                if let Some(at) = message.rfind(" at line ") {
+                    message.truncate(at);
+                }
+                let want = netpol::model::DecodeError {
+                    path: String::new(),
+                    message,
+                    line: e.line(),
+                    column: e.column(),
+                };
+                assert_eq!(decoded.as_ref().err(), Some(&want), "decode_policies");
+                let one = NetworkPolicy::from_json(text);
+                assert_eq!(one.as_ref().err(), Some(&want), "from_json");
+            }
+            return;
+        }
     };
     let is_list = value.get("items").is_some()
         || value
@@ -217,15 +238,17 @@ fn decode_routes_agree(
         );
     }
     // A `Value` keeps one of repeated keys and sorts them: it means the same as the text
-    // only without repeats (also up to case, for `apiVersion`/`kind`) and without `-0`.
-    if value_faithful(text) {
+    // only without repeats (also up to case, for `apiVersion`/`kind`) and without `-0`,
+    // and it reports the same first error only when the keys were written sorted.
+    let (faithful, sorted) = value_faithful(text);
+    if faithful {
         let via_value = NetworkPolicy::from_value(&value);
         assert_eq!(
             one.as_ref().ok(),
             via_value.as_ref().ok(),
             "from_json and from_value disagree"
         );
-        if let (Err(a), Err(b)) = (&one, &via_value) {
+        if let (Err(a), Err(b), true) = (&one, &via_value, sorted) {
             assert_eq!(&a.path, &b.path);
             // Numbers are named as written in the text, as serde_json prints them in a value.
             if !a.message.contains("number") {
@@ -269,49 +292,59 @@ fn has_negative_zero(text: &str) -> bool {
 }
 
 /// Whether a `serde_json::Value` of `text` means what the text means to the apiserver's
-/// decoder: no object writes a key twice, also not up to case (`Interpret` reads
-/// `apiVersion` and `kind` case-insensitively, in the order written), and no number is
-/// `-0`.
-fn value_faithful(text: &str) -> bool {
+/// decoder (no object writes a key twice, also not up to case, as `Interpret` reads
+/// `apiVersion` and `kind` case-insensitively in the order written; no number is `-0`),
+/// and whether, moreover, every object's keys are written in the order a `Value` sorts
+/// them (so that the first of two errors is the same in both).
+fn value_faithful(text: &str) -> (bool, bool) {
     use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-    struct Probe(bool);
+    struct Probe {
+        faithful: bool,
+        sorted: bool,
+    }
     impl<'de> Deserialize<'de> for Probe {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             struct V;
+            const LEAF: Probe = Probe {
+                faithful: true,
+                sorted: true,
+            };
             impl<'de> Visitor<'de> for V {
                 type Value = Probe;
                 fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                     f.write_str("JSON")
                 }
                 fn visit_bool<E>(self, _: bool) -> Result<Probe, E> {
-                    Ok(Probe(true))
+                    Ok(LEAF)
                 }
                 fn visit_i64<E>(self, _: i64) -> Result<Probe, E> {
-                    Ok(Probe(true))
+                    Ok(LEAF)
                 }
                 fn visit_u64<E>(self, _: u64) -> Result<Probe, E> {
-                    Ok(Probe(true))
+                    Ok(LEAF)
                 }
                 fn visit_f64<E>(self, _: f64) -> Result<Probe, E> {
-                    Ok(Probe(true))
+                    Ok(LEAF)
                 }
                 fn visit_str<E>(self, _: &str) -> Result<Probe, E> {
-                    Ok(Probe(true))
+                    Ok(LEAF)
                 }
                 fn visit_unit<E>(self) -> Result<Probe, E> {
-                    Ok(Probe(true))
+                    Ok(LEAF)
                 }
                 fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Probe, A::Error> {
-                    let mut ok = true;
-                    while let Some(Probe(p)) = seq.next_element()? {
-                        ok &= p;
+                    let mut out = LEAF;
+                    while let Some(p) = seq.next_element::<Probe>()? {
+                        out.faithful &= p.faithful;
+                        out.sorted &= p.sorted;
                     }
-                    Ok(Probe(ok))
+                    Ok(out)
                 }
                 fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
-                    let mut ok = true;
+                    let mut out = LEAF;
                     let mut keys = BTreeSet::new();
-                    while let Some((k, Probe(p))) = map.next_entry::<String, Probe>()? {
+                    let mut last: Option<String> = None;
+                    while let Some((k, p)) = map.next_entry::<String, Probe>()? {
                         let folded: String = k
                             .chars()
                             .map(|c| match c {
@@ -320,15 +353,20 @@ fn value_faithful(text: &str) -> bool {
                                 c => c.to_ascii_lowercase(),
                             })
                             .collect();
-                        ok &= p && keys.insert(folded);
+                        out.faithful &= p.faithful && keys.insert(folded);
+                        out.sorted &= p.sorted && last.as_ref().is_none_or(|l| *l < k);
+                        last = Some(k);
                     }
-                    Ok(Probe(ok))
+                    Ok(out)
                 }
             }
             d.deserialize_any(V)
         }
     }
-    !has_negative_zero(text) && serde_json::from_str::<Probe>(text).is_ok_and(|p| p.0)
+    match serde_json::from_str::<Probe>(text) {
+        Ok(p) if !has_negative_zero(text) => (p.faithful, p.faithful && p.sorted),
+        _ => (false, false),
+    }
 }
 
 /// `null` anywhere in an accepted policy decodes as the zero value there: like the key's
