@@ -9,24 +9,30 @@
 //!
 //! # The rules, and the Go code each one mirrors
 //!
+//! This table is the one statement of the rules; the rest of the crate's documentation
+//! refers to it.
+//!
 //! | input | Go (apiserver) | here |
 //! | --- | --- | --- |
 //! | `null` in a pointer, slice or map field | sets it to nil (`literalStore`, case `'n'`) | `None` / empty, as if the key were absent |
 //! | `null` in a string, number, bool or struct field | ignored: the field keeps its zero value (`literalStore` "ignore null for primitives/string"; `indirect` with `decodingNull`) | the zero value: `""`, `0`, `false`, a struct with every field at its zero value |
 //! | `null` as an array element or map value | the element's zero value (`array` decodes into a fresh element; `object` zeroes `mapElem`) | `ingress: [null]` is `ingress: [{}]`, `values: ["a", null]` is `["a", ""]` |
-//! | an array, string, number or bool where a struct is expected | `UnmarshalTypeError` "cannot unmarshal array into Go struct field …" (`array`, `object`, `literalStore`) | refused with the field path; serde's derive would read an array by position |
+//! | `null` as the whole document | `Interpret` finds no `apiVersion` or `kind`, the endpoint's are filled in, and decoding `null` leaves the new object empty | an empty object of the kind decoded |
+//! | an array, string, number or bool where a struct or map is expected | `UnmarshalTypeError` "cannot unmarshal array into Go struct field …" (`array`, `object`, `literalStore`) | refused with the field path; serde's derive would read an array by position |
 //! | an object or array where a string, number or bool is expected | `UnmarshalTypeError` | refused |
 //! | a number with a fraction or exponent (`1.5`, `1e3`, `1.0`), or out of range, for an integer | `UnmarshalTypeError` "cannot unmarshal number 1.5 into … of type int32" (`literalStore`: `strconv.ParseInt` of the literal, `OverflowInt`) | refused, the number named as written; `-0` is the integer 0, as `ParseInt` reads it |
 //! | a string for a number, a number for a string | `UnmarshalTypeError` | refused |
-//! | keys | matched exactly: `CaseSensitive` (sigs.k8s.io/json); unknown keys dropped | matched exactly; unknown keys kept in the model's `extra` map so the object round-trips |
-//! | a repeated key | decoded again into the same field (`object` looks the field up and decodes into it; non-strict field validation, the default): a string or number is replaced and `null` leaves it; a struct gets the fields of both objects; a pointer is followed, and reset by `null`; a slice's elements are decoded into the elements already there (`array` reuses the backing array, so elements a shorter array cut off come back when a longer one follows; `[]` and `null` start anew); a map gets the entries of both, each value decoded afresh | the same, from the text (see below); a `serde_json::Value` has already kept only the last of repeated keys |
+//! | `metadata` | `metav1.ObjectMeta`: every field typed (`generation` an `int64`, `labels` a `map[string]string`, timestamps `metav1.Time`, `ownerReferences` structs) | [`ObjectMeta`](super::ObjectMeta) with the same types; its unknown keys kept in `extra` |
+//! | keys | matched exactly after unescaping (`"spe\u0063"` is `spec`): `CaseSensitive` (sigs.k8s.io/json); unknown keys dropped | matched exactly after unescaping; unknown keys kept in the model's `extra` map so the object round-trips |
+//! | a repeated key | decoded again into the same field (`object` looks the field up and decodes into it; non-strict field validation, the default): a string or number is replaced and `null` leaves it; a struct gets the fields of both objects; a pointer is followed, and reset by `null`; a slice's elements are decoded into the elements already there (`array` reuses the backing array, so elements a shorter array cut off come back when a longer one follows; `[]` and `null` start anew); a map gets the entries of both, each value decoded afresh | the same, from the text (see below); a custom resource (ClusterNetworkPolicy), which the apiserver reads into a `map[string]interface{}` first, keeps the last occurrence whole |
 //! | a type mismatch | saved (`saveError`, the first one kept) and decoding goes on; the saved error is returned at the end | the same: the mismatch written first is reported, also one in an occurrence a later `null` throws away |
 //! | an error from an `UnmarshalJSON` method (`IntOrString`, `Time`) | returned at once: it wins over a saved mismatch | the same; the method runs on every occurrence of a repeated key |
+//! | string escapes | JSON's (`\n`, `\/`, `\u00e9`, surrogate pairs) | the same |
 //! | `"\ud800"` (a lone UTF-16 surrogate escape) | U+FFFD (`unquote`: "Invalid surrogate; fall back to replacement rune") | U+FFFD when the text is given to this module ([`from_str`], `NetworkPolicy::from_json`, `decode_policies`) |
 //! | `intstr.IntOrString` given `null` | `Int(0)` (`IntOrString.UnmarshalJSON` decodes `null` into its `int32`) | [`IntOrString::Int(0)`](super::IntOrString); `null` in the pointer field `port` is absent |
 //! | `metav1.Time` | `null` is the zero time, a string must parse with `time.Parse(time.RFC3339, …)` (`Time.UnmarshalJSON`) | [`Time`](super::Time) checks the string with the same rules and keeps it as written |
 //! | `metav1.FieldsV1` (`managedFields[].fieldsV1`) | any JSON value (`FieldsV1.UnmarshalJSON` keeps the raw bytes) | any JSON value |
-//! | `apiVersion` / `kind` of a top-level object | read first, case-insensitively, in the order written, a later key winning (`SimpleMetaFactory.Interpret` uses `encoding/json`); a missing one is filled from the endpoint (`gvkWithDefaults`); `a/b/c` is refused by `schema.ParseGroupVersion`; another kind is decoded as that kind and fails conversion | a missing or empty one is filled in; any other group, version or kind is refused with what was found |
+//! | `apiVersion` / `kind` of a top-level object | read first, case-insensitively, in the order written, a later key winning, `null` skipped and any other non-string refused (`SimpleMetaFactory.Interpret` uses `encoding/json`); a missing or empty one is filled from the endpoint (`gvkWithDefaults`); `a/b/c` is refused by `schema.ParseGroupVersion`; another kind is decoded as that kind and fails conversion | the same reading; a missing or empty one is filled in; any other group, version or kind is refused with what was found |
 //!
 //! Null therefore always decodes like the key's absence, and an element's `null` like
 //! the element's zero value. A Rust `Option` stands for "absent" where Go cannot tell
@@ -34,12 +40,65 @@
 //! `ports[].targetPort`), so that a decoded object serializes back as it was written;
 //! there `null` gives `None`, which every consumer reads as Go's zero value.
 //!
+//! Each rule, on a NetworkPolicy:
+//!
+//! ```
+//! use netpol::model::{NetworkPolicy, NetworkPolicyIngressRule, decode_policies};
+//!
+//! // null: absent for an `Option`, the zero value for a string, an element or the document.
+//! let p = NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": null},
+//!     "spec": {"podSelector": {"matchLabels": {"app": null}}, "ingress": [null]}}"#)?;
+//! assert_eq!(p.metadata.namespace, None);
+//! assert_eq!(p.spec.pod_selector.unwrap().match_labels.unwrap()["app"], "");
+//! assert_eq!(p.spec.ingress.unwrap(), [NetworkPolicyIngressRule::default()]); // allows all
+//! assert_eq!(NetworkPolicy::from_json("null")?, NetworkPolicy::default());
+//!
+//! // Objects only where Go has a struct or a map; scalars of the Go type, numbers as written.
+//! let e = NetworkPolicy::from_json(r#"{"spec": {"podSelector": []}}"#).unwrap_err();
+//! assert_eq!(e.to_string(),
+//!     "spec.podSelector: cannot unmarshal array into an object (LabelSelector) (line 1, column 26)");
+//! let e = NetworkPolicy::from_json(r#"{"spec": {"ingress": [{"ports": [{"endPort": 8e1}]}]}}"#)
+//!     .unwrap_err();
+//! assert_eq!(e.message, "cannot unmarshal number 8e1 into an int32");
+//!
+//! // Typed metadata.
+//! let e = NetworkPolicy::from_json(r#"{"metadata": {"generation": "1"}}"#).unwrap_err();
+//! assert_eq!((e.path.as_str(), e.message.as_str()),
+//!     ("metadata.generation", r#"cannot unmarshal string "1" into an int64"#));
+//!
+//! // apiVersion and kind: read first, case-insensitively, the last key winning.
+//! let e = NetworkPolicy::from_json(r#"{"apiVersion": "apps/v1", "kind": "Deployment"}"#)
+//!     .unwrap_err();
+//! assert_eq!(e.path, "kind");
+//! assert!(NetworkPolicy::from_json(r#"{"KIND": "Pod", "kind": "NetworkPolicy"}"#).is_ok());
+//! assert_eq!(NetworkPolicy::from_json(r#"{"kind": "NetworkPolicy", "Kind": "Pod"}"#)
+//!     .unwrap_err().path, "Kind");
+//!
+//! // A repeated key is decoded again into the same field: a map gets both entries.
+//! let p = NetworkPolicy::from_json(
+//!     r#"{"metadata": {"labels": {"a": "1"}, "labels": {"b": "2"}, "name": "x", "name": null}}"#)?;
+//! assert_eq!(p.metadata.labels.unwrap().len(), 2);
+//! assert_eq!(p.metadata.name.as_deref(), Some("x"));
+//!
+//! // Escapes, in keys too; a lone surrogate is U+FFFD.
+//! let p = NetworkPolicy::from_json(r#"{"metadata": {"n\u0061me": "caf\u00e9\ud800"}}"#)?;
+//! assert_eq!(p.metadata.name.as_deref(), Some("café\u{fffd}"));
+//!
+//! // The type mismatch written first is the one reported, and every route agrees.
+//! let text = r#"{"spec": {"policyTypes": 1}, "metadata": {"name": 1}}"#;
+//! assert_eq!(NetworkPolicy::from_json(text).unwrap_err().path, "spec.policyTypes");
+//! assert_eq!(decode_policies(text).unwrap_err().path, "spec.policyTypes");
+//! # Ok::<(), netpol::model::DecodeError>(())
+//! ```
+//!
 //! # Where the crate still differs from Go, on purpose or by necessity
 //!
-//! - The syntax is checked by serde_json: a number beyond the range of `f64` (`1e400`)
-//!   is refused even in an unknown field Go would skip.
+//! - The syntax is serde_json's: a number beyond the range of `f64` (`1e400`) is refused
+//!   even in an unknown field Go would skip. Every route reports the first syntax error
+//!   of the text, where serde_json reports it.
 //! - Values nested deeper than 128 levels are refused (serde_json's limit; Go's is
-//!   10000). Only unknown fields can nest that deep.
+//!   10000); in a list read by `decode_policies`, an item's levels count from the item.
+//!   Only unknown fields can nest that deep.
 //! - A parsed `serde_json::Value` ([`from_value`], `NetworkPolicy::from_value`) has lost
 //!   what text holds: repeated keys (it kept the last), the order of keys (it sorts
 //!   them, which decides which `apiVersion`/`kind` spelling wins and which of two type
@@ -51,7 +110,8 @@
 //!   may replace invalid sequences with U+FFFD, as Go does inside strings.
 //! - A lone surrogate escape is only replaced when the text comes through this module;
 //!   `serde_json::from_str::<NetworkPolicy>` refuses it in serde_json's parser, before
-//!   the model sees it.
+//!   the model sees it. serde_json also parses numbers before the model sees them: there
+//!   `-0` is the float `-0.0`, refused for an integer field.
 //!
 //! # Declaring a model
 //!
@@ -79,7 +139,8 @@
 //! newtype struct with a marker name. This module's deserializer answers the marker and
 //! hands the derived code its own value (no copy); any other deserializer (serde_json,
 //! a YAML one, `serde_json::Value`) answers like for any newtype, and the object is then
-//! buffered into a `serde_json::Value` once and decoded with this module's rules. Every
+//! buffered once, into the tree described below (keys in order, repeats kept, numbers as
+//! that deserializer parsed them), and decoded with this module's rules. Every
 //! field below is decoded by this module's deserializer, so `Option`, `Vec`, maps,
 //! strings and numbers need nothing of their own. Optional parts:
 //!
@@ -100,7 +161,9 @@
 //! (an error, or a repeated key, which serde's derived code refuses) is the text read
 //! into a tree that keeps keys in order with their repeats and numbers as written, and
 //! decoded again from it: the tree path is the authority for errors (their path, message,
-//! order and position) and for repeated keys. A list is decoded one item at a time.
+//! order and position) and for repeated keys. A list is decoded one item at a time; its
+//! first pass reads the items and the `apiVersion`/`kind` values as raw text, and any
+//! syntax error is then taken from a check of the whole text, so that it is the first.
 //!
 //! On the tree, a value is decoded from all its occurrences at once (its *layers*): each
 //! rule folds them the way Go's decoder, decoding each occurrence into the same target,
@@ -162,9 +225,7 @@ pub struct DecodeError {
 /// Decodes JSON text into `T` with the apiserver's rules (see the [module docs](self)).
 ///
 /// Works for any serde type, the crate's models and plain `#[derive(Deserialize)]` types
-/// alike: structs and maps accept only objects (or `null`), `null` is the zero value,
-/// integers must be integral and in range. Trailing text is an error; lone surrogate
-/// escapes become U+FFFD. Errors carry the field path and the line and column.
+/// alike. Trailing text is an error. Errors carry the field path and the line and column.
 ///
 /// ```
 /// #[derive(serde::Deserialize, Debug, PartialEq)]
