@@ -838,6 +838,34 @@ fn api_version_and_kind_are_read_in_key_order() {
     assert_eq!(e.path, "APIVERSION");
 }
 
+/// The model holds the `apiVersion` and `kind` the kind check took, whatever their
+/// spelling; the other spellings are not kept among the unknown fields, where, printed
+/// after the model's own fields, they would win when the object is read again.
+#[test]
+fn the_spelling_interpret_took_is_the_one_kept() {
+    use netpol::model::ClusterNetworkPolicy;
+    for text in [
+        r#"{"kInd": "Pod", "kind": "NetworkPolicy", "metadata": {"name": "a"}}"#,
+        r#"{"Kind": "Pod", "KIND": "NetworkPolicy", "metadata": {"name": "a"}}"#,
+        r#"{"kind": "Pod", "Kind": "NetworkPolicy", "kind": null, "metadata": {"name": "a"}}"#,
+    ] {
+        let p = NetworkPolicy::from_json(text).unwrap();
+        assert_eq!(p.kind.as_deref(), Some("NetworkPolicy"), "{text}");
+        assert!(p.extra.is_empty(), "{text}: {:?}", p.extra);
+        let printed = serde_json::to_string(&p).unwrap();
+        assert_eq!(NetworkPolicy::from_json(&printed).unwrap(), p, "{printed}");
+        assert_eq!(decode_policies(text).unwrap(), std::slice::from_ref(&p));
+        assert_eq!(serde_json::from_str::<NetworkPolicy>(text).unwrap(), p);
+    }
+    let cnp = ClusterNetworkPolicy::from_json(
+        r#"{"APIVERSION": "v1", "apiVersion": "policy.networking.k8s.io/v1alpha2",
+            "Kind": "ClusterNetworkPolicy", "metadata": {"name": "c"}}"#,
+    )
+    .unwrap();
+    assert_eq!(cnp.kind.as_deref(), Some("ClusterNetworkPolicy"));
+    assert!(cnp.extra.is_empty(), "{:?}", cnp.extra);
+}
+
 /// Numbers are named as written also where they are read before the object is decoded:
 /// an `apiVersion` or `kind` that is a number, and a document that is one.
 #[test]

@@ -32,7 +32,7 @@
 //! | `intstr.IntOrString` given `null` | `Int(0)` (`IntOrString.UnmarshalJSON` decodes `null` into its `int32`) | [`IntOrString::Int(0)`](super::IntOrString); `null` in the pointer field `port` is absent |
 //! | `metav1.Time` | `null` is the zero time, a string must parse with `time.Parse(time.RFC3339, …)` (`Time.UnmarshalJSON`) | [`Time`](super::Time) checks the string with the same rules and keeps it as written |
 //! | `metav1.FieldsV1` (`managedFields[].fieldsV1`) | any JSON value (`FieldsV1.UnmarshalJSON` keeps the raw bytes) | any JSON value |
-//! | `apiVersion` / `kind` of a top-level object | read first, case-insensitively, in the order written, a later key winning, `null` skipped and any other non-string refused (`SimpleMetaFactory.Interpret` uses `encoding/json`); a missing or empty one is filled from the endpoint (`gvkWithDefaults`); `a/b/c` is refused by `schema.ParseGroupVersion`; another kind is decoded as that kind and fails conversion | the same reading; a missing or empty one is filled in; any other group, version or kind is refused with what was found |
+//! | `apiVersion` / `kind` of a top-level object | read first, case-insensitively, in the order written, a later key winning, `null` skipped and any other non-string refused (`SimpleMetaFactory.Interpret` uses `encoding/json`); a missing or empty one is filled from the endpoint (`gvkWithDefaults`); `a/b/c` is refused by `schema.ParseGroupVersion`; another kind is decoded as that kind and fails conversion | the same reading; a missing or empty one is filled in; any other group, version or kind is refused with what was found; the model's `api_version` and `kind` hold the values taken, and other spellings are not kept (Go's case-sensitive decoder drops them as unknown keys) |
 //!
 //! Null therefore always decodes like the key's absence, and an element's `null` like
 //! the element's zero value. A Rust `Option` stands for "absent" where Go cannot tell
@@ -1027,7 +1027,61 @@ pub(crate) struct NodeDe<'de, 'p, 'c> {
     /// A model's own value: its derived code asks for a map (because of `flatten`) but
     /// the Go type is a struct.
     is_struct: bool,
+    /// The top level of a model with a kind: the `apiVersion` and `kind` values the kind
+    /// check took (see [`TypeMetaNodes`]).
+    type_meta: Option<TypeMetaNodes<'de>>,
     ctx: &'c Ctx,
+}
+
+/// The `apiVersion` and `kind` occurrences `Interpret` took from an object: of every key
+/// spelt like them (case-insensitively), the last that is not `null`.
+///
+/// They are what the model holds, and the other spellings are not kept: a model prints
+/// its `apiVersion` and `kind` before its unknown fields, so a losing spelling kept
+/// among those would, printed after them, win when the object is read again.
+#[derive(Clone, Copy)]
+struct TypeMetaNodes<'de> {
+    api_version: Option<&'de Node<'de>>,
+    kind: Option<&'de Node<'de>>,
+}
+
+impl<'de> TypeMetaNodes<'de> {
+    fn of(node: &'de Node<'de>) -> Self {
+        let mut found = TypeMetaNodes {
+            api_version: None,
+            kind: None,
+        };
+        if let Json::Object(pairs) = &node.v {
+            for (k, v) in pairs {
+                if v.is_null() {
+                    continue;
+                }
+                if fold_eq(k, "apiVersion") {
+                    found.api_version = Some(v);
+                } else if fold_eq(k, "kind") {
+                    found.kind = Some(v);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// Whether the key is `apiVersion` or `kind` in any spelling `Interpret` accepts.
+fn is_type_meta_key(key: &str) -> bool {
+    fold_eq(key, "apiVersion") || fold_eq(key, "kind")
+}
+
+/// Whether an object's top-level keys (as [`scan_top`] gives them) spell `apiVersion` and
+/// `kind` only exactly: otherwise the streaming pass leaves the object to the tree, which
+/// keeps the spelling `Interpret` took (see [`TypeMetaNodes`]).
+pub(crate) fn exact_type_meta_keys(top: &Node<'_>) -> bool {
+    match &top.v {
+        Json::Object(pairs) => pairs
+            .iter()
+            .all(|(k, _)| !is_type_meta_key(k) || k == "apiVersion" || k == "kind"),
+        _ => true,
+    }
 }
 
 /// Decodes a node with the rules: the first error Go would return, if any.
@@ -1068,6 +1122,7 @@ impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
             path,
             hint: None,
             is_struct: false,
+            type_meta: None,
             ctx,
         }
     }
@@ -1150,6 +1205,9 @@ impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
                     let last_wins = self.ctx.last_wins.get();
                     for (k, v) in pairs {
                         let k: &'de str = k;
+                        if self.type_meta.is_some() && is_type_meta_key(k) {
+                            continue;
+                        }
                         let at = if fields.len() <= 16 {
                             fields.iter().position(|(f, _)| *f == k)
                         } else {
@@ -1174,6 +1232,13 @@ impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
                     }
                 }
                 _ => self.save(n, mismatch(n, expected)),
+            }
+        }
+        if let Some(tm) = self.type_meta {
+            for (key, node) in [("apiVersion", tm.api_version), ("kind", tm.kind)] {
+                if let Some(node) = node {
+                    fields.push((key, Layers::One(node)));
+                }
             }
         }
         let path = self.path;
@@ -1406,11 +1471,13 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_, '_> {
         };
         let mut parts = rest.split('|');
         let type_name = parts.next().unwrap_or(rest);
+        let mut type_meta = None;
         if let (Some(api_version), Some(kind), Some(node)) =
             (parts.next(), parts.next(), self.layers.last())
         {
             check_type_meta(node, api_version, kind)
                 .map_err(|e| e.under(&path.segments()).fatal())?;
+            type_meta = Some(TypeMetaNodes::of(node));
         }
         if parts.next() == Some(UNSTRUCTURED) {
             self.ctx.last_wins.set(true);
@@ -1418,6 +1485,7 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_, '_> {
         let de = NodeDe {
             hint: Some(type_name),
             is_struct: true,
+            type_meta,
             ..self
         };
         visitor
@@ -2052,14 +2120,15 @@ pub(crate) use go_struct;
 // The fast path: the same rules while streaming from text
 // ---------------------------------------------------------------------------------------
 //
-// Buffering a large object into a `Value` costs more than decoding it (the tree's
-// allocations and their release dominate), so text is first decoded in one streaming pass
-// by `StreamDe`, which applies the same rules on top of serde_json's deserializer. It
-// reports no paths: on any error the text is decoded again through the `Value` path,
-// which is the authority for errors (their path, message and order) and for repeated
-// keys (a repeated struct field stops the streaming pass; maps keep their last value in
-// both). So the fast path can only accept what the `Value` path accepts, with the same
-// result; the property tests and the fuzz checks hold the two routes equal.
+// Building a tree of a large object costs more than decoding it (the tree's allocations
+// and their release dominate), so text is first decoded in one streaming pass by
+// `StreamDe`, which applies the same rules on top of serde_json's deserializer. It
+// reports no paths: on any error the text is decoded again through the tree path, which
+// is the authority for errors (their path, message and order), for repeated keys (a
+// repeated struct field stops the streaming pass; maps keep their last value in both)
+// and for objects spelling `apiVersion` or `kind` another way. So the fast path can only
+// accept what the tree path accepts, with the same result; the property tests and the
+// fuzz checks hold the two routes equal.
 
 /// What the outermost model of a streaming pass may skip or must do about its
 /// `apiVersion`/`kind`.
@@ -2072,7 +2141,7 @@ pub(crate) enum Root<'t> {
 }
 
 /// Decodes `text` (already through [`go_text`]) in one streaming pass; `None` when
-/// anything fails, for the caller to decode through the `Value` path instead.
+/// anything fails, for the caller to decode through the tree path instead.
 pub(crate) fn decode_streaming<T: DeserializeOwned>(text: &str, root: Root<'_>) -> Option<T> {
     let mut de = serde_json::Deserializer::from_str(text);
     let t = T::deserialize(StreamDe {
@@ -2475,9 +2544,12 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for StreamDe<'_, D> {
                 Some(Root::Text(text)) => {
                     let (top, _) = scan_top(text).ok_or_else(no)?;
                     check_type_meta(&top, api_version, kind).map_err(|_| no::<D::Error>())?;
+                    if !exact_type_meta_keys(&top) {
+                        return Err(no());
+                    }
                 }
                 // A model with a kind inside another (a list's items): its keys are not
-                // known yet, so it is buffered and decoded through the `Value` path.
+                // known yet, so it is buffered and decoded through the tree path.
                 None => return v.visit_newtype_struct(self.de),
             }
         }
@@ -2520,9 +2592,9 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for StreamDe<'_, D> {
         self.want(Want::Str, v)
     }
     fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
-        // Read it as the `Value` path does (numbers beyond f64 and nesting beyond 128 are
+        // Check it as the tree path does (numbers beyond f64 and nesting beyond 128 are
         // refused there too), then drop it.
-        Value::deserialize(self.de)?;
+        Checked::deserialize(self.de)?;
         v.visit_unit()
     }
 }

@@ -510,6 +510,9 @@ fn fast_object(text: &str, default: &Gvk, kinds: Kinds) -> Option<Decoded> {
 
 /// [`fast_object`] with the top-level keys already scanned.
 fn fast_object_with(text: &str, top: &Node<'_>, default: &Gvk, kinds: Kinds) -> Option<Decoded> {
+    if !go_json::exact_type_meta_keys(top) {
+        return None;
+    }
     let tm = go_json::interpret(top).ok()?;
     let default = defaults_for(&tm, default, kinds);
     let found = go_json::resolve_type_meta(&tm, &default).ok()?;
