@@ -930,3 +930,25 @@ fn syntax_errors_are_the_first_in_the_text_in_every_route() {
         }
     }
 }
+
+/// Namespace, Node and Pod follow the same rules: a string, bool or number field is a Go
+/// value, which a repeated key's `null` leaves as it was; a slice is reset by it.
+#[test]
+fn core_objects_keep_values_through_a_repeated_null() {
+    use netpol::model::Pod;
+    let pod = Pod::from_json(
+        r#"{"kind": "Pod", "kind": null, "metadata": {"name": "p"},
+            "spec": {"nodeName": "n1", "hostNetwork": true, "containers": [{"name": "c"}],
+                     "nodeName": null, "hostNetwork": null, "containers": null},
+            "status": {"podIP": "10.0.0.1", "podIP": null}}"#,
+    )
+    .unwrap();
+    assert_eq!(pod.kind.as_deref(), Some("Pod"));
+    assert_eq!(pod.spec.node_name.as_deref(), Some("n1"));
+    assert_eq!(pod.spec.host_network, Some(true));
+    assert_eq!(pod.spec.containers, None);
+    assert_eq!(pod.status.pod_ip.as_deref(), Some("10.0.0.1"));
+    let e = Pod::from_json(r#"{"spec": {"containers": [{"ports": [{"containerPort": 80.0}]}]}}"#)
+        .unwrap_err();
+    assert_eq!(e.path, "spec.containers[0].ports[0].containerPort");
+}

@@ -4,6 +4,7 @@ use netpol::model::{IpBlock, LabelSelector, LabelSelectorRequirement, NetworkPol
 use netpol::validate::{
     ErrorKind, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
     is_valid_port_name, validate_ip_block, validate_label_selector, validate_network_policy,
+    validate_resource_version_on_create,
 };
 use serde_json::{Value, json};
 
@@ -100,16 +101,22 @@ fn every_rejected_conformance_policy_gives_the_apiservers_errors() {
 
 #[test]
 fn conformance_file_agrees_when_present() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/cases");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return; // the shared cases live beside the crate in the workspace only
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(dir) = netpol_testing::shared::shared_or_skip(
+        &netpol_testing::shared::shared_path(root, "cases"),
+        "the shared rejected-policy cases",
+    ) else {
+        return;
     };
+    let entries = std::fs::read_dir(&dir).unwrap();
+    let (mut files, mut checked) = (0, 0);
     for entry in entries.flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
         let Some(policies) = doc.get("policies").and_then(Value::as_array) else {
             continue;
         };
+        files += 1;
         let rejected: Vec<(String, String)> = doc
             .get("expectRejected")
             .and_then(Value::as_array)
@@ -138,8 +145,13 @@ fn conformance_file_agrees_when_present() {
                 }
                 None => assert!(result.is_ok(), "{key} should be accepted: {result:?}"),
             }
+            checked += 1;
         }
     }
+    // Every file holding policies was read, counted apart from the loop above.
+    let present = netpol_testing::shared::count_files(&dir, "json", |t| t.contains("\"policies\""));
+    assert_eq!(files, present);
+    assert!(checked >= files, "{checked} policies in {files} files");
 }
 
 // ---------------------------------------------------------------- accepted edge cases
@@ -842,9 +854,22 @@ fn generate_name_masks_two_bytes() {
 }
 
 /// etcd3 `store.Create`: a `resourceVersion` that `strconv.ParseUint` reads as non-zero
-/// is `ErrResourceVersionSetOnCreate`, checked only after validation passed.
+/// is `ErrResourceVersionSetOnCreate`, checked only after validation passed. Validation
+/// itself accepts it (an object read back from a cluster carries one).
 #[test]
 fn resource_version_on_create() {
+    fn create_errors(metadata: Value) -> Vec<(String, String)> {
+        let errs = meta_errors(metadata.clone());
+        if !errs.is_empty() {
+            return errs;
+        }
+        let p = NetworkPolicy::from_value(&json!({"metadata": metadata, "spec": {}})).unwrap();
+        validate_resource_version_on_create(&p.metadata, "metadata")
+            .map(|e| (e.field, e.detail))
+            .into_iter()
+            .collect()
+    }
+    assert!(meta_errors(json!({"name": "p", "resourceVersion": "90288"})).is_empty());
     for (rv, refused) in [
         ("1", true),
         ("007", true),
@@ -856,7 +881,7 @@ fn resource_version_on_create() {
         ("18446744073709551615", true),
         ("18446744073709551616", false),
     ] {
-        let errs = meta_errors(json!({"name": "p", "resourceVersion": rv}));
+        let errs = create_errors(json!({"name": "p", "resourceVersion": rv}));
         assert_eq!(
             fields(&errs),
             if refused {
@@ -868,6 +893,6 @@ fn resource_version_on_create() {
         );
     }
     // Validation errors come first and alone.
-    let errs = meta_errors(json!({"name": "P", "resourceVersion": "5"}));
+    let errs = create_errors(json!({"name": "P", "resourceVersion": "5"}));
     assert_eq!(fields(&errs), ["metadata.name"]);
 }

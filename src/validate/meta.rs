@@ -51,10 +51,11 @@ const GENERATED_SUFFIX: &str = "xxxxx";
 /// strategies), so a written value never reaches validation.
 ///
 /// The check of finalizer names that only built-in kinds make (a name without `/` must
-/// be a standard finalizer) is [`validate_kube_finalizer_names`]; a `resourceVersion`,
-/// which the storage refuses after validation, is
-/// [`validate_resource_version_on_create`]. [`validate_network_policy`](super::validate_network_policy)
-/// runs all three.
+/// be a standard finalizer) is [`validate_kube_finalizer_names`];
+/// [`validate_network_policy`](super::validate_network_policy) runs both. A
+/// `resourceVersion`, which the storage refuses on create after validation, is
+/// [`validate_resource_version_on_create`], for callers asking whether a create would
+/// succeed (objects read from a cluster carry one).
 ///
 /// ```
 /// use netpol::model::ObjectMeta;
@@ -169,7 +170,9 @@ pub fn validate_kube_finalizer_names(meta: &ObjectMeta, path: &str) -> Vec<Field
 /// storage: `ObjectResourceVersion` parses it with `strconv.ParseUint`, and a non-zero
 /// number is `ErrResourceVersionSetOnCreate`). Text that is not such a number, and `0`,
 /// are cleared and pass. The apiserver checks this only after validation passed, so
-/// callers report it only for an otherwise valid object.
+/// callers report it only for an otherwise valid object. It is not part of
+/// [`validate_network_policy`](super::validate_network_policy): an object read back from
+/// a cluster carries a `resourceVersion` and was created.
 ///
 /// ```
 /// use netpol::model::ObjectMeta;

@@ -87,6 +87,8 @@ pub enum ErrorKind {
     TooLong,
     /// `Too many`.
     TooMany,
+    /// `Not found`: the field names an object that does not exist.
+    NotFound,
 }
 
 impl ErrorKind {
@@ -104,6 +106,7 @@ impl ErrorKind {
             ErrorKind::Duplicate => "Duplicate value",
             ErrorKind::TooLong => "Too long",
             ErrorKind::TooMany => "Too many",
+            ErrorKind::NotFound => "Not found",
         }
     }
 }
@@ -311,8 +314,13 @@ fn is_format_char(c: char) -> bool {
         | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xf0000..=0x10ffff)
 }
 
-/// Validates a NetworkPolicy as the apiserver does on create: `metadata` first, then
-/// `spec`, every error reported.
+/// Validates a NetworkPolicy as the apiserver's validation does on create: `metadata`
+/// first, then `spec`, every error reported.
+///
+/// The storage's refusal of a `resourceVersion` on create, which comes after validation,
+/// is not part of it: an object read back from a cluster (`kubectl get -o json`) always
+/// carries one and was accepted. To ask whether a create request would succeed, run
+/// [`validate_resource_version_on_create`] too once this passes.
 ///
 /// ```
 /// let p = netpol::model::NetworkPolicy::new("default", "ok");
@@ -328,12 +336,6 @@ pub fn validate_network_policy(policy: &NetworkPolicy) -> Result<(), ValidationE
     let mut errors = validate_object_meta(&policy.metadata, "metadata");
     errors.extend(validate_kube_finalizer_names(&policy.metadata, "metadata"));
     errors.extend(validate_network_policy_spec(&policy.spec, "spec"));
-    if errors.is_empty() {
-        errors.extend(validate_resource_version_on_create(
-            &policy.metadata,
-            "metadata",
-        ));
-    }
     if errors.is_empty() {
         Ok(())
     } else {
