@@ -9,7 +9,7 @@
 //! a Pod).
 
 use super::ObjectMeta;
-use super::go_json::{self, DecodeError, go_struct};
+use super::go_json::{self, DecodeError, go_struct, go_value};
 
 /// Unknown or unread fields, kept as written.
 type Extra = serde_json::Map<String, serde_json::Value>;
@@ -30,9 +30,11 @@ go_struct! {
     pub struct Namespace {
         /// `apiVersion`, normally `v1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`, normally `Namespace`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
@@ -60,9 +62,11 @@ go_struct! {
     pub struct Node {
         /// `apiVersion`, normally `v1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`, normally `Node`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
@@ -138,9 +142,11 @@ go_struct! {
     pub struct Pod {
         /// `apiVersion`, normally `v1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`, normally `Pod`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
@@ -169,15 +175,19 @@ go_struct! {
     pub struct PodSpec {
         /// `nodeName`: the node the pod was scheduled to.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub node_name: Option<String>,
         /// `hostNetwork`: the pod uses its node's network namespace.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub host_network: Option<bool>,
         /// `serviceAccountName`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub service_account_name: Option<String>,
         /// `serviceAccount`: the deprecated alias of `serviceAccountName`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub service_account: Option<String>,
         /// `containers`.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,6 +210,7 @@ go_struct! {
     pub struct Container {
         /// `name`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub name: Option<String>,
         /// `ports`.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,17 +234,21 @@ go_struct! {
     pub struct ContainerPort {
         /// `name`: what a NetworkPolicy or a Service `targetPort` may name it by.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub name: Option<String>,
         /// `hostPort`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub host_port: Option<i32>,
         /// `containerPort` (Go `int32`).
         pub container_port: i32,
         /// `protocol`: `TCP` (the default), `UDP` or `SCTP`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub protocol: Option<String>,
         /// `hostIP`.
         #[serde(rename = "hostIP", skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub host_ip: Option<String>,
     }
     serde(rename_all = "camelCase");
@@ -251,15 +266,18 @@ go_struct! {
     pub struct PodStatus {
         /// `phase`: `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub phase: Option<String>,
         /// `podIP`: the first address.
         #[serde(rename = "podIP", skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub pod_ip: Option<String>,
         /// `podIPs`: every address, at most one per family.
         #[serde(rename = "podIPs", skip_serializing_if = "Option::is_none")]
         pub pod_ips: Option<Vec<PodIp>>,
         /// `hostIP`: the node's address.
         #[serde(rename = "hostIP", skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub host_ip: Option<String>,
         /// Every other field, kept verbatim.
         #[serde(flatten)]

@@ -898,11 +898,19 @@ impl Scenario {
                     value: None,
                     detail: e.message,
                 }],
+                // A scenario's policies are created: after validation, the storage refuses
+                // a `resourceVersion`.
                 Ok(PolicyObject::NetworkPolicy(written)) => match Policy::new(&written) {
-                    Ok(policy) => {
-                        policies.push(policy);
-                        Vec::new()
-                    }
+                    Ok(policy) => match netpol::validate::validate_resource_version_on_create(
+                        &written.metadata,
+                        "metadata",
+                    ) {
+                        Some(e) => vec![e],
+                        None => {
+                            policies.push(policy);
+                            Vec::new()
+                        }
+                    },
                     Err(errs) => errs.0,
                 },
                 Ok(PolicyObject::ClusterNetworkPolicy(written)) => {
