@@ -46,6 +46,7 @@
 //! # Ok::<(), netpol::cluster::ClusterError>(())
 //! ```
 
+use crate::calico::{CalicoPolicy, CalicoPolicyKind};
 use crate::cluster::{Cluster, Endpoint, Flow, Pod};
 use crate::explain::{
     Decision, Explanation, PolicyRef, RuleRef, SideExplanation, Special, Step, TierRef, Verdict,
@@ -74,7 +75,10 @@ pub struct Reference<'a> {
     cluster: &'a Cluster,
     policies: PolicySetRef<'a>,
     profile: Profile,
+    felix: felix::Prep<'a>,
 }
+
+mod felix;
 
 /// The walk of one side, as positions: what [`Reference::explain`] turns into names.
 struct Walk {
@@ -82,14 +86,16 @@ struct Walk {
     ignored: Vec<Item>,
     allowed_by: Vec<(usize, usize)>,
     steps: Vec<(Item, usize, Action)>,
+    unsupported: Vec<(Item, usize)>,
     decision: WalkDecision,
     isolated: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Item {
     Network(usize),
     Cluster(usize),
+    Calico(usize),
 }
 
 enum WalkDecision {
@@ -99,6 +105,7 @@ enum WalkDecision {
     Unknown,
     Rule(Item, usize, Action),
     NetworkPolicyDefault,
+    TierDefault(TierRef),
     Nothing,
 }
 
@@ -115,10 +122,12 @@ impl<'a> Reference<'a> {
         policies: &'a (impl AsPolicySet + ?Sized),
         profile: Profile,
     ) -> Self {
+        let policies = policies.as_policy_set();
         Reference {
             cluster,
-            policies: policies.as_policy_set(),
+            policies,
             profile,
+            felix: felix::Prep::new(cluster, policies),
         }
     }
 
@@ -257,6 +266,7 @@ impl<'a> Reference<'a> {
         match item {
             Item::Network(_) => self.profile.enforces_network_policy(),
             Item::Cluster(_) => self.profile.enforces_cluster_network_policy(),
+            Item::Calico(_) => self.profile.enforces_calico_policy(),
         }
     }
 
@@ -266,6 +276,7 @@ impl<'a> Reference<'a> {
             ignored: Vec::new(),
             allowed_by: Vec::new(),
             steps: Vec::new(),
+            unsupported: Vec::new(),
             decision: WalkDecision::Nothing,
             isolated: false,
         };
@@ -290,15 +301,28 @@ impl<'a> Reference<'a> {
         let tiers = self.tiers();
 
         // Who selects the pod, in evaluation order, and who would but is not enforced.
-        for (_, items) in &tiers {
-            for &item in items {
-                if !self.selects(item, pod, direction) {
-                    continue;
+        let mut sort = |item: Item, selects: bool| {
+            if !selects {
+            } else if self.enforced(item) {
+                walk.selecting.push(item);
+            } else {
+                walk.ignored.push(item);
+            }
+        };
+        if felix {
+            for item in self.felix.walk_order() {
+                sort(item, self.felix_selects(item, pod_id.index(), direction));
+            }
+        } else {
+            for (_, items) in &tiers {
+                for &item in items {
+                    sort(item, self.selects(item, pod, direction));
                 }
-                if self.enforced(item) {
-                    walk.selecting.push(item);
-                } else {
-                    walk.ignored.push(item);
+            }
+            // Calico's own policies, which only Felix enforces, in Felix's order.
+            for item in self.felix.walk_order() {
+                if matches!(item, Item::Calico(_)) {
+                    sort(item, self.felix_selects(item, pod_id.index(), direction));
                 }
             }
         }
@@ -306,6 +330,10 @@ impl<'a> Reference<'a> {
         // Felix never polices a node reaching its own pods, whatever the policy kind.
         if own_node && felix && direction == Direction::Ingress {
             walk.decision = WalkDecision::OwnNode;
+            return walk;
+        }
+        if felix {
+            self.felix_walk(flow, direction, own_node, &mut walk);
             return walk;
         }
 
@@ -328,6 +356,7 @@ impl<'a> Reference<'a> {
                             }
                         }
                     }
+                    Item::Calico(_) => {}
                     Item::Cluster(i) => {
                         let Some(policy) = self.policies.cluster_policies().get(i) else {
                             continue;
@@ -383,6 +412,7 @@ impl<'a> Reference<'a> {
                         }
                     }
             }),
+            Item::Calico(_) => false,
         }
     }
 
@@ -406,6 +436,19 @@ impl<'a> Reference<'a> {
                     p.map_or("", ClusterPolicy::name),
                 )
             }
+            Item::Calico(i) => {
+                let p = self.policies.calico_policies().get(i);
+                let kind = match p.map(CalicoPolicy::kind) {
+                    Some(CalicoPolicyKind::Global) => PolicyKind::GlobalNetworkPolicy,
+                    _ => PolicyKind::CalicoNetworkPolicy,
+                };
+                PolicyRef::new(
+                    kind,
+                    i,
+                    p.and_then(CalicoPolicy::namespace),
+                    p.map_or("", CalicoPolicy::name),
+                )
+            }
         }
     }
 
@@ -416,6 +459,12 @@ impl<'a> Reference<'a> {
                 Some(ClusterTier::Baseline) => TierRef::Baseline,
                 _ => TierRef::Admin,
             },
+            Item::Calico(i) => TierRef::from_calico(
+                self.policies
+                    .calico_policies()
+                    .get(i)
+                    .map_or(crate::calico::DEFAULT_TIER, CalicoPolicy::tier),
+            ),
         }
     }
 
@@ -459,6 +508,11 @@ impl<'a> Reference<'a> {
                 )
             })
             .collect();
+        side.unsupported = walk
+            .unsupported
+            .iter()
+            .map(|&(item, r)| RuleRef::new(self.policy_ref(item), direction, r))
+            .collect();
         let decision = match walk.decision {
             WalkDecision::NotAPod => Decision::NotAPod,
             WalkDecision::Unknown => Decision::UnknownEndpoint,
@@ -467,6 +521,10 @@ impl<'a> Reference<'a> {
             WalkDecision::Hairpin => Decision::Hairpin,
             WalkDecision::NetworkPolicyDefault => Decision::TierDefault {
                 tier: TierRef::NetworkPolicy,
+                action: Action::Deny,
+            },
+            WalkDecision::TierDefault(tier) => Decision::TierDefault {
+                tier,
                 action: Action::Deny,
             },
             WalkDecision::Rule(item, r, action) => Decision::Rule {
@@ -620,7 +678,9 @@ fn walk_allows(walk: &Walk) -> bool {
         | WalkDecision::OwnNode
         | WalkDecision::Hairpin
         | WalkDecision::Nothing => true,
-        WalkDecision::Unknown | WalkDecision::NetworkPolicyDefault => false,
+        WalkDecision::Unknown
+        | WalkDecision::NetworkPolicyDefault
+        | WalkDecision::TierDefault(_) => false,
         WalkDecision::Rule(_, _, action) => action == Action::Allow,
     }
 }
