@@ -9,12 +9,14 @@
 //! 2. A flow naming a pod or node the cluster does not hold is denied.
 //! 3. A pod talking to itself is allowed, when the profile says so (the default does);
 //!    not when it reaches itself through a Service address (hairpin), which is walked like
-//!    any flow but for the NetworkPolicy tier, which allows it for the pods it selects.
+//!    any flow but, without Felix (rule 5), for the NetworkPolicy tier, which allows it
+//!    for the pods it selects.
 //! 4. Otherwise the source must allow the flow as egress and the destination as ingress.
-//!    A side that is not a pod allows. At a pod, the tiers are walked in order: the Admin
-//!    tier (ClusterNetworkPolicies by ascending priority, then name), the NetworkPolicy
-//!    tier, the Baseline tier (like Admin). Policy kinds the profile does not enforce take
-//!    no part.
+//!    A side that is not a pod allows. Without Felix (rule 5), at a pod, the tiers are
+//!    walked in order: the Admin tier (ClusterNetworkPolicies by ascending priority, then
+//!    name), the NetworkPolicy tier, the Baseline tier (like Admin). Policy kinds the
+//!    profile does not enforce take no part; those that would select the pod are listed
+//!    as ignored (Calico's own policies after the others, in the order they were added).
 //!    - In a ClusterNetworkPolicy tier, each policy whose subject holds the pod and that
 //!      has rules for the direction is read rule by rule; the first rule whose peers match
 //!      the other side and whose ports match the flow decides: `Allow` allows, `Deny`
@@ -25,6 +27,71 @@
 //!      an isolated pod and its own node is allowed whatever the rules say, where the
 //!      profile exempts it.
 //!    - After the last tier, the flow is allowed.
+//! 5. Where the profile [enforces Calico
+//!    policy](crate::profile::Profile::enforces_calico_policy) (calico, canal), a pod's
+//!    side is decided as Felix decides it, every policy kind together, read from Calico's
+//!    code:
+//!    - A pod's own node reaching it is never policed (its policies are still listed);
+//!      a pod reaching itself through a Service is policed like any flow.
+//!    - **Labels.** Every selector sees an endpoint as Felix does. A pod: its own labels,
+//!      then over them `projectcalico.org/namespace`, `projectcalico.org/orchestrator: k8s`
+//!      and, for a service account name of 1 to 62 characters,
+//!      `projectcalico.org/serviceaccount`; keys it still lacks come from its namespace's
+//!      labels under `pcns.` (and `pcns.projectcalico.org/name`) and from
+//!      `pcsa.projectcalico.org/name: <service account>`. A NetworkSet: its labels with
+//!      `projectcalico.org/namespace` over them, then its namespace's `pcns.` labels; a
+//!      GlobalNetworkSet: its labels alone.
+//!    - **Tiers.** The Tier objects and the built-in `kube-admin` (order 1,000, default
+//!      Pass), `default` (1,000,000, Deny) and `kube-baseline` (10,000,000, Pass), by
+//!      ascending order then name; then the tiers only policies name, by name, each ending
+//!      in Deny. A Kubernetes NetworkPolicy is in `default` at order 1000, a
+//!      ClusterNetworkPolicy in `kube-admin` (Admin) or `kube-baseline` (Baseline) at its
+//!      priority, a Calico policy in its tier at its order (absent: after every ordered
+//!      one). Equal orders go by the bytes of `name/namespace/kind` (kinds
+//!      `NetworkPolicy`, `GlobalNetworkPolicy`, `KubernetesNetworkPolicy`,
+//!      `KubernetesClusterNetworkPolicy`).
+//!    - **Conversions.** A Kubernetes NetworkPolicy selects with
+//!      `projectcalico.org/orchestrator == 'k8s'` and its pod selector, in its namespace,
+//!      for its effective `policyTypes`; each rule becomes an `Allow` per protocol and
+//!      peer: pod peers as selectors (namespace selectors matched against the `pcns.`
+//!      labels; `{}` meaning "in a namespace"; none meaning the policy's namespace),
+//!      `ipBlock` as `nets` and `notNets`. A ClusterNetworkPolicy selects pods by
+//!      orchestrator, pod selector and namespace selector alike; a rule becomes one rule
+//!      per protocol and peer (`namespaces` a bare namespace selector, which network sets
+//!      of matching namespaces also meet; `pods` pod and namespace selectors; `networks`
+//!      `nets`), except that a rule with a peer Calico cannot convert (`nodes`,
+//!      `domainNames`, or anything but `namespaces` and `pods` in ingress) fails: a
+//!      `Deny` or `Pass` becomes a `Deny` with no criteria, an `Accept` is dropped. A
+//!      converted ClusterNetworkPolicy governs the directions it keeps rules for. A Calico
+//!      policy applies to the pods its selector, namespace (a NetworkPolicy's own, a
+//!      GlobalNetworkPolicy's `namespaceSelector` under `pcns.`) and
+//!      `serviceAccountSelector` (under `pcsa.`) select, with `all()` rewritten as
+//!      Calico's update processors rewrite it, for its effective `types`; `doNotTrack`
+//!      and `preDNAT` policies never apply to pods.
+//!    - **The walk.** For each tier whose policies (enforced, selecting the pod for the
+//!      direction) are not none, the policies' rules are tried in order; the first that
+//!      matches acts: `Allow` allows, `Deny` denies, `Pass` ends the tier, `Log` is a step
+//!      and the walk goes on. Once a Kubernetes NetworkPolicy rule allowed, the rest of
+//!      the tier only adds the other Kubernetes NetworkPolicy rules that allow to the
+//!      explanation. A tier where nothing decided or passed ends with its default: Deny
+//!      decides, Pass goes on. After the last tier the direction is allowed.
+//!    - **A rule** matches when: its `ipVersion` is the flow's; every non-empty
+//!      `nets`/`notNets` list holds a CIDR of the flow's family and no negated one holds
+//!      that family's catch-all; `protocol` is the flow's and `notProtocol` is not; it has
+//!      no `icmp`; and on each side (the source and the destination address of the
+//!      packet, whatever the direction) the address is in some `nets` and in no `notNets`,
+//!      the endpoint belongs to a member (the pod itself, or a network set whose nets hold
+//!      the address) that the positive selector matches (the `namespaceSelector` under
+//!      `pcns.` with `all()` "in a namespace" and `global()` "in none", or the policy's
+//!      namespace; the `serviceAccounts` names and selector under `pcsa.`, the whole
+//!      match dropped when a name holds `'`, as Calico's set literal then fails; the
+//!      `selector`; with the `notSelector` folded in as `!notSelector` when there is a
+//!      positive selector), and to no member the `notSelector` alone matches; and the
+//!      destination port is in `ports` (numbers, ranges, or a name the destination pod
+//!      declares with the flow's protocol and number, the pod matching the positive
+//!      selector) and in no `notPorts`. A rule with source ports, `services` or `notICMP`
+//!      cannot be decided: it is taken as not matching, and listed as unsupported when
+//!      everything else matches.
 //!
 //! ```
 //! use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -319,11 +386,10 @@ impl<'a> Reference<'a> {
                     sort(item, self.selects(item, pod, direction));
                 }
             }
-            // Calico's own policies, which only Felix enforces, in Felix's order.
-            for item in self.felix.walk_order() {
-                if matches!(item, Item::Calico(_)) {
-                    sort(item, self.felix_selects(item, pod_id.index(), direction));
-                }
+            // Calico's own policies, which only Felix enforces.
+            for i in 0..self.policies.calico_policies().len() {
+                let item = Item::Calico(i);
+                sort(item, self.felix_selects(item, pod_id.index(), direction));
             }
         }
         walk.isolated = walk.selecting.iter().any(|i| matches!(i, Item::Network(_)));

@@ -16,10 +16,15 @@
 //!   Calico's own rules are taken as written. Selectors are never rewritten as text:
 //!   each is evaluated term by term with the key prefix (`pcns.`, `pcsa.`) and the
 //!   meaning of `all()` and `global()` that Calico's rewriting gives it ([`Pred`]).
-//! - A rule side's selectors become sets of members; an address matches a selector when
-//!   it belongs to a matching member (a pod's address, or any address inside a network
-//!   set's nets), and a named port when it belongs to a matching pod declaring that port
-//!   with the flow's protocol and number.
+//! - A rule side's selectors become sets of members; an endpoint matches a selector when
+//!   it is a matching pod (pod addresses are unique, so the pod is the member its
+//!   address names) or its address lies in the nets of a matching network set, and a
+//!   named port when it is a matching pod declaring that port with the flow's protocol
+//!   and number. `serviceAccounts` names go through the set literal Calico writes for
+//!   them: when that text does not parse (a name holding `'`), Calico drops the whole
+//!   `serviceAccounts` match, and so does this reading.
+//! - A flow is of the family of its addresses ([`Cluster::flow_is_v6`]); a flow with no
+//!   address at all (pods without IPs, which Felix never sees) is taken as IPv4.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -30,7 +35,7 @@ use ipnet::IpNet;
 use super::{Item, Reference, Walk, WalkDecision};
 use crate::calico::selector::{Selector as CalicoSelector, Term, TermKind, parse};
 use crate::calico::{CalicoPolicy, CalicoPolicyKind, EntityMatch, PortValue};
-use crate::cluster::{Cluster, Flow, Pod};
+use crate::cluster::{Cluster, Endpoint, Flow, Pod};
 use crate::explain::TierRef;
 use crate::model::Labels;
 use crate::policy::{
@@ -847,15 +852,17 @@ impl<'a> Reference<'a> {
     }
 
     fn felix_outcome(&self, rule: &FelixRule<'_>, flow: Flow<'_>) -> Outcome {
-        let v6 = self.cluster.flow_is_v6(flow);
+        // A flow without any address (pods without IPs, which Felix never sees) is taken
+        // as IPv4.
+        let v6 = self.cluster.flow_is_v6(flow).unwrap_or(false);
         if let Some(v) = rule.ip_version {
-            if v6 != Some(v == 6) {
+            if v6 != (v == 6) {
                 return Outcome::NoMatch;
             }
         }
         // The family filter: a list of nets holding none of the flow's family drops the
         // rule, and so does a negated list holding the family's catch-all.
-        let family = |n: &IpNet| Some(matches!(n, IpNet::V6(_))) == v6;
+        let family = |n: &IpNet| matches!(n, IpNet::V6(_)) == v6;
         for (list, negated) in [
             (&rule.src.nets, false),
             (&rule.src.not_nets, true),
@@ -878,10 +885,8 @@ impl<'a> Reference<'a> {
             // Flows are TCP, UDP or SCTP: an ICMP type match never holds.
             return Outcome::NoMatch;
         }
-        let src = self.cluster.address(flow, flow.src);
-        let dst = self.cluster.address(flow, flow.dst);
-        if !self.side_matches(&rule.src, src, rule.protocol, flow, false)
-            || !self.side_matches(&rule.dst, dst, rule.protocol, flow, true)
+        if !self.side_matches(&rule.src, flow.src, rule.protocol, flow, false)
+            || !self.side_matches(&rule.dst, flow.dst, rule.protocol, flow, true)
         {
             return Outcome::NoMatch;
         }
@@ -892,31 +897,35 @@ impl<'a> Reference<'a> {
         }
     }
 
-    fn members(&self) -> impl Iterator<Item = &Member<'a>> + '_ {
-        self.prep().pods.iter().chain(self.prep().sets.iter())
+    /// The member a pod endpoint is (pod addresses are unique in a cluster, so a pod is
+    /// the member its address names).
+    fn pod_of(&self, e: Endpoint) -> Option<&Member<'a>> {
+        match e {
+            Endpoint::Pod(id) => self.prep().pods.get(id.index()),
+            _ => None,
+        }
     }
 
-    fn in_members(&self, addr: Option<IpAddr>, pred: &Pred<'_>) -> bool {
-        addr.is_some_and(|a| self.members().any(|m| m.holds(a) && pred.holds(m)))
+    /// Whether the endpoint, at its address in the flow, belongs to a member `pred`
+    /// matches: the pod itself, or a network set whose nets hold the address.
+    fn in_members(&self, e: Endpoint, addr: Option<IpAddr>, pred: &Pred<'_>) -> bool {
+        self.pod_of(e).is_some_and(|m| pred.holds(m))
+            || addr.is_some_and(|a| self.prep().sets.iter().any(|m| m.holds(a) && pred.holds(m)))
     }
 
-    /// Whether the address, with the flow's protocol and port, is a member of the named
+    /// Whether the endpoint, with the flow's protocol and port, is a member of a named
     /// port's set: a pod matching `members` (every pod when `None`) declaring a port of
-    /// that name whose protocol suits the rule's.
+    /// that name whose protocol suits the rule's, with the flow's protocol and number.
     fn in_named_port(
         &self,
-        addr: Option<IpAddr>,
+        e: Endpoint,
         name: &str,
         rule_protocol: Option<u8>,
         members: Option<&Pred<'_>>,
         flow: Flow<'_>,
     ) -> bool {
-        let Some(a) = addr else {
-            return false;
-        };
-        self.prep().pods.iter().any(|m| {
-            m.holds(a)
-                && members.is_none_or(|p| p.holds(m))
+        self.pod_of(e).is_some_and(|m| {
+            members.is_none_or(|p| p.holds(m))
                 && m.pod.is_some_and(|pod| {
                     pod.ports.iter().any(|cp| {
                         cp.name.as_deref() == Some(name)
@@ -931,13 +940,14 @@ impl<'a> Reference<'a> {
     fn side_matches(
         &self,
         side: &Side<'_>,
-        addr: Option<IpAddr>,
+        e: Endpoint,
         rule_protocol: Option<u8>,
         flow: Flow<'_>,
         destination: bool,
     ) -> bool {
-        let v6 = self.cluster.flow_is_v6(flow);
-        let family = |n: &&IpNet| Some(matches!(n, IpNet::V6(_))) == v6;
+        let addr = self.cluster.address(flow, e);
+        let v6 = self.cluster.flow_is_v6(flow).unwrap_or(false);
+        let family = |n: &&IpNet| matches!(n, IpNet::V6(_)) == v6;
         if !side.nets.is_empty()
             && !addr.is_some_and(|a| side.nets.iter().filter(family).any(|n| n.contains(&a)))
         {
@@ -947,12 +957,12 @@ impl<'a> Reference<'a> {
             return false;
         }
         if let Some(p) = &side.members {
-            if !self.in_members(addr, p) {
+            if !self.in_members(e, addr, p) {
                 return false;
             }
         }
         if let Some(n) = &side.not_members {
-            if self.in_members(addr, n) {
+            if self.in_members(e, addr, n) {
                 return false;
             }
         }
@@ -963,7 +973,7 @@ impl<'a> Reference<'a> {
         let port_in = |p: &PortValue| match p {
             PortValue::Range(lo, hi) => (*lo..=*hi).contains(&flow.port),
             PortValue::Name(n) => {
-                self.in_named_port(addr, n, rule_protocol, side.members.as_ref(), flow)
+                self.in_named_port(e, n, rule_protocol, side.members.as_ref(), flow)
             }
         };
         if !side.ports.is_empty() && !side.ports.iter().any(port_in) {
@@ -991,8 +1001,9 @@ fn calico_endpoint_selects(p: &CalicoPolicy, m: &Member<'_>) -> bool {
             let sa = p.service_account_selector();
             let main_all = match (ns, sa) {
                 (Some(_), _) => Fixed::Has(NAMESPACE),
-                (None, Some(_)) => Fixed::Has(SERVICE_ACCOUNT),
-                (None, None) => Fixed::True,
+                // A selector that was not written is no text: nothing to rewrite.
+                (None, Some(_)) if p.selector_is_written() => Fixed::Has(SERVICE_ACCOUNT),
+                _ => Fixed::True,
             };
             calico(p.selector(), "", main_all, Fixed::True).holds(m)
                 && ns.is_none_or(|s| {
