@@ -1,7 +1,7 @@
 //! Adversarial input sizes: validation and engine build, each class at a tenth of its
 //! size and at full size, so the growth factor shows (near-linear growth is about 10x).
 //!
-//! `cargo bench --bench adversarial`. Before the timings, one line per case gives the
+//! `cargo bench -p netpol-bench --bench adversarial`. Before the timings, one line per case gives the
 //! input size, one build's wall time and the engine's `compiled_bytes()`.
 //!
 //! Classes:

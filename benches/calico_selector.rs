@@ -2,7 +2,7 @@
 //! (the cost an engine pays per selector and pod at build time).
 //!
 //! ```text
-//! cargo bench --bench calico_selector
+//! cargo bench -p netpol-bench --bench calico_selector
 //! ```
 
 #![allow(missing_docs)]

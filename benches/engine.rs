@@ -1,11 +1,11 @@
 //! Criterion benchmarks of the compiled engine, side by side with the reference evaluator.
 //!
 //! ```text
-//! cargo bench --bench engine                 # every scale
-//! cargo bench --bench engine -- '^M/'        # one scale (criterion filter)
+//! cargo bench -p netpol-bench --bench engine                 # every scale
+//! cargo bench -p netpol-bench --bench engine -- '^M/'        # one scale (criterion filter)
 //! ```
 //!
-//! For each scale of `benches/support/gen.rs` (S, M, L; seed [`SEED`]):
+//! For each scale of `netpol_testing::workload` (`testing/src/workload.rs`) (S, M, L; seed [`SEED`]):
 //! - `build`: `Engine::build` on the generated cluster and policies;
 //! - `decide/<kind>`: `Engine::decide` over a batch of pre-made flows of one kind
 //!   (`pod-pod`, `addr-pod`, `pod-addr`, `node-pod`), `Throughput::Elements(batch)`,
@@ -28,9 +28,6 @@
 //! Before measuring, every flow of the scale is decided by both the engine and the
 //! reference, and the bench stops if they ever differ.
 
-#[path = "support/gen.rs"]
-mod workload;
-
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -40,7 +37,7 @@ use netpol::engine::Engine;
 use netpol::policy::PolicySet;
 use netpol::reference::Reference;
 
-use workload::{FlowKind, Scale};
+use netpol_testing::workload::{self, FlowKind, Scale};
 
 /// The generator seed every scale uses (the `gen_scenario` example's default).
 const SEED: u64 = 1;

@@ -4,7 +4,7 @@
 //! Run everything:
 //!
 //! ```text
-//! cargo bench --bench lookup
+//! cargo bench -p netpol-bench --bench lookup
 //! ```
 //!
 //! Environment:
@@ -13,7 +13,7 @@
 //! * `LOOKUP_V6_SIZES=10000` — IPv6 table sizes (default 10000,100000);
 //! * `LOOKUP_REPORT=0` — skip the build-time and memory table printed first.
 //!
-//! Criterion filters select groups, e.g. `cargo bench --bench lookup -- 'v4/hit/100000'`.
+//! Criterion filters select groups, e.g. `cargo bench -p netpol-bench --bench lookup -- 'v4/hit/100000'`.
 //!
 //! Lookups are measured in batches of 1024 addresses per iteration and
 //! reported per address. The linear scan runs only up to 10k prefixes, the
@@ -40,9 +40,7 @@ const POPTRIE_MAX: usize = 100_000;
 const POPTRIE_V6_MAX: usize = 10_000;
 const NONE: u32 = u32::MAX;
 
-#[path = "support/splitmix.rs"]
-mod splitmix;
-use splitmix::Rng;
+use netpol_bench::splitmix::Rng;
 
 /// IPv4 prefix lengths: mostly /24, many /16–/22, some /23, few short and
 /// few longer than /24.
@@ -63,7 +61,7 @@ fn v4_prefixes(n: usize, seed: u64) -> Vec<(u32, u8)> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let len = v4_len(&mut r);
-        let a = (r.next() as u32) & (u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0));
+        let a = (r.next_u64() as u32) & (u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0));
         if seen.insert((a, len)) {
             out.push((a, len));
         }
@@ -82,7 +80,7 @@ fn v6_prefixes(n: usize, seed: u64) -> Vec<(u128, u8)> {
         } else {
             32 + r.below(33) as u8
         };
-        let raw = (u128::from(r.next()) << 64 | u128::from(r.next())) >> 3 | (1u128 << 125);
+        let raw = (u128::from(r.next_u64()) << 64 | u128::from(r.next_u64())) >> 3 | (1u128 << 125);
         let a = raw & (u128::MAX << (128 - u32::from(len)));
         if seen.insert((a, len)) {
             out.push((a, len));
@@ -93,7 +91,7 @@ fn v6_prefixes(n: usize, seed: u64) -> Vec<(u128, u8)> {
 
 fn v4_uniform(seed: u64) -> Vec<u32> {
     let mut r = Rng(seed);
-    (0..BATCH).map(|_| r.next() as u32).collect()
+    (0..BATCH).map(|_| r.next_u64() as u32).collect()
 }
 
 fn v4_hitting(p: &[(u32, u8)], seed: u64) -> Vec<u32> {
@@ -102,7 +100,7 @@ fn v4_hitting(p: &[(u32, u8)], seed: u64) -> Vec<u32> {
         .map(|_| {
             let (a, len) = p[r.below(p.len() as u64) as usize];
             let host = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-            a | (r.next() as u32 & host)
+            a | (r.next_u64() as u32 & host)
         })
         .collect()
 }
@@ -112,7 +110,7 @@ fn v6_uniform(seed: u64) -> Vec<u128> {
     // miss every time.
     let mut r = Rng(seed);
     (0..BATCH)
-        .map(|_| (u128::from(r.next()) << 64 | u128::from(r.next())) >> 3 | (1u128 << 125))
+        .map(|_| (u128::from(r.next_u64()) << 64 | u128::from(r.next_u64())) >> 3 | (1u128 << 125))
         .collect()
 }
 
@@ -122,7 +120,7 @@ fn v6_hitting(p: &[(u128, u8)], seed: u64) -> Vec<u128> {
         .map(|_| {
             let (a, len) = p[r.below(p.len() as u64) as usize];
             let host = u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-            a | ((u128::from(r.next()) << 64 | u128::from(r.next())) & host)
+            a | ((u128::from(r.next_u64()) << 64 | u128::from(r.next_u64())) & host)
         })
         .collect()
 }

@@ -2,7 +2,7 @@
 //! cluster of 1,000 pods (every pod both a source and a destination, one port).
 //!
 //! ```text
-//! cargo bench --bench matrix
+//! cargo bench -p netpol-bench --bench matrix
 //! ```
 //!
 //! The cluster and policies come from a small seeded generator, so every run measures
@@ -20,9 +20,7 @@ use netpol::model::NetworkPolicy;
 use netpol::policy::{Policy, Protocol};
 use serde_json::json;
 
-#[path = "support/splitmix.rs"]
-mod splitmix;
-use splitmix::Rng;
+use netpol_bench::splitmix::Rng;
 
 const NAMESPACES: usize = 20;
 const APPS: u64 = 12;

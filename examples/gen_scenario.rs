@@ -9,13 +9,19 @@
 //! - `--seed`: the generator's seed (default 1, the seed `benches/engine.rs` uses). The
 //!   same scale and seed always give the same file.
 //! - `--cnp N`: add N ClusterNetworkPolicies (Admin and Baseline tiers, mixed actions;
-//!   see `add_cluster_policies` in `benches/support/gen.rs`).
+//!   see `add_cluster_policies` in `netpol_testing::workload`).
 //! - `--expect`: fill in every query's `expect` with the reference evaluator's verdict
 //!   (slow at `L`: the reference scans every policy for every query). Without it the
 //!   queries carry no `expect` and are only answered.
+//! - `--serve N`: write a `netpol serve` session instead of the scenario: one `load`
+//!   request (the cluster as v1 objects, the policies, the profile) and N `decide`
+//!   requests cycling through the queries, one JSON request per line (see
+//!   `Scenario::serve_session`). Measures the service:
+//!   `cargo run --release --example gen_scenario -- --scale L --serve 1000000 -o /tmp/L.jsonl`,
+//!   then `time netpol serve < /tmp/L.jsonl > /dev/null` (BENCHMARKS.md).
 //! - `-o FILE`: write to FILE instead of stdout.
 //!
-//! The scenario is the one the criterion benchmark measures (see `benches/support/gen.rs`
+//! The scenario is the one the criterion benchmark measures (see `netpol_testing::workload`
 //! for its shape), so the engine and the reference can be timed side by side with the
 //! conformance runner:
 //!
@@ -25,21 +31,21 @@
 //! cargo run --release --example conformance -- --reference --bench 10 /tmp/m.json
 //! ```
 
-#[path = "../benches/support/gen.rs"]
-mod workload;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use netpol::reference::Reference;
+use netpol_testing::workload;
 
-const USAGE: &str = "usage: gen_scenario [--scale S|M|L] [--seed N] [--cnp N] [--expect] [-o FILE]";
+const USAGE: &str =
+    "usage: gen_scenario [--scale S|M|L] [--seed N] [--cnp N] [--expect] [--serve N] [-o FILE]";
 
 struct Options {
     scale: workload::Scale,
     seed: u64,
     cnp: usize,
     expect: bool,
+    serve: Option<usize>,
     output: Option<String>,
 }
 
@@ -49,6 +55,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         seed: 1,
         cnp: 0,
         expect: false,
+        serve: None,
         output: None,
     };
     let mut args = args.into_iter();
@@ -72,6 +79,14 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                     .map_err(|_| format!("--cnp needs a number, not \"{s}\""))?;
             }
             "--expect" => opts.expect = true,
+            "--serve" => {
+                let s = args
+                    .next()
+                    .ok_or("--serve needs a number of decide requests")?;
+                opts.serve = Some(s.parse().map_err(|_| {
+                    format!("--serve needs a number of decide requests, not \"{s}\"")
+                })?);
+            }
             "-o" | "--output" => opts.output = Some(args.next().ok_or("-o needs a file name")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -99,8 +114,11 @@ fn run(opts: &Options) -> Result<(), String> {
             q.expect = Some(reference.decide(l.flow()).into());
         }
     }
-    let text = serde_json::to_string_pretty(&generated.scenario)
-        .map_err(|e| format!("cannot serialize the scenario: {e}"))?;
+    let text = match opts.serve {
+        Some(n) => generated.scenario.serve_session(n).join("\n"),
+        None => serde_json::to_string_pretty(&generated.scenario)
+            .map_err(|e| format!("cannot serialize the scenario: {e}"))?,
+    };
     match &opts.output {
         None => {
             let stdout = std::io::stdout();

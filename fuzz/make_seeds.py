@@ -177,6 +177,94 @@ def cnp_json():
         write(d, json.dumps(doc, indent=1))
 
 
+def calico(kind, spec, name="p", namespace=None, group="projectcalico.org/v3", **top):
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    doc = {"apiVersion": group, "kind": kind, "metadata": meta, "spec": spec}
+    doc.update(top)
+    return doc
+
+
+def calico_json():
+    """Hand-written Calico objects of every kind in both API groups: every field, mixed
+    lists, and one breaking each validation rule."""
+    d = reset("calico_json")
+    v1 = "crd.projectcalico.org/v1"
+    rule = {"action": "Allow", "protocol": "TCP", "ipVersion": 4,
+            "source": {"nets": ["10.0.0.0/8"], "notNets": ["10.1.0.0/16"],
+                       "selector": "app == 'web'", "notSelector": "has(legacy)",
+                       "namespaceSelector": "team in {'a', 'b'}", "ports": [1024, "2000:3000", "http"],
+                       "serviceAccounts": {"names": ["api", "web"], "selector": "role == 'x'"}},
+            "destination": {"ports": [80, "metrics"], "notPorts": ["8080:8081"], "notSelector": "x == 'y'"},
+            "metadata": {"annotations": {"owner": "team-a"}}}
+    full_np = {"tier": "default", "order": 100, "selector": "app == 'db'",
+               "serviceAccountSelector": "team == 'a'", "types": ["Ingress", "Egress"],
+               "ingress": [rule, {"action": "Deny", "protocol": "ICMP", "icmp": {"type": 8, "code": 0},
+                                  "notICMP": {"type": 3}},
+                           {"action": "Allow", "protocol": 6, "http": {"methods": ["GET"], "paths": [{"prefix": "/api"}]}},
+                           {"action": "Allow", "source": {"services": {"name": "svc", "namespace": "a"}}}],
+               "egress": [{"action": "Pass", "notProtocol": "UDPLite", "destination": {"nets": ["fd00::/8"]}, "ipVersion": 6},
+                          {"action": "Log"},
+                          {"action": "Allow", "destination": {"services": {"name": "dns", "namespace": "kube-system"}}}],
+               "performanceHints": ["AssumeNeededOnEveryNode"]}
+    full_gnp = dict(full_np, namespaceSelector="all()", doNotTrack=False, preDNAT=False, applyOnForward=True,
+                    ingress=[rule, {"action": "Allow", "source": {"namespaceSelector": "global()"}}])
+    docs = [
+        calico("NetworkPolicy", full_np, namespace="shop"),
+        calico("NetworkPolicy", full_np, namespace="shop", group=v1),
+        calico("GlobalNetworkPolicy", full_gnp),
+        calico("GlobalNetworkPolicy", full_gnp, group=v1),
+        calico("NetworkSet", {"nets": ["198.51.100.0/24", "10.0.0.1", "fd00::1/64"]}, namespace="shop",
+               metadata_labels=None),
+        calico("GlobalNetworkSet", {"nets": ["203.0.113.7"]}, group=v1),
+        calico("Tier", {"order": 100, "defaultAction": "Pass"}, name="security",
+               status={"conditions": [{"type": "Ready", "status": "True"}]}),
+        calico("Tier", {}, name="default", group=v1),
+        {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "np", "namespace": "a"}, "spec": {"podSelector": {}}},
+            calico("NetworkPolicy", {"selector": "all()"}, namespace="a"),
+            calico("GlobalNetworkSet", {"nets": ["10.0.0.0/8"]}),
+            calico("Tier", {"order": 5}, name="t", group=v1)]},
+        {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicyList",
+         "items": [{"metadata": {"name": "a", "namespace": "b"}, "spec": {"types": []}}]},
+        {"apiVersion": v1, "kind": "NetworkPolicyList",
+         "items": [{"metadata": {"name": "a", "namespace": "b"}, "spec": {"types": []}}]},
+        calico("NetworkPolicy", {"selector": "a = 'b'", "types": ["ingress", "Ingress", "Ingress"],
+                                 "tier": "Bad_Tier",
+                                 "ingress": [{"action": "Drop", "protocol": "tcp", "ipVersion": 5,
+                                              "destination": {"ports": [0, "99999", "5:1", "BAD NAME", 70000],
+                                                              "nets": ["10.0.0.1/8", "10.0.0.1", "fd00::/8", "bogus"],
+                                                              "notNets": ["0.0.0.0/0", "::/0"],
+                                                              "namespaceSelector": "global() && has(a)",
+                                                              "selector": "x == 'global('"}}]},
+               name="a.b.c", namespace="shop"),
+        calico("NetworkPolicy", {"ingress": [{"action": "Allow", "destination": {"ports": [80]}},
+                                             {"action": "Allow", "protocol": "ICMP", "ipVersion": 6,
+                                              "icmp": {"code": 3}, "destination": {"ports": ["http"]}},
+                                             {"action": "Deny", "http": {"methods": ["GET", "GET"],
+                                                                         "paths": [{"exact": "x", "prefix": "/y"}]},
+                                              "destination": {"services": {"name": ""}, "ports": [1]}}],
+                                 "egress": [{"action": "Allow", "http": {}, "source": {"services": {"name": "s"}}}]},
+               namespace="shop"),
+        calico("GlobalNetworkPolicy", {"preDNAT": True, "doNotTrack": True, "egress": [{"action": "Deny"}],
+                                       "namespaceSelector": "global()"}, name="knp.default.x"),
+        calico("NetworkSet", {"nets": ["10.0.0.0/33", "x", "10.0.0.0/8", "10.0.0.0/8"]}, namespace="a",
+               group=v1),
+        calico("Tier", {"order": 5, "defaultAction": "Allow"}, name="kube-admin"),
+        calico("Tier", {"defaultAction": "Log"}, name="has.dot"),
+        calico("NetworkPolicy", {"order": "1"}, namespace="a"),
+        calico("NetworkPolicy", {"ingress": [{"action": "Allow", "protocol": 256, "destination": {"ports": [1.5]}}]},
+               namespace="a"),
+    ]
+    for doc in docs:
+        labels = doc.pop("metadata_labels", "absent")
+        if labels is None:
+            doc["metadata"]["labels"] = {"role": "partner"}
+        write(d, json.dumps(doc, indent=1))
+
+
 def random_bytes(target, sizes):
     d = reset(target)
     rng = random.Random(target)
@@ -190,6 +278,7 @@ if __name__ == "__main__":
     netconf()
     calico_selector()
     cnp_json()
+    calico_json()
     random_bytes("differential", [16, 48, 96, 160, 256, 384, 512, 768])
     random_bytes("prefix_map", [8, 32, 96, 256, 512, 1024])
     for t in sorted((FUZZ / "seeds").iterdir()):

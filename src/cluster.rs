@@ -42,6 +42,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ahash::AHashMap as HashMap;
 
+mod objects;
+pub use objects::{
+    BuiltCluster, ClusterObjects, ClusterParts, NoteKind, NoteSeverity, ObjectId, ObjectNote,
+};
+
 use crate::cidr::PrefixMap;
 use crate::model::Labels;
 use crate::policy::{Direction, Protocol};

@@ -170,12 +170,36 @@ impl fmt::Display for Special {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum TierRef {
-    /// ClusterNetworkPolicy's Admin tier, before NetworkPolicy.
+    /// ClusterNetworkPolicy's Admin tier, before NetworkPolicy (Calico's `kube-admin`).
     Admin,
-    /// The tier of Kubernetes NetworkPolicy.
+    /// The tier of Kubernetes NetworkPolicy. Under Calico this is Calico's `default`
+    /// tier, which also holds the Calico policies that name no tier.
     NetworkPolicy,
-    /// ClusterNetworkPolicy's Baseline tier, after NetworkPolicy.
+    /// ClusterNetworkPolicy's Baseline tier, after NetworkPolicy (Calico's
+    /// `kube-baseline`).
     Baseline,
+    /// Any other Calico tier, by name.
+    Calico(String),
+}
+
+impl TierRef {
+    /// The tier of Calico's tier name: `kube-admin`, `default` and `kube-baseline` are
+    /// [`Admin`](Self::Admin), [`NetworkPolicy`](Self::NetworkPolicy) and
+    /// [`Baseline`](Self::Baseline).
+    ///
+    /// ```
+    /// use netpol::explain::TierRef;
+    /// assert_eq!(TierRef::from_calico("default"), TierRef::NetworkPolicy);
+    /// assert_eq!(TierRef::from_calico("security"), TierRef::Calico("security".into()));
+    /// ```
+    pub fn from_calico(name: &str) -> Self {
+        match name {
+            "kube-admin" => TierRef::Admin,
+            "default" => TierRef::NetworkPolicy,
+            "kube-baseline" => TierRef::Baseline,
+            other => TierRef::Calico(other.to_owned()),
+        }
+    }
 }
 
 impl fmt::Display for TierRef {
@@ -184,6 +208,7 @@ impl fmt::Display for TierRef {
             TierRef::Admin => f.write_str("Admin tier"),
             TierRef::NetworkPolicy => f.write_str("NetworkPolicy tier"),
             TierRef::Baseline => f.write_str("Baseline tier"),
+            TierRef::Calico(name) => write!(f, "Calico tier {name}"),
         }
     }
 }
@@ -228,11 +253,10 @@ mod kind_serde {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PolicyKind, D::Error> {
         let s = String::deserialize(d)?;
-        match s.as_str() {
-            "NetworkPolicy" => Ok(PolicyKind::NetworkPolicy),
-            "ClusterNetworkPolicy" => Ok(PolicyKind::ClusterNetworkPolicy),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown policy kind \"{other}\""
+        match PolicyKind::ALL.iter().find(|k| k.as_str() == s) {
+            Some(kind) => Ok(*kind),
+            None => Err(serde::de::Error::custom(format!(
+                "unknown policy kind \"{s}\""
             ))),
         }
     }
@@ -260,6 +284,8 @@ impl fmt::Display for PolicyRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.kind, &self.namespace) {
             (PolicyKind::ClusterNetworkPolicy, _) => write!(f, "cnp/{}", self.name),
+            (PolicyKind::CalicoNetworkPolicy, Some(ns)) => write!(f, "calico/{ns}/{}", self.name),
+            (PolicyKind::GlobalNetworkPolicy, _) => write!(f, "gnp/{}", self.name),
             (_, Some(ns)) => write!(f, "{ns}/{}", self.name),
             (_, None) => f.write_str(&self.name),
         }
@@ -476,6 +502,12 @@ pub struct SideExplanation {
     /// (they take no part).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored: Vec<PolicyRef>,
+    /// Rules the walk met before deciding that could match this flow but hold criteria a
+    /// flow cannot decide (Calico source ports, Service matches, an ICMP negation on a
+    /// rule that is not ICMP's): they were taken as not matching, so the answer holds
+    /// only if they do not match the real traffic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<RuleRef>,
     /// Whether this side allows the flow.
     pub allowed: bool,
 }
@@ -505,6 +537,7 @@ impl SideExplanation {
             decision: Decision::NotAPod,
             priority_ties: Vec::new(),
             ignored: Vec::new(),
+            unsupported: Vec::new(),
             allowed: true,
         }
     }
@@ -667,6 +700,14 @@ impl fmt::Display for SideExplanation {
                 f,
                 "; ignored (not enforced by this plugin): {}",
                 names.join(", ")
+            )?;
+        }
+        if !self.unsupported.is_empty() {
+            let rules: Vec<String> = self.unsupported.iter().map(ToString::to_string).collect();
+            write!(
+                f,
+                "; warning: taken as not matching, as a flow cannot decide them: {}",
+                rules.join(", ")
             )?;
         }
         Ok(())

@@ -18,6 +18,13 @@
 //! | [`IntOrString`] | `apimachinery::pkg::util::intstr::IntOrString` |
 //! | [`ObjectMeta`], [`OwnerReference`], [`ManagedFieldsEntry`] | `apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, ManagedFieldsEntry}` |
 //! | [`Time`] | `apimachinery::pkg::apis::meta::v1::Time` |
+//! | [`Namespace`], [`Node`], [`Pod`] (k8s-openapi → this crate only) | `api::core::v1::{Namespace, Node, Pod}` |
+//! | [`Container`], [`ContainerPort`] (k8s-openapi → this crate only) | `api::core::v1::{Container, ContainerPort}` |
+//!
+//! The core objects convert one way, into the models
+//! [`ClusterObjects`](crate::cluster::ClusterObjects) builds a cluster from: the fields it
+//! reads are converted field for field, every other field (`spec.volumes`, `status`
+//! conditions, ...) is kept in the models' `extra` maps as k8s-openapi serializes it.
 //!
 //! Where the two sides differ, whole objects and metadata:
 //!
@@ -428,5 +435,224 @@ impl TryFrom<NetworkPolicy> for k8s::NetworkPolicy {
             metadata: v.metadata.try_into()?,
             spec: Some(v.spec.into()),
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Core objects: Namespace, Node, Pod (k8s-openapi → this crate)
+// ---------------------------------------------------------------------------------------
+
+use ::k8s_openapi::api::core::v1 as k8s_core;
+
+use crate::model::{
+    Container, ContainerPort, Namespace, Node, NodeAddress, NodeStatus, Pod, PodIp, PodSpec,
+    PodStatus,
+};
+
+/// The fields of `value` other than `known`, as the `extra` map of a model that reads only
+/// `known`: nothing k8s-openapi holds is lost.
+fn rest<T: serde::Serialize>(
+    value: &T,
+    known: &[&str],
+) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for key in known {
+                map.remove(*key);
+            }
+            map
+        }
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// A top-level object's other fields (`spec`, `status`) with `apiVersion` and `kind`
+/// left out: the model has fields of its own for them.
+fn rest_top<T: serde::Serialize>(
+    value: &T,
+    known: &[&str],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = rest(value, known);
+    map.remove("apiVersion");
+    map.remove("kind");
+    map.remove("metadata");
+    map
+}
+
+/// k8s-openapi's Namespace: metadata, with `spec` and `status` kept in `extra`.
+///
+/// ```
+/// use k8s_openapi::api::core::v1 as k8s;
+/// let mut ns = k8s::Namespace::default();
+/// ns.metadata.name = Some("shop".into());
+/// ns.metadata.labels = Some([("team".to_owned(), "shop".to_owned())].into());
+/// let ours = netpol::model::Namespace::from(ns);
+/// assert_eq!(ours.kind.as_deref(), Some("Namespace"));
+/// assert_eq!(ours.metadata.labels.unwrap()["team"], "shop");
+/// ```
+impl From<k8s_core::Namespace> for Namespace {
+    fn from(v: k8s_core::Namespace) -> Self {
+        use ::k8s_openapi::Resource;
+        let extra = rest_top(&v, &[]);
+        Namespace {
+            api_version: Some(k8s_core::Namespace::API_VERSION.to_owned()),
+            kind: Some(k8s_core::Namespace::KIND.to_owned()),
+            metadata: v.metadata.into(),
+            extra,
+        }
+    }
+}
+
+/// k8s-openapi's Node: metadata and `status.addresses`, everything else in `extra` maps.
+///
+/// ```
+/// use k8s_openapi::api::core::v1 as k8s;
+/// let node = k8s::Node {
+///     metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+///         name: Some("n1".into()), ..Default::default()
+///     },
+///     status: Some(k8s::NodeStatus {
+///         addresses: Some(vec![k8s::NodeAddress { type_: "InternalIP".into(), address: "192.168.0.11".into() }]),
+///         ..Default::default()
+///     }),
+///     ..Default::default()
+/// };
+/// let ours = netpol::model::Node::from(node);
+/// assert_eq!(ours.status.addresses.unwrap()[0].address, "192.168.0.11");
+/// ```
+impl From<k8s_core::Node> for Node {
+    fn from(v: k8s_core::Node) -> Self {
+        use ::k8s_openapi::Resource;
+        let extra = rest_top(&v, &["status"]);
+        let status = v.status.map(|s| NodeStatus {
+            extra: rest(&s, &["addresses"]),
+            addresses: s.addresses.map(|list| {
+                list.into_iter()
+                    .map(|a| NodeAddress {
+                        type_: a.type_,
+                        address: a.address,
+                    })
+                    .collect()
+            }),
+        });
+        Node {
+            api_version: Some(k8s_core::Node::API_VERSION.to_owned()),
+            kind: Some(k8s_core::Node::KIND.to_owned()),
+            metadata: v.metadata.into(),
+            status: status.unwrap_or_default(),
+            extra,
+        }
+    }
+}
+
+/// k8s-openapi's Pod: the fields the cluster reads (node, host network, service account,
+/// container ports, phase, addresses), everything else in `extra` maps.
+///
+/// ```
+/// use k8s_openapi::api::core::v1 as k8s;
+/// let pod = k8s::Pod {
+///     metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+///         name: Some("db".into()), namespace: Some("shop".into()), ..Default::default()
+///     },
+///     spec: Some(k8s::PodSpec {
+///         node_name: Some("n1".into()),
+///         containers: vec![k8s::Container {
+///             name: "pg".into(),
+///             image: Some("postgres:16".into()),
+///             ports: Some(vec![k8s::ContainerPort { name: Some("pg".into()), container_port: 5432, ..Default::default() }]),
+///             ..Default::default()
+///         }],
+///         ..Default::default()
+///     }),
+///     status: Some(k8s::PodStatus { pod_ip: Some("10.244.1.5".into()), ..Default::default() }),
+/// };
+/// let ours = netpol::model::Pod::from(pod);
+/// let container = &ours.spec.containers.as_ref().unwrap()[0];
+/// assert_eq!(container.ports.as_ref().unwrap()[0].container_port, 5432);
+/// assert_eq!(container.extra["image"], "postgres:16");
+/// assert_eq!(ours.status.pod_ip.as_deref(), Some("10.244.1.5"));
+///
+/// let mut objects = netpol::cluster::ClusterObjects::new();
+/// objects.add_pod(ours);
+/// assert!(objects.build()?.cluster.pod_id("shop", "db").is_some());
+/// # Ok::<(), netpol::cluster::ClusterError>(())
+/// ```
+impl From<k8s_core::Pod> for Pod {
+    fn from(v: k8s_core::Pod) -> Self {
+        use ::k8s_openapi::Resource;
+        let extra = rest_top(&v, &["spec", "status"]);
+        let spec = v.spec.map(|s| PodSpec {
+            extra: rest(
+                &s,
+                &[
+                    "nodeName",
+                    "hostNetwork",
+                    "serviceAccountName",
+                    "serviceAccount",
+                    "containers",
+                ],
+            ),
+            node_name: s.node_name,
+            host_network: s.host_network,
+            service_account_name: s.service_account_name,
+            service_account: s.service_account,
+            containers: Some(s.containers.into_iter().map(Container::from).collect()),
+        });
+        let status = v.status.map(|s| PodStatus {
+            extra: rest(&s, &["phase", "podIP", "podIPs", "hostIP"]),
+            phase: s.phase,
+            pod_ip: s.pod_ip,
+            pod_ips: s
+                .pod_ips
+                .map(|ips| ips.into_iter().map(|p| PodIp { ip: p.ip }).collect()),
+            host_ip: s.host_ip,
+        });
+        Pod {
+            api_version: Some(k8s_core::Pod::API_VERSION.to_owned()),
+            kind: Some(k8s_core::Pod::KIND.to_owned()),
+            metadata: v.metadata.into(),
+            spec: spec.unwrap_or_default(),
+            status: status.unwrap_or_default(),
+            extra,
+        }
+    }
+}
+
+/// k8s-openapi's Container: its name and ports, everything else in `extra`.
+///
+/// ```
+/// use k8s_openapi::api::core::v1 as k8s;
+/// let c = netpol::model::Container::from(k8s::Container { name: "web".into(), ..Default::default() });
+/// assert_eq!(c.name.as_deref(), Some("web"));
+/// ```
+impl From<k8s_core::Container> for Container {
+    fn from(c: k8s_core::Container) -> Self {
+        Container {
+            extra: rest(&c, &["name", "ports"]),
+            name: Some(c.name),
+            ports: c
+                .ports
+                .map(|ports| ports.into_iter().map(ContainerPort::from).collect()),
+        }
+    }
+}
+
+/// k8s-openapi's ContainerPort, field for field.
+///
+/// ```
+/// use k8s_openapi::api::core::v1 as k8s;
+/// let p = netpol::model::ContainerPort::from(k8s::ContainerPort {
+///     container_port: 53, protocol: Some("UDP".into()), ..Default::default() });
+/// assert_eq!((p.container_port, p.protocol.as_deref()), (53, Some("UDP")));
+/// ```
+impl From<k8s_core::ContainerPort> for ContainerPort {
+    fn from(p: k8s_core::ContainerPort) -> Self {
+        ContainerPort {
+            name: p.name,
+            host_port: p.host_port,
+            container_port: p.container_port,
+            protocol: p.protocol,
+            host_ip: p.host_ip,
+        }
     }
 }

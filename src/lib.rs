@@ -25,7 +25,6 @@ pub mod model;
 pub mod policy;
 pub mod profile;
 pub mod reference;
-pub mod scenario;
 pub mod selector;
 pub mod service;
 pub mod validate;

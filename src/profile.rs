@@ -58,6 +58,8 @@ pub struct Profile {
     enforces_network_policy: bool,
     #[serde(default = "yes")]
     enforces_cluster_network_policy: bool,
+    #[serde(default)]
+    enforces_calico_policy: bool,
     ipblock_matches_pods: bool,
     ipblock_matches_nodes: bool,
     own_node_exempt: bool,
@@ -117,7 +119,9 @@ impl Profile {
     /// assert!(!netpol::profile::Profile::flannel().enforces_any());
     /// ```
     pub fn enforces_any(&self) -> bool {
-        self.enforces_network_policy || self.enforces_cluster_network_policy
+        self.enforces_network_policy
+            || self.enforces_cluster_network_policy
+            || self.enforces_calico_policy
     }
 
     knob!(
@@ -139,6 +143,26 @@ impl Profile {
         /// ```
         enforces_cluster_network_policy,
         with_cluster_network_policy
+    );
+    knob!(
+        /// Whether Calico's Felix enforces policy, and so decides as Felix does: Calico's
+        /// own policies (`NetworkPolicy.projectcalico.org`, `GlobalNetworkPolicy`, with
+        /// `NetworkSet`, `GlobalNetworkSet` and `Tier`) are enforced, every kind is walked
+        /// through Calico's ordered tiers (ClusterNetworkPolicy's Admin and Baseline are
+        /// `kube-admin` and `kube-baseline`, Kubernetes NetworkPolicy sits in `default` at
+        /// order 1000), ClusterNetworkPolicy is read through Calico's conversion (a rule
+        /// with a `nodes` or `domainNames` peer becomes a Deny of everything when it
+        /// denies or passes and is dropped when it accepts), traffic from a node to its own
+        /// pods is never policed when [`own_node_exempt`](Self::own_node_exempt) holds (no
+        /// policy of any kind), and a pod reaching itself through a Service is policed like
+        /// any other flow. Where it is false, Calico's kinds are reported as ignored.
+        ///
+        /// ```
+        /// assert!(netpol::profile::Profile::canal().enforces_calico_policy());
+        /// assert!(!netpol::profile::Profile::conformance().enforces_calico_policy());
+        /// ```
+        enforces_calico_policy,
+        with_calico_policy
     );
     knob!(
         /// Whether an `ipBlock` matches the IPs of in-cluster pods.
@@ -215,6 +239,7 @@ impl Profile {
             name: "conformance".into(),
             enforces_network_policy: true,
             enforces_cluster_network_policy: true,
+            enforces_calico_policy: false,
             ipblock_matches_pods: true,
             ipblock_matches_nodes: true,
             own_node_exempt: true,
@@ -269,15 +294,24 @@ impl Profile {
     /// - Policy sees traffic after Service DNAT (Calico "Troubleshoot policies": "Calico
     ///   then blocks the traffic because it sees the traffic after the DNAT"), which is how
     ///   [`service`](crate::service) decides Service traffic for every profile.
+    /// - Calico's own policies are enforced and every kind is decided as Felix decides it
+    ///   ([`enforces_calico_policy`](Self::enforces_calico_policy)): Felix's filter chains
+    ///   (`felix/rules/static.go`) return before any policy for traffic from the host to a
+    ///   local workload ("We don't currently police host -> endpoint according to the
+    ///   endpoint's ingress policy"), and check a workload's egress and the destination's
+    ///   ingress before kube-proxy's masquerade, so a pod reaching itself through a
+    ///   Service is checked with its own address at both ends.
     ///
     /// ```
     /// let p = netpol::profile::Profile::calico();
+    /// assert!(p.enforces_calico_policy());
     /// assert!(p.ipblock_matches_pods() && !p.pod_to_own_node_exempt());
     /// assert!(p.enforces_cluster_network_policy());
     /// ```
     pub fn calico() -> Self {
         Profile {
             name: "calico".into(),
+            enforces_calico_policy: true,
             pod_to_own_node_exempt: false,
             ..Profile::conformance()
         }

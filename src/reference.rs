@@ -283,7 +283,10 @@ impl<'a> Reference<'a> {
             return walk;
         };
         let own_node = self.own_node(flow, direction);
-        let hairpin = flow.is_hairpin();
+        // Felix polices a pod reaching itself through a Service like any flow: the
+        // filter sees the pod's own address before kube-proxy's masquerade.
+        let felix = self.profile.enforces_calico_policy();
+        let hairpin = flow.is_hairpin() && !felix;
         let tiers = self.tiers();
 
         // Who selects the pod, in evaluation order, and who would but is not enforced.
@@ -300,6 +303,11 @@ impl<'a> Reference<'a> {
             }
         }
         walk.isolated = walk.selecting.iter().any(|i| matches!(i, Item::Network(_)));
+        // Felix never polices a node reaching its own pods, whatever the policy kind.
+        if own_node && felix && direction == Direction::Ingress {
+            walk.decision = WalkDecision::OwnNode;
+            return walk;
+        }
 
         'tiers: for (tier, items) in &tiers {
             let mut network_selected = false;

@@ -1,18 +1,13 @@
 //! Runs every Calico selector case file (FORMAT.md, "Calico selector cases") through the
-//! conformance runner's own code (`examples/conformance/calico_selector.rs`, reached
-//! through `run.rs` as the runner reaches it): the crate's in `tests/scenarios`, and the
+//! conformance runner's own code (`netpol_testing::calico_selector`, reached through
+//! `netpol_testing::conformance` as the runner reaches it): the crate's in `tests/scenarios`, and the
 //! shared ones in `../shared/conformance/cases` when that folder is there.
-
-#[path = "../examples/conformance/netconf.rs"]
-#[allow(dead_code)]
-mod netconf;
-#[path = "../examples/conformance/run.rs"]
-#[allow(dead_code)]
-mod run;
 
 use std::path::{Path, PathBuf};
 
-use run::calico_selector::{SelectorOutcome, is_selector_file, run_selector_file};
+use netpol_testing::calico_selector::{SelectorOutcome, is_selector_file, run_selector_file};
+use netpol_testing::conformance as run;
+use netpol_testing::shared::{count_files, shared_or_skip, shared_path};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -36,6 +31,14 @@ fn selector_files(dir: &Path) -> Vec<(PathBuf, Value)> {
             is_selector_file(&v).then_some((p, v))
         })
         .collect()
+}
+
+/// The selector case files under `dir` (subfolders included), recognised by their text
+/// rather than by the runner's own test: every one must have run.
+fn selector_files_present(dir: &Path) -> usize {
+    count_files(dir, "json", |t| {
+        t.contains("\"calicoSelectors\"") || t.contains("\"calicoBadSelectors\"")
+    })
 }
 
 /// The cases a file lists, counted from the JSON itself.
@@ -79,6 +82,10 @@ fn crate_selector_cases_pass() {
     let expected: usize = files.iter().map(|(_, v)| listed(v)).sum();
     assert_eq!(ran, expected);
     assert!(ran >= 51, "only {ran} cases ran");
+    assert_eq!(
+        files.len(),
+        selector_files_present(&root().join("tests/scenarios"))
+    );
     eprintln!(
         "{ran} selector cases ran from {} files in tests/scenarios",
         files.len()
@@ -87,18 +94,17 @@ fn crate_selector_cases_pass() {
 
 #[test]
 fn shared_selector_cases_pass() {
-    let shared = root().join("../shared/conformance/cases");
-    if !shared.is_dir() {
-        eprintln!(
-            "note: {} is absent; shared Calico selector cases SKIPPED",
-            shared.display()
-        );
+    let Some(shared) = shared_or_skip(
+        &shared_path(&root(), "cases"),
+        "the shared Calico selector cases",
+    ) else {
         return;
-    }
+    };
     let files = selector_files(&shared);
     let ran = run_all(&files);
     let expected: usize = files.iter().map(|(_, v)| listed(v)).sum();
     assert_eq!(ran, expected);
+    assert_eq!(files.len(), selector_files_present(&shared));
     eprintln!(
         "{ran} selector cases ran from {} files in {}",
         files.len(),

@@ -1,14 +1,10 @@
 //! Runs every scenario and net-conf case file through the conformance runner's own code
-//! (`examples/conformance/run.rs`), with the compiled engine and with the reference
+//! (`netpol_testing::conformance`), with the compiled engine and with the reference
 //! evaluator: the crate's files in `tests/scenarios` and `tests/data/netconf`, and the
 //! shared ones in `../shared/conformance` when that folder is there.
 
-#[path = "../examples/conformance/netconf.rs"]
-#[allow(dead_code)]
-mod netconf;
-#[path = "../examples/conformance/run.rs"]
-#[allow(dead_code)]
-mod run;
+use netpol_testing::conformance as run;
+use netpol_testing::shared::{count_files, shared_or_skip, shared_path};
 
 use std::path::PathBuf;
 
@@ -34,6 +30,11 @@ fn check(paths: Vec<PathBuf>, mode: run::Mode) -> run::Summary {
     summary
 }
 
+/// How many JSON files the runner must have run under `dirs`, counted apart from it.
+fn present(dirs: &[PathBuf]) -> usize {
+    dirs.iter().map(|d| count_files(d, "json", |_| true)).sum()
+}
+
 #[test]
 fn crate_scenarios_pass_with_engine_and_reference() {
     let paths = vec![
@@ -41,23 +42,26 @@ fn crate_scenarios_pass_with_engine_and_reference() {
         root().join("tests/data/netconf"),
     ];
     let e = check(paths.clone(), run::Mode::Engine);
-    let r = check(paths, run::Mode::Reference);
+    let r = check(paths.clone(), run::Mode::Reference);
     assert_eq!(e, r);
+    let files = present(&paths);
+    assert!(files >= 30, "only {files} files in {paths:?}");
+    assert_eq!(e.files, files, "files run");
+    eprintln!("{} checks in {} files", e.passed, e.files);
 }
 
 #[test]
 fn shared_scenarios_pass_with_engine_and_reference() {
-    let shared = root().join("../shared/conformance");
-    if !shared.is_dir() {
-        eprintln!(
-            "note: {} is absent; shared scenarios skipped",
-            shared.display()
-        );
+    let Some(shared) = shared_or_skip(&shared_path(&root(), ""), "the shared scenarios") else {
         return;
-    }
+    };
     let e = check(vec![shared.clone()], run::Mode::Engine);
-    let r = check(vec![shared], run::Mode::Reference);
+    let r = check(vec![shared.clone()], run::Mode::Reference);
     assert_eq!(e, r);
+    let files = present(&[shared]);
+    assert!(files > 0);
+    assert_eq!(e.files, files, "files run");
+    eprintln!("{} checks in {} shared files", e.passed, e.files);
 }
 
 #[test]

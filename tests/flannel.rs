@@ -1,10 +1,9 @@
 //! flannel net-conf decoding, node subnets and the conformance cases.
 
-#[path = "../examples/conformance/netconf.rs"]
-mod netconf;
-
 use ipnet::IpNet;
 use netpol::flannel::*;
+use netpol_testing::netconf;
+use netpol_testing::shared::{count_files, shared_or_skip, shared_path};
 use std::path::Path;
 
 fn net(s: &str) -> IpNet {
@@ -19,6 +18,7 @@ fn run_dir(dir: &Path) -> usize {
         .collect();
     entries.sort();
     let mut total = 0;
+    let mut files = 0;
     for path in entries {
         let text = std::fs::read_to_string(&path).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -32,20 +32,22 @@ fn run_dir(dir: &Path) -> usize {
         assert_eq!(outcome.failed, 0, "{report}");
         assert!(outcome.passed > 0);
         total += outcome.passed;
+        files += 1;
     }
+    // Every case file present ran (a top-level array of objects), counted apart.
+    let present = count_files(dir, "json", |t| t.trim_start().starts_with('['));
+    assert_eq!(files, present, "{}: case files run", dir.display());
     total
 }
 
 #[test]
 fn shared_conformance_cases() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/netconf");
-    if !dir.is_dir() {
-        eprintln!(
-            "note: {} not found; shared net-conf cases skipped",
-            dir.display()
-        );
+    let Some(dir) = shared_or_skip(
+        &shared_path(Path::new(env!("CARGO_MANIFEST_DIR")), "netconf"),
+        "the shared net-conf cases",
+    ) else {
         return;
-    }
+    };
     assert!(run_dir(&dir) >= 12);
 }
 

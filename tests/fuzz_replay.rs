@@ -18,6 +18,17 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// How many inputs `dir` holds, counted apart from [`files`]: every entry but the
+/// README.
+fn present(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| e.file_name() != "README.md")
+            .count()
+    })
+}
+
 /// Runs `target`'s check over every file of `dir`; returns how many ran and what failed.
 fn replay(target: &str, check: fn(&[u8]), dir: &Path) -> (usize, Vec<String>) {
     let inputs = files(dir);
@@ -33,45 +44,58 @@ fn replay(target: &str, check: fn(&[u8]), dir: &Path) -> (usize, Vec<String>) {
             failures.push(format!("{target}: {}: {msg}", path.display()));
         }
     }
+    assert_eq!(
+        inputs.len(),
+        present(dir),
+        "{}: every input present must run",
+        dir.display()
+    );
     (inputs.len(), failures)
 }
 
-fn replay_all(root: &str) -> (usize, Vec<String>) {
+/// Replays every target's folder under `root`; returns the inputs run per target and
+/// what failed.
+fn replay_all(root: &str) -> (Vec<(&'static str, usize)>, Vec<String>) {
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join(root);
-    let mut total = 0;
+    let mut counts = Vec::new();
     let mut failures = Vec::new();
     for (target, check) in fuzz_checks::TARGETS {
         let (n, mut f) = replay(target, *check, &base.join(target));
-        total += n;
+        counts.push((*target, n));
         failures.append(&mut f);
     }
-    (total, failures)
+    (counts, failures)
 }
 
 #[test]
 fn regressions_pass() {
-    let (n, failures) = replay_all("tests/fuzz_regressions");
+    let (counts, failures) = replay_all("tests/fuzz_regressions");
     assert!(
         failures.is_empty(),
-        "{n} inputs, failures:\n{}",
+        "{counts:?} inputs, failures:\n{}",
         failures.join("\n")
     );
+    let total: usize = counts.iter().map(|(_, n)| n).sum();
+    let present =
+        present(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/policy_json"));
+    assert!(total >= present && present > 0, "{counts:?}");
+    eprintln!("{total} regression inputs replayed: {counts:?}");
 }
 
 #[test]
 fn seeds_pass() {
-    // The seeds live outside the packaged crate; in a checkout they must all be present.
-    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
-    if !seeds.is_dir() {
-        return;
-    }
-    let (n, failures) = replay_all("fuzz/seeds");
-    assert!(n > 0, "no seeds found under {}", seeds.display());
+    // The seeds are in the repository (the packaged crate ships no tests): every target
+    // must have some, and every one must run.
+    let (counts, failures) = replay_all("fuzz/seeds");
     assert!(
         failures.is_empty(),
-        "{n} inputs, failures:\n{}",
+        "{counts:?} inputs, failures:\n{}",
         failures.join("\n")
     );
+    for (target, n) in &counts {
+        assert!(*n > 0, "no seed for {target} under fuzz/seeds/{target}");
+    }
+    eprintln!("seeds replayed: {counts:?}");
 }
 
 #[test]

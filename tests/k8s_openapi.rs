@@ -168,3 +168,89 @@ fn a_missing_spec_becomes_an_empty_one() {
     assert_eq!(ours.spec, NetworkPolicySpec::default());
     assert!(k8s::NetworkPolicy::try_from(ours).unwrap().spec.is_some());
 }
+
+/// The objects of a generated workload and of a kubectl dump, decoded once by
+/// k8s-openapi and converted, once by the crate's own models: the same cluster either way.
+#[test]
+fn core_objects_from_k8s_openapi_build_the_same_cluster() {
+    use k8s_openapi::api::core::v1 as core;
+    use netpol::cluster::ClusterObjects;
+    use netpol::model::{Namespace, Node, Pod};
+
+    let generated = netpol_testing::workload::generate(netpol_testing::workload::Scale::S, 5);
+    let dump_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/tests/data/kubectl-dump.yaml");
+    let dump: Value = serde_saphyr::from_str(&std::fs::read_to_string(dump_path).unwrap()).unwrap();
+    for objects in [
+        generated.scenario.cluster_objects(),
+        dump["items"].as_array().unwrap().clone(),
+    ] {
+        let mut ours = ClusterObjects::new();
+        let mut theirs = ClusterObjects::new();
+        let mut pods = 0;
+        for v in &objects {
+            match v["kind"].as_str().unwrap() {
+                "Namespace" => {
+                    ours.add_namespace(Namespace::from_value(v).unwrap());
+                    let k: core::Namespace = serde_json::from_value(v.clone()).unwrap();
+                    theirs.add_namespace(Namespace::from(k));
+                }
+                "Node" => {
+                    ours.add_node(Node::from_value(v).unwrap());
+                    let k: core::Node = serde_json::from_value(v.clone()).unwrap();
+                    theirs.add_node(Node::from(k));
+                }
+                "Pod" => {
+                    let direct = Pod::from_value(v).unwrap();
+                    let k: core::Pod = serde_json::from_value(v.clone()).unwrap();
+                    let converted = Pod::from(k);
+                    assert_eq!(direct.metadata.name, converted.metadata.name);
+                    assert_eq!(direct.spec.node_name, converted.spec.node_name);
+                    assert_eq!(direct.spec.host_network, converted.spec.host_network);
+                    assert_eq!(direct.status.pod_ips, converted.status.pod_ips);
+                    let ports = |p: &Pod| -> Vec<_> {
+                        p.spec
+                            .containers
+                            .iter()
+                            .flatten()
+                            .map(|c| c.ports.clone())
+                            .collect()
+                    };
+                    assert_eq!(ports(&direct), ports(&converted));
+                    ours.add_pod(direct);
+                    theirs.add_pod(converted);
+                    pods += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(pods > 10);
+        let (a, b) = (ours.build().unwrap(), theirs.build().unwrap());
+        assert_eq!(a.notes, b.notes);
+        let describe = |c: &netpol::cluster::Cluster| -> Vec<String> {
+            c.pods()
+                .map(|(id, p)| {
+                    format!(
+                        "{}/{} {:?} {:?} {:?} {:?} {}",
+                        c.pod_namespace_name(id),
+                        p.name,
+                        p.labels,
+                        p.ips,
+                        p.node.map(|n| c.node(n).unwrap().name.clone()),
+                        p.ports,
+                        p.service_account
+                    )
+                })
+                .chain(
+                    c.nodes()
+                        .map(|(_, n)| format!("{} {:?} {:?}", n.name, n.labels, n.ips)),
+                )
+                .chain(
+                    c.namespaces()
+                        .map(|(_, n)| format!("{} {:?}", n.name, n.labels)),
+                )
+                .collect()
+        };
+        assert_eq!(describe(&a.cluster), describe(&b.cluster));
+        assert_eq!(a.cluster.pod_count(), b.cluster.pod_count());
+    }
+}

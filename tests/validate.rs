@@ -100,16 +100,22 @@ fn every_rejected_conformance_policy_gives_the_apiservers_errors() {
 
 #[test]
 fn conformance_file_agrees_when_present() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/cases");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return; // the shared cases live beside the crate in the workspace only
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(dir) = netpol_testing::shared::shared_or_skip(
+        &netpol_testing::shared::shared_path(root, "cases"),
+        "the shared rejected-policy cases",
+    ) else {
+        return;
     };
+    let entries = std::fs::read_dir(&dir).unwrap();
+    let (mut files, mut checked) = (0, 0);
     for entry in entries.flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
         let Some(policies) = doc.get("policies").and_then(Value::as_array) else {
             continue;
         };
+        files += 1;
         let rejected: Vec<(String, String)> = doc
             .get("expectRejected")
             .and_then(Value::as_array)
@@ -138,8 +144,13 @@ fn conformance_file_agrees_when_present() {
                 }
                 None => assert!(result.is_ok(), "{key} should be accepted: {result:?}"),
             }
+            checked += 1;
         }
     }
+    // Every file holding policies was read, counted apart from the loop above.
+    let present = netpol_testing::shared::count_files(&dir, "json", |t| t.contains("\"policies\""));
+    assert_eq!(files, present);
+    assert!(checked >= files, "{checked} policies in {files} files");
 }
 
 // ---------------------------------------------------------------- accepted edge cases

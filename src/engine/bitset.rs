@@ -19,6 +19,31 @@ impl Bitset {
         }
     }
 
+    /// Bits `0..len`, all set.
+    pub(crate) fn full(len: usize) -> Self {
+        let mut set = Bitset::new(len);
+        set.insert_range(0, len);
+        set
+    }
+
+    pub(crate) fn intersect_with(&mut self, other: &Bitset) {
+        for (i, a) in self.words.iter_mut().enumerate() {
+            *a &= other.words.get(i).copied().unwrap_or(0);
+        }
+    }
+
+    pub(crate) fn subtract(&mut self, other: &Bitset) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !*b;
+        }
+    }
+
+    pub(crate) fn remove(&mut self, i: usize) {
+        if let Some(w) = self.words.get_mut(i >> 6) {
+            *w &= !(1u64 << (i & 63));
+        }
+    }
+
     /// Sets bits `lo..hi`.
     pub(crate) fn insert_range(&mut self, lo: usize, hi: usize) {
         let mut i = lo;
@@ -104,6 +129,12 @@ impl BitsetTable {
             .is_some_and(|w| (w >> (i & 63)) & 1 == 1)
     }
 
+    /// Words per set.
+    #[inline]
+    pub(crate) fn stride(&self) -> usize {
+        self.stride
+    }
+
     /// The words of set `set` (empty when out of range).
     #[inline]
     pub(crate) fn row(&self, set: u32) -> &[u64] {
@@ -111,12 +142,6 @@ impl BitsetTable {
             .checked_mul(self.stride)
             .and_then(|at| self.words.get(at..at + self.stride))
             .unwrap_or(&[])
-    }
-
-    /// Whether the table holds no set.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.words.is_empty()
     }
 
     /// Whether the table holds set `set`.

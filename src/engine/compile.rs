@@ -26,10 +26,12 @@ use crate::selector::{Operator, Selector};
 
 use super::bitset::{Bitset, BitsetTable};
 use super::blocks::BlockIndex;
-use super::rule_index::{RuleFacts, RuleIndex};
+use super::calico;
+use super::rule_index::{PortFacts, RuleFacts, RuleIndex};
 use super::{
-    Addrs, Class, ClassHead, CompiledRule, IdentityInfo, Inner, Instr, NO_EXTRA, NOT_ISOLATED,
-    NetworkProg, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta, PortSet, TierProg, dir_index,
+    Addrs, BY_FAMILY, Class, ClassHead, CompiledRule, INLINE_STEPS, IdentityInfo, Inner, Instr,
+    NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta,
+    PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index,
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
@@ -43,30 +45,42 @@ struct NsIndex<'a> {
     by_key: HashMap<&'a str, Vec<u32>>,
 }
 
-/// Pods grouped by namespace and labels, with a label index per namespace.
-struct Identities<'a> {
+/// Pods grouped by namespace and labels (and, where Calico's selectors can see it, the
+/// service account), with a label index per namespace.
+pub(super) struct Identities<'a> {
     /// Per identity: namespace index and labels.
-    list: Vec<(usize, &'a Labels)>,
+    pub(super) list: Vec<(usize, &'a Labels)>,
+    /// Per identity: the service account, when identities tell them apart.
+    pub(super) accounts: Vec<&'a str>,
+    /// Per namespace index: its name and labels.
+    pub(super) namespace_info: Vec<(&'a str, &'a Labels)>,
     /// Per pod: its identity.
     of_pod: Vec<u32>,
     namespaces: Vec<NsIndex<'a>>,
 }
 
 impl<'a> Identities<'a> {
-    fn new(cluster: &'a Cluster) -> Self {
+    fn new(cluster: &'a Cluster, by_account: bool) -> Self {
         let mut list: Vec<(usize, &'a Labels)> = Vec::new();
-        let mut index: HashMap<(usize, &'a Labels), u32> = HashMap::new();
+        let mut accounts: Vec<&'a str> = Vec::new();
+        let mut index: HashMap<(usize, &'a Labels, &'a str), u32> = HashMap::new();
         let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
         namespaces.resize_with(cluster.namespace_count(), NsIndex::default);
         for (_, p) in cluster.pods() {
+            let account = if by_account {
+                p.service_account.as_str()
+            } else {
+                ""
+            };
             let key = (p.namespace.index(), &p.labels);
-            let id = match index.get(&key) {
+            let id = match index.get(&(key.0, key.1, account)) {
                 Some(id) => *id,
                 None => {
                     let id = to_u32(list.len());
-                    index.insert(key, id);
+                    index.insert((key.0, key.1, account), id);
                     list.push(key);
+                    accounts.push(account);
                     if let Some(ns) = namespaces.get_mut(key.0) {
                         ns.identities.push(id);
                         for (k, v) in &p.labels {
@@ -84,12 +98,28 @@ impl<'a> Identities<'a> {
         }
         Identities {
             list,
+            accounts,
+            namespace_info: cluster
+                .namespaces()
+                .map(|(_, n)| (n.name.as_str(), &n.labels))
+                .collect(),
             of_pod,
             namespaces,
         }
     }
 
-    fn len(&self) -> usize {
+    /// No identity (a placeholder while the compiler lends its identities out).
+    fn empty() -> Self {
+        Identities {
+            list: Vec::new(),
+            accounts: Vec::new(),
+            namespace_info: Vec::new(),
+            of_pod: Vec::new(),
+            namespaces: Vec::new(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
         self.list.len()
     }
 
@@ -166,9 +196,10 @@ fn to_u32(n: usize) -> u32 {
 
 /// A policy of the set, in evaluation order, with what the compiler needs of it.
 #[derive(Clone, Copy)]
-enum Source<'a> {
+pub(super) enum Source<'a> {
     Network(&'a crate::policy::Policy),
     Cluster(&'a crate::policy::ClusterPolicy),
+    Calico(&'a crate::calico::CalicoPolicy),
 }
 
 struct Compiler<'a> {
@@ -186,9 +217,21 @@ struct Compiler<'a> {
     extra_ids: HashMap<PeerExtra, u32>,
     extras: Vec<PeerExtra>,
     names: HashMap<String, u32>,
-    /// Per policy (gid) and direction: the number of its first ClusterNetworkPolicy rule
-    /// in the direction's rule index, when the programs use one.
-    rule_start: Vec<[Option<u32>; 2]>,
+    profile: Profile,
+    /// Whether Felix decides ([`Profile::enforces_calico_policy`]).
+    felix: bool,
+    /// Calico's network sets, with their nets' block ids (under Felix).
+    net_sets: Vec<calico::NetSet<'a>>,
+    /// Per direction: indexed rules with a condition on the local pod, with the atoms it
+    /// holds for.
+    locals: [Vec<(u32, Bitset)>; 2],
+    /// The tiers, in walk order.
+    tiers: Vec<TierInfo>,
+    /// Per direction and enforced policy: the number of its first rule in the
+    /// direction's rule index, when its tier is indexed.
+    rule_start: [Vec<Option<u32>>; 2],
+    /// Per direction and tier: its rule numbers in the index, when indexed.
+    tier_ranges: [Vec<Option<(u32, u32)>>; 2],
     /// Per direction: class masks of the rule index, interned.
     masks: [BitsetArena; 2],
     rule_total: [usize; 2],
@@ -283,6 +326,46 @@ impl<'a> Compiler<'a> {
         *self.names.entry(name.to_owned()).or_insert(next)
     }
 
+    /// Reads a Calico rule, registering its nets with the prefix map and its port names.
+    fn calico_draft(
+        &mut self,
+        rule: &'a crate::calico::CalicoRule,
+        direction: Direction,
+    ) -> calico::CalicoDraft<'a> {
+        let mut blocks: Vec<ipnet::IpNet> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        // Collect first: the draft borrows nothing of the compiler.
+        let _ = calico::draft(
+            rule,
+            direction,
+            |net| {
+                blocks.push(net);
+                0
+            },
+            |name| {
+                names.push(name.to_owned());
+                0
+            },
+        );
+        let block_ids: HashMap<ipnet::IpNet, u32> = blocks
+            .into_iter()
+            .map(|net| (net, self.block_id(CidrBlock::new(net, Vec::new()))))
+            .collect();
+        let name_ids: HashMap<String, u32> = names
+            .into_iter()
+            .map(|n| {
+                let id = self.name_id(&n);
+                (n, id)
+            })
+            .collect();
+        calico::draft(
+            rule,
+            direction,
+            |net| block_ids.get(&net).copied().unwrap_or(0),
+            |name| name_ids.get(name).copied().unwrap_or(0),
+        )
+    }
+
     /// Which identities a policy applies to for a direction (`None`: it has no rules for
     /// that direction, or selects nothing).
     fn subject(&mut self, source: Source<'a>, direction: Direction) -> Option<Bitset> {
@@ -309,6 +392,7 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
+            Source::Calico(p) => return calico::subject(&self.identities, p, direction),
         };
         (!set.is_empty()).then_some(set)
     }
@@ -361,10 +445,19 @@ impl<'a> Compiler<'a> {
             action: Action::Allow,
             peers,
             ports,
+            unsupported: false,
         }
     }
 
     fn cluster_rule(&mut self, rule: &'a crate::policy::ClusterRule) -> CompiledRule {
+        if self.felix
+            && rule
+                .peers()
+                .iter()
+                .any(|p| matches!(p, ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_)))
+        {
+            return calico_failed_rule(rule.action());
+        }
         let mut peers = PeerSet {
             any_address: true,
             ..PeerSet::default()
@@ -374,6 +467,13 @@ impl<'a> Compiler<'a> {
             match peer {
                 ClusterPeer::Namespaces(sel) => {
                     let ns = self.namespaces_matching(sel);
+                    if self.felix {
+                        // Calico's conversion leaves a bare namespace selector, which the
+                        // namespaces' network sets match too.
+                        for b in calico::sets_in_namespaces(self.cluster, &self.net_sets, &ns) {
+                            push_unique(&mut peers.blocks, b);
+                        }
+                    }
                     if let Some(id) = self.pod_set(ns, EVERYTHING.get_or_init(Selector::everything))
                     {
                         push_unique(&mut peers.pod_sets, id);
@@ -428,6 +528,7 @@ impl<'a> Compiler<'a> {
             action: rule.action(),
             peers,
             ports,
+            unsupported: false,
         }
     }
 
@@ -447,47 +548,77 @@ impl<'a> Compiler<'a> {
     }
 
     /// One class: for each tier its policies select the class in, what decides there.
-    /// A ClusterNetworkPolicy tier is read through the direction's rule index (the mask
-    /// of its policies' rules) when there is one, else compiled into instructions
-    /// appended to `code`: its rules in walk order, consecutive rules with the same
-    /// action merged by port set (their order does not matter among themselves), ending
-    /// in [`OpCode::End`] (no decision in this tier), `Pass` ending the tier too. The
-    /// NetworkPolicy tier is compiled the same way (its rules are all `Allow`) and ends in
-    /// its default deny; with `own_node` (traffic between a pod and its own node, or
-    /// itself through a Service) it allows whatever its rules say.
+    /// A tier read through the direction's rule index adds its policies' rules to the
+    /// class's mask; any other tier is compiled into instructions appended to `code`: its
+    /// rules in walk order, consecutive rules with the same action merged by port set
+    /// (their order does not matter among themselves), ending in [`OpCode::End`], `Pass`
+    /// ending the tier too. With `own_node` (traffic between a pod and its own node, or
+    /// itself through a Service) the NetworkPolicy tier allows whatever its rules say.
+    #[allow(clippy::too_many_arguments)]
     fn class(
         &mut self,
         code: &mut Vec<Instr>,
+        steps: &mut Vec<TierStep>,
         policies: Vec<u32>,
         metas: &[PolicyMeta],
         rules: &[[Vec<CompiledRule>; 2]],
         di: usize,
         own_node: bool,
+        excluded: &[u32],
     ) -> Class {
-        let mut head = ClassHead::default();
-        for tier in [TierRef::Admin, TierRef::NetworkPolicy, TierRef::Baseline] {
+        let first_step = steps.len();
+        let total = self.rule_total.get(di).copied().unwrap_or(0);
+        let mut mask = Bitset::new(total);
+        let mut any_index = false;
+        let mut at = 0;
+        while let Some(&first) = policies.get(at) {
+            let Some(tier_pos) = metas.get(first as usize).map(|m| m.tier_pos) else {
+                break;
+            };
             let in_tier: Vec<u32> = policies
                 .iter()
+                .skip(at)
                 .copied()
-                .filter(|p| metas.get(*p as usize).is_some_and(|m| m.tier == tier))
+                .take_while(|p| {
+                    metas
+                        .get(*p as usize)
+                        .is_some_and(|m| m.tier_pos == tier_pos)
+                })
                 .collect();
-            if in_tier.is_empty() {
-                continue;
-            }
-            if tier == TierRef::NetworkPolicy && own_node {
-                head.network = NetworkProg::Allow;
+            at += in_tier.len();
+            let Some(tier) = self.tiers.get(tier_pos as usize) else {
+                break;
+            };
+            let end = tier.end;
+            if tier.tier == TierRef::NetworkPolicy && own_node {
+                steps.push(TierStep::new(Prog::Allow, end));
                 break;
             }
-            if tier != TierRef::NetworkPolicy {
-                if let Some(mask) = self.rules_mask(&in_tier, rules, di) {
-                    let prog = TierProg::Rules(mask);
-                    if tier == TierRef::Admin {
-                        head.admin = prog;
-                    } else {
-                        head.baseline = prog;
+            if let Some((lo, hi)) = self.tier_range(di, tier_pos) {
+                for p in &in_tier {
+                    let Some(start) = self
+                        .rule_start
+                        .get(di)
+                        .and_then(|s| s.get(*p as usize))
+                        .copied()
+                        .flatten()
+                    else {
+                        continue;
+                    };
+                    let list = rules
+                        .get(*p as usize)
+                        .and_then(|r| r.get(di))
+                        .map_or(&[][..], Vec::as_slice);
+                    for r in 0..list.len() {
+                        let n = start + to_u32(r);
+                        if !excluded.contains(&n) {
+                            mask.insert(n as usize);
+                        }
                     }
-                    continue;
                 }
+                any_index = true;
+                steps.push(TierStep::new(Prog::Index { lo, hi }, end));
+                continue;
             }
             let start = to_u32(code.len());
             let mut group: Vec<&CompiledRule> = Vec::new();
@@ -512,147 +643,226 @@ impl<'a> Compiler<'a> {
             if !group.is_empty() {
                 self.emit(code, group_action, &group);
             }
-            match tier {
-                TierRef::NetworkPolicy => {
-                    // Isolation: a NetworkPolicy selecting the pod denies what no rule
-                    // allows, and nothing after this tier is read.
-                    code.push(Instr::terminator(OpCode::Deny));
-                    head.network = NetworkProg::Code(start);
-                    break;
-                }
-                TierRef::Admin => {
-                    code.push(Instr::terminator(OpCode::End));
-                    head.admin = TierProg::Code(start);
+            code.push(Instr::terminator(OpCode::End));
+            steps.push(TierStep::new(Prog::Code(start), end));
+        }
+        // A scan may run on through following index steps while tiers end in `Pass`.
+        let len = steps.len() - first_step;
+        for k in (0..len).rev() {
+            let next = steps.get(first_step + k + 1).copied();
+            let Some(step) = steps.get_mut(first_step + k) else {
+                continue;
+            };
+            let Prog::Index { hi, .. } = step.prog() else {
+                continue;
+            };
+            match next {
+                Some(n) if step.end == TierEnd::Pass && matches!(n.prog(), Prog::Index { .. }) => {
+                    step.scan_hi = n.scan_hi;
+                    step.scan_last = n.scan_last;
                 }
                 _ => {
-                    code.push(Instr::terminator(OpCode::End));
-                    head.baseline = TierProg::Code(start);
+                    step.scan_hi = hi;
+                    step.scan_last = u16::try_from(k).unwrap_or(u16::MAX);
                 }
             }
         }
-        Class { policies, head }
-    }
-
-    /// The mask of a ClusterNetworkPolicy tier of a class in the direction's rule index,
-    /// when the direction has one: the rules of the tier's policies.
-    fn rules_mask(
-        &mut self,
-        in_tier: &[u32],
-        rules: &[[Vec<CompiledRule>; 2]],
-        di: usize,
-    ) -> Option<u32> {
-        let total = *self.rule_total.get(di)?;
-        let mut mask = Bitset::new(total);
-        for p in in_tier {
-            let start = self
-                .rule_start
-                .get(*p as usize)?
-                .get(di)
-                .copied()
-                .flatten()?;
-            let count = rules
-                .get(*p as usize)
-                .and_then(|r| r.get(di))
-                .map_or(0, Vec::len);
-            for r in 0..count {
-                mask.insert(start as usize + r);
+        // Short walks live in the head itself.
+        let mut inline = [TierStep::default(); INLINE_STEPS];
+        if len <= INLINE_STEPS {
+            for (slot, step) in inline.iter_mut().zip(steps.drain(first_step..)) {
+                *slot = step;
             }
         }
-        Some(self.masks.get_mut(di)?.intern(mask))
+        let mask = if any_index {
+            self.masks.get_mut(di).map_or(0, |m| m.intern(mask))
+        } else {
+            0
+        };
+        Class {
+            policies,
+            head: ClassHead {
+                mask,
+                start: to_u32(first_step),
+                len: to_u32(len),
+                inline,
+            },
+        }
     }
 
-    /// Numbers the ClusterNetworkPolicy rules of each direction in evaluation order and
-    /// gathers what the rule index is built from, for the directions where the index
-    /// fits its memory budget ([`MAX_RULE_INDEX_BYTES`]).
+    /// The rule numbers of tier `tier_pos` in the direction's index, when it is indexed.
+    fn tier_range(&self, di: usize, tier_pos: u32) -> Option<(u32, u32)> {
+        self.tier_ranges
+            .get(di)?
+            .get(tier_pos as usize)
+            .copied()
+            .flatten()
+    }
+
+    /// The atoms a rule's peers hold (`None`: every peer).
+    fn peer_atoms(&self, peers: &PeerSet, atoms: &Atoms, blocks: &BlockIndex) -> Option<Bitset> {
+        if peers.all {
+            return None;
+        }
+        let mut set = Bitset::new(atoms.len());
+        for id in &peers.pod_sets {
+            for identity in self.pod_sets.get(*id).into_iter().flat_map(Bitset::iter) {
+                for a in atoms.of_identity(identity) {
+                    set.insert(*a as usize);
+                }
+            }
+        }
+        if let Some(extra) = self.extras.get(peers.extra as usize) {
+            for id in &extra.node_sets {
+                for node in self.node_sets.get(*id).into_iter().flat_map(Bitset::iter) {
+                    for a in atoms.of_node(node) {
+                        set.insert(*a as usize);
+                    }
+                }
+            }
+        }
+        for b in &peers.blocks {
+            for (lo, hi) in blocks.intervals(*b) {
+                for value in *lo..*hi {
+                    for a in atoms.of_value(value) {
+                        let eligible = peers.any_address
+                            || match atoms.kind(*a) {
+                                Some(AtomKind::Pod) => self.profile.ipblock_matches_pods(),
+                                Some(AtomKind::Node) => self.profile.ipblock_matches_nodes(),
+                                _ => true,
+                            };
+                        if eligible {
+                            set.insert(*a as usize);
+                        }
+                    }
+                }
+            }
+        }
+        Some(set)
+    }
+
+    /// Numbers the rules of each direction's indexed tiers in walk order and gathers what
+    /// the rule index is built from. A tier holding a ClusterNetworkPolicy or a Calico
+    /// policy is indexed (with every policy in it); a tier of NetworkPolicies only is run
+    /// as instructions. Without Calico policies, a direction whose rows would exceed
+    /// [`MAX_RULE_INDEX_BYTES`] runs every tier as instructions instead.
     fn number_rules(
         &mut self,
         metas: &[PolicyMeta],
         rules: &[[Vec<CompiledRule>; 2]],
+        drafts: &[[Vec<calico::CalicoDraft<'_>>; 2]],
+        atoms: &Atoms,
         blocks: &BlockIndex,
-    ) -> [(Vec<RuleFacts>, u32); 2] {
-        self.rule_start = vec![[None, None]; metas.len()];
-        let identities = self.identities.len();
-        let nodes = self.cluster.node_count();
-        [0usize, 1].map(|di| {
-            let cnp = |m: &PolicyMeta| m.kind == PolicyKind::ClusterNetworkPolicy;
+    ) -> [Vec<RuleFacts>; 2] {
+        let mut tier_indexed = vec![false; self.tiers.len()];
+        let mut any_calico = false;
+        for m in metas {
+            let calico = matches!(
+                m.kind,
+                PolicyKind::CalicoNetworkPolicy | PolicyKind::GlobalNetworkPolicy
+            );
+            any_calico |= calico;
+            if calico || m.kind == PolicyKind::ClusterNetworkPolicy {
+                if let Some(t) = tier_indexed.get_mut(m.tier_pos as usize) {
+                    *t = true;
+                }
+            }
+        }
+        let indexed = |m: &PolicyMeta| {
+            tier_indexed
+                .get(m.tier_pos as usize)
+                .copied()
+                .unwrap_or(false)
+        };
+        let cluster = self.cluster;
+        let identities = std::mem::replace(&mut self.identities, Identities::empty());
+        let net_sets = std::mem::take(&mut self.net_sets);
+        let mut members = calico::Members::new(&identities, atoms, blocks, &net_sets, cluster);
+        let out = [0usize, 1].map(|di| {
             let total: usize = metas
                 .iter()
                 .zip(rules)
-                .filter(|(m, _)| cnp(m))
+                .filter(|(m, _)| indexed(m))
                 .map(|(_, r)| r.get(di).map_or(0, Vec::len))
                 .sum();
-            let any_networks = metas
-                .iter()
-                .zip(rules)
-                .filter(|(m, _)| cnp(m))
-                .flat_map(|(_, r)| r.get(di).into_iter().flatten())
-                .any(|r| !r.peers.blocks.is_empty());
-            let rows = identities + nodes + if any_networks { blocks.values() } else { 0 };
-            let bytes = rows.saturating_mul(total.div_ceil(64) * 8);
-            if total == 0 || bytes > MAX_RULE_INDEX_BYTES {
-                return (Vec::new(), 0);
+            let bytes = atoms.len().saturating_mul(total.div_ceil(64) * 8);
+            if let Some(starts) = self.rule_start.get_mut(di) {
+                *starts = vec![None; metas.len()];
+            }
+            if let Some(ranges) = self.tier_ranges.get_mut(di) {
+                *ranges = vec![None; self.tiers.len()];
+            }
+            if total == 0 || (bytes > MAX_RULE_INDEX_BYTES && !any_calico) {
+                return Vec::new();
             }
             let mut facts = Vec::with_capacity(total);
-            let mut admin_end = 0u32;
             for (gid, (meta, per_dir)) in metas.iter().zip(rules).enumerate() {
-                if !cnp(meta) {
+                if !indexed(meta) {
                     continue;
                 }
-                if let Some(slot) = self.rule_start.get_mut(gid).and_then(|s| s.get_mut(di)) {
-                    *slot = Some(to_u32(facts.len()));
+                let start = to_u32(facts.len());
+                if let Some(slot) = self.rule_start.get_mut(di).and_then(|s| s.get_mut(gid)) {
+                    *slot = Some(start);
                 }
-                for rule in per_dir.get(di).into_iter().flatten() {
-                    facts.push(self.facts(rule, blocks));
+                let calico_drafts = drafts
+                    .get(gid)
+                    .and_then(|d| d.get(di))
+                    .map_or(&[][..], Vec::as_slice);
+                for (r, rule) in per_dir.get(di).into_iter().flatten().enumerate() {
+                    let fact = match calico_drafts.get(r) {
+                        Some(draft) => {
+                            let (remote, local) = members.draft(draft);
+                            if let (Some(local), Some(list)) = (local, self.locals.get_mut(di)) {
+                                list.push((to_u32(facts.len()), local));
+                            }
+                            RuleFacts {
+                                action: draft.action,
+                                peers: remote,
+                                domains: Vec::new(),
+                                ports: draft.ports.clone(),
+                                families: draft.families,
+                                actionable: draft.action != Action::Log && !draft.unsupported,
+                            }
+                        }
+                        None => self.facts(rule, atoms, blocks),
+                    };
+                    facts.push(fact);
                 }
-                if meta.tier == TierRef::Admin {
-                    admin_end = to_u32(facts.len());
+                let end = to_u32(facts.len());
+                if let Some(range) = self
+                    .tier_ranges
+                    .get_mut(di)
+                    .and_then(|r| r.get_mut(meta.tier_pos as usize))
+                {
+                    let (lo, _) = range.unwrap_or((start, end));
+                    *range = Some((lo, end));
                 }
             }
             if let Some(t) = self.rule_total.get_mut(di) {
                 *t = facts.len();
             }
-            (facts, admin_end)
-        })
+            facts
+        });
+        drop(members);
+        self.identities = identities;
+        self.net_sets = net_sets;
+        out
     }
 
-    /// What the rule index needs of one compiled ClusterNetworkPolicy rule.
-    fn facts(&self, rule: &CompiledRule, blocks: &BlockIndex) -> RuleFacts {
-        let identities = (!rule.peers.pod_sets.is_empty()).then(|| {
-            let mut set = Bitset::new(self.identities.len());
-            for id in &rule.peers.pod_sets {
-                if let Some(s) = self.pod_sets.get(*id) {
-                    set.union_with(s);
-                }
-            }
-            set
-        });
+    /// What the rule index needs of one compiled rule.
+    fn facts(&self, rule: &CompiledRule, atoms: &Atoms, blocks: &BlockIndex) -> RuleFacts {
         let extra = self.extras.get(rule.peers.extra as usize);
-        let nodes = extra.filter(|e| !e.node_sets.is_empty()).map(|e| {
-            let mut set = Bitset::new(self.cluster.node_count());
-            for id in &e.node_sets {
-                if let Some(s) = self.node_sets.get(*id) {
-                    set.union_with(s);
-                }
-            }
-            set
-        });
-        let values = (!rule.peers.blocks.is_empty()).then(|| {
-            let mut set = Bitset::new(blocks.values());
-            for b in &rule.peers.blocks {
-                for (lo, hi) in blocks.intervals(*b) {
-                    set.insert_range(*lo as usize, *hi as usize);
-                }
-            }
-            set
-        });
         RuleFacts {
             action: rule.action,
-            identities,
-            nodes,
-            values,
+            peers: self.peer_atoms(&rule.peers, atoms, blocks),
             domains: extra.map(|e| e.domains.clone()).unwrap_or_default(),
-            ranges: Some(rule.ports.ranges.to_vec()),
-            named: rule.ports.named.to_vec(),
+            ports: PortFacts {
+                ranges: Some(rule.ports.ranges.to_vec()),
+                named: rule.ports.named.to_vec(),
+                ..PortFacts::any()
+            },
+            families: [true, true],
+            actionable: rule.action != Action::Log && !rule.unsupported,
         }
     }
 
@@ -728,6 +938,29 @@ impl<'a> Compiler<'a> {
 
 static EVERYTHING: std::sync::OnceLock<Selector> = std::sync::OnceLock::new();
 
+/// A ClusterNetworkPolicy rule Calico cannot convert (a `nodes` or `domainNames` peer):
+/// Calico replaces a failed Deny or Pass rule by a Deny with no criteria, which denies
+/// everything, and drops a failed Accept rule, which then matches nothing
+/// (`k8sClusterNetPolHandleFailedRules`).
+fn calico_failed_rule(action: Action) -> CompiledRule {
+    let mut ports = PortSet::default();
+    let mut peers = PeerSet::default();
+    let action = match action {
+        Action::Deny | Action::Pass => {
+            ports.all_protocols();
+            peers.all = true;
+            Action::Deny
+        }
+        other => other,
+    };
+    CompiledRule {
+        action,
+        peers,
+        ports,
+        unsupported: false,
+    }
+}
+
 fn push_unique<const N: usize>(v: &mut smallvec::SmallVec<[u32; N]>, id: u32) {
     if !v.contains(&id) {
         v.push(id);
@@ -763,13 +996,31 @@ impl PortSet {
     }
 }
 
-/// The policies of the set in evaluation order: Admin ClusterNetworkPolicies by
-/// (priority, name, position), NetworkPolicies by position, Baseline likewise. Policies
-/// of kinds the profile does not enforce are returned apart.
-/// Policies in evaluation order, each with its metadata.
-type Ordered<'a> = Vec<(PolicyMeta, Source<'a>)>;
+/// Policies in walk order, each with its metadata.
+pub(super) type Ordered<'a> = Vec<(PolicyMeta, Source<'a>)>;
 
-fn ordered<'a>(set: PolicySetRef<'a>, profile: &Profile) -> (Ordered<'a>, Ordered<'a>) {
+/// The tiers in walk order, the enforced policies in walk order (Admin
+/// ClusterNetworkPolicies by (priority, name, position), NetworkPolicies by position,
+/// Baseline like Admin), and apart the policies of kinds the profile does not enforce.
+fn ordered<'a>(
+    set: PolicySetRef<'a>,
+    profile: &Profile,
+) -> (Vec<TierInfo>, Ordered<'a>, Ordered<'a>) {
+    let tiers = vec![
+        TierInfo {
+            tier: TierRef::Admin,
+            end: TierEnd::Pass,
+        },
+        TierInfo {
+            tier: TierRef::NetworkPolicy,
+            end: TierEnd::Deny,
+        },
+        TierInfo {
+            tier: TierRef::Baseline,
+            end: TierEnd::Pass,
+        },
+    ];
+    let pos = |t: &TierRef| to_u32(tiers.iter().position(|x| &x.tier == t).unwrap_or(0));
     let cluster_tier = |tier: ClusterTier| {
         let mut list: Vec<(usize, &'a crate::policy::ClusterPolicy)> = set
             .cluster_policies()
@@ -780,6 +1031,10 @@ fn ordered<'a>(set: PolicySetRef<'a>, profile: &Profile) -> (Ordered<'a>, Ordere
         list.sort_by(|(i, a), (j, b)| {
             (a.priority(), a.name(), i).cmp(&(b.priority(), b.name(), j))
         });
+        let tier = match tier {
+            ClusterTier::Admin => TierRef::Admin,
+            ClusterTier::Baseline => TierRef::Baseline,
+        };
         list.into_iter()
             .map(|(i, p)| {
                 (
@@ -788,10 +1043,8 @@ fn ordered<'a>(set: PolicySetRef<'a>, profile: &Profile) -> (Ordered<'a>, Ordere
                         index: i,
                         namespace: None,
                         name: p.name().to_owned(),
-                        tier: match tier {
-                            ClusterTier::Admin => TierRef::Admin,
-                            ClusterTier::Baseline => TierRef::Baseline,
-                        },
+                        tier_pos: pos(&tier),
+                        tier: tier.clone(),
                         priority: p.priority(),
                     },
                     Source::Cluster(p),
@@ -811,6 +1064,7 @@ fn ordered<'a>(set: PolicySetRef<'a>, profile: &Profile) -> (Ordered<'a>, Ordere
                     namespace: Some(p.namespace().to_owned()),
                     name: p.name().to_owned(),
                     tier: TierRef::NetworkPolicy,
+                    tier_pos: pos(&TierRef::NetworkPolicy),
                     priority: 0,
                 },
                 Source::Network(p),
@@ -821,17 +1075,51 @@ fn ordered<'a>(set: PolicySetRef<'a>, profile: &Profile) -> (Ordered<'a>, Ordere
         .into_iter()
         .chain(network)
         .chain(cluster_tier(ClusterTier::Baseline));
-    all.partition(|(meta, _)| match meta.kind {
-        PolicyKind::NetworkPolicy => profile.enforces_network_policy(),
-        PolicyKind::ClusterNetworkPolicy => profile.enforces_cluster_network_policy(),
-    })
+    let (enforced, mut ignored): (Ordered<'a>, Ordered<'a>) =
+        all.partition(|(meta, _)| match meta.kind {
+            PolicyKind::NetworkPolicy => profile.enforces_network_policy(),
+            PolicyKind::ClusterNetworkPolicy => profile.enforces_cluster_network_policy(),
+            _ => false,
+        });
+    // Calico's own policies take part only where Felix enforces policy.
+    for (i, p) in set.calico_policies().iter().enumerate() {
+        let kind = match p.kind() {
+            crate::calico::CalicoPolicyKind::Namespaced => PolicyKind::CalicoNetworkPolicy,
+            _ => PolicyKind::GlobalNetworkPolicy,
+        };
+        ignored.push((
+            PolicyMeta {
+                kind,
+                index: i,
+                namespace: p.namespace().map(str::to_owned),
+                name: p.name().to_owned(),
+                tier: TierRef::from_calico(p.tier()),
+                tier_pos: 0,
+                priority: 0,
+            },
+            Source::Calico(p),
+        ));
+    }
+    (tiers, enforced, ignored)
 }
 
 pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>) -> Inner {
-    let (enforced, unenforced) = ordered(set, &profile);
+    let (tiers, enforced, unenforced) = if profile.enforces_calico_policy() {
+        calico::ordered_felix(set, &profile)
+    } else {
+        ordered(set, &profile)
+    };
+    let felix = profile.enforces_calico_policy();
+    // Calico's selectors see the service account.
+    let by_account = profile.enforces_calico_policy() || !set.calico_policies().is_empty();
     let mut c = Compiler {
         cluster,
-        identities: Identities::new(cluster),
+        profile,
+        felix,
+        net_sets: Vec::new(),
+        locals: [Vec::new(), Vec::new()],
+        tiers,
+        identities: Identities::new(cluster, by_account),
         pod_sets: BitsetArena::default(),
         node_sets: BitsetArena::default(),
         peer_cache: HashMap::new(),
@@ -842,7 +1130,8 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         domains: Vec::new(),
         extra_ids: HashMap::new(),
         extras: Vec::new(),
-        rule_start: Vec::new(),
+        rule_start: [Vec::new(), Vec::new()],
+        tier_ranges: [Vec::new(), Vec::new()],
         masks: [BitsetArena::default(), BitsetArena::default()],
         rule_total: [0, 0],
         names: HashMap::new(),
@@ -862,6 +1151,15 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
 
     let mut metas: Vec<PolicyMeta> = Vec::with_capacity(enforced.len());
     let mut rules: Vec<[Vec<CompiledRule>; 2]> = Vec::with_capacity(enforced.len());
+    let mut drafts: Vec<[Vec<calico::CalicoDraft<'_>>; 2]> = (0..enforced.len())
+        .map(|_| [Vec::new(), Vec::new()])
+        .collect();
+    if c.felix {
+        for s in set.network_sets() {
+            let ns = calico::net_set(s, |net| c.block_id(CidrBlock::new(net, Vec::new())));
+            c.net_sets.push(ns);
+        }
+    }
     for (gid, (meta, source)) in enforced.iter().enumerate() {
         let gid = to_u32(gid);
         for d in Direction::BOTH {
@@ -902,6 +1200,24 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                         slot.push(c.cluster_rule(rule));
                     }
                 }
+                Source::Calico(p) => {
+                    let mut list = Vec::new();
+                    for rule in p.rules(d) {
+                        let draft = c.calico_draft(rule, d);
+                        slot.push(CompiledRule {
+                            action: draft.action,
+                            peers: PeerSet::default(),
+                            ports: PortSet::default(),
+                            unsupported: draft.unsupported,
+                        });
+                        list.push(draft);
+                    }
+                    if let Some(per_dir) = drafts.get_mut(metas.len()) {
+                        if let Some(d) = per_dir.get_mut(dir_index(d)) {
+                            *d = list;
+                        }
+                    }
+                }
             }
         }
         metas.push(meta.clone());
@@ -918,14 +1234,50 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
     }
 
     let blocks = BlockIndex::build(&c.block_list);
-    let facts = c.number_rules(&metas, &rules, &blocks);
+    let addrs_of = |ips: &[IpAddr]| {
+        let v4 = ips.iter().find(|ip| ip.is_ipv4()).copied();
+        let v6 = ips.iter().find(|ip| ip.is_ipv6()).copied();
+        Addrs {
+            rows: [[NO_ROW; 2]; 2],
+            first_v6: ips.first().map(IpAddr::is_ipv6),
+            value_v4: v4.map_or(0, |a| blocks.lookup(a)),
+            value_v6: v6.map_or(0, |a| blocks.lookup(a)),
+        }
+    };
+    let mut atoms = Atoms::new(n_identities, cluster.node_count(), blocks.values());
+    let mut pod_addrs: Vec<(Addrs, [u32; 2])> = cluster
+        .pods()
+        .enumerate()
+        .map(|(i, (_, p))| {
+            let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
+            let a = addrs_of(&p.ips);
+            let ids = [a.value_v4, a.value_v6].map(|v| atoms.intern(AtomKind::Pod, identity, v));
+            (a, ids)
+        })
+        .collect();
+    let mut node_addrs: Vec<(Addrs, [u32; 2])> = cluster
+        .nodes()
+        .enumerate()
+        .map(|(i, (_, n))| {
+            let a = addrs_of(&n.ips);
+            let ids = [a.value_v4, a.value_v6].map(|v| atoms.intern(AtomKind::Node, to_u32(i), v));
+            (a, ids)
+        })
+        .collect();
+    let external_atoms: Vec<u32> = (0..blocks.values())
+        .map(|v| atoms.intern(AtomKind::External, 0, to_u32(v)))
+        .collect();
+
+    let facts = c.number_rules(&metas, &rules, &drafts, &atoms, &blocks);
+    drop(drafts);
 
     // Compile only the classes some identity ends in, and their variants for traffic
     // between a pod and its own node (where NetworkPolicy allows whatever its rules say);
     // renumber densely.
     let mut code: Vec<Instr> = Vec::new();
+    let mut steps: Vec<TierStep> = Vec::new();
     let mut classes: Vec<Class> = vec![Class::default()];
-    let mut by_list: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
+    let mut by_list: HashMap<ClassKey, u32> = HashMap::new();
     let mut final_id: HashMap<(usize, u32), (u32, u32)> = HashMap::new();
     let mut identities: Vec<IdentityInfo> = vec![IdentityInfo::default(); n_identities];
     for (di, per_identity) in identity_class.iter().enumerate() {
@@ -938,7 +1290,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                         if list.is_empty() {
                             return NOT_ISOLATED;
                         }
-                        let key = (di, list.clone(), own_node);
+                        let key = (di, list.clone(), own_node, Vec::new());
                         if let Some(id) = by_list.get(&key) {
                             return *id;
                         }
@@ -946,11 +1298,13 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
                         by_list.insert(key, id);
                         classes.push(c.class(
                             &mut code,
+                            &mut steps,
                             list.clone(),
                             &metas,
                             &rules,
                             di,
                             own_node,
+                            &[],
                         ));
                         id
                     };
@@ -969,65 +1323,255 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
             }
         }
     }
+    // Where rules test the local pod (Calico's destination in ingress, source in
+    // egress), a pod's class also depends on its address: per pod and family, the rules
+    // whose local test fails are left out of its mask.
+    let mut pod_classes: Vec<[[u32; 2]; 2]> = Vec::new();
+    if c.locals.iter().any(|l| !l.is_empty()) {
+        let owners: [Vec<u32>; 2] = [0usize, 1].map(|di| {
+            let mut owner = vec![u32::MAX; c.rule_total.get(di).copied().unwrap_or(0)];
+            for (gid, start) in c.rule_start.get(di).into_iter().flatten().enumerate() {
+                let Some(start) = start else {
+                    continue;
+                };
+                let count = rules.get(gid).and_then(|r| r.get(di)).map_or(0, Vec::len);
+                for r in 0..count {
+                    if let Some(slot) = owner.get_mut(*start as usize + r) {
+                        *slot = to_u32(gid);
+                    }
+                }
+            }
+            owner
+        });
+        let mut memo: HashMap<(usize, u32, u32), u32> = HashMap::new();
+        for (i, (_, atom_ids)) in pod_addrs.iter().enumerate() {
+            let identity = c.identities.of_pod.get(i).copied().unwrap_or(0) as usize;
+            let mut per_family = [[NOT_ISOLATED; 2]; 2];
+            for (fam, atom) in atom_ids.iter().enumerate() {
+                for di in 0..2 {
+                    let old = identity_class
+                        .get(di)
+                        .and_then(|v| v.get(identity))
+                        .copied()
+                        .unwrap_or(NOT_ISOLATED);
+                    let base = identities
+                        .get(identity)
+                        .and_then(|info| info.class.get(di))
+                        .copied()
+                        .unwrap_or(NOT_ISOLATED);
+                    let class = match memo.get(&(di, old, *atom)) {
+                        Some(class) => *class,
+                        None => {
+                            let list = policies_of(&class_parent, old);
+                            let excluded: Vec<u32> = c
+                                .locals
+                                .get(di)
+                                .into_iter()
+                                .flatten()
+                                .filter(|(r, set)| {
+                                    owners
+                                        .get(di)
+                                        .and_then(|o| o.get(*r as usize))
+                                        .is_some_and(|g| list.contains(g))
+                                        && !set.contains(*atom as usize)
+                                })
+                                .map(|(r, _)| *r)
+                                .collect();
+                            let class = if excluded.is_empty() || list.is_empty() {
+                                base
+                            } else {
+                                let key = (di, list.clone(), false, excluded.clone());
+                                match by_list.get(&key) {
+                                    Some(id) => *id,
+                                    None => {
+                                        let id = to_u32(classes.len());
+                                        by_list.insert(key, id);
+                                        classes.push(c.class(
+                                            &mut code, &mut steps, list, &metas, &rules, di, false,
+                                            &excluded,
+                                        ));
+                                        id
+                                    }
+                                }
+                            };
+                            memo.insert((di, old, *atom), class);
+                            class
+                        }
+                    };
+                    if let Some(slot) = per_family.get_mut(fam).and_then(|f| f.get_mut(di)) {
+                        *slot = class;
+                    }
+                }
+            }
+            pod_classes.push(per_family);
+        }
+    }
     drop(class_parent);
     let value_bits = value_bits(&mut code, &blocks);
-    let [(ingress_facts, ingress_admin), (egress_facts, egress_admin)] = facts;
+    let [ingress_facts, egress_facts] = facts;
     let [ingress_masks, egress_masks] = std::mem::take(&mut c.masks);
-    let index = |facts: Vec<RuleFacts>, admin_end: u32, masks: BitsetArena| {
+    let mut rule_index = [
         RuleIndex::build(
-            facts,
-            admin_end,
-            n_identities,
-            cluster.node_count(),
-            blocks.values(),
-            masks.sets,
-        )
-    };
-    let rule_index = [
-        index(ingress_facts, ingress_admin, ingress_masks),
-        index(egress_facts, egress_admin, egress_masks),
+            ingress_facts,
+            atoms.len(),
+            &external_atoms,
+            ingress_masks.sets,
+        ),
+        RuleIndex::build(
+            egress_facts,
+            atoms.len(),
+            &external_atoms,
+            egress_masks.sets,
+        ),
     ];
-    let addrs_of = |ips: &[IpAddr]| {
-        let v4 = ips.iter().find(|ip| ip.is_ipv4()).copied();
-        let v6 = ips.iter().find(|ip| ip.is_ipv6()).copied();
-        Addrs {
-            first_v6: ips.first().map(IpAddr::is_ipv6),
-            value_v4: v4.map_or(0, |a| blocks.lookup(a)),
-            value_v6: v6.map_or(0, |a| blocks.lookup(a)),
+    drop(atoms);
+    // Each pod, node and outside value keeps its peer rows, so deciding reads them with
+    // the rest of its record.
+    for (a, ids) in pod_addrs.iter_mut().chain(node_addrs.iter_mut()) {
+        for (di, index) in rule_index.iter().enumerate() {
+            if let Some(rows) = a.rows.get_mut(di) {
+                *rows = ids.map(|atom| index.row_of_atom(atom));
+            }
         }
+    }
+    let external_rows = [0usize, 1].map(|di| {
+        rule_index.get(di).map_or_else(Vec::new, |index| {
+            external_atoms
+                .iter()
+                .map(|atom| index.row_of_atom(*atom))
+                .collect()
+        })
+    });
+    let nodes: Vec<Addrs> = node_addrs.into_iter().map(|(a, _)| a).collect();
+    // Named container ports, grouped per pod by (protocol, number): each group's names
+    // get one row per index.
+    let names_of = |p: &crate::cluster::Pod| -> Vec<NamedGroup> {
+        let mut groups: Vec<NamedGroup> = Vec::new();
+        for cp in &p.ports {
+            let Some(id) = cp.name.as_deref().and_then(|n| c.names.get(n)) else {
+                continue;
+            };
+            match groups
+                .iter_mut()
+                .find(|(proto, port, _)| *proto == cp.protocol && *port == cp.port)
+            {
+                Some((_, _, list)) => list.push((*id, cp.protocol)),
+                None => groups.push((cp.protocol, cp.port, vec![(*id, cp.protocol)])),
+            }
+        }
+        for (_, _, list) in &mut groups {
+            list.sort_unstable();
+            list.dedup();
+        }
+        groups
     };
+    let mut name_sets: Vec<Vec<(u32, Protocol)>> = Vec::new();
+    let mut name_set_ids: HashMap<Vec<(u32, Protocol)>, usize> = HashMap::new();
+    let pod_groups: Vec<Vec<(Protocol, u16, usize)>> = cluster
+        .pods()
+        .map(|(_, p)| {
+            names_of(p)
+                .into_iter()
+                .map(|(proto, port, list)| {
+                    let next = name_sets.len();
+                    let id = *name_set_ids.entry(list.clone()).or_insert_with(|| {
+                        name_sets.push(list);
+                        next
+                    });
+                    (proto, port, id)
+                })
+                .collect()
+        })
+        .collect();
+    let named_rows = rule_index
+        .each_mut()
+        .map(|index| index.set_named_rows(&name_sets));
+    let mut family_classes: HashMap<(u8, u8, u32, u32), u32> = HashMap::new();
+    let mut pod_named: Vec<(u32, Protocol, u16)> = Vec::new();
+    let mut pod_named_rows: Vec<(Protocol, u16, [u32; 2])> = Vec::new();
     let pods: Vec<PodInfo> = cluster
         .pods()
+        .zip(pod_addrs)
+        .zip(pod_groups)
         .enumerate()
-        .map(|(i, (_, p))| {
+        .map(|(i, (((_, p), (addrs, _)), groups))| {
             let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
             let info = identities
                 .get(identity as usize)
                 .copied()
                 .unwrap_or_default();
+            let named_at = to_u32(pod_named.len());
+            pod_named.extend(p.ports.iter().filter_map(|cp| {
+                cp.name
+                    .as_deref()
+                    .and_then(|n| c.names.get(n))
+                    .map(|id| (*id, cp.protocol, cp.port))
+            }));
+            let rows_at = to_u32(pod_named_rows.len());
+            pod_named_rows.extend(
+                groups
+                    .into_iter()
+                    .map(|(proto, port, set)| {
+                        let row = |di: usize| {
+                            named_rows
+                                .get(di)
+                                .and_then(|rows| rows.get(set))
+                                .copied()
+                                .flatten()
+                                .unwrap_or(NO_ROW)
+                        };
+                        (proto, port, [row(0), row(1)])
+                    })
+                    .filter(|(_, _, rows)| rows.iter().any(|r| *r != NO_ROW)),
+            );
+            let first = pod_named_rows.get(rows_at as usize).copied();
+            let len16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+            let primary = usize::from(addrs.first_v6 == Some(true));
+            let mut class = info.class;
+            let mut by_family = false;
+            if let Some(per_family) = pod_classes.get(i) {
+                if let Some(c) = per_family.get(primary) {
+                    class = *c;
+                }
+                for (fam, classes) in per_family.iter().enumerate() {
+                    for (di, cl) in classes.iter().enumerate() {
+                        if fam != primary && class.get(di) != Some(cl) {
+                            by_family = true;
+                            let value = if fam == 1 {
+                                addrs.value_v6
+                            } else {
+                                addrs.value_v4
+                            };
+                            family_classes.insert((di as u8, fam as u8, identity, value), *cl);
+                        }
+                    }
+                }
+            }
             PodInfo {
                 identity,
-                class: info.class,
-                addrs: addrs_of(&p.ips),
-                node: p.node.map(|n| to_u32(n.index())),
-                named: p
-                    .ports
-                    .iter()
-                    .filter_map(|cp| {
-                        cp.name
-                            .as_deref()
-                            .and_then(|n| c.names.get(n))
-                            .map(|id| (*id, cp.protocol, cp.port))
-                    })
-                    .collect(),
+                class,
+                node: p.node.map_or(NO_NODE, |n| to_u32(n.index())),
+                rows: addrs.rows,
+                values: [addrs.value_v4, addrs.value_v6],
+                named_at,
+                rows_at,
+                first_rows: first.map_or([NO_ROW; 2], |(_, _, rows)| rows),
+                first_port: first.map_or(0, |(_, port, _)| port),
+                named_len: len16(pod_named.len() - named_at as usize),
+                rows_len: len16(pod_named_rows.len() - rows_at as usize),
+                first_protocol: first.map_or(u8::MAX, |(proto, _, _)| proto.index() as u8),
+                first_family: match addrs.first_v6 {
+                    None => 0,
+                    Some(false) => 1,
+                    Some(true) => 2,
+                } | if by_family { BY_FAMILY } else { 0 },
             }
         })
         .collect();
-    let nodes: Vec<Addrs> = cluster.nodes().map(|(_, n)| addrs_of(&n.ips)).collect();
 
     Inner {
         lineage: cluster.lineage(),
-        profile,
+        profile: c.profile.clone(),
         cluster: cluster.clone(),
         policies: metas,
         rules,
@@ -1037,14 +1581,116 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         identities,
         heads: classes.iter().map(|c| c.head).collect(),
         classes,
+        tiers: std::mem::take(&mut c.tiers),
+        pod_named,
+        pod_named_rows,
+        family_classes,
+        steps,
         code,
         rule_index,
+        rule_start: std::mem::take(&mut c.rule_start),
+        external_rows,
         pod_sets: BitsetTable::new(c.pod_sets.sets, n_identities),
         node_sets: BitsetTable::new(c.node_sets.sets, cluster.node_count()),
         domains: c.domains,
         extras: c.extras,
         blocks,
         value_bits,
+    }
+}
+
+/// A class by (direction, selecting policies, own-node variant, rules left out because
+/// they test the local pod and fail).
+type ClassKey = (usize, Vec<u32>, bool, Vec<u32>);
+
+/// A pod's named container ports with one (protocol, number): their (name, protocol).
+type NamedGroup = (Protocol, u16, Vec<(u32, Protocol)>);
+
+/// What a rule's peer condition can tell apart: a pod identity, a node or an outside
+/// address, each with the prefix-map value of its address in the flow's family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum AtomKind {
+    Pod,
+    Node,
+    External,
+}
+
+/// The atoms of a build, with the lists to find them by identity, node and value.
+pub(super) struct Atoms {
+    kinds: Vec<AtomKind>,
+    /// Per atom: its identity or node (0 for outside addresses) and its value.
+    owners: Vec<u32>,
+    values: Vec<u32>,
+    by_identity: Vec<Vec<u32>>,
+    by_node: Vec<Vec<u32>>,
+    by_value: Vec<Vec<u32>>,
+    ids: HashMap<(AtomKind, u32, u32), u32>,
+}
+
+impl Atoms {
+    fn new(identities: usize, nodes: usize, values: usize) -> Self {
+        Atoms {
+            kinds: Vec::new(),
+            owners: Vec::new(),
+            values: Vec::new(),
+            by_identity: vec![Vec::new(); identities],
+            by_node: vec![Vec::new(); nodes],
+            by_value: vec![Vec::new(); values],
+            ids: HashMap::new(),
+        }
+    }
+
+    /// The atom of `kind` for `owner` (identity, node, or 0 for outside addresses) and
+    /// prefix-map value `value`.
+    fn intern(&mut self, kind: AtomKind, owner: u32, value: u32) -> u32 {
+        if let Some(id) = self.ids.get(&(kind, owner, value)) {
+            return *id;
+        }
+        let id = to_u32(self.kinds.len());
+        self.kinds.push(kind);
+        self.owners.push(owner);
+        self.values.push(value);
+        self.ids.insert((kind, owner, value), id);
+        let list = match kind {
+            AtomKind::Pod => self.by_identity.get_mut(owner as usize),
+            AtomKind::Node => self.by_node.get_mut(owner as usize),
+            AtomKind::External => None,
+        };
+        if let Some(list) = list {
+            list.push(id);
+        }
+        if let Some(list) = self.by_value.get_mut(value as usize) {
+            list.push(id);
+        }
+        id
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub(super) fn kind(&self, atom: u32) -> Option<AtomKind> {
+        self.kinds.get(atom as usize).copied()
+    }
+
+    pub(super) fn owner(&self, atom: u32) -> u32 {
+        self.owners.get(atom as usize).copied().unwrap_or(0)
+    }
+
+    pub(super) fn value(&self, atom: u32) -> u32 {
+        self.values.get(atom as usize).copied().unwrap_or(0)
+    }
+
+    fn of_identity(&self, identity: usize) -> &[u32] {
+        self.by_identity.get(identity).map_or(&[], Vec::as_slice)
+    }
+
+    fn of_node(&self, node: usize) -> &[u32] {
+        self.by_node.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    fn of_value(&self, value: u32) -> &[u32] {
+        self.by_value.get(value as usize).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -10,7 +10,7 @@ use super::{Engine, NOT_ISOLATED, Side, dir_index};
 
 /// What a destination's ingress answer can depend on besides the source: its class,
 /// which port sets of the class match it, and its named container ports.
-type GroupKey = (u32, Vec<bool>, Vec<(u32, Protocol, u16)>);
+type GroupKey = ([u32; 2], Vec<bool>, Vec<(u32, Protocol, u16)>);
 
 /// Verdicts for every (source, destination) pair on one port and protocol.
 ///
@@ -178,14 +178,10 @@ impl Engine {
         let inner = &*self.inner;
         let sides_src: Vec<Side<'_>> = sources.iter().map(|e| inner.side(*e)).collect();
         let sides_dst: Vec<Side<'_>> = destinations.iter().map(|e| inner.side(*e)).collect();
-        // The class of a pod for a direction against any side that is not its own node.
-        let plain_class = |side: &Side<'_>, direction: Direction| match side {
-            Side::Pod(p) => inner
-                .identities
-                .get(p.identity as usize)
-                .and_then(|i| i.class.get(dir_index(direction)))
-                .copied()
-                .unwrap_or(NOT_ISOLATED),
+        // The class of a pod for a direction and family against any side that is not its
+        // own node.
+        let plain_class = |side: &Side<'_>, direction: Direction, v6: bool| match side {
+            Side::Pod(p) => inner.pod_class(p, dir_index(direction), v6),
             _ => NOT_ISOLATED,
         };
 
@@ -198,20 +194,21 @@ impl Engine {
             .iter()
             .zip(&sides_dst)
             .map(|(dst, side)| {
-                let class = plain_class(side, Direction::Ingress);
-                if class == NOT_ISOLATED {
+                let classes = [false, true].map(|v6| plain_class(side, Direction::Ingress, v6));
+                if classes == [NOT_ISOLATED; 2] {
                     return None;
                 }
+                let class = classes[0].max(classes[1]);
                 // Any source will do to ask which port sets match: ports depend on the
                 // destination alone.
                 let probe = Flow::new(*dst, *dst, port, protocol);
                 let (mask, uses_index) = inner.port_signature(class, probe);
                 let named = match side {
-                    Side::Pod(info) if uses_index => info.named.to_vec(),
+                    Side::Pod(info) if uses_index => inner.named_of(info).to_vec(),
                     _ => Vec::new(),
                 };
                 let next = group_index.len();
-                Some(*group_index.entry((class, mask, named)).or_insert(next))
+                Some(*group_index.entry((classes, mask, named)).or_insert(next))
             })
             .collect();
 
@@ -243,7 +240,8 @@ impl Engine {
         }
 
         for (i, (src, src_side)) in sources.iter().zip(&sides_src).enumerate() {
-            let egress_class = plain_class(src_side, Direction::Egress);
+            let egress_classes =
+                [false, true].map(|v6| plain_class(src_side, Direction::Egress, v6));
             for (j, (dst, dst_side)) in destinations.iter().zip(&sides_dst).enumerate() {
                 let flow = Flow::new(*src, *dst, port, protocol);
                 // Anything out of the ordinary is decided on its own: unknown ids, self
@@ -255,6 +253,10 @@ impl Engine {
                     continue;
                 }
                 let v6 = inner.flow_is_v6(flow);
+                let egress_class = egress_classes
+                    .get(usize::from(v6))
+                    .copied()
+                    .unwrap_or(NOT_ISOLATED);
                 let egress_ok = egress_class == NOT_ISOLATED
                     || match egress.get_mut(egress_class as usize * 2 + usize::from(v6)) {
                         Some(row) => cached(row, destinations.len(), j, || {
@@ -268,7 +270,7 @@ impl Engine {
                 let ingress_ok = match dst_group.get(j).copied().flatten() {
                     None => true,
                     Some(g) => {
-                        let class = plain_class(dst_side, Direction::Ingress);
+                        let class = plain_class(dst_side, Direction::Ingress, v6);
                         match ingress.get_mut(g * 2 + usize::from(v6)) {
                             Some(column) => cached(column, sources.len(), i, || {
                                 inner.class_allows(class, 0, flow, *src_side, v6)

@@ -48,6 +48,7 @@
 
 mod bitset;
 mod blocks;
+mod calico;
 mod compile;
 mod matrix;
 mod rule_index;
@@ -255,11 +256,16 @@ struct PeerExtra {
 /// A prefix-map value not looked up yet.
 const NO_VALUE: u32 = u32::MAX;
 
+/// No named-port row.
+const NO_ROW: u32 = u32::MAX;
+
 #[derive(Debug, Clone)]
 struct CompiledRule {
     action: Action,
     peers: PeerSet,
     ports: PortSet,
+    /// Holds criteria a flow cannot decide: taken as not matching, and reported.
+    unsupported: bool,
 }
 
 /// What an instruction of a tier program does.
@@ -269,14 +275,12 @@ enum OpCode {
     /// `Allow` allows, `Deny` denies, `Pass` ends the tier without a decision; otherwise
     /// go on with the next instruction.
     Match,
-    /// The NetworkPolicy tier's default: isolation denies.
-    Deny,
-    /// End of a ClusterNetworkPolicy tier: no decision here.
+    /// End of the tier's instructions: no rule decided (the tier's end applies).
     End,
 }
 
 /// One instruction of the engine's code: every tier program is a run of instructions
-/// ending in [`OpCode::Deny`] or [`OpCode::End`].
+/// ending in [`OpCode::End`].
 #[derive(Debug, Clone)]
 struct Instr {
     op: OpCode,
@@ -296,37 +300,115 @@ impl Instr {
     }
 }
 
-/// How a ClusterNetworkPolicy tier decides for a class.
-#[derive(Debug, Clone, Copy, Default)]
-enum TierProg {
-    /// No policy of the tier selects the class.
-    #[default]
-    Absent,
-    /// The class's mask in the direction's rule index.
-    Rules(u32),
+/// What happens at the end of a tier that selected the endpoint when no rule decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TierEnd {
+    /// The direction is denied (NetworkPolicy isolation; a Calico tier's default).
+    Deny,
+    /// The walk goes on with the next tier.
+    Pass,
+}
+
+/// A tier of the walk.
+#[derive(Debug, Clone)]
+struct TierInfo {
+    tier: TierRef,
+    end: TierEnd,
+}
+
+/// How one tier decides for a class.
+#[derive(Debug, Clone, Copy)]
+enum Prog {
+    /// The class's mask in the direction's rule index, over rules `lo..hi`.
+    Index { lo: u32, hi: u32 },
     /// Instructions from `Inner::code[start]`.
     Code(u32),
-}
-
-/// How the NetworkPolicy tier decides for a class.
-#[derive(Debug, Clone, Copy, Default)]
-enum NetworkProg {
-    /// No NetworkPolicy selects the class.
-    #[default]
-    Absent,
-    /// Traffic between a pod and its own node (or itself through a Service), which
-    /// NetworkPolicy allows for the pods it selects.
+    /// Allowed (traffic between a pod and its own node, or itself through a Service,
+    /// which NetworkPolicy allows for the pods it selects).
     Allow,
-    /// Instructions from `Inner::code[start]`, ending in the tier's default deny.
-    Code(u32),
 }
 
-/// What decides a class, tier by tier.
+/// The kind of a [`TierStep`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(u8)]
+enum StepKind {
+    #[default]
+    Index,
+    Code,
+    Allow,
+}
+
+/// One tier of a class's walk, packed in 16 bytes.
+#[derive(Debug, Clone, Copy)]
+struct TierStep {
+    /// Rule `lo` of an index step; the first instruction of a code step.
+    at: u32,
+    /// Rule `hi` of an index step.
+    hi: u32,
+    /// For an index step: a scan from here may run through the following index steps
+    /// as long as each tier before them ends in `Pass` (their rules are numbered one
+    /// after the other): up to rule `scan_hi`, step `scan_last` included.
+    scan_hi: u32,
+    kind: StepKind,
+    end: TierEnd,
+    scan_last: u16,
+}
+
+impl Default for TierStep {
+    fn default() -> Self {
+        TierStep {
+            at: 0,
+            hi: 0,
+            scan_hi: 0,
+            kind: StepKind::Allow,
+            end: TierEnd::Pass,
+            scan_last: 0,
+        }
+    }
+}
+
+impl TierStep {
+    fn new(prog: Prog, end: TierEnd) -> Self {
+        let (kind, at, hi) = match prog {
+            Prog::Index { lo, hi } => (StepKind::Index, lo, hi),
+            Prog::Code(start) => (StepKind::Code, start, 0),
+            Prog::Allow => (StepKind::Allow, 0, 0),
+        };
+        TierStep {
+            at,
+            hi,
+            scan_hi: hi,
+            kind,
+            end,
+            scan_last: 0,
+        }
+    }
+
+    #[inline]
+    fn prog(&self) -> Prog {
+        match self.kind {
+            StepKind::Index => Prog::Index {
+                lo: self.at,
+                hi: self.hi,
+            },
+            StepKind::Code => Prog::Code(self.at),
+            StepKind::Allow => Prog::Allow,
+        }
+    }
+}
+
+/// Steps kept in the class head itself: Admin, NetworkPolicy and Baseline fit.
+const INLINE_STEPS: usize = 3;
+
+/// What decides a class: its mask in the direction's rule index and its tier steps, in
+/// the head when they fit (one cache line), else `Inner::steps[start..start + len]`.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
 struct ClassHead {
-    admin: TierProg,
-    network: NetworkProg,
-    baseline: TierProg,
+    mask: u32,
+    len: u32,
+    start: u32,
+    inline: [TierStep; INLINE_STEPS],
 }
 
 /// Identities selected for one direction by exactly the same policies.
@@ -337,8 +419,31 @@ struct Class {
     head: ClassHead,
 }
 
+/// Which policies a flow skips at a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exemption {
+    None,
+    /// NetworkPolicy takes no part (its tier allows for the pods it selects).
+    NetworkPolicy,
+    /// No policy takes part (Felix never polices a node reaching its own pods).
+    All,
+}
+
+/// How a tier's rules ended for a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Allow,
+    Deny,
+    /// A `Pass` rule matched: the tier's end does not apply.
+    Pass,
+    /// No rule decided: the tier's end applies.
+    End,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Addrs {
+    /// Peer rows in the ingress and egress rule indexes, for IPv4 and IPv6 flows.
+    rows: [[u32; 2]; 2],
     /// Family of the first address, if any.
     first_v6: Option<bool>,
     /// Prefix-map values of the first IPv4 / IPv6 address (0 when none).
@@ -346,16 +451,52 @@ struct Addrs {
     value_v6: u32,
 }
 
+/// What deciding reads of a pod, in one cache line (64 bytes, laid out by hand).
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 struct PodInfo {
     identity: u32,
     /// Per direction (ingress, egress): its identity's class (the one for traffic between
     /// the pod and its own node is read from the identity).
     class: [u32; 2],
-    addrs: Addrs,
-    node: Option<u32>,
-    /// Named container ports: (name id, protocol, number).
-    named: SmallVec<[(u32, Protocol, u16); 2]>,
+    /// Its node, `NO_NODE` when it has none.
+    node: u32,
+    /// Peer rows in the ingress and egress rule indexes, for IPv4 and IPv6 flows.
+    rows: [[u32; 2]; 2],
+    /// Prefix-map values of its first IPv4 and IPv6 address (0 when none).
+    values: [u32; 2],
+    /// Its named container ports (name id, protocol, number):
+    /// `Inner::pod_named[named_at..named_at + named_len]`.
+    named_at: u32,
+    /// Per (protocol, number) of its named container ports, the named-port rows of the
+    /// ingress and egress rule indexes: `Inner::pod_named_rows[rows_at..rows_at +
+    /// rows_len]`, the first of them also kept here.
+    rows_at: u32,
+    first_rows: [u32; 2],
+    first_port: u16,
+    named_len: u16,
+    rows_len: u16,
+    first_protocol: u8,
+    /// Family of its first address: 0 none, 1 IPv4, 2 IPv6; with [`BY_FAMILY`] set when
+    /// its class for the other family differs (`Inner::family_classes`).
+    first_family: u8,
+}
+
+/// See [`PodInfo::first_family`].
+const BY_FAMILY: u8 = 0x80;
+
+/// No node.
+const NO_NODE: u32 = u32::MAX;
+
+impl PodInfo {
+    #[inline]
+    fn first_v6(&self) -> Option<bool> {
+        match self.first_family & !BY_FAMILY {
+            1 => Some(false),
+            2 => Some(true),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -374,6 +515,8 @@ struct PolicyMeta {
     namespace: Option<String>,
     name: String,
     tier: TierRef,
+    /// Position of the tier in `Inner::tiers`.
+    tier_pos: u32,
     priority: u32,
 }
 
@@ -402,11 +545,27 @@ struct Inner {
     /// Per class: its head, kept apart from the policy lists so that deciding reads a
     /// small dense table.
     heads: Vec<ClassHead>,
+    /// The tiers, in walk order.
+    tiers: Vec<TierInfo>,
+    /// Named container ports of every pod, one pod after the other.
+    pod_named: Vec<(u32, Protocol, u16)>,
+    /// Named-port rows of every pod (`NO_ROW` when no rule names the ports).
+    pod_named_rows: Vec<(Protocol, u16, [u32; 2])>,
+    /// Classes of pods for the family other than their first address's, where they
+    /// differ: by (direction, family, identity, prefix-map value of its address).
+    family_classes: ahash::AHashMap<(u8, u8, u32, u32), u32>,
+    /// Every class's tier steps, one after the other.
+    steps: Vec<TierStep>,
     /// Every tier program, one after the other.
     code: Vec<Instr>,
-    /// Per direction (ingress, egress): the ClusterNetworkPolicy rules as bit vectors,
-    /// when the programs use them.
+    /// Per direction (ingress, egress): the indexed rules as bit vectors.
     rule_index: [rule_index::RuleIndex; 2],
+    /// Per direction and enforced policy: the number of its first rule in the
+    /// direction's index, when its tier is indexed.
+    rule_start: [Vec<Option<u32>>; 2],
+    /// Per direction and prefix-map value: the peer row of an outside address with that
+    /// value.
+    external_rows: [Vec<u32>; 2],
     pod_sets: BitsetTable,
     node_sets: BitsetTable,
     domains: Vec<Vec<DomainPattern>>,
@@ -664,7 +823,46 @@ impl Inner {
             Direction::Ingress => self.profile.own_node_exempt(),
             Direction::Egress => self.profile.pod_to_own_node_exempt(),
         };
-        exempt && here.node == Some(node)
+        exempt && here.node == node
+    }
+
+    /// The pod's own class for a direction and family.
+    #[inline]
+    fn pod_class(&self, here: &PodInfo, di: usize, v6: bool) -> u32 {
+        let class = here.class.get(di).copied().unwrap_or(NOT_ISOLATED);
+        if here.first_family & BY_FAMILY == 0 || (here.first_v6() == Some(true)) == v6 {
+            return class;
+        }
+        let fam = usize::from(v6);
+        let value = here.values.get(fam).copied().unwrap_or(0);
+        self.family_classes
+            .get(&(di as u8, fam as u8, here.identity, value))
+            .copied()
+            .unwrap_or(class)
+    }
+
+    /// Which policies a flow at `here` skips: traffic between a pod and its own node, and
+    /// a pod reaching itself through a Service, where the profile exempts them.
+    #[inline]
+    fn exemption(
+        &self,
+        here: &PodInfo,
+        other: Side<'_>,
+        flow: Flow<'_>,
+        direction: Direction,
+    ) -> Exemption {
+        let felix = self.profile.enforces_calico_policy();
+        match other {
+            Side::Node(..) if self.own_node(here, other, direction) => {
+                if felix && direction == Direction::Ingress {
+                    Exemption::All
+                } else {
+                    Exemption::NetworkPolicy
+                }
+            }
+            _ if flow.is_hairpin() && !felix => Exemption::NetworkPolicy,
+            _ => Exemption::None,
+        }
     }
 
     /// The class deciding `direction` at `here`.
@@ -675,44 +873,19 @@ impl Inner {
         other: Side<'_>,
         flow: Flow<'_>,
         direction: Direction,
-    ) -> u32 {
-        let exempt = match other {
-            Side::Node(..) => self.own_node(here, other, direction),
-            _ => flow.via_service && flow.is_hairpin(),
-        };
-        if exempt {
-            return self.class_of(here, other, flow, direction);
-        }
-        here.class
-            .get(dir_index(direction))
-            .copied()
-            .unwrap_or(NOT_ISOLATED)
-    }
-
-    /// The class deciding `direction` at `here` (for explanations).
-    fn class_of(
-        &self,
-        here: &PodInfo,
-        other: Side<'_>,
-        flow: Flow<'_>,
-        direction: Direction,
+        v6: bool,
     ) -> u32 {
         let di = dir_index(direction);
-        let exempt = match other {
-            Side::Node(..) => self.own_node(here, other, direction),
-            _ => flow.is_hairpin(),
-        };
-        self.identities
-            .get(here.identity as usize)
-            .map(|info| {
-                if exempt {
-                    info.own_node_class
-                } else {
-                    info.class
-                }
-            })
-            .and_then(|c| c.get(di).copied())
-            .unwrap_or(NOT_ISOLATED)
+        match self.exemption(here, other, flow, direction) {
+            Exemption::None => self.pod_class(here, di, v6),
+            Exemption::NetworkPolicy => self
+                .identities
+                .get(here.identity as usize)
+                .and_then(|info| info.own_node_class.get(di))
+                .copied()
+                .unwrap_or(NOT_ISOLATED),
+            Exemption::All => NOT_ISOLATED,
+        }
     }
 
     fn allows(&self, flow: Flow<'_>) -> bool {
@@ -733,13 +906,13 @@ impl Inner {
         }
         let v6 = self.sides_v6(flow, src, dst);
         if let Side::Pod(here) = src {
-            let class = self.class_for(here, dst, flow, Direction::Egress);
+            let class = self.class_for(here, dst, flow, Direction::Egress, v6);
             if class != NOT_ISOLATED && !self.class_allows(class, 1, flow, dst, v6) {
                 return false;
             }
         }
         if let Side::Pod(here) = dst {
-            let class = self.class_for(here, src, flow, Direction::Ingress);
+            let class = self.class_for(here, src, flow, Direction::Ingress, v6);
             if class != NOT_ISOLATED && !self.class_allows(class, 0, flow, src, v6) {
                 return false;
             }
@@ -781,7 +954,7 @@ impl Inner {
             return ip.is_ipv6();
         }
         let first = |s: Side<'_>| match s {
-            Side::Pod(p) => p.addrs.first_v6,
+            Side::Pod(p) => p.first_v6(),
             Side::Node(_, a) => a.first_v6,
             _ => None,
         };
@@ -798,7 +971,7 @@ impl Inner {
             return ip.is_ipv6();
         }
         let first = |e: Endpoint| match self.side(e) {
-            Side::Pod(p) => p.addrs.first_v6,
+            Side::Pod(p) => p.first_v6(),
             Side::Node(_, a) => a.first_v6,
             _ => None,
         };
@@ -811,7 +984,7 @@ impl Inner {
         let pick = |a: &Addrs| if v6 { a.value_v6 } else { a.value_v4 };
         match other {
             Side::External(ip) => self.blocks.lookup(ip),
-            Side::Pod(p) => pick(&p.addrs),
+            Side::Pod(p) => p.values.get(usize::from(v6)).copied().unwrap_or(0),
             Side::Node(_, a) => pick(a),
             Side::Unknown => 0,
         }
@@ -834,8 +1007,8 @@ impl Inner {
         };
         ports.named.iter().any(|(proto, name)| {
             proto.is_none_or(|p| p == flow.protocol)
-                && info
-                    .named
+                && self
+                    .named_of(info)
                     .iter()
                     .any(|(n, p, num)| n == name && *p == flow.protocol && *num == flow.port)
         })
@@ -928,21 +1101,82 @@ impl Inner {
         let Some(head) = self.heads.get(class as usize) else {
             return true;
         };
+        let steps = self.steps_of(head);
         let mut value = NO_VALUE;
-        if let Some(allowed) = self.run_tier(head.admin, di, true, flow, other, &mut value, v6) {
-            return allowed;
-        }
-        match head.network {
-            NetworkProg::Absent => {}
-            NetworkProg::Allow => return true,
-            NetworkProg::Code(start) => {
-                return self
-                    .run_code(start, flow, other, &mut value, v6)
-                    .unwrap_or(false);
+        let mut k = 0usize;
+        while let Some(step) = steps.get(k) {
+            let mut end = step.end;
+            match step.prog() {
+                Prog::Allow => return true,
+                Prog::Code(pc) => match self.run_code(pc, flow, other, &mut value, v6) {
+                    Outcome::Allow => return true,
+                    Outcome::Deny => return false,
+                    Outcome::Pass => {
+                        k += 1;
+                        continue;
+                    }
+                    Outcome::End => {}
+                },
+                Prog::Index { lo, .. } => {
+                    match self.first_rule(
+                        di,
+                        head.mask,
+                        lo,
+                        step.scan_hi,
+                        flow,
+                        other,
+                        &mut value,
+                        v6,
+                    ) {
+                        Some((rule, action)) => match action {
+                            Action::Allow => return true,
+                            Action::Deny => return false,
+                            _ => {
+                                // Pass: on with the tier after the one holding the rule.
+                                while let Some(Prog::Index { hi, .. }) =
+                                    steps.get(k).map(TierStep::prog)
+                                {
+                                    if rule < hi {
+                                        break;
+                                    }
+                                    k += 1;
+                                }
+                                k += 1;
+                                continue;
+                            }
+                        },
+                        None => {
+                            k = step.scan_last as usize;
+                            end = steps.get(k).map_or(TierEnd::Pass, |s| s.end);
+                        }
+                    }
+                }
             }
+            if end == TierEnd::Deny {
+                return false;
+            }
+            k += 1;
         }
-        self.run_tier(head.baseline, di, false, flow, other, &mut value, v6)
-            .unwrap_or(true)
+        true
+    }
+
+    /// A class's tier steps.
+    #[inline]
+    fn steps_of<'s>(&'s self, head: &'s ClassHead) -> &'s [TierStep] {
+        let len = head.len as usize;
+        if len <= INLINE_STEPS {
+            head.inline.get(..len).unwrap_or(&[])
+        } else {
+            let start = head.start as usize;
+            self.steps.get(start..start + len).unwrap_or(&[])
+        }
+    }
+
+    /// A pod's named container ports.
+    #[inline]
+    fn named_of(&self, info: &PodInfo) -> &[(u32, Protocol, u16)] {
+        let (at, len) = (info.named_at as usize, usize::from(info.named_len));
+        self.pod_named.get(at..at + len).unwrap_or(&[])
     }
 
     /// For a class, which of its instructions' port sets a flow matches (they depend on
@@ -954,57 +1188,24 @@ impl Inner {
         };
         let mut mask = Vec::new();
         let mut uses_index = false;
-        let scan = |start: u32, mask: &mut Vec<bool>| {
-            for i in self.code.iter().skip(start as usize) {
-                if i.op != OpCode::Match {
-                    break;
+        for step in self.steps_of(head) {
+            match step.prog() {
+                Prog::Allow => {}
+                Prog::Index { .. } => uses_index = true,
+                Prog::Code(pc) => {
+                    for i in self.code.iter().skip(pc as usize) {
+                        if i.op != OpCode::Match {
+                            break;
+                        }
+                        mask.push(self.ports_match(&i.ports, flow));
+                    }
                 }
-                mask.push(self.ports_match(&i.ports, flow));
             }
-        };
-        for tier in [head.admin, head.baseline] {
-            match tier {
-                TierProg::Absent => {}
-                TierProg::Rules(_) => uses_index = true,
-                TierProg::Code(start) => scan(start, &mut mask),
-            }
-        }
-        if let NetworkProg::Code(start) = head.network {
-            scan(start, &mut mask);
         }
         (mask, uses_index)
     }
 
-    /// A ClusterNetworkPolicy tier: `Some(allowed)` when a rule decided, `None` when none
-    /// did (or one passed).
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn run_tier(
-        &self,
-        prog: TierProg,
-        di: usize,
-        admin: bool,
-        flow: Flow<'_>,
-        other: Side<'_>,
-        value: &mut u32,
-        v6: bool,
-    ) -> Option<bool> {
-        match prog {
-            TierProg::Absent => None,
-            TierProg::Code(start) => self.run_code(start, flow, other, value, v6),
-            TierProg::Rules(mask) => {
-                match self.first_rule(di, mask, admin, flow, other, value, v6)? {
-                    Action::Allow => Some(true),
-                    Action::Deny => Some(false),
-                    _ => None,
-                }
-            }
-        }
-    }
-
-    /// Runs the instructions from `pc`: `Some(allowed)` when an `Allow` or `Deny` entry
-    /// matched (or the tier's default deny was reached), `None` when the tier ended
-    /// without a decision.
+    /// Runs the instructions from `pc` until one matches or the tier's end.
     #[inline]
     fn run_code(
         &self,
@@ -1013,7 +1214,7 @@ impl Inner {
         other: Side<'_>,
         value: &mut u32,
         v6: bool,
-    ) -> Option<bool> {
+    ) -> Outcome {
         while let Some(i) = self.code.get(pc as usize) {
             match i.op {
                 OpCode::Match => {
@@ -1021,92 +1222,140 @@ impl Inner {
                         && self.peers_match(&i.peers, flow, other, value, v6)
                     {
                         return match i.action {
-                            Action::Allow => Some(true),
-                            Action::Deny => Some(false),
-                            _ => None,
+                            Action::Allow => Outcome::Allow,
+                            Action::Deny => Outcome::Deny,
+                            _ => Outcome::Pass,
                         };
                     }
                     pc += 1;
                 }
-                OpCode::Deny => return Some(false),
-                OpCode::End => return None,
+                OpCode::End => return Outcome::End,
             }
         }
-        None
+        Outcome::End
     }
 
-    /// The action of the first ClusterNetworkPolicy rule of a class mask, in the Admin
-    /// tier or the Baseline tier, that matches the flow.
+    /// The other side's peer row in direction `di`'s rule index.
+    #[inline]
+    fn row_of(&self, other: Side<'_>, di: usize, value: &mut u32, v6: bool) -> Option<u32> {
+        let fam = usize::from(v6);
+        let row = match other {
+            Side::Pod(p) => p.rows.get(di)?.get(fam).copied(),
+            Side::Node(_, a) => a.rows.get(di)?.get(fam).copied(),
+            Side::External(ip) => {
+                if *value == NO_VALUE {
+                    *value = self.blocks.lookup(ip);
+                }
+                self.external_rows.get(di)?.get(*value as usize).copied()
+            }
+            Side::Unknown => None,
+        };
+        row.filter(|r| *r != NO_ROW)
+    }
+
+    /// Whether the destination pod has a container port with one of `names`, the flow's
+    /// protocol and port.
+    #[inline]
+    fn named_ports_hold(&self, flow: Flow<'_>, names: &[(Option<Protocol>, u32)]) -> bool {
+        let Side::Pod(info) = self.side(flow.dst) else {
+            return false;
+        };
+        names.iter().any(|(proto, name)| {
+            proto.is_none_or(|p| p == flow.protocol)
+                && self
+                    .named_of(info)
+                    .iter()
+                    .any(|(n, p, num)| n == name && *p == flow.protocol && *num == flow.port)
+        })
+    }
+
+    /// The named-port row, in direction `di`'s index, of the destination pod's container
+    /// ports with the flow's protocol and port.
+    #[inline]
+    fn named_row_of(&self, flow: Flow<'_>, di: usize) -> Option<u32> {
+        let Side::Pod(info) = self.side(flow.dst) else {
+            return None;
+        };
+        if info.rows_len == 0 {
+            return None;
+        }
+        let row =
+            if info.first_protocol == flow.protocol.index() as u8 && info.first_port == flow.port {
+                info.first_rows.get(di).copied()
+            } else {
+                let at = info.rows_at as usize;
+                self.pod_named_rows
+                    .get(at + 1..at + usize::from(info.rows_len))
+                    .unwrap_or(&[])
+                    .iter()
+                    .find(|(p, n, _)| *p == flow.protocol && *n == flow.port)
+                    .and_then(|(_, _, rows)| rows.get(di).copied())
+            };
+        row.filter(|r| *r != NO_ROW)
+    }
+
+    /// Whether the flow's name matches one of the domain lists.
+    fn domains_hold(&self, flow: Flow<'_>, lists: &[u32]) -> bool {
+        flow.domain.is_some_and(|name| {
+            lists.iter().any(|d| {
+                self.domains
+                    .get(*d as usize)
+                    .is_some_and(|list| list.iter().any(|p| p.matches(name)))
+            })
+        })
+    }
+
+    /// The first indexed rule of class mask `mask` in `lo..hi` that matches the flow,
+    /// with its action.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn first_rule(
         &self,
         di: usize,
         mask: u32,
-        admin: bool,
+        lo: u32,
+        hi: u32,
         flow: Flow<'_>,
         other: Side<'_>,
         value: &mut u32,
         v6: bool,
-    ) -> Option<Action> {
+    ) -> Option<(u32, Action)> {
         let index = self.rule_index.get(di)?;
-        let (lo, hi) = if admin {
-            (0, index.admin_end)
-        } else {
-            (index.admin_end, rule_count(index))
-        };
-        let other_rows = match other {
-            Side::Pod(p) => rule_index::Other::Pod {
-                identity: p.identity,
-            },
-            Side::Node(n, _) => rule_index::Other::Node { node: n },
-            Side::External(_) => rule_index::Other::External,
-            Side::Unknown => return None,
-        };
-        let value_of = || {
-            if *value == NO_VALUE {
-                *value = self.raw_value(other, v6);
-            }
-            *value
-        };
-        let named_ok = |names: &[(Option<Protocol>, u32)]| {
-            let dst = match self.side(flow.dst) {
-                Side::Pod(p) => Some(p),
-                _ => None,
-            };
-            dst.is_some_and(|info| {
-                names.iter().any(|(proto, name)| {
-                    proto.is_none_or(|p| p == flow.protocol)
-                        && info.named.iter().any(|(n, p, num)| {
-                            n == name && *p == flow.protocol && *num == flow.port
-                        })
-                })
-            })
-        };
-        let domain_check = |lists: &[u32]| {
-            flow.domain.is_some_and(|name| {
-                lists.iter().any(|d| {
-                    self.domains
-                        .get(*d as usize)
-                        .is_some_and(|list| list.iter().any(|p| p.matches(name)))
-                })
-            })
-        };
-        let domain_ok: Option<rule_index::DomainCheck<'_>> = match other {
-            Side::External(_) if flow.domain.is_some() => Some(&domain_check),
-            _ => None,
-        };
-        let rule = index.first_match(
-            index.mask(mask),
-            lo,
-            hi,
-            flow.protocol,
-            flow.port,
-            other_rows,
-            value_of,
-            named_ok,
-            domain_ok,
-        )?;
-        index.actions.get(rule as usize).copied()
+        let mut query = FlowQuery::new(self, flow, other, di, value, v6);
+        let rule = index.first_match(mask, lo, hi, &mut query)?;
+        Some((rule, index.actions.get(rule as usize).copied()?))
+    }
+
+    /// Rule `r` of direction `di` of enforced policy `p`: its action, whether the flow
+    /// matches it (for an indexed rule, also its test on the local pod, held in the class
+    /// mask `mask`), and whether it holds criteria a flow cannot decide.
+    #[allow(clippy::too_many_arguments)]
+    fn rule_hits(
+        &self,
+        p: u32,
+        di: usize,
+        r: usize,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        mask: u32,
+        value: &mut u32,
+        v6: bool,
+    ) -> Option<(Action, bool, bool)> {
+        let rule = self.rules.get(p as usize)?.get(di)?.get(r)?;
+        let indexed = self
+            .rule_start
+            .get(di)
+            .and_then(|s| s.get(p as usize))
+            .copied()
+            .flatten();
+        if let (Some(start), Some(index)) = (indexed, self.rule_index.get(di)) {
+            let mut query = FlowQuery::new(self, flow, other, di, value, v6);
+            let hit = index.matches(start + to_u32(r), mask, &mut query);
+            return Some((rule.action, hit, rule.unsupported));
+        }
+        let hit = self.ports_match(&rule.ports, flow)
+            && self.peers_match(&rule.peers, flow, other, value, v6);
+        Some((rule.action, hit, rule.unsupported))
     }
 
     fn explain_side(&self, flow: Flow<'_>, direction: Direction, v6: bool) -> SideExplanation {
@@ -1134,8 +1383,13 @@ impl Inner {
                 side.ignored.push(meta.policy_ref());
             }
         }
-        let own_node = self.own_node(info, other, direction);
-        let class_id = self.class_of(info, other, flow, direction);
+        let exemption = self.exemption(info, other, flow, direction);
+        let own_node = matches!(other, Side::Node(..)) && exemption != Exemption::None;
+        let class_id = match exemption {
+            // The policies that select the pod are listed, and none is read.
+            Exemption::All => self.pod_class(info, di, v6),
+            _ => self.class_for(info, other, flow, direction, v6),
+        };
         let Some(class) = self.classes.get(class_id as usize) else {
             side.decide(Decision::NoDecision);
             return side;
@@ -1164,18 +1418,30 @@ impl Inner {
             }
         }
 
+        if exemption == Exemption::All {
+            side.decide(Decision::OwnNode);
+            return side;
+        }
+        let mask = self.heads.get(class_id as usize).map_or(0, |h| h.mask);
         let mut value = NO_VALUE;
         let mut decision = Decision::NoDecision;
-        let mut skipping: Option<TierRef> = None;
-        'policies: for (pos, &p) in class.policies.iter().enumerate() {
-            let Some(m) = meta(p) else {
-                continue;
+        let mut at = 0usize;
+        'tiers: while let Some(&first) = class.policies.get(at) {
+            let Some(tier_pos) = meta(first).map(|m| m.tier_pos) else {
+                break;
             };
-            if skipping.as_ref() == Some(&m.tier) {
-                continue;
-            }
-            skipping = None;
-            if m.kind == PolicyKind::NetworkPolicy && (own_node || flow.is_hairpin()) {
+            let in_tier = class
+                .policies
+                .iter()
+                .skip(at)
+                .take_while(|p| meta(**p).is_some_and(|m| m.tier_pos == tier_pos))
+                .count();
+            let tier_policies = class.policies.get(at..at + in_tier).unwrap_or(&[]);
+            at += in_tier;
+            let Some(tier) = self.tiers.get(tier_pos as usize) else {
+                break;
+            };
+            if tier.tier == TierRef::NetworkPolicy && exemption == Exemption::NetworkPolicy {
                 decision = if own_node {
                     Decision::OwnNode
                 } else {
@@ -1183,61 +1449,77 @@ impl Inner {
                 };
                 break;
             }
-            let rules = self
-                .rules
-                .get(p as usize)
-                .and_then(|r| r.get(di))
-                .map_or(&[][..], Vec::as_slice);
-            for (r, rule) in rules.iter().enumerate() {
-                let hit = self.ports_match(&rule.ports, flow)
-                    && self.peers_match(&rule.peers, flow, other, &mut value, v6);
-                if !hit {
+            let mut allowing: Option<RuleRef> = None;
+            for &p in tier_policies {
+                let Some(m) = meta(p) else {
                     continue;
-                }
-                let rule_ref = RuleRef::new(m.policy_ref(), direction, r);
-                if m.kind == PolicyKind::NetworkPolicy {
-                    side.allowed_by.push(rule_ref);
-                    continue;
-                }
-                match rule.action {
-                    Action::Pass | Action::Log => {
-                        side.steps
-                            .push(Step::new(m.tier.clone(), rule_ref, rule.action));
-                        if rule.action == Action::Pass {
-                            skipping = Some(m.tier.clone());
-                            continue 'policies;
-                        }
+                };
+                let count = self
+                    .rules
+                    .get(p as usize)
+                    .and_then(|r| r.get(di))
+                    .map_or(0, Vec::len);
+                for r in 0..count {
+                    let Some((action, hit, unsupported)) =
+                        self.rule_hits(p, di, r, flow, other, mask, &mut value, v6)
+                    else {
+                        continue;
+                    };
+                    if !hit {
+                        continue;
                     }
-                    action => {
-                        decision = Decision::Rule {
-                            tier: m.tier.clone(),
-                            rule: rule_ref,
-                            action,
-                        };
-                        break 'policies;
+                    let rule_ref = RuleRef::new(m.policy_ref(), direction, r);
+                    if unsupported {
+                        if allowing.is_none() {
+                            side.unsupported.push(rule_ref);
+                        }
+                        continue;
+                    }
+                    if m.kind == PolicyKind::NetworkPolicy {
+                        // Every NetworkPolicy rule allowing the flow is listed; the first
+                        // one decides unless a rule of another kind decided before it.
+                        side.allowed_by.push(rule_ref.clone());
+                        allowing.get_or_insert(rule_ref);
+                        continue;
+                    }
+                    if allowing.is_some() {
+                        continue;
+                    }
+                    match action {
+                        Action::Log => {
+                            side.steps
+                                .push(Step::new(tier.tier.clone(), rule_ref, action));
+                        }
+                        Action::Pass => {
+                            side.steps
+                                .push(Step::new(tier.tier.clone(), rule_ref, action));
+                            continue 'tiers;
+                        }
+                        _ => {
+                            decision = Decision::Rule {
+                                tier: tier.tier.clone(),
+                                rule: rule_ref,
+                                action,
+                            };
+                            break 'tiers;
+                        }
                     }
                 }
             }
-            if m.kind == PolicyKind::NetworkPolicy {
-                let last_network = class
-                    .policies
-                    .get(pos + 1)
-                    .and_then(|n| meta(*n))
-                    .is_none_or(|n| n.kind != PolicyKind::NetworkPolicy);
-                if last_network {
-                    decision = match side.allowed_by.first() {
-                        Some(rule) => Decision::Rule {
-                            tier: TierRef::NetworkPolicy,
-                            rule: rule.clone(),
-                            action: Action::Allow,
-                        },
-                        None => Decision::TierDefault {
-                            tier: TierRef::NetworkPolicy,
-                            action: Action::Deny,
-                        },
-                    };
-                    break;
-                }
+            if let Some(rule) = allowing {
+                decision = Decision::Rule {
+                    tier: tier.tier.clone(),
+                    rule,
+                    action: Action::Allow,
+                };
+                break;
+            }
+            if tier.end == TierEnd::Deny {
+                decision = Decision::TierDefault {
+                    tier: tier.tier.clone(),
+                    action: Action::Deny,
+                };
+                break;
             }
         }
         side.decide(decision);
@@ -1245,12 +1527,76 @@ impl Inner {
     }
 }
 
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+/// A flow as one direction's rule index reads it.
+struct FlowQuery<'i, 'f, 'v> {
+    inner: &'i Inner,
+    flow: Flow<'f>,
+    other: Side<'i>,
+    di: usize,
+    value: &'v mut u32,
+    v6: bool,
 }
 
-fn rule_count(index: &rule_index::RuleIndex) -> u32 {
-    to_u32(index.actions.len())
+impl<'i, 'f, 'v> FlowQuery<'i, 'f, 'v> {
+    #[inline]
+    fn new(
+        inner: &'i Inner,
+        flow: Flow<'f>,
+        other: Side<'i>,
+        di: usize,
+        value: &'v mut u32,
+        v6: bool,
+    ) -> Self {
+        FlowQuery {
+            inner,
+            flow,
+            other,
+            di,
+            value,
+            v6,
+        }
+    }
+}
+
+impl rule_index::Query for FlowQuery<'_, '_, '_> {
+    #[inline]
+    fn protocol(&self) -> Protocol {
+        self.flow.protocol
+    }
+    #[inline]
+    fn port(&self) -> u16 {
+        self.flow.port
+    }
+    #[inline]
+    fn v6(&self) -> bool {
+        self.v6
+    }
+    #[inline]
+    fn external(&self) -> bool {
+        matches!(self.other, Side::External(_))
+    }
+    #[inline]
+    fn row(&mut self) -> Option<u32> {
+        self.inner.row_of(self.other, self.di, self.value, self.v6)
+    }
+    #[inline]
+    fn named_row(&mut self) -> Option<u32> {
+        self.inner.named_row_of(self.flow, self.di)
+    }
+    fn named_ok(&self, names: &[(Option<Protocol>, u32)]) -> bool {
+        self.inner.named_ports_hold(self.flow, names)
+    }
+    #[inline]
+    fn has_domain(&self) -> bool {
+        matches!(self.other, Side::External(_)) && self.flow.domain.is_some()
+    }
+    fn domain_ok(&self, lists: &[u32]) -> bool {
+        self.inner.domains_hold(self.flow, lists)
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl crate::explain::Evaluator for Engine {

@@ -38,6 +38,7 @@
 //! ```
 
 mod cnp;
+mod core_v1;
 pub mod go_json;
 mod int_or_string;
 mod meta;
@@ -52,6 +53,10 @@ pub use cnp::{
     ClusterNetworkPolicySpec, ClusterNetworkPolicyStatus, ClusterNetworkPolicySubject,
     NamespacedPod,
 };
+pub use core_v1::{
+    Container, ContainerPort, Namespace, Node, NodeAddress, NodeStatus, Pod, PodIp, PodSpec,
+    PodStatus,
+};
 pub use go_json::DecodeError;
 pub use int_or_string::IntOrString;
 pub use meta::{ManagedFieldsEntry, ObjectMeta, OwnerReference, Time, TimeError};
@@ -61,8 +66,6 @@ pub use policy::{
     decode_policy_objects,
 };
 pub use selector::{LabelSelector, LabelSelectorRequirement};
-
-pub(crate) use go_json::json_message;
 
 /// Labels or annotations: string keys to string values, kept sorted by key.
 ///

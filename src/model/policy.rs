@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 
 use super::go_json::{self, DecodeError, GoError, Gvk, Segment, go_struct};
 use super::{CNP_API_VERSION, ClusterNetworkPolicy, IntOrString, LabelSelector, ObjectMeta};
+use crate::calico;
 
 go_struct! {
     /// A `networking.k8s.io/v1` NetworkPolicy as written.
@@ -361,7 +362,7 @@ pub fn decode_policy_objects(text: &str) -> Result<Vec<PolicyObject>, DecodeErro
 
 /// One decoded policy object of any kind this crate models.
 ///
-/// More kinds (Calico's) will join, so matches need a wildcard arm.
+/// More kinds may join, so matches need a wildcard arm.
 ///
 /// ```
 /// use netpol::model::{NetworkPolicy, PolicyObject};
@@ -375,6 +376,17 @@ pub enum PolicyObject {
     NetworkPolicy(NetworkPolicy),
     /// A `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy.
     ClusterNetworkPolicy(ClusterNetworkPolicy),
+    /// A Calico `NetworkPolicy` (`projectcalico.org/v3` or `crd.projectcalico.org/v1`,
+    /// told apart by its [`api_group`](calico::NetworkPolicy::api_group)).
+    CalicoNetworkPolicy(calico::NetworkPolicy),
+    /// A Calico `GlobalNetworkPolicy` (either API group).
+    GlobalNetworkPolicy(calico::GlobalNetworkPolicy),
+    /// A Calico `NetworkSet` (either API group).
+    NetworkSet(calico::NetworkSet),
+    /// A Calico `GlobalNetworkSet` (either API group).
+    GlobalNetworkSet(calico::GlobalNetworkSet),
+    /// A Calico `Tier` (either API group).
+    Tier(calico::Tier),
 }
 
 impl PolicyObject {
@@ -401,10 +413,47 @@ impl PolicyObject {
     /// use netpol::model::{NetworkPolicy, PolicyObject};
     /// assert_eq!(PolicyObject::NetworkPolicy(NetworkPolicy::new("a", "b")).kind(), "NetworkPolicy");
     /// ```
+    ///
+    /// Calico's NetworkPolicy is `NetworkPolicy.projectcalico.org`, as `kubectl` writes the
+    /// resource to tell it from Kubernetes' own (whichever API group it came as):
+    ///
+    /// ```
+    /// use netpol::model::PolicyObject;
+    /// let p = PolicyObject::CalicoNetworkPolicy(netpol::calico::NetworkPolicy::new("a", "b"));
+    /// assert_eq!(p.kind(), "NetworkPolicy.projectcalico.org");
+    /// ```
     pub fn kind(&self) -> &'static str {
         match self {
             PolicyObject::NetworkPolicy(_) => "NetworkPolicy",
             PolicyObject::ClusterNetworkPolicy(_) => "ClusterNetworkPolicy",
+            PolicyObject::CalicoNetworkPolicy(_) => "NetworkPolicy.projectcalico.org",
+            PolicyObject::GlobalNetworkPolicy(_) => "GlobalNetworkPolicy",
+            PolicyObject::NetworkSet(_) => "NetworkSet",
+            PolicyObject::GlobalNetworkSet(_) => "GlobalNetworkSet",
+            PolicyObject::Tier(_) => "Tier",
+        }
+    }
+
+    /// The `apiVersion` of the group the object was read as.
+    ///
+    /// ```
+    /// use netpol::model::decode_policy_objects;
+    /// let objs = decode_policy_objects(r#"{"kind": "List", "items": [
+    ///   {"apiVersion": "crd.projectcalico.org/v1", "kind": "Tier", "metadata": {"name": "t"}},
+    ///   {"apiVersion": "projectcalico.org/v3", "kind": "Tier", "metadata": {"name": "u"}}]}"#)?;
+    /// assert_eq!(objs[0].api_version(), "crd.projectcalico.org/v1");
+    /// assert_eq!(objs[1].api_version(), "projectcalico.org/v3");
+    /// # Ok::<(), netpol::model::DecodeError>(())
+    /// ```
+    pub fn api_version(&self) -> &'static str {
+        match self {
+            PolicyObject::NetworkPolicy(_) => "networking.k8s.io/v1",
+            PolicyObject::ClusterNetworkPolicy(_) => CNP_API_VERSION,
+            PolicyObject::CalicoNetworkPolicy(o) => o.api_group.api_version(),
+            PolicyObject::GlobalNetworkPolicy(o) => o.api_group.api_version(),
+            PolicyObject::NetworkSet(o) => o.api_group.api_version(),
+            PolicyObject::GlobalNetworkSet(o) => o.api_group.api_version(),
+            PolicyObject::Tier(o) => o.api_group.api_version(),
         }
     }
 }
@@ -447,6 +496,134 @@ const KINDS: Kinds = &[
         fast: |t| {
             go_json::decode_streaming::<ClusterNetworkPolicy>(t, go_json::Root::Checked)
                 .map(Decoded::ClusterNetworkPolicy)
+        },
+    },
+    // Calico's kinds, each under both API groups (v3 first: a `kind` without
+    // `apiVersion` takes the first entry of that kind, after Kubernetes' own).
+    KindEntry {
+        api_version: calico::CALICO_API_VERSION,
+        kind: "NetworkPolicy",
+        decode: |v| {
+            go_json::decode_root::<calico::NetworkPolicy>(v).map(Decoded::CalicoNetworkPolicy)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<calico::NetworkPolicy>(t, go_json::Root::Checked)
+                .map(Decoded::CalicoNetworkPolicy)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_CRD_API_VERSION,
+        kind: "NetworkPolicy",
+        decode: |v| {
+            go_json::decode_root::<calico::model::CrdNetworkPolicy>(v)
+                .map(Into::into)
+                .map(Decoded::CalicoNetworkPolicy)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<calico::model::CrdNetworkPolicy>(t, go_json::Root::Checked)
+                .map(Into::into)
+                .map(Decoded::CalicoNetworkPolicy)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_API_VERSION,
+        kind: "GlobalNetworkPolicy",
+        decode: |v| {
+            go_json::decode_root::<calico::GlobalNetworkPolicy>(v).map(Decoded::GlobalNetworkPolicy)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<calico::GlobalNetworkPolicy>(t, go_json::Root::Checked)
+                .map(Decoded::GlobalNetworkPolicy)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_CRD_API_VERSION,
+        kind: "GlobalNetworkPolicy",
+        decode: |v| {
+            go_json::decode_root::<calico::model::CrdGlobalNetworkPolicy>(v)
+                .map(Into::into)
+                .map(Decoded::GlobalNetworkPolicy)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<calico::model::CrdGlobalNetworkPolicy>(
+                t,
+                go_json::Root::Checked,
+            )
+            .map(Into::into)
+            .map(Decoded::GlobalNetworkPolicy)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_API_VERSION,
+        kind: "NetworkSet",
+        decode: |v| go_json::decode_root::<calico::NetworkSet>(v).map(Decoded::NetworkSet),
+        fast: |t| {
+            go_json::decode_streaming::<calico::NetworkSet>(t, go_json::Root::Checked)
+                .map(Decoded::NetworkSet)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_CRD_API_VERSION,
+        kind: "NetworkSet",
+        decode: |v| {
+            go_json::decode_root::<calico::model::CrdNetworkSet>(v)
+                .map(Into::into)
+                .map(Decoded::NetworkSet)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<calico::model::CrdNetworkSet>(t, go_json::Root::Checked)
+                .map(Into::into)
+                .map(Decoded::NetworkSet)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_API_VERSION,
+        kind: "GlobalNetworkSet",
+        decode: |v| {
+            go_json::decode_root::<calico::GlobalNetworkSet>(v).map(Decoded::GlobalNetworkSet)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<calico::GlobalNetworkSet>(t, go_json::Root::Checked)
+                .map(Decoded::GlobalNetworkSet)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_CRD_API_VERSION,
+        kind: "GlobalNetworkSet",
+        decode: |v| {
+            go_json::decode_root::<calico::model::CrdGlobalNetworkSet>(v)
+                .map(Into::into)
+                .map(Decoded::GlobalNetworkSet)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<calico::model::CrdGlobalNetworkSet>(
+                t,
+                go_json::Root::Checked,
+            )
+            .map(Into::into)
+            .map(Decoded::GlobalNetworkSet)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_API_VERSION,
+        kind: "Tier",
+        decode: |v| go_json::decode_root::<calico::Tier>(v).map(Decoded::Tier),
+        fast: |t| {
+            go_json::decode_streaming::<calico::Tier>(t, go_json::Root::Checked).map(Decoded::Tier)
+        },
+    },
+    KindEntry {
+        api_version: calico::CALICO_CRD_API_VERSION,
+        kind: "Tier",
+        decode: |v| {
+            go_json::decode_root::<calico::model::CrdTier>(v)
+                .map(Into::into)
+                .map(Decoded::Tier)
+        },
+        fast: |t| {
+            go_json::decode_streaming::<calico::model::CrdTier>(t, go_json::Root::Checked)
+                .map(Into::into)
+                .map(Decoded::Tier)
         },
     },
 ];

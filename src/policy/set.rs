@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::{ClusterPolicy, Policy};
+use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoTier};
 
 /// The kind of a policy object.
 ///
@@ -17,18 +18,51 @@ pub enum PolicyKind {
     NetworkPolicy,
     /// `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy.
     ClusterNetworkPolicy,
+    /// Calico's `NetworkPolicy` (`projectcalico.org/v3` or `crd.projectcalico.org/v1`).
+    CalicoNetworkPolicy,
+    /// Calico's `GlobalNetworkPolicy`.
+    GlobalNetworkPolicy,
+    /// Calico's `NetworkSet`.
+    NetworkSet,
+    /// Calico's `GlobalNetworkSet`.
+    GlobalNetworkSet,
+    /// Calico's `Tier`.
+    Tier,
 }
 
 impl PolicyKind {
-    /// The kind as `kubectl` writes a resource.
+    /// Every kind.
     ///
     /// ```
-    /// assert_eq!(netpol::policy::PolicyKind::NetworkPolicy.as_str(), "NetworkPolicy");
+    /// assert_eq!(netpol::policy::PolicyKind::ALL.len(), 7);
+    /// ```
+    pub const ALL: [PolicyKind; 7] = [
+        PolicyKind::NetworkPolicy,
+        PolicyKind::ClusterNetworkPolicy,
+        PolicyKind::CalicoNetworkPolicy,
+        PolicyKind::GlobalNetworkPolicy,
+        PolicyKind::NetworkSet,
+        PolicyKind::GlobalNetworkSet,
+        PolicyKind::Tier,
+    ];
+
+    /// The kind as `kubectl` writes a resource (Calico's NetworkPolicy as
+    /// `NetworkPolicy.projectcalico.org`, to tell it from Kubernetes' own).
+    ///
+    /// ```
+    /// use netpol::policy::PolicyKind;
+    /// assert_eq!(PolicyKind::NetworkPolicy.as_str(), "NetworkPolicy");
+    /// assert_eq!(PolicyKind::CalicoNetworkPolicy.as_str(), "NetworkPolicy.projectcalico.org");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::NetworkPolicy => "NetworkPolicy",
             PolicyKind::ClusterNetworkPolicy => "ClusterNetworkPolicy",
+            PolicyKind::CalicoNetworkPolicy => "NetworkPolicy.projectcalico.org",
+            PolicyKind::GlobalNetworkPolicy => "GlobalNetworkPolicy",
+            PolicyKind::NetworkSet => "NetworkSet",
+            PolicyKind::GlobalNetworkSet => "GlobalNetworkSet",
+            PolicyKind::Tier => "Tier",
         }
     }
 }
@@ -59,6 +93,9 @@ impl fmt::Display for PolicyKind {
 pub struct PolicySet {
     network: Vec<Policy>,
     cluster: Vec<ClusterPolicy>,
+    calico: Vec<CalicoPolicy>,
+    network_sets: Vec<CalicoNetworkSet>,
+    tiers: Vec<CalicoTier>,
 }
 
 /// Something that can be added to a [`PolicySet`].
@@ -83,6 +120,24 @@ impl IntoPolicySetItem for Policy {
 impl IntoPolicySetItem for ClusterPolicy {
     fn add_to(self, set: &mut PolicySet) {
         set.cluster.push(self);
+    }
+}
+
+impl IntoPolicySetItem for CalicoPolicy {
+    fn add_to(self, set: &mut PolicySet) {
+        set.calico.push(self);
+    }
+}
+
+impl IntoPolicySetItem for CalicoNetworkSet {
+    fn add_to(self, set: &mut PolicySet) {
+        set.network_sets.push(self);
+    }
+}
+
+impl IntoPolicySetItem for CalicoTier {
+    fn add_to(self, set: &mut PolicySet) {
+        set.tiers.push(self);
     }
 }
 
@@ -126,16 +181,60 @@ impl PolicySet {
         &self.cluster
     }
 
-    /// How many policies of all kinds there are.
+    /// Calico's NetworkPolicies and GlobalNetworkPolicies, in the order added.
+    ///
+    /// ```
+    /// use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
+    /// use netpol::policy::PolicySet;
+    /// let mut set = PolicySet::new();
+    /// set.push(CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap());
+    /// assert_eq!(set.calico_policies()[0].name(), "g");
+    /// ```
+    pub fn calico_policies(&self) -> &[CalicoPolicy] {
+        &self.calico
+    }
+
+    /// Calico's NetworkSets and GlobalNetworkSets, in the order added.
+    ///
+    /// ```
+    /// use netpol::calico::{CalicoNetworkSet, GlobalNetworkSet};
+    /// use netpol::policy::PolicySet;
+    /// let mut set = PolicySet::new();
+    /// set.push(CalicoNetworkSet::new(&GlobalNetworkSet::new("s", ["10.0.0.0/8"])).unwrap());
+    /// assert_eq!(set.network_sets().len(), 1);
+    /// ```
+    pub fn network_sets(&self) -> &[CalicoNetworkSet] {
+        &self.network_sets
+    }
+
+    /// Calico's Tiers, in the order added (the built-in ones are not added implicitly:
+    /// see [`CalicoTier::builtin`]).
+    ///
+    /// ```
+    /// use netpol::calico::CalicoTier;
+    /// use netpol::policy::PolicySet;
+    /// let mut set = PolicySet::new();
+    /// set.push(CalicoTier::builtin("default").unwrap());
+    /// assert_eq!(set.tiers()[0].name(), "default");
+    /// ```
+    pub fn tiers(&self) -> &[CalicoTier] {
+        &self.tiers
+    }
+
+    /// How many objects of all kinds there are (policies, network sets and tiers).
     ///
     /// ```
     /// assert_eq!(netpol::policy::PolicySet::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.network.len() + self.cluster.len()
+        self.network.len()
+            + self.cluster.len()
+            + self.calico.len()
+            + self.network_sets.len()
+            + self.tiers.len()
     }
 
-    /// Whether the set holds no policy.
+    /// Whether the set holds nothing.
     ///
     /// ```
     /// assert!(netpol::policy::PolicySet::new().is_empty());
@@ -185,6 +284,9 @@ impl<T: IntoPolicySetItem> Extend<T> for PolicySet {
 pub struct PolicySetRef<'a> {
     network: &'a [Policy],
     cluster: &'a [ClusterPolicy],
+    calico: &'a [CalicoPolicy],
+    network_sets: &'a [CalicoNetworkSet],
+    tiers: &'a [CalicoTier],
 }
 
 impl<'a> PolicySetRef<'a> {
@@ -207,6 +309,36 @@ impl<'a> PolicySetRef<'a> {
     /// ```
     pub fn cluster_policies(&self) -> &'a [ClusterPolicy] {
         self.cluster
+    }
+
+    /// Calico's NetworkPolicies and GlobalNetworkPolicies.
+    ///
+    /// ```
+    /// use netpol::policy::{AsPolicySet, PolicySet};
+    /// assert!(PolicySet::new().as_policy_set().calico_policies().is_empty());
+    /// ```
+    pub fn calico_policies(&self) -> &'a [CalicoPolicy] {
+        self.calico
+    }
+
+    /// Calico's NetworkSets and GlobalNetworkSets.
+    ///
+    /// ```
+    /// use netpol::policy::{AsPolicySet, PolicySet};
+    /// assert!(PolicySet::new().as_policy_set().network_sets().is_empty());
+    /// ```
+    pub fn network_sets(&self) -> &'a [CalicoNetworkSet] {
+        self.network_sets
+    }
+
+    /// Calico's Tiers.
+    ///
+    /// ```
+    /// use netpol::policy::{AsPolicySet, PolicySet};
+    /// assert!(PolicySet::new().as_policy_set().tiers().is_empty());
+    /// ```
+    pub fn tiers(&self) -> &'a [CalicoTier] {
+        self.tiers
     }
 }
 
@@ -233,6 +365,9 @@ impl AsPolicySet for PolicySet {
         PolicySetRef {
             network: &self.network,
             cluster: &self.cluster,
+            calico: &self.calico,
+            network_sets: &self.network_sets,
+            tiers: &self.tiers,
         }
     }
 }
@@ -247,7 +382,7 @@ impl AsPolicySet for [Policy] {
     fn as_policy_set(&self) -> PolicySetRef<'_> {
         PolicySetRef {
             network: self,
-            cluster: &[],
+            ..PolicySetRef::default()
         }
     }
 }

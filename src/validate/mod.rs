@@ -84,6 +84,8 @@ pub enum ErrorKind {
     TooLong,
     /// `Too many`.
     TooMany,
+    /// `Not found`: the field names an object that does not exist.
+    NotFound,
 }
 
 impl ErrorKind {
@@ -101,6 +103,7 @@ impl ErrorKind {
             ErrorKind::Duplicate => "Duplicate value",
             ErrorKind::TooLong => "Too long",
             ErrorKind::TooMany => "Too many",
+            ErrorKind::NotFound => "Not found",
         }
     }
 }

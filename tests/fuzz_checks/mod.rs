@@ -8,7 +8,9 @@
 
 #![allow(dead_code)]
 
+mod calico;
 mod cnp;
+pub use calico::calico_json;
 pub use cnp::cnp_json;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +45,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("netconf", netconf),
     ("calico_selector", calico_selector),
     ("cnp_json", cnp_json),
+    ("calico_json", calico_json),
 ];
 
 // ---------------------------------------------------------------------------------------

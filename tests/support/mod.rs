@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod calico;
 pub mod cnp;
 pub mod tiers;
 

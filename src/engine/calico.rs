@@ -1,0 +1,574 @@
+//! Compiling Calico's policies (and, under Felix, Kubernetes NetworkPolicy and
+//! ClusterNetworkPolicy) the way Felix renders them: labels as Calico gives them to pods
+//! and network sets, tiers and policy order as Felix sorts them, and every rule as a
+//! condition on the other side's atom (its peer row) and on the local pod (folded into the
+//! class's mask).
+
+use ahash::AHashMap as HashMap;
+use std::cmp::Ordering;
+
+use crate::calico::selector::{LabelMap, Selector as CalicoSelector};
+use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, EntityMatch, PortValue};
+use crate::cluster::Cluster;
+use crate::explain::TierRef;
+use crate::model::Labels;
+use crate::policy::{Action, ClusterTier, Direction, PolicyKind, PolicySetRef, Protocol};
+use crate::profile::Profile;
+
+use super::bitset::Bitset;
+use super::blocks::BlockIndex;
+use super::compile::{AtomKind, Atoms, Identities, Ordered, Source};
+use super::rule_index::PortFacts;
+use super::{PolicyMeta, TierEnd, TierInfo};
+
+/// A pod's labels as Calico's selectors see them (`workload_endpoint_default.go`,
+/// `conversion.go`, `label_inheritance_index.go`): its own labels with
+/// `projectcalico.org/namespace`, `projectcalico.org/orchestrator` and (for a service
+/// account name shorter than 63 characters) `projectcalico.org/serviceaccount` written
+/// over them, then its namespace's labels under `pcns.` with
+/// `pcns.projectcalico.org/name`, then `pcsa.projectcalico.org/name`.
+pub(super) struct PodLabels<'a> {
+    pub(super) own: &'a Labels,
+    pub(super) namespace: &'a str,
+    /// The namespace's labels, when the namespace exists.
+    pub(super) namespace_labels: Option<&'a Labels>,
+    pub(super) account: &'a str,
+}
+
+/// Calico's serviceaccount label is set only for names shorter than this.
+const MAX_ACCOUNT_LABEL: usize = 63;
+
+impl LabelMap for PodLabels<'_> {
+    fn label(&self, key: &str) -> Option<&str> {
+        match key {
+            "projectcalico.org/namespace" => return Some(self.namespace),
+            "projectcalico.org/orchestrator" => return Some("k8s"),
+            "projectcalico.org/serviceaccount"
+                if !self.account.is_empty() && self.account.len() < MAX_ACCOUNT_LABEL =>
+            {
+                return Some(self.account);
+            }
+            _ => {}
+        }
+        if let Some(v) = self.own.get(key) {
+            return Some(v);
+        }
+        if let Some(k) = key.strip_prefix("pcns.") {
+            let ns = self.namespace_labels?;
+            if k == "projectcalico.org/name" {
+                return Some(self.namespace);
+            }
+            return ns.get(k).map(String::as_str);
+        }
+        if key == "pcsa.projectcalico.org/name" && !self.account.is_empty() {
+            return Some(self.account);
+        }
+        None
+    }
+}
+
+/// A network set's labels as Calico's selectors see them (`networksetprocessor.go`): its
+/// own, with `projectcalico.org/namespace` written over them for a namespaced set, then its
+/// namespace's labels under `pcns.`.
+struct SetLabels<'a> {
+    own: &'a Labels,
+    namespace: Option<&'a str>,
+    namespace_labels: Option<&'a Labels>,
+}
+
+impl LabelMap for SetLabels<'_> {
+    fn label(&self, key: &str) -> Option<&str> {
+        if key == "projectcalico.org/namespace" {
+            if let Some(ns) = self.namespace {
+                return Some(ns);
+            }
+        }
+        if let Some(v) = self.own.get(key) {
+            return Some(v);
+        }
+        let ns = self.namespace?;
+        let k = key.strip_prefix("pcns.")?;
+        let labels = self.namespace_labels?;
+        if k == "projectcalico.org/name" {
+            return Some(ns);
+        }
+        labels.get(k).map(String::as_str)
+    }
+}
+
+/// The labels of identity `id` as Calico sees them.
+pub(super) fn pod_labels<'a>(identities: &Identities<'a>, id: usize) -> Option<PodLabels<'a>> {
+    let (ns, own) = identities.list.get(id).copied()?;
+    let (namespace, namespace_labels) = identities.namespace_info.get(ns).copied()?;
+    Some(PodLabels {
+        own,
+        namespace,
+        namespace_labels: Some(namespace_labels),
+        account: identities.accounts.get(id).copied().unwrap_or("default"),
+    })
+}
+
+/// What a Calico rule needs from the prefix map, collected before it is built.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SideDraft<'a> {
+    /// Block ids of `nets` and `notNets`.
+    nets: Vec<u32>,
+    not_nets: Vec<u32>,
+    members: Option<&'a CalicoSelector>,
+    not_members: Option<&'a CalicoSelector>,
+}
+
+impl SideDraft<'_> {
+    fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+            && self.not_nets.is_empty()
+            && self.members.is_none()
+            && self.not_members.is_none()
+    }
+}
+
+/// A Calico rule, read into what the rule index needs, before atoms exist.
+#[derive(Debug, Clone)]
+pub(super) struct CalicoDraft<'a> {
+    pub(super) action: Action,
+    pub(super) ports: PortFacts,
+    pub(super) families: [bool; 2],
+    /// The other side (source in ingress, destination in egress).
+    remote: SideDraft<'a>,
+    /// The local pod (destination in ingress, source in egress).
+    local: SideDraft<'a>,
+    /// Criteria a flow cannot decide.
+    pub(super) unsupported: bool,
+}
+
+/// A network set as the compiler keeps it.
+#[derive(Debug, Clone)]
+pub(super) struct NetSet<'a> {
+    set: &'a CalicoNetworkSet,
+    /// Block ids of its nets.
+    blocks: Vec<u32>,
+}
+
+/// The tiers and policies in Felix's walk order: tiers by (existing first, order, name),
+/// policies of a tier by (order, absent last; then the bytes of `name/namespace/kind`).
+/// Kubernetes NetworkPolicy sits in `default` at order 1000 (kind
+/// `KubernetesNetworkPolicy`), ClusterNetworkPolicy in `kube-admin` or `kube-baseline` at
+/// its priority (`KubernetesClusterNetworkPolicy`). Policies of kinds the profile does not
+/// enforce, and Calico policies for host endpoints only (`doNotTrack`, `preDNAT`), are
+/// returned apart.
+pub(super) fn ordered_felix<'a>(
+    set: PolicySetRef<'a>,
+    profile: &Profile,
+) -> (Vec<TierInfo>, Ordered<'a>, Ordered<'a>) {
+    // (name, order, default action, exists)
+    let mut tiers: Vec<(String, f64, Action, bool)> = ["kube-admin", "default", "kube-baseline"]
+        .iter()
+        .filter_map(|n| crate::calico::CalicoTier::builtin(n))
+        .map(|t| (t.name().to_owned(), t.order(), t.default_action(), true))
+        .collect();
+    for t in set.tiers() {
+        let entry = (t.name().to_owned(), t.order(), t.default_action(), true);
+        match tiers.iter_mut().find(|x| x.0 == t.name()) {
+            Some(slot) => *slot = entry,
+            None => tiers.push(entry),
+        }
+    }
+
+    struct Entry<'a> {
+        tier: String,
+        order: Option<f64>,
+        key: String,
+        meta: PolicyMeta,
+        source: Source<'a>,
+    }
+    let meta =
+        |kind, index, namespace: Option<&str>, name: &str, tier: &str, priority| PolicyMeta {
+            kind,
+            index,
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+            tier: TierRef::from_calico(tier),
+            tier_pos: 0,
+            priority,
+        };
+    let mut entries: Vec<Entry<'a>> = Vec::new();
+    let mut ignored: Ordered<'a> = Vec::new();
+    for (i, p) in set.network_policies().iter().enumerate() {
+        let m = meta(
+            PolicyKind::NetworkPolicy,
+            i,
+            Some(p.namespace()),
+            p.name(),
+            "default",
+            0,
+        );
+        if !profile.enforces_network_policy() {
+            ignored.push((m, Source::Network(p)));
+            continue;
+        }
+        entries.push(Entry {
+            tier: "default".into(),
+            order: Some(1000.0),
+            key: format!("{}/{}/KubernetesNetworkPolicy", p.name(), p.namespace()),
+            meta: m,
+            source: Source::Network(p),
+        });
+    }
+    for (i, p) in set.cluster_policies().iter().enumerate() {
+        let tier = match p.tier() {
+            ClusterTier::Admin => "kube-admin",
+            ClusterTier::Baseline => "kube-baseline",
+        };
+        let m = meta(
+            PolicyKind::ClusterNetworkPolicy,
+            i,
+            None,
+            p.name(),
+            tier,
+            p.priority(),
+        );
+        if !profile.enforces_cluster_network_policy() {
+            ignored.push((m, Source::Cluster(p)));
+            continue;
+        }
+        entries.push(Entry {
+            tier: tier.into(),
+            order: Some(f64::from(p.priority())),
+            key: format!("{}//KubernetesClusterNetworkPolicy", p.name()),
+            meta: m,
+            source: Source::Cluster(p),
+        });
+    }
+    for (i, p) in set.calico_policies().iter().enumerate() {
+        let kind = match p.kind() {
+            CalicoPolicyKind::Namespaced => PolicyKind::CalicoNetworkPolicy,
+            _ => PolicyKind::GlobalNetworkPolicy,
+        };
+        let m = meta(kind, i, p.namespace(), p.name(), p.tier(), 0);
+        if !p.applies_to_pods() {
+            ignored.push((m, Source::Calico(p)));
+            continue;
+        }
+        entries.push(Entry {
+            tier: p.tier().to_owned(),
+            order: p.order(),
+            key: p.sort_key(),
+            meta: m,
+            source: Source::Calico(p),
+        });
+    }
+    // Tiers that policies name but no Tier object defines: after every existing tier,
+    // with an empty default action, which Felix renders as a drop.
+    for e in &entries {
+        if !tiers.iter().any(|t| t.0 == e.tier) {
+            tiers.push((e.tier.clone(), f64::INFINITY, Action::Deny, false));
+        }
+    }
+    tiers.sort_by(|a, b| {
+        b.3.cmp(&a.3)
+            .then(a.1.total_cmp(&b.1))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let position = |name: &str| tiers.iter().position(|t| t.0 == name).unwrap_or(0);
+    entries.sort_by(|a, b| {
+        position(&a.tier)
+            .cmp(&position(&b.tier))
+            .then_with(|| order_cmp(a.order, b.order))
+            .then_with(|| a.key.as_bytes().cmp(b.key.as_bytes()))
+    });
+    let enforced = entries
+        .into_iter()
+        .map(|mut e| {
+            e.meta.tier_pos = u32::try_from(position(&e.tier)).unwrap_or(0);
+            (e.meta, e.source)
+        })
+        .collect();
+    let tiers = tiers
+        .into_iter()
+        .map(|(name, _, action, _)| TierInfo {
+            tier: TierRef::from_calico(&name),
+            end: if action == Action::Pass {
+                TierEnd::Pass
+            } else {
+                TierEnd::Deny
+            },
+        })
+        .collect();
+    (tiers, enforced, ignored)
+}
+
+/// Felix's policy order: ascending, an absent order after every present one.
+fn order_cmp(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The identities a Calico policy applies to for a direction.
+pub(super) fn subject(
+    identities: &Identities<'_>,
+    policy: &CalicoPolicy,
+    direction: Direction,
+) -> Option<Bitset> {
+    if !policy.governs(direction) || !policy.applies_to_pods() {
+        return None;
+    }
+    let sel = policy.endpoint_selector();
+    let mut set = Bitset::new(identities.len());
+    for id in 0..identities.len() {
+        if pod_labels(identities, id).is_some_and(|l| sel.matches(&l)) {
+            set.insert(id);
+        }
+    }
+    (!set.is_empty()).then_some(set)
+}
+
+/// Reads a Calico rule of a direction; `block` registers a CIDR with the prefix map and
+/// gives its block id.
+pub(super) fn draft<'a>(
+    rule: &'a crate::calico::CalicoRule,
+    direction: Direction,
+    mut block: impl FnMut(ipnet::IpNet) -> u32,
+    mut name_id: impl FnMut(&str) -> u32,
+) -> CalicoDraft<'a> {
+    let (remote, local) = match direction {
+        Direction::Ingress => (rule.source(), rule.destination()),
+        Direction::Egress => (rule.destination(), rule.source()),
+    };
+    let mut side = |m: &'a EntityMatch| SideDraft {
+        nets: m.nets().iter().map(|n| block(*n)).collect(),
+        not_nets: m.not_nets().iter().map(|n| block(*n)).collect(),
+        members: m.ip_set_selector(),
+        not_members: m.not_ip_set_selector(),
+    };
+    let remote_draft = side(remote);
+    let local_draft = side(local);
+
+    // Family: ipVersion, then each non-empty net list must keep some CIDR of the family.
+    let mut families = match rule.ip_version() {
+        Some(4) => [true, false],
+        Some(6) => [false, true],
+        _ => [true, true],
+    };
+    for m in [rule.source(), rule.destination()] {
+        for list in [m.nets(), m.not_nets()] {
+            if list.is_empty() {
+                continue;
+            }
+            if !list.iter().any(|n| matches!(n, ipnet::IpNet::V4(_))) {
+                families[0] = false;
+            }
+            if !list.iter().any(|n| matches!(n, ipnet::IpNet::V6(_))) {
+                families[1] = false;
+            }
+        }
+    }
+
+    // Protocols: by number; ICMP matches never hold for TCP, UDP or SCTP flows.
+    let mut protocols = Protocol::ALL.map(|p| {
+        rule.protocol().is_none_or(|m| m.matches(p))
+            && !rule.not_protocol().is_some_and(|m| m.matches(p))
+    });
+    if rule.icmp().is_some() {
+        protocols = [false; 3];
+    }
+    let named_protocol = rule
+        .protocol()
+        .and_then(|m| Protocol::ALL.into_iter().find(|p| m.matches(*p)));
+    let dest = rule.destination();
+    let mut ranges: Vec<(Protocol, u16, u16)> = Vec::new();
+    let mut named: Vec<(Option<Protocol>, u32)> = Vec::new();
+    let mut read = |list: &[PortValue],
+                    ranges: &mut Vec<(Protocol, u16, u16)>,
+                    named: &mut Vec<(Option<Protocol>, u32)>| {
+        for v in list {
+            match v {
+                PortValue::Range(lo, hi) => {
+                    for p in Protocol::ALL {
+                        ranges.push((p, *lo, *hi));
+                    }
+                }
+                PortValue::Name(n) => named.push((named_protocol, name_id(n))),
+            }
+        }
+    };
+    read(dest.ports(), &mut ranges, &mut named);
+    let mut not_ranges = Vec::new();
+    let mut not_named = Vec::new();
+    read(dest.not_ports(), &mut not_ranges, &mut not_named);
+    let ports = PortFacts {
+        protocols,
+        ranges: (!dest.ports().is_empty()).then_some(ranges),
+        named,
+        not_ranges,
+        not_named,
+    };
+    // A negated ICMP match on a rule that is not ICMP's renders as an ICMP match the
+    // kernel only defines for ICMP packets.
+    let icmp_negation = rule.not_icmp().is_some()
+        && !rule
+            .protocol()
+            .is_some_and(|p| matches!(p.number(), 1 | 58));
+    CalicoDraft {
+        action: rule.action(),
+        ports,
+        families,
+        remote: remote_draft,
+        local: local_draft,
+        unsupported: rule.has_source_ports() || rule.has_service_match() || icmp_negation,
+    }
+}
+
+/// Calico's member tests over atoms, memoised per selector.
+pub(super) struct Members<'c, 'a> {
+    cluster: &'c Cluster,
+    identities: &'c Identities<'a>,
+    atoms: &'c Atoms,
+    blocks: &'c BlockIndex,
+    sets: &'c [NetSet<'a>],
+    memo: HashMap<String, Bitset>,
+}
+
+impl<'c, 'a> Members<'c, 'a> {
+    pub(super) fn new(
+        identities: &'c Identities<'a>,
+        atoms: &'c Atoms,
+        blocks: &'c BlockIndex,
+        sets: &'c [NetSet<'a>],
+        cluster: &'c Cluster,
+    ) -> Self {
+        Members {
+            cluster,
+            identities,
+            atoms,
+            blocks,
+            sets,
+            memo: HashMap::new(),
+        }
+    }
+
+    /// The atoms whose address belongs to a member the selector matches: a pod it
+    /// matches, or an address inside the nets of a network set it matches.
+    fn of(&mut self, sel: &CalicoSelector) -> Bitset {
+        let key = sel.to_string();
+        if let Some(set) = self.memo.get(&key) {
+            return set.clone();
+        }
+        let mut ids = Bitset::new(self.identities.len());
+        for id in 0..self.identities.len() {
+            if pod_labels(self.identities, id).is_some_and(|l| sel.matches(&l)) {
+                ids.insert(id);
+            }
+        }
+        let mut values = Bitset::new(self.blocks.values());
+        for s in self.sets {
+            let namespace_labels = s
+                .set
+                .namespace()
+                .and_then(|ns| self.cluster.namespace_id(ns))
+                .and_then(|id| self.cluster.namespace(id))
+                .map(|n| &n.labels);
+            let labels = SetLabels {
+                own: s.set.labels(),
+                namespace: s.set.namespace(),
+                namespace_labels,
+            };
+            if sel.matches(&labels) {
+                for b in &s.blocks {
+                    for (lo, hi) in self.blocks.intervals(*b) {
+                        values.insert_range(*lo as usize, *hi as usize);
+                    }
+                }
+            }
+        }
+        let mut out = Bitset::new(self.atoms.len());
+        for a in 0..self.atoms.len() {
+            let atom = u32::try_from(a).unwrap_or(u32::MAX);
+            let by_pod = self.atoms.kind(atom) == Some(AtomKind::Pod)
+                && ids.contains(self.atoms.owner(atom) as usize);
+            if by_pod || values.contains(self.atoms.value(atom) as usize) {
+                out.insert(a);
+            }
+        }
+        self.memo.insert(key, out.clone());
+        out
+    }
+
+    /// The atoms whose value lies in one of the blocks.
+    fn in_blocks(&self, blocks: &[u32]) -> Bitset {
+        let mut values = Bitset::new(self.blocks.values());
+        for b in blocks {
+            for (lo, hi) in self.blocks.intervals(*b) {
+                values.insert_range(*lo as usize, *hi as usize);
+            }
+        }
+        let mut out = Bitset::new(self.atoms.len());
+        for a in 0..self.atoms.len() {
+            let atom = u32::try_from(a).unwrap_or(u32::MAX);
+            if values.contains(self.atoms.value(atom) as usize) {
+                out.insert(a);
+            }
+        }
+        out
+    }
+
+    /// The atoms a side's conditions hold for; `None` when the side has none.
+    pub(super) fn side(&mut self, side: &SideDraft<'_>) -> Option<Bitset> {
+        if side.is_empty() {
+            return None;
+        }
+        let mut set = Bitset::full(self.atoms.len());
+        if !side.nets.is_empty() {
+            set.intersect_with(&self.in_blocks(&side.nets));
+        }
+        if !side.not_nets.is_empty() {
+            set.subtract(&self.in_blocks(&side.not_nets));
+        }
+        if let Some(sel) = side.members {
+            set.intersect_with(&self.of(sel));
+        }
+        if let Some(sel) = side.not_members {
+            set.subtract(&self.of(sel));
+        }
+        Some(set)
+    }
+
+    /// The remote and local atom sets of a draft.
+    pub(super) fn draft(&mut self, d: &CalicoDraft<'_>) -> (Option<Bitset>, Option<Bitset>) {
+        (self.side(&d.remote), self.side(&d.local))
+    }
+}
+
+/// Registers a network set's nets with the prefix map.
+pub(super) fn net_set<'a>(
+    set: &'a CalicoNetworkSet,
+    mut block: impl FnMut(ipnet::IpNet) -> u32,
+) -> NetSet<'a> {
+    NetSet {
+        set,
+        blocks: set.nets().iter().map(|n| block(*n)).collect(),
+    }
+}
+
+/// The block ids of the network sets in the namespaces (indexes) given: what a
+/// ClusterNetworkPolicy `namespaces` peer also matches under Calico, whose conversion
+/// leaves a bare namespace selector.
+pub(super) fn sets_in_namespaces(
+    cluster: &Cluster,
+    sets: &[NetSet<'_>],
+    namespaces: &[u32],
+) -> Vec<u32> {
+    let mut out = Vec::new();
+    for s in sets {
+        let Some(ns) = s.set.namespace().and_then(|n| cluster.namespace_id(n)) else {
+            continue;
+        };
+        if namespaces.contains(&u32::try_from(ns.index()).unwrap_or(u32::MAX)) {
+            out.extend(s.blocks.iter().copied());
+        }
+    }
+    out
+}

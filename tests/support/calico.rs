@@ -1,0 +1,578 @@
+//! Proptest generators of Calico objects: valid written objects (which normalise) for the
+//! engine's property tests, covering every field the normalised form holds, and raw
+//! written objects (valid or not) for validation properties.
+//!
+//! [`policy`], [`network_set`] and [`tier`] give written objects that validation
+//! accepts; normalise them with `CalicoPolicy::new` etc. ([`normalised_policy`] and the
+//! others do it). Labels, namespaces and ports come from small pools so that selectors
+//! overlap with the pods of `super::NAMESPACES`.
+
+use netpol::calico::{
+    ApiGroup, CalicoNetworkSet, CalicoPolicy, CalicoTier, EntityRule, GlobalNetworkPolicy,
+    GlobalNetworkPolicySpec, GlobalNetworkSet, HttpMatch, HttpPath, IcmpFields, NetworkPolicy,
+    NetworkPolicySpec, NetworkSet, NetworkSetSpec, Port, Protocol, Rule, RuleMetadata,
+    ServiceAccountMatch, ServiceMatch, Tier, TierSpec,
+};
+use netpol::model::{Labels, ObjectMeta};
+use proptest::collection::vec;
+use proptest::option;
+use proptest::prelude::*;
+
+use super::NAMESPACES;
+
+const KEYS: &[&str] = &["app", "tier", "env"];
+const VALUES: &[&str] = &["x", "y", "z"];
+pub const TIERS: &[&str] = &["default", "security", "platform"];
+const SERVICE_ACCOUNTS: &[&str] = &["default", "api", "web"];
+const PORT_NAMES: &[&str] = &["http", "dns", "web"];
+const NETS_V4: &[&str] = &[
+    "10.0.0.0/8",
+    "10.0.0.0/30",
+    "10.0.0.4/32",
+    "192.168.0.0/24",
+    "0.0.0.0/1",
+    "203.0.113.0/24",
+];
+const NETS_V6: &[&str] = &["fd00::/16", "fd00::1/128", "2001:db8::/32"];
+const SET_NETS: &[&str] = &[
+    "10.0.0.1",
+    "10.0.0.4/30",
+    "10.0.1.9/8",
+    "203.0.113.7",
+    "fd00::1/64",
+    "192.168.0.12",
+];
+
+fn pick(pool: &'static [&'static str]) -> impl Strategy<Value = String> {
+    proptest::sample::select(pool).prop_map(str::to_owned)
+}
+
+/// A valid selector over the small label pool, of every operator.
+pub fn selector() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("all()".to_owned()),
+        pick(KEYS).prop_map(|k| format!("has({k})")),
+        (pick(KEYS), pick(VALUES)).prop_map(|(k, v)| format!("{k} == '{v}'")),
+        (pick(KEYS), pick(VALUES)).prop_map(|(k, v)| format!("{k} != \"{v}\"")),
+        (pick(KEYS), vec(pick(VALUES), 0..3))
+            .prop_map(|(k, v)| format!("{k} in {{{}}}", quoted(&v))),
+        (pick(KEYS), vec(pick(VALUES), 0..3))
+            .prop_map(|(k, v)| format!("{k} not in {{{}}}", quoted(&v))),
+        (pick(KEYS), pick(VALUES)).prop_map(|(k, v)| format!("{k} starts with '{v}'")),
+        (pick(KEYS), pick(VALUES)).prop_map(|(k, v)| format!("{k} contains '{v}'")),
+    ];
+    leaf.prop_recursive(2, 6, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|s| format!("!({s})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} && {b}")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("({a}) || ({b})")),
+        ]
+    })
+}
+
+fn quoted(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{v}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A namespace selector: a selector over `pcns.`-less namespace labels, `all()` or `global()`.
+fn namespace_selector() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("all()".to_owned()),
+        Just("global()".to_owned()),
+        pick(NAMESPACES).prop_map(|n| format!("kubernetes.io/metadata.name == '{n}'")),
+        selector(),
+    ]
+}
+
+fn labels() -> impl Strategy<Value = Option<Labels>> {
+    option::of(
+        proptest::collection::btree_map(pick(KEYS), pick(VALUES), 0..3)
+            .prop_map(|m| m.into_iter().collect::<Labels>()),
+    )
+}
+
+fn port(with_numbers: bool) -> BoxedStrategy<Port> {
+    let name = pick(PORT_NAMES).prop_map(Port::String);
+    if with_numbers {
+        prop_oneof![
+            (1u16..=9000).prop_map(Port::from),
+            proptest::sample::select(&[53u16, 80, 81, 8080][..]).prop_map(Port::from),
+            (1u16..100, 0u16..100).prop_map(|(a, d)| Port::String(format!("{a}:{}", a + d))),
+            proptest::sample::select(&[53u16, 80][..]).prop_map(|p| Port::String(p.to_string())),
+            name,
+        ]
+        .boxed()
+    } else {
+        name.boxed()
+    }
+}
+
+/// One family's nets, possibly none.
+fn nets(v6: bool) -> impl Strategy<Value = Option<Vec<String>>> {
+    let pool = if v6 { NETS_V6 } else { NETS_V4 };
+    option::of(
+        proptest::sample::subsequence(pool, 0..3)
+            .prop_map(|v| v.into_iter().map(str::to_owned).collect()),
+    )
+}
+
+fn entity(
+    numbers: bool,
+    v6: bool,
+    allow_services: bool,
+) -> impl Strategy<Value = Option<EntityRule>> {
+    let sa = option::of(
+        (
+            option::of(proptest::sample::subsequence(SERVICE_ACCOUNTS, 0..3)),
+            option::of(selector()),
+        )
+            .prop_map(|(names, selector)| ServiceAccountMatch {
+                names: names.map(|n| n.into_iter().map(str::to_owned).collect()),
+                selector,
+            }),
+    );
+    let plain = (
+        nets(v6),
+        nets(v6).prop_map(|n| n.map(|l| l.into_iter().filter(|x| !x.ends_with("/0")).collect())),
+        option::of(selector()),
+        option::of(selector()),
+        option::of(namespace_selector()),
+        option::of(vec(port(numbers), 0..3)),
+        option::of(vec(port(numbers), 0..2)),
+        sa,
+    )
+        .prop_map(
+            |(
+                nets,
+                not_nets,
+                selector,
+                not_selector,
+                namespace_selector,
+                ports,
+                not_ports,
+                service_accounts,
+            )| EntityRule {
+                nets,
+                not_nets,
+                selector,
+                not_selector,
+                namespace_selector,
+                ports,
+                not_ports,
+                service_accounts,
+                services: None,
+            },
+        );
+    let services = pick(NAMESPACES).prop_map(|ns| EntityRule {
+        services: Some(ServiceMatch {
+            name: Some("svc".into()),
+            namespace: Some(ns),
+        }),
+        ..EntityRule::default()
+    });
+    if allow_services {
+        option::of(prop_oneof![4 => plain, 1 => services]).boxed()
+    } else {
+        option::of(plain).boxed()
+    }
+}
+
+/// A valid rule of a direction (`ingress`: services only in the source).
+pub fn rule(ingress: bool) -> impl Strategy<Value = Rule> {
+    let action = proptest::sample::select(&["Allow", "Deny", "Pass", "Log"][..]);
+    let proto = prop_oneof![
+        2 => Just(None),
+        1 => Just(Some(Protocol::Name("TCP".into()))),
+        1 => Just(Some(Protocol::Name("UDP".into()))),
+        1 => Just(Some(Protocol::Number(132))),
+        1 => Just(Some(Protocol::Name("6".into()))),
+        1 => Just(Some(Protocol::Name("ICMP".into()))),
+    ];
+    let not_proto = option::of(
+        proptest::sample::select(&["UDP", "SCTP", "TCP"][..])
+            .prop_map(|p| Protocol::Name(p.into())),
+    );
+    (
+        action,
+        proto,
+        not_proto,
+        any::<bool>(),
+        option::of(Just(())),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_flat_map(
+            move |(action, protocol, not_protocol, v6, ipv, with_http, with_meta)| {
+                let numbers = protocol.as_ref().is_some_and(Protocol::supports_ports);
+                let icmp_ok = protocol.as_ref().is_some_and(|p| p.number() == Some(1));
+                let ports_ok = protocol.is_none() || numbers;
+                let ip_version = ipv
+                    .map(|()| if v6 { 6 } else { 4 })
+                    .filter(|v| !(icmp_ok && *v == 6));
+                let http = (action == "Allow"
+                    && ingress
+                    && with_http
+                    && protocol
+                        .as_ref()
+                        .is_none_or(|p| *p == Protocol::Name("TCP".into())))
+                .then(|| HttpMatch {
+                    methods: Some(vec!["GET".into()]),
+                    paths: Some(vec![HttpPath {
+                        exact: None,
+                        prefix: Some("/api".into()),
+                    }]),
+                });
+                let v6 = v6 && !icmp_ok;
+                (
+                    entity(numbers, v6, ingress),
+                    entity(numbers, v6, !ingress),
+                    option::of((0i64..=254, option::of(0i64..=255))),
+                    option::of(0i64..=254),
+                )
+                    .prop_map(
+                        move |(mut source, mut destination, icmp, not_icmp)| {
+                            for side in [&mut source, &mut destination].into_iter().flatten() {
+                                if !ports_ok {
+                                    side.ports = None;
+                                    side.not_ports = None;
+                                }
+                                if side.services.is_some() {
+                                    side.ports = None;
+                                    side.not_ports = None;
+                                }
+                            }
+                            Rule {
+                                action: Some(action.to_owned()),
+                                ip_version,
+                                protocol: protocol.clone(),
+                                icmp: icmp.filter(|_| icmp_ok).map(|(t, c)| IcmpFields {
+                                    icmp_type: Some(t),
+                                    code: c,
+                                }),
+                                not_protocol: not_protocol.clone(),
+                                not_icmp: not_icmp.map(|t| IcmpFields {
+                                    icmp_type: Some(t),
+                                    code: None,
+                                }),
+                                source,
+                                destination,
+                                http: http.clone(),
+                                metadata: with_meta.then(|| RuleMetadata {
+                                    annotations: Some(
+                                        [("owner".to_string(), "a".to_string())].into(),
+                                    ),
+                                }),
+                            }
+                        },
+                    )
+            },
+        )
+}
+
+fn types() -> impl Strategy<Value = Option<Vec<String>>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(vec!["Ingress".to_owned()])),
+        Just(Some(vec!["Egress".to_owned()])),
+        Just(Some(vec!["Ingress".to_owned(), "Egress".to_owned()])),
+    ]
+}
+
+fn group() -> impl Strategy<Value = ApiGroup> {
+    prop_oneof![Just(ApiGroup::V3), Just(ApiGroup::CrdV1)]
+}
+
+/// What both policy kinds share: tier, order, ingress, egress, selector, types and the
+/// service account selector.
+type Common = (
+    Option<String>,
+    Option<f64>,
+    Option<Vec<Rule>>,
+    Option<Vec<Rule>>,
+    Option<String>,
+    Option<Vec<String>>,
+    Option<String>,
+);
+
+fn common() -> impl Strategy<Value = Common> {
+    (
+        option::of(pick(TIERS)),
+        option::of(prop_oneof![
+            (-5i32..20).prop_map(f64::from),
+            Just(100.0),
+            Just(2.5)
+        ]),
+        option::of(vec(rule(true), 0..3)),
+        option::of(vec(rule(false), 0..3)),
+        option::of(selector()),
+        types(),
+        option::of(selector()),
+    )
+}
+
+/// A valid Calico NetworkPolicy in a namespace of `super::NAMESPACES`.
+pub fn network_policy() -> impl Strategy<Value = NetworkPolicy> {
+    (pick(NAMESPACES), 0usize..4, group(), common()).prop_map(|(ns, i, api_group, c)| {
+        let (tier, order, ingress, egress, selector, types, sa) = c;
+        NetworkPolicy {
+            api_version: Some(api_group.api_version().to_owned()),
+            kind: Some("NetworkPolicy".into()),
+            metadata: ObjectMeta::named(ns, format!("np-{i}")),
+            spec: Some(NetworkPolicySpec {
+                tier,
+                order,
+                ingress,
+                egress,
+                selector,
+                types,
+                service_account_selector: sa,
+                performance_hints: None,
+            }),
+            api_group,
+            extra: Default::default(),
+        }
+    })
+}
+
+/// A valid Calico GlobalNetworkPolicy (host-endpoint options included, consistently).
+pub fn global_network_policy() -> impl Strategy<Value = GlobalNetworkPolicy> {
+    (
+        0usize..4,
+        group(),
+        common(),
+        option::of(namespace_selector().prop_filter("no global", |s| !s.contains("global("))),
+        0u8..4,
+    )
+        .prop_map(|(i, api_group, c, ns_sel, host)| {
+            let (tier, order, ingress, mut egress, selector, mut types, sa) = c;
+            let (do_not_track, pre_dnat) = match host {
+                1 => (Some(true), None),
+                2 => (None, Some(true)),
+                _ => (None, None),
+            };
+            if pre_dnat.is_some() {
+                egress = None;
+                types = Some(vec!["Ingress".into()]);
+            }
+            GlobalNetworkPolicy {
+                api_version: Some(api_group.api_version().to_owned()),
+                kind: Some("GlobalNetworkPolicy".into()),
+                metadata: ObjectMeta {
+                    name: Some(format!("gnp-{i}")),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(GlobalNetworkPolicySpec {
+                    tier,
+                    order,
+                    ingress,
+                    egress,
+                    selector,
+                    types,
+                    do_not_track,
+                    pre_dnat,
+                    apply_on_forward: (host != 0).then_some(true),
+                    service_account_selector: sa,
+                    namespace_selector: ns_sel,
+                    performance_hints: (host == 3).then(|| vec!["AssumeNeededOnEveryNode".into()]),
+                }),
+                api_group,
+                extra: Default::default(),
+            }
+        })
+}
+
+/// A valid NetworkSet or GlobalNetworkSet, as its normalised form.
+pub fn network_set() -> impl Strategy<Value = CalicoNetworkSet> {
+    (
+        option::of(pick(NAMESPACES)),
+        0usize..3,
+        labels(),
+        proptest::sample::subsequence(SET_NETS, 0..4),
+        group(),
+    )
+        .prop_map(|(ns, i, labels, nets, api_group)| {
+            let spec = Some(NetworkSetSpec {
+                nets: Some(nets.into_iter().map(str::to_owned).collect()),
+            });
+            let name = format!("set-{i}");
+            let set = match ns {
+                Some(ns) => CalicoNetworkSet::new(&NetworkSet {
+                    metadata: ObjectMeta {
+                        labels,
+                        ..ObjectMeta::named(ns, name)
+                    },
+                    spec,
+                    api_group,
+                    ..NetworkSet::default()
+                }),
+                None => CalicoNetworkSet::new(&GlobalNetworkSet {
+                    metadata: ObjectMeta {
+                        name: Some(name),
+                        labels,
+                        ..ObjectMeta::default()
+                    },
+                    spec,
+                    api_group,
+                    ..GlobalNetworkSet::default()
+                }),
+            };
+            set.expect("generated network sets are valid")
+        })
+}
+
+/// A valid Tier of [`TIERS`] (the built-in `default` as Calico requires it), normalised.
+pub fn tier() -> impl Strategy<Value = CalicoTier> {
+    (
+        pick(TIERS),
+        option::of(prop_oneof![
+            Just(10.0),
+            Just(1_000_000.0),
+            Just(2_000_000.0),
+            Just(100.0)
+        ]),
+        option::of(proptest::sample::select(&["Pass", "Deny"][..])),
+    )
+        .prop_map(|(name, order, action)| {
+            let spec = if name == "default" {
+                TierSpec {
+                    order: Some(1_000_000.0),
+                    default_action: Some("Deny".into()),
+                }
+            } else {
+                TierSpec {
+                    order,
+                    default_action: action.map(str::to_owned),
+                }
+            };
+            CalicoTier::new(&Tier {
+                metadata: ObjectMeta {
+                    name: Some(name),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(spec),
+                ..Tier::default()
+            })
+            .expect("generated tiers are valid")
+        })
+}
+
+/// A valid normalised Calico policy of either kind.
+pub fn normalised_policy() -> impl Strategy<Value = CalicoPolicy> {
+    prop_oneof![
+        network_policy().prop_map(|p| CalicoPolicy::new(&p).expect("generated policies are valid")),
+        global_network_policy()
+            .prop_map(|p| CalicoPolicy::new(&p).expect("generated policies are valid")),
+    ]
+}
+
+/// Written Calico objects as JSON, valid or not: a valid one with a field replaced by an
+/// arbitrary value from a pool of tricky ones.
+pub fn raw_object() -> impl Strategy<Value = serde_json::Value> {
+    let valid = prop_oneof![
+        network_policy().prop_map(|p| serde_json::to_value(p).unwrap()),
+        global_network_policy().prop_map(|p| serde_json::to_value(p).unwrap()),
+    ];
+    let junk = proptest::sample::select(
+        &[
+            "null",
+            "\"\"",
+            "0",
+            "-1",
+            "256",
+            "70000",
+            "\"0\"",
+            "\"tcp\"",
+            "\"ICMP\"",
+            "\"1:0\"",
+            "\"a b\"",
+            "\"global()\"",
+            "\"all()\"",
+            "\"10.0.0.1/8\"",
+            "\"10.0.0.1\"",
+            "\"0.0.0.0/0\"",
+            "\"::/0\"",
+            "[]",
+            "[\"Ingress\",\"Ingress\"]",
+            "[\"Egress\"]",
+            "[80]",
+            "[\"http\",\"HTTP\"]",
+            "{}",
+            "{\"type\":1}",
+            "{\"code\":1}",
+            "{\"name\":\"\"}",
+            "true",
+            "\"Pass\"",
+            "\"Drop\"",
+            "4",
+            "6",
+            "\"a == 'b' && \"",
+            "[\"fd00::/8\",\"10.0.0.0/8\"]",
+            "1e3",
+            "\"has(x)\"",
+        ][..],
+    );
+    let fields = proptest::sample::select(
+        &[
+            "tier",
+            "order",
+            "selector",
+            "types",
+            "serviceAccountSelector",
+            "namespaceSelector",
+            "doNotTrack",
+            "preDNAT",
+            "applyOnForward",
+            "performanceHints",
+            "action",
+            "protocol",
+            "notProtocol",
+            "ipVersion",
+            "icmp",
+            "notICMP",
+            "http",
+            "nets",
+            "notNets",
+            "ports",
+            "notPorts",
+            "services",
+            "serviceAccounts",
+            "notSelector",
+        ][..],
+    );
+    (valid, vec((fields, junk, 0usize..4), 0..4)).prop_map(|(mut v, edits)| {
+        for (field, junk, where_) in edits {
+            let value: serde_json::Value = serde_json::from_str(junk).unwrap();
+            let spec = &mut v["spec"];
+            let target = match where_ {
+                0 => Some(spec),
+                1 => spec.get_mut("ingress").and_then(|r| r.get_mut(0)),
+                2 => spec
+                    .get_mut("ingress")
+                    .and_then(|r| r.get_mut(0))
+                    .and_then(|r| {
+                        if r.get("source").is_none() {
+                            r["source"] = serde_json::json!({});
+                        }
+                        r.get_mut("source")
+                    }),
+                _ => spec
+                    .get_mut("egress")
+                    .and_then(|r| r.get_mut(0))
+                    .and_then(|r| {
+                        if r.get("destination").is_none() {
+                            r["destination"] = serde_json::json!({});
+                        }
+                        r.get_mut("destination")
+                    }),
+            };
+            if let Some(t) = target.filter(|t| t.is_object()) {
+                t[field] = value;
+            }
+        }
+        v
+    })
+}
