@@ -156,9 +156,9 @@ impl ServiceMasquerade {
     pub fn describe(self) -> &'static str {
         match self {
             ServiceMasquerade::NodeIp => "the node's IP",
-            ServiceMasquerade::TunnelIp => "the node's tunnel address (its IP without one)",
+            ServiceMasquerade::TunnelIp => "the node's tunnel address, or its IP without one",
             ServiceMasquerade::TunnelNetworkAddress => {
-                "the node's tunnel address, the network address of its pod subnet"
+                "the node's tunnel address, or its pod subnet's network address"
             }
             ServiceMasquerade::Client => "none: the client's address is kept",
         }

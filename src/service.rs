@@ -1579,12 +1579,43 @@ impl fmt::Display for ServiceVerdict {
             )?;
             if e.source_seen != SourceSeen::Client {
                 write!(f, "\n    {}", e.source_seen)?;
-                if let Some(v) = e.client_ingress {
-                    let with = match v {
-                        Verdict::Allow => "would admit",
-                        Verdict::Deny => "would not admit",
-                    };
-                    write!(f, "; its ingress policy {with} the client's own address")?;
+                let seen = match &e.source_seen {
+                    SourceSeen::Masqueraded {
+                        address: Some(a), ..
+                    }
+                    | SourceSeen::ClientNode {
+                        address: Some(a), ..
+                    } => a.to_string(),
+                    _ => "the address seen".to_owned(),
+                };
+                let rules: Vec<String> = e
+                    .explanation
+                    .ingress
+                    .allowed_by
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                match (e.client_ingress, e.explanation.ingress.allowed) {
+                    (Some(Verdict::Allow), false) => write!(
+                        f,
+                        "\n    the client's own address would be admitted: what admits it (an ipBlock of the client's network) does not hold {seen}"
+                    )?,
+                    (Some(Verdict::Deny), true) => {
+                        write!(f, "\n    admitted only because {seen} is")?;
+                        if !rules.is_empty() {
+                            write!(f, " (by {})", rules.join(", "))?;
+                        }
+                        f.write_str(
+                            ": the client's own address would not be, and every client translated the same way is let in",
+                        )?;
+                    }
+                    (Some(Verdict::Allow), true) => {
+                        f.write_str("\n    the client's own address would be admitted too")?;
+                    }
+                    (Some(Verdict::Deny), false) => {
+                        f.write_str("\n    the client's own address would not be admitted either")?;
+                    }
+                    (None, _) => {}
                 }
             }
             if let Some(egress) = &e.egress_judged {

@@ -1266,11 +1266,14 @@ fn translation_steps(
             ));
         } else {
             let (seen, addr) = masquerade_source(cluster, proxy, node, plan.family);
-            let addr = addr.map(|a| format!(" {a}")).unwrap_or_default();
+            let addr = match (addr, seen) {
+                (Some(a), Endpoint::Node(_)) => format!("{a}, as the node"),
+                (Some(a), _) => format!("{a}, as an address"),
+                (None, _) => "no address of the flow's family, as the node".to_owned(),
+            };
             steps.push(format!(
-                "{n} masquerades it towards endpoints on other nodes: their policy sees {n}'s address{addr} ({}), seen as {}; endpoints on {n} are judged before the masquerade and see the client",
+                "{n} masquerades it towards endpoints on other nodes, whose policy sees {addr} (the plugin's masquerade source: {}); endpoints on {n} are judged before the masquerade and see the client",
                 proxy.masquerade.describe(),
-                cluster.describe(seen),
                 n = name(node),
             ));
         }
