@@ -591,7 +591,7 @@ impl Profile {
     ///   required"; with `externalTrafficPolicy=Local` "all service endpoints are available
     ///   for load balancing from in-cluster side"; "When accessing the service from inside
     ///   a cluster, the kube-proxy replacement will ignore the field
-    ///   [loadBalancerSourceRanges] regardless whether it is set". DSR mode keeps the
+    ///   (`loadBalancerSourceRanges`) regardless whether it is set". DSR mode keeps the
     ///   client everywhere: `with_service_masquerade(ServiceMasquerade::Client)`.
     ///
     /// ```

@@ -1,5 +1,6 @@
-//! Traffic through Services: a flow to a Service address is decided per endpoint pod,
-//! after the address translation, as the data plane does.
+//! Traffic through Services: a flow to a Service address, from inside or outside the
+//! cluster, is decided per endpoint pod, after the address translation, as the data plane
+//! does.
 //!
 //! kube-proxy (or the plugin's own Service implementation) rewrites a connection to
 //! `clusterIP:port` into a connection to one endpoint pod's IP and target port before any
@@ -38,6 +39,56 @@
 //!   ([`NoEndpoints::ExternalName`]).
 //! - **A port the Service does not expose**: nothing forwards it
 //!   ([`NoEndpoints::UnknownPort`]).
+//!
+//! # Every address, every client: kube-proxy's translation
+//!
+//! [`ServiceTable::answer`] (and the allocation-free [`ServiceTable::reach`]) take a
+//! [`ServiceRequest`]: a client (a pod, a node, an outside address), a
+//! [`ServiceAddress`] (the name, a cluster IP, a node port at a node, a load-balancer IP in
+//! `VIP` mode, an external IP), a port, and for traffic from outside the node that
+//! receives it. [`ServiceProxy`] carries what the profile's plugin and kube-proxy's flags
+//! decide. The rules, from kube-proxy's iptables and nftables proxiers
+//! (`pkg/proxy/iptables/proxier.go` `syncProxyRules`, `pkg/proxy/serviceport.go`,
+//! `pkg/proxy/topology.go`, `pkg/api/v1/service/util.go`) and the API's own words
+//! (`core/v1/types.go`):
+//!
+//! - **Which endpoints.** A cluster IP or the name: every endpoint, or with
+//!   `internalTrafficPolicy: Local` those on the client's node ("dropping the traffic if
+//!   there are no local endpoints"). A node port, load-balancer IP or external IP reached
+//!   from outside: every endpoint with `externalTrafficPolicy: Cluster`; with `Local` only
+//!   those on the receiving node ("Traffic mistakenly sent to a node with no endpoints will
+//!   be dropped": [`NoEndpoints::NoLocalEndpoint`]). A pod's traffic to such an address is
+//!   translated on its own node and reaches every endpoint ("traffic sent to an External
+//!   IP or LoadBalancer IP from within the cluster will always get "Cluster" semantics";
+//!   the proxier's "pod traffic for %s external destinations" short-circuit).
+//! - **Which source the endpoint's policy sees.** kube-proxy only marks the packets it
+//!   masquerades (`KUBE-MARK-MASQ`: every source of an external destination with a
+//!   `Cluster` policy, "in case we cross nodes"; off-cluster sources of a cluster IP; every
+//!   pod with `--masquerade-all`); the kernel rewrites the source in nat POSTROUTING, after
+//!   the filter hooks where policy engines judge. So an endpoint on the node that
+//!   translated sees the client, one on another node that node's masquerade address, which
+//!   the plugin decides ([`ServiceMasquerade`](crate::profile::ServiceMasquerade)): the
+//!   node IP, or a tunnel address in the pod network that a pod-network `ipBlock` matches.
+//!   The client pod's own egress is judged on its node, towards the endpoint, before the
+//!   masquerade ([`EndpointVerdict::egress_flow`]). A pod dialling another node's node
+//!   port is not translated on its own node (the address is not local there): its egress
+//!   sees that node at the node port, and the receiving node sees the client's node (its
+//!   outgoing NAT). Each endpoint's answer says which source was seen
+//!   ([`SourceSeen`]) and whether the client's own address would have been admitted.
+//! - **Before any policy.** `loadBalancerSourceRanges` of the flow's family (none, or a
+//!   `/0`, admit everyone) drop a load-balancer IP's clients outside them, pods included,
+//!   never a node port's ([`Dropped`]).
+//! - **Family.** A connection has the family of the address dialled; a Service's name
+//!   stands for its primary cluster IP (`clusterIPs[0]`).
+//! - **Socket load balancing.** Where the plugin balances in-cluster clients in the socket
+//!   layer (Cilium), a pod reaches every endpoint of any address directly, unmasqueraded,
+//!   with no source ranges (`internalTrafficPolicy: Local` still applies).
+//!
+//! Not modelled: kube-proxy's IPVS mode, kube-router's and Antrea's own proxies, cloud load
+//! balancers that keep the client address or forward to node ports (`Proxy` mode is an
+//! outside address here), topology hints and `trafficDistribution`, terminating endpoints,
+//! session affinity, `--nodeport-addresses`, host processes' source address choice beyond
+//! "its node".
 //!
 //! ```
 //! use netpol::cluster::{Cluster, ContainerPort, Endpoint, PodSpec};

@@ -521,7 +521,7 @@ fn cluster_policy_keeps_the_client_on_the_receiving_node_and_masquerades_elsewhe
         "{text}"
     );
     assert!(
-        text.contains("its ingress policy would admit the client's own address"),
+        text.contains("the client's own address would be admitted: what admits it (an ipBlock of the client's network) does not hold 192.168.0.12"),
         "{text}"
     );
     // At a node without an endpoint, nobody sees the client.

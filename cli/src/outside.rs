@@ -300,7 +300,7 @@ pub fn render(t: &OutsideTable, colour: bool) -> String {
     out
 }
 
-/// The legend of [`render`].
+/// The legend of [`render()`].
 pub fn legend(colour: bool) -> String {
     format!(
         "{}, ⊘ = dropped by loadBalancerSourceRanges, · = does not arrive there (translated on the client's own node), ? = cannot be answered",

@@ -172,7 +172,6 @@ impl ServiceAddress {
 /// ```
 /// use netpol::cluster::Endpoint;
 /// use netpol::service::{ServiceAddress, ServiceRequest};
-/// # let table = netpol::service::ServiceTable::default();
 /// # let cluster = netpol::cluster::Cluster::builder().node("node-2", []).build().unwrap();
 /// # let id = netpol::service::ServiceTable::build(&cluster, &[netpol::service::ResolvedService::new("x", "y", netpol::service::Addressing::Headless)]).unwrap().lookup("x", "y").unwrap();
 /// let client = Endpoint::External("198.51.100.7".parse().unwrap());
