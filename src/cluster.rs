@@ -44,8 +44,8 @@ use ahash::AHashMap as HashMap;
 
 mod objects;
 pub use objects::{
-    BuiltCluster, CALICO_TUNNEL_ANNOTATIONS, ClusterObjects, ClusterParts, NoteKind, NoteSeverity,
-    ObjectId, ObjectNote,
+    BuiltCluster, CALICO_TUNNEL_ANNOTATIONS, ClusterObjects, ClusterParts,
+    FLANNEL_BACKEND_TYPE_ANNOTATION, NoteKind, NoteSeverity, ObjectId, ObjectNote,
 };
 
 use crate::cidr::PrefixMap;

@@ -331,8 +331,10 @@ pub struct ClusterParts {
 ///   other entry that holds an IP address (`ExternalIP`, ...), once each; its pod subnets
 ///   are `spec.podCIDRs` (or `spec.podCIDR` when that is empty), and its tunnel
 ///   addresses the ones Calico records in its annotations
-///   ([`CALICO_TUNNEL_ANNOTATIONS`]: IPIP, then VXLAN, IPv4 then IPv6), which Service
-///   translation uses for the masquerade address;
+///   ([`CALICO_TUNNEL_ANNOTATIONS`]: IPIP, then VXLAN, IPv4 then IPv6) and, on a node
+///   whose flannel backend is VXLAN ([`FLANNEL_BACKEND_TYPE_ANNOTATION`]), the network
+///   address of each pod subnet (flannel's `flannel.1`), which Service translation uses
+///   for the masquerade address;
 /// - a pod's addresses are `status.podIPs` (or `status.podIP` when that is empty), its
 ///   node `spec.nodeName`, its labels `metadata.labels`, its service account
 ///   `spec.serviceAccountName` (or the deprecated `spec.serviceAccount`; `default`), its
@@ -585,7 +587,8 @@ impl ClusterObjects {
             spec.labels = labels(&node.metadata);
             spec.ips = node_addresses(*id, &subject, node, &mut notes);
             spec.pod_cidrs = node_pod_cidrs(*id, &subject, node, &mut notes);
-            spec.tunnel_ips = node_tunnel_addresses(*id, &subject, node, &mut notes);
+            spec.tunnel_ips =
+                node_tunnel_addresses(*id, &subject, node, &spec.pod_cidrs, &mut notes);
             if spec.ips.is_empty() {
                 notes.push(note(*id, subject, NoteKind::NoNodeAddress));
             }
@@ -897,11 +900,34 @@ fn node_pod_cidrs(
     nets
 }
 
-/// The addresses of [`CALICO_TUNNEL_ANNOTATIONS`], once each.
+/// The Node annotation in which flannel records its backend
+/// (`pkg/subnet/kube/annotations.go`, with the default prefix). With `vxlan`, flannel
+/// gives its `flannel.1` device the node's subnet address as a /32 ("This IP is just used
+/// as a source address for host to workload traffic", `pkg/backend/vxlan/vxlan.go`), and
+/// with the kube subnet manager that subnet is the node's `spec.podCIDR(s)`: that address
+/// is the node's tunnel address.
+///
+/// ```
+/// use netpol::cluster::{ClusterObjects, IpFamily, FLANNEL_BACKEND_TYPE_ANNOTATION};
+/// let mut o = ClusterObjects::new();
+/// o.add_node(netpol::model::Node::from_json(r#"{"metadata": {"name": "n1",
+///   "annotations": {"flannel.alpha.coreos.com/backend-type": "vxlan"}},
+///   "spec": {"podCIDR": "10.244.1.0/24"}}"#)?);
+/// let c = o.build()?.cluster;
+/// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+/// assert_eq!(FLANNEL_BACKEND_TYPE_ANNOTATION, "flannel.alpha.coreos.com/backend-type");
+/// assert_eq!(n1.tunnel_ip(IpFamily::Ipv4), Some("10.244.1.0".parse()?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub const FLANNEL_BACKEND_TYPE_ANNOTATION: &str = "flannel.alpha.coreos.com/backend-type";
+
+/// The addresses of [`CALICO_TUNNEL_ANNOTATIONS`], then flannel's VXLAN device addresses
+/// ([`FLANNEL_BACKEND_TYPE_ANNOTATION`]), once each.
 fn node_tunnel_addresses(
     id: ObjectId,
     subject: &str,
     node: &model::Node,
+    pod_cidrs: &[ipnet::IpNet],
     notes: &mut Vec<ObjectNote>,
 ) -> Vec<IpAddr> {
     let Some(annotations) = node.metadata.annotations.as_ref() else {
@@ -923,6 +949,17 @@ fn node_tunnel_addresses(
                     value: text.clone(),
                 },
             )),
+        }
+    }
+    if annotations
+        .get(FLANNEL_BACKEND_TYPE_ANNOTATION)
+        .is_some_and(|b| b == "vxlan")
+    {
+        for net in pod_cidrs {
+            let ip = net.network();
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
         }
     }
     ips
