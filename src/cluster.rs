@@ -44,7 +44,8 @@ use ahash::AHashMap as HashMap;
 
 mod objects;
 pub use objects::{
-    BuiltCluster, ClusterObjects, ClusterParts, NoteKind, NoteSeverity, ObjectId, ObjectNote,
+    BuiltCluster, CALICO_TUNNEL_ANNOTATIONS, ClusterObjects, ClusterParts,
+    FLANNEL_BACKEND_TYPE_ANNOTATION, NoteKind, NoteSeverity, ObjectId, ObjectNote,
 };
 
 use crate::cidr::PrefixMap;
@@ -226,18 +227,26 @@ pub struct Namespace {
     pub labels: Labels,
 }
 
-/// A node: its labels and host addresses.
+/// A node: its labels, host addresses, pod subnets and overlay addresses.
+///
+/// The pod subnets (`spec.podCIDRs`) and the overlay (tunnel) addresses the network
+/// plugin gave the node are what [`service`](crate::service) needs to tell which address
+/// a node masquerades Service traffic to (see
+/// [`ServiceMasquerade`](crate::profile::ServiceMasquerade)); nothing else reads them.
 ///
 /// ```
 /// use netpol::cluster::{Cluster, NodeSpec};
 /// let cluster = Cluster::builder()
 ///     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?).ip("fd00:10::11".parse()?)
-///         .label("topology.kubernetes.io/zone", "a"))
+///         .label("topology.kubernetes.io/zone", "a")
+///         .pod_cidr("10.244.1.0/24".parse()?).tunnel_ip("10.244.1.64".parse()?))
 ///     .build()?;
 /// let node = cluster.node(cluster.node_id("node-1").unwrap()).unwrap();
 /// assert_eq!(node.ips[0].to_string(), "192.168.0.11");
 /// assert!(node.ips[1].is_ipv6());
 /// assert_eq!(node.labels["topology.kubernetes.io/zone"], "a");
+/// assert_eq!(node.pod_cidrs[0].to_string(), "10.244.1.0/24");
+/// assert_eq!(node.tunnel_ips[0].to_string(), "10.244.1.64");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +258,117 @@ pub struct Node {
     pub labels: Labels,
     /// Host IPs (IPv4, IPv6 or both); the first of a family is used for that family.
     pub ips: Vec<IpAddr>,
+    /// The node's pod subnets (`spec.podCIDRs`), at most one per family.
+    pub pod_cidrs: Vec<ipnet::IpNet>,
+    /// The node's overlay (tunnel) addresses, as the network plugin recorded them
+    /// (Calico's `projectcalico.org/IPv4IPIPTunnelAddr` annotation and its kin); the
+    /// first of a family is used for that family.
+    pub tunnel_ips: Vec<IpAddr>,
+}
+
+impl Node {
+    /// The node's first host IP of a family.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, IpFamily, NodeSpec};
+    /// let c = Cluster::builder()
+    ///     .add_node(NodeSpec::new("n1").ip("192.168.0.11".parse()?).ip("fd00::11".parse()?))
+    ///     .build()?;
+    /// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+    /// assert_eq!(n1.ip(IpFamily::Ipv6), Some("fd00::11".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ip(&self, family: IpFamily) -> Option<IpAddr> {
+        self.ips
+            .iter()
+            .copied()
+            .find(|ip| IpFamily::of(*ip) == family)
+    }
+
+    /// The node's pod subnet of a family.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, IpFamily, NodeSpec};
+    /// let c = Cluster::builder()
+    ///     .add_node(NodeSpec::new("n1").pod_cidr("10.244.1.0/24".parse()?)).build()?;
+    /// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+    /// assert_eq!(n1.pod_cidr(IpFamily::Ipv4).map(|n| n.to_string()).as_deref(), Some("10.244.1.0/24"));
+    /// assert!(n1.pod_cidr(IpFamily::Ipv6).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pod_cidr(&self, family: IpFamily) -> Option<ipnet::IpNet> {
+        self.pod_cidrs
+            .iter()
+            .copied()
+            .find(|net| IpFamily::of(net.addr()) == family)
+    }
+
+    /// The node's recorded tunnel address of a family.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, IpFamily, NodeSpec};
+    /// let c = Cluster::builder()
+    ///     .add_node(NodeSpec::new("n1").tunnel_ip("10.244.1.64".parse()?)).build()?;
+    /// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+    /// assert_eq!(n1.tunnel_ip(IpFamily::Ipv4), Some("10.244.1.64".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tunnel_ip(&self, family: IpFamily) -> Option<IpAddr> {
+        self.tunnel_ips
+            .iter()
+            .copied()
+            .find(|ip| IpFamily::of(*ip) == family)
+    }
+}
+
+/// An address family.
+///
+/// ```
+/// use netpol::cluster::IpFamily;
+/// assert_eq!(IpFamily::of("fd00::1".parse().unwrap()), IpFamily::Ipv6);
+/// assert!(!IpFamily::Ipv4.is_ipv6());
+/// assert_eq!(IpFamily::Ipv4.to_string(), "IPv4");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IpFamily {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl IpFamily {
+    /// The family of an address.
+    ///
+    /// ```
+    /// use netpol::cluster::IpFamily;
+    /// assert_eq!(IpFamily::of("10.0.0.1".parse().unwrap()), IpFamily::Ipv4);
+    /// ```
+    pub fn of(ip: IpAddr) -> Self {
+        if ip.is_ipv6() {
+            IpFamily::Ipv6
+        } else {
+            IpFamily::Ipv4
+        }
+    }
+
+    /// Whether this is IPv6.
+    ///
+    /// ```
+    /// assert!(netpol::cluster::IpFamily::Ipv6.is_ipv6());
+    /// ```
+    pub fn is_ipv6(self) -> bool {
+        self == IpFamily::Ipv6
+    }
+}
+
+impl fmt::Display for IpFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IpFamily::Ipv4 => "IPv4",
+            IpFamily::Ipv6 => "IPv6",
+        })
+    }
 }
 
 /// A pod as the policy engine sees it.
@@ -421,6 +541,10 @@ pub struct NodeSpec {
     pub labels: Labels,
     /// Host IPs.
     pub ips: Vec<IpAddr>,
+    /// Pod subnets (`spec.podCIDRs`).
+    pub pod_cidrs: Vec<ipnet::IpNet>,
+    /// Overlay (tunnel) addresses the network plugin recorded for the node.
+    pub tunnel_ips: Vec<IpAddr>,
 }
 
 impl NodeSpec {
@@ -455,6 +579,28 @@ impl NodeSpec {
     /// ```
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a pod subnet (`spec.podCIDRs`); host bits are kept as written.
+    ///
+    /// ```
+    /// let n = netpol::cluster::NodeSpec::new("n").pod_cidr("10.244.1.0/24".parse().unwrap());
+    /// assert_eq!(n.pod_cidrs.len(), 1);
+    /// ```
+    pub fn pod_cidr(mut self, net: ipnet::IpNet) -> Self {
+        self.pod_cidrs.push(net);
+        self
+    }
+
+    /// Adds an overlay (tunnel) address, such as Calico's IPIP tunnel address.
+    ///
+    /// ```
+    /// let n = netpol::cluster::NodeSpec::new("n").tunnel_ip("10.244.1.64".parse().unwrap());
+    /// assert_eq!(n.tunnel_ips.len(), 1);
+    /// ```
+    pub fn tunnel_ip(mut self, ip: IpAddr) -> Self {
+        self.tunnel_ips.push(ip);
         self
     }
 }
@@ -633,6 +779,8 @@ impl ClusterBuilder {
                 name: spec.name,
                 labels: spec.labels,
                 ips: spec.ips,
+                pod_cidrs: spec.pod_cidrs,
+                tunnel_ips: spec.tunnel_ips,
             });
         }
         for spec in self.pods {
@@ -813,6 +961,8 @@ impl Cluster {
                 name: n.name.clone(),
                 labels: n.labels.clone(),
                 ips: n.ips.clone(),
+                pod_cidrs: n.pod_cidrs.clone(),
+                tunnel_ips: n.tunnel_ips.clone(),
             })
             .collect();
         let node_name = |id: Option<NodeId>| id.and_then(|n| self.node(n)).map(|n| n.name.clone());
@@ -1187,15 +1337,20 @@ impl Cluster {
         }
     }
 
-    /// Whether the flow is IPv6: the family of an outside address on either side, else of
-    /// the source's first address, else of the destination's. `None` when no side has an
-    /// address.
+    /// Whether the flow is IPv6: the family of an outside address on either side, else the
+    /// family the flow was given ([`Flow::in_family`]), else the family of the source's
+    /// first address, else of the destination's. `None` when no side has an address and no
+    /// family was given.
     ///
     /// ```
-    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
-    /// let c = Cluster::builder().pod(PodSpec::new("x", "a").ip("fd00::1".parse().unwrap())).build().unwrap();
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, IpFamily, PodSpec};
+    /// let c = Cluster::builder()
+    ///     .pod(PodSpec::new("x", "a").ip("10.0.0.1".parse().unwrap()).ip("fd00::1".parse().unwrap()))
+    ///     .build().unwrap();
     /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
-    /// assert_eq!(c.flow_is_v6(Flow::new(a, a, 80, Default::default())), Some(true));
+    /// assert_eq!(c.flow_is_v6(Flow::new(a, a, 80, Default::default())), Some(false));
+    /// let v6 = Flow::new(a, a, 80, Default::default()).in_family(IpFamily::Ipv6);
+    /// assert_eq!(c.flow_is_v6(v6), Some(true));
     /// ```
     pub fn flow_is_v6(&self, flow: Flow<'_>) -> Option<bool> {
         if let Endpoint::External(ip) = flow.src {
@@ -1203,6 +1358,9 @@ impl Cluster {
         }
         if let Endpoint::External(ip) = flow.dst {
             return Some(ip.is_ipv6());
+        }
+        if let Some(family) = flow.family {
+            return Some(family.is_ipv6());
         }
         self.first_ip(flow.src)
             .or_else(|| self.first_ip(flow.dst))
@@ -1276,8 +1434,10 @@ impl fmt::Display for Endpoint {
 ///
 /// Addresses: an outside address is used as given. A pod or node side uses its first
 /// address of the flow's family, which is the family of an outside address on either
-/// side, else of the source's first address (else the destination's). A side with no
-/// address of that family matches no `ipBlock`.
+/// side, else the family the flow was given with [`Flow::in_family`] (a connection to a
+/// dual-stack Service's cluster IP of one family is of that family end to end), else of
+/// the source's first address (else the destination's). A side with no address of that
+/// family matches no `ipBlock`.
 ///
 /// ```
 /// use netpol::cluster::{Endpoint, Flow};
@@ -1305,6 +1465,9 @@ pub struct Flow<'a> {
     /// destination pod by the service proxy. A pod reaching itself this way (hairpin) is
     /// not the self traffic allowed before any policy: ClusterNetworkPolicy applies to it.
     pub via_service: bool,
+    /// The flow's address family when the connection's address decides it (the family of
+    /// the Service address dialled); `None`: from the sides, see above.
+    pub family: Option<IpFamily>,
 }
 
 impl Flow<'static> {
@@ -1323,6 +1486,7 @@ impl Flow<'static> {
             protocol,
             domain: None,
             via_service: false,
+            family: None,
         }
     }
 }
@@ -1345,6 +1509,7 @@ impl<'a> Flow<'a> {
             protocol: self.protocol,
             domain: Some(domain),
             via_service: self.via_service,
+            family: self.family,
         }
     }
 
@@ -1360,6 +1525,25 @@ impl<'a> Flow<'a> {
     pub fn through_service(self) -> Self {
         Flow {
             via_service: true,
+            ..self
+        }
+    }
+
+    /// The same flow in a given address family: its pods and nodes use their address of
+    /// that family (see [`Cluster::flow_is_v6`]).
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, IpFamily, PodSpec};
+    /// let c = Cluster::builder()
+    ///     .pod(PodSpec::new("x", "a").ip("10.0.0.1".parse().unwrap()).ip("fd00::1".parse().unwrap()))
+    ///     .build().unwrap();
+    /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
+    /// let f = Flow::new(a, a, 80, Default::default()).in_family(IpFamily::Ipv6);
+    /// assert_eq!(c.address(f, a), Some("fd00::1".parse().unwrap()));
+    /// ```
+    pub fn in_family(self, family: IpFamily) -> Self {
+        Flow {
+            family: Some(family),
             ..self
         }
     }
@@ -1393,6 +1577,7 @@ impl<'a> Flow<'a> {
             protocol: self.protocol,
             domain: None,
             via_service: self.via_service,
+            family: self.family,
         }
     }
 

@@ -953,6 +953,9 @@ impl Inner {
         if let Endpoint::External(ip) = flow.dst {
             return ip.is_ipv6();
         }
+        if let Some(family) = flow.family {
+            return family.is_ipv6();
+        }
         let first = |s: Side<'_>| match s {
             Side::Pod(p) => p.first_v6(),
             Side::Node(_, a) => a.first_v6,
@@ -969,6 +972,9 @@ impl Inner {
         }
         if let Endpoint::External(ip) = flow.dst {
             return ip.is_ipv6();
+        }
+        if let Some(family) = flow.family {
+            return family.is_ipv6();
         }
         let first = |e: Endpoint| match self.side(e) {
             Side::Pod(p) => p.first_v6(),

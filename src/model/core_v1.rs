@@ -47,15 +47,19 @@ go_struct! {
 }
 
 go_struct! {
-    /// A `v1` Node: its name, labels and addresses.
+    /// A `v1` Node: its name, labels, annotations (where network plugins record their
+    /// per-node addresses), pod subnets and addresses.
     ///
     /// ```
     /// use netpol::model::Node;
     /// let node = Node::from_json(r#"{"kind": "Node", "metadata": {"name": "n1"},
+    ///   "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"], "providerID": "kind://n1"},
     ///   "status": {"addresses": [{"type": "Hostname", "address": "n1"},
     ///                            {"type": "InternalIP", "address": "192.168.0.11"}]}}"#)?;
     /// let addresses = node.status.addresses.as_deref().unwrap_or_default();
     /// assert_eq!(addresses[1].type_, "InternalIP");
+    /// assert_eq!(node.spec.pod_cidr.as_deref(), Some("10.244.1.0/24"));
+    /// assert_eq!(node.spec.extra["providerID"], "kind://n1"); // kept, not read
     /// # Ok::<(), netpol::model::DecodeError>(())
     /// ```
     #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,14 +74,52 @@ go_struct! {
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
+        /// `spec`.
+        #[serde(skip_serializing_if = "NodeSpec::is_empty")]
+        pub spec: NodeSpec,
         /// `status`.
         pub status: NodeStatus,
-        /// Every other top-level field (`spec`), kept verbatim.
+        /// Every other top-level field, kept verbatim.
         #[serde(flatten)]
         pub extra: Extra,
     }
     serde(rename_all = "camelCase");
     kind("v1", "Node");
+}
+
+go_struct! {
+    /// `spec` of a Node (`v1.NodeSpec`): its pod subnets.
+    ///
+    /// ```
+    /// let s: netpol::model::NodeSpec =
+    ///     serde_json::from_str(r#"{"podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]}"#).unwrap();
+    /// assert_eq!(s.pod_cidrs.unwrap().len(), 2);
+    /// assert!(serde_json::from_str::<netpol::model::NodeSpec>(r#"{"podCIDR": 7}"#).is_err());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct NodeSpec {
+        /// `podCIDR`: the node's pod subnet (the first of `podCIDRs`).
+        #[serde(rename = "podCIDR", skip_serializing_if = "Option::is_none")]
+        pub pod_cidr: Option<String>,
+        /// `podCIDRs`: one pod subnet per family (dual stack).
+        #[serde(rename = "podCIDRs", skip_serializing_if = "Option::is_none")]
+        pub pod_cidrs: Option<Vec<String>>,
+        /// Every other field (`providerID`, `taints`, …), kept verbatim.
+        #[serde(flatten)]
+        pub extra: Extra,
+    }
+    serde(rename_all = "camelCase");
+}
+
+impl NodeSpec {
+    /// Whether nothing is set (so that a Node read without `spec` writes none back).
+    ///
+    /// ```
+    /// assert!(netpol::model::NodeSpec::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.pod_cidr.is_none() && self.pod_cidrs.is_none() && self.extra.is_empty()
+    }
 }
 
 go_struct! {

@@ -55,8 +55,8 @@ pub use cnp::{
     NamespacedPod,
 };
 pub use core_v1::{
-    Container, ContainerPort, Namespace, Node, NodeAddress, NodeStatus, Pod, PodIp, PodSpec,
-    PodStatus,
+    Container, ContainerPort, Namespace, Node, NodeAddress, NodeSpec, NodeStatus, Pod, PodIp,
+    PodSpec, PodStatus,
 };
 pub use go_json::DecodeError;
 pub use int_or_string::IntOrString;

@@ -794,6 +794,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
             ip: Some(format!("192.168.{}.{}", i / 200, i % 200 + 10)),
             ips: Vec::new(),
             labels: Default::default(),
+            ..ScenarioNode::default()
         })
         .collect();
     let mut node_fill = vec![0u32; p.nodes];
@@ -1062,7 +1063,11 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
                 let ip = addr_in(&mut rng, block).to_string();
                 let (port, proto) = flow_port(&mut rng, dst);
                 queries.push(query(
-                    ScenarioEndpoint::Ip { ip, domain: None },
+                    ScenarioEndpoint::Ip {
+                        ip,
+                        domain: None,
+                        node: None,
+                    },
                     pod_ep(dst),
                     port,
                     proto,
@@ -1075,7 +1080,11 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         let dst = rng.pick(&pod_refs).clone();
         let (port, proto) = flow_port(&mut rng, &dst);
         queries.push(query(
-            ScenarioEndpoint::Ip { ip, domain: None },
+            ScenarioEndpoint::Ip {
+                ip,
+                domain: None,
+                node: None,
+            },
             pod_ep(&dst),
             port,
             proto,
@@ -1087,7 +1096,11 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         let dst = rng.pick(&pod_refs).clone();
         let (port, proto) = flow_port(&mut rng, &dst);
         queries.push(query(
-            ScenarioEndpoint::Ip { ip, domain: None },
+            ScenarioEndpoint::Ip {
+                ip,
+                domain: None,
+                node: None,
+            },
             pod_ep(&dst),
             port,
             proto,
@@ -1100,7 +1113,11 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
         let port = *rng.pick(&[443u16, 443, 53, 5432, 80, 8443]);
         queries.push(query(
             pod_ep(&src),
-            ScenarioEndpoint::Ip { ip, domain: None },
+            ScenarioEndpoint::Ip {
+                ip,
+                domain: None,
+                node: None,
+            },
             port,
             protocol_of(port),
         ));
@@ -1133,6 +1150,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
             queries.len()
         )),
         profile: None,
+        kube_proxy: None,
         namespaces: namespaces
             .iter()
             .map(|ns| ScenarioNamespace {
