@@ -48,6 +48,7 @@ pub(crate) use edit::PodEdit;
 pub use objects::{
     BuiltCluster, ClusterObjects, ClusterParts, NoteKind, NoteSeverity, ObjectId, ObjectNote,
 };
+pub(crate) use objects::{PodObject, namespace_object, node_object, pod_object};
 
 use crate::model::Labels;
 use crate::persist::{PMap, PVec};

@@ -53,6 +53,7 @@ mod compile;
 pub mod live;
 mod matrix;
 mod rule_index;
+pub mod watch;
 
 pub use matrix::Matrix;
 
