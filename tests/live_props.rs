@@ -195,65 +195,105 @@ proptest! {
     }
 }
 
-/// Pods of a kind the engine knows are applied without a rebuild, and old values are not
-/// disturbed.
+/// Pods of a kind the engine knows, of an identity no selector tells apart from a known
+/// one, or of a known identity at an address in other ipBlocks are applied without a
+/// rebuild, and old values are not disturbed.
 #[test]
 fn known_kinds_are_incremental() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let cluster = Cluster::builder()
         .namespace("a", [("team", "x")])
         .pod(
             PodSpec::new("a", "web-1")
                 .label("app", "web")
                 .label("pod-template-hash", "1")
-                .ip("10.0.0.1".parse().unwrap()),
+                .ip(ip("10.0.0.1")),
         )
         .pod(
             PodSpec::new("a", "db-1")
                 .label("app", "db")
-                .ip("10.0.0.2".parse().unwrap()),
+                .ip(ip("10.0.0.2")),
+        )
+        .pod(
+            PodSpec::new("a", "other")
+                .label("app", "other")
+                .ip(ip("10.0.0.4")),
         )
         .build()
         .unwrap();
     let written = netpol::model::NetworkPolicy::from_json(
         r#"{"metadata": {"name": "db", "namespace": "a"},
             "spec": {"podSelector": {"matchLabels": {"app": "db"}},
-                     "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}]}}"#,
+                     "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}},
+                                           {"ipBlock": {"cidr": "10.9.0.0/16"}}]}]}}"#,
     )
     .unwrap();
     let set: PolicySet = accept(&[written]).into_iter().collect();
     let live = LiveEngine::new(&cluster, set, Profile::default());
-    // A new ReplicaSet: only pod-template-hash differs, which no selector reads.
+    let flow = |l: &LiveEngine, from: &str| {
+        let c = l.cluster();
+        let a = Endpoint::Pod(c.pod_id("a", from).unwrap());
+        let db = Endpoint::Pod(c.pod_id("a", "db-1").unwrap());
+        l.engine()
+            .decide(Flow::new(a, db, 80, Default::default()))
+            .is_allowed()
+    };
+    assert!(!flow(&live, "other"));
     let next = live
         .apply_all([
+            // A new ReplicaSet: only pod-template-hash differs, which no selector reads.
             Change::Pod(
                 PodSpec::new("a", "web-2")
                     .label("app", "web")
                     .label("pod-template-hash", "2")
-                    .ip("10.0.0.3".parse().unwrap()),
+                    .ip(ip("10.0.0.3")),
             ),
             Change::PodRemoved {
                 namespace: "a".into(),
                 name: "web-1".into(),
             },
+            // Moved: the same kind at another address.
             Change::Pod(
                 PodSpec::new("a", "db-1")
                     .label("app", "db")
-                    .ip("10.0.0.9".parse().unwrap()),
+                    .ip(ip("10.0.0.9")),
+            ),
+            // Labels no pod had, which every selector answers as for app=other.
+            Change::Pod(
+                PodSpec::new("a", "cache")
+                    .label("app", "cache")
+                    .ip(ip("10.0.0.5")),
+            ),
+            // A known identity at an address inside the ipBlock: a new kind.
+            Change::Pod(
+                PodSpec::new("a", "other")
+                    .label("app", "other")
+                    .ip(ip("10.9.0.8")),
             ),
         ])
         .unwrap();
     assert_eq!(next.stats().rebuilds, 0);
-    assert_eq!(next.stats().incremental, 3);
+    assert_eq!(next.stats().incremental, 5);
+    assert!(flow(&next, "web-2"));
+    assert!(!flow(&next, "cache"));
+    assert!(flow(&next, "other"));
     let c = next.cluster();
-    let web2 = Endpoint::Pod(c.pod_id("a", "web-2").unwrap());
-    let db = Endpoint::Pod(c.pod_id("a", "db-1").unwrap());
-    assert!(
-        next.engine()
-            .decide(Flow::new(web2, db, 80, Default::default()))
-            .is_allowed()
+    assert_eq!(
+        c.endpoint_at(ip("10.0.0.9")),
+        Endpoint::Pod(c.pod_id("a", "db-1").unwrap())
     );
-    assert_eq!(c.endpoint_at("10.0.0.9".parse().unwrap()), db);
     assert!(c.pod_id("a", "web-1").is_none());
+    check(&next, &Profile::default()).unwrap();
+    // A namespace no pod was in: a rebuild.
+    let rebuilt = next
+        .apply(Change::Pod(
+            PodSpec::new("b", "web")
+                .label("app", "web")
+                .ip(ip("10.0.0.6")),
+        ))
+        .unwrap();
+    assert_eq!(rebuilt.stats().rebuilds, 1);
+    check(&rebuilt, &Profile::default()).unwrap();
     // The old value still answers for the old cluster.
     let old = live.cluster();
     let web1 = Endpoint::Pod(old.pod_id("a", "web-1").unwrap());

@@ -82,13 +82,16 @@ use std::sync::Arc;
 use ahash::AHashMap as HashMap;
 
 use super::compile::projected;
-use super::{Core, Engine, Inner, NO_NODE, PodInfo};
+use super::{BY_FAMILY, Core, Engine, Inner, NO_NODE, PodInfo};
 use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, CalicoTier};
 use crate::cluster::{Cluster, ClusterError, NodeSpec, Pod, PodEdit, PodSpec};
 use crate::model::Labels;
-use crate::persist::PVec;
-use crate::policy::{ClusterPolicy, Policy, PolicySet, Protocol};
+use crate::persist::{PMap, PVec};
+use crate::policy::{
+    ClusterPeer, ClusterPolicy, Direction, Peer, Policy, PolicySet, Protocol, Subject,
+};
 use crate::profile::Profile;
+use crate::selector::Selector;
 
 /// One change to a cluster or its policies, as a watch event brings it.
 ///
@@ -300,7 +303,7 @@ pub struct UpdateStats {
 pub struct LiveEngine {
     engine: Engine,
     policies: Arc<PolicySet>,
-    kinds: Arc<KindIndex>,
+    kinds: KindIndex,
     stats: UpdateStats,
 }
 
@@ -313,13 +316,48 @@ type KindKey = (u32, [u32; 2], u8, Vec<(u32, Protocol, u16)>);
 type IdentityKey = (u32, Vec<(String, String)>, String);
 
 /// The kinds of pod the core knows, to decide a changed pod without the compiler.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct KindIndex {
-    /// Identities by the hash of their key, with the key.
-    identities: HashMap<u64, Vec<(IdentityKey, u32)>>,
+    /// Identities by the hash of their key, with the key (learned keys of equivalent
+    /// label sets included).
+    identities: PMap<u64, Vec<(IdentityKey, u32)>>,
     /// A pod of each kind, as the pod table holds it (without its node).
-    kinds: HashMap<KindKey, PodInfo>,
+    kinds: PMap<KindKey, PodInfo>,
+    /// What stays the same while the core does.
+    fixed: Arc<Fixed>,
 }
+
+/// The parts of a pod table entry that follow from its named container ports.
+#[derive(Debug, Clone, Copy)]
+struct NamedPart {
+    named_at: u32,
+    named_len: u16,
+    rows_at: u32,
+    rows_len: u16,
+    first_rows: [u32; 2],
+    first_port: u16,
+    first_protocol: u8,
+}
+
+/// What the kind index reads of the core, built once per core.
+#[derive(Debug, Default)]
+struct Fixed {
+    /// Per identity: a pod table entry of it and the full labels of a pod of it.
+    of_identity: HashMap<u32, (PodInfo, Labels)>,
+    /// Per namespace index: its identities.
+    by_namespace: HashMap<u32, Vec<u32>>,
+    /// Per list of named container ports: where a pod with it finds them.
+    named: HashMap<Vec<(u32, Protocol, u16)>, NamedPart>,
+    /// Every pod selector of the policies, and for each label key those reading it;
+    /// `None` where identities cannot be told equivalent this way (Calico's selectors).
+    selectors: Option<PodSelectors>,
+    /// Whether the rule indexes hold no rule: peer rows are then the same for every
+    /// atom, and a pod's entry follows from its identity, values and named ports alone.
+    no_index: bool,
+}
+
+/// Pod selectors, and per label key the positions of those reading it.
+type PodSelectors = (Vec<Selector>, HashMap<String, Vec<usize>>);
 
 fn hasher() -> ahash::RandomState {
     ahash::RandomState::with_seeds(5, 6, 7, 8)
@@ -366,64 +404,206 @@ fn kind_rest(core: &Core, pod: &Pod) -> ([u32; 2], u8, Vec<(u32, Protocol, u16)>
     ([lookup(false), lookup(true)], family, named)
 }
 
+fn same_identity((n, l, a): &IdentityKey, ns: u32, labels: &[(&str, &str)], account: &str) -> bool {
+    *n == ns
+        && a == account
+        && l.len() == labels.len()
+        && l.iter()
+            .zip(labels)
+            .all(|((k, v), (x, y))| k == x && v == y)
+}
+
+fn owned_labels(labels: &[(&str, &str)]) -> Vec<(String, String)> {
+    labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 impl KindIndex {
-    fn of(inner: &Inner) -> KindIndex {
-        let mut index = KindIndex::default();
+    fn of(inner: &Inner, policies: &PolicySet) -> KindIndex {
+        let mut identities: HashMap<u64, Vec<(IdentityKey, u32)>> = HashMap::new();
+        let mut kinds: HashMap<KindKey, PodInfo> = HashMap::new();
+        let mut fixed = Fixed {
+            no_index: inner.core.rule_index.iter().all(|r| r.actions.is_empty()),
+            ..Fixed::default()
+        };
         for ((_, pod), info) in inner.cluster.pods().zip(inner.pods.iter()) {
             let (ns, labels, account, hash) = identity_of(&inner.core, pod);
-            let bucket = index.identities.entry(hash).or_default();
-            let known = bucket.iter().any(|((n, l, a), _)| {
-                *n == ns
-                    && a == account
-                    && l.len() == labels.len()
-                    && l.iter()
-                        .zip(&labels)
-                        .all(|((k, v), (x, y))| k == x && v == y)
-            });
-            if !known {
-                let owned = labels
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect();
-                bucket.push(((ns, owned, account.to_owned()), info.identity));
+            let bucket = identities.entry(hash).or_default();
+            if !bucket
+                .iter()
+                .any(|(k, _)| same_identity(k, ns, &labels, account))
+            {
+                bucket.push((
+                    (ns, owned_labels(&labels), account.to_owned()),
+                    info.identity,
+                ));
+            }
+            let template = PodInfo {
+                node: NO_NODE,
+                ..info.clone()
+            };
+            if !fixed.of_identity.contains_key(&info.identity) {
+                fixed
+                    .of_identity
+                    .insert(info.identity, (template.clone(), pod.labels.clone()));
+                fixed
+                    .by_namespace
+                    .entry(ns)
+                    .or_default()
+                    .push(info.identity);
             }
             let (values, family, named) = kind_rest(&inner.core, pod);
-            index
-                .kinds
+            fixed.named.entry(named.clone()).or_insert(NamedPart {
+                named_at: info.named_at,
+                named_len: info.named_len,
+                rows_at: info.rows_at,
+                rows_len: info.rows_len,
+                first_rows: info.first_rows,
+                first_port: info.first_port,
+                first_protocol: info.first_protocol,
+            });
+            kinds
                 .entry((info.identity, values, family, named))
-                .or_insert_with(|| PodInfo {
-                    node: NO_NODE,
-                    ..info.clone()
-                });
+                .or_insert(template);
         }
-        index
+        if inner.core.label_keys.is_some() {
+            fixed.selectors = Some(pod_selectors(policies));
+        }
+        KindIndex {
+            identities: identities.into_iter().collect(),
+            kinds: kinds.into_iter().collect(),
+            fixed: Arc::new(fixed),
+        }
     }
 
-    /// The pod table entry of `pod`, when the core knows its kind.
-    fn info(&self, core: &Core, pod: &Pod) -> Option<PodInfo> {
-        let (ns, labels, account, hash) = identity_of(core, pod);
-        let identity = self
-            .identities
-            .get(&hash)?
-            .iter()
-            .find(|((n, l, a), _)| {
-                *n == ns
-                    && a == account
-                    && l.len() == labels.len()
-                    && l.iter()
-                        .zip(&labels)
-                        .all(|((k, v), (x, y))| k == x && v == y)
-            })?
-            .1;
-        let (values, family, named) = kind_rest(core, pod);
-        let template = self.kinds.get(&(identity, values, family, named))?;
-        Some(PodInfo {
-            node: pod
-                .node
-                .map_or(NO_NODE, |n| u32::try_from(n.index()).unwrap_or(NO_NODE)),
-            ..template.clone()
+    /// An identity of namespace `ns` that no pod selector of the policies tells apart
+    /// from a pod with `labels`: every selector reading a label key on which the two
+    /// differ answers the same for both. Selectors are all that reads a pod's labels, so
+    /// the pod is then that identity in every table of the core.
+    fn equivalent(&self, ns: u32, labels: &Labels, keys: &[String]) -> Option<u32> {
+        let (selectors, by_key) = self.fixed.selectors.as_ref()?;
+        let candidates = self.fixed.by_namespace.get(&ns)?;
+        candidates.iter().copied().find(|id| {
+            let Some((_, theirs)) = self.fixed.of_identity.get(id) else {
+                return false;
+            };
+            keys.iter()
+                .filter(|k| labels.get(*k) != theirs.get(*k))
+                .flat_map(|k| by_key.get(k).into_iter().flatten())
+                .all(|s| {
+                    selectors
+                        .get(*s)
+                        .is_some_and(|sel| sel.matches(labels) == sel.matches(theirs))
+                })
         })
     }
+
+    /// The pod table entry of `pod`, when the core can decide its kind; learns the kind.
+    fn info(&mut self, core: &Core, pod: &Pod) -> Option<PodInfo> {
+        let (ns, labels, account, hash) = identity_of(core, pod);
+        let known = self
+            .identities
+            .get(&hash)
+            .and_then(|b| {
+                b.iter()
+                    .find(|(k, _)| same_identity(k, ns, &labels, account))
+            })
+            .map(|(_, id)| *id);
+        let identity = match known {
+            Some(id) => id,
+            None => {
+                let id = self.equivalent(ns, &pod.labels, core.label_keys.as_deref()?)?;
+                let mut bucket = self.identities.get(&hash).cloned().unwrap_or_default();
+                bucket.push(((ns, owned_labels(&labels), account.to_owned()), id));
+                self.identities.insert(hash, bucket);
+                id
+            }
+        };
+        let node = pod
+            .node
+            .map_or(NO_NODE, |n| u32::try_from(n.index()).unwrap_or(NO_NODE));
+        let (values, family, named) = kind_rest(core, pod);
+        let key = (identity, values, family, named);
+        if let Some(template) = self.kinds.get(&key) {
+            return Some(PodInfo {
+                node,
+                ..template.clone()
+            });
+        }
+        // A new kind of a known identity: where peer rows do not depend on the address,
+        // its entry is the identity's with its own values and named ports.
+        if !self.fixed.no_index {
+            return None;
+        }
+        let (base, _) = self.fixed.of_identity.get(&identity)?;
+        if base.first_family & BY_FAMILY != 0 {
+            return None;
+        }
+        let part = self.fixed.named.get(&key.3)?;
+        let template = PodInfo {
+            values,
+            first_family: family,
+            named_at: part.named_at,
+            named_len: part.named_len,
+            rows_at: part.rows_at,
+            rows_len: part.rows_len,
+            first_rows: part.first_rows,
+            first_port: part.first_port,
+            first_protocol: part.first_protocol,
+            ..base.clone()
+        };
+        self.kinds.insert(key, template.clone());
+        Some(PodInfo { node, ..template })
+    }
+}
+
+/// Every pod selector of a policy set (NetworkPolicy and ClusterNetworkPolicy), and per
+/// label key the selectors reading it.
+fn pod_selectors(set: &PolicySet) -> PodSelectors {
+    let mut list: Vec<Selector> = Vec::new();
+    let mut add = |sel: &Selector| {
+        if !list.contains(sel) {
+            list.push(sel.clone());
+        }
+    };
+    for p in set.network_policies() {
+        add(p.pod_selector());
+        for d in Direction::BOTH {
+            for rule in p.rules(d) {
+                for peer in rule.peers.iter().flatten() {
+                    if let Peer::Pods { pods, .. } = peer {
+                        add(pods);
+                    }
+                }
+            }
+        }
+    }
+    for p in set.cluster_policies() {
+        if let Subject::Pods { pods, .. } = p.subject() {
+            add(pods);
+        }
+        for d in Direction::BOTH {
+            for rule in p.rules(d) {
+                for peer in rule.peers() {
+                    if let ClusterPeer::Pods { pods, .. } = peer {
+                        add(pods);
+                    }
+                }
+            }
+        }
+    }
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, sel) in list.iter().enumerate() {
+        for r in sel.requirements() {
+            let v = by_key.entry(r.key.clone()).or_default();
+            if !v.contains(&i) {
+                v.push(i);
+            }
+        }
+    }
+    (list, by_key)
 }
 
 /// A change being applied: the cluster and policies so far, and the pod table while the
@@ -432,6 +612,7 @@ struct Work {
     cluster: Cluster,
     policies: Arc<PolicySet>,
     pods: Option<PVec<PodInfo>>,
+    kinds: KindIndex,
     incremental: u64,
 }
 
@@ -448,7 +629,7 @@ impl LiveEngine {
     pub fn new(cluster: &Cluster, policies: PolicySet, profile: Profile) -> LiveEngine {
         let engine = Engine::builder().profile(profile).build(cluster, &policies);
         LiveEngine {
-            kinds: Arc::new(KindIndex::of(&engine.inner)),
+            kinds: KindIndex::of(&engine.inner, &policies),
             engine,
             policies: Arc::new(policies),
             stats: UpdateStats::default(),
@@ -538,6 +719,7 @@ impl LiveEngine {
             cluster: inner.cluster.clone(),
             policies: Arc::clone(&self.policies),
             pods: Some(inner.pods.clone()),
+            kinds: self.kinds.clone(),
             incremental: 0,
         };
         for change in changes {
@@ -559,7 +741,7 @@ impl LiveEngine {
                         }),
                     },
                     policies: work.policies,
-                    kinds: Arc::clone(&self.kinds),
+                    kinds: work.kinds,
                     stats,
                 })
             }
@@ -569,7 +751,7 @@ impl LiveEngine {
                     .build(&work.cluster, &*work.policies);
                 stats.rebuilds += 1;
                 Ok(LiveEngine {
-                    kinds: Arc::new(KindIndex::of(&engine.inner)),
+                    kinds: KindIndex::of(&engine.inner, &work.policies),
                     engine,
                     policies: work.policies,
                     stats,
@@ -653,10 +835,12 @@ impl LiveEngine {
         let Some(pods) = work.pods.as_mut() else {
             return;
         };
-        let info = |i: u32| {
-            work.cluster
+        let cluster = &work.cluster;
+        let kinds = &mut work.kinds;
+        let mut info = |i: u32| {
+            cluster
                 .pod_at(i as usize)
-                .and_then(|pod| self.kinds.info(core, pod))
+                .and_then(|pod| kinds.info(core, pod))
         };
         let ok = match edit {
             PodEdit::None => true,

@@ -33,12 +33,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use ahash::{AHashMap as HashMap, AHashSet as HashSet};
+use ahash::AHashSet as HashSet;
 
 use super::live::{Change, LiveEngine, PolicyItem, PolicyKey, UpdateError};
 use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoTier};
 use crate::cluster::{PodObject, PodSpec, namespace_object, node_object, pod_object};
 use crate::model::{self, DecodeError, PolicyObject};
+use crate::persist::PMap;
 use crate::policy::{ClusterPolicy, Policy};
 use crate::validate::ValidationErrors;
 
@@ -209,14 +210,15 @@ impl WatchEvent {
 }
 
 /// Applies watch events to a [`LiveEngine`]. See the [module documentation](self).
+/// Cheap to clone: its tables are persistent, like the engine's.
 #[derive(Debug, Clone)]
 pub struct Feed {
     live: LiveEngine,
     /// Every pod read, as read (with the node it asks for).
-    pods: HashMap<(String, String), PodSpec>,
+    pods: PMap<(String, String), PodSpec>,
     /// Per node name: the pods asking for it.
-    on_node: HashMap<String, HashSet<(String, String)>>,
-    nodes: HashSet<String>,
+    on_node: PMap<String, HashSet<(String, String)>>,
+    nodes: PMap<String, ()>,
 }
 
 impl Feed {
@@ -232,12 +234,12 @@ impl Feed {
         let nodes = live
             .cluster()
             .nodes()
-            .map(|(_, n)| n.name.clone())
+            .map(|(_, n)| (n.name.clone(), ()))
             .collect();
         Feed {
             live,
-            pods: HashMap::new(),
-            on_node: HashMap::new(),
+            pods: PMap::new(),
+            on_node: PMap::new(),
             nodes,
         }
     }
@@ -318,7 +320,7 @@ impl Feed {
                     self.nodes.remove(&name);
                     out.push(Change::NodeRemoved(name));
                 } else {
-                    let new = self.nodes.insert(name.clone());
+                    let new = self.nodes.insert(name.clone(), ()).is_none();
                     out.push(Change::Node(spec));
                     if new {
                         // Pods that asked for it before it arrived.
@@ -347,14 +349,23 @@ impl Feed {
                         return Ok(());
                     }
                     if let Some(n) = &spec.node {
-                        self.on_node
-                            .entry(n.clone())
-                            .or_default()
-                            .insert(key.clone());
+                        match self.on_node.get_mut(n) {
+                            Some(set) => {
+                                set.insert(key.clone());
+                            }
+                            None => {
+                                self.on_node
+                                    .insert(n.clone(), std::iter::once(key.clone()).collect());
+                            }
+                        }
                     }
                     self.pods.insert(key, spec.clone());
                     let mut spec = spec;
-                    if spec.node.as_ref().is_some_and(|n| !self.nodes.contains(n)) {
+                    if spec
+                        .node
+                        .as_ref()
+                        .is_some_and(|n| !self.nodes.contains_key(n))
+                    {
                         spec.node = None;
                     }
                     out.push(Change::Pod(spec));
