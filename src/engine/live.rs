@@ -356,8 +356,9 @@ struct Fixed {
     no_index: bool,
 }
 
-/// Pod selectors, and per label key the positions of those reading it.
-type PodSelectors = (Vec<Selector>, HashMap<String, Vec<usize>>);
+/// Pod selectors, and per namespace and label key the positions of those that may read
+/// it there.
+type PodSelectors = (Vec<Selector>, HashMap<(u32, String), Vec<u32>>);
 
 fn hasher() -> ahash::RandomState {
     ahash::RandomState::with_seeds(5, 6, 7, 8)
@@ -469,7 +470,7 @@ impl KindIndex {
                 .or_insert(template);
         }
         if inner.core.label_keys.is_some() {
-            fixed.selectors = Some(pod_selectors(policies));
+            fixed.selectors = Some(pod_selectors(policies, &inner.cluster));
         }
         KindIndex {
             identities: identities.into_iter().collect(),
@@ -491,10 +492,10 @@ impl KindIndex {
             };
             keys.iter()
                 .filter(|k| labels.get(*k) != theirs.get(*k))
-                .flat_map(|k| by_key.get(k).into_iter().flatten())
+                .flat_map(|k| by_key.get(&(ns, k.clone())).into_iter().flatten())
                 .all(|s| {
                     selectors
-                        .get(*s)
+                        .get(*s as usize)
                         .is_some_and(|sel| sel.matches(labels) == sel.matches(theirs))
                 })
         })
@@ -560,46 +561,74 @@ impl KindIndex {
 }
 
 /// Every pod selector of a policy set (NetworkPolicy and ClusterNetworkPolicy), and per
-/// label key the selectors reading it.
-fn pod_selectors(set: &PolicySet) -> PodSelectors {
+/// namespace of `cluster` and label key the selectors that may read that key on a pod of
+/// that namespace.
+fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> PodSelectors {
     let mut list: Vec<Selector> = Vec::new();
-    let mut add = |sel: &Selector| {
-        if !list.contains(sel) {
+    let mut ids: HashMap<Selector, u32> = HashMap::new();
+    let mut by_key: HashMap<(u32, String), Vec<u32>> = HashMap::new();
+    let ns_of = |name: &str| {
+        cluster
+            .namespace_id(name)
+            .map(|n| u32::try_from(n.index()).unwrap_or(u32::MAX))
+    };
+    let matching = |sel: &Selector| -> Vec<u32> {
+        cluster
+            .namespaces()
+            .filter(|(_, n)| sel.matches(&n.labels))
+            .map(|(id, _)| u32::try_from(id.index()).unwrap_or(u32::MAX))
+            .collect()
+    };
+    let mut add = |namespaces: &[u32], sel: &Selector| {
+        if sel.requirements().is_empty() || namespaces.is_empty() {
+            return;
+        }
+        let next = u32::try_from(list.len()).unwrap_or(u32::MAX);
+        let id = *ids.entry(sel.clone()).or_insert_with(|| {
             list.push(sel.clone());
+            next
+        });
+        for ns in namespaces {
+            for r in sel.requirements() {
+                let v = by_key.entry((*ns, r.key.clone())).or_default();
+                if !v.contains(&id) {
+                    v.push(id);
+                }
+            }
         }
     };
     for p in set.network_policies() {
-        add(p.pod_selector());
+        let own: Vec<u32> = ns_of(p.namespace()).into_iter().collect();
+        add(&own, p.pod_selector());
         for d in Direction::BOTH {
             for rule in p.rules(d) {
                 for peer in rule.peers.iter().flatten() {
-                    if let Peer::Pods { pods, .. } = peer {
-                        add(pods);
+                    match peer {
+                        Peer::Pods {
+                            namespaces: None,
+                            pods,
+                        } => add(&own, pods),
+                        Peer::Pods {
+                            namespaces: Some(ns),
+                            pods,
+                        } => add(&matching(ns), pods),
+                        Peer::IpBlock(_) => {}
                     }
                 }
             }
         }
     }
     for p in set.cluster_policies() {
-        if let Subject::Pods { pods, .. } = p.subject() {
-            add(pods);
+        if let Subject::Pods { namespaces, pods } = p.subject() {
+            add(&matching(namespaces), pods);
         }
         for d in Direction::BOTH {
             for rule in p.rules(d) {
                 for peer in rule.peers() {
-                    if let ClusterPeer::Pods { pods, .. } = peer {
-                        add(pods);
+                    if let ClusterPeer::Pods { namespaces, pods } = peer {
+                        add(&matching(namespaces), pods);
                     }
                 }
-            }
-        }
-    }
-    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, sel) in list.iter().enumerate() {
-        for r in sel.requirements() {
-            let v = by_key.entry(r.key.clone()).or_default();
-            if !v.contains(&i) {
-                v.push(i);
             }
         }
     }
