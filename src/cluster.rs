@@ -688,7 +688,7 @@ impl ClusterBuilder {
             ns_lineage: lineage,
             namespaces: namespaces.into_iter().collect(),
             nodes: nodes.into_iter().collect(),
-            pods: pods.into_iter().collect(),
+            pods: pods.into_iter().map(Arc::new).collect(),
             ns_index: ns_index.into_iter().collect(),
             node_index: node_index.into_iter().collect(),
             pod_index: pod_index.into_iter().collect(),
@@ -740,7 +740,8 @@ pub(crate) struct ClusterData {
     ns_lineage: u32,
     namespaces: PVec<Namespace>,
     nodes: PVec<Node>,
-    pods: PVec<Pod>,
+    /// Each pod behind its own reference count, so that copying a chunk copies pointers.
+    pods: PVec<Arc<Pod>>,
     ns_index: PMap<String, u32>,
     node_index: PMap<String, u32>,
     pod_index: PMap<(String, String), u32>,
@@ -987,7 +988,7 @@ impl Cluster {
             .pods
             .iter()
             .enumerate()
-            .map(move |(i, x)| (PodId::new(index_u32(i), lineage), x))
+            .map(move |(i, x)| (PodId::new(index_u32(i), lineage), &**x))
     }
 
     /// Every pod id, in order.
@@ -1023,7 +1024,7 @@ impl Cluster {
         if id.lineage() != self.data.pod_lineage {
             return None;
         }
-        self.data.pods.get(id.index())
+        self.data.pods.get(id.index()).map(|p| &**p)
     }
 
     /// A node by id; `None` for an id of another cluster.

@@ -45,9 +45,9 @@ impl ClusterData {
         Ok(i)
     }
 
-    fn remove_pod_at(&mut self, i: u32) -> Option<Pod> {
+    fn remove_pod_at(&mut self, i: u32) -> Option<Arc<Pod>> {
         let last = index_u32(self.pods.len().checked_sub(1)?);
-        let old = self.pods.get(i as usize)?.clone();
+        let old = Arc::clone(self.pods.get(i as usize)?);
         for ip in &old.ips {
             self.unclaim(*ip, Owner::Pod(i));
         }
@@ -123,7 +123,7 @@ impl ClusterData {
                 for ip in old_ips {
                     self.unclaim(ip, Owner::Pod(i));
                 }
-                self.pods.set(i as usize, pod);
+                self.pods.set(i as usize, Arc::new(pod));
                 for ip in new_ips {
                     self.claim(ip, Owner::Pod(i));
                 }
@@ -131,7 +131,7 @@ impl ClusterData {
             }
             None => {
                 let i = to_u32(self.pods.len(), "pods")?;
-                self.pods.push(pod);
+                self.pods.push(Arc::new(pod));
                 self.pod_index.insert(key, i);
                 for ip in new_ips {
                     self.claim(ip, Owner::Pod(i));
@@ -299,9 +299,9 @@ impl ClusterData {
             .pods
             .iter()
             .map(|p| {
-                let mut p = p.clone();
+                let mut p = Pod::clone(p);
                 f(&mut p);
-                p
+                Arc::new(p)
             })
             .collect();
     }
@@ -310,7 +310,7 @@ impl ClusterData {
 impl Cluster {
     /// The pod at table position `i`, whatever the lineage.
     pub(crate) fn pod_at(&self, i: usize) -> Option<&Pod> {
-        self.data.pods.get(i)
+        self.data.pods.get(i).map(|p| &**p)
     }
 
     /// A copy of this cluster to change (cheap: tables are shared until written).
