@@ -42,14 +42,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ahash::AHashMap as HashMap;
 
+mod edit;
 mod objects;
+pub(crate) use edit::PodEdit;
 pub use objects::{
     BuiltCluster, CALICO_TUNNEL_ANNOTATIONS, ClusterObjects, ClusterParts,
     FLANNEL_BACKEND_TYPE_ANNOTATION, NoteKind, NoteSeverity, ObjectId, ObjectNote,
 };
+pub(crate) use objects::{PodObject, namespace_object, node_object, pod_object};
 
-use crate::cidr::PrefixMap;
 use crate::model::Labels;
+use crate::persist::{PMap, PVec};
 use crate::policy::{Direction, Protocol};
 
 /// The label every namespace carries with its own name.
@@ -756,26 +759,27 @@ impl ClusterBuilder {
     /// ```
     pub fn build(self) -> Result<Cluster, ClusterError> {
         let lineage = next_lineage();
-        let mut c = ClusterData {
-            lineage,
-            ..ClusterData::default()
-        };
+        let mut namespaces: Vec<Namespace> = Vec::with_capacity(self.namespaces.len());
+        let mut ns_index: HashMap<String, u32> = HashMap::new();
+        let mut nodes: Vec<Node> = Vec::with_capacity(self.nodes.len());
+        let mut node_index: HashMap<String, u32> = HashMap::new();
+        let mut pods: Vec<Pod> = Vec::with_capacity(self.pods.len());
+        let mut pod_index: HashMap<(String, String), u32> = HashMap::new();
+        let mut host_pods: HashMap<(String, String), Option<String>> = HashMap::new();
         for (name, mut labels) in self.namespaces {
-            if c.ns_index.contains_key(&name) {
+            if ns_index.contains_key(&name) {
                 return Err(ClusterError::DuplicateNamespace(name));
             }
             labels.insert(NAMESPACE_NAME_LABEL.to_owned(), name.clone());
-            let id = NamespaceId::new(to_u32(c.namespaces.len(), "namespaces")?, lineage);
-            c.ns_index.insert(name.clone(), id);
-            c.namespaces.push(Namespace { name, labels });
+            ns_index.insert(name.clone(), to_u32(namespaces.len(), "namespaces")?);
+            namespaces.push(Namespace { name, labels });
         }
         for spec in self.nodes {
-            if c.node_index.contains_key(&spec.name) {
+            if node_index.contains_key(&spec.name) {
                 return Err(ClusterError::DuplicateNode(spec.name));
             }
-            let id = NodeId::new(to_u32(c.nodes.len(), "nodes")?, lineage);
-            c.node_index.insert(spec.name.clone(), id);
-            c.nodes.push(Node {
+            node_index.insert(spec.name.clone(), to_u32(nodes.len(), "nodes")?);
+            nodes.push(Node {
                 name: spec.name,
                 labels: spec.labels,
                 ips: spec.ips,
@@ -784,22 +788,19 @@ impl ClusterBuilder {
             });
         }
         for spec in self.pods {
-            let namespace = match c.ns_index.get(&spec.namespace) {
-                Some(id) => *id,
+            let namespace = match ns_index.get(&spec.namespace) {
+                Some(i) => NamespaceId::new(*i, lineage),
                 None => {
-                    let id = NamespaceId::new(to_u32(c.namespaces.len(), "namespaces")?, lineage);
-                    c.ns_index.insert(spec.namespace.clone(), id);
-                    c.namespaces.push(Namespace {
-                        name: spec.namespace.clone(),
-                        labels: [(NAMESPACE_NAME_LABEL.to_owned(), spec.namespace.clone())].into(),
-                    });
-                    id
+                    let i = to_u32(namespaces.len(), "namespaces")?;
+                    ns_index.insert(spec.namespace.clone(), i);
+                    namespaces.push(implicit_namespace(&spec.namespace));
+                    NamespaceId::new(i, lineage)
                 }
             };
             let node = match &spec.node {
                 None => None,
-                Some(n) => match c.node_index.get(n) {
-                    Some(id) => Some(*id),
+                Some(n) => match node_index.get(n) {
+                    Some(i) => Some(NodeId::new(*i, lineage)),
                     None => {
                         return Err(ClusterError::UnknownNode(
                             spec.namespace,
@@ -810,15 +811,15 @@ impl ClusterBuilder {
                 },
             };
             let key = (spec.namespace, spec.name);
-            if c.pod_index.contains_key(&key) || c.host_pods.contains_key(&key) {
+            if pod_index.contains_key(&key) || host_pods.contains_key(&key) {
                 return Err(ClusterError::DuplicatePod(key.0, key.1));
             }
             if spec.host_network {
-                c.host_pods.insert(key, node);
+                host_pods.insert(key, spec.node);
                 continue;
             }
-            let id = PodId::new(to_u32(c.pods.len(), "pods")?, lineage);
-            c.pods.push(Pod {
+            let i = to_u32(pods.len(), "pods")?;
+            pods.push(Pod {
                 namespace,
                 name: key.1.clone(),
                 labels: spec.labels,
@@ -827,10 +828,31 @@ impl ClusterBuilder {
                 ports: spec.ports,
                 service_account: spec.service_account.unwrap_or_else(|| "default".into()),
             });
-            c.pod_index.insert(key, id);
+            pod_index.insert(key, i);
         }
+        let mut c = ClusterData {
+            pod_lineage: lineage,
+            node_lineage: lineage,
+            ns_lineage: lineage,
+            namespaces: namespaces.into_iter().collect(),
+            nodes: nodes.into_iter().collect(),
+            pods: pods.into_iter().map(Arc::new).collect(),
+            ns_index: ns_index.into_iter().collect(),
+            node_index: node_index.into_iter().collect(),
+            pod_index: pod_index.into_iter().collect(),
+            host_pods: host_pods.into_iter().collect(),
+            addresses: PMap::new(),
+        };
         c.index_addresses();
         Ok(Cluster { data: Arc::new(c) })
+    }
+}
+
+/// A namespace created for pods in a namespace that was not given: no label but its name.
+fn implicit_namespace(name: &str) -> Namespace {
+    Namespace {
+        name: name.to_owned(),
+        labels: [(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned())].into(),
     }
 }
 
@@ -846,48 +868,83 @@ fn to_u32(n: usize, what: &'static str) -> Result<u32, ClusterError> {
 }
 
 /// What an address belongs to, in the address index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Owner {
     Pod(u32),
     Node(u32),
 }
 
-#[derive(Debug, Default)]
-struct ClusterData {
-    lineage: u32,
-    namespaces: Vec<Namespace>,
-    nodes: Vec<Node>,
-    pods: Vec<Pod>,
-    ns_index: HashMap<String, NamespaceId>,
-    node_index: HashMap<String, NodeId>,
-    pod_index: HashMap<(String, String), PodId>,
-    /// Host-network pods: their node, when known.
-    host_pods: HashMap<(String, String), Option<NodeId>>,
-    /// Host addresses (/32, /128) of pods and nodes; the first owner listed keeps an
-    /// address two objects claim.
-    addresses: PrefixMap<Owner>,
+/// The claimants of one host address, pods before nodes, each in id order: the first
+/// keeps the address.
+type Claimants = smallvec::SmallVec<[Owner; 1]>;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClusterData {
+    /// Lineages of the ids of each kind: a change that renumbers objects of one kind
+    /// (removing one) gives that kind a new lineage, so that ids handed out before are
+    /// stale rather than naming another object.
+    pod_lineage: u32,
+    node_lineage: u32,
+    ns_lineage: u32,
+    namespaces: PVec<Namespace>,
+    nodes: PVec<Node>,
+    /// Each pod behind its own reference count, so that copying a chunk copies pointers.
+    pods: PVec<Arc<Pod>>,
+    ns_index: PMap<String, u32>,
+    node_index: PMap<String, u32>,
+    pod_index: PMap<(String, String), u32>,
+    /// Host-network pods: the name of their node, when known.
+    host_pods: PMap<(String, String), Option<String>>,
+    /// Host addresses of pods and nodes, with every object claiming each.
+    addresses: PMap<IpAddr, Claimants>,
 }
 
 impl ClusterData {
     fn index_addresses(&mut self) {
-        let pods = self
-            .pods
-            .iter()
-            .zip(0u32..)
-            .flat_map(|(p, i)| p.ips.iter().map(move |ip| (*ip, Owner::Pod(i))));
-        let nodes = self
-            .nodes
-            .iter()
-            .zip(0u32..)
-            .flat_map(|(n, i)| n.ips.iter().map(move |ip| (*ip, Owner::Node(i))));
-        // The first owner listed keeps an address two objects claim: keep the first of
-        // each address, then build the map in one pass.
-        let mut seen = ahash::AHashSet::new();
-        self.addresses = pods
-            .chain(nodes)
-            .filter(|(ip, _)| seen.insert(*ip))
-            .map(|(ip, owner)| (ipnet::IpNet::from(ip), owner))
-            .collect();
+        let mut map: HashMap<IpAddr, Claimants> = HashMap::new();
+        for (i, p) in self.pods.iter().enumerate() {
+            for ip in &p.ips {
+                let list = map.entry(*ip).or_default();
+                if !list.contains(&Owner::Pod(index_u32(i))) {
+                    list.push(Owner::Pod(index_u32(i)));
+                }
+            }
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            for ip in &n.ips {
+                let list = map.entry(*ip).or_default();
+                if !list.contains(&Owner::Node(index_u32(i))) {
+                    list.push(Owner::Node(index_u32(i)));
+                }
+            }
+        }
+        self.addresses = map.into_iter().collect();
+    }
+
+    fn claim(&mut self, ip: IpAddr, owner: Owner) {
+        match self.addresses.get_mut(&ip) {
+            Some(list) => {
+                if let Err(at) = list.binary_search(&owner) {
+                    list.insert(at, owner);
+                }
+            }
+            None => {
+                self.addresses.insert(ip, smallvec::smallvec![owner]);
+            }
+        }
+    }
+
+    fn unclaim(&mut self, ip: IpAddr, owner: Owner) {
+        let now_empty = match self.addresses.get_mut(&ip) {
+            Some(list) => {
+                list.retain(|o| *o != owner);
+                list.is_empty()
+            }
+            None => false,
+        };
+        if now_empty {
+            self.addresses.remove(&ip);
+        }
     }
 }
 
@@ -915,9 +972,14 @@ impl Default for Cluster {
     /// An empty cluster with an identity of its own.
     fn default() -> Self {
         Cluster {
-            data: Arc::new(ClusterData {
-                lineage: next_lineage(),
-                ..ClusterData::default()
+            data: Arc::new({
+                let lineage = next_lineage();
+                ClusterData {
+                    pod_lineage: lineage,
+                    node_lineage: lineage,
+                    ns_lineage: lineage,
+                    ..ClusterData::default()
+                }
             }),
         }
     }
@@ -987,7 +1049,7 @@ impl Cluster {
             .host_pods
             .iter()
             .map(|((ns, name), node)| PodSpec {
-                node: node_name(*node),
+                node: node.clone().filter(|n| d.node_index.contains_key(n)),
                 host_network: true,
                 ..PodSpec::new(ns.clone(), name.clone())
             })
@@ -1040,7 +1102,7 @@ impl Cluster {
     /// assert_eq!(a.labels.len(), 2); // k, and kubernetes.io/metadata.name
     /// ```
     pub fn namespaces(&self) -> impl ExactSizeIterator<Item = (NamespaceId, &Namespace)> + '_ {
-        let lineage = self.data.lineage;
+        let lineage = self.data.ns_lineage;
         self.data
             .namespaces
             .iter()
@@ -1055,7 +1117,7 @@ impl Cluster {
     /// assert_eq!(c.nodes().next().unwrap().1.name, "n1");
     /// ```
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = (NodeId, &Node)> + '_ {
-        let lineage = self.data.lineage;
+        let lineage = self.data.node_lineage;
         self.data
             .nodes
             .iter()
@@ -1071,12 +1133,12 @@ impl Cluster {
     /// assert_eq!(c.pods().next().unwrap().1.name, "a");
     /// ```
     pub fn pods(&self) -> impl ExactSizeIterator<Item = (PodId, &Pod)> + '_ {
-        let lineage = self.data.lineage;
+        let lineage = self.data.pod_lineage;
         self.data
             .pods
             .iter()
             .enumerate()
-            .map(move |(i, x)| (PodId::new(index_u32(i), lineage), x))
+            .map(move |(i, x)| (PodId::new(index_u32(i), lineage), &**x))
     }
 
     /// Every pod id, in order.
@@ -1109,10 +1171,10 @@ impl Cluster {
     /// assert_eq!(c.pod(a).unwrap().name, "a");
     /// ```
     pub fn pod(&self, id: PodId) -> Option<&Pod> {
-        if id.lineage() != self.data.lineage {
+        if id.lineage() != self.data.pod_lineage {
             return None;
         }
-        self.data.pods.get(id.index())
+        self.data.pods.get(id.index()).map(|p| &**p)
     }
 
     /// A node by id; `None` for an id of another cluster.
@@ -1122,7 +1184,7 @@ impl Cluster {
     /// assert_eq!(c.node(c.node_id("n1").unwrap()).unwrap().name, "n1");
     /// ```
     pub fn node(&self, id: NodeId) -> Option<&Node> {
-        if id.lineage() != self.data.lineage {
+        if id.lineage() != self.data.node_lineage {
             return None;
         }
         self.data.nodes.get(id.index())
@@ -1135,7 +1197,7 @@ impl Cluster {
     /// assert_eq!(c.namespace(c.namespace_id("a").unwrap()).unwrap().name, "a");
     /// ```
     pub fn namespace(&self, id: NamespaceId) -> Option<&Namespace> {
-        if id.lineage() != self.data.lineage {
+        if id.lineage() != self.data.ns_lineage {
             return None;
         }
         self.data.namespaces.get(id.index())
@@ -1171,7 +1233,7 @@ impl Cluster {
         self.data
             .pod_index
             .get(&(namespace.to_owned(), name.to_owned()))
-            .copied()
+            .map(|i| PodId::new(*i, self.data.pod_lineage))
     }
 
     /// The endpoint whose traffic the pod `namespace/name` sends and receives: the pod
@@ -1196,8 +1258,8 @@ impl Cluster {
         self.data
             .host_pods
             .get(&(namespace.to_owned(), name.to_owned()))
-            .copied()
-            .flatten()
+            .and_then(|node| node.as_deref())
+            .and_then(|node| self.node_id(node))
             .map(Endpoint::Node)
     }
 
@@ -1221,7 +1283,10 @@ impl Cluster {
     /// assert!(c.node_id("n1").is_some());
     /// ```
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.data.node_index.get(name).copied()
+        self.data
+            .node_index
+            .get(name)
+            .map(|i| NodeId::new(*i, self.data.node_lineage))
     }
 
     /// The id of a namespace by name.
@@ -1231,7 +1296,10 @@ impl Cluster {
     /// assert!(c.namespace_id("a").is_some());
     /// ```
     pub fn namespace_id(&self, name: &str) -> Option<NamespaceId> {
-        self.data.ns_index.get(name).copied()
+        self.data
+            .ns_index
+            .get(name)
+            .map(|i| NamespaceId::new(*i, self.data.ns_lineage))
     }
 
     /// The endpoint an address belongs to: the pod or node that holds it, else an outside
@@ -1250,10 +1318,10 @@ impl Cluster {
     /// assert_eq!(c.endpoint_at(outside), Endpoint::External(outside));
     /// ```
     pub fn endpoint_at(&self, ip: IpAddr) -> Endpoint {
-        let lineage = self.data.lineage;
-        match self.data.addresses.lookup(ip) {
-            Some(Owner::Pod(i)) => Endpoint::Pod(PodId::new(*i, lineage)),
-            Some(Owner::Node(i)) => Endpoint::Node(NodeId::new(*i, lineage)),
+        let d = &*self.data;
+        match d.addresses.get(&ip).and_then(|list| list.first()) {
+            Some(Owner::Pod(i)) => Endpoint::Pod(PodId::new(*i, d.pod_lineage)),
+            Some(Owner::Node(i)) => Endpoint::Node(NodeId::new(*i, d.node_lineage)),
             None => Endpoint::External(ip),
         }
     }
@@ -1375,9 +1443,9 @@ impl Cluster {
         }
     }
 
-    /// This cluster's identity, which its ids carry.
-    pub(crate) fn lineage(&self) -> u32 {
-        self.data.lineage
+    /// The lineages pod ids and node ids of this cluster carry.
+    pub(crate) fn lineages(&self) -> (u32, u32) {
+        (self.data.pod_lineage, self.data.node_lineage)
     }
 }
 

@@ -1036,3 +1036,79 @@ fn service_error(e: &ServiceError) -> String {
         other => other.to_string(),
     }
 }
+
+/// What one Pod object is to the cluster, read as [`ClusterObjects`] reads it.
+#[derive(Debug, Clone)]
+pub(crate) enum PodObject {
+    /// No name: nothing.
+    Unnamed,
+    /// Left out (finished, or no address): the pod `namespace/name` is not in the cluster.
+    LeftOut(String, String),
+    /// A pod, with the node `spec.nodeName` asks for (which may not be there).
+    Pod(PodSpec),
+}
+
+/// A Pod object as [`ClusterObjects::build`] reads it, alone.
+pub(crate) fn pod_object(pod: &model::Pod) -> PodObject {
+    let namespace = pod.metadata.namespace_or_default();
+    let namespace = if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    };
+    let Some(name) = name_of(&pod.metadata) else {
+        return PodObject::Unnamed;
+    };
+    let left_out = || PodObject::LeftOut(namespace.to_owned(), name.to_owned());
+    let phase = pod.status.phase.as_deref().filter(|p| !p.is_empty());
+    if let Some("Succeeded" | "Failed") = phase {
+        return left_out();
+    }
+    let mut spec = PodSpec::new(namespace, name);
+    spec.labels = labels(&pod.metadata);
+    spec.node = pod
+        .spec
+        .node_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    if pod.spec.host_network == Some(true) {
+        return PodObject::Pod(spec.host_network(true));
+    }
+    let mut notes = Vec::new();
+    spec.ips = pod_addresses(ObjectId(0), "", pod, &mut notes);
+    if spec.ips.is_empty() {
+        return left_out();
+    }
+    spec.service_account = pod
+        .spec
+        .service_account_name
+        .as_deref()
+        .or(pod.spec.service_account.as_deref())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    for container in pod.spec.containers.iter().flatten() {
+        for port in container.ports.iter().flatten() {
+            if let Ok(cp) = container_port(port) {
+                spec.ports.push(cp);
+            }
+        }
+    }
+    PodObject::Pod(spec)
+}
+
+/// A Node object as [`ClusterObjects::build`] reads it, alone (`None` without a name).
+pub(crate) fn node_object(node: &model::Node) -> Option<NodeSpec> {
+    let name = name_of(&node.metadata)?;
+    let mut spec = NodeSpec::new(name);
+    spec.labels = labels(&node.metadata);
+    spec.ips = node_addresses(ObjectId(0), "", node, &mut Vec::new());
+    Some(spec)
+}
+
+/// A Namespace object's name and labels (`None` without a name).
+pub(crate) fn namespace_object(
+    ns: &model::Namespace,
+) -> Option<(String, BTreeMap<String, String>)> {
+    Some((name_of(&ns.metadata)?.to_owned(), labels(&ns.metadata)))
+}

@@ -46,6 +46,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("calico_selector", calico_selector),
     ("cnp_json", cnp_json),
     ("calico_json", calico_json),
+    ("live", live),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -1405,5 +1406,142 @@ pub fn calico_selector(data: &[u8]) {
             want,
             "outside namespaces: {text:?}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// live: incremental updates against a fresh build and the reference
+// ---------------------------------------------------------------------------------------
+
+/// A cluster and policies, then a sequence of changes (pods added, changed and removed,
+/// namespaces relabelled or removed, nodes added, changed or removed, policies added,
+/// changed and removed) applied to a `LiveEngine`; after each, its decisions and
+/// explanations equal those of an engine built afresh from the changed cluster and
+/// policies, and the reference's, on every flow between its endpoints.
+pub fn live(data: &[u8]) {
+    use netpol::engine::live::{Change, LiveEngine, PolicyItem, PolicyKey};
+    use netpol::policy::PolicySet;
+    let mut u = Bytes::new(data);
+    let profile = profile_from(&mut u);
+    let cluster = cluster_from(&mut u);
+    let mut set = PolicySet::new();
+    for i in 0..u.below(4) {
+        if let Ok(p) = Policy::new(&policy_from(&mut u, i)) {
+            set.push(p);
+        }
+    }
+    let mut live = LiveEngine::new(&cluster, set, profile.clone());
+    for _ in 0..1 + u.below(6) {
+        let change = match u.below(9) {
+            0..=2 => {
+                let mut spec = PodSpec::new(u.pick(NAMESPACES), format!("pod{}", u.below(8)));
+                spec.labels = labels_from(&mut u);
+                spec.ips = (0..u.below(3)).map(|_| ip_from(&mut u)).collect();
+                spec.node = match u.below(4) {
+                    0 => None,
+                    n => Some(format!("n{}", n - 1)),
+                };
+                spec.ports = (0..u.below(3))
+                    .map(|_| {
+                        let proto = u.pick(&Protocol::ALL);
+                        ContainerPort::named(u.pick(PORT_NAMES), u.pick(PORTS), proto)
+                    })
+                    .collect();
+                Change::Pod(spec)
+            }
+            3 => Change::PodRemoved {
+                namespace: u.pick(NAMESPACES).to_owned(),
+                name: format!("pod{}", u.below(8)),
+            },
+            4 => Change::Namespace {
+                name: u.pick(NAMESPACES).to_owned(),
+                labels: labels_from(&mut u),
+            },
+            5 => Change::NamespaceRemoved(u.pick(NAMESPACES).to_owned()),
+            6 => {
+                let i = u.below(3);
+                if u.bool() {
+                    Change::NodeRemoved(format!("n{i}"))
+                } else {
+                    let mut n = netpol::cluster::NodeSpec::new(format!("n{i}"));
+                    n.ips = (0..u.below(2)).map(|_| ip_from(&mut u)).collect();
+                    n.labels = labels_from(&mut u);
+                    Change::Node(n)
+                }
+            }
+            7 => match Policy::new(&{
+                let index = u.below(4);
+                policy_from(&mut u, index)
+            }) {
+                Ok(p) => Change::Policy(PolicyItem::Network(p)),
+                Err(_) => continue,
+            },
+            _ => Change::PolicyRemoved(PolicyKey::Network {
+                namespace: u.pick(NAMESPACES).to_owned(),
+                name: format!("p{}", u.below(4)),
+            }),
+        };
+        match live.apply(change) {
+            Ok(next) => live = next,
+            // A pod on a node that is not there: refused, nothing applied.
+            Err(_) => continue,
+        }
+        let fresh_cluster = live
+            .cluster()
+            .to_builder()
+            .build()
+            .expect("a changed cluster rebuilds");
+        let fresh = Engine::builder()
+            .profile(profile.clone())
+            .build(&fresh_cluster, live.policies());
+        let reference = Reference::new(&fresh_cluster, live.policies(), profile.clone());
+        let mut endpoints: Vec<Endpoint> = fresh_cluster.pod_ids().map(Endpoint::Pod).collect();
+        endpoints.extend(fresh_cluster.node_ids().map(Endpoint::Node));
+        endpoints.push(Endpoint::External(ip_from(&mut u)));
+        let same = |e: Endpoint| match e {
+            Endpoint::Pod(id) => {
+                let pod = fresh_cluster.pod(id).expect("pod of the fresh cluster");
+                let ns = fresh_cluster.pod_namespace_name(id);
+                Endpoint::Pod(
+                    live.cluster()
+                        .pod_id(ns, &pod.name)
+                        .expect("pod in the live cluster"),
+                )
+            }
+            Endpoint::Node(id) => {
+                let name = &fresh_cluster
+                    .node(id)
+                    .expect("node of the fresh cluster")
+                    .name;
+                Endpoint::Node(
+                    live.cluster()
+                        .node_id(name)
+                        .expect("node in the live cluster"),
+                )
+            }
+            other => other,
+        };
+        let port = u.pick(PORTS);
+        let proto = u.pick(&Protocol::ALL);
+        for &src in &endpoints {
+            for &dst in &endpoints {
+                let flow = Flow::new(src, dst, port, proto);
+                let mapped = Flow::new(same(src), same(dst), port, proto);
+                let want = reference.explain(flow);
+                assert_eq!(fresh.decide(flow), want.verdict, "fresh: {}", want.flow);
+                assert_eq!(
+                    live.engine().decide(mapped),
+                    want.verdict,
+                    "live: {}",
+                    want.flow
+                );
+                assert_eq!(
+                    live.engine().explain(mapped),
+                    want,
+                    "live explain: {}",
+                    want.flow
+                );
+            }
+        }
     }
 }
