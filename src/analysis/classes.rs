@@ -215,6 +215,9 @@ pub(crate) struct ClassData {
     pub(crate) named_ports: Vec<(Protocol, u16)>,
     /// Its first IPv4 and first IPv6 address, as numbers.
     pub(crate) addr: [Option<u128>; 2],
+    /// Which networks of every policy set given hold those addresses (see
+    /// [`CidrBounds::signature`]).
+    pub(crate) sig: [u32; 2],
     pub(crate) workloads: Vec<WorkloadId>,
 }
 
@@ -270,13 +273,25 @@ pub(crate) fn addr_bits(ip: IpAddr) -> u128 {
     }
 }
 
-/// Sorted starts of the address intervals cut by `nets`, per family: two addresses in
-/// one interval are inside exactly the same networks.
+/// Networks, per family: the sorted starts of the address intervals they cut (two
+/// addresses in one interval are inside exactly the same networks), and the networks
+/// themselves, to name the set of networks an address is inside by the most specific one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct CidrBounds(pub(crate) [Vec<u128>; 2]);
+pub(crate) struct CidrBounds(
+    pub(crate) [Vec<u128>; 2],
+    [Vec<(u8, u128)>; 2],
+    [Vec<u8>; 2],
+);
 
 impl CidrBounds {
     pub(crate) fn add(&mut self, net: &ipnet::IpNet) {
+        let nets = &mut self.1;
+        match net {
+            ipnet::IpNet::V4(n) => {
+                nets[0].push((n.prefix_len(), u128::from(u32::from(n.network()))))
+            }
+            ipnet::IpNet::V6(n) => nets[1].push((n.prefix_len(), u128::from(n.network()))),
+        }
         let (fam, start, last) = match net {
             ipnet::IpNet::V4(n) => (
                 0,
@@ -303,25 +318,54 @@ impl CidrBounds {
             v.sort_unstable();
             v.dedup();
         }
+        for (nets, lens) in self.1.iter_mut().zip(self.2.iter_mut()) {
+            nets.sort_unstable();
+            nets.dedup();
+            lens.clear();
+            lens.extend(nets.iter().map(|(l, _)| *l));
+            lens.dedup();
+            lens.reverse();
+        }
     }
 
     pub(crate) fn extend(&mut self, other: &CidrBounds) {
         for (a, b) in self.0.iter_mut().zip(&other.0) {
             a.extend_from_slice(b);
         }
+        for (a, b) in self.1.iter_mut().zip(&other.1) {
+            a.extend_from_slice(b);
+        }
+    }
+
+    /// Which networks an address of family `v6` is inside, as the position of the most
+    /// specific one (the others are the networks holding it): `u32::MAX - 1` for none,
+    /// `u32::MAX` for no address.
+    pub(crate) fn signature(&self, v6: bool, addr: Option<u128>) -> u32 {
+        let Some(a) = addr else {
+            return u32::MAX;
+        };
+        let fam = usize::from(v6);
+        let (Some(nets), Some(lens)) = (self.1.get(fam), self.2.get(fam)) else {
+            return u32::MAX - 1;
+        };
+        let width: u32 = if v6 { 128 } else { 32 };
+        for &len in lens {
+            let host = width - u32::from(len);
+            let masked = if host >= 128 { 0 } else { (a >> host) << host };
+            if let Ok(i) = nets.binary_search(&(len, masked)) {
+                return u32::try_from(i).unwrap_or(u32::MAX - 2);
+            }
+        }
+        u32::MAX - 1
+    }
+
+    /// The networks, per family.
+    pub(crate) fn nets(&self) -> [Vec<(u8, u128)>; 2] {
+        self.1.clone()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.0.iter().all(Vec::is_empty)
-    }
-
-    /// The interval of an address of family `v6` (`u32::MAX` for none).
-    pub(crate) fn interval(&self, v6: bool, addr: Option<u128>) -> u32 {
-        let Some(a) = addr else {
-            return u32::MAX;
-        };
-        let v = self.0.get(usize::from(v6)).map_or(&[][..], Vec::as_slice);
-        u32::try_from(v.partition_point(|b| *b <= a)).unwrap_or(u32::MAX - 1)
     }
 
     /// Every network a policy set's rules and network sets name.
@@ -431,6 +475,10 @@ impl PodClasses {
                     .map(|ip| addr_bits(*ip))
             };
             let addr = [first(false), first(true)];
+            let sig = [
+                bounds.signature(false, addr[0]),
+                bounds.signature(true, addr[1]),
+            ];
             let key: Key<'_> = (
                 pod.namespace.index(),
                 &pod.labels,
@@ -441,10 +489,7 @@ impl PodClasses {
                     Some(true) => 2,
                 },
                 named_id,
-                [
-                    bounds.interval(false, addr[0]),
-                    bounds.interval(true, addr[1]),
-                ],
+                sig,
             );
             let next = u32::try_from(classes.len()).unwrap_or(u32::MAX);
             let class = *index.entry(key).or_insert_with(|| {
@@ -459,6 +504,7 @@ impl PodClasses {
                     named: named_id,
                     named_ports: ports,
                     addr,
+                    sig,
                     workloads: Vec::new(),
                 });
                 next

@@ -138,8 +138,9 @@ impl Setup {
     fn class_pairs(&mut self) -> Vec<(u32, u32, u32)> {
         let n = u32::try_from(self.classes.len()).unwrap_or(u32::MAX);
         let mut out = Vec::new();
-        for dst in 0..n {
-            for src in 0..n {
+        // Sources outside, so that the list comes out sorted.
+        for src in 0..n {
+            for dst in 0..n {
                 let Some(answer) = self.solver.pair(
                     &self.view,
                     &self.classes,
@@ -155,7 +156,6 @@ impl Setup {
                 }
             }
         }
-        out.sort_unstable();
         out
     }
 }

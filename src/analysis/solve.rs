@@ -185,6 +185,11 @@ pub(crate) struct SelInfo {
     pub(crate) opaque: bool,
     /// Whether a policy of it differs between the two sides of a diff.
     pub(crate) changed: bool,
+    /// Whether a rule names a port (resolved against the destination).
+    uses_named: bool,
+    /// Selections with equal predicates, networks, opacity and use of named ports see
+    /// peers alike: the same number for all of them.
+    peer_key: u32,
 }
 
 /// One side of the analyses: an engine, its policies, and per class and direction the
@@ -222,6 +227,7 @@ struct PolicyDir {
     preds: Vec<u32>,
     cidrs: CidrBounds,
     opaque: bool,
+    uses_named: bool,
 }
 
 impl View {
@@ -248,6 +254,8 @@ impl View {
 
         let mut per_policy: HashMap<(PolicyKind, usize, usize), PolicyDir> = HashMap::new();
         let mut sel_index: HashMap<(usize, Vec<(PolicyKind, usize)>), u32> = HashMap::new();
+        type PeerKey = (Vec<u32>, [Vec<(u8, u128)>; 2], bool, bool);
+        let mut peer_index: HashMap<PeerKey, u32> = HashMap::new();
         let mut sels: Vec<SelInfo> = Vec::new();
         let mut sel = Vec::with_capacity(classes.len());
         for c in &classes.classes {
@@ -282,6 +290,8 @@ impl View {
                             cidrs: CidrBounds::default(),
                             opaque: felix,
                             changed: false,
+                            uses_named: false,
+                            peer_key: NONE,
                         };
                         for p in &side.policies {
                             let d = per_policy.entry((p.kind, p.index, di)).or_insert_with(|| {
@@ -296,11 +306,21 @@ impl View {
                             info.preds.extend_from_slice(&d.preds);
                             info.cidrs.extend(&d.cidrs);
                             info.opaque |= d.opaque;
+                            info.uses_named |= d.uses_named;
                         }
                         info.breaks.finish();
                         info.preds.sort_unstable();
                         info.preds.dedup();
                         info.cidrs.finish();
+                        let peer_next = u32::try_from(peer_index.len()).unwrap_or(NONE);
+                        info.peer_key = *peer_index
+                            .entry((
+                                info.preds.clone(),
+                                info.cidrs.nets(),
+                                info.opaque,
+                                info.uses_named,
+                            ))
+                            .or_insert(peer_next);
                         sels.push(info);
                         next
                     });
@@ -358,6 +378,12 @@ fn policy_dir(
                 return None;
             }
             out.breaks.network_policy(np, direction);
+            out.uses_named = np.rules(direction).iter().any(|r| {
+                r.ports
+                    .iter()
+                    .flatten()
+                    .any(|p| matches!(p.port, crate::policy::PortSpec::Named(_)))
+            });
             out.cidrs.network_policy(np, direction);
             let own = cluster.namespace_id(np.namespace());
             for rule in np.rules(direction) {
@@ -379,6 +405,12 @@ fn policy_dir(
                 return None;
             }
             out.breaks.cluster_policy(cnp, direction);
+            out.uses_named = cnp.rules(direction).iter().any(|r| {
+                r.ports()
+                    .unwrap_or(&[])
+                    .iter()
+                    .any(|p| matches!(p, crate::policy::ClusterPort::Named(_)))
+            });
             out.cidrs.cluster_policy(cnp, direction);
             for rule in cnp.rules(direction) {
                 for peer in rule.peers() {
@@ -423,13 +455,17 @@ pub(crate) fn pair_v6(src: &ClassData, dst: &ClassData) -> bool {
 /// Computes side answers over one [`View`], caching per class.
 #[derive(Debug)]
 pub(crate) struct Solver {
-    /// Per (direction, selection, family): the index of its grouping in `groupings`.
+    /// Per (direction, selection's peer key, family): the index of its grouping in
+    /// `groupings`.
     grouping_index: HashMap<(usize, u32, bool), u32>,
     groupings: Vec<Grouping>,
     /// Per direction, class and family: the index of its grouping, `NONE` not found yet.
     grouping_of: [Vec<[u32; 2]>; 2],
     /// Per direction, class and family: per group, the answer (`NONE` not computed).
     answers: [Vec<[Vec<u32>; 2]>; 2],
+    /// Per direction, class and family: the answer for every peer, when its peers form
+    /// one group and it is known (`NONE` otherwise).
+    constant: [Vec<[u32; 2]>; 2],
 }
 
 impl Solver {
@@ -444,6 +480,10 @@ impl Solver {
             answers: [
                 vec![[Vec::new(), Vec::new()]; classes.len()],
                 vec![[Vec::new(), Vec::new()]; classes.len()],
+            ],
+            constant: [
+                vec![[NONE; 2]; classes.len()],
+                vec![[NONE; 2]; classes.len()],
             ],
         }
     }
@@ -469,13 +509,14 @@ impl Solver {
             return self.groupings.get(slot as usize);
         }
         let sel = view.sel_id(here, di, v6);
-        let id = match self.grouping_index.get(&(di, sel, v6)) {
+        let peer_key = view.sels.get(sel as usize).map_or(NONE, |s| s.peer_key);
+        let id = match self.grouping_index.get(&(di, peer_key, v6)) {
             Some(id) => *id,
             None => {
                 let g = make_grouping(view, classes, preds, di, sel, v6);
                 let id = u32::try_from(self.groupings.len()).unwrap_or(NONE);
                 self.groupings.push(g);
-                self.grouping_index.insert((di, sel, v6), id);
+                self.grouping_index.insert((di, peer_key, v6), id);
                 id
             }
         };
@@ -505,11 +546,24 @@ impl Solver {
     ) -> Option<u32> {
         let h = classes.data(here)?;
         let p = classes.data(peer)?;
+        if here == peer && h.pods.len() < 2 {
+            return None;
+        }
         let v6 = if di == 1 {
             pair_v6(h, p)
         } else {
             pair_v6(p, h)
         };
+        let constant = self
+            .constant
+            .get(di)
+            .and_then(|v| v.get(here as usize))
+            .and_then(|r| r.get(usize::from(v6)))
+            .copied()
+            .unwrap_or(NONE);
+        if constant != NONE {
+            return Some(constant);
+        }
         let sel = view.sel_id(here, di, v6);
         let grouping = self.grouping(view, classes, preds, di, here, v6)?;
         let group = *grouping.of.get(peer as usize)? as usize;
@@ -549,6 +603,16 @@ impl Solver {
         let id = table.intern(ports);
         if let Some(slot) = cache.get_mut(group) {
             *slot = id;
+        }
+        if groups == 1 {
+            if let Some(slot) = self
+                .constant
+                .get_mut(di)
+                .and_then(|v| v.get_mut(here as usize))
+                .and_then(|r| r.get_mut(usize::from(v6)))
+            {
+                *slot = id;
+            }
         }
         Some(id)
     }
@@ -594,6 +658,9 @@ fn make_grouping(
     let opaque = info.is_none_or(|i| i.opaque);
     let mut index: HashMap<(SmallVec<[u64; 2]>, u32, u32), u32> = HashMap::new();
     let mut of = Vec::with_capacity(classes.len());
+    // Addresses inside the same networks of every set are inside the same networks of
+    // this selection: one search per such set of networks.
+    let mut signatures: Vec<(u32, u32)> = Vec::new();
     for (c, data) in classes.classes.iter().enumerate() {
         let c = u32::try_from(c).unwrap_or(NONE);
         let key = match info {
@@ -610,11 +677,24 @@ fn make_grouping(
                 let interval = if info.cidrs.is_empty() {
                     0
                 } else {
-                    info.cidrs
-                        .interval(v6, data.addr.get(usize::from(v6)).copied().flatten())
+                    let global = data.sig.get(usize::from(v6)).copied().unwrap_or(NONE);
+                    match signatures.iter().find(|(g, _)| *g == global) {
+                        Some((_, local)) => *local,
+                        None => {
+                            let local = info
+                                .cidrs
+                                .signature(v6, data.addr.get(usize::from(v6)).copied().flatten());
+                            signatures.push((global, local));
+                            local
+                        }
+                    }
                 };
-                // The destination's named ports matter to egress rules.
-                let named = if di == 1 { data.named } else { 0 };
+                // The destination's named ports matter to egress rules naming ports.
+                let named = if di == 1 && info.uses_named {
+                    data.named
+                } else {
+                    0
+                };
                 (bits, interval, named)
             }
             _ => (SmallVec::new(), c, 0),
