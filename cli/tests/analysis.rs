@@ -517,3 +517,51 @@ fn the_new_subcommands_have_help() {
         assert!(text(&out.stdout).contains("Exit status"), "{sub}");
     }
 }
+
+/// The README's fenced block that starts with `first_line`, without that line.
+fn readme_block(first_line: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let start = readme
+        .find(&format!("```text\n{first_line}\n"))
+        .unwrap_or_else(|| panic!("README has no block starting {first_line:?}"))
+        + "```text\n".len()
+        + first_line.len()
+        + 1;
+    let len = readme[start..].find("```").unwrap();
+    readme[start..start + len].to_owned()
+}
+
+#[test]
+fn the_readmes_examples_are_what_the_commands_print() {
+    // map and exposure on the demo: the README shows the first lines.
+    for (cmd, first) in [("map", "$ netpol map"), ("exposure", "$ netpol exposure")] {
+        let out = netpol(&[cmd]);
+        assert_eq!(out.status.code(), Some(0));
+        let block = readme_block(first);
+        assert!(text(&out.stdout).starts_with(&block), "{cmd}:\n{block}");
+    }
+    // diff on this file's before and after.
+    let (before, after) = sides("readme");
+    let out = netpol(&["diff", &before, &after]);
+    assert_eq!(
+        text(&out.stdout),
+        readme_block("$ netpol diff before/ after/")
+    );
+    let out = netpol(&[
+        "diff",
+        "--flat",
+        "--json",
+        &before,
+        &after,
+        "--port",
+        "80/TCP",
+        "--ip",
+        "203.0.113.7",
+    ]);
+    let line = readme_block(
+        "{\"from\":{\"ip\":\"203.0.113.7\"},\"to\":\"tools/debug\",\"port\":80,\"protocol\":\"TCP\",\"before\":\"allow\",\"after\":\"deny\"}",
+    );
+    assert!(line.is_empty());
+    assert!(text(&out.stdout).lines().any(|l| l == "{\"from\":{\"ip\":\"203.0.113.7\"},\"to\":\"tools/debug\",\"port\":80,\"protocol\":\"TCP\",\"before\":\"allow\",\"after\":\"deny\"}"));
+}
