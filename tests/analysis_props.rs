@@ -14,12 +14,13 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use netpol::analysis::{
-    Change, ConnectivityMap, FlatChange, FlatEndpoint, PolicyItem, SemanticDiff, exposure, impact,
+    Change, ConnectivityMap, FlatChange, FlatEndpoint, PolicyItem, PortClasses, SemanticDiff,
+    exposure, impact,
 };
 use netpol::cluster::{Cluster, Endpoint, Flow, PodId};
 use netpol::engine::Engine;
 use netpol::explain::Verdict;
-use netpol::policy::{PolicyKind, PolicySet, Protocol};
+use netpol::policy::{Direction, PolicyKind, PolicySet, Protocol};
 use netpol::profile::Profile;
 use proptest::prelude::*;
 use support::*;
@@ -428,6 +429,46 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(cases(48))]
+
+    /// Every flow between pods has one verdict across each port class: checked at the
+    /// first, a middle and the last port of every interval, for every protocol.
+    #[test]
+    fn port_classes_cut_where_verdicts_may_change(cluster in cluster(), set in prop_oneof![k8s_set(), calico_set()], profile in prop_oneof![profiles(), calico_profiles()]) {
+        let engine = Engine::builder().profile(profile).build(&cluster, &set);
+        let classes = PortClasses::new(&cluster, &set);
+        for p in pods(&cluster) {
+            for q in pods(&cluster) {
+                for proto in Protocol::ALL {
+                    let mut count = 0;
+                    for (lo, hi) in classes.intervals(proto) {
+                        let v = decide(&engine, p, q, lo, proto);
+                        prop_assert_eq!(classes.class_of(proto, lo), count);
+                        prop_assert_eq!(classes.class_of(proto, hi), count);
+                        for port in [lo + (hi - lo) / 2, hi] {
+                            prop_assert_eq!(decide(&engine, p, q, port, proto), v, "{}..{} {}", lo, hi, port);
+                        }
+                        count += 1;
+                    }
+                    prop_assert_eq!(count, classes.len(proto));
+                }
+            }
+        }
+    }
+
+    /// `decide` allows a flow exactly when both of its sides do.
+    #[test]
+    fn decide_is_both_directions(cluster in cluster(), set in prop_oneof![k8s_set(), calico_set()], profile in prop_oneof![profiles(), calico_profiles()]) {
+        let engine = Engine::builder().profile(profile).build(&cluster, &set);
+        for flow in all_flows(&cluster) {
+            let sides = engine.decide_direction(flow, Direction::Egress).is_allowed()
+                && engine.decide_direction(flow, Direction::Ingress).is_allowed();
+            prop_assert_eq!(engine.decide(flow).is_allowed(), sides, "{}", cluster.describe_flow(flow));
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(cases(4))]
 
     #[test]
@@ -458,4 +499,58 @@ fn flat_changes_print_as_the_issue_writes_them() {
         serde_json::to_string(&c).unwrap(),
         r#"{"from":{"ip":"203.0.113.7"},"to":"x/a","port":80,"protocol":"TCP","before":"deny","after":"allow"}"#
     );
+}
+
+/// Labels and selectors using the keys of Calico's label view (`projectcalico.org/...`,
+/// `pcns.`), which the analyses treat apart under Felix's semantics: the map and the
+/// diff still equal brute force, with and without Felix.
+#[test]
+fn felix_label_view_edge_cases_equal_brute_force() {
+    use netpol::cluster::PodSpec;
+    use netpol::model::decode_policies;
+    use netpol::policy::Policy;
+    let cluster = Cluster::builder()
+        .namespace("a", [("team", "x")])
+        .namespace("b", [("team", "y")])
+        .pod(
+            PodSpec::new("a", "plain")
+                .label("app", "web")
+                .ip("10.0.0.1".parse().unwrap()),
+        )
+        .pod(
+            PodSpec::new("b", "shadow")
+                .label("app", "web")
+                .label("pcns.team", "x")
+                .ip("10.0.0.2".parse().unwrap()),
+        )
+        .pod(
+            PodSpec::new("b", "claims")
+                .label("projectcalico.org/namespace", "a")
+                .ip("10.0.0.3".parse().unwrap()),
+        )
+        .pod(PodSpec::new("b", "other").ip("10.0.0.5".parse().unwrap()))
+        .build()
+        .unwrap();
+    let written = decode_policies(
+        r#"{"kind": "NetworkPolicy", "apiVersion": "networking.k8s.io/v1",
+          "metadata": {"name": "from-team-x", "namespace": "b"},
+          "spec": {"podSelector": {},
+                   "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "x"}}}]},
+                               {"from": [{"podSelector": {"matchLabels": {"projectcalico.org/namespace": "a"}}}],
+                                "ports": [{"port": 80}]}]}}"#,
+    )
+    .unwrap();
+    let policies: Vec<Policy> = written.iter().map(|p| Policy::new(p).unwrap()).collect();
+    let set: PolicySet = policies.into_iter().collect();
+    for profile in [Profile::calico(), Profile::conformance()] {
+        check_map(&cluster, &set, profile.clone(), &probe_ports(false)).unwrap();
+        check_diff(
+            &cluster,
+            &PolicySet::new(),
+            &set,
+            profile,
+            &probe_ports(false),
+        )
+        .unwrap();
+    }
 }

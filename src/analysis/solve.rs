@@ -239,7 +239,24 @@ impl View {
         preds: &mut Preds,
     ) -> Self {
         let cluster = engine.cluster();
+        // Under Felix, a NetworkPolicy's or ClusterNetworkPolicy's selectors may read
+        // Calico's label view of a pod, which equals the pod's own labels (and its
+        // namespace's) for every key but Calico's own: unless a selector or a label uses
+        // those, their peers are grouped as without Felix; otherwise, to be safe, by class.
         let felix = engine.profile().enforces_calico_policy();
+        let labels_plain = cluster
+            .pods()
+            .all(|(_, p)| !p.labels.keys().any(|k| calico_key(k)))
+            && cluster
+                .namespaces()
+                .all(|(_, n)| !n.labels.keys().any(|k| calico_key(k)));
+        let felix_opaque = |selectors: &[&Selector]| {
+            felix
+                && (!labels_plain
+                    || selectors
+                        .iter()
+                        .any(|s| s.requirements().iter().any(|r| calico_key(&r.key))))
+        };
         let mut by_ns: Vec<Vec<u32>> = vec![Vec::new(); cluster.namespace_count()];
         for (i, c) in classes.classes.iter().enumerate() {
             if let Some(v) = by_ns.get_mut(c.namespace.index()) {
@@ -288,19 +305,28 @@ impl View {
                             breaks: Breaks::default(),
                             preds: Vec::new(),
                             cidrs: CidrBounds::default(),
-                            opaque: felix,
+                            opaque: false,
                             changed: false,
                             uses_named: false,
                             peer_key: NONE,
                         };
                         for p in &side.policies {
                             let d = per_policy.entry((p.kind, p.index, di)).or_insert_with(|| {
-                                policy_dir(cluster, classes, &by_ns, preds, set, p, direction)
-                                    .unwrap_or_else(|| PolicyDir {
-                                        breaks: all_breaks.clone(),
-                                        opaque: true,
-                                        ..PolicyDir::default()
-                                    })
+                                policy_dir(
+                                    cluster,
+                                    classes,
+                                    &by_ns,
+                                    preds,
+                                    set,
+                                    p,
+                                    direction,
+                                    &felix_opaque,
+                                )
+                                .unwrap_or_else(|| PolicyDir {
+                                    breaks: all_breaks.clone(),
+                                    opaque: true,
+                                    ..PolicyDir::default()
+                                })
                             });
                             info.breaks.extend(&d.breaks);
                             info.preds.extend_from_slice(&d.preds);
@@ -361,6 +387,7 @@ impl View {
 
 /// What a policy's rules of one direction read; `None` when the reference names no
 /// policy of the set.
+#[allow(clippy::too_many_arguments)]
 fn policy_dir(
     cluster: &Cluster,
     classes: &PodClasses,
@@ -369,6 +396,7 @@ fn policy_dir(
     set: PolicySetRef<'_>,
     p: &PolicyRef,
     direction: Direction,
+    felix_opaque: &dyn Fn(&[&Selector]) -> bool,
 ) -> Option<PolicyDir> {
     let mut out = PolicyDir::default();
     match p.kind {
@@ -386,6 +414,17 @@ fn policy_dir(
             });
             out.cidrs.network_policy(np, direction);
             let own = cluster.namespace_id(np.namespace());
+            let peers = np
+                .rules(direction)
+                .iter()
+                .flat_map(|r| r.peers.iter().flatten())
+                .flat_map(|peer| match peer {
+                    Peer::Pods { namespaces, pods } => vec![Some(pods), namespaces.as_ref()],
+                    _ => Vec::new(),
+                })
+                .flatten();
+            let all: Vec<&Selector> = std::iter::once(np.pod_selector()).chain(peers).collect();
+            out.opaque = felix_opaque(&all);
             for rule in np.rules(direction) {
                 for peer in rule.peers.iter().flatten() {
                     if let Peer::Pods { namespaces, pods } = peer {
@@ -405,6 +444,21 @@ fn policy_dir(
                 return None;
             }
             out.breaks.cluster_policy(cnp, direction);
+            let subject = match cnp.subject() {
+                crate::policy::Subject::Namespaces(s) => vec![s],
+                crate::policy::Subject::Pods { namespaces, pods } => vec![namespaces, pods],
+            };
+            let peers = cnp
+                .rules(direction)
+                .iter()
+                .flat_map(|r| r.peers())
+                .flat_map(|peer| match peer {
+                    ClusterPeer::Namespaces(s) | ClusterPeer::Nodes(s) => vec![s],
+                    ClusterPeer::Pods { namespaces, pods } => vec![namespaces, pods],
+                    _ => Vec::new(),
+                });
+            let all: Vec<&Selector> = subject.into_iter().chain(peers).collect();
+            out.opaque = felix_opaque(&all);
             out.uses_named = cnp.rules(direction).iter().any(|r| {
                 r.ports()
                     .unwrap_or(&[])
@@ -437,6 +491,11 @@ fn policy_dir(
         _ => return None,
     }
     Some(out)
+}
+
+/// Whether a label key is one Calico's label view writes over or adds.
+fn calico_key(k: &str) -> bool {
+    k.starts_with("projectcalico.org/") || k.starts_with("pcns.") || k.starts_with("pcsa.")
 }
 
 /// How the peers of one selection are grouped, for one direction and family: per class
