@@ -528,13 +528,7 @@ impl PodClasses {
                 })
                 .push(id);
         }
-        let ns_name = |i: usize| {
-            cluster
-                .namespaces()
-                .nth(i)
-                .map_or(String::new(), |(_, n)| n.name.clone())
-        };
-        let ns_names: Vec<String> = (0..cluster.namespace_count()).map(ns_name).collect();
+        let ns_names: Vec<String> = cluster.namespaces().map(|(_, n)| n.name.clone()).collect();
         let ns_of = |i: usize| ns_names.get(i).map_or("", String::as_str);
         order.sort_by(|a, b| (ns_of(a.0), a.1, a.2).cmp(&(ns_of(b.0), b.1, b.2)));
         let mut parts: HashMap<(usize, &str), u32> = HashMap::new();
