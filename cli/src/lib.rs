@@ -14,6 +14,8 @@
 //! | 0 | done; nothing in the input was refused |
 //! | 1 | done, but something in the input was refused or left out (`reach`, `explain`: an object that cannot be used; `validate`: a policy the apiserver would refuse; `flannel`: a net-conf flannel refuses) |
 //! | 2 | usage error, a path that cannot be read, output that cannot be written, or a cluster that cannot be built |
+//!
+//! `diff` follows diff(1) instead: 0 same, 1 changed, 2 error.
 
 pub mod commands;
 pub mod demo;
@@ -48,6 +50,9 @@ Examples:
   netpol reach cluster.yaml --from 198.51.100.7  # Services as an outside client reaches them
   netpol explain 198.51.100.7 203.0.113.10 443 cluster.yaml --node node-2
   netpol validate policies/                      # for CI
+  netpol map cluster.yaml --format dot           # who reaches whom, on which ports
+  netpol diff before/ after/                     # what a change allows or denies
+  netpol exposure cluster.yaml                   # isolated? open to the outside?
   netpol flannel net-conf.json --nodes 5
   netpol serve < requests.jsonl                  # JSON lines in, JSON lines out";
 
@@ -77,6 +82,15 @@ pub enum Command {
     /// Answer JSON requests, one per line on stdin, with one JSON answer per line on
     /// stdout (load, decide, explain, matrix).
     Serve(commands::serve::Args),
+    /// The allowed connections between workloads, as port sets per protocol (text,
+    /// JSON, CSV, Markdown, Graphviz DOT, SVG).
+    Map(commands::map::Args),
+    /// What two policy sets on one cluster allow differently, or the impact of changes;
+    /// exit 0 same, 1 changed, 2 error.
+    Diff(commands::diff::Args),
+    /// Per workload and direction: isolated?, reachable from outside (which CIDRs),
+    /// from every namespace, from every pod.
+    Exposure(commands::exposure::Args),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -100,5 +114,8 @@ pub fn run(command: Command) -> u8 {
         Command::Validate(a) => commands::validate::run(a),
         Command::Flannel(a) => commands::flannel::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Map(a) => commands::map::run(a),
+        Command::Diff(a) => commands::diff::run(a),
+        Command::Exposure(a) => commands::exposure::run(a),
     }
 }

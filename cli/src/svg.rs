@@ -136,3 +136,89 @@ pub fn heatmap(title: &str, names: &[String], matrices: &[Matrix]) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+/// An SVG grid of connections between named things (the connectivity map's workloads):
+/// rows are sources, columns destinations, a green square where `cell(i, j)` gives the
+/// allowed ports (shown as the square's tooltip), blank where nothing is allowed.
+pub fn connections(
+    title: &str,
+    names: &[String],
+    cell: &dyn Fn(usize, usize) -> Option<String>,
+) -> String {
+    let n = names.len().max(1);
+    let cell_size = (720 / n).clamp(2, 22) as f64;
+    let labels = cell_size >= 9.0;
+    let font = (cell_size * 0.55).clamp(7.0, 12.0);
+    let longest = names.iter().map(|s| s.chars().count()).max().unwrap_or(0) as f64;
+    let label_space = if labels {
+        longest * font * 0.62 + 8.0
+    } else {
+        4.0
+    };
+    let grid = cell_size * n as f64;
+    let width = (label_space + grid + 40.0).max(420.0);
+    let height = 90.0 + label_space + grid + 24.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}">"#
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<text x="16" y="26" {FONT} font-size="16" font-weight="bold" fill="#222">{}</text>"##,
+        escape(title)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="16" y="48" {FONT} font-size="12" fill="#444">rows: from (source) · columns: to (destination) · hover a square for its ports</text>"##
+    );
+    let gx = 20.0 + label_space;
+    let gy = 70.0 + label_space;
+    let _ = writeln!(
+        s,
+        r##"<rect x="{gx:.1}" y="{gy:.1}" width="{grid:.1}" height="{grid:.1}" fill="{DENY}" fill-opacity="0.25"/>"##
+    );
+    let gap = if cell_size >= 6.0 { 1.0 } else { 0.0 };
+    let _ = writeln!(s, "<g>");
+    for i in 0..names.len() {
+        for j in 0..names.len() {
+            if let Some(ports) = cell(i, j) {
+                let _ = write!(
+                    s,
+                    r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{ALLOW}"><title>{} → {}: {}</title></rect>"#,
+                    gx + j as f64 * cell_size,
+                    gy + i as f64 * cell_size,
+                    cell_size - gap,
+                    cell_size - gap,
+                    escape(names.get(i).map_or("", String::as_str)),
+                    escape(names.get(j).map_or("", String::as_str)),
+                    escape(&ports)
+                );
+            }
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "</g>");
+    if labels {
+        for (i, name) in names.iter().enumerate() {
+            let y = gy + i as f64 * cell_size + cell_size / 2.0 + font * 0.35;
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.1}" y="{y:.1}" {FONT} font-size="{font:.1}" text-anchor="end" fill="#222">{}</text>"##,
+                gx - 5.0,
+                escape(name)
+            );
+            let x = gx + i as f64 * cell_size + cell_size / 2.0 + font * 0.35;
+            let _ = writeln!(
+                s,
+                r##"<text x="{x:.1}" y="{:.1}" {FONT} font-size="{font:.1}" text-anchor="start" transform="rotate(-90 {x:.1} {:.1})" fill="#222">{}</text>"##,
+                gy - 5.0,
+                gy - 5.0,
+                escape(name)
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}

@@ -781,6 +781,31 @@ impl Engine {
         Verdict::from(self.inner.allows(flow))
     }
 
+    /// One side's answer: the source's egress answer (`Egress`) or the destination's
+    /// ingress answer (`Ingress`). [`decide`](Self::decide) allows a flow exactly when
+    /// both sides do; a side that is not a pod allows. Allocates nothing. For analyses
+    /// that compute each side once and combine the answers.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    /// use netpol::engine::Engine;
+    /// use netpol::model::NetworkPolicy;
+    /// use netpol::policy::{Direction, Policy};
+    /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).pod(PodSpec::new("x", "b")).build()?;
+    /// let deny = [Policy::new(&NetworkPolicy::new("x", "deny-ingress"))?];
+    /// let engine = Engine::build(&cluster, &deny);
+    /// let a = Endpoint::Pod(cluster.pod_id("x", "a").unwrap());
+    /// let b = Endpoint::Pod(cluster.pod_id("x", "b").unwrap());
+    /// let flow = Flow::new(a, b, 80, Default::default());
+    /// assert!(engine.decide_direction(flow, Direction::Egress).is_allowed());
+    /// assert!(!engine.decide_direction(flow, Direction::Ingress).is_allowed());
+    /// assert!(!engine.decide(flow).is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn decide_direction(&self, flow: Flow<'_>, direction: Direction) -> Verdict {
+        Verdict::from(self.inner.side_allows(flow, direction))
+    }
+
     /// Like [`decide`](Self::decide), but a flow naming a pod or node this engine's cluster
     /// does not hold is an error rather than a denial: for callers that keep ids across
     /// rebuilds.
@@ -945,6 +970,35 @@ impl Inner {
             }
         }
         true
+    }
+
+    /// [`allows`](Self::allows) for one side only.
+    fn side_allows(&self, flow: Flow<'_>, direction: Direction) -> bool {
+        if !self.profile.enforces_any() {
+            return true;
+        }
+        let src = self.side(flow.src);
+        let dst = self.side(flow.dst);
+        if matches!(src, Side::Unknown) || matches!(dst, Side::Unknown) {
+            return false;
+        }
+        if self.profile.self_exempt() && !flow.via_service {
+            if let (Endpoint::Pod(a), Endpoint::Pod(b)) = (flow.src, flow.dst) {
+                if a == b {
+                    return true;
+                }
+            }
+        }
+        let v6 = self.sides_v6(flow, src, dst);
+        let (here, other, di) = match direction {
+            Direction::Egress => (src, dst, 1),
+            Direction::Ingress => (dst, src, 0),
+        };
+        let Side::Pod(here) = here else {
+            return true;
+        };
+        let class = self.class_for(here, other, flow, direction, v6);
+        class == NOT_ISOLATED || self.class_allows(class, di, flow, other, v6)
     }
 
     fn special(&self, flow: Flow<'_>) -> Option<Special> {

@@ -1,8 +1,11 @@
 //! The subcommands, one module each, and what several of them share: loading a cluster
 //! from manifests (or the demo), naming endpoints and ports, writing the output.
 
+pub mod diff;
 pub mod explain;
+pub mod exposure;
 pub mod flannel;
+pub mod map;
 pub mod reach;
 pub mod serve;
 pub mod validate;
