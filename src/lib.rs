@@ -13,6 +13,7 @@
 )]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
+pub mod analysis;
 pub mod calico;
 pub mod cidr;
 pub mod cluster;

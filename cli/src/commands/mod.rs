@@ -3,6 +3,7 @@
 
 pub mod explain;
 pub mod flannel;
+pub mod lint;
 pub mod reach;
 pub mod serve;
 pub mod validate;
