@@ -222,6 +222,49 @@ fn np002_np003_peers_that_select_nothing() {
     );
     let r = run(&c("{}"));
     assert!(of(&r, Check::PeerMatchesNothing).is_empty());
+    // Calico rule sides, with Felix's labels.
+    let calico = |source: &str| {
+        format!(
+            r#"{{"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+                "metadata": {{"name": "k", "namespace": "shop"}},
+                "spec": {{"selector": "app == 'db'", "ingress": [{{"action": "Allow", "source": {source}}}]}}}}"#
+        )
+    };
+    let r = run_on(
+        &cluster(),
+        &calico(r#"{"selector": "app == 'nothing'"}"#),
+        Profile::calico(),
+    );
+    assert_eq!(
+        where_(&r, Check::PeerMatchesNothing),
+        [("k".into(), "spec.ingress[0].source.selector".into())]
+    );
+    let r = run_on(
+        &cluster(),
+        &calico(r#"{"namespaceSelector": "team == 'nowhere'"}"#),
+        Profile::calico(),
+    );
+    assert_eq!(
+        where_(&r, Check::NamespaceSelectorMatchesNothing),
+        [(
+            "k".into(),
+            "spec.ingress[0].source.namespaceSelector".into()
+        )]
+    );
+    // `app == 'client'` in namespace other, through the namespace's labels.
+    let r = run_on(
+        &cluster(),
+        &calico(r#"{"selector": "app == 'client'", "namespaceSelector": "team == 'other'"}"#),
+        Profile::calico(),
+    );
+    assert!(of(&r, Check::PeerMatchesNothing).is_empty(), "{r:#?}");
+    assert!(of(&r, Check::NamespaceSelectorMatchesNothing).is_empty());
+    let r = run_on(
+        &cluster(),
+        &calico(r#"{"selector": "app == 'api'"}"#),
+        Profile::calico(),
+    );
+    assert!(of(&r, Check::PeerMatchesNothing).is_empty());
 }
 
 #[test]

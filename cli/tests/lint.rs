@@ -168,3 +168,14 @@ fn help_documents_the_exit_codes_and_every_check() {
         assert!(help.contains(check.code()), "--help lacks {check}");
     }
 }
+
+#[test]
+fn readme_example_is_the_output() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let marker = "```text\n$ netpol lint cli/tests/data/lint/problems.yaml\n";
+    let start = readme.find(marker).expect("README shows netpol lint") + marker.len();
+    let len = readme[start..].find("```").unwrap();
+    let out = netpol(&["lint", PROBLEMS]);
+    assert_eq!(text(&out.stdout), &readme[start..start + len]);
+}

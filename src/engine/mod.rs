@@ -48,7 +48,7 @@
 
 mod bitset;
 mod blocks;
-mod calico;
+pub(crate) mod calico;
 mod compile;
 mod matrix;
 mod rule_index;

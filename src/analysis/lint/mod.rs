@@ -262,13 +262,15 @@ catalogue! {
     /// and service account selectors) selects no pod of the cluster, as the engine
     /// resolves it. Exact.
     EmptySubject = "NP001", Warning, Exact, "policy selects no pod";
-    /// NP002. A peer's `namespaceSelector` (NetworkPolicy), a ClusterNetworkPolicy's
-    /// `namespaces` or `pods.namespaceSelector` (peers and subject) selects no namespace
-    /// of the cluster. Exact (Calico's peer selectors are not checked).
+    /// NP002. A peer's `namespaceSelector` (NetworkPolicy, Calico rule sides), a
+    /// ClusterNetworkPolicy's `namespaces` or `pods.namespaceSelector` (peers and subject)
+    /// selects no namespace of the cluster. Exact.
     NamespaceSelectorMatchesNothing = "NP002", Warning, Exact, "namespace selector selects no namespace";
     /// NP003. A pod peer selects namespaces but no pod in them (NetworkPolicy
-    /// `podSelector`, ClusterNetworkPolicy `pods`), or a ClusterNetworkPolicy `nodes`
-    /// peer selects no node. Exact.
+    /// `podSelector`, ClusterNetworkPolicy `pods`), a ClusterNetworkPolicy `nodes` peer
+    /// selects no node, or a Calico rule side's selectors (`selector`,
+    /// `serviceAccounts`, with its namespace) match no pod and no network set as Felix
+    /// sees them. Exact.
     PeerMatchesNothing = "NP003", Warning, Exact, "peer selects nothing";
     /// NP004. A written `namespaceSelector` with terms selects every namespace of the
     /// cluster: if every namespace is meant, `{}` says so and keeps saying it when

@@ -36,6 +36,8 @@ struct State {
     /// ClusterNetworkPolicy rules: whether every key where it matched had the
     /// NetworkPolicy tier before it.
     np_first: Option<bool>,
+    /// NetworkPolicies: some key had it as the only NetworkPolicy selecting the pods.
+    sole: bool,
     /// Rules that alone cover it at every key (naming pass).
     covers: Option<BTreeSet<RuleId>>,
 }
@@ -300,6 +302,7 @@ fn analyse(model: &Model, specials: &[Specials], st: &mut States) {
                 continue;
             }
             // The only NetworkPolicy here: without it, the tier does not select the pods.
+            s.sole = true;
             if model.domains {
                 s.unknown = true;
                 st.unmodelled.insert((Check::RedundantPolicy, DOMAINS));
@@ -487,10 +490,15 @@ fn report(ctx: &Context<'_>, st: &States, out: &mut Out<'_>) {
                 _ => 0,
             })
             .sum();
-        let what = if rules == 0 {
-            "every pod it selects is isolated by other NetworkPolicies too".to_owned()
-        } else {
-            "what it allows is allowed anyway (by other rules, or because nothing else isolates its pods), and what it denies is denied anyway".to_owned()
+        let sole = st.policies.get(p).is_some_and(|s| s.sole);
+        let what = match (sole, rules) {
+            (false, 0) => "every pod it selects is isolated by other NetworkPolicies too",
+            (false, _) => {
+                "every pod it selects is isolated by other NetworkPolicies too, and their rules allow everything its rules allow"
+            }
+            (true, _) => {
+                "where it is the only NetworkPolicy of its pods, what it allows and what it denies would be so without it"
+            }
         };
         out.push(Finding::new(
             Check::RedundantPolicy,

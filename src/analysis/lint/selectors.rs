@@ -2,6 +2,8 @@
 
 use super::context::{Context, PolicyId, Scope, dir_index};
 use super::{Check, Finding, Out};
+use crate::calico::selector::{LabelMap, Selector as CalicoSelector};
+use crate::engine::calico::{PodLabels, SetLabels};
 use crate::policy::{ClusterPeer, Direction, Peer, Subject};
 use crate::selector::Selector;
 
@@ -259,7 +261,106 @@ fn cluster_policies(ctx: &Context<'_>, out: &mut Out<'_>) {
     }
 }
 
+/// A namespace's labels as a Calico `namespaceSelector` sees them.
+struct NamespaceLabels<'a> {
+    name: &'a str,
+    labels: &'a crate::model::Labels,
+}
+
+impl LabelMap for NamespaceLabels<'_> {
+    fn label(&self, key: &str) -> Option<&str> {
+        if key == "projectcalico.org/name" {
+            return Some(self.name);
+        }
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+/// Whether a Calico peer selector (as Felix evaluates it) matches a pod or a network set.
+fn calico_members(ctx: &Context<'_>, sel: &CalicoSelector) -> bool {
+    let pods = ctx.pods.iter().enumerate().any(|(i, pod)| {
+        let ns = ctx.pod_ns.get(i).copied().unwrap_or(0);
+        sel.matches(&PodLabels {
+            own: &pod.labels,
+            namespace: ctx.ns_names.get(ns).copied().unwrap_or(""),
+            namespace_labels: ctx.ns_labels.get(ns).copied(),
+            account: &pod.service_account,
+        })
+    });
+    pods || ctx.policies.network_sets().iter().any(|set| {
+        let ns = set.namespace().and_then(|n| ctx.ns_by_name.get(n).copied());
+        sel.matches(&SetLabels {
+            own: set.labels(),
+            namespace: set.namespace(),
+            namespace_labels: ns.and_then(|n| ctx.ns_labels.get(n).copied()),
+        })
+    })
+}
+
+/// NP002/NP003 for Calico rules: `namespaceSelector` and the peer selectors.
+fn calico_peers(ctx: &Context<'_>, out: &mut Out<'_>) {
+    let globals = ctx
+        .policies
+        .network_sets()
+        .iter()
+        .any(|s| s.namespace().is_none());
+    for (i, policy) in ctx.policies.calico_policies().iter().enumerate() {
+        let id = PolicyId::Calico(i);
+        for d in Direction::BOTH {
+            for (r, rule) in policy.rules(d).iter().enumerate() {
+                for (side, e) in [
+                    ("source", rule.source()),
+                    ("destination", rule.destination()),
+                ] {
+                    let path = format!("spec.{}[{r}].{side}", d.field());
+                    if let Some(ns_sel) = e.namespace_selector() {
+                        let any = ctx
+                            .ns_names
+                            .iter()
+                            .zip(&ctx.ns_labels)
+                            .any(|(name, labels)| {
+                                ns_sel.matches_namespace(&NamespaceLabels { name, labels })
+                            })
+                            || (globals && ns_sel.matches_non_namespaced());
+                        if !any {
+                            out.push(Finding::new(
+                                Check::NamespaceSelectorMatchesNothing,
+                                ctx.object(id),
+                                format!("{path}.namespaceSelector"),
+                                format!("namespaceSelector {ns_sel} selects no namespace of the cluster: this rule matches nothing on its {side} side"),
+                                "check the selector against the namespaces' labels (kubectl get ns --show-labels)",
+                            ));
+                            continue;
+                        }
+                    }
+                    let Some(members) = e.ip_set_selector() else {
+                        continue;
+                    };
+                    if calico_members(ctx, members) {
+                        continue;
+                    }
+                    let field = if e.selector().is_some() {
+                        format!("{path}.selector")
+                    } else if e.service_accounts().is_some() {
+                        format!("{path}.serviceAccounts")
+                    } else {
+                        path.clone()
+                    };
+                    out.push(Finding::new(
+                        Check::PeerMatchesNothing,
+                        ctx.object(id),
+                        field,
+                        format!("no pod or network set matches the {side} (Felix's selector: {members}): this rule matches nothing"),
+                        "check the selector against the pods' and network sets' labels",
+                    ));
+                }
+            }
+        }
+    }
+}
+
 fn calico_policies(ctx: &Context<'_>, out: &mut Out<'_>) {
+    calico_peers(ctx, out);
     let mut selected = vec![false; ctx.policies.calico_policies().len()];
     for class in &ctx.classes {
         for d in Direction::BOTH {
