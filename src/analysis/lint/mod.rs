@@ -297,7 +297,9 @@ catalogue! {
     /// changes the decision of no flow in this cluster, in its direction: everything it
     /// allows is allowed by other rules, decided earlier by the Admin tier, or never
     /// policed (a pod's traffic with itself and, where the profile exempts it, with its
-    /// own node). Names the rule that covers it alone when there is one. Exact under
+    /// own node). Names the rule that covers it alone when there is one. Each finding is
+    /// about removing that rule alone: two rules that cover each other are both reported,
+    /// and only one of them can go. Exact under
     /// profiles without Calico's Felix; under Felix, sound (when Calico policies share the
     /// `default` tier the check is skipped). Rules that match no flow at all are left to
     /// NP002/NP003/NP030.
@@ -306,7 +308,8 @@ catalogue! {
     /// NetworkPolicies also isolate its pods, their rules cover its rules (exact there);
     /// where it is the only one, what it allows and what happens without it are the same
     /// (compared under both ways the NetworkPolicy tier treats a pod's traffic with itself
-    /// and its own node, which may miss a policy that only matters for those). Sound.
+    /// and its own node, which may miss a policy that only matters for those). Sound. As
+    /// for NP020, two policies that cover each other are both reported.
     RedundantPolicy = "NP021", Warning, Sound, "redundant NetworkPolicy";
     /// NP022. A ClusterNetworkPolicy rule decides no flow: earlier rules of its tier (or
     /// earlier tiers, or the NetworkPolicy tier for a Baseline rule) decide every flow it

@@ -505,7 +505,7 @@ fn report(ctx: &Context<'_>, st: &States, out: &mut Out<'_>) {
             ctx.object(*p),
             "spec",
             format!("removing this policy changes no decision in this cluster: {what}"),
-            "delete it, or keep it deliberately as a safety net for pods the other policies may stop selecting",
+            "delete it (one at a time: policies that cover each other are each reported), or keep it deliberately as a safety net for pods the other policies may stop selecting",
         ));
     }
     for (r, s) in &st.rules {
@@ -532,7 +532,7 @@ fn report(ctx: &Context<'_>, st: &States, out: &mut Out<'_>) {
                     ctx.object(r.policy),
                     field,
                     format!("removing this rule changes no decision in this cluster: {by}"),
-                    "delete the rule, or narrow the rule that covers it if that one is too broad",
+                    "delete the rule (one at a time: rules that cover each other are each reported), or narrow the rule that covers it if that one is too broad",
                 ));
             }
             PolicyId::Cluster(_) if !s.fires => {
