@@ -528,6 +528,65 @@ fn np023_ineffective_cluster_rule() {
     assert!(of(&r, Check::IneffectiveRule).is_empty());
 }
 
+#[test]
+fn np024_calico_rules_never_read() {
+    let gnp = |name: &str, order: u32, rules: &str| {
+        format!(
+            r#"{{"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {{"name": "{name}"}},
+                "spec": {{"order": {order}, "selector": "all()", "ingress": {rules}}}}}"#
+        )
+    };
+    // Behind a catch-all, and behind an identical rule.
+    let r = run_on(
+        &cluster(),
+        &gnp(
+            "g",
+            10,
+            r#"[{"action": "Allow", "protocol": "TCP", "source": {"selector": "app == 'api'"}},
+                {"action": "Deny", "protocol": "TCP", "source": {"selector": "app == 'api'"}},
+                {"action": "Deny"},
+                {"action": "Allow", "protocol": "UDP"}]"#,
+        ),
+        Profile::calico(),
+    );
+    assert_eq!(
+        where_(&r, Check::CalicoShadowedRule),
+        [
+            ("g".into(), "spec.ingress[1]".into()),
+            ("g".into(), "spec.ingress[3]".into())
+        ]
+    );
+    // A Log rule decides nothing: what follows it is read.
+    let r = run_on(
+        &cluster(),
+        &gnp("g", 10, r#"[{"action": "Log"}, {"action": "Allow"}]"#),
+        Profile::calico(),
+    );
+    assert!(of(&r, Check::CalicoShadowedRule).is_empty());
+    // A policy behind one that decides everything, in the same tier.
+    let two = |second_selector: &str| {
+        list(&[
+            gnp(
+                "first",
+                10,
+                r#"[{"action": "Deny", "source": {"selector": "app == 'web'"}}, {"action": "Allow"}]"#,
+            ),
+            format!(
+                r#"{{"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {{"name": "second"}},
+                    "spec": {{"order": 20, "selector": "{second_selector}", "ingress": [{{"action": "Deny"}}]}}}}"#
+            ),
+        ])
+    };
+    let r = run_on(&cluster(), &two("app == 'db'"), Profile::calico());
+    assert_eq!(
+        where_(&r, Check::CalicoShadowedRule),
+        [("second".into(), "spec.ingress".into())]
+    );
+    // Not under a profile where Calico's policies are not enforced (NP050 says so).
+    let r = run_on(&cluster(), &two("app == 'db'"), Profile::conformance());
+    assert!(of(&r, Check::CalicoShadowedRule).is_empty());
+}
+
 // ---------------------------------------------------------------------------------------
 // NP030–NP032
 // ---------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ Checks (codes are stable; --only and --disable take them):
   NP021 redundant NetworkPolicy
   NP022 shadowed ClusterNetworkPolicy rule
   NP023 ClusterNetworkPolicy rule that changes no verdict
+  NP024 Calico rule never read (behind a catch-all or identical rule)
   NP030 named port no destination declares
   NP031 criteria that can never match
   NP032 port no selected pod declares (info)

@@ -53,6 +53,7 @@
 //! | NP021 | [`RedundantPolicy`](Check::RedundantPolicy): a NetworkPolicy changes no decision | warning | sound |
 //! | NP022 | [`ShadowedRule`](Check::ShadowedRule): a tier rule never decides a flow | warning | exact |
 //! | NP023 | [`IneffectiveRule`](Check::IneffectiveRule): a tier rule decides flows as they would be decided without it | warning | sound |
+//! | NP024 | [`CalicoShadowedRule`](Check::CalicoShadowedRule): a Calico rule behind a catch-all or identical rule, or behind a policy that decides everything first | warning | sound |
 //! | NP030 | [`UndeclaredNamedPort`](Check::UndeclaredNamedPort): no destination declares a named port | warning | exact |
 //! | NP031 | [`NeverMatches`](Check::NeverMatches): criteria that can never match | warning | exact |
 //! | NP032 | [`UndeclaredPort`](Check::UndeclaredPort): no selected pod declares a port | info | heuristic |
@@ -94,6 +95,7 @@ mod redundancy;
 mod selectors;
 mod sets;
 mod symbolic;
+mod tiers;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -321,6 +323,12 @@ catalogue! {
     /// verdict the same: the rules and tiers after it decide those flows the same way.
     /// Sound; skipped where NP022 is.
     IneffectiveRule = "NP023", Warning, Sound, "tier rule decides nothing that would change";
+    /// NP024. A Calico rule that is never read: an earlier rule of its policy with a
+    /// terminal action (Allow, Deny, Pass) has no criteria or the same criteria; or, at
+    /// every pod the policy applies to, an earlier policy of its tier has such a catch-all
+    /// rule and so decides every flow first. Sound (only these syntactic forms of
+    /// shadowing are found); runs where the profile enforces Calico's policies.
+    CalicoShadowedRule = "NP024", Warning, Sound, "Calico rule never read";
     /// NP030. A rule names a port that no pod it concerns declares (with that name and
     /// protocol): for ingress, the pods the policy selects; for egress, the pods its
     /// peers select (every pod when it has none). That port entry matches nothing. Exact.
@@ -822,6 +830,7 @@ impl Linter {
         dns::run(&ctx, &mut out);
         redundancy::run(&ctx, &mut out);
         priority::run(&ctx, &mut out);
+        tiers::run(&ctx, &mut out);
         let mut report = out.report;
         report.findings.sort_by(|a, b| {
             (
