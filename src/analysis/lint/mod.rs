@@ -62,7 +62,7 @@
 //! | NP051 | [`IpBlockNotMatchedByProfile`](Check::IpBlockNotMatchedByProfile): an ipBlock holds pod or node IPs the plugin does not match | warning | exact |
 //! | NP060 | [`PriorityConflict`](Check::PriorityConflict): equal-priority ClusterNetworkPolicies decide a flow differently | warning | exact |
 //! | NP061 | [`CalicoOrderConflict`](Check::CalicoOrderConflict): equal-order Calico policies with different actions on shared endpoints | warning | heuristic |
-//! | NP070 | [`NotIsolated`](Check::NotIsolated): a pod no policy selects where others are selected | warning | exact |
+//! | NP070 | [`NotIsolated`](Check::NotIsolated): a pod no policy isolates where others are isolated | warning | exact |
 //! | NP080 | [`DuplicateName`](Check::DuplicateName): two objects with one kind, namespace and name | error | exact |
 //!
 //! Each [`Check`] variant documents what it reports and what it guarantees;
@@ -364,9 +364,11 @@ catalogue! {
     /// in one direction and hold rules with different actions: Felix orders them by name,
     /// so the verdict may depend on their names. Heuristic (the rules may not overlap).
     CalicoOrderConflict = "NP061", Warning, Heuristic, "equal-order Calico policies with different actions";
-    /// NP070. A pod that no policy selects for a direction, in a namespace where policies
-    /// select other pods for that direction: it is open while its neighbours are
-    /// protected. Exact.
+    /// NP070. A pod that no isolating policy (a NetworkPolicy, or a Calico policy, as
+    /// the profile enforces them; a ClusterNetworkPolicy alone isolates nothing) selects
+    /// for a direction, in a namespace where such policies select other pods for that
+    /// direction: it is open while its neighbours are protected. Reported per class of
+    /// pods (same labels). Exact.
     NotIsolated = "NP070", Warning, Exact, "pod not isolated where its neighbours are";
     /// NP080. Two objects of one kind with the same namespace and name: the API keeps
     /// one, so one of them does not exist. Exact.
