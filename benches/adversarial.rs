@@ -12,7 +12,12 @@
 //! - `selector`: pod and peer selectors with 100 / 1,000 expressions each;
 //! - `pods`: 10,000 / 100,000 pods in 100 namespaces under 50 policies;
 //! - `shared_cidr`: 500 / 5,000 ipBlocks with the same `cidr`, each with its own
-//!   `except` entry (many blocks open over many prefixes).
+//!   `except` entry (many blocks open over many prefixes);
+//! - `decode`: decoding alone, no validation: the `object` policy of ~150 KB / ~1.5 MB
+//!   (`NetworkPolicy::from_json`, the streaming pass), the same with a repeated key at its
+//!   end (which the streaming pass refuses, so it is read into a tree and decoded again
+//!   from it, as Go decodes a repeated key), and a `NetworkPolicyList` of 500 / 5,000
+//!   policies (`decode_policies`, item by item).
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -21,7 +26,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use netpol::cluster::{Cluster, PodSpec};
 use netpol::engine::Engine;
-use netpol::model::NetworkPolicy;
+use netpol::model::{NetworkPolicy, decode_policies};
 use netpol::policy::Policy;
 
 fn v4(n: u32) -> IpAddr {
@@ -61,26 +66,36 @@ fn except_block(n: u32) -> Vec<NetworkPolicy> {
     ))]
 }
 
-fn many_policies(n: u32) -> Vec<NetworkPolicy> {
-    (0..n)
-        .map(|i| {
-            decode(&format!(
-                r#"{{"metadata": {{"name": "p{i}", "namespace": "ns0"}},
-                    "spec": {{"podSelector": {{"matchLabels": {{"app": "app{a}"}}}},
-                      "ingress": [{{"from": [{{"podSelector": {{"matchLabels": {{"role": "r{r}"}}}}}},
-                                             {{"ipBlock": {{"cidr": "172.{x}.{y}.0/24"}}}}],
-                                   "ports": [{{"port": {p}}}, {{"port": 9000, "endPort": 9100}}]}}]}}}}"#,
-                a = i % 50,
-                r = i % 7,
-                x = 16 + i / 256 % 16,
-                y = i % 256,
-                p = 1 + i % 60000,
-            ))
-        })
-        .collect()
+fn policy_text(i: u32) -> String {
+    format!(
+        r#"{{"metadata": {{"name": "p{i}", "namespace": "ns0"}},
+            "spec": {{"podSelector": {{"matchLabels": {{"app": "app{a}"}}}},
+              "ingress": [{{"from": [{{"podSelector": {{"matchLabels": {{"role": "r{r}"}}}}}},
+                                     {{"ipBlock": {{"cidr": "172.{x}.{y}.0/24"}}}}],
+                           "ports": [{{"port": {p}}}, {{"port": 9000, "endPort": 9100}}]}}]}}}}"#,
+        a = i % 50,
+        r = i % 7,
+        x = 16 + i / 256 % 16,
+        y = i % 256,
+        p = 1 + i % 60000,
+    )
 }
 
-/// JSON text of one policy with `rules` ingress rules (about 370 bytes each).
+fn many_policies(n: u32) -> Vec<NetworkPolicy> {
+    (0..n).map(|i| decode(&policy_text(i))).collect()
+}
+
+/// A `NetworkPolicyList` of `n` policies, as `kubectl get networkpolicies -o json`
+/// prints one.
+fn policy_list(n: u32) -> String {
+    let items: Vec<String> = (0..n).map(policy_text).collect();
+    format!(
+        r#"{{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicyList",
+            "metadata": {{"resourceVersion": "1"}}, "items": [{}]}}"#,
+        items.join(",")
+    )
+}
+
 fn big_object(rules: u32) -> String {
     let rule = |i: u32| {
         format!(
@@ -269,6 +284,8 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
+    decode_only(c);
+
     let mut g = group(c, "shared_cidr");
     for n in [500, 5_000] {
         let w = shared_cidr(n);
@@ -280,6 +297,55 @@ fn bench(c: &mut Criterion) {
         );
         g.bench_with_input(BenchmarkId::from_parameter(n), &w, |b, w| {
             b.iter(|| validate_and_build(&small, black_box(w)))
+        });
+    }
+    g.finish();
+}
+
+/// Decoding alone: one large object (streaming, and through the tree a repeated key
+/// sends it to) and a large list.
+fn decode_only(c: &mut Criterion) {
+    let mut g = group(c, "decode");
+    for rules in [360, 3_600] {
+        let text = big_object(rules);
+        let size = format!("{} KiB", text.len() / 1024);
+        // The same object with `metadata` written twice: Go merges the two, the
+        // streaming pass refuses the repeat and the tree path decodes it.
+        let Some(body) = text.strip_suffix('}') else {
+            panic!("an object ends with a brace");
+        };
+        let repeated = format!(r#"{body}, "metadata": {{"labels": {{"a": "b"}}}}}}"#);
+        let start = Instant::now();
+        let p = NetworkPolicy::from_json(&text).expect("decodes");
+        let streamed = start.elapsed();
+        let start = Instant::now();
+        let q = NetworkPolicy::from_json(&repeated).expect("decodes");
+        let tree = start.elapsed();
+        assert_eq!(q.spec, p.spec, "the repeat changes only metadata");
+        println!(
+            "adversarial decode       {rules:<8} input {size:<22} streamed {streamed:>10.2?}  repeated key {tree:>10.2?}"
+        );
+        g.bench_with_input(BenchmarkId::new("policy", &size), &text, |b, t| {
+            b.iter(|| NetworkPolicy::from_json(black_box(t)).expect("decodes"))
+        });
+        g.bench_with_input(
+            BenchmarkId::new("policy-repeated-key", &size),
+            &repeated,
+            |b, t| b.iter(|| NetworkPolicy::from_json(black_box(t)).expect("decodes")),
+        );
+    }
+    for n in [500, 5_000] {
+        let text = policy_list(n);
+        let start = Instant::now();
+        let decoded = decode_policies(&text).expect("decodes");
+        println!(
+            "adversarial decode       {n:<8} input {:<22} decode_policies {:>10.2?}",
+            format!("list of {} KiB", text.len() / 1024),
+            start.elapsed()
+        );
+        assert_eq!(decoded.len(), n as usize);
+        g.bench_with_input(BenchmarkId::new("list", n), &text, |b, t| {
+            b.iter(|| decode_policies(black_box(t)).expect("decodes"))
         });
     }
     g.finish();

@@ -5,7 +5,9 @@
 //! ```
 //!
 //! - `--scale`: `S` (100 pods, 10 policies), `M` (1,000 pods, 100 policies, 1,000 CIDRs)
-//!   or `L` (10,000 pods in 100 namespaces, 1,000 policies, 10,000 CIDRs); `S` by default.
+//!   `L` (10,000 pods in 100 namespaces, 1,000 policies, 10,000 CIDRs) or `XL` (150,000
+//!   pods on 5,000 nodes in 140 namespaces, 10,000 policies, 40,000 CIDRs: the largest
+//!   cluster Kubernetes supports); `S` by default.
 //! - `--seed`: the generator's seed (default 1, the seed `benches/engine.rs` uses). The
 //!   same scale and seed always give the same file.
 //! - `--cnp N`: add N ClusterNetworkPolicies (Admin and Baseline tiers, mixed actions;
@@ -38,7 +40,7 @@ use netpol::reference::Reference;
 use netpol_testing::workload;
 
 const USAGE: &str =
-    "usage: gen_scenario [--scale S|M|L] [--seed N] [--cnp N] [--expect] [--serve N] [-o FILE]";
+    "usage: gen_scenario [--scale S|M|L|XL] [--seed N] [--cnp N] [--expect] [--serve N] [-o FILE]";
 
 struct Options {
     scale: workload::Scale,
@@ -62,9 +64,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
     while let Some(a) = args.next() {
         match a.as_str() {
             "--scale" => {
-                let s = args.next().ok_or("--scale needs S, M or L")?;
+                let s = args.next().ok_or("--scale needs S, M, L or XL")?;
                 opts.scale = workload::Scale::parse(&s)
-                    .ok_or(format!("--scale needs S, M or L, not \"{s}\""))?;
+                    .ok_or(format!("--scale needs S, M, L or XL, not \"{s}\""))?;
             }
             "--seed" => {
                 let s = args.next().ok_or("--seed needs a number")?;

@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
 sanitizer="${FUZZ_SANITIZER:-none}"
-targets=(policy_json differential selector_text prefix_map netconf calico_selector cnp_json calico_json)
+targets=(policy_json differential selector_text prefix_map netconf calico_selector cnp_json calico_json live)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"

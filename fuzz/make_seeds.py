@@ -281,5 +281,6 @@ if __name__ == "__main__":
     calico_json()
     random_bytes("differential", [16, 48, 96, 160, 256, 384, 512, 768])
     random_bytes("prefix_map", [8, 32, 96, 256, 512, 1024])
+    random_bytes("live", [24, 64, 128, 256, 384, 512, 768, 1024])
     for t in sorted((FUZZ / "seeds").iterdir()):
         print(t.name, len(list(t.iterdir())))

@@ -42,13 +42,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ahash::AHashMap as HashMap;
 
+mod edit;
 mod objects;
+pub(crate) use edit::PodEdit;
 pub use objects::{
-    BuiltCluster, ClusterObjects, ClusterParts, NoteKind, NoteSeverity, ObjectId, ObjectNote,
+    BuiltCluster, CALICO_TUNNEL_ANNOTATIONS, ClusterObjects, ClusterParts,
+    FLANNEL_BACKEND_TYPE_ANNOTATION, NoteKind, NoteSeverity, ObjectId, ObjectNote,
 };
+pub(crate) use objects::{PodObject, namespace_object, node_object, pod_object};
 
-use crate::cidr::PrefixMap;
 use crate::model::Labels;
+use crate::persist::{PMap, PVec};
 use crate::policy::{Direction, Protocol};
 
 /// The label every namespace carries with its own name.
@@ -226,18 +230,26 @@ pub struct Namespace {
     pub labels: Labels,
 }
 
-/// A node: its labels and host addresses.
+/// A node: its labels, host addresses, pod subnets and overlay addresses.
+///
+/// The pod subnets (`spec.podCIDRs`) and the overlay (tunnel) addresses the network
+/// plugin gave the node are what [`service`](crate::service) needs to tell which address
+/// a node masquerades Service traffic to (see
+/// [`ServiceMasquerade`](crate::profile::ServiceMasquerade)); nothing else reads them.
 ///
 /// ```
 /// use netpol::cluster::{Cluster, NodeSpec};
 /// let cluster = Cluster::builder()
 ///     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?).ip("fd00:10::11".parse()?)
-///         .label("topology.kubernetes.io/zone", "a"))
+///         .label("topology.kubernetes.io/zone", "a")
+///         .pod_cidr("10.244.1.0/24".parse()?).tunnel_ip("10.244.1.64".parse()?))
 ///     .build()?;
 /// let node = cluster.node(cluster.node_id("node-1").unwrap()).unwrap();
 /// assert_eq!(node.ips[0].to_string(), "192.168.0.11");
 /// assert!(node.ips[1].is_ipv6());
 /// assert_eq!(node.labels["topology.kubernetes.io/zone"], "a");
+/// assert_eq!(node.pod_cidrs[0].to_string(), "10.244.1.0/24");
+/// assert_eq!(node.tunnel_ips[0].to_string(), "10.244.1.64");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +261,117 @@ pub struct Node {
     pub labels: Labels,
     /// Host IPs (IPv4, IPv6 or both); the first of a family is used for that family.
     pub ips: Vec<IpAddr>,
+    /// The node's pod subnets (`spec.podCIDRs`), at most one per family.
+    pub pod_cidrs: Vec<ipnet::IpNet>,
+    /// The node's overlay (tunnel) addresses, as the network plugin recorded them
+    /// (Calico's `projectcalico.org/IPv4IPIPTunnelAddr` annotation and its kin); the
+    /// first of a family is used for that family.
+    pub tunnel_ips: Vec<IpAddr>,
+}
+
+impl Node {
+    /// The node's first host IP of a family.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, IpFamily, NodeSpec};
+    /// let c = Cluster::builder()
+    ///     .add_node(NodeSpec::new("n1").ip("192.168.0.11".parse()?).ip("fd00::11".parse()?))
+    ///     .build()?;
+    /// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+    /// assert_eq!(n1.ip(IpFamily::Ipv6), Some("fd00::11".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ip(&self, family: IpFamily) -> Option<IpAddr> {
+        self.ips
+            .iter()
+            .copied()
+            .find(|ip| IpFamily::of(*ip) == family)
+    }
+
+    /// The node's pod subnet of a family.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, IpFamily, NodeSpec};
+    /// let c = Cluster::builder()
+    ///     .add_node(NodeSpec::new("n1").pod_cidr("10.244.1.0/24".parse()?)).build()?;
+    /// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+    /// assert_eq!(n1.pod_cidr(IpFamily::Ipv4).map(|n| n.to_string()).as_deref(), Some("10.244.1.0/24"));
+    /// assert!(n1.pod_cidr(IpFamily::Ipv6).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pod_cidr(&self, family: IpFamily) -> Option<ipnet::IpNet> {
+        self.pod_cidrs
+            .iter()
+            .copied()
+            .find(|net| IpFamily::of(net.addr()) == family)
+    }
+
+    /// The node's recorded tunnel address of a family.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, IpFamily, NodeSpec};
+    /// let c = Cluster::builder()
+    ///     .add_node(NodeSpec::new("n1").tunnel_ip("10.244.1.64".parse()?)).build()?;
+    /// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+    /// assert_eq!(n1.tunnel_ip(IpFamily::Ipv4), Some("10.244.1.64".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tunnel_ip(&self, family: IpFamily) -> Option<IpAddr> {
+        self.tunnel_ips
+            .iter()
+            .copied()
+            .find(|ip| IpFamily::of(*ip) == family)
+    }
+}
+
+/// An address family.
+///
+/// ```
+/// use netpol::cluster::IpFamily;
+/// assert_eq!(IpFamily::of("fd00::1".parse().unwrap()), IpFamily::Ipv6);
+/// assert!(!IpFamily::Ipv4.is_ipv6());
+/// assert_eq!(IpFamily::Ipv4.to_string(), "IPv4");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IpFamily {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl IpFamily {
+    /// The family of an address.
+    ///
+    /// ```
+    /// use netpol::cluster::IpFamily;
+    /// assert_eq!(IpFamily::of("10.0.0.1".parse().unwrap()), IpFamily::Ipv4);
+    /// ```
+    pub fn of(ip: IpAddr) -> Self {
+        if ip.is_ipv6() {
+            IpFamily::Ipv6
+        } else {
+            IpFamily::Ipv4
+        }
+    }
+
+    /// Whether this is IPv6.
+    ///
+    /// ```
+    /// assert!(netpol::cluster::IpFamily::Ipv6.is_ipv6());
+    /// ```
+    pub fn is_ipv6(self) -> bool {
+        self == IpFamily::Ipv6
+    }
+}
+
+impl fmt::Display for IpFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IpFamily::Ipv4 => "IPv4",
+            IpFamily::Ipv6 => "IPv6",
+        })
+    }
 }
 
 /// A pod as the policy engine sees it.
@@ -421,6 +544,10 @@ pub struct NodeSpec {
     pub labels: Labels,
     /// Host IPs.
     pub ips: Vec<IpAddr>,
+    /// Pod subnets (`spec.podCIDRs`).
+    pub pod_cidrs: Vec<ipnet::IpNet>,
+    /// Overlay (tunnel) addresses the network plugin recorded for the node.
+    pub tunnel_ips: Vec<IpAddr>,
 }
 
 impl NodeSpec {
@@ -455,6 +582,28 @@ impl NodeSpec {
     /// ```
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a pod subnet (`spec.podCIDRs`); host bits are kept as written.
+    ///
+    /// ```
+    /// let n = netpol::cluster::NodeSpec::new("n").pod_cidr("10.244.1.0/24".parse().unwrap());
+    /// assert_eq!(n.pod_cidrs.len(), 1);
+    /// ```
+    pub fn pod_cidr(mut self, net: ipnet::IpNet) -> Self {
+        self.pod_cidrs.push(net);
+        self
+    }
+
+    /// Adds an overlay (tunnel) address, such as Calico's IPIP tunnel address.
+    ///
+    /// ```
+    /// let n = netpol::cluster::NodeSpec::new("n").tunnel_ip("10.244.1.64".parse().unwrap());
+    /// assert_eq!(n.tunnel_ips.len(), 1);
+    /// ```
+    pub fn tunnel_ip(mut self, ip: IpAddr) -> Self {
+        self.tunnel_ips.push(ip);
         self
     }
 }
@@ -610,48 +759,48 @@ impl ClusterBuilder {
     /// ```
     pub fn build(self) -> Result<Cluster, ClusterError> {
         let lineage = next_lineage();
-        let mut c = ClusterData {
-            lineage,
-            ..ClusterData::default()
-        };
+        let mut namespaces: Vec<Namespace> = Vec::with_capacity(self.namespaces.len());
+        let mut ns_index: HashMap<String, u32> = HashMap::new();
+        let mut nodes: Vec<Node> = Vec::with_capacity(self.nodes.len());
+        let mut node_index: HashMap<String, u32> = HashMap::new();
+        let mut pods: Vec<Pod> = Vec::with_capacity(self.pods.len());
+        let mut pod_index: HashMap<(String, String), u32> = HashMap::new();
+        let mut host_pods: HashMap<(String, String), Option<String>> = HashMap::new();
         for (name, mut labels) in self.namespaces {
-            if c.ns_index.contains_key(&name) {
+            if ns_index.contains_key(&name) {
                 return Err(ClusterError::DuplicateNamespace(name));
             }
             labels.insert(NAMESPACE_NAME_LABEL.to_owned(), name.clone());
-            let id = NamespaceId::new(to_u32(c.namespaces.len(), "namespaces")?, lineage);
-            c.ns_index.insert(name.clone(), id);
-            c.namespaces.push(Namespace { name, labels });
+            ns_index.insert(name.clone(), to_u32(namespaces.len(), "namespaces")?);
+            namespaces.push(Namespace { name, labels });
         }
         for spec in self.nodes {
-            if c.node_index.contains_key(&spec.name) {
+            if node_index.contains_key(&spec.name) {
                 return Err(ClusterError::DuplicateNode(spec.name));
             }
-            let id = NodeId::new(to_u32(c.nodes.len(), "nodes")?, lineage);
-            c.node_index.insert(spec.name.clone(), id);
-            c.nodes.push(Node {
+            node_index.insert(spec.name.clone(), to_u32(nodes.len(), "nodes")?);
+            nodes.push(Node {
                 name: spec.name,
                 labels: spec.labels,
                 ips: spec.ips,
+                pod_cidrs: spec.pod_cidrs,
+                tunnel_ips: spec.tunnel_ips,
             });
         }
         for spec in self.pods {
-            let namespace = match c.ns_index.get(&spec.namespace) {
-                Some(id) => *id,
+            let namespace = match ns_index.get(&spec.namespace) {
+                Some(i) => NamespaceId::new(*i, lineage),
                 None => {
-                    let id = NamespaceId::new(to_u32(c.namespaces.len(), "namespaces")?, lineage);
-                    c.ns_index.insert(spec.namespace.clone(), id);
-                    c.namespaces.push(Namespace {
-                        name: spec.namespace.clone(),
-                        labels: [(NAMESPACE_NAME_LABEL.to_owned(), spec.namespace.clone())].into(),
-                    });
-                    id
+                    let i = to_u32(namespaces.len(), "namespaces")?;
+                    ns_index.insert(spec.namespace.clone(), i);
+                    namespaces.push(implicit_namespace(&spec.namespace));
+                    NamespaceId::new(i, lineage)
                 }
             };
             let node = match &spec.node {
                 None => None,
-                Some(n) => match c.node_index.get(n) {
-                    Some(id) => Some(*id),
+                Some(n) => match node_index.get(n) {
+                    Some(i) => Some(NodeId::new(*i, lineage)),
                     None => {
                         return Err(ClusterError::UnknownNode(
                             spec.namespace,
@@ -662,15 +811,15 @@ impl ClusterBuilder {
                 },
             };
             let key = (spec.namespace, spec.name);
-            if c.pod_index.contains_key(&key) || c.host_pods.contains_key(&key) {
+            if pod_index.contains_key(&key) || host_pods.contains_key(&key) {
                 return Err(ClusterError::DuplicatePod(key.0, key.1));
             }
             if spec.host_network {
-                c.host_pods.insert(key, node);
+                host_pods.insert(key, spec.node);
                 continue;
             }
-            let id = PodId::new(to_u32(c.pods.len(), "pods")?, lineage);
-            c.pods.push(Pod {
+            let i = to_u32(pods.len(), "pods")?;
+            pods.push(Pod {
                 namespace,
                 name: key.1.clone(),
                 labels: spec.labels,
@@ -679,10 +828,31 @@ impl ClusterBuilder {
                 ports: spec.ports,
                 service_account: spec.service_account.unwrap_or_else(|| "default".into()),
             });
-            c.pod_index.insert(key, id);
+            pod_index.insert(key, i);
         }
+        let mut c = ClusterData {
+            pod_lineage: lineage,
+            node_lineage: lineage,
+            ns_lineage: lineage,
+            namespaces: namespaces.into_iter().collect(),
+            nodes: nodes.into_iter().collect(),
+            pods: pods.into_iter().map(Arc::new).collect(),
+            ns_index: ns_index.into_iter().collect(),
+            node_index: node_index.into_iter().collect(),
+            pod_index: pod_index.into_iter().collect(),
+            host_pods: host_pods.into_iter().collect(),
+            addresses: PMap::new(),
+        };
         c.index_addresses();
         Ok(Cluster { data: Arc::new(c) })
+    }
+}
+
+/// A namespace created for pods in a namespace that was not given: no label but its name.
+fn implicit_namespace(name: &str) -> Namespace {
+    Namespace {
+        name: name.to_owned(),
+        labels: [(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned())].into(),
     }
 }
 
@@ -698,48 +868,83 @@ fn to_u32(n: usize, what: &'static str) -> Result<u32, ClusterError> {
 }
 
 /// What an address belongs to, in the address index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Owner {
     Pod(u32),
     Node(u32),
 }
 
-#[derive(Debug, Default)]
-struct ClusterData {
-    lineage: u32,
-    namespaces: Vec<Namespace>,
-    nodes: Vec<Node>,
-    pods: Vec<Pod>,
-    ns_index: HashMap<String, NamespaceId>,
-    node_index: HashMap<String, NodeId>,
-    pod_index: HashMap<(String, String), PodId>,
-    /// Host-network pods: their node, when known.
-    host_pods: HashMap<(String, String), Option<NodeId>>,
-    /// Host addresses (/32, /128) of pods and nodes; the first owner listed keeps an
-    /// address two objects claim.
-    addresses: PrefixMap<Owner>,
+/// The claimants of one host address, pods before nodes, each in id order: the first
+/// keeps the address.
+type Claimants = smallvec::SmallVec<[Owner; 1]>;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClusterData {
+    /// Lineages of the ids of each kind: a change that renumbers objects of one kind
+    /// (removing one) gives that kind a new lineage, so that ids handed out before are
+    /// stale rather than naming another object.
+    pod_lineage: u32,
+    node_lineage: u32,
+    ns_lineage: u32,
+    namespaces: PVec<Namespace>,
+    nodes: PVec<Node>,
+    /// Each pod behind its own reference count, so that copying a chunk copies pointers.
+    pods: PVec<Arc<Pod>>,
+    ns_index: PMap<String, u32>,
+    node_index: PMap<String, u32>,
+    pod_index: PMap<(String, String), u32>,
+    /// Host-network pods: the name of their node, when known.
+    host_pods: PMap<(String, String), Option<String>>,
+    /// Host addresses of pods and nodes, with every object claiming each.
+    addresses: PMap<IpAddr, Claimants>,
 }
 
 impl ClusterData {
     fn index_addresses(&mut self) {
-        let pods = self
-            .pods
-            .iter()
-            .zip(0u32..)
-            .flat_map(|(p, i)| p.ips.iter().map(move |ip| (*ip, Owner::Pod(i))));
-        let nodes = self
-            .nodes
-            .iter()
-            .zip(0u32..)
-            .flat_map(|(n, i)| n.ips.iter().map(move |ip| (*ip, Owner::Node(i))));
-        // The first owner listed keeps an address two objects claim: keep the first of
-        // each address, then build the map in one pass.
-        let mut seen = ahash::AHashSet::new();
-        self.addresses = pods
-            .chain(nodes)
-            .filter(|(ip, _)| seen.insert(*ip))
-            .map(|(ip, owner)| (ipnet::IpNet::from(ip), owner))
-            .collect();
+        let mut map: HashMap<IpAddr, Claimants> = HashMap::new();
+        for (i, p) in self.pods.iter().enumerate() {
+            for ip in &p.ips {
+                let list = map.entry(*ip).or_default();
+                if !list.contains(&Owner::Pod(index_u32(i))) {
+                    list.push(Owner::Pod(index_u32(i)));
+                }
+            }
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            for ip in &n.ips {
+                let list = map.entry(*ip).or_default();
+                if !list.contains(&Owner::Node(index_u32(i))) {
+                    list.push(Owner::Node(index_u32(i)));
+                }
+            }
+        }
+        self.addresses = map.into_iter().collect();
+    }
+
+    fn claim(&mut self, ip: IpAddr, owner: Owner) {
+        match self.addresses.get_mut(&ip) {
+            Some(list) => {
+                if let Err(at) = list.binary_search(&owner) {
+                    list.insert(at, owner);
+                }
+            }
+            None => {
+                self.addresses.insert(ip, smallvec::smallvec![owner]);
+            }
+        }
+    }
+
+    fn unclaim(&mut self, ip: IpAddr, owner: Owner) {
+        let now_empty = match self.addresses.get_mut(&ip) {
+            Some(list) => {
+                list.retain(|o| *o != owner);
+                list.is_empty()
+            }
+            None => false,
+        };
+        if now_empty {
+            self.addresses.remove(&ip);
+        }
     }
 }
 
@@ -767,9 +972,14 @@ impl Default for Cluster {
     /// An empty cluster with an identity of its own.
     fn default() -> Self {
         Cluster {
-            data: Arc::new(ClusterData {
-                lineage: next_lineage(),
-                ..ClusterData::default()
+            data: Arc::new({
+                let lineage = next_lineage();
+                ClusterData {
+                    pod_lineage: lineage,
+                    node_lineage: lineage,
+                    ns_lineage: lineage,
+                    ..ClusterData::default()
+                }
             }),
         }
     }
@@ -813,6 +1023,8 @@ impl Cluster {
                 name: n.name.clone(),
                 labels: n.labels.clone(),
                 ips: n.ips.clone(),
+                pod_cidrs: n.pod_cidrs.clone(),
+                tunnel_ips: n.tunnel_ips.clone(),
             })
             .collect();
         let node_name = |id: Option<NodeId>| id.and_then(|n| self.node(n)).map(|n| n.name.clone());
@@ -837,7 +1049,7 @@ impl Cluster {
             .host_pods
             .iter()
             .map(|((ns, name), node)| PodSpec {
-                node: node_name(*node),
+                node: node.clone().filter(|n| d.node_index.contains_key(n)),
                 host_network: true,
                 ..PodSpec::new(ns.clone(), name.clone())
             })
@@ -890,7 +1102,7 @@ impl Cluster {
     /// assert_eq!(a.labels.len(), 2); // k, and kubernetes.io/metadata.name
     /// ```
     pub fn namespaces(&self) -> impl ExactSizeIterator<Item = (NamespaceId, &Namespace)> + '_ {
-        let lineage = self.data.lineage;
+        let lineage = self.data.ns_lineage;
         self.data
             .namespaces
             .iter()
@@ -905,7 +1117,7 @@ impl Cluster {
     /// assert_eq!(c.nodes().next().unwrap().1.name, "n1");
     /// ```
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = (NodeId, &Node)> + '_ {
-        let lineage = self.data.lineage;
+        let lineage = self.data.node_lineage;
         self.data
             .nodes
             .iter()
@@ -921,12 +1133,12 @@ impl Cluster {
     /// assert_eq!(c.pods().next().unwrap().1.name, "a");
     /// ```
     pub fn pods(&self) -> impl ExactSizeIterator<Item = (PodId, &Pod)> + '_ {
-        let lineage = self.data.lineage;
+        let lineage = self.data.pod_lineage;
         self.data
             .pods
             .iter()
             .enumerate()
-            .map(move |(i, x)| (PodId::new(index_u32(i), lineage), x))
+            .map(move |(i, x)| (PodId::new(index_u32(i), lineage), &**x))
     }
 
     /// Every pod id, in order.
@@ -959,10 +1171,10 @@ impl Cluster {
     /// assert_eq!(c.pod(a).unwrap().name, "a");
     /// ```
     pub fn pod(&self, id: PodId) -> Option<&Pod> {
-        if id.lineage() != self.data.lineage {
+        if id.lineage() != self.data.pod_lineage {
             return None;
         }
-        self.data.pods.get(id.index())
+        self.data.pods.get(id.index()).map(|p| &**p)
     }
 
     /// A node by id; `None` for an id of another cluster.
@@ -972,7 +1184,7 @@ impl Cluster {
     /// assert_eq!(c.node(c.node_id("n1").unwrap()).unwrap().name, "n1");
     /// ```
     pub fn node(&self, id: NodeId) -> Option<&Node> {
-        if id.lineage() != self.data.lineage {
+        if id.lineage() != self.data.node_lineage {
             return None;
         }
         self.data.nodes.get(id.index())
@@ -985,7 +1197,7 @@ impl Cluster {
     /// assert_eq!(c.namespace(c.namespace_id("a").unwrap()).unwrap().name, "a");
     /// ```
     pub fn namespace(&self, id: NamespaceId) -> Option<&Namespace> {
-        if id.lineage() != self.data.lineage {
+        if id.lineage() != self.data.ns_lineage {
             return None;
         }
         self.data.namespaces.get(id.index())
@@ -1021,7 +1233,7 @@ impl Cluster {
         self.data
             .pod_index
             .get(&(namespace.to_owned(), name.to_owned()))
-            .copied()
+            .map(|i| PodId::new(*i, self.data.pod_lineage))
     }
 
     /// The endpoint whose traffic the pod `namespace/name` sends and receives: the pod
@@ -1046,8 +1258,8 @@ impl Cluster {
         self.data
             .host_pods
             .get(&(namespace.to_owned(), name.to_owned()))
-            .copied()
-            .flatten()
+            .and_then(|node| node.as_deref())
+            .and_then(|node| self.node_id(node))
             .map(Endpoint::Node)
     }
 
@@ -1071,7 +1283,10 @@ impl Cluster {
     /// assert!(c.node_id("n1").is_some());
     /// ```
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.data.node_index.get(name).copied()
+        self.data
+            .node_index
+            .get(name)
+            .map(|i| NodeId::new(*i, self.data.node_lineage))
     }
 
     /// The id of a namespace by name.
@@ -1081,7 +1296,10 @@ impl Cluster {
     /// assert!(c.namespace_id("a").is_some());
     /// ```
     pub fn namespace_id(&self, name: &str) -> Option<NamespaceId> {
-        self.data.ns_index.get(name).copied()
+        self.data
+            .ns_index
+            .get(name)
+            .map(|i| NamespaceId::new(*i, self.data.ns_lineage))
     }
 
     /// The endpoint an address belongs to: the pod or node that holds it, else an outside
@@ -1100,10 +1318,10 @@ impl Cluster {
     /// assert_eq!(c.endpoint_at(outside), Endpoint::External(outside));
     /// ```
     pub fn endpoint_at(&self, ip: IpAddr) -> Endpoint {
-        let lineage = self.data.lineage;
-        match self.data.addresses.lookup(ip) {
-            Some(Owner::Pod(i)) => Endpoint::Pod(PodId::new(*i, lineage)),
-            Some(Owner::Node(i)) => Endpoint::Node(NodeId::new(*i, lineage)),
+        let d = &*self.data;
+        match d.addresses.get(&ip).and_then(|list| list.first()) {
+            Some(Owner::Pod(i)) => Endpoint::Pod(PodId::new(*i, d.pod_lineage)),
+            Some(Owner::Node(i)) => Endpoint::Node(NodeId::new(*i, d.node_lineage)),
             None => Endpoint::External(ip),
         }
     }
@@ -1187,15 +1405,20 @@ impl Cluster {
         }
     }
 
-    /// Whether the flow is IPv6: the family of an outside address on either side, else of
-    /// the source's first address, else of the destination's. `None` when no side has an
-    /// address.
+    /// Whether the flow is IPv6: the family of an outside address on either side, else the
+    /// family the flow was given ([`Flow::in_family`]), else the family of the source's
+    /// first address, else of the destination's. `None` when no side has an address and no
+    /// family was given.
     ///
     /// ```
-    /// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
-    /// let c = Cluster::builder().pod(PodSpec::new("x", "a").ip("fd00::1".parse().unwrap())).build().unwrap();
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, IpFamily, PodSpec};
+    /// let c = Cluster::builder()
+    ///     .pod(PodSpec::new("x", "a").ip("10.0.0.1".parse().unwrap()).ip("fd00::1".parse().unwrap()))
+    ///     .build().unwrap();
     /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
-    /// assert_eq!(c.flow_is_v6(Flow::new(a, a, 80, Default::default())), Some(true));
+    /// assert_eq!(c.flow_is_v6(Flow::new(a, a, 80, Default::default())), Some(false));
+    /// let v6 = Flow::new(a, a, 80, Default::default()).in_family(IpFamily::Ipv6);
+    /// assert_eq!(c.flow_is_v6(v6), Some(true));
     /// ```
     pub fn flow_is_v6(&self, flow: Flow<'_>) -> Option<bool> {
         if let Endpoint::External(ip) = flow.src {
@@ -1203,6 +1426,9 @@ impl Cluster {
         }
         if let Endpoint::External(ip) = flow.dst {
             return Some(ip.is_ipv6());
+        }
+        if let Some(family) = flow.family {
+            return Some(family.is_ipv6());
         }
         self.first_ip(flow.src)
             .or_else(|| self.first_ip(flow.dst))
@@ -1217,9 +1443,9 @@ impl Cluster {
         }
     }
 
-    /// This cluster's identity, which its ids carry.
-    pub(crate) fn lineage(&self) -> u32 {
-        self.data.lineage
+    /// The lineages pod ids and node ids of this cluster carry.
+    pub(crate) fn lineages(&self) -> (u32, u32) {
+        (self.data.pod_lineage, self.data.node_lineage)
     }
 }
 
@@ -1276,8 +1502,10 @@ impl fmt::Display for Endpoint {
 ///
 /// Addresses: an outside address is used as given. A pod or node side uses its first
 /// address of the flow's family, which is the family of an outside address on either
-/// side, else of the source's first address (else the destination's). A side with no
-/// address of that family matches no `ipBlock`.
+/// side, else the family the flow was given with [`Flow::in_family`] (a connection to a
+/// dual-stack Service's cluster IP of one family is of that family end to end), else of
+/// the source's first address (else the destination's). A side with no address of that
+/// family matches no `ipBlock`.
 ///
 /// ```
 /// use netpol::cluster::{Endpoint, Flow};
@@ -1305,6 +1533,9 @@ pub struct Flow<'a> {
     /// destination pod by the service proxy. A pod reaching itself this way (hairpin) is
     /// not the self traffic allowed before any policy: ClusterNetworkPolicy applies to it.
     pub via_service: bool,
+    /// The flow's address family when the connection's address decides it (the family of
+    /// the Service address dialled); `None`: from the sides, see above.
+    pub family: Option<IpFamily>,
 }
 
 impl Flow<'static> {
@@ -1323,6 +1554,7 @@ impl Flow<'static> {
             protocol,
             domain: None,
             via_service: false,
+            family: None,
         }
     }
 }
@@ -1345,6 +1577,7 @@ impl<'a> Flow<'a> {
             protocol: self.protocol,
             domain: Some(domain),
             via_service: self.via_service,
+            family: self.family,
         }
     }
 
@@ -1360,6 +1593,25 @@ impl<'a> Flow<'a> {
     pub fn through_service(self) -> Self {
         Flow {
             via_service: true,
+            ..self
+        }
+    }
+
+    /// The same flow in a given address family: its pods and nodes use their address of
+    /// that family (see [`Cluster::flow_is_v6`]).
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, Endpoint, Flow, IpFamily, PodSpec};
+    /// let c = Cluster::builder()
+    ///     .pod(PodSpec::new("x", "a").ip("10.0.0.1".parse().unwrap()).ip("fd00::1".parse().unwrap()))
+    ///     .build().unwrap();
+    /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
+    /// let f = Flow::new(a, a, 80, Default::default()).in_family(IpFamily::Ipv6);
+    /// assert_eq!(c.address(f, a), Some("fd00::1".parse().unwrap()));
+    /// ```
+    pub fn in_family(self, family: IpFamily) -> Self {
+        Flow {
+            family: Some(family),
             ..self
         }
     }
@@ -1393,6 +1645,7 @@ impl<'a> Flow<'a> {
             protocol: self.protocol,
             domain: None,
             via_service: self.via_service,
+            family: self.family,
         }
     }
 

@@ -578,6 +578,62 @@ pub struct Explanation {
     pub egress: SideExplanation,
     /// Ingress at the destination.
     pub ingress: SideExplanation,
+    /// What is worth knowing about the flow beyond the verdict (it never changes it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+/// Something worth knowing about a flow that does not change its verdict.
+///
+/// ```
+/// use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+/// use netpol::explain::Note;
+/// use netpol::reference::Reference;
+/// let cluster = Cluster::builder()
+///     .node("node-1", ["192.168.0.11".parse()?])
+///     .pod(PodSpec::new("shop", "app").ip("10.244.1.20".parse()?).node("node-1"))
+///     .build()?;
+/// let app = Endpoint::Pod(cluster.pod_id("shop", "app").unwrap());
+/// let out = Endpoint::External("198.51.100.7".parse()?);
+/// let why = Reference::new(&cluster, &[], Default::default()).explain(Flow::new(app, out, 443, Default::default()));
+/// assert_eq!(why.notes, [Note::OutgoingNat { node: Some("node-1".into()), address: Some("192.168.0.11".parse()?) }]);
+/// assert!(why.to_string().ends_with("note: outside the cluster the connection comes from node-1's address \
+/// 192.168.0.11 (the network plugin's outgoing NAT, after the policy): the policy decides on the pod's own address"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "note")]
+#[non_exhaustive]
+pub enum Note {
+    /// A pod connects to an address outside the cluster: the policy judges the pod's own
+    /// address, and after it the network plugin's outgoing NAT (a MASQUERADE in nat
+    /// POSTROUTING: Calico's IP pool `natOutgoing`, flannel's `--ip-masq`, kube-router's
+    /// `--enable-pod-egress`, Cilium's masquerading) gives the connection its node's
+    /// address, which is what the outside world sees.
+    OutgoingNat {
+        /// The pod's node, when known.
+        node: Option<String>,
+        /// That node's address of the flow's family, when known.
+        address: Option<std::net::IpAddr>,
+    },
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::OutgoingNat { node, address } => {
+                f.write_str("outside the cluster the connection comes from ")?;
+                match (node, address) {
+                    (Some(n), Some(a)) => write!(f, "{n}'s address {a}")?,
+                    (Some(n), None) => write!(f, "{n}'s address")?,
+                    _ => f.write_str("its node's address")?,
+                }
+                f.write_str(
+                    " (the network plugin's outgoing NAT, after the policy): the policy decides on the pod's own address",
+                )
+            }
+        }
+    }
 }
 
 impl Explanation {
@@ -613,12 +669,24 @@ impl Explanation {
             Some(Special::UnknownEndpoint) => false,
             Some(Special::OwnNode) | None => egress.allowed && ingress.allowed,
         };
+        let mut notes = Vec::new();
+        if let (Endpoint::Pod(id), Endpoint::External(_)) = (flow.src, flow.dst) {
+            if special != Some(Special::UnknownEndpoint) {
+                let node = cluster.pod(id).and_then(|p| p.node);
+                let address = node.and_then(|n| cluster.address(flow, Endpoint::Node(n)));
+                notes.push(Note::OutgoingNat {
+                    node: node.and_then(|n| cluster.node(n)).map(|n| n.name.clone()),
+                    address,
+                });
+            }
+        }
         Explanation {
             flow: Explanation::describe_flow(cluster, flow),
             verdict: Verdict::from(allowed),
             special,
             egress,
             ingress,
+            notes,
         }
     }
 }
@@ -721,7 +789,11 @@ impl fmt::Display for Explanation {
             writeln!(f, "  {s}")?;
         }
         writeln!(f, "  {}", self.egress)?;
-        write!(f, "  {}", self.ingress)
+        write!(f, "  {}", self.ingress)?;
+        for note in &self.notes {
+            write!(f, "\n  note: {note}")?;
+        }
+        Ok(())
     }
 }
 

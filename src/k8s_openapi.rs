@@ -445,8 +445,8 @@ impl TryFrom<NetworkPolicy> for k8s::NetworkPolicy {
 use ::k8s_openapi::api::core::v1 as k8s_core;
 
 use crate::model::{
-    Container, ContainerPort, Namespace, Node, NodeAddress, NodeStatus, Pod, PodIp, PodSpec,
-    PodStatus,
+    Container, ContainerPort, Namespace, Node, NodeAddress, NodeSpec, NodeStatus, Pod, PodIp,
+    PodSpec, PodStatus,
 };
 
 /// The fields of `value` other than `known`, as the `extra` map of a model that reads only
@@ -503,7 +503,8 @@ impl From<k8s_core::Namespace> for Namespace {
     }
 }
 
-/// k8s-openapi's Node: metadata and `status.addresses`, everything else in `extra` maps.
+/// k8s-openapi's Node: metadata, `spec.podCIDR(s)` and `status.addresses`, everything else
+/// in `extra` maps.
 ///
 /// ```
 /// use k8s_openapi::api::core::v1 as k8s;
@@ -511,6 +512,7 @@ impl From<k8s_core::Namespace> for Namespace {
 ///     metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
 ///         name: Some("n1".into()), ..Default::default()
 ///     },
+///     spec: Some(k8s::NodeSpec { pod_cidr: Some("10.244.1.0/24".into()), ..Default::default() }),
 ///     status: Some(k8s::NodeStatus {
 ///         addresses: Some(vec![k8s::NodeAddress { type_: "InternalIP".into(), address: "192.168.0.11".into() }]),
 ///         ..Default::default()
@@ -519,11 +521,17 @@ impl From<k8s_core::Namespace> for Namespace {
 /// };
 /// let ours = netpol::model::Node::from(node);
 /// assert_eq!(ours.status.addresses.unwrap()[0].address, "192.168.0.11");
+/// assert_eq!(ours.spec.pod_cidr.as_deref(), Some("10.244.1.0/24"));
 /// ```
 impl From<k8s_core::Node> for Node {
     fn from(v: k8s_core::Node) -> Self {
         use ::k8s_openapi::Resource;
-        let extra = rest_top(&v, &["status"]);
+        let extra = rest_top(&v, &["spec", "status"]);
+        let spec = v.spec.map(|s| NodeSpec {
+            extra: rest(&s, &["podCIDR", "podCIDRs"]),
+            pod_cidr: s.pod_cidr,
+            pod_cidrs: s.pod_cidrs,
+        });
         let status = v.status.map(|s| NodeStatus {
             extra: rest(&s, &["addresses"]),
             addresses: s.addresses.map(|list| {
@@ -539,6 +547,7 @@ impl From<k8s_core::Node> for Node {
             api_version: Some(k8s_core::Node::API_VERSION.to_owned()),
             kind: Some(k8s_core::Node::KIND.to_owned()),
             metadata: v.metadata.into(),
+            spec: spec.unwrap_or_default(),
             status: status.unwrap_or_default(),
             extra,
         }

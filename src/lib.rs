@@ -23,6 +23,7 @@ pub mod flannel;
 #[cfg(feature = "k8s-openapi")]
 pub mod k8s_openapi;
 pub mod model;
+mod persist;
 pub mod policy;
 pub mod profile;
 pub mod reference;

@@ -17,6 +17,18 @@
 //! | `kube-router` | enforced      | **ignored**          | yes            | yes             | exempt          | exempt         | exempt |
 //! | `cilium`      | enforced      | **ignored**          | **no**         | **no**          | exempt          | **policed**    | exempt |
 //!
+//! For traffic to Services from outside the cluster (and the in-cluster cases kube-proxy
+//! treats alike), two more knobs say how the plugin and its service proxy translate it:
+//!
+//! | profile       | masquerade source seen by a remote endpoint ([`ServiceMasquerade`]) | in-cluster clients |
+//! |---------------|--------------------------------------------------|--------------------|
+//! | `conformance` | node IP                                          | kube-proxy         |
+//! | `flannel`     | `flannel.1` address (pod subnet network address) | kube-proxy         |
+//! | `calico`      | tunnel address (`tunl0`), node IP without one     | kube-proxy         |
+//! | `canal`       | `flannel.1` address (pod subnet network address) | kube-proxy         |
+//! | `kube-router` | node IP                                          | kube-proxy         |
+//! | `cilium`      | node (remote-node identity)                      | **socket LB**      |
+//!
 //! A policy kind the plugin does not implement takes no part in any verdict, and
 //! explanations list the policies of that kind that would have selected an endpoint as
 //! ignored, so a policy is never applied silently where the plugin would not apply it.
@@ -66,6 +78,91 @@ pub struct Profile {
     #[serde(default = "yes")]
     pod_to_own_node_exempt: bool,
     self_exempt: bool,
+    #[serde(default)]
+    service_masquerade: ServiceMasquerade,
+    #[serde(default)]
+    socket_load_balancer: bool,
+}
+
+/// The address an endpoint's policy sees when the node that received Service traffic
+/// masquerades it towards an endpoint on another node (see [`service`](crate::service)).
+///
+/// kube-proxy only marks such a packet (`KUBE-MARK-MASQ`); the kernel rewrites its source
+/// in nat POSTROUTING to an address of the device the packet leaves by
+/// (`nf_nat_masquerade_ipv4` picks `inet_select_addr` of the out device), after the filter
+/// hooks where iptables- and nftables-based policy engines judge it. So an endpoint on the
+/// receiving node itself is judged with the client's own address, and an endpoint on
+/// another node with the receiving node's address on the device towards it: the node IP
+/// when pod traffic between nodes is routed, the overlay device's address when it is
+/// tunnelled. Every profile of this crate judges before that masquerade on the receiving
+/// node; [`Client`](Self::Client) is for data planes that keep the client address
+/// everywhere.
+///
+/// When the address is not one of the node's host IPs (a tunnel address, which lies in
+/// the pod network), a policy's `ipBlock` matches it as an address, and only where the
+/// profile lets `ipBlock`s match node addresses
+/// ([`ipblock_matches_nodes`](Profile::ipblock_matches_nodes)): it still belongs to the
+/// node.
+///
+/// ```
+/// use netpol::profile::{Profile, ServiceMasquerade};
+/// assert_eq!(Profile::calico().service_masquerade(), ServiceMasquerade::TunnelIp);
+/// assert_eq!(serde_json::to_string(&ServiceMasquerade::TunnelNetworkAddress).unwrap(),
+///     "\"tunnelNetworkAddress\"");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ServiceMasquerade {
+    /// The receiving node's host IP (of the flow's family): pod traffic between nodes is
+    /// routed, not tunnelled.
+    #[default]
+    NodeIp,
+    /// The receiving node's tunnel address as the plugin recorded it
+    /// ([`Node::tunnel_ips`](crate::cluster::Node::tunnel_ips), from Calico's
+    /// `projectcalico.org/IPv4IPIPTunnelAddr` or `IPv4VXLANTunnelAddr` annotation); a node
+    /// with none recorded uses no encapsulation (Calico allocates a tunnel address only
+    /// while an IP pool uses IPIP or VXLAN), and its host IP is used.
+    TunnelIp,
+    /// The receiving node's tunnel address when one is recorded, else the network address
+    /// of its pod subnet ([`Node::pod_cidrs`](crate::cluster::Node::pod_cidrs)), which is
+    /// what flannel's VXLAN backend gives its `flannel.1` device; else its host IP.
+    TunnelNetworkAddress,
+    /// No masquerade is visible to policy: the client's own address is seen everywhere (a
+    /// data plane that keeps it, such as Calico's eBPF data plane or Cilium in DSR mode).
+    Client,
+}
+
+impl ServiceMasquerade {
+    /// `nodeIp`, `tunnelIp`, `tunnelNetworkAddress` or `client`.
+    ///
+    /// ```
+    /// assert_eq!(netpol::profile::ServiceMasquerade::NodeIp.as_str(), "nodeIp");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceMasquerade::NodeIp => "nodeIp",
+            ServiceMasquerade::TunnelIp => "tunnelIp",
+            ServiceMasquerade::TunnelNetworkAddress => "tunnelNetworkAddress",
+            ServiceMasquerade::Client => "client",
+        }
+    }
+
+    /// A few words for explanations: what the masquerade address is.
+    ///
+    /// ```
+    /// assert_eq!(netpol::profile::ServiceMasquerade::NodeIp.describe(), "the node's IP");
+    /// ```
+    pub fn describe(self) -> &'static str {
+        match self {
+            ServiceMasquerade::NodeIp => "the node's IP",
+            ServiceMasquerade::TunnelIp => "the node's tunnel address, or its IP without one",
+            ServiceMasquerade::TunnelNetworkAddress => {
+                "the node's tunnel address, or its pod subnet's network address"
+            }
+            ServiceMasquerade::Client => "none: the client's address is kept",
+        }
+    }
 }
 
 macro_rules! knob {
@@ -215,6 +312,49 @@ impl Profile {
         self_exempt,
         with_self_exempt
     );
+    knob!(
+        /// Whether the plugin load-balances Services for in-cluster clients in the socket
+        /// layer (Cilium's socket LB): a pod's connection to any Service address (cluster
+        /// IP, load-balancer IP, external IP, any node's node port) goes straight to an
+        /// endpoint picked at `connect()`, so it is never masqueraded, reaches every
+        /// endpoint whatever `externalTrafficPolicy` says (`internalTrafficPolicy: Local`
+        /// still narrows it to the pod's node), and is not subject to
+        /// `loadBalancerSourceRanges`. When false, kube-proxy's rules apply to pods as to
+        /// anyone (see [`service`](crate::service)).
+        ///
+        /// ```
+        /// assert!(netpol::profile::Profile::cilium().socket_load_balancer());
+        /// assert!(!netpol::profile::Profile::calico().socket_load_balancer());
+        /// ```
+        socket_load_balancer,
+        with_socket_load_balancer
+    );
+
+    /// The address an endpoint's policy sees when a node masquerades Service traffic
+    /// towards an endpoint on another node.
+    ///
+    /// ```
+    /// use netpol::profile::{Profile, ServiceMasquerade};
+    /// assert_eq!(Profile::conformance().service_masquerade(), ServiceMasquerade::NodeIp);
+    /// assert_eq!(Profile::canal().service_masquerade(), ServiceMasquerade::TunnelNetworkAddress);
+    /// ```
+    pub fn service_masquerade(&self) -> ServiceMasquerade {
+        self.service_masquerade
+    }
+
+    /// The same profile with [`service_masquerade`](Self::service_masquerade) set.
+    ///
+    /// ```
+    /// use netpol::profile::{Profile, ServiceMasquerade};
+    /// // Calico without encapsulation (BGP): the node IP.
+    /// let p = Profile::calico().with_name("calico-bgp").with_service_masquerade(ServiceMasquerade::NodeIp);
+    /// assert_eq!(p.service_masquerade(), ServiceMasquerade::NodeIp);
+    /// ```
+    #[must_use]
+    pub fn with_service_masquerade(mut self, value: ServiceMasquerade) -> Self {
+        self.service_masquerade = value;
+        self
+    }
 }
 
 fn yes() -> bool {
@@ -231,6 +371,15 @@ impl Profile {
     /// concept page says ("traffic to and from the node where a Pod is running is always
     /// allowed, regardless of the IP address of the Pod or the node").
     ///
+    /// Service traffic goes through kube-proxy (no socket load balancing), and a node that
+    /// masquerades it towards an endpoint on another node is seen at its IP
+    /// ([`ServiceMasquerade::NodeIp`]). Upstream leaves this open (the concept page,
+    /// "Behavior of ipBlock": "it is not defined whether this happens before or after
+    /// NetworkPolicy processing … the \"source IP\" that the NetworkPolicy acts on may be
+    /// the IP of a LoadBalancer or of the Pod's node"); the node IP is what the
+    /// "Using Source IP" tutorial shows for NodePort clients answered by another node's
+    /// endpoint.
+    ///
     /// ```
     /// assert_eq!(netpol::profile::Profile::conformance().name(), "conformance");
     /// ```
@@ -245,6 +394,8 @@ impl Profile {
             own_node_exempt: true,
             pod_to_own_node_exempt: true,
             self_exempt: true,
+            service_masquerade: ServiceMasquerade::NodeIp,
+            socket_load_balancer: false,
         }
     }
 
@@ -254,8 +405,17 @@ impl Profile {
     /// policy, and the Kubernetes "Network Policies" concept page warns that creating a
     /// NetworkPolicy without a controller that implements it has no effect (canal exists to
     /// add Calico's policy on top of flannel). Every flow is allowed, and explanations say
-    /// why ([`Special::NotEnforced`](crate::explain::Special)). The other knobs are those
-    /// of the conformance profile and are never consulted.
+    /// why ([`Special::NotEnforced`](crate::explain::Special)). The other policy knobs are
+    /// those of the conformance profile and are never consulted.
+    ///
+    /// Masqueraded Service traffic comes from the receiving node's `flannel.1` address
+    /// ([`ServiceMasquerade::TunnelNetworkAddress`]), which explanations show: flannel's
+    /// manifest (`Documentation/kube-flannel.yml`) configures the VXLAN backend, which
+    /// gives `flannel.1` the node's subnet address as a /32 ("This IP is just used as a
+    /// source address for host to workload traffic", `pkg/backend/vxlan/vxlan.go`) and
+    /// routes every other node's subnet through it (`vxlan_network.go`). With the
+    /// `host-gw` backend it is the node IP
+    /// (`with_service_masquerade(ServiceMasquerade::NodeIp)`).
     ///
     /// ```
     /// assert!(!netpol::profile::Profile::flannel().enforces_network_policy());
@@ -265,6 +425,7 @@ impl Profile {
             name: "flannel".into(),
             enforces_network_policy: false,
             enforces_cluster_network_policy: false,
+            service_masquerade: ServiceMasquerade::TunnelNetworkAddress,
             ..Profile::conformance()
         }
     }
@@ -301,6 +462,16 @@ impl Profile {
     ///   endpoint's ingress policy"), and check a workload's egress and the destination's
     ///   ingress before kube-proxy's masquerade, so a pod reaching itself through a
     ///   Service is checked with its own address at both ends.
+    /// - Service traffic a node masquerades towards an endpoint on another node comes from
+    ///   that node's tunnel address ([`ServiceMasquerade::TunnelIp`]): Calico's manifest
+    ///   (`manifests/calico.yaml`) sets `CALICO_IPV4POOL_IPIP` to `Always` with
+    ///   `calico-ipam`, Felix puts the IPAM-assigned tunnel address on `tunl0` and routes
+    ///   other nodes' blocks through it (`felix/dataplane/linux/ipip_mgr.go`), and the
+    ///   address is recorded on the Node as `projectcalico.org/IPv4IPIPTunnelAddr`
+    ///   (`IPv4VXLANTunnelAddr` for VXLAN). A node without one uses no encapsulation
+    ///   (BGP), and its IP is seen. The eBPF data plane keeps the client address
+    ///   ("Preserves external client source IP addresses all the way to the pod", Calico's
+    ///   eBPF documentation): `with_service_masquerade(ServiceMasquerade::Client)`.
     ///
     /// ```
     /// let p = netpol::profile::Profile::calico();
@@ -313,21 +484,29 @@ impl Profile {
             name: "calico".into(),
             enforces_calico_policy: true,
             pod_to_own_node_exempt: false,
+            service_masquerade: ServiceMasquerade::TunnelIp,
             ..Profile::conformance()
         }
     }
 
     /// canal: flannel networking with Calico's Felix enforcing policy, so the policy knobs
     /// are [`Profile::calico`]'s (Calico's "Install Calico for policy and flannel (aka
-    /// Canal) for networking" guide: flannel for networking, Calico for network policy).
+    /// Canal) for networking" guide: flannel for networking, Calico for network policy),
+    /// and Service traffic is masqueraded as flannel's VXLAN backend does
+    /// ([`ServiceMasquerade::TunnelNetworkAddress`]: Calico's `manifests/canal.yaml`
+    /// configures flannel with `"Backend": {"Type": "vxlan"}` and Calico's CNI with
+    /// host-local IPAM, so Calico records no tunnel address).
     ///
     /// ```
-    /// let canal = netpol::profile::Profile::canal();
-    /// assert_eq!(canal, netpol::profile::Profile::calico().with_name("canal"));
+    /// use netpol::profile::{Profile, ServiceMasquerade};
+    /// let canal = Profile::canal();
+    /// assert_eq!(canal, Profile::calico().with_name("canal")
+    ///     .with_service_masquerade(ServiceMasquerade::TunnelNetworkAddress));
     /// ```
     pub fn canal() -> Self {
         Profile {
             name: "canal".into(),
+            service_masquerade: ServiceMasquerade::TunnelNetworkAddress,
             ..Profile::calico()
         }
     }
@@ -347,6 +526,12 @@ impl Profile {
     /// - ClusterNetworkPolicy: not implemented; kube-router is not among the implementations
     ///   the network-policy-api project lists (site-src/implementations.md, April 2026), so
     ///   ClusterNetworkPolicy objects are reported as ignored.
+    /// - Service traffic (kube-proxy beside kube-router's policy controller) a node
+    ///   masquerades towards another node's endpoint comes from its IP
+    ///   ([`ServiceMasquerade::NodeIp`]): kube-router routes pod traffic directly between
+    ///   nodes of one subnet and tunnels only to a node "that is not within the subnet of
+    ///   its primary interface" (kube-router `docs/tunnels.md`). kube-router's own IPVS
+    ///   service proxy is not modelled.
     ///
     /// The other knobs are therefore the conformance ones.
     ///
@@ -392,10 +577,28 @@ impl Profile {
     ///   without peers (cilium/cilium #34387: an `ipBlock: 0.0.0.0/0` egress rule is
     ///   "EGRESS DENIED" towards a host-network address, `egress: [{}]` works; #13081).
     ///
+    /// - Services, with the kube-proxy replacement in its default SNAT mode (Cilium's
+    ///   `Documentation/network/kubernetes/kubeproxy-free.rst`): "when node-external
+    ///   traffic arrives and the node determines that the backend for the LoadBalancer,
+    ///   NodePort, or services with externalIPs is at a remote node, then the node is
+    ///   redirecting the request to the remote backend on its behalf by performing SNAT";
+    ///   a local backend keeps the client. The remote backend sees the receiving node
+    ///   ([`ServiceMasquerade::NodeIp`]), which it classifies as the `remote-node` identity,
+    ///   so no `ipBlock` admits it (see above) — "In the SNAT mode this is not possible"
+    ///   to match the client. In-cluster clients go through the socket-level load
+    ///   balancer ([`socket_load_balancer`](Self::socket_load_balancer)): "upon connect …
+    ///   one of the service backends is selected … no additional lower layer NAT is
+    ///   required"; with `externalTrafficPolicy=Local` "all service endpoints are available
+    ///   for load balancing from in-cluster side"; "When accessing the service from inside
+    ///   a cluster, the kube-proxy replacement will ignore the field
+    ///   (`loadBalancerSourceRanges`) regardless whether it is set". DSR mode keeps the
+    ///   client everywhere: `with_service_masquerade(ServiceMasquerade::Client)`.
+    ///
     /// ```
     /// let p = netpol::profile::Profile::cilium();
     /// assert!(!p.ipblock_matches_pods() && !p.ipblock_matches_nodes());
     /// assert!(p.own_node_exempt() && !p.pod_to_own_node_exempt());
+    /// assert!(p.socket_load_balancer());
     /// ```
     pub fn cilium() -> Self {
         Profile {
@@ -404,6 +607,7 @@ impl Profile {
             ipblock_matches_pods: false,
             ipblock_matches_nodes: false,
             pod_to_own_node_exempt: false,
+            socket_load_balancer: true,
             ..Profile::conformance()
         }
     }

@@ -9,12 +9,14 @@
 //! 2. A flow naming a pod or node the cluster does not hold is denied.
 //! 3. A pod talking to itself is allowed, when the profile says so (the default does);
 //!    not when it reaches itself through a Service address (hairpin), which is walked like
-//!    any flow but for the NetworkPolicy tier, which allows it for the pods it selects.
+//!    any flow but, without Felix (rule 5), for the NetworkPolicy tier, which allows it
+//!    for the pods it selects.
 //! 4. Otherwise the source must allow the flow as egress and the destination as ingress.
-//!    A side that is not a pod allows. At a pod, the tiers are walked in order: the Admin
-//!    tier (ClusterNetworkPolicies by ascending priority, then name), the NetworkPolicy
-//!    tier, the Baseline tier (like Admin). Policy kinds the profile does not enforce take
-//!    no part.
+//!    A side that is not a pod allows. Without Felix (rule 5), at a pod, the tiers are
+//!    walked in order: the Admin tier (ClusterNetworkPolicies by ascending priority, then
+//!    name), the NetworkPolicy tier, the Baseline tier (like Admin). Policy kinds the
+//!    profile does not enforce take no part; those that would select the pod are listed
+//!    as ignored (Calico's own policies after the others, in the order they were added).
 //!    - In a ClusterNetworkPolicy tier, each policy whose subject holds the pod and that
 //!      has rules for the direction is read rule by rule; the first rule whose peers match
 //!      the other side and whose ports match the flow decides: `Allow` allows, `Deny`
@@ -25,6 +27,71 @@
 //!      an isolated pod and its own node is allowed whatever the rules say, where the
 //!      profile exempts it.
 //!    - After the last tier, the flow is allowed.
+//! 5. Where the profile [enforces Calico
+//!    policy](crate::profile::Profile::enforces_calico_policy) (calico, canal), a pod's
+//!    side is decided as Felix decides it, every policy kind together, read from Calico's
+//!    code:
+//!    - A pod's own node reaching it is never policed (its policies are still listed);
+//!      a pod reaching itself through a Service is policed like any flow.
+//!    - **Labels.** Every selector sees an endpoint as Felix does. A pod: its own labels,
+//!      then over them `projectcalico.org/namespace`, `projectcalico.org/orchestrator: k8s`
+//!      and, for a service account name of 1 to 62 characters,
+//!      `projectcalico.org/serviceaccount`; keys it still lacks come from its namespace's
+//!      labels under `pcns.` (and `pcns.projectcalico.org/name`) and from
+//!      `pcsa.projectcalico.org/name: <service account>`. A NetworkSet: its labels with
+//!      `projectcalico.org/namespace` over them, then its namespace's `pcns.` labels; a
+//!      GlobalNetworkSet: its labels alone.
+//!    - **Tiers.** The Tier objects and the built-in `kube-admin` (order 1,000, default
+//!      Pass), `default` (1,000,000, Deny) and `kube-baseline` (10,000,000, Pass), by
+//!      ascending order then name; then the tiers only policies name, by name, each ending
+//!      in Deny. A Kubernetes NetworkPolicy is in `default` at order 1000, a
+//!      ClusterNetworkPolicy in `kube-admin` (Admin) or `kube-baseline` (Baseline) at its
+//!      priority, a Calico policy in its tier at its order (absent: after every ordered
+//!      one). Equal orders go by the bytes of `name/namespace/kind` (kinds
+//!      `NetworkPolicy`, `GlobalNetworkPolicy`, `KubernetesNetworkPolicy`,
+//!      `KubernetesClusterNetworkPolicy`).
+//!    - **Conversions.** A Kubernetes NetworkPolicy selects with
+//!      `projectcalico.org/orchestrator == 'k8s'` and its pod selector, in its namespace,
+//!      for its effective `policyTypes`; each rule becomes an `Allow` per protocol and
+//!      peer: pod peers as selectors (namespace selectors matched against the `pcns.`
+//!      labels; `{}` meaning "in a namespace"; none meaning the policy's namespace),
+//!      `ipBlock` as `nets` and `notNets`. A ClusterNetworkPolicy selects pods by
+//!      orchestrator, pod selector and namespace selector alike; a rule becomes one rule
+//!      per protocol and peer (`namespaces` a bare namespace selector, which network sets
+//!      of matching namespaces also meet; `pods` pod and namespace selectors; `networks`
+//!      `nets`), except that a rule with a peer Calico cannot convert (`nodes`,
+//!      `domainNames`, or anything but `namespaces` and `pods` in ingress) fails: a
+//!      `Deny` or `Pass` becomes a `Deny` with no criteria, an `Accept` is dropped. A
+//!      converted ClusterNetworkPolicy governs the directions it keeps rules for. A Calico
+//!      policy applies to the pods its selector, namespace (a NetworkPolicy's own, a
+//!      GlobalNetworkPolicy's `namespaceSelector` under `pcns.`) and
+//!      `serviceAccountSelector` (under `pcsa.`) select, with `all()` rewritten as
+//!      Calico's update processors rewrite it, for its effective `types`; `doNotTrack`
+//!      and `preDNAT` policies never apply to pods.
+//!    - **The walk.** For each tier whose policies (enforced, selecting the pod for the
+//!      direction) are not none, the policies' rules are tried in order; the first that
+//!      matches acts: `Allow` allows, `Deny` denies, `Pass` ends the tier, `Log` is a step
+//!      and the walk goes on. Once a Kubernetes NetworkPolicy rule allowed, the rest of
+//!      the tier only adds the other Kubernetes NetworkPolicy rules that allow to the
+//!      explanation. A tier where nothing decided or passed ends with its default: Deny
+//!      decides, Pass goes on. After the last tier the direction is allowed.
+//!    - **A rule** matches when: its `ipVersion` is the flow's; every non-empty
+//!      `nets`/`notNets` list holds a CIDR of the flow's family and no negated one holds
+//!      that family's catch-all; `protocol` is the flow's and `notProtocol` is not; it has
+//!      no `icmp`; and on each side (the source and the destination address of the
+//!      packet, whatever the direction) the address is in some `nets` and in no `notNets`,
+//!      the endpoint belongs to a member (the pod itself, or a network set whose nets hold
+//!      the address) that the positive selector matches (the `namespaceSelector` under
+//!      `pcns.` with `all()` "in a namespace" and `global()` "in none", or the policy's
+//!      namespace; the `serviceAccounts` names and selector under `pcsa.`, the whole
+//!      match dropped when a name holds `'`, as Calico's set literal then fails; the
+//!      `selector`; with the `notSelector` folded in as `!notSelector` when there is a
+//!      positive selector), and to no member the `notSelector` alone matches; and the
+//!      destination port is in `ports` (numbers, ranges, or a name the destination pod
+//!      declares with the flow's protocol and number, the pod matching the positive
+//!      selector) and in no `notPorts`. A rule with source ports, `services` or `notICMP`
+//!      cannot be decided: it is taken as not matching, and listed as unsupported when
+//!      everything else matches.
 //!
 //! ```
 //! use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -46,6 +113,7 @@
 //! # Ok::<(), netpol::cluster::ClusterError>(())
 //! ```
 
+use crate::calico::{CalicoPolicy, CalicoPolicyKind};
 use crate::cluster::{Cluster, Endpoint, Flow, Pod};
 use crate::explain::{
     Decision, Explanation, PolicyRef, RuleRef, SideExplanation, Special, Step, TierRef, Verdict,
@@ -74,7 +142,10 @@ pub struct Reference<'a> {
     cluster: &'a Cluster,
     policies: PolicySetRef<'a>,
     profile: Profile,
+    felix: felix::Prep<'a>,
 }
+
+mod felix;
 
 /// The walk of one side, as positions: what [`Reference::explain`] turns into names.
 struct Walk {
@@ -82,14 +153,16 @@ struct Walk {
     ignored: Vec<Item>,
     allowed_by: Vec<(usize, usize)>,
     steps: Vec<(Item, usize, Action)>,
+    unsupported: Vec<(Item, usize)>,
     decision: WalkDecision,
     isolated: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Item {
     Network(usize),
     Cluster(usize),
+    Calico(usize),
 }
 
 enum WalkDecision {
@@ -99,6 +172,7 @@ enum WalkDecision {
     Unknown,
     Rule(Item, usize, Action),
     NetworkPolicyDefault,
+    TierDefault(TierRef),
     Nothing,
 }
 
@@ -115,10 +189,12 @@ impl<'a> Reference<'a> {
         policies: &'a (impl AsPolicySet + ?Sized),
         profile: Profile,
     ) -> Self {
+        let policies = policies.as_policy_set();
         Reference {
             cluster,
-            policies: policies.as_policy_set(),
+            policies,
             profile,
+            felix: felix::Prep::new(cluster, policies),
         }
     }
 
@@ -257,6 +333,7 @@ impl<'a> Reference<'a> {
         match item {
             Item::Network(_) => self.profile.enforces_network_policy(),
             Item::Cluster(_) => self.profile.enforces_cluster_network_policy(),
+            Item::Calico(_) => self.profile.enforces_calico_policy(),
         }
     }
 
@@ -266,6 +343,7 @@ impl<'a> Reference<'a> {
             ignored: Vec::new(),
             allowed_by: Vec::new(),
             steps: Vec::new(),
+            unsupported: Vec::new(),
             decision: WalkDecision::Nothing,
             isolated: false,
         };
@@ -290,22 +368,38 @@ impl<'a> Reference<'a> {
         let tiers = self.tiers();
 
         // Who selects the pod, in evaluation order, and who would but is not enforced.
-        for (_, items) in &tiers {
-            for &item in items {
-                if !self.selects(item, pod, direction) {
-                    continue;
+        let mut sort = |item: Item, selects: bool| {
+            if !selects {
+            } else if self.enforced(item) {
+                walk.selecting.push(item);
+            } else {
+                walk.ignored.push(item);
+            }
+        };
+        if felix {
+            for item in self.felix.walk_order() {
+                sort(item, self.felix_selects(item, pod_id.index(), direction));
+            }
+        } else {
+            for (_, items) in &tiers {
+                for &item in items {
+                    sort(item, self.selects(item, pod, direction));
                 }
-                if self.enforced(item) {
-                    walk.selecting.push(item);
-                } else {
-                    walk.ignored.push(item);
-                }
+            }
+            // Calico's own policies, which only Felix enforces.
+            for i in 0..self.policies.calico_policies().len() {
+                let item = Item::Calico(i);
+                sort(item, self.felix_selects(item, pod_id.index(), direction));
             }
         }
         walk.isolated = walk.selecting.iter().any(|i| matches!(i, Item::Network(_)));
         // Felix never polices a node reaching its own pods, whatever the policy kind.
         if own_node && felix && direction == Direction::Ingress {
             walk.decision = WalkDecision::OwnNode;
+            return walk;
+        }
+        if felix {
+            self.felix_walk(flow, direction, own_node, &mut walk);
             return walk;
         }
 
@@ -328,6 +422,7 @@ impl<'a> Reference<'a> {
                             }
                         }
                     }
+                    Item::Calico(_) => {}
                     Item::Cluster(i) => {
                         let Some(policy) = self.policies.cluster_policies().get(i) else {
                             continue;
@@ -383,6 +478,7 @@ impl<'a> Reference<'a> {
                         }
                     }
             }),
+            Item::Calico(_) => false,
         }
     }
 
@@ -406,6 +502,19 @@ impl<'a> Reference<'a> {
                     p.map_or("", ClusterPolicy::name),
                 )
             }
+            Item::Calico(i) => {
+                let p = self.policies.calico_policies().get(i);
+                let kind = match p.map(CalicoPolicy::kind) {
+                    Some(CalicoPolicyKind::Global) => PolicyKind::GlobalNetworkPolicy,
+                    _ => PolicyKind::CalicoNetworkPolicy,
+                };
+                PolicyRef::new(
+                    kind,
+                    i,
+                    p.and_then(CalicoPolicy::namespace),
+                    p.map_or("", CalicoPolicy::name),
+                )
+            }
         }
     }
 
@@ -416,6 +525,12 @@ impl<'a> Reference<'a> {
                 Some(ClusterTier::Baseline) => TierRef::Baseline,
                 _ => TierRef::Admin,
             },
+            Item::Calico(i) => TierRef::from_calico(
+                self.policies
+                    .calico_policies()
+                    .get(i)
+                    .map_or(crate::calico::DEFAULT_TIER, CalicoPolicy::tier),
+            ),
         }
     }
 
@@ -459,6 +574,11 @@ impl<'a> Reference<'a> {
                 )
             })
             .collect();
+        side.unsupported = walk
+            .unsupported
+            .iter()
+            .map(|&(item, r)| RuleRef::new(self.policy_ref(item), direction, r))
+            .collect();
         let decision = match walk.decision {
             WalkDecision::NotAPod => Decision::NotAPod,
             WalkDecision::Unknown => Decision::UnknownEndpoint,
@@ -467,6 +587,10 @@ impl<'a> Reference<'a> {
             WalkDecision::Hairpin => Decision::Hairpin,
             WalkDecision::NetworkPolicyDefault => Decision::TierDefault {
                 tier: TierRef::NetworkPolicy,
+                action: Action::Deny,
+            },
+            WalkDecision::TierDefault(tier) => Decision::TierDefault {
+                tier,
                 action: Action::Deny,
             },
             WalkDecision::Rule(item, r, action) => Decision::Rule {
@@ -620,7 +744,9 @@ fn walk_allows(walk: &Walk) -> bool {
         | WalkDecision::OwnNode
         | WalkDecision::Hairpin
         | WalkDecision::Nothing => true,
-        WalkDecision::Unknown | WalkDecision::NetworkPolicyDefault => false,
+        WalkDecision::Unknown
+        | WalkDecision::NetworkPolicyDefault
+        | WalkDecision::TierDefault(_) => false,
         WalkDecision::Rule(_, _, action) => action == Action::Allow,
     }
 }

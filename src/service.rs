@@ -1,5 +1,6 @@
-//! Traffic through Services: a flow to a Service address is decided per endpoint pod,
-//! after the address translation, as the data plane does.
+//! Traffic through Services: a flow to a Service address, from inside or outside the
+//! cluster, is decided per endpoint pod, after the address translation, as the data plane
+//! does.
 //!
 //! kube-proxy (or the plugin's own Service implementation) rewrites a connection to
 //! `clusterIP:port` into a connection to one endpoint pod's IP and target port before any
@@ -39,6 +40,56 @@
 //! - **A port the Service does not expose**: nothing forwards it
 //!   ([`NoEndpoints::UnknownPort`]).
 //!
+//! # Every address, every client: kube-proxy's translation
+//!
+//! [`ServiceTable::answer`] (and the allocation-free [`ServiceTable::reach`]) take a
+//! [`ServiceRequest`]: a client (a pod, a node, an outside address), a
+//! [`ServiceAddress`] (the name, a cluster IP, a node port at a node, a load-balancer IP in
+//! `VIP` mode, an external IP), a port, and for traffic from outside the node that
+//! receives it. [`ServiceProxy`] carries what the profile's plugin and kube-proxy's flags
+//! decide. The rules, from kube-proxy's iptables and nftables proxiers
+//! (`pkg/proxy/iptables/proxier.go` `syncProxyRules`, `pkg/proxy/serviceport.go`,
+//! `pkg/proxy/topology.go`, `pkg/api/v1/service/util.go`) and the API's own words
+//! (`core/v1/types.go`):
+//!
+//! - **Which endpoints.** A cluster IP or the name: every endpoint, or with
+//!   `internalTrafficPolicy: Local` those on the client's node ("dropping the traffic if
+//!   there are no local endpoints"). A node port, load-balancer IP or external IP reached
+//!   from outside: every endpoint with `externalTrafficPolicy: Cluster`; with `Local` only
+//!   those on the receiving node ("Traffic mistakenly sent to a node with no endpoints will
+//!   be dropped": [`NoEndpoints::NoLocalEndpoint`]). A pod's traffic to such an address is
+//!   translated on its own node and reaches every endpoint ("traffic sent to an External
+//!   IP or LoadBalancer IP from within the cluster will always get "Cluster" semantics";
+//!   the proxier's "pod traffic for %s external destinations" short-circuit).
+//! - **Which source the endpoint's policy sees.** kube-proxy only marks the packets it
+//!   masquerades (`KUBE-MARK-MASQ`: every source of an external destination with a
+//!   `Cluster` policy, "in case we cross nodes"; off-cluster sources of a cluster IP; every
+//!   pod with `--masquerade-all`); the kernel rewrites the source in nat POSTROUTING, after
+//!   the filter hooks where policy engines judge. So an endpoint on the node that
+//!   translated sees the client, one on another node that node's masquerade address, which
+//!   the plugin decides ([`ServiceMasquerade`](crate::profile::ServiceMasquerade)): the
+//!   node IP, or a tunnel address in the pod network that a pod-network `ipBlock` matches.
+//!   The client pod's own egress is judged on its node, towards the endpoint, before the
+//!   masquerade ([`EndpointVerdict::egress_flow`]). A pod dialling another node's node
+//!   port is not translated on its own node (the address is not local there): its egress
+//!   sees that node at the node port, and the receiving node sees the client's node (its
+//!   outgoing NAT). Each endpoint's answer says which source was seen
+//!   ([`SourceSeen`]) and whether the client's own address would have been admitted.
+//! - **Before any policy.** `loadBalancerSourceRanges` of the flow's family (none, or a
+//!   `/0`, admit everyone) drop a load-balancer IP's clients outside them, pods included,
+//!   never a node port's ([`Dropped`]).
+//! - **Family.** A connection has the family of the address dialled; a Service's name
+//!   stands for its primary cluster IP (`clusterIPs[0]`).
+//! - **Socket load balancing.** Where the plugin balances in-cluster clients in the socket
+//!   layer (Cilium), a pod reaches every endpoint of any address directly, unmasqueraded,
+//!   with no source ranges (`internalTrafficPolicy: Local` still applies).
+//!
+//! Not modelled: kube-proxy's IPVS mode, kube-router's and Antrea's own proxies, cloud load
+//! balancers that keep the client address or forward to node ports (`Proxy` mode is an
+//! outside address here), topology hints and `trafficDistribution`, terminating endpoints,
+//! session affinity, `--nodeport-addresses`, host processes' source address choice beyond
+//! "its node".
+//!
 //! ```
 //! use netpol::cluster::{Cluster, ContainerPort, Endpoint, PodSpec};
 //! use netpol::engine::Engine;
@@ -77,10 +128,15 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, Endpoint, Flow, PodId};
+
+mod outside;
 use crate::explain::{Evaluator, Explanation, Verdict};
 use crate::model::go_json::go_struct;
 use crate::model::{IntOrString, Labels, ObjectMeta, Time};
 use crate::policy::Protocol;
+pub use outside::{
+    Dropped, ServiceAddress, ServiceProxy, ServiceRequest, ServiceRequestError, SourceSeen,
+};
 
 // ---------------------------------------------------------------------------------------
 // As-written model
@@ -89,19 +145,28 @@ use crate::policy::Protocol;
 go_struct! {
     /// A `v1` Service exactly as `kubectl get svc -o json` prints it.
     ///
-    /// Only the fields that routing uses are typed; every other field (`status`,
-    /// `sessionAffinity`, `ipFamilies`, …) is kept in [`extra`](Self::extra) so that the
+    /// The fields that routing uses are typed; every other field (`sessionAffinity`,
+    /// `ipFamilies`, `status.conditions`, …) is kept in the `extra` maps so that the
     /// object serializes back as it was read. Decoding follows the apiserver's rules (see
     /// [`crate::model::go_json`]): the fields kept in `extra` are checked against their
-    /// Go types too (`nodePort: "x"` or `status: []` is refused, as the apiserver refuses
-    /// it), and an object of another `apiVersion` or `kind` is refused.
+    /// Go types too (`sessionAffinityConfig: []` is refused, as the apiserver refuses it),
+    /// `null` is the zero value, and an object of another `apiVersion` or `kind` is
+    /// refused.
     ///
     /// ```
-    /// let text = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"db","namespace":"x"},
-    ///   "spec":{"clusterIP":"10.96.0.5","ports":[{"port":5432}],"selector":{"app":"db"},
-    ///           "sessionAffinity":"None"},"status":{"loadBalancer":{}}}"#;
+    /// let text = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"x"},
+    ///   "spec":{"type":"LoadBalancer","clusterIP":"10.96.0.5","clusterIPs":["10.96.0.5"],
+    ///           "ports":[{"port":80,"targetPort":8080,"nodePort":30080,"protocol":"TCP"}],
+    ///           "selector":{"app":"web"},"sessionAffinity":"None",
+    ///           "externalTrafficPolicy":"Local","healthCheckNodePort":32100,
+    ///           "internalTrafficPolicy":"Cluster","loadBalancerSourceRanges":["198.51.100.0/24"]},
+    ///   "status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10","ipMode":"VIP"}]}}}"#;
     /// let svc = netpol::service::Service::from_json(text).unwrap();
     /// assert_eq!(svc.spec.cluster_ip.as_deref(), Some("10.96.0.5"));
+    /// assert_eq!(svc.spec.ports.as_ref().unwrap()[0].node_port, Some(30080));
+    /// assert_eq!(svc.spec.external_traffic_policy.as_deref(), Some("Local"));
+    /// let ingress = &svc.status.as_ref().unwrap().load_balancer.as_ref().unwrap().ingress;
+    /// assert_eq!(ingress.as_ref().unwrap()[0].ip.as_deref(), Some("203.0.113.10"));
     /// let back: serde_json::Value = serde_json::to_value(&svc).unwrap();
     /// assert_eq!(back, serde_json::from_str::<serde_json::Value>(text).unwrap());
     /// ```
@@ -117,23 +182,26 @@ go_struct! {
         pub metadata: ObjectMeta,
         /// `spec`.
         pub spec: ServiceSpec,
-        /// Every other top-level field (`status`), kept verbatim.
+        /// `status`: the load balancer's ingress points.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub status: Option<ServiceStatus>,
+        /// Every other top-level field, kept verbatim.
         #[serde(flatten)]
         pub extra: serde_json::Map<String, serde_json::Value>,
     }
     serde(rename_all = "camelCase");
     kind("v1", "Service");
-    checked {
-        "status" => status: ServiceStatus,
-    }
 }
 
 go_struct! {
     /// `spec` of a Service.
     ///
     /// ```
-    /// let spec: netpol::service::ServiceSpec = serde_json::from_str(r#"{"clusterIP": "None"}"#).unwrap();
+    /// let spec: netpol::service::ServiceSpec = serde_json::from_str(
+    ///     r#"{"clusterIP": "None", "externalIPs": ["203.0.113.20"], "externalTrafficPolicy": null}"#).unwrap();
     /// assert!(spec.selector.is_none());
+    /// assert_eq!(spec.external_ips.as_deref(), Some(&["203.0.113.20".to_owned()][..]));
+    /// assert!(spec.external_traffic_policy.is_none()); // null is absent
     /// assert!(serde_json::from_str::<netpol::service::ServiceSpec>(r#"{"externalIPs": "1.2.3.4"}"#).is_err());
     /// ```
     #[derive(Debug, Clone, Default, PartialEq)]
@@ -155,26 +223,40 @@ go_struct! {
         /// `ExternalName`.
         #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
         pub type_: Option<String>,
+        /// `spec.externalIPs`: addresses for which every node also accepts the Service's
+        /// traffic ("the user is responsible for ensuring that traffic arrives at a node
+        /// with this IP").
+        #[serde(rename = "externalIPs", skip_serializing_if = "Option::is_none")]
+        pub external_ips: Option<Vec<String>>,
+        /// `spec.externalTrafficPolicy`: `Cluster` (the default for a Service reachable
+        /// from outside) or `Local`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub external_traffic_policy: Option<String>,
+        /// `spec.internalTrafficPolicy`: `Cluster` (the default) or `Local`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub internal_traffic_policy: Option<String>,
+        /// `spec.loadBalancerSourceRanges`: the client ranges a load-balancer IP admits.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub load_balancer_source_ranges: Option<Vec<String>>,
+        /// `spec.healthCheckNodePort`: where a load balancer asks each node whether it has
+        /// a local endpoint (`LoadBalancer` with `externalTrafficPolicy: Local`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub health_check_node_port: Option<i32>,
         /// Every other field, kept verbatim.
         #[serde(flatten)]
         pub extra: serde_json::Map<String, serde_json::Value>,
     }
     serde(rename_all = "camelCase");
     checked {
-        "externalIPs" => external_ips: Vec<String>,
         "sessionAffinity" => session_affinity: String,
         "loadBalancerIP" => load_balancer_ip: String,
-        "loadBalancerSourceRanges" => load_balancer_source_ranges: Vec<String>,
         "externalName" => external_name: String,
-        "externalTrafficPolicy" => external_traffic_policy: String,
-        "healthCheckNodePort" => health_check_node_port: i32,
         "publishNotReadyAddresses" => publish_not_ready_addresses: bool,
         "sessionAffinityConfig" => session_affinity_config: SessionAffinityConfig,
         "ipFamilies" => ip_families: Vec<String>,
         "ipFamilyPolicy" => ip_family_policy: String,
         "allocateLoadBalancerNodePorts" => allocate_load_balancer_node_ports: bool,
         "loadBalancerClass" => load_balancer_class: String,
-        "internalTrafficPolicy" => internal_traffic_policy: String,
         "trafficDistribution" => traffic_distribution: String,
     }
 }
@@ -183,8 +265,10 @@ go_struct! {
     /// One entry of `spec.ports`.
     ///
     /// ```
-    /// let p: netpol::service::ServicePort = serde_json::from_str(r#"{"port": 53, "targetPort": "dns", "protocol": "UDP"}"#).unwrap();
+    /// let p: netpol::service::ServicePort = serde_json::from_str(
+    ///     r#"{"port": 53, "targetPort": "dns", "protocol": "UDP", "nodePort": 30053}"#).unwrap();
     /// assert_eq!(p.target_port, Some(netpol::model::IntOrString::String("dns".into())));
+    /// assert_eq!(p.node_port, Some(30053));
     /// ```
     #[derive(Debug, Clone, Default, PartialEq)]
     pub struct ServicePort {
@@ -200,14 +284,92 @@ go_struct! {
         /// `protocol`: `TCP` (default), `UDP` or `SCTP`.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub protocol: Option<String>,
-        /// Every other field (`nodePort`, `appProtocol`), kept verbatim.
+        /// `nodePort`: the port every node accepts the Service's traffic on (`NodePort`
+        /// and `LoadBalancer` Services); absent or `0` when there is none.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub node_port: Option<i32>,
+        /// Every other field (`appProtocol`), kept verbatim.
         #[serde(flatten)]
         pub extra: serde_json::Map<String, serde_json::Value>,
     }
     serde(rename_all = "camelCase");
     checked {
         "appProtocol" => app_protocol: String,
-        "nodePort" => node_port: i32,
+    }
+}
+
+go_struct! {
+    /// `status` of a Service.
+    ///
+    /// ```
+    /// let s: netpol::service::ServiceStatus = serde_json::from_str(
+    ///     r#"{"loadBalancer": {"ingress": [{"hostname": "a.elb.example.com"}]}, "conditions": []}"#).unwrap();
+    /// let ingress = s.load_balancer.unwrap().ingress.unwrap();
+    /// assert_eq!(ingress[0].hostname.as_deref(), Some("a.elb.example.com"));
+    /// assert!(serde_json::from_str::<netpol::service::ServiceStatus>(r#"{"conditions": {}}"#).is_err());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct ServiceStatus {
+        /// `loadBalancer`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub load_balancer: Option<LoadBalancerStatus>,
+        /// Every other field (`conditions`), kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+    checked {
+        "conditions" => conditions: Vec<Condition>,
+    }
+}
+
+go_struct! {
+    /// `status.loadBalancer` of a Service.
+    ///
+    /// ```
+    /// let s: netpol::service::LoadBalancerStatus = serde_json::from_str(r#"{"ingress": null}"#).unwrap();
+    /// assert!(s.ingress.is_none());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct LoadBalancerStatus {
+        /// `ingress`: the load balancer's ingress points.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ingress: Option<Vec<LoadBalancerIngress>>,
+        /// Every other field, kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+}
+
+go_struct! {
+    /// One `status.loadBalancer.ingress` entry: an IP (with its `ipMode`) or a DNS name.
+    ///
+    /// ```
+    /// let i: netpol::service::LoadBalancerIngress = serde_json::from_str(
+    ///     r#"{"ip": "203.0.113.12", "ipMode": "Proxy", "ports": [{"port": 80, "protocol": "TCP"}]}"#).unwrap();
+    /// assert_eq!(i.ip_mode.as_deref(), Some("Proxy"));
+    /// assert_eq!(i.extra["ports"][0]["port"], 80); // kept, not read
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct LoadBalancerIngress {
+        /// `ip`: set for load balancers reached at an IP address.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ip: Option<String>,
+        /// `hostname`: set for load balancers reached by a DNS name (AWS).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub hostname: Option<String>,
+        /// `ipMode`: `VIP` (traffic reaches the nodes with the load balancer's IP as its
+        /// destination; the default when `ip` is set) or `Proxy` (the load balancer
+        /// forwards to a node's node port or to a pod itself).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub ip_mode: Option<String>,
+        /// Every other field (`ports`), kept verbatim.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+    serde(rename_all = "camelCase");
+    checked {
+        "ports" => ports: Vec<PortStatus>,
     }
 }
 
@@ -229,46 +391,6 @@ go_struct! {
     struct ClientIpConfig {
         #[serde(skip_serializing_if = "Option::is_none")]
         timeout_seconds: Option<i32>,
-        #[serde(flatten)]
-        extra: serde_json::Map<String, serde_json::Value>,
-    }
-    serde(rename_all = "camelCase");
-}
-
-go_struct! {
-    #[derive(Debug, Clone, Default, PartialEq)]
-    struct ServiceStatus {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        load_balancer: Option<LoadBalancerStatus>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        conditions: Option<Vec<Condition>>,
-        #[serde(flatten)]
-        extra: serde_json::Map<String, serde_json::Value>,
-    }
-    serde(rename_all = "camelCase");
-}
-
-go_struct! {
-    #[derive(Debug, Clone, Default, PartialEq)]
-    struct LoadBalancerStatus {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ingress: Option<Vec<LoadBalancerIngress>>,
-        #[serde(flatten)]
-        extra: serde_json::Map<String, serde_json::Value>,
-    }
-}
-
-go_struct! {
-    #[derive(Debug, Clone, Default, PartialEq)]
-    struct LoadBalancerIngress {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ip: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        hostname: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ip_mode: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ports: Option<Vec<PortStatus>>,
         #[serde(flatten)]
         extra: serde_json::Map<String, serde_json::Value>,
     }
@@ -310,7 +432,6 @@ go_struct! {
     }
     serde(rename_all = "camelCase");
 }
-
 impl Service {
     /// Decodes a Service from JSON text; errors carry the field path.
     ///
@@ -347,8 +468,30 @@ impl Service {
         )
     }
 
-    /// What the Service means for routing: addresses parsed, protocols and target ports
-    /// defaulted, names and numbers checked.
+    /// What the Service means for routing: addresses parsed, protocols, target ports and
+    /// traffic policies defaulted, names and numbers checked.
+    ///
+    /// The fields that take traffic from outside the cluster are checked where the
+    /// apiserver checks them (`validateService`, `ValidateLoadBalancerStatus` in
+    /// `pkg/apis/core/validation/validation.go`), with the first problem reported:
+    ///
+    /// | field | refused |
+    /// | --- | --- |
+    /// | `spec.ports[i].nodePort` | not 0-65535; set on a `ClusterIP` Service; the same node port twice for one protocol |
+    /// | `spec.clusterIP` | `None` on a `NodePort` or `LoadBalancer` Service |
+    /// | `spec.externalIPs[i]` | not an IP address; unspecified, loopback, link-local or link-local multicast |
+    /// | `spec.externalTrafficPolicy` | not `Cluster` or `Local`; set on a Service not reachable from outside (neither `NodePort`, `LoadBalancer` nor `ClusterIP` with external IPs) |
+    /// | `spec.internalTrafficPolicy` | not `Cluster` or `Local` |
+    /// | `spec.healthCheckNodePort` | not 1-65535; set on anything but a `LoadBalancer` with `externalTrafficPolicy: Local` |
+    /// | `spec.loadBalancerSourceRanges[i]` | not a CIDR (spaces around it are allowed, as upstream); set on anything but a `LoadBalancer` (path `spec.LoadBalancerSourceRanges`, as upstream writes it) |
+    /// | `status.loadBalancer.ingress[i]` | present on anything but a `LoadBalancer`; `ip` not an address; `hostname` an address; `ipMode` not `VIP` or `Proxy`, or set without `ip` |
+    ///
+    /// Addresses and CIDRs are read as the apiserver reads these legacy fields (leading
+    /// zeros in IPv4 octets allowed). An absent `externalTrafficPolicy`,
+    /// `internalTrafficPolicy` or `ipMode` is `Cluster`, `Cluster` and `VIP`, as the
+    /// apiserver defaults them; `healthCheckNodePort`, which the apiserver allocates, may
+    /// be absent. The node-port range (`--service-node-port-range`) is the cluster's
+    /// configuration and is not checked.
     ///
     /// ```
     /// use netpol::service::{Addressing, Service, TargetPort};
@@ -362,6 +505,10 @@ impl Service {
     /// let bad = Service::from_json(r#"{"metadata": {"name": "x"}, "spec": {"ports": [{"port": 0}]}}"#).unwrap();
     /// assert_eq!(bad.resolve().unwrap_err().to_string(),
     ///     "service default/x: spec.ports[0].port: 0 is not a port number (1-65535)");
+    /// let bad = Service::from_json(r#"{"metadata": {"name": "x"},
+    ///   "spec": {"externalIPs": ["127.0.0.1"], "ports": [{"port": 80}]}}"#).unwrap();
+    /// assert_eq!(bad.resolve().unwrap_err().to_string(),
+    ///     "service default/x: spec.externalIPs[0]: \"127.0.0.1\" may not be in the loopback range (127.0.0.0/8, ::1/128)");
     /// ```
     pub fn resolve(&self) -> Result<ResolvedService, ServiceError> {
         let key = self.key();
@@ -415,7 +562,25 @@ impl Service {
                 ));
             }
         };
+        let service_type = match type_ {
+            "NodePort" => ServiceType::NodePort,
+            "LoadBalancer" => ServiceType::LoadBalancer,
+            "ExternalName" => ServiceType::ExternalName,
+            _ => ServiceType::ClusterIp,
+        };
+        if addressing == Addressing::Headless
+            && matches!(
+                service_type,
+                ServiceType::NodePort | ServiceType::LoadBalancer
+            )
+        {
+            return Err(bad(
+                "spec.clusterIP".into(),
+                format!("may not be set to 'None' for {type_} services"),
+            ));
+        }
         let selector = spec.selector.clone().filter(|s| !s.is_empty());
+        let mut node_ports_seen: Vec<(Protocol, u16)> = Vec::new();
         let mut ports = Vec::new();
         for (i, p) in spec.ports.iter().flatten().enumerate() {
             let number = port_number(p.port)
@@ -439,12 +604,164 @@ impl Service {
                 }
                 Some(IntOrString::String(s)) => TargetPort::Named(s.clone()),
             };
+            let node_port = match p.node_port.unwrap_or(0) {
+                0 => None,
+                n => {
+                    let path = format!("spec.ports[{i}].nodePort");
+                    let number = u16::try_from(n)
+                        .ok()
+                        .ok_or_else(|| bad(path.clone(), not_a_port(n)))?;
+                    if service_type == ServiceType::ClusterIp {
+                        return Err(bad(
+                            path,
+                            "may not be used when `type` is 'ClusterIP'".into(),
+                        ));
+                    }
+                    if node_ports_seen.contains(&(protocol, number)) {
+                        return Err(bad(path, format!("duplicate value {n}")));
+                    }
+                    node_ports_seen.push((protocol, number));
+                    Some(number)
+                }
+            };
             ports.push(ResolvedPort {
                 name: p.name.clone().filter(|n| !n.is_empty()),
                 port: number,
                 protocol,
                 target,
+                node_port,
             });
+        }
+
+        let mut external_ips = Vec::new();
+        for (i, text) in spec.external_ips.iter().flatten().enumerate() {
+            let path = format!("spec.externalIPs[{i}]");
+            let ip = sloppy_ip(text)
+                .ok_or_else(|| bad(path.clone(), format!("\"{text}\" is not an IP address")))?;
+            if let Some(why) = special_ip(ip) {
+                return Err(bad(path, format!("\"{text}\" {why}")));
+            }
+            if !external_ips.contains(&ip) {
+                external_ips.push(ip);
+            }
+        }
+        let externally_accessible = matches!(
+            service_type,
+            ServiceType::NodePort | ServiceType::LoadBalancer
+        ) || (service_type == ServiceType::ClusterIp
+            && !external_ips.is_empty());
+        let policy = |path: &str, value: Option<&str>| match value {
+            None | Some("Cluster") => Ok(TrafficPolicy::Cluster),
+            Some("Local") => Ok(TrafficPolicy::Local),
+            Some(other) => Err(bad(
+                path.into(),
+                format!(
+                    "unsupported value \"{other}\": supported values are \"Cluster\", \"Local\""
+                ),
+            )),
+        };
+        let external_traffic_policy = policy(
+            "spec.externalTrafficPolicy",
+            spec.external_traffic_policy.as_deref(),
+        )?;
+        if let Some(value) = spec.external_traffic_policy.as_deref() {
+            if !externally_accessible {
+                return Err(bad(
+                    "spec.externalTrafficPolicy".into(),
+                    format!("\"{value}\" may only be set for externally-accessible services"),
+                ));
+            }
+        }
+        let internal_traffic_policy = policy(
+            "spec.internalTrafficPolicy",
+            spec.internal_traffic_policy.as_deref(),
+        )?;
+        let health_check_node_port = match spec.health_check_node_port.unwrap_or(0) {
+            0 => None,
+            n => {
+                let path = "spec.healthCheckNodePort".to_owned();
+                if service_type != ServiceType::LoadBalancer
+                    || external_traffic_policy != TrafficPolicy::Local
+                {
+                    return Err(bad(
+                        path,
+                        format!(
+                            "{n} may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
+                        ),
+                    ));
+                }
+                Some(port_number(n).ok_or_else(|| bad(path, not_a_port(n)))?)
+            }
+        };
+        let mut source_ranges = Vec::new();
+        let ranges = spec.load_balancer_source_ranges.as_deref().unwrap_or(&[]);
+        if !ranges.is_empty() && service_type != ServiceType::LoadBalancer {
+            return Err(bad(
+                "spec.LoadBalancerSourceRanges".into(),
+                "may only be used when `type` is 'LoadBalancer'".into(),
+            ));
+        }
+        for (i, text) in ranges.iter().enumerate() {
+            let net = crate::policy::parse_cidr(text.trim()).map_err(|_| {
+                bad(
+                    format!("spec.LoadBalancerSourceRanges[{i}]"),
+                    format!("\"{text}\" is not a CIDR (e.g. 10.9.8.0/24 or 2001:db8::/64)"),
+                )
+            })?;
+            if !source_ranges.contains(&net) {
+                source_ranges.push(net);
+            }
+        }
+        let mut load_balancer = Vec::new();
+        let ingress = self
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|lb| lb.ingress.as_deref())
+            .unwrap_or(&[]);
+        if !ingress.is_empty() && service_type != ServiceType::LoadBalancer {
+            return Err(bad(
+                "status.loadBalancer.ingress".into(),
+                "may only be used when `spec.type` is 'LoadBalancer'".into(),
+            ));
+        }
+        for (i, point) in ingress.iter().enumerate() {
+            let path = |f: &str| format!("status.loadBalancer.ingress[{i}].{f}");
+            let ip =
+                match point.ip.as_deref().filter(|t| !t.is_empty()) {
+                    None => None,
+                    Some(text) => Some(sloppy_ip(text).ok_or_else(|| {
+                        bad(path("ip"), format!("\"{text}\" is not an IP address"))
+                    })?),
+                };
+            let hostname = point.hostname.clone().filter(|h| !h.is_empty());
+            if let Some(h) = &hostname {
+                if sloppy_ip(h).is_some() {
+                    return Err(bad(
+                        path("hostname"),
+                        format!("\"{h}\" must be a DNS name, not an IP address"),
+                    ));
+                }
+            }
+            let mode = match (point.ip_mode.as_deref(), ip) {
+                (None, _) | (Some("VIP"), Some(_)) => IpMode::Vip,
+                (Some("Proxy"), Some(_)) => IpMode::Proxy,
+                (Some(_), None) => {
+                    return Err(bad(
+                        path("ipMode"),
+                        "may not be specified when `ip` is not set".into(),
+                    ));
+                }
+                (Some(other), Some(_)) => {
+                    return Err(bad(
+                        path("ipMode"),
+                        format!(
+                            "unsupported value \"{other}\": supported values are \"Proxy\", \"VIP\""
+                        ),
+                    ));
+                }
+            };
+            load_balancer.push(IngressPoint { ip, hostname, mode });
         }
         Ok(ResolvedService {
             namespace: self.metadata.namespace_or_default().to_owned(),
@@ -452,8 +769,55 @@ impl Service {
             addressing,
             selector,
             ports,
+            service_type,
+            external_ips,
+            load_balancer,
+            external_traffic_policy,
+            internal_traffic_policy,
+            source_ranges,
+            health_check_node_port,
         })
     }
+}
+
+/// An address as the apiserver reads the legacy address fields (`ParseIPSloppy`: leading
+/// zeros in IPv4 octets are decimal; an IPv4-mapped IPv6 address is IPv4).
+fn sloppy_ip(text: &str) -> Option<IpAddr> {
+    let bits = if text.contains(':') { 128 } else { 32 };
+    if text.contains('/') {
+        return None;
+    }
+    crate::policy::parse_cidr(&format!("{text}/{bits}"))
+        .ok()
+        .filter(|net| net.prefix_len() == net.max_prefix_len())
+        .map(|net| net.addr())
+}
+
+/// Why an external IP is refused (`ValidateEndpointIP`), if it is.
+fn special_ip(ip: IpAddr) -> Option<&'static str> {
+    if ip.is_unspecified() {
+        return Some("may not be unspecified (0.0.0.0, ::)");
+    }
+    if ip.is_loopback() {
+        return Some("may not be in the loopback range (127.0.0.0/8, ::1/128)");
+    }
+    let (link_local, link_local_multicast) = match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            (v4.is_link_local(), o[..3] == [224, 0, 0])
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            (first & 0xffc0 == 0xfe80, first & 0xff0f == 0xff02)
+        }
+    };
+    if link_local {
+        return Some("may not be in the link-local range (169.254.0.0/16, fe80::/10)");
+    }
+    if link_local_multicast {
+        return Some("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)");
+    }
+    None
 }
 
 fn port_number(n: i32) -> Option<u16> {
@@ -584,11 +948,12 @@ impl fmt::Display for TargetPort {
 ///
 /// ```
 /// use netpol::service::{ResolvedPort, TargetPort};
-/// let p = ResolvedPort { name: None, port: 80, protocol: Default::default(), target: TargetPort::Number(8080) };
-/// assert_eq!(p.port, 80);
+/// let p = ResolvedPort::new(80, Default::default(), TargetPort::Number(8080));
+/// assert_eq!((p.port, p.node_port), (80, None));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResolvedPort {
     /// Port name, if any.
     pub name: Option<String>,
@@ -598,18 +963,149 @@ pub struct ResolvedPort {
     pub protocol: Protocol,
     /// Where it forwards to.
     pub target: TargetPort,
+    /// The node port, when the Service has one for this port.
+    #[serde(default)]
+    pub node_port: Option<u16>,
+}
+
+impl ResolvedPort {
+    /// A port without a name or a node port.
+    ///
+    /// ```
+    /// use netpol::service::{ResolvedPort, TargetPort};
+    /// let p = ResolvedPort::new(53, netpol::policy::Protocol::Udp, TargetPort::Named("dns".into()));
+    /// assert!(p.name.is_none());
+    /// ```
+    pub fn new(port: u16, protocol: Protocol, target: TargetPort) -> Self {
+        ResolvedPort {
+            name: None,
+            port,
+            protocol,
+            target,
+            node_port: None,
+        }
+    }
+}
+
+/// `spec.type` of a Service.
+///
+/// ```
+/// use netpol::service::ServiceType;
+/// assert_eq!(ServiceType::default(), ServiceType::ClusterIp);
+/// assert_eq!(ServiceType::LoadBalancer.to_string(), "LoadBalancer");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ServiceType {
+    /// `ClusterIP`.
+    #[default]
+    #[serde(rename = "ClusterIP")]
+    ClusterIp,
+    /// `NodePort`.
+    NodePort,
+    /// `LoadBalancer`.
+    LoadBalancer,
+    /// `ExternalName`.
+    ExternalName,
+}
+
+impl fmt::Display for ServiceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ServiceType::ClusterIp => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+            ServiceType::ExternalName => "ExternalName",
+        })
+    }
+}
+
+/// `externalTrafficPolicy` or `internalTrafficPolicy`.
+///
+/// ```
+/// use netpol::service::TrafficPolicy;
+/// assert_eq!(TrafficPolicy::default(), TrafficPolicy::Cluster);
+/// assert_eq!(TrafficPolicy::Local.to_string(), "Local");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum TrafficPolicy {
+    /// Every ready endpoint of the cluster.
+    #[default]
+    Cluster,
+    /// Only the endpoints on the node that translates the traffic.
+    Local,
+}
+
+impl fmt::Display for TrafficPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrafficPolicy::Cluster => "Cluster",
+            TrafficPolicy::Local => "Local",
+        })
+    }
+}
+
+/// `status.loadBalancer.ingress[].ipMode`.
+///
+/// ```
+/// use netpol::service::IpMode;
+/// assert_eq!(serde_json::to_string(&IpMode::Vip).unwrap(), "\"VIP\"");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum IpMode {
+    /// Traffic reaches the nodes with the load balancer's IP as destination: the service
+    /// proxy takes it there, like a cluster IP.
+    #[default]
+    #[serde(rename = "VIP")]
+    Vip,
+    /// The load balancer forwards to a node's node port or to a pod itself: the service
+    /// proxy programs nothing for the IP (kube-proxy: "only creates rules for VIP-style
+    /// load balancers"), so from inside the cluster it is an outside address.
+    Proxy,
+}
+
+/// A load balancer's ingress point, resolved.
+///
+/// ```
+/// use netpol::service::{IngressPoint, IpMode};
+/// let p = IngressPoint { ip: Some("203.0.113.10".parse().unwrap()), hostname: None, mode: IpMode::Vip };
+/// assert!(p.is_vip());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressPoint {
+    /// Its IP, when it has one.
+    pub ip: Option<IpAddr>,
+    /// Its DNS name, when it has one.
+    pub hostname: Option<String>,
+    /// How its IP behaves.
+    pub mode: IpMode,
+}
+
+impl IngressPoint {
+    /// Whether the service proxy takes traffic to this point's IP (an IP in `VIP` mode).
+    ///
+    /// ```
+    /// use netpol::service::{IngressPoint, IpMode};
+    /// let named = IngressPoint { ip: None, hostname: Some("lb.example.com".into()), mode: IpMode::Vip };
+    /// assert!(!named.is_vip());
+    /// ```
+    pub fn is_vip(&self) -> bool {
+        self.ip.is_some() && self.mode == IpMode::Vip
+    }
 }
 
 /// A Service as routing sees it; see [`Service::resolve`].
 ///
 /// ```
 /// use netpol::service::{Addressing, ResolvedService};
-/// let r = ResolvedService { namespace: "x".into(), name: "a".into(), addressing: Addressing::Headless,
-///                           selector: None, ports: vec![] };
+/// let r = ResolvedService::new("x", "a", Addressing::Headless);
 /// assert_eq!(r.key(), "x/a");
+/// assert!(!r.externally_accessible());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResolvedService {
     /// Namespace.
     pub namespace: String,
@@ -621,9 +1117,140 @@ pub struct ResolvedService {
     pub selector: Option<Labels>,
     /// Ports, in order.
     pub ports: Vec<ResolvedPort>,
+    /// `spec.type`.
+    #[serde(default, rename = "type")]
+    pub service_type: ServiceType,
+    /// `spec.externalIPs`, parsed.
+    #[serde(default)]
+    pub external_ips: Vec<IpAddr>,
+    /// `status.loadBalancer.ingress`, parsed.
+    #[serde(default)]
+    pub load_balancer: Vec<IngressPoint>,
+    /// `spec.externalTrafficPolicy` (`Cluster` when absent).
+    #[serde(default)]
+    pub external_traffic_policy: TrafficPolicy,
+    /// `spec.internalTrafficPolicy` (`Cluster` when absent).
+    #[serde(default)]
+    pub internal_traffic_policy: TrafficPolicy,
+    /// `spec.loadBalancerSourceRanges`, parsed.
+    #[serde(default)]
+    pub source_ranges: Vec<ipnet::IpNet>,
+    /// `spec.healthCheckNodePort`, when set.
+    #[serde(default)]
+    pub health_check_node_port: Option<u16>,
 }
 
 impl ResolvedService {
+    /// A `ClusterIP` Service with no selector, no port and the default traffic policies.
+    ///
+    /// ```
+    /// use netpol::service::{Addressing, ResolvedService};
+    /// let r = ResolvedService::new("x", "a", Addressing::ClusterIps(vec!["10.96.0.1".parse().unwrap()]));
+    /// assert!(r.ports.is_empty() && r.selector.is_none());
+    /// ```
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        addressing: Addressing,
+    ) -> Self {
+        ResolvedService {
+            namespace: namespace.into(),
+            name: name.into(),
+            addressing,
+            selector: None,
+            ports: Vec::new(),
+            service_type: ServiceType::ClusterIp,
+            external_ips: Vec::new(),
+            load_balancer: Vec::new(),
+            external_traffic_policy: TrafficPolicy::Cluster,
+            internal_traffic_policy: TrafficPolicy::Cluster,
+            source_ranges: Vec::new(),
+            health_check_node_port: None,
+        }
+    }
+
+    /// Whether traffic from outside the cluster reaches the Service other than through a
+    /// cluster IP (`ExternallyAccessible` in `pkg/api/v1/service/util.go`): a `NodePort`
+    /// or `LoadBalancer` Service, or a `ClusterIP` one with external IPs.
+    ///
+    /// ```
+    /// let svc = netpol::service::Service::from_json(r#"{"metadata": {"name": "a"},
+    ///   "spec": {"clusterIP": "10.96.0.1", "externalIPs": ["203.0.113.20"], "ports": [{"port": 80}]}}"#)?;
+    /// assert!(svc.resolve()?.externally_accessible());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn externally_accessible(&self) -> bool {
+        match self.service_type {
+            ServiceType::NodePort | ServiceType::LoadBalancer => true,
+            ServiceType::ClusterIp => !self.external_ips.is_empty(),
+            ServiceType::ExternalName => false,
+        }
+    }
+
+    /// Whether traffic from outside reaches only the endpoints on the node that receives
+    /// it (`ExternalPolicyLocal`: externally accessible and `externalTrafficPolicy:
+    /// Local`).
+    ///
+    /// ```
+    /// let svc = netpol::service::Service::from_json(r#"{"metadata": {"name": "a"},
+    ///   "spec": {"type": "NodePort", "clusterIP": "10.96.0.1", "externalTrafficPolicy": "Local",
+    ///            "ports": [{"port": 80, "nodePort": 30080}]}}"#)?;
+    /// assert!(svc.resolve()?.external_policy_local());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn external_policy_local(&self) -> bool {
+        self.externally_accessible() && self.external_traffic_policy == TrafficPolicy::Local
+    }
+
+    /// The load-balancer IPs the service proxy takes traffic to (`VIP` mode); hostname
+    /// and `Proxy`-mode ingress points are not among them.
+    ///
+    /// ```
+    /// let svc = netpol::service::Service::from_json(r#"{"metadata": {"name": "a"},
+    ///   "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.1", "ports": [{"port": 80, "nodePort": 30080}]},
+    ///   "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}, {"ip": "203.0.113.11", "ipMode": "Proxy"},
+    ///                                           {"hostname": "lb.example.com"}]}}}"#)?;
+    /// let vips: Vec<_> = svc.resolve()?.load_balancer_vips().collect();
+    /// assert_eq!(vips, ["203.0.113.10".parse::<std::net::IpAddr>()?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_balancer_vips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.load_balancer
+            .iter()
+            .filter(|p| p.is_vip())
+            .filter_map(|p| p.ip)
+    }
+
+    /// The port `port`/`protocol` of the Service, and its index.
+    ///
+    /// ```
+    /// let svc = netpol::service::Service::from_json(r#"{"metadata": {"name": "a"},
+    ///   "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "a", "port": 80}, {"name": "b", "port": 443}]}}"#)?;
+    /// assert_eq!(svc.resolve()?.port(443, Default::default()).map(|(i, _)| i), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn port(&self, port: u16, protocol: Protocol) -> Option<(usize, &ResolvedPort)> {
+        self.ports
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.port == port && p.protocol == protocol)
+    }
+
+    /// The port whose node port is `node_port`/`protocol`, and its index.
+    ///
+    /// ```
+    /// let svc = netpol::service::Service::from_json(r#"{"metadata": {"name": "a"},
+    ///   "spec": {"type": "NodePort", "clusterIP": "10.96.0.1", "ports": [{"port": 80, "nodePort": 30080}]}}"#)?;
+    /// assert_eq!(svc.resolve()?.node_port(30080, Default::default()).map(|(_, p)| p.port), Some(80));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn node_port(&self, node_port: u16, protocol: Protocol) -> Option<(usize, &ResolvedPort)> {
+        self.ports
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.node_port == Some(node_port) && p.protocol == protocol)
+    }
+
     /// `namespace/name`.
     ///
     /// ```
@@ -722,6 +1349,21 @@ pub enum NoEndpoints {
     NoMatchingPods,
     /// Pods match, but none declares the named target port with the port's protocol.
     NoPodDeclaresTargetPort(String),
+    /// A traffic policy is `Local` and no endpoint runs on the node that translates the
+    /// traffic: kube-proxy drops it (`externalTrafficPolicy: Local` at a node without an
+    /// endpoint, `internalTrafficPolicy: Local` on a client's node without one).
+    NoLocalEndpoint {
+        /// The node.
+        node: String,
+        /// Whether the external traffic policy decided (else the internal one).
+        external: bool,
+    },
+    /// The service proxy takes no traffic for this address (a headless Service's
+    /// external IPs or node ports).
+    NotProxied,
+    /// The endpoints cannot be told (see [`ServiceRequestError`]), as the legacy
+    /// [`ServiceTable::explain`] reports it.
+    Undecidable(String),
 }
 
 impl fmt::Display for NoEndpoints {
@@ -741,6 +1383,24 @@ impl fmt::Display for NoEndpoints {
                 f,
                 "no selected pod declares a container port named \"{name}\" with the port's protocol"
             ),
+            NoEndpoints::NoLocalEndpoint {
+                node,
+                external: true,
+            } => write!(
+                f,
+                "no endpoint runs on {node} and the service's externalTrafficPolicy is Local: {node} drops the traffic (its health check tells a load balancer that it has no endpoint)"
+            ),
+            NoEndpoints::NoLocalEndpoint {
+                node,
+                external: false,
+            } => write!(
+                f,
+                "no endpoint runs on the client's node {node} and the service's internalTrafficPolicy is Local: the traffic is dropped"
+            ),
+            NoEndpoints::NotProxied => f.write_str(
+                "the service proxy takes no traffic for this address of a headless service",
+            ),
+            NoEndpoints::Undecidable(why) => write!(f, "the endpoints cannot be told: {why}"),
         }
     }
 }
@@ -835,6 +1495,7 @@ impl fmt::Display for Reachability {
 /// assert_eq!((e.endpoint.as_str(), e.target_port), ("shop/web-1", 8080));
 /// assert_eq!(e.flow.dst, Endpoint::Pod(e.pod));
 /// assert!(e.explanation.verdict.is_allowed());
+/// assert_eq!(e.source_seen, netpol::service::SourceSeen::Client);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -848,10 +1509,29 @@ pub struct EndpointVerdict {
     pub endpoint: String,
     /// The port the flow reaches the pod on.
     pub target_port: u16,
-    /// The flow after translation.
+    /// The flow after translation, as the endpoint's ingress policy judges it: from the
+    /// source it sees.
     #[serde(skip)]
     pub flow: Flow<'static>,
-    /// The evaluator's explanation of that flow.
+    /// The flow the client's egress policy judged, when it is not [`flow`](Self::flow):
+    /// a pod whose traffic is masqueraded on the way is judged at its own node before the
+    /// masquerade (to the endpoint), or, dialling another node's node port, before any
+    /// translation (to that node at the node port).
+    #[serde(skip)]
+    pub egress_flow: Option<Flow<'static>>,
+    /// [`egress_flow`](Self::egress_flow), described.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress_judged: Option<String>,
+    /// Which source the endpoint's ingress policy saw.
+    pub source_seen: SourceSeen,
+    /// When the endpoint saw another source than the client: whether its ingress policy
+    /// would admit the client's own address (so the translation, not the policy, makes
+    /// the difference when this differs from the verdict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ingress: Option<Verdict>,
+    /// The evaluator's explanation: egress at the client as judged on
+    /// [`egress_flow`](Self::egress_flow) (or [`flow`](Self::flow)), ingress at the
+    /// endpoint as judged on [`flow`](Self::flow).
     pub explanation: Explanation,
 }
 
@@ -877,13 +1557,24 @@ pub struct EndpointVerdict {
 pub struct ServiceVerdict {
     /// `namespace/name` of the Service.
     pub service: String,
-    /// The flow as asked: `source -> service port/protocol`.
+    /// The flow as asked: `source -> service port/protocol`, with the address dialled
+    /// when it is not the Service's name.
     pub flow: String,
     /// The summary.
     pub reachability: Reachability,
     /// Why there is no endpoint, when there is none.
     pub no_endpoints: Option<NoEndpoints>,
-    /// Every endpoint, in pod order, with its verdict.
+    /// The node that received and translated the traffic, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_by: Option<String>,
+    /// The translation, step by step, in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub translation: Vec<String>,
+    /// When the traffic was dropped before any policy (by `loadBalancerSourceRanges`):
+    /// why. Every endpoint is then unreachable, and none is listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<Dropped>,
+    /// Every endpoint the traffic may reach, in pod order, with its verdict.
     pub endpoints: Vec<EndpointVerdict>,
 }
 
@@ -917,12 +1608,17 @@ impl ServiceVerdict {
 
 impl fmt::Display for ServiceVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}",
-            self.flow,
-            self.reachability.as_str().to_uppercase()
-        )?;
+        let summary = match (&self.dropped, self.reachability) {
+            (Some(_), _) => "NONE (dropped)".to_owned(),
+            (None, r) => r.as_str().to_uppercase(),
+        };
+        write!(f, "{}: {summary}", self.flow)?;
+        for step in &self.translation {
+            write!(f, "\n  {step}")?;
+        }
+        if let Some(why) = &self.dropped {
+            write!(f, "\n  {why}")?;
+        }
         if let Some(why) = &self.no_endpoints {
             write!(f, "\n  {why}")?;
         }
@@ -932,6 +1628,54 @@ impl fmt::Display for ServiceVerdict {
                 "\n  endpoint {} port {}: {}",
                 e.endpoint, e.target_port, e.explanation.verdict
             )?;
+            if e.source_seen != SourceSeen::Client {
+                write!(f, "\n    {}", e.source_seen)?;
+                let seen = match &e.source_seen {
+                    SourceSeen::Masqueraded {
+                        address: Some(a), ..
+                    }
+                    | SourceSeen::ClientNode {
+                        address: Some(a), ..
+                    } => a.to_string(),
+                    _ => "the address seen".to_owned(),
+                };
+                let rules: Vec<String> = e
+                    .explanation
+                    .ingress
+                    .allowed_by
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                match (e.client_ingress, e.explanation.ingress.allowed) {
+                    (Some(Verdict::Allow), false) => write!(
+                        f,
+                        "\n    the client's own address would be admitted: what admits it (an ipBlock of the client's network) does not hold {seen}"
+                    )?,
+                    (Some(Verdict::Deny), true) => {
+                        write!(f, "\n    admitted only because {seen} is")?;
+                        if !rules.is_empty() {
+                            write!(f, " (by {})", rules.join(", "))?;
+                        }
+                        f.write_str(
+                            ": the client's own address would not be, and every client translated the same way is let in",
+                        )?;
+                    }
+                    (Some(Verdict::Allow), true) => {
+                        f.write_str("\n    the client's own address would be admitted too")?;
+                    }
+                    (Some(Verdict::Deny), false) => {
+                        f.write_str("\n    the client's own address would not be admitted either")?;
+                    }
+                    (None, _) => {}
+                }
+            }
+            if let Some(egress) = &e.egress_judged {
+                write!(
+                    f,
+                    "\n    egress judged as {egress}, ingress as {}",
+                    e.explanation.flow
+                )?;
+            }
             for line in e.explanation.to_string().lines().skip(1) {
                 write!(f, "\n  {line}")?;
             }
@@ -970,6 +1714,8 @@ pub struct ServiceTable {
     entries: Vec<Entry>,
     by_name: HashMap<(String, String), ServiceId>,
     by_ip: HashMap<IpAddr, ServiceId>,
+    /// Load-balancer IPs (VIP mode) and external IPs, each with the Services claiming it.
+    by_external: HashMap<IpAddr, Vec<ServiceId>>,
 }
 
 impl ServiceTable {
@@ -1010,6 +1756,15 @@ impl ServiceTable {
                     });
                 }
                 table.by_ip.insert(*ip, id);
+            }
+            for ip in service
+                .load_balancer_vips()
+                .chain(service.external_ips.iter().copied())
+            {
+                let ids = table.by_external.entry(ip).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
             }
             table.by_name.insert(key, id);
             table.entries.push(resolve_entry(cluster, service));
@@ -1223,8 +1978,12 @@ impl ServiceTable {
         }
     }
 
-    /// How many endpoints `src` reaches through the Service on `port`/`protocol`, using
-    /// `evaluator.decide` per endpoint. Allocates nothing (beyond what the evaluator does).
+    /// How many endpoints `src` reaches through the Service's name (its primary cluster
+    /// IP) on `port`/`protocol`, using `evaluator.decide` per endpoint, with the
+    /// conformance profile's translation (see [`ServiceTable::reach`] for any address and
+    /// plugin): `internalTrafficPolicy: Local` keeps the endpoints on the client's node.
+    /// A request that cannot be answered (a `Local` policy and a client whose node is
+    /// unknown) counts as no endpoint. Allocates nothing (beyond what the evaluator does).
     ///
     /// ```
     /// # use netpol::cluster::{Cluster, PodSpec};
@@ -1254,23 +2013,15 @@ impl ServiceTable {
         port: u16,
         protocol: Protocol,
     ) -> Reachability {
-        let Ok(endpoints) = self.endpoints(id, port, protocol) else {
-            return Reachability::NoEndpoints;
-        };
-        let mut allowed = 0;
-        let mut total = 0;
-        for e in endpoints.iter() {
-            total += 1;
-            let flow =
-                Flow::new(src, Endpoint::Pod(e.pod), e.target_port, protocol).through_service();
-            if evaluator.decide(flow).is_allowed() {
-                allowed += 1;
-            }
-        }
-        Reachability::from_counts(allowed, total)
+        let request = ServiceRequest::new(src, id, ServiceAddress::Name, port, protocol);
+        self.reach(evaluator, &ServiceProxy::default(), request)
+            .unwrap_or(Reachability::NoEndpoints)
     }
 
-    /// The full answer: every endpoint's translated flow with its explanation.
+    /// The full answer through the Service's name, as [`reachability`](Self::reachability)
+    /// counts it: every endpoint's translated flow with its explanation (see
+    /// [`ServiceTable::answer`] for any address and plugin; a request that cannot be
+    /// answered gives [`NoEndpoints::Undecidable`]).
     ///
     /// ```
     /// # use netpol::cluster::{Cluster, PodSpec};
@@ -1300,48 +2051,29 @@ impl ServiceTable {
         port: u16,
         protocol: Protocol,
     ) -> ServiceVerdict {
-        let cluster = evaluator.cluster();
-        let service = self
-            .service(id)
-            .map(ResolvedService::key)
-            .unwrap_or_default();
-        let flow = format!(
-            "{} -> service {service} {port}/{protocol}",
-            cluster.describe(src)
-        );
-        let endpoints = match self.endpoints(id, port, protocol) {
-            Err(why) => {
-                return ServiceVerdict {
+        let request = ServiceRequest::new(src, id, ServiceAddress::Name, port, protocol);
+        match self.answer(evaluator, &ServiceProxy::default(), request) {
+            Ok(v) => v,
+            Err(e) => {
+                let cluster = evaluator.cluster();
+                let service = self
+                    .service(id)
+                    .map(ResolvedService::key)
+                    .unwrap_or_default();
+                ServiceVerdict {
+                    flow: format!(
+                        "{} -> service {service} {port}/{protocol}",
+                        cluster.describe(src)
+                    ),
                     service,
-                    flow,
                     reachability: Reachability::NoEndpoints,
-                    no_endpoints: Some(why),
+                    no_endpoints: Some(NoEndpoints::Undecidable(e.to_string())),
+                    received_by: None,
+                    translation: Vec::new(),
+                    dropped: None,
                     endpoints: Vec::new(),
-                };
+                }
             }
-            Ok(e) => e,
-        };
-        let mut out = Vec::new();
-        for e in endpoints.iter() {
-            let f = Flow::new(src, Endpoint::Pod(e.pod), e.target_port, protocol).through_service();
-            out.push(EndpointVerdict {
-                pod: e.pod,
-                endpoint: cluster.describe(Endpoint::Pod(e.pod)),
-                target_port: e.target_port,
-                flow: f,
-                explanation: evaluator.explain(f),
-            });
-        }
-        let allowed = out
-            .iter()
-            .filter(|e| e.explanation.verdict == Verdict::Allow)
-            .count();
-        ServiceVerdict {
-            service,
-            flow,
-            reachability: Reachability::from_counts(allowed, out.len()),
-            no_endpoints: None,
-            endpoints: out,
         }
     }
 }

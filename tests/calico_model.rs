@@ -186,6 +186,89 @@ fn go_rules_apply() {
     assert_eq!(r.protocol, Some(Protocol::Name("tcp".into())));
 }
 
+/// Repeated keys: Calico's API server decodes a `projectcalico.org/v3` object into Go
+/// structs (`sigs.k8s.io/json`), so a repeated key is decoded again into the same field
+/// and `null` leaves a string or struct value as it was; a `crd.projectcalico.org/v1`
+/// object is a custom resource, read into a map first, so the last occurrence wins whole.
+#[test]
+fn repeated_keys_follow_the_api_group() {
+    let body = r#""spec": {"selector": "a == 'x'", "order": 1, "ingress": [{"action": "Allow",
+        "source": {"selector": "b == 'y'"}, "source": null, "action": null}]},
+        "spec": {"tier": "t", "selector": null}"#;
+    let v3 = NetworkPolicy::from_json(&format!("{{{body}}}")).unwrap();
+    let spec = v3.spec.unwrap();
+    assert_eq!(spec.selector.as_deref(), Some("a == 'x'"));
+    assert_eq!((spec.order, spec.tier.as_deref()), (Some(1.0), Some("t")));
+    let rule = &spec.ingress.unwrap()[0];
+    assert_eq!(rule.action.as_deref(), Some("Allow"));
+    assert_eq!(
+        rule.source.as_ref().unwrap().selector.as_deref(),
+        Some("b == 'y'")
+    );
+    let crd = NetworkPolicy::from_json(&format!(
+        r#"{{"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy", {body}}}"#
+    ))
+    .unwrap();
+    let spec = crd.spec.unwrap();
+    assert_eq!(spec.tier.as_deref(), Some("t"));
+    assert_eq!(
+        (spec.selector, spec.order, spec.ingress),
+        (None, None, None)
+    );
+    // `null` for the spec: the struct keeps its value in v3, the map's last value wins in v1.
+    let text = r#"{"spec": {"selector": "all()"}, "spec": null}"#;
+    assert!(NetworkPolicy::from_json(text).unwrap().spec.is_some());
+    let text = r#"{"apiVersion": "crd.projectcalico.org/v1", "spec": {"selector": "all()"}, "spec": null}"#;
+    assert!(NetworkPolicy::from_json(text).unwrap().spec.is_none());
+    // A pointer (`protocol`, `order`) is reset by `null`.
+    let p = GlobalNetworkPolicy::from_json(
+        r#"{"spec": {"order": 5, "order": null, "ingress": [{"protocol": "TCP", "protocol": null}]}}"#,
+    )
+    .unwrap();
+    let spec = p.spec.unwrap();
+    assert_eq!(spec.order, None);
+    assert_eq!(spec.ingress.unwrap()[0].protocol, None);
+}
+
+/// Ports and protocols have their own `UnmarshalJSON` in Go: its error stops decoding at
+/// once, so it is reported even when a type mismatch was met before it.
+#[test]
+fn port_and_protocol_errors_win_over_an_earlier_mismatch() {
+    for (text, path) in [
+        (
+            r#"{"metadata": {"generation": "1"}, "spec": {"ingress": [{"protocol": true}]}}"#,
+            "spec.ingress[0].protocol",
+        ),
+        (
+            r#"{"spec": {"selector": 1, "egress": [{"destination": {"ports": [80, {}]}}]}}"#,
+            "spec.egress[0].destination.ports[1]",
+        ),
+    ] {
+        assert_eq!(
+            NetworkPolicy::from_json(text).unwrap_err().path,
+            path,
+            "{text}"
+        );
+    }
+}
+
+/// `apiVersion` and `kind` are read as the apiserver's kind check reads them (any
+/// spelling, the last one written); the model keeps the one taken, so it prints as an
+/// object of the same kind.
+#[test]
+fn type_meta_spellings_are_read_as_the_kind_check_reads_them() {
+    let text = r#"{"APIVERSION": "projectcalico.org/v3", "apiVersion": "crd.projectcalico.org/v1",
+        "kInd": "Tier", "kind": "GlobalNetworkSet", "metadata": {"name": "g"}}"#;
+    let set = GlobalNetworkSet::from_json(text).unwrap();
+    assert_eq!(set.api_group, ApiGroup::CrdV1);
+    assert_eq!(set.kind.as_deref(), Some("GlobalNetworkSet"));
+    assert!(set.extra.is_empty(), "{:?}", set.extra);
+    let printed = serde_json::to_string(&set).unwrap();
+    assert_eq!(GlobalNetworkSet::from_json(&printed).unwrap(), set);
+    let objects = decode_policy_objects(text).unwrap();
+    assert!(matches!(&objects[..], [PolicyObject::GlobalNetworkSet(s)] if *s == set));
+}
+
 #[test]
 fn kinds_and_groups_are_checked() {
     // serde's Deserialize reads v3 only.

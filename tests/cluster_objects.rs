@@ -8,7 +8,7 @@ use std::path::Path;
 use netpol::cluster::{Cluster, ClusterObjects, Endpoint, Flow, NoteKind};
 use netpol::engine::Engine;
 use netpol::model::{Namespace, Node, Pod};
-use netpol::service::Service;
+use netpol::service::{Service, ServiceAddress, ServiceRequest};
 use netpol_testing::scenario::{LoadedItem, Scenario};
 use netpol_testing::workload::{self, Scale};
 
@@ -42,7 +42,10 @@ fn describe(c: &Cluster) -> Vec<String> {
         out.push(format!("ns {} {:?}", ns.name, ns.labels));
     }
     for (_, n) in c.nodes() {
-        out.push(format!("node {} {:?} {:?}", n.name, n.labels, n.ips));
+        out.push(format!(
+            "node {} {:?} {:?} {:?} {:?}",
+            n.name, n.labels, n.ips, n.pod_cidrs, n.tunnel_ips
+        ));
     }
     for (id, p) in c.pods() {
         let node = p.node.and_then(|n| c.node(n)).map(|n| n.name.clone());
@@ -117,14 +120,31 @@ fn check(name: &str, scenario: &Scenario) -> usize {
                     .map(|(a, b)| (a.to_owned(), b.to_owned()))
                     .unwrap();
                 let other = built.services.lookup(&ns, &n).unwrap();
-                let src = translate(q.src, &loaded.cluster, &built.cluster);
+                let node = |id: netpol::cluster::NodeId| match translate(
+                    Endpoint::Node(id),
+                    &loaded.cluster,
+                    &built.cluster,
+                ) {
+                    Endpoint::Node(n) => n,
+                    _ => unreachable!(),
+                };
+                let address = match q.address {
+                    ServiceAddress::NodePort(n) => ServiceAddress::NodePort(node(n)),
+                    other => other,
+                };
+                let mut request = ServiceRequest::new(
+                    translate(q.src, &loaded.cluster, &built.cluster),
+                    other,
+                    address,
+                    q.port,
+                    q.protocol,
+                );
+                if let Some(n) = q.node {
+                    request = request.received_by(node(n));
+                }
                 assert_eq!(
-                    loaded
-                        .services
-                        .reachability(&a, q.src, q.service, q.port, q.protocol),
-                    built
-                        .services
-                        .reachability(&b, src, other, q.port, q.protocol),
+                    loaded.services.reach(&a, &loaded.proxy, q.request()),
+                    built.services.reach(&b, &loaded.proxy, request),
                     "{name}: queries[{}]",
                     q.index
                 );

@@ -607,19 +607,348 @@ fn decode_errors_locate_the_value_and_stop_before_validation() {
     assert!(e.message.contains("expected value"), "{}", e.message);
 }
 
-/// A repeated key keeps its last value, as in the JSON kubectl sends (it reads a
-/// manifest into a map first).
+/// A repeated key is decoded again into the same field, as sigs.k8s.io/json's
+/// `object` does (it looks the field up and decodes into it): a string or number is
+/// replaced, and `null` leaves it (`literalStore`: "ignore null for primitives"); a
+/// struct gets the fields of both objects; a pointer is reset by `null` (`indirect` with
+/// `decodingNull` stops at the pointer, `literalStore` zeroes it); a map gets the entries
+/// of both, each value decoded afresh (`mapElem` is zeroed per key).
 #[test]
-fn repeated_keys_keep_the_last_value() {
+fn repeated_keys_decode_into_the_same_field() {
     let p = NetworkPolicy::from_json(
-        r#"{"metadata": {"name": "a", "name": "b"}, "spec": {"podSelector": [], "podSelector": {}}}"#,
+        r#"{"metadata": {"name": "a", "name": null, "namespace": "x", "namespace": "y"},
+            "spec": {"podSelector": {"matchLabels": {"a": "1"}}, "policyTypes": ["Ingress"]},
+            "spec": {"podSelector": {"matchLabels": {"b": "2", "b": null}}, "podSelector": null}}"#,
     )
     .unwrap();
-    assert_eq!(p.metadata.name.as_deref(), Some("b"));
-    let many = decode_policies(
-        r#"{"kind": "List", "items": [{}, {}], "items": [{"metadata": {"name": "c"}}]}"#,
+    assert_eq!(p.metadata.name.as_deref(), Some("a"));
+    assert_eq!(p.metadata.namespace.as_deref(), Some("y"));
+    assert_eq!(p.spec.policy_types, Some(vec!["Ingress".to_owned()]));
+    let labels = p.spec.pod_selector.unwrap().match_labels.unwrap();
+    assert_eq!(
+        labels.into_iter().collect::<Vec<_>>(),
+        [("a".into(), "1".into()), ("b".into(), String::new())]
+    );
+    // A pointer (a peer's selector) and a slice or map are reset by null.
+    let p = NetworkPolicy::from_json(
+        r#"{"spec": {"ingress": [{"from": [{"podSelector": {"matchLabels": {"a": "1"}}, "podSelector": null,
+            "ipBlock": {"cidr": "10.0.0.0/8"}}]}],
+            "podSelector": {"matchLabels": {"a": "1"}, "matchLabels": null}}}"#,
     )
     .unwrap();
-    assert_eq!(many.len(), 1);
-    assert_eq!(many[0].metadata.name.as_deref(), Some("c"));
+    let peer = &p.spec.ingress.as_ref().unwrap()[0].from.as_ref().unwrap()[0];
+    assert_eq!(peer.pod_selector, None);
+    assert_eq!(peer.ip_block.as_ref().unwrap().cidr, "10.0.0.0/8");
+    assert_eq!(p.spec.pod_selector.unwrap().match_labels, None);
+    // The same objects through a value (which keeps one of each key) are other objects.
+    let text = r#"{"metadata": {"name": "a", "name": null}}"#;
+    let value: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        NetworkPolicy::from_value(&value).unwrap().metadata.name,
+        None
+    );
+    // Through serde_json's deserializer the model sees every key, as from text.
+    let p: NetworkPolicy = serde_json::from_str(text).unwrap();
+    assert_eq!(p.metadata.name.as_deref(), Some("a"));
+}
+
+/// A repeated array is decoded into the elements already there: `array` grows the slice
+/// only past its length and decodes element `i` into `v.Index(i)`, then cuts the length
+/// (not the backing array) to what it read, so a later, longer array finds the cut-off
+/// elements again; `[]` makes a new empty slice, `null` a nil one.
+#[test]
+fn repeated_arrays_decode_into_the_elements_already_there() {
+    let p = NetworkPolicy::from_json(
+        r#"{"spec": {"ingress": [{"ports": [{"port": 80}]}, {}],
+                     "ingress": [{"from": [{"podSelector": {}}]}]}}"#,
+    )
+    .unwrap();
+    let ingress = p.spec.ingress.unwrap();
+    assert_eq!(ingress.len(), 1);
+    assert_eq!(ingress[0].ports.as_ref().unwrap().len(), 1);
+    assert_eq!(ingress[0].from.as_ref().unwrap().len(), 1);
+    let values = |text: &str| {
+        let p = NetworkPolicy::from_json(&format!(
+            r#"{{"spec": {{"podSelector": {{"matchExpressions": [{{"key": "k", "operator": "In", {text}}}]}}}}}}"#
+        ))
+        .unwrap();
+        p.spec.pod_selector.unwrap().match_expressions.unwrap()[0]
+            .values
+            .clone()
+    };
+    // ["a", "b"], then ["c"] (length 1), then [null, null]: element 0 is "c", element 1
+    // the "b" the second array cut off.
+    assert_eq!(
+        values(r#""values": ["a", "b"], "values": ["c"], "values": [null, null]"#),
+        Some(vec!["c".to_owned(), "b".to_owned()])
+    );
+    assert_eq!(
+        values(r#""values": ["a", "b"], "values": [], "values": [null, null]"#),
+        Some(vec![String::new(), String::new()])
+    );
+    assert_eq!(
+        values(r#""values": ["a", "b"], "values": null, "values": [null]"#),
+        Some(vec![String::new()])
+    );
+    assert_eq!(values(r#""values": ["a"], "values": null"#), None);
+}
+
+/// Go keeps the first type mismatch it meets and decodes on (`saveError`), also in an
+/// occurrence a later `null` throws away; the error written first in the text is the one
+/// returned.
+#[test]
+fn the_first_type_error_is_kept() {
+    for (text, path) in [
+        (
+            r#"{"spec": {"podSelector": [], "podSelector": {}}}"#,
+            "spec.podSelector",
+        ),
+        (
+            r#"{"spec": {"ingress": [{"ports": [{"protocol": true}]}], "ingress": null}}"#,
+            "spec.ingress[0].ports[0].protocol",
+        ),
+        (
+            r#"{"spec": {"ingress": [{}, {"from": 1}], "ingress": []}}"#,
+            "spec.ingress[1].from",
+        ),
+        (
+            r#"{"metadata": {"labels": {"a": 1, "a": "x"}}}"#,
+            "metadata.labels.a",
+        ),
+        (
+            r#"{"spec": {"policyTypes": 1}, "metadata": {"name": 1}}"#,
+            "spec.policyTypes",
+        ),
+        (
+            r#"{"metadata": {"ownerReferences": [{"name": {}}], "ownerReferences": null}}"#,
+            "metadata.ownerReferences[0].name",
+        ),
+    ] {
+        let e = NetworkPolicy::from_json(text).unwrap_err();
+        assert_eq!(e.path, path, "{text}: {e}");
+        let objects = decode_policies(text).unwrap_err();
+        assert_eq!(objects.path, path, "{text}");
+    }
+    // A value has its keys sorted: `metadata` comes first there.
+    let v: Value =
+        serde_json::from_str(r#"{"spec": {"policyTypes": 1}, "metadata": {"name": 1}}"#).unwrap();
+    assert_eq!(
+        NetworkPolicy::from_value(&v).unwrap_err().path,
+        "metadata.name"
+    );
+}
+
+/// An error from an `UnmarshalJSON` method (`IntOrString.UnmarshalJSON` for a port,
+/// `Time.UnmarshalJSON` for a timestamp) stops decoding at once and is returned instead
+/// of a type mismatch saved before it (`d.value` returns it; `unmarshal` returns
+/// `d.savedError` only when decoding finished). The method runs on every occurrence of a
+/// repeated key.
+#[test]
+fn a_failing_unmarshal_method_wins_over_a_saved_error() {
+    let e = NetworkPolicy::from_json(
+        r#"{"metadata": {"generation": "x"}, "spec": {"ingress": [{"ports": [{"port": true}]}]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.path, "spec.ingress[0].ports[0].port");
+    let e = NetworkPolicy::from_json(
+        r#"{"metadata": {"generation": "x", "creationTimestamp": "yesterday"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.path, "metadata.creationTimestamp");
+    let e = NetworkPolicy::from_json(
+        r#"{"spec": {"ingress": [{"ports": [{"port": true, "port": 80}]}]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.path, "spec.ingress[0].ports[0].port");
+    let p = NetworkPolicy::from_json(
+        r#"{"spec": {"ingress": [{"ports": [{"port": "http", "port": 80}]}]}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        p.spec.ingress.unwrap()[0].ports.as_ref().unwrap()[0].port,
+        Some(IntOrString::Int(80))
+    );
+    // A timestamp is a value with its own method: null gives the zero time.
+    let p = NetworkPolicy::from_json(
+        r#"{"metadata": {"creationTimestamp": "2024-05-01T10:00:00Z", "creationTimestamp": null}}"#,
+    )
+    .unwrap();
+    assert_eq!(p.metadata.creation_timestamp, None);
+}
+
+/// Numbers are parsed for the field they land in, from the text (`literalStore`:
+/// `strconv.ParseInt`): `-0` is the integer 0; a fraction or exponent is no integer, and
+/// the message names the number as written.
+#[test]
+fn numbers_are_read_as_written() {
+    let p = NetworkPolicy::from_json(r#"{"metadata": {"name": "a", "generation": -0}}"#).unwrap();
+    assert_eq!(p.metadata.generation, Some(0));
+    let e = NetworkPolicy::from_json(r#"{"metadata": {"generation": 1e3}}"#).unwrap_err();
+    assert_eq!(e.message, "cannot unmarshal number 1e3 into an int64");
+    let e = NetworkPolicy::from_json(r#"{"metadata": {"generation": 1.0}}"#).unwrap_err();
+    assert_eq!(e.message, "cannot unmarshal number 1.0 into an int64");
+    let p =
+        NetworkPolicy::from_json(r#"{"spec": {"ingress": [{"ports": [{"port": -0}]}]}}"#).unwrap();
+    assert_eq!(
+        p.spec.ingress.unwrap()[0].ports.as_ref().unwrap()[0].port,
+        Some(IntOrString::Int(0))
+    );
+}
+
+/// A custom resource (ClusterNetworkPolicy) is read into a `map[string]interface{}`
+/// (`unstructured.UnstructuredJSONScheme`): in a Go map a repeated key's value is decoded
+/// afresh into an `interface{}` and replaces the earlier one, so the last occurrence wins
+/// whole and the earlier ones are never typed.
+#[test]
+fn custom_resources_keep_the_last_of_repeated_keys() {
+    use netpol::model::ClusterNetworkPolicy;
+    let text = r#"{"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "a", "name": "b"},
+        "spec": {"tier": "Admin", "priority": "not a number"},
+        "spec": {"tier": "Baseline", "subject": {"namespaces": {}}}}"#;
+    let cnp = ClusterNetworkPolicy::from_json(text).unwrap();
+    assert_eq!(cnp.metadata.name.as_deref(), Some("b"));
+    let spec = cnp.spec.unwrap();
+    assert_eq!(spec.tier.as_deref(), Some("Baseline"));
+    assert_eq!(spec.priority, None);
+    // The same repeats in a NetworkPolicy merge, and the mistyped field is refused.
+    let np = r#"{"metadata": {"name": "a"}, "spec": {"podSelector": {}, "policyTypes": 1},
+        "spec": {"policyTypes": ["Ingress"]}}"#;
+    assert_eq!(
+        NetworkPolicy::from_json(np).unwrap_err().path,
+        "spec.policyTypes"
+    );
+}
+
+/// `SimpleMetaFactory.Interpret` reads `apiVersion` and `kind` with encoding/json, whose
+/// keys match case-insensitively, in the order written: a later key wins.
+#[test]
+fn api_version_and_kind_are_read_in_key_order() {
+    let pod_last = r#"{"kind": "NetworkPolicy", "Kind": "Pod", "metadata": {"name": "a"}}"#;
+    let e = NetworkPolicy::from_json(pod_last).unwrap_err();
+    assert_eq!(e.path, "Kind");
+    assert_eq!(decode_policies(pod_last).unwrap_err().path, "Kind");
+    let np_last = r#"{"KIND": "Pod", "kind": "NetworkPolicy", "metadata": {"name": "a"}}"#;
+    assert!(NetworkPolicy::from_json(np_last).is_ok());
+    assert_eq!(decode_policies(np_last).unwrap().len(), 1);
+    let e = NetworkPolicy::from_json(
+        r#"{"apiVersion": "networking.k8s.io/v1", "APIVERSION": "v1", "kind": "NetworkPolicy"}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.path, "APIVERSION");
+}
+
+/// The model holds the `apiVersion` and `kind` the kind check took, whatever their
+/// spelling; the other spellings are not kept among the unknown fields, where, printed
+/// after the model's own fields, they would win when the object is read again.
+#[test]
+fn the_spelling_interpret_took_is_the_one_kept() {
+    use netpol::model::ClusterNetworkPolicy;
+    for text in [
+        r#"{"kInd": "Pod", "kind": "NetworkPolicy", "metadata": {"name": "a"}}"#,
+        r#"{"Kind": "Pod", "KIND": "NetworkPolicy", "metadata": {"name": "a"}}"#,
+        r#"{"kind": "Pod", "Kind": "NetworkPolicy", "kind": null, "metadata": {"name": "a"}}"#,
+    ] {
+        let p = NetworkPolicy::from_json(text).unwrap();
+        assert_eq!(p.kind.as_deref(), Some("NetworkPolicy"), "{text}");
+        assert!(p.extra.is_empty(), "{text}: {:?}", p.extra);
+        let printed = serde_json::to_string(&p).unwrap();
+        assert_eq!(NetworkPolicy::from_json(&printed).unwrap(), p, "{printed}");
+        assert_eq!(decode_policies(text).unwrap(), std::slice::from_ref(&p));
+        assert_eq!(serde_json::from_str::<NetworkPolicy>(text).unwrap(), p);
+    }
+    let cnp = ClusterNetworkPolicy::from_json(
+        r#"{"APIVERSION": "v1", "apiVersion": "policy.networking.k8s.io/v1alpha2",
+            "Kind": "ClusterNetworkPolicy", "metadata": {"name": "c"}}"#,
+    )
+    .unwrap();
+    assert_eq!(cnp.kind.as_deref(), Some("ClusterNetworkPolicy"));
+    assert!(cnp.extra.is_empty(), "{:?}", cnp.extra);
+}
+
+/// Numbers are named as written also where they are read before the object is decoded:
+/// an `apiVersion` or `kind` that is a number, and a document that is one.
+#[test]
+fn numbers_are_named_as_written_in_every_route() {
+    for (text, path, message) in [
+        (
+            r#"{"apiVersion": -0}"#,
+            "apiVersion",
+            "couldn't get version/kind: cannot unmarshal number -0 into a string",
+        ),
+        (
+            r#"{"kind": 1.50, "items": []}"#,
+            "kind",
+            "couldn't get version/kind: cannot unmarshal number 1.50 into a string",
+        ),
+        (
+            "123456789012345678901234567890",
+            "",
+            "cannot unmarshal number 123456789012345678901234567890 into an object (NetworkPolicy)",
+        ),
+    ] {
+        for (route, e) in [
+            ("from_json", NetworkPolicy::from_json(text).unwrap_err()),
+            ("decode_policies", decode_policies(text).unwrap_err()),
+        ] {
+            assert_eq!(
+                (e.path.as_str(), e.message.as_str()),
+                (path, message),
+                "{route}: {text}"
+            );
+        }
+    }
+}
+
+/// The syntax is serde_json's, with its limits (numbers within `f64`, 128 levels): every
+/// route reports the first syntax error of the whole text where serde_json reports it,
+/// also in a list, where items and `apiVersion`/`kind` are first read as raw text.
+#[test]
+fn syntax_errors_are_the_first_in_the_text_in_every_route() {
+    let deep = format!("{}{}", "[".repeat(128), "]".repeat(128));
+    for text in [
+        r#"{"metadata": {"annotations": {"a": 1e400}}}"#.to_owned(),
+        r#"{"apiVersion": 1e400, "kind": "List", "items": []}"#.to_owned(),
+        r#"{"kind": "List", "metadata": {"x": 1e400}, "items": []}"#.to_owned(),
+        format!(r#"{{"kind": "List", "metadata": {{"x": {deep}}}, "items": []}}"#),
+        "{\"kind\": \"List\", \"items\": [\n  {\"metadata\": {\"name\": 1e400}}\n]}".to_owned(),
+        r#"{"items": [{"spec": 1e999}], "kind": }"#.to_owned(),
+        "[1, 2e400]".to_owned(),
+    ] {
+        let e = serde_json::from_str::<Value>(&text).unwrap_err();
+        let at = (e.line(), e.column());
+        for (route, got) in [
+            ("from_json", NetworkPolicy::from_json(&text).unwrap_err()),
+            ("decode_policies", decode_policies(&text).unwrap_err()),
+        ] {
+            assert_eq!(got.path, "", "{route}: {text}");
+            assert!(
+                e.to_string().starts_with(&got.message),
+                "{route}: {got} vs {e}"
+            );
+            assert_eq!((got.line, got.column), at, "{route}: {text}");
+        }
+    }
+}
+
+/// Namespace, Node and Pod follow the same rules: a string, bool or number field is a Go
+/// value, which a repeated key's `null` leaves as it was; a slice is reset by it.
+#[test]
+fn core_objects_keep_values_through_a_repeated_null() {
+    use netpol::model::Pod;
+    let pod = Pod::from_json(
+        r#"{"kind": "Pod", "kind": null, "metadata": {"name": "p"},
+            "spec": {"nodeName": "n1", "hostNetwork": true, "containers": [{"name": "c"}],
+                     "nodeName": null, "hostNetwork": null, "containers": null},
+            "status": {"podIP": "10.0.0.1", "podIP": null}}"#,
+    )
+    .unwrap();
+    assert_eq!(pod.kind.as_deref(), Some("Pod"));
+    assert_eq!(pod.spec.node_name.as_deref(), Some("n1"));
+    assert_eq!(pod.spec.host_network, Some(true));
+    assert_eq!(pod.spec.containers, None);
+    assert_eq!(pod.status.pod_ip.as_deref(), Some("10.0.0.1"));
+    let e = Pod::from_json(r#"{"spec": {"containers": [{"ports": [{"containerPort": 80.0}]}]}}"#)
+        .unwrap_err();
+    assert_eq!(e.path, "spec.containers[0].ports[0].containerPort");
 }

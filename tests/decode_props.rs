@@ -10,6 +10,11 @@
 //!   from a Go value field's zero value (`podSelector`, `metadata.name`, `cidr`, …), the
 //!   two are refused alike or compile to engines that decide every flow the same way.
 //!
+//! - a repeated key (Go decodes it again into the same field) is decoded alike by every
+//!   route: the crate's text decoding (its streaming pass, and the tree it falls back
+//!   to), serde_json driving the models, and the document decoder; and a repeat of a
+//!   key with its own value changes nothing.
+//!
 //! `PROPTEST_CASES` raises the case count for a long run.
 
 mod support;
@@ -170,8 +175,80 @@ fn outcome(
     Ok(flows.iter().map(|f| engine.decide(*f)).collect())
 }
 
+/// JSON text of `v` in which the object at `at` writes its `index`-th key (in sorted
+/// order) a second time, right after the first, with `again`.
+fn text_with_repeat(v: &Value, at: &[Seg], index: usize, again: &Value) -> String {
+    fn write(v: &Value, path: &mut Vec<Seg>, at: &[Seg], index: usize, again: &Value) -> String {
+        match v {
+            Value::Object(map) => {
+                let mut parts = Vec::new();
+                for (i, (k, child)) in map.iter().enumerate() {
+                    path.push(Seg::Key(k.clone()));
+                    let key = serde_json::to_string(k).unwrap();
+                    parts.push(format!("{key}:{}", write(child, path, at, index, again)));
+                    path.pop();
+                    if path.as_slice() == at && i == index {
+                        parts.push(format!("{key}:{again}"));
+                    }
+                }
+                format!("{{{}}}", parts.join(","))
+            }
+            Value::Array(items) => {
+                let parts: Vec<String> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, child)| {
+                        path.push(Seg::Index(i));
+                        let t = write(child, path, at, index, again);
+                        path.pop();
+                        t
+                    })
+                    .collect();
+                format!("[{}]", parts.join(","))
+            }
+            other => other.to_string(),
+        }
+    }
+    write(v, &mut Vec::new(), at, index, again)
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    /// Repeated keys, with `null`, wrong types, empty values or the same value again,
+    /// decode alike through every route; repeating a key with its own value changes
+    /// nothing (Go decodes the same text into the same field again).
+    #[test]
+    fn repeated_keys_decode_alike_by_every_route(written in written_policy(0), pick in any::<prop::sample::Index>()) {
+        let doc = serde_json::to_value(&written).unwrap();
+        let objects: Vec<Vec<Seg>> = positions(&doc)
+            .into_iter()
+            .map(|(path, _)| path)
+            .filter(|path| get(&doc, path).as_object().is_some_and(|m| !m.is_empty()))
+            .collect();
+        prop_assume!(!objects.is_empty());
+        let at = pick.get(&objects);
+        let map = get(&doc, at).as_object().unwrap();
+        let index = pick.index(map.len());
+        let own = map.values().nth(index).unwrap().clone();
+        let same = NetworkPolicy::from_json(&text_with_repeat(&doc, at, index, &own));
+        prop_assert_eq!(same.as_ref().ok(), Some(&written), "{:?}", same);
+        for again in [Value::Null, json!([]), json!({}), json!(""), json!(0), json!([null]), json!({"x": null})] {
+            let text = text_with_repeat(&doc, at, index, &again);
+            let a = NetworkPolicy::from_json(&text);
+            let b = serde_json::from_str::<NetworkPolicy>(&text);
+            let c = netpol::model::decode_policies(&text);
+            prop_assert_eq!(a.as_ref().ok(), b.as_ref().ok(), "{}", text);
+            match (&a, &c) {
+                (Ok(p), Ok(many)) => prop_assert_eq!(std::slice::from_ref(p), many.as_slice()),
+                (Err(x), Err(y)) => prop_assert_eq!(x, y),
+                _ => prop_assert!(false, "from_json {:?} but decode_policies {:?}: {}", a, c, text),
+            }
+            if let (Err(x), Err(y)) = (&a, &b) {
+                prop_assert!(y.to_string().starts_with(&x.path), "{} / {}", x, y);
+            }
+        }
+    }
 
     /// Any struct or map position given an array, a string, a number or a bool is refused
     /// at that position.

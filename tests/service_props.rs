@@ -4,7 +4,7 @@
 
 mod support;
 
-use netpol::cluster::{Endpoint, Flow};
+use netpol::cluster::{Endpoint, Flow, IpFamily};
 use netpol::engine::Engine;
 use netpol::explain::Evaluator;
 use netpol::policy::Protocol;
@@ -71,12 +71,21 @@ fn check_equal(
                         Reachability::from_counts(allowed, x.endpoints.len())
                     );
                     prop_assert_eq!(x.no_endpoints.is_some(), x.endpoints.is_empty());
+                    // The Service's name stands for its primary cluster IP, whose family
+                    // the connection has (a headless Service has none: the sides decide).
+                    let family = table
+                        .service(id)
+                        .and_then(|s| s.addressing.cluster_ips().first().copied())
+                        .map(IpFamily::of);
                     for e in &x.endpoints {
                         // Each endpoint is decided as the flow to the pod at its target port,
                         // marked as made through the Service (a pod reaching itself that way
                         // is not self traffic).
-                        let direct = Flow::new(src, Endpoint::Pod(e.pod), e.target_port, proto)
+                        let mut direct = Flow::new(src, Endpoint::Pod(e.pod), e.target_port, proto)
                             .through_service();
+                        if let Some(f) = family {
+                            direct = direct.in_family(f);
+                        }
                         prop_assert_eq!(e.flow, direct);
                         prop_assert_eq!(a.decide(direct), e.explanation.verdict);
                     }

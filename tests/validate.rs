@@ -4,6 +4,7 @@ use netpol::model::{IpBlock, LabelSelector, LabelSelectorRequirement, NetworkPol
 use netpol::validate::{
     ErrorKind, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
     is_valid_port_name, validate_ip_block, validate_label_selector, validate_network_policy,
+    validate_resource_version_on_create,
 };
 use serde_json::{Value, json};
 
@@ -693,4 +694,205 @@ proptest::proptest! {
         let _ = is_valid_port_name(&s);
         let _ = with_meta(json!({"generateName": s, "annotations": {s.clone(): "v"}}));
     }
+}
+
+fn meta_errors(metadata: Value) -> Vec<(String, String)> {
+    let p = NetworkPolicy::from_value(&json!({"metadata": metadata, "spec": {}})).unwrap();
+    match validate_network_policy(&p) {
+        Ok(()) => Vec::new(),
+        Err(e) => e
+            .errors()
+            .iter()
+            .map(|e| (e.field.clone(), e.detail.clone()))
+            .collect(),
+    }
+}
+
+fn fields(errs: &[(String, String)]) -> Vec<&str> {
+    errs.iter().map(|(f, _)| f.as_str()).collect()
+}
+
+/// apimachinery `ValidateOwnerReferences` / `validateOwnerReference`: the errors carry
+/// the list's path without an index; `dedupOwnerReferences` of the create handler drops
+/// exact duplicates first, so two equal controllers are one.
+#[test]
+fn owner_reference_rules() {
+    let good = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "u1"});
+    assert!(meta_errors(json!({"name": "p", "ownerReferences": [good]})).is_empty());
+
+    let errs = meta_errors(json!({"name": "p", "ownerReferences": [{}]}));
+    assert_eq!(
+        fields(&errs),
+        [
+            "metadata.ownerReferences.apiVersion",
+            "metadata.ownerReferences.kind",
+            "metadata.ownerReferences.name",
+            "metadata.ownerReferences.uid",
+        ]
+    );
+    assert_eq!(errs[0].1, "version must not be empty");
+    assert_eq!(errs[1].1, "must not be empty");
+    // FromAPIVersionAndKind: "apps/" has no version, "a/b/c" does not parse, "v1" is the
+    // core group's version.
+    for (api, ok) in [
+        ("apps/", false),
+        ("a/b/c", false),
+        ("/", false),
+        ("v1", true),
+    ] {
+        let r = json!({"apiVersion": api, "kind": "K", "name": "n", "uid": "u"});
+        let errs = meta_errors(json!({"name": "p", "ownerReferences": [r]}));
+        assert_eq!(errs.is_empty(), ok, "{api}: {errs:?}");
+    }
+    let event = json!({"apiVersion": "v1", "kind": "Event", "name": "e", "uid": "u"});
+    let errs = meta_errors(json!({"name": "p", "ownerReferences": [event]}));
+    assert_eq!(fields(&errs), ["metadata.ownerReferences"]);
+    assert_eq!(
+        errs[0].1,
+        "/v1, Kind=Event is disallowed from being an owner"
+    );
+
+    let c1 =
+        json!({"apiVersion": "apps/v1", "kind": "A", "name": "a", "uid": "1", "controller": true});
+    let c2 =
+        json!({"apiVersion": "apps/v1", "kind": "B", "name": "b", "uid": "2", "controller": true});
+    let errs = meta_errors(json!({"name": "p", "ownerReferences": [c1, c2]}));
+    assert_eq!(fields(&errs), ["metadata.ownerReferences"]);
+    assert_eq!(
+        errs[0].1,
+        "Only one reference can have Controller set to true. Found \"true\" in references for A/a and B/b"
+    );
+    // An exact duplicate is dropped before validation; one differing only in a pointer
+    // field (controller absent vs false) is not a duplicate.
+    assert!(meta_errors(json!({"name": "p", "ownerReferences": [c1, c1]})).is_empty());
+    let mut c1_same_uid = c1.clone();
+    c1_same_uid["blockOwnerDeletion"] = json!(false);
+    let errs = meta_errors(json!({"name": "p", "ownerReferences": [c1, c1_same_uid]}));
+    assert_eq!(fields(&errs), ["metadata.ownerReferences"]);
+}
+
+/// apimachinery `ValidateFinalizers` (qualified names, errors without an index; not both
+/// `orphan` and `foregroundDeletion`), then `validateKubeFinalizerName` of
+/// `pkg/apis/core/validation` (a name without `/` must be standard; indexed).
+#[test]
+fn finalizer_rules() {
+    let ok = json!({"name": "p", "finalizers": ["example.com/keep", "kubernetes", "orphan"]});
+    assert!(meta_errors(ok).is_empty());
+    let errs = meta_errors(json!({"name": "p", "finalizers": ["custom"]}));
+    assert_eq!(fields(&errs), ["metadata.finalizers[0]"]);
+    assert_eq!(
+        errs[0].1,
+        "name is neither a standard finalizer name nor is it fully qualified"
+    );
+    let errs = meta_errors(json!({"name": "p", "finalizers": ["orphan", "foregroundDeletion"]}));
+    assert_eq!(fields(&errs), ["metadata.finalizers"]);
+    assert_eq!(
+        errs[0].1,
+        "finalizer orphan and foregroundDeletion cannot be both set"
+    );
+    let errs = meta_errors(json!({"name": "p", "finalizers": ["Bad Name/x"]}));
+    assert_eq!(fields(&errs), ["metadata.finalizers"]);
+    assert!(
+        errs[0]
+            .1
+            .starts_with("prefix part a lowercase RFC 1123 subdomain")
+    );
+    // null in the list is "": both checks refuse it, the apimachinery ones first.
+    let errs = meta_errors(json!({"name": "p", "finalizers": [null]}));
+    assert_eq!(
+        fields(&errs),
+        [
+            "metadata.finalizers",
+            "metadata.finalizers",
+            "metadata.finalizers[0]"
+        ]
+    );
+}
+
+/// apimachinery `ValidateManagedFields`, on the entries the field manager keeps
+/// (`DecodeManagedFields` must read them all, else it writes its own).
+#[test]
+fn managed_field_rules() {
+    let long = "m".repeat(129);
+    let entry = |manager: &str, fields_v1: Value| {
+        json!({"manager": manager, "operation": "Apply", "apiVersion": "v1",
+               "fieldsType": "FieldsV1", "fieldsV1": fields_v1})
+    };
+    let errs = meta_errors(json!({"name": "p", "managedFields": [entry(&long, json!({}))]}));
+    assert_eq!(fields(&errs), ["metadata.managedFields[0].manager"]);
+    assert_eq!(errs[0].1, "may not be more than 128 bytes");
+    let errs = meta_errors(json!({"name": "p", "managedFields": [entry("a\u{7}b", json!({}))]}));
+    assert_eq!(fields(&errs), ["metadata.managedFields[0].manager"]);
+    assert!(
+        meta_errors(json!({"name": "p", "managedFields": [entry(&"m".repeat(128), json!({}))]}))
+            .is_empty()
+    );
+    // Not readable by the field manager (no field set): replaced, so not validated.
+    assert!(
+        meta_errors(json!({"name": "p", "managedFields": [entry(&long, json!(null))]})).is_empty()
+    );
+    let mut bad_op = entry(&long, json!({}));
+    bad_op["operation"] = json!("Patch");
+    assert!(meta_errors(json!({"name": "p", "managedFields": [bad_op]})).is_empty());
+}
+
+/// `NameIsDNSSubdomain` with `prefix`: `maskTrailingDash` replaces the last two bytes
+/// with `a`.
+#[test]
+fn generate_name_masks_two_bytes() {
+    assert!(meta_errors(json!({"name": "p", "generateName": "--"})).is_empty());
+    assert!(meta_errors(json!({"name": "p", "generateName": "web-"})).is_empty());
+    // "a.-" masks to "aa": valid; "a-.-" masks to "a-a": valid; "-a-" masks to "-a".
+    assert!(meta_errors(json!({"name": "p", "generateName": "a.-"})).is_empty());
+    let errs = meta_errors(json!({"name": "p", "generateName": "-a-"}));
+    assert_eq!(fields(&errs), ["metadata.generateName"]);
+    let errs = meta_errors(json!({"name": "p", "generateName": "-"}));
+    assert_eq!(fields(&errs), ["metadata.generateName"]);
+    // A cut through a two-byte character is refused, as Go's broken bytes are.
+    let errs = meta_errors(json!({"name": "p", "generateName": "aé-"}));
+    assert_eq!(fields(&errs), ["metadata.generateName"]);
+}
+
+/// etcd3 `store.Create`: a `resourceVersion` that `strconv.ParseUint` reads as non-zero
+/// is `ErrResourceVersionSetOnCreate`, checked only after validation passed. Validation
+/// itself accepts it (an object read back from a cluster carries one).
+#[test]
+fn resource_version_on_create() {
+    fn create_errors(metadata: Value) -> Vec<(String, String)> {
+        let errs = meta_errors(metadata.clone());
+        if !errs.is_empty() {
+            return errs;
+        }
+        let p = NetworkPolicy::from_value(&json!({"metadata": metadata, "spec": {}})).unwrap();
+        validate_resource_version_on_create(&p.metadata, "metadata")
+            .map(|e| (e.field, e.detail))
+            .into_iter()
+            .collect()
+    }
+    assert!(meta_errors(json!({"name": "p", "resourceVersion": "90288"})).is_empty());
+    for (rv, refused) in [
+        ("1", true),
+        ("007", true),
+        ("0", false),
+        ("00", false),
+        ("abc", false),
+        ("-1", false),
+        ("+1", false),
+        ("18446744073709551615", true),
+        ("18446744073709551616", false),
+    ] {
+        let errs = create_errors(json!({"name": "p", "resourceVersion": rv}));
+        assert_eq!(
+            fields(&errs),
+            if refused {
+                vec!["metadata.resourceVersion"]
+            } else {
+                vec![]
+            },
+            "{rv}"
+        );
+    }
+    // Validation errors come first and alone.
+    let errs = create_errors(json!({"name": "P", "resourceVersion": "5"}));
+    assert_eq!(fields(&errs), ["metadata.name"]);
 }

@@ -18,6 +18,7 @@
 pub mod commands;
 pub mod demo;
 pub mod input;
+pub mod outside;
 pub mod render;
 pub mod services;
 pub mod svg;
@@ -44,6 +45,8 @@ Examples:
   kubectl get ns,nodes,pods,svc,netpol -A -o yaml > cluster.yaml
   netpol reach cluster.yaml --port 5432/TCP
   netpol explain x/b x/a 6379/TCP                # why? (on the demo)
+  netpol reach cluster.yaml --from 198.51.100.7  # Services as an outside client reaches them
+  netpol explain 198.51.100.7 203.0.113.10 443 cluster.yaml --node node-2
   netpol validate policies/                      # for CI
   netpol lint cluster.yaml                       # likely mistakes, dead rules
   netpol flannel net-conf.json --nodes 5

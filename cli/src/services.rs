@@ -5,10 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use netpol::cluster::{Cluster, Endpoint, Flow};
+use netpol::cluster::{Cluster, Endpoint};
 use netpol::explain::{Evaluator, Verdict};
 use netpol::policy::Protocol;
-use netpol::service::{Addressing, NoEndpoints, Reachability, ServiceId, ServiceTable};
+use netpol::service::{
+    Addressing, NoEndpoints, Reachability, ServiceAddress, ServiceId, ServiceProxy, ServiceRequest,
+    ServiceTable,
+};
 use serde::Serialize;
 
 /// One endpoint of a Service port: the pod (`namespace/name`) and the port it receives on.
@@ -45,8 +48,10 @@ pub struct Column {
 pub struct Cell {
     /// All, some, none or no endpoints.
     pub reachability: Reachability,
-    /// The verdict at each endpoint of the column, in the column's order.
-    pub endpoints: Vec<Verdict>,
+    /// The verdict at each endpoint of the column, in the column's order; `None` for an
+    /// endpoint that does not serve this source (`internalTrafficPolicy: Local` keeps the
+    /// endpoints on the source's node).
+    pub endpoints: Vec<Option<Verdict>>,
 }
 
 /// The table for one Service port.
@@ -95,9 +100,11 @@ pub fn service_ports(
     out
 }
 
-/// The grids for `sources`, one per Service port.
+/// The grids for `sources`, one per Service port, each source reaching the Services by
+/// name, translated by `proxy`.
 pub fn grids<E: Evaluator + ?Sized>(
     evaluator: &E,
+    proxy: &ServiceProxy,
     table: &ServiceTable,
     sources: &[Endpoint],
     only: &[(u16, Protocol)],
@@ -115,7 +122,7 @@ pub fn grids<E: Evaluator + ?Sized>(
                 .map(|&src| {
                     columns
                         .iter()
-                        .map(|c| cell(evaluator, table, src, c.id, port, protocol))
+                        .map(|c| cell(evaluator, proxy, table, src, c, port, protocol))
                         .collect()
                 })
                 .collect();
@@ -170,28 +177,33 @@ fn column(
 
 fn cell<E: Evaluator + ?Sized>(
     evaluator: &E,
+    proxy: &ServiceProxy,
     table: &ServiceTable,
     src: Endpoint,
-    id: ServiceId,
+    column: &Column,
     port: u16,
     protocol: Protocol,
 ) -> Cell {
-    let endpoints = match table.endpoints(id, port, protocol) {
-        Ok(list) => list
-            .iter()
-            .map(|e| {
-                evaluator.decide(Flow::new(
-                    src,
-                    Endpoint::Pod(e.pod),
-                    e.target_port,
-                    protocol,
-                ))
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    Cell {
-        reachability: table.reachability(evaluator, src, id, port, protocol),
-        endpoints,
+    let request = ServiceRequest::new(src, column.id, ServiceAddress::Name, port, protocol);
+    match table.answer(evaluator, proxy, request) {
+        Ok(answer) => Cell {
+            reachability: answer.reachability,
+            endpoints: column
+                .endpoints
+                .iter()
+                .map(|name| {
+                    answer
+                        .endpoints
+                        .iter()
+                        .find(|e| e.endpoint == name.pod)
+                        .map(|e| e.explanation.verdict)
+                })
+                .collect(),
+        },
+        // The endpoints cannot be told (a Local policy, a pod whose node is unknown).
+        Err(_) => Cell {
+            reachability: Reachability::NoEndpoints,
+            endpoints: vec![None; column.endpoints.len()],
+        },
     }
 }

@@ -360,3 +360,161 @@ fn serve_decides_a_generated_workload_like_the_engine() {
         );
     }
 }
+
+/// `reach --from`: the Services as an outside client and a pod reach them, through each
+/// address and receiving node, as the README shows; and its JSON.
+#[test]
+fn reach_from_tabulates_services_per_address_and_receiving_node() {
+    let file = data("outside.yaml");
+    let out = netpol(&[
+        "reach",
+        &file,
+        "--from",
+        "198.51.100.7",
+        "--profile",
+        "calico",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        readme_block("From 198.51.100.7 (outside the cluster)")
+    );
+    let out = netpol(&[
+        "reach",
+        &file,
+        "--from",
+        "198.51.100.7",
+        "--profile",
+        "calico",
+        "--to-service",
+        "shop/web",
+        "--port",
+        "80",
+        "--node",
+        "node-2",
+        "--json",
+        "--details",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["nodes"], serde_json::json!(["node-2"]));
+    let rows = v["services"][0]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["address"], "load-balancer IP 203.0.113.10:80/TCP");
+    let cell = &rows[1]["cells"][0];
+    assert_eq!(cell["reachability"], "some");
+    assert_eq!(cell["endpoints"]["shop/web-1"], "allow");
+    assert_eq!(cell["endpoints"]["shop/web-2"], "deny");
+    let details = v["explanations"].as_array().unwrap();
+    assert_eq!(details.len(), 2);
+    assert_eq!(details[1]["receivedBy"], "node-2");
+    assert_eq!(
+        details[1]["endpoints"][1]["sourceSeen"],
+        serde_json::json!({"as": "masqueraded", "node": "node-2", "address": "10.244.2.64", "seen": "10.244.2.64"})
+    );
+    // A pod: its own node's column only for the addresses its node translates, and the
+    // load-balancer IP dropped by the source ranges.
+    let out = netpol(&["reach", &file, "--from", "tools/client", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lb = &v["services"][0]["rows"][1];
+    assert_eq!(lb["cells"][0]["dropped"], true);
+    assert!(lb["cells"][1]["reachability"].is_null());
+    // Misuse is a usage error.
+    for args in [
+        vec!["reach", &file, "--from", "shop/nope"],
+        vec![
+            "reach",
+            &file,
+            "--from",
+            "198.51.100.7",
+            "--to-service",
+            "shop/nope",
+        ],
+        vec!["reach", &file, "--from", "198.51.100.7", "--node", "node-9"],
+        vec!["reach", &file, "--to-service", "shop/web"],
+    ] {
+        assert_eq!(netpol(&args).status.code(), Some(2), "{args:?}");
+    }
+}
+
+/// `explain` reaches a Service through a node port, a load-balancer IP (with the
+/// receiving node) and says what each endpoint's policy saw; `serve` answers the same.
+#[test]
+fn explain_and_serve_follow_traffic_from_outside() {
+    let file = data("outside.yaml");
+    let out = netpol(&[
+        "explain",
+        "198.51.100.7",
+        "203.0.113.10",
+        "80",
+        &file,
+        "--node",
+        "node-2",
+        "--profile",
+        "calico",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        readme_block(
+            "198.51.100.7 -> service shop/web at load-balancer IP 203.0.113.10 80/TCP: SOME"
+        )
+    );
+    // Without the receiving node, a usage error that says what is missing.
+    let out = netpol(&["explain", "198.51.100.7", "203.0.113.10", "80", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("say which node receives it"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A node address at a node port is the Service; a Local policy at a node without an
+    // endpoint answers nothing.
+    let out = netpol(&[
+        "explain",
+        "198.51.100.7",
+        "192.168.0.11",
+        "30081",
+        &file,
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reachability"], "noEndpoints");
+    assert_eq!(v["noEndpoints"]["noLocalEndpoint"]["node"], "node-1");
+    // --node is for Service addresses only.
+    let out = netpol(&[
+        "explain",
+        "198.51.100.7",
+        "shop/web-1",
+        "8080",
+        &file,
+        "--node",
+        "node-1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let manifests = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/outside.yaml"),
+    )
+    .unwrap();
+    let lines = [
+        serde_json::json!({"id": 0, "op": "load", "manifests": manifests, "profile": "calico"}),
+        serde_json::json!({"id": 1, "op": "decide", "from": "198.51.100.7", "to": "203.0.113.10", "port": 80, "node": "node-2"}),
+        serde_json::json!({"id": 2, "op": "decide", "from": "198.51.100.7", "to": "node/node-1", "port": 30080}),
+        serde_json::json!({"id": 3, "op": "decide", "from": "198.51.100.7", "to": "203.0.113.10", "port": 80}),
+        serde_json::json!({"id": 4, "op": "decide", "from": "203.0.113.50", "to": "203.0.113.10", "port": 80, "node": "node-2"}),
+    ];
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let out = serve(input.as_bytes());
+    let answers: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        answers[1],
+        serde_json::json!({"id": 1, "ok": true, "verdict": "some", "reachability": "some"})
+    );
+    assert_eq!(answers[2]["verdict"], "deny");
+    assert_eq!(answers[3]["ok"], false);
+    assert_eq!(answers[4]["reachability"], "none");
+}

@@ -313,7 +313,7 @@ fn service_tables_decide_each_endpoint_at_its_target_port() {
     let engine = Engine::build(cluster, &l.policies);
     let pod = |ns, name| Endpoint::Pod(cluster.pod_id(ns, name).unwrap());
     let sources = [pod("shop", "api"), pod("shop", "db"), pod("tools", "debug")];
-    let grids = services::grids(&engine, table, &sources, &[]);
+    let grids = services::grids(&engine, &Default::default(), table, &sources, &[]);
     let ports: Vec<(u16, Protocol)> = grids.iter().map(|g| (g.port, g.protocol)).collect();
     assert_eq!(
         ports,
@@ -344,10 +344,16 @@ fn service_tables_decide_each_endpoint_at_its_target_port() {
         reach,
         [Reachability::All, Reachability::All, Reachability::None]
     );
-    assert_eq!(g.cells[2][0].endpoints, [Verdict::Deny]);
+    assert_eq!(g.cells[2][0].endpoints, [Some(Verdict::Deny)]);
 
     // --port narrows the Service tables to the Service ports given.
-    let only = services::grids(&engine, table, &sources, &[(9187, Protocol::Tcp)]);
+    let only = services::grids(
+        &engine,
+        &Default::default(),
+        table,
+        &sources,
+        &[(9187, Protocol::Tcp)],
+    );
     assert_eq!(only.len(), 1);
     assert_eq!(only[0].port, 9187);
 }

@@ -3,9 +3,14 @@
 //! `crd.projectcalico.org/v1`.
 //!
 //! The types mirror Calico's Go types (`api/pkg/apis/projectcalico/v3`) field for field
-//! and decode with the same rules the apiserver applies to Kubernetes objects (Go's JSON
-//! rules, see [`go_json`](crate::model::go_json#declaring-a-model)): Calico's API server decodes a v3 object
-//! into these Go structs. Like the crate's other models they keep exactly what was
+//! and decode with the rules the apiserver applies to Kubernetes objects, stated in
+//! [`go_json`] (`null` is the zero value, objects only where Go
+//! has a struct, typed `metadata`, `apiVersion`/`kind` read first, escapes, numbers).
+//! Calico's API server decodes a `projectcalico.org/v3` object into these Go structs, so
+//! a repeated key is decoded again into the same field, and a port or protocol runs its
+//! `UnmarshalJSON` on every occurrence; a `crd.projectcalico.org/v1` object is a custom
+//! resource, which the apiserver reads into a map first, so the last occurrence of a
+//! repeated key wins whole. Like the crate's other models they keep exactly what was
 //! written:
 //!
 //! - every field is an `Option`, so an absent field and an empty one stay apart
@@ -75,7 +80,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::model::go_json::{self, DecodeError, go_struct};
+use crate::model::go_json::{self, DecodeError, go_struct, go_value};
 use crate::model::{Labels, ObjectMeta};
 
 /// `projectcalico.org/v3`: the API group and version Calico's API server serves.
@@ -133,16 +138,22 @@ impl fmt::Display for ApiGroup {
 /// The group an object's text names in its `apiVersion` (`None` when it names none, or
 /// cannot be read: the v3 decoder then reports what is wrong).
 fn written_group_of(value: &Value) -> Option<ApiGroup> {
-    let tm = go_json::interpret(value).ok()?;
-    let (_, api) = tm.api_version?;
-    let (group, _) = go_json::parse_group_version(&api)?;
-    (group == "crd.projectcalico.org").then_some(ApiGroup::CrdV1)
+    group_of(&go_json::Node::from_value(value))
 }
 
 fn written_group_of_text(text: &str) -> Option<ApiGroup> {
     let text = go_json::go_text(text);
-    let (map, _) = go_json::scan_top(&text)?;
-    written_group_of(&Value::Object(map))
+    let (top, _) = go_json::scan_top(&text)?;
+    group_of(&top)
+}
+
+/// The group `apiVersion` names, read as the kind check reads it (see
+/// [`go_json`]).
+fn group_of(top: &go_json::Node<'_>) -> Option<ApiGroup> {
+    let tm = go_json::interpret(top).ok()?;
+    let (_, api) = tm.api_version?;
+    let (group, _) = go_json::parse_group_version(&api)?;
+    (group == "crd.projectcalico.org").then_some(ApiGroup::CrdV1)
 }
 
 /// Prints an optional `float64` the way Go's `encoding/json` does for the common cases:
@@ -176,17 +187,19 @@ macro_rules! calico_object {
             $(#[$doc])*
             #[derive(Debug, Clone, Default, PartialEq)]
             pub struct $name {
-                /// `apiVersion` as written: `projectcalico.org/v3` or `crd.projectcalico.org/v1`.
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                /// `apiVersion` as written (the spelling the kind check read, see
+                /// [`go_json`]): `projectcalico.org/v3` or
+                /// `crd.projectcalico.org/v1`.
+                #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
                 pub api_version: Option<String>,
                 /// `kind` as written.
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
                 pub kind: Option<String>,
                 /// `metadata`.
                 #[serde(default)]
                 pub metadata: ObjectMeta,
                 #[doc = $spec_doc]
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
                 pub spec: Option<$spec>,
                 /// The API group the object was read as (not serialized: the written
                 /// `apiVersion` is).
@@ -204,19 +217,21 @@ macro_rules! calico_object {
             /// The same object decoded as `crd.projectcalico.org/v1`.
             #[derive(Default)]
             pub(crate) struct $crd {
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
                 api_version: Option<String>,
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
                 kind: Option<String>,
                 #[serde(default)]
                 metadata: ObjectMeta,
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
                 spec: Option<$spec>,
                 #[serde(flatten)]
                 extra: serde_json::Map<String, Value>,
             }
             serde(rename_all = "camelCase");
-            kind("crd.projectcalico.org/v1", $kind);
+            // A custom resource: the apiserver reads it into a map first (last of
+            // repeated keys wins whole), see `go_json`.
+            kind("crd.projectcalico.org/v1", $kind, "unstructured");
         }
 
         impl From<$crd> for $name {
@@ -234,7 +249,7 @@ macro_rules! calico_object {
 
         impl $name {
             /// Decodes one object from JSON text with the apiserver's rules (see
-            /// [`go_json`](crate::model::go_json#declaring-a-model)), as `crd.projectcalico.org/v1` when its
+            /// [`go_json`]), as `crd.projectcalico.org/v1` when its
             /// `apiVersion` says so and as `projectcalico.org/v3` otherwise (a missing
             /// `apiVersion` counts as v3); errors carry the field path, line and column.
             ///
@@ -537,7 +552,7 @@ go_struct! {
     #[derive(Debug, Clone, Default, PartialEq)]
     pub struct NetworkPolicySpec {
         /// `tier`: the tier's name; absent means `default`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub tier: Option<String>,
         /// `order`: position in the tier, ascending; absent is after every ordered policy.
         #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "go_float")]
@@ -549,14 +564,14 @@ go_struct! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub egress: Option<Vec<Rule>>,
         /// `selector`: the endpoints of the namespace the policy applies to; empty is `all()`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub selector: Option<String>,
         /// `types` as written: `Ingress`, `Egress`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub types: Option<Vec<String>>,
         /// `serviceAccountSelector`: a selector over the labels of the endpoint's service
         /// account.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub service_account_selector: Option<String>,
         /// `performanceHints` (`AssumeNeededOnEveryNode`): no effect on what is allowed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -578,7 +593,7 @@ go_struct! {
     #[derive(Debug, Clone, Default, PartialEq)]
     pub struct GlobalNetworkPolicySpec {
         /// `tier`: the tier's name; absent means `default`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub tier: Option<String>,
         /// `order`: position in the tier, ascending; absent is after every ordered policy.
         #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "go_float")]
@@ -590,26 +605,26 @@ go_struct! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub egress: Option<Vec<Rule>>,
         /// `selector`: the endpoints the policy applies to; empty is `all()`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub selector: Option<String>,
         /// `types` as written: `Ingress`, `Egress`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub types: Option<Vec<String>>,
         /// `doNotTrack`: rules applied before connection tracking, to host endpoints only.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub do_not_track: Option<bool>,
         /// `preDNAT`: rules applied before DNAT, to host endpoints only.
-        #[serde(default, rename = "preDNAT", skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", rename = "preDNAT", skip_serializing_if = "Option::is_none")]
         pub pre_dnat: Option<bool>,
         /// `applyOnForward`: rules also applied to traffic forwarded through host endpoints.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub apply_on_forward: Option<bool>,
         /// `serviceAccountSelector`: a selector over the labels of the endpoint's service
         /// account.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub service_account_selector: Option<String>,
         /// `namespaceSelector`: a selector over the labels of the endpoint's namespace.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub namespace_selector: Option<String>,
         /// `performanceHints` (`AssumeNeededOnEveryNode`): no effect on what is allowed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -633,7 +648,7 @@ go_struct! {
     #[derive(Debug, Clone, Default, PartialEq)]
     pub struct Rule {
         /// `action` as written: `Allow`, `Deny`, `Log` or `Pass` (required).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub action: Option<String>,
         /// `ipVersion`: 4 or 6.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -651,10 +666,10 @@ go_struct! {
         #[serde(default, rename = "notICMP", skip_serializing_if = "Option::is_none")]
         pub not_icmp: Option<IcmpFields>,
         /// `source`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub source: Option<EntityRule>,
         /// `destination`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub destination: Option<EntityRule>,
         /// `http`: an L7 match (methods, paths).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -682,11 +697,11 @@ go_struct! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub nets: Option<Vec<String>>,
         /// `selector`: endpoints (and network sets) the address must belong to.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub selector: Option<String>,
         /// `namespaceSelector`: namespaces the matched endpoints must be in; `global()` for
         /// endpoints in no namespace.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub namespace_selector: Option<String>,
         /// `services`: a Kubernetes Service's endpoints.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -698,7 +713,7 @@ go_struct! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub not_nets: Option<Vec<String>>,
         /// `notSelector`: endpoints the address must not belong to.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub not_selector: Option<String>,
         /// `notPorts`: ports the flow must not use.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -721,10 +736,10 @@ go_struct! {
     #[derive(Debug, Clone, Default, PartialEq, Eq)]
     pub struct ServiceMatch {
         /// `name` of the Service (required).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
         /// `namespace` of the Service; absent is the policy's own.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub namespace: Option<String>,
     }
 }
@@ -744,7 +759,7 @@ go_struct! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub names: Option<Vec<String>>,
         /// `selector`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub selector: Option<String>,
     }
 }
@@ -804,10 +819,10 @@ go_struct! {
     #[derive(Debug, Clone, Default, PartialEq, Eq)]
     pub struct HttpPath {
         /// `exact`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub exact: Option<String>,
         /// `prefix`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "go_value", skip_serializing_if = "Option::is_none")]
         pub prefix: Option<String>,
     }
 }
@@ -1219,13 +1234,24 @@ impl Serialize for Port {
 }
 
 impl<'de> Deserialize<'de> for Port {
+    /// As `numorstring.Port.UnmarshalJSON`, a method Go runs on every occurrence of a
+    /// repeated key and whose error stops decoding (see `go_json::each`).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(
+        go_json::each(d, |one: OnePort| one.0)
+    }
+}
+
+/// [`Port`]'s `UnmarshalJSON` on one occurrence.
+struct OnePort(Port);
+
+impl<'de> Deserialize<'de> for OnePort {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(OnePort(
             match d.deserialize_any(NumOrStringVisitor("a port (number or string)"))? {
                 NumOrString::Number(n) => Port::Number(n),
                 NumOrString::String(s) => Port::String(s),
             },
-        )
+        ))
     }
 }
 
@@ -1239,12 +1265,23 @@ impl Serialize for Protocol {
 }
 
 impl<'de> Deserialize<'de> for Protocol {
+    /// As `numorstring.Protocol.UnmarshalJSON`, a method Go runs on every occurrence of a
+    /// repeated key and whose error stops decoding (see `go_json::each`).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(
+        go_json::each(d, |one: OneProtocol| one.0)
+    }
+}
+
+/// [`Protocol`]'s `UnmarshalJSON` on one occurrence.
+struct OneProtocol(Protocol);
+
+impl<'de> Deserialize<'de> for OneProtocol {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(OneProtocol(
             match d.deserialize_any(NumOrStringVisitor("a protocol (number or string)"))? {
                 NumOrString::Number(n) => Protocol::Number(n),
                 NumOrString::String(s) => Protocol::Name(s),
             },
-        )
+        ))
     }
 }

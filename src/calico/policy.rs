@@ -241,6 +241,7 @@ pub struct CalicoPolicy {
     tier: String,
     order: Option<f64>,
     selector: Selector,
+    selector_written: bool,
     namespace_selector: Option<Selector>,
     service_account_selector: Option<Selector>,
     endpoint_selector: Selector,
@@ -871,6 +872,7 @@ impl CalicoPolicy {
                 .to_owned(),
             order: s.order,
             selector: written(s.selector, "spec.selector")?.unwrap_or_default(),
+            selector_written: s.selector.is_some_and(|t| !t.is_empty()),
             namespace_selector: written(namespace_selector, "spec.namespaceSelector")?,
             service_account_selector: written(
                 s.service_account_selector,
@@ -1026,6 +1028,26 @@ impl CalicoPolicy {
     /// ```
     pub fn selector(&self) -> &Selector {
         &self.selector
+    }
+
+    /// Whether `spec.selector` was written (not absent, not empty). Calico's update
+    /// processor rewrites the text of a GlobalNetworkPolicy's selector, so a written
+    /// `all()` and an absent selector can end up meaning different things (see
+    /// [`endpoint_selector`](Self::endpoint_selector)), while [`selector`](Self::selector)
+    /// is `all()` for both.
+    ///
+    /// ```
+    /// use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
+    /// let absent = CalicoPolicy::new(&GlobalNetworkPolicy::new("g"))?;
+    /// let written = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "g"},
+    ///   "spec": {"selector": "all()"}}"#).unwrap();
+    /// let written = CalicoPolicy::new(&written)?;
+    /// assert!(!absent.selector_is_written() && written.selector_is_written());
+    /// assert_eq!(absent.selector(), written.selector());
+    /// # Ok::<(), netpol::validate::ValidationErrors>(())
+    /// ```
+    pub fn selector_is_written(&self) -> bool {
+        self.selector_written
     }
 
     /// A GlobalNetworkPolicy's `namespaceSelector`, parsed (`None` when empty or absent).

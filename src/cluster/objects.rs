@@ -131,6 +131,13 @@ pub enum NoteKind {
         /// The value.
         value: String,
     },
+    /// A field that should hold a CIDR and does not: that subnet is left out.
+    BadCidr {
+        /// The field path.
+        field: String,
+        /// The value.
+        value: String,
+    },
     /// A node with no IP address in `status.addresses`: ipBlocks cannot match it.
     NoNodeAddress,
     /// A container port that cannot be used (number out of range, unknown protocol):
@@ -187,6 +194,9 @@ impl fmt::Display for NoteKind {
             NoteKind::BadAddress { field, value } => {
                 write!(f, "{field}: {value:?} is not an IP address, left out")
             }
+            NoteKind::BadCidr { field, value } => {
+                write!(f, "{field}: {value:?} is not a CIDR, left out")
+            }
             NoteKind::NoNodeAddress => write!(
                 f,
                 "has no IP address in status.addresses: ipBlocks cannot match it"
@@ -215,6 +225,7 @@ impl NoteKind {
             NoteKind::Duplicate
             | NoteKind::SharedIp { .. }
             | NoteKind::BadAddress { .. }
+            | NoteKind::BadCidr { .. }
             | NoteKind::NoNodeAddress
             | NoteKind::BadPort { .. } => NoteSeverity::Warning,
             NoteKind::NoName | NoteKind::Service { .. } => NoteSeverity::Error,
@@ -317,7 +328,13 @@ pub struct ClusterParts {
 ///
 /// - a namespace's labels and a node's labels are its `metadata.labels`;
 /// - a node's addresses are its `status.addresses` of type `InternalIP` first, then every
-///   other entry that holds an IP address (`ExternalIP`, ...), once each;
+///   other entry that holds an IP address (`ExternalIP`, ...), once each; its pod subnets
+///   are `spec.podCIDRs` (or `spec.podCIDR` when that is empty), and its tunnel
+///   addresses the ones Calico records in its annotations
+///   ([`CALICO_TUNNEL_ANNOTATIONS`]: IPIP, then VXLAN, IPv4 then IPv6) and, on a node
+///   whose flannel backend is VXLAN ([`FLANNEL_BACKEND_TYPE_ANNOTATION`]), the network
+///   address of each pod subnet (flannel's `flannel.1`), which Service translation uses
+///   for the masquerade address;
 /// - a pod's addresses are `status.podIPs` (or `status.podIP` when that is empty), its
 ///   node `spec.nodeName`, its labels `metadata.labels`, its service account
 ///   `spec.serviceAccountName` (or the deprecated `spec.serviceAccount`; `default`), its
@@ -569,6 +586,9 @@ impl ClusterObjects {
             let mut spec = NodeSpec::new(name);
             spec.labels = labels(&node.metadata);
             spec.ips = node_addresses(*id, &subject, node, &mut notes);
+            spec.pod_cidrs = node_pod_cidrs(*id, &subject, node, &mut notes);
+            spec.tunnel_ips =
+                node_tunnel_addresses(*id, &subject, node, &spec.pod_cidrs, &mut notes);
             if spec.ips.is_empty() {
                 notes.push(note(*id, subject, NoteKind::NoNodeAddress));
             }
@@ -816,6 +836,135 @@ fn node_addresses(
     ips
 }
 
+/// The Node annotations in which Calico records a node's overlay addresses
+/// (`libcalico-go/lib/backend/k8s/resources/node.go`), in the order they are read: the
+/// IPIP tunnel address, then the VXLAN ones (IPv4, IPv6). A node keeps the first of each
+/// family.
+///
+/// ```
+/// use netpol::cluster::{ClusterObjects, IpFamily, CALICO_TUNNEL_ANNOTATIONS};
+/// assert_eq!(CALICO_TUNNEL_ANNOTATIONS[0], "projectcalico.org/IPv4IPIPTunnelAddr");
+/// let mut o = ClusterObjects::new();
+/// o.add_node(netpol::model::Node::from_json(r#"{"metadata": {"name": "n1",
+///   "annotations": {"projectcalico.org/IPv4IPIPTunnelAddr": "10.244.1.64"}},
+///   "spec": {"podCIDR": "10.244.1.0/24"},
+///   "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.11"}]}}"#)?);
+/// let c = o.build()?.cluster;
+/// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+/// assert_eq!(n1.tunnel_ip(IpFamily::Ipv4), Some("10.244.1.64".parse()?));
+/// assert_eq!(n1.pod_cidrs[0].to_string(), "10.244.1.0/24");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub const CALICO_TUNNEL_ANNOTATIONS: &[&str] = &[
+    "projectcalico.org/IPv4IPIPTunnelAddr",
+    "projectcalico.org/IPv4VXLANTunnelAddr",
+    "projectcalico.org/IPv6VXLANTunnelAddr",
+];
+
+/// `spec.podCIDRs`, or `spec.podCIDR` when that lists none, once each.
+fn node_pod_cidrs(
+    id: ObjectId,
+    subject: &str,
+    node: &model::Node,
+    notes: &mut Vec<ObjectNote>,
+) -> Vec<ipnet::IpNet> {
+    let mut texts: Vec<(String, &str)> = node
+        .spec
+        .pod_cidrs
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(i, c)| (format!("spec.podCIDRs[{i}]"), c.as_str()))
+        .collect();
+    if texts.is_empty() {
+        if let Some(c) = node.spec.pod_cidr.as_deref().filter(|c| !c.is_empty()) {
+            texts.push(("spec.podCIDR".into(), c));
+        }
+    }
+    let mut nets = Vec::new();
+    for (field, text) in texts {
+        match text.parse::<ipnet::IpNet>() {
+            Ok(net) if !nets.contains(&net) => nets.push(net),
+            Ok(_) => {}
+            Err(_) => notes.push(note(
+                id,
+                subject.to_owned(),
+                NoteKind::BadCidr {
+                    field,
+                    value: text.to_owned(),
+                },
+            )),
+        }
+    }
+    nets
+}
+
+/// The Node annotation in which flannel records its backend
+/// (`pkg/subnet/kube/annotations.go`, with the default prefix). With `vxlan`, flannel
+/// gives its `flannel.1` device the node's subnet address as a /32 ("This IP is just used
+/// as a source address for host to workload traffic", `pkg/backend/vxlan/vxlan.go`), and
+/// with the kube subnet manager that subnet is the node's `spec.podCIDR(s)`: that address
+/// is the node's tunnel address.
+///
+/// ```
+/// use netpol::cluster::{ClusterObjects, IpFamily, FLANNEL_BACKEND_TYPE_ANNOTATION};
+/// let mut o = ClusterObjects::new();
+/// o.add_node(netpol::model::Node::from_json(r#"{"metadata": {"name": "n1",
+///   "annotations": {"flannel.alpha.coreos.com/backend-type": "vxlan"}},
+///   "spec": {"podCIDR": "10.244.1.0/24"}}"#)?);
+/// let c = o.build()?.cluster;
+/// let n1 = c.node(c.node_id("n1").unwrap()).unwrap();
+/// assert_eq!(FLANNEL_BACKEND_TYPE_ANNOTATION, "flannel.alpha.coreos.com/backend-type");
+/// assert_eq!(n1.tunnel_ip(IpFamily::Ipv4), Some("10.244.1.0".parse()?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub const FLANNEL_BACKEND_TYPE_ANNOTATION: &str = "flannel.alpha.coreos.com/backend-type";
+
+/// The addresses of [`CALICO_TUNNEL_ANNOTATIONS`], then flannel's VXLAN device addresses
+/// ([`FLANNEL_BACKEND_TYPE_ANNOTATION`]), once each.
+fn node_tunnel_addresses(
+    id: ObjectId,
+    subject: &str,
+    node: &model::Node,
+    pod_cidrs: &[ipnet::IpNet],
+    notes: &mut Vec<ObjectNote>,
+) -> Vec<IpAddr> {
+    let Some(annotations) = node.metadata.annotations.as_ref() else {
+        return Vec::new();
+    };
+    let mut ips = Vec::new();
+    for key in CALICO_TUNNEL_ANNOTATIONS {
+        let Some(text) = annotations.get(*key).filter(|t| !t.is_empty()) else {
+            continue;
+        };
+        match text.parse::<IpAddr>() {
+            Ok(ip) if !ips.contains(&ip) => ips.push(ip),
+            Ok(_) => {}
+            Err(_) => notes.push(note(
+                id,
+                subject.to_owned(),
+                NoteKind::BadAddress {
+                    field: format!("metadata.annotations[{key}]"),
+                    value: text.clone(),
+                },
+            )),
+        }
+    }
+    if annotations
+        .get(FLANNEL_BACKEND_TYPE_ANNOTATION)
+        .is_some_and(|b| b == "vxlan")
+    {
+        for net in pod_cidrs {
+            let ip = net.network();
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+    }
+    ips
+}
+
 /// `status.podIPs`, or `status.podIP` when that lists none, once each.
 fn pod_addresses(
     id: ObjectId,
@@ -886,4 +1035,80 @@ fn service_error(e: &ServiceError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// What one Pod object is to the cluster, read as [`ClusterObjects`] reads it.
+#[derive(Debug, Clone)]
+pub(crate) enum PodObject {
+    /// No name: nothing.
+    Unnamed,
+    /// Left out (finished, or no address): the pod `namespace/name` is not in the cluster.
+    LeftOut(String, String),
+    /// A pod, with the node `spec.nodeName` asks for (which may not be there).
+    Pod(PodSpec),
+}
+
+/// A Pod object as [`ClusterObjects::build`] reads it, alone.
+pub(crate) fn pod_object(pod: &model::Pod) -> PodObject {
+    let namespace = pod.metadata.namespace_or_default();
+    let namespace = if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    };
+    let Some(name) = name_of(&pod.metadata) else {
+        return PodObject::Unnamed;
+    };
+    let left_out = || PodObject::LeftOut(namespace.to_owned(), name.to_owned());
+    let phase = pod.status.phase.as_deref().filter(|p| !p.is_empty());
+    if let Some("Succeeded" | "Failed") = phase {
+        return left_out();
+    }
+    let mut spec = PodSpec::new(namespace, name);
+    spec.labels = labels(&pod.metadata);
+    spec.node = pod
+        .spec
+        .node_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    if pod.spec.host_network == Some(true) {
+        return PodObject::Pod(spec.host_network(true));
+    }
+    let mut notes = Vec::new();
+    spec.ips = pod_addresses(ObjectId(0), "", pod, &mut notes);
+    if spec.ips.is_empty() {
+        return left_out();
+    }
+    spec.service_account = pod
+        .spec
+        .service_account_name
+        .as_deref()
+        .or(pod.spec.service_account.as_deref())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    for container in pod.spec.containers.iter().flatten() {
+        for port in container.ports.iter().flatten() {
+            if let Ok(cp) = container_port(port) {
+                spec.ports.push(cp);
+            }
+        }
+    }
+    PodObject::Pod(spec)
+}
+
+/// A Node object as [`ClusterObjects::build`] reads it, alone (`None` without a name).
+pub(crate) fn node_object(node: &model::Node) -> Option<NodeSpec> {
+    let name = name_of(&node.metadata)?;
+    let mut spec = NodeSpec::new(name);
+    spec.labels = labels(&node.metadata);
+    spec.ips = node_addresses(ObjectId(0), "", node, &mut Vec::new());
+    Some(spec)
+}
+
+/// A Namespace object's name and labels (`None` without a name).
+pub(crate) fn namespace_object(
+    ns: &model::Namespace,
+) -> Option<(String, BTreeMap<String, String>)> {
+    Some((name_of(&ns.metadata)?.to_owned(), labels(&ns.metadata)))
 }

@@ -29,9 +29,9 @@ use super::blocks::BlockIndex;
 use super::calico;
 use super::rule_index::{PortFacts, RuleFacts, RuleIndex};
 use super::{
-    Addrs, BY_FAMILY, Class, ClassHead, CompiledRule, INLINE_STEPS, IdentityInfo, Inner, Instr,
-    NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta,
-    PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index,
+    Addrs, BY_FAMILY, Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Inner,
+    Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo,
+    PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index,
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
@@ -59,11 +59,77 @@ pub(super) struct Identities<'a> {
     namespaces: Vec<NsIndex<'a>>,
 }
 
+/// The label keys the selectors of a policy set read on pods, `None` for every key (when
+/// Calico's selectors take part: they are not scanned). Pods that agree on these keys, their
+/// namespace (and, for Calico, their service account) are one identity, whatever their
+/// other labels (`pod-template-hash`, for one).
+pub(super) fn pod_label_keys<'s>(set: PolicySetRef<'s>, by_account: bool) -> Option<Vec<String>> {
+    if by_account {
+        return None;
+    }
+    let mut keys: HashSet<&str> = HashSet::new();
+    let mut add = |sel: &'s Selector| {
+        for r in sel.requirements() {
+            keys.insert(r.key.as_str());
+        }
+    };
+    for p in set.network_policies() {
+        add(p.pod_selector());
+        for d in Direction::BOTH {
+            for rule in p.rules(d) {
+                for peer in rule.peers.iter().flatten() {
+                    if let Peer::Pods { pods, .. } = peer {
+                        add(pods);
+                    }
+                }
+            }
+        }
+    }
+    for p in set.cluster_policies() {
+        if let Subject::Pods { pods, .. } = p.subject() {
+            add(pods);
+        }
+        for d in Direction::BOTH {
+            for rule in p.rules(d) {
+                for peer in rule.peers() {
+                    if let ClusterPeer::Pods { pods, .. } = peer {
+                        add(pods);
+                    }
+                }
+            }
+        }
+    }
+    let mut out: Vec<String> = keys.into_iter().map(str::to_owned).collect();
+    out.sort_unstable();
+    Some(out)
+}
+
+/// The labels of `labels` an identity is told apart by.
+pub(super) fn projected<'l>(
+    labels: &'l Labels,
+    keys: Option<&[String]>,
+) -> Vec<(&'l str, &'l str)> {
+    match keys {
+        None => labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        Some(keys) => labels
+            .iter()
+            .filter(|(k, _)| keys.binary_search(k).is_ok())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+    }
+}
+
+/// An identity's key while grouping: namespace index, labels told apart, service account.
+type IdentityKey<'a> = (usize, Vec<(&'a str, &'a str)>, &'a str);
+
 impl<'a> Identities<'a> {
-    fn new(cluster: &'a Cluster, by_account: bool) -> Self {
+    fn new(cluster: &'a Cluster, by_account: bool, keys: Option<&[String]>) -> Self {
         let mut list: Vec<(usize, &'a Labels)> = Vec::new();
         let mut accounts: Vec<&'a str> = Vec::new();
-        let mut index: HashMap<(usize, &'a Labels, &'a str), u32> = HashMap::new();
+        let mut index: HashMap<IdentityKey<'a>, u32> = HashMap::new();
         let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
         namespaces.resize_with(cluster.namespace_count(), NsIndex::default);
@@ -74,11 +140,12 @@ impl<'a> Identities<'a> {
                 ""
             };
             let key = (p.namespace.index(), &p.labels);
-            let id = match index.get(&(key.0, key.1, account)) {
+            let hkey = (key.0, projected(key.1, keys), account);
+            let id = match index.get(&hkey) {
                 Some(id) => *id,
                 None => {
                     let id = to_u32(list.len());
-                    index.insert((key.0, key.1, account), id);
+                    index.insert(hkey, id);
                     list.push(key);
                     accounts.push(account);
                     if let Some(ns) = namespaces.get_mut(key.0) {
@@ -1104,6 +1171,23 @@ fn ordered<'a>(
 }
 
 pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>) -> Inner {
+    let (core, pods) = compile_core(profile, cluster, set);
+    let (pod_lineage, node_lineage) = cluster.lineages();
+    Inner {
+        pod_lineage,
+        node_lineage,
+        cluster: cluster.clone(),
+        pods: pods.into_iter().collect(),
+        core: std::sync::Arc::new(core),
+    }
+}
+
+/// The compiled core and the table of pods.
+fn compile_core(
+    profile: Profile,
+    cluster: &Cluster,
+    set: PolicySetRef<'_>,
+) -> (Core, Vec<PodInfo>) {
     let (tiers, enforced, unenforced) = if profile.enforces_calico_policy() {
         calico::ordered_felix(set, &profile)
     } else {
@@ -1112,6 +1196,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
     let felix = profile.enforces_calico_policy();
     // Calico's selectors see the service account.
     let by_account = profile.enforces_calico_policy() || !set.calico_policies().is_empty();
+    let label_keys = pod_label_keys(set, by_account);
     let mut c = Compiler {
         cluster,
         profile,
@@ -1119,7 +1204,7 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         net_sets: Vec::new(),
         locals: [Vec::new(), Vec::new()],
         tiers,
-        identities: Identities::new(cluster, by_account),
+        identities: Identities::new(cluster, by_account, label_keys.as_deref()),
         pod_sets: BitsetArena::default(),
         node_sets: BitsetArena::default(),
         peer_cache: HashMap::new(),
@@ -1569,14 +1654,14 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         })
         .collect();
 
-    Inner {
-        lineage: cluster.lineage(),
+    let core = Core {
         profile: c.profile.clone(),
-        cluster: cluster.clone(),
+        names: std::mem::take(&mut c.names),
+        label_keys,
+        by_account,
         policies: metas,
         rules,
         ignored,
-        pods,
         nodes,
         identities,
         heads: classes.iter().map(|c| c.head).collect(),
@@ -1596,7 +1681,8 @@ pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>
         extras: c.extras,
         blocks,
         value_bits,
-    }
+    };
+    (core, pods)
 }
 
 /// A class by (direction, selecting policies, own-node variant, rules left out because

@@ -50,8 +50,10 @@ mod bitset;
 mod blocks;
 pub(crate) mod calico;
 mod compile;
+pub mod live;
 mod matrix;
 mod rule_index;
+pub mod watch;
 
 pub use matrix::Matrix;
 
@@ -526,11 +528,37 @@ impl PolicyMeta {
     }
 }
 
-#[derive(Debug)]
+/// What deciding reads: the per-pod table and the cluster, which a change to a pod
+/// replaces chunk by chunk, and the compiled core, shared between engines a change to a pod
+/// does not touch (see [`live`]).
+#[derive(Debug, Clone)]
 struct Inner {
-    lineage: u32,
-    profile: Profile,
+    /// Lineages of the pod and node ids this engine answers.
+    pod_lineage: u32,
+    node_lineage: u32,
     cluster: Cluster,
+    pods: crate::persist::PVec<PodInfo>,
+    core: Arc<Core>,
+}
+
+impl std::ops::Deref for Inner {
+    type Target = Core;
+    #[inline]
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+/// The compiled policies, identities and classes.
+#[derive(Debug)]
+struct Core {
+    profile: Profile,
+    /// Container port names some rule names, by id.
+    names: ahash::AHashMap<String, u32>,
+    /// The pod label keys identities are told apart by (`None`: every key), and whether
+    /// the service account takes part.
+    label_keys: Option<Vec<String>>,
+    by_account: bool,
     /// Enforced policies, in evaluation order.
     policies: Vec<PolicyMeta>,
     /// Per enforced policy: compiled ingress rules and egress rules.
@@ -538,7 +566,6 @@ struct Inner {
     /// Policies of kinds the profile does not enforce, with the identities they would
     /// select per direction.
     ignored: Vec<(PolicyMeta, [Option<Bitset>; 2])>,
-    pods: Vec<PodInfo>,
     nodes: Vec<Addrs>,
     identities: Vec<IdentityInfo>,
     classes: Vec<Class>,
@@ -733,7 +760,7 @@ impl Engine {
             + classes
             + i.rule_index.iter().map(|r| r.heap_bytes()).sum::<usize>()
             + i.blocks.heap_bytes()
-            + i.pods.capacity() * std::mem::size_of::<PodInfo>()
+            + i.pods.len() * std::mem::size_of::<PodInfo>()
             + i.nodes.capacity() * std::mem::size_of::<Addrs>()
             + i.identities.capacity() * std::mem::size_of::<IdentityInfo>()
     }
@@ -800,10 +827,10 @@ impl Inner {
     #[inline]
     fn side(&self, e: Endpoint) -> Side<'_> {
         match e {
-            Endpoint::Pod(id) if id.lineage() == self.lineage => {
+            Endpoint::Pod(id) if id.lineage() == self.pod_lineage => {
                 self.pods.get(id.index()).map_or(Side::Unknown, Side::Pod)
             }
-            Endpoint::Node(id) if id.lineage() == self.lineage => self
+            Endpoint::Node(id) if id.lineage() == self.node_lineage => self
                 .nodes
                 .get(id.index())
                 .map_or(Side::Unknown, |a| Side::Node(to_u32(id.index()), a)),
@@ -953,6 +980,9 @@ impl Inner {
         if let Endpoint::External(ip) = flow.dst {
             return ip.is_ipv6();
         }
+        if let Some(family) = flow.family {
+            return family.is_ipv6();
+        }
         let first = |s: Side<'_>| match s {
             Side::Pod(p) => p.first_v6(),
             Side::Node(_, a) => a.first_v6,
@@ -969,6 +999,9 @@ impl Inner {
         }
         if let Endpoint::External(ip) = flow.dst {
             return ip.is_ipv6();
+        }
+        if let Some(family) = flow.family {
+            return family.is_ipv6();
         }
         let first = |e: Endpoint| match self.side(e) {
             Side::Pod(p) => p.first_v6(),

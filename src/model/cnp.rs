@@ -81,7 +81,7 @@ go_struct! {
         pub extra: serde_json::Map<String, serde_json::Value>,
     }
     serde(rename_all = "camelCase");
-    kind("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy");
+    kind("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy", "unstructured");
 }
 
 go_struct! {

@@ -9,7 +9,7 @@
 //! a Pod).
 
 use super::ObjectMeta;
-use super::go_json::{self, DecodeError, go_struct};
+use super::go_json::{self, DecodeError, go_struct, go_value};
 
 /// Unknown or unread fields, kept as written.
 type Extra = serde_json::Map<String, serde_json::Value>;
@@ -30,9 +30,11 @@ go_struct! {
     pub struct Namespace {
         /// `apiVersion`, normally `v1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`, normally `Namespace`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
@@ -45,35 +47,79 @@ go_struct! {
 }
 
 go_struct! {
-    /// A `v1` Node: its name, labels and addresses.
+    /// A `v1` Node: its name, labels, annotations (where network plugins record their
+    /// per-node addresses), pod subnets and addresses.
     ///
     /// ```
     /// use netpol::model::Node;
     /// let node = Node::from_json(r#"{"kind": "Node", "metadata": {"name": "n1"},
+    ///   "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"], "providerID": "kind://n1"},
     ///   "status": {"addresses": [{"type": "Hostname", "address": "n1"},
     ///                            {"type": "InternalIP", "address": "192.168.0.11"}]}}"#)?;
     /// let addresses = node.status.addresses.as_deref().unwrap_or_default();
     /// assert_eq!(addresses[1].type_, "InternalIP");
+    /// assert_eq!(node.spec.pod_cidr.as_deref(), Some("10.244.1.0/24"));
+    /// assert_eq!(node.spec.extra["providerID"], "kind://n1"); // kept, not read
     /// # Ok::<(), netpol::model::DecodeError>(())
     /// ```
     #[derive(Debug, Clone, Default, PartialEq)]
     pub struct Node {
         /// `apiVersion`, normally `v1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`, normally `Node`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
+        /// `spec`.
+        #[serde(skip_serializing_if = "NodeSpec::is_empty")]
+        pub spec: NodeSpec,
         /// `status`.
         pub status: NodeStatus,
-        /// Every other top-level field (`spec`), kept verbatim.
+        /// Every other top-level field, kept verbatim.
         #[serde(flatten)]
         pub extra: Extra,
     }
     serde(rename_all = "camelCase");
     kind("v1", "Node");
+}
+
+go_struct! {
+    /// `spec` of a Node (`v1.NodeSpec`): its pod subnets.
+    ///
+    /// ```
+    /// let s: netpol::model::NodeSpec =
+    ///     serde_json::from_str(r#"{"podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]}"#).unwrap();
+    /// assert_eq!(s.pod_cidrs.unwrap().len(), 2);
+    /// assert!(serde_json::from_str::<netpol::model::NodeSpec>(r#"{"podCIDR": 7}"#).is_err());
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct NodeSpec {
+        /// `podCIDR`: the node's pod subnet (the first of `podCIDRs`).
+        #[serde(rename = "podCIDR", skip_serializing_if = "Option::is_none")]
+        pub pod_cidr: Option<String>,
+        /// `podCIDRs`: one pod subnet per family (dual stack).
+        #[serde(rename = "podCIDRs", skip_serializing_if = "Option::is_none")]
+        pub pod_cidrs: Option<Vec<String>>,
+        /// Every other field (`providerID`, `taints`, …), kept verbatim.
+        #[serde(flatten)]
+        pub extra: Extra,
+    }
+    serde(rename_all = "camelCase");
+}
+
+impl NodeSpec {
+    /// Whether nothing is set (so that a Node read without `spec` writes none back).
+    ///
+    /// ```
+    /// assert!(netpol::model::NodeSpec::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.pod_cidr.is_none() && self.pod_cidrs.is_none() && self.extra.is_empty()
+    }
 }
 
 go_struct! {
@@ -138,9 +184,11 @@ go_struct! {
     pub struct Pod {
         /// `apiVersion`, normally `v1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`, normally `Pod`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
@@ -169,15 +217,19 @@ go_struct! {
     pub struct PodSpec {
         /// `nodeName`: the node the pod was scheduled to.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub node_name: Option<String>,
         /// `hostNetwork`: the pod uses its node's network namespace.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub host_network: Option<bool>,
         /// `serviceAccountName`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub service_account_name: Option<String>,
         /// `serviceAccount`: the deprecated alias of `serviceAccountName`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub service_account: Option<String>,
         /// `containers`.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,6 +252,7 @@ go_struct! {
     pub struct Container {
         /// `name`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub name: Option<String>,
         /// `ports`.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,17 +276,21 @@ go_struct! {
     pub struct ContainerPort {
         /// `name`: what a NetworkPolicy or a Service `targetPort` may name it by.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub name: Option<String>,
         /// `hostPort`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub host_port: Option<i32>,
         /// `containerPort` (Go `int32`).
         pub container_port: i32,
         /// `protocol`: `TCP` (the default), `UDP` or `SCTP`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub protocol: Option<String>,
         /// `hostIP`.
         #[serde(rename = "hostIP", skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub host_ip: Option<String>,
     }
     serde(rename_all = "camelCase");
@@ -251,15 +308,18 @@ go_struct! {
     pub struct PodStatus {
         /// `phase`: `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub phase: Option<String>,
         /// `podIP`: the first address.
         #[serde(rename = "podIP", skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub pod_ip: Option<String>,
         /// `podIPs`: every address, at most one per family.
         #[serde(rename = "podIPs", skip_serializing_if = "Option::is_none")]
         pub pod_ips: Option<Vec<PodIp>>,
         /// `hostIP`: the node's address.
         #[serde(rename = "hostIP", skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub host_ip: Option<String>,
         /// Every other field, kept verbatim.
         #[serde(flatten)]

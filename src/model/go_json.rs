@@ -9,22 +9,30 @@
 //!
 //! # The rules, and the Go code each one mirrors
 //!
+//! This table is the one statement of the rules; the rest of the crate's documentation
+//! refers to it.
+//!
 //! | input | Go (apiserver) | here |
 //! | --- | --- | --- |
 //! | `null` in a pointer, slice or map field | sets it to nil (`literalStore`, case `'n'`) | `None` / empty, as if the key were absent |
 //! | `null` in a string, number, bool or struct field | ignored: the field keeps its zero value (`literalStore` "ignore null for primitives/string"; `indirect` with `decodingNull`) | the zero value: `""`, `0`, `false`, a struct with every field at its zero value |
 //! | `null` as an array element or map value | the element's zero value (`array` decodes into a fresh element; `object` zeroes `mapElem`) | `ingress: [null]` is `ingress: [{}]`, `values: ["a", null]` is `["a", ""]` |
-//! | an array, string, number or bool where a struct is expected | `UnmarshalTypeError` "cannot unmarshal array into Go struct field …" (`array`, `object`, `literalStore`) | refused with the field path; serde's derive would read an array by position |
+//! | `null` as the whole document | `Interpret` finds no `apiVersion` or `kind`, the endpoint's are filled in, and decoding `null` leaves the new object empty | an empty object of the kind decoded |
+//! | an array, string, number or bool where a struct or map is expected | `UnmarshalTypeError` "cannot unmarshal array into Go struct field …" (`array`, `object`, `literalStore`) | refused with the field path; serde's derive would read an array by position |
 //! | an object or array where a string, number or bool is expected | `UnmarshalTypeError` | refused |
-//! | a number with a fraction or exponent (`1.5`, `1e3`), or out of range, for an integer | `UnmarshalTypeError` "cannot unmarshal number 1.5 into … of type int32" (`literalStore`: `strconv.ParseInt`, `OverflowInt`) | refused |
+//! | a number with a fraction or exponent (`1.5`, `1e3`, `1.0`), or out of range, for an integer | `UnmarshalTypeError` "cannot unmarshal number 1.5 into … of type int32" (`literalStore`: `strconv.ParseInt` of the literal, `OverflowInt`) | refused, the number named as written; `-0` is the integer 0, as `ParseInt` reads it |
 //! | a string for a number, a number for a string | `UnmarshalTypeError` | refused |
-//! | keys | matched exactly: `CaseSensitive` (sigs.k8s.io/json); unknown keys dropped | matched exactly; unknown keys kept in the model's `extra` map so the object round-trips |
-//! | a repeated key | decoded again into the same field (non-strict); `duplicate field` with strict field validation | the last value wins (as in the JSON kubectl sends: it reads a manifest into a map first) |
+//! | `metadata` | `metav1.ObjectMeta`: every field typed (`generation` an `int64`, `labels` a `map[string]string`, timestamps `metav1.Time`, `ownerReferences` structs) | [`ObjectMeta`](super::ObjectMeta) with the same types; its unknown keys kept in `extra` |
+//! | keys | matched exactly after unescaping (`"spe\u0063"` is `spec`): `CaseSensitive` (sigs.k8s.io/json); unknown keys dropped | matched exactly after unescaping; unknown keys kept in the model's `extra` map so the object round-trips |
+//! | a repeated key | decoded again into the same field (`object` looks the field up and decodes into it; non-strict field validation, the default): a string or number is replaced and `null` leaves it; a struct gets the fields of both objects; a pointer is followed, and reset by `null`; a slice's elements are decoded into the elements already there (`array` reuses the backing array, so elements a shorter array cut off come back when a longer one follows; `[]` and `null` start anew); a map gets the entries of both, each value decoded afresh | the same, from the text (see below); a custom resource (ClusterNetworkPolicy, Calico's `crd.projectcalico.org/v1` objects), which the apiserver reads into a `map[string]interface{}` first, keeps the last occurrence whole |
+//! | a type mismatch | saved (`saveError`, the first one kept) and decoding goes on; the saved error is returned at the end | the same: the mismatch written first is reported, also one in an occurrence a later `null` throws away |
+//! | an error from an `UnmarshalJSON` method (`IntOrString`, `Time`) | returned at once: it wins over a saved mismatch | the same; the method runs on every occurrence of a repeated key |
+//! | string escapes | JSON's (`\n`, `\/`, `\u00e9`, surrogate pairs) | the same |
 //! | `"\ud800"` (a lone UTF-16 surrogate escape) | U+FFFD (`unquote`: "Invalid surrogate; fall back to replacement rune") | U+FFFD when the text is given to this module ([`from_str`], `NetworkPolicy::from_json`, `decode_policies`) |
 //! | `intstr.IntOrString` given `null` | `Int(0)` (`IntOrString.UnmarshalJSON` decodes `null` into its `int32`) | [`IntOrString::Int(0)`](super::IntOrString); `null` in the pointer field `port` is absent |
 //! | `metav1.Time` | `null` is the zero time, a string must parse with `time.Parse(time.RFC3339, …)` (`Time.UnmarshalJSON`) | [`Time`](super::Time) checks the string with the same rules and keeps it as written |
 //! | `metav1.FieldsV1` (`managedFields[].fieldsV1`) | any JSON value (`FieldsV1.UnmarshalJSON` keeps the raw bytes) | any JSON value |
-//! | `apiVersion` / `kind` of a top-level object | read first, case-insensitively (`SimpleMetaFactory.Interpret` uses `encoding/json`); a missing one is filled from the endpoint (`gvkWithDefaults`); `a/b/c` is refused by `schema.ParseGroupVersion`; another kind is decoded as that kind and fails conversion | a missing or empty one is filled in; any other group, version or kind is refused with what was found |
+//! | `apiVersion` / `kind` of a top-level object | read first, case-insensitively, in the order written, a later key winning, `null` skipped and any other non-string refused (`SimpleMetaFactory.Interpret` uses `encoding/json`); a missing or empty one is filled from the endpoint (`gvkWithDefaults`); `a/b/c` is refused by `schema.ParseGroupVersion`; another kind is decoded as that kind and fails conversion | the same reading; a missing or empty one is filled in; any other group, version or kind is refused with what was found; the model's `api_version` and `kind` hold the values taken, and other spellings are not kept (Go's case-sensitive decoder drops them as unknown keys) |
 //!
 //! Null therefore always decodes like the key's absence, and an element's `null` like
 //! the element's zero value. A Rust `Option` stands for "absent" where Go cannot tell
@@ -32,19 +40,78 @@
 //! `ports[].targetPort`), so that a decoded object serializes back as it was written;
 //! there `null` gives `None`, which every consumer reads as Go's zero value.
 //!
+//! Each rule, on a NetworkPolicy:
+//!
+//! ```
+//! use netpol::model::{NetworkPolicy, NetworkPolicyIngressRule, decode_policies};
+//!
+//! // null: absent for an `Option`, the zero value for a string, an element or the document.
+//! let p = NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": null},
+//!     "spec": {"podSelector": {"matchLabels": {"app": null}}, "ingress": [null]}}"#)?;
+//! assert_eq!(p.metadata.namespace, None);
+//! assert_eq!(p.spec.pod_selector.unwrap().match_labels.unwrap()["app"], "");
+//! assert_eq!(p.spec.ingress.unwrap(), [NetworkPolicyIngressRule::default()]); // allows all
+//! assert_eq!(NetworkPolicy::from_json("null")?, NetworkPolicy::default());
+//!
+//! // Objects only where Go has a struct or a map; scalars of the Go type, numbers as written.
+//! let e = NetworkPolicy::from_json(r#"{"spec": {"podSelector": []}}"#).unwrap_err();
+//! assert_eq!(e.to_string(),
+//!     "spec.podSelector: cannot unmarshal array into an object (LabelSelector) (line 1, column 26)");
+//! let e = NetworkPolicy::from_json(r#"{"spec": {"ingress": [{"ports": [{"endPort": 8e1}]}]}}"#)
+//!     .unwrap_err();
+//! assert_eq!(e.message, "cannot unmarshal number 8e1 into an int32");
+//!
+//! // Typed metadata.
+//! let e = NetworkPolicy::from_json(r#"{"metadata": {"generation": "1"}}"#).unwrap_err();
+//! assert_eq!((e.path.as_str(), e.message.as_str()),
+//!     ("metadata.generation", r#"cannot unmarshal string "1" into an int64"#));
+//!
+//! // apiVersion and kind: read first, case-insensitively, the last key winning.
+//! let e = NetworkPolicy::from_json(r#"{"apiVersion": "apps/v1", "kind": "Deployment"}"#)
+//!     .unwrap_err();
+//! assert_eq!(e.path, "kind");
+//! assert!(NetworkPolicy::from_json(r#"{"KIND": "Pod", "kind": "NetworkPolicy"}"#).is_ok());
+//! assert_eq!(NetworkPolicy::from_json(r#"{"kind": "NetworkPolicy", "Kind": "Pod"}"#)
+//!     .unwrap_err().path, "Kind");
+//!
+//! // A repeated key is decoded again into the same field: a map gets both entries.
+//! let p = NetworkPolicy::from_json(
+//!     r#"{"metadata": {"labels": {"a": "1"}, "labels": {"b": "2"}, "name": "x", "name": null}}"#)?;
+//! assert_eq!(p.metadata.labels.unwrap().len(), 2);
+//! assert_eq!(p.metadata.name.as_deref(), Some("x"));
+//!
+//! // Escapes, in keys too; a lone surrogate is U+FFFD.
+//! let p = NetworkPolicy::from_json(r#"{"metadata": {"n\u0061me": "caf\u00e9\ud800"}}"#)?;
+//! assert_eq!(p.metadata.name.as_deref(), Some("café\u{fffd}"));
+//!
+//! // The type mismatch written first is the one reported, and every route agrees.
+//! let text = r#"{"spec": {"policyTypes": 1}, "metadata": {"name": 1}}"#;
+//! assert_eq!(NetworkPolicy::from_json(text).unwrap_err().path, "spec.policyTypes");
+//! assert_eq!(decode_policies(text).unwrap_err().path, "spec.policyTypes");
+//! # Ok::<(), netpol::model::DecodeError>(())
+//! ```
+//!
 //! # Where the crate still differs from Go, on purpose or by necessity
 //!
-//! - Numbers are read by serde_json: a number beyond the range of `f64` (`1e400`) is
-//!   refused even in an unknown field Go would skip, and `-0` is read as the float
-//!   `-0.0`, so it is refused for an integer field where Go reads `0`.
+//! - The syntax is serde_json's: a number beyond the range of `f64` (`1e400`) is refused
+//!   even in an unknown field Go would skip. Every route reports the first syntax error
+//!   of the text, where serde_json reports it.
 //! - Values nested deeper than 128 levels are refused (serde_json's limit; Go's is
-//!   10000). Only unknown fields can nest that deep.
-//! - A repeated key keeps its last value rather than being decoded over the first.
+//!   10000); in a list read by `decode_policies`, an item's levels count from the item.
+//!   Only unknown fields can nest that deep.
+//! - A parsed `serde_json::Value` ([`from_value`], `NetworkPolicy::from_value`) has lost
+//!   what text holds: repeated keys (it kept the last), the order of keys (it sorts
+//!   them, which decides which `apiVersion`/`kind` spelling wins and which of two type
+//!   errors is reported), and numbers as written (`-0` is the float `-0.0` there, so it
+//!   is refused for an integer field). Decode text where that matters.
+//! - Of two `UnmarshalJSON` errors in the occurrences of repeated keys, the one met
+//!   first while decoding is reported, which may not be the one written first.
 //! - Text is `&str`, so invalid UTF-8 cannot reach the decoder; callers reading bytes
 //!   may replace invalid sequences with U+FFFD, as Go does inside strings.
 //! - A lone surrogate escape is only replaced when the text comes through this module;
 //!   `serde_json::from_str::<NetworkPolicy>` refuses it in serde_json's parser, before
-//!   the model sees it.
+//!   the model sees it. serde_json also parses numbers before the model sees them: there
+//!   `-0` is the float `-0.0`, refused for an integer field.
 //!
 //! # Declaring a model
 //!
@@ -72,23 +139,40 @@
 //! newtype struct with a marker name. This module's deserializer answers the marker and
 //! hands the derived code its own value (no copy); any other deserializer (serde_json,
 //! a YAML one, `serde_json::Value`) answers like for any newtype, and the object is then
-//! buffered into a `serde_json::Value` once and decoded with this module's rules. Every
+//! buffered once, into the tree described below (keys in order, repeats kept, numbers as
+//! that deserializer parsed them), and decoded with this module's rules. Every
 //! field below is decoded by this module's deserializer, so `Option`, `Vec`, maps,
 //! strings and numbers need nothing of their own. Optional parts:
 //!
 //! - `serde(...)`: container attributes for both the public struct and the copy;
 //! - `kind("group/version", "Kind")`: the object's `apiVersion` and `kind`, checked
-//!   before anything else is decoded, as the apiserver's codec does;
+//!   before anything else is decoded, as the apiserver's codec does; with a third
+//!   argument `"unstructured"` for a custom resource, which the apiserver reads into a
+//!   `map[string]interface{}` first, so that a repeated key's last value replaces the
+//!   earlier ones whole (and only it is decoded into the typed fields);
 //! - `checked { "jsonName" => field: Type, ... }`: fields whose Go types are checked
 //!   while the model keeps them, as written, in its `extra` map (Service fields that
 //!   routing does not read).
 //!
 //! Text given to this module ([`from_str`], `NetworkPolicy::from_json`,
-//! `decode_policies`) is first decoded in one streaming pass that applies the same rules
-//! on top of serde_json's deserializer, without building a `Value` (whose allocations
-//! cost more than the decoding itself). Only when that pass fails is the object buffered
-//! and decoded again through the `Value` path, which reports the error with its path and
-//! position and resolves repeated keys; a list is decoded one item at a time.
+//! `PolicyObject::from_json`, `decode_policies`) is first decoded in one streaming pass
+//! that applies the same rules on top of serde_json's deserializer, without building a
+//! tree (whose allocations cost more than the decoding itself). Only when that pass fails
+//! (an error, or a repeated key, which serde's derived code refuses) is the text read
+//! into a tree that keeps keys in order with their repeats and numbers as written, and
+//! decoded again from it: the tree path is the authority for errors (their path, message,
+//! order and position) and for repeated keys. A list is decoded one item at a time; its
+//! first pass reads the items and the `apiVersion`/`kind` values as raw text, and any
+//! syntax error is then taken from a check of the whole text, so that it is the first.
+//!
+//! On the tree, a value is decoded from all its occurrences at once (its *layers*): each
+//! rule folds them the way Go's decoder, decoding each occurrence into the same target,
+//! would have. A field whose Go type is a value but which the model holds in an `Option`
+//! says so with `#[serde(deserialize_with = "go_value")]` (a repeated `null` leaves it,
+//! where a pointer's `null` resets it); a type with its own `UnmarshalJSON` in Go decodes
+//! through `each`, which decodes every occurrence. A type mismatch is saved, the value is
+//! left as it was, and decoding goes on; when the document repeats a key, a first pass
+//! decodes every occurrence (dropping none) for the errors alone.
 //!
 //! Why not `#[serde(remote = "Self")]`: it would give each model public inherent
 //! `serialize`/`deserialize` functions that bypass these rules. Why not
@@ -141,9 +225,7 @@ pub struct DecodeError {
 /// Decodes JSON text into `T` with the apiserver's rules (see the [module docs](self)).
 ///
 /// Works for any serde type, the crate's models and plain `#[derive(Deserialize)]` types
-/// alike: structs and maps accept only objects (or `null`), `null` is the zero value,
-/// integers must be integral and in range. Trailing text is an error; lone surrogate
-/// escapes become U+FFFD. Errors carry the field path and the line and column.
+/// alike. Trailing text is an error. Errors carry the field path and the line and column.
 ///
 /// ```
 /// #[derive(serde::Deserialize, Debug, PartialEq)]
@@ -153,7 +235,7 @@ pub struct DecodeError {
 /// assert_eq!(p, Port { name: String::new(), port: 80 });
 /// let err = netpol::model::go_json::from_str::<Port>(r#"{"containerPort": 8e1}"#).unwrap_err();
 /// assert_eq!(err.path, "containerPort");
-/// assert_eq!(err.message, "cannot unmarshal number 80.0 into an int32");
+/// assert_eq!(err.message, "cannot unmarshal number 8e1 into an int32");
 /// let err = netpol::model::go_json::from_str::<Vec<Port>>("[[]]").unwrap_err();
 /// assert_eq!(err.path, "[0]");
 /// # Ok::<(), netpol::model::DecodeError>(())
@@ -163,8 +245,8 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
     if let Some(t) = decode_streaming::<T>(&text, Root::Text(&text)) {
         return Ok(t);
     }
-    let value = parse_json(&text)?;
-    decode_root::<T>(&value).map_err(|e| e.into_decode_error(Some(&text)))
+    let node = parse_node(&text)?;
+    decode_node::<T>(&node).map_err(|e| e.into_decode_error(Some(&text)))
 }
 
 /// Decodes an already parsed JSON value into `T` with the apiserver's rules.
@@ -187,13 +269,7 @@ pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, DecodeError> 
 
 /// Decodes `value` with the rules, keeping the structured error.
 pub(crate) fn decode_root<T: DeserializeOwned>(value: &Value) -> Result<T, GoError> {
-    T::deserialize(ValueDe::new(value, Path::Root))
-}
-
-/// Parses text (already passed through [`go_text`]) into a value; syntax errors carry
-/// serde_json's position.
-pub(crate) fn parse_json(text: &str) -> Result<Value, DecodeError> {
-    serde_json::from_str(text).map_err(|e| syntax_error(&e))
+    decode_node(&Node::from_value(value))
 }
 
 /// A serde_json syntax error as a [`DecodeError`] of the document.
@@ -258,6 +334,12 @@ pub(crate) struct GoError {
     pub path: Option<Vec<Segment>>,
     /// What was wrong.
     pub message: String,
+    /// Byte offset of the value in the text it was read from, when known.
+    pub offset: Option<usize>,
+    /// Returned by Go at once (an `UnmarshalJSON` method's error, a kind that does not
+    /// convert), so it wins over a saved type mismatch; other errors (serde's, which Go
+    /// does not have) come after it.
+    pub fatal: bool,
 }
 
 impl GoError {
@@ -265,6 +347,8 @@ impl GoError {
         GoError {
             path: None,
             message: message.into(),
+            offset: None,
+            fatal: false,
         }
     }
 
@@ -273,14 +357,29 @@ impl GoError {
         GoError {
             path: Some(path),
             message: message.into(),
+            offset: None,
+            fatal: false,
         }
     }
 
-    /// Sets the path unless an inner value already did.
-    fn at(mut self, path: &Path<'_>) -> Self {
+    /// Marks an error Go returns at once (see [`GoError::fatal`]).
+    fn fatal(mut self) -> Self {
+        self.fatal = true;
+        self
+    }
+
+    /// Sets the path (and the offset, when given) unless an inner value already did.
+    fn at_node(mut self, path: &Path<'_>, offset: Option<usize>) -> Self {
         if self.path.is_none() {
             self.path = Some(path.segments());
+            self.offset = offset;
         }
+        self
+    }
+
+    /// Moves the offset by `base` (for an object read from a part of a larger text).
+    pub(crate) fn shifted(mut self, base: usize) -> Self {
+        self.offset = self.offset.map(|o| o + base);
         self
     }
 
@@ -300,8 +399,13 @@ impl GoError {
     /// A [`DecodeError`], located in `text` when the text is known.
     pub(crate) fn into_decode_error(self, text: Option<&str>) -> DecodeError {
         let segments = self.path.unwrap_or_default();
+        let offset = self.offset;
         let (line, column) = text
-            .and_then(|t| locate(t, &segments).map(|offset| line_col(t, offset)))
+            .and_then(|t| {
+                offset
+                    .or_else(|| locate(t, &segments))
+                    .map(|offset| line_col(t, offset))
+            })
             .unwrap_or((0, 0));
         DecodeError {
             path: format_path(&segments),
@@ -362,130 +466,426 @@ impl Path<'_> {
     }
 }
 
-/// How a JSON value is named in a message, quoting short scalars.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("bool {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) => {
+// ---------------------------------------------------------------------------------------
+// The document as Go's decoder reads it
+// ---------------------------------------------------------------------------------------
+
+/// A JSON value as Go's decoder sees it: object keys in order with their repeats, and
+/// numbers as written (Go parses a number for the field it lands in: `-0` is the
+/// integer 0, `1.0` is no integer).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node<'a> {
+    /// Index in a pre-order walk of the document, which is text order: Go decodes in one
+    /// pass over the text, so of two errors it meets the one written first.
+    pub(crate) pos: usize,
+    /// Byte offset of the value in the text it was read from, when read from text.
+    pub(crate) offset: Option<usize>,
+    /// The value.
+    pub(crate) v: Json<'a>,
+}
+
+/// The kinds of JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json<'a> {
+    Null,
+    Bool(bool),
+    /// A number literal as written.
+    Number(Cow<'a, str>),
+    String(Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    /// Key-value pairs in order, repeated keys kept.
+    Object(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    fn is_null(&self) -> bool {
+        matches!(self.v, Json::Null)
+    }
+
+    /// A node for an already parsed value (its keys sorted, no repeats, no offsets).
+    pub(crate) fn from_value(value: &'a Value) -> Node<'a> {
+        fn walk<'a>(v: &'a Value, pos: &mut usize) -> Node<'a> {
+            let at = *pos;
+            *pos += 1;
+            let v = match v {
+                Value::Null => Json::Null,
+                Value::Bool(b) => Json::Bool(*b),
+                Value::Number(n) => Json::Number(Cow::Owned(n.to_string())),
+                Value::String(s) => Json::String(Cow::Borrowed(s)),
+                Value::Array(items) => Json::Array(items.iter().map(|i| walk(i, pos)).collect()),
+                Value::Object(map) => Json::Object(
+                    map.iter()
+                        .map(|(k, v)| (Cow::Borrowed(k.as_str()), walk(v, pos)))
+                        .collect(),
+                ),
+            };
+            Node {
+                pos: at,
+                offset: None,
+                v,
+            }
+        }
+        walk(value, &mut 0)
+    }
+
+    /// The same node owning its strings.
+    pub(crate) fn into_owned(self) -> Node<'static> {
+        let v = match self.v {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(Cow::Owned(n.into_owned())),
+            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::Array(items) => Json::Array(items.into_iter().map(Node::into_owned).collect()),
+            Json::Object(pairs) => Json::Object(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+        };
+        Node {
+            pos: self.pos,
+            offset: self.offset,
+            v,
+        }
+    }
+
+    /// Moves every offset by `base` (for a node read from a part of a larger text).
+    pub(crate) fn shift(&mut self, base: usize) {
+        self.offset = self.offset.map(|o| o + base);
+        match &mut self.v {
+            Json::Array(items) => items.iter_mut().for_each(|i| i.shift(base)),
+            Json::Object(pairs) => pairs.iter_mut().for_each(|(_, v)| v.shift(base)),
+            _ => {}
+        }
+    }
+
+    /// Numbers the nodes in pre-order (for a tree built by a deserializer).
+    fn renumber(&mut self, next: &mut usize) {
+        self.pos = *next;
+        *next += 1;
+        match &mut self.v {
+            Json::Array(items) => items.iter_mut().for_each(|i| i.renumber(next)),
+            Json::Object(pairs) => pairs.iter_mut().for_each(|(_, v)| v.renumber(next)),
+            _ => {}
+        }
+    }
+}
+
+/// Parses text (already through [`go_text`]) into a [`Node`]. The syntax is checked by
+/// serde_json first ([`check_syntax`]), so its errors (and its limits: numbers within
+/// `f64`, 128 levels) are the ones reported; the tree is then read from the checked text.
+pub(crate) fn parse_node(text: &str) -> Result<Node<'_>, DecodeError> {
+    check_syntax(text)?;
+    let mut b = Builder {
+        text,
+        bytes: text.as_bytes(),
+        i: 0,
+        pos: 0,
+    };
+    b.value().ok_or_else(|| DecodeError {
+        path: String::new(),
+        message: "the text could not be read".to_owned(),
+        line: 0,
+        column: 0,
+    })
+}
+
+/// Checks that `text` is one JSON value as serde_json reads it into a `Value`: the same
+/// errors at the same positions (the first in the text), the same limits (numbers within
+/// `f64`, 128 levels of nesting), without building anything.
+pub(crate) fn check_syntax(text: &str) -> Result<(), DecodeError> {
+    serde_json::from_str::<Checked>(text)
+        .map(|Checked| ())
+        .map_err(|e| syntax_error(&e))
+}
+
+/// Any JSON value, read only to check it: unlike serde's `IgnoredAny` (which serde_json
+/// skips without parsing numbers or counting levels), every number is parsed and every
+/// level counted, as for a `serde_json::Value`.
+pub(crate) struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Checked, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+}
+
+/// Reads a [`Node`] from text that is known to be valid JSON nested at most 128 deep.
+struct Builder<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    i: usize,
+    pos: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i;
+        self.i += 1;
+        let mut escaped = false;
+        loop {
+            match self.peek()? {
+                b'\\' => {
+                    escaped = true;
+                    self.i += 2;
+                }
+                b'"' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => self.i += 1,
+            }
+        }
+        let raw = self.text.get(start..self.i)?;
+        if escaped {
+            serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+        } else {
+            raw.get(1..raw.len() - 1).map(Cow::Borrowed)
+        }
+    }
+
+    fn value(&mut self) -> Option<Node<'a>> {
+        self.ws();
+        let offset = self.i;
+        let pos = self.pos;
+        self.pos += 1;
+        let v = match self.peek()? {
+            b'{' => {
+                self.i += 1;
+                let mut pairs = Vec::new();
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        let key = self.string()?;
+                        self.ws();
+                        self.i += 1; // ':'
+                        let value = self.value()?;
+                        pairs.push((key, value));
+                        self.ws();
+                        let c = self.peek()?;
+                        self.i += 1;
+                        if c == b'}' {
+                            break;
+                        }
+                    }
+                }
+                Json::Object(pairs)
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        items.push(self.value()?);
+                        self.ws();
+                        let c = self.peek()?;
+                        self.i += 1;
+                        if c == b']' {
+                            break;
+                        }
+                    }
+                }
+                Json::Array(items)
+            }
+            b'"' => Json::String(self.string()?),
+            b't' => {
+                self.i += 4;
+                Json::Bool(true)
+            }
+            b'f' => {
+                self.i += 5;
+                Json::Bool(false)
+            }
+            b'n' => {
+                self.i += 4;
+                Json::Null
+            }
+            _ => {
+                let start = self.i;
+                while matches!(
+                    self.peek(),
+                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                ) {
+                    self.i += 1;
+                }
+                Json::Number(Cow::Borrowed(self.text.get(start..self.i)?))
+            }
+        };
+        Some(Node {
+            pos,
+            offset: Some(offset),
+            v,
+        })
+    }
+}
+
+/// A node read from any deserializer (a model given to serde_json, a YAML reader…):
+/// repeated keys stay, in order.
+impl<'de> Deserialize<'de> for Node<'static> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        fn node(v: Json<'static>) -> Node<'static> {
+            Node {
+                pos: 0,
+                offset: None,
+                v,
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = Node<'static>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(node(Json::Null))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(node(Json::Null))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                Node::deserialize(d)
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(node(Json::Bool(b)))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                Ok(node(Json::Number(Cow::Owned(n.to_string()))))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(node(Json::Number(Cow::Owned(n.to_string()))))
+            }
+            fn visit_f64<E: de::Error>(self, x: f64) -> Result<Self::Value, E> {
+                match serde_json::Number::from_f64(x) {
+                    Some(n) => Ok(node(Json::Number(Cow::Owned(n.to_string())))),
+                    None => Err(E::custom(format!("{x} is not a JSON number"))),
+                }
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(node(Json::String(Cow::Owned(s.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+                Ok(node(Json::String(Cow::Owned(s))))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Node<'static>>()? {
+                    items.push(item);
+                }
+                Ok(node(Json::Array(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Node<'static>>()? {
+                    pairs.push((Cow::Owned(k), v));
+                }
+                Ok(node(Json::Object(pairs)))
+            }
+        }
+        let mut n = d.deserialize_any(V)?;
+        n.renumber(&mut 0);
+        Ok(n)
+    }
+}
+
+/// How a JSON value is named in a message, quoting short scalars; numbers as written.
+fn describe(node: &Node<'_>) -> String {
+    match &node.v {
+        Json::Null => "null".to_owned(),
+        Json::Bool(b) => format!("bool {b}"),
+        Json::Number(n) => format!("number {n}"),
+        Json::String(s) => {
             let mut shown: String = s.chars().take(40).collect();
             if shown.len() < s.len() {
                 shown.push('…');
             }
             format!("string {shown:?}")
         }
-        Value::Array(_) => "array".to_owned(),
-        Value::Object(_) => "object".to_owned(),
+        Json::Array(_) => "array".to_owned(),
+        Json::Object(_) => "object".to_owned(),
     }
 }
 
-fn mismatch(value: &Value, expected: &str) -> GoError {
-    GoError::new(format!(
-        "cannot unmarshal {} into {expected}",
-        describe(value)
-    ))
+fn mismatch(node: &Node<'_>, expected: &str) -> String {
+    format!("cannot unmarshal {} into {expected}", describe(node))
 }
 
-// ---------------------------------------------------------------------------------------
-// The deserializer
-// ---------------------------------------------------------------------------------------
-
-/// Marker names start with this; the rest is `Type` or `Type|group/version|Kind`.
-macro_rules! marker_prefix {
-    () => {
-        "$netpol::go_json|"
-    };
-}
-pub(crate) use marker_prefix;
-
-/// The variant tag this module's deserializer answers a marker with.
-const MARKER_TAG: &str = "$netpol::go_json::value";
-
-/// A deserializer over a borrowed [`Value`] that applies Go's rules.
-pub(crate) struct ValueDe<'de, 'p> {
-    value: &'de Value,
-    path: Path<'p>,
-    /// The model type being decoded, from its marker, for messages.
-    hint: Option<&'static str>,
-}
-
-impl<'de, 'p> ValueDe<'de, 'p> {
-    fn new(value: &'de Value, path: Path<'p>) -> Self {
-        ValueDe {
-            value,
-            path,
-            hint: None,
-        }
+/// `strconv.ParseInt(literal, 10, 64)` and the range of the field's type, as Go's
+/// `literalStore` reads a number for an integer field: the message when it fails.
+fn parse_int(raw: &str, ty: &'static str, min: i128, max: i128) -> Result<i128, String> {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "cannot unmarshal number {raw} into {}",
+            article(ty)
+        ));
     }
-
-    fn int(&self, ty: &'static str, min: i128, max: i128) -> Result<i128, GoError> {
-        match self.value {
-            Value::Null => Ok(0),
-            Value::Number(n) => {
-                let v = if let Some(u) = n.as_u64() {
-                    i128::from(u)
-                } else if let Some(i) = n.as_i64() {
-                    i128::from(i)
-                } else {
-                    return Err(mismatch(self.value, article(ty)));
-                };
-                if v < min || v > max {
-                    return Err(GoError::new(format!(
-                        "cannot unmarshal number {n} into {}: out of range",
-                        article(ty)
-                    )));
-                }
-                Ok(v)
-            }
-            other => Err(mismatch(other, article(ty))),
-        }
-    }
-
-    fn signed<V: Visitor<'de>>(
-        self,
-        ty: &'static str,
-        min: i128,
-        max: i128,
-        visitor: V,
-    ) -> Result<V::Value, GoError> {
-        let path = self.path;
-        let v = self.int(ty, min, max).map_err(|e| e.at(&path))?;
-        let v = i64::try_from(v).map_err(|_| GoError::new("integer out of range").at(&path))?;
-        visitor.visit_i64::<GoError>(v).map_err(|e| e.at(&path))
-    }
-
-    fn unsigned<V: Visitor<'de>>(
-        self,
-        ty: &'static str,
-        max: i128,
-        visitor: V,
-    ) -> Result<V::Value, GoError> {
-        let path = self.path;
-        let v = self.int(ty, 0, max).map_err(|e| e.at(&path))?;
-        let v = u64::try_from(v).map_err(|_| GoError::new("integer out of range").at(&path))?;
-        visitor.visit_u64::<GoError>(v).map_err(|e| e.at(&path))
-    }
-
-    fn object<V: Visitor<'de>>(self, expected: &str, visitor: V) -> Result<V::Value, GoError> {
-        let path = self.path;
-        let result = match self.value {
-            Value::Object(map) => visitor.visit_map(ObjectAccess {
-                iter: map.iter(),
-                pending: None,
-                parent: &path,
-            }),
-            Value::Null => visitor.visit_map(de::value::MapDeserializer::new(std::iter::empty::<(
-                &str,
-                &str,
-            )>())),
-            other => Err(mismatch(other, expected)),
-        };
-        result.map_err(|e| e.at(&path))
-    }
-
-    fn struct_expected(&self, name: &str) -> String {
-        format!("an object ({})", self.hint.unwrap_or(name))
+    match raw.parse::<i128>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "cannot unmarshal number {raw} into {}: out of range",
+            article(ty)
+        )),
     }
 }
 
@@ -508,45 +908,414 @@ fn article(ty: &str) -> &'static str {
     }
 }
 
-impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
+// ---------------------------------------------------------------------------------------
+// The deserializer
+// ---------------------------------------------------------------------------------------
+//
+// Go decodes a repeated key again into the same target: a string or number is replaced
+// (`null` leaves it), a struct gets the second object's fields on top of the first's, a
+// pointer is followed (or reset by `null`), a slice's elements are decoded into the
+// elements already there (`array` reuses the backing array), a map gets the entries
+// added. So a value is decoded from the list of its occurrences, its *layers*, each rule
+// below folding them the way Go's decoder would have.
+//
+// Go keeps the first type mismatch (`saveError`) and decodes on; an error from an
+// `UnmarshalJSON` method (an int-or-string, a time) stops decoding at once and is
+// returned instead. Here a mismatch is saved in the [`Ctx`] with its node's position,
+// the value stays as it was, and decoding goes on; an error returned by a visitor stops.
+
+/// Marker names start with this; the rest is `Type` or `Type|group/version|Kind`.
+macro_rules! marker_prefix {
+    () => {
+        "$netpol::go_json|"
+    };
+}
+pub(crate) use marker_prefix;
+
+/// The variant tag this module's deserializer answers a marker with.
+const MARKER_TAG: &str = "$netpol::go_json::value";
+
+/// Marker name of a field whose Go type is a value (not a pointer) held in an `Option`
+/// (see [`go_value`]): repeated `null`s leave an earlier value in place.
+const VALUE_MARKER: &str = "$netpol::go_json::go_value";
+
+/// Marker name of a type decoded by a Go `UnmarshalJSON` method (see [`each`]): every
+/// occurrence of a repeated key is decoded, and the last one is the value.
+const EACH_MARKER: &str = "$netpol::go_json::each";
+
+/// What one decoding shares: the first type mismatch, and the pass.
+#[derive(Default)]
+pub(crate) struct Ctx {
+    saved: std::cell::Cell<Option<(usize, GoError)>>,
+    /// The checking pass over a document with repeated keys (see [`decode_node`]):
+    /// nothing is dropped, so every occurrence is decoded against its Go type.
+    check: bool,
+    /// The object is a custom resource (its model's `kind` says `"unstructured"`): the
+    /// apiserver reads it into a `map[string]interface{}`, where a repeated key's last
+    /// value replaces the earlier ones whole, at every level; the typed fields are read
+    /// from that map only.
+    last_wins: std::cell::Cell<bool>,
+    /// Whether building the value dropped an occurrence that Go decodes (and may have
+    /// found a mismatch in).
+    dropped: std::cell::Cell<bool>,
+}
+
+/// The mode of a model's `kind(...)` for a custom resource (see `Ctx::last_wins`).
+const UNSTRUCTURED: &str = "unstructured";
+
+impl Ctx {
+    /// `saveError`: keeps the mismatch written first.
+    fn save(&self, node: &Node<'_>, path: &Path<'_>, message: String) {
+        let current = self.saved.take();
+        let keep = match current {
+            Some((pos, e)) if pos <= node.pos => (pos, e),
+            _ => (
+                node.pos,
+                GoError {
+                    path: Some(path.segments()),
+                    message,
+                    offset: node.offset,
+                    fatal: false,
+                },
+            ),
+        };
+        self.saved.set(Some(keep));
+    }
+}
+
+/// The occurrences of one value, in order (almost always one).
+#[derive(Clone)]
+enum Layers<'de> {
+    One(&'de Node<'de>),
+    Many(Vec<&'de Node<'de>>),
+}
+
+impl<'de> Layers<'de> {
+    fn nodes(&self) -> &[&'de Node<'de>] {
+        match self {
+            Layers::One(n) => std::slice::from_ref(n),
+            Layers::Many(v) => v,
+        }
+    }
+
+    fn of(nodes: &[&'de Node<'de>]) -> Layers<'de> {
+        match nodes {
+            [one] => Layers::One(one),
+            many => Layers::Many(many.to_vec()),
+        }
+    }
+
+    fn push(&mut self, n: &'de Node<'de>) {
+        match self {
+            Layers::One(first) => *self = Layers::Many(vec![*first, n]),
+            Layers::Many(v) => v.push(n),
+        }
+    }
+
+    /// The last occurrence (what a type that reads any JSON keeps).
+    fn last(&self) -> Option<&'de Node<'de>> {
+        self.nodes().last().copied()
+    }
+}
+
+/// A deserializer over the layers of one value that applies Go's rules.
+pub(crate) struct NodeDe<'de, 'p, 'c> {
+    layers: Layers<'de>,
+    path: Path<'p>,
+    /// The model type being decoded, from its marker, for messages.
+    hint: Option<&'static str>,
+    /// A model's own value: its derived code asks for a map (because of `flatten`) but
+    /// the Go type is a struct.
+    is_struct: bool,
+    /// The top level of a model with a kind: the `apiVersion` and `kind` values the kind
+    /// check took (see [`TypeMetaNodes`]).
+    type_meta: Option<TypeMetaNodes<'de>>,
+    ctx: &'c Ctx,
+}
+
+/// The `apiVersion` and `kind` occurrences `Interpret` took from an object: of every key
+/// spelt like them (case-insensitively), the last that is not `null`.
+///
+/// They are what the model holds, and the other spellings are not kept: a model prints
+/// its `apiVersion` and `kind` before its unknown fields, so a losing spelling kept
+/// among those would, printed after them, win when the object is read again.
+#[derive(Clone, Copy)]
+struct TypeMetaNodes<'de> {
+    api_version: Option<&'de Node<'de>>,
+    kind: Option<&'de Node<'de>>,
+}
+
+impl<'de> TypeMetaNodes<'de> {
+    fn of(node: &'de Node<'de>) -> Self {
+        let mut found = TypeMetaNodes {
+            api_version: None,
+            kind: None,
+        };
+        if let Json::Object(pairs) = &node.v {
+            for (k, v) in pairs {
+                if v.is_null() {
+                    continue;
+                }
+                if fold_eq(k, "apiVersion") {
+                    found.api_version = Some(v);
+                } else if fold_eq(k, "kind") {
+                    found.kind = Some(v);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// Whether the key is `apiVersion` or `kind` in any spelling `Interpret` accepts.
+fn is_type_meta_key(key: &str) -> bool {
+    fold_eq(key, "apiVersion") || fold_eq(key, "kind")
+}
+
+/// Whether an object's top-level keys (as [`scan_top`] gives them) spell `apiVersion` and
+/// `kind` only exactly: otherwise the streaming pass leaves the object to the tree, which
+/// keeps the spelling `Interpret` took (see [`TypeMetaNodes`]).
+pub(crate) fn exact_type_meta_keys(top: &Node<'_>) -> bool {
+    match &top.v {
+        Json::Object(pairs) => pairs
+            .iter()
+            .all(|(k, _)| !is_type_meta_key(k) || k == "apiVersion" || k == "kind"),
+        _ => true,
+    }
+}
+
+/// Decodes a node with the rules: the first error Go would return, if any.
+///
+/// Go decodes every occurrence of a repeated key, even one a later `null` or `[]` then
+/// throws away, and keeps a type mismatch found in it. When building the value dropped
+/// an occurrence, a second pass therefore decodes the document again dropping nothing,
+/// for the errors only (the value pass decoded a part of what it decodes, so it has no
+/// error of its own when the check pass has none).
+pub(crate) fn decode_node<T: DeserializeOwned>(node: &Node<'_>) -> Result<T, GoError> {
+    let ctx = Ctx::default();
+    let result = T::deserialize(NodeDe::new(Layers::One(node), Path::Root, &ctx));
+    if ctx.dropped.get() {
+        let check = Ctx {
+            check: true,
+            ..Ctx::default()
+        };
+        let checked = T::deserialize(NodeDe::new(Layers::One(node), Path::Root, &check));
+        first_error(checked, &check)?;
+    }
+    first_error(result, &ctx)
+}
+
+/// The error Go returns: one it returns at once, else the first saved mismatch; an error
+/// of serde's own (a field a plain derived type requires) only after those.
+fn first_error<T>(result: Result<T, GoError>, ctx: &Ctx) -> Result<T, GoError> {
+    match (result, ctx.saved.take()) {
+        (Err(e), _) if e.fatal => Err(e),
+        (_, Some((_, saved))) => Err(saved),
+        (result, None) => result,
+    }
+}
+
+impl<'de, 'p, 'c> NodeDe<'de, 'p, 'c> {
+    fn new(layers: Layers<'de>, path: Path<'p>, ctx: &'c Ctx) -> Self {
+        NodeDe {
+            layers,
+            path,
+            hint: None,
+            is_struct: false,
+            type_meta: None,
+            ctx,
+        }
+    }
+
+    fn with_layers(self, layers: Layers<'de>) -> Self {
+        NodeDe { layers, ..self }
+    }
+
+    fn save(&self, node: &Node<'_>, message: String) {
+        self.ctx.save(node, &self.path, message);
+    }
+
+    /// The last occurrence that `accept`s, after saving a mismatch for each that does
+    /// not; `null` is skipped (Go: "ignore null for primitives").
+    fn pick(&self, accept: impl Fn(&Node<'de>) -> Result<(), String>) -> Option<&'de Node<'de>> {
+        let mut found = None;
+        for n in self.layers.nodes() {
+            if n.is_null() {
+                continue;
+            }
+            match accept(n) {
+                Ok(()) => found = Some(*n),
+                Err(message) => self.save(n, message),
+            }
+        }
+        found
+    }
+
+    fn located(&self, e: GoError) -> GoError {
+        e.at_node(&self.path, self.layers.last().and_then(|n| n.offset))
+    }
+
+    fn int(&self, ty: &'static str, min: i128, max: i128) -> i128 {
+        let picked = self.pick(|n| match &n.v {
+            Json::Number(raw) => parse_int(raw, ty, min, max).map(|_| ()),
+            _ => Err(mismatch(n, article(ty))),
+        });
+        match picked.map(|n| &n.v) {
+            Some(Json::Number(raw)) => parse_int(raw, ty, min, max).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn signed<V: Visitor<'de>>(
+        self,
+        ty: &'static str,
+        min: i128,
+        max: i128,
+        visitor: V,
+    ) -> Result<V::Value, GoError> {
+        let v = i64::try_from(self.int(ty, min, max)).unwrap_or(0);
+        visitor.visit_i64::<GoError>(v).map_err(|e| self.located(e))
+    }
+
+    fn unsigned<V: Visitor<'de>>(
+        self,
+        ty: &'static str,
+        max: i128,
+        visitor: V,
+    ) -> Result<V::Value, GoError> {
+        let v = u64::try_from(self.int(ty, 0, max)).unwrap_or(0);
+        visitor.visit_u64::<GoError>(v).map_err(|e| self.located(e))
+    }
+
+    fn struct_expected(&self, name: &str) -> String {
+        format!("an object ({})", self.hint.unwrap_or(name))
+    }
+
+    /// A Go struct: the fields of every object occurrence, each field with its own
+    /// occurrences; `null` is no change; anything else is a mismatch.
+    fn go_struct<V: Visitor<'de>>(self, expected: &str, visitor: V) -> Result<V::Value, GoError> {
+        let mut fields: Vec<(&'de str, Layers<'de>)> = Vec::new();
+        // Field positions by key, once an object is too large to search.
+        let mut index: std::collections::HashMap<&'de str, usize> =
+            std::collections::HashMap::new();
+        for n in self.layers.nodes() {
+            match &n.v {
+                Json::Null => {}
+                Json::Object(pairs) => {
+                    let last_wins = self.ctx.last_wins.get();
+                    for (k, v) in pairs {
+                        let k: &'de str = k;
+                        if self.type_meta.is_some() && is_type_meta_key(k) {
+                            continue;
+                        }
+                        let at = if fields.len() <= 16 {
+                            fields.iter().position(|(f, _)| *f == k)
+                        } else {
+                            if index.len() < fields.len() {
+                                for (i, (f, _)) in fields.iter().enumerate().skip(index.len()) {
+                                    index.insert(f, i);
+                                }
+                            }
+                            index.get(k).copied()
+                        };
+                        if let Some(i) = at {
+                            if let Some((_, layers)) = fields.get_mut(i) {
+                                if last_wins {
+                                    *layers = Layers::One(v);
+                                } else {
+                                    layers.push(v);
+                                }
+                            }
+                        } else {
+                            fields.push((k, Layers::One(v)));
+                        }
+                    }
+                }
+                _ => self.save(n, mismatch(n, expected)),
+            }
+        }
+        if let Some(tm) = self.type_meta {
+            for (key, node) in [("apiVersion", tm.api_version), ("kind", tm.kind)] {
+                if let Some(node) = node {
+                    fields.push((key, Layers::One(node)));
+                }
+            }
+        }
+        let path = self.path;
+        visitor
+            .visit_map(FieldsAccess {
+                iter: fields.into_iter(),
+                pending: None,
+                parent: &path,
+                ctx: self.ctx,
+            })
+            .map_err(|e| e.at_node(&path, None))
+    }
+
+    /// A Go map: the entries of every object occurrence since the last `null`, each
+    /// decoded afresh (a repeated key's last entry stays, as the map's visitor inserts).
+    fn go_map<V: Visitor<'de>>(self, expected: &str, visitor: V) -> Result<V::Value, GoError> {
+        let mut entries: Vec<&'de (Cow<'de, str>, Node<'de>)> = Vec::new();
+        for n in self.layers.nodes() {
+            match &n.v {
+                Json::Null if self.ctx.check => {}
+                Json::Null => {
+                    if !entries.is_empty() {
+                        self.ctx.dropped.set(true);
+                    }
+                    entries.clear();
+                }
+                Json::Object(pairs) => entries.extend(pairs.iter()),
+                _ => self.save(n, mismatch(n, expected)),
+            }
+        }
+        let path = self.path;
+        visitor
+            .visit_map(EntriesAccess {
+                iter: entries.into_iter(),
+                pending: None,
+                parent: &path,
+                ctx: self.ctx,
+            })
+            .map_err(|e| e.at_node(&path, None))
+    }
+}
+
+impl<'de> Deserializer<'de> for NodeDe<'de, '_, '_> {
     type Error = GoError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
         let path = self.path;
-        let result = match self.value {
-            Value::Null => visitor.visit_unit(),
-            Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Number(n) => {
-                if let Some(u) = n.as_u64() {
-                    visitor.visit_u64(u)
-                } else if let Some(i) = n.as_i64() {
-                    visitor.visit_i64(i)
-                } else {
-                    visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN))
-                }
-            }
-            Value::String(s) => visitor.visit_borrowed_str(s),
-            Value::Array(items) => visitor.visit_seq(ArrayAccess {
+        let Some(node) = self.layers.last() else {
+            return visitor.visit_unit();
+        };
+        let result = match &node.v {
+            Json::Null => visitor.visit_unit(),
+            Json::Bool(b) => visitor.visit_bool(*b),
+            Json::Number(raw) => visit_number(raw, visitor),
+            Json::String(s) => visitor.visit_borrowed_str(s),
+            Json::Array(items) => visitor.visit_seq(ItemsAccess {
                 iter: items.iter().enumerate(),
                 parent: &path,
+                ctx: self.ctx,
             }),
-            Value::Object(map) => visitor.visit_map(ObjectAccess {
-                iter: map.iter(),
+            Json::Object(pairs) => visitor.visit_map(EntriesAccess {
+                iter: pairs.iter().collect::<Vec<_>>().into_iter(),
                 pending: None,
                 parent: &path,
+                ctx: self.ctx,
             }),
         };
-        result.map_err(|e| e.at(&path))
+        result.map_err(|e| e.at_node(&path, node.offset))
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
-        let path = self.path;
-        match self.value {
-            Value::Null => visitor.visit_bool(false),
-            Value::Bool(b) => visitor.visit_bool(*b),
-            other => Err(mismatch(other, "a bool")),
-        }
-        .map_err(|e| e.at(&path))
+        let picked = self.pick(|n| match n.v {
+            Json::Bool(_) => Ok(()),
+            _ => Err(mismatch(n, "a bool")),
+        });
+        let b = matches!(picked.map(|n| &n.v), Some(Json::Bool(true)));
+        visitor.visit_bool(b).map_err(|e| self.located(e))
     }
 
     fn deserialize_i8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, GoError> {
@@ -579,13 +1348,16 @@ impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
-        let path = self.path;
-        match self.value {
-            Value::Null => visitor.visit_f64(0.0),
-            Value::Number(n) => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
-            other => Err(mismatch(other, "a float")),
-        }
-        .map_err(|e| e.at(&path))
+        let float = |raw: &str| raw.parse::<f64>().ok().filter(|x| x.is_finite());
+        let picked = self.pick(|n| match &n.v {
+            Json::Number(raw) if float(raw).is_some() => Ok(()),
+            _ => Err(mismatch(n, "a float")),
+        });
+        let x = match picked.map(|n| &n.v) {
+            Some(Json::Number(raw)) => float(raw).unwrap_or(0.0),
+            _ => 0.0,
+        };
+        visitor.visit_f64(x).map_err(|e| self.located(e))
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
@@ -593,13 +1365,15 @@ impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
-        let path = self.path;
-        match self.value {
-            Value::Null => visitor.visit_borrowed_str(""),
-            Value::String(s) => visitor.visit_borrowed_str(s),
-            other => Err(mismatch(other, "a string")),
-        }
-        .map_err(|e| e.at(&path))
+        let picked = self.pick(|n| match n.v {
+            Json::String(_) => Ok(()),
+            _ => Err(mismatch(n, "a string")),
+        });
+        let s: &'de str = match picked.map(|n| &n.v) {
+            Some(Json::String(s)) => s,
+            _ => "",
+        };
+        visitor.visit_borrowed_str(s).map_err(|e| self.located(e))
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
@@ -614,22 +1388,42 @@ impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
         self.deserialize_str(visitor)
     }
 
+    /// A pointer (or a slice or map held in an `Option`): `null` resets it, so the
+    /// occurrences after the last `null` are what it points to.
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
-        let path = self.path;
-        match self.value {
-            Value::Null => visitor.visit_none(),
-            _ => visitor.visit_some(self),
+        let nodes = self.layers.nodes();
+        let written: Vec<&'de Node<'de>>;
+        let after = if self.ctx.check {
+            written = nodes.iter().copied().filter(|n| !n.is_null()).collect();
+            &written[..]
+        } else {
+            match nodes.iter().rposition(|n| n.is_null()) {
+                Some(i) => {
+                    let before = nodes.get(..i).unwrap_or_default();
+                    if before.iter().any(|n| !n.is_null()) {
+                        self.ctx.dropped.set(true);
+                    }
+                    nodes.get(i + 1..).unwrap_or_default()
+                }
+                None => nodes,
+            }
+        };
+        if after.is_empty() {
+            let path = self.path;
+            return visitor
+                .visit_none::<GoError>()
+                .map_err(|e| e.at_node(&path, None));
         }
-        .map_err(|e| e.at(&path))
+        let layers = Layers::of(after);
+        let path = self.path;
+        visitor
+            .visit_some(self.with_layers(layers))
+            .map_err(|e| e.at_node(&path, None))
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
-        let path = self.path;
-        match self.value {
-            Value::Null => visitor.visit_unit(),
-            other => Err(mismatch(other, "null")),
-        }
-        .map_err(|e| e.at(&path))
+        self.pick(|n| Err(mismatch(n, "null")));
+        visitor.visit_unit().map_err(|e| self.located(e))
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
@@ -646,38 +1440,117 @@ impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
         visitor: V,
     ) -> Result<V::Value, GoError> {
         let path = self.path;
+        if name == VALUE_MARKER {
+            // A Go value field: `null` never changes it.
+            let nodes = self.layers.nodes();
+            let written: Vec<&'de Node<'de>> =
+                nodes.iter().copied().filter(|n| !n.is_null()).collect();
+            let layers = if written.is_empty() {
+                self.layers.clone()
+            } else {
+                Layers::of(&written)
+            };
+            return visitor
+                .visit_newtype_struct(self.with_layers(layers))
+                .map_err(|e| e.at_node(&path, None));
+        }
+        if name == EACH_MARKER {
+            let nodes = self.layers.nodes().to_vec();
+            return visitor
+                .visit_seq(EachAccess {
+                    iter: nodes.into_iter(),
+                    parent: &path,
+                    ctx: self.ctx,
+                })
+                .map_err(|e| e.at_node(&path, None));
+        }
         let Some(rest) = name.strip_prefix(marker_prefix!()) else {
-            return visitor.visit_newtype_struct(self).map_err(|e| e.at(&path));
+            return visitor
+                .visit_newtype_struct(self)
+                .map_err(|e| e.at_node(&path, None));
         };
         let mut parts = rest.split('|');
         let type_name = parts.next().unwrap_or(rest);
-        if let (Some(api_version), Some(kind)) = (parts.next(), parts.next()) {
-            check_type_meta(self.value, api_version, kind)
-                .map_err(|e| e.under(&path.segments()))?;
+        let mut type_meta = None;
+        if let (Some(api_version), Some(kind), Some(node)) =
+            (parts.next(), parts.next(), self.layers.last())
+        {
+            check_type_meta(node, api_version, kind)
+                .map_err(|e| e.under(&path.segments()).fatal())?;
+            type_meta = Some(TypeMetaNodes::of(node));
         }
-        let de = ValueDe {
-            value: self.value,
-            path,
+        if parts.next() == Some(UNSTRUCTURED) {
+            self.ctx.last_wins.set(true);
+        }
+        let de = NodeDe {
             hint: Some(type_name),
+            is_struct: true,
+            type_meta,
+            ..self
         };
         visitor
             .visit_enum(MarkerAccess { de })
-            .map_err(|e| e.at(&path))
+            .map_err(|e| e.at_node(&path, None))
     }
 
+    /// A slice: each array occurrence is decoded into the elements already there (Go's
+    /// `array` reuses the backing array, so an element a shorter array cut off comes back
+    /// when a longer one follows); `null` resets it, `[]` empties it.
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
         let path = self.path;
-        match self.value {
-            Value::Array(items) => visitor.visit_seq(ArrayAccess {
+        let result = if let Layers::One(Node {
+            v: Json::Array(items),
+            ..
+        }) = self.layers
+        {
+            visitor.visit_seq(ItemsAccess {
                 iter: items.iter().enumerate(),
                 parent: &path,
-            }),
-            Value::Null => {
-                visitor.visit_seq(de::value::SeqDeserializer::new(std::iter::empty::<&str>()))
+                ctx: self.ctx,
+            })
+        } else {
+            let mut slots: Vec<Layers<'de>> = Vec::new();
+            let mut len = 0;
+            let check = self.ctx.check;
+            let mut dropped = false;
+            for n in self.layers.nodes() {
+                match &n.v {
+                    Json::Null if check => {}
+                    Json::Array(items) if check && items.is_empty() => {}
+                    Json::Null => {
+                        dropped |= !slots.is_empty();
+                        slots.clear();
+                        len = 0;
+                    }
+                    Json::Array(items) if items.is_empty() => {
+                        dropped |= !slots.is_empty();
+                        slots.clear();
+                        len = 0;
+                    }
+                    Json::Array(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            match slots.get_mut(i) {
+                                Some(slot) => slot.push(item),
+                                None => slots.push(Layers::One(item)),
+                            }
+                        }
+                        len = if check { slots.len() } else { items.len() };
+                    }
+                    _ => self.save(n, mismatch(n, "an array")),
+                }
             }
-            other => Err(mismatch(other, "an array")),
-        }
-        .map_err(|e| e.at(&path))
+            dropped |= slots.len() > len;
+            if dropped {
+                self.ctx.dropped.set(true);
+            }
+            slots.truncate(len);
+            visitor.visit_seq(SlotsAccess {
+                iter: slots.into_iter().enumerate(),
+                parent: &path,
+                ctx: self.ctx,
+            })
+        };
+        result.map_err(|e| e.at_node(&path, None))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -702,7 +1575,11 @@ impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
             Some(name) => format!("an object ({name})"),
             None => "an object".to_owned(),
         };
-        self.object(&expected, visitor)
+        if self.is_struct {
+            self.go_struct(&expected, visitor)
+        } else {
+            self.go_map(&expected, visitor)
+        }
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -712,7 +1589,7 @@ impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
         visitor: V,
     ) -> Result<V::Value, GoError> {
         let expected = self.struct_expected(name);
-        self.object(&expected, visitor)
+        self.go_struct(&expected, visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -721,15 +1598,17 @@ impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, GoError> {
-        let path = self.path;
-        match self.value {
-            Value::Null => visitor.visit_enum(IntoDeserializer::<GoError>::into_deserializer("")),
-            Value::String(s) => {
-                visitor.visit_enum(IntoDeserializer::<GoError>::into_deserializer(s.as_str()))
-            }
-            other => Err(mismatch(other, "a string")),
-        }
-        .map_err(|e| e.at(&path))
+        let picked = self.pick(|n| match n.v {
+            Json::String(_) => Ok(()),
+            _ => Err(mismatch(n, "a string")),
+        });
+        let s: &'de str = match picked.map(|n| &n.v) {
+            Some(Json::String(s)) => s,
+            _ => "",
+        };
+        visitor
+            .visit_enum(IntoDeserializer::<GoError>::into_deserializer(s))
+            .map_err(|e| self.located(e))
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoError> {
@@ -741,14 +1620,33 @@ impl<'de, 'p> Deserializer<'de> for ValueDe<'de, 'p> {
     }
 }
 
-/// The entries of an object, with their paths.
-struct ObjectAccess<'de, 'p> {
-    iter: serde_json::map::Iter<'de>,
-    pending: Option<(&'de str, &'de Value)>,
-    parent: &'p Path<'p>,
+/// A number literal handed to a type that reads any JSON: an integer literal as an
+/// integer (`-0` is 0, as Go's `ParseInt` reads it), anything else as a float.
+fn visit_number<'de, V: Visitor<'de>>(raw: &str, visitor: V) -> Result<V::Value, GoError> {
+    let integral = !raw.contains(['.', 'e', 'E']);
+    if integral {
+        if let Ok(u) = raw.parse::<u64>() {
+            return visitor.visit_u64(u);
+        }
+        if let Ok(i) = raw.parse::<i64>() {
+            return visitor.visit_i64(i);
+        }
+    }
+    match raw.parse::<f64>() {
+        Ok(x) if x.is_finite() => visitor.visit_f64(x),
+        _ => Err(GoError::new(format!("number {raw} is out of range"))),
+    }
 }
 
-impl<'de> MapAccess<'de> for ObjectAccess<'de, '_> {
+/// The fields of a struct, each with its occurrences.
+struct FieldsAccess<'de, 'p, 'c> {
+    iter: std::vec::IntoIter<(&'de str, Layers<'de>)>,
+    pending: Option<(&'de str, Layers<'de>)>,
+    parent: &'p Path<'p>,
+    ctx: &'c Ctx,
+}
+
+impl<'de> MapAccess<'de> for FieldsAccess<'de, '_, '_> {
     type Error = GoError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -757,9 +1655,47 @@ impl<'de> MapAccess<'de> for ObjectAccess<'de, '_> {
     ) -> Result<Option<K::Value>, GoError> {
         match self.iter.next() {
             None => Ok(None),
-            Some((k, v)) => {
-                self.pending = Some((k.as_str(), v));
-                seed.deserialize(BorrowedStrDeserializer::new(k.as_str()))
+            Some((k, layers)) => {
+                self.pending = Some((k, layers));
+                seed.deserialize(BorrowedStrDeserializer::new(k)).map(Some)
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, GoError> {
+        let Some((key, layers)) = self.pending.take() else {
+            return Err(GoError::new("a value was asked for before its key"));
+        };
+        let path = Path::Key(self.parent, key);
+        seed.deserialize(NodeDe::new(layers, path, self.ctx))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.iter.len())
+    }
+}
+
+/// The entries of a map (or of an object read as any JSON), each decoded once.
+struct EntriesAccess<'de, 'p, 'c> {
+    iter: std::vec::IntoIter<&'de (Cow<'de, str>, Node<'de>)>,
+    pending: Option<&'de (Cow<'de, str>, Node<'de>)>,
+    parent: &'p Path<'p>,
+    ctx: &'c Ctx,
+}
+
+impl<'de> MapAccess<'de> for EntriesAccess<'de, '_, '_> {
+    type Error = GoError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, GoError> {
+        match self.iter.next() {
+            None => Ok(None),
+            Some(entry) => {
+                self.pending = Some(entry);
+                let key: &'de str = &entry.0;
+                seed.deserialize(BorrowedStrDeserializer::new(key))
                     .map(Some)
             }
         }
@@ -770,7 +1706,7 @@ impl<'de> MapAccess<'de> for ObjectAccess<'de, '_> {
             return Err(GoError::new("a value was asked for before its key"));
         };
         let path = Path::Key(self.parent, key);
-        seed.deserialize(ValueDe::new(value, path))
+        seed.deserialize(NodeDe::new(Layers::One(value), path, self.ctx))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -778,13 +1714,14 @@ impl<'de> MapAccess<'de> for ObjectAccess<'de, '_> {
     }
 }
 
-/// The elements of an array, with their paths.
-struct ArrayAccess<'de, 'p> {
-    iter: std::iter::Enumerate<std::slice::Iter<'de, Value>>,
+/// The elements of one array.
+struct ItemsAccess<'de, 'p, 'c> {
+    iter: std::iter::Enumerate<std::slice::Iter<'de, Node<'de>>>,
     parent: &'p Path<'p>,
+    ctx: &'c Ctx,
 }
 
-impl<'de> SeqAccess<'de> for ArrayAccess<'de, '_> {
+impl<'de> SeqAccess<'de> for ItemsAccess<'de, '_, '_> {
     type Error = GoError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -794,7 +1731,11 @@ impl<'de> SeqAccess<'de> for ArrayAccess<'de, '_> {
         match self.iter.next() {
             None => Ok(None),
             Some((i, v)) => seed
-                .deserialize(ValueDe::new(v, Path::Index(self.parent, i)))
+                .deserialize(NodeDe::new(
+                    Layers::One(v),
+                    Path::Index(self.parent, i),
+                    self.ctx,
+                ))
                 .map(Some),
         }
     }
@@ -804,13 +1745,64 @@ impl<'de> SeqAccess<'de> for ArrayAccess<'de, '_> {
     }
 }
 
-/// This deserializer's answer to a model's marker: an enum whose variant tag says "this
-/// module's deserializer" and whose newtype content is the value itself.
-struct MarkerAccess<'de, 'p> {
-    de: ValueDe<'de, 'p>,
+/// The elements of a slice written several times, each with its occurrences.
+struct SlotsAccess<'de, 'p, 'c> {
+    iter: std::iter::Enumerate<std::vec::IntoIter<Layers<'de>>>,
+    parent: &'p Path<'p>,
+    ctx: &'c Ctx,
 }
 
-impl<'de, 'p> EnumAccess<'de> for MarkerAccess<'de, 'p> {
+impl<'de> SeqAccess<'de> for SlotsAccess<'de, '_, '_> {
+    type Error = GoError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, GoError> {
+        match self.iter.next() {
+            None => Ok(None),
+            Some((i, layers)) => seed
+                .deserialize(NodeDe::new(layers, Path::Index(self.parent, i), self.ctx))
+                .map(Some),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.iter.len())
+    }
+}
+
+/// Every occurrence of a value whose type decodes itself (see [`each`]).
+struct EachAccess<'de, 'p, 'c> {
+    iter: std::vec::IntoIter<&'de Node<'de>>,
+    parent: &'p Path<'p>,
+    ctx: &'c Ctx,
+}
+
+impl<'de> SeqAccess<'de> for EachAccess<'de, '_, '_> {
+    type Error = GoError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, GoError> {
+        match self.iter.next() {
+            None => Ok(None),
+            Some(n) => seed
+                .deserialize(NodeDe::new(Layers::One(n), *self.parent, self.ctx))
+                .map(Some)
+                .map_err(|e| e.at_node(self.parent, n.offset).fatal()),
+        }
+    }
+}
+
+/// This deserializer's answer to a model's marker: an enum whose variant tag says "this
+/// module's deserializer" and whose newtype content is the value itself.
+struct MarkerAccess<'de, 'p, 'c> {
+    de: NodeDe<'de, 'p, 'c>,
+}
+
+impl<'de, 'p, 'c> EnumAccess<'de> for MarkerAccess<'de, 'p, 'c> {
     type Error = GoError;
     type Variant = Self;
 
@@ -820,7 +1812,7 @@ impl<'de, 'p> EnumAccess<'de> for MarkerAccess<'de, 'p> {
     }
 }
 
-impl<'de> VariantAccess<'de> for MarkerAccess<'de, '_> {
+impl<'de> VariantAccess<'de> for MarkerAccess<'de, '_, '_> {
     type Error = GoError;
 
     fn unit_variant(self) -> Result<(), GoError> {
@@ -842,6 +1834,65 @@ impl<'de> VariantAccess<'de> for MarkerAccess<'de, '_> {
     ) -> Result<V::Value, GoError> {
         Err(GoError::new("a model cannot be a struct variant"))
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Go value fields and UnmarshalJSON types
+// ---------------------------------------------------------------------------------------
+
+/// `deserialize_with` for an `Option` field whose Go type is a value, not a pointer
+/// (`metadata.name` is a `string`, `spec.podSelector` a `LabelSelector`): `null` is the
+/// zero value, `None`, like a pointer's `nil`; but when the key is repeated, a `null`
+/// after a written value leaves it in place (Go ignores `null` for a value), where a
+/// pointer's `null` would reset it.
+pub(crate) fn go_value<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a value")
+        }
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            Option::<T>::deserialize(d)
+        }
+    }
+    d.deserialize_newtype_struct(VALUE_MARKER, V(PhantomData))
+}
+
+/// The `Deserialize` of a type that Go decodes with its own `UnmarshalJSON` method
+/// (`intstr.IntOrString`, `metav1.Time`), given the decoding of one occurrence `One`:
+/// for a repeated key Go calls the method on every occurrence, so each is decoded (an
+/// error stops decoding) and the last one is the value.
+pub(crate) fn each<'de, D, One, T>(d: D, into: fn(One) -> T) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    One: Deserialize<'de>,
+{
+    struct V<One, T>(fn(One) -> T);
+    impl<'de, One: Deserialize<'de>, T> Visitor<'de> for V<One, T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a value")
+        }
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+            One::deserialize(d).map(self.0)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+            let mut last = None;
+            while let Some(one) = seq.next_element::<One>()? {
+                last = Some(one);
+            }
+            match last {
+                Some(one) => Ok((self.0)(one)),
+                None => Err(de::Error::custom("no value to decode")),
+            }
+        }
+    }
+    d.deserialize_newtype_struct(EACH_MARKER, V(into))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -899,13 +1950,23 @@ impl<'de, T: GoStruct> DeserializeSeed<'de> for Derived<T> {
 }
 
 /// Decodes a value buffered from another deserializer with this module's rules.
-fn decode_buffered<T: DeserializeOwned, E: de::Error>(value: &Value) -> Result<T, E> {
-    decode_root::<T>(value).map_err(E::custom)
+fn decode_buffered<T: DeserializeOwned, E: de::Error>(node: Node<'static>) -> Result<T, E> {
+    let mut node = node;
+    node.renumber(&mut 0);
+    decode_node::<T>(&node).map_err(E::custom)
+}
+
+fn leaf(v: Json<'static>) -> Node<'static> {
+    Node {
+        pos: 0,
+        offset: None,
+        v,
+    }
 }
 
 /// What a model's `Deserialize` gets back from the deserializer it was given: this
 /// module's marker (decode in place), or whatever another deserializer produces for a
-/// newtype (buffer, then decode with the rules).
+/// newtype (buffer, keeping repeated keys, then decode with the rules).
 struct Handshake<T>(PhantomData<T>);
 
 impl<'de, T: GoStruct + DeserializeOwned> Visitor<'de> for Handshake<T> {
@@ -925,57 +1986,56 @@ impl<'de, T: GoStruct + DeserializeOwned> Visitor<'de> for Handshake<T> {
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-        let value = Value::deserialize(d)?;
-        decode_buffered(&value)
+        decode_buffered(Node::deserialize(d)?)
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-        let value = Value::deserialize(d)?;
-        decode_buffered(&value)
+        decode_buffered(Node::deserialize(d)?)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
-        let mut object = serde_json::Map::new();
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
-            object.insert(k, v);
+        let mut pairs = Vec::new();
+        while let Some((k, v)) = map.next_entry::<String, Node<'static>>()? {
+            pairs.push((Cow::Owned(k), v));
         }
-        decode_buffered(&Value::Object(object))
+        decode_buffered(leaf(Json::Object(pairs)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
         let mut items = Vec::new();
-        while let Some(v) = seq.next_element::<Value>()? {
+        while let Some(v) = seq.next_element::<Node<'static>>()? {
             items.push(v);
         }
-        decode_buffered(&Value::Array(items))
+        decode_buffered(leaf(Json::Array(items)))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<T, E> {
-        decode_buffered(&Value::Null)
+        decode_buffered(leaf(Json::Null))
     }
 
     fn visit_none<E: de::Error>(self) -> Result<T, E> {
-        decode_buffered(&Value::Null)
+        decode_buffered(leaf(Json::Null))
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
-        decode_buffered(&Value::Bool(v))
+        decode_buffered(leaf(Json::Bool(v)))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        decode_buffered(&Value::from(v))
+        decode_buffered(leaf(Json::Number(Cow::Owned(v.to_string()))))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
-        decode_buffered(&Value::from(v))
+        decode_buffered(leaf(Json::Number(Cow::Owned(v.to_string()))))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
-        decode_buffered(&Value::from(v))
+        let n = Value::from(v);
+        decode_buffered(Node::from_value(&n).into_owned())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        decode_buffered(&Value::String(v.to_owned()))
+        decode_buffered(leaf(Json::String(Cow::Owned(v.to_owned()))))
     }
 }
 
@@ -998,7 +2058,7 @@ macro_rules! go_struct {
             $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $fty:ty ),* $(,)?
         }
         $( serde( $($sattr:tt)* ); )?
-        $( kind( $gv:literal, $kind:literal ); )?
+        $( kind( $gv:literal, $kind:literal $(, $mode:literal)? ); )?
         $( checked { $( $cname:literal => $cfield:ident : $cty:ty ),* $(,)? } )?
     ) => {
         $(#[$smeta])*
@@ -1034,7 +2094,7 @@ macro_rules! go_struct {
                 const MARKER: &'static str = concat!(
                     $crate::model::go_json::marker_prefix!(),
                     stringify!($name)
-                    $(, "|", $gv, "|", $kind)?
+                    $(, "|", $gv, "|", $kind $(, "|", $mode)?)?
                 );
 
                 fn derived<'de, D: ::serde::Deserializer<'de>>(
@@ -1060,14 +2120,15 @@ pub(crate) use go_struct;
 // The fast path: the same rules while streaming from text
 // ---------------------------------------------------------------------------------------
 //
-// Buffering a large object into a `Value` costs more than decoding it (the tree's
-// allocations and their release dominate), so text is first decoded in one streaming pass
-// by `StreamDe`, which applies the same rules on top of serde_json's deserializer. It
-// reports no paths: on any error the text is decoded again through the `Value` path,
-// which is the authority for errors (their path, message and order) and for repeated
-// keys (a repeated struct field stops the streaming pass; maps keep their last value in
-// both). So the fast path can only accept what the `Value` path accepts, with the same
-// result; the property tests and the fuzz checks hold the two routes equal.
+// Building a tree of a large object costs more than decoding it (the tree's allocations
+// and their release dominate), so text is first decoded in one streaming pass by
+// `StreamDe`, which applies the same rules on top of serde_json's deserializer. It
+// reports no paths: on any error the text is decoded again through the tree path, which
+// is the authority for errors (their path, message and order), for repeated keys (a
+// repeated struct field stops the streaming pass; maps keep their last value in both)
+// and for objects spelling `apiVersion` or `kind` another way. So the fast path can only
+// accept what the tree path accepts, with the same result; the property tests and the
+// fuzz checks hold the two routes equal.
 
 /// What the outermost model of a streaming pass may skip or must do about its
 /// `apiVersion`/`kind`.
@@ -1080,7 +2141,7 @@ pub(crate) enum Root<'t> {
 }
 
 /// Decodes `text` (already through [`go_text`]) in one streaming pass; `None` when
-/// anything fails, for the caller to decode through the `Value` path instead.
+/// anything fails, for the caller to decode through the tree path instead.
 pub(crate) fn decode_streaming<T: DeserializeOwned>(text: &str, root: Root<'_>) -> Option<T> {
     let mut de = serde_json::Deserializer::from_str(text);
     let t = T::deserialize(StreamDe {
@@ -1093,24 +2154,30 @@ pub(crate) fn decode_streaming<T: DeserializeOwned>(text: &str, root: Root<'_>) 
 }
 
 /// The top-level keys of an object's text that `Interpret` reads (those folding to
-/// `apiVersion` or `kind`) with their values, and whether it has an `items` key. `None`
-/// for text that does not scan as JSON; an empty result for a non-object.
-pub(crate) fn scan_top(text: &str) -> Option<(serde_json::Map<String, Value>, bool)> {
+/// `apiVersion` or `kind`) with their values, in order, as an object node, and whether it
+/// has an `items` key. `None` for text that does not scan as JSON; an empty object for a
+/// non-object.
+pub(crate) fn scan_top(text: &str) -> Option<(Node<'static>, bool)> {
     let mut scan = Scan {
         text,
         bytes: text.as_bytes(),
         i: 0,
     };
-    let mut map = serde_json::Map::new();
+    let mut pairs = Vec::new();
     let mut items = false;
+    let top = |pairs| Node {
+        pos: 0,
+        offset: None,
+        v: Json::Object(pairs),
+    };
     scan.ws();
     if scan.peek() != Some(b'{') {
-        return Some((map, items));
+        return Some((top(pairs), items));
     }
     scan.i += 1;
     scan.ws();
     if scan.peek()? == b'}' {
-        return Some((map, items));
+        return Some((top(pairs), items));
     }
     loop {
         let key = scan.key()?;
@@ -1123,12 +2190,15 @@ pub(crate) fn scan_top(text: &str) -> Option<(serde_json::Map<String, Value>, bo
         }
         if fold_eq(&key, "apiVersion") || fold_eq(&key, "kind") {
             let raw = text.get(start..scan.i)?;
-            map.insert(key.into_owned(), serde_json::from_str(raw).ok()?);
+            let value: Value = serde_json::from_str(raw).ok()?;
+            let mut node = Node::from_value(&value).into_owned();
+            node.offset = Some(start);
+            pairs.push((Cow::Owned(key.into_owned()), node));
         }
         scan.ws();
         match scan.peek()? {
             b',' => scan.i += 1,
-            _ => return Some((map, items)),
+            _ => return Some((top(pairs), items)),
         }
     }
 }
@@ -1472,12 +2542,14 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for StreamDe<'_, D> {
             match self.root {
                 Some(Root::Checked) => {}
                 Some(Root::Text(text)) => {
-                    let (map, _) = scan_top(text).ok_or_else(no)?;
-                    check_type_meta(&Value::Object(map), api_version, kind)
-                        .map_err(|_| no::<D::Error>())?;
+                    let (top, _) = scan_top(text).ok_or_else(no)?;
+                    check_type_meta(&top, api_version, kind).map_err(|_| no::<D::Error>())?;
+                    if !exact_type_meta_keys(&top) {
+                        return Err(no());
+                    }
                 }
                 // A model with a kind inside another (a list's items): its keys are not
-                // known yet, so it is buffered and decoded through the `Value` path.
+                // known yet, so it is buffered and decoded through the tree path.
                 None => return v.visit_newtype_struct(self.de),
             }
         }
@@ -1520,9 +2592,9 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for StreamDe<'_, D> {
         self.want(Want::Str, v)
     }
     fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
-        // Read it as the `Value` path does (numbers beyond f64 and nesting beyond 128 are
+        // Check it as the tree path does (numbers beyond f64 and nesting beyond 128 are
         // refused there too), then drop it.
-        Value::deserialize(self.de)?;
+        Checked::deserialize(self.de)?;
         v.visit_unit()
     }
 }
@@ -1566,20 +2638,21 @@ pub(crate) struct TypeMeta {
 }
 
 /// `SimpleMetaFactory.Interpret`: `encoding/json` into a struct with `apiVersion` and
-/// `kind` strings, so keys match case-insensitively, a later key overrides an earlier
-/// one, `null` leaves the field alone and a non-string is an error. Keys are visited in
-/// the map's (sorted) order, which is the order in the JSON kubectl sends.
-pub(crate) fn interpret(value: &Value) -> Result<TypeMeta, GoError> {
-    match value {
-        Value::Object(map) => interpret_map(map),
+/// `kind` strings, so keys match case-insensitively and in the order written, a later key
+/// overriding an earlier one; `null` leaves the field alone and a non-string is an error.
+pub(crate) fn interpret(node: &Node<'_>) -> Result<TypeMeta, GoError> {
+    match &node.v {
+        Json::Object(pairs) => interpret_pairs(pairs.iter().map(|(k, v)| (k.as_ref(), v))),
         _ => Ok(TypeMeta::default()),
     }
 }
 
-/// [`interpret`] on the fields of an object.
-pub(crate) fn interpret_map(map: &serde_json::Map<String, Value>) -> Result<TypeMeta, GoError> {
+/// [`interpret`] on the fields of an object, in order.
+pub(crate) fn interpret_pairs<'x, 'n: 'x>(
+    pairs: impl Iterator<Item = (&'x str, &'x Node<'n>)>,
+) -> Result<TypeMeta, GoError> {
     let mut tm = TypeMeta::default();
-    for (key, v) in map {
+    for (key, v) in pairs {
         let slot = if fold_eq(key, "apiVersion") {
             &mut tm.api_version
         } else if fold_eq(key, "kind") {
@@ -1587,17 +2660,16 @@ pub(crate) fn interpret_map(map: &serde_json::Map<String, Value>) -> Result<Type
         } else {
             continue;
         };
-        match v {
-            Value::String(s) => *slot = Some((key.clone(), s.clone())),
-            Value::Null => {}
-            other => {
-                return Err(GoError::at_path(
-                    vec![Segment::Key(key.clone())],
-                    format!(
-                        "couldn't get version/kind: {}",
-                        mismatch(other, "a string").message
-                    ),
-                ));
+        match &v.v {
+            Json::String(s) => *slot = Some((key.to_owned(), s.clone().into_owned())),
+            Json::Null => {}
+            _ => {
+                let mut e = GoError::at_path(
+                    vec![Segment::Key(key.to_owned())],
+                    format!("couldn't get version/kind: {}", mismatch(v, "a string")),
+                );
+                e.offset = v.offset;
+                return Err(e);
             }
         }
     }
@@ -1641,8 +2713,14 @@ pub(crate) fn parse_group_version(text: &str) -> Option<(String, String)> {
 /// The group, version and kind of an object as the apiserver's codec resolves them at an
 /// endpoint whose own kind is `default`: what was written (read as [`interpret`] does)
 /// with the missing parts filled in by `gvkWithDefaults`.
-pub(crate) fn resolve_gvk(value: &Value, default: &Gvk) -> Result<(Gvk, TypeMeta), GoError> {
-    let tm = interpret(value)?;
+pub(crate) fn resolve_gvk(node: &Node<'_>, default: &Gvk) -> Result<(Gvk, TypeMeta), GoError> {
+    let tm = interpret(node)?;
+    let found = resolve_type_meta(&tm, default)?;
+    Ok((found, tm))
+}
+
+/// [`resolve_gvk`] of what [`interpret`] read.
+pub(crate) fn resolve_type_meta(tm: &TypeMeta, default: &Gvk) -> Result<Gvk, GoError> {
     let (group, version) = match &tm.api_version {
         None => (String::new(), String::new()),
         Some((key, text)) => parse_group_version(text).ok_or_else(|| {
@@ -1653,15 +2731,14 @@ pub(crate) fn resolve_gvk(value: &Value, default: &Gvk) -> Result<(Gvk, TypeMeta
         })?,
     };
     let kind = tm.kind.as_ref().map(|(_, k)| k.clone()).unwrap_or_default();
-    let found = with_defaults(
+    Ok(with_defaults(
         Gvk {
             group,
             version,
             kind,
         },
         default,
-    );
-    Ok((found, tm))
+    ))
 }
 
 /// `gvkWithDefaults`: an empty kind, or an empty group and version, or an empty version of
@@ -1710,14 +2787,18 @@ pub(crate) fn wrong_kind(found: &Gvk, tm: &TypeMeta, expected: &[Gvk]) -> GoErro
 
 /// Checks that an object is of the expected `apiVersion` and `kind` (missing parts are
 /// filled in as the apiserver does from the endpoint).
-pub(crate) fn check_type_meta(value: &Value, api_version: &str, kind: &str) -> Result<(), GoError> {
+pub(crate) fn check_type_meta(
+    node: &Node<'_>,
+    api_version: &str,
+    kind: &str,
+) -> Result<(), GoError> {
     let (group, version) = parse_group_version(api_version).unwrap_or_default();
     let expected = Gvk {
         group,
         version,
         kind: kind.to_owned(),
     };
-    let (found, tm) = resolve_gvk(value, &expected)?;
+    let (found, tm) = resolve_gvk(node, &expected)?;
     if found == expected {
         Ok(())
     } else {

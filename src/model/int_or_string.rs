@@ -79,6 +79,16 @@ impl<'de> Deserialize<'de> for IntOrString {
     /// assert!(serde_json::from_str::<IntOrString>("3000000000").is_err());
     /// ```
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::go_json::each(d, |one: One| one.0)
+    }
+}
+
+/// `IntOrString.UnmarshalJSON` on one occurrence; Go runs it on each occurrence of a
+/// repeated key (see `go_json::each`).
+struct One(IntOrString);
+
+impl<'de> Deserialize<'de> for One {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'a> Visitor<'a> for V {
             type Value = IntOrString;
@@ -126,6 +136,6 @@ impl<'de> Deserialize<'de> for IntOrString {
                 "cannot unmarshal {found} into an int-or-string (an int32 or a string)"
             ))
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V).map(One)
     }
 }

@@ -4,7 +4,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Labels;
-use super::go_json::go_struct;
+use super::go_json::{go_struct, go_value};
 
 go_struct! {
     /// `metav1.ObjectMeta`: every field typed as the apiserver types it, unknown fields
@@ -35,28 +35,35 @@ go_struct! {
     pub struct ObjectMeta {
         /// `metadata.name`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub name: Option<String>,
         /// `metadata.generateName`: a prefix the server completes when `name` is absent.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub generate_name: Option<String>,
         /// `metadata.namespace`; absent means `default` wherever a namespace is needed.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub namespace: Option<String>,
         /// `metadata.selfLink` (no longer set by the server).
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub self_link: Option<String>,
         /// `metadata.uid`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub uid: Option<String>,
         /// `metadata.resourceVersion`, an opaque string.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub resource_version: Option<String>,
         /// `metadata.generation` (Go `int64`).
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub generation: Option<i64>,
         /// `metadata.creationTimestamp`.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub creation_timestamp: Option<Time>,
+                pub creation_timestamp: Option<Time>,
         /// `metadata.deletionTimestamp`.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub deletion_timestamp: Option<Time>,
@@ -126,15 +133,19 @@ go_struct! {
     pub struct OwnerReference {
         /// `apiVersion` of the owner.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind` of the owner.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `name` of the owner.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub name: Option<String>,
         /// `uid` of the owner.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub uid: Option<String>,
         /// `controller`: whether the owner manages this object.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,24 +175,29 @@ go_struct! {
     pub struct ManagedFieldsEntry {
         /// `manager`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub manager: Option<String>,
         /// `operation`: `Apply` or `Update`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub operation: Option<String>,
         /// `apiVersion` of the field set.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `time`.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub time: Option<Time>,
         /// `fieldsType`, `FieldsV1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub fields_type: Option<String>,
         /// `fieldsV1`: any JSON value, as Go's `FieldsV1.UnmarshalJSON` keeps the raw bytes.
         #[serde(rename = "fieldsV1", skip_serializing_if = "Option::is_none")]
         pub fields_v1: Option<serde_json::Value>,
         /// `subresource`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub subresource: Option<String>,
         /// Fields Go does not have, kept verbatim.
         #[serde(flatten)]
@@ -274,7 +290,17 @@ impl Serialize for Time {
     }
 }
 
+/// `Time.UnmarshalJSON` on one occurrence; a repeated key runs it on each (see
+/// `go_json::each`).
+struct OneTime(Time);
+
 impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::go_json::each(d, |one: OneTime| one.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for OneTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'a> Visitor<'a> for V {
@@ -313,7 +339,7 @@ impl<'de> Deserialize<'de> for Time {
         fn not_a_time<E: de::Error>(found: &str) -> E {
             E::custom(format!("cannot unmarshal {found} into a string (a time)"))
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V).map(OneTime)
     }
 }
 

@@ -7,14 +7,15 @@
 //! (protocols, CIDRs, operators, policy types) are kept as strings here so that invalid input
 //! survives decoding and can be reported by [`crate::validate`] with its field path.
 //!
-//! Every model decodes the way the apiserver decodes (Go's JSON rules, see [`go_json`]):
-//! `null` is the zero value (`ingress: [null]` is `ingress: [{}]`), an array never stands
-//! for an object, numbers and strings are checked against the Go types (`metadata` is
-//! typed field for field, `generation: "1"` is an error), and a top-level object must be
-//! of the kind it is decoded as. This holds whatever deserializer drives the types
-//! (`serde_json::from_str`, `serde_json::from_value`, a YAML deserializer). Fields Go does
-//! not know (an old `status`, a misspelt key) are kept in an `extra` map, so a decoded
-//! object serializes back without losing anything.
+//! Every model decodes the way the apiserver decodes, by Go's JSON rules, whatever
+//! deserializer drives it (`serde_json::from_str`, `serde_json::from_value`, a YAML
+//! deserializer): [`go_json`] states the rules (`null`, objects, typed `metadata`,
+//! `apiVersion`/`kind`, repeated keys, escapes, numbers, which error is reported) with
+//! examples. Text keeps what a parsed value has lost (repeated keys, key order, numbers
+//! as written), so the `from_json` functions and [`decode_policies`] decode exactly;
+//! `from_value` decodes what the value still holds. Fields Go does not know (an old
+//! `status`, a misspelt key) are kept in an `extra` map, so a decoded object serializes
+//! back without losing anything.
 //!
 //! ```
 //! use netpol::model::NetworkPolicy;
@@ -54,8 +55,8 @@ pub use cnp::{
     NamespacedPod,
 };
 pub use core_v1::{
-    Container, ContainerPort, Namespace, Node, NodeAddress, NodeStatus, Pod, PodIp, PodSpec,
-    PodStatus,
+    Container, ContainerPort, Namespace, Node, NodeAddress, NodeSpec, NodeStatus, Pod, PodIp,
+    PodSpec, PodStatus,
 };
 pub use go_json::DecodeError;
 pub use int_or_string::IntOrString;

@@ -1,11 +1,13 @@
 use std::fmt;
 
 use serde::Deserializer;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::go_json::{self, DecodeError, GoError, Gvk, Segment, go_struct};
+use super::go_json::{
+    self, Checked, DecodeError, GoError, Gvk, Json, Node, Segment, TypeMeta, go_struct, go_value,
+};
 use super::{CNP_API_VERSION, ClusterNetworkPolicy, IntOrString, LabelSelector, ObjectMeta};
 use crate::calico;
 
@@ -31,9 +33,11 @@ go_struct! {
     pub struct NetworkPolicy {
         /// `apiVersion`, normally `networking.k8s.io/v1`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`, normally `NetworkPolicy`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// `metadata`.
         pub metadata: ObjectMeta,
@@ -63,6 +67,7 @@ go_struct! {
         /// it; `kubectl` prints `{}` for "all pods". Absent is treated like `{}` (that is what
         /// the apiserver's decoding does) but kept apart so it serializes back as written.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub pod_selector: Option<LabelSelector>,
         /// `ingress` rules. `None` and `Some(vec![])` differ only when `policyTypes` is
         /// written; both allow no ingress when the policy isolates ingress.
@@ -227,9 +232,11 @@ go_struct! {
     pub struct NetworkPolicyList {
         /// `apiVersion`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub api_version: Option<String>,
         /// `kind`: `NetworkPolicyList` or `List`.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub kind: Option<String>,
         /// The policies.
         pub items: Vec<NetworkPolicy>,
@@ -404,7 +411,34 @@ impl PolicyObject {
     /// # Ok::<(), netpol::model::DecodeError>(())
     /// ```
     pub fn from_value(value: &Value) -> Result<Self, DecodeError> {
-        decode_object(value, &endpoint_default(), KINDS).map_err(|e| e.into_decode_error(None))
+        decode_object(&Node::from_value(value), &endpoint_default(), KINDS)
+            .map_err(|e| e.into_decode_error(None))
+    }
+
+    /// Decodes one object of any supported kind from its JSON text, told apart by its
+    /// `apiVersion` and `kind` as [`PolicyObject::from_value`] does. Unlike a parsed value,
+    /// the text keeps what the apiserver's decoder sees and a `Value` loses: keys in the
+    /// order written and repeated keys (decoded again into the same field, see
+    /// [`go_json`](super::go_json)), and numbers as written (`-0` is the integer 0).
+    ///
+    /// ```
+    /// use netpol::model::PolicyObject;
+    /// let text = r#"{"metadata": {"name": "web", "name": null}, "spec": {"podSelector": {}}}"#;
+    /// let PolicyObject::NetworkPolicy(p) = PolicyObject::from_json(text)? else { panic!() };
+    /// assert_eq!(p.metadata.name.as_deref(), Some("web")); // null leaves a string as it was
+    /// let err = PolicyObject::from_json(r#"{"spec": {"podSelector": [], "podSelector": {}}}"#)
+    ///     .unwrap_err(); // the first type error is kept
+    /// assert_eq!(err.path, "spec.podSelector");
+    /// # Ok::<(), netpol::model::DecodeError>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, DecodeError> {
+        let text = go_json::go_text(text);
+        let default = endpoint_default();
+        if let Some(decoded) = fast_object(&text, &default, KINDS) {
+            return Ok(decoded);
+        }
+        let node = go_json::parse_node(&text)?;
+        decode_object(&node, &default, KINDS).map_err(|e| e.into_decode_error(Some(&text)))
     }
 
     /// The object's kind.
@@ -466,7 +500,7 @@ struct KindEntry {
     api_version: &'static str,
     kind: &'static str,
     /// Decodes a parsed object (the authority, with error paths).
-    decode: fn(&Value) -> Result<Decoded, GoError>,
+    decode: fn(&Node<'_>) -> Result<Decoded, GoError>,
     /// Decodes the object's text in one streaming pass, `None` on any error (see
     /// [`go_json::decode_streaming`]); its kind is already checked.
     fast: fn(&str) -> Option<Decoded>,
@@ -481,7 +515,7 @@ const KINDS: Kinds = &[
     KindEntry {
         api_version: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
-        decode: |v| go_json::decode_root::<NetworkPolicy>(v).map(Decoded::NetworkPolicy),
+        decode: |v| go_json::decode_node::<NetworkPolicy>(v).map(Decoded::NetworkPolicy),
         fast: |t| {
             go_json::decode_streaming::<NetworkPolicy>(t, go_json::Root::Checked)
                 .map(Decoded::NetworkPolicy)
@@ -491,7 +525,7 @@ const KINDS: Kinds = &[
         api_version: CNP_API_VERSION,
         kind: "ClusterNetworkPolicy",
         decode: |v| {
-            go_json::decode_root::<ClusterNetworkPolicy>(v).map(Decoded::ClusterNetworkPolicy)
+            go_json::decode_node::<ClusterNetworkPolicy>(v).map(Decoded::ClusterNetworkPolicy)
         },
         fast: |t| {
             go_json::decode_streaming::<ClusterNetworkPolicy>(t, go_json::Root::Checked)
@@ -504,7 +538,7 @@ const KINDS: Kinds = &[
         api_version: calico::CALICO_API_VERSION,
         kind: "NetworkPolicy",
         decode: |v| {
-            go_json::decode_root::<calico::NetworkPolicy>(v).map(Decoded::CalicoNetworkPolicy)
+            go_json::decode_node::<calico::NetworkPolicy>(v).map(Decoded::CalicoNetworkPolicy)
         },
         fast: |t| {
             go_json::decode_streaming::<calico::NetworkPolicy>(t, go_json::Root::Checked)
@@ -515,7 +549,7 @@ const KINDS: Kinds = &[
         api_version: calico::CALICO_CRD_API_VERSION,
         kind: "NetworkPolicy",
         decode: |v| {
-            go_json::decode_root::<calico::model::CrdNetworkPolicy>(v)
+            go_json::decode_node::<calico::model::CrdNetworkPolicy>(v)
                 .map(Into::into)
                 .map(Decoded::CalicoNetworkPolicy)
         },
@@ -529,7 +563,7 @@ const KINDS: Kinds = &[
         api_version: calico::CALICO_API_VERSION,
         kind: "GlobalNetworkPolicy",
         decode: |v| {
-            go_json::decode_root::<calico::GlobalNetworkPolicy>(v).map(Decoded::GlobalNetworkPolicy)
+            go_json::decode_node::<calico::GlobalNetworkPolicy>(v).map(Decoded::GlobalNetworkPolicy)
         },
         fast: |t| {
             go_json::decode_streaming::<calico::GlobalNetworkPolicy>(t, go_json::Root::Checked)
@@ -540,7 +574,7 @@ const KINDS: Kinds = &[
         api_version: calico::CALICO_CRD_API_VERSION,
         kind: "GlobalNetworkPolicy",
         decode: |v| {
-            go_json::decode_root::<calico::model::CrdGlobalNetworkPolicy>(v)
+            go_json::decode_node::<calico::model::CrdGlobalNetworkPolicy>(v)
                 .map(Into::into)
                 .map(Decoded::GlobalNetworkPolicy)
         },
@@ -556,7 +590,7 @@ const KINDS: Kinds = &[
     KindEntry {
         api_version: calico::CALICO_API_VERSION,
         kind: "NetworkSet",
-        decode: |v| go_json::decode_root::<calico::NetworkSet>(v).map(Decoded::NetworkSet),
+        decode: |v| go_json::decode_node::<calico::NetworkSet>(v).map(Decoded::NetworkSet),
         fast: |t| {
             go_json::decode_streaming::<calico::NetworkSet>(t, go_json::Root::Checked)
                 .map(Decoded::NetworkSet)
@@ -566,7 +600,7 @@ const KINDS: Kinds = &[
         api_version: calico::CALICO_CRD_API_VERSION,
         kind: "NetworkSet",
         decode: |v| {
-            go_json::decode_root::<calico::model::CrdNetworkSet>(v)
+            go_json::decode_node::<calico::model::CrdNetworkSet>(v)
                 .map(Into::into)
                 .map(Decoded::NetworkSet)
         },
@@ -580,7 +614,7 @@ const KINDS: Kinds = &[
         api_version: calico::CALICO_API_VERSION,
         kind: "GlobalNetworkSet",
         decode: |v| {
-            go_json::decode_root::<calico::GlobalNetworkSet>(v).map(Decoded::GlobalNetworkSet)
+            go_json::decode_node::<calico::GlobalNetworkSet>(v).map(Decoded::GlobalNetworkSet)
         },
         fast: |t| {
             go_json::decode_streaming::<calico::GlobalNetworkSet>(t, go_json::Root::Checked)
@@ -591,7 +625,7 @@ const KINDS: Kinds = &[
         api_version: calico::CALICO_CRD_API_VERSION,
         kind: "GlobalNetworkSet",
         decode: |v| {
-            go_json::decode_root::<calico::model::CrdGlobalNetworkSet>(v)
+            go_json::decode_node::<calico::model::CrdGlobalNetworkSet>(v)
                 .map(Into::into)
                 .map(Decoded::GlobalNetworkSet)
         },
@@ -607,7 +641,7 @@ const KINDS: Kinds = &[
     KindEntry {
         api_version: calico::CALICO_API_VERSION,
         kind: "Tier",
-        decode: |v| go_json::decode_root::<calico::Tier>(v).map(Decoded::Tier),
+        decode: |v| go_json::decode_node::<calico::Tier>(v).map(Decoded::Tier),
         fast: |t| {
             go_json::decode_streaming::<calico::Tier>(t, go_json::Root::Checked).map(Decoded::Tier)
         },
@@ -616,7 +650,7 @@ const KINDS: Kinds = &[
         api_version: calico::CALICO_CRD_API_VERSION,
         kind: "Tier",
         decode: |v| {
-            go_json::decode_root::<calico::model::CrdTier>(v)
+            go_json::decode_node::<calico::model::CrdTier>(v)
                 .map(Into::into)
                 .map(Decoded::Tier)
         },
@@ -644,33 +678,29 @@ fn endpoint_default() -> Gvk {
     }
 }
 
-/// Decodes one object's text (already through `go_text`) as the kind its `apiVersion` and
-/// `kind` name: in one streaming pass when it decodes, else through [`decode_object`],
-/// which gives the error.
-fn decode_object_text(text: &str, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
-    if let Some((map, _)) = go_json::scan_top(text) {
-        let top = Value::Object(map);
-        let default = &defaults_for(&top, default, kinds);
-        if let Ok((found, _)) = go_json::resolve_gvk(&top, default) {
-            if let Some(entry) = kinds.iter().find(|e| e.gvk() == found) {
-                if let Some(decoded) = (entry.fast)(text) {
-                    return Ok(decoded);
-                }
-            }
-        }
+/// One object's text decoded in one streaming pass as the kind its top-level
+/// `apiVersion` and `kind` name; `None` when anything fails.
+fn fast_object(text: &str, default: &Gvk, kinds: Kinds) -> Option<Decoded> {
+    let (top, _) = go_json::scan_top(text)?;
+    fast_object_with(text, &top, default, kinds)
+}
+
+/// [`fast_object`] with the top-level keys already scanned.
+fn fast_object_with(text: &str, top: &Node<'_>, default: &Gvk, kinds: Kinds) -> Option<Decoded> {
+    if !go_json::exact_type_meta_keys(top) {
+        return None;
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| GoError::at_path(Vec::new(), go_json::json_message(&e)))?;
-    decode_object(&value, default, kinds)
+    let tm = go_json::interpret(top).ok()?;
+    let default = defaults_for(&tm, default, kinds);
+    let found = go_json::resolve_type_meta(&tm, &default).ok()?;
+    let entry = kinds.iter().find(|e| e.gvk() == found)?;
+    (entry.fast)(text)
 }
 
 /// The defaults for an object: `default`, except that an object naming one of the
 /// [`KINDS`] by `kind` alone, without `apiVersion`, takes that kind's group and version
 /// (the only endpoint such a manifest can be meant for).
-fn defaults_for(value: &Value, default: &Gvk, kinds: Kinds) -> Gvk {
-    let Ok(tm) = go_json::interpret(value) else {
-        return default.clone();
-    };
+fn defaults_for(tm: &TypeMeta, default: &Gvk, kinds: Kinds) -> Gvk {
     match (&tm.api_version, &tm.kind) {
         (None, Some((_, kind))) => kinds
             .iter()
@@ -683,12 +713,13 @@ fn defaults_for(value: &Value, default: &Gvk, kinds: Kinds) -> Gvk {
 
 /// Decodes one object as the kind its `apiVersion` and `kind` name (missing parts taken
 /// from `default`, see [`defaults_for`]).
-fn decode_object(value: &Value, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
-    let default = &defaults_for(value, default, kinds);
-    let (found, tm) = go_json::resolve_gvk(value, default)?;
+fn decode_object(node: &Node<'_>, default: &Gvk, kinds: Kinds) -> Result<Decoded, GoError> {
+    let tm = go_json::interpret(node)?;
+    let default = &defaults_for(&tm, default, kinds);
+    let found = go_json::resolve_type_meta(&tm, default)?;
     for entry in kinds {
         if found == entry.gvk() {
-            return (entry.decode)(value);
+            return (entry.decode)(node);
         }
     }
     Err(go_json::wrong_kind(
@@ -696,6 +727,21 @@ fn decode_object(value: &Value, default: &Gvk, kinds: Kinds) -> Result<Decoded, 
         &tm,
         &kinds.iter().map(KindEntry::gvk).collect::<Vec<_>>(),
     ))
+}
+
+/// The value of the last top-level key exactly `kind`, when it is a string.
+fn exact_kind(top: &Node<'_>) -> Option<String> {
+    let Json::Object(pairs) = &top.v else {
+        return None;
+    };
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "kind")
+        .and_then(|(_, v)| match &v.v {
+            Json::String(s) => Some(s.clone().into_owned()),
+            _ => None,
+        })
 }
 
 impl KindEntry {
@@ -715,18 +761,9 @@ fn decode_objects(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError>
     let text = go_json::go_text(text);
     // One object (no `items`, no `kind: ...List`): decoded whole, streaming when it can.
     if let Some((top, has_items)) = go_json::scan_top(&text) {
-        let list_kind = top
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"));
+        let list_kind = exact_kind(&top).is_some_and(|k| k.ends_with("List"));
         if !has_items && !list_kind {
-            let top = Value::Object(top);
-            let default = defaults_for(&top, &endpoint_default(), kinds);
-            let fast = go_json::resolve_gvk(&top, &default)
-                .ok()
-                .and_then(|(found, _)| kinds.iter().find(|e| e.gvk() == found))
-                .and_then(|entry| (entry.fast)(&text));
-            if let Some(decoded) = fast {
+            if let Some(decoded) = fast_object_with(&text, &top, &endpoint_default(), kinds) {
                 return Ok(vec![decoded]);
             }
         }
@@ -737,22 +774,39 @@ fn decode_objects(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError>
         .and_then(|doc| de.end().map(|()| doc))
     {
         Ok(doc) => doc,
-        Err(e) => return Err(go_json::syntax_error(&e)),
+        Err(e) => return Err(first_syntax_error(&text, go_json::syntax_error(&e))),
     };
-    doc.finish(kinds)
-        .map_err(|e| e.into_decode_error(Some(&text)))
+    doc.finish(&text, kinds)
+}
+
+/// The first syntax error of the whole `text`, as reading it into a `serde_json::Value`
+/// reports it (what [`NetworkPolicy::from_json`] reports), or `found` if there is none.
+///
+/// The first pass over a document reads the items and the `apiVersion`/`kind` values as
+/// raw text, which serde_json checks without parsing numbers or counting levels: an
+/// error found later (in such a value, or by serde_json after it) may not be the first.
+fn first_syntax_error(text: &str, found: DecodeError) -> DecodeError {
+    go_json::check_syntax(text).err().unwrap_or(found)
+}
+
+/// Decodes the whole `text` as one object.
+fn decode_whole(text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError> {
+    let node = go_json::parse_node(text)?;
+    decode_object(&node, &endpoint_default(), kinds)
+        .map(|d| vec![d])
+        .map_err(|e| e.into_decode_error(Some(text)))
 }
 
 /// A top-level document as read from the text.
 enum Doc<'a> {
-    /// An object: its fields other than `items`, and its items if it has any.
+    /// An object: its `apiVersion` and `kind` keys (any spelling) in order, repeats kept,
+    /// and its items if it has any.
     Object {
-        fields: serde_json::Map<String, Value>,
+        fields: Vec<(String, &'a str)>,
         items: Option<Items<'a>>,
     },
-    /// Anything else: a scalar as written, an array as an empty one (decoding it is an
-    /// error that names only its type).
-    Other(Value),
+    /// Anything else (a scalar, an array): decoded from the text, as one object.
+    Other,
 }
 
 /// The `items` of a list, decoded as they were read.
@@ -768,35 +822,49 @@ enum Items<'a> {
 }
 
 impl Doc<'_> {
-    fn finish(self, kinds: Kinds) -> Result<Vec<Decoded>, GoError> {
+    fn finish(self, text: &str, kinds: Kinds) -> Result<Vec<Decoded>, DecodeError> {
+        let located = |e: GoError| e.into_decode_error(Some(text));
         let (fields, items) = match self {
-            Doc::Other(value) => {
-                return decode_object(&value, &endpoint_default(), kinds).map(|d| vec![d]);
-            }
+            // Decoded from its text, which has a number as written.
+            Doc::Other => return decode_whole(text, kinds),
             Doc::Object { fields, items } => (fields, items),
         };
-        let list = go_json::interpret_map(&fields)?;
-        let list_kind = list.kind.as_ref().map(|(_, k)| k.as_str()).unwrap_or("");
+        // `apiVersion` and `kind` from their text: a number as written (`-0`), located.
+        let mut nodes: Vec<(&str, Node<'_>)> = Vec::with_capacity(fields.len());
+        for (k, raw) in &fields {
+            let mut node = go_json::parse_node(raw).map_err(|e| first_syntax_error(text, e))?;
+            node.shift(offset_in(text, raw));
+            nodes.push((k.as_str(), node));
+        }
+        let list = go_json::interpret_pairs(nodes.iter().map(|(k, v)| (*k, v))).map_err(located)?;
+        let list_kind = nodes
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == "kind")
+            .and_then(|(_, v)| match &v.v {
+                Json::String(s) => Some(s.as_ref()),
+                _ => None,
+            })
+            .unwrap_or("");
         let items = match items {
             Some(items) => items,
             None if list_kind.ends_with("List") => Items::Null,
-            None => {
-                let object = Value::Object(fields);
-                return decode_object(&object, &endpoint_default(), kinds).map(|d| vec![d]);
-            }
+            // One object after all: decoded from its text, repeated keys and all.
+            None => return decode_whole(text, kinds),
         };
         let items = match items {
             Items::Null => return Ok(Vec::new()),
             Items::Other(found) => {
-                return Err(GoError::at_path(
+                return Err(located(GoError::at_path(
                     vec![Segment::Key("items".into())],
                     format!("cannot unmarshal {found} into an array"),
-                ));
+                )));
             }
             Items::Array(items) => items,
         };
         // kubectl gives items with neither apiVersion nor kind those of the list, minus
         // the `List` suffix (`UnstructuredList` decoding); a plain `List` has none to give.
+        let list_kind = list.kind.as_ref().map(|(_, k)| k.as_str()).unwrap_or("");
         let item_kind = list_kind.strip_suffix("List").unwrap_or("");
         let list_default = if item_kind.is_empty() {
             None
@@ -816,26 +884,44 @@ impl Doc<'_> {
         };
         let default = list_default.unwrap_or_else(endpoint_default);
         let mut out = Vec::with_capacity(items.len());
-        for (i, text) in items.into_iter().enumerate() {
+        for (i, item) in items.into_iter().enumerate() {
             let at = [Segment::Key("items".into()), Segment::Index(i)];
+            let base = offset_in(text, item);
             // An item of a typed list that names another kind is a mistake.
             if !item_kind.is_empty() {
-                let written = go_json::scan_top(text)
-                    .and_then(|(top, _)| go_json::interpret_map(&top).ok())
+                let written = go_json::scan_top(item)
+                    .and_then(|(top, _)| go_json::interpret(&top).ok())
                     .and_then(|tm| tm.kind);
                 if let Some((key, kind)) = written.filter(|(_, k)| !k.is_empty() && k != item_kind)
                 {
-                    return Err(GoError::at_path(
-                        vec![Segment::Key(key)],
-                        format!("a {list_kind} holds {item_kind} objects, not a {kind}"),
-                    )
-                    .under(&at));
+                    return Err(located(
+                        GoError::at_path(
+                            vec![Segment::Key(key)],
+                            format!("a {list_kind} holds {item_kind} objects, not a {kind}"),
+                        )
+                        .under(&at),
+                    ));
                 }
             }
-            out.push(decode_object_text(text, &default, kinds).map_err(|e| e.under(&at))?);
+            // In one streaming pass when it decodes, else from its tree, which gives the error.
+            let decoded = match fast_object(item, &default, kinds) {
+                Some(decoded) => decoded,
+                None => {
+                    let node =
+                        go_json::parse_node(item).map_err(|e| first_syntax_error(text, e))?;
+                    decode_object(&node, &default, kinds)
+                        .map_err(|e| located(e.under(&at).shifted(base)))?
+                }
+            };
+            out.push(decoded);
         }
         Ok(out)
     }
+}
+
+/// Where `part`, a slice of `text`, starts in it.
+fn offset_in(text: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize)
 }
 
 /// Reads the top level of a document.
@@ -856,47 +942,50 @@ impl<'de> Visitor<'de> for DocVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc<'de>, A::Error> {
-        let mut fields = serde_json::Map::new();
+        let mut fields = Vec::new();
         let mut items = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == "items" {
                 // A repeated key: the last one wins.
                 items = Some(map.next_value_seed(ItemsSeed)?);
+            } else if go_json::fold_eq(&key, "apiVersion") || go_json::fold_eq(&key, "kind") {
+                let raw: &'de RawValue = map.next_value()?;
+                fields.push((key, raw.get()));
             } else {
-                let value: Value = map.next_value()?;
-                fields.insert(key, value);
+                // Only checked: a single object is decoded from its text.
+                map.next_value::<Checked>()?;
             }
         }
         Ok(Doc::Object { fields, items })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Doc::Other(Value::Array(Vec::new())))
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Doc::Other)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::Null))
+        Ok(Doc::Other)
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::Bool(v)))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::from(v)))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::from(v)))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::from(v)))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Doc<'de>, E> {
-        Ok(Doc::Other(Value::String(v.to_owned())))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc<'de>, E> {
+        Ok(Doc::Other)
     }
 }
 
@@ -926,7 +1015,7 @@ impl<'de> Visitor<'de> for ItemsSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Items<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
         Ok(Items::Other("object"))
     }
 

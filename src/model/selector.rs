@@ -1,5 +1,5 @@
 use super::Labels;
-use super::go_json::go_struct;
+use super::go_json::{go_struct, go_value};
 
 go_struct! {
     /// A `metav1.LabelSelector` as written: `matchLabels` and `matchExpressions`, ANDed.
@@ -83,9 +83,11 @@ go_struct! {
     pub struct LabelSelectorRequirement {
         /// The label key (`None` when not written, which the apiserver reads as `""`).
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub key: Option<String>,
         /// `In`, `NotIn`, `Exists` or `DoesNotExist`, as written (`None` when not written).
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "go_value")]
         pub operator: Option<String>,
         /// The values; must be non-empty for `In`/`NotIn` and empty for `Exists`/`DoesNotExist`.
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -141,7 +141,26 @@ impl IntoPolicySetItem for CalicoTier {
     }
 }
 
+/// The tables of a [`PolicySet`], for the engine's updates.
+pub(crate) struct PolicySetParts<'a> {
+    pub(crate) network: &'a mut Vec<Policy>,
+    pub(crate) cluster: &'a mut Vec<ClusterPolicy>,
+    pub(crate) calico: &'a mut Vec<CalicoPolicy>,
+    pub(crate) network_sets: &'a mut Vec<CalicoNetworkSet>,
+    pub(crate) tiers: &'a mut Vec<CalicoTier>,
+}
+
 impl PolicySet {
+    pub(crate) fn parts_mut(&mut self) -> PolicySetParts<'_> {
+        PolicySetParts {
+            network: &mut self.network,
+            cluster: &mut self.cluster,
+            calico: &mut self.calico,
+            network_sets: &mut self.network_sets,
+            tiers: &mut self.tiers,
+        }
+    }
+
     /// An empty set.
     ///
     /// ```

@@ -45,7 +45,10 @@ pub use cnp::{
     UnknownChannel, is_cnp_domain_name, parse_cnp_cidr, validate_cluster_network_policy,
     validate_cluster_network_policy_in,
 };
-pub use meta::{TOTAL_ANNOTATION_SIZE_LIMIT, validate_object_meta};
+pub use meta::{
+    TOTAL_ANNOTATION_SIZE_LIMIT, validate_kube_finalizer_names, validate_object_meta,
+    validate_resource_version_on_create,
+};
 pub use names::{
     DNS1123_LABEL_MAX_LENGTH, DNS1123_SUBDOMAIN_MAX_LENGTH, LABEL_VALUE_MAX_LENGTH,
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
@@ -295,6 +298,12 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// Go's `unicode.IsPrint`, approximated as [`quote`] decides what to print: everything
+/// but control characters, whitespace other than the ASCII space, and format characters.
+pub(crate) fn is_go_print(c: char) -> bool {
+    c == ' ' || !(c.is_control() || c.is_whitespace() || is_format_char(c))
+}
+
 /// Unicode format characters (category Cf) that Go does not print.
 fn is_format_char(c: char) -> bool {
     matches!(u32::from(c),
@@ -305,8 +314,13 @@ fn is_format_char(c: char) -> bool {
         | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xf0000..=0x10ffff)
 }
 
-/// Validates a NetworkPolicy as the apiserver does on create: `metadata` first, then
-/// `spec`, every error reported.
+/// Validates a NetworkPolicy as the apiserver's validation does on create: `metadata`
+/// first, then `spec`, every error reported.
+///
+/// The storage's refusal of a `resourceVersion` on create, which comes after validation,
+/// is not part of it: an object read back from a cluster (`kubectl get -o json`) always
+/// carries one and was accepted. To ask whether a create request would succeed, run
+/// [`validate_resource_version_on_create`] too once this passes.
 ///
 /// ```
 /// let p = netpol::model::NetworkPolicy::new("default", "ok");
@@ -320,6 +334,7 @@ fn is_format_char(c: char) -> bool {
 /// ```
 pub fn validate_network_policy(policy: &NetworkPolicy) -> Result<(), ValidationErrors> {
     let mut errors = validate_object_meta(&policy.metadata, "metadata");
+    errors.extend(validate_kube_finalizer_names(&policy.metadata, "metadata"));
     errors.extend(validate_network_policy_spec(&policy.spec, "spec"));
     if errors.is_empty() {
         Ok(())

@@ -293,20 +293,26 @@ pub fn is_valid_port_num(port: i64) -> Vec<String> {
 }
 
 /// Checks an object name or `generateName` prefix the way `NameIsDNSSubdomain` does: with
-/// `prefix`, a trailing `-` is allowed (it is masked before the subdomain check).
+/// `prefix`, a trailing `-` is masked before the subdomain check. Upstream's
+/// `maskTrailingDash` replaces the last *two* bytes with `a` (`name[:len(name)-2] + "a"`),
+/// so `--` passes as `a`; a lone `-` (where Go's slice would be out of range and the
+/// request fails) is refused here.
 ///
 /// ```
 /// use netpol::validate::name_is_dns_subdomain;
 /// assert!(name_is_dns_subdomain("web-", true).is_empty());
+/// assert!(name_is_dns_subdomain("--", true).is_empty()); // masked to "a"
 /// assert!(!name_is_dns_subdomain("web-", false).is_empty());
+/// assert!(!name_is_dns_subdomain("-", true).is_empty());
 /// ```
 pub fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
-    match name.strip_suffix('-') {
-        Some(stripped) if prefix && name.len() > 1 => {
-            let mut masked = stripped.to_owned();
-            masked.push('a');
-            is_dns1123_subdomain(&masked)
-        }
-        _ => is_dns1123_subdomain(name),
+    if prefix && name.len() > 1 && name.ends_with('-') {
+        let bytes = name.as_bytes();
+        let mut masked = bytes.get(..bytes.len() - 2).unwrap_or_default().to_vec();
+        masked.push(b'a');
+        // Cutting two bytes may split a character: Go keeps the broken bytes, which no
+        // subdomain check accepts; U+FFFD is refused the same way.
+        return is_dns1123_subdomain(&String::from_utf8_lossy(&masked));
     }
+    is_dns1123_subdomain(name)
 }

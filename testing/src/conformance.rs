@@ -345,10 +345,24 @@ fn check_service_query(
     out: &mut dyn Write,
     summary: &mut Summary,
 ) -> std::io::Result<()> {
-    let answer = loaded
-        .services
-        .explain(evaluator, q.src, q.service, q.port, q.protocol);
     let index = q.index;
+    let answer = match loaded
+        .services
+        .answer(evaluator, &loaded.proxy, q.request())
+    {
+        Ok(a) => a,
+        Err(e) => {
+            summary.failed += 1;
+            if opts.json {
+                let line =
+                    serde_json::json!({"file": name, "index": index, "error": e.to_string()});
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(out, "{name}: queries[{index}]: cannot be answered: {e}")?;
+            }
+            return Ok(());
+        }
+    };
     if opts.json {
         let verdict = match answer.reachability {
             Reachability::All => "allow",

@@ -36,6 +36,46 @@
 //!   verdict each must get; every listed pod must be an endpoint, unlisted ones are not
 //!   checked. A query with both counts once and passes when both hold.
 //!
+//! Traffic from outside the cluster to Services (node ports, load-balancer IPs, external
+//! IPs) and the in-cluster cases kube-proxy translates alike (see
+//! [`service`](netpol::service) for the rules and their sources):
+//!
+//! - `nodes[].podCIDR` (string) or `nodes[].podCIDRs` (list, dual stack): the node's pod
+//!   subnets (`spec.podCIDR(s)`); `nodes[].tunnelIP` (string) or `nodes[].tunnelIPs`
+//!   (list): its overlay addresses as the plugin records them (Calico's
+//!   `projectcalico.org/IPv4IPIPTunnelAddr`). Together with the profile they give the
+//!   address a node masquerades Service traffic to
+//!   ([`ServiceMasquerade`](netpol::profile::ServiceMasquerade)): a profile that
+//!   masquerades to a tunnel address uses `tunnelIP`, else (flannel, canal) the network
+//!   address of `podCIDR`, else the node IP.
+//! - Services are read whole: `type` `NodePort`/`LoadBalancer`, `ports[].nodePort`,
+//!   `externalIPs`, `externalTrafficPolicy` and `internalTrafficPolicy` (`Cluster` when
+//!   absent), `loadBalancerSourceRanges`, `healthCheckNodePort`, `clusterIPs` (the first
+//!   is the primary family) and `status.loadBalancer.ingress[]` (`ip`, `hostname`,
+//!   `ipMode`, `VIP` when absent). Hostname-only and `ipMode: Proxy` entries are not
+//!   Service addresses: kube-proxy programs nothing for them.
+//! - `kubeProxy` (optional, top level): `{"masqueradeAll": true}` for kube-proxy's
+//!   `--masquerade-all`.
+//! - A query's `to` may also be:
+//!   - `{"service": "ns/name", "nodePort": true, "node": "node-1"}`: the Service's node
+//!     port dialled at that node's address; `port` is then the **node port**, and `node`
+//!     is required;
+//!   - `{"ip": "<load-balancer or external IP>", "node": "node-2"}`: `node` is where
+//!     traffic from outside arrives (the load balancer's or router's choice), required
+//!     when `from` is an outside address, refused when it is a pod (a pod's packet is
+//!     translated on its own node); `port` is the Service port;
+//!   - `{"ip": "<cluster IP>"}` of either family: the flow has that address's family;
+//!     `{"service": "ns/name"}` means the Service's primary family (`clusterIPs[0]`);
+//!     either may carry `node`, the node that routes an outside client's traffic to the
+//!     cluster IP (it then masquerades it);
+//!   - any other address (a `Proxy`-mode or hostname ingress point among them) stays an
+//!     outside address.
+//! - `expect` as for other Service queries; `noEndpoints` also when a traffic policy
+//!   leaves no endpoint (`externalTrafficPolicy: Local` at a node without one,
+//!   `internalTrafficPolicy: Local` on a client's node without one); traffic dropped by
+//!   `loadBalancerSourceRanges` is `deny`. For a `Local` policy only the endpoints it
+//!   keeps are endpoints of the query (`expectEndpoints` may list only those).
+//!
 //! ```
 //! use netpol_testing::scenario::Scenario;
 //! use netpol::service::Reachability;
@@ -81,12 +121,17 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use netpol::calico::{CalicoNetworkSet, CalicoPolicy, CalicoTier};
-use netpol::cluster::{Cluster, ContainerPort, Endpoint, Flow, NodeSpec, PodId, PodSpec};
+use netpol::cluster::{
+    CALICO_TUNNEL_ANNOTATIONS, Cluster, ContainerPort, Endpoint, Flow, NodeId, NodeSpec, PodId,
+    PodSpec,
+};
 use netpol::explain::Verdict;
 use netpol::model::{Labels, PolicyObject};
 use netpol::policy::{ClusterPolicy, Policy, PolicySet, Protocol};
 use netpol::profile::Profile;
-use netpol::service::{Reachability, Service, ServiceId, ServiceTable};
+use netpol::service::{
+    Reachability, Service, ServiceAddress, ServiceId, ServiceProxy, ServiceRequest, ServiceTable,
+};
 use netpol::validate::{ErrorKind, FieldError, validate_cluster_network_policy};
 
 /// A scenario as written.
@@ -131,6 +176,25 @@ pub struct Scenario {
     /// Policies the apiserver refuses, with a refused field each.
     #[serde(default)]
     pub expect_rejected: Vec<ExpectRejected>,
+    /// kube-proxy's configuration (absent: its defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_proxy: Option<KubeProxy>,
+}
+
+/// kube-proxy's flags that change a scenario's answers.
+///
+/// ```
+/// use netpol_testing::scenario::KubeProxy;
+/// let k: KubeProxy = serde_json::from_str(r#"{"masqueradeAll": true}"#)?;
+/// assert!(k.masquerade_all);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubeProxy {
+    /// `--masquerade-all`.
+    #[serde(default)]
+    pub masquerade_all: bool,
 }
 
 /// A namespace entry.
@@ -156,10 +220,12 @@ pub struct ScenarioNamespace {
 ///
 /// ```
 /// use netpol_testing::scenario::ScenarioNode;
-/// let node: ScenarioNode =
-///     serde_json::from_str(r#"{"name": "node-1", "ip": "192.168.0.11", "ips": ["fd00:10::11"]}"#)?;
+/// let node: ScenarioNode = serde_json::from_str(r#"{"name": "node-1", "ip": "192.168.0.11",
+///   "ips": ["fd00:10::11"], "podCIDR": "10.244.1.0/24", "tunnelIP": "10.244.1.64"}"#)?;
 /// assert_eq!(node.ip.as_deref(), Some("192.168.0.11"));
 /// assert_eq!(node.ips, ["fd00:10::11"]);
+/// assert_eq!(node.pod_cidr.as_deref(), Some("10.244.1.0/24"));
+/// assert_eq!(node.tunnel_ip.as_deref(), Some("10.244.1.64"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +241,18 @@ pub struct ScenarioNode {
     /// Node labels, for peers that select nodes.
     #[serde(default, skip_serializing_if = "Labels::is_empty")]
     pub labels: Labels,
+    /// The pod subnet (`spec.podCIDR`).
+    #[serde(default, rename = "podCIDR", skip_serializing_if = "Option::is_none")]
+    pub pod_cidr: Option<String>,
+    /// More pod subnets (dual stack), after `podCIDR`.
+    #[serde(default, rename = "podCIDRs", skip_serializing_if = "Vec::is_empty")]
+    pub pod_cidrs: Vec<String>,
+    /// The overlay address the plugin recorded.
+    #[serde(default, rename = "tunnelIP", skip_serializing_if = "Option::is_none")]
+    pub tunnel_ip: Option<String>,
+    /// More overlay addresses, after `tunnelIP`.
+    #[serde(default, rename = "tunnelIPs", skip_serializing_if = "Vec::is_empty")]
+    pub tunnel_ips: Vec<String>,
 }
 
 /// A pod entry.
@@ -239,17 +317,23 @@ pub struct ScenarioPort {
 }
 
 /// One side of a query: `"ns/name"`, `{"ip": "..."}` (as a destination optionally with the
-/// DNS name the source resolved it from, `{"ip": "...", "domain": "..."}`),
-/// `{"node": "name"}`, or (as a destination) `{"service": "ns/name"}`.
+/// DNS name the source resolved it from, `{"ip": "...", "domain": "..."}`, or with the
+/// node receiving it, `{"ip": "...", "node": "..."}`), `{"node": "name"}`, or (as a
+/// destination) `{"service": "ns/name"}` (optionally with `"nodePort": true` and
+/// `"node"`).
 ///
 /// ```
 /// use netpol_testing::scenario::ScenarioEndpoint;
 /// let pod: ScenarioEndpoint = serde_json::from_str(r#""prod/api""#)?;
 /// assert_eq!(pod, ScenarioEndpoint::Pod("prod/api".into()));
 /// let dns: ScenarioEndpoint = serde_json::from_str(r#"{"ip": "8.8.8.8"}"#)?;
-/// assert_eq!(dns, ScenarioEndpoint::Ip { ip: "8.8.8.8".into(), domain: None });
+/// assert_eq!(dns, ScenarioEndpoint::Ip { ip: "8.8.8.8".into(), domain: None, node: None });
 /// let svc: ScenarioEndpoint = serde_json::from_str(r#"{"service": "kube-system/kube-dns"}"#)?;
-/// assert!(matches!(svc, ScenarioEndpoint::Service { .. }));
+/// assert!(matches!(svc, ScenarioEndpoint::Service { node_port: false, .. }));
+/// let np: ScenarioEndpoint = serde_json::from_str(r#"{"service": "shop/web", "nodePort": true, "node": "node-1"}"#)?;
+/// assert!(matches!(np, ScenarioEndpoint::Service { node_port: true, node: Some(_), .. }));
+/// let node: ScenarioEndpoint = serde_json::from_str(r#"{"node": "node-1"}"#)?;
+/// assert_eq!(node, ScenarioEndpoint::Node { node: "node-1".into() });
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,23 +341,38 @@ pub struct ScenarioPort {
 pub enum ScenarioEndpoint {
     /// A pod, `namespace/name`.
     Pod(String),
-    /// An outside address.
+    /// A Service by `namespace/name` (destinations only).
+    Service {
+        /// `namespace/name`.
+        service: String,
+        /// Whether the Service's node port is dialled (at `node`).
+        #[serde(
+            default,
+            rename = "nodePort",
+            skip_serializing_if = "std::ops::Not::not"
+        )]
+        node_port: bool,
+        /// The node whose node port is dialled, or that receives an outside client's
+        /// traffic to the cluster IP.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+    },
+    /// An address: outside the pod network, or one of a Service's.
     Ip {
         /// The address.
         ip: String,
         /// The name the source resolved the address from (destinations only).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         domain: Option<String>,
+        /// The node receiving traffic from outside to a Service address (destinations
+        /// only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
     },
     /// A node's host network.
     Node {
         /// The node name.
         node: String,
-    },
-    /// A Service by `namespace/name` (destinations only).
-    Service {
-        /// `namespace/name`.
-        service: String,
     },
 }
 
@@ -567,6 +666,7 @@ impl LoadedQuery {
 /// let q = &loaded.service_queries[0];
 /// assert_eq!(q.service, loaded.services.lookup("prod", "web").unwrap());
 /// assert_eq!((q.port, q.expect), (80, Some(Expect::Allow)));
+/// assert_eq!(q.address, netpol::service::ServiceAddress::Name);
 /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -577,7 +677,12 @@ pub struct LoadedServiceQuery {
     pub src: Endpoint,
     /// The Service.
     pub service: ServiceId,
-    /// The Service port (for a headless Service, the port connected to on the pods).
+    /// The address dialled.
+    pub address: ServiceAddress,
+    /// The node receiving traffic from outside, when given.
+    pub node: Option<NodeId>,
+    /// The port dialled: the Service port (for a headless Service, the port connected to
+    /// on the pods), or the node port.
     pub port: u16,
     /// The protocol.
     pub protocol: Protocol,
@@ -585,6 +690,40 @@ pub struct LoadedServiceQuery {
     pub expect: Option<Expect>,
     /// Expected verdicts of some endpoints, by pod.
     pub expect_endpoints: Vec<(PodId, Verdict)>,
+}
+
+impl LoadedServiceQuery {
+    /// The query as a request to [`ServiceTable::answer`].
+    ///
+    /// ```
+    /// # use netpol_testing::scenario::Scenario;
+    /// let loaded = Scenario::from_json(r#"{
+    ///   "nodes": [{"name": "node-1", "ip": "192.168.0.11"}],
+    ///   "pods": [{"namespace": "prod", "name": "web", "labels": {"app": "web"}, "ip": "10.244.1.5", "node": "node-1"}],
+    ///   "services": [{"metadata": {"name": "web", "namespace": "prod"},
+    ///                 "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+    ///                          "ports": [{"port": 80, "nodePort": 30080}]}}],
+    ///   "queries": [{"from": {"ip": "203.0.113.7"}, "to": {"service": "prod/web", "nodePort": true, "node": "node-1"},
+    ///                "port": 30080, "expect": "allow"}]
+    /// }"#)?.load()?;
+    /// let q = &loaded.service_queries[0];
+    /// let answer = loaded.services.answer(&netpol::engine::Engine::build(&loaded.cluster, &[]), &loaded.proxy, q.request()).unwrap();
+    /// assert_eq!(answer.received_by.as_deref(), Some("node-1"));
+    /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
+    /// ```
+    pub fn request(&self) -> ServiceRequest {
+        let r = ServiceRequest::new(
+            self.src,
+            self.service,
+            self.address,
+            self.port,
+            self.protocol,
+        );
+        match self.node {
+            Some(n) => r.received_by(n),
+            None => r,
+        }
+    }
 }
 
 /// A query of either kind, by reference; see [`LoadedScenario::queries_in_order`].
@@ -635,6 +774,8 @@ pub struct LoadedScenario {
     pub services: ServiceTable,
     /// The profile to evaluate with.
     pub profile: Profile,
+    /// How Service traffic is translated: the profile's plugin and `kubeProxy`.
+    pub proxy: ServiceProxy,
 }
 
 impl LoadedScenario {
@@ -843,6 +984,19 @@ impl Scenario {
             let mut spec = NodeSpec::new(node.name.clone());
             spec.ips = ips;
             spec.labels = node.labels.clone();
+            for (j, text) in node.pod_cidr.iter().chain(&node.pod_cidrs).enumerate() {
+                let net = text.parse().map_err(|_| {
+                    invalid(
+                        format!("nodes[{i}].podCIDRs[{j}]"),
+                        format!("\"{text}\" is not a CIDR"),
+                    )
+                })?;
+                spec.pod_cidrs.push(net);
+            }
+            for (j, text) in node.tunnel_ip.iter().chain(&node.tunnel_ips).enumerate() {
+                spec.tunnel_ips
+                    .push(parse_ip(&format!("nodes[{i}].tunnelIPs[{j}]"), text)?);
+            }
             builder = builder.add_node(spec);
         }
         for (i, pod) in self.pods.iter().enumerate() {
@@ -898,11 +1052,19 @@ impl Scenario {
                     value: None,
                     detail: e.message,
                 }],
+                // A scenario's policies are created: after validation, the storage refuses
+                // a `resourceVersion`.
                 Ok(PolicyObject::NetworkPolicy(written)) => match Policy::new(&written) {
-                    Ok(policy) => {
-                        policies.push(policy);
-                        Vec::new()
-                    }
+                    Ok(policy) => match netpol::validate::validate_resource_version_on_create(
+                        &written.metadata,
+                        "metadata",
+                    ) {
+                        Some(e) => vec![e],
+                        None => {
+                            policies.push(policy);
+                            Vec::new()
+                        }
+                    },
                     Err(errs) => errs.0,
                 },
                 Ok(PolicyObject::ClusterNetworkPolicy(written)) => {
@@ -979,21 +1141,57 @@ impl Scenario {
             let protocol =
                 parse_protocol(&format!("queries[{i}].protocol"), q.protocol.as_deref())?;
             let to_path = format!("queries[{i}].to");
-            let service =
-                match &q.to {
-                    ScenarioEndpoint::Service { service } => {
-                        let (ns, name) = service.split_once('/').ok_or_else(|| {
-                            invalid(&to_path, format!("\"{service}\" is not namespace/name"))
+            let node_named = |name: &Option<String>| -> Result<Option<NodeId>, ScenarioError> {
+                name.as_ref()
+                    .map(|n| {
+                        cluster
+                            .node_id(n)
+                            .ok_or_else(|| invalid(&to_path, format!("no node \"{n}\"")))
+                    })
+                    .transpose()
+            };
+            let service = match &q.to {
+                ScenarioEndpoint::Service {
+                    service,
+                    node_port,
+                    node,
+                } => {
+                    let (ns, name) = service.split_once('/').ok_or_else(|| {
+                        invalid(&to_path, format!("\"{service}\" is not namespace/name"))
+                    })?;
+                    let id = services
+                        .lookup(ns, name)
+                        .ok_or_else(|| invalid(&to_path, format!("no service \"{service}\"")))?;
+                    let node = node_named(node)?;
+                    if *node_port {
+                        let at = node.ok_or_else(|| {
+                            invalid(&to_path, "a node port is dialled at a node: give \"node\"")
                         })?;
-                        Some(services.lookup(ns, name).ok_or_else(|| {
-                            invalid(&to_path, format!("no service \"{service}\""))
-                        })?)
+                        Some((id, ServiceAddress::NodePort(at), None))
+                    } else {
+                        Some((id, ServiceAddress::Name, node))
                     }
-                    ScenarioEndpoint::Ip { ip, .. } => services.lookup_ip(parse_ip(&to_path, ip)?),
-                    _ => None,
-                };
+                }
+                ScenarioEndpoint::Ip { ip, node, .. } => {
+                    let ip = parse_ip(&to_path, ip)?;
+                    let node = node_named(node)?;
+                    match services.lookup_address(ip, port, protocol) {
+                        Some((id, address)) => Some((id, address, node)),
+                        None if node.is_some() => {
+                            return Err(invalid(
+                                &to_path,
+                                format!(
+                                    "{ip} is no Service's address: \"node\" applies to Service addresses only"
+                                ),
+                            ));
+                        }
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
             match service {
-                Some(service) => {
+                Some((service, address, node)) => {
                     let mut expect_endpoints = Vec::new();
                     for (key, verdict) in q.expect_endpoints.iter().flatten() {
                         let path = format!("queries[{i}].expectEndpoints");
@@ -1009,6 +1207,8 @@ impl Scenario {
                         index: i,
                         src,
                         service,
+                        address,
+                        node,
                         port,
                         protocol,
                         expect: q.expect,
@@ -1045,6 +1245,8 @@ impl Scenario {
                 }
             }
         }
+        let proxy = ServiceProxy::new(&profile)
+            .with_masquerade_all(self.kube_proxy.as_ref().is_some_and(|k| k.masquerade_all));
         Ok(LoadedScenario {
             cluster,
             policies,
@@ -1053,6 +1255,7 @@ impl Scenario {
             service_queries,
             services,
             profile,
+            proxy,
         })
     }
 }
@@ -1061,7 +1264,8 @@ impl Scenario {
     /// The scenario's cluster as the API objects `kubectl get ns,nodes,pods,svc -o json`
     /// lists (`v1` Namespace, Node, Pod and Service objects, in that order), for the
     /// library's [`netpol::cluster::ClusterObjects`] and for `netpol serve`: namespaces with
-    /// their labels, nodes with their addresses as `InternalIP`s and their labels, pods
+    /// their labels, nodes with their addresses as `InternalIP`s, their labels, their pod
+    /// subnets in `spec.podCIDRs` and their tunnel addresses in Calico's annotations, pods
     /// with their labels, `nodeName`, `serviceAccountName`, one container declaring their
     /// ports, phase `Running` and their addresses in `status.podIPs`.
     ///
@@ -1092,9 +1296,29 @@ impl Scenario {
                 .chain(&node.ips)
                 .map(|ip| json!({"type": "InternalIP", "address": ip}))
                 .collect();
-            out.push(json!({"apiVersion": "v1", "kind": "Node",
+            let mut object = json!({"apiVersion": "v1", "kind": "Node",
                             "metadata": {"name": node.name, "labels": node.labels},
-                            "status": {"addresses": addresses}}));
+                            "status": {"addresses": addresses}});
+            let cidrs: Vec<&String> = node.pod_cidr.iter().chain(&node.pod_cidrs).collect();
+            if let Some(first) = cidrs.first() {
+                object["spec"] = json!({"podCIDR": first, "podCIDRs": cidrs});
+            }
+            // Calico's annotations: the first IPv4 tunnel address as its IPIP one, the
+            // first IPv6 one as its VXLAN one.
+            let tunnels: Vec<&String> = node.tunnel_ip.iter().chain(&node.tunnel_ips).collect();
+            let v4 = tunnels.iter().find(|t| !t.contains(':'));
+            let v6 = tunnels.iter().find(|t| t.contains(':'));
+            let mut annotations = serde_json::Map::new();
+            if let Some(a) = v4 {
+                annotations.insert(CALICO_TUNNEL_ANNOTATIONS[0].to_owned(), json!(a));
+            }
+            if let Some(a) = v6 {
+                annotations.insert(CALICO_TUNNEL_ANNOTATIONS[2].to_owned(), json!(a));
+            }
+            if !annotations.is_empty() {
+                object["metadata"]["annotations"] = serde_json::Value::Object(annotations);
+            }
+            out.push(object);
         }
         for pod in &self.pods {
             let ports: Vec<serde_json::Value> = pod
@@ -1177,7 +1401,13 @@ impl Scenario {
             ScenarioEndpoint::Pod(p) => p.clone(),
             ScenarioEndpoint::Ip { ip, .. } => ip.clone(),
             ScenarioEndpoint::Node { node } => format!("node/{node}"),
-            ScenarioEndpoint::Service { service } => format!("svc/{service}"),
+            // A node port is dialled at its node.
+            ScenarioEndpoint::Service {
+                node_port: true,
+                node: Some(node),
+                ..
+            } => format!("node/{node}"),
+            ScenarioEndpoint::Service { service, .. } => format!("svc/{service}"),
         };
         for (i, q) in self.queries.iter().cycle().take(decides).enumerate() {
             let mut line = json!({"id": i + 1, "op": "decide", "from": side(&q.from),
@@ -1239,7 +1469,7 @@ fn resolve(cluster: &Cluster, path: &str, e: &ScenarioEndpoint) -> Result<Endpoi
             .node_id(node)
             .map(Endpoint::Node)
             .ok_or_else(|| invalid(path, format!("no node \"{node}\""))),
-        ScenarioEndpoint::Service { service } => Err(invalid(
+        ScenarioEndpoint::Service { service, .. } => Err(invalid(
             path,
             format!("service \"{service}\" can only be a destination"),
         )),

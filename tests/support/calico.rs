@@ -23,6 +23,17 @@ use super::NAMESPACES;
 const KEYS: &[&str] = &["app", "tier", "env"];
 const VALUES: &[&str] = &["x", "y", "z"];
 pub const TIERS: &[&str] = &["default", "security", "platform"];
+/// Selector terms over the labels Calico adds to endpoints.
+const CALICO_TERMS: &[&str] = &[
+    "has(pcns.app)",
+    "pcns.app == 'x'",
+    "projectcalico.org/namespace == 'a'",
+    "has(projectcalico.org/serviceaccount)",
+    "projectcalico.org/serviceaccount == 'api'",
+    "pcsa.projectcalico.org/name == 'web'",
+    "pcns.kubernetes.io/metadata.name == 'b'",
+    "has(projectcalico.org/orchestrator)",
+];
 const SERVICE_ACCOUNTS: &[&str] = &["default", "api", "web"];
 const PORT_NAMES: &[&str] = &["http", "dns", "web"];
 const NETS_V4: &[&str] = &[
@@ -60,6 +71,8 @@ pub fn selector() -> impl Strategy<Value = String> {
             .prop_map(|(k, v)| format!("{k} not in {{{}}}", quoted(&v))),
         (pick(KEYS), pick(VALUES)).prop_map(|(k, v)| format!("{k} starts with '{v}'")),
         (pick(KEYS), pick(VALUES)).prop_map(|(k, v)| format!("{k} contains '{v}'")),
+        // Keys Calico itself gives endpoints (and pods may spoof).
+        pick(CALICO_TERMS),
     ];
     leaf.prop_recursive(2, 6, 3, |inner| {
         prop_oneof![
@@ -575,4 +588,322 @@ pub fn raw_object() -> impl Strategy<Value = serde_json::Value> {
         }
         v
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Clusters and policy sets for the Felix property tests
+// ---------------------------------------------------------------------------------------
+
+/// Service accounts pods run as: short ones, and one whose name is too long (63
+/// characters) for Calico's `projectcalico.org/serviceaccount` label.
+pub const POD_SERVICE_ACCOUNTS: &[&str] = &[
+    "default",
+    "api",
+    "web",
+    "a-service-account-name-of-exactly-sixty-three-characters-xxxxxx",
+];
+
+/// Labels a pod may carry over Calico's own keys. Left out: a pod's own `pcns.` label,
+/// which hides its namespace's label of that key from every selector under Felix; the
+/// engine honours that for Calico's own selectors but matches the namespace selectors of
+/// Kubernetes NetworkPolicy and ClusterNetworkPolicy against the namespace's labels
+/// (engine disagreement: "a pod's own pcns. labels and converted namespace selectors").
+const SPOOFED: &[(&str, &str)] = &[
+    ("projectcalico.org/namespace", "a"),
+    ("projectcalico.org/serviceaccount", "api"),
+    ("pcsa.projectcalico.org/name", "web"),
+];
+
+/// A cluster like [`super::cluster`], whose pods also run as service accounts and
+/// sometimes carry labels over the keys Calico adds, and always have an address.
+pub fn felix_cluster() -> impl Strategy<Value = netpol::cluster::Cluster> {
+    use netpol::cluster::{Cluster, ContainerPort, NodeSpec, PodSpec};
+    (
+        vec(super::labels(), NAMESPACES.len()),
+        vec(
+            (
+                super::pod_gen(),
+                proptest::sample::select(POD_SERVICE_ACCOUNTS),
+                option::weighted(0.2, proptest::sample::select(SPOOFED)),
+            ),
+            1..7,
+        ),
+        any::<bool>(),
+        vec(super::labels(), super::NODE_V4.len()),
+    )
+        .prop_map(|(ns_labels, pods, node_v6, node_labels)| {
+            let mut b = Cluster::builder();
+            for (name, labels) in NAMESPACES.iter().zip(ns_labels) {
+                b = b.namespace(*name, labels);
+            }
+            for ((i, ip), labels) in super::NODE_V4.iter().enumerate().zip(node_labels) {
+                let mut node = NodeSpec::new(format!("n{i}")).ip(ip.parse().unwrap());
+                if node_v6 {
+                    node = node.ip(format!("fd00:ffff::{}", i + 1).parse().unwrap());
+                }
+                node.labels = labels;
+                b = b.add_node(node);
+            }
+            for (i, (p, sa, spoof)) in pods.into_iter().enumerate() {
+                let mut spec = PodSpec::new(p.ns, format!("pod{i}")).service_account(sa);
+                spec.labels = p.labels;
+                if let Some((k, v)) = spoof {
+                    spec.labels.insert(k.to_string(), v.to_string());
+                }
+                let mut ips: Vec<std::net::IpAddr> =
+                    p.v4.iter().map(|s| s.parse().unwrap()).collect();
+                if let Some(v6) = p.v6 {
+                    let v6: std::net::IpAddr = v6.parse().unwrap();
+                    if p.v6_first {
+                        ips.insert(0, v6);
+                    } else {
+                        ips.push(v6);
+                    }
+                }
+                if ips.is_empty() {
+                    // Felix never sees a pod without an address (Calico drops it before
+                    // it becomes an endpoint): give it one.
+                    let pool = super::POD_V4;
+                    ips.push(pool[i % pool.len()].parse().unwrap());
+                }
+                spec.ips = ips;
+                spec.node = p.node.map(|n| format!("n{n}"));
+                spec.ports = p
+                    .ports
+                    .into_iter()
+                    .map(|(n, port, proto)| ContainerPort::named(n, port, proto))
+                    .collect();
+                b = b.pod(spec);
+            }
+            b.build().unwrap()
+        })
+}
+
+/// Where a generated Calico policy goes: as written, or moved to a built-in
+/// ClusterNetworkPolicy tier, or given the order of Kubernetes NetworkPolicies.
+#[derive(Debug, Clone, Copy)]
+enum Placement {
+    AsWritten,
+    Tier(&'static str),
+    Order1000,
+}
+
+fn placement() -> impl Strategy<Value = Placement> {
+    prop_oneof![
+        6 => Just(Placement::AsWritten),
+        1 => Just(Placement::Tier("kube-admin")),
+        1 => Just(Placement::Tier("kube-baseline")),
+        2 => Just(Placement::Order1000),
+    ]
+}
+
+fn place(tier: &mut Option<String>, order: &mut Option<f64>, at: Placement) {
+    match at {
+        Placement::AsWritten => {}
+        Placement::Tier(t) => *tier = Some(t.to_owned()),
+        Placement::Order1000 => *order = Some(1000.0),
+    }
+}
+
+/// Left out of the Felix properties, as the engine disagrees with Felix there:
+///
+/// - `ipVersion` (engine disagreement: "ipVersion ignored"): Felix renders a rule only
+///   for its IP version; the engine lets an `ipVersion: 6` rule match IPv4 flows (unless
+///   some rule of the policy has `ipVersion: 4`).
+/// - `notNets` on a rule without positive `nets` (engine disagreement: "notNets of the
+///   other family only"): Felix drops a rule for flows of a family its `notNets` hold
+///   none of; the engine does not. With positive `nets` of the same family the rule is
+///   dropped for the other family by those, which the engine does.
+/// - On an undecidable rule (source ports, `services`, `notICMP`), `nets` and `notNets`
+///   too (engine disagreement: "unsupported rules of the other family"): the engine lists
+///   such a rule as unsupported for flows of a family it can never match.
+fn avoid_family_disagreements(rules: Option<&mut Vec<Rule>>) {
+    for r in rules.into_iter().flatten() {
+        r.ip_version = None;
+        let source_ports = r
+            .source
+            .as_ref()
+            .is_some_and(|s| s.ports.is_some() || s.not_ports.is_some());
+        let services = [r.source.as_ref(), r.destination.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|s| s.services.is_some());
+        let undecidable = source_ports || services || r.not_icmp.is_some();
+        // Named destination ports on a side with a positive selector: Felix matches the
+        // pods that selector matches and that declare the port; the engine also matches
+        // a pod that does not match the selector but whose address lies in a network set
+        // that does (engine disagreement: "named ports and network sets").
+        if let Some(dst) = r.destination.as_mut() {
+            let selective = dst.selector.is_some()
+                || dst.not_selector.is_some()
+                || dst.namespace_selector.is_some()
+                || dst.service_accounts.is_some();
+            if selective {
+                for list in [&mut dst.ports, &mut dst.not_ports] {
+                    if let Some(l) = list.as_mut() {
+                        l.retain(|p| !matches!(p.parse(), Ok(netpol::calico::PortValue::Name(_))));
+                        if l.is_empty() {
+                            *list = None;
+                        }
+                    }
+                }
+            }
+        }
+        let has_nets = [r.source.as_ref(), r.destination.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|s| s.nets.as_ref().is_some_and(|n| !n.is_empty()));
+        for side in [r.source.as_mut(), r.destination.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if undecidable || !has_nets {
+                side.not_nets = None;
+            }
+            if undecidable {
+                side.nets = None;
+            }
+        }
+    }
+}
+
+/// Clears the criteria of a rule whose bit in `mask` is 0, so that generated rules
+/// (each criterion present half the time as written) match flows often enough.
+fn thin(rules: Option<&mut Vec<Rule>>, masks: &[u32]) {
+    for (r, mask) in rules.into_iter().flatten().zip(masks) {
+        let keep = |bit: u32| mask & (1 << bit) != 0;
+        for (i, side) in [r.source.as_mut(), r.destination.as_mut()]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(side) = side else { continue };
+            let base = 8 * u32::try_from(i).unwrap();
+            if !keep(base) {
+                side.nets = None;
+            }
+            if !keep(base + 1) {
+                side.not_nets = None;
+            }
+            if !keep(base + 2) {
+                side.selector = None;
+            }
+            if !keep(base + 3) {
+                side.not_selector = None;
+            }
+            if !keep(base + 4) {
+                side.namespace_selector = None;
+            }
+            if !keep(base + 5) {
+                side.ports = None;
+            }
+            if !keep(base + 6) {
+                side.not_ports = None;
+            }
+            if !keep(base + 7) {
+                side.service_accounts = None;
+            }
+        }
+        if !keep(16) {
+            r.not_protocol = None;
+        }
+        if !keep(17) {
+            r.not_icmp = None;
+        }
+    }
+}
+
+/// Masks for [`thin`]: each criterion kept with probability 1/4.
+fn masks() -> impl Strategy<Value = Vec<u32>> {
+    vec((any::<u32>(), any::<u32>()).prop_map(|(a, b)| a & b), 6)
+}
+
+/// Thins and adjusts the rules of a written spec for the Felix properties.
+fn adjust(ingress: Option<&mut Vec<Rule>>, egress: Option<&mut Vec<Rule>>, masks: &[u32]) {
+    let (first, second) = masks.split_at(3);
+    if let Some(rules) = ingress {
+        thin(Some(rules), first);
+        avoid_family_disagreements(Some(rules));
+    }
+    if let Some(rules) = egress {
+        thin(Some(rules), second);
+        avoid_family_disagreements(Some(rules));
+    }
+}
+
+/// A normalised Calico policy of either kind, placed, its rules thinned.
+fn placed_policy() -> impl Strategy<Value = CalicoPolicy> {
+    prop_oneof![
+        (network_policy(), placement(), masks()).prop_map(|(mut p, at, masks)| {
+            if let Some(s) = p.spec.as_mut() {
+                place(&mut s.tier, &mut s.order, at);
+                adjust(s.ingress.as_mut(), s.egress.as_mut(), &masks);
+            }
+            CalicoPolicy::new(&p).expect("generated policies are valid")
+        }),
+        (
+            global_network_policy(),
+            placement(),
+            masks(),
+            proptest::bool::weighted(0.25)
+        )
+            .prop_map(|(mut p, at, masks, host_only)| {
+                if let Some(s) = p.spec.as_mut() {
+                    // Policies for host endpoints only, now and then.
+                    if !host_only {
+                        s.do_not_track = None;
+                        s.pre_dnat = None;
+                    }
+                    place(&mut s.tier, &mut s.order, at);
+                    adjust(s.ingress.as_mut(), s.egress.as_mut(), &masks);
+                }
+                CalicoPolicy::new(&p).expect("generated policies are valid")
+            }),
+    ]
+}
+
+/// Every kind together, as a cluster could hold them: Kubernetes NetworkPolicies,
+/// ClusterNetworkPolicies the CRD accepts, Calico policies (one per name, namespace and
+/// kind; a `projectcalico.org/v3` one only in a tier that exists, as Calico's API
+/// server requires), network sets (one per name and namespace) and Tiers (one per name).
+pub fn felix_policy_set() -> impl Strategy<Value = netpol::policy::PolicySet> {
+    use netpol::policy::PolicySet;
+    (
+        super::written_policies(3),
+        (0..=3usize).prop_flat_map(|n| {
+            (0..n)
+                .map(super::tiers::valid_cluster_policy)
+                .collect::<Vec<_>>()
+        }),
+        vec(placed_policy(), 0..8),
+        vec(network_set(), 0..4),
+        vec(tier(), 0..4),
+    )
+        .prop_map(|(np, cnp, calico, sets, tiers)| {
+            let mut set: PolicySet = super::accept(&np).into_iter().collect();
+            set.extend(cnp);
+            let mut kept_tiers: Vec<CalicoTier> = Vec::new();
+            for t in tiers {
+                if !kept_tiers.iter().any(|k| k.name() == t.name()) {
+                    kept_tiers.push(t);
+                }
+            }
+            let mut keys = Vec::new();
+            for p in calico {
+                let key = (p.kind(), p.key());
+                if keys.contains(&key) || p.missing_tier(&kept_tiers).is_some() {
+                    continue;
+                }
+                keys.push(key);
+                set.push(p);
+            }
+            let mut set_keys = Vec::new();
+            for s in sets {
+                if !set_keys.contains(&s.key()) {
+                    set_keys.push(s.key());
+                    set.push(s);
+                }
+            }
+            set.extend(kept_tiers);
+            set
+        })
 }

@@ -267,6 +267,33 @@ fn pod_gen() -> impl Strategy<Value = PodGen> {
         })
 }
 
+/// A pod named `name`, as [`cluster`] makes them.
+pub fn pod_spec(name: String) -> impl Strategy<Value = PodSpec> {
+    pod_gen().prop_map(move |p| to_spec(p, name.clone()))
+}
+
+fn to_spec(p: PodGen, name: String) -> PodSpec {
+    let mut spec = PodSpec::new(p.ns, name);
+    spec.labels = p.labels;
+    let mut ips: Vec<IpAddr> = p.v4.iter().map(|s| s.parse().unwrap()).collect();
+    if let Some(v6) = p.v6 {
+        let v6: IpAddr = v6.parse().unwrap();
+        if p.v6_first {
+            ips.insert(0, v6);
+        } else {
+            ips.push(v6);
+        }
+    }
+    spec.ips = ips;
+    spec.node = p.node.map(|n| format!("n{n}"));
+    spec.ports = p
+        .ports
+        .into_iter()
+        .map(|(n, port, proto)| ContainerPort::named(n, port, proto))
+        .collect();
+    spec
+}
+
 pub fn cluster() -> impl Strategy<Value = Cluster> {
     (
         vec(labels(), NAMESPACES.len()),
@@ -288,27 +315,9 @@ pub fn cluster() -> impl Strategy<Value = Cluster> {
                 b = b.add_node(node);
             }
             for (i, p) in pods.into_iter().enumerate() {
-                let mut spec = PodSpec::new(p.ns, format!("pod{i}"));
-                spec.labels = p.labels;
-                let mut ips: Vec<IpAddr> = p.v4.iter().map(|s| s.parse().unwrap()).collect();
-                if let Some(v6) = p.v6 {
-                    let v6: IpAddr = v6.parse().unwrap();
-                    if p.v6_first {
-                        ips.insert(0, v6);
-                    } else {
-                        ips.push(v6);
-                    }
-                }
-                spec.ips = ips;
-                spec.node = p.node.map(|n| format!("n{n}"));
                 // Duplicate names are allowed here on purpose: the API refuses them, but
                 // a cluster model built from odd input must still be decided consistently.
-                spec.ports = p
-                    .ports
-                    .into_iter()
-                    .map(|(n, port, proto)| ContainerPort::named(n, port, proto))
-                    .collect();
-                b = b.pod(spec);
+                b = b.pod(to_spec(p, format!("pod{i}")));
             }
             b.build().unwrap()
         })

@@ -16,7 +16,9 @@ use netpol::cluster::{BuiltCluster, Cluster, Endpoint, Flow};
 use netpol::explain::Explanation;
 use netpol::policy::{PolicySet, Protocol};
 use netpol::profile::Profile;
-use netpol::service::{ServiceId, ServiceTable, ServiceVerdict};
+use netpol::service::{
+    ServiceAddress, ServiceId, ServiceProxy, ServiceRequest, ServiceTable, ServiceVerdict,
+};
 use serde::Serialize;
 
 use crate::input::{Issue, Manifests, Position, Severity};
@@ -145,12 +147,9 @@ pub fn resolve(cluster: &Cluster, text: &str) -> Result<Endpoint, String> {
     }
 }
 
-/// Resolves TO as a Service when it is `svc/NS/NAME` (`service/NS/NAME`) or one of the
-/// Services' cluster IPs; `None` when it is neither.
+/// Resolves TO as a Service when it is `svc/NS/NAME` (`service/NS/NAME`); `None` when it
+/// is not.
 pub fn resolve_service(table: &ServiceTable, text: &str) -> Option<Result<ServiceId, String>> {
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return table.lookup_ip(ip).map(Ok);
-    }
     let rest = text
         .strip_prefix("svc/")
         .or_else(|| text.strip_prefix("service/"))?;
@@ -167,37 +166,78 @@ pub fn resolve_service(table: &ServiceTable, text: &str) -> Option<Result<Servic
 pub enum Question {
     /// Between endpoints.
     Flow(Flow<'static>),
-    /// To a Service: source, Service, Service port, protocol.
-    Service(Endpoint, ServiceId, u16, Protocol),
+    /// To a Service, through one of its addresses.
+    Service(ServiceRequest),
 }
 
 impl Question {
-    /// Resolves FROM, TO and the port against the cluster and its Services.
+    /// Resolves FROM, TO and the port against the cluster and its Services. TO is a
+    /// Service when it is `svc/NS/NAME`, one of a Service's addresses (cluster IP,
+    /// load-balancer IP in VIP mode, external IP) with PORT its port, or a node
+    /// (`node/NAME` or its address) with PORT one of the Services' node ports. `node` is
+    /// the node receiving traffic from outside (`--node`): required for an outside
+    /// client of a load-balancer or external IP, refused for anything but a Service
+    /// address.
     pub fn resolve(
         built: &BuiltCluster,
         from: &str,
         to: &str,
         (port, protocol): (u16, Protocol),
+        node: Option<&str>,
     ) -> Result<Question, String> {
-        let src = resolve(&built.cluster, from)?;
-        match resolve_service(&built.services, to) {
-            Some(service) => service.map(|id| Question::Service(src, id, port, protocol)),
-            None => resolve(&built.cluster, to)
-                .map(|dst| Question::Flow(Flow::new(src, dst, port, protocol))),
+        let cluster = &built.cluster;
+        let table = &built.services;
+        let src = resolve(cluster, from)?;
+        let node = match node {
+            None => None,
+            Some(name) => Some(
+                cluster
+                    .node_id(name)
+                    .ok_or_else(|| format!("--node {name:?}: no node {name:?} was read"))?,
+            ),
+        };
+        let request = |id: ServiceId, address: ServiceAddress| {
+            let r = ServiceRequest::new(src, id, address, port, protocol);
+            Question::Service(match node {
+                Some(n) => r.received_by(n),
+                None => r,
+            })
+        };
+        if let Some(service) = resolve_service(table, to) {
+            return service.map(|id| request(id, ServiceAddress::Name));
         }
+        if let Ok(ip) = to.parse::<IpAddr>() {
+            if let Some((id, address)) = table.lookup_address(ip, port, protocol) {
+                return Ok(request(id, address));
+            }
+        }
+        let dst = resolve(cluster, to)?;
+        if let Endpoint::Node(n) = dst {
+            if let Some(id) = table.lookup_node_port(port, protocol) {
+                return Ok(request(id, ServiceAddress::NodePort(n)));
+            }
+        }
+        if node.is_some() {
+            return Err(format!(
+                "{to:?} is no Service address: --node applies to traffic to a Service"
+            ));
+        }
+        Ok(Question::Flow(Flow::new(src, dst, port, protocol)))
     }
 
-    /// The answer with `evaluator`.
+    /// The answer with `evaluator`, Services translated by `proxy`.
     pub fn answer<E: netpol::explain::Evaluator + ?Sized>(
         self,
         evaluator: &E,
+        proxy: &ServiceProxy,
         services: &ServiceTable,
-    ) -> Answer {
+    ) -> Result<Answer, String> {
         match self {
-            Question::Flow(f) => Answer::Flow(Box::new(evaluator.explain(f))),
-            Question::Service(src, id, port, protocol) => {
-                Answer::Service(services.explain(evaluator, src, id, port, protocol))
-            }
+            Question::Flow(f) => Ok(Answer::Flow(Box::new(evaluator.explain(f)))),
+            Question::Service(request) => services
+                .answer(evaluator, proxy, request)
+                .map(Answer::Service)
+                .map_err(|e| e.to_string()),
         }
     }
 }

@@ -19,17 +19,29 @@ use netpol::cluster::Endpoint;
 use netpol::engine::{Engine, Matrix};
 use netpol::policy::{ClusterPort, PolicySet, PortSpec, Protocol};
 use netpol::profile::Profile;
-use netpol::service::Addressing;
+use netpol::service::{Addressing, ServiceProxy};
 
 use super::{Answer, Loaded, Question, parse_port, parse_profile, print_issues, write_stdout};
 use crate::input::{Issue, Severity};
-use crate::{EXIT_USAGE, demo, render, services, svg};
+use crate::{EXIT_USAGE, demo, outside, render, services, svg};
 
 const AFTER_HELP: &str = "\
 Service tables mark each (pod, Service) pair: ✓ every endpoint reachable, ◐ some,
 ✗ none, – no endpoints (no selector, no matching pod, no pod with the named
 targetPort, ExternalName). Traffic to a Service is decided per endpoint pod at its
 target port, after the address translation, as the policies see it.
+
+With --from SOURCE (an outside address, ns/pod or node/NAME), a table per Service
+instead: a row per address it takes traffic on (node port, load-balancer IP, external
+IP, and for a source inside the cluster its cluster IPs) and a column per node: the node
+whose node port is dialled, or that receives the traffic from outside (the load
+balancer's or router's choice). Each cell is decided per endpoint after kube-proxy's
+translation as the --profile's plugin does it (externalTrafficPolicy, the masquerade
+address a remote endpoint sees, loadBalancerSourceRanges). --to-service NS/NAME,
+--port and --node narrow it; --details explains every cell.
+
+  netpol reach cluster.yaml --from 198.51.100.7 --profile calico
+  netpol reach cluster.yaml --from 198.51.100.7 --to-service shop/web --port 80 --node node-2 --details
 
 Problems in the input go to stderr, each with file:line (document N). Exit status:
 0 when everything read was used (host-network, pending and finished pods are notes),
@@ -68,6 +80,24 @@ pub struct Args {
     /// No ANSI colours (the default when stdout is not a terminal or NO_COLOR is set).
     #[arg(long, alias = "no-colour")]
     pub no_color: bool,
+    /// Tabulate the Services as reached from this source (an outside address, ns/pod or
+    /// node/NAME) through every address they take traffic on, per receiving node.
+    #[arg(long, value_name = "SOURCE")]
+    pub from: Option<String>,
+    /// With --from: only this Service (svc/NS/NAME or NS/NAME).
+    #[arg(long, value_name = "NS/NAME")]
+    pub to_service: Option<String>,
+    /// With --from: only these receiving nodes (repeatable); with --explain, the node
+    /// receiving traffic from outside.
+    #[arg(long = "node", value_name = "NAME")]
+    pub nodes: Vec<String>,
+    /// With --from: print every cell's explanation after the table.
+    #[arg(long)]
+    pub details: bool,
+    /// kube-proxy runs with --masquerade-all: pods' traffic to cluster IPs is
+    /// masqueraded too.
+    #[arg(long)]
+    pub masquerade_all: bool,
 }
 
 /// What the profile means, from its knobs: a headline and the ways it differs from the
@@ -236,13 +266,31 @@ pub fn run(args: Args) -> u8 {
     }
     let cluster = &loaded.built.cluster;
     let table = &loaded.built.services;
+    let proxy = ServiceProxy::new(&profile).with_masquerade_all(args.masquerade_all);
     let engine = Engine::builder()
         .profile(profile)
         .build(cluster, &loaded.policies);
+    if let Some(from) = &args.from {
+        return run_outside(&args, from, &loaded, &engine, &proxy);
+    }
+    if args.to_service.is_some() || args.details {
+        eprintln!("netpol reach: --to-service and --details go with --from");
+        return EXIT_USAGE;
+    }
+    if args.nodes.len() > 1 {
+        eprintln!("netpol reach: --explain takes one --node");
+        return EXIT_USAGE;
+    }
 
     let mut questions = Vec::new();
     for (from, to, port) in &questions_text {
-        match Question::resolve(&loaded.built, from, to, *port) {
+        match Question::resolve(
+            &loaded.built,
+            from,
+            to,
+            *port,
+            args.nodes.first().map(String::as_str),
+        ) {
             Ok(q) => questions.push(q),
             Err(e) => {
                 eprintln!("netpol reach: --explain {from} {to}: {e}");
@@ -280,7 +328,7 @@ pub fn run(args: Args) -> u8 {
     };
     let names: Vec<String> = pods.iter().map(|e| cluster.describe(*e)).collect();
     let grids = if tables {
-        services::grids(&engine, table, &pods, &args.ports)
+        services::grids(&engine, &proxy, table, &pods, &args.ports)
     } else {
         Vec::new()
     };
@@ -303,7 +351,16 @@ pub fn run(args: Args) -> u8 {
         }
     }
 
-    let answers: Vec<Answer> = questions.iter().map(|q| q.answer(&engine, table)).collect();
+    let mut answers: Vec<Answer> = Vec::new();
+    for q in &questions {
+        match q.answer(&engine, &proxy, table) {
+            Ok(a) => answers.push(a),
+            Err(e) => {
+                eprintln!("netpol reach: --explain: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
     let mut out = String::new();
     if args.json {
         let (head, details) = profile_summary(engine.profile());
@@ -425,6 +482,119 @@ pub fn run(args: Args) -> u8 {
                 render::reach_legend(colour)
             );
             let _ = write!(out, "{}", render::service_tables(&grids, &names, colour));
+        }
+    }
+    if let Err(code) = write_stdout(&out) {
+        return code;
+    }
+    loaded.exit_code()
+}
+
+/// `netpol reach --from SOURCE`: the Services as that source reaches them.
+fn run_outside(
+    args: &Args,
+    from: &str,
+    loaded: &Loaded,
+    engine: &Engine,
+    proxy: &ServiceProxy,
+) -> u8 {
+    let cluster = &loaded.built.cluster;
+    let table = &loaded.built.services;
+    let src = match super::resolve(cluster, from) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("netpol reach: --from: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut selection = outside::Selection {
+        ports: args.ports.clone(),
+        ..outside::Selection::default()
+    };
+    if let Some(text) = &args.to_service {
+        let with_prefix = if text.starts_with("svc/") || text.starts_with("service/") {
+            text.clone()
+        } else {
+            format!("svc/{text}")
+        };
+        match super::resolve_service(table, &with_prefix) {
+            Some(Ok(id)) => selection.service = Some(id),
+            Some(Err(e)) => {
+                eprintln!("netpol reach: --to-service: {e}");
+                return EXIT_USAGE;
+            }
+            None => {
+                eprintln!("netpol reach: --to-service: write a Service as NS/NAME");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    for name in &args.nodes {
+        match cluster.node_id(name) {
+            Some(n) => selection.nodes.push(n),
+            None => {
+                eprintln!("netpol reach: --node {name:?}: no node {name:?} was read");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let t = outside::table(engine, proxy, table, src, &selection);
+    print_issues(&loaded.issues);
+    let mut out = String::new();
+    if args.json {
+        let doc = serde_json::json!({
+            "profile": engine.profile().name(),
+            "masqueradeAll": proxy.masquerade_all(),
+            "input": loaded.input_names(&args.paths),
+            "from": t.from,
+            "nodes": t.nodes,
+            "services": t.services,
+            "explanations": if args.details {
+                t.services.iter().flat_map(|s| s.rows.iter().flat_map(|r| r.cells.iter().filter_map(|c| c.answer.as_ref()))).collect::<Vec<_>>()
+            } else {
+                Vec::new()
+            },
+            "issues": loaded.issues,
+        });
+        match serde_json::to_string_pretty(&doc) {
+            Ok(text) => {
+                let _ = writeln!(out, "{text}");
+            }
+            Err(e) => {
+                eprintln!("netpol reach: cannot write JSON: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        let colour = !args.no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal();
+        let masquerade = engine.profile().service_masquerade();
+        let _ = writeln!(
+            out,
+            "From {}{}: the Services through every address they take traffic on, per receiving node.",
+            t.from,
+            if matches!(src, Endpoint::External(_)) {
+                " (outside the cluster)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "Profile {}: a node masquerading Service traffic is seen by endpoints on other nodes at {}{}.",
+            engine.profile().name(),
+            masquerade.describe(),
+            if engine.profile().socket_load_balancer() {
+                "; pods go through the socket load balancer"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(out, "{}\n", outside::legend(colour));
+        out.push_str(&outside::render(&t, colour));
+        if args.details {
+            out.push_str(&outside::details(&t));
         }
     }
     if let Err(code) = write_stdout(&out) {

@@ -14,7 +14,12 @@
 //! {"id": 2, "op": "decide", "from": "shop/api", "to": "shop/db", "port": 5432, "protocol": "TCP"}
 //! {"id": 3, "op": "explain", "from": "shop/api", "to": "svc/shop/db", "port": 5432}
 //! {"id": 4, "op": "matrix", "port": 80, "protocol": "TCP", "from": ["shop/api"], "to": ["shop/db"]}
+//! {"id": 5, "op": "decide", "from": "198.51.100.7", "to": "203.0.113.10", "port": 443, "node": "node-2"}
 //! ```
+//!
+//! `decide` and `explain` reach Services as `netpol explain` does: `to` may be a
+//! Service, one of its addresses, or a node with `port` a node port, and `node` names the
+//! node receiving traffic from outside the cluster.
 //!
 //! Answers:
 //!
@@ -36,7 +41,7 @@ use netpol::engine::Engine;
 use netpol::explain::Verdict;
 use netpol::policy::{PolicySet, Protocol};
 use netpol::profile::Profile;
-use netpol::service::Reachability;
+use netpol::service::{Reachability, ServiceProxy};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -98,6 +103,8 @@ struct Request<'a> {
     manifests: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     profile: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    node: Option<Cow<'a, str>>,
 }
 
 /// `from`/`to`: one endpoint (decide, explain) or a list (matrix).
@@ -120,12 +127,15 @@ enum PortField<'a> {
 struct State {
     built: BuiltCluster,
     engine: Engine,
+    /// How Service traffic is translated (the profile's plugin).
+    proxy: ServiceProxy,
     /// Every pod, by namespace then name: the default rows and columns of a matrix.
     pods: Vec<Endpoint>,
 }
 
 impl State {
     fn new(built: BuiltCluster, policies: PolicySet, profile: Profile) -> State {
+        let proxy = ServiceProxy::new(&profile);
         let engine = Engine::builder()
             .profile(profile)
             .build(&built.cluster, &policies);
@@ -143,6 +153,7 @@ impl State {
         State {
             built,
             engine,
+            proxy,
             pods: pods.into_iter().map(|(_, e)| e).collect(),
         }
     }
@@ -345,7 +356,7 @@ fn question(request: &Request<'_>, state: &State) -> Result<Question, String> {
     let from = one(&request.from, "from")?;
     let to = one(&request.to, "to")?;
     let port = port_of(request)?;
-    Question::resolve(&state.built, from, to, port).map_err(|e| {
+    Question::resolve(&state.built, from, to, port, request.node.as_deref()).map_err(|e| {
         if resolve(&state.built.cluster, from).is_err() {
             format!("from: {e}")
         } else {
@@ -361,11 +372,12 @@ fn decide(
 ) -> Result<(&'static str, Option<Reachability>), String> {
     match question(request, state)? {
         Question::Flow(flow) => Ok((verdict_str(state.engine.decide(flow)), None)),
-        Question::Service(src, id, port, protocol) => {
+        Question::Service(service_request) => {
             let r = state
                 .built
                 .services
-                .reachability(&state.engine, src, id, port, protocol);
+                .reach(&state.engine, &state.proxy, service_request)
+                .map_err(|e| format!("to: {e}"))?;
             Ok((service_verdict(r), Some(r)))
         }
     }
@@ -387,7 +399,9 @@ fn service_verdict(r: Reachability) -> &'static str {
 }
 
 fn explain(request: &Request<'_>, state: &State) -> Reply {
-    let answer = question(request, state)?.answer(&state.engine, &state.built.services);
+    let answer = question(request, state)?
+        .answer(&state.engine, &state.proxy, &state.built.services)
+        .map_err(|e| format!("to: {e}"))?;
     let mut body = serde_json::Map::new();
     let verdict = match &answer {
         Answer::Flow(e) => verdict_str(e.verdict),

@@ -1,0 +1,160 @@
+//! Criterion benchmarks of incremental updates (`netpol::engine::live::LiveEngine`)
+//! against a full rebuild, on the generated workloads.
+//!
+//! ```text
+//! cargo bench -p netpol-bench --bench live                      # scale L
+//! LIVE_SCALES=L,XL cargo bench -p netpol-bench --bench live     # and the 150,000-pod one
+//! ```
+//!
+//! Per scale (seed 1), each measured iteration applies one change to the same engine and
+//! drops the new value:
+//! - `pod/new-replicaset`: a pod's `pod-template-hash` changed (a kind the engine knows);
+//! - `pod/move`: a pod moved to another address on its node;
+//! - `pod/add-remove`: a batch adding a pod like an existing one and removing it;
+//! - `pod/relabel-unknown`: a pod's `app` label set to one no pod has (a rebuild);
+//! - `policy/change`: a NetworkPolicy with one more port (a rebuild);
+//! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison.
+//!
+//! Before timing, it prints whether each change was applied incrementally.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::Criterion;
+use netpol::cluster::{Cluster, Pod, PodSpec};
+use netpol::engine::Engine;
+use netpol::engine::live::{Change, LiveEngine, PolicyItem};
+use netpol::model::NetworkPolicy;
+use netpol::policy::{Policy, PolicySet};
+use netpol_testing::workload::{self, Scale};
+
+fn spec_of(cluster: &Cluster, pod: &Pod) -> PodSpec {
+    let mut spec = PodSpec::new(
+        cluster
+            .namespace(pod.namespace)
+            .map(|n| n.name.clone())
+            .unwrap_or_default(),
+        pod.name.clone(),
+    );
+    spec.labels = pod.labels.clone();
+    spec.ips = pod.ips.clone();
+    spec.node = pod
+        .node
+        .and_then(|n| cluster.node(n))
+        .map(|n| n.name.clone());
+    spec.ports = pod.ports.clone();
+    spec.service_account = Some(pod.service_account.clone());
+    spec
+}
+
+fn bench_scale(c: &mut Criterion, scale: Scale) {
+    let generated = workload::generate(scale, 1);
+    let loaded = generated
+        .scenario
+        .load()
+        .expect("the generated scenario loads");
+    let cluster = loaded.cluster.clone();
+    let policies: PolicySet = loaded.policies.clone();
+    let t = std::time::Instant::now();
+    let live = LiveEngine::new(&cluster, policies.clone(), Default::default());
+    eprintln!(
+        "[{}] {} pods, {} policies: LiveEngine::new {:.2?}",
+        scale.name(),
+        cluster.pod_count(),
+        policies.len(),
+        t.elapsed()
+    );
+    // A pod of an app with a pod-template-hash, in the middle of the table.
+    let (_, pod) = cluster
+        .pods()
+        .skip(cluster.pod_count() / 2)
+        .find(|(_, p)| p.labels.contains_key("pod-template-hash") && p.labels.contains_key("app"))
+        .expect("a pod of an app");
+    let base = spec_of(&cluster, pod);
+    let mut new_rs = base.clone();
+    new_rs
+        .labels
+        .insert("pod-template-hash".into(), "0badcafe".into());
+    let mut moved = base.clone();
+    if let Some(std::net::IpAddr::V4(ip)) = base.ips.first() {
+        let o = ip.octets();
+        moved.ips = vec![std::net::IpAddr::from([o[0], o[1], o[2], 253])];
+    }
+    let mut added = base.clone();
+    added.name = format!("{}-extra", base.name);
+    let mut unknown = base.clone();
+    unknown.labels.insert("app".into(), "never-seen".into());
+    let written: NetworkPolicy = serde_json::from_value({
+        let mut p = generated
+            .scenario
+            .policies
+            .iter()
+            .find(|p| p["spec"]["ingress"][0]["ports"].is_array())
+            .expect("a policy with ports")
+            .clone();
+        if let Some(ports) = p["spec"]["ingress"][0]["ports"].as_array_mut() {
+            ports.push(serde_json::json!({"protocol": "TCP", "port": 8443}));
+        }
+        p
+    })
+    .expect("a NetworkPolicy");
+    let changed = Policy::new(&written).expect("valid");
+
+    let cases: Vec<(&str, Vec<Change>)> = vec![
+        ("pod/new-replicaset", vec![Change::Pod(new_rs)]),
+        ("pod/move", vec![Change::Pod(moved)]),
+        (
+            "pod/add-remove",
+            vec![
+                Change::Pod(added.clone()),
+                Change::PodRemoved {
+                    namespace: added.namespace.clone(),
+                    name: added.name.clone(),
+                },
+            ],
+        ),
+        ("pod/relabel-unknown", vec![Change::Pod(unknown)]),
+        (
+            "policy/change",
+            vec![Change::Policy(PolicyItem::Network(changed))],
+        ),
+    ];
+    for (name, changes) in &cases {
+        let next = live.apply_all(changes.clone()).expect("applies");
+        eprintln!(
+            "[{}] {name}: {}",
+            scale.name(),
+            if next.stats().rebuilds == 0 {
+                "incremental"
+            } else {
+                "rebuild"
+            }
+        );
+    }
+
+    let mut group = c.benchmark_group(scale.name());
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for (name, changes) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(live.apply_all(changes.clone()).expect("applies")))
+        });
+    }
+    group.bench_function("rebuild", |b| {
+        b.iter(|| black_box(Engine::build(&cluster, &policies)))
+    });
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let scales = std::env::var("LIVE_SCALES").unwrap_or_else(|_| "L".into());
+    for s in scales.split(',') {
+        match Scale::parse(s.trim()) {
+            Some(scale) => bench_scale(&mut c, scale),
+            None => eprintln!("unknown scale {s}"),
+        }
+    }
+    c.final_summary();
+}

@@ -1,0 +1,329 @@
+//! Changing a built cluster: each change yields a new [`Cluster`] sharing every untouched
+//! table chunk and map shard with the old one (see `crate::persist`).
+//!
+//! What a change costs and which ids it keeps:
+//! - a pod added, or changed in place (labels, addresses, node, ports, service account):
+//!   the pod's table chunk, one shard of the name index and one per address; every id
+//!   stays valid (the changed pod keeps its id);
+//! - a pod removed: the last pod moves into its place, and pod ids get a new lineage (ids
+//!   handed out before are stale: [`Cluster::pod`] no longer finds them, rather than
+//!   finding another pod);
+//! - a namespace added or relabelled, a node added or changed: that entry; ids stay valid;
+//! - a namespace or node removed: every pod is rewritten (their namespace and node ids get
+//!   a new lineage), `O(pods)`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::{
+    Cluster, ClusterData, ClusterError, NAMESPACE_NAME_LABEL, Namespace, NamespaceId, Node, NodeId,
+    NodeSpec, Owner, Pod, PodSpec, implicit_namespace, index_u32, next_lineage, to_u32,
+};
+use crate::model::Labels;
+
+/// What a pod change did to the pod table, for tables kept in step with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PodEdit {
+    /// Nothing changed in the pod table (a host-network pod, or a pod that was not there).
+    None,
+    /// A pod was appended at this index.
+    Added(u32),
+    /// The pod at this index was replaced.
+    Replaced(u32),
+    /// The pod at this index was removed, the last one moved into its place.
+    Removed(u32),
+}
+
+impl ClusterData {
+    fn namespace_index(&mut self, name: &str) -> Result<u32, ClusterError> {
+        if let Some(i) = self.ns_index.get(name) {
+            return Ok(*i);
+        }
+        let i = to_u32(self.namespaces.len(), "namespaces")?;
+        self.ns_index.insert(name.to_owned(), i);
+        self.namespaces.push(implicit_namespace(name));
+        Ok(i)
+    }
+
+    fn remove_pod_at(&mut self, i: u32) -> Option<Arc<Pod>> {
+        let last = index_u32(self.pods.len().checked_sub(1)?);
+        let old = Arc::clone(self.pods.get(i as usize)?);
+        for ip in &old.ips {
+            self.unclaim(*ip, Owner::Pod(i));
+        }
+        if last != i {
+            if let Some(moved) = self.pods.get(last as usize).cloned() {
+                for ip in &moved.ips {
+                    self.unclaim(*ip, Owner::Pod(last));
+                    self.claim(*ip, Owner::Pod(i));
+                }
+                let key = (self.ns_name(moved.namespace), moved.name.clone());
+                self.pod_index.insert(key, i);
+            }
+        }
+        self.pods.swap_remove(i as usize);
+        let key = (self.ns_name(old.namespace), old.name.clone());
+        self.pod_index.remove(&key);
+        self.pod_lineage = next_lineage();
+        Some(old)
+    }
+
+    fn ns_name(&self, id: NamespaceId) -> String {
+        self.namespaces
+            .get(id.index())
+            .map(|n| n.name.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn upsert_pod(&mut self, spec: PodSpec) -> Result<PodEdit, ClusterError> {
+        let key = (spec.namespace.clone(), spec.name.clone());
+        let node = match &spec.node {
+            None => None,
+            Some(n) => match self.node_index.get(n) {
+                Some(i) => Some(NodeId::new(*i, self.node_lineage)),
+                None => {
+                    return Err(ClusterError::UnknownNode(
+                        spec.namespace,
+                        spec.name,
+                        n.clone(),
+                    ));
+                }
+            },
+        };
+        if spec.host_network {
+            let edit = match self.pod_index.get(&key).copied() {
+                Some(i) => {
+                    self.remove_pod_at(i);
+                    PodEdit::Removed(i)
+                }
+                None => PodEdit::None,
+            };
+            self.host_pods.insert(key, spec.node);
+            return Ok(edit);
+        }
+        self.host_pods.remove(&key);
+        let ns = self.namespace_index(&spec.namespace)?;
+        let pod = Pod {
+            namespace: NamespaceId::new(ns, self.ns_lineage),
+            name: spec.name,
+            labels: spec.labels,
+            ips: spec.ips,
+            node,
+            ports: spec.ports,
+            service_account: spec.service_account.unwrap_or_else(|| "default".into()),
+        };
+        let new_ips = pod.ips.clone();
+        match self.pod_index.get(&key).copied() {
+            Some(i) => {
+                let old_ips = self
+                    .pods
+                    .get(i as usize)
+                    .map(|p| p.ips.clone())
+                    .unwrap_or_default();
+                for ip in old_ips {
+                    self.unclaim(ip, Owner::Pod(i));
+                }
+                self.pods.set(i as usize, Arc::new(pod));
+                for ip in new_ips {
+                    self.claim(ip, Owner::Pod(i));
+                }
+                Ok(PodEdit::Replaced(i))
+            }
+            None => {
+                let i = to_u32(self.pods.len(), "pods")?;
+                self.pods.push(Arc::new(pod));
+                self.pod_index.insert(key, i);
+                for ip in new_ips {
+                    self.claim(ip, Owner::Pod(i));
+                }
+                Ok(PodEdit::Added(i))
+            }
+        }
+    }
+
+    pub(crate) fn remove_pod(&mut self, namespace: &str, name: &str) -> PodEdit {
+        let key = (namespace.to_owned(), name.to_owned());
+        if self.host_pods.remove(&key).is_some() {
+            return PodEdit::None;
+        }
+        match self.pod_index.get(&key).copied() {
+            Some(i) => {
+                self.remove_pod_at(i);
+                PodEdit::Removed(i)
+            }
+            None => PodEdit::None,
+        }
+    }
+
+    /// The labels of a namespace, when there is one by that name.
+    pub(crate) fn namespace_labels(&self, name: &str) -> Option<&Labels> {
+        let i = self.ns_index.get(name)?;
+        self.namespaces.get(*i as usize).map(|n| &n.labels)
+    }
+
+    /// Adds or relabels a namespace; returns its index and whether it was new.
+    pub(crate) fn upsert_namespace(
+        &mut self,
+        name: &str,
+        mut labels: Labels,
+    ) -> Result<(u32, bool), ClusterError> {
+        labels.insert(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned());
+        let ns = Namespace {
+            name: name.to_owned(),
+            labels,
+        };
+        match self.ns_index.get(name).copied() {
+            Some(i) => {
+                self.namespaces.set(i as usize, ns);
+                Ok((i, false))
+            }
+            None => {
+                let i = to_u32(self.namespaces.len(), "namespaces")?;
+                self.ns_index.insert(name.to_owned(), i);
+                self.namespaces.push(ns);
+                Ok((i, true))
+            }
+        }
+    }
+
+    /// Removes a namespace. One that still holds pods keeps existing, with no label but
+    /// its name (as a namespace created for its pods would be). Returns whether anything
+    /// changed.
+    pub(crate) fn remove_namespace(&mut self, name: &str) -> bool {
+        let Some(i) = self.ns_index.get(name).copied() else {
+            return false;
+        };
+        let has_pods = self.pods.iter().any(|p| p.namespace.index() == i as usize);
+        if has_pods {
+            self.namespaces.set(i as usize, implicit_namespace(name));
+            return true;
+        }
+        let last = index_u32(self.namespaces.len().saturating_sub(1));
+        if last != i {
+            if let Some(moved) = self.namespaces.get(last as usize).cloned() {
+                self.ns_index.insert(moved.name, i);
+            }
+        }
+        self.namespaces.swap_remove(i as usize);
+        self.ns_index.remove(name);
+        self.ns_lineage = next_lineage();
+        let lineage = self.ns_lineage;
+        self.rewrite_pods(|p| {
+            let at = index_u32(p.namespace.index());
+            let at = if at == last { i } else { at };
+            p.namespace = NamespaceId::new(at, lineage);
+        });
+        true
+    }
+
+    /// Adds or changes a node; returns its index.
+    pub(crate) fn upsert_node(&mut self, spec: NodeSpec) -> Result<u32, ClusterError> {
+        let node = Node {
+            name: spec.name,
+            labels: spec.labels,
+            ips: spec.ips,
+            pod_cidrs: spec.pod_cidrs,
+            tunnel_ips: spec.tunnel_ips,
+        };
+        match self.node_index.get(&node.name).copied() {
+            Some(i) => {
+                let old_ips = self
+                    .nodes
+                    .get(i as usize)
+                    .map(|n| n.ips.clone())
+                    .unwrap_or_default();
+                for ip in old_ips {
+                    self.unclaim(ip, Owner::Node(i));
+                }
+                for ip in &node.ips {
+                    self.claim(*ip, Owner::Node(i));
+                }
+                self.nodes.set(i as usize, node);
+                Ok(i)
+            }
+            None => {
+                let i = to_u32(self.nodes.len(), "nodes")?;
+                for ip in &node.ips {
+                    self.claim(*ip, Owner::Node(i));
+                }
+                self.node_index.insert(node.name.clone(), i);
+                self.nodes.push(node);
+                Ok(i)
+            }
+        }
+    }
+
+    /// Removes a node: the pods that ran on it keep running without a node, and the last
+    /// node moves into its place. Returns whether it was there.
+    pub(crate) fn remove_node(&mut self, name: &str) -> bool {
+        let Some(i) = self.node_index.get(name).copied() else {
+            return false;
+        };
+        let last = index_u32(self.nodes.len().saturating_sub(1));
+        let ips: Vec<IpAddr> = self
+            .nodes
+            .get(i as usize)
+            .map(|n| n.ips.clone())
+            .unwrap_or_default();
+        for ip in ips {
+            self.unclaim(ip, Owner::Node(i));
+        }
+        if last != i {
+            if let Some(moved) = self.nodes.get(last as usize).cloned() {
+                for ip in &moved.ips {
+                    self.unclaim(*ip, Owner::Node(last));
+                    self.claim(*ip, Owner::Node(i));
+                }
+                self.node_index.insert(moved.name, i);
+            }
+        }
+        self.nodes.swap_remove(i as usize);
+        self.node_index.remove(name);
+        self.node_lineage = next_lineage();
+        let lineage = self.node_lineage;
+        self.rewrite_pods(|p| {
+            p.node = p.node.and_then(|n| {
+                let at = index_u32(n.index());
+                if at == i {
+                    None
+                } else if at == last {
+                    Some(NodeId::new(i, lineage))
+                } else {
+                    Some(NodeId::new(at, lineage))
+                }
+            });
+        });
+        true
+    }
+
+    fn rewrite_pods(&mut self, mut f: impl FnMut(&mut Pod)) {
+        self.pods = self
+            .pods
+            .iter()
+            .map(|p| {
+                let mut p = Pod::clone(p);
+                f(&mut p);
+                Arc::new(p)
+            })
+            .collect();
+    }
+}
+
+impl Cluster {
+    /// The pod at table position `i`, whatever the lineage.
+    pub(crate) fn pod_at(&self, i: usize) -> Option<&Pod> {
+        self.data.pods.get(i).map(|p| &**p)
+    }
+
+    /// A copy of this cluster to change (cheap: tables are shared until written).
+    pub(crate) fn edit<R>(&self, f: impl FnOnce(&mut ClusterData) -> R) -> (Cluster, R) {
+        let mut data = (*self.data).clone();
+        let r = f(&mut data);
+        (
+            Cluster {
+                data: Arc::new(data),
+            },
+            r,
+        )
+    }
+}

@@ -1,0 +1,964 @@
+//! Incremental updates: a [`LiveEngine`] applies changes to the cluster and the policies
+//! (as a controller sees them in watch events) and yields a **new** value for each, sharing
+//! every unchanged part with the old one. Readers holding the old value keep deciding on
+//! it, undisturbed; a controller swaps the new one in (an `Arc`, an `ArcSwap`, a channel)
+//! when it likes. Nothing is ever changed in place, so no reader can see half a change.
+//!
+//! # What is shared, what is copied
+//!
+//! An [`Engine`] is three parts:
+//! - the **cluster** (namespaces, nodes, pods and their name and address indexes), in
+//!   persistent tables: pods and nodes in chunks of 256 behind reference counts, the
+//!   indexes in hash maps split into 4,096 shards behind two levels of reference counts;
+//! - the **pod table**, what deciding reads of each pod (its identity, classes, peer rows,
+//!   prefix-map values, named ports), in the same chunked form;
+//! - the **compiled core**: identities, classes and their programs, the rule indexes, the
+//!   longest-prefix-match map of every `ipBlock`. Behind one reference count.
+//!
+//! A change to a pod copies the chunk of the pod table holding it, one chunk of the
+//! cluster's pod table, one shard of the name index and one per address it gains or loses,
+//! and shares everything else, the core included.
+//!
+//! # What an update costs
+//!
+//! - **A pod added, changed or removed** whose *kind* the core already knows: `O(1)`: a few
+//!   chunk and shard copies (35-55 µs at 10,000 pods, see `BENCHMARKS.md`). A pod's kind
+//!   is what deciding can tell about it: its namespace, the values of the label keys some
+//!   selector reads (so a new ReplicaSet of a Deployment, which differs only in
+//!   `pod-template-hash`, is no new kind), its service account where Calico's selectors
+//!   see it, which `ipBlock`s hold its addresses, and its named container ports. Moving to
+//!   another address, another node or another known label set is the same cost.
+//! - **A pod with labels no pod had**: when an identity of its namespace exists that every
+//!   pod selector applying in that namespace and reading a label on which the two differ
+//!   answers the same for (only selectors read a pod's labels, so the pod is then that
+//!   identity in every table of the core), it becomes that identity: the cost of the
+//!   selectors read, then as above. Not when Calico policies take part.
+//! - **A pod of a known identity at an address in other `ipBlock`s** (or with other named
+//!   ports, seen on some pod): its entry is derived from the identity's, when the rule
+//!   indexes are empty (no ClusterNetworkPolicy or Calico policy tier): `O(1)`.
+//! - **A namespace added** (with no pods yet), or given the labels it has: the cluster's
+//!   namespace table only.
+//! - **Everything else**: a pod no known identity is equivalent to (a new namespace, a
+//!   label value a selector tells apart), a namespace relabelled or removed, a node added,
+//!   changed or removed, a policy of any kind added, changed or removed (and Calico
+//!   network sets and tiers): the core is rebuilt from the changed cluster and policies,
+//!   `O(cluster + policies)`, as [`Engine::build`] would, and the kind index with it. The
+//!   cluster itself is still changed incrementally. [`LiveEngine::stats`] counts how often
+//!   that happened. Policy changes recompiling only the identities they select, and nodes
+//!   without a rebuild, are not done yet.
+//!
+//! [`LiveEngine::apply_all`] applies a batch, rebuilding the core at most once for it.
+//!
+//! # Ids
+//!
+//! A pod changed in place keeps its [`PodId`](crate::cluster::PodId), and adding pods or
+//! namespaces keeps every id valid. Removing a pod moves the last pod into its place and
+//! gives pod ids a new lineage: ids from before are then *stale* (the engine denies a flow
+//! naming one and [`Engine::try_decide`] says so) rather than naming another pod. Removing a
+//! node or a namespace does the same for node or namespace ids. Look ids up again by name
+//! or address ([`Cluster::pod_id`], [`Cluster::endpoint_at`]) after such a change.
+//!
+//! ```
+//! use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+//! use netpol::engine::live::{Change, LiveEngine, PolicyItem};
+//! use netpol::model::NetworkPolicy;
+//! use netpol::policy::{Policy, PolicySet, Protocol};
+//!
+//! let cluster = Cluster::builder()
+//!     .pod(PodSpec::new("shop", "db").label("app", "db").ip("10.244.1.5".parse()?))
+//!     .pod(PodSpec::new("shop", "api").label("app", "api").ip("10.244.1.6".parse()?))
+//!     .build()?;
+//! let deny = NetworkPolicy::from_json(r#"{"metadata": {"name": "db", "namespace": "shop"},
+//!   "spec": {"podSelector": {"matchLabels": {"app": "db"}},
+//!            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "api"}}}]}]}}"#)?;
+//! let live = LiveEngine::new(&cluster, PolicySet::new(), Default::default());
+//! let live2 = live.apply(Change::Policy(PolicyItem::Network(Policy::new(&deny).unwrap())))?;
+//! // A second api pod: a kind the engine knows, so no rebuild.
+//! let live3 = live2.apply(Change::Pod(
+//!     PodSpec::new("shop", "api-2").label("app", "api").ip("10.244.1.7".parse()?)))?;
+//! let c = live3.cluster();
+//! let flow = |from| Flow::new(Endpoint::Pod(c.pod_id("shop", from).unwrap()),
+//!     Endpoint::Pod(c.pod_id("shop", "db").unwrap()), 5432, Protocol::Tcp);
+//! assert!(live3.engine().decide(flow("api-2")).is_allowed());
+//! assert_eq!(live3.stats().incremental, 1);
+//! // The first value is untouched.
+//! assert_eq!(live.engine().policy_count(), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ahash::AHashMap as HashMap;
+
+use super::compile::projected;
+use super::{BY_FAMILY, Core, Engine, Inner, NO_NODE, PodInfo};
+use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, CalicoTier};
+use crate::cluster::{Cluster, ClusterError, NodeSpec, Pod, PodEdit, PodSpec};
+use crate::model::Labels;
+use crate::persist::{PMap, PVec};
+use crate::policy::{
+    ClusterPeer, ClusterPolicy, Direction, Peer, Policy, PolicySet, Protocol, Subject,
+};
+use crate::profile::Profile;
+use crate::selector::Selector;
+
+/// One change to a cluster or its policies, as a watch event brings it.
+///
+/// ```
+/// use netpol::cluster::PodSpec;
+/// use netpol::engine::live::Change;
+/// let c = Change::Pod(PodSpec::new("shop", "web").label("app", "web"));
+/// assert!(matches!(c, Change::Pod(_)));
+/// ```
+// Changes are moved once into `apply`: boxing the large variants would only add allocations.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Change {
+    /// A pod added, or changed (found by namespace and name). A host-network pod is its
+    /// node's endpoint, as in [`ClusterBuilder`](crate::cluster::ClusterBuilder).
+    Pod(PodSpec),
+    /// A pod removed (nothing happens when it is not there).
+    PodRemoved {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A namespace added, or relabelled.
+    Namespace {
+        /// Its name.
+        name: String,
+        /// Its labels (`kubernetes.io/metadata.name` is added).
+        labels: Labels,
+    },
+    /// A namespace removed. One that still holds pods stays, with no label but its name,
+    /// as it would be for pods in a namespace never given.
+    NamespaceRemoved(String),
+    /// A node added, or changed (found by name).
+    Node(NodeSpec),
+    /// A node removed: its pods stay, without a node.
+    NodeRemoved(String),
+    /// A policy, network set or tier added, or replaced (found by its [`PolicyKey`]).
+    Policy(PolicyItem),
+    /// A policy, network set or tier removed.
+    PolicyRemoved(PolicyKey),
+}
+
+/// A policy of any kind the engine takes, a Calico network set, or a Calico tier.
+///
+/// ```
+/// use netpol::engine::live::PolicyItem;
+/// use netpol::policy::Policy;
+/// let p = Policy::new(&netpol::model::NetworkPolicy::new("shop", "deny")).unwrap();
+/// assert_eq!(PolicyItem::Network(p).key().to_string(), "networkpolicy shop/deny");
+/// ```
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PolicyItem {
+    /// A Kubernetes NetworkPolicy.
+    Network(Policy),
+    /// A ClusterNetworkPolicy.
+    Cluster(ClusterPolicy),
+    /// A Calico NetworkPolicy or GlobalNetworkPolicy.
+    Calico(CalicoPolicy),
+    /// A Calico NetworkSet or GlobalNetworkSet.
+    NetworkSet(CalicoNetworkSet),
+    /// A Calico Tier.
+    Tier(CalicoTier),
+}
+
+/// What names a [`PolicyItem`]: its kind, namespace and name.
+///
+/// ```
+/// use netpol::engine::live::PolicyKey;
+/// let k = PolicyKey::Cluster { name: "guard".into() };
+/// assert_eq!(k.to_string(), "clusternetworkpolicy guard");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PolicyKey {
+    /// A NetworkPolicy.
+    Network {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A ClusterNetworkPolicy.
+    Cluster {
+        /// Its name.
+        name: String,
+    },
+    /// A Calico NetworkPolicy (`namespace` set) or GlobalNetworkPolicy.
+    Calico {
+        /// The namespace of a namespaced policy.
+        namespace: Option<String>,
+        /// Its name.
+        name: String,
+    },
+    /// A Calico NetworkSet (`namespace` set) or GlobalNetworkSet.
+    NetworkSet {
+        /// The namespace of a NetworkSet.
+        namespace: Option<String>,
+        /// Its name.
+        name: String,
+    },
+    /// A Calico Tier.
+    Tier {
+        /// Its name.
+        name: String,
+    },
+}
+
+impl std::fmt::Display for PolicyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ns = |ns: &Option<String>| ns.as_ref().map(|n| format!("{n}/")).unwrap_or_default();
+        match self {
+            PolicyKey::Network { namespace, name } => {
+                write!(f, "networkpolicy {namespace}/{name}")
+            }
+            PolicyKey::Cluster { name } => write!(f, "clusternetworkpolicy {name}"),
+            PolicyKey::Calico { namespace, name } => {
+                write!(f, "calico policy {}{name}", ns(namespace))
+            }
+            PolicyKey::NetworkSet { namespace, name } => {
+                write!(f, "calico network set {}{name}", ns(namespace))
+            }
+            PolicyKey::Tier { name } => write!(f, "calico tier {name}"),
+        }
+    }
+}
+
+fn calico_key(p: &CalicoPolicy) -> PolicyKey {
+    PolicyKey::Calico {
+        namespace: match p.kind() {
+            CalicoPolicyKind::Namespaced => p.namespace().map(str::to_owned),
+            _ => None,
+        },
+        name: p.name().to_owned(),
+    }
+}
+
+impl PolicyItem {
+    /// The key that names it.
+    ///
+    /// ```
+    /// use netpol::engine::live::{PolicyItem, PolicyKey};
+    /// use netpol::policy::Policy;
+    /// let p = Policy::new(&netpol::model::NetworkPolicy::new("a", "b")).unwrap();
+    /// assert_eq!(PolicyItem::Network(p).key(),
+    ///            PolicyKey::Network { namespace: "a".into(), name: "b".into() });
+    /// ```
+    pub fn key(&self) -> PolicyKey {
+        match self {
+            PolicyItem::Network(p) => PolicyKey::Network {
+                namespace: p.namespace().to_owned(),
+                name: p.name().to_owned(),
+            },
+            PolicyItem::Cluster(p) => PolicyKey::Cluster {
+                name: p.name().to_owned(),
+            },
+            PolicyItem::Calico(p) => calico_key(p),
+            PolicyItem::NetworkSet(s) => PolicyKey::NetworkSet {
+                namespace: s.namespace().map(str::to_owned),
+                name: s.name().to_owned(),
+            },
+            PolicyItem::Tier(t) => PolicyKey::Tier {
+                name: t.name().to_owned(),
+            },
+        }
+    }
+}
+
+/// A change that cannot be applied.
+///
+/// ```
+/// use netpol::cluster::{Cluster, PodSpec};
+/// use netpol::engine::live::{Change, LiveEngine};
+/// let live = LiveEngine::new(&Cluster::default(), Default::default(), Default::default());
+/// let err = live.apply(Change::Pod(PodSpec::new("x", "a").node("n9"))).unwrap_err();
+/// assert_eq!(err.to_string(), "pod \"x/a\" runs on node \"n9\", which is not listed");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateError {
+    /// The changed cluster would not be valid.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// How the updates that made a [`LiveEngine`] were applied, counted from
+/// [`LiveEngine::new`].
+///
+/// ```
+/// let live = netpol::engine::live::LiveEngine::new(
+///     &Default::default(), Default::default(), Default::default());
+/// assert_eq!(live.stats(), netpol::engine::live::UpdateStats::default());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpdateStats {
+    /// Changes applied without touching the compiled core.
+    pub incremental: u64,
+    /// Times the core was rebuilt (once per [`LiveEngine::apply_all`] batch at most).
+    pub rebuilds: u64,
+}
+
+/// An engine with the cluster and policies it was built from, which changes update. See
+/// the [module documentation](self). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LiveEngine {
+    engine: Engine,
+    policies: Arc<PolicySet>,
+    kinds: KindIndex,
+    stats: UpdateStats,
+}
+
+/// A pod's kind past its identity: (identity, prefix-map values, family of its first
+/// address, named container ports some rule names).
+type KindKey = (u32, [u32; 2], u8, Vec<(u32, Protocol, u16)>);
+
+/// An identity as the compiler keys it, owned: (namespace index, the labels told apart,
+/// service account or empty).
+type IdentityKey = (u32, Vec<(String, String)>, String);
+
+/// The kinds of pod the core knows, to decide a changed pod without the compiler.
+#[derive(Debug, Clone, Default)]
+struct KindIndex {
+    /// Identities by the hash of their key, with the key (learned keys of equivalent
+    /// label sets included).
+    identities: PMap<u64, Vec<(IdentityKey, u32)>>,
+    /// A pod of each kind, as the pod table holds it (without its node).
+    kinds: PMap<KindKey, PodInfo>,
+    /// What stays the same while the core does.
+    fixed: Arc<Fixed>,
+}
+
+/// The parts of a pod table entry that follow from its named container ports.
+#[derive(Debug, Clone, Copy)]
+struct NamedPart {
+    named_at: u32,
+    named_len: u16,
+    rows_at: u32,
+    rows_len: u16,
+    first_rows: [u32; 2],
+    first_port: u16,
+    first_protocol: u8,
+}
+
+/// What the kind index reads of the core, built once per core.
+#[derive(Debug, Default)]
+struct Fixed {
+    /// Per identity: a pod table entry of it and the full labels of a pod of it.
+    of_identity: HashMap<u32, (PodInfo, Labels)>,
+    /// Per namespace index: its identities.
+    by_namespace: HashMap<u32, Vec<u32>>,
+    /// Per list of named container ports: where a pod with it finds them.
+    named: HashMap<Vec<(u32, Protocol, u16)>, NamedPart>,
+    /// Every pod selector of the policies, and for each label key those reading it;
+    /// `None` where identities cannot be told equivalent this way (Calico's selectors).
+    selectors: Option<PodSelectors>,
+    /// Whether the rule indexes hold no rule: peer rows are then the same for every
+    /// atom, and a pod's entry follows from its identity, values and named ports alone.
+    no_index: bool,
+}
+
+/// Pod selectors, and per namespace and label key the positions of those that may read
+/// it there.
+type PodSelectors = (Vec<Selector>, HashMap<(u32, String), Vec<u32>>);
+
+fn hasher() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(5, 6, 7, 8)
+}
+
+/// The identity key of a pod, borrowed, with its hash.
+fn identity_of<'p>(core: &Core, pod: &'p Pod) -> (u32, Vec<(&'p str, &'p str)>, &'p str, u64) {
+    let ns = u32::try_from(pod.namespace.index()).unwrap_or(u32::MAX);
+    let labels = projected(&pod.labels, core.label_keys.as_deref());
+    let account = if core.by_account {
+        pod.service_account.as_str()
+    } else {
+        ""
+    };
+    let mut h = hasher().build_hasher();
+    (ns, &labels, account).hash(&mut h);
+    let hash = std::hash::Hasher::finish(&h);
+    (ns, labels, account, hash)
+}
+
+/// The rest of a pod's kind key.
+fn kind_rest(core: &Core, pod: &Pod) -> ([u32; 2], u8, Vec<(u32, Protocol, u16)>) {
+    let lookup = |v6: bool| {
+        pod.ips
+            .iter()
+            .find(|ip| ip.is_ipv6() == v6)
+            .map_or(0, |ip| core.blocks.lookup(*ip))
+    };
+    let family = match pod.ips.first() {
+        None => 0,
+        Some(IpAddr::V4(_)) => 1,
+        Some(IpAddr::V6(_)) => 2,
+    };
+    let named = pod
+        .ports
+        .iter()
+        .filter_map(|cp| {
+            cp.name
+                .as_deref()
+                .and_then(|n| core.names.get(n))
+                .map(|id| (*id, cp.protocol, cp.port))
+        })
+        .collect();
+    ([lookup(false), lookup(true)], family, named)
+}
+
+fn same_identity((n, l, a): &IdentityKey, ns: u32, labels: &[(&str, &str)], account: &str) -> bool {
+    *n == ns
+        && a == account
+        && l.len() == labels.len()
+        && l.iter()
+            .zip(labels)
+            .all(|((k, v), (x, y))| k == x && v == y)
+}
+
+fn owned_labels(labels: &[(&str, &str)]) -> Vec<(String, String)> {
+    labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+impl KindIndex {
+    fn of(inner: &Inner, policies: &PolicySet) -> KindIndex {
+        let mut identities: HashMap<u64, Vec<(IdentityKey, u32)>> = HashMap::new();
+        let mut kinds: HashMap<KindKey, PodInfo> = HashMap::new();
+        let mut fixed = Fixed {
+            no_index: inner.core.rule_index.iter().all(|r| r.actions.is_empty()),
+            ..Fixed::default()
+        };
+        for ((_, pod), info) in inner.cluster.pods().zip(inner.pods.iter()) {
+            let (ns, labels, account, hash) = identity_of(&inner.core, pod);
+            let bucket = identities.entry(hash).or_default();
+            if !bucket
+                .iter()
+                .any(|(k, _)| same_identity(k, ns, &labels, account))
+            {
+                bucket.push((
+                    (ns, owned_labels(&labels), account.to_owned()),
+                    info.identity,
+                ));
+            }
+            let template = PodInfo {
+                node: NO_NODE,
+                ..info.clone()
+            };
+            if !fixed.of_identity.contains_key(&info.identity) {
+                fixed
+                    .of_identity
+                    .insert(info.identity, (template.clone(), pod.labels.clone()));
+                fixed
+                    .by_namespace
+                    .entry(ns)
+                    .or_default()
+                    .push(info.identity);
+            }
+            let (values, family, named) = kind_rest(&inner.core, pod);
+            fixed.named.entry(named.clone()).or_insert(NamedPart {
+                named_at: info.named_at,
+                named_len: info.named_len,
+                rows_at: info.rows_at,
+                rows_len: info.rows_len,
+                first_rows: info.first_rows,
+                first_port: info.first_port,
+                first_protocol: info.first_protocol,
+            });
+            kinds
+                .entry((info.identity, values, family, named))
+                .or_insert(template);
+        }
+        if inner.core.label_keys.is_some() {
+            fixed.selectors = Some(pod_selectors(policies, &inner.cluster));
+        }
+        KindIndex {
+            identities: identities.into_iter().collect(),
+            kinds: kinds.into_iter().collect(),
+            fixed: Arc::new(fixed),
+        }
+    }
+
+    /// An identity of namespace `ns` that no pod selector of the policies tells apart
+    /// from a pod with `labels`: every selector reading a label key on which the two
+    /// differ answers the same for both. Selectors are all that reads a pod's labels, so
+    /// the pod is then that identity in every table of the core.
+    fn equivalent(&self, ns: u32, labels: &Labels, keys: &[String]) -> Option<u32> {
+        let (selectors, by_key) = self.fixed.selectors.as_ref()?;
+        let candidates = self.fixed.by_namespace.get(&ns)?;
+        candidates.iter().copied().find(|id| {
+            let Some((_, theirs)) = self.fixed.of_identity.get(id) else {
+                return false;
+            };
+            keys.iter()
+                .filter(|k| labels.get(*k) != theirs.get(*k))
+                .flat_map(|k| by_key.get(&(ns, k.clone())).into_iter().flatten())
+                .all(|s| {
+                    selectors
+                        .get(*s as usize)
+                        .is_some_and(|sel| sel.matches(labels) == sel.matches(theirs))
+                })
+        })
+    }
+
+    /// The pod table entry of `pod`, when the core can decide its kind; learns the kind.
+    fn info(&mut self, core: &Core, pod: &Pod) -> Option<PodInfo> {
+        let (ns, labels, account, hash) = identity_of(core, pod);
+        let known = self
+            .identities
+            .get(&hash)
+            .and_then(|b| {
+                b.iter()
+                    .find(|(k, _)| same_identity(k, ns, &labels, account))
+            })
+            .map(|(_, id)| *id);
+        let identity = match known {
+            Some(id) => id,
+            None => {
+                let id = self.equivalent(ns, &pod.labels, core.label_keys.as_deref()?)?;
+                let mut bucket = self.identities.get(&hash).cloned().unwrap_or_default();
+                bucket.push(((ns, owned_labels(&labels), account.to_owned()), id));
+                self.identities.insert(hash, bucket);
+                id
+            }
+        };
+        let node = pod
+            .node
+            .map_or(NO_NODE, |n| u32::try_from(n.index()).unwrap_or(NO_NODE));
+        let (values, family, named) = kind_rest(core, pod);
+        let key = (identity, values, family, named);
+        if let Some(template) = self.kinds.get(&key) {
+            return Some(PodInfo {
+                node,
+                ..template.clone()
+            });
+        }
+        // A new kind of a known identity: where peer rows do not depend on the address,
+        // its entry is the identity's with its own values and named ports.
+        if !self.fixed.no_index {
+            return None;
+        }
+        let (base, _) = self.fixed.of_identity.get(&identity)?;
+        if base.first_family & BY_FAMILY != 0 {
+            return None;
+        }
+        let part = self.fixed.named.get(&key.3)?;
+        let template = PodInfo {
+            values,
+            first_family: family,
+            named_at: part.named_at,
+            named_len: part.named_len,
+            rows_at: part.rows_at,
+            rows_len: part.rows_len,
+            first_rows: part.first_rows,
+            first_port: part.first_port,
+            first_protocol: part.first_protocol,
+            ..base.clone()
+        };
+        self.kinds.insert(key, template.clone());
+        Some(PodInfo { node, ..template })
+    }
+}
+
+/// Every pod selector of a policy set (NetworkPolicy and ClusterNetworkPolicy), and per
+/// namespace of `cluster` and label key the selectors that may read that key on a pod of
+/// that namespace.
+fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> PodSelectors {
+    let mut list: Vec<Selector> = Vec::new();
+    let mut ids: HashMap<Selector, u32> = HashMap::new();
+    let mut by_key: HashMap<(u32, String), Vec<u32>> = HashMap::new();
+    let ns_of = |name: &str| {
+        cluster
+            .namespace_id(name)
+            .map(|n| u32::try_from(n.index()).unwrap_or(u32::MAX))
+    };
+    let matching = |sel: &Selector| -> Vec<u32> {
+        cluster
+            .namespaces()
+            .filter(|(_, n)| sel.matches(&n.labels))
+            .map(|(id, _)| u32::try_from(id.index()).unwrap_or(u32::MAX))
+            .collect()
+    };
+    let mut add = |namespaces: &[u32], sel: &Selector| {
+        if sel.requirements().is_empty() || namespaces.is_empty() {
+            return;
+        }
+        let next = u32::try_from(list.len()).unwrap_or(u32::MAX);
+        let id = *ids.entry(sel.clone()).or_insert_with(|| {
+            list.push(sel.clone());
+            next
+        });
+        for ns in namespaces {
+            for r in sel.requirements() {
+                let v = by_key.entry((*ns, r.key.clone())).or_default();
+                if !v.contains(&id) {
+                    v.push(id);
+                }
+            }
+        }
+    };
+    for p in set.network_policies() {
+        let own: Vec<u32> = ns_of(p.namespace()).into_iter().collect();
+        add(&own, p.pod_selector());
+        for d in Direction::BOTH {
+            for rule in p.rules(d) {
+                for peer in rule.peers.iter().flatten() {
+                    match peer {
+                        Peer::Pods {
+                            namespaces: None,
+                            pods,
+                        } => add(&own, pods),
+                        Peer::Pods {
+                            namespaces: Some(ns),
+                            pods,
+                        } => add(&matching(ns), pods),
+                        Peer::IpBlock(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    for p in set.cluster_policies() {
+        if let Subject::Pods { namespaces, pods } = p.subject() {
+            add(&matching(namespaces), pods);
+        }
+        for d in Direction::BOTH {
+            for rule in p.rules(d) {
+                for peer in rule.peers() {
+                    if let ClusterPeer::Pods { namespaces, pods } = peer {
+                        add(&matching(namespaces), pods);
+                    }
+                }
+            }
+        }
+    }
+    (list, by_key)
+}
+
+/// A change being applied: the cluster and policies so far, and the pod table while the
+/// core still holds (`None` once a rebuild is due).
+struct Work {
+    cluster: Cluster,
+    policies: Arc<PolicySet>,
+    pods: Option<PVec<PodInfo>>,
+    kinds: KindIndex,
+    incremental: u64,
+}
+
+impl LiveEngine {
+    /// Builds the engine for `cluster` and `policies` (already validated) with `profile`.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// use netpol::engine::live::LiveEngine;
+    /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
+    /// let live = LiveEngine::new(&cluster, Default::default(), Default::default());
+    /// assert_eq!(live.cluster().pod_count(), 1);
+    /// ```
+    pub fn new(cluster: &Cluster, policies: PolicySet, profile: Profile) -> LiveEngine {
+        let engine = Engine::builder().profile(profile).build(cluster, &policies);
+        LiveEngine {
+            kinds: KindIndex::of(&engine.inner, &policies),
+            engine,
+            policies: Arc::new(policies),
+            stats: UpdateStats::default(),
+        }
+    }
+
+    /// The engine, to decide and explain flows.
+    ///
+    /// ```
+    /// let live = netpol::engine::live::LiveEngine::new(
+    ///     &Default::default(), Default::default(), Default::default());
+    /// assert_eq!(live.engine().policy_count(), 0);
+    /// ```
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The cluster as changed so far.
+    ///
+    /// ```
+    /// let live = netpol::engine::live::LiveEngine::new(
+    ///     &Default::default(), Default::default(), Default::default());
+    /// assert_eq!(live.cluster().pod_count(), 0);
+    /// ```
+    pub fn cluster(&self) -> &Cluster {
+        self.engine.cluster()
+    }
+
+    /// The policies as changed so far.
+    ///
+    /// ```
+    /// let live = netpol::engine::live::LiveEngine::new(
+    ///     &Default::default(), Default::default(), Default::default());
+    /// assert!(live.policies().is_empty());
+    /// ```
+    pub fn policies(&self) -> &PolicySet {
+        &self.policies
+    }
+
+    /// How the updates so far were applied.
+    ///
+    /// ```
+    /// let live = netpol::engine::live::LiveEngine::new(
+    ///     &Default::default(), Default::default(), Default::default());
+    /// assert_eq!(live.stats().rebuilds, 0);
+    /// ```
+    pub fn stats(&self) -> UpdateStats {
+        self.stats
+    }
+
+    /// Applies one change; `self` is unchanged.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// use netpol::engine::live::{Change, LiveEngine};
+    /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a").label("app", "a")).build()?;
+    /// let live = LiveEngine::new(&cluster, Default::default(), Default::default());
+    /// let next = live.apply(Change::PodRemoved { namespace: "x".into(), name: "a".into() })?;
+    /// assert_eq!((live.cluster().pod_count(), next.cluster().pod_count()), (1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, change: Change) -> Result<LiveEngine, UpdateError> {
+        self.apply_all([change])
+    }
+
+    /// Applies changes in order, rebuilding the core at most once; `self` is unchanged.
+    /// On an error nothing is applied.
+    ///
+    /// ```
+    /// use netpol::cluster::{Cluster, PodSpec};
+    /// use netpol::engine::live::{Change, LiveEngine};
+    /// let live = LiveEngine::new(&Cluster::default(), Default::default(), Default::default());
+    /// let next = live.apply_all([
+    ///     Change::Pod(PodSpec::new("x", "a")),
+    ///     Change::Pod(PodSpec::new("x", "b")),
+    /// ])?;
+    /// assert_eq!(next.cluster().pod_count(), 2);
+    /// assert_eq!(next.stats().rebuilds, 1); // "x" was a new namespace
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_all(
+        &self,
+        changes: impl IntoIterator<Item = Change>,
+    ) -> Result<LiveEngine, UpdateError> {
+        let inner = &*self.engine.inner;
+        let mut work = Work {
+            cluster: inner.cluster.clone(),
+            policies: Arc::clone(&self.policies),
+            pods: Some(inner.pods.clone()),
+            kinds: self.kinds.clone(),
+            incremental: 0,
+        };
+        for change in changes {
+            self.step(&mut work, change)?;
+        }
+        let mut stats = self.stats;
+        stats.incremental += work.incremental;
+        match work.pods {
+            Some(pods) => {
+                let (pod_lineage, node_lineage) = work.cluster.lineages();
+                Ok(LiveEngine {
+                    engine: Engine {
+                        inner: Arc::new(Inner {
+                            pod_lineage,
+                            node_lineage,
+                            cluster: work.cluster,
+                            pods,
+                            core: Arc::clone(&inner.core),
+                        }),
+                    },
+                    policies: work.policies,
+                    kinds: work.kinds,
+                    stats,
+                })
+            }
+            None => {
+                let engine = Engine::builder()
+                    .profile(inner.profile.clone())
+                    .build(&work.cluster, &*work.policies);
+                stats.rebuilds += 1;
+                Ok(LiveEngine {
+                    kinds: KindIndex::of(&engine.inner, &work.policies),
+                    engine,
+                    policies: work.policies,
+                    stats,
+                })
+            }
+        }
+    }
+
+    fn step(&self, work: &mut Work, change: Change) -> Result<(), UpdateError> {
+        let core = &*self.engine.inner.core;
+        match change {
+            Change::Pod(spec) => {
+                let (cluster, edit) = work.cluster.edit(|d| d.upsert_pod(spec));
+                let edit = edit?;
+                work.cluster = cluster;
+                self.pod_edit(work, core, edit);
+            }
+            Change::PodRemoved { namespace, name } => {
+                let (cluster, edit) = work.cluster.edit(|d| d.remove_pod(&namespace, &name));
+                work.cluster = cluster;
+                self.pod_edit(work, core, edit);
+            }
+            Change::Namespace { name, labels } => {
+                let (cluster, result) = work.cluster.edit(|d| {
+                    let same = d.namespace_labels(&name).is_some_and(|old| {
+                        let mut with_name = labels.clone();
+                        with_name.insert(
+                            crate::cluster::NAMESPACE_NAME_LABEL.to_owned(),
+                            name.clone(),
+                        );
+                        *old == with_name
+                    });
+                    d.upsert_namespace(&name, labels)
+                        .map(|(_, new)| (new, same))
+                });
+                let (new, same) = result?;
+                work.cluster = cluster;
+                // A new namespace holds no pod yet; relabelling one changes what its
+                // identities are selected by.
+                if new || same {
+                    work.incremental += 1;
+                } else {
+                    work.pods = None;
+                }
+            }
+            Change::NamespaceRemoved(name) => {
+                let (cluster, changed) = work.cluster.edit(|d| d.remove_namespace(&name));
+                work.cluster = cluster;
+                if changed {
+                    work.pods = None;
+                }
+            }
+            Change::Node(spec) => {
+                let (cluster, result) = work.cluster.edit(|d| d.upsert_node(spec));
+                result?;
+                work.cluster = cluster;
+                work.pods = None;
+            }
+            Change::NodeRemoved(name) => {
+                let (cluster, changed) = work.cluster.edit(|d| d.remove_node(&name));
+                work.cluster = cluster;
+                if changed {
+                    work.pods = None;
+                }
+            }
+            Change::Policy(item) => {
+                upsert_policy(Arc::make_mut(&mut work.policies), item);
+                work.pods = None;
+            }
+            Change::PolicyRemoved(key) => {
+                if remove_policy(Arc::make_mut(&mut work.policies), &key) {
+                    work.pods = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the pod table in step with a change to the cluster's pods.
+    fn pod_edit(&self, work: &mut Work, core: &Core, edit: PodEdit) {
+        let Some(pods) = work.pods.as_mut() else {
+            return;
+        };
+        let cluster = &work.cluster;
+        let kinds = &mut work.kinds;
+        let mut info = |i: u32| {
+            cluster
+                .pod_at(i as usize)
+                .and_then(|pod| kinds.info(core, pod))
+        };
+        let ok = match edit {
+            PodEdit::None => true,
+            PodEdit::Removed(i) => pods.swap_remove(i as usize).is_some(),
+            PodEdit::Added(i) => match info(i) {
+                Some(p) => {
+                    pods.push(p);
+                    true
+                }
+                None => false,
+            },
+            PodEdit::Replaced(i) => match info(i) {
+                Some(p) => pods.set(i as usize, p),
+                None => false,
+            },
+        };
+        if ok {
+            work.incremental += 1;
+        } else {
+            work.pods = None;
+        }
+    }
+}
+
+fn upsert_policy(set: &mut PolicySet, item: PolicyItem) {
+    let key = item.key();
+    let parts = set.parts_mut();
+    fn put<T>(list: &mut Vec<T>, item: T, same: impl Fn(&T) -> bool) {
+        match list.iter_mut().find(|x| same(x)) {
+            Some(slot) => *slot = item,
+            None => list.push(item),
+        }
+    }
+    match item {
+        PolicyItem::Network(p) => put(parts.network, p, |x| {
+            matches!(&key, PolicyKey::Network { namespace, name }
+                if x.namespace() == namespace && x.name() == name)
+        }),
+        PolicyItem::Cluster(p) => put(parts.cluster, p, |x| x.name() == p_name(&key)),
+        PolicyItem::Calico(p) => put(parts.calico, p, |x| calico_key(x) == key),
+        PolicyItem::NetworkSet(s) => put(parts.network_sets, s, |x| {
+            matches!(&key, PolicyKey::NetworkSet { namespace, name }
+                if x.namespace() == namespace.as_deref() && x.name() == name)
+        }),
+        PolicyItem::Tier(t) => put(parts.tiers, t, |x| x.name() == p_name(&key)),
+    }
+}
+
+fn p_name(key: &PolicyKey) -> &str {
+    match key {
+        PolicyKey::Network { name, .. }
+        | PolicyKey::Cluster { name }
+        | PolicyKey::Calico { name, .. }
+        | PolicyKey::NetworkSet { name, .. }
+        | PolicyKey::Tier { name } => name,
+    }
+}
+
+fn remove_policy(set: &mut PolicySet, key: &PolicyKey) -> bool {
+    let parts = set.parts_mut();
+    fn drop_one<T>(list: &mut Vec<T>, same: impl Fn(&T) -> bool) -> bool {
+        match list.iter().position(same) {
+            Some(i) => {
+                list.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+    match key {
+        PolicyKey::Network { namespace, name } => drop_one(parts.network, |p| {
+            p.namespace() == namespace && p.name() == name
+        }),
+        PolicyKey::Cluster { name } => drop_one(parts.cluster, |p| p.name() == name),
+        PolicyKey::Calico { .. } => drop_one(parts.calico, |p| calico_key(p) == *key),
+        PolicyKey::NetworkSet { namespace, name } => drop_one(parts.network_sets, |s| {
+            s.namespace() == namespace.as_deref() && s.name() == name
+        }),
+        PolicyKey::Tier { name } => drop_one(parts.tiers, |t| t.name() == name),
+    }
+}
