@@ -1,7 +1,8 @@
 //! The lint's flow checks against brute force, on small generated clusters: every rule
 //! and policy is removed in turn, the engine rebuilt, and every flow between every pod,
 //! node and outside address (one per address region the policies' CIDRs cut, on every
-//! port class of every protocol, and every pod's traffic to itself through a Service)
+//! port class of every protocol, between pods and nodes also in each address family
+//! dialled, and every pod's traffic to itself through a Service)
 //! compared with the original.
 //!
 //! - NP020 (redundant NetworkPolicy rule): flagged exactly when removing the rule (the
@@ -20,7 +21,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use netpol::analysis::lint::{Check, LintInput, Report, lint};
-use netpol::cluster::{Cluster, Endpoint, Flow};
+use netpol::cluster::{Cluster, Endpoint, Flow, IpFamily};
 use netpol::engine::Engine;
 use netpol::explain::{Decision, Explanation, PolicyRef, RuleRef, Special};
 use netpol::model::NetworkPolicy;
@@ -164,11 +165,26 @@ fn grid(cluster: &Cluster, set: &PolicySet) -> Vec<Flow<'static>> {
             if src.pod().is_none() && dst.pod().is_none() {
                 continue;
             }
+            // Between pods and nodes a flow may also carry the family of the address
+            // dialled.
+            let inside =
+                !matches!(src, Endpoint::External(_)) && !matches!(dst, Endpoint::External(_));
+            let families: &[Option<IpFamily>] = if inside {
+                &[None, Some(IpFamily::Ipv4), Some(IpFamily::Ipv6)]
+            } else {
+                &[None]
+            };
             for proto in Protocol::ALL {
                 for &port in &ports {
-                    out.push(Flow::new(src, dst, port, proto));
-                    if src == dst {
-                        out.push(Flow::new(src, dst, port, proto).through_service());
+                    for family in families {
+                        let mut f = Flow::new(src, dst, port, proto);
+                        if let Some(fam) = family {
+                            f = f.in_family(*fam);
+                        }
+                        out.push(f);
+                        if src == dst {
+                            out.push(f.through_service());
+                        }
                     }
                 }
             }

@@ -78,7 +78,9 @@
 //! the engine (through [`explain`](crate::engine::Engine::explain)) says which policies
 //! select each class, in evaluation order. At each class the checks work on sets of flows:
 //! per port segment (the port space cut at every boundary a rule names, named ports
-//! resolved per pod), the pods and nodes and outside addresses on the other side. The
+//! resolved per pod), the pods and nodes and outside addresses on the other side, once per
+//! address the other side may use (its own first address, or its first of the family
+//! dialled, where that changes what a rule matches). The
 //! property tests in `tests/lint.rs` hold every claim of NP020–NP023 equal to brute force:
 //! the engine rebuilt without the rule or policy, compared on every flow between every
 //! pair of pods, nodes and outside addresses, on every port class and protocol.

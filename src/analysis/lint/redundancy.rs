@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::context::{Context, PolicyId, RuleId, dir_index};
+use super::context::{AddrCtx, Context, PolicyId, RuleId, dir_index};
 use super::sets::{FlowSet, PeerSet, Residue, flow_is_empty};
 use super::symbolic::{Key, Model, Specials, TierKind, Variant, Without, flow_xor};
 use super::{Check, Finding, Out};
@@ -50,9 +50,12 @@ struct States {
     unmodelled: BTreeSet<(Check, &'static str)>,
 }
 
-/// The keys: per direction, the classes with the same walk.
+/// The keys: per direction, the classes with the same walk. A flow may also be given
+/// the family of the address dialled ([`Flow::in_family`](crate::cluster::Flow::in_family)):
+/// the other side then uses its first address of that family, so a key is added for each
+/// family where that changes a rule's peers.
 pub(super) fn keys(ctx: &Context<'_>) -> BTreeMap<Key, Vec<usize>> {
-    let mut keys: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+    let mut base: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
     for (c, class) in ctx.classes.iter().enumerate() {
         for d in Direction::BOTH {
             let Some(list) = class.selecting.get(dir_index(d)) else {
@@ -64,12 +67,45 @@ pub(super) fn keys(ctx: &Context<'_>) -> BTreeMap<Key, Vec<usize>> {
             {
                 continue;
             }
-            keys.entry(Key::of(class, d, list.clone()))
+            base.entry(Key::of(class, d, list.clone()))
                 .or_default()
                 .push(c);
         }
     }
+    let mut keys = BTreeMap::new();
+    for (key, classes) in base {
+        for alt in [AddrCtx::V4, AddrCtx::V6] {
+            if alt != key.ctx && peers_differ(ctx, &key, alt) {
+                let mut k = key.clone();
+                k.ctx = alt;
+                keys.entry(k)
+                    .or_insert_with(Vec::new)
+                    .extend(classes.iter().copied());
+            }
+        }
+        keys.entry(key).or_insert_with(Vec::new).extend(classes);
+    }
     keys
+}
+
+/// Whether some rule of the key matches other peers when the other side's address is
+/// taken in `alt`.
+fn peers_differ(ctx: &Context<'_>, key: &Key, alt: AddrCtx) -> bool {
+    key.policies.iter().any(|p| {
+        let n = match p {
+            PolicyId::Network(i) => ctx.np(*i).map_or(0, |x| x.rules(key.dir).len()),
+            PolicyId::Cluster(i) => ctx.cnp(*i).map_or(0, |x| x.rules(key.dir).len()),
+            PolicyId::Calico(_) => 0,
+        };
+        (0..n).any(|index| {
+            let r = RuleId {
+                policy: *p,
+                dir: key.dir,
+                index,
+            };
+            ctx.rule_peers(r, key.ctx) != ctx.rule_peers(r, alt)
+        })
+    })
 }
 
 pub(super) fn run(ctx: &Context<'_>, out: &mut Out<'_>) {

@@ -20,7 +20,8 @@ use super::sets::{
 };
 use crate::policy::{Action, ClusterPeer, ClusterPort, ClusterTier, Direction, PortSpec, Protocol};
 
-/// What the walk at a set of classes depends on.
+/// What the walk at a set of classes depends on; `ctx` says which address of the other
+/// side flows use (see [`Class::peer_ctx`], and flows given a family).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(super) struct Key {
     pub(super) dir: Direction,
