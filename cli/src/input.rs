@@ -182,6 +182,9 @@ pub struct PolicyRecord {
     pub name: String,
     /// What became of it.
     pub outcome: Outcome,
+    /// The object as decoded, before validation (`None` when it could not be decoded):
+    /// for the checks about what was written (`netpol lint`).
+    pub written: Option<PolicyObject>,
 }
 
 impl PolicyRecord {
@@ -669,7 +672,9 @@ pub fn read_policy(position: Position, kind: &str, value: &Value) -> PolicyRecor
         (Some(ns), Some(n)) => format!("{ns}/{n}"),
         (None, Some(n)) => format!("default/{n}"),
     };
-    let outcome = match PolicyObject::from_value(value) {
+    let decoded = PolicyObject::from_value(value);
+    let written = decoded.as_ref().ok().cloned();
+    let outcome = match decoded {
         Err(e) => Outcome::Undecodable(Refusal {
             field: e.path,
             message: e.message,
@@ -736,6 +741,7 @@ pub fn read_policy(position: Position, kind: &str, value: &Value) -> PolicyRecor
         kind: kind.to_owned(),
         name,
         outcome,
+        written,
     }
 }
 

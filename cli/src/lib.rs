@@ -12,8 +12,8 @@
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | done; nothing in the input was refused |
-//! | 1 | done, but something in the input was refused or left out (`reach`, `explain`: an object that cannot be used; `validate`: a policy the apiserver would refuse; `flannel`: a net-conf flannel refuses) |
-//! | 2 | usage error, a path that cannot be read, output that cannot be written, or a cluster that cannot be built |
+//! | 1 | done, but something in the input was refused or left out (`reach`, `explain`: an object that cannot be used; `validate`: a policy the apiserver would refuse; `flannel`: a net-conf flannel refuses; `lint`: a finding of severity warning or error) |
+//! | 2 | usage error, a path that cannot be read, output that cannot be written, or a cluster that cannot be built (`lint`: also an object that cannot be read or is refused) |
 //!
 //! `diff` follows diff(1) instead: 0 same, 1 changed, 2 error.
 
@@ -53,6 +53,7 @@ Examples:
   netpol map cluster.yaml --format dot           # who reaches whom, on which ports
   netpol diff before/ after/                     # what a change allows or denies
   netpol exposure cluster.yaml                   # isolated? open to the outside?
+  netpol lint cluster.yaml                       # likely mistakes, dead rules
   netpol flannel net-conf.json --nodes 5
   netpol serve < requests.jsonl                  # JSON lines in, JSON lines out";
 
@@ -77,6 +78,9 @@ pub enum Command {
     /// Validate policy manifests as the apiserver would, for CI: every error with its
     /// file, document, line, object and field path.
     Validate(commands::validate::Args),
+    /// Lint a cluster and its policies: selectors that match nothing, redundant and
+    /// shadowed rules, pods without DNS, what the plugin ignores, and more.
+    Lint(commands::lint::Args),
     /// Check a flannel net-conf.json and print the node pod subnets it implies.
     Flannel(commands::flannel::Args),
     /// Answer JSON requests, one per line on stdin, with one JSON answer per line on
@@ -112,6 +116,7 @@ pub fn run(command: Command) -> u8 {
         Command::Reach(a) => commands::reach::run(a),
         Command::Explain(a) => commands::explain::run(a),
         Command::Validate(a) => commands::validate::run(a),
+        Command::Lint(a) => commands::lint::run(a),
         Command::Flannel(a) => commands::flannel::run(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Map(a) => commands::map::run(a),

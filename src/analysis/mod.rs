@@ -18,6 +18,9 @@
 //! - [`impact`]: the flows one new, changed or deleted policy object adds and removes.
 //! - [`exposure`]: per workload and direction, whether it is isolated, which outside
 //!   addresses reach it (or it reaches), and whether every pod and namespace does.
+//! - [`lint`]: a catalogue of checks with stable codes (selectors that match nothing,
+//!   redundant and shadowed rules, ports nobody declares, pods without DNS, what the
+//!   plugin ignores, ...).
 //!
 //! Flows between pods are analysed (a pod reaching itself is left out of the map and
 //! covered by the diff); outside addresses by [`exposure`] and
@@ -53,6 +56,8 @@
 //! assert_eq!(diff.to_text(), "+ shop/web -> shop/db: TCP 1-5431, 5433-65535; UDP all; SCTP all\n    before: shop/db\n");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+pub mod lint;
 
 mod classes;
 mod diff;

@@ -27,12 +27,12 @@ use super::{PolicyMeta, TierEnd, TierInfo};
 /// account name shorter than 63 characters) `projectcalico.org/serviceaccount` written
 /// over them, then its namespace's labels under `pcns.` with
 /// `pcns.projectcalico.org/name`, then `pcsa.projectcalico.org/name`.
-pub(super) struct PodLabels<'a> {
-    pub(super) own: &'a Labels,
-    pub(super) namespace: &'a str,
+pub(crate) struct PodLabels<'a> {
+    pub(crate) own: &'a Labels,
+    pub(crate) namespace: &'a str,
     /// The namespace's labels, when the namespace exists.
-    pub(super) namespace_labels: Option<&'a Labels>,
-    pub(super) account: &'a str,
+    pub(crate) namespace_labels: Option<&'a Labels>,
+    pub(crate) account: &'a str,
 }
 
 /// Calico's serviceaccount label is set only for names shorter than this.
@@ -70,10 +70,10 @@ impl LabelMap for PodLabels<'_> {
 /// A network set's labels as Calico's selectors see them (`networksetprocessor.go`): its
 /// own, with `projectcalico.org/namespace` written over them for a namespaced set, then its
 /// namespace's labels under `pcns.`.
-struct SetLabels<'a> {
-    own: &'a Labels,
-    namespace: Option<&'a str>,
-    namespace_labels: Option<&'a Labels>,
+pub(crate) struct SetLabels<'a> {
+    pub(crate) own: &'a Labels,
+    pub(crate) namespace: Option<&'a str>,
+    pub(crate) namespace_labels: Option<&'a Labels>,
 }
 
 impl LabelMap for SetLabels<'_> {

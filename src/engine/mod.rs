@@ -48,7 +48,7 @@
 
 mod bitset;
 mod blocks;
-mod calico;
+pub(crate) mod calico;
 mod compile;
 pub mod live;
 mod matrix;

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod explain;
 pub mod exposure;
 pub mod flannel;
+pub mod lint;
 pub mod map;
 pub mod reach;
 pub mod serve;
