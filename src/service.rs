@@ -1924,7 +1924,9 @@ impl ServiceTable {
         self.entries
             .iter()
             .enumerate()
-            .map(|(i, e)| (ServiceId(i as u32), &e.service))
+            // `build` refuses a table whose positions do not fit in u32; should one
+            // not, u32::MAX names no Service and is refused as unknown.
+            .map(|(i, e)| (ServiceId(u32::try_from(i).unwrap_or(u32::MAX)), &e.service))
     }
 
     /// The endpoints a flow to the Service on `port`/`protocol` can land on, each with its

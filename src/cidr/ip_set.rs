@@ -139,7 +139,8 @@ fn first_block(lo: u128, hi: u128, width: u8) -> (u8, Option<u128>) {
     } else {
         lo.checked_add(1u128 << k).filter(|n| *n <= hi)
     };
-    (width - k as u8, next)
+    // k <= w <= 128, so the length fits; a host-sized block is the fallback.
+    (u8::try_from(w - k).unwrap_or(width), next)
 }
 
 fn range_of<K: Bits>(addr: K, len: u8) -> (K, K) {
@@ -448,8 +449,8 @@ impl Iterator for Iter<'_> {
                         .ok()
                         .map(IpNet::V6)
                 } else {
-                    Ipv4Net::new(Ipv4Addr::from_bits(u32::narrow(lo)), len)
-                        .ok()
+                    u32::narrow(lo)
+                        .and_then(|a| Ipv4Net::new(Ipv4Addr::from_bits(a), len).ok())
                         .map(IpNet::V4)
                 };
                 if net.is_some() {

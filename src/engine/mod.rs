@@ -885,10 +885,12 @@ impl Inner {
         if here.first_family & BY_FAMILY == 0 || (here.first_v6() == Some(true)) == v6 {
             return class;
         }
-        let fam = usize::from(v6);
-        let value = here.values.get(fam).copied().unwrap_or(0);
+        let fam = u8::from(v6);
+        let value = here.values.get(usize::from(fam)).copied().unwrap_or(0);
+        // `di` indexes the two directions; u8::MAX is no key, so the class stands.
+        let d = u8::try_from(di).unwrap_or(u8::MAX);
         self.family_classes
-            .get(&(di as u8, fam as u8, here.identity, value))
+            .get(&(d, fam, here.identity, value))
             .copied()
             .unwrap_or(class)
     }
@@ -1366,18 +1368,18 @@ impl Inner {
         if info.rows_len == 0 {
             return None;
         }
-        let row =
-            if info.first_protocol == flow.protocol.index() as u8 && info.first_port == flow.port {
-                info.first_rows.get(di).copied()
-            } else {
-                let at = info.rows_at as usize;
-                self.pod_named_rows
-                    .get(at + 1..at + usize::from(info.rows_len))
-                    .unwrap_or(&[])
-                    .iter()
-                    .find(|(p, n, _)| *p == flow.protocol && *n == flow.port)
-                    .and_then(|(_, _, rows)| rows.get(di).copied())
-            };
+        let row = if info.first_protocol == flow.protocol.index_u8() && info.first_port == flow.port
+        {
+            info.first_rows.get(di).copied()
+        } else {
+            let at = info.rows_at as usize;
+            self.pod_named_rows
+                .get(at + 1..at + usize::from(info.rows_len))
+                .unwrap_or(&[])
+                .iter()
+                .find(|(p, n, _)| *p == flow.protocol && *n == flow.port)
+                .and_then(|(_, _, rows)| rows.get(di).copied())
+        };
         row.filter(|r| *r != NO_ROW)
     }
 

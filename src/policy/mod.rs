@@ -107,6 +107,15 @@ impl Protocol {
         }
     }
 
+    /// [`index`](Self::index) as a byte, for compact tables.
+    pub(crate) fn index_u8(self) -> u8 {
+        match self {
+            Protocol::Tcp => 0,
+            Protocol::Udp => 1,
+            Protocol::Sctp => 2,
+        }
+    }
+
     /// The IANA protocol number (6, 17, 132).
     ///
     /// ```
