@@ -828,15 +828,6 @@ fn not_a_port(n: i32) -> String {
     format!("{n} is not a port number (1-65535)")
 }
 
-impl From<crate::model::DecodeError> for ServiceError {
-    fn from(e: crate::model::DecodeError) -> Self {
-        ServiceError::Decode {
-            path: e.path,
-            message: e.message,
-        }
-    }
-}
-
 /// A Service that cannot be decoded, resolved or added to a table.
 ///
 /// ```
@@ -845,14 +836,9 @@ impl From<crate::model::DecodeError> for ServiceError {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
-    /// Not JSON of a Service's shape.
-    #[error("{path}: {message}")]
-    Decode {
-        /// Field path of the value that failed.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// Not JSON of a Service's shape: the decode error, with its field path.
+    #[error(transparent)]
+    Decode(#[from] crate::model::DecodeError),
     /// A value routing cannot use.
     #[error("service {service}: {path}: {message}")]
     Invalid {
@@ -1362,8 +1348,10 @@ pub enum NoEndpoints {
     /// external IPs or node ports).
     NotProxied,
     /// The endpoints cannot be told (see [`ServiceRequestError`]), as the legacy
-    /// [`ServiceTable::explain`] reports it.
-    Undecidable(String),
+    /// [`ServiceTable::explain`] reports it. Serialized as the error's message; not
+    /// deserialized (it answers a request, it is not data).
+    #[serde(serialize_with = "message", skip_deserializing)]
+    Undecidable(ServiceRequestError),
 }
 
 impl fmt::Display for NoEndpoints {
@@ -1405,7 +1393,19 @@ impl fmt::Display for NoEndpoints {
     }
 }
 
-impl std::error::Error for NoEndpoints {}
+impl std::error::Error for NoEndpoints {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NoEndpoints::Undecidable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Serializes a value as its `Display` text.
+fn message<T: fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
 
 /// How many endpoints a flow to a Service reaches.
 ///
@@ -2069,7 +2069,7 @@ impl ServiceTable {
                     ),
                     service,
                     reachability: Reachability::NoEndpoints,
-                    no_endpoints: Some(NoEndpoints::Undecidable(e.to_string())),
+                    no_endpoints: Some(NoEndpoints::Undecidable(e)),
                     received_by: None,
                     translation: Vec::new(),
                     dropped: None,

@@ -1026,7 +1026,8 @@ fn container_port(p: &model::ContainerPort) -> Result<ContainerPort, String> {
 /// A Service error, field path first when it has one.
 fn service_error(e: &ServiceError) -> String {
     match e {
-        ServiceError::Decode { path, message } | ServiceError::Invalid { path, message, .. } => {
+        ServiceError::Decode(crate::model::DecodeError { path, message, .. })
+        | ServiceError::Invalid { path, message, .. } => {
             if path.is_empty() {
                 message.clone()
             } else {

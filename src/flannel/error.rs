@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::model::DecodeError;
+
 /// The step of flannel's start-up at which a net-conf.json is refused.
 ///
 /// ```
@@ -52,6 +54,9 @@ impl fmt::Display for Stage {
 /// let err = NetConf::parse("{\n  \"Network\": \"10.244.0.0/16\"\n  \"Backend\": {}\n}").unwrap_err();
 /// assert_eq!(err.stage(), Stage::Parse);
 /// assert_eq!(err.line(), Some(3));
+/// // A JSON syntax error keeps the decoder's error as its source.
+/// let source = std::error::Error::source(&err).unwrap();
+/// assert_eq!(source.to_string(), "expected `,` or `}` (line 3, column 3)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{stage} error: {message}")]
@@ -59,6 +64,9 @@ pub struct NetConfError {
     stage: Stage,
     message: String,
     position: Option<(usize, usize)>,
+    /// The JSON syntax error, for [`Stage::Parse`] errors of that kind.
+    #[source]
+    source: Option<DecodeError>,
 }
 
 impl NetConfError {
@@ -67,6 +75,7 @@ impl NetConfError {
             stage,
             message: message.into(),
             position: None,
+            source: None,
         }
     }
 
@@ -76,6 +85,7 @@ impl NetConfError {
             stage: Stage::Parse,
             message: format!("invalid JSON: {err}"),
             position,
+            source: Some(crate::model::go_json::syntax_error(err)),
         }
     }
 

@@ -253,7 +253,7 @@ impl ServiceRequest {
 /// assert_eq!(e.to_string(), "traffic from outside the cluster to load-balancer IP 203.0.113.10 \
 /// arrives at a node the load balancer or router picks: say which node receives it");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceRequestError {
     /// The Service id is not of this table.
