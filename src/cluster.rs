@@ -112,7 +112,7 @@ macro_rules! id_type {
 
         impl fmt::Display for $name {
             /// `#index`: ids are only meaningful together with their cluster, which
-            /// [`Cluster::describe`] uses to write names.
+            /// [`Cluster::describe`] uses to write names. Not parsed back.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "#{}", self.index)
             }
@@ -366,11 +366,40 @@ impl IpFamily {
 }
 
 impl fmt::Display for IpFamily {
+    /// `IPv4` or `IPv6`, as a Service's `ipFamilies` writes them; [`FromStr`](std::str::FromStr)
+    /// reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             IpFamily::Ipv4 => "IPv4",
             IpFamily::Ipv6 => "IPv6",
         })
+    }
+}
+
+/// A family name that is not `IPv4` or `IPv6`.
+///
+/// ```
+/// let err = "ipv4".parse::<netpol::cluster::IpFamily>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown IP family "ipv4": expected "IPv4" or "IPv6""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown IP family \"{0}\": expected \"IPv4\" or \"IPv6\"")]
+pub struct UnknownIpFamily(String);
+
+impl std::str::FromStr for IpFamily {
+    type Err = UnknownIpFamily;
+    /// `IPv4` or `IPv6`, exactly (as the API writes `ipFamilies`).
+    ///
+    /// ```
+    /// use netpol::cluster::IpFamily;
+    /// assert_eq!("IPv6".parse::<IpFamily>(), Ok(IpFamily::Ipv6));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "IPv4" => Ok(IpFamily::Ipv4),
+            "IPv6" => Ok(IpFamily::Ipv6),
+            other => Err(UnknownIpFamily(other.to_owned())),
+        }
     }
 }
 
@@ -1486,7 +1515,8 @@ impl Endpoint {
 }
 
 impl fmt::Display for Endpoint {
-    /// `pod #i`, `node #i` or the address; [`Cluster::describe`] writes names.
+    /// `pod #i`, `node #i` or the address; [`Cluster::describe`] writes names. For
+    /// people: not parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Endpoint::Pod(id) => write!(f, "pod {id}"),

@@ -203,6 +203,8 @@ impl TierRef {
 }
 
 impl fmt::Display for TierRef {
+    /// For people (`Admin tier`, `Calico tier security`): not parsed back;
+    /// [`TierRef::from_calico`] reads Calico's tier names.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TierRef::Admin => f.write_str("Admin tier"),

@@ -670,7 +670,9 @@ impl std::str::FromStr for Profile {
 }
 
 impl std::fmt::Display for Profile {
-    /// The profile's name.
+    /// The profile's name. [`FromStr`](std::str::FromStr) reads it back to the same profile
+    /// for the named ones ([`Profile::NAMES`]); a profile with knobs changed prints its
+    /// name only.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.name)
     }

@@ -922,10 +922,49 @@ pub enum TargetPort {
 }
 
 impl fmt::Display for TargetPort {
+    /// The number, or the name. [`FromStr`](std::str::FromStr) reads it back for every
+    /// target port a valid Service can have (a name holds a letter, so it never reads as a
+    /// number).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TargetPort::Number(n) => write!(f, "{n}"),
             TargetPort::Named(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Text that is neither a port number nor a port name.
+///
+/// ```
+/// let err = "HTTP".parse::<netpol::service::TargetPort>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid target port "HTTP": expected a number 0-65535 or a port name"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid target port \"{0}\": expected a number 0-65535 or a port name")]
+pub struct TargetPortError(String);
+
+impl std::str::FromStr for TargetPort {
+    type Err = TargetPortError;
+    /// Digits are a number (0 to 65535), anything else a port name as the API accepts it
+    /// (an IANA service name: lowercase letters, digits and `-`, at least one letter, at
+    /// most 15 characters).
+    ///
+    /// ```
+    /// use netpol::service::TargetPort;
+    /// assert_eq!("8080".parse(), Ok(TargetPort::Number(8080)));
+    /// assert_eq!("http".parse(), Ok(TargetPort::Named("http".into())));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse()
+                .map(TargetPort::Number)
+                .map_err(|_| TargetPortError(s.to_owned()));
+        }
+        if crate::validate::is_valid_port_name(s).is_empty() {
+            Ok(TargetPort::Named(s.to_owned()))
+        } else {
+            Err(TargetPortError(s.to_owned()))
         }
     }
 }
@@ -995,14 +1034,62 @@ pub enum ServiceType {
     ExternalName,
 }
 
-impl fmt::Display for ServiceType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ServiceType {
+    const ALL: [ServiceType; 4] = [
+        ServiceType::ClusterIp,
+        ServiceType::NodePort,
+        ServiceType::LoadBalancer,
+        ServiceType::ExternalName,
+    ];
+
+    /// The name as `spec.type` writes it.
+    ///
+    /// ```
+    /// assert_eq!(netpol::service::ServiceType::ClusterIp.as_str(), "ClusterIP");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
             ServiceType::ClusterIp => "ClusterIP",
             ServiceType::NodePort => "NodePort",
             ServiceType::LoadBalancer => "LoadBalancer",
             ServiceType::ExternalName => "ExternalName",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ServiceType {
+    /// [`as_str`](ServiceType::as_str); [`FromStr`](std::str::FromStr) reads it back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Service type name that is not one of the four.
+///
+/// ```
+/// let err = "Headless".parse::<netpol::service::ServiceType>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     r#"unknown service type "Headless": expected "ClusterIP", "NodePort", "LoadBalancer" or "ExternalName""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown service type \"{0}\": expected \"ClusterIP\", \"NodePort\", \"LoadBalancer\" or \"ExternalName\""
+)]
+pub struct UnknownServiceType(String);
+
+impl std::str::FromStr for ServiceType {
+    type Err = UnknownServiceType;
+    /// The name as `spec.type` writes it, exact case.
+    ///
+    /// ```
+    /// use netpol::service::ServiceType;
+    /// assert_eq!("NodePort".parse(), Ok(ServiceType::NodePort));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ServiceType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownServiceType(s.to_owned()))
     }
 }
 
@@ -1023,11 +1110,39 @@ pub enum TrafficPolicy {
 }
 
 impl fmt::Display for TrafficPolicy {
+    /// `Cluster` or `Local`; [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TrafficPolicy::Cluster => "Cluster",
             TrafficPolicy::Local => "Local",
         })
+    }
+}
+
+/// A traffic policy name that is not `Cluster` or `Local`.
+///
+/// ```
+/// let err = "local".parse::<netpol::service::TrafficPolicy>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown traffic policy "local": expected "Cluster" or "Local""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown traffic policy \"{0}\": expected \"Cluster\" or \"Local\"")]
+pub struct UnknownTrafficPolicy(String);
+
+impl std::str::FromStr for TrafficPolicy {
+    type Err = UnknownTrafficPolicy;
+    /// `Cluster` or `Local`, exact case.
+    ///
+    /// ```
+    /// use netpol::service::TrafficPolicy;
+    /// assert_eq!("Local".parse(), Ok(TrafficPolicy::Local));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "Cluster" => Ok(TrafficPolicy::Cluster),
+            "Local" => Ok(TrafficPolicy::Local),
+            other => Err(UnknownTrafficPolicy(other.to_owned())),
+        }
     }
 }
 
@@ -1470,8 +1585,41 @@ impl Reachability {
 }
 
 impl fmt::Display for Reachability {
+    /// [`as_str`](Reachability::as_str); [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A reachability name that is not `all`, `some`, `none` or `noEndpoints`.
+///
+/// ```
+/// let err = "most".parse::<netpol::service::Reachability>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     r#"unknown reachability "most": expected "all", "some", "none" or "noEndpoints""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown reachability \"{0}\": expected \"all\", \"some\", \"none\" or \"noEndpoints\"")]
+pub struct UnknownReachability(String);
+
+impl std::str::FromStr for Reachability {
+    type Err = UnknownReachability;
+    /// A name as [`as_str`](Reachability::as_str) writes it.
+    ///
+    /// ```
+    /// use netpol::service::Reachability;
+    /// assert_eq!("noEndpoints".parse(), Ok(Reachability::NoEndpoints));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Reachability::All,
+            Reachability::Some,
+            Reachability::None,
+            Reachability::NoEndpoints,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| UnknownReachability(s.to_owned()))
     }
 }
 

@@ -55,6 +55,7 @@ impl ClassId {
 }
 
 impl fmt::Display for ClassId {
+    /// `class N`, for people: not parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "class {}", self.0)
     }
@@ -136,6 +137,7 @@ impl Workload {
 }
 
 impl fmt::Display for Workload {
+    /// `namespace/name`, for people: not parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)
     }

@@ -105,6 +105,7 @@ pub enum FlatEndpoint {
 }
 
 impl fmt::Display for FlatEndpoint {
+    /// `namespace/name` or the address, for people: not parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FlatEndpoint::Pod(p) => f.write_str(p),

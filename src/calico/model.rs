@@ -130,8 +130,38 @@ impl ApiGroup {
 }
 
 impl fmt::Display for ApiGroup {
+    /// The `apiVersion`; [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.api_version())
+    }
+}
+
+/// An `apiVersion` that is not one of Calico's.
+///
+/// ```
+/// let err = "projectcalico.org/v1".parse::<netpol::calico::ApiGroup>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown Calico apiVersion "projectcalico.org/v1": expected "projectcalico.org/v3" or "crd.projectcalico.org/v1""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown Calico apiVersion \"{0}\": expected \"{CALICO_API_VERSION}\" or \"{CALICO_CRD_API_VERSION}\""
+)]
+pub struct UnknownApiGroup(String);
+
+impl std::str::FromStr for ApiGroup {
+    type Err = UnknownApiGroup;
+    /// The group of an `apiVersion`.
+    ///
+    /// ```
+    /// use netpol::calico::ApiGroup;
+    /// assert_eq!("crd.projectcalico.org/v1".parse(), Ok(ApiGroup::CrdV1));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            CALICO_API_VERSION => Ok(ApiGroup::V3),
+            CALICO_CRD_API_VERSION => Ok(ApiGroup::CrdV1),
+            other => Err(UnknownApiGroup(other.to_owned())),
+        }
     }
 }
 
@@ -937,13 +967,41 @@ impl PortValue {
 }
 
 impl fmt::Display for PortValue {
-    /// As Calico prints a port: `80`, `80:90`, or the name.
+    /// As Calico prints a port: `80`, `80:90`, or the name. [`FromStr`](std::str::FromStr)
+    /// reads it back for every value Calico's decoder gives (`lo <= hi`, names that are not
+    /// digits).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PortValue::Range(lo, hi) if lo == hi => write!(f, "{lo}"),
             PortValue::Range(lo, hi) => write!(f, "{lo}:{hi}"),
             PortValue::Name(n) => f.write_str(n),
         }
+    }
+}
+
+/// A port string Calico's decoder refuses, with Calico's message.
+///
+/// ```
+/// let err = "9000:80".parse::<netpol::calico::PortValue>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     "minimum port number (9000) is greater than maximum port number (80) in port range");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PortError(String);
+
+impl std::str::FromStr for PortValue {
+    type Err = PortError;
+    /// Reads a port string as Calico's decoder does (`numorstring.PortFromString`; see
+    /// [`Port::parse`]).
+    ///
+    /// ```
+    /// use netpol::calico::PortValue;
+    /// assert_eq!("9000:9100".parse(), Ok(PortValue::Range(9000, 9100)));
+    /// assert_eq!("metrics".parse(), Ok(PortValue::Name("metrics".into())));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        port_from_string(s).map_err(PortError)
     }
 }
 
@@ -1019,7 +1077,8 @@ fn port_from_string(s: &str) -> Result<PortValue, String> {
 }
 
 impl fmt::Display for Port {
-    /// The entry as written.
+    /// The entry as written. Not parsed back (there is no `FromStr`): a number and a
+    /// string of digits print alike; [`PortValue`] is the parsed form, and parses.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Port::Number(n) => write!(f, "{n}"),
@@ -1134,7 +1193,8 @@ fn go_parse_u8(s: &str) -> Option<u8> {
 }
 
 impl fmt::Display for Protocol {
-    /// The protocol as written.
+    /// The protocol as written. Not parsed back (there is no `FromStr`): a number and a
+    /// string of digits print alike.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Protocol::Number(n) => write!(f, "{n}"),

@@ -18,7 +18,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Serializes as a list of CIDR strings (`["10.0.0.0/8", "fd00::/8"]`) and
 /// deserializes from one (overlapping or non-canonical entries are fine).
 /// [`Display`](fmt::Display) prints the prefixes separated by `", "`; the
-/// empty set prints as nothing.
+/// empty set prints as nothing. [`FromStr`](std::str::FromStr) reads that text
+/// back (any CIDRs, separated by commas).
 ///
 /// # Example
 ///
@@ -383,6 +384,31 @@ impl<'a> IntoIterator for &'a IpSet {
     type IntoIter = Iter<'a>;
     fn into_iter(self) -> Iter<'a> {
         self.iter()
+    }
+}
+
+impl std::str::FromStr for IpSet {
+    type Err = crate::policy::CidrError;
+    /// The union of CIDRs separated by commas (whitespace around them is
+    /// ignored; nothing at all is the empty set). Each CIDR is read as the
+    /// apiserver reads an `ipBlock` CIDR ([`parse_cidr`](crate::policy::parse_cidr)):
+    /// host bits are cleared.
+    ///
+    /// ```
+    /// use netpol::cidr::IpSet;
+    /// let set: IpSet = "10.0.0.0/9, 10.128.0.0/9,fd00::/8".parse()?;
+    /// assert_eq!(set.to_string(), "10.0.0.0/8, fd00::/8");
+    /// assert_eq!("".parse::<IpSet>()?, IpSet::new());
+    /// assert_eq!("10.0.0.0/8, x".parse::<IpSet>().unwrap_err().text(), "x");
+    /// # Ok::<(), netpol::policy::CidrError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().is_empty() {
+            return Ok(IpSet::new());
+        }
+        s.split(',')
+            .map(|entry| crate::policy::parse_cidr(entry.trim()))
+            .collect()
     }
 }
 

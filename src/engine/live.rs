@@ -215,6 +215,7 @@ pub enum PolicyKey {
 }
 
 impl std::fmt::Display for PolicyKey {
+    /// For people and logs (`networkpolicy shop/deny`): not parsed back.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ns = |ns: &Option<String>| ns.as_ref().map(|n| format!("{n}/")).unwrap_or_default();
         match self {

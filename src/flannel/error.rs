@@ -41,8 +41,35 @@ impl Stage {
 }
 
 impl fmt::Display for Stage {
+    /// [`as_str`](Stage::as_str); [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A stage name that is not `parse`, `check`, `ipfamily` or `backend`.
+///
+/// ```
+/// let err = "lint".parse::<netpol::flannel::Stage>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     r#"unknown stage "lint": expected "parse", "check", "ipfamily" or "backend""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stage \"{0}\": expected \"parse\", \"check\", \"ipfamily\" or \"backend\"")]
+pub struct UnknownStage(String);
+
+impl std::str::FromStr for Stage {
+    type Err = UnknownStage;
+    /// A name as [`as_str`](Stage::as_str) writes it.
+    ///
+    /// ```
+    /// assert_eq!("ipfamily".parse(), Ok(netpol::flannel::Stage::IpFamily));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Stage::Parse, Stage::Check, Stage::IpFamily, Stage::Backend]
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+            .ok_or_else(|| UnknownStage(s.to_owned()))
     }
 }
 

@@ -275,7 +275,8 @@ impl Time {
 }
 
 impl fmt::Display for Time {
-    /// The time as written, `null` for the zero time.
+    /// The time as written, `null` for the zero time. Read a time with [`Time::parse`]
+    /// (there is no `FromStr`: `null` is the zero time's JSON, not a time Go parses).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.as_deref().unwrap_or("null"))
     }

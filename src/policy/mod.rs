@@ -44,7 +44,9 @@ pub use cluster::{
     DomainPattern, DomainPatternError, Subject, UnknownTier,
 };
 pub use network::{Peer, Policy, Rule};
-pub use set::{AsPolicySet, IntoPolicySetItem, PolicyKind, PolicySet, PolicySetRef};
+pub use set::{
+    AsPolicySet, IntoPolicySetItem, PolicyKind, PolicySet, PolicySetRef, UnknownPolicyKind,
+};
 
 /// A transport protocol a flow can use and policies can name.
 ///
@@ -517,6 +519,8 @@ impl PortRule {
 }
 
 impl fmt::Display for PortRule {
+    /// `PORT/PROTOCOL`: `5432/TCP`, a range `8080-8090/TCP`, a name `http/TCP`, or `*/UDP`
+    /// for every port. [`FromStr`] reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.port {
             PortSpec::All => write!(f, "*/{}", self.protocol),
@@ -526,5 +530,83 @@ impl fmt::Display for PortRule {
             PortSpec::Range { start, end } => write!(f, "{start}-{end}/{}", self.protocol),
             PortSpec::Named(n) => write!(f, "{n}/{}", self.protocol),
         }
+    }
+}
+
+/// Text that is not a [`PortRule`].
+///
+/// ```
+/// use netpol::policy::PortRule;
+/// let err = "80/ICMP".parse::<PortRule>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid port rule "80/ICMP": unsupported protocol "ICMP": supported values are "SCTP", "TCP", "UDP""#);
+/// assert!(std::error::Error::source(&err).is_some());
+/// let err = "0/TCP".parse::<PortRule>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid port rule "0/TCP": expected PORT/PROTOCOL with PORT a number 1-65535, a range START-END, a port name or *"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortRuleError {
+    /// No `/`, or a port part that is not a number, a range, a port name or `*`.
+    #[error(
+        "invalid port rule \"{0}\": expected PORT/PROTOCOL with PORT a number 1-65535, a range START-END, a port name or *"
+    )]
+    Port(String),
+    /// The protocol is not `TCP`, `UDP` or `SCTP`.
+    #[error("invalid port rule \"{text}\": {source}")]
+    Protocol {
+        /// The text that was given.
+        text: String,
+        /// The protocol's error.
+        #[source]
+        source: UnknownProtocol,
+    },
+}
+
+impl FromStr for PortRule {
+    type Err = PortRuleError;
+    /// Reads [`Display`](fmt::Display)'s form: `PORT/PROTOCOL` where PORT is a number
+    /// (1-65535), a range `START-END` (`1 <= START <= END`), `*` for every port, or a port
+    /// name as the API accepts it (an IANA service name: lowercase letters, digits and
+    /// `-`, at least one letter, at most 15 characters); PROTOCOL is `TCP`, `UDP` or
+    /// `SCTP`.
+    ///
+    /// ```
+    /// use netpol::policy::{PortRule, PortSpec, Protocol};
+    /// assert_eq!("53/UDP".parse(), Ok(PortRule::new(Protocol::Udp, PortSpec::range(53, 53).unwrap())));
+    /// assert_eq!("8080-8090/TCP".parse(), Ok(PortRule::new(Protocol::Tcp, PortSpec::range(8080, 8090).unwrap())));
+    /// assert_eq!("http-alt/TCP".parse(), Ok(PortRule::new(Protocol::Tcp, PortSpec::Named("http-alt".into()))));
+    /// assert_eq!("*/SCTP".parse(), Ok(PortRule::new(Protocol::Sctp, PortSpec::All)));
+    /// assert!("90-80/TCP".parse::<PortRule>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || PortRuleError::Port(s.to_owned());
+        let (port, protocol) = s.rsplit_once('/').ok_or_else(bad)?;
+        let protocol = protocol
+            .parse::<Protocol>()
+            .map_err(|source| PortRuleError::Protocol {
+                text: s.to_owned(),
+                source,
+            })?;
+        let number = |n: &str| {
+            (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| n.parse::<u16>().ok())
+                .flatten()
+        };
+        let spec = if port == "*" {
+            Some(PortSpec::All)
+        } else if let Some(n) = number(port) {
+            PortSpec::range(n, n)
+        } else if let Some((a, b)) = port
+            .split_once('-')
+            .and_then(|(a, b)| Some((number(a)?, number(b)?)))
+        {
+            PortSpec::range(a, b)
+        } else if crate::validate::is_valid_port_name(port).is_empty() {
+            Some(PortSpec::Named(port.to_owned()))
+        } else {
+            None
+        };
+        spec.map(|port| PortRule::new(protocol, port))
+            .ok_or_else(bad)
     }
 }

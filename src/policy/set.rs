@@ -68,8 +68,37 @@ impl PolicyKind {
 }
 
 impl fmt::Display for PolicyKind {
+    /// [`as_str`](PolicyKind::as_str); [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A kind name that is not one of [`PolicyKind::as_str`]'s.
+///
+/// ```
+/// let err = "Policy".parse::<netpol::policy::PolicyKind>().unwrap_err();
+/// assert!(err.to_string().starts_with(r#"unknown policy kind "Policy": expected one of "NetworkPolicy", "#));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown policy kind \"{0}\": expected one of {known}", known = PolicyKind::ALL.map(|k| format!("\"{k}\"")).join(", "))]
+pub struct UnknownPolicyKind(String);
+
+impl std::str::FromStr for PolicyKind {
+    type Err = UnknownPolicyKind;
+    /// A kind as [`as_str`](PolicyKind::as_str) writes it (Calico's namespaced policy as
+    /// `NetworkPolicy.projectcalico.org`).
+    ///
+    /// ```
+    /// use netpol::policy::PolicyKind;
+    /// assert_eq!("NetworkPolicy.projectcalico.org".parse(), Ok(PolicyKind::CalicoNetworkPolicy));
+    /// assert_eq!("Tier".parse(), Ok(PolicyKind::Tier));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownPolicyKind(s.to_owned()))
     }
 }
 

@@ -275,6 +275,10 @@ impl Selector {
 
 impl fmt::Display for Selector {
     /// The kubectl string form: `app=web,env notin (prod),tier,!legacy`; empty for "everything".
+    /// [`FromStr`](std::str::FromStr) reads it back to an equal selector for every selector
+    /// [`Selector::new`] builds (valid keys and values, value lists sorted and
+    /// deduplicated); a selector [`from_requirements`](Selector::from_requirements) with
+    /// other lists prints text that parses to a selector matching the same labels.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, r) in self.requirements.iter().enumerate() {
             if i > 0 {
@@ -290,5 +294,24 @@ impl fmt::Display for Selector {
             }
         }
         Ok(())
+    }
+}
+
+impl std::str::FromStr for Selector {
+    type Err = ParseError;
+    /// Reads the kubectl selector syntax (see [`parse`]) into compiled requirements in the
+    /// order written: `key=value` is `In` with one value, `key!=value` `NotIn` with one,
+    /// value lists sorted and deduplicated; the empty string is [`Selector::everything`].
+    ///
+    /// ```
+    /// use netpol::selector::{Operator, Selector};
+    /// let sel: Selector = "tier in (web,api),app=shop,!legacy".parse()?;
+    /// assert_eq!(sel.requirements()[0].op, Operator::In(vec!["api".into(), "web".into()]));
+    /// assert_eq!(sel.to_string(), "tier in (api,web),app=shop,!legacy");
+    /// assert!("".parse::<Selector>()?.is_everything());
+    /// # Ok::<(), netpol::selector::ParseError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        text::parse_requirements(s).map(Selector::from_requirements)
     }
 }

@@ -499,7 +499,8 @@ impl std::hash::Hash for Selector {
 }
 
 impl fmt::Display for Selector {
-    /// Calico's canonical form.
+    /// Calico's canonical form. [`FromStr`] reads it back to an equal selector, except
+    /// for Calico's double-negation quirk (see [the canonical form](self#the-canonical-form)).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_node(f, self.root_id())
     }
