@@ -460,6 +460,7 @@ impl Service {
     /// let v = serde_json::json!({"metadata": {"name": "a"}});
     /// assert_eq!(netpol::service::Service::from_value(&v).unwrap().key(), "default/a");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!(
             "{}/{}",
@@ -835,6 +836,7 @@ fn not_a_port(n: i32) -> String {
 /// assert_eq!(e.to_string(), "service \"x/a\" is listed twice");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServiceError {
     /// Not JSON of a Service's shape: the decode error, with its field path.
     #[error(transparent)]
@@ -898,6 +900,7 @@ impl Addressing {
     /// assert!(Addressing::ExternalName.cluster_ips().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn cluster_ips(&self) -> &[IpAddr] {
         match self {
             Addressing::ClusterIps(ips) => ips,
@@ -1001,6 +1004,7 @@ impl ResolvedPort {
     /// let p = ResolvedPort::new(53, netpol::policy::Protocol::Udp, TargetPort::Named("dns".into()));
     /// assert!(p.name.is_none());
     /// ```
+    #[must_use]
     pub fn new(port: u16, protocol: Protocol, target: TargetPort) -> Self {
         ResolvedPort {
             name: None,
@@ -1047,6 +1051,7 @@ impl ServiceType {
     /// ```
     /// assert_eq!(netpol::service::ServiceType::ClusterIp.as_str(), "ClusterIP");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceType::ClusterIp => "ClusterIP",
@@ -1153,6 +1158,7 @@ impl std::str::FromStr for TrafficPolicy {
 /// assert_eq!(serde_json::to_string(&IpMode::Vip).unwrap(), "\"VIP\"");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum IpMode {
     /// Traffic reaches the nodes with the load balancer's IP as destination: the service
     /// proxy takes it there, like a cluster IP.
@@ -1191,6 +1197,7 @@ impl IngressPoint {
     /// let named = IngressPoint { ip: None, hostname: Some("lb.example.com".into()), mode: IpMode::Vip };
     /// assert!(!named.is_vip());
     /// ```
+    #[must_use]
     pub fn is_vip(&self) -> bool {
         self.ip.is_some() && self.mode == IpMode::Vip
     }
@@ -1280,6 +1287,7 @@ impl ResolvedService {
     /// assert!(svc.resolve()?.externally_accessible());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn externally_accessible(&self) -> bool {
         match self.service_type {
             ServiceType::NodePort | ServiceType::LoadBalancer => true,
@@ -1299,6 +1307,7 @@ impl ResolvedService {
     /// assert!(svc.resolve()?.external_policy_local());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn external_policy_local(&self) -> bool {
         self.externally_accessible() && self.external_traffic_policy == TrafficPolicy::Local
     }
@@ -1330,6 +1339,7 @@ impl ResolvedService {
     /// assert_eq!(svc.resolve()?.port(443, Default::default()).map(|(i, _)| i), Some(1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn port(&self, port: u16, protocol: Protocol) -> Option<(usize, &ResolvedPort)> {
         self.ports
             .iter()
@@ -1345,6 +1355,7 @@ impl ResolvedService {
     /// assert_eq!(svc.resolve()?.node_port(30080, Default::default()).map(|(_, p)| p.port), Some(80));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn node_port(&self, node_port: u16, protocol: Protocol) -> Option<(usize, &ResolvedPort)> {
         self.ports
             .iter()
@@ -1360,6 +1371,7 @@ impl ResolvedService {
     /// assert_eq!(svc.resolve()?.key(), "default/web"); // no namespace written
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
@@ -1400,6 +1412,7 @@ impl ServiceId {
     /// assert_eq!(id.index(), 0); // the first Service given to `build`
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -1439,6 +1452,7 @@ pub struct ServiceEndpoint {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum NoEndpoints {
     /// No (or an empty) selector: endpoints are written by hand and unknown here.
     NoSelector,
@@ -1554,6 +1568,7 @@ impl Reachability {
     /// assert_eq!(Reachability::from_counts(0, 0), Reachability::NoEndpoints);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn from_counts(allowed: usize, total: usize) -> Self {
         if total == 0 {
             Reachability::NoEndpoints
@@ -1574,6 +1589,7 @@ impl Reachability {
     /// assert_eq!(Reachability::All.to_string(), "all");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Reachability::All => "all",
@@ -1749,6 +1765,7 @@ impl ServiceVerdict {
     /// assert!(!table.explain(&closed, client, id, 80, Default::default()).all_reachable());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn all_reachable(&self) -> bool {
         self.reachability == Reachability::All
     }
@@ -1936,6 +1953,7 @@ impl ServiceTable {
     /// assert_eq!(ServiceTable::default().len(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -1956,6 +1974,7 @@ impl ServiceTable {
     /// assert!(ServiceTable::default().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -1976,6 +1995,7 @@ impl ServiceTable {
     /// assert!(table.lookup("default", "web").is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn lookup(&self, namespace: &str, name: &str) -> Option<ServiceId> {
         self.by_name
             .get(&(namespace.to_owned(), name.to_owned()))
@@ -1998,6 +2018,7 @@ impl ServiceTable {
     /// assert!(table.lookup_ip("10.244.1.5".parse()?).is_none()); // a pod IP, not a Service
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn lookup_ip(&self, ip: IpAddr) -> Option<ServiceId> {
         self.by_ip.get(&ip).copied()
     }
@@ -2015,6 +2036,7 @@ impl ServiceTable {
     /// assert_eq!(table.lookup_port(ip, 53, Protocol::Udp).map(|(_, i)| i), Some(1));
     /// assert!(table.lookup_port(ip, 54, Protocol::Udp).is_none());
     /// ```
+    #[must_use]
     pub fn lookup_port(
         &self,
         ip: IpAddr,
@@ -2048,6 +2070,7 @@ impl ServiceTable {
     /// assert_eq!(web.ports[0].target, TargetPort::Number(8080));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn service(&self, id: ServiceId) -> Option<&ResolvedService> {
         self.entries.get(id.index()).map(|e| &e.service)
     }
@@ -2250,6 +2273,7 @@ impl ServiceTable {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Endpoints<'a> {
     /// Through a cluster IP: each pod with its own target port.
     Translated(&'a [ServiceEndpoint]),
@@ -2311,6 +2335,7 @@ impl<'a> Endpoints<'a> {
     /// assert_eq!(table.endpoints(id, 80, Default::default()).unwrap().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         match self {
             Endpoints::Translated(list) => list.len(),
@@ -2335,6 +2360,7 @@ impl<'a> Endpoints<'a> {
     /// assert!(!table.endpoints(id, 80, Default::default()).unwrap().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -41,6 +41,7 @@ impl PortRanges {
     /// ```
     /// assert!(netpol::analysis::PortRanges::new().is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         PortRanges(Vec::new())
     }
@@ -50,6 +51,7 @@ impl PortRanges {
     /// ```
     /// assert!(netpol::analysis::PortRanges::all().is_all());
     /// ```
+    #[must_use]
     pub fn all() -> Self {
         PortRanges(vec![(1, u16::MAX)])
     }
@@ -100,6 +102,7 @@ impl PortRanges {
     /// ```
     /// assert_eq!(netpol::analysis::PortRanges::all().ranges(), &[(1, 65535)]);
     /// ```
+    #[must_use]
     pub fn ranges(&self) -> &[(u16, u16)] {
         &self.0
     }
@@ -109,6 +112,7 @@ impl PortRanges {
     /// ```
     /// assert!(!netpol::analysis::PortRanges::all().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -118,6 +122,7 @@ impl PortRanges {
     /// ```
     /// assert!(!netpol::analysis::PortRanges::new().is_all());
     /// ```
+    #[must_use]
     pub fn is_all(&self) -> bool {
         self.0 == [(1, u16::MAX)]
     }
@@ -127,6 +132,7 @@ impl PortRanges {
     /// ```
     /// assert!(netpol::analysis::PortRanges::all().contains(1));
     /// ```
+    #[must_use]
     pub fn contains(&self, port: u16) -> bool {
         let i = self.0.partition_point(|(_, end)| *end < port);
         self.0.get(i).is_some_and(|(start, _)| *start <= port)
@@ -137,6 +143,7 @@ impl PortRanges {
     /// ```
     /// assert_eq!(netpol::analysis::PortRanges::all().count(), 65535);
     /// ```
+    #[must_use]
     pub fn count(&self) -> u32 {
         self.0
             .iter()
@@ -297,6 +304,7 @@ impl PortsError {
     /// ```
     /// assert_eq!("5-".parse::<netpol::analysis::PortRanges>().unwrap_err().text(), "5-");
     /// ```
+    #[must_use]
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -387,6 +395,7 @@ impl Ports {
     /// ```
     /// assert!(netpol::analysis::Ports::none().is_empty());
     /// ```
+    #[must_use]
     pub fn none() -> Self {
         Ports::default()
     }
@@ -396,6 +405,7 @@ impl Ports {
     /// ```
     /// assert!(netpol::analysis::Ports::all().is_all());
     /// ```
+    #[must_use]
     pub fn all() -> Self {
         Ports([PortRanges::all(), PortRanges::all(), PortRanges::all()])
     }
@@ -406,6 +416,7 @@ impl Ports {
     /// use netpol::policy::Protocol;
     /// assert!(netpol::analysis::Ports::all().get(Protocol::Sctp).is_all());
     /// ```
+    #[must_use]
     pub fn get(&self, protocol: Protocol) -> &PortRanges {
         let [tcp, udp, sctp] = &self.0;
         match protocol {
@@ -457,6 +468,7 @@ impl Ports {
     /// use netpol::policy::Protocol;
     /// assert!(netpol::analysis::Ports::all().contains(Protocol::Tcp, 80));
     /// ```
+    #[must_use]
     pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
         self.get(protocol).contains(port)
     }
@@ -819,6 +831,7 @@ impl PortClasses {
     /// let classes = netpol::analysis::PortClasses::new(&cluster, &[]);
     /// assert_eq!(classes.len(netpol::policy::Protocol::Sctp), 1);
     /// ```
+    #[must_use]
     pub fn len(&self, protocol: Protocol) -> usize {
         self.intervals(protocol).count()
     }
@@ -830,6 +843,7 @@ impl PortClasses {
     /// let classes = netpol::analysis::PortClasses::new(&cluster, &[]);
     /// assert_eq!(classes.class_of(netpol::policy::Protocol::Tcp, 443), 0);
     /// ```
+    #[must_use]
     pub fn class_of(&self, protocol: Protocol, port: u16) -> usize {
         self.breaks
             .get(protocol)

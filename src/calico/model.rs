@@ -107,6 +107,7 @@ pub const CALICO_CRD_API_VERSION: &str = "crd.projectcalico.org/v1";
 /// assert_eq!(ApiGroup::V3.to_string(), "projectcalico.org/v3");
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ApiGroup {
     /// `projectcalico.org/v3`, written through Calico's API server (the default).
     #[default]
@@ -121,6 +122,7 @@ impl ApiGroup {
     /// ```
     /// assert_eq!(netpol::calico::ApiGroup::V3.api_version(), "projectcalico.org/v3");
     /// ```
+    #[must_use]
     pub fn api_version(self) -> &'static str {
         match self {
             ApiGroup::V3 => CALICO_API_VERSION,
@@ -424,6 +426,7 @@ impl NetworkPolicy {
     /// ```
     /// assert_eq!(netpol::calico::NetworkPolicy::new("prod", "p").key(), "prod/p");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace_or_default(), self.name())
     }
@@ -492,6 +495,7 @@ impl NetworkSet {
     /// ```
     /// assert_eq!(netpol::calico::NetworkSet::default().key(), "default/");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace_or_default(), self.name())
     }
@@ -958,6 +962,7 @@ impl PortValue {
     /// ```
     /// assert!(netpol::calico::PortValue::Range(443, 443).contains(443));
     /// ```
+    #[must_use]
     pub fn contains(&self, port: u16) -> bool {
         match self {
             PortValue::Range(lo, hi) => (*lo..=*hi).contains(&port),
@@ -1140,6 +1145,7 @@ impl Protocol {
     /// assert_eq!(Protocol::Name("UDPLite".into()).number(), Some(136));
     /// assert_eq!(Protocol::Name("256".into()).number(), None);
     /// ```
+    #[must_use]
     pub fn number(&self) -> Option<u8> {
         match self {
             Protocol::Number(n) => u8::try_from(*n).ok(),
@@ -1172,6 +1178,7 @@ impl Protocol {
     /// assert!(Protocol::Number(132).supports_ports());
     /// assert!(!Protocol::Name("UDPLite".into()).supports_ports());
     /// ```
+    #[must_use]
     pub fn supports_ports(&self) -> bool {
         match self.numeric() {
             Some(n) => matches!(n, 6 | 17 | 132),

@@ -154,6 +154,7 @@ impl IpSet {
     /// ```
     /// assert!(netpol::cidr::IpSet::new().is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
@@ -172,6 +173,7 @@ impl IpSet {
     /// assert!(!set.contains("192.168.1.1".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn from_block(cidr: IpNet, excepts: &[IpNet]) -> Self {
         Self::from(cidr).difference(&excepts.iter().copied().collect())
     }
@@ -206,6 +208,7 @@ impl IpSet {
     /// assert!(!set.contains("fe80::1".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn contains(&self, addr: IpAddr) -> bool {
         match addr {
             IpAddr::V4(a) => contains(&self.v4, a.to_bits()),
@@ -222,6 +225,7 @@ impl IpSet {
     /// assert!(!set.contains_net(&"10.0.0.0/7".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn contains_net(&self, net: &IpNet) -> bool {
         fn covered<K: Bits>(r: &[(K, K)], (lo, hi): (K, K)) -> bool {
             let i = r.partition_point(|&(_, h)| h < lo);
@@ -242,6 +246,7 @@ impl IpSet {
     /// assert!(a.difference(&a).is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
     }
@@ -256,6 +261,7 @@ impl IpSet {
     /// assert_eq!(a.union(&b).to_string(), "10.0.0.0/8");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn union(&self, other: &Self) -> Self {
         Self {
             v4: union(&self.v4, &other.v4),
@@ -273,6 +279,7 @@ impl IpSet {
     /// assert_eq!(a.intersection(&b).to_string(), "10.1.0.0/16");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn intersection(&self, other: &Self) -> Self {
         Self {
             v4: intersection(&self.v4, &other.v4),
@@ -290,6 +297,7 @@ impl IpSet {
     /// assert_eq!(a.difference(&b).to_string(), "10.128.0.0/9");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn difference(&self, other: &Self) -> Self {
         Self {
             v4: difference(&self.v4, &other.v4),
@@ -310,6 +318,7 @@ impl IpSet {
     /// assert_eq!(v, ["10.0.0.0/32", "10.0.0.2/31"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             v4: self.v4.iter(),

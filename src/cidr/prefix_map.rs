@@ -437,6 +437,7 @@ impl<V> PrefixMap<V> {
     /// let map: netpol::cidr::PrefixMap<u32> = netpol::cidr::PrefixMap::new();
     /// assert!(map.is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         Self {
             v4: Family::new(),
@@ -474,6 +475,7 @@ impl<V> PrefixMap<V> {
     /// assert_eq!(map.get(&"10.0.0.0/9".parse()?), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn get(&self, net: &IpNet) -> Option<&V> {
         match net {
             IpNet::V4(n) => self.v4.get(&v4_key(n)),
@@ -491,6 +493,7 @@ impl<V> PrefixMap<V> {
     /// assert!(!map.contains_prefix(&"10.0.0.0/16".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn contains_prefix(&self, net: &IpNet) -> bool {
         self.get(net).is_some()
     }
@@ -530,6 +533,7 @@ impl<V> PrefixMap<V> {
     /// assert_eq!(*v, 16);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn longest_match(&self, addr: IpAddr) -> Option<(IpNet, &V)> {
         match addr {
             IpAddr::V4(a) => {
@@ -554,6 +558,7 @@ impl<V> PrefixMap<V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
+    #[must_use]
     pub fn lookup(&self, addr: IpAddr) -> Option<&V> {
         match addr {
             IpAddr::V4(a) => self.lookup_v4(a),
@@ -573,6 +578,7 @@ impl<V> PrefixMap<V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
+    #[must_use]
     pub fn lookup_v4(&self, addr: Ipv4Addr) -> Option<&V> {
         self.v4.lookup(addr.to_bits())
     }
@@ -589,6 +595,7 @@ impl<V> PrefixMap<V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
+    #[must_use]
     pub fn lookup_v6(&self, addr: Ipv6Addr) -> Option<&V> {
         self.v6.lookup(addr.to_bits())
     }
@@ -604,6 +611,7 @@ impl<V> PrefixMap<V> {
     /// assert_eq!(map.len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
@@ -613,6 +621,7 @@ impl<V> PrefixMap<V> {
     /// ```
     /// assert!(netpol::cidr::PrefixMap::<u8>::new().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -630,6 +639,7 @@ impl<V> PrefixMap<V> {
     /// let order: Vec<String> = map.iter().map(|(n, _)| n.to_string()).collect();
     /// assert_eq!(order, ["9.0.0.0/8", "10.0.0.0/8", "10.1.0.0/16", "::/0"]);
     /// ```
+    #[must_use]
     pub fn iter(&self) -> Iter<'_, V> {
         Iter {
             v4: self.v4.iter(),
@@ -647,6 +657,7 @@ impl<V> PrefixMap<V> {
     /// assert!(map.heap_bytes() > 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn heap_bytes(&self) -> usize {
         self.v4.heap_bytes() + self.v6.heap_bytes()
     }

@@ -651,6 +651,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert_eq!(engine.profile().name(), "conformance");
     /// ```
+    #[must_use]
     pub fn profile(&self) -> &Profile {
         &self.inner.profile
     }
@@ -663,6 +664,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert_eq!(engine.cluster().pod_count(), 1);
     /// ```
+    #[must_use]
     pub fn cluster(&self) -> &Cluster {
         &self.inner.cluster
     }
@@ -676,6 +678,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert_eq!(engine.policy_count(), 0);
     /// ```
+    #[must_use]
     pub fn policy_count(&self) -> usize {
         self.inner.policies.len()
     }
@@ -695,6 +698,7 @@ impl Engine {
     /// let engine = Engine::builder().profile(Profile::cilium()).build(&cluster, &set);
     /// assert_eq!(engine.ignored_policies()[0].to_string(), "cnp/guard");
     /// ```
+    #[must_use]
     pub fn ignored_policies(&self) -> Vec<PolicyRef> {
         self.inner
             .ignored
@@ -706,6 +710,7 @@ impl Engine {
     /// Every pair of ClusterNetworkPolicies of one tier with the same priority that both
     /// apply to some pod for the same direction: their order is left open upstream, so an
     /// analysis may want to flag them. See [`PriorityTie`] for an example.
+    #[must_use]
     pub fn priority_ties(&self) -> Vec<PriorityTie> {
         let i = &*self.inner;
         let mut out = Vec::new();
@@ -746,6 +751,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert!(engine.compiled_bytes() > 0);
     /// ```
+    #[must_use]
     pub fn compiled_bytes(&self) -> usize {
         let i = &self.inner;
         let bitsets: usize =
@@ -838,6 +844,7 @@ impl Engine {
     /// let why = engine.explain(Flow::new(a, a, 80, Default::default()));
     /// assert_eq!(why.special, Some(netpol::explain::Special::SelfTraffic));
     /// ```
+    #[must_use]
     pub fn explain(&self, flow: Flow<'_>) -> Explanation {
         let i = &*self.inner;
         let special = i.special(flow);

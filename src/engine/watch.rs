@@ -67,6 +67,7 @@ impl EventKind {
     /// ```
     /// assert!(netpol::engine::watch::EventKind::parse("UPDATED").is_none());
     /// ```
+    #[must_use]
     pub fn parse(s: &str) -> Option<EventKind> {
         match s {
             "ADDED" => Some(EventKind::Added),
@@ -82,6 +83,7 @@ impl EventKind {
     /// ```
     /// assert_eq!(netpol::engine::watch::EventKind::Added.as_str(), "ADDED");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Added => "ADDED",
@@ -243,6 +245,7 @@ impl Feed {
     ///     &Default::default(), Default::default(), Default::default()));
     /// assert_eq!(feed.live().cluster().pod_count(), 0);
     /// ```
+    #[must_use]
     pub fn new(live: LiveEngine) -> Feed {
         let nodes = live
             .cluster()
@@ -264,6 +267,7 @@ impl Feed {
     ///     &Default::default(), Default::default(), Default::default()));
     /// assert_eq!(feed.live().engine().policy_count(), 0);
     /// ```
+    #[must_use]
     pub fn live(&self) -> &LiveEngine {
         &self.live
     }

@@ -167,6 +167,7 @@ pub struct NetConf {
 /// assert!(parsed.warnings.is_empty());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Parsed {
     /// The configuration.
     pub config: NetConf,

@@ -13,6 +13,7 @@ use crate::model::DecodeError;
 /// assert_eq!(Stage::Check.to_string(), "check");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Stage {
     /// Not JSON, or a value of the wrong type (flannel's `ParseConfig`).
     Parse,
@@ -30,6 +31,7 @@ impl Stage {
     /// ```
     /// assert_eq!(netpol::flannel::Stage::IpFamily.as_str(), "ipfamily");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Parse => "parse",
@@ -122,6 +124,7 @@ impl NetConfError {
     /// # use netpol::flannel::{NetConf, Stage};
     /// assert_eq!(NetConf::parse("[").unwrap_err().stage(), Stage::Parse);
     /// ```
+    #[must_use]
     pub fn stage(&self) -> Stage {
         self.stage
     }
@@ -133,6 +136,7 @@ impl NetConfError {
     /// let err = NetConf::parse(r#"{"Network": "10.0.0.0/8", "SubnetLen": 31}"#).unwrap_err();
     /// assert_eq!(err.message(), "SubnetLen must be less than /31");
     /// ```
+    #[must_use]
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -143,6 +147,7 @@ impl NetConfError {
     /// # use netpol::flannel::NetConf;
     /// assert_eq!(NetConf::parse("{}").unwrap_err().line(), None);
     /// ```
+    #[must_use]
     pub fn line(&self) -> Option<usize> {
         self.position.map(|p| p.0)
     }
@@ -153,6 +158,7 @@ impl NetConfError {
     /// # use netpol::flannel::NetConf;
     /// assert_eq!(NetConf::parse("{,}").unwrap_err().column(), Some(2));
     /// ```
+    #[must_use]
     pub fn column(&self) -> Option<usize> {
         self.position.map(|p| p.1)
     }
@@ -203,6 +209,7 @@ pub enum WarningKind {
 /// assert!(parsed.warnings[0].to_string().contains("Network"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Warning {
     /// JSON path of the key, with the keys as written.
     pub path: String,

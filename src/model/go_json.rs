@@ -211,6 +211,7 @@ use serde_json::Value;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message} (line {line}, column {column})", if path.is_empty() { String::new() } else { format!("{path}: ") })]
+#[non_exhaustive]
 pub struct DecodeError {
     /// Field path of the value that failed, empty for the document itself.
     pub path: String,

@@ -88,6 +88,7 @@ impl Protocol {
     /// ```
     /// assert_eq!(netpol::policy::Protocol::Tcp.as_str(), "TCP");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "TCP",
@@ -101,6 +102,7 @@ impl Protocol {
     /// ```
     /// assert_eq!(netpol::policy::Protocol::Sctp.index(), 2);
     /// ```
+    #[must_use]
     pub fn index(self) -> usize {
         match self {
             Protocol::Tcp => 0,
@@ -123,6 +125,7 @@ impl Protocol {
     /// ```
     /// assert_eq!(netpol::policy::Protocol::Udp.number(), 17);
     /// ```
+    #[must_use]
     pub fn number(self) -> u8 {
         match self {
             Protocol::Tcp => 6,
@@ -156,6 +159,7 @@ impl UnknownProtocol {
     /// ```
     /// assert_eq!("tcp".parse::<netpol::policy::Protocol>().unwrap_err().name(), "tcp");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.0
     }
@@ -201,6 +205,7 @@ impl Direction {
     /// ```
     /// assert_eq!(netpol::policy::Direction::Ingress.as_str(), "Ingress");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Ingress => "Ingress",
@@ -213,6 +218,7 @@ impl Direction {
     /// ```
     /// assert_eq!(netpol::policy::Direction::Egress.field(), "egress");
     /// ```
+    #[must_use]
     pub fn field(self) -> &'static str {
         match self {
             Direction::Ingress => "ingress",
@@ -278,6 +284,7 @@ impl Action {
     /// ```
     /// assert_eq!(netpol::policy::Action::Pass.as_str(), "Pass");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Allow => "Allow",
@@ -293,6 +300,7 @@ impl Action {
     /// ```
     /// assert!(netpol::policy::Action::Deny.is_terminal_in_tier());
     /// ```
+    #[must_use]
     pub fn is_terminal_in_tier(self) -> bool {
         !matches!(self, Action::Log)
     }
@@ -351,6 +359,7 @@ impl CidrBlock {
     /// let b = CidrBlock::new("10.244.1.1/4".parse().unwrap(), vec![]);
     /// assert_eq!(b.cidr().to_string(), "0.0.0.0/4");
     /// ```
+    #[must_use]
     pub fn new(cidr: IpNet, except: Vec<IpNet>) -> Self {
         CidrBlock {
             cidr: cidr.trunc(),
@@ -364,6 +373,7 @@ impl CidrBlock {
     /// let b = netpol::policy::CidrBlock::new("10.0.0.0/8".parse().unwrap(), vec![]);
     /// assert_eq!(b.cidr().prefix_len(), 8);
     /// ```
+    #[must_use]
     pub fn cidr(&self) -> IpNet {
         self.cidr
     }
@@ -374,6 +384,7 @@ impl CidrBlock {
     /// let b = netpol::policy::CidrBlock::new("10.0.0.0/8".parse().unwrap(), vec!["10.1.0.0/16".parse().unwrap()]);
     /// assert_eq!(b.except()[0].to_string(), "10.1.0.0/16");
     /// ```
+    #[must_use]
     pub fn except(&self) -> &[IpNet] {
         &self.except
     }
@@ -385,6 +396,7 @@ impl CidrBlock {
     /// let all = CidrBlock::new("0.0.0.0/0".parse().unwrap(), vec![]);
     /// assert!(all.contains("203.0.113.7".parse().unwrap()));
     /// ```
+    #[must_use]
     pub fn contains(&self, addr: IpAddr) -> bool {
         self.cidr.contains(&addr) && !self.except.iter().any(|e| e.contains(&addr))
     }
@@ -407,6 +419,7 @@ impl CidrError {
     /// ```
     /// assert_eq!(netpol::policy::parse_cidr("x").unwrap_err().text(), "x");
     /// ```
+    #[must_use]
     pub fn text(&self) -> &str {
         &self.0
     }
@@ -470,6 +483,7 @@ impl PortSpec {
     /// use netpol::policy::PortSpec;
     /// assert!(PortSpec::range(80, 90).unwrap().contains_number(85));
     /// ```
+    #[must_use]
     pub fn contains_number(&self, port: u16) -> bool {
         match self {
             PortSpec::All => true,
@@ -485,6 +499,7 @@ impl PortSpec {
     /// assert!(PortSpec::range(90, 80).is_none() && PortSpec::range(0, 80).is_none());
     /// assert_eq!(PortSpec::range(53, 53), PortSpec::range(53, 53));
     /// ```
+    #[must_use]
     pub fn range(start: u16, end: u16) -> Option<Self> {
         (start >= 1 && start <= end).then_some(PortSpec::Range { start, end })
     }
@@ -513,6 +528,7 @@ impl PortRule {
     /// use netpol::policy::{PortRule, PortSpec, Protocol};
     /// assert_eq!(PortRule::new(Protocol::Udp, PortSpec::All).to_string(), "*/UDP");
     /// ```
+    #[must_use]
     pub fn new(protocol: Protocol, port: PortSpec) -> Self {
         PortRule { protocol, port }
     }

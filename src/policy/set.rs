@@ -54,6 +54,7 @@ impl PolicyKind {
     /// assert_eq!(PolicyKind::NetworkPolicy.as_str(), "NetworkPolicy");
     /// assert_eq!(PolicyKind::CalicoNetworkPolicy.as_str(), "NetworkPolicy.projectcalico.org");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::NetworkPolicy => "NetworkPolicy",
@@ -195,6 +196,7 @@ impl PolicySet {
     /// ```
     /// assert!(netpol::policy::PolicySet::new().is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         PolicySet::default()
     }
@@ -216,6 +218,7 @@ impl PolicySet {
     /// ```
     /// assert!(netpol::policy::PolicySet::new().network_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn network_policies(&self) -> &[Policy] {
         &self.network
     }
@@ -225,6 +228,7 @@ impl PolicySet {
     /// ```
     /// assert!(netpol::policy::PolicySet::new().cluster_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn cluster_policies(&self) -> &[ClusterPolicy] {
         &self.cluster
     }
@@ -238,6 +242,7 @@ impl PolicySet {
     /// set.push(CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap());
     /// assert_eq!(set.calico_policies()[0].name(), "g");
     /// ```
+    #[must_use]
     pub fn calico_policies(&self) -> &[CalicoPolicy] {
         &self.calico
     }
@@ -251,6 +256,7 @@ impl PolicySet {
     /// set.push(CalicoNetworkSet::new(&GlobalNetworkSet::new("s", ["10.0.0.0/8"])).unwrap());
     /// assert_eq!(set.network_sets().len(), 1);
     /// ```
+    #[must_use]
     pub fn network_sets(&self) -> &[CalicoNetworkSet] {
         &self.network_sets
     }
@@ -265,6 +271,7 @@ impl PolicySet {
     /// set.push(CalicoTier::builtin("default").unwrap());
     /// assert_eq!(set.tiers()[0].name(), "default");
     /// ```
+    #[must_use]
     pub fn tiers(&self) -> &[CalicoTier] {
         &self.tiers
     }
@@ -274,6 +281,7 @@ impl PolicySet {
     /// ```
     /// assert_eq!(netpol::policy::PolicySet::new().len(), 0);
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.network.len()
             + self.cluster.len()
@@ -287,6 +295,7 @@ impl PolicySet {
     /// ```
     /// assert!(netpol::policy::PolicySet::new().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -345,6 +354,7 @@ impl<'a> PolicySetRef<'a> {
     /// let none: [netpol::policy::Policy; 0] = [];
     /// assert!(none.as_policy_set().network_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn network_policies(&self) -> &'a [Policy] {
         self.network
     }
@@ -355,6 +365,7 @@ impl<'a> PolicySetRef<'a> {
     /// use netpol::policy::{AsPolicySet, PolicySet};
     /// assert!(PolicySet::new().as_policy_set().cluster_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn cluster_policies(&self) -> &'a [ClusterPolicy] {
         self.cluster
     }
@@ -365,6 +376,7 @@ impl<'a> PolicySetRef<'a> {
     /// use netpol::policy::{AsPolicySet, PolicySet};
     /// assert!(PolicySet::new().as_policy_set().calico_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn calico_policies(&self) -> &'a [CalicoPolicy] {
         self.calico
     }
@@ -375,6 +387,7 @@ impl<'a> PolicySetRef<'a> {
     /// use netpol::policy::{AsPolicySet, PolicySet};
     /// assert!(PolicySet::new().as_policy_set().network_sets().is_empty());
     /// ```
+    #[must_use]
     pub fn network_sets(&self) -> &'a [CalicoNetworkSet] {
         self.network_sets
     }
@@ -385,6 +398,7 @@ impl<'a> PolicySetRef<'a> {
     /// use netpol::policy::{AsPolicySet, PolicySet};
     /// assert!(PolicySet::new().as_policy_set().tiers().is_empty());
     /// ```
+    #[must_use]
     pub fn tiers(&self) -> &'a [CalicoTier] {
         self.tiers
     }

@@ -72,6 +72,7 @@ impl Requirement {
     /// let r = Requirement { key: "env".into(), op: Operator::NotIn(vec!["prod".into()]) };
     /// assert!(r.matches(&Default::default()));
     /// ```
+    #[must_use]
     pub fn matches(&self, labels: &Labels) -> bool {
         let value = labels.get(&self.key);
         match (&self.op, value) {
@@ -112,6 +113,7 @@ pub struct Selector {
 /// assert_eq!(err.to_string(), "matchExpressions[0].operator: unsupported operator \"Like\"");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SelectorError {
     /// The operator is not `In`, `NotIn`, `Exists` or `DoesNotExist`.
     #[error("matchExpressions[{index}].operator: unsupported operator \"{operator}\"")]
@@ -194,6 +196,7 @@ impl Selector {
     /// ```
     /// assert!(netpol::selector::Selector::everything().requirements().is_empty());
     /// ```
+    #[must_use]
     pub fn everything() -> Self {
         Selector::default()
     }
@@ -205,6 +208,7 @@ impl Selector {
     /// let sel = Selector::from_requirements(vec![Requirement { key: "a".into(), op: Operator::Exists }]);
     /// assert_eq!(sel.to_string(), "a");
     /// ```
+    #[must_use]
     pub fn from_requirements(requirements: Vec<Requirement>) -> Self {
         Selector { requirements }
     }
@@ -216,6 +220,7 @@ impl Selector {
     /// let sel = netpol::selector::Selector::new(&LabelSelector::match_labels([("a", "1"), ("b", "2")])).unwrap();
     /// assert_eq!(sel.requirements().len(), 2);
     /// ```
+    #[must_use]
     pub fn requirements(&self) -> &[Requirement] {
         &self.requirements
     }
@@ -226,6 +231,7 @@ impl Selector {
     /// use netpol::model::LabelSelector;
     /// assert!(netpol::selector::Selector::new(&LabelSelector::default()).unwrap().is_everything());
     /// ```
+    #[must_use]
     pub fn is_everything(&self) -> bool {
         self.requirements.is_empty()
     }
@@ -240,6 +246,7 @@ impl Selector {
     /// labels.insert("app".into(), "db".into());
     /// assert!(sel.matches(&labels));
     /// ```
+    #[must_use]
     pub fn matches(&self, labels: &Labels) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
@@ -252,6 +259,7 @@ impl Selector {
     /// let written = sel.to_label_selector();
     /// assert_eq!(written.match_expressions.unwrap()[0].operator(), "In");
     /// ```
+    #[must_use]
     pub fn to_label_selector(&self) -> LabelSelector {
         use crate::model::LabelSelectorRequirement as R;
         LabelSelector {

@@ -46,6 +46,7 @@ use crate::validate::{is_qualified_name, is_valid_label_value, quote, validate_l
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct ParseError {
     /// The whole explanation.
     pub message: String,
