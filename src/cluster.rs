@@ -112,7 +112,7 @@ macro_rules! id_type {
 
         impl fmt::Display for $name {
             /// `#index`: ids are only meaningful together with their cluster, which
-            /// [`Cluster::describe`] uses to write names.
+            /// [`Cluster::describe`] uses to write names. Not parsed back.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "#{}", self.index)
             }
@@ -202,6 +202,7 @@ impl ContainerPort {
     /// let p = netpol::cluster::ContainerPort::unnamed(9090, Default::default());
     /// assert!(p.name.is_none());
     /// ```
+    #[must_use]
     pub fn unnamed(port: u16, protocol: Protocol) -> Self {
         ContainerPort {
             name: None,
@@ -281,6 +282,7 @@ impl Node {
     /// assert_eq!(n1.ip(IpFamily::Ipv6), Some("fd00::11".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn ip(&self, family: IpFamily) -> Option<IpAddr> {
         self.ips
             .iter()
@@ -299,6 +301,7 @@ impl Node {
     /// assert!(n1.pod_cidr(IpFamily::Ipv6).is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn pod_cidr(&self, family: IpFamily) -> Option<ipnet::IpNet> {
         self.pod_cidrs
             .iter()
@@ -316,6 +319,7 @@ impl Node {
     /// assert_eq!(n1.tunnel_ip(IpFamily::Ipv4), Some("10.244.1.64".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn tunnel_ip(&self, family: IpFamily) -> Option<IpAddr> {
         self.tunnel_ips
             .iter()
@@ -347,6 +351,7 @@ impl IpFamily {
     /// use netpol::cluster::IpFamily;
     /// assert_eq!(IpFamily::of("10.0.0.1".parse().unwrap()), IpFamily::Ipv4);
     /// ```
+    #[must_use]
     pub fn of(ip: IpAddr) -> Self {
         if ip.is_ipv6() {
             IpFamily::Ipv6
@@ -360,17 +365,47 @@ impl IpFamily {
     /// ```
     /// assert!(netpol::cluster::IpFamily::Ipv6.is_ipv6());
     /// ```
+    #[must_use]
     pub fn is_ipv6(self) -> bool {
         self == IpFamily::Ipv6
     }
 }
 
 impl fmt::Display for IpFamily {
+    /// `IPv4` or `IPv6`, as a Service's `ipFamilies` writes them; [`FromStr`](std::str::FromStr)
+    /// reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             IpFamily::Ipv4 => "IPv4",
             IpFamily::Ipv6 => "IPv6",
         })
+    }
+}
+
+/// A family name that is not `IPv4` or `IPv6`.
+///
+/// ```
+/// let err = "ipv4".parse::<netpol::cluster::IpFamily>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown IP family "ipv4": expected "IPv4" or "IPv6""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown IP family \"{0}\": expected \"IPv4\" or \"IPv6\"")]
+pub struct UnknownIpFamily(String);
+
+impl std::str::FromStr for IpFamily {
+    type Err = UnknownIpFamily;
+    /// `IPv4` or `IPv6`, exactly (as the API writes `ipFamilies`).
+    ///
+    /// ```
+    /// use netpol::cluster::IpFamily;
+    /// assert_eq!("IPv6".parse::<IpFamily>(), Ok(IpFamily::Ipv6));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "IPv4" => Ok(IpFamily::Ipv4),
+            "IPv6" => Ok(IpFamily::Ipv6),
+            other => Err(UnknownIpFamily(other.to_owned())),
+        }
     }
 }
 
@@ -461,6 +496,7 @@ impl PodSpec {
     /// let s = netpol::cluster::PodSpec::new("a", "b").label("k", "v");
     /// assert_eq!(s.labels["k"], "v");
     /// ```
+    #[must_use]
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(key.into(), value.into());
         self
@@ -472,6 +508,7 @@ impl PodSpec {
     /// let s = netpol::cluster::PodSpec::new("a", "b").ip("fd00::1".parse().unwrap());
     /// assert_eq!(s.ips.len(), 1);
     /// ```
+    #[must_use]
     pub fn ip(mut self, ip: IpAddr) -> Self {
         self.ips.push(ip);
         self
@@ -483,6 +520,7 @@ impl PodSpec {
     /// let s = netpol::cluster::PodSpec::new("a", "b").node("n1");
     /// assert_eq!(s.node.as_deref(), Some("n1"));
     /// ```
+    #[must_use]
     pub fn node(mut self, node: impl Into<String>) -> Self {
         self.node = Some(node.into());
         self
@@ -495,6 +533,7 @@ impl PodSpec {
     /// let s = PodSpec::new("a", "b").port(ContainerPort::unnamed(80, Default::default()));
     /// assert_eq!(s.ports[0].port, 80);
     /// ```
+    #[must_use]
     pub fn port(mut self, port: ContainerPort) -> Self {
         self.ports.push(port);
         self
@@ -506,6 +545,7 @@ impl PodSpec {
     /// let s = netpol::cluster::PodSpec::new("a", "b").service_account("builder");
     /// assert_eq!(s.service_account.as_deref(), Some("builder"));
     /// ```
+    #[must_use]
     pub fn service_account(mut self, name: impl Into<String>) -> Self {
         self.service_account = Some(name.into());
         self
@@ -522,6 +562,7 @@ impl PodSpec {
     /// assert!(c.pod_id("kube-system", "kube-proxy-x").is_none()); // not a pod endpoint
     /// assert_eq!(c.resolve_pod("kube-system", "kube-proxy-x"), Some(Endpoint::Node(c.node_id("n1").unwrap())));
     /// ```
+    #[must_use]
     pub fn host_network(mut self, yes: bool) -> Self {
         self.host_network = yes;
         self
@@ -569,6 +610,7 @@ impl NodeSpec {
     /// let n = netpol::cluster::NodeSpec::new("n").ip("192.168.0.1".parse().unwrap());
     /// assert_eq!(n.ips.len(), 1);
     /// ```
+    #[must_use]
     pub fn ip(mut self, ip: IpAddr) -> Self {
         self.ips.push(ip);
         self
@@ -580,6 +622,7 @@ impl NodeSpec {
     /// let n = netpol::cluster::NodeSpec::new("n").label("zone", "a");
     /// assert_eq!(n.labels["zone"], "a");
     /// ```
+    #[must_use]
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(key.into(), value.into());
         self
@@ -591,6 +634,7 @@ impl NodeSpec {
     /// let n = netpol::cluster::NodeSpec::new("n").pod_cidr("10.244.1.0/24".parse().unwrap());
     /// assert_eq!(n.pod_cidrs.len(), 1);
     /// ```
+    #[must_use]
     pub fn pod_cidr(mut self, net: ipnet::IpNet) -> Self {
         self.pod_cidrs.push(net);
         self
@@ -602,6 +646,7 @@ impl NodeSpec {
     /// let n = netpol::cluster::NodeSpec::new("n").tunnel_ip("10.244.1.64".parse().unwrap());
     /// assert_eq!(n.tunnel_ips.len(), 1);
     /// ```
+    #[must_use]
     pub fn tunnel_ip(mut self, ip: IpAddr) -> Self {
         self.tunnel_ips.push(ip);
         self
@@ -1069,6 +1114,7 @@ impl Cluster {
     /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
     /// assert_eq!(c.namespace_count(), 1);
     /// ```
+    #[must_use]
     pub fn namespace_count(&self) -> usize {
         self.data.namespaces.len()
     }
@@ -1079,6 +1125,7 @@ impl Cluster {
     /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
     /// assert_eq!(c.node_count(), 1);
     /// ```
+    #[must_use]
     pub fn node_count(&self) -> usize {
         self.data.nodes.len()
     }
@@ -1090,6 +1137,7 @@ impl Cluster {
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// assert_eq!(c.pod_count(), 1);
     /// ```
+    #[must_use]
     pub fn pod_count(&self) -> usize {
         self.data.pods.len()
     }
@@ -1101,6 +1149,7 @@ impl Cluster {
     /// let (_, a) = c.namespaces().next().unwrap();
     /// assert_eq!(a.labels.len(), 2); // k, and kubernetes.io/metadata.name
     /// ```
+    #[must_use]
     pub fn namespaces(&self) -> impl ExactSizeIterator<Item = (NamespaceId, &Namespace)> + '_ {
         let lineage = self.data.ns_lineage;
         self.data
@@ -1116,6 +1165,7 @@ impl Cluster {
     /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
     /// assert_eq!(c.nodes().next().unwrap().1.name, "n1");
     /// ```
+    #[must_use]
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = (NodeId, &Node)> + '_ {
         let lineage = self.data.node_lineage;
         self.data
@@ -1132,6 +1182,7 @@ impl Cluster {
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// assert_eq!(c.pods().next().unwrap().1.name, "a");
     /// ```
+    #[must_use]
     pub fn pods(&self) -> impl ExactSizeIterator<Item = (PodId, &Pod)> + '_ {
         let lineage = self.data.pod_lineage;
         self.data
@@ -1148,6 +1199,7 @@ impl Cluster {
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// assert_eq!(c.pod_ids().count(), 1);
     /// ```
+    #[must_use]
     pub fn pod_ids(&self) -> impl ExactSizeIterator<Item = PodId> + '_ {
         self.pods().map(|(id, _)| id)
     }
@@ -1158,6 +1210,7 @@ impl Cluster {
     /// let c = netpol::cluster::Cluster::builder().node("n1", []).node("n2", []).build().unwrap();
     /// assert_eq!(c.node_ids().count(), 2);
     /// ```
+    #[must_use]
     pub fn node_ids(&self) -> impl ExactSizeIterator<Item = NodeId> + '_ {
         self.nodes().map(|(id, _)| id)
     }
@@ -1170,6 +1223,7 @@ impl Cluster {
     /// let a = c.pod_id("x", "a").unwrap();
     /// assert_eq!(c.pod(a).unwrap().name, "a");
     /// ```
+    #[must_use]
     pub fn pod(&self, id: PodId) -> Option<&Pod> {
         if id.lineage() != self.data.pod_lineage {
             return None;
@@ -1183,6 +1237,7 @@ impl Cluster {
     /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
     /// assert_eq!(c.node(c.node_id("n1").unwrap()).unwrap().name, "n1");
     /// ```
+    #[must_use]
     pub fn node(&self, id: NodeId) -> Option<&Node> {
         if id.lineage() != self.data.node_lineage {
             return None;
@@ -1196,6 +1251,7 @@ impl Cluster {
     /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
     /// assert_eq!(c.namespace(c.namespace_id("a").unwrap()).unwrap().name, "a");
     /// ```
+    #[must_use]
     pub fn namespace(&self, id: NamespaceId) -> Option<&Namespace> {
         if id.lineage() != self.data.ns_lineage {
             return None;
@@ -1213,6 +1269,7 @@ impl Cluster {
     /// let a = Endpoint::Pod(one.pod_id("x", "a").unwrap());
     /// assert!(one.contains(a) && !two.contains(a));
     /// ```
+    #[must_use]
     pub fn contains(&self, endpoint: Endpoint) -> bool {
         match endpoint {
             Endpoint::Pod(id) => self.pod(id).is_some(),
@@ -1229,6 +1286,7 @@ impl Cluster {
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// assert!(c.pod_id("x", "a").is_some() && c.pod_id("y", "a").is_none());
     /// ```
+    #[must_use]
     pub fn pod_id(&self, namespace: &str, name: &str) -> Option<PodId> {
         self.data
             .pod_index
@@ -1270,6 +1328,7 @@ impl Cluster {
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// assert!(!c.is_host_network_pod("x", "a"));
     /// ```
+    #[must_use]
     pub fn is_host_network_pod(&self, namespace: &str, name: &str) -> bool {
         self.data
             .host_pods
@@ -1282,6 +1341,7 @@ impl Cluster {
     /// let c = netpol::cluster::Cluster::builder().node("n1", []).build().unwrap();
     /// assert!(c.node_id("n1").is_some());
     /// ```
+    #[must_use]
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.data
             .node_index
@@ -1295,6 +1355,7 @@ impl Cluster {
     /// let c = netpol::cluster::Cluster::builder().namespace("a", [("k", "v")]).build().unwrap();
     /// assert!(c.namespace_id("a").is_some());
     /// ```
+    #[must_use]
     pub fn namespace_id(&self, name: &str) -> Option<NamespaceId> {
         self.data
             .ns_index
@@ -1317,6 +1378,7 @@ impl Cluster {
     /// let outside = "203.0.113.7".parse().unwrap();
     /// assert_eq!(c.endpoint_at(outside), Endpoint::External(outside));
     /// ```
+    #[must_use]
     pub fn endpoint_at(&self, ip: IpAddr) -> Endpoint {
         let d = &*self.data;
         match d.addresses.get(&ip).and_then(|list| list.first()) {
@@ -1333,6 +1395,7 @@ impl Cluster {
     /// let c = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// assert_eq!(c.pod_namespace_name(c.pod_id("x", "a").unwrap()), "x");
     /// ```
+    #[must_use]
     pub fn pod_namespace_name(&self, id: PodId) -> &str {
         self.pod(id)
             .and_then(|p| self.namespace(p.namespace))
@@ -1347,6 +1410,7 @@ impl Cluster {
     /// let c = Cluster::builder().build().unwrap();
     /// assert_eq!(c.describe(Endpoint::External("8.8.8.8".parse().unwrap())), "8.8.8.8");
     /// ```
+    #[must_use]
     pub fn describe(&self, e: Endpoint) -> String {
         match e {
             Endpoint::Pod(id) => match self.pod(id) {
@@ -1371,6 +1435,7 @@ impl Cluster {
     /// let f = Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp);
     /// assert_eq!(c.describe_flow(f), "192.0.2.1 -> 192.0.2.1 53/UDP");
     /// ```
+    #[must_use]
     pub fn describe_flow(&self, flow: Flow<'_>) -> String {
         format!(
             "{} -> {} {}/{}",
@@ -1392,6 +1457,7 @@ impl Cluster {
     /// let to_v6 = Flow::new(Endpoint::Pod(a), Endpoint::External("2001:db8::1".parse().unwrap()), 443, Default::default());
     /// assert_eq!(c.address(to_v6, to_v6.src), Some("fd00::1".parse().unwrap()));
     /// ```
+    #[must_use]
     pub fn address(&self, flow: Flow<'_>, endpoint: Endpoint) -> Option<IpAddr> {
         let v6 = self.flow_is_v6(flow)?;
         match endpoint {
@@ -1420,6 +1486,7 @@ impl Cluster {
     /// let v6 = Flow::new(a, a, 80, Default::default()).in_family(IpFamily::Ipv6);
     /// assert_eq!(c.flow_is_v6(v6), Some(true));
     /// ```
+    #[must_use]
     pub fn flow_is_v6(&self, flow: Flow<'_>) -> Option<bool> {
         if let Endpoint::External(ip) = flow.src {
             return Some(ip.is_ipv6());
@@ -1477,6 +1544,7 @@ impl Endpoint {
     /// let a = c.pod_id("x", "a").unwrap();
     /// assert_eq!(Endpoint::Pod(a).pod(), Some(a));
     /// ```
+    #[must_use]
     pub fn pod(self) -> Option<PodId> {
         match self {
             Endpoint::Pod(id) => Some(id),
@@ -1486,7 +1554,8 @@ impl Endpoint {
 }
 
 impl fmt::Display for Endpoint {
-    /// `pod #i`, `node #i` or the address; [`Cluster::describe`] writes names.
+    /// `pod #i`, `node #i` or the address; [`Cluster::describe`] writes names. For
+    /// people: not parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Endpoint::Pod(id) => write!(f, "pod {id}"),
@@ -1546,6 +1615,7 @@ impl Flow<'static> {
     /// let ip = Endpoint::External("192.0.2.1".parse().unwrap());
     /// assert_eq!(Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp).port, 53);
     /// ```
+    #[must_use]
     pub fn new(src: Endpoint, dst: Endpoint, port: u16, protocol: Protocol) -> Self {
         Flow {
             src,
@@ -1569,6 +1639,7 @@ impl<'a> Flow<'a> {
     /// let f = Flow::new(src, api, 443, Default::default()).with_domain("api.example.com");
     /// assert_eq!(f.domain, Some("api.example.com"));
     /// ```
+    #[must_use]
     pub fn with_domain<'b>(self, domain: &'b str) -> Flow<'b> {
         Flow {
             src: self.src,
@@ -1590,6 +1661,7 @@ impl<'a> Flow<'a> {
     /// let hairpin = Flow::new(a, a, 80, Default::default()).through_service();
     /// assert!(hairpin.via_service && hairpin.is_hairpin());
     /// ```
+    #[must_use]
     pub fn through_service(self) -> Self {
         Flow {
             via_service: true,
@@ -1609,6 +1681,7 @@ impl<'a> Flow<'a> {
     /// let f = Flow::new(a, a, 80, Default::default()).in_family(IpFamily::Ipv6);
     /// assert_eq!(c.address(f, a), Some("fd00::1".parse().unwrap()));
     /// ```
+    #[must_use]
     pub fn in_family(self, family: IpFamily) -> Self {
         Flow {
             family: Some(family),
@@ -1624,6 +1697,7 @@ impl<'a> Flow<'a> {
     /// let a = Endpoint::Pod(c.pod_id("x", "a").unwrap());
     /// assert!(!Flow::new(a, a, 80, Default::default()).is_hairpin());
     /// ```
+    #[must_use]
     pub fn is_hairpin(&self) -> bool {
         self.via_service
             && matches!((self.src, self.dst), (Endpoint::Pod(a), Endpoint::Pod(b)) if a == b)
@@ -1637,6 +1711,7 @@ impl<'a> Flow<'a> {
     /// let f = Flow::new(ip, ip, 80, Default::default()).with_domain("a.example").without_domain();
     /// assert_eq!(f.domain, None);
     /// ```
+    #[must_use]
     pub fn without_domain(self) -> Flow<'static> {
         Flow {
             src: self.src,
@@ -1661,6 +1736,7 @@ impl<'a> Flow<'a> {
     /// let f = Flow::new(a, b, 80, Default::default());
     /// assert_eq!(f.sides(Direction::Ingress), (b, a));
     /// ```
+    #[must_use]
     pub fn sides(self, direction: Direction) -> (Endpoint, Endpoint) {
         match direction {
             Direction::Egress => (self.src, self.dst),

@@ -62,6 +62,7 @@ impl Verdict {
     /// ```
     /// assert!(!netpol::explain::Verdict::Deny.is_allowed());
     /// ```
+    #[must_use]
     pub fn is_allowed(self) -> bool {
         self == Verdict::Allow
     }
@@ -71,6 +72,7 @@ impl Verdict {
     /// ```
     /// assert_eq!(netpol::explain::Verdict::Deny.as_str(), "deny");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Allow => "allow",
@@ -192,6 +194,7 @@ impl TierRef {
     /// assert_eq!(TierRef::from_calico("default"), TierRef::NetworkPolicy);
     /// assert_eq!(TierRef::from_calico("security"), TierRef::Calico("security".into()));
     /// ```
+    #[must_use]
     pub fn from_calico(name: &str) -> Self {
         match name {
             "kube-admin" => TierRef::Admin,
@@ -203,6 +206,8 @@ impl TierRef {
 }
 
 impl fmt::Display for TierRef {
+    /// For people (`Admin tier`, `Calico tier security`): not parsed back;
+    /// [`TierRef::from_calico`] reads Calico's tier names.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TierRef::Admin => f.write_str("Admin tier"),
@@ -321,6 +326,7 @@ impl RuleRef {
     /// let r = RuleRef::new(PolicyRef::new(PolicyKind::ClusterNetworkPolicy, 0, None, "x"), Direction::Ingress, 0);
     /// assert_eq!(r.to_string(), "cnp/x spec.ingress[0]");
     /// ```
+    #[must_use]
     pub fn new(policy: PolicyRef, direction: Direction, rule: usize) -> Self {
         RuleRef {
             policy,
@@ -372,6 +378,7 @@ impl Step {
     /// # let rule = RuleRef::new(PolicyRef::new(PolicyKind::ClusterNetworkPolicy, 0, None, "p"), Direction::Egress, 0);
     /// assert_eq!(Step::new(TierRef::Baseline, rule, Action::Pass).action, Action::Pass);
     /// ```
+    #[must_use]
     pub fn new(tier: TierRef, rule: RuleRef, action: Action) -> Self {
         Step { tier, rule, action }
     }
@@ -438,6 +445,7 @@ impl Decision {
     /// use netpol::policy::Action;
     /// assert!(!Decision::TierDefault { tier: TierRef::NetworkPolicy, action: Action::Deny }.is_allowed());
     /// ```
+    #[must_use]
     pub fn is_allowed(&self) -> bool {
         match self {
             Decision::NotAPod
@@ -525,6 +533,7 @@ impl SideExplanation {
     /// assert!(side.allowed && !side.isolated && !side.is_pod);
     /// assert_eq!(side.decision, Decision::NotAPod);
     /// ```
+    #[must_use]
     pub fn open(cluster: &Cluster, direction: Direction, endpoint: Endpoint) -> Self {
         SideExplanation {
             direction,
@@ -647,6 +656,7 @@ impl Explanation {
     /// let f = Flow::new(ip, ip, 53, netpol::policy::Protocol::Udp);
     /// assert_eq!(Explanation::describe_flow(&c, f), "192.0.2.1 -> 192.0.2.1 53/UDP");
     /// ```
+    #[must_use]
     pub fn describe_flow(cluster: &Cluster, flow: Flow<'_>) -> String {
         let mut text = cluster.describe_flow(flow);
         if let Some(domain) = flow.domain {

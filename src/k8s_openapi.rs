@@ -77,7 +77,7 @@ use ::k8s_openapi::apimachinery::pkg::apis::meta::v1 as k8s_meta;
 use ::k8s_openapi::apimachinery::pkg::util::intstr;
 
 use crate::model::{
-    IntOrString, IpBlock, LabelSelector, LabelSelectorRequirement, ManagedFieldsEntry,
+    DecodeError, IntOrString, IpBlock, LabelSelector, LabelSelectorRequirement, ManagedFieldsEntry,
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec, ObjectMeta, OwnerReference, Time,
 };
@@ -93,15 +93,20 @@ use crate::model::{
 /// p.metadata.creation_timestamp = Some(Time::parse("2024-05-01T9:00:00Z")?);
 /// let err = k8s::NetworkPolicy::try_from(p).unwrap_err();
 /// assert!(err.to_string().starts_with("metadata.creationTimestamp: "));
+/// // The decoder's error is the source, at the same field path.
+/// let source = std::error::Error::source(&err).unwrap();
+/// assert!(source.to_string().starts_with("metadata.creationTimestamp: "));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+#[error("{field}: {}", source.message)]
+#[non_exhaustive]
 pub struct ConversionError {
     /// The field path, such as `metadata.creationTimestamp`.
     pub field: String,
-    /// What was wrong, from the decoder.
-    pub message: String,
+    /// What k8s-openapi's decoder refused, at [`field`](Self::field).
+    #[source]
+    pub source: DecodeError,
 }
 
 fn map_vec<A, B: From<A>>(v: Option<Vec<A>>) -> Option<Vec<B>> {
@@ -296,7 +301,10 @@ fn time_into(t: Time, field: &str) -> Result<Option<k8s_meta::Time>, ConversionE
         .map(Some)
         .map_err(|e| ConversionError {
             field: field.to_owned(),
-            message: e.to_string(),
+            source: DecodeError {
+                path: field.to_owned(),
+                ..crate::model::go_json::syntax_error(&e)
+            },
         })
 }
 

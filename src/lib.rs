@@ -8,7 +8,12 @@
         clippy::indexing_slicing,
         clippy::unreachable,
         clippy::todo,
-        clippy::unimplemented
+        clippy::unimplemented,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        clippy::cast_precision_loss,
+        clippy::cast_lossless
     )
 )]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]

@@ -139,6 +139,7 @@ impl ServiceMasquerade {
     /// ```
     /// assert_eq!(netpol::profile::ServiceMasquerade::NodeIp.as_str(), "nodeIp");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceMasquerade::NodeIp => "nodeIp",
@@ -153,6 +154,7 @@ impl ServiceMasquerade {
     /// ```
     /// assert_eq!(netpol::profile::ServiceMasquerade::NodeIp.describe(), "the node's IP");
     /// ```
+    #[must_use]
     pub fn describe(self) -> &'static str {
         match self {
             ServiceMasquerade::NodeIp => "the node's IP",
@@ -193,6 +195,7 @@ impl Profile {
     /// ```
     /// assert_eq!(netpol::profile::Profile::cilium().name(), "cilium");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -215,6 +218,7 @@ impl Profile {
     /// ```
     /// assert!(!netpol::profile::Profile::flannel().enforces_any());
     /// ```
+    #[must_use]
     pub fn enforces_any(&self) -> bool {
         self.enforces_network_policy
             || self.enforces_cluster_network_policy
@@ -338,6 +342,7 @@ impl Profile {
     /// assert_eq!(Profile::conformance().service_masquerade(), ServiceMasquerade::NodeIp);
     /// assert_eq!(Profile::canal().service_masquerade(), ServiceMasquerade::TunnelNetworkAddress);
     /// ```
+    #[must_use]
     pub fn service_masquerade(&self) -> ServiceMasquerade {
         self.service_masquerade
     }
@@ -383,6 +388,7 @@ impl Profile {
     /// ```
     /// assert_eq!(netpol::profile::Profile::conformance().name(), "conformance");
     /// ```
+    #[must_use]
     pub fn conformance() -> Self {
         Profile {
             name: "conformance".into(),
@@ -420,6 +426,7 @@ impl Profile {
     /// ```
     /// assert!(!netpol::profile::Profile::flannel().enforces_network_policy());
     /// ```
+    #[must_use]
     pub fn flannel() -> Self {
         Profile {
             name: "flannel".into(),
@@ -479,6 +486,7 @@ impl Profile {
     /// assert!(p.ipblock_matches_pods() && !p.pod_to_own_node_exempt());
     /// assert!(p.enforces_cluster_network_policy());
     /// ```
+    #[must_use]
     pub fn calico() -> Self {
         Profile {
             name: "calico".into(),
@@ -503,6 +511,7 @@ impl Profile {
     /// assert_eq!(canal, Profile::calico().with_name("canal")
     ///     .with_service_masquerade(ServiceMasquerade::TunnelNetworkAddress));
     /// ```
+    #[must_use]
     pub fn canal() -> Self {
         Profile {
             name: "canal".into(),
@@ -541,6 +550,7 @@ impl Profile {
     /// assert!(p.own_node_exempt() && p.ipblock_matches_nodes());
     /// assert!(!p.enforces_cluster_network_policy());
     /// ```
+    #[must_use]
     pub fn kube_router() -> Self {
         Profile {
             name: "kube-router".into(),
@@ -600,6 +610,7 @@ impl Profile {
     /// assert!(p.own_node_exempt() && !p.pod_to_own_node_exempt());
     /// assert!(p.socket_load_balancer());
     /// ```
+    #[must_use]
     pub fn cilium() -> Self {
         Profile {
             name: "cilium".into(),
@@ -638,6 +649,7 @@ impl Profile {
     /// assert!(netpol::profile::Profile::named("kube-router").is_some());
     /// assert!(netpol::profile::Profile::named("nope").is_none());
     /// ```
+    #[must_use]
     pub fn named(name: &str) -> Option<Self> {
         match name {
             "conformance" => Some(Profile::conformance()),
@@ -670,7 +682,9 @@ impl std::str::FromStr for Profile {
 }
 
 impl std::fmt::Display for Profile {
-    /// The profile's name.
+    /// The profile's name. [`FromStr`](std::str::FromStr) reads it back to the same profile
+    /// for the named ones ([`Profile::NAMES`]); a profile with knobs changed prints its
+    /// name only.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.name)
     }

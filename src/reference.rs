@@ -205,6 +205,7 @@ impl<'a> Reference<'a> {
     /// let r = netpol::reference::Reference::new(&cluster, &[], Default::default());
     /// assert!(std::ptr::eq(r.cluster(), &cluster));
     /// ```
+    #[must_use]
     pub fn cluster(&self) -> &Cluster {
         self.cluster
     }
@@ -255,6 +256,7 @@ impl<'a> Reference<'a> {
     /// assert_eq!(e.ingress.policies[0].name, "default-deny");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn explain(&self, flow: Flow<'_>) -> Explanation {
         let special = self.special(flow);
         let egress = self.side(flow, Direction::Egress);

@@ -460,6 +460,7 @@ impl Service {
     /// let v = serde_json::json!({"metadata": {"name": "a"}});
     /// assert_eq!(netpol::service::Service::from_value(&v).unwrap().key(), "default/a");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!(
             "{}/{}",
@@ -828,15 +829,6 @@ fn not_a_port(n: i32) -> String {
     format!("{n} is not a port number (1-65535)")
 }
 
-impl From<crate::model::DecodeError> for ServiceError {
-    fn from(e: crate::model::DecodeError) -> Self {
-        ServiceError::Decode {
-            path: e.path,
-            message: e.message,
-        }
-    }
-}
-
 /// A Service that cannot be decoded, resolved or added to a table.
 ///
 /// ```
@@ -844,15 +836,11 @@ impl From<crate::model::DecodeError> for ServiceError {
 /// assert_eq!(e.to_string(), "service \"x/a\" is listed twice");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServiceError {
-    /// Not JSON of a Service's shape.
-    #[error("{path}: {message}")]
-    Decode {
-        /// Field path of the value that failed.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// Not JSON of a Service's shape: the decode error, with its field path.
+    #[error(transparent)]
+    Decode(#[from] crate::model::DecodeError),
     /// A value routing cannot use.
     #[error("service {service}: {path}: {message}")]
     Invalid {
@@ -912,6 +900,7 @@ impl Addressing {
     /// assert!(Addressing::ExternalName.cluster_ips().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn cluster_ips(&self) -> &[IpAddr] {
         match self {
             Addressing::ClusterIps(ips) => ips,
@@ -936,10 +925,49 @@ pub enum TargetPort {
 }
 
 impl fmt::Display for TargetPort {
+    /// The number, or the name. [`FromStr`](std::str::FromStr) reads it back for every
+    /// target port a valid Service can have (a name holds a letter, so it never reads as a
+    /// number).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TargetPort::Number(n) => write!(f, "{n}"),
             TargetPort::Named(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Text that is neither a port number nor a port name.
+///
+/// ```
+/// let err = "HTTP".parse::<netpol::service::TargetPort>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid target port "HTTP": expected a number 0-65535 or a port name"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid target port \"{0}\": expected a number 0-65535 or a port name")]
+pub struct TargetPortError(String);
+
+impl std::str::FromStr for TargetPort {
+    type Err = TargetPortError;
+    /// Digits are a number (0 to 65535), anything else a port name as the API accepts it
+    /// (an IANA service name: lowercase letters, digits and `-`, at least one letter, at
+    /// most 15 characters).
+    ///
+    /// ```
+    /// use netpol::service::TargetPort;
+    /// assert_eq!("8080".parse(), Ok(TargetPort::Number(8080)));
+    /// assert_eq!("http".parse(), Ok(TargetPort::Named("http".into())));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse()
+                .map(TargetPort::Number)
+                .map_err(|_| TargetPortError(s.to_owned()));
+        }
+        if crate::validate::is_valid_port_name(s).is_empty() {
+            Ok(TargetPort::Named(s.to_owned()))
+        } else {
+            Err(TargetPortError(s.to_owned()))
         }
     }
 }
@@ -976,6 +1004,7 @@ impl ResolvedPort {
     /// let p = ResolvedPort::new(53, netpol::policy::Protocol::Udp, TargetPort::Named("dns".into()));
     /// assert!(p.name.is_none());
     /// ```
+    #[must_use]
     pub fn new(port: u16, protocol: Protocol, target: TargetPort) -> Self {
         ResolvedPort {
             name: None,
@@ -1009,14 +1038,63 @@ pub enum ServiceType {
     ExternalName,
 }
 
-impl fmt::Display for ServiceType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ServiceType {
+    const ALL: [ServiceType; 4] = [
+        ServiceType::ClusterIp,
+        ServiceType::NodePort,
+        ServiceType::LoadBalancer,
+        ServiceType::ExternalName,
+    ];
+
+    /// The name as `spec.type` writes it.
+    ///
+    /// ```
+    /// assert_eq!(netpol::service::ServiceType::ClusterIp.as_str(), "ClusterIP");
+    /// ```
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
             ServiceType::ClusterIp => "ClusterIP",
             ServiceType::NodePort => "NodePort",
             ServiceType::LoadBalancer => "LoadBalancer",
             ServiceType::ExternalName => "ExternalName",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ServiceType {
+    /// [`as_str`](ServiceType::as_str); [`FromStr`](std::str::FromStr) reads it back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Service type name that is not one of the four.
+///
+/// ```
+/// let err = "Headless".parse::<netpol::service::ServiceType>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     r#"unknown service type "Headless": expected "ClusterIP", "NodePort", "LoadBalancer" or "ExternalName""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown service type \"{0}\": expected \"ClusterIP\", \"NodePort\", \"LoadBalancer\" or \"ExternalName\""
+)]
+pub struct UnknownServiceType(String);
+
+impl std::str::FromStr for ServiceType {
+    type Err = UnknownServiceType;
+    /// The name as `spec.type` writes it, exact case.
+    ///
+    /// ```
+    /// use netpol::service::ServiceType;
+    /// assert_eq!("NodePort".parse(), Ok(ServiceType::NodePort));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ServiceType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownServiceType(s.to_owned()))
     }
 }
 
@@ -1037,11 +1115,39 @@ pub enum TrafficPolicy {
 }
 
 impl fmt::Display for TrafficPolicy {
+    /// `Cluster` or `Local`; [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TrafficPolicy::Cluster => "Cluster",
             TrafficPolicy::Local => "Local",
         })
+    }
+}
+
+/// A traffic policy name that is not `Cluster` or `Local`.
+///
+/// ```
+/// let err = "local".parse::<netpol::service::TrafficPolicy>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown traffic policy "local": expected "Cluster" or "Local""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown traffic policy \"{0}\": expected \"Cluster\" or \"Local\"")]
+pub struct UnknownTrafficPolicy(String);
+
+impl std::str::FromStr for TrafficPolicy {
+    type Err = UnknownTrafficPolicy;
+    /// `Cluster` or `Local`, exact case.
+    ///
+    /// ```
+    /// use netpol::service::TrafficPolicy;
+    /// assert_eq!("Local".parse(), Ok(TrafficPolicy::Local));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "Cluster" => Ok(TrafficPolicy::Cluster),
+            "Local" => Ok(TrafficPolicy::Local),
+            other => Err(UnknownTrafficPolicy(other.to_owned())),
+        }
     }
 }
 
@@ -1052,6 +1158,7 @@ impl fmt::Display for TrafficPolicy {
 /// assert_eq!(serde_json::to_string(&IpMode::Vip).unwrap(), "\"VIP\"");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum IpMode {
     /// Traffic reaches the nodes with the load balancer's IP as destination: the service
     /// proxy takes it there, like a cluster IP.
@@ -1090,6 +1197,7 @@ impl IngressPoint {
     /// let named = IngressPoint { ip: None, hostname: Some("lb.example.com".into()), mode: IpMode::Vip };
     /// assert!(!named.is_vip());
     /// ```
+    #[must_use]
     pub fn is_vip(&self) -> bool {
         self.ip.is_some() && self.mode == IpMode::Vip
     }
@@ -1179,6 +1287,7 @@ impl ResolvedService {
     /// assert!(svc.resolve()?.externally_accessible());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn externally_accessible(&self) -> bool {
         match self.service_type {
             ServiceType::NodePort | ServiceType::LoadBalancer => true,
@@ -1198,6 +1307,7 @@ impl ResolvedService {
     /// assert!(svc.resolve()?.external_policy_local());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn external_policy_local(&self) -> bool {
         self.externally_accessible() && self.external_traffic_policy == TrafficPolicy::Local
     }
@@ -1229,6 +1339,7 @@ impl ResolvedService {
     /// assert_eq!(svc.resolve()?.port(443, Default::default()).map(|(i, _)| i), Some(1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn port(&self, port: u16, protocol: Protocol) -> Option<(usize, &ResolvedPort)> {
         self.ports
             .iter()
@@ -1244,6 +1355,7 @@ impl ResolvedService {
     /// assert_eq!(svc.resolve()?.node_port(30080, Default::default()).map(|(_, p)| p.port), Some(80));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn node_port(&self, node_port: u16, protocol: Protocol) -> Option<(usize, &ResolvedPort)> {
         self.ports
             .iter()
@@ -1259,6 +1371,7 @@ impl ResolvedService {
     /// assert_eq!(svc.resolve()?.key(), "default/web"); // no namespace written
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
@@ -1299,6 +1412,7 @@ impl ServiceId {
     /// assert_eq!(id.index(), 0); // the first Service given to `build`
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -1338,6 +1452,7 @@ pub struct ServiceEndpoint {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum NoEndpoints {
     /// No (or an empty) selector: endpoints are written by hand and unknown here.
     NoSelector,
@@ -1362,8 +1477,10 @@ pub enum NoEndpoints {
     /// external IPs or node ports).
     NotProxied,
     /// The endpoints cannot be told (see [`ServiceRequestError`]), as the legacy
-    /// [`ServiceTable::explain`] reports it.
-    Undecidable(String),
+    /// [`ServiceTable::explain`] reports it. Serialized as the error's message; not
+    /// deserialized (it answers a request, it is not data).
+    #[serde(serialize_with = "message", skip_deserializing)]
+    Undecidable(ServiceRequestError),
 }
 
 impl fmt::Display for NoEndpoints {
@@ -1405,7 +1522,19 @@ impl fmt::Display for NoEndpoints {
     }
 }
 
-impl std::error::Error for NoEndpoints {}
+impl std::error::Error for NoEndpoints {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NoEndpoints::Undecidable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Serializes a value as its `Display` text.
+fn message<T: fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
 
 /// How many endpoints a flow to a Service reaches.
 ///
@@ -1439,6 +1568,7 @@ impl Reachability {
     /// assert_eq!(Reachability::from_counts(0, 0), Reachability::NoEndpoints);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn from_counts(allowed: usize, total: usize) -> Self {
         if total == 0 {
             Reachability::NoEndpoints
@@ -1459,6 +1589,7 @@ impl Reachability {
     /// assert_eq!(Reachability::All.to_string(), "all");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Reachability::All => "all",
@@ -1470,8 +1601,41 @@ impl Reachability {
 }
 
 impl fmt::Display for Reachability {
+    /// [`as_str`](Reachability::as_str); [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A reachability name that is not `all`, `some`, `none` or `noEndpoints`.
+///
+/// ```
+/// let err = "most".parse::<netpol::service::Reachability>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     r#"unknown reachability "most": expected "all", "some", "none" or "noEndpoints""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown reachability \"{0}\": expected \"all\", \"some\", \"none\" or \"noEndpoints\"")]
+pub struct UnknownReachability(String);
+
+impl std::str::FromStr for Reachability {
+    type Err = UnknownReachability;
+    /// A name as [`as_str`](Reachability::as_str) writes it.
+    ///
+    /// ```
+    /// use netpol::service::Reachability;
+    /// assert_eq!("noEndpoints".parse(), Ok(Reachability::NoEndpoints));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Reachability::All,
+            Reachability::Some,
+            Reachability::None,
+            Reachability::NoEndpoints,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| UnknownReachability(s.to_owned()))
     }
 }
 
@@ -1601,6 +1765,7 @@ impl ServiceVerdict {
     /// assert!(!table.explain(&closed, client, id, 80, Default::default()).all_reachable());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn all_reachable(&self) -> bool {
         self.reachability == Reachability::All
     }
@@ -1788,6 +1953,7 @@ impl ServiceTable {
     /// assert_eq!(ServiceTable::default().len(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -1808,6 +1974,7 @@ impl ServiceTable {
     /// assert!(ServiceTable::default().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -1828,6 +1995,7 @@ impl ServiceTable {
     /// assert!(table.lookup("default", "web").is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn lookup(&self, namespace: &str, name: &str) -> Option<ServiceId> {
         self.by_name
             .get(&(namespace.to_owned(), name.to_owned()))
@@ -1850,6 +2018,7 @@ impl ServiceTable {
     /// assert!(table.lookup_ip("10.244.1.5".parse()?).is_none()); // a pod IP, not a Service
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn lookup_ip(&self, ip: IpAddr) -> Option<ServiceId> {
         self.by_ip.get(&ip).copied()
     }
@@ -1867,6 +2036,7 @@ impl ServiceTable {
     /// assert_eq!(table.lookup_port(ip, 53, Protocol::Udp).map(|(_, i)| i), Some(1));
     /// assert!(table.lookup_port(ip, 54, Protocol::Udp).is_none());
     /// ```
+    #[must_use]
     pub fn lookup_port(
         &self,
         ip: IpAddr,
@@ -1900,6 +2070,7 @@ impl ServiceTable {
     /// assert_eq!(web.ports[0].target, TargetPort::Number(8080));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn service(&self, id: ServiceId) -> Option<&ResolvedService> {
         self.entries.get(id.index()).map(|e| &e.service)
     }
@@ -1924,7 +2095,9 @@ impl ServiceTable {
         self.entries
             .iter()
             .enumerate()
-            .map(|(i, e)| (ServiceId(i as u32), &e.service))
+            // `build` refuses a table whose positions do not fit in u32; should one
+            // not, u32::MAX names no Service and is refused as unknown.
+            .map(|(i, e)| (ServiceId(u32::try_from(i).unwrap_or(u32::MAX)), &e.service))
     }
 
     /// The endpoints a flow to the Service on `port`/`protocol` can land on, each with its
@@ -2067,7 +2240,7 @@ impl ServiceTable {
                     ),
                     service,
                     reachability: Reachability::NoEndpoints,
-                    no_endpoints: Some(NoEndpoints::Undecidable(e.to_string())),
+                    no_endpoints: Some(NoEndpoints::Undecidable(e)),
                     received_by: None,
                     translation: Vec::new(),
                     dropped: None,
@@ -2100,6 +2273,7 @@ impl ServiceTable {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Endpoints<'a> {
     /// Through a cluster IP: each pod with its own target port.
     Translated(&'a [ServiceEndpoint]),
@@ -2161,6 +2335,7 @@ impl<'a> Endpoints<'a> {
     /// assert_eq!(table.endpoints(id, 80, Default::default()).unwrap().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         match self {
             Endpoints::Translated(list) => list.len(),
@@ -2185,6 +2360,7 @@ impl<'a> Endpoints<'a> {
     /// assert!(!table.endpoints(id, 80, Default::default()).unwrap().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

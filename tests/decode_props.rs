@@ -22,7 +22,7 @@ mod support;
 use netpol::engine::Engine;
 use netpol::model::NetworkPolicy;
 use netpol::policy::Policy;
-use netpol::service::Service;
+use netpol::service::{Service, ServiceError};
 use netpol::validate::validate_network_policy;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -320,8 +320,11 @@ proptest! {
                 for bad in [json!([]), json!("x"), json!(1), json!(false)] {
                     let e = Service::from_value(&replaced(&doc, &path, bad.clone()));
                     prop_assert!(e.is_err(), "{} = {bad} decoded", path_string(&path));
-                    let shown = e.unwrap_err().to_string();
-                    prop_assert!(shown.starts_with(&format!("{}: ", path_string(&path))), "{shown}");
+                    let err = e.unwrap_err();
+                    prop_assert!(
+                        matches!(&err, ServiceError::Decode(d) if d.path == path_string(&path)),
+                        "{} = {bad}: {err}", path_string(&path)
+                    );
                 }
             }
             let with_null = Service::from_value(&replaced(&doc, &path, Value::Null)).unwrap();

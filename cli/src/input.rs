@@ -882,7 +882,8 @@ fn collect_files(path: &Path, given: bool, out: &mut Vec<PathBuf>) -> std::io::R
 /// A Service error as one detail line, field path first (`(object)` when there is none).
 fn error_detail(e: &ServiceError) -> String {
     match e {
-        ServiceError::Decode { path, message } | ServiceError::Invalid { path, message, .. } => {
+        ServiceError::Decode(netpol::model::DecodeError { path, message, .. })
+        | ServiceError::Invalid { path, message, .. } => {
             format!(
                 "{}: {message}",
                 if path.is_empty() { "(object)" } else { path }

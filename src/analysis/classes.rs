@@ -49,12 +49,14 @@ impl ClassId {
     /// let classes = PodClasses::new(&cluster, &[]);
     /// assert!(classes.ids().all(|c| c.index() < classes.len()));
     /// ```
+    #[must_use]
     pub fn index(self) -> usize {
         self.0 as usize
     }
 }
 
 impl fmt::Display for ClassId {
+    /// `class N`, for people: not parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "class {}", self.0)
     }
@@ -84,6 +86,7 @@ impl WorkloadId {
     /// let classes = PodClasses::new(&cluster, &[]);
     /// assert_eq!(classes.workload_ids().map(|w| w.index()).collect::<Vec<_>>(), [0]);
     /// ```
+    #[must_use]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -130,12 +133,14 @@ impl Workload {
     /// let classes = PodClasses::new(&cluster, &[]);
     /// assert_eq!(classes.workloads()[0].pod_ids(), &[cluster.pod_id("x", "a").unwrap()]);
     /// ```
+    #[must_use]
     pub fn pod_ids(&self) -> &[PodId] {
         &self.pod_ids
     }
 }
 
 impl fmt::Display for Workload {
+    /// `namespace/name`, for people: not parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)
     }
@@ -165,6 +170,7 @@ impl fmt::Display for Workload {
 /// assert_eq!(names, ["api", "db", "fluentd", "backup-28194", "debug"]);
 /// # Ok::<(), netpol::cluster::ClusterError>(())
 /// ```
+#[must_use]
 pub fn workload_name(pod: &Pod) -> &str {
     let name = pod.name.as_str();
     let label = |k: &str| pod.labels.get(k).map(String::as_str);
@@ -583,6 +589,7 @@ impl PodClasses {
     /// # let cluster = netpol::cluster::Cluster::builder().build().unwrap();
     /// assert_eq!(netpol::analysis::PodClasses::new(&cluster, &[]).len(), 0);
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.classes.len()
     }
@@ -593,6 +600,7 @@ impl PodClasses {
     /// # let cluster = netpol::cluster::Cluster::builder().build().unwrap();
     /// assert!(netpol::analysis::PodClasses::new(&cluster, &[]).is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.classes.is_empty()
     }
@@ -603,6 +611,7 @@ impl PodClasses {
     /// # let cluster = netpol::cluster::Cluster::builder().pod(netpol::cluster::PodSpec::new("x", "a")).build().unwrap();
     /// assert_eq!(netpol::analysis::PodClasses::new(&cluster, &[]).ids().count(), 1);
     /// ```
+    #[must_use]
     pub fn ids(&self) -> impl ExactSizeIterator<Item = ClassId> + '_ {
         (0..self.classes.len()).map(|i| ClassId(u32::try_from(i).unwrap_or(u32::MAX)))
     }
@@ -616,6 +625,7 @@ impl PodClasses {
     /// let classes = netpol::analysis::PodClasses::new(&cluster, &[]);
     /// assert!(classes.class_of(other.pod_id("x", "a").unwrap()).is_none());
     /// ```
+    #[must_use]
     pub fn class_of(&self, pod: PodId) -> Option<ClassId> {
         if pod.lineage() != self.lineage {
             return None;
@@ -632,6 +642,7 @@ impl PodClasses {
     /// let a = cluster.pod_id("x", "a").unwrap();
     /// assert_eq!(classes.pods(classes.class_of(a).unwrap()), &[a]);
     /// ```
+    #[must_use]
     pub fn pods(&self, class: ClassId) -> &[PodId] {
         self.classes
             .get(class.index())
@@ -647,6 +658,7 @@ impl PodClasses {
     /// let names: Vec<String> = classes.workloads().iter().map(|w| w.to_string()).collect();
     /// assert_eq!(names, ["x/a", "y/b"]);
     /// ```
+    #[must_use]
     pub fn workloads(&self) -> &[Workload] {
         &self.workloads
     }
@@ -658,6 +670,7 @@ impl PodClasses {
     /// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).build().unwrap();
     /// assert_eq!(netpol::analysis::PodClasses::new(&cluster, &[]).workload_ids().len(), 1);
     /// ```
+    #[must_use]
     pub fn workload_ids(&self) -> impl ExactSizeIterator<Item = WorkloadId> + '_ {
         (0..self.workloads.len()).map(|i| WorkloadId(u32::try_from(i).unwrap_or(u32::MAX)))
     }
@@ -671,6 +684,7 @@ impl PodClasses {
     /// let w = classes.workload_of(cluster.pod_id("x", "a").unwrap()).unwrap();
     /// assert_eq!(classes.workload(w).unwrap().name, "a");
     /// ```
+    #[must_use]
     pub fn workload(&self, id: WorkloadId) -> Option<&Workload> {
         self.workloads.get(id.index())
     }
@@ -683,6 +697,7 @@ impl PodClasses {
     /// let classes = netpol::analysis::PodClasses::new(&cluster, &[]);
     /// assert!(classes.workload_of(cluster.pod_id("x", "a").unwrap()).is_some());
     /// ```
+    #[must_use]
     pub fn workload_of(&self, pod: PodId) -> Option<WorkloadId> {
         if pod.lineage() != self.lineage {
             return None;
@@ -701,6 +716,7 @@ impl PodClasses {
     /// let c = classes.class_of(cluster.pod_id("x", "a").unwrap()).unwrap();
     /// assert_eq!(classes.workloads_of(c).len(), 2); // two pods on their own, one class
     /// ```
+    #[must_use]
     pub fn workloads_of(&self, class: ClassId) -> &[WorkloadId] {
         self.classes
             .get(class.index())

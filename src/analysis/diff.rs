@@ -94,6 +94,7 @@ pub struct DiffSummary {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum FlatEndpoint {
     /// A pod, `namespace/name`.
     Pod(String),
@@ -105,6 +106,7 @@ pub enum FlatEndpoint {
 }
 
 impl fmt::Display for FlatEndpoint {
+    /// `namespace/name` or the address, for people: not parsed back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FlatEndpoint::Pod(p) => f.write_str(p),
@@ -539,6 +541,7 @@ impl SemanticDiff {
     /// assert!(diff.is_equivalent());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn is_equivalent(&self) -> bool {
         self.changes.is_empty() && self.self_changes.is_empty()
     }
@@ -555,6 +558,7 @@ impl SemanticDiff {
     /// assert!(SemanticDiff::new(&engine, &[], &engine, &[])?.entries().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn entries(&self) -> &[DiffEntry] {
         &self.entries
     }
@@ -570,6 +574,7 @@ impl SemanticDiff {
     /// assert_eq!(SemanticDiff::new(&engine, &[], &engine, &[])?.classes().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn classes(&self) -> &PodClasses {
         &self.classes
     }
@@ -599,6 +604,7 @@ impl SemanticDiff {
     /// assert!(diff.change(b, a).is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn change(&self, from: PodId, to: PodId) -> Option<(&Ports, &Ports)> {
         let a = self.classes.class_of(from)?.0;
         let b = self.classes.class_of(to)?.0;
@@ -630,6 +636,7 @@ impl SemanticDiff {
     /// assert_eq!(diff.summary().removed_flows, 2 * 3 * 65535);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn summary(&self) -> DiffSummary {
         let count = |p: &Ports| -> u64 { p.iter().map(|(_, r)| u64::from(r.count())).sum::<u64>() };
         let size = |c: u32| self.classes.pods(ClassId(c)).len() as u64;
@@ -672,6 +679,7 @@ impl SemanticDiff {
     /// assert_eq!(flat[0].from, FlatEndpoint::Ip { ip: "203.0.113.7".parse()? });
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn flows(&self, ports: &[(u16, Protocol)], ips: &[IpAddr]) -> Vec<FlatChange> {
         let cluster = self.before.cluster();
         let pod_name = |p: PodId| FlatEndpoint::Pod(cluster.describe(Endpoint::Pod(p)));
@@ -820,6 +828,7 @@ impl SemanticDiff {
     /// assert_eq!(SemanticDiff::new(&engine, &[], &engine, &[])?.to_text(), "");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn to_text(&self) -> String {
         self.to_string()
     }

@@ -89,6 +89,7 @@ impl PolicyItem {
     /// assert_eq!(item.kind(), netpol::policy::PolicyKind::GlobalNetworkPolicy);
     /// # Ok::<(), netpol::validate::ValidationErrors>(())
     /// ```
+    #[must_use]
     pub fn kind(&self) -> PolicyKind {
         match self {
             PolicyItem::Network(_) => PolicyKind::NetworkPolicy,
@@ -108,6 +109,7 @@ impl PolicyItem {
     /// let cnp = ClusterPolicy::builder("guard", ClusterTier::Admin, 1, Subject::Namespaces(Selector::everything())).build();
     /// assert_eq!(PolicyItem::from(cnp).name(), "guard");
     /// ```
+    #[must_use]
     pub fn name(&self) -> String {
         match self {
             PolicyItem::Network(p) => p.key(),

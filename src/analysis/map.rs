@@ -128,6 +128,7 @@ impl ConnectivityMap {
     /// let map = ConnectivityMap::new(&netpol::engine::Engine::build(&cluster, &[]), &[]);
     /// assert!(map.classes().is_empty());
     /// ```
+    #[must_use]
     pub fn classes(&self) -> &PodClasses {
         &self.classes
     }
@@ -140,6 +141,7 @@ impl ConnectivityMap {
     /// let map = ConnectivityMap::new(&netpol::engine::Engine::build(&cluster, &[]), &[]);
     /// assert_eq!(map.profile(), "conformance");
     /// ```
+    #[must_use]
     pub fn profile(&self) -> &str {
         &self.profile
     }
@@ -153,6 +155,7 @@ impl ConnectivityMap {
     /// let map = ConnectivityMap::new(&netpol::engine::Engine::build(&cluster, &[]), &[]);
     /// assert_eq!(map.connections().len(), 2); // a to b, b to a
     /// ```
+    #[must_use]
     pub fn connections(&self) -> &[Connection] {
         &self.connections
     }
@@ -166,6 +169,7 @@ impl ConnectivityMap {
     /// let map = ConnectivityMap::new(&netpol::engine::Engine::build(&cluster, &[]), &[]);
     /// assert!(map.ports(&map.connections()[0]).is_all());
     /// ```
+    #[must_use]
     pub fn ports(&self, connection: &Connection) -> &Ports {
         self.port_set(connection.ports)
     }
@@ -188,6 +192,7 @@ impl ConnectivityMap {
     /// let a = map.classes().workload_ids().next().unwrap();
     /// assert!(map.between(a, a).is_empty()); // only itself
     /// ```
+    #[must_use]
     pub fn between(&self, from: WorkloadId, to: WorkloadId) -> &Ports {
         match self
             .connections
@@ -214,6 +219,7 @@ impl ConnectivityMap {
     /// assert!(map.between_pods(a, b).unwrap().is_all());
     /// assert!(map.between_pods(a, a).is_none());
     /// ```
+    #[must_use]
     pub fn between_pods(&self, from: PodId, to: PodId) -> Option<&Ports> {
         if from == to {
             return None;
@@ -233,6 +239,7 @@ impl ConnectivityMap {
     /// let c = map.classes().ids().next().unwrap();
     /// assert!(map.between_classes(c, c).is_all());
     /// ```
+    #[must_use]
     pub fn between_classes(&self, from: ClassId, to: ClassId) -> &Ports {
         match self
             .class_pairs
@@ -286,6 +293,7 @@ impl ConnectivityMap {
     /// let map = ConnectivityMap::new(&netpol::engine::Engine::build(&cluster, &[]), &[]);
     /// assert_eq!(map.to_text(), "x/a -> x/b: all\nx/b -> x/a: all\n");
     /// ```
+    #[must_use]
     pub fn to_text(&self) -> String {
         self.to_string()
     }
@@ -300,6 +308,7 @@ impl ConnectivityMap {
     /// let map = ConnectivityMap::new(&netpol::engine::Engine::build(&cluster, &[]), &[]);
     /// assert!(map.to_csv().starts_with("from,to,protocol,ports\nx/a,x/b,TCP,all\nx/a,x/b,UDP,all\n"));
     /// ```
+    #[must_use]
     pub fn to_csv(&self) -> String {
         let mut s = String::from("from,to,protocol,ports\n");
         for c in &self.connections {
@@ -324,6 +333,7 @@ impl ConnectivityMap {
     /// let map = ConnectivityMap::new(&netpol::engine::Engine::build(&cluster, &[]), &[]);
     /// assert_eq!(map.to_markdown(), "| from | to | ports |\n| --- | --- | --- |\n| x/a | x/b | all |\n| x/b | x/a | all |\n");
     /// ```
+    #[must_use]
     pub fn to_markdown(&self) -> String {
         let mut s = String::from("| from | to | ports |\n| --- | --- | --- |\n");
         for c in &self.connections {
@@ -350,6 +360,7 @@ impl ConnectivityMap {
     /// assert!(dot.starts_with("digraph netpol {\n"));
     /// assert!(dot.contains("\"x/a\" -> \"x/b\" [label=\"all\"];"));
     /// ```
+    #[must_use]
     pub fn to_dot(&self) -> String {
         let mut s = String::from(
             "digraph netpol {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",

@@ -72,7 +72,7 @@ pub use diff::{DiffEntry, DiffSummary, FlatChange, FlatEndpoint, SemanticDiff};
 pub use exposure::{OutsideReach, SideExposure, WorkloadExposure, exposure};
 pub use impact::{Change, PolicyItem, impact};
 pub use map::{Connection, ConnectivityMap};
-pub use ports::{PortClasses, PortRanges, Ports};
+pub use ports::{PortClasses, PortRanges, Ports, PortsError};
 
 use crate::engine::Engine;
 use crate::policy::PolicySetRef;

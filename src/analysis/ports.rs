@@ -41,6 +41,7 @@ impl PortRanges {
     /// ```
     /// assert!(netpol::analysis::PortRanges::new().is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         PortRanges(Vec::new())
     }
@@ -50,6 +51,7 @@ impl PortRanges {
     /// ```
     /// assert!(netpol::analysis::PortRanges::all().is_all());
     /// ```
+    #[must_use]
     pub fn all() -> Self {
         PortRanges(vec![(1, u16::MAX)])
     }
@@ -100,6 +102,7 @@ impl PortRanges {
     /// ```
     /// assert_eq!(netpol::analysis::PortRanges::all().ranges(), &[(1, 65535)]);
     /// ```
+    #[must_use]
     pub fn ranges(&self) -> &[(u16, u16)] {
         &self.0
     }
@@ -109,6 +112,7 @@ impl PortRanges {
     /// ```
     /// assert!(!netpol::analysis::PortRanges::all().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -118,6 +122,7 @@ impl PortRanges {
     /// ```
     /// assert!(!netpol::analysis::PortRanges::new().is_all());
     /// ```
+    #[must_use]
     pub fn is_all(&self) -> bool {
         self.0 == [(1, u16::MAX)]
     }
@@ -127,6 +132,7 @@ impl PortRanges {
     /// ```
     /// assert!(netpol::analysis::PortRanges::all().contains(1));
     /// ```
+    #[must_use]
     pub fn contains(&self, port: u16) -> bool {
         let i = self.0.partition_point(|(_, end)| *end < port);
         self.0.get(i).is_some_and(|(start, _)| *start <= port)
@@ -137,6 +143,7 @@ impl PortRanges {
     /// ```
     /// assert_eq!(netpol::analysis::PortRanges::all().count(), 65535);
     /// ```
+    #[must_use]
     pub fn count(&self) -> u32 {
         self.0
             .iter()
@@ -242,6 +249,8 @@ fn to_port(n: u32) -> u16 {
 }
 
 impl fmt::Display for PortRanges {
+    /// `all`, `none`, or the ranges separated by `", "` (`80, 8080-8100`);
+    /// [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_all() {
             return f.write_str("all");
@@ -260,6 +269,87 @@ impl fmt::Display for PortRanges {
             }
         }
         Ok(())
+    }
+}
+
+/// Text that is not a port set: the text and what was expected.
+///
+/// ```
+/// use netpol::analysis::Ports;
+/// let err = "TCP 0".parse::<Ports>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid ports "TCP 0": a port 1-65535 or a range START-END"#);
+/// let err = "ICMP 1".parse::<Ports>().unwrap_err();
+/// assert!(std::error::Error::source(&err).is_some()); // the protocol's error
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid ports \"{text}\": {expected}")]
+pub struct PortsError {
+    text: String,
+    expected: &'static str,
+    #[source]
+    protocol: Option<crate::policy::UnknownProtocol>,
+}
+
+impl PortsError {
+    fn new(text: &str, expected: &'static str) -> Self {
+        PortsError {
+            text: text.to_owned(),
+            expected,
+            protocol: None,
+        }
+    }
+
+    /// The text that was given.
+    ///
+    /// ```
+    /// assert_eq!("5-".parse::<netpol::analysis::PortRanges>().unwrap_err().text(), "5-");
+    /// ```
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+const PORT_OR_RANGE: &str = "a port 1-65535 or a range START-END";
+
+impl std::str::FromStr for PortRanges {
+    type Err = PortsError;
+    /// `all`, `none`, or ports and ranges `START-END` separated by commas, in any order
+    /// (whitespace around them is ignored). Port 0 and a range with `START > END` are
+    /// refused.
+    ///
+    /// ```
+    /// use netpol::analysis::PortRanges;
+    /// let p: PortRanges = "8091-8100, 80,8080-8090".parse()?;
+    /// assert_eq!(p.to_string(), "80, 8080-8100");
+    /// assert!("all".parse::<PortRanges>()?.is_all());
+    /// # Ok::<(), netpol::analysis::PortsError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "all" => return Ok(PortRanges::all()),
+            "none" => return Ok(PortRanges::new()),
+            _ => {}
+        }
+        let port = |t: &str| {
+            let t = t.trim();
+            (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| t.parse::<u16>().ok())
+                .flatten()
+                .filter(|p| *p > 0)
+        };
+        s.split(',')
+            .map(|entry| {
+                let range = match entry.split_once('-') {
+                    Some((a, b)) => port(a).zip(port(b)),
+                    None => port(entry).map(|p| (p, p)),
+                };
+                range
+                    .filter(|(a, b)| a <= b)
+                    .ok_or_else(|| PortsError::new(s, PORT_OR_RANGE))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(PortRanges::from_ranges)
     }
 }
 
@@ -305,6 +395,7 @@ impl Ports {
     /// ```
     /// assert!(netpol::analysis::Ports::none().is_empty());
     /// ```
+    #[must_use]
     pub fn none() -> Self {
         Ports::default()
     }
@@ -314,6 +405,7 @@ impl Ports {
     /// ```
     /// assert!(netpol::analysis::Ports::all().is_all());
     /// ```
+    #[must_use]
     pub fn all() -> Self {
         Ports([PortRanges::all(), PortRanges::all(), PortRanges::all()])
     }
@@ -324,6 +416,7 @@ impl Ports {
     /// use netpol::policy::Protocol;
     /// assert!(netpol::analysis::Ports::all().get(Protocol::Sctp).is_all());
     /// ```
+    #[must_use]
     pub fn get(&self, protocol: Protocol) -> &PortRanges {
         let [tcp, udp, sctp] = &self.0;
         match protocol {
@@ -375,6 +468,7 @@ impl Ports {
     /// use netpol::policy::Protocol;
     /// assert!(netpol::analysis::Ports::all().contains(Protocol::Tcp, 80));
     /// ```
+    #[must_use]
     pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
         self.get(protocol).contains(port)
     }
@@ -453,6 +547,8 @@ impl Ports {
 }
 
 impl fmt::Display for Ports {
+    /// `all`, `none`, or per protocol holding a port its ranges, separated by `"; "`
+    /// (`TCP 80, 8080-8090; UDP 53`); [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_all() {
             return f.write_str("all");
@@ -467,6 +563,46 @@ impl fmt::Display for Ports {
             write!(f, "{proto} {ranges}")?;
         }
         Ok(())
+    }
+}
+
+impl std::str::FromStr for Ports {
+    type Err = PortsError;
+    /// `all`, `none`, or `PROTOCOL PORTS` entries separated by `;`, PROTOCOL one of `TCP`,
+    /// `UDP`, `SCTP` and PORTS as [`PortRanges`] reads them; a protocol named twice holds
+    /// the union.
+    ///
+    /// ```
+    /// use netpol::analysis::Ports;
+    /// use netpol::policy::Protocol;
+    /// let p: Ports = "TCP 80, 443; UDP all".parse()?;
+    /// assert!(p.contains(Protocol::Tcp, 443) && p.get(Protocol::Udp).is_all());
+    /// assert_eq!(p.to_string(), "TCP 80, 443; UDP all");
+    /// # Ok::<(), netpol::analysis::PortsError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "all" => return Ok(Ports::all()),
+            "none" => return Ok(Ports::none()),
+            _ => {}
+        }
+        let mut out = Ports::none();
+        for entry in s.split(';') {
+            let (protocol, ranges) = entry
+                .trim()
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| PortsError::new(s, "PROTOCOL PORTS entries separated by ';'"))?;
+            let protocol = protocol.parse::<Protocol>().map_err(|e| PortsError {
+                protocol: Some(e),
+                ..PortsError::new(s, "a protocol TCP, UDP or SCTP")
+            })?;
+            let ranges = ranges
+                .parse::<PortRanges>()
+                .map_err(|_| PortsError::new(s, PORT_OR_RANGE))?;
+            let merged = out.get(protocol).union(&ranges);
+            out.set(protocol, merged);
+        }
+        Ok(out)
     }
 }
 
@@ -695,6 +831,7 @@ impl PortClasses {
     /// let classes = netpol::analysis::PortClasses::new(&cluster, &[]);
     /// assert_eq!(classes.len(netpol::policy::Protocol::Sctp), 1);
     /// ```
+    #[must_use]
     pub fn len(&self, protocol: Protocol) -> usize {
         self.intervals(protocol).count()
     }
@@ -706,6 +843,7 @@ impl PortClasses {
     /// let classes = netpol::analysis::PortClasses::new(&cluster, &[]);
     /// assert_eq!(classes.class_of(netpol::policy::Protocol::Tcp, 443), 0);
     /// ```
+    #[must_use]
     pub fn class_of(&self, protocol: Protocol, port: u16) -> usize {
         self.breaks
             .get(protocol)

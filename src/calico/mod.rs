@@ -28,8 +28,9 @@ pub mod validate;
 pub use model::{
     ApiGroup, CALICO_API_VERSION, CALICO_CRD_API_VERSION, EntityRule, GlobalNetworkPolicy,
     GlobalNetworkPolicySpec, GlobalNetworkSet, HTTPMatch, HttpMatch, HttpPath, ICMPFields,
-    IcmpFields, NetworkPolicy, NetworkPolicySpec, NetworkSet, NetworkSetSpec, Port, PortValue,
-    Protocol, Rule, RuleMetadata, ServiceAccountMatch, ServiceMatch, Tier, TierSpec,
+    IcmpFields, NetworkPolicy, NetworkPolicySpec, NetworkSet, NetworkSetSpec, Port, PortError,
+    PortValue, Protocol, Rule, RuleMetadata, ServiceAccountMatch, ServiceMatch, Tier, TierSpec,
+    UnknownApiGroup,
 };
 pub use policy::{
     CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, CalicoRule, CalicoTier, DEFAULT_TIER,

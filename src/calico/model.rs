@@ -107,6 +107,7 @@ pub const CALICO_CRD_API_VERSION: &str = "crd.projectcalico.org/v1";
 /// assert_eq!(ApiGroup::V3.to_string(), "projectcalico.org/v3");
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ApiGroup {
     /// `projectcalico.org/v3`, written through Calico's API server (the default).
     #[default]
@@ -121,6 +122,7 @@ impl ApiGroup {
     /// ```
     /// assert_eq!(netpol::calico::ApiGroup::V3.api_version(), "projectcalico.org/v3");
     /// ```
+    #[must_use]
     pub fn api_version(self) -> &'static str {
         match self {
             ApiGroup::V3 => CALICO_API_VERSION,
@@ -130,8 +132,38 @@ impl ApiGroup {
 }
 
 impl fmt::Display for ApiGroup {
+    /// The `apiVersion`; [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.api_version())
+    }
+}
+
+/// An `apiVersion` that is not one of Calico's.
+///
+/// ```
+/// let err = "projectcalico.org/v1".parse::<netpol::calico::ApiGroup>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown Calico apiVersion "projectcalico.org/v1": expected "projectcalico.org/v3" or "crd.projectcalico.org/v1""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown Calico apiVersion \"{0}\": expected \"{CALICO_API_VERSION}\" or \"{CALICO_CRD_API_VERSION}\""
+)]
+pub struct UnknownApiGroup(String);
+
+impl std::str::FromStr for ApiGroup {
+    type Err = UnknownApiGroup;
+    /// The group of an `apiVersion`.
+    ///
+    /// ```
+    /// use netpol::calico::ApiGroup;
+    /// assert_eq!("crd.projectcalico.org/v1".parse(), Ok(ApiGroup::CrdV1));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            CALICO_API_VERSION => Ok(ApiGroup::V3),
+            CALICO_CRD_API_VERSION => Ok(ApiGroup::CrdV1),
+            other => Err(UnknownApiGroup(other.to_owned())),
+        }
     }
 }
 
@@ -394,6 +426,7 @@ impl NetworkPolicy {
     /// ```
     /// assert_eq!(netpol::calico::NetworkPolicy::new("prod", "p").key(), "prod/p");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace_or_default(), self.name())
     }
@@ -462,6 +495,7 @@ impl NetworkSet {
     /// ```
     /// assert_eq!(netpol::calico::NetworkSet::default().key(), "default/");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace_or_default(), self.name())
     }
@@ -928,6 +962,7 @@ impl PortValue {
     /// ```
     /// assert!(netpol::calico::PortValue::Range(443, 443).contains(443));
     /// ```
+    #[must_use]
     pub fn contains(&self, port: u16) -> bool {
         match self {
             PortValue::Range(lo, hi) => (*lo..=*hi).contains(&port),
@@ -937,13 +972,41 @@ impl PortValue {
 }
 
 impl fmt::Display for PortValue {
-    /// As Calico prints a port: `80`, `80:90`, or the name.
+    /// As Calico prints a port: `80`, `80:90`, or the name. [`FromStr`](std::str::FromStr)
+    /// reads it back for every value Calico's decoder gives (`lo <= hi`, names that are not
+    /// digits).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PortValue::Range(lo, hi) if lo == hi => write!(f, "{lo}"),
             PortValue::Range(lo, hi) => write!(f, "{lo}:{hi}"),
             PortValue::Name(n) => f.write_str(n),
         }
+    }
+}
+
+/// A port string Calico's decoder refuses, with Calico's message.
+///
+/// ```
+/// let err = "9000:80".parse::<netpol::calico::PortValue>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     "minimum port number (9000) is greater than maximum port number (80) in port range");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PortError(String);
+
+impl std::str::FromStr for PortValue {
+    type Err = PortError;
+    /// Reads a port string as Calico's decoder does (`numorstring.PortFromString`; see
+    /// [`Port::parse`]).
+    ///
+    /// ```
+    /// use netpol::calico::PortValue;
+    /// assert_eq!("9000:9100".parse(), Ok(PortValue::Range(9000, 9100)));
+    /// assert_eq!("metrics".parse(), Ok(PortValue::Name("metrics".into())));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        port_from_string(s).map_err(PortError)
     }
 }
 
@@ -1019,7 +1082,8 @@ fn port_from_string(s: &str) -> Result<PortValue, String> {
 }
 
 impl fmt::Display for Port {
-    /// The entry as written.
+    /// The entry as written. Not parsed back (there is no `FromStr`): a number and a
+    /// string of digits print alike; [`PortValue`] is the parsed form, and parses.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Port::Number(n) => write!(f, "{n}"),
@@ -1081,6 +1145,7 @@ impl Protocol {
     /// assert_eq!(Protocol::Name("UDPLite".into()).number(), Some(136));
     /// assert_eq!(Protocol::Name("256".into()).number(), None);
     /// ```
+    #[must_use]
     pub fn number(&self) -> Option<u8> {
         match self {
             Protocol::Number(n) => u8::try_from(*n).ok(),
@@ -1113,6 +1178,7 @@ impl Protocol {
     /// assert!(Protocol::Number(132).supports_ports());
     /// assert!(!Protocol::Name("UDPLite".into()).supports_ports());
     /// ```
+    #[must_use]
     pub fn supports_ports(&self) -> bool {
         match self.numeric() {
             Some(n) => matches!(n, 6 | 17 | 132),
@@ -1134,7 +1200,8 @@ fn go_parse_u8(s: &str) -> Option<u8> {
 }
 
 impl fmt::Display for Protocol {
-    /// The protocol as written.
+    /// The protocol as written. Not parsed back (there is no `FromStr`): a number and a
+    /// string of digits print alike.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Protocol::Number(n) => write!(f, "{n}"),

@@ -173,6 +173,7 @@ pub const DEFAULT_TIER: &str = "default";
 /// assert_eq!(CalicoPolicyKind::Global.as_str(), "GlobalNetworkPolicy");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum CalicoPolicyKind {
     /// A namespaced `NetworkPolicy`.
     Namespaced,
@@ -187,6 +188,7 @@ impl CalicoPolicyKind {
     /// ```
     /// assert_eq!(netpol::calico::CalicoPolicyKind::Namespaced.as_str(), "NetworkPolicy");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             CalicoPolicyKind::Namespaced => "NetworkPolicy",
@@ -203,6 +205,7 @@ impl CalicoPolicyKind {
 /// assert!(matches!(WrittenPolicy::from(&g), WrittenPolicy::Global(_)));
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum WrittenPolicy<'a> {
     /// A NetworkPolicy.
     Namespaced(&'a NetworkPolicy),
@@ -380,6 +383,7 @@ impl ServiceRef {
     /// ```
     /// assert_eq!(netpol::calico::ServiceRef::new("a", "b").namespace(), "a");
     /// ```
+    #[must_use]
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
@@ -389,6 +393,7 @@ impl ServiceRef {
     /// ```
     /// assert_eq!(netpol::calico::ServiceRef::new("a", "b").name(), "b");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -895,6 +900,7 @@ impl CalicoPolicy {
     /// let p = CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap();
     /// assert_eq!(p.kind(), CalicoPolicyKind::Namespaced);
     /// ```
+    #[must_use]
     pub fn kind(&self) -> CalicoPolicyKind {
         self.kind
     }
@@ -905,6 +911,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{ApiGroup, CalicoPolicy, NetworkPolicy};
     /// assert_eq!(CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap().api_group(), ApiGroup::V3);
     /// ```
+    #[must_use]
     pub fn api_group(&self) -> ApiGroup {
         self.api_group
     }
@@ -915,6 +922,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, NetworkPolicy};
     /// assert_eq!(CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap().name(), "b");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -927,6 +935,7 @@ impl CalicoPolicy {
     /// assert_eq!(CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap().namespace(), Some("a"));
     /// assert_eq!(CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap().namespace(), None);
     /// ```
+    #[must_use]
     pub fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
     }
@@ -937,6 +946,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, NetworkPolicy};
     /// assert_eq!(CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap().key(), "a/b");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{ns}/{}", self.name),
@@ -952,6 +962,7 @@ impl CalicoPolicy {
     /// assert_eq!(CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap().sort_key(), "b/a/NetworkPolicy");
     /// assert_eq!(CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap().sort_key(), "g//GlobalNetworkPolicy");
     /// ```
+    #[must_use]
     pub fn sort_key(&self) -> String {
         format!(
             "{}/{}/{}",
@@ -980,6 +991,7 @@ impl CalicoPolicy {
     /// assert!(CalicoPolicy::new(&NetworkPolicy::new("a", "c"))?.missing_tier(&[]).is_none());
     /// # Ok::<(), netpol::validate::ValidationErrors>(())
     /// ```
+    #[must_use]
     pub fn missing_tier(&self, existing: &[CalicoTier]) -> Option<FieldError> {
         let builtin = matches!(
             self.tier.as_str(),
@@ -1005,6 +1017,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, NetworkPolicy};
     /// assert_eq!(CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap().tier(), "default");
     /// ```
+    #[must_use]
     pub fn tier(&self) -> &str {
         &self.tier
     }
@@ -1015,6 +1028,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, NetworkPolicy};
     /// assert_eq!(CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap().order(), None);
     /// ```
+    #[must_use]
     pub fn order(&self) -> Option<f64> {
         self.order
     }
@@ -1026,6 +1040,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, NetworkPolicy};
     /// assert!(CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap().selector().is_all());
     /// ```
+    #[must_use]
     pub fn selector(&self) -> &Selector {
         &self.selector
     }
@@ -1046,6 +1061,7 @@ impl CalicoPolicy {
     /// assert_eq!(absent.selector(), written.selector());
     /// # Ok::<(), netpol::validate::ValidationErrors>(())
     /// ```
+    #[must_use]
     pub fn selector_is_written(&self) -> bool {
         self.selector_written
     }
@@ -1056,6 +1072,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
     /// assert!(CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap().namespace_selector().is_none());
     /// ```
+    #[must_use]
     pub fn namespace_selector(&self) -> Option<&Selector> {
         self.namespace_selector.as_ref()
     }
@@ -1066,6 +1083,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
     /// assert!(CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap().service_account_selector().is_none());
     /// ```
+    #[must_use]
     pub fn service_account_selector(&self) -> Option<&Selector> {
         self.service_account_selector.as_ref()
     }
@@ -1079,6 +1097,7 @@ impl CalicoPolicy {
     /// assert_eq!(CalicoPolicy::new(&g).unwrap().endpoint_selector().to_string(),
     ///     r#"(app == "x" && has(projectcalico.org/namespace))"#);
     /// ```
+    #[must_use]
     pub fn endpoint_selector(&self) -> &Selector {
         &self.endpoint_selector
     }
@@ -1091,6 +1110,7 @@ impl CalicoPolicy {
     /// let p = CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap();
     /// assert!(p.governs(Direction::Ingress) && !p.governs(Direction::Egress));
     /// ```
+    #[must_use]
     pub fn governs(&self, direction: Direction) -> bool {
         match direction {
             Direction::Ingress => self.ingress.is_some(),
@@ -1107,6 +1127,7 @@ impl CalicoPolicy {
     /// let p = CalicoPolicy::new(&NetworkPolicy::new("a", "b")).unwrap();
     /// assert!(p.rules(Direction::Ingress).is_empty());
     /// ```
+    #[must_use]
     pub fn rules(&self, direction: Direction) -> &[CalicoRule] {
         match direction {
             Direction::Ingress => self.ingress.as_deref().unwrap_or(&[]),
@@ -1120,6 +1141,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
     /// assert!(!CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap().do_not_track());
     /// ```
+    #[must_use]
     pub fn do_not_track(&self) -> bool {
         self.do_not_track
     }
@@ -1130,6 +1152,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
     /// assert!(!CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap().pre_dnat());
     /// ```
+    #[must_use]
     pub fn pre_dnat(&self) -> bool {
         self.pre_dnat
     }
@@ -1140,6 +1163,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
     /// assert!(!CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap().apply_on_forward());
     /// ```
+    #[must_use]
     pub fn apply_on_forward(&self) -> bool {
         self.apply_on_forward
     }
@@ -1153,6 +1177,7 @@ impl CalicoPolicy {
     ///   "spec": {"doNotTrack": true, "applyOnForward": true}}"#).unwrap();
     /// assert!(!CalicoPolicy::new(&g).unwrap().applies_to_pods());
     /// ```
+    #[must_use]
     pub fn applies_to_pods(&self) -> bool {
         !self.do_not_track && !self.pre_dnat
     }
@@ -1163,6 +1188,7 @@ impl CalicoPolicy {
     /// use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
     /// assert!(CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap().performance_hints().is_empty());
     /// ```
+    #[must_use]
     pub fn performance_hints(&self) -> &[String] {
         &self.performance_hints
     }
@@ -1222,6 +1248,7 @@ impl CalicoRule {
     /// let p = CalicoPolicy::new(&g).unwrap();
     /// assert_eq!(p.rules(Direction::Ingress)[0].action(), Action::Pass);
     /// ```
+    #[must_use]
     pub fn action(&self) -> Action {
         self.action
     }
@@ -1234,6 +1261,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Deny", "ipVersion": 6}]}}"#).unwrap();
     /// assert_eq!(CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].ip_version(), Some(6));
     /// ```
+    #[must_use]
     pub fn ip_version(&self) -> Option<u8> {
         self.ip_version
     }
@@ -1247,6 +1275,7 @@ impl CalicoRule {
     /// let r = &CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].clone();
     /// assert_eq!(r.protocol().unwrap().number(), 17);
     /// ```
+    #[must_use]
     pub fn protocol(&self) -> Option<ProtocolMatch> {
         self.protocol
     }
@@ -1259,6 +1288,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Deny", "notProtocol": 1}]}}"#).unwrap();
     /// assert_eq!(CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].not_protocol().unwrap().name(), Some("ICMP"));
     /// ```
+    #[must_use]
     pub fn not_protocol(&self) -> Option<ProtocolMatch> {
         self.not_protocol
     }
@@ -1271,6 +1301,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow", "protocol": "ICMP", "icmp": {"type": 8}}]}}"#).unwrap();
     /// assert_eq!(CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].icmp().unwrap().icmp_type(), Some(8));
     /// ```
+    #[must_use]
     pub fn icmp(&self) -> Option<IcmpMatch> {
         self.icmp
     }
@@ -1283,6 +1314,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow"}]}}"#).unwrap();
     /// assert!(CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].not_icmp().is_none());
     /// ```
+    #[must_use]
     pub fn not_icmp(&self) -> Option<IcmpMatch> {
         self.not_icmp
     }
@@ -1296,6 +1328,7 @@ impl CalicoRule {
     /// let p = CalicoPolicy::new(&g).unwrap();
     /// assert_eq!(p.rules(Direction::Ingress)[0].source().nets()[0].to_string(), "10.0.0.0/8");
     /// ```
+    #[must_use]
     pub fn source(&self) -> &EntityMatch {
         &self.source
     }
@@ -1308,6 +1341,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow"}]}}"#).unwrap();
     /// assert!(CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].destination().is_empty());
     /// ```
+    #[must_use]
     pub fn destination(&self) -> &EntityMatch {
         &self.destination
     }
@@ -1322,6 +1356,7 @@ impl CalicoRule {
     /// let r = &p.rules(Direction::Ingress)[0];
     /// assert!(std::ptr::eq(r.peer(Direction::Ingress), r.source()));
     /// ```
+    #[must_use]
     pub fn peer(&self, direction: Direction) -> &EntityMatch {
         match direction {
             Direction::Ingress => &self.source,
@@ -1337,6 +1372,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow", "http": {"methods": ["GET"]}}]}}"#).unwrap();
     /// assert!(CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].http().is_some());
     /// ```
+    #[must_use]
     pub fn http(&self) -> Option<&HttpMatch> {
         self.http.as_ref()
     }
@@ -1349,6 +1385,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow"}]}}"#).unwrap();
     /// assert!(CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].annotations().is_none());
     /// ```
+    #[must_use]
     pub fn annotations(&self) -> Option<&Labels> {
         self.annotations.as_ref()
     }
@@ -1362,6 +1399,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow", "protocol": "TCP", "source": {"ports": [1024]}}]}}"#).unwrap();
     /// assert!(CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].has_source_ports());
     /// ```
+    #[must_use]
     pub fn has_source_ports(&self) -> bool {
         !self.source.ports.is_empty() || !self.source.not_ports.is_empty()
     }
@@ -1374,6 +1412,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow"}]}}"#).unwrap();
     /// assert!(!CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].has_icmp_match());
     /// ```
+    #[must_use]
     pub fn has_icmp_match(&self) -> bool {
         self.icmp.is_some() || self.not_icmp.is_some()
     }
@@ -1386,6 +1425,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow"}]}}"#).unwrap();
     /// assert!(!CalicoPolicy::new(&g).unwrap().rules(Direction::Ingress)[0].has_http_match());
     /// ```
+    #[must_use]
     pub fn has_http_match(&self) -> bool {
         self.http.is_some()
     }
@@ -1398,6 +1438,7 @@ impl CalicoRule {
     /// # let g = GlobalNetworkPolicy::from_json(r#"{"metadata": {"name": "p"}, "spec": {"egress": [{"action": "Allow", "destination": {"services": {"name": "dns", "namespace": "kube-system"}}}]}}"#).unwrap();
     /// assert!(CalicoPolicy::new(&g).unwrap().rules(Direction::Egress)[0].has_service_match());
     /// ```
+    #[must_use]
     pub fn has_service_match(&self) -> bool {
         self.source.services.is_some() || self.destination.services.is_some()
     }
@@ -1409,6 +1450,7 @@ impl ProtocolMatch {
     /// ```
     /// assert_eq!(netpol::calico::ProtocolMatch::new(132).unwrap().name(), Some("SCTP"));
     /// ```
+    #[must_use]
     pub fn new(number: u8) -> Option<Self> {
         (number != 0).then_some(ProtocolMatch(number))
     }
@@ -1418,6 +1460,7 @@ impl ProtocolMatch {
     /// ```
     /// assert_eq!(netpol::calico::ProtocolMatch::new(58).unwrap().number(), 58);
     /// ```
+    #[must_use]
     pub fn number(self) -> u8 {
         self.0
     }
@@ -1428,6 +1471,7 @@ impl ProtocolMatch {
     /// ```
     /// assert_eq!(netpol::calico::ProtocolMatch::new(47).unwrap().name(), None);
     /// ```
+    #[must_use]
     pub fn name(self) -> Option<&'static str> {
         super::model::PROTOCOL_NAMES
             .iter()
@@ -1441,6 +1485,7 @@ impl ProtocolMatch {
     /// use netpol::policy::Protocol;
     /// assert!(netpol::calico::ProtocolMatch::new(132).unwrap().matches(Protocol::Sctp));
     /// ```
+    #[must_use]
     pub fn matches(self, protocol: crate::policy::Protocol) -> bool {
         protocol.number() == self.0
     }
@@ -1452,6 +1497,7 @@ impl IcmpMatch {
     /// ```
     /// assert_eq!(netpol::calico::IcmpMatch::new(Some(3), Some(1)).code(), Some(1));
     /// ```
+    #[must_use]
     pub fn new(icmp_type: Option<u8>, code: Option<u8>) -> Self {
         IcmpMatch { icmp_type, code }
     }
@@ -1461,6 +1507,7 @@ impl IcmpMatch {
     /// ```
     /// assert_eq!(netpol::calico::IcmpMatch::new(None, None).icmp_type(), None);
     /// ```
+    #[must_use]
     pub fn icmp_type(self) -> Option<u8> {
         self.icmp_type
     }
@@ -1470,6 +1517,7 @@ impl IcmpMatch {
     /// ```
     /// assert_eq!(netpol::calico::IcmpMatch::new(Some(0), None).code(), None);
     /// ```
+    #[must_use]
     pub fn code(self) -> Option<u8> {
         self.code
     }
@@ -1481,6 +1529,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.nets.is_empty()
             && self.not_nets.is_empty()
@@ -1499,6 +1548,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().nets().is_empty());
     /// ```
+    #[must_use]
     pub fn nets(&self) -> &[IpNet] {
         &self.nets
     }
@@ -1508,6 +1558,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().not_nets().is_empty());
     /// ```
+    #[must_use]
     pub fn not_nets(&self) -> &[IpNet] {
         &self.not_nets
     }
@@ -1517,6 +1568,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().selector().is_none());
     /// ```
+    #[must_use]
     pub fn selector(&self) -> Option<&Selector> {
         self.selector.as_ref()
     }
@@ -1526,6 +1578,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().not_selector().is_none());
     /// ```
+    #[must_use]
     pub fn not_selector(&self) -> Option<&Selector> {
         self.not_selector.as_ref()
     }
@@ -1536,6 +1589,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().namespace_selector().is_none());
     /// ```
+    #[must_use]
     pub fn namespace_selector(&self) -> Option<&Selector> {
         self.namespace_selector.as_ref()
     }
@@ -1545,6 +1599,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().service_accounts().is_none());
     /// ```
+    #[must_use]
     pub fn service_accounts(&self) -> Option<&ServiceAccounts> {
         self.service_accounts.as_ref()
     }
@@ -1554,6 +1609,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().services().is_none());
     /// ```
+    #[must_use]
     pub fn services(&self) -> Option<&ServiceRef> {
         self.services.as_ref()
     }
@@ -1563,6 +1619,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().ports().is_empty());
     /// ```
+    #[must_use]
     pub fn ports(&self) -> &[PortValue] {
         &self.ports
     }
@@ -1572,6 +1629,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().not_ports().is_empty());
     /// ```
+    #[must_use]
     pub fn not_ports(&self) -> &[PortValue] {
         &self.not_ports
     }
@@ -1583,6 +1641,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().felix_selector().is_none());
     /// ```
+    #[must_use]
     pub fn felix_selector(&self) -> Option<&Selector> {
         self.felix_selector.as_ref()
     }
@@ -1594,6 +1653,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().ip_set_selector().is_none());
     /// ```
+    #[must_use]
     pub fn ip_set_selector(&self) -> Option<&Selector> {
         self.ip_set_selector.as_ref()
     }
@@ -1604,6 +1664,7 @@ impl EntityMatch {
     /// ```
     /// assert!(netpol::calico::EntityMatch::default().not_ip_set_selector().is_none());
     /// ```
+    #[must_use]
     pub fn not_ip_set_selector(&self) -> Option<&Selector> {
         self.not_ip_set_selector.as_ref()
     }
@@ -1615,6 +1676,7 @@ impl ServiceAccounts {
     /// ```
     /// assert!(netpol::calico::ServiceAccounts::default().names().is_empty());
     /// ```
+    #[must_use]
     pub fn names(&self) -> &[String] {
         &self.names
     }
@@ -1626,6 +1688,7 @@ impl ServiceAccounts {
     /// ```
     /// assert!(netpol::calico::ServiceAccounts::default().names_selector().is_none());
     /// ```
+    #[must_use]
     pub fn names_selector(&self) -> Option<&Selector> {
         self.names_selector.as_ref()
     }
@@ -1636,6 +1699,7 @@ impl ServiceAccounts {
     /// ```
     /// assert!(netpol::calico::ServiceAccounts::default().selector().is_none());
     /// ```
+    #[must_use]
     pub fn selector(&self) -> Option<&Selector> {
         self.selector.as_ref()
     }
@@ -1741,6 +1805,7 @@ impl CalicoNetworkSet {
     /// use netpol::calico::{ApiGroup, CalicoNetworkSet, GlobalNetworkSet};
     /// assert_eq!(CalicoNetworkSet::new(&GlobalNetworkSet::new("g", ["10.0.0.0/8"])).unwrap().api_group(), ApiGroup::V3);
     /// ```
+    #[must_use]
     pub fn api_group(&self) -> ApiGroup {
         self.api_group
     }
@@ -1751,6 +1816,7 @@ impl CalicoNetworkSet {
     /// use netpol::calico::{CalicoNetworkSet, GlobalNetworkSet};
     /// assert_eq!(CalicoNetworkSet::new(&GlobalNetworkSet::new("g", ["10.0.0.0/8"])).unwrap().name(), "g");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -1761,6 +1827,7 @@ impl CalicoNetworkSet {
     /// use netpol::calico::{CalicoNetworkSet, GlobalNetworkSet};
     /// assert!(CalicoNetworkSet::new(&GlobalNetworkSet::new("g", ["10.0.0.0/8"])).unwrap().namespace().is_none());
     /// ```
+    #[must_use]
     pub fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
     }
@@ -1771,6 +1838,7 @@ impl CalicoNetworkSet {
     /// use netpol::calico::{CalicoNetworkSet, NetworkSet};
     /// assert_eq!(CalicoNetworkSet::new(&NetworkSet::new("a", "b", ["10.0.0.0/8"])).unwrap().key(), "a/b");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{ns}/{}", self.name),
@@ -1788,6 +1856,7 @@ impl CalicoNetworkSet {
     /// let s = CalicoNetworkSet::new(&NetworkSet::new("a", "b", ["10.0.0.0/8"])).unwrap();
     /// assert_eq!(s.labels().len(), 1);
     /// ```
+    #[must_use]
     pub fn labels(&self) -> &Labels {
         &self.labels
     }
@@ -1799,6 +1868,7 @@ impl CalicoNetworkSet {
     /// let s = CalicoNetworkSet::new(&GlobalNetworkSet::new("g", ["10.0.0.1"])).unwrap();
     /// assert_eq!(s.nets()[0].to_string(), "10.0.0.1/32");
     /// ```
+    #[must_use]
     pub fn nets(&self) -> &[IpNet] {
         &self.nets
     }
@@ -1862,6 +1932,7 @@ impl CalicoTier {
     /// assert_eq!((t.order(), t.default_action()), (1000.0, Action::Pass));
     /// assert!(CalicoTier::builtin("other").is_none());
     /// ```
+    #[must_use]
     pub fn builtin(name: &str) -> Option<Self> {
         super::validate::BUILTIN_TIERS
             .iter()
@@ -1884,6 +1955,7 @@ impl CalicoTier {
     /// use netpol::calico::{ApiGroup, CalicoTier};
     /// assert_eq!(CalicoTier::builtin("default").unwrap().api_group(), ApiGroup::V3);
     /// ```
+    #[must_use]
     pub fn api_group(&self) -> ApiGroup {
         self.api_group
     }
@@ -1893,6 +1965,7 @@ impl CalicoTier {
     /// ```
     /// assert_eq!(netpol::calico::CalicoTier::builtin("default").unwrap().name(), "default");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -1902,6 +1975,7 @@ impl CalicoTier {
     /// ```
     /// assert_eq!(netpol::calico::CalicoTier::builtin("kube-baseline").unwrap().order(), 10_000_000.0);
     /// ```
+    #[must_use]
     pub fn order(&self) -> f64 {
         self.order
     }
@@ -1913,6 +1987,7 @@ impl CalicoTier {
     /// use netpol::policy::Action;
     /// assert_eq!(netpol::calico::CalicoTier::builtin("default").unwrap().default_action(), Action::Deny);
     /// ```
+    #[must_use]
     pub fn default_action(&self) -> Action {
         self.default_action
     }

@@ -20,7 +20,8 @@ pub(crate) trait Bits: Copy + Ord + Eq + Debug + Default + Send + Sync + 'static
     /// The address with every bit past the first `len` set.
     fn last(self, len: u8) -> Self;
 
-    /// The slot number `slot` of a `t`-bit top-level table as an address.
+    /// The slot number `slot` of a `t`-bit top-level table as an address
+    /// (`slot < 2^t`; 0 for a slot that is not one).
     fn from_top(slot: usize, t: u32) -> Self;
 
     /// `self + 1`, or `None` at the maximum.
@@ -32,8 +33,8 @@ pub(crate) trait Bits: Copy + Ord + Eq + Debug + Default + Send + Sync + 'static
     /// Widen to `u128` (value-preserving).
     fn widen(self) -> u128;
 
-    /// Narrow from `u128`; only called with values that fit.
-    fn narrow(v: u128) -> Self;
+    /// Narrow from `u128`; `None` for a value that does not fit.
+    fn narrow(v: u128) -> Option<Self>;
 
     /// The longest path end a skip word can hold (see [`Bits::skip_word`]).
     const MAX_SKIP_END: u32;
@@ -82,7 +83,10 @@ impl Bits for u32 {
 
     #[inline]
     fn from_top(slot: usize, t: u32) -> Self {
-        (slot as u32).checked_shl(32 - t).unwrap_or(0)
+        u32::try_from(slot)
+            .ok()
+            .and_then(|s| s.checked_shl(32 - t))
+            .unwrap_or(0)
     }
 
     #[inline]
@@ -101,8 +105,8 @@ impl Bits for u32 {
     }
 
     #[inline]
-    fn narrow(v: u128) -> Self {
-        v as u32
+    fn narrow(v: u128) -> Option<Self> {
+        u32::try_from(v).ok()
     }
 
     const MAX_SKIP_END: u32 = 32;
@@ -177,8 +181,8 @@ impl Bits for u128 {
     }
 
     #[inline]
-    fn narrow(v: u128) -> Self {
-        v
+    fn narrow(v: u128) -> Option<Self> {
+        Some(v)
     }
 
     const MAX_SKIP_END: u32 = 127;
@@ -188,7 +192,8 @@ impl Bits for u128 {
         let end = end.min(127);
         let bits = path & u128::MAX.checked_shl(128 - end).unwrap_or(0);
         let word = bits | (1u128 << (127 - end));
-        ((word >> 64) as u64, word as u64)
+        // The high and the low half: each shifted or masked to 64 bits first.
+        ((word >> 64) as u64, (word & 0xFFFF_FFFF_FFFF_FFFF) as u64)
     }
 
     #[inline(always)]

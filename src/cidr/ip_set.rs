@@ -18,7 +18,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Serializes as a list of CIDR strings (`["10.0.0.0/8", "fd00::/8"]`) and
 /// deserializes from one (overlapping or non-canonical entries are fine).
 /// [`Display`](fmt::Display) prints the prefixes separated by `", "`; the
-/// empty set prints as nothing.
+/// empty set prints as nothing. [`FromStr`](std::str::FromStr) reads that text
+/// back (any CIDRs, separated by commas).
 ///
 /// # Example
 ///
@@ -139,7 +140,8 @@ fn first_block(lo: u128, hi: u128, width: u8) -> (u8, Option<u128>) {
     } else {
         lo.checked_add(1u128 << k).filter(|n| *n <= hi)
     };
-    (width - k as u8, next)
+    // k <= w <= 128, so the length fits; a host-sized block is the fallback.
+    (u8::try_from(w - k).unwrap_or(width), next)
 }
 
 fn range_of<K: Bits>(addr: K, len: u8) -> (K, K) {
@@ -152,6 +154,7 @@ impl IpSet {
     /// ```
     /// assert!(netpol::cidr::IpSet::new().is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
@@ -170,6 +173,7 @@ impl IpSet {
     /// assert!(!set.contains("192.168.1.1".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn from_block(cidr: IpNet, excepts: &[IpNet]) -> Self {
         Self::from(cidr).difference(&excepts.iter().copied().collect())
     }
@@ -204,6 +208,7 @@ impl IpSet {
     /// assert!(!set.contains("fe80::1".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn contains(&self, addr: IpAddr) -> bool {
         match addr {
             IpAddr::V4(a) => contains(&self.v4, a.to_bits()),
@@ -220,6 +225,7 @@ impl IpSet {
     /// assert!(!set.contains_net(&"10.0.0.0/7".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn contains_net(&self, net: &IpNet) -> bool {
         fn covered<K: Bits>(r: &[(K, K)], (lo, hi): (K, K)) -> bool {
             let i = r.partition_point(|&(_, h)| h < lo);
@@ -240,6 +246,7 @@ impl IpSet {
     /// assert!(a.difference(&a).is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
     }
@@ -254,6 +261,7 @@ impl IpSet {
     /// assert_eq!(a.union(&b).to_string(), "10.0.0.0/8");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn union(&self, other: &Self) -> Self {
         Self {
             v4: union(&self.v4, &other.v4),
@@ -271,6 +279,7 @@ impl IpSet {
     /// assert_eq!(a.intersection(&b).to_string(), "10.1.0.0/16");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn intersection(&self, other: &Self) -> Self {
         Self {
             v4: intersection(&self.v4, &other.v4),
@@ -288,6 +297,7 @@ impl IpSet {
     /// assert_eq!(a.difference(&b).to_string(), "10.128.0.0/9");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn difference(&self, other: &Self) -> Self {
         Self {
             v4: difference(&self.v4, &other.v4),
@@ -308,6 +318,7 @@ impl IpSet {
     /// assert_eq!(v, ["10.0.0.0/32", "10.0.0.2/31"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             v4: self.v4.iter(),
@@ -385,6 +396,31 @@ impl<'a> IntoIterator for &'a IpSet {
     }
 }
 
+impl std::str::FromStr for IpSet {
+    type Err = crate::policy::CidrError;
+    /// The union of CIDRs separated by commas (whitespace around them is
+    /// ignored; nothing at all is the empty set). Each CIDR is read as the
+    /// apiserver reads an `ipBlock` CIDR ([`parse_cidr`](crate::policy::parse_cidr)):
+    /// host bits are cleared.
+    ///
+    /// ```
+    /// use netpol::cidr::IpSet;
+    /// let set: IpSet = "10.0.0.0/9, 10.128.0.0/9,fd00::/8".parse()?;
+    /// assert_eq!(set.to_string(), "10.0.0.0/8, fd00::/8");
+    /// assert_eq!("".parse::<IpSet>()?, IpSet::new());
+    /// assert_eq!("10.0.0.0/8, x".parse::<IpSet>().unwrap_err().text(), "x");
+    /// # Ok::<(), netpol::policy::CidrError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().is_empty() {
+            return Ok(IpSet::new());
+        }
+        s.split(',')
+            .map(|entry| crate::policy::parse_cidr(entry.trim()))
+            .collect()
+    }
+}
+
 impl fmt::Display for IpSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, net) in self.iter().enumerate() {
@@ -448,8 +484,8 @@ impl Iterator for Iter<'_> {
                         .ok()
                         .map(IpNet::V6)
                 } else {
-                    Ipv4Net::new(Ipv4Addr::from_bits(u32::narrow(lo)), len)
-                        .ok()
+                    u32::narrow(lo)
+                        .and_then(|a| Ipv4Net::new(Ipv4Addr::from_bits(a), len).ok())
                         .map(IpNet::V4)
                 };
                 if net.is_some() {

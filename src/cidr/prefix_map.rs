@@ -1,7 +1,7 @@
 //! [`PrefixMap`]: a longest-prefix-match map from IP prefixes to values.
 
 use super::bits::Bits;
-use super::trie::{Entry, Trie};
+use super::trie::{Entry, MAX_CODE, Trie};
 use core::fmt;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::BTreeMap;
@@ -16,6 +16,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// last full rebuild are appended after them and indexed by `tail`; every
 /// full rebuild sorts them in and empties `tail`, so a map built from an
 /// iterator holds no B-tree at all.
+///
+/// Codes are 31 bits (see [`MAX_CODE`]). A family that would need more (over
+/// two billion prefixes, or a trie of over two billion nodes or leaves) keeps
+/// its trie empty ([`Trie::overflowed`]) and answers lookups from the vectors,
+/// one binary search per prefix length: slower, never wrong.
 #[derive(Clone)]
 struct Family<K, V> {
     addrs: Vec<K>,
@@ -23,8 +28,8 @@ struct Family<K, V> {
     values: Vec<V>,
     /// Length of the sorted part of the vectors.
     sorted: usize,
-    /// `(network, length) -> value code` for the positions after `sorted`.
-    tail: BTreeMap<(K, u8), u32>,
+    /// `(network, length) -> position` for the positions after `sorted`.
+    tail: BTreeMap<(K, u8), usize>,
     trie: Trie<K>,
 }
 
@@ -44,13 +49,13 @@ impl<K: Bits, V> Family<K, V> {
         self.values.len()
     }
 
-    /// The value code of exactly `key`, if present.
-    fn code(&self, &(addr, len): &(K, u8)) -> Option<u32> {
+    /// The position of exactly `key`, if present.
+    fn position(&self, &(addr, len): &(K, u8)) -> Option<usize> {
         let addrs = self.addrs.get(..self.sorted).unwrap_or_default();
         let mut i = addrs.partition_point(|&a| a < addr);
         while addrs.get(i) == Some(&addr) {
             match self.lens.get(i) {
-                Some(&l) if l == len => return Some(i as u32 + 1),
+                Some(&l) if l == len => return Some(i),
                 Some(&l) if l < len => i += 1,
                 _ => break,
             }
@@ -58,27 +63,29 @@ impl<K: Bits, V> Family<K, V> {
         self.tail.get(&(addr, len)).copied()
     }
 
-    /// The prefix with value code `code`.
-    fn key(&self, code: u32) -> Option<(K, u8)> {
-        let i = (code as usize).wrapping_sub(1);
+    /// The prefix at position `i`.
+    fn key_at(&self, i: usize) -> Option<(K, u8)> {
         Some((*self.addrs.get(i)?, *self.lens.get(i)?))
     }
 
+    /// The position of the longest prefix containing `addr`, read from the
+    /// vectors rather than the trie (for a family whose trie overflowed).
+    fn longest_position(&self, addr: K) -> Option<usize> {
+        (0..=K::WIDTH)
+            .rev()
+            .find_map(|l| self.position(&(addr.network(l), l)))
+    }
+
     /// Insert without touching the trie. Returns the old value, or the new
-    /// code when the prefix is new.
-    fn insert_raw(&mut self, key: (K, u8), value: V) -> Result<V, u32> {
-        if let Some(code) = self.code(&key) {
-            if let Some(slot) = (code as usize)
-                .checked_sub(1)
-                .and_then(|i| self.values.get_mut(i))
-            {
-                return Ok(core::mem::replace(slot, value));
-            }
+    /// position when the prefix is new.
+    fn insert_raw(&mut self, key: (K, u8), value: V) -> Result<V, usize> {
+        if let Some(slot) = self.position(&key).and_then(|i| self.values.get_mut(i)) {
+            return Ok(core::mem::replace(slot, value));
         }
         self.append(key, value);
-        let code = self.values.len() as u32;
-        self.tail.insert(key, code);
-        Err(code)
+        let at = self.values.len().saturating_sub(1);
+        self.tail.insert(key, at);
+        Err(at)
     }
 
     /// Append a prefix after the sorted part without indexing it.
@@ -91,8 +98,8 @@ impl<K: Bits, V> Family<K, V> {
     fn insert(&mut self, key: (K, u8), value: V) -> Option<V> {
         match self.insert_raw(key, value) {
             Ok(old) => Some(old),
-            Err(code) => {
-                self.place(key, code);
+            Err(at) => {
+                self.place(key, at);
                 None
             }
         }
@@ -138,24 +145,35 @@ impl<K: Bits, V> Family<K, V> {
         self.tail = BTreeMap::new();
     }
 
-    /// Every prefix with its value code, sorted (the vectors must be merged).
-    fn entries(&self) -> Vec<Entry<K>> {
+    /// Every prefix with its value code, sorted (the vectors must be merged);
+    /// `None` when some position has no code.
+    fn entries(&self) -> Option<Vec<Entry<K>>> {
         self.addrs
             .iter()
             .zip(&self.lens)
             .enumerate()
-            .map(|(i, (&a, &l))| (a, l, i as u32 + 1))
+            .map(|(i, (&a, &l))| Some((a, l, code_at(i)?)))
             .collect()
     }
 
     fn rebuild(&mut self) {
         self.merge();
-        let entries = self.entries();
-        self.trie.rebuild(&entries);
+        match self.entries() {
+            Some(entries) => self.trie.rebuild(&entries),
+            None => self.trie.set_overflow(),
+        }
     }
 
-    /// Update the trie for a newly inserted prefix.
-    fn place(&mut self, (addr, len): (K, u8), code: u32) {
+    /// Update the trie for a newly inserted prefix at position `at`.
+    fn place(&mut self, (addr, len): (K, u8), at: usize) {
+        if self.trie.overflowed() {
+            // Lookups read the vectors; a rebuild (on a removal) tries again.
+            return;
+        }
+        let Some(code) = code_at(at) else {
+            self.trie.set_overflow();
+            return;
+        };
         if self.trie.wants_rebuild(self.len()) {
             self.rebuild();
             return;
@@ -181,25 +199,26 @@ impl<K: Bits, V> Family<K, V> {
     fn best_short(&self, slot: usize) -> u32 {
         let t = self.trie.top_bits();
         let base = K::from_top(slot, t);
-        (0..=t as u8)
+        (0..=self.trie.top_len())
             .rev()
-            .find_map(|l| self.code(&(base.network(l), l)))
+            .find_map(|l| self.position(&(base.network(l), l)))
+            .and_then(code_at)
             .unwrap_or(0)
     }
 
     fn refresh_slot(&mut self, slot: usize) {
         let t = self.trie.top_bits();
         let lo = K::from_top(slot, t);
-        let hi = lo.last(t as u8);
+        let hi = lo.last(self.trie.top_len());
         let addrs = self.addrs.get(..self.sorted).unwrap_or_default();
         let from = addrs.partition_point(|&a| a < lo);
         let to = addrs.partition_point(|&a| a <= hi);
         let mut entries: Vec<Entry<K>> = (from..to)
-            .filter_map(|i| Some((*addrs.get(i)?, *self.lens.get(i)?, i as u32 + 1)))
+            .filter_map(|i| Some((*addrs.get(i)?, *self.lens.get(i)?, code_at(i)?)))
             .chain(
                 self.tail
                     .range((lo, 0)..=(hi, K::WIDTH))
-                    .map(|(&(k, l), &c)| (k, l, c)),
+                    .filter_map(|(&(k, l), &i)| Some((k, l, code_at(i)?))),
             )
             .collect();
         entries.sort_unstable_by_key(|e| (e.0, e.1));
@@ -208,9 +227,9 @@ impl<K: Bits, V> Family<K, V> {
     }
 
     fn remove(&mut self, key: &(K, u8)) -> Option<V> {
-        self.code(key)?;
+        self.position(key)?;
         self.merge();
-        let i = (self.code(key)? as usize).checked_sub(1)?;
+        let i = self.position(key)?;
         if i >= self.values.len() {
             return None;
         }
@@ -223,8 +242,7 @@ impl<K: Bits, V> Family<K, V> {
     }
 
     fn get(&self, key: &(K, u8)) -> Option<&V> {
-        let code = self.code(key)?;
-        self.value(code)
+        self.values.get(self.position(key)?)
     }
 
     #[inline(always)]
@@ -232,14 +250,26 @@ impl<K: Bits, V> Family<K, V> {
         self.values.get((code as usize).wrapping_sub(1))
     }
 
+    /// The position of the longest prefix containing `addr`.
+    #[inline(always)]
+    fn longest(&self, addr: K) -> Option<usize> {
+        match self.trie.lookup(addr) {
+            0 if self.trie.overflowed() => self.longest_position(addr),
+            code => (code as usize).checked_sub(1),
+        }
+    }
+
     #[inline(always)]
     fn lookup(&self, addr: K) -> Option<&V> {
-        self.value(self.trie.lookup(addr))
+        match self.value(self.trie.lookup(addr)) {
+            None if self.trie.overflowed() => self.values.get(self.longest_position(addr)?),
+            found => found,
+        }
     }
 
     fn longest_match(&self, addr: K) -> Option<((K, u8), &V)> {
-        let code = self.trie.lookup(addr);
-        Some((self.key(code)?, self.value(code)?))
+        let i = self.longest(addr)?;
+        Some((self.key_at(i)?, self.values.get(i)?))
     }
 
     fn iter(&self) -> FamilyIter<'_, K, V> {
@@ -257,7 +287,7 @@ impl<K: Bits, V> Family<K, V> {
         // A B-tree leaf holds up to 11 keys and values plus a header and
         // is on average about two thirds full: count each entry at twice its
         // own size.
-        let entry = core::mem::size_of::<((K, u8), u32)>();
+        let entry = core::mem::size_of::<((K, u8), usize)>();
         self.addrs.capacity() * core::mem::size_of::<K>()
             + self.lens.capacity()
             + self.values.capacity() * core::mem::size_of::<V>()
@@ -271,8 +301,8 @@ impl<K: Bits, V> Family<K, V> {
 struct FamilyIter<'a, K, V> {
     family: &'a Family<K, V>,
     next_sorted: usize,
-    tail: std::collections::btree_map::Iter<'a, (K, u8), u32>,
-    next_tail: Option<((K, u8), u32)>,
+    tail: std::collections::btree_map::Iter<'a, (K, u8), usize>,
+    next_tail: Option<((K, u8), usize)>,
 }
 
 impl<K: Bits, V> FamilyIter<'_, K, V> {
@@ -289,32 +319,40 @@ impl<'a, K: Bits, V> Iterator for FamilyIter<'a, K, V> {
     fn next(&mut self) -> Option<Self::Item> {
         let f = self.family;
         let sorted = if self.next_sorted < f.sorted {
-            f.key(self.next_sorted as u32 + 1)
+            f.key_at(self.next_sorted)
         } else {
             None
         };
-        let code = match (sorted, self.next_tail) {
-            (Some(s), Some((t, c))) if t < s => {
-                self.next_tail = self.tail.next().map(|(&k, &c)| (k, c));
-                c
+        let at = match (sorted, self.next_tail) {
+            (Some(s), Some((t, i))) if t < s => {
+                self.next_tail = self.tail.next().map(|(&k, &i)| (k, i));
+                i
             }
             (Some(_), _) => {
                 self.next_sorted += 1;
-                self.next_sorted as u32
+                self.next_sorted - 1
             }
-            (None, Some((_, c))) => {
-                self.next_tail = self.tail.next().map(|(&k, &c)| (k, c));
-                c
+            (None, Some((_, i))) => {
+                self.next_tail = self.tail.next().map(|(&k, &i)| (k, i));
+                i
             }
             (None, None) => return None,
         };
-        Some((f.key(code)?, f.value(code)?))
+        Some((f.key_at(at)?, f.values.get(at)?))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.remaining();
         (n, Some(n))
     }
+}
+
+/// The value code of position `i` (`i + 1`), `None` beyond [`MAX_CODE`].
+fn code_at(i: usize) -> Option<u32> {
+    u32::try_from(i)
+        .ok()
+        .and_then(|i| i.checked_add(1))
+        .filter(|c| *c <= MAX_CODE)
 }
 
 fn v4_key(net: &Ipv4Net) -> (u32, u8) {
@@ -358,7 +396,10 @@ fn v6_net((a, l): (u128, u8)) -> Option<IpNet> {
 /// compiles once at the end. [`remove`](Self::remove) rebuilds the trie of its
 /// address family and so costs time linear in the map's size.
 ///
-/// Each family holds at most `2^31 - 1` prefixes.
+/// The trie numbers prefixes, nodes and leaves in 31 bits. A family past
+/// that (over two billion prefixes, or a trie of over two billion nodes or
+/// leaves) is not compiled: its lookups do one binary search per prefix
+/// length instead, slower but with the same answers.
 ///
 /// # Example
 ///
@@ -396,6 +437,7 @@ impl<V> PrefixMap<V> {
     /// let map: netpol::cidr::PrefixMap<u32> = netpol::cidr::PrefixMap::new();
     /// assert!(map.is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         Self {
             v4: Family::new(),
@@ -433,6 +475,7 @@ impl<V> PrefixMap<V> {
     /// assert_eq!(map.get(&"10.0.0.0/9".parse()?), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn get(&self, net: &IpNet) -> Option<&V> {
         match net {
             IpNet::V4(n) => self.v4.get(&v4_key(n)),
@@ -450,6 +493,7 @@ impl<V> PrefixMap<V> {
     /// assert!(!map.contains_prefix(&"10.0.0.0/16".parse()?));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn contains_prefix(&self, net: &IpNet) -> bool {
         self.get(net).is_some()
     }
@@ -489,6 +533,7 @@ impl<V> PrefixMap<V> {
     /// assert_eq!(*v, 16);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn longest_match(&self, addr: IpAddr) -> Option<(IpNet, &V)> {
         match addr {
             IpAddr::V4(a) => {
@@ -513,6 +558,7 @@ impl<V> PrefixMap<V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
+    #[must_use]
     pub fn lookup(&self, addr: IpAddr) -> Option<&V> {
         match addr {
             IpAddr::V4(a) => self.lookup_v4(a),
@@ -532,6 +578,7 @@ impl<V> PrefixMap<V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
+    #[must_use]
     pub fn lookup_v4(&self, addr: Ipv4Addr) -> Option<&V> {
         self.v4.lookup(addr.to_bits())
     }
@@ -548,6 +595,7 @@ impl<V> PrefixMap<V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
+    #[must_use]
     pub fn lookup_v6(&self, addr: Ipv6Addr) -> Option<&V> {
         self.v6.lookup(addr.to_bits())
     }
@@ -563,6 +611,7 @@ impl<V> PrefixMap<V> {
     /// assert_eq!(map.len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
@@ -572,6 +621,7 @@ impl<V> PrefixMap<V> {
     /// ```
     /// assert!(netpol::cidr::PrefixMap::<u8>::new().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -589,6 +639,7 @@ impl<V> PrefixMap<V> {
     /// let order: Vec<String> = map.iter().map(|(n, _)| n.to_string()).collect();
     /// assert_eq!(order, ["9.0.0.0/8", "10.0.0.0/8", "10.1.0.0/16", "::/0"]);
     /// ```
+    #[must_use]
     pub fn iter(&self) -> Iter<'_, V> {
         Iter {
             v4: self.v4.iter(),
@@ -606,6 +657,7 @@ impl<V> PrefixMap<V> {
     /// assert!(map.heap_bytes() > 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn heap_bytes(&self) -> usize {
         self.v4.heap_bytes() + self.v6.heap_bytes()
     }
@@ -745,5 +797,89 @@ impl<'a, V> Iterator for Iter<'a, V> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.v4.remaining() + self.v6.remaining();
         (0, Some(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    impl<V> PrefixMap<V> {
+        /// Gives up both tries, as a map past the 31-bit limits does.
+        fn force_overflow(&mut self) {
+            self.v4.trie.set_overflow();
+            self.v6.trie.set_overflow();
+        }
+    }
+
+    /// Addresses near a few seeds, so that prefixes nest and probes hit them.
+    fn addr() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            (0u32..4, any::<u16>()).prop_map(|(s, b)| IpAddr::V4(Ipv4Addr::from_bits(
+                0x0a00_0000 | (s << 16) | u32::from(b)
+            ))),
+            (0u128..4, any::<u16>()).prop_map(|(s, b)| IpAddr::V6(Ipv6Addr::from_bits(
+                (0xfd00_u128 << 112) | (s << 96) | u128::from(b)
+            ))),
+        ]
+    }
+
+    fn net() -> impl Strategy<Value = IpNet> {
+        (addr(), 0u8..=128).prop_map(|(a, l)| match a {
+            IpAddr::V4(a) => IpNet::V4(Ipv4Net::new(a, l % 33).unwrap_or_default().trunc()),
+            IpAddr::V6(a) => IpNet::V6(Ipv6Net::new(a, l).unwrap_or_default().trunc()),
+        })
+    }
+
+    fn same(a: &PrefixMap<usize>, b: &PrefixMap<usize>, probes: &[IpAddr]) {
+        assert_eq!(a.len(), b.len());
+        assert_eq!(a.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>());
+        for (n, v) in a.iter() {
+            assert_eq!(b.get(&n), Some(v));
+        }
+        for p in probes {
+            assert_eq!(a.lookup(*p), b.lookup(*p), "lookup {p}");
+            assert_eq!(
+                a.longest_match(*p),
+                b.longest_match(*p),
+                "longest_match {p}"
+            );
+        }
+    }
+
+    proptest! {
+        /// A map whose trie overflowed answers every query from its vectors exactly as
+        /// the trie would, through inserts, and is compiled again by a removal.
+        #[test]
+        fn overflowed_map_answers_like_the_trie(
+            nets in prop::collection::vec(net(), 0..60),
+            more in prop::collection::vec(net(), 0..12),
+            probes in prop::collection::vec(addr(), 1..60),
+        ) {
+            let fast: PrefixMap<usize> = nets.iter().copied().zip(0..).collect();
+            let mut slow = fast.clone();
+            slow.force_overflow();
+            prop_assert!(slow.v4.trie.overflowed() && slow.v6.trie.overflowed());
+            let probes: Vec<IpAddr> = probes.into_iter().chain(nets.iter().map(IpNet::addr)).collect();
+            same(&fast, &slow, &probes);
+
+            let (mut fast, mut slow) = (fast, slow);
+            for (i, n) in more.iter().enumerate() {
+                prop_assert_eq!(fast.insert(*n, 1000 + i), slow.insert(*n, 1000 + i));
+            }
+            same(&fast, &slow, &probes);
+
+            if let Some(n) = nets.first().or(more.first()) {
+                prop_assert_eq!(fast.remove(n), slow.remove(n));
+                let overflowed = if n.addr().is_ipv4() {
+                    slow.v4.trie.overflowed()
+                } else {
+                    slow.v6.trie.overflowed()
+                };
+                prop_assert!(!overflowed);
+                same(&fast, &slow, &probes);
+            }
+        }
     }
 }

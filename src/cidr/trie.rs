@@ -47,6 +47,11 @@ const NODE_BIT: u32 = 1 << 31;
 const SKIP_BIT: u32 = 1 << 31;
 /// Bits consumed per node.
 const STRIDE: u32 = 6;
+/// The largest value code the trie holds: codes, node positions and leaf
+/// positions share their word with [`NODE_BIT`] / [`SKIP_BIT`], so each must
+/// fit in 31 bits. A structure that would need more is not built (see
+/// [`Trie::overflowed`]).
+pub(crate) const MAX_CODE: u32 = NODE_BIT - 1;
 
 /// `(network address, prefix length, value code)`, sorted by address then
 /// length wherever a slice of them is passed around.
@@ -71,12 +76,16 @@ struct Node {
 #[derive(Clone, Debug)]
 pub(crate) struct Trie<K> {
     /// Width of the top level in bits; 0 when empty (then `top` is empty).
-    t: u32,
+    t: u8,
     top: Vec<u32>,
     nodes: Vec<Node>,
     leaves: Vec<u32>,
     garbage_nodes: usize,
     garbage_leaves: usize,
+    /// A code, node position or leaf position did not fit in 31 bits: the
+    /// structure is left empty (every lookup answers 0) and the owning map
+    /// answers from its sorted prefixes instead.
+    overflow: bool,
     _key: PhantomData<K>,
 }
 
@@ -89,6 +98,7 @@ impl<K: Bits> Default for Trie<K> {
             leaves: Vec::new(),
             garbage_nodes: 0,
             garbage_leaves: 0,
+            overflow: false,
             _key: PhantomData,
         }
     }
@@ -97,18 +107,53 @@ impl<K: Bits> Default for Trie<K> {
 /// The top-level width preferred for `n` prefixes: about 2–4 slots per
 /// prefix, between 4 and 18 bits. At 18 bits a top slot is a /18 (IPv4) and
 /// its first node ends exactly at /24, the most common IPv4 length.
-fn choose_t(n: usize) -> u32 {
+fn choose_t(n: usize) -> u8 {
     if n == 0 {
         0
     } else {
-        (usize::BITS - n.leading_zeros() + 1).clamp(4, 18)
+        // Clamped to 4..=18, so the fallback is never taken.
+        u8::try_from((usize::BITS - n.leading_zeros() + 1).clamp(4, 18)).unwrap_or(18)
     }
 }
 
 impl<K: Bits> Trie<K> {
     /// Width of the top level in bits.
     pub(crate) fn top_bits(&self) -> u32 {
+        u32::from(self.t)
+    }
+
+    /// Width of the top level in bits, as a prefix length.
+    pub(crate) fn top_len(&self) -> u8 {
         self.t
+    }
+
+    /// Whether the last build needed a code, node or leaf position beyond 31
+    /// bits: the structure is then empty and lookups must not rely on it.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
+    /// Gives up the compiled structure because it cannot be addressed: every
+    /// lookup answers 0 until the next [`rebuild`](Self::rebuild).
+    pub(crate) fn set_overflow(&mut self) {
+        self.overflow = true;
+        self.top = Vec::new();
+        self.nodes = Vec::new();
+        self.leaves = Vec::new();
+        self.garbage_nodes = 0;
+        self.garbage_leaves = 0;
+    }
+
+    /// `n` as a 31-bit position; one that does not fit marks the structure
+    /// overflowed (it is then dropped) and gives 0.
+    fn position31(&mut self, n: usize) -> u32 {
+        match u32::try_from(n) {
+            Ok(v) if v <= MAX_CODE => v,
+            _ => {
+                self.overflow = true;
+                0
+            }
+        }
     }
 
     /// Heap bytes held by the compiled structure (capacity, not length).
@@ -121,11 +166,12 @@ impl<K: Bits> Trie<K> {
     /// The value code of the longest prefix containing `key`, 0 if none.
     #[inline]
     pub(crate) fn lookup(&self, key: K) -> u32 {
-        let Some(&first) = self.top.get(key.top(self.t)) else {
+        let t = u32::from(self.t);
+        let Some(&first) = self.top.get(key.top(t)) else {
             return 0;
         };
         let mut slot = first;
-        let mut off = self.t;
+        let mut off = t;
         while slot & NODE_BIT != 0 {
             let Some(node) = self.nodes.get((slot & !NODE_BIT) as usize) else {
                 return 0;
@@ -166,12 +212,17 @@ impl<K: Bits> Trie<K> {
 
     /// Rebuild everything from `entries` (sorted by address, then length).
     pub(crate) fn rebuild(&mut self, entries: &[Entry<K>]) {
-        let t = choose_t(entries.len());
-        self.t = t;
+        self.t = choose_t(entries.len());
+        let t = u32::from(self.t);
         self.nodes = Vec::new();
         self.leaves = Vec::new();
         self.garbage_nodes = 0;
         self.garbage_leaves = 0;
+        self.overflow = false;
+        if entries.iter().any(|e| e.2 > MAX_CODE) {
+            self.set_overflow();
+            return;
+        }
         if t == 0 {
             self.top = Vec::new();
             return;
@@ -204,12 +255,19 @@ impl<K: Bits> Trie<K> {
         self.top = top;
         self.nodes.shrink_to_fit();
         self.leaves.shrink_to_fit();
+        if self.overflow {
+            self.set_overflow();
+        }
     }
 
     /// Replace top-level slot `slot` given every entry inside the slot's
     /// range (sorted) and the code of the longest prefix of at most `t` bits
     /// covering the slot.
     pub(crate) fn update_slot(&mut self, slot: usize, entries: &[Entry<K>], default: u32) {
+        if self.overflow || default > MAX_CODE || entries.iter().any(|e| e.2 > MAX_CODE) {
+            self.set_overflow();
+            return;
+        }
         if let Some(&old) = self.top.get(slot) {
             if old & NODE_BIT != 0 {
                 let (n, l) = self.subtree_size((old & !NODE_BIT) as usize);
@@ -221,11 +279,14 @@ impl<K: Bits> Trie<K> {
         if let Some(dst) = self.top.get_mut(slot) {
             *dst = new;
         }
+        if self.overflow {
+            self.set_overflow();
+        }
     }
 
     /// Build the subtree for one top-level slot; returns the slot value.
     fn subtree(&mut self, entries: &[Entry<K>], default: u32) -> u32 {
-        self.sub(entries, self.t, default)
+        self.sub(entries, u32::from(self.t), default)
     }
 
     /// Build the part of the trie for the region of `entries` at bit offset
@@ -241,7 +302,7 @@ impl<K: Bits> Trie<K> {
         if let Some(dst) = self.nodes.get_mut(index) {
             *dst = node;
         }
-        NODE_BIT | index as u32
+        NODE_BIT | self.position31(index)
     }
 
     /// The node for the region of `entries` at bit offset `off`. Entries no
@@ -287,7 +348,7 @@ impl<K: Bits> Trie<K> {
 
     /// A 6-bit node whose every position is the leaf `code`.
     fn leaf_node(&mut self, code: u32) -> Node {
-        let base0 = self.leaves.len() as u32;
+        let base0 = self.position31(self.leaves.len());
         self.leaves.push(code);
         Node {
             vector: 0,
@@ -331,7 +392,7 @@ impl<K: Bits> Trie<K> {
             }
         }
 
-        let base0 = self.leaves.len() as u32;
+        let base0 = self.position31(self.leaves.len());
         let mut leafvec = 0u64;
         let mut last = None;
         for (c, &v) in vals.iter().enumerate() {
@@ -347,6 +408,8 @@ impl<K: Bits> Trie<K> {
 
         let base1 = self.nodes.len();
         self.nodes.resize(base1 + runs.len(), Node::default());
+        // Every child's position, not only the first, must fit.
+        self.position31(self.nodes.len());
         for (j, (c, run)) in runs.into_iter().enumerate() {
             let d = vals.get(c).copied().unwrap_or(default);
             let child = self.node_for(run, end, d);
@@ -358,7 +421,7 @@ impl<K: Bits> Trie<K> {
             vector,
             leafvec,
             base0,
-            base1: base1 as u32,
+            base1: self.position31(base1),
         }
     }
 

@@ -34,6 +34,7 @@ impl ObjectId {
     /// let mut objects = ClusterObjects::new();
     /// assert_eq!(objects.add_pod(Default::default()).index(), 0);
     /// ```
+    #[must_use]
     pub fn index(self) -> usize {
         self.0
     }
@@ -48,6 +49,7 @@ impl ObjectId {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum NoteSeverity {
     /// Nothing is wrong: how the object was read (a host-network pod, a finished pod).
     Info,
@@ -63,6 +65,7 @@ impl NoteSeverity {
     /// ```
     /// assert_eq!(netpol::cluster::NoteSeverity::Info.as_str(), "info");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             NoteSeverity::Info => "info",
@@ -215,6 +218,7 @@ impl NoteKind {
     /// assert_eq!(NoteKind::HostNetwork { node: None }.severity(), NoteSeverity::Info);
     /// assert_eq!(NoteKind::NoName.severity(), NoteSeverity::Error);
     /// ```
+    #[must_use]
     pub fn severity(&self) -> NoteSeverity {
         match self {
             NoteKind::HostNetwork { .. }
@@ -270,6 +274,7 @@ impl ObjectNote {
     /// let n = ObjectNote { object: None, subject: "Pod a/b".into(), kind: NoteKind::NoName };
     /// assert_eq!(n.severity(), NoteSeverity::Error);
     /// ```
+    #[must_use]
     pub fn severity(&self) -> NoteSeverity {
         self.kind.severity()
     }
@@ -292,6 +297,7 @@ impl fmt::Display for ObjectNote {
 /// # Ok::<(), netpol::cluster::ClusterError>(())
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BuiltCluster {
     /// The cluster.
     pub cluster: Cluster,
@@ -312,6 +318,7 @@ pub struct BuiltCluster {
 /// # Ok::<(), netpol::cluster::ClusterError>(())
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClusterParts {
     /// Namespaces, nodes and pods.
     pub builder: ClusterBuilder,
@@ -393,6 +400,7 @@ impl ClusterObjects {
     /// ```
     /// assert_eq!(netpol::cluster::ClusterObjects::new().len(), 0);
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
@@ -410,6 +418,7 @@ impl ClusterObjects {
     /// o.add_node(Default::default());
     /// assert_eq!(o.len(), 1);
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.next
     }
@@ -419,6 +428,7 @@ impl ClusterObjects {
     /// ```
     /// assert!(netpol::cluster::ClusterObjects::new().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.next == 0
     }
@@ -551,6 +561,7 @@ impl ClusterObjects {
     /// assert_eq!(parts.notes.len(), 1); // no IP: left out
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn into_parts(self) -> ClusterParts {
         self.parts()
     }
@@ -1026,7 +1037,8 @@ fn container_port(p: &model::ContainerPort) -> Result<ContainerPort, String> {
 /// A Service error, field path first when it has one.
 fn service_error(e: &ServiceError) -> String {
     match e {
-        ServiceError::Decode { path, message } | ServiceError::Invalid { path, message, .. } => {
+        ServiceError::Decode(crate::model::DecodeError { path, message, .. })
+        | ServiceError::Invalid { path, message, .. } => {
             if path.is_empty() {
                 message.clone()
             } else {

@@ -20,6 +20,15 @@ use ipnet::IpNet;
 use crate::cidr::PrefixMap;
 use crate::policy::CidrBlock;
 
+/// The value of the prefix at position `i` of the sorted list: `i + 1`.
+///
+/// Values are `u32` like every position in the engine's tables (see `compile::to_u32`):
+/// 2^32 distinct CIDRs would take over 70 GiB in the sorted list alone, so a real policy
+/// set stays far below; past it the value saturates rather than wrapping around.
+fn value_of(i: usize) -> u32 {
+    u32::try_from(i).map_or(u32::MAX, |i| i.saturating_add(1))
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct BlockIndex {
     /// Prefix → value (pre-order number + 1).
@@ -49,7 +58,7 @@ impl BlockIndex {
                     break;
                 }
                 if let Some(e) = end.get_mut(at) {
-                    *e = (i + 1) as u32;
+                    *e = value_of(i);
                 }
                 stack.pop();
             }
@@ -57,13 +66,13 @@ impl BlockIndex {
         }
         for (_, at) in stack {
             if let Some(e) = end.get_mut(at) {
-                *e = (n + 1) as u32;
+                *e = value_of(n);
             }
         }
         let position: HashMap<IpNet, u32> = prefixes
             .iter()
             .enumerate()
-            .map(|(i, p)| (*p, (i + 1) as u32))
+            .map(|(i, p)| (*p, value_of(i)))
             .collect();
         let run = |net: &IpNet| -> Option<(u32, u32)> {
             let start = *position.get(net)?;
@@ -104,7 +113,7 @@ impl BlockIndex {
             map: prefixes
                 .into_iter()
                 .enumerate()
-                .map(|(i, p)| (p, (i + 1) as u32))
+                .map(|(i, p)| (p, value_of(i)))
                 .collect(),
             intervals,
             values: n + 1,

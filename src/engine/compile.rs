@@ -1627,7 +1627,10 @@ fn compile_core(
                             } else {
                                 addrs.value_v4
                             };
-                            family_classes.insert((di as u8, fam as u8, identity, value), *cl);
+                            // Both index two-element arrays (directions, families).
+                            if let (Ok(d), Ok(f)) = (u8::try_from(di), u8::try_from(fam)) {
+                                family_classes.insert((d, f, identity, value), *cl);
+                            }
                         }
                     }
                 }
@@ -1644,7 +1647,7 @@ fn compile_core(
                 first_port: first.map_or(0, |(_, port, _)| port),
                 named_len: len16(pod_named.len() - named_at as usize),
                 rows_len: len16(pod_named_rows.len() - rows_at as usize),
-                first_protocol: first.map_or(u8::MAX, |(proto, _, _)| proto.index() as u8),
+                first_protocol: first.map_or(u8::MAX, |(proto, _, _)| proto.index_u8()),
                 first_family: match addrs.first_v6 {
                     None => 0,
                     Some(false) => 1,

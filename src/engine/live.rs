@@ -215,6 +215,7 @@ pub enum PolicyKey {
 }
 
 impl std::fmt::Display for PolicyKey {
+    /// For people and logs (`networkpolicy shop/deny`): not parsed back.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ns = |ns: &Option<String>| ns.as_ref().map(|n| format!("{n}/")).unwrap_or_default();
         match self {
@@ -666,6 +667,7 @@ impl LiveEngine {
     /// let live = LiveEngine::new(&cluster, Default::default(), Default::default());
     /// assert_eq!(live.cluster().pod_count(), 1);
     /// ```
+    #[must_use]
     pub fn new(cluster: &Cluster, policies: PolicySet, profile: Profile) -> LiveEngine {
         let engine = Engine::builder().profile(profile).build(cluster, &policies);
         LiveEngine {
@@ -683,6 +685,7 @@ impl LiveEngine {
     ///     &Default::default(), Default::default(), Default::default());
     /// assert_eq!(live.engine().policy_count(), 0);
     /// ```
+    #[must_use]
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -694,6 +697,7 @@ impl LiveEngine {
     ///     &Default::default(), Default::default(), Default::default());
     /// assert_eq!(live.cluster().pod_count(), 0);
     /// ```
+    #[must_use]
     pub fn cluster(&self) -> &Cluster {
         self.engine.cluster()
     }
@@ -705,6 +709,7 @@ impl LiveEngine {
     ///     &Default::default(), Default::default(), Default::default());
     /// assert!(live.policies().is_empty());
     /// ```
+    #[must_use]
     pub fn policies(&self) -> &PolicySet {
         &self.policies
     }
@@ -716,6 +721,7 @@ impl LiveEngine {
     ///     &Default::default(), Default::default(), Default::default());
     /// assert_eq!(live.stats().rebuilds, 0);
     /// ```
+    #[must_use]
     pub fn stats(&self) -> UpdateStats {
         self.stats
     }

@@ -47,6 +47,7 @@ impl Matrix {
     /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
     /// assert_eq!(m.sources().len(), 1);
     /// ```
+    #[must_use]
     pub fn sources(&self) -> &[Endpoint] {
         &self.sources
     }
@@ -60,6 +61,7 @@ impl Matrix {
     /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
     /// assert_eq!(m.destinations(), &pods[..]);
     /// ```
+    #[must_use]
     pub fn destinations(&self) -> &[Endpoint] {
         &self.destinations
     }
@@ -73,6 +75,7 @@ impl Matrix {
     /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
     /// assert_eq!(m.port(), 80);
     /// ```
+    #[must_use]
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -86,6 +89,7 @@ impl Matrix {
     /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
     /// assert_eq!(m.protocol(), netpol::policy::Protocol::Tcp);
     /// ```
+    #[must_use]
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }
@@ -100,6 +104,7 @@ impl Matrix {
     /// assert!(m.get(0, 0).unwrap().is_allowed());
     /// assert_eq!(m.get(1, 0), None);
     /// ```
+    #[must_use]
     pub fn get(&self, i: usize, j: usize) -> Option<Verdict> {
         if i >= self.sources.len() || j >= self.destinations.len() {
             return None;
@@ -119,6 +124,7 @@ impl Matrix {
     /// let m = netpol::engine::Engine::build(&cluster, &[]).matrix(&pods, &pods, 80, Default::default());
     /// assert_eq!(m.allowed_count(), 1);
     /// ```
+    #[must_use]
     pub fn allowed_count(&self) -> usize {
         self.bits.iter().map(|w| w.count_ones() as usize).sum()
     }
@@ -160,6 +166,7 @@ impl Engine {
     /// assert!(!m.get(0, 1).unwrap().is_allowed());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn matrix(
         &self,
         sources: &[Endpoint],

@@ -651,6 +651,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert_eq!(engine.profile().name(), "conformance");
     /// ```
+    #[must_use]
     pub fn profile(&self) -> &Profile {
         &self.inner.profile
     }
@@ -663,6 +664,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert_eq!(engine.cluster().pod_count(), 1);
     /// ```
+    #[must_use]
     pub fn cluster(&self) -> &Cluster {
         &self.inner.cluster
     }
@@ -676,6 +678,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert_eq!(engine.policy_count(), 0);
     /// ```
+    #[must_use]
     pub fn policy_count(&self) -> usize {
         self.inner.policies.len()
     }
@@ -695,6 +698,7 @@ impl Engine {
     /// let engine = Engine::builder().profile(Profile::cilium()).build(&cluster, &set);
     /// assert_eq!(engine.ignored_policies()[0].to_string(), "cnp/guard");
     /// ```
+    #[must_use]
     pub fn ignored_policies(&self) -> Vec<PolicyRef> {
         self.inner
             .ignored
@@ -706,6 +710,7 @@ impl Engine {
     /// Every pair of ClusterNetworkPolicies of one tier with the same priority that both
     /// apply to some pod for the same direction: their order is left open upstream, so an
     /// analysis may want to flag them. See [`PriorityTie`] for an example.
+    #[must_use]
     pub fn priority_ties(&self) -> Vec<PriorityTie> {
         let i = &*self.inner;
         let mut out = Vec::new();
@@ -746,6 +751,7 @@ impl Engine {
     /// let engine = netpol::engine::Engine::build(&cluster, &[]);
     /// assert!(engine.compiled_bytes() > 0);
     /// ```
+    #[must_use]
     pub fn compiled_bytes(&self) -> usize {
         let i = &self.inner;
         let bitsets: usize =
@@ -838,6 +844,7 @@ impl Engine {
     /// let why = engine.explain(Flow::new(a, a, 80, Default::default()));
     /// assert_eq!(why.special, Some(netpol::explain::Special::SelfTraffic));
     /// ```
+    #[must_use]
     pub fn explain(&self, flow: Flow<'_>) -> Explanation {
         let i = &*self.inner;
         let special = i.special(flow);
@@ -885,10 +892,12 @@ impl Inner {
         if here.first_family & BY_FAMILY == 0 || (here.first_v6() == Some(true)) == v6 {
             return class;
         }
-        let fam = usize::from(v6);
-        let value = here.values.get(fam).copied().unwrap_or(0);
+        let fam = u8::from(v6);
+        let value = here.values.get(usize::from(fam)).copied().unwrap_or(0);
+        // `di` indexes the two directions; u8::MAX is no key, so the class stands.
+        let d = u8::try_from(di).unwrap_or(u8::MAX);
         self.family_classes
-            .get(&(di as u8, fam as u8, here.identity, value))
+            .get(&(d, fam, here.identity, value))
             .copied()
             .unwrap_or(class)
     }
@@ -1366,18 +1375,18 @@ impl Inner {
         if info.rows_len == 0 {
             return None;
         }
-        let row =
-            if info.first_protocol == flow.protocol.index() as u8 && info.first_port == flow.port {
-                info.first_rows.get(di).copied()
-            } else {
-                let at = info.rows_at as usize;
-                self.pod_named_rows
-                    .get(at + 1..at + usize::from(info.rows_len))
-                    .unwrap_or(&[])
-                    .iter()
-                    .find(|(p, n, _)| *p == flow.protocol && *n == flow.port)
-                    .and_then(|(_, _, rows)| rows.get(di).copied())
-            };
+        let row = if info.first_protocol == flow.protocol.index_u8() && info.first_port == flow.port
+        {
+            info.first_rows.get(di).copied()
+        } else {
+            let at = info.rows_at as usize;
+            self.pod_named_rows
+                .get(at + 1..at + usize::from(info.rows_len))
+                .unwrap_or(&[])
+                .iter()
+                .find(|(p, n, _)| *p == flow.protocol && *n == flow.port)
+                .and_then(|(_, _, rows)| rows.get(di).copied())
+        };
         row.filter(|r| *r != NO_ROW)
     }
 

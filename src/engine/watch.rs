@@ -67,6 +67,7 @@ impl EventKind {
     /// ```
     /// assert!(netpol::engine::watch::EventKind::parse("UPDATED").is_none());
     /// ```
+    #[must_use]
     pub fn parse(s: &str) -> Option<EventKind> {
         match s {
             "ADDED" => Some(EventKind::Added),
@@ -82,6 +83,7 @@ impl EventKind {
     /// ```
     /// assert_eq!(netpol::engine::watch::EventKind::Added.as_str(), "ADDED");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Added => "ADDED",
@@ -130,33 +132,46 @@ pub struct WatchEvent {
 
 /// An event that cannot be read or applied.
 ///
+/// A decode error and a refusal keep the underlying error as their
+/// [`source`](std::error::Error::source).
+///
 /// ```
-/// let err = netpol::engine::watch::WatchEvent::from_json(r#"{"type": "ADDED"}"#).unwrap_err();
+/// use netpol::engine::watch::{FeedError, WatchEvent};
+/// let err = WatchEvent::from_json(r#"{"type": "ADDED"}"#).unwrap_err();
 /// assert_eq!(err.to_string(), "watch event: object: missing");
+///
+/// let err = WatchEvent::from_json(r#"{"type": "ADDED", "object": {"kind": "Pod", "apiVersion": "v1",
+///     "metadata": {"name": 7}}}"#).unwrap_err();
+/// assert!(matches!(&err, FeedError::Decode(d) if d.path == "metadata.name"));
+/// assert!(std::error::Error::source(&err).is_some());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FeedError {
-    /// Not a watch event, or an object that does not decode.
+    /// Not a watch event: its `type` or `object` is missing, or its `type` is not one a
+    /// watch sends.
+    #[error("watch event: {field}: {problem}")]
+    NotAnEvent {
+        /// `type` or `object`.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The event's text is not JSON, or its object does not decode.
     #[error("watch event: {0}")]
-    Decode(String),
+    Decode(#[from] DecodeError),
     /// A policy the apiserver would refuse (or this crate does not evaluate).
     #[error("{key}: refused: {errors}")]
     Refused {
         /// The policy.
         key: String,
-        /// Why.
-        errors: String,
+        /// Why: every field error.
+        #[source]
+        errors: ValidationErrors,
     },
     /// The change cannot be applied.
     #[error(transparent)]
     Update(#[from] UpdateError),
-}
-
-impl From<DecodeError> for FeedError {
-    fn from(e: DecodeError) -> Self {
-        FeedError::Decode(e.to_string())
-    }
 }
 
 impl WatchEvent {
@@ -168,8 +183,8 @@ impl WatchEvent {
     /// # Ok::<(), netpol::engine::watch::FeedError>(())
     /// ```
     pub fn from_json(text: &str) -> Result<WatchEvent, FeedError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| FeedError::Decode(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| FeedError::Decode(model::go_json::syntax_error(&e)))?;
         WatchEvent::from_value(&value)
     }
 
@@ -186,12 +201,12 @@ impl WatchEvent {
         let kind = value
             .get("type")
             .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| FeedError::Decode("type: missing".into()))?;
+            .ok_or_else(|| not_an_event("type", "missing".into()))?;
         let kind = EventKind::parse(kind)
-            .ok_or_else(|| FeedError::Decode(format!("type: unknown \"{kind}\"")))?;
+            .ok_or_else(|| not_an_event("type", format!("unknown \"{kind}\"")))?;
         let object = value
             .get("object")
-            .ok_or_else(|| FeedError::Decode("object: missing".into()))?;
+            .ok_or_else(|| not_an_event("object", "missing".into()))?;
         if kind == EventKind::Other {
             return Ok(WatchEvent {
                 kind,
@@ -230,6 +245,7 @@ impl Feed {
     ///     &Default::default(), Default::default(), Default::default()));
     /// assert_eq!(feed.live().cluster().pod_count(), 0);
     /// ```
+    #[must_use]
     pub fn new(live: LiveEngine) -> Feed {
         let nodes = live
             .cluster()
@@ -251,6 +267,7 @@ impl Feed {
     ///     &Default::default(), Default::default(), Default::default()));
     /// assert_eq!(feed.live().engine().policy_count(), 0);
     /// ```
+    #[must_use]
     pub fn live(&self) -> &LiveEngine {
         &self.live
     }
@@ -406,16 +423,20 @@ impl Feed {
     }
 }
 
-fn refused(object: &PolicyObject, errors: &ValidationErrors) -> FeedError {
+fn not_an_event(field: &'static str, problem: String) -> FeedError {
+    FeedError::NotAnEvent { field, problem }
+}
+
+fn refused(object: &PolicyObject, errors: ValidationErrors) -> FeedError {
     FeedError::Refused {
         key: policy_key(object).to_string(),
-        errors: errors.to_string(),
+        errors,
     }
 }
 
 /// A policy object validated and normalised.
 fn policy_item(object: &PolicyObject) -> Result<PolicyItem, FeedError> {
-    let err = |e: ValidationErrors| refused(object, &e);
+    let err = |e: ValidationErrors| refused(object, e);
     Ok(match object {
         PolicyObject::NetworkPolicy(w) => PolicyItem::Network(Policy::new(w).map_err(err)?),
         PolicyObject::ClusterNetworkPolicy(w) => {

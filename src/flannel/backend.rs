@@ -108,6 +108,7 @@ impl Backend {
     /// let parsed = NetConf::parse(r#"{"Network": "10.244.0.0/16", "Backend": {"Type": "Host-GW"}}"#).unwrap();
     /// assert_eq!(parsed.config.backend.resolved(), "host-gw");
     /// ```
+    #[must_use]
     pub fn resolved(&self) -> &'static str {
         self.options.name()
     }
@@ -149,6 +150,7 @@ impl BackendOptions {
     /// ```
     /// assert_eq!(netpol::flannel::BackendOptions::HostGw.name(), "host-gw");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
             BackendOptions::Vxlan(_) => "vxlan",
@@ -251,6 +253,7 @@ impl WireguardMode {
     /// ```
     /// assert_eq!(netpol::flannel::WireguardMode::Ipv6.as_str(), "ipv6");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             WireguardMode::Separate => "separate",

@@ -167,6 +167,7 @@ pub struct NetConf {
 /// assert!(parsed.warnings.is_empty());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Parsed {
     /// The configuration.
     pub config: NetConf,
@@ -322,9 +323,11 @@ fn address_error(path: &str, what: &str, raw: &str) -> NetConfError {
 fn cidr_v4(raw: &str, path: &str) -> Result<Ipv4Net, NetConfError> {
     let s = raw_text(raw);
     match parse_cidr(s) {
-        Some((IpAddr::V4(ip), n)) if n <= 32 => Ipv4Net::new(ip, n as u8)
+        Some((IpAddr::V4(ip), n)) if n <= 32 => u8::try_from(n)
+            .ok()
+            .and_then(|n| Ipv4Net::new(ip, n).ok())
             .map(|n| n.trunc())
-            .map_err(|_| address_error(path, "CIDR address", raw)),
+            .ok_or_else(|| address_error(path, "CIDR address", raw)),
         Some((IpAddr::V6(_), n)) if n <= 128 => Err(parse_error(format!(
             "{path}: {s:?} is an IPv6 CIDR; flannel needs an IPv4 network here"
         ))),
@@ -335,9 +338,11 @@ fn cidr_v4(raw: &str, path: &str) -> Result<Ipv4Net, NetConfError> {
 fn cidr_v6(raw: &str, path: &str) -> Result<Ipv6Net, NetConfError> {
     let s = raw_text(raw);
     match parse_cidr(s) {
-        Some((IpAddr::V6(ip), n)) if n <= 128 => Ipv6Net::new(ip, n as u8)
+        Some((IpAddr::V6(ip), n)) if n <= 128 => u8::try_from(n)
+            .ok()
+            .and_then(|n| Ipv6Net::new(ip, n).ok())
             .map(|n| n.trunc())
-            .map_err(|_| address_error(path, "CIDR address", raw)),
+            .ok_or_else(|| address_error(path, "CIDR address", raw)),
         Some((IpAddr::V4(_), n)) if n <= 32 => Err(parse_error(format!(
             "{path}: {s:?} is an IPv4 CIDR; flannel needs an IPv6 network here"
         ))),

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::model::DecodeError;
+
 /// The step of flannel's start-up at which a net-conf.json is refused.
 ///
 /// ```
@@ -11,6 +13,7 @@ use std::fmt;
 /// assert_eq!(Stage::Check.to_string(), "check");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Stage {
     /// Not JSON, or a value of the wrong type (flannel's `ParseConfig`).
     Parse,
@@ -28,6 +31,7 @@ impl Stage {
     /// ```
     /// assert_eq!(netpol::flannel::Stage::IpFamily.as_str(), "ipfamily");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Parse => "parse",
@@ -39,8 +43,35 @@ impl Stage {
 }
 
 impl fmt::Display for Stage {
+    /// [`as_str`](Stage::as_str); [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A stage name that is not `parse`, `check`, `ipfamily` or `backend`.
+///
+/// ```
+/// let err = "lint".parse::<netpol::flannel::Stage>().unwrap_err();
+/// assert_eq!(err.to_string(),
+///     r#"unknown stage "lint": expected "parse", "check", "ipfamily" or "backend""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stage \"{0}\": expected \"parse\", \"check\", \"ipfamily\" or \"backend\"")]
+pub struct UnknownStage(String);
+
+impl std::str::FromStr for Stage {
+    type Err = UnknownStage;
+    /// A name as [`as_str`](Stage::as_str) writes it.
+    ///
+    /// ```
+    /// assert_eq!("ipfamily".parse(), Ok(netpol::flannel::Stage::IpFamily));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Stage::Parse, Stage::Check, Stage::IpFamily, Stage::Backend]
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+            .ok_or_else(|| UnknownStage(s.to_owned()))
     }
 }
 
@@ -52,6 +83,9 @@ impl fmt::Display for Stage {
 /// let err = NetConf::parse("{\n  \"Network\": \"10.244.0.0/16\"\n  \"Backend\": {}\n}").unwrap_err();
 /// assert_eq!(err.stage(), Stage::Parse);
 /// assert_eq!(err.line(), Some(3));
+/// // A JSON syntax error keeps the decoder's error as its source.
+/// let source = std::error::Error::source(&err).unwrap();
+/// assert_eq!(source.to_string(), "expected `,` or `}` (line 3, column 3)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{stage} error: {message}")]
@@ -59,6 +93,9 @@ pub struct NetConfError {
     stage: Stage,
     message: String,
     position: Option<(usize, usize)>,
+    /// The JSON syntax error, for [`Stage::Parse`] errors of that kind.
+    #[source]
+    source: Option<DecodeError>,
 }
 
 impl NetConfError {
@@ -67,6 +104,7 @@ impl NetConfError {
             stage,
             message: message.into(),
             position: None,
+            source: None,
         }
     }
 
@@ -76,6 +114,7 @@ impl NetConfError {
             stage: Stage::Parse,
             message: format!("invalid JSON: {err}"),
             position,
+            source: Some(crate::model::go_json::syntax_error(err)),
         }
     }
 
@@ -85,6 +124,7 @@ impl NetConfError {
     /// # use netpol::flannel::{NetConf, Stage};
     /// assert_eq!(NetConf::parse("[").unwrap_err().stage(), Stage::Parse);
     /// ```
+    #[must_use]
     pub fn stage(&self) -> Stage {
         self.stage
     }
@@ -96,6 +136,7 @@ impl NetConfError {
     /// let err = NetConf::parse(r#"{"Network": "10.0.0.0/8", "SubnetLen": 31}"#).unwrap_err();
     /// assert_eq!(err.message(), "SubnetLen must be less than /31");
     /// ```
+    #[must_use]
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -106,6 +147,7 @@ impl NetConfError {
     /// # use netpol::flannel::NetConf;
     /// assert_eq!(NetConf::parse("{}").unwrap_err().line(), None);
     /// ```
+    #[must_use]
     pub fn line(&self) -> Option<usize> {
         self.position.map(|p| p.0)
     }
@@ -116,6 +158,7 @@ impl NetConfError {
     /// # use netpol::flannel::NetConf;
     /// assert_eq!(NetConf::parse("{,}").unwrap_err().column(), Some(2));
     /// ```
+    #[must_use]
     pub fn column(&self) -> Option<usize> {
         self.position.map(|p| p.1)
     }
@@ -166,6 +209,7 @@ pub enum WarningKind {
 /// assert!(parsed.warnings[0].to_string().contains("Network"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Warning {
     /// JSON path of the key, with the keys as written.
     pub path: String,

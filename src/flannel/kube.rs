@@ -369,6 +369,7 @@ impl KubeRangeAllocator {
     /// let a = KubeRangeAllocator::new(&["fd00::/48".parse().unwrap()]).unwrap();
     /// assert_eq!(a.capacity().as_slice(), [65536]);
     /// ```
+    #[must_use]
     pub fn capacity(&self) -> SmallVec<[u64; 2]> {
         self.sets.iter().map(|s| s.max).collect()
     }
@@ -381,6 +382,7 @@ impl KubeRangeAllocator {
     /// a.allocate().unwrap();
     /// assert_eq!(a.used().as_slice(), [1]);
     /// ```
+    #[must_use]
     pub fn used(&self) -> SmallVec<[u64; 2]> {
         self.sets.iter().map(|s| s.allocated).collect()
     }

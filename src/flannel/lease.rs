@@ -35,6 +35,7 @@ impl Ipv4Pool {
     /// assert_eq!(pool.leases().next().unwrap().to_string(), "10.244.1.0/24");
     /// assert_eq!(pool.leases().last().unwrap().to_string(), "10.244.255.0/24");
     /// ```
+    #[must_use]
     pub fn leases(&self) -> Ipv4Leases {
         let shift = 32 - u32::from(self.subnet_len);
         let (lo, hi) = (u32::from(self.subnet_min), u32::from(self.subnet_max));
@@ -58,6 +59,7 @@ impl Ipv4Pool {
     /// let pool = NetConf::parse(r#"{"Network": "10.244.0.0/16"}"#).unwrap().config.ipv4.unwrap();
     /// assert_eq!(pool.lease_count(), 255);
     /// ```
+    #[must_use]
     pub fn lease_count(&self) -> u64 {
         self.leases().remaining
     }
@@ -88,6 +90,7 @@ impl Ipv4Leases {
     /// let pool = NetConf::parse(r#"{"Network": "10.0.0.0/8"}"#).unwrap().config.ipv4.unwrap();
     /// assert_eq!(pool.leases().remaining(), 65535);
     /// ```
+    #[must_use]
     pub fn remaining(&self) -> u64 {
         self.remaining
     }
@@ -160,6 +163,7 @@ impl Ipv6Pool {
     /// assert_eq!(pool.lease_count(), (1u128 << 32) - 1);
     /// assert_eq!(pool.leases().nth(1).unwrap().to_string(), "2001:db8:0:2::/64");
     /// ```
+    #[must_use]
     pub fn leases(&self) -> Ipv6Leases {
         let shift = 128 - u32::from(self.subnet_len);
         let (lo, hi) = (u128::from(self.subnet_min), u128::from(self.subnet_max));
@@ -185,6 +189,7 @@ impl Ipv6Pool {
     /// assert_eq!(pool.subnet_len, 64);
     /// assert_eq!(pool.lease_count(), 3);
     /// ```
+    #[must_use]
     pub fn lease_count(&self) -> u128 {
         self.leases().remaining
     }
@@ -218,6 +223,7 @@ impl Ipv6Leases {
     /// assert_eq!(pool.subnet_len, 122);
     /// assert_eq!(pool.leases().remaining(), 3);
     /// ```
+    #[must_use]
     pub fn remaining(&self) -> u128 {
         self.remaining
     }

@@ -93,7 +93,7 @@ pub use backend::{
     REGISTERED_BACKENDS, UdpOptions, VxlanOptions, WireguardMode, WireguardOptions,
 };
 pub use config::{NetConf, Parsed};
-pub use error::{NetConfError, Stage, Warning, WarningKind};
+pub use error::{NetConfError, Stage, UnknownStage, Warning, WarningKind};
 pub use kube::{AllocError, KubeAllocatorConfig, KubeRangeAllocator, NodeCidrs};
 pub use lease::{Ipv4Leases, Ipv4Pool, Ipv6Leases, Ipv6Pool};
 pub use table::{NodeSubnetTable, TableError};

@@ -72,6 +72,7 @@ impl NodeSubnetTable {
     /// ```
     /// assert!(netpol::flannel::NodeSubnetTable::new().is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
@@ -140,6 +141,7 @@ impl NodeSubnetTable {
     /// let t = NodeSubnetTable::from_pairs([("n", "10.0.0.0/24".parse().unwrap())]).unwrap();
     /// assert_eq!(t.node_of("10.0.0.255".parse().unwrap()), Some("n"));
     /// ```
+    #[must_use]
     pub fn node_of(&self, ip: IpAddr) -> Option<&str> {
         self.lookup(ip).map(|(_, node)| node)
     }
@@ -152,6 +154,7 @@ impl NodeSubnetTable {
     /// let (net, node) = t.lookup("10.0.0.9".parse().unwrap()).unwrap();
     /// assert_eq!((net.to_string().as_str(), node), ("10.0.0.0/24", "n"));
     /// ```
+    #[must_use]
     pub fn lookup(&self, ip: IpAddr) -> Option<(IpNet, &str)> {
         let (net, idx) = self.map.longest_match(ip)?;
         Some((net, self.nodes.get(*idx)?.as_str()))
@@ -206,6 +209,7 @@ impl NodeSubnetTable {
     /// # use netpol::flannel::NodeSubnetTable;
     /// assert_eq!(NodeSubnetTable::new().len(), 0);
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -216,6 +220,7 @@ impl NodeSubnetTable {
     /// # use netpol::flannel::NodeSubnetTable;
     /// assert!(NodeSubnetTable::new().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

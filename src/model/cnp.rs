@@ -164,6 +164,7 @@ impl ClusterNetworkPolicySubject {
     /// use netpol::model::{ClusterNetworkPolicySubject, LabelSelector};
     /// assert!(ClusterNetworkPolicySubject::namespaces(LabelSelector::default()).namespaces.is_some());
     /// ```
+    #[must_use]
     pub fn namespaces(selector: LabelSelector) -> Self {
         ClusterNetworkPolicySubject {
             namespaces: Some(selector),
@@ -199,6 +200,7 @@ impl NamespacedPod {
     /// use netpol::model::{LabelSelector, NamespacedPod};
     /// assert!(NamespacedPod::new(LabelSelector::default(), LabelSelector::default()).pod_selector.is_some());
     /// ```
+    #[must_use]
     pub fn new(namespace_selector: LabelSelector, pod_selector: LabelSelector) -> Self {
         NamespacedPod {
             namespace_selector: Some(namespace_selector),
@@ -366,6 +368,7 @@ impl ClusterNetworkPolicyProtocolPort {
     /// let p = netpol::model::ClusterNetworkPolicyProtocolPort::number(53);
     /// assert_eq!(p.destination_port.unwrap().number, Some(53));
     /// ```
+    #[must_use]
     pub fn number(number: i64) -> Self {
         ClusterNetworkPolicyProtocolPort {
             destination_port: Some(ClusterNetworkPolicyPort {
@@ -381,6 +384,7 @@ impl ClusterNetworkPolicyProtocolPort {
     /// let p = netpol::model::ClusterNetworkPolicyProtocolPort::range(8000, 8080);
     /// assert_eq!(p.destination_port.unwrap().range.unwrap().end, Some(8080));
     /// ```
+    #[must_use]
     pub fn range(start: i64, end: i64) -> Self {
         ClusterNetworkPolicyProtocolPort {
             destination_port: Some(ClusterNetworkPolicyPort {
@@ -514,6 +518,7 @@ impl ClusterNetworkPolicy {
     /// ```
     /// assert_eq!(netpol::model::ClusterNetworkPolicy::new("p").name(), "p");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         self.metadata.name.as_deref().unwrap_or("")
     }

@@ -117,6 +117,7 @@ impl NodeSpec {
     /// ```
     /// assert!(netpol::model::NodeSpec::default().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.pod_cidr.is_none() && self.pod_cidrs.is_none() && self.extra.is_empty()
     }

@@ -211,6 +211,7 @@ use serde_json::Value;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message} (line {line}, column {column})", if path.is_empty() { String::new() } else { format!("{path}: ") })]
+#[non_exhaustive]
 pub struct DecodeError {
     /// Field path of the value that failed, empty for the document itself.
     pub path: String,
@@ -2263,6 +2264,10 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Rule<V> {
                 Ok(u) if u <= max => self.visitor.visit_u64(u),
                 _ => Err(no()),
             },
+            // Go reads the literal with strconv.ParseFloat, which rounds to the nearest
+            // float64; an integer-to-float `as` rounds to nearest too, so precision is
+            // lost exactly where Go loses it.
+            #[allow(clippy::cast_precision_loss)]
             Want::Float => self.visitor.visit_f64(n as f64),
             _ => Err(no()),
         }
@@ -2276,6 +2281,8 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Rule<V> {
                 Err(_) => Err(no()),
             },
             Want::Unsigned(max) if n <= max => self.visitor.visit_u64(n),
+            // Rounded to nearest, as Go's strconv.ParseFloat rounds the literal.
+            #[allow(clippy::cast_precision_loss)]
             Want::Float => self.visitor.visit_f64(n as f64),
             _ => Err(no()),
         }

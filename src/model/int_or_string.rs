@@ -50,6 +50,8 @@ impl From<String> for IntOrString {
 }
 
 impl fmt::Display for IntOrString {
+    /// The number, or the string as written. Not parsed back (there is no `FromStr`): a
+    /// number and a string of digits print alike, and they mean different things.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             IntOrString::Int(n) => write!(f, "{n}"),

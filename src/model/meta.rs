@@ -113,6 +113,7 @@ impl ObjectMeta {
     /// let meta = netpol::model::ObjectMeta::default();
     /// assert_eq!(meta.namespace_or_default(), "default");
     /// ```
+    #[must_use]
     pub fn namespace_or_default(&self) -> &str {
         self.namespace.as_deref().unwrap_or("default")
     }
@@ -263,6 +264,7 @@ impl Time {
     /// ```
     /// assert_eq!(netpol::model::Time::default().as_str(), None);
     /// ```
+    #[must_use]
     pub fn as_str(&self) -> Option<&str> {
         self.0.as_deref()
     }
@@ -275,7 +277,8 @@ impl Time {
 }
 
 impl fmt::Display for Time {
-    /// The time as written, `null` for the zero time.
+    /// The time as written, `null` for the zero time. Read a time with [`Time::parse`]
+    /// (there is no `FromStr`: `null` is the zero time's JSON, not a time Go parses).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.as_deref().unwrap_or("null"))
     }

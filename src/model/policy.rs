@@ -279,6 +279,7 @@ impl NetworkPolicy {
     /// let p = netpol::model::NetworkPolicy::new("prod", "deny-all");
     /// assert_eq!(p.key(), "prod/deny-all");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!(
             "{}/{}",
@@ -456,6 +457,7 @@ impl PolicyObject {
     /// let p = PolicyObject::CalicoNetworkPolicy(netpol::calico::NetworkPolicy::new("a", "b"));
     /// assert_eq!(p.kind(), "NetworkPolicy.projectcalico.org");
     /// ```
+    #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             PolicyObject::NetworkPolicy(_) => "NetworkPolicy",
@@ -479,6 +481,7 @@ impl PolicyObject {
     /// assert_eq!(objs[1].api_version(), "projectcalico.org/v3");
     /// # Ok::<(), netpol::model::DecodeError>(())
     /// ```
+    #[must_use]
     pub fn api_version(&self) -> &'static str {
         match self {
             PolicyObject::NetworkPolicy(_) => "networking.k8s.io/v1",

@@ -39,6 +39,7 @@ impl LabelSelector {
     /// let sel = LabelSelector { match_labels: Some(Default::default()), match_expressions: Some(vec![]) };
     /// assert!(sel.is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.match_labels.as_ref().is_none_or(|m| m.is_empty())
             && self.match_expressions.as_ref().is_none_or(|e| e.is_empty())
@@ -103,6 +104,7 @@ impl LabelSelectorRequirement {
     /// assert_eq!(LabelSelectorRequirement::new("env", "Exists", Vec::<String>::new()).key(), "env");
     /// assert_eq!(LabelSelectorRequirement::default().key(), "");
     /// ```
+    #[must_use]
     pub fn key(&self) -> &str {
         self.key.as_deref().unwrap_or("")
     }
@@ -113,6 +115,7 @@ impl LabelSelectorRequirement {
     /// use netpol::model::LabelSelectorRequirement;
     /// assert_eq!(LabelSelectorRequirement::new("env", "In", ["a"]).operator(), "In");
     /// ```
+    #[must_use]
     pub fn operator(&self) -> &str {
         self.operator.as_deref().unwrap_or("")
     }

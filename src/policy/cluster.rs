@@ -65,6 +65,7 @@ impl ClusterTier {
     /// ```
     /// assert_eq!(netpol::policy::ClusterTier::Baseline.as_str(), "Baseline");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             ClusterTier::Admin => "Admin",
@@ -186,6 +187,7 @@ impl ClusterPort {
     /// use netpol::policy::{ClusterPort, Protocol};
     /// assert!(ClusterPort::range(Protocol::Udp, 53, 53).is_some());
     /// ```
+    #[must_use]
     pub fn range(protocol: Protocol, start: u16, end: u16) -> Option<Self> {
         (start >= 1 && start <= end).then_some(ClusterPort::Ports {
             protocol,
@@ -201,6 +203,7 @@ impl ClusterPort {
     /// use netpol::policy::{ClusterPort, Protocol};
     /// assert!(!ClusterPort::Named("http".into()).contains(Protocol::Tcp, 80));
     /// ```
+    #[must_use]
     pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
         match self {
             ClusterPort::Ports {
@@ -293,6 +296,7 @@ impl DomainPattern {
     /// ```
     /// assert!("*.a.b".parse::<netpol::policy::DomainPattern>().unwrap().is_wildcard());
     /// ```
+    #[must_use]
     pub fn is_wildcard(&self) -> bool {
         self.wildcard
     }
@@ -335,6 +339,7 @@ impl ClusterRule {
     /// let r = ClusterRule::new(Action::Deny, vec![]);
     /// assert!(r.peers().is_empty() && r.ports().is_none()); // matches nothing: no peer
     /// ```
+    #[must_use]
     pub fn new(action: Action, peers: Vec<ClusterPeer>) -> Self {
         ClusterRule {
             name: None,
@@ -374,6 +379,7 @@ impl ClusterRule {
     /// ```
     /// assert_eq!(netpol::policy::ClusterRule::new(netpol::policy::Action::Allow, vec![]).name(), None);
     /// ```
+    #[must_use]
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
@@ -384,6 +390,7 @@ impl ClusterRule {
     /// use netpol::policy::{Action, ClusterRule};
     /// assert_eq!(ClusterRule::new(Action::Pass, vec![]).action(), Action::Pass);
     /// ```
+    #[must_use]
     pub fn action(&self) -> Action {
         self.action
     }
@@ -396,6 +403,7 @@ impl ClusterRule {
     /// let r = ClusterRule::new(Action::Allow, vec![ClusterPeer::Nodes(Selector::everything())]);
     /// assert_eq!(r.peers().len(), 1);
     /// ```
+    #[must_use]
     pub fn peers(&self) -> &[ClusterPeer] {
         &self.peers
     }
@@ -406,6 +414,7 @@ impl ClusterRule {
     /// use netpol::policy::{Action, ClusterRule};
     /// assert!(ClusterRule::new(Action::Allow, vec![]).ports().is_none());
     /// ```
+    #[must_use]
     pub fn ports(&self) -> Option<&[ClusterPort]> {
         self.ports.as_deref()
     }
@@ -482,6 +491,7 @@ impl ClusterPolicyBuilder {
     /// let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
     /// assert_eq!(p.name(), "p");
     /// ```
+    #[must_use]
     pub fn build(self) -> ClusterPolicy {
         self.policy
     }
@@ -521,6 +531,7 @@ impl ClusterPolicy {
     /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
     /// assert_eq!(p.name(), "p");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -532,6 +543,7 @@ impl ClusterPolicy {
     /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
     /// assert_eq!(p.tier(), ClusterTier::Admin);
     /// ```
+    #[must_use]
     pub fn tier(&self) -> ClusterTier {
         self.tier
     }
@@ -543,6 +555,7 @@ impl ClusterPolicy {
     /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 7, Subject::Namespaces(Selector::everything())).build();
     /// assert_eq!(p.priority(), 7);
     /// ```
+    #[must_use]
     pub fn priority(&self) -> u32 {
         self.priority
     }
@@ -554,6 +567,7 @@ impl ClusterPolicy {
     /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
     /// assert!(matches!(p.subject(), Subject::Namespaces(s) if s.is_everything()));
     /// ```
+    #[must_use]
     pub fn subject(&self) -> &Subject {
         &self.subject
     }
@@ -565,6 +579,7 @@ impl ClusterPolicy {
     /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
     /// assert!(p.ingress().is_empty());
     /// ```
+    #[must_use]
     pub fn ingress(&self) -> &[ClusterRule] {
         &self.ingress
     }
@@ -576,6 +591,7 @@ impl ClusterPolicy {
     /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
     /// assert!(p.egress().is_empty());
     /// ```
+    #[must_use]
     pub fn egress(&self) -> &[ClusterRule] {
         &self.egress
     }
@@ -587,6 +603,7 @@ impl ClusterPolicy {
     /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
     /// assert!(p.rules(Direction::Egress).is_empty());
     /// ```
+    #[must_use]
     pub fn rules(&self, direction: Direction) -> &[ClusterRule] {
         match direction {
             Direction::Ingress => &self.ingress,
@@ -602,6 +619,7 @@ impl ClusterPolicy {
     /// # let p = ClusterPolicy::builder("p", ClusterTier::Admin, 0, Subject::Namespaces(Selector::everything())).build();
     /// assert!(!p.affects(Direction::Ingress));
     /// ```
+    #[must_use]
     pub fn affects(&self, direction: Direction) -> bool {
         !self.rules(direction).is_empty()
     }

@@ -44,7 +44,9 @@ pub use cluster::{
     DomainPattern, DomainPatternError, Subject, UnknownTier,
 };
 pub use network::{Peer, Policy, Rule};
-pub use set::{AsPolicySet, IntoPolicySetItem, PolicyKind, PolicySet, PolicySetRef};
+pub use set::{
+    AsPolicySet, IntoPolicySetItem, PolicyKind, PolicySet, PolicySetRef, UnknownPolicyKind,
+};
 
 /// A transport protocol a flow can use and policies can name.
 ///
@@ -86,6 +88,7 @@ impl Protocol {
     /// ```
     /// assert_eq!(netpol::policy::Protocol::Tcp.as_str(), "TCP");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "TCP",
@@ -99,7 +102,17 @@ impl Protocol {
     /// ```
     /// assert_eq!(netpol::policy::Protocol::Sctp.index(), 2);
     /// ```
+    #[must_use]
     pub fn index(self) -> usize {
+        match self {
+            Protocol::Tcp => 0,
+            Protocol::Udp => 1,
+            Protocol::Sctp => 2,
+        }
+    }
+
+    /// [`index`](Self::index) as a byte, for compact tables.
+    pub(crate) fn index_u8(self) -> u8 {
         match self {
             Protocol::Tcp => 0,
             Protocol::Udp => 1,
@@ -112,6 +125,7 @@ impl Protocol {
     /// ```
     /// assert_eq!(netpol::policy::Protocol::Udp.number(), 17);
     /// ```
+    #[must_use]
     pub fn number(self) -> u8 {
         match self {
             Protocol::Tcp => 6,
@@ -145,6 +159,7 @@ impl UnknownProtocol {
     /// ```
     /// assert_eq!("tcp".parse::<netpol::policy::Protocol>().unwrap_err().name(), "tcp");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.0
     }
@@ -190,6 +205,7 @@ impl Direction {
     /// ```
     /// assert_eq!(netpol::policy::Direction::Ingress.as_str(), "Ingress");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Ingress => "Ingress",
@@ -202,6 +218,7 @@ impl Direction {
     /// ```
     /// assert_eq!(netpol::policy::Direction::Egress.field(), "egress");
     /// ```
+    #[must_use]
     pub fn field(self) -> &'static str {
         match self {
             Direction::Ingress => "ingress",
@@ -267,6 +284,7 @@ impl Action {
     /// ```
     /// assert_eq!(netpol::policy::Action::Pass.as_str(), "Pass");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Allow => "Allow",
@@ -282,6 +300,7 @@ impl Action {
     /// ```
     /// assert!(netpol::policy::Action::Deny.is_terminal_in_tier());
     /// ```
+    #[must_use]
     pub fn is_terminal_in_tier(self) -> bool {
         !matches!(self, Action::Log)
     }
@@ -340,6 +359,7 @@ impl CidrBlock {
     /// let b = CidrBlock::new("10.244.1.1/4".parse().unwrap(), vec![]);
     /// assert_eq!(b.cidr().to_string(), "0.0.0.0/4");
     /// ```
+    #[must_use]
     pub fn new(cidr: IpNet, except: Vec<IpNet>) -> Self {
         CidrBlock {
             cidr: cidr.trunc(),
@@ -353,6 +373,7 @@ impl CidrBlock {
     /// let b = netpol::policy::CidrBlock::new("10.0.0.0/8".parse().unwrap(), vec![]);
     /// assert_eq!(b.cidr().prefix_len(), 8);
     /// ```
+    #[must_use]
     pub fn cidr(&self) -> IpNet {
         self.cidr
     }
@@ -363,6 +384,7 @@ impl CidrBlock {
     /// let b = netpol::policy::CidrBlock::new("10.0.0.0/8".parse().unwrap(), vec!["10.1.0.0/16".parse().unwrap()]);
     /// assert_eq!(b.except()[0].to_string(), "10.1.0.0/16");
     /// ```
+    #[must_use]
     pub fn except(&self) -> &[IpNet] {
         &self.except
     }
@@ -374,6 +396,7 @@ impl CidrBlock {
     /// let all = CidrBlock::new("0.0.0.0/0".parse().unwrap(), vec![]);
     /// assert!(all.contains("203.0.113.7".parse().unwrap()));
     /// ```
+    #[must_use]
     pub fn contains(&self, addr: IpAddr) -> bool {
         self.cidr.contains(&addr) && !self.except.iter().any(|e| e.contains(&addr))
     }
@@ -396,6 +419,7 @@ impl CidrError {
     /// ```
     /// assert_eq!(netpol::policy::parse_cidr("x").unwrap_err().text(), "x");
     /// ```
+    #[must_use]
     pub fn text(&self) -> &str {
         &self.0
     }
@@ -459,6 +483,7 @@ impl PortSpec {
     /// use netpol::policy::PortSpec;
     /// assert!(PortSpec::range(80, 90).unwrap().contains_number(85));
     /// ```
+    #[must_use]
     pub fn contains_number(&self, port: u16) -> bool {
         match self {
             PortSpec::All => true,
@@ -474,6 +499,7 @@ impl PortSpec {
     /// assert!(PortSpec::range(90, 80).is_none() && PortSpec::range(0, 80).is_none());
     /// assert_eq!(PortSpec::range(53, 53), PortSpec::range(53, 53));
     /// ```
+    #[must_use]
     pub fn range(start: u16, end: u16) -> Option<Self> {
         (start >= 1 && start <= end).then_some(PortSpec::Range { start, end })
     }
@@ -502,12 +528,15 @@ impl PortRule {
     /// use netpol::policy::{PortRule, PortSpec, Protocol};
     /// assert_eq!(PortRule::new(Protocol::Udp, PortSpec::All).to_string(), "*/UDP");
     /// ```
+    #[must_use]
     pub fn new(protocol: Protocol, port: PortSpec) -> Self {
         PortRule { protocol, port }
     }
 }
 
 impl fmt::Display for PortRule {
+    /// `PORT/PROTOCOL`: `5432/TCP`, a range `8080-8090/TCP`, a name `http/TCP`, or `*/UDP`
+    /// for every port. [`FromStr`] reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.port {
             PortSpec::All => write!(f, "*/{}", self.protocol),
@@ -517,5 +546,83 @@ impl fmt::Display for PortRule {
             PortSpec::Range { start, end } => write!(f, "{start}-{end}/{}", self.protocol),
             PortSpec::Named(n) => write!(f, "{n}/{}", self.protocol),
         }
+    }
+}
+
+/// Text that is not a [`PortRule`].
+///
+/// ```
+/// use netpol::policy::PortRule;
+/// let err = "80/ICMP".parse::<PortRule>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid port rule "80/ICMP": unsupported protocol "ICMP": supported values are "SCTP", "TCP", "UDP""#);
+/// assert!(std::error::Error::source(&err).is_some());
+/// let err = "0/TCP".parse::<PortRule>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid port rule "0/TCP": expected PORT/PROTOCOL with PORT a number 1-65535, a range START-END, a port name or *"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortRuleError {
+    /// No `/`, or a port part that is not a number, a range, a port name or `*`.
+    #[error(
+        "invalid port rule \"{0}\": expected PORT/PROTOCOL with PORT a number 1-65535, a range START-END, a port name or *"
+    )]
+    Port(String),
+    /// The protocol is not `TCP`, `UDP` or `SCTP`.
+    #[error("invalid port rule \"{text}\": {source}")]
+    Protocol {
+        /// The text that was given.
+        text: String,
+        /// The protocol's error.
+        #[source]
+        source: UnknownProtocol,
+    },
+}
+
+impl FromStr for PortRule {
+    type Err = PortRuleError;
+    /// Reads [`Display`](fmt::Display)'s form: `PORT/PROTOCOL` where PORT is a number
+    /// (1-65535), a range `START-END` (`1 <= START <= END`), `*` for every port, or a port
+    /// name as the API accepts it (an IANA service name: lowercase letters, digits and
+    /// `-`, at least one letter, at most 15 characters); PROTOCOL is `TCP`, `UDP` or
+    /// `SCTP`.
+    ///
+    /// ```
+    /// use netpol::policy::{PortRule, PortSpec, Protocol};
+    /// assert_eq!("53/UDP".parse(), Ok(PortRule::new(Protocol::Udp, PortSpec::range(53, 53).unwrap())));
+    /// assert_eq!("8080-8090/TCP".parse(), Ok(PortRule::new(Protocol::Tcp, PortSpec::range(8080, 8090).unwrap())));
+    /// assert_eq!("http-alt/TCP".parse(), Ok(PortRule::new(Protocol::Tcp, PortSpec::Named("http-alt".into()))));
+    /// assert_eq!("*/SCTP".parse(), Ok(PortRule::new(Protocol::Sctp, PortSpec::All)));
+    /// assert!("90-80/TCP".parse::<PortRule>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || PortRuleError::Port(s.to_owned());
+        let (port, protocol) = s.rsplit_once('/').ok_or_else(bad)?;
+        let protocol = protocol
+            .parse::<Protocol>()
+            .map_err(|source| PortRuleError::Protocol {
+                text: s.to_owned(),
+                source,
+            })?;
+        let number = |n: &str| {
+            (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| n.parse::<u16>().ok())
+                .flatten()
+        };
+        let spec = if port == "*" {
+            Some(PortSpec::All)
+        } else if let Some(n) = number(port) {
+            PortSpec::range(n, n)
+        } else if let Some((a, b)) = port
+            .split_once('-')
+            .and_then(|(a, b)| Some((number(a)?, number(b)?)))
+        {
+            PortSpec::range(a, b)
+        } else if crate::validate::is_valid_port_name(port).is_empty() {
+            Some(PortSpec::Named(port.to_owned()))
+        } else {
+            None
+        };
+        spec.map(|port| PortRule::new(protocol, port))
+            .ok_or_else(bad)
     }
 }

@@ -160,6 +160,7 @@ impl Policy {
     /// let p = netpol::policy::Policy::new(&netpol::model::NetworkPolicy::new("prod", "p")).unwrap();
     /// assert_eq!(p.namespace(), "prod");
     /// ```
+    #[must_use]
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
@@ -170,6 +171,7 @@ impl Policy {
     /// let p = netpol::policy::Policy::new(&netpol::model::NetworkPolicy::new("prod", "p")).unwrap();
     /// assert_eq!(p.name(), "p");
     /// ```
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -180,6 +182,7 @@ impl Policy {
     /// let p = netpol::policy::Policy::new(&netpol::model::NetworkPolicy::new("prod", "p")).unwrap();
     /// assert!(p.pod_selector().is_everything());
     /// ```
+    #[must_use]
     pub fn pod_selector(&self) -> &Selector {
         &self.pod_selector
     }
@@ -190,6 +193,7 @@ impl Policy {
     /// let p = netpol::policy::Policy::new(&netpol::model::NetworkPolicy::new("prod", "p")).unwrap();
     /// assert_eq!(p.ingress().map(<[_]>::len), Some(0));
     /// ```
+    #[must_use]
     pub fn ingress(&self) -> Option<&[Rule]> {
         self.ingress.as_deref()
     }
@@ -200,6 +204,7 @@ impl Policy {
     /// let p = netpol::policy::Policy::new(&netpol::model::NetworkPolicy::new("prod", "p")).unwrap();
     /// assert!(p.egress().is_none());
     /// ```
+    #[must_use]
     pub fn egress(&self) -> Option<&[Rule]> {
         self.egress.as_deref()
     }
@@ -211,6 +216,7 @@ impl Policy {
     /// let p = Policy::new(&netpol::model::NetworkPolicy::new("default", "p")).unwrap();
     /// assert!(p.affects(Direction::Ingress) && !p.affects(Direction::Egress));
     /// ```
+    #[must_use]
     pub fn affects(&self, direction: Direction) -> bool {
         match direction {
             Direction::Ingress => self.ingress.is_some(),
@@ -225,6 +231,7 @@ impl Policy {
     /// let p = Policy::new(&netpol::model::NetworkPolicy::new("default", "p")).unwrap();
     /// assert!(p.rules(Direction::Egress).is_empty());
     /// ```
+    #[must_use]
     pub fn rules(&self, direction: Direction) -> &[Rule] {
         match direction {
             Direction::Ingress => self.ingress.as_deref().unwrap_or(&[]),
@@ -238,6 +245,7 @@ impl Policy {
     /// let p = netpol::policy::Policy::new(&netpol::model::NetworkPolicy::new("a", "b")).unwrap();
     /// assert_eq!(p.key(), "a/b");
     /// ```
+    #[must_use]
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }

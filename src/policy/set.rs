@@ -54,6 +54,7 @@ impl PolicyKind {
     /// assert_eq!(PolicyKind::NetworkPolicy.as_str(), "NetworkPolicy");
     /// assert_eq!(PolicyKind::CalicoNetworkPolicy.as_str(), "NetworkPolicy.projectcalico.org");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::NetworkPolicy => "NetworkPolicy",
@@ -68,8 +69,37 @@ impl PolicyKind {
 }
 
 impl fmt::Display for PolicyKind {
+    /// [`as_str`](PolicyKind::as_str); [`FromStr`](std::str::FromStr) reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A kind name that is not one of [`PolicyKind::as_str`]'s.
+///
+/// ```
+/// let err = "Policy".parse::<netpol::policy::PolicyKind>().unwrap_err();
+/// assert!(err.to_string().starts_with(r#"unknown policy kind "Policy": expected one of "NetworkPolicy", "#));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown policy kind \"{0}\": expected one of {known}", known = PolicyKind::ALL.map(|k| format!("\"{k}\"")).join(", "))]
+pub struct UnknownPolicyKind(String);
+
+impl std::str::FromStr for PolicyKind {
+    type Err = UnknownPolicyKind;
+    /// A kind as [`as_str`](PolicyKind::as_str) writes it (Calico's namespaced policy as
+    /// `NetworkPolicy.projectcalico.org`).
+    ///
+    /// ```
+    /// use netpol::policy::PolicyKind;
+    /// assert_eq!("NetworkPolicy.projectcalico.org".parse(), Ok(PolicyKind::CalicoNetworkPolicy));
+    /// assert_eq!("Tier".parse(), Ok(PolicyKind::Tier));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownPolicyKind(s.to_owned()))
     }
 }
 
@@ -166,6 +196,7 @@ impl PolicySet {
     /// ```
     /// assert!(netpol::policy::PolicySet::new().is_empty());
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         PolicySet::default()
     }
@@ -187,6 +218,7 @@ impl PolicySet {
     /// ```
     /// assert!(netpol::policy::PolicySet::new().network_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn network_policies(&self) -> &[Policy] {
         &self.network
     }
@@ -196,6 +228,7 @@ impl PolicySet {
     /// ```
     /// assert!(netpol::policy::PolicySet::new().cluster_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn cluster_policies(&self) -> &[ClusterPolicy] {
         &self.cluster
     }
@@ -209,6 +242,7 @@ impl PolicySet {
     /// set.push(CalicoPolicy::new(&GlobalNetworkPolicy::new("g")).unwrap());
     /// assert_eq!(set.calico_policies()[0].name(), "g");
     /// ```
+    #[must_use]
     pub fn calico_policies(&self) -> &[CalicoPolicy] {
         &self.calico
     }
@@ -222,6 +256,7 @@ impl PolicySet {
     /// set.push(CalicoNetworkSet::new(&GlobalNetworkSet::new("s", ["10.0.0.0/8"])).unwrap());
     /// assert_eq!(set.network_sets().len(), 1);
     /// ```
+    #[must_use]
     pub fn network_sets(&self) -> &[CalicoNetworkSet] {
         &self.network_sets
     }
@@ -236,6 +271,7 @@ impl PolicySet {
     /// set.push(CalicoTier::builtin("default").unwrap());
     /// assert_eq!(set.tiers()[0].name(), "default");
     /// ```
+    #[must_use]
     pub fn tiers(&self) -> &[CalicoTier] {
         &self.tiers
     }
@@ -245,6 +281,7 @@ impl PolicySet {
     /// ```
     /// assert_eq!(netpol::policy::PolicySet::new().len(), 0);
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.network.len()
             + self.cluster.len()
@@ -258,6 +295,7 @@ impl PolicySet {
     /// ```
     /// assert!(netpol::policy::PolicySet::new().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -316,6 +354,7 @@ impl<'a> PolicySetRef<'a> {
     /// let none: [netpol::policy::Policy; 0] = [];
     /// assert!(none.as_policy_set().network_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn network_policies(&self) -> &'a [Policy] {
         self.network
     }
@@ -326,6 +365,7 @@ impl<'a> PolicySetRef<'a> {
     /// use netpol::policy::{AsPolicySet, PolicySet};
     /// assert!(PolicySet::new().as_policy_set().cluster_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn cluster_policies(&self) -> &'a [ClusterPolicy] {
         self.cluster
     }
@@ -336,6 +376,7 @@ impl<'a> PolicySetRef<'a> {
     /// use netpol::policy::{AsPolicySet, PolicySet};
     /// assert!(PolicySet::new().as_policy_set().calico_policies().is_empty());
     /// ```
+    #[must_use]
     pub fn calico_policies(&self) -> &'a [CalicoPolicy] {
         self.calico
     }
@@ -346,6 +387,7 @@ impl<'a> PolicySetRef<'a> {
     /// use netpol::policy::{AsPolicySet, PolicySet};
     /// assert!(PolicySet::new().as_policy_set().network_sets().is_empty());
     /// ```
+    #[must_use]
     pub fn network_sets(&self) -> &'a [CalicoNetworkSet] {
         self.network_sets
     }
@@ -356,6 +398,7 @@ impl<'a> PolicySetRef<'a> {
     /// use netpol::policy::{AsPolicySet, PolicySet};
     /// assert!(PolicySet::new().as_policy_set().tiers().is_empty());
     /// ```
+    #[must_use]
     pub fn tiers(&self) -> &'a [CalicoTier] {
         self.tiers
     }

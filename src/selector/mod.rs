@@ -72,6 +72,7 @@ impl Requirement {
     /// let r = Requirement { key: "env".into(), op: Operator::NotIn(vec!["prod".into()]) };
     /// assert!(r.matches(&Default::default()));
     /// ```
+    #[must_use]
     pub fn matches(&self, labels: &Labels) -> bool {
         let value = labels.get(&self.key);
         match (&self.op, value) {
@@ -112,6 +113,7 @@ pub struct Selector {
 /// assert_eq!(err.to_string(), "matchExpressions[0].operator: unsupported operator \"Like\"");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SelectorError {
     /// The operator is not `In`, `NotIn`, `Exists` or `DoesNotExist`.
     #[error("matchExpressions[{index}].operator: unsupported operator \"{operator}\"")]
@@ -194,6 +196,7 @@ impl Selector {
     /// ```
     /// assert!(netpol::selector::Selector::everything().requirements().is_empty());
     /// ```
+    #[must_use]
     pub fn everything() -> Self {
         Selector::default()
     }
@@ -205,6 +208,7 @@ impl Selector {
     /// let sel = Selector::from_requirements(vec![Requirement { key: "a".into(), op: Operator::Exists }]);
     /// assert_eq!(sel.to_string(), "a");
     /// ```
+    #[must_use]
     pub fn from_requirements(requirements: Vec<Requirement>) -> Self {
         Selector { requirements }
     }
@@ -216,6 +220,7 @@ impl Selector {
     /// let sel = netpol::selector::Selector::new(&LabelSelector::match_labels([("a", "1"), ("b", "2")])).unwrap();
     /// assert_eq!(sel.requirements().len(), 2);
     /// ```
+    #[must_use]
     pub fn requirements(&self) -> &[Requirement] {
         &self.requirements
     }
@@ -226,6 +231,7 @@ impl Selector {
     /// use netpol::model::LabelSelector;
     /// assert!(netpol::selector::Selector::new(&LabelSelector::default()).unwrap().is_everything());
     /// ```
+    #[must_use]
     pub fn is_everything(&self) -> bool {
         self.requirements.is_empty()
     }
@@ -240,6 +246,7 @@ impl Selector {
     /// labels.insert("app".into(), "db".into());
     /// assert!(sel.matches(&labels));
     /// ```
+    #[must_use]
     pub fn matches(&self, labels: &Labels) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
@@ -252,6 +259,7 @@ impl Selector {
     /// let written = sel.to_label_selector();
     /// assert_eq!(written.match_expressions.unwrap()[0].operator(), "In");
     /// ```
+    #[must_use]
     pub fn to_label_selector(&self) -> LabelSelector {
         use crate::model::LabelSelectorRequirement as R;
         LabelSelector {
@@ -275,6 +283,10 @@ impl Selector {
 
 impl fmt::Display for Selector {
     /// The kubectl string form: `app=web,env notin (prod),tier,!legacy`; empty for "everything".
+    /// [`FromStr`](std::str::FromStr) reads it back to an equal selector for every selector
+    /// [`Selector::new`] builds (valid keys and values, value lists sorted and
+    /// deduplicated); a selector [`from_requirements`](Selector::from_requirements) with
+    /// other lists prints text that parses to a selector matching the same labels.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, r) in self.requirements.iter().enumerate() {
             if i > 0 {
@@ -290,5 +302,24 @@ impl fmt::Display for Selector {
             }
         }
         Ok(())
+    }
+}
+
+impl std::str::FromStr for Selector {
+    type Err = ParseError;
+    /// Reads the kubectl selector syntax (see [`parse`]) into compiled requirements in the
+    /// order written: `key=value` is `In` with one value, `key!=value` `NotIn` with one,
+    /// value lists sorted and deduplicated; the empty string is [`Selector::everything`].
+    ///
+    /// ```
+    /// use netpol::selector::{Operator, Selector};
+    /// let sel: Selector = "tier in (web,api),app=shop,!legacy".parse()?;
+    /// assert_eq!(sel.requirements()[0].op, Operator::In(vec!["api".into(), "web".into()]));
+    /// assert_eq!(sel.to_string(), "tier in (api,web),app=shop,!legacy");
+    /// assert!("".parse::<Selector>()?.is_everything());
+    /// # Ok::<(), netpol::selector::ParseError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        text::parse_requirements(s).map(Selector::from_requirements)
     }
 }

@@ -46,6 +46,7 @@ use crate::validate::{is_qualified_name, is_valid_label_value, quote, validate_l
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct ParseError {
     /// The whole explanation.
     pub message: String,
@@ -560,28 +561,7 @@ fn is_go_int64(s: &str) -> bool {
 /// # Ok::<(), netpol::selector::ParseError>(())
 /// ```
 pub fn parse(text: &str) -> Result<LabelSelector, ParseError> {
-    let mut lexer = Lexer {
-        s: text.as_bytes(),
-        pos: 0,
-    };
-    let mut items = Vec::new();
-    loop {
-        let it = lexer.lex();
-        let end = it.tok == Tok::End;
-        items.push(it);
-        if end {
-            break;
-        }
-    }
-    let mut parser = Parser {
-        items,
-        at: 0,
-        unsupported: None,
-    };
-    let reqs = parser.parse()?;
-    if let Some(op) = parser.unsupported {
-        return Err(ParseError::unsupported(&op));
-    }
+    let reqs = parse_reqs(text)?;
     let mut labels = Labels::new();
     let mut exprs = Vec::new();
     for r in reqs {
@@ -612,6 +592,69 @@ pub fn parse(text: &str) -> Result<LabelSelector, ParseError> {
         match_labels: (!labels.is_empty()).then_some(labels),
         match_expressions: (!exprs.is_empty()).then_some(exprs),
     })
+}
+
+/// The selector syntax as compiled requirements, in the order written (what
+/// [`Selector`](super::Selector)'s `FromStr` gives): `key=value` is `In` with that value,
+/// `key!=value` `NotIn` with it.
+pub(crate) fn parse_requirements(text: &str) -> Result<Vec<super::Requirement>, ParseError> {
+    use super::{Operator, Requirement};
+    Ok(parse_reqs(text)?
+        .into_iter()
+        .map(|r| match r {
+            Req::Equals(key, v) => Requirement {
+                key,
+                op: Operator::In(vec![v]),
+            },
+            Req::NotEquals(key, v) => Requirement {
+                key,
+                op: Operator::NotIn(vec![v]),
+            },
+            Req::In(key, vs) => Requirement {
+                key,
+                op: Operator::In(vs),
+            },
+            Req::NotIn(key, vs) => Requirement {
+                key,
+                op: Operator::NotIn(vs),
+            },
+            Req::Exists(key) => Requirement {
+                key,
+                op: Operator::Exists,
+            },
+            Req::DoesNotExist(key) => Requirement {
+                key,
+                op: Operator::DoesNotExist,
+            },
+        })
+        .collect())
+}
+
+/// Lexes and parses the whole text into requirements, refusing `>` and `<`.
+fn parse_reqs(text: &str) -> Result<Vec<Req>, ParseError> {
+    let mut lexer = Lexer {
+        s: text.as_bytes(),
+        pos: 0,
+    };
+    let mut items = Vec::new();
+    loop {
+        let it = lexer.lex();
+        let end = it.tok == Tok::End;
+        items.push(it);
+        if end {
+            break;
+        }
+    }
+    let mut parser = Parser {
+        items,
+        at: 0,
+        unsupported: None,
+    };
+    let reqs = parser.parse()?;
+    if let Some(op) = parser.unsupported {
+        return Err(ParseError::unsupported(&op));
+    }
+    Ok(reqs)
 }
 
 /// Prints a selector as `metav1.FormatLabelSelector` does.

@@ -52,6 +52,7 @@ impl ServiceProxy {
     /// let proxy = netpol::service::ServiceProxy::new(&netpol::profile::Profile::cilium());
     /// assert!(proxy.socket_load_balancer());
     /// ```
+    #[must_use]
     pub fn new(profile: &Profile) -> Self {
         ServiceProxy {
             masquerade: profile.service_masquerade(),
@@ -80,6 +81,7 @@ impl ServiceProxy {
     /// ```
     /// assert!(!netpol::service::ServiceProxy::default().masquerade_all());
     /// ```
+    #[must_use]
     pub fn masquerade_all(&self) -> bool {
         self.masquerade_all
     }
@@ -90,6 +92,7 @@ impl ServiceProxy {
     /// use netpol::profile::ServiceMasquerade;
     /// assert_eq!(netpol::service::ServiceProxy::default().masquerade(), ServiceMasquerade::NodeIp);
     /// ```
+    #[must_use]
     pub fn masquerade(&self) -> ServiceMasquerade {
         self.masquerade
     }
@@ -99,6 +102,7 @@ impl ServiceProxy {
     /// ```
     /// assert!(!netpol::service::ServiceProxy::default().socket_load_balancer());
     /// ```
+    #[must_use]
     pub fn socket_load_balancer(&self) -> bool {
         self.socket_load_balancer
     }
@@ -136,6 +140,7 @@ impl ServiceAddress {
     /// let ip = "10.96.0.1".parse().unwrap();
     /// assert!(!netpol::service::ServiceAddress::ClusterIp(ip).is_external());
     /// ```
+    #[must_use]
     pub fn is_external(self) -> bool {
         matches!(
             self,
@@ -150,6 +155,7 @@ impl ServiceAddress {
     /// ```
     /// assert_eq!(netpol::service::ServiceAddress::Name.ip(), None);
     /// ```
+    #[must_use]
     pub fn ip(self) -> Option<IpAddr> {
         match self {
             ServiceAddress::ClusterIp(ip)
@@ -209,6 +215,7 @@ impl ServiceRequest {
     /// let req = ServiceRequest::new(outside, id, ServiceAddress::Name, 443, Default::default());
     /// assert!(req.node.is_none());
     /// ```
+    #[must_use]
     pub fn new(
         src: Endpoint,
         service: ServiceId,
@@ -253,7 +260,7 @@ impl ServiceRequest {
 /// assert_eq!(e.to_string(), "traffic from outside the cluster to load-balancer IP 203.0.113.10 \
 /// arrives at a node the load balancer or router picks: say which node receives it");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceRequestError {
     /// The Service id is not of this table.
@@ -476,6 +483,7 @@ impl ServiceTable {
     /// assert_eq!(at("203.0.113.11"), None); // Proxy mode: nothing is programmed for it
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn lookup_address(
         &self,
         ip: IpAddr,
@@ -516,6 +524,7 @@ impl ServiceTable {
     /// assert_eq!(table.lookup_node_port(30081, Default::default()), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn lookup_node_port(&self, node_port: u16, protocol: Protocol) -> Option<ServiceId> {
         self.services()
             .find(|(_, s)| s.node_port(node_port, protocol).is_some())

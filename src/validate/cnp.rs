@@ -82,6 +82,7 @@ impl Channel {
     /// ```
     /// assert_eq!(netpol::validate::Channel::Experimental.as_str(), "experimental");
     /// ```
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Standard => "standard",
@@ -103,6 +104,7 @@ impl Channel {
     /// assert!(to[0].nodes.is_none());
     /// assert_eq!(Channel::Experimental.prune(&cnp), cnp);
     /// ```
+    #[must_use]
     pub fn prune(self, cnp: &ClusterNetworkPolicy) -> ClusterNetworkPolicy {
         let mut out = cnp.clone();
         if self == Channel::Standard {
@@ -739,6 +741,7 @@ fn cel_spec(
 /// assert!(!is_cnp_domain_name("localhost")); // one label
 /// assert!(!is_cnp_domain_name("a.*.com") && !is_cnp_domain_name("-a.com") && !is_cnp_domain_name("a-.com"));
 /// ```
+#[must_use]
 pub fn is_cnp_domain_name(name: &str) -> bool {
     let rest = name.strip_prefix("*.").unwrap_or(name);
     let rest = rest.strip_suffix('.').unwrap_or(rest);

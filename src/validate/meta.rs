@@ -152,6 +152,7 @@ pub fn validate_object_meta(meta: &ObjectMeta, path: &str) -> Vec<FieldError> {
 /// assert_eq!(errs.len(), 1);
 /// assert_eq!(errs[0].field, "metadata.finalizers[2]");
 /// ```
+#[must_use]
 pub fn validate_kube_finalizer_names(meta: &ObjectMeta, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (i, f) in meta.finalizers.iter().flatten().enumerate() {
@@ -186,6 +187,7 @@ pub fn validate_kube_finalizer_names(meta: &ObjectMeta, path: &str) -> Vec<Field
 /// meta.resource_version = Some("abc".into());
 /// assert!(validate_resource_version_on_create(&meta, "metadata").is_none());
 /// ```
+#[must_use]
 pub fn validate_resource_version_on_create(meta: &ObjectMeta, path: &str) -> Option<FieldError> {
     let rv = meta.resource_version.as_deref().unwrap_or("");
     // strconv.ParseUint(s, 10, 64): ASCII digits only, no sign, in range.
@@ -414,6 +416,7 @@ fn generated_name(prefix: &str) -> String {
 /// assert_eq!(errs[0].field, "metadata.labels");
 /// assert_eq!(errs[0].value.as_deref(), Some("\"-web\""));
 /// ```
+#[must_use]
 pub fn validate_labels(labels: &Labels, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (k, v) in labels {

@@ -72,6 +72,7 @@ pub use spec::{
 /// # Ok::<(), netpol::model::DecodeError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// `Required value`: a required field is missing or empty.
     Required,
@@ -97,6 +98,7 @@ impl ErrorKind {
     /// ```
     /// assert_eq!(netpol::validate::ErrorKind::Invalid.phrase(), "Invalid value");
     /// ```
+    #[must_use]
     pub fn phrase(self) -> &'static str {
         match self {
             ErrorKind::Required => "Required value",
@@ -171,6 +173,7 @@ impl ValidationErrors {
     /// ```
     /// assert!(netpol::validate::ValidationErrors::default().errors().is_empty());
     /// ```
+    #[must_use]
     pub fn errors(&self) -> &[FieldError] {
         &self.0
     }
@@ -180,6 +183,7 @@ impl ValidationErrors {
     /// ```
     /// assert!(netpol::validate::ValidationErrors::default().is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -265,6 +269,7 @@ impl FieldError {
 /// ```
 /// assert_eq!(netpol::validate::quote("a\"b\n\u{a0}é"), r#""a\"b\n\u00a0é""#);
 /// ```
+#[must_use]
 pub fn quote(s: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(s.len() + 2);

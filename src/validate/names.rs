@@ -134,6 +134,7 @@ fn dns1123_subdomain(value: &str, unit: Unit) -> Vec<String> {
 /// assert_eq!(is_qualified_name("/app"), vec!["prefix part must be non-empty"]);
 /// assert!(is_qualified_name("a/b/c")[0].starts_with("a valid label key must consist of"));
 /// ```
+#[must_use]
 pub fn is_qualified_name(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     let parts: Vec<&str> = value.split('/').collect();
@@ -188,6 +189,7 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
 /// assert_eq!(is_valid_label_value(&"a".repeat(64))[0], "must be no more than 63 bytes");
 /// assert!(is_valid_label_value("-x")[0].starts_with("a valid label must be an empty string"));
 /// ```
+#[must_use]
 pub fn is_valid_label_value(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > LABEL_VALUE_MAX_LENGTH {
@@ -211,6 +213,7 @@ pub fn is_valid_label_value(value: &str) -> Vec<String> {
 /// assert!(is_dns1123_label("kube-system").is_empty());
 /// assert_eq!(is_dns1123_label("a.b"), vec!["must not contain dots"]);
 /// ```
+#[must_use]
 pub fn is_dns1123_label(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > DNS1123_LABEL_MAX_LENGTH {
@@ -238,6 +241,7 @@ pub fn is_dns1123_label(value: &str) -> Vec<String> {
 /// assert!(is_dns1123_subdomain("allow.web-1").is_empty());
 /// assert!(is_dns1123_subdomain("Web")[0].starts_with("a lowercase RFC 1123 subdomain"));
 /// ```
+#[must_use]
 pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {
     dns1123_subdomain(value, Unit::Characters)
 }
@@ -284,6 +288,7 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
 /// assert!(is_valid_port_num(443).is_empty());
 /// assert_eq!(is_valid_port_num(0), vec!["must be between 1 and 65535, inclusive"]);
 /// ```
+#[must_use]
 pub fn is_valid_port_num(port: i64) -> Vec<String> {
     if (1..=65535).contains(&port) {
         Vec::new()
@@ -305,6 +310,7 @@ pub fn is_valid_port_num(port: i64) -> Vec<String> {
 /// assert!(!name_is_dns_subdomain("web-", false).is_empty());
 /// assert!(!name_is_dns_subdomain("-", true).is_empty());
 /// ```
+#[must_use]
 pub fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
     if prefix && name.len() > 1 && name.ends_with('-') {
         let bytes = name.as_bytes();

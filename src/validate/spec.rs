@@ -25,6 +25,7 @@ const CIDR_MESSAGE: &str = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 200
 /// let errs = netpol::validate::validate_network_policy_spec(&spec, "spec");
 /// assert_eq!(errs[0].to_string(), r#"spec.policyTypes: Invalid value: []networking.PolicyType{"Ingress", "Egress", "Ingress"}: may not specify more than two policyTypes"#);
 /// ```
+#[must_use]
 pub fn validate_network_policy_spec(spec: &NetworkPolicySpec, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if let Some(sel) = &spec.pod_selector {
@@ -93,6 +94,7 @@ pub fn validate_network_policy_spec(spec: &NetworkPolicySpec, path: &str) -> Vec
 /// assert_eq!(errs[0].to_string(),
 ///     "spec.ingress[0].ports[0].endPort: Invalid value: 80: may not be specified when `port` is non-numeric");
 /// ```
+#[must_use]
 pub fn validate_network_policy_port(port: &NetworkPolicyPort, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if let Some(proto) = &port.protocol {
@@ -164,6 +166,7 @@ pub fn validate_network_policy_port(port: &NetworkPolicyPort, path: &str) -> Vec
 /// let errs = netpol::validate::validate_network_policy_peer(&NetworkPolicyPeer::default(), "spec.egress[0].to[0]");
 /// assert_eq!(errs[0].to_string(), "spec.egress[0].to[0]: Required value: must specify a peer");
 /// ```
+#[must_use]
 pub fn validate_network_policy_peer(peer: &NetworkPolicyPeer, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut peers = 0;
@@ -205,6 +208,7 @@ pub fn validate_network_policy_peer(peer: &NetworkPolicyPeer, path: &str) -> Vec
 /// assert_eq!(netpol::validate::validate_ip_block(&bad, "ipBlock")[0].to_string(),
 ///     r#"ipBlock.except[0]: Invalid value: "172.17.0.0/16": must be a strict subset of `cidr`"#);
 /// ```
+#[must_use]
 pub fn validate_ip_block(block: &IpBlock, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if block.cidr.is_empty() {
@@ -250,6 +254,7 @@ pub fn validate_ip_block(block: &IpBlock, path: &str) -> Vec<FieldError> {
 /// assert_eq!(errs[0].to_string(),
 ///     "spec.podSelector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'");
 /// ```
+#[must_use]
 pub fn validate_label_selector(sel: &LabelSelector, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if let Some(labels) = &sel.match_labels {

@@ -239,7 +239,7 @@ impl Question {
             Question::Flow(f) => Ok(Answer::Flow(Box::new(evaluator.explain(f)))),
             Question::Service(request) => services
                 .answer(evaluator, proxy, request)
-                .map(Answer::Service)
+                .map(|v| Answer::Service(Box::new(v)))
                 .map_err(|e| e.to_string()),
         }
     }
@@ -252,7 +252,7 @@ pub enum Answer {
     /// A flow's explanation.
     Flow(Box<Explanation>),
     /// A flow to a Service: every endpoint's.
-    Service(ServiceVerdict),
+    Service(Box<ServiceVerdict>),
 }
 
 impl std::fmt::Display for Answer {

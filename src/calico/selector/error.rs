@@ -89,6 +89,7 @@ impl ParseError {
     /// let err = netpol::calico::selector::parse("has(a) && %").unwrap_err();
     /// assert_eq!(err.position(), 10);
     /// ```
+    #[must_use]
     pub fn position(&self) -> usize {
         self.position
     }
@@ -100,6 +101,7 @@ impl ParseError {
     /// assert_eq!(err.found(), "");
     /// assert_eq!(err.position(), 11);
     /// ```
+    #[must_use]
     pub fn found(&self) -> &str {
         &self.found
     }
@@ -111,6 +113,7 @@ impl ParseError {
     /// let long = format!("{} == 'v'", "k".repeat(513));
     /// assert_eq!(parse(&long).unwrap_err().kind(), ParseErrorKind::LabelTooLong);
     /// ```
+    #[must_use]
     pub fn kind(&self) -> ParseErrorKind {
         self.kind
     }
@@ -121,6 +124,7 @@ impl ParseError {
     /// let err = netpol::calico::selector::parse("a == b").unwrap_err();
     /// assert_eq!(err.expected(), "a quoted string");
     /// ```
+    #[must_use]
     pub fn expected(&self) -> &'static str {
         match self.kind {
             ParseErrorKind::Unexpected { expected } => expected,

@@ -252,6 +252,7 @@ impl Selector {
     /// assert_eq!(Selector::all(), Selector::default());
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn all() -> Self {
         let mut b = parser::Builder::default();
         b.push(Node::All);
@@ -340,6 +341,7 @@ impl Selector {
     /// assert!(!parse("team == 'pay'")?.matches_non_namespaced());
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn matches_non_namespaced(&self) -> bool {
         self.eval(
             &NoLabels,
@@ -360,6 +362,7 @@ impl Selector {
     /// assert!(!parse("all() || has(a)")?.is_all()); // matches everything, still not all()
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn is_all(&self) -> bool {
         matches!(self.root_node(), Some(Node::All))
     }
@@ -374,6 +377,7 @@ impl Selector {
     /// assert!(!parse("global() && has(a)")?.is_global());
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn is_global(&self) -> bool {
         matches!(self.root_node(), Some(Node::Global))
     }
@@ -390,6 +394,7 @@ impl Selector {
     /// assert!(!parse("a == 'global()'")?.contains_global());
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn contains_global(&self) -> bool {
         self.nodes.iter().any(|n| matches!(n, Node::Global))
     }
@@ -406,6 +411,7 @@ impl Selector {
     /// assert!(!parse("!!has(a)")?.has_double_negation());
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn has_double_negation(&self) -> bool {
         self.nodes.iter().any(|n| match *n {
             Node::Not(operand) => matches!(self.nodes.get(operand), Some(Node::Not(_))),
@@ -423,6 +429,7 @@ impl Selector {
     /// assert_eq!(printed, ["has(a)", r#"b == "c""#]);
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn root(&self) -> Term<'_> {
         Term::new(self, self.root_id())
     }
@@ -438,6 +445,7 @@ impl Selector {
     /// assert_eq!(terms, [r#"a == "x""#, "has(b)", r#"c != "y""#, r#"(d == "z" || e == "w")"#]);
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn conjuncts(&self) -> Conjuncts<'_> {
         Conjuncts::new(self)
     }
@@ -499,7 +507,8 @@ impl std::hash::Hash for Selector {
 }
 
 impl fmt::Display for Selector {
-    /// Calico's canonical form.
+    /// Calico's canonical form. [`FromStr`] reads it back to an equal selector, except
+    /// for Calico's double-negation quirk (see [the canonical form](self#the-canonical-form)).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_node(f, self.root_id())
     }

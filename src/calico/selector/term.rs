@@ -125,6 +125,7 @@ impl<'a> Term<'a> {
     /// ));
     /// # Ok::<(), netpol::calico::selector::ParseError>(())
     /// ```
+    #[must_use]
     pub fn kind(&self) -> TermKind<'a> {
         let Some(node) = self.sel.nodes.get(self.id) else {
             return TermKind::All;
