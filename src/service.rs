@@ -95,7 +95,9 @@
 //! NetworkPolicy ingress rule, per Service that brings outside traffic to its pods, per
 //! entrance (node port, load-balancer IP, external IP) and receiving node, which source
 //! the endpoints see and whether the rule's blocks hold it ([`RuleFromOutside`]); the
-//! paths it describes are requests [`ServiceTable::answer`] judges the same way.
+//! paths it describes are requests [`ServiceTable::answer`] judges the same way. The lint
+//! check NP052 ([`Check::IpBlockMasqueraded`](crate::analysis::lint::Check::IpBlockMasqueraded))
+//! reports both mistakes.
 //!
 //! Not modelled: kube-proxy's IPVS mode, kube-router's and Antrea's own proxies, cloud load
 //! balancers that keep the client address or forward to node ports (`Proxy` mode is an

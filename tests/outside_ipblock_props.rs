@@ -526,7 +526,49 @@ fn check(
     let mut witnessed = 0;
     for (i, r, answer) in &answers {
         for s in &answer.services {
-            for p in s.paths() {
+            // The summaries and the two predicates are those of the paths.
+            let paths = s.paths();
+            let join =
+                |acc: Option<ClientMatch>, c: ClientMatch| Some(acc.map_or(c, |a| a.join(c)));
+            let (mut unmasqueraded, mut masqueraded, mut matches) = (None, None, None);
+            for p in &paths {
+                if matches!(p.source_seen, SourceSeen::Masqueraded { .. }) {
+                    masqueraded = join(masqueraded, p.clients);
+                } else {
+                    unmasqueraded = join(unmasqueraded, p.clients);
+                }
+                matches = join(matches, p.clients);
+            }
+            prop_assert_eq!(
+                (unmasqueraded, masqueraded, matches),
+                (s.unmasqueraded, s.masqueraded, s.matches)
+            );
+            let masq = |p: &&netpol::service::OutsidePath<'_>| {
+                matches!(p.source_seen, SourceSeen::Masqueraded { .. })
+            };
+            prop_assert_eq!(
+                paths
+                    .iter()
+                    .filter(masq)
+                    .any(|p| p.clients == ClientMatch::None
+                        && p.entrance.clients != ClientMatch::None),
+                s.refused_when_masqueraded()
+            );
+            prop_assert_eq!(
+                paths.iter().filter(masq).any(
+                    |p| p.clients == ClientMatch::All && p.entrance.clients != ClientMatch::All
+                ),
+                s.admitted_by_masquerade()
+            );
+            prop_assert_eq!(
+                s.refused_when_masqueraded(),
+                answer.refused_text(s).is_some()
+            );
+            prop_assert_eq!(
+                s.admitted_by_masquerade(),
+                answer.admitted_text(s).is_some()
+            );
+            for p in paths {
                 let client = match (p.clients, p.source_seen) {
                     (ClientMatch::None, _) => None,
                     (_, SourceSeen::Client) => p.entrance.example,

@@ -275,6 +275,14 @@ pub struct OutsidePath<'a> {
     pub clients: ClientMatch,
 }
 
+/// A path without its endpoints.
+struct Shape<'a> {
+    entrance: &'a Entrance,
+    receiver: &'a Receiver,
+    source_seen: &'a SourceSeen,
+    clients: ClientMatch,
+}
+
 static CLIENT: SourceSeen = SourceSeen::Client;
 
 impl ServiceFromOutside {
@@ -356,6 +364,66 @@ impl ServiceFromOutside {
                         receiver,
                         source_seen: &CLIENT,
                         endpoints: remote,
+                        clients: entrance.clients,
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    /// The paths without their endpoint lists: the same entrances, receivers, sources
+    /// and matches as [`paths`](Self::paths), counted per node instead of listed.
+    fn shapes(&self) -> Vec<Shape<'_>> {
+        let mut out = Vec::new();
+        let local_policy = self.external_traffic_policy == TrafficPolicy::Local;
+        let mut on_node: HashMap<NodeId, usize> = HashMap::new();
+        for entrance in &self.entrances {
+            on_node.clear();
+            let mut total = 0usize;
+            for e in &self.endpoints {
+                if e.ports
+                    .iter()
+                    .any(|p| p.port == entrance.port && p.protocol == entrance.protocol)
+                {
+                    total += 1;
+                    if let Some(n) = e.node_id {
+                        *on_node.entry(n).or_default() += 1;
+                    }
+                }
+            }
+            for receiver in self
+                .receivers
+                .iter()
+                .filter(|r| r.family == entrance.family)
+            {
+                let local = on_node.get(&receiver.node).copied().unwrap_or(0);
+                if local > 0 {
+                    out.push(Shape {
+                        entrance,
+                        receiver,
+                        source_seen: &CLIENT,
+                        clients: entrance.clients,
+                    });
+                }
+                if total == local || local_policy {
+                    continue;
+                }
+                out.push(match &receiver.masquerade {
+                    Some(m) => Shape {
+                        entrance,
+                        receiver,
+                        source_seen: &m.source_seen,
+                        clients: if m.matched {
+                            ClientMatch::All
+                        } else {
+                            ClientMatch::None
+                        },
+                    },
+                    None => Shape {
+                        entrance,
+                        receiver,
+                        source_seen: &CLIENT,
                         clients: entrance.clients,
                     },
                 });
@@ -446,7 +514,7 @@ impl ServiceFromOutside {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn refused_when_masqueraded(&self) -> bool {
-        self.paths().iter().any(|p| {
+        self.shapes().iter().any(|p| {
             is_masqueraded(p.source_seen)
                 && p.clients == ClientMatch::None
                 && p.entrance.clients != ClientMatch::None
@@ -479,7 +547,7 @@ impl ServiceFromOutside {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn admitted_by_masquerade(&self) -> bool {
-        self.paths().iter().any(|p| {
+        self.shapes().iter().any(|p| {
             is_masqueraded(p.source_seen)
                 && p.clients == ClientMatch::All
                 && p.entrance.clients != ClientMatch::All
@@ -525,9 +593,9 @@ impl ServiceFromOutside {
 
     /// The masquerade sources seen on paths whose clients `want`: `(node, what was seen,
     /// whether the rule matches it)`, each once, in receiver order.
-    fn masquerades(&self, want: impl Fn(&OutsidePath<'_>) -> bool) -> Vec<(&str, String)> {
+    fn masquerades(&self, want: impl Fn(&Shape<'_>) -> bool) -> Vec<(&str, String)> {
         let mut out: Vec<(&str, String)> = Vec::new();
-        for p in self.paths() {
+        for p in self.shapes() {
             if !is_masqueraded(p.source_seen) || !want(&p) {
                 continue;
             }
@@ -688,7 +756,7 @@ impl RuleFromOutside {
             "none of which the ipBlocks match"
         };
         let meant = s
-            .paths()
+            .shapes()
             .iter()
             .any(|p| *p.source_seen == SourceSeen::Client && p.clients != ClientMatch::None);
         Some(if meant {
@@ -1246,7 +1314,7 @@ impl Outside<'_> {
                 matches: None,
             };
             let (mut unmasqueraded, mut masqueraded, mut matches) = (None, None, None);
-            for p in s.paths() {
+            for p in s.shapes() {
                 if is_masqueraded(p.source_seen) {
                     masqueraded = ClientMatch::join_opt(masqueraded, p.clients);
                 } else {
