@@ -84,6 +84,21 @@
 //!   layer (Cilium), a pod reaches every endpoint of any address directly, unmasqueraded,
 //!   with no source ranges (`internalTrafficPolicy: Local` still applies).
 //!
+//! # What an ipBlock allow-list matches of outside clients
+//!
+//! The masquerade makes `ipBlock`s on an endpoint's ingress rule treacherous: with
+//! `externalTrafficPolicy: Cluster` an allow-list of client networks matches the clients
+//! only at endpoints on the node that received them (elsewhere they arrive as that node),
+//! and a block that holds the masquerade addresses (the node network, or the pod network
+//! where the plugin masquerades to a tunnel address) admits every client, whatever its
+//! address. [`ServiceTable::outside`] and [`Outside::ingress_rule`] tell, for one
+//! NetworkPolicy ingress rule, per Service that brings outside traffic to its pods, per
+//! entrance (node port, load-balancer IP, external IP) and receiving node, which source
+//! the endpoints see and whether the rule's blocks hold it ([`RuleFromOutside`]); the
+//! paths it describes are requests [`ServiceTable::answer`] judges the same way. The lint
+//! check NP052 ([`Check::IpBlockMasqueraded`](crate::analysis::lint::Check::IpBlockMasqueraded))
+//! reports both mistakes.
+//!
 //! Not modelled: kube-proxy's IPVS mode, kube-router's and Antrea's own proxies, cloud load
 //! balancers that keep the client address or forward to node ports (`Proxy` mode is an
 //! outside address here), topology hints and `trafficDistribution`, terminating endpoints,
@@ -129,11 +144,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, Endpoint, Flow, PodId};
 
+mod ipblock;
 mod outside;
 use crate::explain::{Evaluator, Explanation, Verdict};
 use crate::model::go_json::go_struct;
 use crate::model::{IntOrString, Labels, ObjectMeta, Time};
 use crate::policy::Protocol;
+pub use ipblock::{
+    ClientMatch, EndpointPort, Entrance, Masquerade, Outside, OutsideAddress, OutsidePath,
+    Receiver, RuleEndpoint, RuleFromOutside, RuleFromOutsideError, ServiceFromOutside,
+};
 pub use outside::{
     Dropped, ServiceAddress, ServiceProxy, ServiceRequest, ServiceRequestError, SourceSeen,
 };

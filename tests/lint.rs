@@ -810,6 +810,206 @@ fn np051_ipblocks_for_pods_under_cilium() {
     );
 }
 
+/// The shop's web pod (on n2) behind a NodePort Service with the given traffic policy.
+fn web_node_port(cluster: &Cluster, policy: &str) -> ServiceTable {
+    let svc = Service::from_json(&format!(
+        r#"{{"metadata": {{"name": "web", "namespace": "shop"}},
+            "spec": {{"type": "NodePort", "clusterIP": "10.96.0.20", "selector": {{"app": "web"}},
+                     "externalTrafficPolicy": "{policy}",
+                     "ports": [{{"port": 80, "targetPort": "http", "nodePort": 30080}}]}}}}"#
+    ))
+    .unwrap();
+    ServiceTable::build(cluster, &[svc.resolve().unwrap()]).unwrap()
+}
+
+/// A policy on the web pod admitting port 80 from these ipBlocks.
+fn web_from(cidrs: &[&str]) -> String {
+    let from: Vec<String> = cidrs
+        .iter()
+        .map(|c| format!(r#"{{"ipBlock": {{"cidr": "{c}"}}}}"#))
+        .collect();
+    np(
+        "web",
+        &format!(
+            r#"{{"podSelector": {{"matchLabels": {{"app": "web"}}}}, "policyTypes": ["Ingress"],
+                "ingress": [{{"from": [{}], "ports": [{{"port": 80}}]}}]}}"#,
+            from.join(",")
+        ),
+    )
+}
+
+fn lint_outside(cluster: &Cluster, table: &ServiceTable, json: &str, profile: Profile) -> Report {
+    let (set, _) = objects(json);
+    lint(
+        &LintInput::new(cluster, &set)
+            .profile(profile)
+            .services(table),
+    )
+}
+
+#[test]
+fn np052_client_allow_list_behind_a_masquerading_node_port() {
+    let c = cluster();
+    let table = web_node_port(&c, "Cluster");
+    // A client network on web, whose only endpoint is on n2: received by n1, clients
+    // arrive as n1's address and are refused.
+    let r = lint_outside(
+        &c,
+        &table,
+        &web_from(&["10.9.0.0/16", "198.51.100.0/24"]),
+        Profile::conformance(),
+    );
+    assert_eq!(
+        where_(&r, Check::IpBlockMasqueraded),
+        [("web".into(), "spec.ingress[0].from[0].ipBlock".into())]
+    );
+    let f = of(&r, Check::IpBlockMasqueraded)[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(
+        f.message,
+        "through service shop/web (node port 30080/TCP, externalTrafficPolicy Cluster) the ipBlocks \
+         10.9.0.0/16, 198.51.100.0/24 admit outside clients only at endpoints on the node that \
+         receives them: received by another node, they arrive masqueraded as 192.168.0.11 (n1), \
+         which the ipBlocks do not match"
+    );
+    assert!(f.suggestion.contains("externalTrafficPolicy: Local"));
+    // With Local the client's address is kept: nothing to report.
+    let local = web_node_port(&c, "Local");
+    let r = lint_outside(
+        &c,
+        &local,
+        &web_from(&["198.51.100.0/24"]),
+        Profile::conformance(),
+    );
+    assert!(of(&r, Check::IpBlockMasqueraded).is_empty(), "{r:#?}");
+    // Everyone is let in anyway: nothing to report either.
+    let r = lint_outside(
+        &c,
+        &table,
+        &web_from(&["0.0.0.0/0"]),
+        Profile::conformance(),
+    );
+    assert!(of(&r, Check::IpBlockMasqueraded).is_empty(), "{r:#?}");
+    // A rule for another port takes no traffic from the Service.
+    let other_port = web_from(&["198.51.100.0/24"]).replace(r#""port": 80"#, r#""port": 443"#);
+    let r = lint_outside(&c, &table, &other_port, Profile::conformance());
+    assert!(of(&r, Check::IpBlockMasqueraded).is_empty(), "{r:#?}");
+    // Under Cilium the masquerading node is an identity no ipBlock matches: refused too.
+    let r = lint_outside(
+        &c,
+        &table,
+        &web_from(&["198.51.100.0/24"]),
+        Profile::cilium(),
+    );
+    assert_eq!(of(&r, Check::IpBlockMasqueraded).len(), 1, "{r:#?}");
+    // Without the Services the check cannot tell, and says so.
+    let (set, _) = objects(&web_from(&["198.51.100.0/24"]));
+    let r = lint(&LintInput::new(&c, &set));
+    assert!(
+        r.skipped
+            .iter()
+            .any(|s| s.check == Check::IpBlockMasqueraded)
+    );
+}
+
+#[test]
+fn np052_node_network_lets_every_outside_client_in() {
+    let c = cluster();
+    let table = web_node_port(&c, "Cluster");
+    let r = lint_outside(
+        &c,
+        &table,
+        &web_from(&["203.0.113.0/24", "192.168.0.0/24"]),
+        Profile::kube_router(),
+    );
+    assert_eq!(
+        where_(&r, Check::IpBlockMasqueraded),
+        [("web".into(), "spec.ingress[0].from[1].ipBlock".into())]
+    );
+    let f = of(&r, Check::IpBlockMasqueraded)[0];
+    assert!(
+        f.message.contains(
+            "every outside client received by another node than the endpoint's is admitted, \
+             whatever its address: it arrives masqueraded as 192.168.0.11 (n1), which the \
+             ipBlocks 192.168.0.0/24, 203.0.113.0/24 hold (they hold only some outside \
+             clients' own addresses)"
+        ),
+        "{}",
+        f.message
+    );
+    // Cilium's ipBlocks never match the masquerading node: nobody is let in that way,
+    // and the outside clients of the node network the block holds are refused instead.
+    let r = lint_outside(
+        &c,
+        &table,
+        &web_from(&["192.168.0.0/24"]),
+        Profile::cilium(),
+    );
+    let found = of(&r, Check::IpBlockMasqueraded);
+    assert_eq!(found.len(), 1, "{r:#?}");
+    assert!(
+        found[0]
+            .message
+            .contains("admit outside clients only at endpoints on the node that receives them"),
+        "{}",
+        found[0].message
+    );
+    // Under flannel no policy is enforced: NP050 says so, NP052 is silent.
+    let r = lint_outside(
+        &c,
+        &table,
+        &web_from(&["192.168.0.0/24"]),
+        Profile::flannel(),
+    );
+    assert!(of(&r, Check::IpBlockMasqueraded).is_empty(), "{r:#?}");
+}
+
+#[test]
+fn np052_pod_network_admits_everyone_through_the_flannel_address() {
+    // canal: flannel's VXLAN masquerades to the flannel.1 address, the network address of
+    // the node's pod subnet; "allow from the cluster" then lets every outside client in.
+    let c = Cluster::builder()
+        .namespace("shop", [("team", "shop")])
+        .add_node(
+            netpol::cluster::NodeSpec::new("n1")
+                .ip(ip("192.168.0.11"))
+                .pod_cidr("10.244.0.0/24".parse().unwrap()),
+        )
+        .add_node(
+            netpol::cluster::NodeSpec::new("n2")
+                .ip(ip("192.168.0.12"))
+                .pod_cidr("10.244.1.0/24".parse().unwrap()),
+        )
+        .pod(
+            PodSpec::new("shop", "web")
+                .label("app", "web")
+                .ip(ip("10.244.1.3"))
+                .node("n2")
+                .port(ContainerPort::named("http", 80, Protocol::Tcp)),
+        )
+        .build()
+        .unwrap();
+    let table = web_node_port(&c, "Cluster");
+    let r = lint_outside(&c, &table, &web_from(&["10.244.0.0/23"]), Profile::canal());
+    let found = of(&r, Check::IpBlockMasqueraded);
+    assert_eq!(found.len(), 1, "{r:#?}");
+    assert!(
+        found[0].message.contains(
+            "masqueraded as 10.244.0.0 (n1), which the ipBlocks 10.244.0.0/23 hold (they hold no outside client's own address)"
+        ),
+        "{}",
+        found[0].message
+    );
+    // Under conformance the masquerade address is the node IP, outside the block.
+    let r = lint_outside(
+        &c,
+        &table,
+        &web_from(&["10.244.0.0/23"]),
+        Profile::conformance(),
+    );
+    assert!(of(&r, Check::IpBlockMasqueraded).is_empty(), "{r:#?}");
+}
+
 // ---------------------------------------------------------------------------------------
 // NP060–NP061
 // ---------------------------------------------------------------------------------------

@@ -179,3 +179,54 @@ fn readme_example_is_the_output() {
     let out = netpol(&["lint", PROBLEMS]);
     assert_eq!(text(&out.stdout), &readme[start..start + len]);
 }
+
+#[test]
+fn ipblocks_that_the_masquerade_defeats() {
+    let out = netpol(&["lint", "--json", "tests/data/lint/outside.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let lines = json_lines(&out);
+    let found: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|v| v["code"] == "NP052")
+        .map(|v| {
+            (
+                v["object"]["name"].as_str().unwrap(),
+                v["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("api-from-nodes", "spec.ingress[0].from[0].ipBlock"),
+            ("web-from-clients", "spec.ingress[0].from[0].ipBlock")
+        ],
+        "{lines:#?}"
+    );
+    let message = |name: &str| {
+        lines
+            .iter()
+            .find(|v| v["code"] == "NP052" && v["object"]["name"] == name)
+            .and_then(|v| v["message"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        message("web-from-clients").contains("arrive masqueraded as 192.168.0.11 (node-1)"),
+        "{}",
+        message("web-from-clients")
+    );
+    assert!(
+        message("api-from-nodes").contains("load-balancer IP 203.0.113.10 port 9000/TCP")
+            && message("api-from-nodes").contains("is admitted, whatever its address"),
+        "{}",
+        message("api-from-nodes")
+    );
+    // With externalTrafficPolicy: Local the same policies mean what they say.
+    let out = netpol(&["lint", "tests/data/lint/outside-local.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stdout),
+        "0 findings: 0 errors, 0 warnings, 0 info\n"
+    );
+}

@@ -97,6 +97,17 @@ impl ServiceProxy {
         self.masquerade
     }
 
+    /// Whether the profile's `ipBlock`s match node addresses, a masquerading node's among
+    /// them ([`Profile::ipblock_matches_nodes`]).
+    ///
+    /// ```
+    /// use netpol::profile::Profile;
+    /// assert!(!netpol::service::ServiceProxy::new(&Profile::cilium()).ipblock_matches_nodes());
+    /// ```
+    pub fn ipblock_matches_nodes(&self) -> bool {
+        self.ipblock_matches_nodes
+    }
+
     /// Whether in-cluster clients go through a socket load balancer.
     ///
     /// ```
@@ -1090,7 +1101,7 @@ impl Plan<'_> {
 }
 
 /// The source a remote endpoint sees when `node` masquerades towards it, and its address.
-fn masquerade_source(
+pub(super) fn masquerade_source(
     cluster: &Cluster,
     proxy: &ServiceProxy,
     node: NodeId,

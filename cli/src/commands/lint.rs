@@ -1,7 +1,8 @@
 //! `netpol lint PATH...`: the library's lint catalogue (`netpol::analysis::lint`) on
 //! manifests: selectors that match nothing, rules for a direction left out, redundant and
 //! shadowed rules, ports nobody declares, pods without DNS, what the plugin ignores,
-//! equal priorities that disagree, pods left open, duplicate names.
+//! ipBlocks that a Service's masquerade defeats, equal priorities that disagree, pods
+//! left open, duplicate names.
 //!
 //! One finding per line, code and severity first:
 //!
@@ -44,6 +45,7 @@ Checks (codes are stable; --only and --disable take them):
   NP040 pods cannot reach cluster DNS on 53/UDP or 53/TCP
   NP050 policy the plugin ignores
   NP051 ipBlock holding pod or node IPs the plugin does not match
+  NP052 ingress ipBlock whose outside clients a Service's masquerade hides or lets in
   NP060 equal-priority ClusterNetworkPolicies that disagree
   NP061 equal-order Calico policies with different actions
   NP070 pod no policy isolates, next to isolated pods

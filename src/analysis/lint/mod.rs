@@ -60,6 +60,7 @@
 //! | NP040 | [`NoDns`](Check::NoDns): pods cannot reach cluster DNS on 53/UDP or 53/TCP | warning | exact |
 //! | NP050 | [`IgnoredByProfile`](Check::IgnoredByProfile): the plugin ignores a policy | warning | exact |
 //! | NP051 | [`IpBlockNotMatchedByProfile`](Check::IpBlockNotMatchedByProfile): an ipBlock holds pod or node IPs the plugin does not match | warning | exact |
+//! | NP052 | [`IpBlockMasqueraded`](Check::IpBlockMasqueraded): an ingress ipBlock misses or admits every outside client of a Service because of the masquerade | warning | exact |
 //! | NP060 | [`PriorityConflict`](Check::PriorityConflict): equal-priority ClusterNetworkPolicies decide a flow differently | warning | exact |
 //! | NP061 | [`CalicoOrderConflict`](Check::CalicoOrderConflict): equal-order Calico policies with different actions on shared endpoints | warning | heuristic |
 //! | NP070 | [`NotIsolated`](Check::NotIsolated): a pod no policy isolates where others are isolated | warning | exact |
@@ -67,8 +68,8 @@
 //!
 //! Each [`Check`] variant documents what it reports and what it guarantees;
 //! [`Check::guarantee`] gives the same as data. Checks that cannot run on an input (no
-//! written policies for NP010–NP012, no DNS Service or CoreDNS pod for NP040, tier
-//! semantics Calico converts for NP022/NP023/NP060) are listed in
+//! written policies for NP010–NP012, no DNS Service or CoreDNS pod for NP040, no
+//! Services for NP052, tier semantics Calico converts for NP022/NP023/NP060) are listed in
 //! [`Report::skipped`] with the reason, never silently dropped.
 //!
 //! # How the flow checks compute
@@ -90,6 +91,7 @@ mod coverage;
 mod directions;
 mod dns;
 mod names;
+mod outside;
 mod ports;
 mod priority;
 mod profile;
@@ -358,6 +360,24 @@ catalogue! {
     /// match ipBlocks against pods (nodes), as Cilium does not: the block does not match
     /// those pods. Exact.
     IpBlockNotMatchedByProfile = "NP051", Warning, Exact, "ipBlock meant for pods or nodes the plugin does not match";
+    /// NP052. A NetworkPolicy ingress rule's `ipBlock`s on pods that a Service exposes
+    /// outside the cluster (a node port, a load-balancer IP in `VIP` mode, an external
+    /// IP) with `externalTrafficPolicy: Cluster`, where kube-proxy's masquerade decides
+    /// what they match: an endpoint on another node than the one receiving the traffic
+    /// sees that node's masquerade address ([`Profile::service_masquerade`]), not the
+    /// client. Reported per rule and Service when outside clients the blocks hold are
+    /// refused at such endpoints (an allow-list of client networks admits them only
+    /// where the receiving node runs the endpoint, or never), or when every outside
+    /// client is admitted because the blocks hold a masquerade address (the node
+    /// network, or the pod network where the plugin masquerades to a tunnel address)
+    /// while they do not hold every client's own address. Names the Service, its
+    /// entrances, the masquerade addresses and their nodes. Exact, as
+    /// [`ServiceTable::outside`](crate::service::ServiceTable::outside) answers (held to
+    /// the engine by property tests); needs the Services ([`LintInput::services`]); runs
+    /// where the profile enforces NetworkPolicy.
+    ///
+    /// [`Profile::service_masquerade`]: crate::profile::Profile::service_masquerade
+    IpBlockMasqueraded = "NP052", Warning, Exact, "ipBlock and outside clients the service proxy masquerades";
     /// NP060. Two ClusterNetworkPolicies of one tier with the same priority both decide
     /// some flow of a pod they both select, with different actions: the verdict depends
     /// on an order upstream leaves open. Names a flow. Exact; skipped where NP022 is.
@@ -614,7 +634,7 @@ impl Report {
 
 /// What a lint pass reads: the cluster and its policies (required), the network plugin's
 /// profile (conformance by default), the Services (for the DNS check through
-/// `kube-system/kube-dns`), and the policy objects as written (for the checks about what
+/// `kube-system/kube-dns`, and for NP052 on what reaches pods from outside), and the policy objects as written (for the checks about what
 /// was written: `policyTypes`, rules of a direction left out, duplicate names).
 ///
 /// The linter builds its own engine from these, so the flows it reasons about always
@@ -689,7 +709,7 @@ impl<'a> LintInput<'a> {
     }
 
     /// The cluster's Services (a table built for this cluster): the DNS check then goes
-    /// through `kube-system/kube-dns` when it exists.
+    /// through `kube-system/kube-dns` when it exists, and NP052 runs.
     ///
     /// ```
     /// # use netpol::analysis::lint::LintInput;
@@ -827,6 +847,7 @@ impl Linter {
         };
         names::run(&ctx, &mut out);
         profile::run(&ctx, &mut out);
+        outside::run(&ctx, &mut out);
         selectors::run(&ctx, &mut out);
         directions::run(&ctx, &mut out);
         ports::run(&ctx, &mut out);
