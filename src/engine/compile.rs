@@ -448,6 +448,12 @@ impl<'a> Compiler<'a> {
                 if !p.affects(direction) {
                     return None;
                 }
+                // Calico's converted policy has a type only for the directions that keep a
+                // rule (`clusterNetPolicyTypes`): it does not apply to a direction whose
+                // rules Calico all drops.
+                if self.felix && p.rules(direction).iter().all(calico_drops) {
+                    return None;
+                }
                 match p.subject() {
                     Subject::Namespaces(sel) => {
                         let ns = self.namespaces_matching(sel);
@@ -517,12 +523,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn cluster_rule(&mut self, rule: &'a crate::policy::ClusterRule) -> CompiledRule {
-        if self.felix
-            && rule
-                .peers()
-                .iter()
-                .any(|p| matches!(p, ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_)))
-        {
+        if self.felix && calico_fails(rule) {
             return calico_failed_rule(rule.action());
         }
         let mut peers = PeerSet {
@@ -1004,6 +1005,21 @@ impl<'a> Compiler<'a> {
 }
 
 static EVERYTHING: std::sync::OnceLock<Selector> = std::sync::OnceLock::new();
+
+/// Whether Calico fails to convert a ClusterNetworkPolicy rule: it has a `nodes` or
+/// `domainNames` peer (`combinePortsWithCNPEgressPeers` finds none of the fields it
+/// converts).
+fn calico_fails(rule: &crate::policy::ClusterRule) -> bool {
+    rule.peers()
+        .iter()
+        .any(|p| matches!(p, ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_)))
+}
+
+/// Whether Calico drops a ClusterNetworkPolicy rule when it converts it: a failed
+/// `Accept` (`k8sClusterNetPolHandleFailedRules` replaces only a failed Deny or Pass).
+fn calico_drops(rule: &crate::policy::ClusterRule) -> bool {
+    rule.action() == Action::Allow && calico_fails(rule)
+}
 
 /// A ClusterNetworkPolicy rule Calico cannot convert (a `nodes` or `domainNames` peer):
 /// Calico replaces a failed Deny or Pass rule by a Deny with no criteria, which denies

@@ -138,32 +138,17 @@ fn felix_rule(peers: BoxedStrategy<ClusterPeer>) -> impl Strategy<Value = Cluste
     })
 }
 
-/// Whether Calico drops an egress rule when it converts it: an `Accept` with a `nodes` or
-/// `domainNames` peer.
-fn dropped_by_calico(rule: &ClusterRule) -> bool {
-    rule.action() == Action::Allow
-        && rule
-            .peers()
-            .iter()
-            .any(|p| matches!(p, ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_)))
-}
-
 /// One ClusterNetworkPolicy named `c{index}` that the CRD accepts, for the Felix
-/// properties (left out: egress rules that Calico all drops, which leave the converted
-/// policy without egress: Felix does not apply it to egress, and the engine lists it
-/// among the policies of the pod's egress (engine disagreement: "ClusterNetworkPolicy
-/// whose rules of a direction are all dropped")): ingress rules only name namespaces and pods (egress rules may name every
-/// peer kind), `namespaces` peers as [`felix_namespaces`] has them.
+/// properties: ingress rules only name namespaces and pods (egress rules may name every
+/// peer kind, so that Calico drops or replaces some, or all, of them), `namespaces` peers
+/// as [`felix_namespaces`] has them.
 pub fn valid_cluster_policy(index: usize) -> impl Strategy<Value = ClusterPolicy> {
     (
         prop_oneof![Just(ClusterTier::Admin), Just(ClusterTier::Baseline)],
         0..3u32,
         subject(),
         vec(felix_rule(ingress_peer().boxed()), 0..3),
-        vec(felix_rule(egress_peer().boxed()), 0..3)
-            .prop_filter("only dropped rules (engine disagreement)", |rules| {
-                rules.is_empty() || !rules.iter().all(dropped_by_calico)
-            }),
+        vec(felix_rule(egress_peer().boxed()), 0..3),
     )
         .prop_map(move |(tier, priority, subject, ingress, egress)| {
             let mut b = ClusterPolicy::builder(format!("c{index}"), tier, priority, subject);
