@@ -556,8 +556,10 @@ impl RuleIndex {
         if !by_port {
             return false;
         }
+        // A family set without words means every rule applies to both families; one with
+        // words lists the rules of that family, and may list none.
         if let Some(fam) = self.families.get(usize::from(query.v6())) {
-            if !fam.is_empty() && !fam.contains(r) {
+            if !fam.words().is_empty() && !fam.contains(r) {
                 return false;
             }
         }

@@ -707,32 +707,12 @@ fn place(tier: &mut Option<String>, order: &mut Option<f64>, at: Placement) {
 
 /// Left out of the Felix properties, as the engine disagrees with Felix there:
 ///
-/// - `ipVersion` (engine disagreement: "ipVersion ignored"): Felix renders a rule only
-///   for its IP version; the engine lets an `ipVersion: 6` rule match IPv4 flows (unless
-///   some rule of the policy has `ipVersion: 4`).
-/// - `notNets` on a rule without positive `nets` (engine disagreement: "notNets of the
-///   other family only"): Felix drops a rule for flows of a family its `notNets` hold
-///   none of; the engine does not. With positive `nets` of the same family the rule is
-///   dropped for the other family by those, which the engine does.
-/// - On an undecidable rule (source ports, `services`, `notICMP`), `nets` and `notNets`
-///   too (engine disagreement: "unsupported rules of the other family"): the engine lists
-///   such a rule as unsupported for flows of a family it can never match.
-fn avoid_family_disagreements(rules: Option<&mut Vec<Rule>>) {
+/// - Named destination ports on a side with a positive selector: Felix matches the pods
+///   that selector matches and that declare the port; the engine also matches a pod that
+///   does not match the selector but whose address lies in a network set that does
+///   (engine disagreement: "named ports and network sets").
+fn avoid_disagreements(rules: Option<&mut Vec<Rule>>) {
     for r in rules.into_iter().flatten() {
-        r.ip_version = None;
-        let source_ports = r
-            .source
-            .as_ref()
-            .is_some_and(|s| s.ports.is_some() || s.not_ports.is_some());
-        let services = [r.source.as_ref(), r.destination.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|s| s.services.is_some());
-        let undecidable = source_ports || services || r.not_icmp.is_some();
-        // Named destination ports on a side with a positive selector: Felix matches the
-        // pods that selector matches and that declare the port; the engine also matches
-        // a pod that does not match the selector but whose address lies in a network set
-        // that does (engine disagreement: "named ports and network sets").
         if let Some(dst) = r.destination.as_mut() {
             let selective = dst.selector.is_some()
                 || dst.not_selector.is_some()
@@ -747,21 +727,6 @@ fn avoid_family_disagreements(rules: Option<&mut Vec<Rule>>) {
                         }
                     }
                 }
-            }
-        }
-        let has_nets = [r.source.as_ref(), r.destination.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|s| s.nets.as_ref().is_some_and(|n| !n.is_empty()));
-        for side in [r.source.as_mut(), r.destination.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            if undecidable || !has_nets {
-                side.not_nets = None;
-            }
-            if undecidable {
-                side.nets = None;
             }
         }
     }
@@ -822,11 +787,11 @@ fn adjust(ingress: Option<&mut Vec<Rule>>, egress: Option<&mut Vec<Rule>>, masks
     let (first, second) = masks.split_at(3);
     if let Some(rules) = ingress {
         thin(Some(rules), first);
-        avoid_family_disagreements(Some(rules));
+        avoid_disagreements(Some(rules));
     }
     if let Some(rules) = egress {
         thin(Some(rules), second);
-        avoid_family_disagreements(Some(rules));
+        avoid_disagreements(Some(rules));
     }
 }
 
