@@ -34,7 +34,9 @@ const CALICO_TERMS: &[&str] = &[
     "pcns.kubernetes.io/metadata.name == 'b'",
     "has(projectcalico.org/orchestrator)",
 ];
-const SERVICE_ACCOUNTS: &[&str] = &["default", "api", "web"];
+/// Service account names rules name: those pods run as, and one holding a quote, which
+/// makes Calico drop the rule's whole `serviceAccounts` match.
+const SERVICE_ACCOUNTS: &[&str] = &["default", "api", "web", "it's"];
 const PORT_NAMES: &[&str] = &["http", "dns", "web"];
 const NETS_V4: &[&str] = &[
     "10.0.0.0/8",
