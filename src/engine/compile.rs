@@ -276,6 +276,9 @@ struct Compiler<'a> {
     node_sets: BitsetArena,
     /// Identity sets by (namespace indexes, pod selector).
     peer_cache: HashMap<(Vec<u32>, &'a Selector), Option<u32>>,
+    /// Under Felix: identity sets (interned) and network-set blocks by converted
+    /// Kubernetes selector pair.
+    converted_cache: HashMap<calico::Converted<'a>, (Option<u32>, Vec<u32>)>,
     ns_selector_cache: HashMap<&'a Selector, Vec<u32>>,
     block_ids: HashMap<CidrBlock, u32>,
     block_list: Vec<CidrBlock>,
@@ -340,6 +343,27 @@ impl<'a> Compiler<'a> {
         let id = (!set.is_empty()).then(|| self.pod_sets.intern(set));
         self.peer_cache.insert(key, id);
         id
+    }
+
+    /// Under Felix: what a Kubernetes selector pair matches once Calico has converted it,
+    /// over Felix's view of pods and network sets (memoised): the interned identity set
+    /// (`None` when empty) and the blocks of the network sets' nets.
+    fn converted(&mut self, key: calico::Converted<'a>) -> (Option<u32>, Vec<u32>) {
+        if let Some(found) = self.converted_cache.get(&key) {
+            return found.clone();
+        }
+        let set = key.identities(&self.identities);
+        let id = (!set.is_empty()).then(|| self.pod_sets.intern(set));
+        let blocks = key.set_blocks(self.cluster, &self.net_sets);
+        self.converted_cache.insert(key, (id, blocks.clone()));
+        (id, blocks)
+    }
+
+    /// Under Felix, the identities a converted selector pair matches, as a bitset.
+    fn converted_identities(&mut self, key: calico::Converted<'a>) -> Bitset {
+        let (id, _) = self.converted(key);
+        id.and_then(|id| self.pod_sets.get(id).cloned())
+            .unwrap_or_else(|| Bitset::new(self.identities.len()))
     }
 
     fn node_set(&mut self, sel: &Selector) -> Option<u32> {
@@ -441,8 +465,18 @@ impl<'a> Compiler<'a> {
                 if !p.affects(direction) {
                     return None;
                 }
-                let ns = self.cluster.namespace_id(p.namespace())?;
-                self.identity_set(&[to_u32(ns.index())], p.pod_selector())
+                if self.felix {
+                    // `projectcalico.org/orchestrator == 'k8s' && <pod selector>` in the
+                    // policy's namespace, over Felix's view of the pods.
+                    self.converted_identities(calico::Converted {
+                        namespace: Some(p.namespace()),
+                        namespaces: None,
+                        pods: Some(p.pod_selector()),
+                    })
+                } else {
+                    let ns = self.cluster.namespace_id(p.namespace())?;
+                    self.identity_set(&[to_u32(ns.index())], p.pod_selector())
+                }
             }
             Source::Cluster(p) => {
                 if !p.affects(direction) {
@@ -453,6 +487,20 @@ impl<'a> Compiler<'a> {
                 // rules Calico all drops.
                 if self.felix && p.rules(direction).iter().all(calico_drops) {
                     return None;
+                }
+                if self.felix {
+                    // The namespace selector under `pcns.`, the pod selector (or the
+                    // orchestrator term alone), over Felix's view of the pods.
+                    let (namespaces, pods) = match p.subject() {
+                        Subject::Namespaces(sel) => (sel, None),
+                        Subject::Pods { namespaces, pods } => (namespaces, Some(pods)),
+                    };
+                    let set = self.converted_identities(calico::Converted {
+                        namespace: None,
+                        namespaces: Some(namespaces),
+                        pods,
+                    });
+                    return (!set.is_empty()).then_some(set);
                 }
                 match p.subject() {
                     Subject::Namespaces(sel) => {
@@ -470,8 +518,17 @@ impl<'a> Compiler<'a> {
         (!set.is_empty()).then_some(set)
     }
 
-    fn network_rule(&mut self, rule: &'a crate::policy::Rule, own_ns: Option<u32>) -> CompiledRule {
-        let mut peers = PeerSet::default();
+    fn network_rule(
+        &mut self,
+        rule: &'a crate::policy::Rule,
+        own_ns: Option<u32>,
+        policy_ns: &'a str,
+    ) -> CompiledRule {
+        // Under Felix an ipBlock is Calico's `nets`, which any address meets.
+        let mut peers = PeerSet {
+            any_address: self.felix,
+            ..PeerSet::default()
+        };
         match &rule.peers {
             None => peers.all = true,
             Some(list) => {
@@ -480,6 +537,22 @@ impl<'a> Compiler<'a> {
                         Peer::IpBlock(block) => {
                             let id = self.block_id(block.clone());
                             push_unique(&mut peers.blocks, id);
+                        }
+                        Peer::Pods { namespaces, pods } if self.felix => {
+                            // Calico's selectors: the policy's namespace or the namespace
+                            // selector under `pcns.`, and the pod selector, over Felix's
+                            // view (network sets labelled as pods would be included).
+                            let (id, blocks) = self.converted(calico::Converted {
+                                namespace: namespaces.is_none().then_some(policy_ns),
+                                namespaces: namespaces.as_ref(),
+                                pods: Some(pods),
+                            });
+                            if let Some(id) = id {
+                                push_unique(&mut peers.pod_sets, id);
+                            }
+                            for b in blocks {
+                                push_unique(&mut peers.blocks, b);
+                            }
                         }
                         Peer::Pods { namespaces, pods } => {
                             let ns = match namespaces {
@@ -533,18 +606,41 @@ impl<'a> Compiler<'a> {
         let mut extra = PeerExtra::default();
         for peer in rule.peers() {
             match peer {
+                ClusterPeer::Namespaces(sel) if self.felix => {
+                    // Calico's conversion leaves a bare namespace selector, which network
+                    // sets meet too: namespaced ones through their namespace's labels,
+                    // global ones (no `pcns.` labels) when its requirements hold without
+                    // labels.
+                    let (id, blocks) = self.converted(calico::Converted {
+                        namespace: None,
+                        namespaces: Some(sel),
+                        pods: None,
+                    });
+                    if let Some(id) = id {
+                        push_unique(&mut peers.pod_sets, id);
+                    }
+                    for b in blocks {
+                        push_unique(&mut peers.blocks, b);
+                    }
+                }
                 ClusterPeer::Namespaces(sel) => {
                     let ns = self.namespaces_matching(sel);
-                    if self.felix {
-                        // Calico's conversion leaves a bare namespace selector, which the
-                        // namespaces' network sets match too.
-                        for b in calico::sets_in_namespaces(self.cluster, &self.net_sets, &ns) {
-                            push_unique(&mut peers.blocks, b);
-                        }
-                    }
                     if let Some(id) = self.pod_set(ns, EVERYTHING.get_or_init(Selector::everything))
                     {
                         push_unique(&mut peers.pod_sets, id);
+                    }
+                }
+                ClusterPeer::Pods { namespaces, pods } if self.felix => {
+                    let (id, blocks) = self.converted(calico::Converted {
+                        namespace: None,
+                        namespaces: Some(namespaces),
+                        pods: Some(pods),
+                    });
+                    if let Some(id) = id {
+                        push_unique(&mut peers.pod_sets, id);
+                    }
+                    for b in blocks {
+                        push_unique(&mut peers.blocks, b);
                     }
                 }
                 ClusterPeer::Pods { namespaces, pods } => {
@@ -1224,6 +1320,7 @@ fn compile_core(
         pod_sets: BitsetArena::default(),
         node_sets: BitsetArena::default(),
         peer_cache: HashMap::new(),
+        converted_cache: HashMap::new(),
         ns_selector_cache: HashMap::new(),
         block_ids: HashMap::new(),
         block_list: Vec::new(),
@@ -1293,7 +1390,7 @@ fn compile_core(
                         .namespace_id(p.namespace())
                         .map(|n| to_u32(n.index()));
                     for rule in p.rules(d) {
-                        slot.push(c.network_rule(rule, own_ns));
+                        slot.push(c.network_rule(rule, own_ns, p.namespace()));
                     }
                 }
                 Source::Cluster(p) => {

@@ -406,10 +406,16 @@ pub fn network_set() -> impl Strategy<Value = CalicoNetworkSet> {
         option::of(pick(NAMESPACES)),
         0usize..3,
         labels(),
+        option::weighted(0.3, proptest::sample::select(SET_SPOOFED)),
         proptest::sample::subsequence(SET_NETS, 0..4),
         group(),
     )
-        .prop_map(|(ns, i, labels, nets, api_group)| {
+        .prop_map(|(ns, i, mut labels, spoof, nets, api_group)| {
+            if let Some((k, v)) = spoof {
+                labels
+                    .get_or_insert_with(Labels::new)
+                    .insert(k.to_owned(), v.to_owned());
+            }
             let spec = Some(NetworkSetSpec {
                 nets: Some(nets.into_iter().map(str::to_owned).collect()),
             });
@@ -605,15 +611,26 @@ pub const POD_SERVICE_ACCOUNTS: &[&str] = &[
     "a-service-account-name-of-exactly-sixty-three-characters-xxxxxx",
 ];
 
-/// Labels a pod may carry over Calico's own keys. Left out: a pod's own `pcns.` label,
-/// which hides its namespace's label of that key from every selector under Felix; the
-/// engine honours that for Calico's own selectors but matches the namespace selectors of
-/// Kubernetes NetworkPolicy and ClusterNetworkPolicy against the namespace's labels
-/// (engine disagreement: "a pod's own pcns. labels and converted namespace selectors").
+/// Labels a pod may carry over Calico's own keys: Calico writes its own over some, and a
+/// pod's own `pcns.` label hides its namespace's label of that key from every selector
+/// under Felix, Kubernetes namespace selectors as Calico converts them included.
 const SPOOFED: &[(&str, &str)] = &[
     ("projectcalico.org/namespace", "a"),
     ("projectcalico.org/serviceaccount", "api"),
     ("pcsa.projectcalico.org/name", "web"),
+    ("projectcalico.org/orchestrator", "none"),
+    ("pcns.app", "x"),
+    ("pcns.tier", "y"),
+    ("pcns.kubernetes.io/metadata.name", "c"),
+];
+
+/// Labels a network set may carry over keys Calico's selectors read: the orchestrator
+/// label (which Calico's conversion of a Kubernetes pod selector asks for) and `pcns.`
+/// labels (which a converted namespace selector reads: a global set has no others).
+const SET_SPOOFED: &[(&str, &str)] = &[
+    ("projectcalico.org/orchestrator", "k8s"),
+    ("pcns.app", "x"),
+    ("pcns.kubernetes.io/metadata.name", "a"),
 ];
 
 /// A cluster like [`super::cluster`], whose pods also run as service accounts and
