@@ -424,13 +424,32 @@ pub(super) fn subject(
     (!set.is_empty()).then_some(set)
 }
 
+/// The identities whose pods a Calico selector matches.
+pub(super) fn selected_identities(identities: &Identities<'_>, sel: &CalicoSelector) -> Bitset {
+    let mut set = Bitset::new(identities.len());
+    for id in 0..identities.len() {
+        if pod_labels(identities, id).is_some_and(|l| sel.matches(&l)) {
+            set.insert(id);
+        }
+    }
+    set
+}
+
+/// Whether a Calico selector matches some network set.
+pub(super) fn meets_sets(cluster: &Cluster, sets: &[NetSet<'_>], sel: &CalicoSelector) -> bool {
+    sets.iter()
+        .any(|s| sel.matches(&set_labels(cluster, s.set)))
+}
+
 /// Reads a Calico rule of a direction; `block` registers a CIDR with the prefix map and
-/// gives its block id.
+/// gives its block id, `name_id` a destination port name with the destination's member
+/// selector (Felix's named-port IP set holds only the endpoints it matches:
+/// `namedPortsToIPSets` in `rule_scanner.go`) and gives its name id.
 pub(super) fn draft<'a>(
     rule: &'a crate::calico::CalicoRule,
     direction: Direction,
     mut block: impl FnMut(ipnet::IpNet) -> u32,
-    mut name_id: impl FnMut(&str) -> u32,
+    mut name_id: impl FnMut(&str, Option<&'a CalicoSelector>) -> u32,
 ) -> CalicoDraft<'a> {
     let (remote, local) = match direction {
         Direction::Ingress => (rule.source(), rule.destination()),
@@ -477,6 +496,7 @@ pub(super) fn draft<'a>(
         .protocol()
         .and_then(|m| Protocol::ALL.into_iter().find(|p| m.matches(*p)));
     let dest = rule.destination();
+    let dest_members = dest.ip_set_selector();
     let mut ranges: Vec<(Protocol, u16, u16)> = Vec::new();
     let mut named: Vec<(Option<Protocol>, u32)> = Vec::new();
     let mut read = |list: &[PortValue],
@@ -489,7 +509,7 @@ pub(super) fn draft<'a>(
                         ranges.push((p, *lo, *hi));
                     }
                 }
-                PortValue::Name(n) => named.push((named_protocol, name_id(n))),
+                PortValue::Name(n) => named.push((named_protocol, name_id(n, dest_members))),
             }
         }
     };
@@ -503,6 +523,7 @@ pub(super) fn draft<'a>(
         named,
         not_ranges,
         not_named,
+        named_by_family: [Vec::new(), Vec::new()],
     };
     // A negated ICMP match on a rule that is not ICMP's renders as an ICMP match the
     // kernel only defines for ICMP packets.

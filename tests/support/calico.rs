@@ -724,33 +724,6 @@ fn place(tier: &mut Option<String>, order: &mut Option<f64>, at: Placement) {
     }
 }
 
-/// Left out of the Felix properties, as the engine disagrees with Felix there:
-///
-/// - Named destination ports on a side with a positive selector: Felix matches the pods
-///   that selector matches and that declare the port; the engine also matches a pod that
-///   does not match the selector but whose address lies in a network set that does
-///   (engine disagreement: "named ports and network sets").
-fn avoid_disagreements(rules: Option<&mut Vec<Rule>>) {
-    for r in rules.into_iter().flatten() {
-        if let Some(dst) = r.destination.as_mut() {
-            let selective = dst.selector.is_some()
-                || dst.not_selector.is_some()
-                || dst.namespace_selector.is_some()
-                || dst.service_accounts.is_some();
-            if selective {
-                for list in [&mut dst.ports, &mut dst.not_ports] {
-                    if let Some(l) = list.as_mut() {
-                        l.retain(|p| !matches!(p.parse(), Ok(netpol::calico::PortValue::Name(_))));
-                        if l.is_empty() {
-                            *list = None;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Clears the criteria of a rule whose bit in `mask` is 0, so that generated rules
 /// (each criterion present half the time as written) match flows often enough.
 fn thin(rules: Option<&mut Vec<Rule>>, masks: &[u32]) {
@@ -804,14 +777,8 @@ fn masks() -> impl Strategy<Value = Vec<u32>> {
 /// Thins and adjusts the rules of a written spec for the Felix properties.
 fn adjust(ingress: Option<&mut Vec<Rule>>, egress: Option<&mut Vec<Rule>>, masks: &[u32]) {
     let (first, second) = masks.split_at(3);
-    if let Some(rules) = ingress {
-        thin(Some(rules), first);
-        avoid_disagreements(Some(rules));
-    }
-    if let Some(rules) = egress {
-        thin(Some(rules), second);
-        avoid_disagreements(Some(rules));
-    }
+    thin(ingress, first);
+    thin(egress, second);
 }
 
 /// A normalised Calico policy of either kind, placed, its rules thinned.

@@ -83,34 +83,16 @@ fn action() -> impl Strategy<Value = Action> {
 }
 
 fn rule() -> impl Strategy<Value = ClusterRule> {
-    (action(), vec(peer(), 1..3), option::of(vec(port(), 1..3))).prop_map(|(a, peers, ports)| {
+    rule_with(peer().boxed())
+}
+
+/// A rule with 1 or 2 peers of `peers`.
+fn rule_with(peers: BoxedStrategy<ClusterPeer>) -> impl Strategy<Value = ClusterRule> {
+    (action(), vec(peers, 1..3), option::of(vec(port(), 1..3))).prop_map(|(a, peers, ports)| {
         let r = ClusterRule::new(a, peers);
         match ports {
             Some(p) => r.with_ports(p),
             None => r,
-        }
-    })
-}
-
-/// A rule for the Felix properties. Left out: named ports in a rule with a `namespaces`
-/// peer. Calico renders a named port as the set of the pods the peer's selector matches
-/// that declare it, so a pod outside the selected namespaces does not match even when
-/// its address lies in a NetworkSet of one of them; the engine matches it (engine
-/// disagreement: "named ports and network sets").
-fn felix_rule(peers: BoxedStrategy<ClusterPeer>) -> impl Strategy<Value = ClusterRule> {
-    (action(), vec(peers, 1..3), option::of(vec(port(), 1..3))).prop_map(|(a, peers, ports)| {
-        let namespaces = peers
-            .iter()
-            .any(|p| matches!(p, ClusterPeer::Namespaces(_)));
-        let r = ClusterRule::new(a, peers);
-        let ports = ports.map(|list| {
-            list.into_iter()
-                .filter(|p| !(namespaces && matches!(p, ClusterPort::Named(_))))
-                .collect::<Vec<_>>()
-        });
-        match ports {
-            Some(p) if !p.is_empty() => r.with_ports(p),
-            _ => r,
         }
     })
 }
@@ -123,8 +105,8 @@ pub fn valid_cluster_policy(index: usize) -> impl Strategy<Value = ClusterPolicy
         prop_oneof![Just(ClusterTier::Admin), Just(ClusterTier::Baseline)],
         0..3u32,
         subject(),
-        vec(felix_rule(ingress_peer().boxed()), 0..3),
-        vec(felix_rule(peer().boxed()), 0..3),
+        vec(rule_with(ingress_peer().boxed()), 0..3),
+        vec(rule_with(peer().boxed()), 0..3),
     )
         .prop_map(move |(tier, priority, subject, ingress, egress)| {
             let mut b = ClusterPolicy::builder(format!("c{index}"), tier, priority, subject);
