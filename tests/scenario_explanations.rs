@@ -119,3 +119,83 @@ fn cluster_policy_without_converted_egress_rules_is_not_an_egress_policy() {
         );
     }
 }
+
+/// A tier default names the policies of the tier whose default applied, in text and in
+/// JSON: Calico's own policies in its `default` tier (the NetworkPolicy tier) as well as
+/// in other tiers.
+#[test]
+fn tier_defaults_name_their_policies() {
+    let loaded = load("calico-rule-family.json");
+    for e in explain_both(&loaded, "b/q -> b/p 53/TCP") {
+        assert_eq!(
+            e.ingress.to_string(),
+            "ingress at b/p: isolated by calico/b/p-v6-only; no rule allows it, denied"
+        );
+        let json = serde_json::to_value(&e.ingress).expect("serialises");
+        assert_eq!(
+            json["decision"],
+            serde_json::json!({"by": "tierDefault", "tier": "networkPolicy", "action": "Deny"})
+        );
+        assert_eq!(
+            json["tierPolicies"],
+            serde_json::json!([{"kind": "NetworkPolicy.projectcalico.org", "index": 0, "namespace": "b",
+                                "name": "p-v6-only"}])
+        );
+        // Kubernetes NetworkPolicy alone isolates; the Calico policy does not.
+        assert_eq!(json["isolated"], false);
+        let back: Explanation = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+    }
+    let loaded = load("calico-tiers-order.json");
+    for e in explain_both(&loaded, "dev/client -> prod/db 5432/TCP") {
+        assert!(
+            e.ingress
+                .to_string()
+                .ends_with("Calico tier app: no rule of gnp/app-db matched, default Deny"),
+            "{e}"
+        );
+        assert_eq!(names_of(&e.ingress.tier_policies), ["gnp/app-db"]);
+    }
+    // Where a Kubernetes NetworkPolicy and Calico policies share the default tier, all
+    // are named.
+    let loaded = load("calico-actions.json");
+    let [e, r] = explain_both(&loaded, "prod/other -> prod/api 8080/TCP");
+    assert_eq!(e, r);
+    assert_eq!(
+        names_of(&e.ingress.tier_policies),
+        [
+            "gnp/dflt-pass-ssh",
+            "prod/api-8080-from-client",
+            "gnp/dflt-log-only"
+        ],
+        "{e}"
+    );
+    // Other decisions name none.
+    assert!(e.egress.tier_policies.is_empty());
+    let json = serde_json::to_value(&e.egress).unwrap();
+    assert!(json.get("tierPolicies").is_none());
+}
+
+/// A node reaching its own pod, which only Calico policies select: they are named, and
+/// no "isolated by" list is printed empty.
+#[test]
+fn own_node_under_calico_names_the_selecting_policies() {
+    let loaded = load("calico-own-node.json");
+    let engine = Engine::builder()
+        .profile(loaded.profile.clone())
+        .build(&loaded.cluster, &loaded.policies);
+    let mut seen = 0;
+    for q in &loaded.queries {
+        let text = engine.explain(q.flow()).to_string();
+        assert!(!text.contains("isolated by ;"), "{text}");
+        if text.contains("selected by gnp/deny-all-ingress; traffic between a pod and its own node")
+        {
+            seen += 1;
+        }
+    }
+    assert!(seen > 0);
+}
+
+fn names_of(list: &[netpol::explain::PolicyRef]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}
