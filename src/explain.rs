@@ -495,6 +495,13 @@ pub struct SideExplanation {
     pub policies: Vec<PolicyRef>,
     /// Whether a NetworkPolicy isolates the pod in this direction.
     pub isolated: bool,
+    /// When a tier's default decided ([`Decision::TierDefault`]): the policies of that
+    /// tier that select the endpoint for this direction, whose default applied, in
+    /// evaluation order (for the NetworkPolicy tier, which under Calico is Calico's
+    /// `default` tier, the NetworkPolicies and the Calico policies of that tier);
+    /// otherwise empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tier_policies: Vec<PolicyRef>,
     /// When the walk reached the NetworkPolicy tier: every NetworkPolicy rule that allows
     /// the flow, in policy then rule order (rules of NetworkPolicy only add up).
     pub allowed_by: Vec<RuleRef>,
@@ -541,6 +548,7 @@ impl SideExplanation {
             is_pod: false,
             policies: Vec::new(),
             isolated: false,
+            tier_policies: Vec::new(),
             allowed_by: Vec::new(),
             steps: Vec::new(),
             decision: Decision::NotAPod,
@@ -714,13 +722,27 @@ impl fmt::Display for SideExplanation {
         for step in &self.steps {
             write!(f, "{step}; ")?;
         }
+        let join = |list: &mut dyn Iterator<Item = &PolicyRef>| {
+            list.map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        };
         let isolated_by = || {
-            self.policies
-                .iter()
-                .filter(|p| p.kind == PolicyKind::NetworkPolicy)
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            join(
+                &mut self
+                    .policies
+                    .iter()
+                    .filter(|p| p.kind == PolicyKind::NetworkPolicy),
+            )
+        };
+        // "isolated by" the NetworkPolicies selecting the pod, or else "selected by" the
+        // policies that do (under Calico, policies of other kinds).
+        let selected_by = || {
+            if self.isolated {
+                format!("isolated by {}; ", isolated_by())
+            } else if self.policies.is_empty() {
+                String::new()
+            } else {
+                format!("selected by {}; ", join(&mut self.policies.iter()))
+            }
         };
         match &self.decision {
             Decision::NotAPod => f.write_str("not a pod, no policy applies")?,
@@ -728,13 +750,13 @@ impl fmt::Display for SideExplanation {
             Decision::Exempt => f.write_str("exempt, allowed")?,
             Decision::OwnNode => write!(
                 f,
-                "isolated by {}; traffic between a pod and its own node is always allowed",
-                isolated_by()
+                "{}traffic between a pod and its own node is always allowed",
+                selected_by()
             )?,
             Decision::Hairpin => write!(
                 f,
-                "isolated by {}; a pod reaching itself through a Service is masqueraded to its node, which NetworkPolicy allows",
-                isolated_by()
+                "{}a pod reaching itself through a Service is masqueraded to its node, which NetworkPolicy allows",
+                selected_by()
             )?,
             Decision::Rule {
                 tier: TierRef::NetworkPolicy,
@@ -756,11 +778,13 @@ impl fmt::Display for SideExplanation {
             } => write!(
                 f,
                 "isolated by {}; no rule allows it, denied",
-                isolated_by()
+                join(&mut self.tier_policies.iter())
             )?,
-            Decision::TierDefault { tier, action } => {
-                write!(f, "{tier}: no rule matched, default {action}")?
-            }
+            Decision::TierDefault { tier, action } => write!(
+                f,
+                "{tier}: no rule of {} matched, default {action}",
+                join(&mut self.tier_policies.iter())
+            )?,
             Decision::NoDecision if self.policies.is_empty() => {
                 write!(f, "not isolated (no policy selects it for {dir}), allowed")?
             }

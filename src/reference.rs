@@ -156,6 +156,8 @@ struct Walk {
     unsupported: Vec<(Item, usize)>,
     decision: WalkDecision,
     isolated: bool,
+    /// When a tier's default decided: the policies of that tier selecting the pod.
+    defaulted: Vec<Item>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,6 +350,7 @@ impl<'a> Reference<'a> {
             unsupported: Vec::new(),
             decision: WalkDecision::Nothing,
             isolated: false,
+            defaulted: Vec::new(),
         };
         let (here, other) = flow.sides(direction);
         let Endpoint::Pod(pod_id) = here else {
@@ -453,7 +456,14 @@ impl<'a> Reference<'a> {
                     _ if own_node => WalkDecision::OwnNode,
                     _ if hairpin => WalkDecision::Hairpin,
                     Some(&(i, r)) => WalkDecision::Rule(Item::Network(i), r, Action::Allow),
-                    None => WalkDecision::NetworkPolicyDefault,
+                    None => {
+                        walk.defaulted = items
+                            .iter()
+                            .copied()
+                            .filter(|i| walk.selecting.contains(i))
+                            .collect();
+                        WalkDecision::NetworkPolicyDefault
+                    }
                 };
                 return walk;
             }
@@ -544,6 +554,7 @@ impl<'a> Reference<'a> {
         side.policies = walk.selecting.iter().map(|i| self.policy_ref(*i)).collect();
         side.ignored = walk.ignored.iter().map(|i| self.policy_ref(*i)).collect();
         side.isolated = walk.isolated;
+        side.tier_policies = walk.defaulted.iter().map(|i| self.policy_ref(*i)).collect();
         for (a, x) in walk.selecting.iter().enumerate() {
             for y in walk.selecting.iter().skip(a + 1) {
                 if let (Item::Cluster(i), Item::Cluster(j)) = (x, y) {

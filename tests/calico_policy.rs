@@ -224,6 +224,23 @@ fn rule_selectors_as_felix_builds_them() {
         .unwrap();
     assert!(sa.names_selector().is_none());
     assert_eq!(side(p), (None, None));
+    // ... and the selector with them: Calico drops the whole match.
+    let p = gl(json!({"serviceAccounts": {"names": ["it's"], "selector": "team == 'x'"}}));
+    assert_eq!(side(p), (None, None));
+    // A namespaced policy's side then keeps nothing but what else is written.
+    let p = ns(
+        json!({"serviceAccounts": {"names": ["a", "it's"], "selector": "team == 'x'"},
+                      "notSelector": "app == 'a'"}),
+    );
+    assert_eq!(
+        side(p),
+        (
+            s(r#"(projectcalico.org/namespace == "shop" && !app == "a")"#),
+            None
+        )
+    );
+    let p = ns(json!({"serviceAccounts": {"names": ["it's"], "selector": "team == 'x'"}}));
+    assert_eq!(side(p), (None, None));
 }
 
 #[test]

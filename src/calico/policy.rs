@@ -107,7 +107,8 @@
 //! GlobalNetworkPolicy side without `namespaceSelector` is not restricted by namespace.
 //! `serviceAccounts` `names` become `projectcalico.org/serviceaccount in {…}` (pods whose
 //! service account name has 63 characters or more never carry that label), its
-//! `selector` is matched under `pcsa.`.
+//! `selector` is matched under `pcsa.`; a name holding `'` makes Calico drop the whole
+//! `serviceAccounts` match (the selector Calico would write for the names does not parse).
 //!
 //! ```
 //! use netpol::calico::{CalicoPolicy, NetworkPolicy};
@@ -512,7 +513,7 @@ fn written(value: Option<&str>, field: &str) -> Result<Option<Selector>, FieldEr
 
 /// `parseServiceAccounts`: the selector prefixed `pcsa.`, the names as an `in` set; both
 /// ANDed. A name holding `'` makes Calico's set text unparseable, and Calico then drops
-/// the names (and keeps the selector alone).
+/// the whole match: the selector goes with the names.
 fn service_account_text(sa: &ServiceAccountMatch) -> Option<String> {
     let sel_text = sa
         .selector
@@ -529,7 +530,7 @@ fn service_account_text(sa: &ServiceAccountMatch) -> Option<String> {
         names.join("', '")
     );
     let Ok(parsed) = selector::parse(&set) else {
-        return sel_text;
+        return None;
     };
     let names_text = parsed.to_string();
     Some(match sel_text {
@@ -1683,7 +1684,8 @@ impl ServiceAccounts {
 
     /// The selector Calico builds from the names over the pod label
     /// `projectcalico.org/serviceaccount`; `None` when there are no names, or when Calico
-    /// cannot build it (a name holding `'`: Calico then drops the names altogether).
+    /// cannot build it (a name holding `'`: Calico then drops the whole `serviceAccounts`
+    /// match, its [`selector`](Self::selector) included).
     ///
     /// ```
     /// assert!(netpol::calico::ServiceAccounts::default().names_selector().is_none());

@@ -14,6 +14,7 @@ use crate::explain::TierRef;
 use crate::model::Labels;
 use crate::policy::{Action, ClusterTier, Direction, PolicyKind, PolicySetRef, Protocol};
 use crate::profile::Profile;
+use crate::selector::{Operator, Selector as K8sSelector};
 
 use super::bitset::Bitset;
 use super::blocks::BlockIndex;
@@ -93,6 +94,103 @@ impl LabelMap for SetLabels<'_> {
             return Some(ns);
         }
         labels.get(k).map(String::as_str)
+    }
+}
+
+/// The labels of a network set as Calico's selectors see them.
+fn set_labels<'s>(cluster: &'s Cluster, set: &'s CalicoNetworkSet) -> SetLabels<'s> {
+    let namespace_labels = set
+        .namespace()
+        .and_then(|ns| cluster.namespace_id(ns))
+        .and_then(|id| cluster.namespace(id))
+        .map(|n| &n.labels);
+    SetLabels {
+        own: set.labels(),
+        namespace: set.namespace(),
+        namespace_labels,
+    }
+}
+
+/// Whether a Kubernetes label selector holds for labels as Calico's selectors see them,
+/// each key read under `prefix` (the text Calico writes for it, `k8sSelectorToCalico`,
+/// means the same: `==`, `in`, `not in`, `has` and `! has`).
+fn k8s_holds(sel: &K8sSelector, labels: &impl LabelMap, prefix: &str) -> bool {
+    sel.requirements().iter().all(|r| {
+        let prefixed;
+        let key = if prefix.is_empty() {
+            r.key.as_str()
+        } else {
+            prefixed = format!("{prefix}{}", r.key);
+            prefixed.as_str()
+        };
+        let value = labels.label(key);
+        match (&r.op, value) {
+            (Operator::In(values), Some(v)) => values.iter().any(|x| x == v),
+            (Operator::In(_), None) => false,
+            (Operator::NotIn(values), Some(v)) => !values.iter().any(|x| x == v),
+            (Operator::NotIn(_), None) => true,
+            (Operator::Exists, v) => v.is_some(),
+            (Operator::DoesNotExist, v) => v.is_none(),
+        }
+    })
+}
+
+/// What a Kubernetes selector pair (a NetworkPolicy's or ClusterNetworkPolicy's subject
+/// or peer) means once Calico has converted it (`conversion.go`, `clusternetworkpolicy.go`)
+/// and its update processor has namespaced it (`getEndpointSelector`), over an
+/// endpoint's labels as Felix sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Converted<'s> {
+    /// `projectcalico.org/namespace == '<ns>'`: a NetworkPolicy's own namespace.
+    pub(super) namespace: Option<&'s str>,
+    /// A namespace selector: `{}` becomes `all()`, which Calico rewrites to "is in a
+    /// namespace"; any other has its keys read under `pcns.` (a pod's own `pcns.` labels
+    /// first, then its namespace's).
+    pub(super) namespaces: Option<&'s K8sSelector>,
+    /// A pod selector: `projectcalico.org/orchestrator == 'k8s'` and the selector's keys
+    /// as they are.
+    pub(super) pods: Option<&'s K8sSelector>,
+}
+
+impl Converted<'_> {
+    fn holds(&self, labels: &impl LabelMap) -> bool {
+        self.namespace
+            .is_none_or(|ns| labels.label("projectcalico.org/namespace") == Some(ns))
+            && self.namespaces.is_none_or(|sel| {
+                if sel.is_everything() {
+                    labels.label("projectcalico.org/namespace").is_some()
+                } else {
+                    k8s_holds(sel, labels, "pcns.")
+                }
+            })
+            && self.pods.is_none_or(|sel| {
+                labels.label("projectcalico.org/orchestrator") == Some("k8s")
+                    && k8s_holds(sel, labels, "")
+            })
+    }
+
+    /// The identities whose pods it matches.
+    pub(super) fn identities(&self, identities: &Identities<'_>) -> Bitset {
+        let mut set = Bitset::new(identities.len());
+        for id in 0..identities.len() {
+            if pod_labels(identities, id).is_some_and(|l| self.holds(&l)) {
+                set.insert(id);
+            }
+        }
+        set
+    }
+
+    /// The block ids of the nets of the network sets it matches (a bare namespace
+    /// selector matches namespaced sets through their namespace's labels, and global
+    /// sets, which have none, when only negative requirements are written).
+    pub(super) fn set_blocks(&self, cluster: &Cluster, sets: &[NetSet<'_>]) -> Vec<u32> {
+        let mut out = Vec::new();
+        for s in sets {
+            if self.holds(&set_labels(cluster, s.set)) {
+                out.extend(s.blocks.iter().copied());
+            }
+        }
+        out
     }
 }
 
@@ -326,13 +424,32 @@ pub(super) fn subject(
     (!set.is_empty()).then_some(set)
 }
 
+/// The identities whose pods a Calico selector matches.
+pub(super) fn selected_identities(identities: &Identities<'_>, sel: &CalicoSelector) -> Bitset {
+    let mut set = Bitset::new(identities.len());
+    for id in 0..identities.len() {
+        if pod_labels(identities, id).is_some_and(|l| sel.matches(&l)) {
+            set.insert(id);
+        }
+    }
+    set
+}
+
+/// Whether a Calico selector matches some network set.
+pub(super) fn meets_sets(cluster: &Cluster, sets: &[NetSet<'_>], sel: &CalicoSelector) -> bool {
+    sets.iter()
+        .any(|s| sel.matches(&set_labels(cluster, s.set)))
+}
+
 /// Reads a Calico rule of a direction; `block` registers a CIDR with the prefix map and
-/// gives its block id.
+/// gives its block id, `name_id` a destination port name with the destination's member
+/// selector (Felix's named-port IP set holds only the endpoints it matches:
+/// `namedPortsToIPSets` in `rule_scanner.go`) and gives its name id.
 pub(super) fn draft<'a>(
     rule: &'a crate::calico::CalicoRule,
     direction: Direction,
     mut block: impl FnMut(ipnet::IpNet) -> u32,
-    mut name_id: impl FnMut(&str) -> u32,
+    mut name_id: impl FnMut(&str, Option<&'a CalicoSelector>) -> u32,
 ) -> CalicoDraft<'a> {
     let (remote, local) = match direction {
         Direction::Ingress => (rule.source(), rule.destination()),
@@ -379,6 +496,7 @@ pub(super) fn draft<'a>(
         .protocol()
         .and_then(|m| Protocol::ALL.into_iter().find(|p| m.matches(*p)));
     let dest = rule.destination();
+    let dest_members = dest.ip_set_selector();
     let mut ranges: Vec<(Protocol, u16, u16)> = Vec::new();
     let mut named: Vec<(Option<Protocol>, u32)> = Vec::new();
     let mut read = |list: &[PortValue],
@@ -391,7 +509,7 @@ pub(super) fn draft<'a>(
                         ranges.push((p, *lo, *hi));
                     }
                 }
-                PortValue::Name(n) => named.push((named_protocol, name_id(n))),
+                PortValue::Name(n) => named.push((named_protocol, name_id(n, dest_members))),
             }
         }
     };
@@ -405,6 +523,7 @@ pub(super) fn draft<'a>(
         named,
         not_ranges,
         not_named,
+        named_by_family: [Vec::new(), Vec::new()],
     };
     // A negated ICMP match on a rule that is not ICMP's renders as an ICMP match the
     // kernel only defines for ICMP packets.
@@ -465,18 +584,7 @@ impl<'c, 'a> Members<'c, 'a> {
         }
         let mut values = Bitset::new(self.blocks.values());
         for s in self.sets {
-            let namespace_labels = s
-                .set
-                .namespace()
-                .and_then(|ns| self.cluster.namespace_id(ns))
-                .and_then(|id| self.cluster.namespace(id))
-                .map(|n| &n.labels);
-            let labels = SetLabels {
-                own: s.set.labels(),
-                namespace: s.set.namespace(),
-                namespace_labels,
-            };
-            if sel.matches(&labels) {
+            if sel.matches(&set_labels(self.cluster, s.set)) {
                 for b in &s.blocks {
                     for (lo, hi) in self.blocks.intervals(*b) {
                         values.insert_range(*lo as usize, *hi as usize);
@@ -551,24 +659,4 @@ pub(super) fn net_set<'a>(
         set,
         blocks: set.nets().iter().map(|n| block(*n)).collect(),
     }
-}
-
-/// The block ids of the network sets in the namespaces (indexes) given: what a
-/// ClusterNetworkPolicy `namespaces` peer also matches under Calico, whose conversion
-/// leaves a bare namespace selector.
-pub(super) fn sets_in_namespaces(
-    cluster: &Cluster,
-    sets: &[NetSet<'_>],
-    namespaces: &[u32],
-) -> Vec<u32> {
-    let mut out = Vec::new();
-    for s in sets {
-        let Some(ns) = s.set.namespace().and_then(|n| cluster.namespace_id(n)) else {
-            continue;
-        };
-        if namespaces.contains(&u32::try_from(ns.index()).unwrap_or(u32::MAX)) {
-            out.extend(s.blocks.iter().copied());
-        }
-    }
-    out
 }

@@ -14,6 +14,7 @@
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::net::IpAddr;
 
+use crate::calico::selector::Selector as CalicoSelector;
 use crate::cluster::Cluster;
 use crate::explain::TierRef;
 use crate::model::Labels;
@@ -276,6 +277,9 @@ struct Compiler<'a> {
     node_sets: BitsetArena,
     /// Identity sets by (namespace indexes, pod selector).
     peer_cache: HashMap<(Vec<u32>, &'a Selector), Option<u32>>,
+    /// Under Felix: identity sets (interned) and network-set blocks by converted
+    /// Kubernetes selector pair.
+    converted_cache: HashMap<calico::Converted<'a>, (Option<u32>, Vec<u32>)>,
     ns_selector_cache: HashMap<&'a Selector, Vec<u32>>,
     block_ids: HashMap<CidrBlock, u32>,
     block_list: Vec<CidrBlock>,
@@ -284,6 +288,19 @@ struct Compiler<'a> {
     extra_ids: HashMap<PeerExtra, u32>,
     extras: Vec<PeerExtra>,
     names: HashMap<String, u32>,
+    /// Under Felix: container port names that only some pods' ports count as, interned in
+    /// the same id space as `names` (see [`Qualified`]).
+    qualified: Vec<(u32, Qualified)>,
+    qualified_ids: HashMap<Qualified, u32>,
+    /// The next name id.
+    next_name: u32,
+    /// Under Felix, per (enforced policy, direction, rule): named ports that hold for one
+    /// address family only (IPv4, IPv6), beside the rule's `named`.
+    family_named: HashMap<(usize, usize, usize), FamilyNamed>,
+    /// Enforced policies with a rule whose named ports are qualified: their tier is read
+    /// through the rule index, never as instructions (whose port sets must not depend on
+    /// more than the destination pod's ports).
+    qualified_policies: HashSet<usize>,
     profile: Profile,
     /// Whether Felix decides ([`Profile::enforces_calico_policy`]).
     felix: bool,
@@ -342,6 +359,27 @@ impl<'a> Compiler<'a> {
         id
     }
 
+    /// Under Felix: what a Kubernetes selector pair matches once Calico has converted it,
+    /// over Felix's view of pods and network sets (memoised): the interned identity set
+    /// (`None` when empty) and the blocks of the network sets' nets.
+    fn converted(&mut self, key: calico::Converted<'a>) -> (Option<u32>, Vec<u32>) {
+        if let Some(found) = self.converted_cache.get(&key) {
+            return found.clone();
+        }
+        let set = key.identities(&self.identities);
+        let id = (!set.is_empty()).then(|| self.pod_sets.intern(set));
+        let blocks = key.set_blocks(self.cluster, &self.net_sets);
+        self.converted_cache.insert(key, (id, blocks.clone()));
+        (id, blocks)
+    }
+
+    /// Under Felix, the identities a converted selector pair matches, as a bitset.
+    fn converted_identities(&mut self, key: calico::Converted<'a>) -> Bitset {
+        let (id, _) = self.converted(key);
+        id.and_then(|id| self.pod_sets.get(id).cloned())
+            .unwrap_or_else(|| Bitset::new(self.identities.len()))
+    }
+
     fn node_set(&mut self, sel: &Selector) -> Option<u32> {
         let mut set = Bitset::new(self.cluster.node_count());
         for (i, (_, node)) in self.cluster.nodes().enumerate() {
@@ -389,8 +427,128 @@ impl<'a> Compiler<'a> {
     }
 
     fn name_id(&mut self, name: &str) -> u32 {
-        let next = to_u32(self.names.len());
-        *self.names.entry(name.to_owned()).or_insert(next)
+        if let Some(id) = self.names.get(name) {
+            return *id;
+        }
+        let id = self.next_name;
+        self.next_name += 1;
+        self.names.insert(name.to_owned(), id);
+        id
+    }
+
+    /// The id of port name `name` counting only for the pods `only` admits.
+    fn qualified_id(&mut self, name: u32, only: Only) -> u32 {
+        let key = Qualified { name, only };
+        if let Some(id) = self.qualified_ids.get(&key) {
+            return *id;
+        }
+        let id = self.next_name;
+        self.next_name += 1;
+        self.qualified_ids.insert(key.clone(), id);
+        self.qualified.push((id, key));
+        id
+    }
+
+    /// Records that rule `r` of direction `di` of enforced policy `gid` has qualified
+    /// named ports (and those of one family).
+    fn note_qualified(
+        &mut self,
+        gid: usize,
+        di: usize,
+        r: usize,
+        rule: &CompiledRule,
+        by_family: Option<FamilyNamed>,
+    ) {
+        let qualified = rule
+            .ports
+            .named
+            .iter()
+            .any(|(_, id)| self.qualified_ids.values().any(|q| q == id));
+        if qualified || by_family.is_some() {
+            self.qualified_policies.insert(gid);
+        }
+        if let Some(f) = by_family {
+            self.family_named.insert((gid, di, r), f);
+        }
+    }
+
+    /// Adds what a converted selector pair matches to a rule's peers, and to `selected`.
+    fn add_converted(
+        &mut self,
+        key: calico::Converted<'a>,
+        peers: &mut PeerSet,
+        selected: &mut Selected,
+    ) {
+        let (id, blocks) = self.converted(key);
+        if let Some(id) = id {
+            push_unique(&mut peers.pod_sets, id);
+            if let Some(set) = self.pod_sets.get(id) {
+                selected.idents.union_with(set);
+            }
+        }
+        for b in blocks {
+            push_unique(&mut peers.blocks, b);
+            selected.set_blocks.push(b);
+        }
+    }
+
+    /// Under Felix, [`qualify_named`](Self::qualify_named) for an egress rule (in
+    /// ingress the named ports are the local pod's, which no selector restricts).
+    fn qualify_egress(
+        &mut self,
+        direction: Direction,
+        ports: &mut PortSet,
+        selected: &Selected,
+    ) -> Option<FamilyNamed> {
+        if !self.felix || direction != Direction::Egress {
+            return None;
+        }
+        self.qualify_named(
+            ports,
+            &selected.idents,
+            &selected.set_blocks,
+            &selected.nets,
+        )
+    }
+
+    /// Under Felix, the named ports of an egress rule converted from Kubernetes peers
+    /// (`idents` and `set_blocks`: what its selector peers match; `nets`: the blocks of
+    /// its `ipBlock` or `networks` peers). Calico renders one rule per peer, and a named
+    /// port as the IP set of the endpoints that peer's selector matches which declare it
+    /// (`namedPortsToIPSets`), or of every endpoint declaring it for a peer of nets. Where
+    /// the selectors also match network sets (whose addresses may be pods' that the
+    /// selectors do not match), a name counts only for the pods the selectors match, or,
+    /// per family, those with an address of that family in the nets.
+    fn qualify_named(
+        &mut self,
+        ports: &mut PortSet,
+        idents: &Bitset,
+        set_blocks: &[u32],
+        nets: &[u32],
+    ) -> Option<FamilyNamed> {
+        if set_blocks.is_empty() || ports.named.is_empty() {
+            return None;
+        }
+        let pods = self.pod_sets.intern(idents.clone());
+        let plain = std::mem::take(&mut ports.named);
+        let mut by_family: FamilyNamed = [Vec::new(), Vec::new()];
+        for (proto, name) in plain {
+            let id = self.qualified_id(name, Only::Pods(pods));
+            ports.named.push((proto, id));
+            if nets.is_empty() {
+                continue;
+            }
+            for (fam, list) in by_family.iter_mut().enumerate() {
+                let only = Only::Addresses {
+                    blocks: nets.to_vec(),
+                    v6: fam == 1,
+                };
+                list.push((proto, self.qualified_id(name, only)));
+            }
+        }
+        ports.named.sort_unstable();
+        ports.named.dedup();
+        by_family.iter().any(|l| !l.is_empty()).then_some(by_family)
     }
 
     /// Reads a Calico rule, registering its nets with the prefix map and its port names.
@@ -400,7 +558,7 @@ impl<'a> Compiler<'a> {
         direction: Direction,
     ) -> calico::CalicoDraft<'a> {
         let mut blocks: Vec<ipnet::IpNet> = Vec::new();
-        let mut names: Vec<String> = Vec::new();
+        let mut names: Vec<(String, Option<&'a CalicoSelector>)> = Vec::new();
         // Collect first: the draft borrows nothing of the compiler.
         let _ = calico::draft(
             rule,
@@ -409,8 +567,8 @@ impl<'a> Compiler<'a> {
                 blocks.push(net);
                 0
             },
-            |name| {
-                names.push(name.to_owned());
+            |name, members| {
+                names.push((name.to_owned(), members));
                 0
             },
         );
@@ -418,18 +576,36 @@ impl<'a> Compiler<'a> {
             .into_iter()
             .map(|net| (net, self.block_id(CidrBlock::new(net, Vec::new()))))
             .collect();
-        let name_ids: HashMap<String, u32> = names
-            .into_iter()
-            .map(|n| {
-                let id = self.name_id(&n);
-                (n, id)
-            })
-            .collect();
+        // A named port counts only for the pods the destination's member selector matches
+        // (Felix's named-port IP set holds no network set); where that selector matches no
+        // network set, every pod the side matches is one of them.
+        let same = |a: Option<&CalicoSelector>, b: Option<&CalicoSelector>| match (a, b) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        let mut name_ids: Vec<(String, Option<&'a CalicoSelector>, u32)> = Vec::new();
+        for (name, members) in names {
+            let plain = self.name_id(&name);
+            let id = match members {
+                Some(sel) if calico::meets_sets(self.cluster, &self.net_sets, sel) => {
+                    let set = calico::selected_identities(&self.identities, sel);
+                    let pods = self.pod_sets.intern(set);
+                    self.qualified_id(plain, Only::Pods(pods))
+                }
+                _ => plain,
+            };
+            name_ids.push((name, members, id));
+        }
         calico::draft(
             rule,
             direction,
             |net| block_ids.get(&net).copied().unwrap_or(0),
-            |name| name_ids.get(name).copied().unwrap_or(0),
+            |name, members| {
+                name_ids
+                    .iter()
+                    .find(|(n, m, _)| n == name && same(*m, members))
+                    .map_or(0, |(_, _, id)| *id)
+            },
         )
     }
 
@@ -441,12 +617,42 @@ impl<'a> Compiler<'a> {
                 if !p.affects(direction) {
                     return None;
                 }
-                let ns = self.cluster.namespace_id(p.namespace())?;
-                self.identity_set(&[to_u32(ns.index())], p.pod_selector())
+                if self.felix {
+                    // `projectcalico.org/orchestrator == 'k8s' && <pod selector>` in the
+                    // policy's namespace, over Felix's view of the pods.
+                    self.converted_identities(calico::Converted {
+                        namespace: Some(p.namespace()),
+                        namespaces: None,
+                        pods: Some(p.pod_selector()),
+                    })
+                } else {
+                    let ns = self.cluster.namespace_id(p.namespace())?;
+                    self.identity_set(&[to_u32(ns.index())], p.pod_selector())
+                }
             }
             Source::Cluster(p) => {
                 if !p.affects(direction) {
                     return None;
+                }
+                // Calico's converted policy has a type only for the directions that keep a
+                // rule (`clusterNetPolicyTypes`): it does not apply to a direction whose
+                // rules Calico all drops.
+                if self.felix && p.rules(direction).iter().all(calico_drops) {
+                    return None;
+                }
+                if self.felix {
+                    // The namespace selector under `pcns.`, the pod selector (or the
+                    // orchestrator term alone), over Felix's view of the pods.
+                    let (namespaces, pods) = match p.subject() {
+                        Subject::Namespaces(sel) => (sel, None),
+                        Subject::Pods { namespaces, pods } => (namespaces, Some(pods)),
+                    };
+                    let set = self.converted_identities(calico::Converted {
+                        namespace: None,
+                        namespaces: Some(namespaces),
+                        pods,
+                    });
+                    return (!set.is_empty()).then_some(set);
                 }
                 match p.subject() {
                     Subject::Namespaces(sel) => {
@@ -464,8 +670,19 @@ impl<'a> Compiler<'a> {
         (!set.is_empty()).then_some(set)
     }
 
-    fn network_rule(&mut self, rule: &'a crate::policy::Rule, own_ns: Option<u32>) -> CompiledRule {
-        let mut peers = PeerSet::default();
+    fn network_rule(
+        &mut self,
+        rule: &'a crate::policy::Rule,
+        own_ns: Option<u32>,
+        policy_ns: &'a str,
+        direction: Direction,
+    ) -> (CompiledRule, Option<FamilyNamed>) {
+        // Under Felix an ipBlock is Calico's `nets`, which any address meets.
+        let mut peers = PeerSet {
+            any_address: self.felix,
+            ..PeerSet::default()
+        };
+        let mut selected = Selected::new(self.identities.len());
         match &rule.peers {
             None => peers.all = true,
             Some(list) => {
@@ -474,6 +691,18 @@ impl<'a> Compiler<'a> {
                         Peer::IpBlock(block) => {
                             let id = self.block_id(block.clone());
                             push_unique(&mut peers.blocks, id);
+                            selected.nets.push(id);
+                        }
+                        Peer::Pods { namespaces, pods } if self.felix => {
+                            // Calico's selectors: the policy's namespace or the namespace
+                            // selector under `pcns.`, and the pod selector, over Felix's
+                            // view (network sets labelled as pods would be included).
+                            let key = calico::Converted {
+                                namespace: namespaces.is_none().then_some(policy_ns),
+                                namespaces: namespaces.as_ref(),
+                                pods: Some(pods),
+                            };
+                            self.add_converted(key, &mut peers, &mut selected);
                         }
                         Peer::Pods { namespaces, pods } => {
                             let ns = match namespaces {
@@ -506,45 +735,60 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        let by_family = self.qualify_egress(direction, &mut ports, &selected);
         peers.finish(self);
         ports.finish();
-        CompiledRule {
+        let rule = CompiledRule {
             action: Action::Allow,
             peers,
             ports,
             unsupported: false,
-        }
+        };
+        (rule, by_family)
     }
 
-    fn cluster_rule(&mut self, rule: &'a crate::policy::ClusterRule) -> CompiledRule {
-        if self.felix
-            && rule
-                .peers()
-                .iter()
-                .any(|p| matches!(p, ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_)))
-        {
-            return calico_failed_rule(rule.action());
+    fn cluster_rule(
+        &mut self,
+        rule: &'a crate::policy::ClusterRule,
+        direction: Direction,
+    ) -> (CompiledRule, Option<FamilyNamed>) {
+        if self.felix && calico_fails(rule) {
+            return (calico_failed_rule(rule.action()), None);
         }
         let mut peers = PeerSet {
             any_address: true,
             ..PeerSet::default()
         };
+        let mut selected = Selected::new(self.identities.len());
         let mut extra = PeerExtra::default();
         for peer in rule.peers() {
             match peer {
+                ClusterPeer::Namespaces(sel) if self.felix => {
+                    // Calico's conversion leaves a bare namespace selector, which network
+                    // sets meet too: namespaced ones through their namespace's labels,
+                    // global ones (no `pcns.` labels) when its requirements hold without
+                    // labels.
+                    let key = calico::Converted {
+                        namespace: None,
+                        namespaces: Some(sel),
+                        pods: None,
+                    };
+                    self.add_converted(key, &mut peers, &mut selected);
+                }
                 ClusterPeer::Namespaces(sel) => {
                     let ns = self.namespaces_matching(sel);
-                    if self.felix {
-                        // Calico's conversion leaves a bare namespace selector, which the
-                        // namespaces' network sets match too.
-                        for b in calico::sets_in_namespaces(self.cluster, &self.net_sets, &ns) {
-                            push_unique(&mut peers.blocks, b);
-                        }
-                    }
                     if let Some(id) = self.pod_set(ns, EVERYTHING.get_or_init(Selector::everything))
                     {
                         push_unique(&mut peers.pod_sets, id);
                     }
+                }
+                ClusterPeer::Pods { namespaces, pods } if self.felix => {
+                    let key = calico::Converted {
+                        namespace: None,
+                        namespaces: Some(namespaces),
+                        pods: Some(pods),
+                    };
+                    self.add_converted(key, &mut peers, &mut selected);
                 }
                 ClusterPeer::Pods { namespaces, pods } => {
                     let ns = self.namespaces_matching(namespaces);
@@ -556,6 +800,7 @@ impl<'a> Compiler<'a> {
                     for net in nets {
                         let id = self.block_id(CidrBlock::new(*net, Vec::new()));
                         push_unique(&mut peers.blocks, id);
+                        selected.nets.push(id);
                     }
                 }
                 ClusterPeer::Nodes(sel) => {
@@ -589,14 +834,16 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        let by_family = self.qualify_egress(direction, &mut ports, &selected);
         peers.finish(self);
         ports.finish();
-        CompiledRule {
+        let rule = CompiledRule {
             action: rule.action(),
             peers,
             ports,
             unsupported: false,
-        }
+        };
+        (rule, by_family)
     }
 
     /// Unions the pod sets of `peers` into one when there are too many to test one by one.
@@ -809,9 +1056,10 @@ impl<'a> Compiler<'a> {
     }
 
     /// Numbers the rules of each direction's indexed tiers in walk order and gathers what
-    /// the rule index is built from. A tier holding a ClusterNetworkPolicy or a Calico
-    /// policy is indexed (with every policy in it); a tier of NetworkPolicies only is run
-    /// as instructions. Without Calico policies, a direction whose rows would exceed
+    /// the rule index is built from. A tier holding a ClusterNetworkPolicy, a Calico
+    /// policy or a policy with qualified named ports is indexed (with every policy in it);
+    /// a tier of other NetworkPolicies only is run as instructions. Without Calico policies
+    /// and qualified named ports, a direction whose rows would exceed
     /// [`MAX_RULE_INDEX_BYTES`] runs every tier as instructions instead.
     fn number_rules(
         &mut self,
@@ -823,13 +1071,16 @@ impl<'a> Compiler<'a> {
     ) -> [Vec<RuleFacts>; 2] {
         let mut tier_indexed = vec![false; self.tiers.len()];
         let mut any_calico = false;
-        for m in metas {
+        for (gid, m) in metas.iter().enumerate() {
             let calico = matches!(
                 m.kind,
                 PolicyKind::CalicoNetworkPolicy | PolicyKind::GlobalNetworkPolicy
             );
             any_calico |= calico;
-            if calico || m.kind == PolicyKind::ClusterNetworkPolicy {
+            if calico
+                || m.kind == PolicyKind::ClusterNetworkPolicy
+                || self.qualified_policies.contains(&gid)
+            {
                 if let Some(t) = tier_indexed.get_mut(m.tier_pos as usize) {
                     *t = true;
                 }
@@ -859,7 +1110,11 @@ impl<'a> Compiler<'a> {
             if let Some(ranges) = self.tier_ranges.get_mut(di) {
                 *ranges = vec![None; self.tiers.len()];
             }
-            if total == 0 || (bytes > MAX_RULE_INDEX_BYTES && !any_calico) {
+            if total == 0
+                || (bytes > MAX_RULE_INDEX_BYTES
+                    && !any_calico
+                    && self.qualified_policies.is_empty())
+            {
                 return Vec::new();
             }
             let mut facts = Vec::with_capacity(total);
@@ -891,7 +1146,13 @@ impl<'a> Compiler<'a> {
                                 actionable: draft.action != Action::Log && !draft.unsupported,
                             }
                         }
-                        None => self.facts(rule, atoms, blocks),
+                        None => {
+                            let mut f = self.facts(rule, atoms, blocks);
+                            if let Some(by_family) = self.family_named.get(&(gid, di, r)) {
+                                f.ports.named_by_family = by_family.clone();
+                            }
+                            f
+                        }
                     };
                     facts.push(fact);
                 }
@@ -1004,6 +1265,21 @@ impl<'a> Compiler<'a> {
 }
 
 static EVERYTHING: std::sync::OnceLock<Selector> = std::sync::OnceLock::new();
+
+/// Whether Calico fails to convert a ClusterNetworkPolicy rule: it has a `nodes` or
+/// `domainNames` peer (`combinePortsWithCNPEgressPeers` finds none of the fields it
+/// converts).
+fn calico_fails(rule: &crate::policy::ClusterRule) -> bool {
+    rule.peers()
+        .iter()
+        .any(|p| matches!(p, ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_)))
+}
+
+/// Whether Calico drops a ClusterNetworkPolicy rule when it converts it: a failed
+/// `Accept` (`k8sClusterNetPolHandleFailedRules` replaces only a failed Deny or Pass).
+fn calico_drops(rule: &crate::policy::ClusterRule) -> bool {
+    rule.action() == Action::Allow && calico_fails(rule)
+}
 
 /// A ClusterNetworkPolicy rule Calico cannot convert (a `nodes` or `domainNames` peer):
 /// Calico replaces a failed Deny or Pass rule by a Deny with no criteria, which denies
@@ -1208,6 +1484,7 @@ fn compile_core(
         pod_sets: BitsetArena::default(),
         node_sets: BitsetArena::default(),
         peer_cache: HashMap::new(),
+        converted_cache: HashMap::new(),
         ns_selector_cache: HashMap::new(),
         block_ids: HashMap::new(),
         block_list: Vec::new(),
@@ -1220,6 +1497,11 @@ fn compile_core(
         masks: [BitsetArena::default(), BitsetArena::default()],
         rule_total: [0, 0],
         names: HashMap::new(),
+        qualified: Vec::new(),
+        qualified_ids: HashMap::new(),
+        next_name: 0,
+        family_named: HashMap::new(),
+        qualified_policies: HashSet::new(),
     };
     let n_identities = c.identities.len();
 
@@ -1276,13 +1558,17 @@ fn compile_core(
                     let own_ns = cluster
                         .namespace_id(p.namespace())
                         .map(|n| to_u32(n.index()));
-                    for rule in p.rules(d) {
-                        slot.push(c.network_rule(rule, own_ns));
+                    for (r, rule) in p.rules(d).iter().enumerate() {
+                        let (rule, by_family) = c.network_rule(rule, own_ns, p.namespace(), d);
+                        c.note_qualified(metas.len(), dir_index(d), r, &rule, by_family);
+                        slot.push(rule);
                     }
                 }
                 Source::Cluster(p) => {
-                    for rule in p.rules(d) {
-                        slot.push(c.cluster_rule(rule));
+                    for (r, rule) in p.rules(d).iter().enumerate() {
+                        let (rule, by_family) = c.cluster_rule(rule, d);
+                        c.note_qualified(metas.len(), dir_index(d), r, &rule, by_family);
+                        slot.push(rule);
                     }
                 }
                 Source::Calico(p) => {
@@ -1530,18 +1816,54 @@ fn compile_core(
     let nodes: Vec<Addrs> = node_addrs.into_iter().map(|(a, _)| a).collect();
     // Named container ports, grouped per pod by (protocol, number): each group's names
     // get one row per index.
-    let names_of = |p: &crate::cluster::Pod| -> Vec<NamedGroup> {
-        let mut groups: Vec<NamedGroup> = Vec::new();
+    // The qualified names of each name, and whether a pod declares one (see
+    // `Qualified`).
+    let mut qualified_of: HashMap<u32, Vec<(u32, &Only)>> = HashMap::new();
+    for (id, q) in &c.qualified {
+        qualified_of.entry(q.name).or_default().push((*id, &q.only));
+    }
+    let admits = |only: &Only, identity: u32, ips: &[IpAddr]| match only {
+        Only::Pods(set) => c
+            .pod_sets
+            .get(*set)
+            .is_some_and(|s| s.contains(identity as usize)),
+        Only::Addresses { blocks: list, v6 } => {
+            ips.iter().find(|ip| ip.is_ipv6() == *v6).is_some_and(|ip| {
+                let value = blocks.lookup(*ip);
+                list.iter().any(|b| blocks.contains(*b, value))
+            })
+        }
+    };
+    // Every name pod `i` declares with a container port: (id, protocol, port, whether
+    // only flows of one family see it).
+    let declared = |i: usize, p: &crate::cluster::Pod| -> Vec<(u32, Protocol, u16, bool)> {
+        let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
+        let mut out = Vec::new();
         for cp in &p.ports {
             let Some(id) = cp.name.as_deref().and_then(|n| c.names.get(n)) else {
                 continue;
             };
+            out.push((*id, cp.protocol, cp.port, false));
+            for (q, only) in qualified_of.get(id).into_iter().flatten() {
+                if admits(only, identity, &p.ips) {
+                    let by_family = matches!(only, Only::Addresses { .. });
+                    out.push((*q, cp.protocol, cp.port, by_family));
+                }
+            }
+        }
+        out
+    };
+    let names_of = |i: usize, p: &crate::cluster::Pod| -> Vec<NamedGroup> {
+        let mut groups: Vec<NamedGroup> = Vec::new();
+        // Names of one family are only ever checked rule by rule, never read through
+        // rows.
+        for (id, protocol, number, _) in declared(i, p).into_iter().filter(|d| !d.3) {
             match groups
                 .iter_mut()
-                .find(|(proto, port, _)| *proto == cp.protocol && *port == cp.port)
+                .find(|(proto, port, _)| *proto == protocol && *port == number)
             {
-                Some((_, _, list)) => list.push((*id, cp.protocol)),
-                None => groups.push((cp.protocol, cp.port, vec![(*id, cp.protocol)])),
+                Some((_, _, list)) => list.push((id, protocol)),
+                None => groups.push((protocol, number, vec![(id, protocol)])),
             }
         }
         for (_, _, list) in &mut groups {
@@ -1554,8 +1876,9 @@ fn compile_core(
     let mut name_set_ids: HashMap<Vec<(u32, Protocol)>, usize> = HashMap::new();
     let pod_groups: Vec<Vec<(Protocol, u16, usize)>> = cluster
         .pods()
-        .map(|(_, p)| {
-            names_of(p)
+        .enumerate()
+        .map(|(i, (_, p))| {
+            names_of(i, p)
                 .into_iter()
                 .map(|(proto, port, list)| {
                     let next = name_sets.len();
@@ -1586,12 +1909,11 @@ fn compile_core(
                 .copied()
                 .unwrap_or_default();
             let named_at = to_u32(pod_named.len());
-            pod_named.extend(p.ports.iter().filter_map(|cp| {
-                cp.name
-                    .as_deref()
-                    .and_then(|n| c.names.get(n))
-                    .map(|id| (*id, cp.protocol, cp.port))
-            }));
+            pod_named.extend(
+                declared(i, p)
+                    .into_iter()
+                    .map(|(id, protocol, port, _)| (id, protocol, port)),
+            );
             let rows_at = to_u32(pod_named_rows.len());
             pod_named_rows.extend(
                 groups
@@ -1687,6 +2009,46 @@ fn compile_core(
     };
     (core, pods)
 }
+
+/// Which pods a qualified port name counts for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Only {
+    /// The pods of these identities (an interned identity set).
+    Pods(u32),
+    /// The pods with an address of the family in these blocks.
+    Addresses { blocks: Vec<u32>, v6: bool },
+}
+
+/// A container port name that counts only for some pods: under Felix, a named port of a
+/// rule side whose member selector also matches network sets (see
+/// [`Compiler::qualify_named`]). A pod declaring `name` declares the qualified name too
+/// when `only` admits it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Qualified {
+    name: u32,
+    only: Only,
+}
+
+/// Under Felix, what the peers of a converted Kubernetes rule match: identities and
+/// network-set blocks by its selector peers, blocks of its `ipBlock` or `networks` peers.
+struct Selected {
+    idents: Bitset,
+    set_blocks: Vec<u32>,
+    nets: Vec<u32>,
+}
+
+impl Selected {
+    fn new(identities: usize) -> Self {
+        Selected {
+            idents: Bitset::new(identities),
+            set_blocks: Vec::new(),
+            nets: Vec::new(),
+        }
+    }
+}
+
+/// Named ports of one family, per family (IPv4, IPv6).
+type FamilyNamed = [Vec<(Option<Protocol>, u32)>; 2];
 
 /// A class by (direction, selecting policies, own-node variant, rules left out because
 /// they test the local pod and fail).

@@ -1615,6 +1615,10 @@ impl Inner {
                     tier: tier.tier.clone(),
                     action: Action::Deny,
                 };
+                side.tier_policies = tier_policies
+                    .iter()
+                    .filter_map(|p| meta(*p).map(PolicyMeta::policy_ref))
+                    .collect();
                 break;
             }
         }

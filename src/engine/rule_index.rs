@@ -115,6 +115,10 @@ pub(super) struct PortFacts {
     pub(super) not_ranges: Vec<(Protocol, u16, u16)>,
     /// Named ports that must not hold.
     pub(super) not_named: Vec<(Option<Protocol>, u32)>,
+    /// Named ports that may hold besides `named` for flows of one family only (IPv4,
+    /// IPv6): under Calico, those of a rule's `nets`, which only an address of that family
+    /// is in.
+    pub(super) named_by_family: [Vec<(Option<Protocol>, u32)>; 2],
 }
 
 impl PortFacts {
@@ -126,15 +130,18 @@ impl PortFacts {
             named: Vec::new(),
             not_ranges: Vec::new(),
             not_named: Vec::new(),
+            named_by_family: [Vec::new(), Vec::new()],
         }
     }
 
     /// Named ports need the destination pod. A rule's positive named ports are read
     /// through the destination's named-port row; negated named ports (or named ports
-    /// beside negated ranges) leave the row bit saying only that the protocol can match,
-    /// and the rest is checked rule by rule.
+    /// beside negated ranges, or named ports of one family) leave the row bit saying only
+    /// that the protocol can match, and the rest is checked rule by rule.
     fn needs_check(&self) -> bool {
-        !self.not_named.is_empty() || (!self.named.is_empty() && !self.not_ranges.is_empty())
+        !self.not_named.is_empty()
+            || (!self.named.is_empty() && !self.not_ranges.is_empty())
+            || self.named_by_family.iter().any(|l| !l.is_empty())
     }
 
     /// The ports of `proto` where the row bit is set, as sorted disjoint inclusive
@@ -163,20 +170,30 @@ impl PortFacts {
         base
     }
 
-    /// The whole condition, for a rule that [`needs_check`](Self::needs_check).
+    /// The whole condition, for a rule that [`needs_check`](Self::needs_check), on a
+    /// flow of the family `v6` says.
     fn holds(
         &self,
         proto: Protocol,
         port: u16,
+        v6: bool,
         named_ok: impl Fn(&[(Option<Protocol>, u32)]) -> bool,
     ) -> bool {
         let in_ranges = |list: &[(Protocol, u16, u16)]| {
             list.iter()
                 .any(|(p, lo, hi)| *p == proto && *lo <= port && port <= *hi)
         };
+        let of_family = self
+            .named_by_family
+            .get(usize::from(v6))
+            .map_or(&[][..], Vec::as_slice);
         let positive = match &self.ranges {
             None => true,
-            Some(list) => in_ranges(list) || (!self.named.is_empty() && named_ok(&self.named)),
+            Some(list) => {
+                in_ranges(list)
+                    || (!self.named.is_empty() && named_ok(&self.named))
+                    || (!of_family.is_empty() && named_ok(of_family))
+            }
         };
         positive
             && !in_ranges(&self.not_ranges)
@@ -556,8 +573,10 @@ impl RuleIndex {
         if !by_port {
             return false;
         }
+        // A family set without words means every rule applies to both families; one with
+        // words lists the rules of that family, and may list none.
         if let Some(fam) = self.families.get(usize::from(query.v6())) {
-            if !fam.is_empty() && !fam.contains(r) {
+            if !fam.words().is_empty() && !fam.contains(r) {
                 return false;
             }
         }
@@ -635,7 +654,11 @@ impl RuleIndex {
             .binary_search_by_key(&rule, |(r, _)| *r)
             .ok()
             .and_then(|i| self.checks.get(i))
-            .is_some_and(|(_, c)| c.holds(query.protocol(), query.port(), |n| query.named_ok(n)))
+            .is_some_and(|(_, c)| {
+                c.holds(query.protocol(), query.port(), query.v6(), |n| {
+                    query.named_ok(n)
+                })
+            })
     }
 
     /// Heap bytes held.

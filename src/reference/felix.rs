@@ -847,6 +847,7 @@ impl<'a> Reference<'a> {
                 continue;
             }
             walk.decision = WalkDecision::TierDefault(tier.tier.clone());
+            walk.defaulted = applying;
             return;
         }
     }

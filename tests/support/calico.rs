@@ -34,7 +34,9 @@ const CALICO_TERMS: &[&str] = &[
     "pcns.kubernetes.io/metadata.name == 'b'",
     "has(projectcalico.org/orchestrator)",
 ];
-const SERVICE_ACCOUNTS: &[&str] = &["default", "api", "web"];
+/// Service account names rules name: those pods run as, and one holding a quote, which
+/// makes Calico drop the rule's whole `serviceAccounts` match.
+const SERVICE_ACCOUNTS: &[&str] = &["default", "api", "web", "it's"];
 const PORT_NAMES: &[&str] = &["http", "dns", "web"];
 const NETS_V4: &[&str] = &[
     "10.0.0.0/8",
@@ -404,10 +406,16 @@ pub fn network_set() -> impl Strategy<Value = CalicoNetworkSet> {
         option::of(pick(NAMESPACES)),
         0usize..3,
         labels(),
+        option::weighted(0.3, proptest::sample::select(SET_SPOOFED)),
         proptest::sample::subsequence(SET_NETS, 0..4),
         group(),
     )
-        .prop_map(|(ns, i, labels, nets, api_group)| {
+        .prop_map(|(ns, i, mut labels, spoof, nets, api_group)| {
+            if let Some((k, v)) = spoof {
+                labels
+                    .get_or_insert_with(Labels::new)
+                    .insert(k.to_owned(), v.to_owned());
+            }
             let spec = Some(NetworkSetSpec {
                 nets: Some(nets.into_iter().map(str::to_owned).collect()),
             });
@@ -603,15 +611,26 @@ pub const POD_SERVICE_ACCOUNTS: &[&str] = &[
     "a-service-account-name-of-exactly-sixty-three-characters-xxxxxx",
 ];
 
-/// Labels a pod may carry over Calico's own keys. Left out: a pod's own `pcns.` label,
-/// which hides its namespace's label of that key from every selector under Felix; the
-/// engine honours that for Calico's own selectors but matches the namespace selectors of
-/// Kubernetes NetworkPolicy and ClusterNetworkPolicy against the namespace's labels
-/// (engine disagreement: "a pod's own pcns. labels and converted namespace selectors").
+/// Labels a pod may carry over Calico's own keys: Calico writes its own over some, and a
+/// pod's own `pcns.` label hides its namespace's label of that key from every selector
+/// under Felix, Kubernetes namespace selectors as Calico converts them included.
 const SPOOFED: &[(&str, &str)] = &[
     ("projectcalico.org/namespace", "a"),
     ("projectcalico.org/serviceaccount", "api"),
     ("pcsa.projectcalico.org/name", "web"),
+    ("projectcalico.org/orchestrator", "none"),
+    ("pcns.app", "x"),
+    ("pcns.tier", "y"),
+    ("pcns.kubernetes.io/metadata.name", "c"),
+];
+
+/// Labels a network set may carry over keys Calico's selectors read: the orchestrator
+/// label (which Calico's conversion of a Kubernetes pod selector asks for) and `pcns.`
+/// labels (which a converted namespace selector reads: a global set has no others).
+const SET_SPOOFED: &[(&str, &str)] = &[
+    ("projectcalico.org/orchestrator", "k8s"),
+    ("pcns.app", "x"),
+    ("pcns.kubernetes.io/metadata.name", "a"),
 ];
 
 /// A cluster like [`super::cluster`], whose pods also run as service accounts and
@@ -705,68 +724,6 @@ fn place(tier: &mut Option<String>, order: &mut Option<f64>, at: Placement) {
     }
 }
 
-/// Left out of the Felix properties, as the engine disagrees with Felix there:
-///
-/// - `ipVersion` (engine disagreement: "ipVersion ignored"): Felix renders a rule only
-///   for its IP version; the engine lets an `ipVersion: 6` rule match IPv4 flows (unless
-///   some rule of the policy has `ipVersion: 4`).
-/// - `notNets` on a rule without positive `nets` (engine disagreement: "notNets of the
-///   other family only"): Felix drops a rule for flows of a family its `notNets` hold
-///   none of; the engine does not. With positive `nets` of the same family the rule is
-///   dropped for the other family by those, which the engine does.
-/// - On an undecidable rule (source ports, `services`, `notICMP`), `nets` and `notNets`
-///   too (engine disagreement: "unsupported rules of the other family"): the engine lists
-///   such a rule as unsupported for flows of a family it can never match.
-fn avoid_family_disagreements(rules: Option<&mut Vec<Rule>>) {
-    for r in rules.into_iter().flatten() {
-        r.ip_version = None;
-        let source_ports = r
-            .source
-            .as_ref()
-            .is_some_and(|s| s.ports.is_some() || s.not_ports.is_some());
-        let services = [r.source.as_ref(), r.destination.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|s| s.services.is_some());
-        let undecidable = source_ports || services || r.not_icmp.is_some();
-        // Named destination ports on a side with a positive selector: Felix matches the
-        // pods that selector matches and that declare the port; the engine also matches
-        // a pod that does not match the selector but whose address lies in a network set
-        // that does (engine disagreement: "named ports and network sets").
-        if let Some(dst) = r.destination.as_mut() {
-            let selective = dst.selector.is_some()
-                || dst.not_selector.is_some()
-                || dst.namespace_selector.is_some()
-                || dst.service_accounts.is_some();
-            if selective {
-                for list in [&mut dst.ports, &mut dst.not_ports] {
-                    if let Some(l) = list.as_mut() {
-                        l.retain(|p| !matches!(p.parse(), Ok(netpol::calico::PortValue::Name(_))));
-                        if l.is_empty() {
-                            *list = None;
-                        }
-                    }
-                }
-            }
-        }
-        let has_nets = [r.source.as_ref(), r.destination.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|s| s.nets.as_ref().is_some_and(|n| !n.is_empty()));
-        for side in [r.source.as_mut(), r.destination.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            if undecidable || !has_nets {
-                side.not_nets = None;
-            }
-            if undecidable {
-                side.nets = None;
-            }
-        }
-    }
-}
-
 /// Clears the criteria of a rule whose bit in `mask` is 0, so that generated rules
 /// (each criterion present half the time as written) match flows often enough.
 fn thin(rules: Option<&mut Vec<Rule>>, masks: &[u32]) {
@@ -820,14 +777,8 @@ fn masks() -> impl Strategy<Value = Vec<u32>> {
 /// Thins and adjusts the rules of a written spec for the Felix properties.
 fn adjust(ingress: Option<&mut Vec<Rule>>, egress: Option<&mut Vec<Rule>>, masks: &[u32]) {
     let (first, second) = masks.split_at(3);
-    if let Some(rules) = ingress {
-        thin(Some(rules), first);
-        avoid_family_disagreements(Some(rules));
-    }
-    if let Some(rules) = egress {
-        thin(Some(rules), second);
-        avoid_family_disagreements(Some(rules));
-    }
+    thin(ingress, first);
+    thin(egress, second);
 }
 
 /// A normalised Calico policy of either kind, placed, its rules thinned.
