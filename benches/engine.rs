@@ -25,6 +25,18 @@
 //! engine's live size). It also prints `Engine::compiled_bytes()`, the engine's own
 //! estimate, which leaves out its copy of the cluster.
 //!
+//! Then, at `L` under the `calico` profile (Felix enforces every policy kind), on the
+//! same flows:
+//! - `L-felix`: the same 1,000 NetworkPolicies, which Felix reads as Calico's `default`
+//!   tier;
+//! - `L-calico`: the same plus [`CALICO_POLICIES`] Calico policies (GlobalNetworkPolicy
+//!   and namespaced NetworkPolicy in three Tiers and the `default` tier, with network
+//!   sets: `add_calico_policies` in `netpol_testing::workload`), the same measurements as
+//!   a scale (reference included).
+//!
+//! `cargo bench -p netpol-bench --bench engine -- '^L'` runs `L`, `L-felix` and `L-calico`
+//! in one run, so the NetworkPolicy-only case and the Calico one are measured side by side.
+//!
 //! Before measuring, every flow of the scale is decided by both the engine and the
 //! reference, and the bench stops if they ever differ.
 
@@ -35,6 +47,7 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use netpol::cluster::{Cluster, Flow};
 use netpol::engine::Engine;
 use netpol::policy::PolicySet;
+use netpol::profile::Profile;
 use netpol::reference::Reference;
 
 use netpol_testing::workload::{self, FlowKind, Scale};
@@ -45,6 +58,29 @@ const SEED: u64 = 1;
 const BATCH: usize = 1024;
 /// Engines kept alive at once to measure memory.
 const MEMORY_COPIES: usize = 4;
+/// Calico policies added to the `L` workload for the `L-calico` group.
+const CALICO_POLICIES: usize = 200;
+
+/// Which policies a group measures, and under which profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The scale's NetworkPolicies under the default (conformance) profile.
+    Plain,
+    /// The same under the `calico` profile.
+    Felix,
+    /// The same plus this many Calico policies, under the `calico` profile.
+    Calico(usize),
+}
+
+impl Variant {
+    fn group(self, scale: Scale) -> String {
+        match self {
+            Variant::Plain => scale.name().to_owned(),
+            Variant::Felix => format!("{}-felix", scale.name()),
+            Variant::Calico(_) => format!("{}-calico", scale.name()),
+        }
+    }
+}
 
 const KINDS: [(FlowKind, &str); 4] = [
     (FlowKind::PodToPod, "pod-pod"),
@@ -54,14 +90,22 @@ const KINDS: [(FlowKind, &str); 4] = [
 ];
 
 struct Fixture {
+    name: String,
     cluster: Cluster,
     policies: PolicySet,
+    profile: Profile,
     /// Flows of each kind, in `KINDS` order, at most `BATCH` each.
     batches: Vec<Vec<Flow<'static>>>,
 }
 
-fn fixture(scale: Scale) -> Fixture {
-    let generated = workload::generate(scale, SEED);
+fn fixture(scale: Scale, variant: Variant) -> Fixture {
+    let mut generated = workload::generate(scale, SEED);
+    match variant {
+        Variant::Plain => {}
+        Variant::Felix => generated.scenario.profile = Some("calico".into()),
+        Variant::Calico(n) => workload::add_calico_policies(&mut generated, n, SEED),
+    }
+    let name = variant.group(scale);
     let loaded = generated
         .scenario
         .load()
@@ -90,20 +134,23 @@ fn fixture(scale: Scale) -> Fixture {
         .collect();
     let p = scale.params();
     eprintln!(
-        "[{}] {} namespaces, {} nodes, {} pods, {} policies, {} pool CIDRs, {} distinct cidr/except prefixes, {} flows",
-        scale.name(),
+        "[{name}] profile {}: {} namespaces, {} nodes, {} pods, {} policies ({} Calico), {} pool CIDRs, {} distinct cidr/except prefixes, {} flows",
+        loaded.profile.name(),
         loaded.cluster.namespaces().len(),
         loaded.cluster.nodes().len(),
         loaded.cluster.pods().len(),
         loaded.policies.len(),
+        loaded.policies.calico_policies().len(),
         p.cidrs,
         generated.distinct_prefixes,
         loaded.queries.len()
     );
 
     // The engine and the reference must agree before either is timed.
-    let engine = Engine::build(&loaded.cluster, &loaded.policies);
-    let reference = Reference::new(&loaded.cluster, &loaded.policies, Default::default());
+    let engine = Engine::builder()
+        .profile(loaded.profile.clone())
+        .build(&loaded.cluster, &loaded.policies);
+    let reference = Reference::new(&loaded.cluster, &loaded.policies, loaded.profile.clone());
     let mut allowed = [0usize; 4];
     let mut total = [0usize; 4];
     for (q, kind) in loaded.queries.iter().zip(&generated.kinds) {
@@ -125,13 +172,14 @@ fn fixture(scale: Scale) -> Fixture {
         .map(|(i, (_, name))| format!("{name} {}/{} allowed", allowed[i], total[i]))
         .collect();
     eprintln!(
-        "[{}] engine = reference on every flow; {}",
-        scale.name(),
+        "[{name}] engine = reference on every flow; {}",
         mix.join(", ")
     );
     Fixture {
+        name,
         cluster: loaded.cluster,
         policies: loaded.policies,
+        profile: loaded.profile,
         batches,
     }
 }
@@ -148,12 +196,12 @@ fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn memory_report(scale: Scale, fx: &Fixture) {
+fn memory_report(fx: &Fixture) {
     let before = rss_bytes();
     let mut engines = Vec::with_capacity(MEMORY_COPIES);
     let mut after = Vec::with_capacity(MEMORY_COPIES);
     for _ in 0..MEMORY_COPIES {
-        engines.push(Engine::build(&fx.cluster, &fx.policies));
+        engines.push(build(fx));
         after.push(rss_bytes());
     }
     let compiled = engines.first().map_or(0, Engine::compiled_bytes);
@@ -166,7 +214,7 @@ fn memory_report(scale: Scale, fx: &Fixture) {
             let per_copy = last.saturating_sub(first) / (MEMORY_COPIES - 1);
             eprintln!(
                 "[{}] memory: {:.2} MiB RSS per engine ({} copies alive: +{:.2} MiB after the first build, +{:.2} MiB per further copy); compiled_bytes() = {:.2} MiB",
-                scale.name(),
+                fx.name,
                 mib(per_copy),
                 MEMORY_COPIES,
                 mib(first.saturating_sub(b)),
@@ -176,30 +224,34 @@ fn memory_report(scale: Scale, fx: &Fixture) {
         }
         _ => eprintln!(
             "[{}] memory: no /proc/self/status here; compiled_bytes() = {:.2} MiB",
-            scale.name(),
+            fx.name,
             mib(compiled)
         ),
     }
     drop(engines);
 }
 
-fn bench_scale(c: &mut Criterion, scale: Scale) {
-    let fx = fixture(scale);
-    memory_report(scale, &fx);
-    let engine = Engine::build(&fx.cluster, &fx.policies);
-    let reference = Reference::new(&fx.cluster, &fx.policies, Default::default());
+fn build(fx: &Fixture) -> Engine {
+    Engine::builder()
+        .profile(fx.profile.clone())
+        .build(black_box(&fx.cluster), black_box(&fx.policies))
+}
+
+fn bench_scale(c: &mut Criterion, scale: Scale, variant: Variant) {
+    let fx = fixture(scale, variant);
+    memory_report(&fx);
+    let engine = build(&fx);
+    let reference = Reference::new(&fx.cluster, &fx.policies, fx.profile.clone());
     let large = scale == Scale::L;
 
-    let mut group = c.benchmark_group(scale.name());
+    let mut group = c.benchmark_group(fx.name.as_str());
     group.warm_up_time(Duration::from_millis(500));
 
     group
         .sample_size(if large { 10 } else { 20 })
         .measurement_time(Duration::from_secs(if large { 4 } else { 2 }))
         .sampling_mode(SamplingMode::Flat);
-    group.bench_function("build", |b| {
-        b.iter(|| Engine::build(black_box(&fx.cluster), black_box(&fx.policies)))
-    });
+    group.bench_function("build", |b| b.iter(|| build(&fx)));
 
     group
         .sample_size(40)
@@ -247,8 +299,10 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
 
 fn benches(c: &mut Criterion) {
     for scale in Scale::ALL {
-        bench_scale(c, scale);
+        bench_scale(c, scale, Variant::Plain);
     }
+    bench_scale(c, Scale::L, Variant::Felix);
+    bench_scale(c, Scale::L, Variant::Calico(CALICO_POLICIES));
 }
 
 fn main() {

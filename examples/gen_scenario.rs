@@ -1,7 +1,7 @@
 //! Writes a generated benchmark scenario (the conformance file format) as JSON.
 //!
 //! ```text
-//! cargo run --release --example gen_scenario -- [--scale S|M|L] [--seed N] [--cnp N] [--expect] [-o FILE]
+//! cargo run --release --example gen_scenario -- [--scale S|M|L] [--seed N] [--cnp N] [--calico N] [--expect] [-o FILE]
 //! ```
 //!
 //! - `--scale`: `S` (100 pods, 10 policies), `M` (1,000 pods, 100 policies, 1,000 CIDRs)
@@ -12,6 +12,9 @@
 //!   same scale and seed always give the same file.
 //! - `--cnp N`: add N ClusterNetworkPolicies (Admin and Baseline tiers, mixed actions;
 //!   see `add_cluster_policies` in `netpol_testing::workload`).
+//! - `--calico N`: add N Calico policies (GlobalNetworkPolicy and namespaced NetworkPolicy
+//!   in three Tiers and the `default` tier, with network sets; see `add_calico_policies`
+//!   in `netpol_testing::workload`), and set the scenario's profile to `calico`.
 //! - `--expect`: fill in every query's `expect` with the reference evaluator's verdict
 //!   (slow at `L`: the reference scans every policy for every query). Without it the
 //!   queries carry no `expect` and are only answered.
@@ -39,13 +42,13 @@ use std::process::ExitCode;
 use netpol::reference::Reference;
 use netpol_testing::workload;
 
-const USAGE: &str =
-    "usage: gen_scenario [--scale S|M|L|XL] [--seed N] [--cnp N] [--expect] [--serve N] [-o FILE]";
+const USAGE: &str = "usage: gen_scenario [--scale S|M|L|XL] [--seed N] [--cnp N] [--calico N] [--expect] [--serve N] [-o FILE]";
 
 struct Options {
     scale: workload::Scale,
     seed: u64,
     cnp: usize,
+    calico: usize,
     expect: bool,
     serve: Option<usize>,
     output: Option<String>,
@@ -56,6 +59,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         scale: workload::Scale::S,
         seed: 1,
         cnp: 0,
+        calico: 0,
         expect: false,
         serve: None,
         output: None,
@@ -80,6 +84,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                     .parse()
                     .map_err(|_| format!("--cnp needs a number, not \"{s}\""))?;
             }
+            "--calico" => {
+                let s = args.next().ok_or("--calico needs a number")?;
+                opts.calico = s
+                    .parse()
+                    .map_err(|_| format!("--calico needs a number, not \"{s}\""))?;
+            }
             "--expect" => opts.expect = true,
             "--serve" => {
                 let s = args
@@ -100,6 +110,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
 fn run(opts: &Options) -> Result<(), String> {
     let mut generated = workload::generate(opts.scale, opts.seed);
     workload::add_cluster_policies(&mut generated, opts.cnp, opts.seed);
+    if opts.calico > 0 {
+        workload::add_calico_policies(&mut generated, opts.calico, opts.seed);
+    }
     if opts.expect {
         let loaded = generated
             .scenario

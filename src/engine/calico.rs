@@ -1,8 +1,11 @@
 //! Compiling Calico's policies (and, under Felix, Kubernetes NetworkPolicy and
 //! ClusterNetworkPolicy) the way Felix renders them: labels as Calico gives them to pods
-//! and network sets, tiers and policy order as Felix sorts them, and every rule as a
+//! and network sets, the selectors of the Kubernetes kinds as Calico converts them
+//! ([`Converted`]), tiers and policy order as Felix sorts them, and every rule as a
 //! condition on the other side's atom (its peer row) and on the local pod (folded into the
-//! class's mask).
+//! class's mask). A named port whose side's selector also matches network sets counts only
+//! for the pods that selector matches, as Felix's named-port IP sets hold only endpoints
+//! (the compiler qualifies such names).
 
 use ahash::AHashMap as HashMap;
 use std::cmp::Ordering;
@@ -172,10 +175,19 @@ impl Converted<'_> {
     /// The identities whose pods it matches.
     pub(super) fn identities(&self, identities: &Identities<'_>) -> Bitset {
         let mut set = Bitset::new(identities.len());
-        for id in 0..identities.len() {
+        let mut test = |id: usize| {
             if pod_labels(identities, id).is_some_and(|l| self.holds(&l)) {
                 set.insert(id);
             }
+        };
+        match self.namespace {
+            // Calico writes a pod's namespace label over its own: only the namespace's
+            // identities can match.
+            Some(ns) => identities
+                .of_namespace(ns)
+                .iter()
+                .for_each(|id| test(*id as usize)),
+            None => (0..identities.len()).for_each(test),
         }
         set
     }

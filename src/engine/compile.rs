@@ -191,6 +191,16 @@ impl<'a> Identities<'a> {
         self.list.len()
     }
 
+    /// The identities of the namespace named `name`, in id order (none when there is no
+    /// such namespace).
+    pub(super) fn of_namespace(&self, name: &str) -> &[u32] {
+        self.namespace_info
+            .iter()
+            .position(|(n, _)| *n == name)
+            .and_then(|i| self.namespaces.get(i))
+            .map_or(&[], |ns| ns.identities.as_slice())
+    }
+
     /// Calls `f` with every identity of namespace `ns` that `sel` matches, in id order.
     fn select(&self, ns: usize, sel: &Selector, mut f: impl FnMut(u32)) {
         let Some(index) = self.namespaces.get(ns) else {
@@ -682,7 +692,7 @@ impl<'a> Compiler<'a> {
             any_address: self.felix,
             ..PeerSet::default()
         };
-        let mut selected = Selected::new(self.identities.len());
+        let mut selected = Selected::new(if self.felix { self.identities.len() } else { 0 });
         match &rule.peers {
             None => peers.all = true,
             Some(list) => {
@@ -759,7 +769,7 @@ impl<'a> Compiler<'a> {
             any_address: true,
             ..PeerSet::default()
         };
-        let mut selected = Selected::new(self.identities.len());
+        let mut selected = Selected::new(if self.felix { self.identities.len() } else { 0 });
         let mut extra = PeerExtra::default();
         for peer in rule.peers() {
             match peer {

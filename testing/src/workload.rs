@@ -1301,3 +1301,221 @@ pub fn add_cluster_policies(g: &mut Generated, n: usize, seed: u64) {
         }));
     }
 }
+
+/// Appends `n` Calico policies to a generated scenario, from `seed`, and sets its profile
+/// to `calico` (only Felix enforces them): about a third `GlobalNetworkPolicy`, the rest
+/// namespaced `projectcalico.org/v3` `NetworkPolicy` in the app namespaces; spread over
+/// three Tiers the function adds (`security`, order 100; `platform`, order 200, default
+/// action Pass; `app`, order 500) and the `default` tier (where the Kubernetes
+/// NetworkPolicies are), with orders in 0..=1000 (some absent). Policies select by app,
+/// tier, version or canary labels, global ones also by a namespace selector; each has one
+/// to four ingress rules and, for 40%, egress rules mixing Allow, Deny, Pass and Log, with
+/// protocols, peers by selector, namespace selector, nets or notNets (public CIDRs, and
+/// the addresses of four GlobalNetworkSets and a NetworkSet per tenth namespace the
+/// function adds), and destination ports by number, range and name (notPorts now and
+/// then). Namespaces and apps are read back from the scenario, so any generated scale
+/// can take them.
+pub fn add_calico_policies(g: &mut Generated, n: usize, seed: u64) {
+    let mut rng = Rng::new(seed ^ 0x6361_6c69_636f);
+    let label_values = |key: &str| -> Vec<String> {
+        let mut v: Vec<String> = g
+            .scenario
+            .namespaces
+            .iter()
+            .filter_map(|ns| ns.labels.get(key).cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let teams = label_values("team");
+    let envs = label_values("env");
+    // App namespaces and the apps of each.
+    let mut apps_in: Vec<(String, Vec<String>)> = Vec::new();
+    for p in &g.scenario.pods {
+        let Some(app) = p.labels.get("app") else {
+            continue;
+        };
+        match apps_in.iter_mut().find(|(ns, _)| *ns == p.namespace) {
+            Some((_, list)) => {
+                if !list.contains(app) {
+                    list.push(app.clone());
+                }
+            }
+            None => apps_in.push((p.namespace.clone(), vec![app.clone()])),
+        }
+    }
+    let mut apps: Vec<String> = apps_in.iter().flat_map(|(_, a)| a.clone()).collect();
+    apps.sort();
+    apps.dedup();
+    if apps_in.is_empty() || teams.is_empty() || envs.is_empty() {
+        return;
+    }
+    g.scenario.profile = Some("calico".into());
+
+    for (name, order, action) in [
+        ("security", 100, "Deny"),
+        ("platform", 200, "Pass"),
+        ("app", 500, "Deny"),
+    ] {
+        g.scenario.policies.push(json!({
+            "apiVersion": "projectcalico.org/v3", "kind": "Tier",
+            "metadata": {"name": name},
+            "spec": {"order": order, "defaultAction": action},
+        }));
+    }
+    let network = |rng: &mut Rng| -> String {
+        let len = *rng.pick(&[16u8, 20, 24, 24, 28, 32]);
+        cidr_text(false, net_mask(false, len, public_v4(rng)), len)
+    };
+    for (i, role) in ["scanner", "partner", "cdn", "partner"].iter().enumerate() {
+        let nets: Vec<String> = (0..rng.range(2, 6)).map(|_| network(&mut rng)).collect();
+        g.scenario.policies.push(json!({
+            "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+            "metadata": {"name": format!("gns-{i}"), "labels": {"role": role}},
+            "spec": {"nets": nets},
+        }));
+    }
+    for (ns, _) in apps_in.iter().step_by(10) {
+        let nets: Vec<String> = (0..rng.range(1, 4)).map(|_| network(&mut rng)).collect();
+        g.scenario.policies.push(json!({
+            "apiVersion": "projectcalico.org/v3", "kind": "NetworkSet",
+            "metadata": {"name": "egress-targets", "namespace": ns, "labels": {"role": "partner"}},
+            "spec": {"nets": nets},
+        }));
+    }
+
+    let app_sel = |rng: &mut Rng, apps: &[String]| -> String {
+        match rng.below(6) {
+            0 | 1 => format!("app == '{}'", rng.pick(apps)),
+            2 => format!("app in {{'{}', '{}'}}", rng.pick(apps), rng.pick(apps)),
+            3 => format!(
+                "tier == '{}'",
+                rng.pick(&["web", "backend", "data", "cache"])
+            ),
+            4 => "has(canary)".to_owned(),
+            _ => format!(
+                "version != 'v1' && tier == '{}'",
+                rng.pick(&["web", "backend"])
+            ),
+        }
+    };
+    let ns_sel = |rng: &mut Rng| -> String {
+        match rng.below(4) {
+            0 => format!("team == '{}'", rng.pick(&teams)),
+            1 => format!("env == '{}'", rng.pick(&envs)),
+            2 => format!("env in {{'{}', 'prod'}}", rng.pick(&envs)),
+            _ => "all()".to_owned(),
+        }
+    };
+    for i in 0..n {
+        let global = rng.chance(33);
+        let (ns, local_apps) = rng.pick(&apps_in).clone();
+        let tier = ["security", "platform", "app", "default"][rng.weighted(&[25, 20, 20, 35])];
+        let pick_apps: &[String] = if global { &apps } else { &local_apps };
+        let mut spec = json!({ "selector": app_sel(&mut rng, pick_apps) });
+        if tier != "default" {
+            spec["tier"] = json!(tier);
+        }
+        if rng.chance(80) {
+            spec["order"] = json!(rng.below(1001) as f64);
+        }
+        if global && rng.chance(50) {
+            spec["namespaceSelector"] = json!(ns_sel(&mut rng));
+        }
+        let mut types = vec!["Ingress"];
+        let egress = rng.chance(40);
+        if egress {
+            types.push("Egress");
+        }
+        spec["types"] = json!(types);
+        for dir in ["ingress", "egress"] {
+            if dir == "egress" && !egress {
+                continue;
+            }
+            let rules: Vec<Value> = (0..rng.range(1, 4))
+                .map(|_| {
+                    let action = ["Allow", "Deny", "Pass", "Log"][rng.weighted(&[45, 25, 15, 15])];
+                    let protocol = [Some("TCP"), Some("UDP"), None][rng.weighted(&[60, 15, 25])];
+                    let mut peer = json!({});
+                    match rng.below(6) {
+                        0 | 1 => peer["selector"] = json!(app_sel(&mut rng, &apps)),
+                        2 => {
+                            peer["namespaceSelector"] = json!(ns_sel(&mut rng));
+                            if rng.chance(50) {
+                                peer["selector"] = json!(app_sel(&mut rng, &apps));
+                            }
+                        }
+                        3 => {
+                            peer["nets"] = json!(
+                                (0..rng.range(1, 3))
+                                    .map(|_| network(&mut rng))
+                                    .collect::<Vec<_>>()
+                            )
+                        }
+                        4 => {
+                            peer["selector"] = json!(format!(
+                                "role == '{}'",
+                                rng.pick(&["scanner", "partner", "cdn"])
+                            ))
+                        }
+                        _ => {
+                            peer["notNets"] = json!([network(&mut rng)]);
+                            if rng.chance(50) {
+                                peer["notSelector"] =
+                                    json!(format!("tier == '{}'", rng.pick(&["web", "data"])));
+                            }
+                        }
+                    }
+                    let mut dest = json!({});
+                    if let Some(p) = protocol {
+                        match rng.below(5) {
+                            0 => {}
+                            1 => {
+                                dest["ports"] = json!([*rng.pick(&[80u16, 443, 5432, 8080, 9090])])
+                            }
+                            2 => {
+                                let start = rng.range(1000, 30000);
+                                dest["ports"] = json!([format!("{start}:{}", start + 100), 53]);
+                            }
+                            3 => {
+                                dest["ports"] =
+                                    json!([*rng.pick(&["http", "grpc", "metrics", "db"]), 8443])
+                            }
+                            _ => dest["notPorts"] = json!([*rng.pick(&[22u16, 23, 3389])]),
+                        }
+                        if p == "UDP" && dest.get("ports").is_some() {
+                            dest["ports"] = json!([53]);
+                        }
+                    }
+                    let mut rule = json!({"action": action});
+                    if let Some(p) = protocol {
+                        rule["protocol"] = json!(p);
+                    }
+                    // The peer is the source in ingress, the destination in egress.
+                    if dir == "ingress" {
+                        rule["source"] = peer;
+                        if dest.as_object().is_some_and(|o| !o.is_empty()) {
+                            rule["destination"] = dest;
+                        }
+                    } else {
+                        if let (Some(d), Some(p)) = (dest.as_object_mut(), peer.as_object()) {
+                            d.extend(p.clone());
+                        }
+                        rule["destination"] = dest;
+                    }
+                    rule
+                })
+                .collect();
+            spec[dir] = Value::Array(rules);
+        }
+        let name = format!("calico-{i:04}");
+        g.scenario.policies.push(if global {
+            json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+                   "metadata": {"name": name}, "spec": spec})
+        } else {
+            json!({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+                   "metadata": {"name": name, "namespace": ns}, "spec": spec})
+        });
+    }
+}
