@@ -5,6 +5,10 @@
 //! cargo bench -p netpol-bench --bench lint -- '^lint/L'    # L only
 //! ```
 //!
+//! `L_with_services` is the L workload with a LoadBalancer Service
+//! (`externalTrafficPolicy: Cluster`, a node port and a VIP ingress IP) per app of each
+//! namespace, so that NP052 answers for every ingress rule with ipBlocks on exposed pods.
+//!
 //! For each scale of `netpol_testing::workload` (seed 1, the `gen_scenario` example's
 //! default), and for `L_with_cnp` (the L workload plus 18 ClusterNetworkPolicies: per team an
 //! Admin policy with Pass and Deny rules, a monitoring accept, a Baseline default deny),
@@ -13,7 +17,7 @@
 //! check, redundancy included. The number of findings per check is printed to stderr once
 //! per scale, so that a change in what the pass finds shows next to its time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -26,6 +30,7 @@ use netpol::policy::{
     Subject,
 };
 use netpol::selector::Selector;
+use netpol::service::{Service, ServiceTable};
 use netpol_testing::workload::{self, Scale};
 
 const SEED: u64 = 1;
@@ -114,19 +119,52 @@ fn cluster_policies() -> Vec<ClusterPolicy> {
     out
 }
 
+/// A LoadBalancer Service with `externalTrafficPolicy: Cluster` per app of each namespace.
+fn exposing_services(cluster: &Cluster) -> ServiceTable {
+    let mut apps = BTreeSet::new();
+    for (id, pod) in cluster.pods() {
+        if let Some(app) = pod.labels.get("app") {
+            apps.insert((cluster.pod_namespace_name(id).to_owned(), app.clone()));
+        }
+    }
+    let services: Vec<_> = apps
+        .iter()
+        .enumerate()
+        .map(|(i, (ns, app))| {
+            let (hi, lo) = (i / 250, i % 250 + 1);
+            let svc = Service::from_value(&serde_json::json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": format!("{app}-lb"), "namespace": ns},
+                "spec": {"type": "LoadBalancer", "clusterIP": format!("10.96.{hi}.{lo}"),
+                         "selector": {"app": app}, "externalTrafficPolicy": "Cluster",
+                         "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30000 + i}]},
+                "status": {"loadBalancer": {"ingress": [{"ip": format!("100.64.{hi}.{lo}")}]}}
+            }))
+            .expect("a valid Service");
+            svc.resolve().expect("a valid Service")
+        })
+        .collect();
+    ServiceTable::build(cluster, &services).expect("distinct names and addresses")
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("lint");
-    let mut cases: Vec<(String, Scale, bool)> = Scale::ALL
+    let mut cases: Vec<(String, Scale, bool, bool)> = Scale::ALL
         .iter()
-        .map(|s| (s.name().to_owned(), *s, false))
+        .map(|s| (s.name().to_owned(), *s, false, false))
         .collect();
-    cases.push(("L_with_cnp".to_owned(), Scale::L, true));
-    for (name, scale, with_cnp) in cases {
+    cases.push(("L_with_cnp".to_owned(), Scale::L, true, false));
+    cases.push(("L_with_services".to_owned(), Scale::L, false, true));
+    for (name, scale, with_cnp, with_services) in cases {
         let (cluster, mut policies) = fixture(scale);
         if with_cnp {
             policies.extend(cluster_policies());
         }
-        let input = LintInput::new(&cluster, &policies);
+        let table = with_services.then(|| exposing_services(&cluster));
+        let mut input = LintInput::new(&cluster, &policies);
+        if let Some(table) = &table {
+            input = input.services(table);
+        }
         let started = Instant::now();
         let report = lint(&input);
         let once = started.elapsed();

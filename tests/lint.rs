@@ -1010,6 +1010,48 @@ fn np052_pod_network_admits_everyone_through_the_flannel_address() {
     assert!(of(&r, Check::IpBlockMasqueraded).is_empty(), "{r:#?}");
 }
 
+#[test]
+fn np052_on_the_allow_list_scenario() {
+    // The scenario pins the flows; NP052 reports the two policies for the Cluster-policy
+    // Services only.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scenarios/outside-ipblock-allowlist.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let loaded = netpol_testing::scenario::Scenario::from_json(&text)
+        .unwrap()
+        .load()
+        .unwrap();
+    let r = lint(
+        &LintInput::new(&loaded.cluster, &loaded.policies)
+            .profile(loaded.profile.clone())
+            .services(&loaded.services),
+    );
+    let found: Vec<(String, bool)> = of(&r, Check::IpBlockMasqueraded)
+        .iter()
+        .map(|f| {
+            assert!(
+                f.message.contains("externalTrafficPolicy Cluster"),
+                "{}",
+                f.message
+            );
+            (
+                f.object.name.clone(),
+                f.message.contains("whatever its address"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("api-from-nodes".to_owned(), true),
+            ("web-from-clients".to_owned(), false)
+        ],
+        "{r:#?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // NP060–NP061
 // ---------------------------------------------------------------------------------------

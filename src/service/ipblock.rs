@@ -131,6 +131,30 @@ fn family_str<S: Serializer>(family: &IpFamily, s: S) -> Result<S::Ok, S::Error>
 /// (no pod subnet of a node, no pod, node or tunnel address), and for a load-balancer IP
 /// those inside its `loadBalancerSourceRanges` of the family (when it has any and none is
 /// `/0`): the others are dropped before any policy.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, NodeSpec, PodSpec};
+/// # use netpol::policy::Policy;
+/// # use netpol::service::*;
+/// # let cluster = Cluster::builder()
+/// #     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?))
+/// #     .add_node(NodeSpec::new("node-2").ip("192.168.0.12".parse()?))
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.2.10".parse()?).node("node-2"))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #   "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+/// #            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # let policy = Policy::new(&netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": "shop"},
+/// #   "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}"#)?)?;
+/// let answer = table.outside(&cluster, &ServiceProxy::default()).ingress_rule(&policy, 0)?;
+/// let web = &answer.services[0];
+/// let e = &web.entrances[0];
+/// assert_eq!((e.address, e.port), (OutsideAddress::NodePort { node_port: 30080 }, 80));
+/// assert_eq!(e.clients, ClientMatch::Some); // 198.51.100.0/24, not every client
+/// assert!(e.example.is_some_and(|c| answer.blocks.contains(c)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -155,6 +179,28 @@ pub struct Entrance {
 
 /// A Service port through which outside traffic reaches an endpoint at a port the rule
 /// admits.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, NodeSpec, PodSpec};
+/// # use netpol::policy::Policy;
+/// # use netpol::service::*;
+/// # let cluster = Cluster::builder()
+/// #     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?))
+/// #     .add_node(NodeSpec::new("node-2").ip("192.168.0.12".parse()?))
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.2.10".parse()?).node("node-2"))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #   "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+/// #            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # let policy = Policy::new(&netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": "shop"},
+/// #   "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}"#)?)?;
+/// let answer = table.outside(&cluster, &ServiceProxy::default()).ingress_rule(&policy, 0)?;
+/// let web = &answer.services[0];
+/// let p = web.endpoints[0].ports[0];
+/// assert_eq!((p.port, p.target_port), (80, 8080));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -169,6 +215,28 @@ pub struct EndpointPort {
 
 /// An endpoint pod of the Service that the rule's policy selects, with the Service ports
 /// that reach it at a port the rule admits.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, NodeSpec, PodSpec};
+/// # use netpol::policy::Policy;
+/// # use netpol::service::*;
+/// # let cluster = Cluster::builder()
+/// #     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?))
+/// #     .add_node(NodeSpec::new("node-2").ip("192.168.0.12".parse()?))
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.2.10".parse()?).node("node-2"))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #   "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+/// #            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # let policy = Policy::new(&netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": "shop"},
+/// #   "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}"#)?)?;
+/// let answer = table.outside(&cluster, &ServiceProxy::default()).ingress_rule(&policy, 0)?;
+/// let web = &answer.services[0];
+/// let e = &web.endpoints[0];
+/// assert_eq!((e.endpoint.as_str(), e.node.as_deref()), ("shop/web-1", Some("node-2")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -188,6 +256,29 @@ pub struct RuleEndpoint {
 }
 
 /// What the endpoints on other nodes see when a node masquerades the traffic it received.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, NodeSpec, PodSpec};
+/// # use netpol::policy::Policy;
+/// # use netpol::service::*;
+/// # let cluster = Cluster::builder()
+/// #     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?))
+/// #     .add_node(NodeSpec::new("node-2").ip("192.168.0.12".parse()?))
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.2.10".parse()?).node("node-2"))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #   "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+/// #            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # let policy = Policy::new(&netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": "shop"},
+/// #   "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}"#)?)?;
+/// let answer = table.outside(&cluster, &ServiceProxy::default()).ingress_rule(&policy, 0)?;
+/// let web = &answer.services[0];
+/// let m = web.receivers[0].masquerade.as_ref().unwrap(); // received by node-1
+/// assert!(!m.matched);
+/// assert!(matches!(&m.source_seen, SourceSeen::Masqueraded { address: Some(a), .. } if a.to_string() == "192.168.0.11"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -202,6 +293,28 @@ pub struct Masquerade {
 /// A node where outside traffic of one family may arrive (one with an address of that
 /// family), and, for a Service with `externalTrafficPolicy: Cluster`, what the endpoints
 /// on other nodes see of it.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, NodeSpec, PodSpec};
+/// # use netpol::policy::Policy;
+/// # use netpol::service::*;
+/// # let cluster = Cluster::builder()
+/// #     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?))
+/// #     .add_node(NodeSpec::new("node-2").ip("192.168.0.12".parse()?))
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.2.10".parse()?).node("node-2"))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #   "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+/// #            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # let policy = Policy::new(&netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": "shop"},
+/// #   "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}"#)?)?;
+/// let answer = table.outside(&cluster, &ServiceProxy::default()).ingress_rule(&policy, 0)?;
+/// let web = &answer.services[0];
+/// let names: Vec<&str> = web.receivers.iter().map(|r| r.received_by.as_str()).collect();
+/// assert_eq!(names, ["node-1", "node-2"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -228,6 +341,30 @@ pub struct Receiver {
 /// the entrance's [`clients`](Entrance::clients)); with `externalTrafficPolicy: Cluster`
 /// those on other nodes see the receiving node's masquerade (and the rule matches every
 /// client or none); with `Local` they do not serve.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, NodeSpec, PodSpec};
+/// # use netpol::policy::Policy;
+/// # use netpol::service::*;
+/// # let cluster = Cluster::builder()
+/// #     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?))
+/// #     .add_node(NodeSpec::new("node-2").ip("192.168.0.12".parse()?))
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.2.10".parse()?).node("node-2"))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #   "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+/// #            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # let policy = Policy::new(&netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": "shop"},
+/// #   "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}"#)?)?;
+/// let answer = table.outside(&cluster, &ServiceProxy::default()).ingress_rule(&policy, 0)?;
+/// let web = &answer.services[0];
+/// assert_eq!(web.service, "shop/web");
+/// assert_eq!(web.unmasqueraded, Some(ClientMatch::Some)); // received by node-2
+/// assert_eq!(web.masqueraded, Some(ClientMatch::None)); // received by node-1
+/// assert!(web.refused_when_masqueraded());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -260,6 +397,30 @@ pub struct ServiceFromOutside {
 
 /// One path of a [`ServiceFromOutside`]: traffic entering at an entrance, received by a
 /// node, and the endpoints that see it the same way.
+///
+/// ```
+/// # use netpol::cluster::{Cluster, NodeSpec, PodSpec};
+/// # use netpol::policy::Policy;
+/// # use netpol::service::*;
+/// # let cluster = Cluster::builder()
+/// #     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?))
+/// #     .add_node(NodeSpec::new("node-2").ip("192.168.0.12".parse()?))
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.2.10".parse()?).node("node-2"))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #   "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+/// #            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # let policy = Policy::new(&netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": "shop"},
+/// #   "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}"#)?)?;
+/// let answer = table.outside(&cluster, &ServiceProxy::default()).ingress_rule(&policy, 0)?;
+/// let web = &answer.services[0];
+/// for path in web.paths() {
+///     let masqueraded = matches!(path.source_seen, SourceSeen::Masqueraded { .. });
+///     assert_eq!(masqueraded, path.receiver.received_by == "node-1");
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OutsidePath<'a> {
@@ -278,7 +439,8 @@ pub struct OutsidePath<'a> {
 /// A path without its endpoints.
 struct Shape<'a> {
     entrance: &'a Entrance,
-    receiver: &'a Receiver,
+    /// The receiver's index in [`ServiceFromOutside::receivers`].
+    receiver_index: usize,
     source_seen: &'a SourceSeen,
     clients: ClientMatch,
 }
@@ -392,16 +554,17 @@ impl ServiceFromOutside {
                     }
                 }
             }
-            for receiver in self
+            for (receiver_index, receiver) in self
                 .receivers
                 .iter()
-                .filter(|r| r.family == entrance.family)
+                .enumerate()
+                .filter(|(_, r)| r.family == entrance.family)
             {
                 let local = on_node.get(&receiver.node).copied().unwrap_or(0);
                 if local > 0 {
                     out.push(Shape {
                         entrance,
-                        receiver,
+                        receiver_index,
                         source_seen: &CLIENT,
                         clients: entrance.clients,
                     });
@@ -412,7 +575,7 @@ impl ServiceFromOutside {
                 out.push(match &receiver.masquerade {
                     Some(m) => Shape {
                         entrance,
-                        receiver,
+                        receiver_index,
                         source_seen: &m.source_seen,
                         clients: if m.matched {
                             ClientMatch::All
@@ -422,7 +585,7 @@ impl ServiceFromOutside {
                     },
                     None => Shape {
                         entrance,
-                        receiver,
+                        receiver_index,
                         source_seen: &CLIENT,
                         clients: entrance.clients,
                     },
@@ -591,27 +754,36 @@ impl ServiceFromOutside {
         seen.join(", ")
     }
 
-    /// The masquerade sources seen on paths whose clients `want`: `(node, what was seen,
-    /// whether the rule matches it)`, each once, in receiver order.
-    fn masquerades(&self, want: impl Fn(&Shape<'_>) -> bool) -> Vec<(&str, String)> {
-        let mut out: Vec<(&str, String)> = Vec::new();
-        for p in self.shapes() {
-            if !is_masqueraded(p.source_seen) || !want(&p) {
-                continue;
-            }
-            let text = match p.source_seen {
-                SourceSeen::Masqueraded {
-                    address: Some(a), ..
-                } => a.to_string(),
-                SourceSeen::Masqueraded { seen, .. } => seen.clone(),
-                _ => continue,
-            };
-            let node = p.receiver.received_by.as_str();
-            if !out.iter().any(|(n, t)| *n == node && *t == text) {
-                out.push((node, text));
+    /// The masquerade sources seen on `shapes` that `want`: `(node, what was seen)`, each
+    /// receiver once, in receiver order.
+    fn masquerades<'s>(
+        &'s self,
+        shapes: &[Shape<'s>],
+        want: impl Fn(&Shape<'_>) -> bool,
+    ) -> Vec<(&'s str, String)> {
+        let mut picked = vec![false; self.receivers.len()];
+        for p in shapes {
+            if is_masqueraded(p.source_seen) && want(p) {
+                if let Some(flag) = picked.get_mut(p.receiver_index) {
+                    *flag = true;
+                }
             }
         }
-        out
+        self.receivers
+            .iter()
+            .zip(picked)
+            .filter(|(_, picked)| *picked)
+            .filter_map(|(r, _)| {
+                let text = match &r.masquerade.as_ref()?.source_seen {
+                    SourceSeen::Masqueraded {
+                        address: Some(a), ..
+                    } => a.to_string(),
+                    SourceSeen::Masqueraded { seen, .. } => seen.clone(),
+                    _ => return None,
+                };
+                Some((r.received_by.as_str(), text))
+            })
+            .collect()
     }
 }
 
@@ -739,7 +911,8 @@ impl RuleFromOutside {
         if !s.refused_when_masqueraded() {
             return None;
         }
-        let missed = s.masquerades(|p| {
+        let shapes = s.shapes();
+        let missed = s.masquerades(&shapes, |p| {
             p.clients == ClientMatch::None && p.entrance.clients != ClientMatch::None
         });
         let head = format!(
@@ -755,8 +928,7 @@ impl RuleFromOutside {
         } else {
             "none of which the ipBlocks match"
         };
-        let meant = s
-            .shapes()
+        let meant = shapes
             .iter()
             .any(|p| *p.source_seen == SourceSeen::Client && p.clients != ClientMatch::None);
         Some(if meant {
@@ -800,7 +972,8 @@ impl RuleFromOutside {
         if !s.admitted_by_masquerade() {
             return None;
         }
-        let let_in = s.masquerades(|p| {
+        let shapes = s.shapes();
+        let let_in = s.masquerades(&shapes, |p| {
             p.clients == ClientMatch::All && p.entrance.clients != ClientMatch::All
         });
         let own = s
@@ -848,8 +1021,9 @@ fn describe_service(s: &ServiceFromOutside) -> String {
                     held(c)
                 ));
             }
-            let matched = s.masquerades(|p| p.clients == ClientMatch::All);
-            let missed = s.masquerades(|p| p.clients == ClientMatch::None);
+            let shapes = s.shapes();
+            let matched = s.masquerades(&shapes, |p| p.clients == ClientMatch::All);
+            let missed = s.masquerades(&shapes, |p| p.clients == ClientMatch::None);
             let mut masq = Vec::new();
             if !matched.is_empty() {
                 masq.push(format!(
@@ -972,6 +1146,27 @@ fn universe(family: IpFamily) -> IpSet {
 
 /// Outside traffic to the Services of a table, ready to answer for ingress rules: see
 /// [`ServiceTable::outside`].
+///
+/// ```
+/// # use netpol::cluster::{Cluster, NodeSpec, PodSpec};
+/// # use netpol::policy::Policy;
+/// # use netpol::service::*;
+/// # let cluster = Cluster::builder()
+/// #     .add_node(NodeSpec::new("node-1").ip("192.168.0.11".parse()?))
+/// #     .add_node(NodeSpec::new("node-2").ip("192.168.0.12".parse()?))
+/// #     .pod(PodSpec::new("shop", "web-1").label("app", "web").ip("10.244.2.10".parse()?).node("node-2"))
+/// #     .build()?;
+/// # let svc = Service::from_json(r#"{"metadata": {"name": "web", "namespace": "shop"},
+/// #   "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+/// #            "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}}"#)?;
+/// # let table = ServiceTable::build(&cluster, &[svc.resolve()?])?;
+/// # let policy = Policy::new(&netpol::model::NetworkPolicy::from_json(r#"{"metadata": {"name": "p", "namespace": "shop"},
+/// #   "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}"#)?)?;
+/// let answer = table.outside(&cluster, &ServiceProxy::default()).ingress_rule(&policy, 0)?;
+/// let web = &answer.services[0];
+/// assert_eq!(answer.policy, "shop/p");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Outside<'a> {
     table: &'a ServiceTable,
@@ -983,6 +1178,9 @@ pub struct Outside<'a> {
     /// Every (node, family) where the node has an address of the family, in node order,
     /// IPv4 first.
     receivers: Vec<(NodeId, IpFamily)>,
+    /// The Services that take traffic from outside, by namespace (their endpoints are
+    /// pods of their namespace), in table order.
+    by_namespace: HashMap<&'a str, Vec<ServiceId>>,
 }
 
 fn family_index(f: IpFamily) -> usize {
@@ -1059,12 +1257,22 @@ impl ServiceTable {
         }
         receivers.sort_by_key(|(_, f)| family_index(*f));
         let [v4, v6] = lists;
+        let mut by_namespace: HashMap<&str, Vec<ServiceId>> = HashMap::new();
+        for (id, svc) in self.services() {
+            if svc.externally_accessible() && matches!(svc.addressing, Addressing::ClusterIps(_)) {
+                by_namespace
+                    .entry(svc.namespace.as_str())
+                    .or_default()
+                    .push(id);
+            }
+        }
         Outside {
             table: self,
             cluster,
             proxy: *proxy,
             cluster_addresses: [Ranges::new(v4), Ranges::new(v6)],
             receivers,
+            by_namespace,
         }
     }
 }
@@ -1183,14 +1391,15 @@ impl Outside<'_> {
                 .map_or_else(|| format!("node {}", n.index()), |n| n.name.clone())
         };
         let mut services = Vec::new();
-        for (id, svc) in self.table.services() {
-            if !svc.externally_accessible() || !matches!(svc.addressing, Addressing::ClusterIps(_))
-            {
-                continue;
-            }
+        let ids = self
+            .by_namespace
+            .get(policy.namespace())
+            .map_or(&[][..], Vec::as_slice);
+        for &id in ids {
             let Some(entry) = self.table.entries.get(id.index()) else {
                 continue;
             };
+            let svc = &entry.service;
             // The rule's endpoints, with the ports that reach them where it admits.
             let mut endpoints: Vec<RuleEndpoint> = Vec::new();
             let mut index: HashMap<PodId, usize> = HashMap::new();
