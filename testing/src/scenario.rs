@@ -134,6 +134,8 @@ use netpol::service::{
 };
 use netpol::validate::{ErrorKind, FieldError, validate_cluster_network_policy};
 
+mod stream;
+
 /// A scenario as written.
 ///
 /// ```
@@ -776,9 +778,53 @@ pub struct LoadedScenario {
     pub profile: Profile,
     /// How Service traffic is translated: the profile's plugin and `kubeProxy`.
     pub proxy: ServiceProxy,
+    /// The file's `expectRejected`.
+    pub expect_rejected: Vec<ExpectRejected>,
 }
 
 impl LoadedScenario {
+    /// Reads and loads a scenario: what `Scenario::from_json(text)?.load()` gives, read
+    /// in one pass when it can be (see [`read`](Self::read)), so that a large file costs
+    /// little more than the cluster and policies it holds.
+    ///
+    /// ```
+    /// use netpol_testing::scenario::{LoadedScenario, ScenarioError};
+    /// let loaded = LoadedScenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
+    ///   "queries": [{"from": "prod/api", "to": {"ip": "8.8.8.8"}, "port": 53, "expect": "allow"}]}"#)?;
+    /// assert_eq!(loaded.queries.len(), 1);
+    /// let err = LoadedScenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api", "ip": "10.0.0.300"}]}"#)
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), r#"pods[0].ips[0]: "10.0.0.300" is not an IP address"#);
+    /// assert!(matches!(LoadedScenario::from_json("{"), Err(ScenarioError::Json { .. })));
+    /// # Ok::<(), ScenarioError>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, ScenarioError> {
+        match Self::read(text) {
+            Some(loaded) => Ok(loaded),
+            None => Scenario::from_json(text)?.load(),
+        }
+    }
+
+    /// The one-pass reader alone: each namespace, node, pod and policy goes to the cluster
+    /// builder or the policy list as soon as it is decoded, without a JSON tree of the
+    /// text or the list of [`ScenarioPod`]s. `None` when it gives up: on text that is not
+    /// a scenario object, on any error (the general path, [`Scenario::from_json`] and
+    /// [`Scenario::load`], reports errors), and on a Calico selector case file (an object
+    /// with `calicoSelectors` or `calicoBadSelectors`). When it answers, the answer is the
+    /// general path's.
+    ///
+    /// ```
+    /// use netpol_testing::scenario::LoadedScenario;
+    /// let loaded = LoadedScenario::read(r#"{"namespaces": [{"name": "x"}],
+    ///   "pods": [{"namespace": "x", "name": "a", "labels": {"app": "a"}}]}"#).unwrap();
+    /// assert!(loaded.cluster.pod_id("x", "a").is_some());
+    /// assert!(LoadedScenario::read(r#"{"calicoSelectors": []}"#).is_none());
+    /// assert!(LoadedScenario::read(r#"{"pods": [], "pods": []}"#).is_none());
+    /// ```
+    pub fn read(text: &str) -> Option<Self> {
+        stream::read(text)
+    }
+
     /// Every query of both kinds, in file order.
     ///
     /// ```
@@ -906,8 +952,13 @@ fn join_errors(errors: &[FieldError]) -> String {
 }
 
 fn parse_ip(path: &str, text: &str) -> Result<IpAddr, ScenarioError> {
+    parse_ip_at(text, || path.to_owned())
+}
+
+/// [`parse_ip`] with the path written only when the address is bad.
+fn parse_ip_at(text: &str, path: impl FnOnce() -> String) -> Result<IpAddr, ScenarioError> {
     text.parse()
-        .map_err(|_| invalid(path, format!("\"{text}\" is not an IP address")))
+        .map_err(|_| invalid(path(), format!("\"{text}\" is not an IP address")))
 }
 
 fn parse_protocol(path: &str, text: Option<&str>) -> Result<Protocol, ScenarioError> {
@@ -960,79 +1011,165 @@ impl Scenario {
     /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
     /// ```
     pub fn load(&self) -> Result<LoadedScenario, ScenarioError> {
-        let profile = match &self.profile {
-            None => Profile::default(),
-            Some(name) => Profile::named(name).ok_or_else(|| {
-                invalid(
-                    "profile",
-                    format!(
-                        "unknown profile \"{name}\" (known: {})",
-                        Profile::NAMES.join(", ")
-                    ),
-                )
-            })?,
-        };
-        let mut builder = Cluster::builder();
+        let profile = parse_profile(self.profile.as_deref())?;
+        let mut loader = Loader::default();
         for ns in &self.namespaces {
-            builder = builder.namespace(ns.name.clone(), ns.labels.clone());
+            loader.namespace(ns.clone());
         }
-        for (i, node) in self.nodes.iter().enumerate() {
-            let mut ips = Vec::new();
-            for (j, text) in node.ip.iter().chain(node.ips.iter()).enumerate() {
-                ips.push(parse_ip(&format!("nodes[{i}].ips[{j}]"), text)?);
-            }
-            let mut spec = NodeSpec::new(node.name.clone());
-            spec.ips = ips;
-            spec.labels = node.labels.clone();
-            for (j, text) in node.pod_cidr.iter().chain(&node.pod_cidrs).enumerate() {
-                let net = text.parse().map_err(|_| {
-                    invalid(
-                        format!("nodes[{i}].podCIDRs[{j}]"),
-                        format!("\"{text}\" is not a CIDR"),
-                    )
-                })?;
-                spec.pod_cidrs.push(net);
-            }
-            for (j, text) in node.tunnel_ip.iter().chain(&node.tunnel_ips).enumerate() {
-                spec.tunnel_ips
-                    .push(parse_ip(&format!("nodes[{i}].tunnelIPs[{j}]"), text)?);
-            }
-            builder = builder.add_node(spec);
+        for node in &self.nodes {
+            loader.node(node.clone())?;
         }
-        for (i, pod) in self.pods.iter().enumerate() {
-            let mut spec = PodSpec::new(pod.namespace.clone(), pod.name.clone());
-            spec.labels = pod.labels.clone();
-            for (j, text) in pod.ip.iter().chain(pod.ips.iter()).enumerate() {
-                spec.ips
-                    .push(parse_ip(&format!("pods[{i}].ips[{j}]"), text)?);
-            }
-            spec.node = pod.node.clone();
-            spec.service_account = pod.service_account.clone();
-            for (j, p) in pod.ports.iter().enumerate() {
-                let protocol = parse_protocol(
-                    &format!("pods[{i}].ports[{j}].protocol"),
-                    p.protocol.as_deref(),
-                )?;
-                spec.ports.push(match &p.name {
-                    Some(name) => ContainerPort::named(name.clone(), p.port, protocol),
-                    None => ContainerPort::unnamed(p.port, protocol),
-                });
-            }
-            builder = builder.pod(spec);
+        for pod in &self.pods {
+            loader.pod(pod.clone())?;
         }
-        let cluster = builder
+        for value in &self.policies {
+            loader.policy(value);
+        }
+        loader.finish(Rest {
+            profile,
+            services: &self.services,
+            queries: &self.queries,
+            expect_rejected: self.expect_rejected.clone(),
+            masquerade_all: self.kube_proxy.as_ref().is_some_and(|k| k.masquerade_all),
+        })
+    }
+}
+
+/// The profile a scenario names (`conformance` when it names none).
+fn parse_profile(name: Option<&str>) -> Result<Profile, ScenarioError> {
+    match name {
+        None => Ok(Profile::default()),
+        Some(name) => Profile::named(name).ok_or_else(|| {
+            invalid(
+                "profile",
+                format!(
+                    "unknown profile \"{name}\" (known: {})",
+                    Profile::NAMES.join(", ")
+                ),
+            )
+        }),
+    }
+}
+
+/// A policy of the file, decoded (the validation waits for every Calico tier).
+struct ReadPolicy {
+    kind: String,
+    key: String,
+    decoded: Result<PolicyObject, netpol::model::DecodeError>,
+}
+
+/// What [`Loader::finish`] reads besides the namespaces, nodes, pods and policies.
+struct Rest<'a> {
+    profile: Profile,
+    services: &'a [serde_json::Value],
+    queries: &'a [ScenarioQuery],
+    expect_rejected: Vec<ExpectRejected>,
+    masquerade_all: bool,
+}
+
+/// Turns a scenario's entries into the cluster and the policies one entry at a time, so
+/// that the entries need not all be held at once (see [`LoadedScenario::from_json`]):
+/// [`Scenario::load`] and the streaming reader share it.
+#[derive(Default)]
+struct Loader {
+    builder: netpol::cluster::ClusterBuilder,
+    nodes: usize,
+    pods: usize,
+    policies: Vec<ReadPolicy>,
+}
+
+impl Loader {
+    fn namespace(&mut self, ns: ScenarioNamespace) {
+        self.builder = std::mem::take(&mut self.builder).namespace(ns.name, ns.labels);
+    }
+
+    fn node(&mut self, node: ScenarioNode) -> Result<(), ScenarioError> {
+        let i = self.nodes;
+        self.nodes += 1;
+        let mut ips = Vec::new();
+        for (j, text) in node.ip.iter().chain(node.ips.iter()).enumerate() {
+            ips.push(parse_ip_at(text, || format!("nodes[{i}].ips[{j}]"))?);
+        }
+        let mut spec = NodeSpec::new(node.name);
+        spec.ips = ips;
+        spec.labels = node.labels;
+        for (j, text) in node.pod_cidr.iter().chain(&node.pod_cidrs).enumerate() {
+            let net = text.parse().map_err(|_| {
+                invalid(
+                    format!("nodes[{i}].podCIDRs[{j}]"),
+                    format!("\"{text}\" is not a CIDR"),
+                )
+            })?;
+            spec.pod_cidrs.push(net);
+        }
+        for (j, text) in node.tunnel_ip.iter().chain(&node.tunnel_ips).enumerate() {
+            spec.tunnel_ips
+                .push(parse_ip_at(text, || format!("nodes[{i}].tunnelIPs[{j}]"))?);
+        }
+        self.builder = std::mem::take(&mut self.builder).add_node(spec);
+        Ok(())
+    }
+
+    fn pod(&mut self, pod: ScenarioPod) -> Result<(), ScenarioError> {
+        let i = self.pods;
+        self.pods += 1;
+        let mut spec = PodSpec::new(pod.namespace, pod.name);
+        spec.labels = pod.labels;
+        for (j, text) in pod.ip.iter().chain(pod.ips.iter()).enumerate() {
+            spec.ips
+                .push(parse_ip_at(text, || format!("pods[{i}].ips[{j}]"))?);
+        }
+        spec.node = pod.node;
+        spec.service_account = pod.service_account;
+        for (j, p) in pod.ports.into_iter().enumerate() {
+            let protocol = match p.protocol.as_deref() {
+                None => Protocol::Tcp,
+                Some(text) => text.parse().map_err(|e| {
+                    invalid(format!("pods[{i}].ports[{j}].protocol"), format!("{e}"))
+                })?,
+            };
+            spec.ports.push(match p.name {
+                Some(name) => ContainerPort::named(name, p.port, protocol),
+                None => ContainerPort::unnamed(p.port, protocol),
+            });
+        }
+        self.builder = std::mem::take(&mut self.builder).pod(spec);
+        Ok(())
+    }
+
+    fn policy(&mut self, value: &serde_json::Value) {
+        let (kind, key) = policy_key(value);
+        self.policies.push(ReadPolicy {
+            kind,
+            key,
+            decoded: PolicyObject::from_value(value),
+        });
+    }
+
+    /// Builds the cluster, validates the policies, and resolves the Services and the
+    /// queries.
+    fn finish(self, rest: Rest<'_>) -> Result<LoadedScenario, ScenarioError> {
+        let Rest {
+            profile,
+            services: service_values,
+            queries: scenario_queries,
+            expect_rejected,
+            masquerade_all,
+        } = rest;
+        let cluster = self
+            .builder
             .build()
             .map_err(|e| invalid("pods", e.to_string()))?;
 
         let mut policies = PolicySet::new();
-        let mut outcomes = Vec::new();
+        let mut outcomes = Vec::with_capacity(self.policies.len());
         // Calico's API server refuses a policy in a tier that does not exist, whatever
         // the order the objects are given in.
         let tiers: Vec<CalicoTier> = self
             .policies
             .iter()
-            .filter_map(|v| match PolicyObject::from_value(v) {
-                Ok(PolicyObject::Tier(t)) => CalicoTier::new(&t).ok(),
+            .filter_map(|p| match &p.decoded {
+                Ok(PolicyObject::Tier(t)) => CalicoTier::new(t).ok(),
                 _ => None,
             })
             .collect();
@@ -1042,10 +1179,10 @@ impl Scenario {
                 None => Ok(p),
             })
         };
-        for value in &self.policies {
-            let (kind, key) = policy_key(value);
+        for read in self.policies {
+            let ReadPolicy { kind, key, decoded } = read;
             let mut unsupported = Vec::new();
-            let errors = match PolicyObject::from_value(value) {
+            let errors = match decoded {
                 Err(e) => vec![FieldError {
                     kind: ErrorKind::Invalid,
                     field: e.path.clone(),
@@ -1114,9 +1251,8 @@ impl Scenario {
                 unsupported,
             });
         }
-
-        let mut resolved = Vec::with_capacity(self.services.len());
-        for (i, value) in self.services.iter().enumerate() {
+        let mut resolved = Vec::with_capacity(service_values.len());
+        for (i, value) in service_values.iter().enumerate() {
             let service = Service::from_value(value)
                 .and_then(|s| s.resolve())
                 .map_err(|e| invalid(format!("services[{i}]"), e.to_string()))?;
@@ -1125,9 +1261,9 @@ impl Scenario {
         let services = ServiceTable::build(&cluster, &resolved)
             .map_err(|e| invalid("services", e.to_string()))?;
 
-        let mut queries = Vec::with_capacity(self.queries.len());
+        let mut queries = Vec::with_capacity(scenario_queries.len());
         let mut service_queries = Vec::new();
-        for (i, q) in self.queries.iter().enumerate() {
+        for (i, q) in scenario_queries.iter().enumerate() {
             let src = resolve(&cluster, &format!("queries[{i}].from"), &q.from)?;
             let port = u16::try_from(q.port)
                 .ok()
@@ -1245,8 +1381,7 @@ impl Scenario {
                 }
             }
         }
-        let proxy = ServiceProxy::new(&profile)
-            .with_masquerade_all(self.kube_proxy.as_ref().is_some_and(|k| k.masquerade_all));
+        let proxy = ServiceProxy::new(&profile).with_masquerade_all(masquerade_all);
         Ok(LoadedScenario {
             cluster,
             policies,
@@ -1256,6 +1391,7 @@ impl Scenario {
             services,
             profile,
             proxy,
+            expect_rejected,
         })
     }
 }
