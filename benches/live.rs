@@ -36,13 +36,13 @@ fn spec_of(cluster: &Cluster, pod: &Pod) -> PodSpec {
             .unwrap_or_default(),
         pod.name.clone(),
     );
-    spec.labels = pod.labels.clone();
+    spec.labels = (*pod.labels).clone();
     spec.ips = pod.ips.clone();
     spec.node = pod
         .node
         .and_then(|n| cluster.node(n))
         .map(|n| n.name.clone());
-    spec.ports = pod.ports.clone();
+    spec.ports = pod.ports.to_vec();
     spec.service_account = Some(pod.service_account.clone());
     spec
 }

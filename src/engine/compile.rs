@@ -139,7 +139,7 @@ impl<'a> Identities<'a> {
             } else {
                 ""
             };
-            let key = (p.namespace.index(), &p.labels);
+            let key = (p.namespace.index(), &*p.labels);
             let hkey = (key.0, projected(key.1, keys), account);
             let id = match index.get(&hkey) {
                 Some(id) => *id,
@@ -150,7 +150,7 @@ impl<'a> Identities<'a> {
                     accounts.push(account);
                     if let Some(ns) = namespaces.get_mut(key.0) {
                         ns.identities.push(id);
-                        for (k, v) in &p.labels {
+                        for (k, v) in p.labels.iter() {
                             ns.by_label
                                 .entry((k.as_str(), v.as_str()))
                                 .or_default()
@@ -1532,7 +1532,7 @@ fn compile_core(
     // get one row per index.
     let names_of = |p: &crate::cluster::Pod| -> Vec<NamedGroup> {
         let mut groups: Vec<NamedGroup> = Vec::new();
-        for cp in &p.ports {
+        for cp in p.ports.iter() {
             let Some(id) = cp.name.as_deref().and_then(|n| c.names.get(n)) else {
                 continue;
             };
