@@ -1638,9 +1638,14 @@ fn go_text(text: &str) -> std::borrow::Cow<'_, str> {
     let mut lone = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] != b'\\' {
+        // Straight to the next backslash (a fast search: most files have none); a
+        // skipped escaped character may have been the first byte of a longer one.
+        while i < b.len() && !text.is_char_boundary(i) {
             i += 1;
-            continue;
+        }
+        match text.get(i..).and_then(|rest| rest.find('\\')) {
+            Some(off) => i += off,
+            None => break,
         }
         match escape_at(b, i) {
             Some(0xD800..=0xDBFF) if matches!(escape_at(b, i + 6), Some(0xDC00..=0xDFFF)) => {
@@ -1677,5 +1682,29 @@ fn push_or_errors<T: netpol::policy::IntoPolicySetItem>(
             Vec::new()
         }
         Err(errs) => errs.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_text;
+
+    #[test]
+    fn lone_surrogate_escapes_become_the_replacement_character() {
+        assert!(matches!(
+            go_text(r#"{"a": "plain"}"#),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(go_text(r#""\ud800x""#), r#""\ufffdx""#);
+        assert_eq!(go_text(r#""x\uDC00""#), r#""x\ufffd""#);
+        // A pair stays, an escaped backslash is not an escape's start.
+        assert_eq!(go_text(r#""\ud83d\ude00""#), r#""\ud83d\ude00""#);
+        assert_eq!(go_text(r#""\\ud800""#), r#""\\ud800""#);
+        // After an escaped character of several bytes the search goes on.
+        assert_eq!(go_text("\"\\é \\ud800 é\""), "\"\\é \\ufffd é\"");
+        assert_eq!(
+            go_text(r#""\u00e9\ud800\n\udbff""#),
+            r#""\u00e9\ufffd\n\ufffd""#
+        );
     }
 }
