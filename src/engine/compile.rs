@@ -14,7 +14,7 @@
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::net::IpAddr;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ContainerPort};
 use crate::explain::TierRef;
 use crate::model::Labels;
 use crate::policy::{
@@ -22,7 +22,7 @@ use crate::policy::{
     PolicyKind, PolicySetRef, PortSpec, Protocol, Subject,
 };
 use crate::profile::Profile;
-use crate::selector::{Operator, Selector};
+use crate::selector::{Operator, Requirement, Selector};
 
 use super::bitset::{Bitset, BitsetTable};
 use super::blocks::BlockIndex;
@@ -133,6 +133,10 @@ impl<'a> Identities<'a> {
         let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
         namespaces.resize_with(cluster.namespace_count(), NsIndex::default);
+        // Pods of one workload share one label set (the cluster stores each distinct set
+        // once): a pod whose namespace, label set and account were seen is of the same
+        // identity without projecting and hashing its labels again.
+        let mut seen: HashMap<(usize, *const Labels, &'a str), u32> = HashMap::new();
         for (_, p) in cluster.pods() {
             let account = if by_account {
                 p.service_account.as_str()
@@ -140,6 +144,11 @@ impl<'a> Identities<'a> {
                 ""
             };
             let key = (p.namespace.index(), &*p.labels);
+            let shared = (key.0, std::sync::Arc::as_ptr(&p.labels), account);
+            if let Some(id) = seen.get(&shared) {
+                of_pod.push(*id);
+                continue;
+            }
             let hkey = (key.0, projected(key.1, keys), account);
             let id = match index.get(&hkey) {
                 Some(id) => *id,
@@ -150,7 +159,10 @@ impl<'a> Identities<'a> {
                     accounts.push(account);
                     if let Some(ns) = namespaces.get_mut(key.0) {
                         ns.identities.push(id);
-                        for (k, v) in p.labels.iter() {
+                        // Only the keys selectors read are looked up.
+                        let read =
+                            |k: &String| keys.is_none_or(|keys| keys.binary_search(k).is_ok());
+                        for (k, v) in p.labels.iter().filter(|(k, _)| read(k)) {
                             ns.by_label
                                 .entry((k.as_str(), v.as_str()))
                                 .or_default()
@@ -161,6 +173,7 @@ impl<'a> Identities<'a> {
                     id
                 }
             };
+            seen.insert(shared, id);
             of_pod.push(id);
         }
         Identities {
@@ -195,35 +208,91 @@ impl<'a> Identities<'a> {
         let Some(index) = self.namespaces.get(ns) else {
             return;
         };
+        let requirements = sel.requirements();
         // Candidates: the smallest list some requirement restricts the identities to.
+        // A list of the identities with one of the values an `In` names, or with the key
+        // `Exists` names, holds exactly those meeting that requirement: it is not tested
+        // again.
         let mut candidates: &[u32] = &index.identities;
-        for req in sel.requirements() {
-            let list: Option<&[u32]> = match &req.op {
-                Operator::In(values) if values.len() == 1 => Some(
+        let mut met: Option<usize> = None;
+        let mut values_union: Option<(usize, usize)> = None;
+        for (ri, req) in requirements.iter().enumerate() {
+            let list: Option<(&[u32], bool)> = match &req.op {
+                Operator::In(values) if values.len() == 1 => Some((
                     values
                         .first()
                         .and_then(|v| index.by_label.get(&(req.key.as_str(), v.as_str())))
                         .map_or(&[][..], Vec::as_slice),
-                ),
-                Operator::In(_) | Operator::Exists => Some(
+                    true,
+                )),
+                Operator::In(values) => {
+                    // The identities with each value, together.
+                    let n: usize = values
+                        .iter()
+                        .map(|v| {
+                            index
+                                .by_label
+                                .get(&(req.key.as_str(), v.as_str()))
+                                .map_or(0, Vec::len)
+                        })
+                        .sum();
+                    if n < candidates.len() && values_union.is_none_or(|(_, best)| n < best) {
+                        values_union = Some((ri, n));
+                    }
+                    Some((
+                        index
+                            .by_key
+                            .get(req.key.as_str())
+                            .map_or(&[][..], Vec::as_slice),
+                        false,
+                    ))
+                }
+                Operator::Exists => Some((
                     index
                         .by_key
                         .get(req.key.as_str())
                         .map_or(&[][..], Vec::as_slice),
-                ),
+                    true,
+                )),
                 Operator::NotIn(_) | Operator::DoesNotExist => None,
             };
-            if let Some(list) = list {
+            if let Some((list, exact)) = list {
                 if list.len() < candidates.len() {
                     candidates = list;
+                    met = exact.then_some(ri);
+                }
+            }
+        }
+        let union: Vec<u32>;
+        if let Some((ri, n)) = values_union {
+            if n < candidates.len() {
+                if let Some(Requirement {
+                    key,
+                    op: Operator::In(values),
+                }) = requirements.get(ri)
+                {
+                    // A label has one value: the lists do not overlap.
+                    let mut ids: Vec<u32> = values
+                        .iter()
+                        .filter_map(|v| index.by_label.get(&(key.as_str(), v.as_str())))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    ids.sort_unstable();
+                    union = ids;
+                    candidates = &union;
+                    met = Some(ri);
                 }
             }
         }
         for &id in candidates {
-            if self
-                .list
-                .get(id as usize)
-                .is_some_and(|(_, labels)| sel.matches(labels))
+            let Some((_, labels)) = self.list.get(id as usize) else {
+                continue;
+            };
+            if requirements
+                .iter()
+                .enumerate()
+                .all(|(ri, r)| met == Some(ri) || r.matches(labels))
             {
                 f(id);
             }
@@ -231,20 +300,27 @@ impl<'a> Identities<'a> {
     }
 }
 
-/// Interns bitsets so identical sets are stored once.
+/// Interns bitsets so identical sets are stored once. The index holds the sets' hashes,
+/// not copies of the sets.
 #[derive(Default)]
 struct BitsetArena {
     sets: Vec<Bitset>,
-    index: HashMap<Bitset, u32>,
+    index: HashMap<u64, smallvec::SmallVec<[u32; 1]>>,
+    hasher: ahash::RandomState,
 }
 
 impl BitsetArena {
     fn intern(&mut self, set: Bitset) -> u32 {
-        if let Some(id) = self.index.get(&set) {
+        let hash = self.hasher.hash_one(&set);
+        let ids = self.index.entry(hash).or_default();
+        if let Some(id) = ids
+            .iter()
+            .find(|id| self.sets.get(**id as usize) == Some(&set))
+        {
             return *id;
         }
         let id = to_u32(self.sets.len());
-        self.index.insert(set.clone(), id);
+        ids.push(id);
         self.sets.push(set);
         id
     }
@@ -462,6 +538,55 @@ impl<'a> Compiler<'a> {
             Source::Calico(p) => return calico::subject(&self.identities, p, direction),
         };
         (!set.is_empty()).then_some(set)
+    }
+
+    /// The identities [`subject`](Self::subject) gives, in increasing order, into `out`
+    /// (cleared first): a list as long as what the policy selects, where a bitset would
+    /// cost a pass over every identity of the cluster for each policy. False when the
+    /// policy has no rules for the direction or selects nothing.
+    fn subject_ids(
+        &mut self,
+        source: Source<'a>,
+        direction: Direction,
+        out: &mut Vec<u32>,
+    ) -> bool {
+        out.clear();
+        match source {
+            Source::Network(p) => {
+                if !p.affects(direction) {
+                    return false;
+                }
+                let Some(ns) = self.cluster.namespace_id(p.namespace()) else {
+                    return false;
+                };
+                self.identities
+                    .select(ns.index(), p.pod_selector(), |id| out.push(id));
+            }
+            Source::Cluster(p) => {
+                if !p.affects(direction) {
+                    return false;
+                }
+                let (ns, pods) = match p.subject() {
+                    Subject::Namespaces(sel) => (
+                        self.namespaces_matching(sel),
+                        EVERYTHING.get_or_init(Selector::everything),
+                    ),
+                    Subject::Pods { namespaces, pods } => {
+                        (self.namespaces_matching(namespaces), pods)
+                    }
+                };
+                for n in ns {
+                    self.identities.select(n as usize, pods, |id| out.push(id));
+                }
+            }
+            Source::Calico(p) => match calico::subject(&self.identities, p, direction) {
+                Some(set) => out.extend(set.iter().map(to_u32)),
+                None => return false,
+            },
+        }
+        out.sort_unstable();
+        out.dedup();
+        !out.is_empty()
     }
 
     fn network_rule(&mut self, rule: &'a crate::policy::Rule, own_ns: Option<u32>) -> CompiledRule {
@@ -1228,7 +1353,11 @@ fn compile_core(
     // policies + this one". A class is stored as (parent class, last policy), so a chain
     // of k policies costs k entries, not k² policy ids.
     let mut class_parent: Vec<(u32, u32)> = vec![(NOT_ISOLATED, u32::MAX)];
-    let mut transitions: HashMap<(usize, u32, u32), u32> = HashMap::new();
+    // A transition "class + this policy" is only ever taken while this policy is read:
+    // the (from, to) pairs of the policy at hand are all that needs remembering, and the
+    // identities a policy selects are mostly in a few classes.
+    let mut transitions: HashMap<u32, u32> = HashMap::new();
+    let mut subject: Vec<u32> = Vec::new();
     let mut identity_class: [Vec<u32>; 2] = [
         vec![NOT_ISOLATED; n_identities],
         vec![NOT_ISOLATED; n_identities],
@@ -1247,23 +1376,45 @@ fn compile_core(
     }
     for (gid, (meta, source)) in enforced.iter().enumerate() {
         let gid = to_u32(gid);
+        // A NetworkPolicy or ClusterNetworkPolicy selects the same identities for both
+        // directions: they are looked up once.
+        let mut known = false;
         for d in Direction::BOTH {
             let di = dir_index(d);
-            let Some(subject) = c.subject(*source, d) else {
-                continue;
+            let selected = match source {
+                Source::Network(p) if known => p.affects(d) && !subject.is_empty(),
+                Source::Cluster(p) if known => p.affects(d) && !subject.is_empty(),
+                _ => {
+                    let found = c.subject_ids(*source, d, &mut subject);
+                    known = match source {
+                        Source::Network(p) => p.affects(d),
+                        Source::Cluster(p) => p.affects(d),
+                        Source::Calico(_) => false,
+                    };
+                    found
+                }
             };
+            if !selected {
+                continue;
+            }
             let Some(slots) = identity_class.get_mut(di) else {
                 continue;
             };
-            for id in subject.iter() {
-                let Some(slot) = slots.get_mut(id) else {
+            transitions.clear();
+            let mut last = (u32::MAX, u32::MAX);
+            for id in &subject {
+                let Some(slot) = slots.get_mut(*id as usize) else {
                     continue;
                 };
                 let from = *slot;
-                *slot = *transitions.entry((di, from, gid)).or_insert_with(|| {
-                    class_parent.push((from, gid));
-                    to_u32(class_parent.len() - 1)
-                });
+                if from != last.0 {
+                    let to = *transitions.entry(from).or_insert_with(|| {
+                        class_parent.push((from, gid));
+                        to_u32(class_parent.len() - 1)
+                    });
+                    last = (from, to);
+                }
+                *slot = last.1;
             }
         }
         let mut compiled: [Vec<CompiledRule>; 2] = [Vec::new(), Vec::new()];
@@ -1308,7 +1459,7 @@ fn compile_core(
         metas.push(meta.clone());
         rules.push(compiled);
     }
-    drop(transitions);
+    drop((transitions, subject));
 
     // Policies of kinds the profile does not enforce: only which identities they would
     // select, for explanations.
@@ -1529,10 +1680,32 @@ fn compile_core(
     });
     let nodes: Vec<Addrs> = node_addrs.into_iter().map(|(a, _)| a).collect();
     // Named container ports, grouped per pod by (protocol, number): each group's names
-    // get one row per index.
-    let names_of = |p: &crate::cluster::Pod| -> Vec<NamedGroup> {
+    // get one row per index. All of it follows from a pod's port list, so it is worked
+    // out once per distinct list (pods of one workload declare the same ports), and pods
+    // with the same list share their entries of the tables.
+    let mut port_lists: Vec<&[ContainerPort]> = Vec::new();
+    let mut list_by_ptr: HashMap<(*const ContainerPort, usize), u32> = HashMap::new();
+    let mut list_by_content: HashMap<&[ContainerPort], u32> = HashMap::new();
+    let pod_lists: Vec<u32> = cluster
+        .pods()
+        .map(|(_, p)| {
+            let ports: &[ContainerPort] = &p.ports;
+            let ptr = (ports.as_ptr(), ports.len());
+            if let Some(list) = list_by_ptr.get(&ptr) {
+                return *list;
+            }
+            let list = *list_by_content.entry(ports).or_insert_with(|| {
+                port_lists.push(ports);
+                to_u32(port_lists.len() - 1)
+            });
+            list_by_ptr.insert(ptr, list);
+            list
+        })
+        .collect();
+    drop((list_by_ptr, list_by_content));
+    let names_of = |ports: &[ContainerPort]| -> Vec<NamedGroup> {
         let mut groups: Vec<NamedGroup> = Vec::new();
-        for cp in p.ports.iter() {
+        for cp in ports {
             let Some(id) = cp.name.as_deref().and_then(|n| c.names.get(n)) else {
                 continue;
             };
@@ -1552,10 +1725,10 @@ fn compile_core(
     };
     let mut name_sets: Vec<Vec<(u32, Protocol)>> = Vec::new();
     let mut name_set_ids: HashMap<Vec<(u32, Protocol)>, usize> = HashMap::new();
-    let pod_groups: Vec<Vec<(Protocol, u16, usize)>> = cluster
-        .pods()
-        .map(|(_, p)| {
-            names_of(p)
+    let list_groups: Vec<Vec<(Protocol, u16, usize)>> = port_lists
+        .iter()
+        .map(|ports| {
+            names_of(ports)
                 .into_iter()
                 .map(|(proto, port, list)| {
                     let next = name_sets.len();
@@ -1574,43 +1747,70 @@ fn compile_core(
     let mut family_classes: HashMap<(u8, u8, u32, u32), u32> = HashMap::new();
     let mut pod_named: Vec<(u32, Protocol, u16)> = Vec::new();
     let mut pod_named_rows: Vec<(Protocol, u16, [u32; 2])> = Vec::new();
+    // Per port list: where its pods find their named ports and rows, once placed.
+    let mut placed: Vec<Option<NamedAt>> = vec![None; port_lists.len()];
+    let mut place = |list: u32| -> NamedAt {
+        if let Some(Some(at)) = placed.get(list as usize) {
+            return *at;
+        }
+        let ports = port_lists.get(list as usize).copied().unwrap_or(&[]);
+        let named_at = to_u32(pod_named.len());
+        pod_named.extend(ports.iter().filter_map(|cp| {
+            cp.name
+                .as_deref()
+                .and_then(|n| c.names.get(n))
+                .map(|id| (*id, cp.protocol, cp.port))
+        }));
+        let rows_at = to_u32(pod_named_rows.len());
+        pod_named_rows.extend(
+            list_groups
+                .get(list as usize)
+                .into_iter()
+                .flatten()
+                .map(|&(proto, port, set)| {
+                    let row = |di: usize| {
+                        named_rows
+                            .get(di)
+                            .and_then(|rows| rows.get(set))
+                            .copied()
+                            .flatten()
+                            .unwrap_or(NO_ROW)
+                    };
+                    (proto, port, [row(0), row(1)])
+                })
+                .filter(|(_, _, rows)| rows.iter().any(|r| *r != NO_ROW)),
+        );
+        let len16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        let at = NamedAt {
+            named_at,
+            named_len: len16(pod_named.len() - named_at as usize),
+            rows_at,
+            rows_len: len16(pod_named_rows.len() - rows_at as usize),
+            first: pod_named_rows.get(rows_at as usize).copied(),
+        };
+        if let Some(slot) = placed.get_mut(list as usize) {
+            *slot = Some(at);
+        }
+        at
+    };
     let pods: Vec<PodInfo> = cluster
         .pods()
         .zip(pod_addrs)
-        .zip(pod_groups)
+        .zip(pod_lists)
         .enumerate()
-        .map(|(i, (((_, p), (addrs, _)), groups))| {
+        .map(|(i, (((_, p), (addrs, _)), list))| {
             let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
             let info = identities
                 .get(identity as usize)
                 .copied()
                 .unwrap_or_default();
-            let named_at = to_u32(pod_named.len());
-            pod_named.extend(p.ports.iter().filter_map(|cp| {
-                cp.name
-                    .as_deref()
-                    .and_then(|n| c.names.get(n))
-                    .map(|id| (*id, cp.protocol, cp.port))
-            }));
-            let rows_at = to_u32(pod_named_rows.len());
-            pod_named_rows.extend(
-                groups
-                    .into_iter()
-                    .map(|(proto, port, set)| {
-                        let row = |di: usize| {
-                            named_rows
-                                .get(di)
-                                .and_then(|rows| rows.get(set))
-                                .copied()
-                                .flatten()
-                                .unwrap_or(NO_ROW)
-                        };
-                        (proto, port, [row(0), row(1)])
-                    })
-                    .filter(|(_, _, rows)| rows.iter().any(|r| *r != NO_ROW)),
-            );
-            let first = pod_named_rows.get(rows_at as usize).copied();
-            let len16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+            let NamedAt {
+                named_at,
+                named_len,
+                rows_at,
+                rows_len,
+                first,
+            } = place(list);
             let primary = usize::from(addrs.first_v6 == Some(true));
             let mut class = info.class;
             let mut by_family = false;
@@ -1642,8 +1842,8 @@ fn compile_core(
                 rows_at,
                 first_rows: first.map_or([NO_ROW; 2], |(_, _, rows)| rows),
                 first_port: first.map_or(0, |(_, port, _)| port),
-                named_len: len16(pod_named.len() - named_at as usize),
-                rows_len: len16(pod_named_rows.len() - rows_at as usize),
+                named_len,
+                rows_len,
                 first_protocol: first.map_or(u8::MAX, |(proto, _, _)| proto.index() as u8),
                 first_family: match addrs.first_v6 {
                     None => 0,
@@ -1691,6 +1891,16 @@ type ClassKey = (usize, Vec<u32>, bool, Vec<u32>);
 
 /// A pod's named container ports with one (protocol, number): their (name, protocol).
 type NamedGroup = (Protocol, u16, Vec<(u32, Protocol)>);
+
+/// Where the pods with one port list find their named ports and their rows.
+#[derive(Clone, Copy)]
+struct NamedAt {
+    named_at: u32,
+    named_len: u16,
+    rows_at: u32,
+    rows_len: u16,
+    first: Option<(Protocol, u16, [u32; 2])>,
+}
 
 /// What a rule's peer condition can tell apart: a pod identity, a node or an outside
 /// address, each with the prefix-map value of its address in the flow's family.
