@@ -437,6 +437,28 @@ pub struct Pod {
 /// let spec = PodSpec::new("default", "web").label("app", "web").ip("10.0.0.1".parse().unwrap());
 /// assert_eq!(spec.name, "web");
 /// ```
+///
+/// Labels and ports are held as shared values, as a [`Pod`] holds them: a caller adding
+/// many pods with the same labels can give each a clone of one value (the builder shares
+/// equal ones anyway).
+///
+/// ```
+/// use std::sync::Arc;
+/// use netpol::cluster::{Cluster, ContainerPort, PodSpec};
+/// use netpol::model::Labels;
+/// let labels: Arc<Labels> = Arc::new([("app".to_owned(), "web".to_owned())].into());
+/// let ports: Arc<[ContainerPort]> = vec![ContainerPort::named("http", 80, Default::default())].into();
+/// let mut builder = Cluster::builder();
+/// for i in 0..3 {
+///     let mut spec = PodSpec::new("shop", format!("web-{i}"));
+///     spec.labels = Arc::clone(&labels);
+///     spec.ports = Arc::clone(&ports);
+///     builder = builder.pod(spec);
+/// }
+/// let c = builder.build()?;
+/// assert!(c.pods().all(|(_, p)| Arc::ptr_eq(&p.labels, &labels) && p.ports[0].port == 80));
+/// # Ok::<(), netpol::cluster::ClusterError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PodSpec {
@@ -445,13 +467,13 @@ pub struct PodSpec {
     /// Pod name.
     pub name: String,
     /// Labels.
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     /// Pod IPs.
     pub ips: Vec<IpAddr>,
     /// Node name.
     pub node: Option<String>,
     /// Container ports.
-    pub ports: Vec<ContainerPort>,
+    pub ports: Arc<[ContainerPort]>,
     /// Service account name (`default` when `None`).
     pub service_account: Option<String>,
     /// Whether the pod runs on its node's network namespace.
@@ -479,7 +501,7 @@ impl PodSpec {
     /// assert_eq!(s.labels["k"], "v");
     /// ```
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.labels.insert(key.into(), value.into());
+        Arc::make_mut(&mut self.labels).insert(key.into(), value.into());
         self
     }
 
@@ -513,7 +535,9 @@ impl PodSpec {
     /// assert_eq!(s.ports[0].port, 80);
     /// ```
     pub fn port(mut self, port: ContainerPort) -> Self {
-        self.ports.push(port);
+        let mut ports = self.ports.to_vec();
+        ports.push(port);
+        self.ports = ports.into();
         self
     }
 
@@ -682,10 +706,18 @@ struct PendingPod {
     name: String,
     labels: Arc<Labels>,
     ips: Vec<IpAddr>,
-    node: Option<String>,
+    node: Option<NodeRef>,
     ports: Arc<[ContainerPort]>,
     service_account: Option<String>,
     host_network: bool,
+}
+
+/// A pending pod's node: the position of a node added before it, or a name to look up
+/// when the cluster is built.
+#[derive(Debug, Clone)]
+enum NodeRef {
+    At(u32),
+    Named(String),
 }
 
 /// The label sets, port lists and namespace names a builder has seen.
@@ -698,6 +730,10 @@ struct Shared {
     namespaces: HashSet<Arc<str>>,
     /// The last namespace looked up (pods come grouped by namespace).
     last_namespace: Option<Arc<str>>,
+    /// The last label set looked up (pods of a workload come one after the other).
+    last_labels: Option<Arc<Labels>>,
+    /// The nodes added so far, by name (the first of a name).
+    nodes: HashMap<String, u32>,
     scratch: Vec<u8>,
 }
 
@@ -713,24 +749,33 @@ impl Shared {
         }
     }
 
-    fn labels(&mut self, labels: Labels) -> Arc<Labels> {
-        Self::flat(&mut self.scratch, &labels);
-        if let Some(shared) = self.labels.get(self.scratch.as_slice()) {
-            return Arc::clone(shared);
+    fn labels(&mut self, labels: Arc<Labels>) -> Arc<Labels> {
+        if let Some(last) = &self.last_labels {
+            if Arc::ptr_eq(last, &labels) {
+                return labels;
+            }
         }
-        let shared = Arc::new(labels);
-        self.labels
-            .insert(self.scratch.as_slice().into(), Arc::clone(&shared));
+        Self::flat(&mut self.scratch, &labels);
+        let shared = match self.labels.get(self.scratch.as_slice()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                self.labels
+                    .insert(self.scratch.as_slice().into(), Arc::clone(&labels));
+                labels
+            }
+        };
+        self.last_labels = Some(Arc::clone(&shared));
         shared
     }
 
-    fn ports(&mut self, ports: Vec<ContainerPort>) -> Arc<[ContainerPort]> {
-        if let Some(shared) = self.ports.get(ports.as_slice()) {
-            return Arc::clone(shared);
+    fn ports(&mut self, ports: Arc<[ContainerPort]>) -> Arc<[ContainerPort]> {
+        match self.ports.get(&*ports) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                self.ports.insert(Arc::clone(&ports));
+                ports
+            }
         }
-        let shared: Arc<[ContainerPort]> = ports.into();
-        self.ports.insert(Arc::clone(&shared));
-        shared
     }
 
     fn namespace(&mut self, name: &str) -> Arc<str> {
@@ -751,13 +796,20 @@ impl Shared {
         shared
     }
 
+    fn node(&self, name: String) -> NodeRef {
+        match self.nodes.get(&name) {
+            Some(i) => NodeRef::At(*i),
+            None => NodeRef::Named(name),
+        }
+    }
+
     fn pod(&mut self, spec: PodSpec) -> PendingPod {
         PendingPod {
             namespace: self.namespace(&spec.namespace),
             name: spec.name,
             labels: self.labels(spec.labels),
             ips: spec.ips,
-            node: spec.node,
+            node: spec.node.map(|n| self.node(n)),
             ports: self.ports(spec.ports),
             service_account: spec.service_account,
             host_network: spec.host_network,
@@ -807,6 +859,8 @@ impl ClusterBuilder {
     /// assert_eq!(c.node(c.node_id("n").unwrap()).unwrap().labels["zone"], "a");
     /// ```
     pub fn add_node(mut self, node: NodeSpec) -> Self {
+        let at = index_u32(self.nodes.len());
+        self.shared.nodes.entry(node.name.clone()).or_insert(at);
         self.nodes.push(node);
         self
     }
@@ -854,7 +908,7 @@ impl ClusterBuilder {
                     .ips
                     .iter()
                     .find_map(|ip| node_of(*ip))
-                    .map(str::to_owned);
+                    .map(|n| self.shared.node(n.to_owned()));
             }
         }
         self
@@ -898,19 +952,30 @@ impl ClusterBuilder {
                 tunnel_ips: spec.tunnel_ips,
             });
         }
+        // Pods come grouped by namespace, which the builder gives them as one value.
+        let mut last_namespace: Option<(Arc<str>, NamespaceId)> = None;
         for spec in self.pods {
-            let namespace = match ns_index.get(&*spec.namespace) {
-                Some(i) => NamespaceId::new(*i, lineage),
-                None => {
-                    let i = to_u32(namespaces.len(), "namespaces")?;
-                    ns_index.insert(spec.namespace.to_string(), i);
-                    namespaces.push(implicit_namespace(&spec.namespace));
-                    NamespaceId::new(i, lineage)
+            let namespace = match &last_namespace {
+                Some((name, id)) if Arc::ptr_eq(name, &spec.namespace) => *id,
+                _ => {
+                    let id = match ns_index.get(&*spec.namespace) {
+                        Some(i) => NamespaceId::new(*i, lineage),
+                        None => {
+                            let i = to_u32(namespaces.len(), "namespaces")?;
+                            ns_index.insert(spec.namespace.to_string(), i);
+                            namespaces.push(implicit_namespace(&spec.namespace));
+                            NamespaceId::new(i, lineage)
+                        }
+                    };
+                    last_namespace = Some((Arc::clone(&spec.namespace), id));
+                    id
                 }
             };
             let node = match &spec.node {
                 None => None,
-                Some(n) => match node_index.get(n) {
+                // A node added before the pod: the builder found it then.
+                Some(NodeRef::At(i)) => Some(NodeId::new(*i, lineage)),
+                Some(NodeRef::Named(n)) => match node_index.get(n) {
                     Some(i) => Some(NodeId::new(*i, lineage)),
                     None => {
                         return Err(ClusterError::UnknownNode(
@@ -936,7 +1001,10 @@ impl ClusterBuilder {
                 ));
             }
             if spec.host_network {
-                host_pods.insert(host_key(), spec.node);
+                let node_name = node
+                    .and_then(|n| nodes.get(n.index()))
+                    .map(|n| n.name.clone());
+                host_pods.insert(host_key(), node_name);
                 continue;
             }
             let i = to_u32(pods.len(), "pods")?;
@@ -1206,6 +1274,9 @@ impl Cluster {
             })
             .collect();
         let mut shared = Shared::default();
+        for (i, n) in d.nodes.iter().enumerate() {
+            shared.nodes.entry(n.name.clone()).or_insert(index_u32(i));
+        }
         let mut pods: Vec<PendingPod> = d
             .pods
             .iter()
@@ -1215,7 +1286,10 @@ impl Cluster {
                 name: p.name.clone(),
                 labels: Arc::clone(&p.labels),
                 ips: p.ips.clone(),
-                node: p.node.and_then(|n| self.node(n)).map(|n| n.name.clone()),
+                node: p
+                    .node
+                    .filter(|n| self.node(*n).is_some())
+                    .map(|n| NodeRef::At(index_u32(n.index()))),
                 ports: Arc::clone(&p.ports),
                 service_account: Some(p.service_account.clone()),
                 host_network: false,

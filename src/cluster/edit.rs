@@ -100,10 +100,10 @@ impl ClusterData {
         let pod = Pod {
             namespace: NamespaceId::new(ns, self.ns_lineage),
             name: spec.name,
-            labels: Arc::new(spec.labels),
+            labels: spec.labels,
             ips: spec.ips,
             node,
-            ports: spec.ports.into(),
+            ports: spec.ports,
             service_account: spec.service_account.unwrap_or_else(|| "default".into()),
         };
         let new_ips = pod.ips.clone();

@@ -631,7 +631,7 @@ impl ClusterObjects {
                 continue;
             }
             let mut spec = PodSpec::new(namespace, name);
-            spec.labels = labels(&pod.metadata);
+            spec.labels = labels(&pod.metadata).into();
             let node = pod.spec.node_name.as_deref().filter(|n| !n.is_empty());
             if let Some(n) = node {
                 if nodes.contains(n) {
@@ -695,10 +695,11 @@ impl ClusterObjects {
                 .or(pod.spec.service_account.as_deref())
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned);
+            let mut ports = Vec::new();
             for (c, container) in pod.spec.containers.iter().flatten().enumerate() {
                 for (p, port) in container.ports.iter().flatten().enumerate() {
                     match container_port(port) {
-                        Ok(cp) => spec.ports.push(cp),
+                        Ok(cp) => ports.push(cp),
                         Err(message) => notes.push(note(
                             *id,
                             subject.clone(),
@@ -710,6 +711,7 @@ impl ClusterObjects {
                     }
                 }
             }
+            spec.ports = ports.into();
             note_namespace();
             b = b.pod(spec);
         }
@@ -1065,7 +1067,7 @@ pub(crate) fn pod_object(pod: &model::Pod) -> PodObject {
         return left_out();
     }
     let mut spec = PodSpec::new(namespace, name);
-    spec.labels = labels(&pod.metadata);
+    spec.labels = labels(&pod.metadata).into();
     spec.node = pod
         .spec
         .node_name
@@ -1087,13 +1089,14 @@ pub(crate) fn pod_object(pod: &model::Pod) -> PodObject {
         .or(pod.spec.service_account.as_deref())
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    for container in pod.spec.containers.iter().flatten() {
-        for port in container.ports.iter().flatten() {
-            if let Ok(cp) = container_port(port) {
-                spec.ports.push(cp);
-            }
-        }
-    }
+    spec.ports = pod
+        .spec
+        .containers
+        .iter()
+        .flatten()
+        .flat_map(|container| container.ports.iter().flatten())
+        .filter_map(|port| container_port(port).ok())
+        .collect();
     PodObject::Pod(spec)
 }
 

@@ -117,7 +117,9 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use ahash::AHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 use netpol::calico::{CalicoNetworkSet, CalicoPolicy, CalicoTier};
@@ -1076,6 +1078,38 @@ struct Loader {
     nodes: usize,
     pods: usize,
     policies: Vec<ReadPolicy>,
+    /// The pods' label sets and port lists so far, by their flat encoding.
+    label_sets: HashMap<Box<[u8]>, Arc<Labels>>,
+    port_lists: HashMap<Box<[u8]>, Arc<[ContainerPort]>>,
+    scratch: Vec<u8>,
+}
+
+/// A pod entry, borrowed from a [`ScenarioPod`] or from the text: its labels sorted by
+/// key, each key once (as a map of them holds them).
+struct PodRef<'a, I> {
+    namespace: &'a str,
+    name: &'a str,
+    labels: &'a [(&'a str, &'a str)],
+    ips: I,
+    node: Option<&'a str>,
+    ports: &'a [PortRef<'a>],
+    service_account: Option<&'a str>,
+}
+
+/// A container port entry, borrowed: the fields of [`ScenarioPort`].
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct PortRef<'a> {
+    #[serde(default, borrow)]
+    name: Option<&'a str>,
+    port: u16,
+    #[serde(default, borrow)]
+    protocol: Option<&'a str>,
+}
+
+/// Appends a string to a flat encoding: its length, then its bytes.
+fn flat_push(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
 }
 
 impl Loader {
@@ -1111,28 +1145,105 @@ impl Loader {
     }
 
     fn pod(&mut self, pod: ScenarioPod) -> Result<(), ScenarioError> {
+        let labels: Vec<(&str, &str)> = pod
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let ports: Vec<PortRef<'_>> = pod
+            .ports
+            .iter()
+            .map(|p| PortRef {
+                name: p.name.as_deref(),
+                port: p.port,
+                protocol: p.protocol.as_deref(),
+            })
+            .collect();
+        self.add_pod(PodRef {
+            namespace: &pod.namespace,
+            name: &pod.name,
+            labels: &labels,
+            ips: pod.ip.iter().chain(&pod.ips).map(String::as_str),
+            node: pod.node.as_deref(),
+            ports: &ports,
+            service_account: pod.service_account.as_deref(),
+        })
+    }
+
+    /// Adds a pod, its label set and port list shared with the pods before it that have
+    /// the same ones (looked up by a flat encoding, so a pod whose labels were seen
+    /// allocates none).
+    fn add_pod<'s>(
+        &mut self,
+        pod: PodRef<'_, impl Iterator<Item = &'s str>>,
+    ) -> Result<(), ScenarioError> {
         let i = self.pods;
         self.pods += 1;
         let mut spec = PodSpec::new(pod.namespace, pod.name);
-        spec.labels = pod.labels;
-        for (j, text) in pod.ip.iter().chain(pod.ips.iter()).enumerate() {
+        for (j, text) in pod.ips.enumerate() {
             spec.ips
                 .push(parse_ip_at(text, || format!("pods[{i}].ips[{j}]"))?);
         }
-        spec.node = pod.node;
-        spec.service_account = pod.service_account;
-        for (j, p) in pod.ports.into_iter().enumerate() {
-            let protocol = match p.protocol.as_deref() {
+        spec.node = pod.node.map(str::to_owned);
+        spec.service_account = pod.service_account.map(str::to_owned);
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        for (k, v) in pod.labels {
+            flat_push(scratch, k);
+            flat_push(scratch, v);
+        }
+        spec.labels = match self.label_sets.get(scratch.as_slice()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let labels: Labels = pod
+                    .labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect();
+                let shared = Arc::new(labels);
+                self.label_sets
+                    .insert(scratch.as_slice().into(), Arc::clone(&shared));
+                shared
+            }
+        };
+        scratch.clear();
+        for (j, p) in pod.ports.iter().enumerate() {
+            let protocol = match p.protocol {
                 None => Protocol::Tcp,
                 Some(text) => text.parse().map_err(|e| {
                     invalid(format!("pods[{i}].ports[{j}].protocol"), format!("{e}"))
                 })?,
             };
-            spec.ports.push(match p.name {
-                Some(name) => ContainerPort::named(name, p.port, protocol),
-                None => ContainerPort::unnamed(p.port, protocol),
-            });
+            match p.name {
+                Some(name) => {
+                    scratch.push(1);
+                    flat_push(scratch, name);
+                }
+                None => scratch.push(0),
+            }
+            scratch.extend_from_slice(&p.port.to_le_bytes());
+            scratch.push(protocol.index() as u8);
         }
+        spec.ports = match self.port_lists.get(scratch.as_slice()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let mut ports = Vec::with_capacity(pod.ports.len());
+                for p in pod.ports {
+                    let protocol = match p.protocol {
+                        None => Protocol::Tcp,
+                        Some(text) => text.parse().unwrap_or_default(),
+                    };
+                    ports.push(match p.name {
+                        Some(name) => ContainerPort::named(name, p.port, protocol),
+                        None => ContainerPort::unnamed(p.port, protocol),
+                    });
+                }
+                let shared: Arc<[ContainerPort]> = ports.into();
+                self.port_lists
+                    .insert(scratch.as_slice().into(), Arc::clone(&shared));
+                shared
+            }
+        };
         self.builder = std::mem::take(&mut self.builder).pod(spec);
         Ok(())
     }

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{
-    ExpectRejected, KubeProxy, LoadedScenario, Loader, Rest, ScenarioError, ScenarioNamespace,
-    ScenarioNode, ScenarioPod, ScenarioQuery, go_text, parse_profile,
+    ExpectRejected, KubeProxy, LoadedScenario, Loader, PodRef, PortRef, Rest, ScenarioError,
+    ScenarioNamespace, ScenarioNode, ScenarioQuery, go_text, parse_profile,
 };
 
 /// The parts of the file the loader does not take entry by entry.
@@ -114,7 +114,22 @@ impl<'de> Visitor<'de> for Top<'_> {
                 }
                 "pods" => {
                     let loader = &mut parts.loader;
-                    map.next_value_seed(Each::new(|pod: ScenarioPod| loader.pod(pod)))?;
+                    map.next_value_seed(Each::new(|pod: PodIn<'de>| {
+                        let mut labels = pod.labels.0;
+                        // As a map of them reads them: sorted by key, the last of a key.
+                        labels.reverse();
+                        labels.sort_by_key(|(k, _)| *k);
+                        labels.dedup_by_key(|(k, _)| *k);
+                        loader.add_pod(PodRef {
+                            namespace: pod.namespace,
+                            name: pod.name,
+                            labels: &labels,
+                            ips: pod.ip.into_iter().chain(pod.ips.iter().copied()),
+                            node: pod.node,
+                            ports: &pod.ports,
+                            service_account: pod.service_account,
+                        })
+                    }))?;
                 }
                 "policies" => {
                     let loader = &mut parts.loader;
@@ -176,5 +191,53 @@ where
             (self.f)(x).map_err(de::Error::custom)?;
         }
         Ok(())
+    }
+}
+
+/// A pod entry with its strings borrowed from the text: the fields of `ScenarioPod`, in
+/// its order and with its defaults, so that it accepts what `ScenarioPod` accepts (a
+/// string with an escape cannot be borrowed: the reader then gives up).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodIn<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    #[serde(default, borrow)]
+    labels: LabelsIn<'a>,
+    #[serde(default, borrow)]
+    ip: Option<&'a str>,
+    #[serde(default, borrow)]
+    ips: Vec<&'a str>,
+    #[serde(default, borrow)]
+    node: Option<&'a str>,
+    #[serde(default, borrow)]
+    ports: Vec<PortRef<'a>>,
+    #[serde(default, borrow)]
+    service_account: Option<&'a str>,
+}
+
+/// A label object's pairs in the order written (a key may repeat).
+#[derive(Default)]
+struct LabelsIn<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LabelsIn<'a> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Pairs<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Pairs<'a> {
+            type Value = LabelsIn<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelsIn<'a>, A::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some(pair) = map.next_entry::<&'de str, &'de str>()? {
+                    pairs.push(pair);
+                }
+                Ok(LabelsIn(pairs))
+            }
+        }
+        de.deserialize_map(Pairs(PhantomData))
     }
 }
