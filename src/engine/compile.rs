@@ -12,6 +12,7 @@
 //! however many policies select an identity.
 
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::cluster::{Cluster, ContainerPort};
@@ -122,58 +123,86 @@ pub(super) fn projected<'l>(
     }
 }
 
-/// An identity's key while grouping: namespace index, labels told apart, service account.
-type IdentityKey<'a> = (usize, Vec<(&'a str, &'a str)>, &'a str);
-
 impl<'a> Identities<'a> {
     fn new(cluster: &'a Cluster, by_account: bool, keys: Option<&[String]>) -> Self {
         let mut list: Vec<(usize, &'a Labels)> = Vec::new();
         let mut accounts: Vec<&'a str> = Vec::new();
-        let mut index: HashMap<IdentityKey<'a>, u32> = HashMap::new();
+        // Identities by a hash of their key (namespace, account, the labels selectors
+        // read), checked against the identity's first pod: the index holds no labels.
+        let mut index: HashMap<u64, smallvec::SmallVec<[u32; 1]>> = HashMap::new();
+        let hasher = ahash::RandomState::with_seeds(9, 10, 11, 12);
         let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
         namespaces.resize_with(cluster.namespace_count(), NsIndex::default);
+        // Only the keys selectors read tell identities apart and are looked up.
+        let read = |k: &&String| keys.is_none_or(|keys| keys.binary_search(k).is_ok());
         // Pods of one workload share one label set (the cluster stores each distinct set
-        // once): a pod whose namespace, label set and account were seen is of the same
-        // identity without projecting and hashing its labels again.
+        // once) and mostly come one after the other: a pod whose namespace, label set and
+        // account were seen is of the same identity without reading its labels again.
         let mut seen: HashMap<(usize, *const Labels, &'a str), u32> = HashMap::new();
+        let mut last: Option<((usize, *const Labels, &'a str), u32)> = None;
         for (_, p) in cluster.pods() {
             let account = if by_account {
                 p.service_account.as_str()
             } else {
                 ""
             };
-            let key = (p.namespace.index(), &*p.labels);
-            let shared = (key.0, std::sync::Arc::as_ptr(&p.labels), account);
-            if let Some(id) = seen.get(&shared) {
-                of_pod.push(*id);
-                continue;
+            let ns = p.namespace.index();
+            let shared = (ns, std::sync::Arc::as_ptr(&p.labels), account);
+            if let Some((key, id)) = last {
+                if key == shared {
+                    of_pod.push(id);
+                    continue;
+                }
             }
-            let hkey = (key.0, projected(key.1, keys), account);
-            let id = match index.get(&hkey) {
+            let id = match seen.get(&shared) {
                 Some(id) => *id,
                 None => {
-                    let id = to_u32(list.len());
-                    index.insert(hkey, id);
-                    list.push(key);
-                    accounts.push(account);
-                    if let Some(ns) = namespaces.get_mut(key.0) {
-                        ns.identities.push(id);
-                        // Only the keys selectors read are looked up.
-                        let read =
-                            |k: &String| keys.is_none_or(|keys| keys.binary_search(k).is_ok());
-                        for (k, v) in p.labels.iter().filter(|(k, _)| read(k)) {
-                            ns.by_label
-                                .entry((k.as_str(), v.as_str()))
-                                .or_default()
-                                .push(id);
-                            ns.by_key.entry(k.as_str()).or_default().push(id);
-                        }
+                    let labels: &'a Labels = &p.labels;
+                    let mut h = hasher.build_hasher();
+                    ns.hash(&mut h);
+                    account.hash(&mut h);
+                    for (k, v) in labels.iter().filter(|(k, _)| read(k)) {
+                        k.hash(&mut h);
+                        v.hash(&mut h);
                     }
+                    let candidates = index.entry(h.finish()).or_default();
+                    let found = candidates.iter().copied().find(|id| {
+                        list.get(*id as usize).is_some_and(|(n, first)| {
+                            *n == ns
+                                && accounts.get(*id as usize) == Some(&account)
+                                && first
+                                    .iter()
+                                    .filter(|(k, _)| read(k))
+                                    .eq(labels.iter().filter(|(k, _)| read(k)))
+                        })
+                    });
+                    let id = match found {
+                        Some(id) => id,
+                        None => {
+                            let id = to_u32(list.len());
+                            candidates.push(id);
+                            list.push((ns, labels));
+                            accounts.push(account);
+                            if let Some(index) = namespaces.get_mut(ns) {
+                                index.identities.push(id);
+                                for (k, v) in labels.iter().filter(|(k, _)| read(k)) {
+                                    index
+                                        .by_label
+                                        .entry((k.as_str(), v.as_str()))
+                                        .or_default()
+                                        .push(id);
+                                    index.by_key.entry(k.as_str()).or_default().push(id);
+                                }
+                            }
+                            id
+                        }
+                    };
+                    seen.insert(shared, id);
                     id
                 }
             };
-            seen.insert(shared, id);
+            last = Some((shared, id));
             of_pod.push(id);
         }
         Identities {
@@ -236,7 +265,7 @@ impl<'a> Identities<'a> {
                                 .map_or(0, Vec::len)
                         })
                         .sum();
-                    if n < candidates.len() && values_union.is_none_or(|(_, best)| n < best) {
+                    if values_union.is_none_or(|(_, best)| n < best) {
                         values_union = Some((ri, n));
                     }
                     Some((
@@ -257,7 +286,10 @@ impl<'a> Identities<'a> {
                 Operator::NotIn(_) | Operator::DoesNotExist => None,
             };
             if let Some((list, exact)) = list {
-                if list.len() < candidates.len() {
+                // Shorter, or as long and exact.
+                if list.len() < candidates.len()
+                    || (list.len() == candidates.len() && exact && met.is_none())
+                {
                     candidates = list;
                     met = exact.then_some(ri);
                 }
@@ -265,7 +297,7 @@ impl<'a> Identities<'a> {
         }
         let union: Vec<u32>;
         if let Some((ri, n)) = values_union {
-            if n < candidates.len() {
+            if n < candidates.len() || (n == candidates.len() && met.is_none()) {
                 if let Some(Requirement {
                     key,
                     op: Operator::In(values),
@@ -1481,13 +1513,25 @@ fn compile_core(
         }
     };
     let mut atoms = Atoms::new(n_identities, cluster.node_count(), blocks.values());
+    // Pods of one identity mostly come one after the other, often with addresses of the
+    // same values: the last pod's atoms are reused without a lookup.
+    let mut last: Option<([u32; 3], [u32; 2])> = None;
     let mut pod_addrs: Vec<(Addrs, [u32; 2])> = cluster
         .pods()
         .enumerate()
         .map(|(i, (_, p))| {
             let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
             let a = addrs_of(&p.ips);
-            let ids = [a.value_v4, a.value_v6].map(|v| atoms.intern(AtomKind::Pod, identity, v));
+            let key = [identity, a.value_v4, a.value_v6];
+            let ids = match last {
+                Some((k, ids)) if k == key => ids,
+                _ => {
+                    let ids =
+                        [a.value_v4, a.value_v6].map(|v| atoms.intern(AtomKind::Pod, identity, v));
+                    last = Some((key, ids));
+                    ids
+                }
+            };
             (a, ids)
         })
         .collect();
