@@ -72,8 +72,7 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         .expect("a pod of an app");
     let base = spec_of(&cluster, pod);
     let mut new_rs = base.clone();
-    new_rs
-        .labels
+    std::sync::Arc::make_mut(&mut new_rs.labels)
         .insert("pod-template-hash".into(), "0badcafe".into());
     let mut moved = base.clone();
     if let Some(std::net::IpAddr::V4(ip)) = base.ips.first() {
@@ -83,7 +82,7 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
     let mut added = base.clone();
     added.name = format!("{}-extra", base.name);
     let mut unknown = base.clone();
-    unknown.labels.insert("app".into(), "never-seen".into());
+    std::sync::Arc::make_mut(&mut unknown.labels).insert("app".into(), "never-seen".into());
     let written: NetworkPolicy = serde_json::from_value({
         let mut p = generated
             .scenario

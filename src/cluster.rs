@@ -40,7 +40,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use ahash::AHashMap as HashMap;
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
 mod edit;
 mod objects;
@@ -424,6 +424,22 @@ impl std::str::FromStr for IpFamily {
 /// assert_eq!(db.service_account, "default");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Pods of one workload usually carry the same labels and declare the same ports: a
+/// cluster built by one [`ClusterBuilder`] stores each distinct label set and each
+/// distinct port list once, shared between the pods that have it.
+///
+/// ```
+/// use netpol::cluster::{Cluster, PodSpec};
+/// let c = Cluster::builder()
+///     .pod(PodSpec::new("x", "web-1").label("app", "web"))
+///     .pod(PodSpec::new("x", "web-2").label("app", "web"))
+///     .build()?;
+/// let one = c.pod(c.pod_id("x", "web-1").unwrap()).unwrap();
+/// let two = c.pod(c.pod_id("x", "web-2").unwrap()).unwrap();
+/// assert!(std::sync::Arc::ptr_eq(&one.labels, &two.labels));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Pod {
@@ -431,14 +447,15 @@ pub struct Pod {
     pub namespace: NamespaceId,
     /// Its name.
     pub name: String,
-    /// Its labels.
-    pub labels: Labels,
+    /// Its labels (shared with the cluster's other pods that have the same).
+    pub labels: Arc<Labels>,
     /// Pod IPs (IPv4, IPv6 or both).
     pub ips: Vec<IpAddr>,
     /// The node it runs on, when known and listed.
     pub node: Option<NodeId>,
-    /// Declared container ports.
-    pub ports: Vec<ContainerPort>,
+    /// Declared container ports (shared with the cluster's other pods that declare the
+    /// same).
+    pub ports: Arc<[ContainerPort]>,
     /// Its service account (`default` when none was given).
     pub service_account: String,
 }
@@ -455,6 +472,28 @@ pub struct Pod {
 /// let spec = PodSpec::new("default", "web").label("app", "web").ip("10.0.0.1".parse().unwrap());
 /// assert_eq!(spec.name, "web");
 /// ```
+///
+/// Labels and ports are held as shared values, as a [`Pod`] holds them: a caller adding
+/// many pods with the same labels can give each a clone of one value (the builder shares
+/// equal ones anyway).
+///
+/// ```
+/// use std::sync::Arc;
+/// use netpol::cluster::{Cluster, ContainerPort, PodSpec};
+/// use netpol::model::Labels;
+/// let labels: Arc<Labels> = Arc::new([("app".to_owned(), "web".to_owned())].into());
+/// let ports: Arc<[ContainerPort]> = vec![ContainerPort::named("http", 80, Default::default())].into();
+/// let mut builder = Cluster::builder();
+/// for i in 0..3 {
+///     let mut spec = PodSpec::new("shop", format!("web-{i}"));
+///     spec.labels = Arc::clone(&labels);
+///     spec.ports = Arc::clone(&ports);
+///     builder = builder.pod(spec);
+/// }
+/// let c = builder.build()?;
+/// assert!(c.pods().all(|(_, p)| Arc::ptr_eq(&p.labels, &labels) && p.ports[0].port == 80));
+/// # Ok::<(), netpol::cluster::ClusterError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PodSpec {
@@ -463,13 +502,13 @@ pub struct PodSpec {
     /// Pod name.
     pub name: String,
     /// Labels.
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     /// Pod IPs.
     pub ips: Vec<IpAddr>,
     /// Node name.
     pub node: Option<String>,
     /// Container ports.
-    pub ports: Vec<ContainerPort>,
+    pub ports: Arc<[ContainerPort]>,
     /// Service account name (`default` when `None`).
     pub service_account: Option<String>,
     /// Whether the pod runs on its node's network namespace.
@@ -498,7 +537,7 @@ impl PodSpec {
     /// ```
     #[must_use]
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.labels.insert(key.into(), value.into());
+        Arc::make_mut(&mut self.labels).insert(key.into(), value.into());
         self
     }
 
@@ -535,7 +574,9 @@ impl PodSpec {
     /// ```
     #[must_use]
     pub fn port(mut self, port: ContainerPort) -> Self {
-        self.ports.push(port);
+        let mut ports = self.ports.to_vec();
+        ports.push(port);
+        self.ports = ports.into();
         self
     }
 
@@ -697,7 +738,128 @@ pub enum ClusterError {
 pub struct ClusterBuilder {
     namespaces: Vec<(String, Labels)>,
     nodes: Vec<NodeSpec>,
-    pods: Vec<PodSpec>,
+    pods: Vec<PendingPod>,
+    /// Each distinct label set, port list and name of the pods added, stored once.
+    shared: Shared,
+}
+
+/// A pod added to a builder: a [`PodSpec`] whose label set, port list and namespace name
+/// are shared with the builder's other pods.
+#[derive(Debug, Clone)]
+struct PendingPod {
+    namespace: Arc<str>,
+    name: String,
+    labels: Arc<Labels>,
+    ips: Vec<IpAddr>,
+    node: Option<NodeRef>,
+    ports: Arc<[ContainerPort]>,
+    service_account: Option<String>,
+    host_network: bool,
+}
+
+/// A pending pod's node: the position of a node added before it, or a name to look up
+/// when the cluster is built.
+#[derive(Debug, Clone)]
+enum NodeRef {
+    At(u32),
+    Named(String),
+}
+
+/// The label sets, port lists and namespace names a builder has seen.
+#[derive(Debug, Clone, Default)]
+struct Shared {
+    /// Label sets by their [`flat`](Shared::flat) form, which compares in one pass
+    /// where a map of strings would be walked.
+    labels: HashMap<Box<[u8]>, Arc<Labels>>,
+    ports: HashSet<Arc<[ContainerPort]>>,
+    namespaces: HashSet<Arc<str>>,
+    /// The last namespace looked up (pods come grouped by namespace).
+    last_namespace: Option<Arc<str>>,
+    /// The last label set looked up (pods of a workload come one after the other).
+    last_labels: Option<Arc<Labels>>,
+    /// The nodes added so far, by name (the first of a name).
+    nodes: HashMap<String, u32>,
+    scratch: Vec<u8>,
+}
+
+impl Shared {
+    /// Writes the labels into `scratch`, each key and value after its length.
+    fn flat(scratch: &mut Vec<u8>, labels: &Labels) {
+        scratch.clear();
+        for (k, v) in labels {
+            for s in [k, v] {
+                scratch.extend_from_slice(&(s.len() as u64).to_le_bytes());
+                scratch.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+
+    fn labels(&mut self, labels: Arc<Labels>) -> Arc<Labels> {
+        if let Some(last) = &self.last_labels {
+            if Arc::ptr_eq(last, &labels) {
+                return labels;
+            }
+        }
+        Self::flat(&mut self.scratch, &labels);
+        let shared = match self.labels.get(self.scratch.as_slice()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                self.labels
+                    .insert(self.scratch.as_slice().into(), Arc::clone(&labels));
+                labels
+            }
+        };
+        self.last_labels = Some(Arc::clone(&shared));
+        shared
+    }
+
+    fn ports(&mut self, ports: Arc<[ContainerPort]>) -> Arc<[ContainerPort]> {
+        match self.ports.get(&*ports) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                self.ports.insert(Arc::clone(&ports));
+                ports
+            }
+        }
+    }
+
+    fn namespace(&mut self, name: &str) -> Arc<str> {
+        if let Some(last) = &self.last_namespace {
+            if **last == *name {
+                return Arc::clone(last);
+            }
+        }
+        let shared = match self.namespaces.get(name) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared: Arc<str> = name.into();
+                self.namespaces.insert(Arc::clone(&shared));
+                shared
+            }
+        };
+        self.last_namespace = Some(Arc::clone(&shared));
+        shared
+    }
+
+    fn node(&self, name: String) -> NodeRef {
+        match self.nodes.get(&name) {
+            Some(i) => NodeRef::At(*i),
+            None => NodeRef::Named(name),
+        }
+    }
+
+    fn pod(&mut self, spec: PodSpec) -> PendingPod {
+        PendingPod {
+            namespace: self.namespace(&spec.namespace),
+            name: spec.name,
+            labels: self.labels(spec.labels),
+            ips: spec.ips,
+            node: spec.node.map(|n| self.node(n)),
+            ports: self.ports(spec.ports),
+            service_account: spec.service_account,
+            host_network: spec.host_network,
+        }
+    }
 }
 
 impl ClusterBuilder {
@@ -742,6 +904,8 @@ impl ClusterBuilder {
     /// assert_eq!(c.node(c.node_id("n").unwrap()).unwrap().labels["zone"], "a");
     /// ```
     pub fn add_node(mut self, node: NodeSpec) -> Self {
+        let at = index_u32(self.nodes.len());
+        self.shared.nodes.entry(node.name.clone()).or_insert(at);
         self.nodes.push(node);
         self
     }
@@ -755,6 +919,7 @@ impl ClusterBuilder {
     /// assert!(c.namespace_id("x").is_some()); // created for the pod
     /// ```
     pub fn pod(mut self, pod: PodSpec) -> Self {
+        let pod = self.shared.pod(pod);
         self.pods.push(pod);
         self
     }
@@ -788,7 +953,7 @@ impl ClusterBuilder {
                     .ips
                     .iter()
                     .find_map(|ip| node_of(*ip))
-                    .map(str::to_owned);
+                    .map(|n| self.shared.node(n.to_owned()));
             }
         }
         self
@@ -808,8 +973,8 @@ impl ClusterBuilder {
         let mut ns_index: HashMap<String, u32> = HashMap::new();
         let mut nodes: Vec<Node> = Vec::with_capacity(self.nodes.len());
         let mut node_index: HashMap<String, u32> = HashMap::new();
-        let mut pods: Vec<Pod> = Vec::with_capacity(self.pods.len());
-        let mut pod_index: HashMap<(String, String), u32> = HashMap::new();
+        let mut pods: Vec<Arc<Pod>> = Vec::with_capacity(self.pods.len());
+        let mut pod_index: HashMap<u64, Positions> = HashMap::with_capacity(self.pods.len());
         let mut host_pods: HashMap<(String, String), Option<String>> = HashMap::new();
         for (name, mut labels) in self.namespaces {
             if ns_index.contains_key(&name) {
@@ -832,48 +997,72 @@ impl ClusterBuilder {
                 tunnel_ips: spec.tunnel_ips,
             });
         }
+        // Pods come grouped by namespace, which the builder gives them as one value.
+        let mut last_namespace: Option<(Arc<str>, NamespaceId)> = None;
         for spec in self.pods {
-            let namespace = match ns_index.get(&spec.namespace) {
-                Some(i) => NamespaceId::new(*i, lineage),
-                None => {
-                    let i = to_u32(namespaces.len(), "namespaces")?;
-                    ns_index.insert(spec.namespace.clone(), i);
-                    namespaces.push(implicit_namespace(&spec.namespace));
-                    NamespaceId::new(i, lineage)
+            let namespace = match &last_namespace {
+                Some((name, id)) if Arc::ptr_eq(name, &spec.namespace) => *id,
+                _ => {
+                    let id = match ns_index.get(&*spec.namespace) {
+                        Some(i) => NamespaceId::new(*i, lineage),
+                        None => {
+                            let i = to_u32(namespaces.len(), "namespaces")?;
+                            ns_index.insert(spec.namespace.to_string(), i);
+                            namespaces.push(implicit_namespace(&spec.namespace));
+                            NamespaceId::new(i, lineage)
+                        }
+                    };
+                    last_namespace = Some((Arc::clone(&spec.namespace), id));
+                    id
                 }
             };
             let node = match &spec.node {
                 None => None,
-                Some(n) => match node_index.get(n) {
+                // A node added before the pod: the builder found it then.
+                Some(NodeRef::At(i)) => Some(NodeId::new(*i, lineage)),
+                Some(NodeRef::Named(n)) => match node_index.get(n) {
                     Some(i) => Some(NodeId::new(*i, lineage)),
                     None => {
                         return Err(ClusterError::UnknownNode(
-                            spec.namespace,
+                            spec.namespace.to_string(),
                             spec.name,
                             n.clone(),
                         ));
                     }
                 },
             };
-            let key = (spec.namespace, spec.name);
-            if pod_index.contains_key(&key) || host_pods.contains_key(&key) {
-                return Err(ClusterError::DuplicatePod(key.0, key.1));
+            let key = pod_key(&spec.namespace, &spec.name);
+            let listed = pod_index.get(&key).is_some_and(|list| {
+                list.iter().any(|i| {
+                    pods.get(*i as usize)
+                        .is_some_and(|p| p.namespace == namespace && p.name == spec.name)
+                })
+            });
+            let host_key = || (spec.namespace.to_string(), spec.name.clone());
+            if listed || (!host_pods.is_empty() && host_pods.contains_key(&host_key())) {
+                return Err(ClusterError::DuplicatePod(
+                    spec.namespace.to_string(),
+                    spec.name,
+                ));
             }
             if spec.host_network {
-                host_pods.insert(key, spec.node);
+                let node_name = node
+                    .and_then(|n| nodes.get(n.index()))
+                    .map(|n| n.name.clone());
+                host_pods.insert(host_key(), node_name);
                 continue;
             }
             let i = to_u32(pods.len(), "pods")?;
-            pods.push(Pod {
+            pods.push(Arc::new(Pod {
                 namespace,
-                name: key.1.clone(),
+                name: spec.name,
                 labels: spec.labels,
                 ips: spec.ips,
                 node,
                 ports: spec.ports,
-                service_account: spec.service_account.unwrap_or_else(|| "default".into()),
-            });
-            pod_index.insert(key, i);
+                service_account: spec.service_account.unwrap_or_else(|| "default".to_owned()),
+            }));
+            pod_index.entry(key).or_default().push(i);
         }
         let mut c = ClusterData {
             pod_lineage: lineage,
@@ -881,7 +1070,7 @@ impl ClusterBuilder {
             ns_lineage: lineage,
             namespaces: namespaces.into_iter().collect(),
             nodes: nodes.into_iter().collect(),
-            pods: pods.into_iter().map(Arc::new).collect(),
+            pods: pods.into_iter().collect(),
             ns_index: ns_index.into_iter().collect(),
             node_index: node_index.into_iter().collect(),
             pod_index: pod_index.into_iter().collect(),
@@ -892,6 +1081,16 @@ impl ClusterBuilder {
         Ok(Cluster { data: Arc::new(c) })
     }
 }
+
+/// The key of a pod in the cluster's name index: a hash of its namespace and name (the
+/// index keeps the positions of the pods with each key, and a lookup checks the names
+/// against the pod table, so the index holds no names of its own).
+fn pod_key(namespace: &str, name: &str) -> u64 {
+    ahash::RandomState::with_seeds(5, 6, 7, 8).hash_one((namespace, name))
+}
+
+/// Positions of the pods whose names have one key (almost always one).
+type Positions = smallvec::SmallVec<[u32; 1]>;
 
 /// A namespace created for pods in a namespace that was not given: no label but its name.
 fn implicit_namespace(name: &str) -> Namespace {
@@ -937,7 +1136,8 @@ pub(crate) struct ClusterData {
     pods: PVec<Arc<Pod>>,
     ns_index: PMap<String, u32>,
     node_index: PMap<String, u32>,
-    pod_index: PMap<(String, String), u32>,
+    /// Pod positions by [`pod_key`].
+    pod_index: PMap<u64, Positions>,
     /// Host-network pods: the name of their node, when known.
     host_pods: PMap<(String, String), Option<String>>,
     /// Host addresses of pods and nodes, with every object claiming each.
@@ -945,25 +1145,71 @@ pub(crate) struct ClusterData {
 }
 
 impl ClusterData {
-    fn index_addresses(&mut self) {
-        let mut map: HashMap<IpAddr, Claimants> = HashMap::new();
-        for (i, p) in self.pods.iter().enumerate() {
-            for ip in &p.ips {
-                let list = map.entry(*ip).or_default();
-                if !list.contains(&Owner::Pod(index_u32(i))) {
-                    list.push(Owner::Pod(index_u32(i)));
-                }
+    /// The position of the pod `namespace/name`.
+    fn pod_position(&self, namespace: &str, name: &str) -> Option<u32> {
+        let list = self.pod_index.get(&pod_key(namespace, name))?;
+        list.iter().copied().find(|i| {
+            self.pods.get(*i as usize).is_some_and(|p| {
+                p.name == name
+                    && self
+                        .namespaces
+                        .get(p.namespace.index())
+                        .is_some_and(|n| n.name == namespace)
+            })
+        })
+    }
+
+    /// The index key of a pod of the table.
+    fn key_of(&self, pod: &Pod) -> u64 {
+        let ns = self
+            .namespaces
+            .get(pod.namespace.index())
+            .map_or("", |n| n.name.as_str());
+        pod_key(ns, &pod.name)
+    }
+
+    fn index_pod(&mut self, key: u64, i: u32) {
+        match self.pod_index.get_mut(&key) {
+            Some(list) => list.push(i),
+            None => {
+                self.pod_index.insert(key, smallvec::smallvec![i]);
             }
+        }
+    }
+
+    fn unindex_pod(&mut self, key: u64, i: u32) {
+        let now_empty = match self.pod_index.get_mut(&key) {
+            Some(list) => {
+                list.retain(|p| *p != i);
+                list.is_empty()
+            }
+            None => false,
+        };
+        if now_empty {
+            self.pod_index.remove(&key);
+        }
+    }
+
+    fn index_addresses(&mut self) {
+        // Every (address, claimant) pair, sorted: each address's claimants come out
+        // together, pods before nodes, each in id order.
+        let mut pairs: Vec<(IpAddr, Owner)> = Vec::with_capacity(self.pods.len());
+        for (i, p) in self.pods.iter().enumerate() {
+            pairs.extend(p.ips.iter().map(|ip| (*ip, Owner::Pod(index_u32(i)))));
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            for ip in &n.ips {
-                let list = map.entry(*ip).or_default();
-                if !list.contains(&Owner::Node(index_u32(i))) {
-                    list.push(Owner::Node(index_u32(i)));
-                }
+            pairs.extend(n.ips.iter().map(|ip| (*ip, Owner::Node(index_u32(i)))));
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut grouped: Vec<(IpAddr, Claimants)> = Vec::with_capacity(pairs.len());
+        for (ip, owner) in pairs {
+            match grouped.last_mut() {
+                Some((last, list)) if *last == ip => list.push(owner),
+                _ => grouped.push((ip, smallvec::smallvec![owner])),
             }
         }
-        self.addresses = map.into_iter().collect();
+        self.addresses = grouped.into_iter().collect();
     }
 
     fn claim(&mut self, ip: IpAddr, owner: Owner) {
@@ -1072,31 +1318,35 @@ impl Cluster {
                 tunnel_ips: n.tunnel_ips.clone(),
             })
             .collect();
-        let node_name = |id: Option<NodeId>| id.and_then(|n| self.node(n)).map(|n| n.name.clone());
-        let mut pods: Vec<PodSpec> = d
+        let mut shared = Shared::default();
+        for (i, n) in d.nodes.iter().enumerate() {
+            shared.nodes.entry(n.name.clone()).or_insert(index_u32(i));
+        }
+        let mut pods: Vec<PendingPod> = d
             .pods
             .iter()
-            .map(|p| PodSpec {
-                namespace: self
-                    .namespace(p.namespace)
-                    .map(|n| n.name.clone())
-                    .unwrap_or_default(),
+            .map(|p| PendingPod {
+                namespace: shared
+                    .namespace(self.namespace(p.namespace).map_or("", |n| n.name.as_str())),
                 name: p.name.clone(),
-                labels: p.labels.clone(),
+                labels: Arc::clone(&p.labels),
                 ips: p.ips.clone(),
-                node: node_name(p.node),
-                ports: p.ports.clone(),
+                node: p
+                    .node
+                    .filter(|n| self.node(*n).is_some())
+                    .map(|n| NodeRef::At(index_u32(n.index()))),
+                ports: Arc::clone(&p.ports),
                 service_account: Some(p.service_account.clone()),
                 host_network: false,
             })
             .collect();
-        let mut host: Vec<PodSpec> = d
+        let mut host: Vec<PendingPod> = d
             .host_pods
             .iter()
-            .map(|((ns, name), node)| PodSpec {
-                node: node.clone().filter(|n| d.node_index.contains_key(n)),
-                host_network: true,
-                ..PodSpec::new(ns.clone(), name.clone())
+            .map(|((ns, name), node)| {
+                let mut spec = PodSpec::new(ns.clone(), name.clone()).host_network(true);
+                spec.node = node.clone().filter(|n| d.node_index.contains_key(n));
+                shared.pod(spec)
             })
             .collect();
         host.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -1105,6 +1355,7 @@ impl Cluster {
             namespaces,
             nodes,
             pods,
+            shared,
         }
     }
 
@@ -1289,9 +1540,8 @@ impl Cluster {
     #[must_use]
     pub fn pod_id(&self, namespace: &str, name: &str) -> Option<PodId> {
         self.data
-            .pod_index
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .map(|i| PodId::new(*i, self.data.pod_lineage))
+            .pod_position(namespace, name)
+            .map(|i| PodId::new(i, self.data.pod_lineage))
     }
 
     /// The endpoint whose traffic the pod `namespace/name` sends and receives: the pod

@@ -263,12 +263,34 @@ impl<K: Hash + Eq + Clone, V: Clone> PMap<K, V> {
 
 impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for PMap<K, V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        // Collect per shard first so that each shard is allocated once.
+        // Count the keys of each shard first so that each shard is allocated once, at
+        // its size.
         let mut out = PMap::new();
-        let mut shards: Vec<HashMap<K, V>> = (0..FAN * FAN).map(|_| HashMap::new()).collect();
-        for (k, v) in iter {
-            let (a, b) = out.place(&k);
-            if let Some(s) = shards.get_mut(a * FAN + b) {
+        let entries: Vec<(usize, K, V)> = iter
+            .into_iter()
+            .map(|(k, v)| {
+                let (a, b) = out.place(&k);
+                (a * FAN + b, k, v)
+            })
+            .collect();
+        let mut sizes = vec![0usize; FAN * FAN];
+        for (at, _, _) in &entries {
+            if let Some(n) = sizes.get_mut(*at) {
+                *n += 1;
+            }
+        }
+        let mut shards: Vec<HashMap<K, V>> = sizes
+            .into_iter()
+            .map(|n| {
+                if n == 0 {
+                    HashMap::new()
+                } else {
+                    HashMap::with_capacity(n)
+                }
+            })
+            .collect();
+        for (at, k, v) in entries {
+            if let Some(s) = shards.get_mut(at) {
                 if s.insert(k, v).is_none() {
                     out.len += 1;
                 }

@@ -147,7 +147,7 @@ fn ports(cluster: &Cluster, set: &PolicySet) -> Vec<u16> {
         }
     }
     for (_, pod) in cluster.pods() {
-        for cp in &pod.ports {
+        for cp in pod.ports.iter() {
             out.insert(cp.port);
         }
     }

@@ -86,7 +86,7 @@ fn cluster() -> impl Strategy<Value = Cluster> {
                         .parse()
                         .unwrap());
                 }
-                p.labels = labels;
+                p.labels = labels.into();
                 if let Some(n) = node {
                     p = p.node(format!("n{n}"));
                 }

@@ -728,7 +728,7 @@ impl Breaks {
     /// resolve).
     pub(crate) fn named_ports(&mut self, cluster: &Cluster) {
         for (_, pod) in cluster.pods() {
-            for c in &pod.ports {
+            for c in pod.ports.iter() {
                 if c.name.is_some() {
                     self.range(Some(c.protocol), c.port, c.port);
                 }

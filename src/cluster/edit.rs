@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::{
     Cluster, ClusterData, ClusterError, NAMESPACE_NAME_LABEL, Namespace, NamespaceId, Node, NodeId,
-    NodeSpec, Owner, Pod, PodSpec, implicit_namespace, index_u32, next_lineage, to_u32,
+    NodeSpec, Owner, Pod, PodSpec, implicit_namespace, index_u32, next_lineage, pod_key, to_u32,
 };
 use crate::model::Labels;
 
@@ -51,32 +51,26 @@ impl ClusterData {
         for ip in &old.ips {
             self.unclaim(*ip, Owner::Pod(i));
         }
+        self.unindex_pod(self.key_of(&old), i);
         if last != i {
             if let Some(moved) = self.pods.get(last as usize).cloned() {
                 for ip in &moved.ips {
                     self.unclaim(*ip, Owner::Pod(last));
                     self.claim(*ip, Owner::Pod(i));
                 }
-                let key = (self.ns_name(moved.namespace), moved.name.clone());
-                self.pod_index.insert(key, i);
+                let key = self.key_of(&moved);
+                self.unindex_pod(key, last);
+                self.index_pod(key, i);
             }
         }
         self.pods.swap_remove(i as usize);
-        let key = (self.ns_name(old.namespace), old.name.clone());
-        self.pod_index.remove(&key);
         self.pod_lineage = next_lineage();
         Some(old)
     }
 
-    fn ns_name(&self, id: NamespaceId) -> String {
-        self.namespaces
-            .get(id.index())
-            .map(|n| n.name.clone())
-            .unwrap_or_default()
-    }
-
     pub(crate) fn upsert_pod(&mut self, spec: PodSpec) -> Result<PodEdit, ClusterError> {
         let key = (spec.namespace.clone(), spec.name.clone());
+        let position = self.pod_position(&spec.namespace, &spec.name);
         let node = match &spec.node {
             None => None,
             Some(n) => match self.node_index.get(n) {
@@ -91,7 +85,7 @@ impl ClusterData {
             },
         };
         if spec.host_network {
-            let edit = match self.pod_index.get(&key).copied() {
+            let edit = match position {
                 Some(i) => {
                     self.remove_pod_at(i);
                     PodEdit::Removed(i)
@@ -113,7 +107,7 @@ impl ClusterData {
             service_account: spec.service_account.unwrap_or_else(|| "default".into()),
         };
         let new_ips = pod.ips.clone();
-        match self.pod_index.get(&key).copied() {
+        match position {
             Some(i) => {
                 let old_ips = self
                     .pods
@@ -132,7 +126,7 @@ impl ClusterData {
             None => {
                 let i = to_u32(self.pods.len(), "pods")?;
                 self.pods.push(Arc::new(pod));
-                self.pod_index.insert(key, i);
+                self.index_pod(pod_key(&key.0, &key.1), i);
                 for ip in new_ips {
                     self.claim(ip, Owner::Pod(i));
                 }
@@ -146,7 +140,7 @@ impl ClusterData {
         if self.host_pods.remove(&key).is_some() {
             return PodEdit::None;
         }
-        match self.pod_index.get(&key).copied() {
+        match self.pod_position(namespace, name) {
             Some(i) => {
                 self.remove_pod_at(i);
                 PodEdit::Removed(i)

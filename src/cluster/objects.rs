@@ -642,7 +642,7 @@ impl ClusterObjects {
                 continue;
             }
             let mut spec = PodSpec::new(namespace, name);
-            spec.labels = labels(&pod.metadata);
+            spec.labels = labels(&pod.metadata).into();
             let node = pod.spec.node_name.as_deref().filter(|n| !n.is_empty());
             if let Some(n) = node {
                 if nodes.contains(n) {
@@ -706,10 +706,11 @@ impl ClusterObjects {
                 .or(pod.spec.service_account.as_deref())
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned);
+            let mut ports = Vec::new();
             for (c, container) in pod.spec.containers.iter().flatten().enumerate() {
                 for (p, port) in container.ports.iter().flatten().enumerate() {
                     match container_port(port) {
-                        Ok(cp) => spec.ports.push(cp),
+                        Ok(cp) => ports.push(cp),
                         Err(message) => notes.push(note(
                             *id,
                             subject.clone(),
@@ -721,6 +722,7 @@ impl ClusterObjects {
                     }
                 }
             }
+            spec.ports = ports.into();
             note_namespace();
             b = b.pod(spec);
         }
@@ -1077,7 +1079,7 @@ pub(crate) fn pod_object(pod: &model::Pod) -> PodObject {
         return left_out();
     }
     let mut spec = PodSpec::new(namespace, name);
-    spec.labels = labels(&pod.metadata);
+    spec.labels = labels(&pod.metadata).into();
     spec.node = pod
         .spec
         .node_name
@@ -1099,13 +1101,14 @@ pub(crate) fn pod_object(pod: &model::Pod) -> PodObject {
         .or(pod.spec.service_account.as_deref())
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    for container in pod.spec.containers.iter().flatten() {
-        for port in container.ports.iter().flatten() {
-            if let Ok(cp) = container_port(port) {
-                spec.ports.push(cp);
-            }
-        }
-    }
+    spec.ports = pod
+        .spec
+        .containers
+        .iter()
+        .flatten()
+        .flat_map(|container| container.ports.iter().flatten())
+        .filter_map(|port| container_port(port).ok())
+        .collect();
     PodObject::Pod(spec)
 }
 

@@ -12,10 +12,11 @@
 //! however many policies select an identity.
 
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::calico::selector::Selector as CalicoSelector;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ContainerPort};
 use crate::explain::TierRef;
 use crate::model::Labels;
 use crate::policy::{
@@ -23,7 +24,7 @@ use crate::policy::{
     PolicyKind, PolicySetRef, PortSpec, Protocol, Subject,
 };
 use crate::profile::Profile;
-use crate::selector::{Operator, Selector};
+use crate::selector::{Operator, Requirement, Selector};
 
 use super::bitset::{Bitset, BitsetTable};
 use super::blocks::BlockIndex;
@@ -123,45 +124,86 @@ pub(super) fn projected<'l>(
     }
 }
 
-/// An identity's key while grouping: namespace index, labels told apart, service account.
-type IdentityKey<'a> = (usize, Vec<(&'a str, &'a str)>, &'a str);
-
 impl<'a> Identities<'a> {
     fn new(cluster: &'a Cluster, by_account: bool, keys: Option<&[String]>) -> Self {
         let mut list: Vec<(usize, &'a Labels)> = Vec::new();
         let mut accounts: Vec<&'a str> = Vec::new();
-        let mut index: HashMap<IdentityKey<'a>, u32> = HashMap::new();
+        // Identities by a hash of their key (namespace, account, the labels selectors
+        // read), checked against the identity's first pod: the index holds no labels.
+        let mut index: HashMap<u64, smallvec::SmallVec<[u32; 1]>> = HashMap::new();
+        let hasher = ahash::RandomState::with_seeds(9, 10, 11, 12);
         let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
         namespaces.resize_with(cluster.namespace_count(), NsIndex::default);
+        // Only the keys selectors read tell identities apart and are looked up.
+        let read = |k: &&String| keys.is_none_or(|keys| keys.binary_search(k).is_ok());
+        // Pods of one workload share one label set (the cluster stores each distinct set
+        // once) and mostly come one after the other: a pod whose namespace, label set and
+        // account were seen is of the same identity without reading its labels again.
+        let mut seen: HashMap<(usize, *const Labels, &'a str), u32> = HashMap::new();
+        let mut last: Option<((usize, *const Labels, &'a str), u32)> = None;
         for (_, p) in cluster.pods() {
             let account = if by_account {
                 p.service_account.as_str()
             } else {
                 ""
             };
-            let key = (p.namespace.index(), &p.labels);
-            let hkey = (key.0, projected(key.1, keys), account);
-            let id = match index.get(&hkey) {
+            let ns = p.namespace.index();
+            let shared = (ns, std::sync::Arc::as_ptr(&p.labels), account);
+            if let Some((key, id)) = last {
+                if key == shared {
+                    of_pod.push(id);
+                    continue;
+                }
+            }
+            let id = match seen.get(&shared) {
                 Some(id) => *id,
                 None => {
-                    let id = to_u32(list.len());
-                    index.insert(hkey, id);
-                    list.push(key);
-                    accounts.push(account);
-                    if let Some(ns) = namespaces.get_mut(key.0) {
-                        ns.identities.push(id);
-                        for (k, v) in &p.labels {
-                            ns.by_label
-                                .entry((k.as_str(), v.as_str()))
-                                .or_default()
-                                .push(id);
-                            ns.by_key.entry(k.as_str()).or_default().push(id);
-                        }
+                    let labels: &'a Labels = &p.labels;
+                    let mut h = hasher.build_hasher();
+                    ns.hash(&mut h);
+                    account.hash(&mut h);
+                    for (k, v) in labels.iter().filter(|(k, _)| read(k)) {
+                        k.hash(&mut h);
+                        v.hash(&mut h);
                     }
+                    let candidates = index.entry(h.finish()).or_default();
+                    let found = candidates.iter().copied().find(|id| {
+                        list.get(*id as usize).is_some_and(|(n, first)| {
+                            *n == ns
+                                && accounts.get(*id as usize) == Some(&account)
+                                && first
+                                    .iter()
+                                    .filter(|(k, _)| read(k))
+                                    .eq(labels.iter().filter(|(k, _)| read(k)))
+                        })
+                    });
+                    let id = match found {
+                        Some(id) => id,
+                        None => {
+                            let id = to_u32(list.len());
+                            candidates.push(id);
+                            list.push((ns, labels));
+                            accounts.push(account);
+                            if let Some(index) = namespaces.get_mut(ns) {
+                                index.identities.push(id);
+                                for (k, v) in labels.iter().filter(|(k, _)| read(k)) {
+                                    index
+                                        .by_label
+                                        .entry((k.as_str(), v.as_str()))
+                                        .or_default()
+                                        .push(id);
+                                    index.by_key.entry(k.as_str()).or_default().push(id);
+                                }
+                            }
+                            id
+                        }
+                    };
+                    seen.insert(shared, id);
                     id
                 }
             };
+            last = Some((shared, id));
             of_pod.push(id);
         }
         Identities {
@@ -206,35 +248,94 @@ impl<'a> Identities<'a> {
         let Some(index) = self.namespaces.get(ns) else {
             return;
         };
+        let requirements = sel.requirements();
         // Candidates: the smallest list some requirement restricts the identities to.
+        // A list of the identities with one of the values an `In` names, or with the key
+        // `Exists` names, holds exactly those meeting that requirement: it is not tested
+        // again.
         let mut candidates: &[u32] = &index.identities;
-        for req in sel.requirements() {
-            let list: Option<&[u32]> = match &req.op {
-                Operator::In(values) if values.len() == 1 => Some(
+        let mut met: Option<usize> = None;
+        let mut values_union: Option<(usize, usize)> = None;
+        for (ri, req) in requirements.iter().enumerate() {
+            let list: Option<(&[u32], bool)> = match &req.op {
+                Operator::In(values) if values.len() == 1 => Some((
                     values
                         .first()
                         .and_then(|v| index.by_label.get(&(req.key.as_str(), v.as_str())))
                         .map_or(&[][..], Vec::as_slice),
-                ),
-                Operator::In(_) | Operator::Exists => Some(
+                    true,
+                )),
+                Operator::In(values) => {
+                    // The identities with each value, together.
+                    let n: usize = values
+                        .iter()
+                        .map(|v| {
+                            index
+                                .by_label
+                                .get(&(req.key.as_str(), v.as_str()))
+                                .map_or(0, Vec::len)
+                        })
+                        .sum();
+                    if values_union.is_none_or(|(_, best)| n < best) {
+                        values_union = Some((ri, n));
+                    }
+                    Some((
+                        index
+                            .by_key
+                            .get(req.key.as_str())
+                            .map_or(&[][..], Vec::as_slice),
+                        false,
+                    ))
+                }
+                Operator::Exists => Some((
                     index
                         .by_key
                         .get(req.key.as_str())
                         .map_or(&[][..], Vec::as_slice),
-                ),
+                    true,
+                )),
                 Operator::NotIn(_) | Operator::DoesNotExist => None,
             };
-            if let Some(list) = list {
-                if list.len() < candidates.len() {
+            if let Some((list, exact)) = list {
+                // Shorter, or as long and exact.
+                if list.len() < candidates.len()
+                    || (list.len() == candidates.len() && exact && met.is_none())
+                {
                     candidates = list;
+                    met = exact.then_some(ri);
+                }
+            }
+        }
+        let union: Vec<u32>;
+        if let Some((ri, n)) = values_union {
+            if n < candidates.len() || (n == candidates.len() && met.is_none()) {
+                if let Some(Requirement {
+                    key,
+                    op: Operator::In(values),
+                }) = requirements.get(ri)
+                {
+                    // A label has one value: the lists do not overlap.
+                    let mut ids: Vec<u32> = values
+                        .iter()
+                        .filter_map(|v| index.by_label.get(&(key.as_str(), v.as_str())))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    ids.sort_unstable();
+                    union = ids;
+                    candidates = &union;
+                    met = Some(ri);
                 }
             }
         }
         for &id in candidates {
-            if self
-                .list
-                .get(id as usize)
-                .is_some_and(|(_, labels)| sel.matches(labels))
+            let Some((_, labels)) = self.list.get(id as usize) else {
+                continue;
+            };
+            if requirements
+                .iter()
+                .enumerate()
+                .all(|(ri, r)| met == Some(ri) || r.matches(labels))
             {
                 f(id);
             }
@@ -242,20 +343,27 @@ impl<'a> Identities<'a> {
     }
 }
 
-/// Interns bitsets so identical sets are stored once.
+/// Interns bitsets so identical sets are stored once. The index holds the sets' hashes,
+/// not copies of the sets.
 #[derive(Default)]
 struct BitsetArena {
     sets: Vec<Bitset>,
-    index: HashMap<Bitset, u32>,
+    index: HashMap<u64, smallvec::SmallVec<[u32; 1]>>,
+    hasher: ahash::RandomState,
 }
 
 impl BitsetArena {
     fn intern(&mut self, set: Bitset) -> u32 {
-        if let Some(id) = self.index.get(&set) {
+        let hash = self.hasher.hash_one(&set);
+        let ids = self.index.entry(hash).or_default();
+        if let Some(id) = ids
+            .iter()
+            .find(|id| self.sets.get(**id as usize) == Some(&set))
+        {
             return *id;
         }
         let id = to_u32(self.sets.len());
-        self.index.insert(set.clone(), id);
+        ids.push(id);
         self.sets.push(set);
         id
     }
@@ -678,6 +786,62 @@ impl<'a> Compiler<'a> {
             Source::Calico(p) => return calico::subject(&self.identities, p, direction),
         };
         (!set.is_empty()).then_some(set)
+    }
+
+    /// The identities [`subject`](Self::subject) gives, in increasing order, into `out`
+    /// (cleared first): a list as long as what the policy selects, where a bitset would
+    /// cost a pass over every identity of the cluster for each policy. False when the
+    /// policy has no rules for the direction or selects nothing.
+    fn subject_ids(
+        &mut self,
+        source: Source<'a>,
+        direction: Direction,
+        out: &mut Vec<u32>,
+    ) -> bool {
+        out.clear();
+        if self.felix || matches!(source, Source::Calico(_)) {
+            // Felix's view and Calico's selectors go through the bitset of `subject`.
+            return match self.subject(source, direction) {
+                Some(set) => {
+                    out.extend(set.iter().map(to_u32));
+                    true
+                }
+                None => false,
+            };
+        }
+        match source {
+            Source::Network(p) => {
+                if !p.affects(direction) {
+                    return false;
+                }
+                let Some(ns) = self.cluster.namespace_id(p.namespace()) else {
+                    return false;
+                };
+                self.identities
+                    .select(ns.index(), p.pod_selector(), |id| out.push(id));
+            }
+            Source::Cluster(p) => {
+                if !p.affects(direction) {
+                    return false;
+                }
+                let (ns, pods) = match p.subject() {
+                    Subject::Namespaces(sel) => (
+                        self.namespaces_matching(sel),
+                        EVERYTHING.get_or_init(Selector::everything),
+                    ),
+                    Subject::Pods { namespaces, pods } => {
+                        (self.namespaces_matching(namespaces), pods)
+                    }
+                };
+                for n in ns {
+                    self.identities.select(n as usize, pods, |id| out.push(id));
+                }
+            }
+            Source::Calico(_) => return false,
+        }
+        out.sort_unstable();
+        out.dedup();
+        !out.is_empty()
     }
 
     fn network_rule(
@@ -1520,7 +1684,11 @@ fn compile_core(
     // policies + this one". A class is stored as (parent class, last policy), so a chain
     // of k policies costs k entries, not k² policy ids.
     let mut class_parent: Vec<(u32, u32)> = vec![(NOT_ISOLATED, u32::MAX)];
-    let mut transitions: HashMap<(usize, u32, u32), u32> = HashMap::new();
+    // A transition "class + this policy" is only ever taken while this policy is read:
+    // the (from, to) pairs of the policy at hand are all that needs remembering, and the
+    // identities a policy selects are mostly in a few classes.
+    let mut transitions: HashMap<u32, u32> = HashMap::new();
+    let mut subject: Vec<u32> = Vec::new();
     let mut identity_class: [Vec<u32>; 2] = [
         vec![NOT_ISOLATED; n_identities],
         vec![NOT_ISOLATED; n_identities],
@@ -1539,23 +1707,45 @@ fn compile_core(
     }
     for (gid, (meta, source)) in enforced.iter().enumerate() {
         let gid = to_u32(gid);
+        // A NetworkPolicy or ClusterNetworkPolicy selects the same identities for both
+        // directions: they are looked up once.
+        let mut known = false;
         for d in Direction::BOTH {
             let di = dir_index(d);
-            let Some(subject) = c.subject(*source, d) else {
-                continue;
+            let selected = match source {
+                Source::Network(p) if known => p.affects(d) && !subject.is_empty(),
+                Source::Cluster(p) if known => p.affects(d) && !subject.is_empty(),
+                _ => {
+                    let found = c.subject_ids(*source, d, &mut subject);
+                    known = match source {
+                        Source::Network(p) => p.affects(d),
+                        Source::Cluster(p) => p.affects(d),
+                        Source::Calico(_) => false,
+                    };
+                    found
+                }
             };
+            if !selected {
+                continue;
+            }
             let Some(slots) = identity_class.get_mut(di) else {
                 continue;
             };
-            for id in subject.iter() {
-                let Some(slot) = slots.get_mut(id) else {
+            transitions.clear();
+            let mut last = (u32::MAX, u32::MAX);
+            for id in &subject {
+                let Some(slot) = slots.get_mut(*id as usize) else {
                     continue;
                 };
                 let from = *slot;
-                *slot = *transitions.entry((di, from, gid)).or_insert_with(|| {
-                    class_parent.push((from, gid));
-                    to_u32(class_parent.len() - 1)
-                });
+                if from != last.0 {
+                    let to = *transitions.entry(from).or_insert_with(|| {
+                        class_parent.push((from, gid));
+                        to_u32(class_parent.len() - 1)
+                    });
+                    last = (from, to);
+                }
+                *slot = last.1;
             }
         }
         let mut compiled: [Vec<CompiledRule>; 2] = [Vec::new(), Vec::new()];
@@ -1604,7 +1794,7 @@ fn compile_core(
         metas.push(meta.clone());
         rules.push(compiled);
     }
-    drop(transitions);
+    drop((transitions, subject));
 
     // Policies of kinds the profile does not enforce: only which identities they would
     // select, for explanations.
@@ -1626,13 +1816,25 @@ fn compile_core(
         }
     };
     let mut atoms = Atoms::new(n_identities, cluster.node_count(), blocks.values());
+    // Pods of one identity mostly come one after the other, often with addresses of the
+    // same values: the last pod's atoms are reused without a lookup.
+    let mut last: Option<([u32; 3], [u32; 2])> = None;
     let mut pod_addrs: Vec<(Addrs, [u32; 2])> = cluster
         .pods()
         .enumerate()
         .map(|(i, (_, p))| {
             let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
             let a = addrs_of(&p.ips);
-            let ids = [a.value_v4, a.value_v6].map(|v| atoms.intern(AtomKind::Pod, identity, v));
+            let key = [identity, a.value_v4, a.value_v6];
+            let ids = match last {
+                Some((k, ids)) if k == key => ids,
+                _ => {
+                    let ids =
+                        [a.value_v4, a.value_v6].map(|v| atoms.intern(AtomKind::Pod, identity, v));
+                    last = Some((key, ids));
+                    ids
+                }
+            };
             (a, ids)
         })
         .collect();
@@ -1825,7 +2027,11 @@ fn compile_core(
     });
     let nodes: Vec<Addrs> = node_addrs.into_iter().map(|(a, _)| a).collect();
     // Named container ports, grouped per pod by (protocol, number): each group's names
-    // get one row per index.
+    // get one row per index. All of it follows from a pod's port list and, where Calico
+    // rules qualify a name by the pods their side selects, from which of those
+    // qualifications admit the pod; it is worked out once per distinct answer (pods of
+    // one workload declare the same ports), and pods with the same answer share their
+    // entries of the tables.
     // The qualified names of each name, and whether a pod declares one (see
     // `Qualified`).
     let mut qualified_of: HashMap<u32, Vec<(u32, &Only)>> = HashMap::new();
@@ -1844,18 +2050,20 @@ fn compile_core(
             })
         }
     };
-    // Every name pod `i` declares with a container port: (id, protocol, port, whether
-    // only flows of one family see it).
-    let declared = |i: usize, p: &crate::cluster::Pod| -> Vec<(u32, Protocol, u16, bool)> {
-        let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
+    // Every name a pod with these ports declares: (id, protocol, port, whether only
+    // flows of one family see it).
+    let declared = |ports: &[ContainerPort],
+                    identity: u32,
+                    ips: &[IpAddr]|
+     -> Vec<(u32, Protocol, u16, bool)> {
         let mut out = Vec::new();
-        for cp in &p.ports {
+        for cp in ports {
             let Some(id) = cp.name.as_deref().and_then(|n| c.names.get(n)) else {
                 continue;
             };
             out.push((*id, cp.protocol, cp.port, false));
             for (q, only) in qualified_of.get(id).into_iter().flatten() {
-                if admits(only, identity, &p.ips) {
+                if admits(only, identity, ips) {
                     let by_family = matches!(only, Only::Addresses { .. });
                     out.push((*q, cp.protocol, cp.port, by_family));
                 }
@@ -1863,11 +2071,43 @@ fn compile_core(
         }
         out
     };
-    let names_of = |i: usize, p: &crate::cluster::Pod| -> Vec<NamedGroup> {
+    // One key per distinct declaration. Without qualified names it depends on the port
+    // list alone, found by the list's address first (pods sharing a list share its
+    // allocation) and by content after.
+    let mut key_declared: Vec<Vec<(u32, Protocol, u16, bool)>> = Vec::new();
+    let mut key_by_ptr: HashMap<(*const ContainerPort, usize), u32> = HashMap::new();
+    let mut key_by_content: HashMap<Vec<(u32, Protocol, u16, bool)>, u32> = HashMap::new();
+    let qualified = !qualified_of.is_empty();
+    let pod_keys: Vec<u32> = cluster
+        .pods()
+        .enumerate()
+        .map(|(i, (_, p))| {
+            let ports: &[ContainerPort] = &p.ports;
+            let ptr = (ports.as_ptr(), ports.len());
+            if !qualified {
+                if let Some(key) = key_by_ptr.get(&ptr) {
+                    return *key;
+                }
+            }
+            let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
+            let list = declared(ports, identity, &p.ips);
+            let next = to_u32(key_declared.len());
+            let key = *key_by_content.entry(list).or_insert_with_key(|list| {
+                key_declared.push(list.clone());
+                next
+            });
+            if !qualified {
+                key_by_ptr.insert(ptr, key);
+            }
+            key
+        })
+        .collect();
+    drop((key_by_ptr, key_by_content));
+    let names_of = |declared: &[(u32, Protocol, u16, bool)]| -> Vec<NamedGroup> {
         let mut groups: Vec<NamedGroup> = Vec::new();
         // Names of one family are only ever checked rule by rule, never read through
         // rows.
-        for (id, protocol, number, _) in declared(i, p).into_iter().filter(|d| !d.3) {
+        for &(id, protocol, number, _) in declared.iter().filter(|d| !d.3) {
             match groups
                 .iter_mut()
                 .find(|(proto, port, _)| *proto == protocol && *port == number)
@@ -1884,11 +2124,10 @@ fn compile_core(
     };
     let mut name_sets: Vec<Vec<(u32, Protocol)>> = Vec::new();
     let mut name_set_ids: HashMap<Vec<(u32, Protocol)>, usize> = HashMap::new();
-    let pod_groups: Vec<Vec<(Protocol, u16, usize)>> = cluster
-        .pods()
-        .enumerate()
-        .map(|(i, (_, p))| {
-            names_of(i, p)
+    let key_groups: Vec<Vec<(Protocol, u16, usize)>> = key_declared
+        .iter()
+        .map(|declared| {
+            names_of(declared)
                 .into_iter()
                 .map(|(proto, port, list)| {
                     let next = name_sets.len();
@@ -1907,42 +2146,70 @@ fn compile_core(
     let mut family_classes: HashMap<(u8, u8, u32, u32), u32> = HashMap::new();
     let mut pod_named: Vec<(u32, Protocol, u16)> = Vec::new();
     let mut pod_named_rows: Vec<(Protocol, u16, [u32; 2])> = Vec::new();
+    // Per key: where its pods find their named ports and rows, once placed.
+    let mut placed: Vec<Option<NamedAt>> = vec![None; key_declared.len()];
+    let mut place = |key: u32| -> NamedAt {
+        if let Some(Some(at)) = placed.get(key as usize) {
+            return *at;
+        }
+        let named_at = to_u32(pod_named.len());
+        pod_named.extend(
+            key_declared
+                .get(key as usize)
+                .into_iter()
+                .flatten()
+                .map(|&(id, protocol, port, _)| (id, protocol, port)),
+        );
+        let rows_at = to_u32(pod_named_rows.len());
+        pod_named_rows.extend(
+            key_groups
+                .get(key as usize)
+                .into_iter()
+                .flatten()
+                .map(|&(proto, port, set)| {
+                    let row = |di: usize| {
+                        named_rows
+                            .get(di)
+                            .and_then(|rows| rows.get(set))
+                            .copied()
+                            .flatten()
+                            .unwrap_or(NO_ROW)
+                    };
+                    (proto, port, [row(0), row(1)])
+                })
+                .filter(|(_, _, rows)| rows.iter().any(|r| *r != NO_ROW)),
+        );
+        let len16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        let at = NamedAt {
+            named_at,
+            named_len: len16(pod_named.len() - named_at as usize),
+            rows_at,
+            rows_len: len16(pod_named_rows.len() - rows_at as usize),
+            first: pod_named_rows.get(rows_at as usize).copied(),
+        };
+        if let Some(slot) = placed.get_mut(key as usize) {
+            *slot = Some(at);
+        }
+        at
+    };
     let pods: Vec<PodInfo> = cluster
         .pods()
         .zip(pod_addrs)
-        .zip(pod_groups)
+        .zip(pod_keys)
         .enumerate()
-        .map(|(i, (((_, p), (addrs, _)), groups))| {
+        .map(|(i, (((_, p), (addrs, _)), key))| {
             let identity = c.identities.of_pod.get(i).copied().unwrap_or(0);
             let info = identities
                 .get(identity as usize)
                 .copied()
                 .unwrap_or_default();
-            let named_at = to_u32(pod_named.len());
-            pod_named.extend(
-                declared(i, p)
-                    .into_iter()
-                    .map(|(id, protocol, port, _)| (id, protocol, port)),
-            );
-            let rows_at = to_u32(pod_named_rows.len());
-            pod_named_rows.extend(
-                groups
-                    .into_iter()
-                    .map(|(proto, port, set)| {
-                        let row = |di: usize| {
-                            named_rows
-                                .get(di)
-                                .and_then(|rows| rows.get(set))
-                                .copied()
-                                .flatten()
-                                .unwrap_or(NO_ROW)
-                        };
-                        (proto, port, [row(0), row(1)])
-                    })
-                    .filter(|(_, _, rows)| rows.iter().any(|r| *r != NO_ROW)),
-            );
-            let first = pod_named_rows.get(rows_at as usize).copied();
-            let len16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+            let NamedAt {
+                named_at,
+                named_len,
+                rows_at,
+                rows_len,
+                first,
+            } = place(key);
             let primary = usize::from(addrs.first_v6 == Some(true));
             let mut class = info.class;
             let mut by_family = false;
@@ -1977,8 +2244,8 @@ fn compile_core(
                 rows_at,
                 first_rows: first.map_or([NO_ROW; 2], |(_, _, rows)| rows),
                 first_port: first.map_or(0, |(_, port, _)| port),
-                named_len: len16(pod_named.len() - named_at as usize),
-                rows_len: len16(pod_named_rows.len() - rows_at as usize),
+                named_len,
+                rows_len,
                 first_protocol: first.map_or(u8::MAX, |(proto, _, _)| proto.index_u8()),
                 first_family: match addrs.first_v6 {
                     None => 0,
@@ -2066,6 +2333,16 @@ type ClassKey = (usize, Vec<u32>, bool, Vec<u32>);
 
 /// A pod's named container ports with one (protocol, number): their (name, protocol).
 type NamedGroup = (Protocol, u16, Vec<(u32, Protocol)>);
+
+/// Where the pods with one port list find their named ports and their rows.
+#[derive(Clone, Copy)]
+struct NamedAt {
+    named_at: u32,
+    named_len: u16,
+    rows_at: u32,
+    rows_len: u16,
+    first: Option<(Protocol, u16, [u32; 2])>,
+}
 
 /// What a rule's peer condition can tell apart: a pod identity, a node or an outside
 /// address, each with the prefix-map value of its address in the flow's family.

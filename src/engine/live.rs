@@ -458,9 +458,10 @@ impl KindIndex {
                 ..info.clone()
             };
             if !fixed.of_identity.contains_key(&info.identity) {
-                fixed
-                    .of_identity
-                    .insert(info.identity, (template.clone(), pod.labels.clone()));
+                fixed.of_identity.insert(
+                    info.identity,
+                    (template.clone(), Labels::clone(&pod.labels)),
+                );
                 fixed
                     .by_namespace
                     .entry(ns)

@@ -117,7 +117,9 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use ahash::AHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 use netpol::calico::{CalicoNetworkSet, CalicoPolicy, CalicoTier};
@@ -133,6 +135,8 @@ use netpol::service::{
     Reachability, Service, ServiceAddress, ServiceId, ServiceProxy, ServiceRequest, ServiceTable,
 };
 use netpol::validate::{ErrorKind, FieldError, validate_cluster_network_policy};
+
+mod stream;
 
 /// A scenario as written.
 ///
@@ -776,9 +780,53 @@ pub struct LoadedScenario {
     pub profile: Profile,
     /// How Service traffic is translated: the profile's plugin and `kubeProxy`.
     pub proxy: ServiceProxy,
+    /// The file's `expectRejected`.
+    pub expect_rejected: Vec<ExpectRejected>,
 }
 
 impl LoadedScenario {
+    /// Reads and loads a scenario: what `Scenario::from_json(text)?.load()` gives, read
+    /// in one pass when it can be (see [`read`](Self::read)), so that a large file costs
+    /// little more than the cluster and policies it holds.
+    ///
+    /// ```
+    /// use netpol_testing::scenario::{LoadedScenario, ScenarioError};
+    /// let loaded = LoadedScenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api"}],
+    ///   "queries": [{"from": "prod/api", "to": {"ip": "8.8.8.8"}, "port": 53, "expect": "allow"}]}"#)?;
+    /// assert_eq!(loaded.queries.len(), 1);
+    /// let err = LoadedScenario::from_json(r#"{"pods": [{"namespace": "prod", "name": "api", "ip": "10.0.0.300"}]}"#)
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), r#"pods[0].ips[0]: "10.0.0.300" is not an IP address"#);
+    /// assert!(matches!(LoadedScenario::from_json("{"), Err(ScenarioError::Json { .. })));
+    /// # Ok::<(), ScenarioError>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, ScenarioError> {
+        match Self::read(text) {
+            Some(loaded) => Ok(loaded),
+            None => Scenario::from_json(text)?.load(),
+        }
+    }
+
+    /// The one-pass reader alone: each namespace, node, pod and policy goes to the cluster
+    /// builder or the policy list as soon as it is decoded, without a JSON tree of the
+    /// text or the list of [`ScenarioPod`]s. `None` when it gives up: on text that is not
+    /// a scenario object, on any error (the general path, [`Scenario::from_json`] and
+    /// [`Scenario::load`], reports errors), and on a Calico selector case file (an object
+    /// with `calicoSelectors` or `calicoBadSelectors`). When it answers, the answer is the
+    /// general path's.
+    ///
+    /// ```
+    /// use netpol_testing::scenario::LoadedScenario;
+    /// let loaded = LoadedScenario::read(r#"{"namespaces": [{"name": "x"}],
+    ///   "pods": [{"namespace": "x", "name": "a", "labels": {"app": "a"}}]}"#).unwrap();
+    /// assert!(loaded.cluster.pod_id("x", "a").is_some());
+    /// assert!(LoadedScenario::read(r#"{"calicoSelectors": []}"#).is_none());
+    /// assert!(LoadedScenario::read(r#"{"pods": [], "pods": []}"#).is_none());
+    /// ```
+    pub fn read(text: &str) -> Option<Self> {
+        stream::read(text)
+    }
+
     /// Every query of both kinds, in file order.
     ///
     /// ```
@@ -906,8 +954,13 @@ fn join_errors(errors: &[FieldError]) -> String {
 }
 
 fn parse_ip(path: &str, text: &str) -> Result<IpAddr, ScenarioError> {
+    parse_ip_at(text, || path.to_owned())
+}
+
+/// [`parse_ip`] with the path written only when the address is bad.
+fn parse_ip_at(text: &str, path: impl FnOnce() -> String) -> Result<IpAddr, ScenarioError> {
     text.parse()
-        .map_err(|_| invalid(path, format!("\"{text}\" is not an IP address")))
+        .map_err(|_| invalid(path(), format!("\"{text}\" is not an IP address")))
 }
 
 fn parse_protocol(path: &str, text: Option<&str>) -> Result<Protocol, ScenarioError> {
@@ -960,79 +1013,274 @@ impl Scenario {
     /// # Ok::<(), netpol_testing::scenario::ScenarioError>(())
     /// ```
     pub fn load(&self) -> Result<LoadedScenario, ScenarioError> {
-        let profile = match &self.profile {
-            None => Profile::default(),
-            Some(name) => Profile::named(name).ok_or_else(|| {
-                invalid(
-                    "profile",
-                    format!(
-                        "unknown profile \"{name}\" (known: {})",
-                        Profile::NAMES.join(", ")
-                    ),
-                )
-            })?,
-        };
-        let mut builder = Cluster::builder();
+        let profile = parse_profile(self.profile.as_deref())?;
+        let mut loader = Loader::default();
         for ns in &self.namespaces {
-            builder = builder.namespace(ns.name.clone(), ns.labels.clone());
+            loader.namespace(ns.clone());
         }
-        for (i, node) in self.nodes.iter().enumerate() {
-            let mut ips = Vec::new();
-            for (j, text) in node.ip.iter().chain(node.ips.iter()).enumerate() {
-                ips.push(parse_ip(&format!("nodes[{i}].ips[{j}]"), text)?);
-            }
-            let mut spec = NodeSpec::new(node.name.clone());
-            spec.ips = ips;
-            spec.labels = node.labels.clone();
-            for (j, text) in node.pod_cidr.iter().chain(&node.pod_cidrs).enumerate() {
-                let net = text.parse().map_err(|_| {
-                    invalid(
-                        format!("nodes[{i}].podCIDRs[{j}]"),
-                        format!("\"{text}\" is not a CIDR"),
-                    )
-                })?;
-                spec.pod_cidrs.push(net);
-            }
-            for (j, text) in node.tunnel_ip.iter().chain(&node.tunnel_ips).enumerate() {
-                spec.tunnel_ips
-                    .push(parse_ip(&format!("nodes[{i}].tunnelIPs[{j}]"), text)?);
-            }
-            builder = builder.add_node(spec);
+        for node in &self.nodes {
+            loader.node(node.clone())?;
         }
-        for (i, pod) in self.pods.iter().enumerate() {
-            let mut spec = PodSpec::new(pod.namespace.clone(), pod.name.clone());
-            spec.labels = pod.labels.clone();
-            for (j, text) in pod.ip.iter().chain(pod.ips.iter()).enumerate() {
-                spec.ips
-                    .push(parse_ip(&format!("pods[{i}].ips[{j}]"), text)?);
-            }
-            spec.node = pod.node.clone();
-            spec.service_account = pod.service_account.clone();
-            for (j, p) in pod.ports.iter().enumerate() {
-                let protocol = parse_protocol(
-                    &format!("pods[{i}].ports[{j}].protocol"),
-                    p.protocol.as_deref(),
-                )?;
-                spec.ports.push(match &p.name {
-                    Some(name) => ContainerPort::named(name.clone(), p.port, protocol),
-                    None => ContainerPort::unnamed(p.port, protocol),
-                });
-            }
-            builder = builder.pod(spec);
+        for pod in &self.pods {
+            loader.pod(pod.clone())?;
         }
-        let cluster = builder
+        for value in &self.policies {
+            loader.policy(value);
+        }
+        loader.finish(Rest {
+            profile,
+            services: &self.services,
+            queries: &self.queries,
+            expect_rejected: self.expect_rejected.clone(),
+            masquerade_all: self.kube_proxy.as_ref().is_some_and(|k| k.masquerade_all),
+        })
+    }
+}
+
+/// The profile a scenario names (`conformance` when it names none).
+fn parse_profile(name: Option<&str>) -> Result<Profile, ScenarioError> {
+    match name {
+        None => Ok(Profile::default()),
+        Some(name) => Profile::named(name).ok_or_else(|| {
+            invalid(
+                "profile",
+                format!(
+                    "unknown profile \"{name}\" (known: {})",
+                    Profile::NAMES.join(", ")
+                ),
+            )
+        }),
+    }
+}
+
+/// A policy of the file, decoded (the validation waits for every Calico tier).
+struct ReadPolicy {
+    kind: String,
+    key: String,
+    decoded: Result<PolicyObject, netpol::model::DecodeError>,
+}
+
+/// What [`Loader::finish`] reads besides the namespaces, nodes, pods and policies.
+struct Rest<'a> {
+    profile: Profile,
+    services: &'a [serde_json::Value],
+    queries: &'a [ScenarioQuery],
+    expect_rejected: Vec<ExpectRejected>,
+    masquerade_all: bool,
+}
+
+/// Turns a scenario's entries into the cluster and the policies one entry at a time, so
+/// that the entries need not all be held at once (see [`LoadedScenario::from_json`]):
+/// [`Scenario::load`] and the streaming reader share it.
+#[derive(Default)]
+struct Loader {
+    builder: netpol::cluster::ClusterBuilder,
+    nodes: usize,
+    pods: usize,
+    policies: Vec<ReadPolicy>,
+    /// The pods' label sets and port lists so far, by their flat encoding.
+    label_sets: HashMap<Box<[u8]>, Arc<Labels>>,
+    port_lists: HashMap<Box<[u8]>, Arc<[ContainerPort]>>,
+    scratch: Vec<u8>,
+}
+
+/// A pod entry, borrowed from a [`ScenarioPod`] or from the text: its labels sorted by
+/// key, each key once (as a map of them holds them).
+struct PodRef<'a, I> {
+    namespace: &'a str,
+    name: &'a str,
+    labels: &'a [(&'a str, &'a str)],
+    ips: I,
+    node: Option<&'a str>,
+    ports: &'a [PortRef<'a>],
+    service_account: Option<&'a str>,
+}
+
+/// A container port entry, borrowed: the fields of [`ScenarioPort`].
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct PortRef<'a> {
+    #[serde(default, borrow)]
+    name: Option<&'a str>,
+    port: u16,
+    #[serde(default, borrow)]
+    protocol: Option<&'a str>,
+}
+
+/// Appends a string to a flat encoding: its length, then its bytes.
+fn flat_push(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl Loader {
+    fn namespace(&mut self, ns: ScenarioNamespace) {
+        self.builder = std::mem::take(&mut self.builder).namespace(ns.name, ns.labels);
+    }
+
+    fn node(&mut self, node: ScenarioNode) -> Result<(), ScenarioError> {
+        let i = self.nodes;
+        self.nodes += 1;
+        let mut ips = Vec::new();
+        for (j, text) in node.ip.iter().chain(node.ips.iter()).enumerate() {
+            ips.push(parse_ip_at(text, || format!("nodes[{i}].ips[{j}]"))?);
+        }
+        let mut spec = NodeSpec::new(node.name);
+        spec.ips = ips;
+        spec.labels = node.labels;
+        for (j, text) in node.pod_cidr.iter().chain(&node.pod_cidrs).enumerate() {
+            let net = text.parse().map_err(|_| {
+                invalid(
+                    format!("nodes[{i}].podCIDRs[{j}]"),
+                    format!("\"{text}\" is not a CIDR"),
+                )
+            })?;
+            spec.pod_cidrs.push(net);
+        }
+        for (j, text) in node.tunnel_ip.iter().chain(&node.tunnel_ips).enumerate() {
+            spec.tunnel_ips
+                .push(parse_ip_at(text, || format!("nodes[{i}].tunnelIPs[{j}]"))?);
+        }
+        self.builder = std::mem::take(&mut self.builder).add_node(spec);
+        Ok(())
+    }
+
+    fn pod(&mut self, pod: ScenarioPod) -> Result<(), ScenarioError> {
+        let labels: Vec<(&str, &str)> = pod
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let ports: Vec<PortRef<'_>> = pod
+            .ports
+            .iter()
+            .map(|p| PortRef {
+                name: p.name.as_deref(),
+                port: p.port,
+                protocol: p.protocol.as_deref(),
+            })
+            .collect();
+        self.add_pod(PodRef {
+            namespace: &pod.namespace,
+            name: &pod.name,
+            labels: &labels,
+            ips: pod.ip.iter().chain(&pod.ips).map(String::as_str),
+            node: pod.node.as_deref(),
+            ports: &ports,
+            service_account: pod.service_account.as_deref(),
+        })
+    }
+
+    /// Adds a pod, its label set and port list shared with the pods before it that have
+    /// the same ones (looked up by a flat encoding, so a pod whose labels were seen
+    /// allocates none).
+    fn add_pod<'s>(
+        &mut self,
+        pod: PodRef<'_, impl Iterator<Item = &'s str>>,
+    ) -> Result<(), ScenarioError> {
+        let i = self.pods;
+        self.pods += 1;
+        let mut spec = PodSpec::new(pod.namespace, pod.name);
+        for (j, text) in pod.ips.enumerate() {
+            spec.ips
+                .push(parse_ip_at(text, || format!("pods[{i}].ips[{j}]"))?);
+        }
+        spec.node = pod.node.map(str::to_owned);
+        spec.service_account = pod.service_account.map(str::to_owned);
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        for (k, v) in pod.labels {
+            flat_push(scratch, k);
+            flat_push(scratch, v);
+        }
+        spec.labels = match self.label_sets.get(scratch.as_slice()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let labels: Labels = pod
+                    .labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect();
+                let shared = Arc::new(labels);
+                self.label_sets
+                    .insert(scratch.as_slice().into(), Arc::clone(&shared));
+                shared
+            }
+        };
+        scratch.clear();
+        for (j, p) in pod.ports.iter().enumerate() {
+            let protocol = match p.protocol {
+                None => Protocol::Tcp,
+                Some(text) => text.parse().map_err(|e| {
+                    invalid(format!("pods[{i}].ports[{j}].protocol"), format!("{e}"))
+                })?,
+            };
+            match p.name {
+                Some(name) => {
+                    scratch.push(1);
+                    flat_push(scratch, name);
+                }
+                None => scratch.push(0),
+            }
+            scratch.extend_from_slice(&p.port.to_le_bytes());
+            scratch.push(protocol.index() as u8);
+        }
+        spec.ports = match self.port_lists.get(scratch.as_slice()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let mut ports = Vec::with_capacity(pod.ports.len());
+                for p in pod.ports {
+                    let protocol = match p.protocol {
+                        None => Protocol::Tcp,
+                        Some(text) => text.parse().unwrap_or_default(),
+                    };
+                    ports.push(match p.name {
+                        Some(name) => ContainerPort::named(name, p.port, protocol),
+                        None => ContainerPort::unnamed(p.port, protocol),
+                    });
+                }
+                let shared: Arc<[ContainerPort]> = ports.into();
+                self.port_lists
+                    .insert(scratch.as_slice().into(), Arc::clone(&shared));
+                shared
+            }
+        };
+        self.builder = std::mem::take(&mut self.builder).pod(spec);
+        Ok(())
+    }
+
+    fn policy(&mut self, value: &serde_json::Value) {
+        let (kind, key) = policy_key(value);
+        self.policies.push(ReadPolicy {
+            kind,
+            key,
+            decoded: PolicyObject::from_value(value),
+        });
+    }
+
+    /// Builds the cluster, validates the policies, and resolves the Services and the
+    /// queries.
+    fn finish(self, rest: Rest<'_>) -> Result<LoadedScenario, ScenarioError> {
+        let Rest {
+            profile,
+            services: service_values,
+            queries: scenario_queries,
+            expect_rejected,
+            masquerade_all,
+        } = rest;
+        let cluster = self
+            .builder
             .build()
             .map_err(|e| invalid("pods", e.to_string()))?;
 
         let mut policies = PolicySet::new();
-        let mut outcomes = Vec::new();
+        let mut outcomes = Vec::with_capacity(self.policies.len());
         // Calico's API server refuses a policy in a tier that does not exist, whatever
         // the order the objects are given in.
         let tiers: Vec<CalicoTier> = self
             .policies
             .iter()
-            .filter_map(|v| match PolicyObject::from_value(v) {
-                Ok(PolicyObject::Tier(t)) => CalicoTier::new(&t).ok(),
+            .filter_map(|p| match &p.decoded {
+                Ok(PolicyObject::Tier(t)) => CalicoTier::new(t).ok(),
                 _ => None,
             })
             .collect();
@@ -1042,10 +1290,10 @@ impl Scenario {
                 None => Ok(p),
             })
         };
-        for value in &self.policies {
-            let (kind, key) = policy_key(value);
+        for read in self.policies {
+            let ReadPolicy { kind, key, decoded } = read;
             let mut unsupported = Vec::new();
-            let errors = match PolicyObject::from_value(value) {
+            let errors = match decoded {
                 Err(e) => vec![FieldError {
                     kind: ErrorKind::Invalid,
                     field: e.path.clone(),
@@ -1114,9 +1362,8 @@ impl Scenario {
                 unsupported,
             });
         }
-
-        let mut resolved = Vec::with_capacity(self.services.len());
-        for (i, value) in self.services.iter().enumerate() {
+        let mut resolved = Vec::with_capacity(service_values.len());
+        for (i, value) in service_values.iter().enumerate() {
             let service = Service::from_value(value)
                 .and_then(|s| s.resolve())
                 .map_err(|e| invalid(format!("services[{i}]"), e.to_string()))?;
@@ -1125,9 +1372,9 @@ impl Scenario {
         let services = ServiceTable::build(&cluster, &resolved)
             .map_err(|e| invalid("services", e.to_string()))?;
 
-        let mut queries = Vec::with_capacity(self.queries.len());
+        let mut queries = Vec::with_capacity(scenario_queries.len());
         let mut service_queries = Vec::new();
-        for (i, q) in self.queries.iter().enumerate() {
+        for (i, q) in scenario_queries.iter().enumerate() {
             let src = resolve(&cluster, &format!("queries[{i}].from"), &q.from)?;
             let port = u16::try_from(q.port)
                 .ok()
@@ -1245,8 +1492,7 @@ impl Scenario {
                 }
             }
         }
-        let proxy = ServiceProxy::new(&profile)
-            .with_masquerade_all(self.kube_proxy.as_ref().is_some_and(|k| k.masquerade_all));
+        let proxy = ServiceProxy::new(&profile).with_masquerade_all(masquerade_all);
         Ok(LoadedScenario {
             cluster,
             policies,
@@ -1256,6 +1502,7 @@ impl Scenario {
             services,
             profile,
             proxy,
+            expect_rejected,
         })
     }
 }
@@ -1502,9 +1749,14 @@ fn go_text(text: &str) -> std::borrow::Cow<'_, str> {
     let mut lone = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] != b'\\' {
+        // Straight to the next backslash (a fast search: most files have none); a
+        // skipped escaped character may have been the first byte of a longer one.
+        while i < b.len() && !text.is_char_boundary(i) {
             i += 1;
-            continue;
+        }
+        match text.get(i..).and_then(|rest| rest.find('\\')) {
+            Some(off) => i += off,
+            None => break,
         }
         match escape_at(b, i) {
             Some(0xD800..=0xDBFF) if matches!(escape_at(b, i + 6), Some(0xDC00..=0xDFFF)) => {
@@ -1541,5 +1793,29 @@ fn push_or_errors<T: netpol::policy::IntoPolicySetItem>(
             Vec::new()
         }
         Err(errs) => errs.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_text;
+
+    #[test]
+    fn lone_surrogate_escapes_become_the_replacement_character() {
+        assert!(matches!(
+            go_text(r#"{"a": "plain"}"#),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(go_text(r#""\ud800x""#), r#""\ufffdx""#);
+        assert_eq!(go_text(r#""x\uDC00""#), r#""x\ufffd""#);
+        // A pair stays, an escaped backslash is not an escape's start.
+        assert_eq!(go_text(r#""\ud83d\ude00""#), r#""\ud83d\ude00""#);
+        assert_eq!(go_text(r#""\\ud800""#), r#""\\ud800""#);
+        // After an escaped character of several bytes the search goes on.
+        assert_eq!(go_text("\"\\é \\ud800 é\""), "\"\\é \\ufffd é\"");
+        assert_eq!(
+            go_text(r#""\u00e9\ud800\n\udbff""#),
+            r#""\u00e9\ufffd\n\ufffd""#
+        );
     }
 }

@@ -785,7 +785,7 @@ fn cluster_from(u: &mut Bytes<'_>) -> Cluster {
     }
     for i in 0..1 + u.below(6) {
         let mut spec = PodSpec::new(u.pick(NAMESPACES), format!("pod{i}"));
-        spec.labels = labels_from(u);
+        spec.labels = labels_from(u).into();
         spec.ips = (0..u.below(3)).map(|_| ip_from(u)).collect();
         spec.node = match u.below(3) {
             0 => None,
@@ -1437,7 +1437,7 @@ pub fn live(data: &[u8]) {
         let change = match u.below(9) {
             0..=2 => {
                 let mut spec = PodSpec::new(u.pick(NAMESPACES), format!("pod{}", u.below(8)));
-                spec.labels = labels_from(&mut u);
+                spec.labels = labels_from(&mut u).into();
                 spec.ips = (0..u.below(3)).map(|_| ip_from(&mut u)).collect();
                 spec.node = match u.below(4) {
                     0 => None,

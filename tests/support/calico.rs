@@ -665,10 +665,11 @@ pub fn felix_cluster() -> impl Strategy<Value = netpol::cluster::Cluster> {
             }
             for (i, (p, sa, spoof)) in pods.into_iter().enumerate() {
                 let mut spec = PodSpec::new(p.ns, format!("pod{i}")).service_account(sa);
-                spec.labels = p.labels;
+                let mut labels = p.labels;
                 if let Some((k, v)) = spoof {
-                    spec.labels.insert(k.to_string(), v.to_string());
+                    labels.insert(k.to_string(), v.to_string());
                 }
+                spec.labels = labels.into();
                 let mut ips: Vec<std::net::IpAddr> =
                     p.v4.iter().map(|s| s.parse().unwrap()).collect();
                 if let Some(v6) = p.v6 {

@@ -274,7 +274,7 @@ pub fn pod_spec(name: String) -> impl Strategy<Value = PodSpec> {
 
 fn to_spec(p: PodGen, name: String) -> PodSpec {
     let mut spec = PodSpec::new(p.ns, name);
-    spec.labels = p.labels;
+    spec.labels = p.labels.into();
     let mut ips: Vec<IpAddr> = p.v4.iter().map(|s| s.parse().unwrap()).collect();
     if let Some(v6) = p.v6 {
         let v6: IpAddr = v6.parse().unwrap();

@@ -187,7 +187,7 @@ pub fn default_ports(loaded: &Loaded) -> Vec<(u16, Protocol)> {
         }
     }
     for (_, pod) in cluster.pods() {
-        for cp in &pod.ports {
+        for cp in pod.ports.iter() {
             let wanted = |(name, proto): &(String, Option<Protocol>)| {
                 cp.name.as_deref() == Some(name) && proto.is_none_or(|p| p == cp.protocol)
             };

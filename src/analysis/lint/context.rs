@@ -221,7 +221,7 @@ impl<'a> Context<'a> {
         let mut declared: HashMap<(String, Protocol, u16), Bits> = HashMap::new();
         let mut declared_numbers: HashMap<String, Vec<(Protocol, u16)>> = HashMap::new();
         for (i, pod) in pods.iter().enumerate() {
-            for cp in &pod.ports {
+            for cp in pod.ports.iter() {
                 if let Some(name) = &cp.name {
                     declared
                         .entry((name.clone(), cp.protocol, cp.port))
@@ -290,7 +290,7 @@ impl<'a> Context<'a> {
             };
             let key = (
                 ns,
-                &pod.labels,
+                &*pod.labels,
                 pod.service_account.as_str(),
                 named.clone(),
                 family,
