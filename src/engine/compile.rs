@@ -1708,7 +1708,8 @@ fn compile_core(
     for (gid, (meta, source)) in enforced.iter().enumerate() {
         let gid = to_u32(gid);
         // A NetworkPolicy or ClusterNetworkPolicy selects the same identities for both
-        // directions: they are looked up once.
+        // directions: they are looked up once. Not under Felix, where a
+        // ClusterNetworkPolicy applies only to the directions that keep a rule.
         let mut known = false;
         for d in Direction::BOTH {
             let di = dir_index(d);
@@ -1717,11 +1718,12 @@ fn compile_core(
                 Source::Cluster(p) if known => p.affects(d) && !subject.is_empty(),
                 _ => {
                     let found = c.subject_ids(*source, d, &mut subject);
-                    known = match source {
-                        Source::Network(p) => p.affects(d),
-                        Source::Cluster(p) => p.affects(d),
-                        Source::Calico(_) => false,
-                    };
+                    known = !c.felix
+                        && match source {
+                            Source::Network(p) => p.affects(d),
+                            Source::Cluster(p) => p.affects(d),
+                            Source::Calico(_) => false,
+                        };
                     found
                 }
             };
