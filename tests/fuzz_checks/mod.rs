@@ -26,7 +26,10 @@ use netpol::model::{
     NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     decode_policies,
 };
-use netpol::policy::{Policy, Protocol};
+use netpol::policy::{
+    Action, ClusterPeer, ClusterPolicy, ClusterPort, ClusterRule, ClusterTier, DomainPattern,
+    Policy, PolicySet, Protocol, Subject,
+};
 use netpol::profile::Profile;
 use netpol::reference::Reference;
 use netpol::selector::{Selector, format, parse};
@@ -821,9 +824,104 @@ fn profile_from(u: &mut Bytes<'_>) -> Profile {
         .with_self_exempt(bits & 16 != 0)
 }
 
+const CNP_PRIORITIES: &[u32] = &[0, 1, 1, 5, 1000];
+const CNP_ACTIONS: &[Action] = &[Action::Allow, Action::Deny, Action::Pass];
+const DOMAIN_PATTERNS: &[&str] = &["example.com", "*.example.com", "db.example.com."];
+const FLOW_DOMAINS: &[&str] = &[
+    "example.com",
+    "db.example.com",
+    "a.b.example.com",
+    "other.org",
+];
+
+/// A compiled label selector from fuzzer bytes (`{}` where the written one is refused).
+fn compiled_selector_from(u: &mut Bytes<'_>) -> Selector {
+    Selector::new(&selector_from(u)).unwrap_or_else(|_| Selector::everything())
+}
+
+/// A ClusterNetworkPolicy as the experimental channel accepts it: tied priorities, every
+/// action, subjects and peers overlapping, every peer kind in egress, numbered ports,
+/// ranges, and named ports only beside pod peers.
+fn cluster_policy_from(u: &mut Bytes<'_>, index: usize) -> ClusterPolicy {
+    let tier = if u.bool() {
+        ClusterTier::Admin
+    } else {
+        ClusterTier::Baseline
+    };
+    let subject = if u.bool() {
+        Subject::Namespaces(compiled_selector_from(u))
+    } else {
+        Subject::Pods {
+            namespaces: compiled_selector_from(u),
+            pods: compiled_selector_from(u),
+        }
+    };
+    let mut b = ClusterPolicy::builder(format!("c{index}"), tier, u.pick(CNP_PRIORITIES), subject);
+    for egress in [false, true] {
+        for _ in 0..u.below(3) {
+            let mut pods_only = true;
+            let peers: Vec<ClusterPeer> = (0..1 + u.below(2))
+                .map(|_| match u.below(if egress { 5 } else { 2 }) {
+                    0 => ClusterPeer::Namespaces(compiled_selector_from(u)),
+                    1 => ClusterPeer::Pods {
+                        namespaces: compiled_selector_from(u),
+                        pods: compiled_selector_from(u),
+                    },
+                    2 => {
+                        pods_only = false;
+                        ClusterPeer::Networks((0..1 + u.below(2)).map(|_| net_from(u)).collect())
+                    }
+                    3 => {
+                        pods_only = false;
+                        ClusterPeer::Nodes(compiled_selector_from(u))
+                    }
+                    _ => {
+                        pods_only = false;
+                        ClusterPeer::DomainNames(
+                            (0..1 + u.below(2))
+                                .filter_map(|_| {
+                                    u.pick(DOMAIN_PATTERNS).parse::<DomainPattern>().ok()
+                                })
+                                .collect(),
+                        )
+                    }
+                })
+                .collect();
+            let mut rule = ClusterRule::new(u.pick(CNP_ACTIONS), peers);
+            if u.bool() {
+                let ports: Vec<ClusterPort> = (0..1 + u.below(2))
+                    .filter_map(|_| {
+                        if pods_only && u.below(3) == 0 {
+                            return Some(ClusterPort::Named(u.pick(PORT_NAMES).to_owned()));
+                        }
+                        let start = u.pick(PORTS);
+                        let end = if u.bool() {
+                            start
+                        } else {
+                            start.saturating_add(u.pick(&[1u16, 100]))
+                        };
+                        ClusterPort::range(u.pick(&Protocol::ALL), start, end)
+                    })
+                    .collect();
+                if !ports.is_empty() {
+                    rule = rule.with_ports(ports);
+                }
+            }
+            b = if egress {
+                b.egress(rule)
+            } else {
+                b.ingress(rule)
+            };
+        }
+    }
+    b.build()
+}
+
 /// The compiled engine equals the reference evaluator (decide, explain, and
 /// `Engine::matrix`) on every flow between every endpoint of a generated cluster, under a
-/// generated profile.
+/// generated profile, with NetworkPolicies and then ClusterNetworkPolicies (read from the
+/// input's tail, so inputs written before they were added decode as before), and on the
+/// flows to outside addresses with a resolved name.
 pub fn differential(data: &[u8]) {
     let mut u = Bytes::new(data);
     let profile = profile_from(&mut u);
@@ -848,10 +946,15 @@ pub fn differential(data: &[u8]) {
     for _ in 0..1 + u.below(3) {
         endpoints.push(Endpoint::External(ip_from(&mut u)));
     }
+    let mut set = PolicySet::from(policies);
+    for i in 0..u.below(5) {
+        set.push(cluster_policy_from(&mut u, i));
+    }
+    let domain = u.bool().then(|| u.pick(FLOW_DOMAINS).to_owned());
     let engine = Engine::builder()
         .profile(profile.clone())
-        .build(&cluster, &policies);
-    let reference = Reference::new(&cluster, &policies, profile);
+        .build(&cluster, &set);
+    let reference = Reference::new(&cluster, &set, profile);
     for &(port, proto) in &ports {
         let matrix = engine.matrix(&endpoints, &endpoints, port, proto);
         for (i, &src) in endpoints.iter().enumerate() {
@@ -867,6 +970,13 @@ pub fn differential(data: &[u8]) {
                     "matrix: {}",
                     want.flow
                 );
+                if let (Some(name), Endpoint::External(_)) = (&domain, dst) {
+                    let named = flow.with_domain(name);
+                    let want = reference.explain(named);
+                    assert_eq!(reference.decide(named), want.verdict, "reference: {named}");
+                    assert_eq!(engine.decide(named), want.verdict, "decide: {}", want.flow);
+                    assert_eq!(engine.explain(named), want, "explain: {}", want.flow);
+                }
             }
         }
     }
