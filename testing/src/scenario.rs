@@ -167,9 +167,10 @@ pub struct Scenario {
     /// Pods.
     #[serde(default)]
     pub pods: Vec<ScenarioPod>,
-    /// NetworkPolicy objects, kept as JSON so that each one is decoded and validated on its own.
+    /// Policy objects, each kept as the JSON text written, so that each one is decoded
+    /// from that text and validated on its own (see [`PolicyText`]).
     #[serde(default)]
-    pub policies: Vec<serde_json::Value>,
+    pub policies: Vec<PolicyText>,
     /// Service objects as `kubectl get svc -o json` prints them, kept as JSON so that each
     /// one is decoded on its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -183,6 +184,88 @@ pub struct Scenario {
     /// kube-proxy's configuration (absent: its defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_proxy: Option<KubeProxy>,
+}
+
+/// One entry of a scenario's `policies`: the object's JSON text, exactly as written.
+///
+/// Loading decodes each policy from this text with the apiserver's rules
+/// ([`PolicyObject::from_json`]), so that what a parsed `serde_json::Value` would have
+/// lost reaches the decoder: a repeated key (Go decodes every occurrence into the same
+/// field), the order of keys (which spelling of `apiVersion`/`kind` wins, which of two
+/// type errors is reported) and numbers as written (`-0` is the integer 0).
+///
+/// ```
+/// use netpol_testing::scenario::{PolicyText, Scenario};
+/// let s = Scenario::from_json(r#"{"policies": [
+///   {"metadata": {"name": "p", "namespace": "x", "generation": -0},
+///    "spec": {"podSelector": [], "podSelector": {}}}]}"#)?;
+/// assert_eq!(s.policies[0].text(), r#"{"metadata": {"name": "p", "namespace": "x", "generation": -0},
+///    "spec": {"podSelector": [], "podSelector": {}}}"#);
+/// // Go keeps the first occurrence's type error; `-0` is an integer.
+/// let loaded = s.load()?;
+/// assert_eq!(loaded.outcomes[0].errors[0].field, "spec.podSelector");
+/// // A value becomes its text.
+/// let p = PolicyText::from(serde_json::json!({"metadata": {"name": "q"}}));
+/// assert_eq!(p.text(), r#"{"metadata":{"name":"q"}}"#);
+/// assert_eq!(p.to_value()?["metadata"]["name"], "q");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PolicyText(Box<serde_json::value::RawValue>);
+
+impl PolicyText {
+    /// Keeps `text` as a policy's text; an error when it is not one JSON value.
+    ///
+    /// ```
+    /// use netpol_testing::scenario::PolicyText;
+    /// assert!(PolicyText::from_json(r#"{"kind": "NetworkPolicy", "kind": "NetworkPolicy"}"#).is_ok());
+    /// assert!(PolicyText::from_json("{").is_err());
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text.to_owned()).map(PolicyText)
+    }
+
+    /// The JSON text.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The text parsed into a value, which keeps only the last of repeated keys and sorts
+    /// the keys (fine for reading or changing a policy one writes oneself).
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(self.text())
+    }
+}
+
+impl From<serde_json::Value> for PolicyText {
+    fn from(value: serde_json::Value) -> Self {
+        PolicyText::from(&value)
+    }
+}
+
+impl From<&serde_json::Value> for PolicyText {
+    fn from(value: &serde_json::Value) -> Self {
+        // A value always writes valid JSON.
+        PolicyText(
+            serde_json::value::to_raw_value(value)
+                .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned()),
+        )
+    }
+}
+
+impl PartialEq for PolicyText {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl Eq for PolicyText {}
+
+impl std::fmt::Debug for PolicyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
 }
 
 /// kube-proxy's flags that change a scenario's answers.
@@ -992,9 +1075,10 @@ impl Scenario {
     ///
     /// A policy that does not decode or does not validate is refused (and recorded in
     /// [`LoadedScenario::outcomes`]); a query naming an unknown pod or node, a bad address
-    /// or an out-of-range port is an error. Policies are decoded as the apiserver decodes
-    /// them (see [`netpol::model::go_json`]): one it could not decode (`podSelector: []`,
-    /// `kind: Ingress`) is refused with the decode error's path, before validation.
+    /// or an out-of-range port is an error. Policies are decoded from their text as the
+    /// apiserver decodes them (see [`PolicyText`] and [`netpol::model::go_json`]): one it
+    /// could not decode (`podSelector: []`, `kind: Ingress`) is refused with the decode
+    /// error's path, before validation.
     ///
     /// ```
     /// use netpol_testing::scenario::Scenario;
@@ -1024,8 +1108,8 @@ impl Scenario {
         for pod in &self.pods {
             loader.pod(pod.clone())?;
         }
-        for value in &self.policies {
-            loader.policy(value);
+        for policy in &self.policies {
+            loader.policy(policy.text());
         }
         loader.finish(Rest {
             profile,
@@ -1248,12 +1332,13 @@ impl Loader {
         Ok(())
     }
 
-    fn policy(&mut self, value: &serde_json::Value) {
-        let (kind, key) = policy_key(value);
+    /// One policy, from its JSON text.
+    fn policy(&mut self, text: &str) {
+        let (kind, key) = policy_key(text);
         self.policies.push(ReadPolicy {
             kind,
             key,
-            decoded: PolicyObject::from_value(value),
+            decoded: PolicyObject::from_json(text),
         });
     }
 
@@ -1631,7 +1716,9 @@ impl Scenario {
         use serde_json::json;
         let mut objects = self.cluster_objects();
         for policy in &self.policies {
-            let mut policy = policy.clone();
+            // The serve protocol takes objects: one whose text a value cannot hold (a
+            // number beyond `f64`) is sent as `null`.
+            let mut policy = policy.to_value().unwrap_or_default();
             if let Some(map) = policy.as_object_mut() {
                 map.entry("apiVersion")
                     .or_insert_with(|| json!("networking.k8s.io/v1"));
@@ -1670,19 +1757,15 @@ impl Scenario {
 
 /// The kind (`NetworkPolicy` when not written) and the key an `expectRejected` entry
 /// names a policy by: `namespace/name`, or `name` for a cluster-scoped kind.
-fn policy_key(value: &serde_json::Value) -> (String, String) {
-    let meta = value.get("metadata");
-    let get = |k: &str| meta.and_then(|m| m.get(k)).and_then(|v| v.as_str());
+fn policy_key(text: &str) -> (String, String) {
+    let names = serde_json::from_str::<KeyNames>(text).unwrap_or_default();
     // A kind the crate does not read is a NetworkPolicy entry refused at `kind`.
     // Calico's NetworkPolicy is named as kubectl names the resource, apart from
     // Kubernetes' own.
-    let calico_group = value
-        .get("apiVersion")
-        .and_then(|v| v.as_str())
-        .is_some_and(|v| {
-            v.starts_with("projectcalico.org/") || v.starts_with("crd.projectcalico.org/")
-        });
-    let (kind, cluster_scoped) = match value.get("kind").and_then(|k| k.as_str()) {
+    let calico_group = names.api_version.as_deref().is_some_and(|v| {
+        v.starts_with("projectcalico.org/") || v.starts_with("crd.projectcalico.org/")
+    });
+    let (kind, cluster_scoped) = match names.kind.as_deref() {
         Some("ClusterNetworkPolicy") => ("ClusterNetworkPolicy", true),
         Some("NetworkPolicy") if calico_group => ("NetworkPolicy.projectcalico.org", false),
         Some("GlobalNetworkPolicy") => ("GlobalNetworkPolicy", true),
@@ -1691,13 +1774,173 @@ fn policy_key(value: &serde_json::Value) -> (String, String) {
         Some("Tier") => ("Tier", true),
         _ => ("NetworkPolicy", false),
     };
-    let name = get("name").unwrap_or("");
+    let name = names.name.as_deref().unwrap_or("");
     let key = if cluster_scoped {
         name.to_owned()
     } else {
-        format!("{}/{name}", get("namespace").unwrap_or("default"))
+        format!("{}/{name}", names.namespace.as_deref().unwrap_or("default"))
     };
     (kind.to_owned(), key)
+}
+
+/// What [`policy_key`] reads of a policy's text, as a parsed value holds it: the last
+/// occurrence of the top-level `apiVersion`, `kind` and `metadata`, and of `name` and
+/// `namespace` in that `metadata`; a value that is not a string is absent.
+#[derive(Default)]
+struct KeyNames {
+    api_version: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    namespace: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for KeyNames {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "camelCase")]
+        enum Top {
+            ApiVersion,
+            Kind,
+            Metadata,
+            #[serde(other)]
+            Other,
+        }
+
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "camelCase")]
+        enum Meta {
+            Name,
+            Namespace,
+            #[serde(other)]
+            Other,
+        }
+
+        /// A string, or `None` for any other value (skipped).
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Option<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Some(v.to_owned()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+        }
+        struct TextSeed;
+        impl<'de> serde::de::DeserializeSeed<'de> for TextSeed {
+            type Value = Option<String>;
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                de: D,
+            ) -> Result<Self::Value, D::Error> {
+                de.deserialize_any(TextVisitor)
+            }
+        }
+
+        /// `metadata`'s name and namespace; both absent when it is not an object.
+        struct MetaVisitor;
+        impl<'de> Visitor<'de> for MetaVisitor {
+            type Value = (Option<String>, Option<String>);
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut name, mut namespace) = (None, None);
+                while let Some(key) = map.next_key::<Meta>()? {
+                    match key {
+                        Meta::Name => name = map.next_value_seed(TextSeed)?,
+                        Meta::Namespace => namespace = map.next_value_seed(TextSeed)?,
+                        Meta::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok((name, namespace))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok((None, None))
+            }
+        }
+        struct MetaSeed;
+        impl<'de> serde::de::DeserializeSeed<'de> for MetaSeed {
+            type Value = (Option<String>, Option<String>);
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                de: D,
+            ) -> Result<Self::Value, D::Error> {
+                de.deserialize_any(MetaVisitor)
+            }
+        }
+
+        struct TopVisitor;
+        impl<'de> Visitor<'de> for TopVisitor {
+            type Value = KeyNames;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyNames, A::Error> {
+                let mut out = KeyNames::default();
+                while let Some(key) = map.next_key::<Top>()? {
+                    match key {
+                        Top::ApiVersion => out.api_version = map.next_value_seed(TextSeed)?,
+                        Top::Kind => out.kind = map.next_value_seed(TextSeed)?,
+                        Top::Metadata => {
+                            (out.name, out.namespace) = map.next_value_seed(MetaSeed)?;
+                        }
+                        Top::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        de.deserialize_map(TopVisitor)
+    }
 }
 
 fn resolve(cluster: &Cluster, path: &str, e: &ScenarioEndpoint) -> Result<Endpoint, ScenarioError> {
