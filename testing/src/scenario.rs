@@ -1137,11 +1137,17 @@ fn parse_profile(name: Option<&str>) -> Result<Profile, ScenarioError> {
     }
 }
 
-/// A policy of the file, decoded (the validation waits for every Calico tier).
+/// A policy of the file, decoded and validated as it is read; a Calico policy still
+/// waits for every tier of the file.
 struct ReadPolicy {
     kind: String,
     key: String,
-    decoded: Result<PolicyObject, netpol::model::DecodeError>,
+    /// Empty when accepted so far.
+    errors: Vec<FieldError>,
+    /// See [`PolicyOutcome::unsupported`].
+    unsupported: Vec<FieldError>,
+    /// A Calico policy that validated, to be checked against the file's tiers.
+    calico: Option<CalicoPolicy>,
 }
 
 /// What [`Loader::finish`] reads besides the namespaces, nodes, pods and policies.
@@ -1162,6 +1168,8 @@ struct Loader {
     nodes: usize,
     pods: usize,
     policies: Vec<ReadPolicy>,
+    /// The policies accepted so far, of every kind but Calico's policies.
+    accepted: PolicySet,
     /// The pods' label sets and port lists so far, by their flat encoding.
     label_sets: HashMap<Box<[u8]>, Arc<Labels>>,
     port_lists: HashMap<Box<[u8]>, Arc<[ContainerPort]>>,
@@ -1332,13 +1340,87 @@ impl Loader {
         Ok(())
     }
 
-    /// One policy, from its JSON text.
+    /// One policy, from its JSON text: decoded and validated at once, so that the
+    /// decoded object is not kept.
     fn policy(&mut self, text: &str) {
         let (kind, key) = policy_key(text);
+        let policies = &mut self.accepted;
+        let mut unsupported = Vec::new();
+        let mut calico = None;
+        let mut calico_policy =
+            |built: Result<CalicoPolicy, netpol::validate::ValidationErrors>| match built {
+                Ok(p) => {
+                    calico = Some(p);
+                    Vec::new()
+                }
+                Err(errs) => errs.0,
+            };
+        let errors = match PolicyObject::from_json(text) {
+            Err(e) => vec![FieldError {
+                kind: ErrorKind::Invalid,
+                field: e.path,
+                value: None,
+                detail: e.message,
+            }],
+            // A scenario's policies are created: after validation, the storage refuses
+            // a `resourceVersion`.
+            Ok(PolicyObject::NetworkPolicy(written)) => match Policy::new(&written) {
+                Ok(policy) => match netpol::validate::validate_resource_version_on_create(
+                    &written.metadata,
+                    "metadata",
+                ) {
+                    Some(e) => vec![e],
+                    None => {
+                        policies.push(policy);
+                        Vec::new()
+                    }
+                },
+                Err(errs) => errs.0,
+            },
+            Ok(PolicyObject::ClusterNetworkPolicy(written)) => {
+                match validate_cluster_network_policy(&written) {
+                    Err(errs) => errs.0,
+                    Ok(()) => {
+                        match ClusterPolicy::new(&written) {
+                            Ok(policy) => policies.push(policy),
+                            // Accepted by the apiserver, but not evaluated: say so.
+                            Err(errs) => unsupported = errs.0,
+                        }
+                        Vec::new()
+                    }
+                }
+            }
+            Ok(PolicyObject::CalicoNetworkPolicy(written)) => {
+                calico_policy(CalicoPolicy::new(&written))
+            }
+            Ok(PolicyObject::GlobalNetworkPolicy(written)) => {
+                calico_policy(CalicoPolicy::new(&written))
+            }
+            Ok(PolicyObject::NetworkSet(written)) => {
+                push_or_errors(policies, CalicoNetworkSet::new(&written))
+            }
+            Ok(PolicyObject::GlobalNetworkSet(written)) => {
+                push_or_errors(policies, CalicoNetworkSet::new(&written))
+            }
+            Ok(PolicyObject::Tier(written)) => push_or_errors(policies, CalicoTier::new(&written)),
+            // A kind the library decodes but this loader does not evaluate yet.
+            #[allow(unreachable_patterns)]
+            Ok(other) => {
+                unsupported = vec![FieldError {
+                    kind: ErrorKind::Unsupported,
+                    field: "kind".into(),
+                    value: Some(format!("\"{}\"", other.kind())),
+                    detail: "not evaluated by the scenario loader".into(),
+                }];
+                Vec::new()
+            }
+        };
         self.policies.push(ReadPolicy {
             kind,
             key,
-            decoded: PolicyObject::from_json(text),
+            errors,
+            unsupported,
+            calico,
         });
     }
 
@@ -1357,89 +1439,25 @@ impl Loader {
             .build()
             .map_err(|e| invalid("pods", e.to_string()))?;
 
-        let mut policies = PolicySet::new();
+        let mut policies = self.accepted;
         let mut outcomes = Vec::with_capacity(self.policies.len());
         // Calico's API server refuses a policy in a tier that does not exist, whatever
         // the order the objects are given in.
-        let tiers: Vec<CalicoTier> = self
-            .policies
-            .iter()
-            .filter_map(|p| match &p.decoded {
-                Ok(PolicyObject::Tier(t)) => CalicoTier::new(t).ok(),
-                _ => None,
-            })
-            .collect();
-        let calico_policy = |built: Result<CalicoPolicy, netpol::validate::ValidationErrors>| {
-            built.and_then(|p| match p.missing_tier(&tiers) {
-                Some(e) => Err(netpol::validate::ValidationErrors(vec![e])),
-                None => Ok(p),
-            })
-        };
+        let tiers = policies.tiers().to_vec();
         for read in self.policies {
-            let ReadPolicy { kind, key, decoded } = read;
-            let mut unsupported = Vec::new();
-            let errors = match decoded {
-                Err(e) => vec![FieldError {
-                    kind: ErrorKind::Invalid,
-                    field: e.path.clone(),
-                    value: None,
-                    detail: e.message,
-                }],
-                // A scenario's policies are created: after validation, the storage refuses
-                // a `resourceVersion`.
-                Ok(PolicyObject::NetworkPolicy(written)) => match Policy::new(&written) {
-                    Ok(policy) => match netpol::validate::validate_resource_version_on_create(
-                        &written.metadata,
-                        "metadata",
-                    ) {
-                        Some(e) => vec![e],
-                        None => {
-                            policies.push(policy);
-                            Vec::new()
-                        }
-                    },
-                    Err(errs) => errs.0,
-                },
-                Ok(PolicyObject::ClusterNetworkPolicy(written)) => {
-                    match validate_cluster_network_policy(&written) {
-                        Err(errs) => errs.0,
-                        Ok(()) => {
-                            match ClusterPolicy::new(&written) {
-                                Ok(policy) => policies.push(policy),
-                                // Accepted by the apiserver, but not evaluated: say so.
-                                Err(errs) => unsupported = errs.0,
-                            }
-                            Vec::new()
-                        }
-                    }
+            let ReadPolicy {
+                kind,
+                key,
+                mut errors,
+                unsupported,
+                calico,
+            } = read;
+            if let Some(policy) = calico {
+                match policy.missing_tier(&tiers) {
+                    Some(e) => errors = vec![e],
+                    None => policies.push(policy),
                 }
-                Ok(PolicyObject::CalicoNetworkPolicy(written)) => {
-                    push_or_errors(&mut policies, calico_policy(CalicoPolicy::new(&written)))
-                }
-                Ok(PolicyObject::GlobalNetworkPolicy(written)) => {
-                    push_or_errors(&mut policies, calico_policy(CalicoPolicy::new(&written)))
-                }
-                Ok(PolicyObject::NetworkSet(written)) => {
-                    push_or_errors(&mut policies, CalicoNetworkSet::new(&written))
-                }
-                Ok(PolicyObject::GlobalNetworkSet(written)) => {
-                    push_or_errors(&mut policies, CalicoNetworkSet::new(&written))
-                }
-                Ok(PolicyObject::Tier(written)) => {
-                    push_or_errors(&mut policies, CalicoTier::new(&written))
-                }
-                // A kind the library decodes but this loader does not evaluate yet.
-                #[allow(unreachable_patterns)]
-                Ok(other) => {
-                    unsupported = vec![FieldError {
-                        kind: ErrorKind::Unsupported,
-                        field: "kind".into(),
-                        value: Some(format!("\"{}\"", other.kind())),
-                        detail: "not evaluated by the scenario loader".into(),
-                    }];
-                    Vec::new()
-                }
-            };
+            }
             outcomes.push(PolicyOutcome {
                 kind,
                 key,
