@@ -168,9 +168,9 @@ pub struct Scenario {
     #[serde(default)]
     pub pods: Vec<ScenarioPod>,
     /// Policy objects, each kept as the JSON text written, so that each one is decoded
-    /// from that text and validated on its own (see [`PolicyText`]).
+    /// from that text and validated on its own (see [`ScenarioPolicy`]).
     #[serde(default)]
-    pub policies: Vec<PolicyText>,
+    pub policies: Vec<ScenarioPolicy>,
     /// Service objects as `kubectl get svc -o json` prints them, kept as JSON so that each
     /// one is decoded on its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -186,85 +186,113 @@ pub struct Scenario {
     pub kube_proxy: Option<KubeProxy>,
 }
 
-/// One entry of a scenario's `policies`: the object's JSON text, exactly as written.
+/// One entry of a scenario's `policies`: read from JSON text, the object's text exactly
+/// as written; built in code, a JSON value.
 ///
-/// Loading decodes each policy from this text with the apiserver's rules
+/// Loading decodes a policy read from text from that text with the apiserver's rules
 /// ([`PolicyObject::from_json`]), so that what a parsed `serde_json::Value` would have
 /// lost reaches the decoder: a repeated key (Go decodes every occurrence into the same
 /// field), the order of keys (which spelling of `apiVersion`/`kind` wins, which of two
-/// type errors is reported) and numbers as written (`-0` is the integer 0).
+/// type errors is reported) and numbers as written (`-0` is the integer 0). A value
+/// holds none of these, and is decoded as it is ([`PolicyObject::from_value`]).
 ///
 /// ```
-/// use netpol_testing::scenario::{PolicyText, Scenario};
+/// use netpol_testing::scenario::{Scenario, ScenarioPolicy};
 /// let s = Scenario::from_json(r#"{"policies": [
 ///   {"metadata": {"name": "p", "namespace": "x", "generation": -0},
 ///    "spec": {"podSelector": [], "podSelector": {}}}]}"#)?;
-/// assert_eq!(s.policies[0].text(), r#"{"metadata": {"name": "p", "namespace": "x", "generation": -0},
-///    "spec": {"podSelector": [], "podSelector": {}}}"#);
+/// assert_eq!(s.policies[0].text(), Some(r#"{"metadata": {"name": "p", "namespace": "x", "generation": -0},
+///    "spec": {"podSelector": [], "podSelector": {}}}"#));
 /// // Go keeps the first occurrence's type error; `-0` is an integer.
 /// let loaded = s.load()?;
 /// assert_eq!(loaded.outcomes[0].errors[0].field, "spec.podSelector");
-/// // A value becomes its text.
-/// let p = PolicyText::from(serde_json::json!({"metadata": {"name": "q"}}));
-/// assert_eq!(p.text(), r#"{"metadata":{"name":"q"}}"#);
+/// // Built in code.
+/// let p = ScenarioPolicy::from(serde_json::json!({"metadata": {"name": "q"}}));
+/// assert_eq!(p.text(), None);
 /// assert_eq!(p.to_value()?["metadata"]["name"], "q");
+/// assert_eq!(p, ScenarioPolicy::from_json(r#"{"metadata":{"name":"q"}}"#)?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PolicyText(Box<serde_json::value::RawValue>);
+#[serde(from = "Box<serde_json::value::RawValue>")]
+pub struct ScenarioPolicy(PolicyRepr);
 
-impl PolicyText {
+/// What a [`ScenarioPolicy`] holds.
+#[derive(Clone, Serialize)]
+#[serde(untagged)]
+enum PolicyRepr {
+    /// Read from text: the text.
+    Text(Box<serde_json::value::RawValue>),
+    /// Built in code.
+    Value(serde_json::Value),
+}
+
+impl ScenarioPolicy {
     /// Keeps `text` as a policy's text; an error when it is not one JSON value.
     ///
     /// ```
-    /// use netpol_testing::scenario::PolicyText;
-    /// assert!(PolicyText::from_json(r#"{"kind": "NetworkPolicy", "kind": "NetworkPolicy"}"#).is_ok());
-    /// assert!(PolicyText::from_json("{").is_err());
+    /// use netpol_testing::scenario::ScenarioPolicy;
+    /// let p = ScenarioPolicy::from_json(r#"{"kind": "NetworkPolicy", "kind": "NetworkPolicy"}"#)?;
+    /// assert_eq!(p.text(), Some(r#"{"kind": "NetworkPolicy", "kind": "NetworkPolicy"}"#));
+    /// assert!(ScenarioPolicy::from_json("{").is_err());
+    /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::value::RawValue::from_string(text.to_owned()).map(PolicyText)
+        serde_json::value::RawValue::from_string(text.to_owned()).map(Self::from)
     }
 
-    /// The JSON text.
-    pub fn text(&self) -> &str {
-        self.0.get()
+    /// The JSON text, when the policy was read from text.
+    pub fn text(&self) -> Option<&str> {
+        match &self.0 {
+            PolicyRepr::Text(raw) => Some(raw.get()),
+            PolicyRepr::Value(_) => None,
+        }
     }
 
-    /// The text parsed into a value, which keeps only the last of repeated keys and sorts
-    /// the keys (fine for reading or changing a policy one writes oneself).
+    /// The policy as a value. Text is parsed, which keeps only the last of repeated keys
+    /// and sorts the keys (fine for reading or changing a policy one writes oneself).
     pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
-        serde_json::from_str(self.text())
+        match &self.0 {
+            PolicyRepr::Text(raw) => serde_json::from_str(raw.get()),
+            PolicyRepr::Value(value) => Ok(value.clone()),
+        }
     }
 }
 
-impl From<serde_json::Value> for PolicyText {
+impl From<Box<serde_json::value::RawValue>> for ScenarioPolicy {
+    fn from(raw: Box<serde_json::value::RawValue>) -> Self {
+        ScenarioPolicy(PolicyRepr::Text(raw))
+    }
+}
+
+impl From<serde_json::Value> for ScenarioPolicy {
     fn from(value: serde_json::Value) -> Self {
-        PolicyText::from(&value)
+        ScenarioPolicy(PolicyRepr::Value(value))
     }
 }
 
-impl From<&serde_json::Value> for PolicyText {
-    fn from(value: &serde_json::Value) -> Self {
-        // A value always writes valid JSON.
-        PolicyText(
-            serde_json::value::to_raw_value(value)
-                .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned()),
-        )
-    }
-}
-
-impl PartialEq for PolicyText {
+/// Two texts are equal when they are the same text, two values when they are the same
+/// value; a text and a value are compared as values (the text parsed, so that a text
+/// with repeated keys equals the value of its last ones).
+impl PartialEq for ScenarioPolicy {
     fn eq(&self, other: &Self) -> bool {
-        self.text() == other.text()
+        match (&self.0, &other.0) {
+            (PolicyRepr::Text(a), PolicyRepr::Text(b)) => a.get() == b.get(),
+            (PolicyRepr::Value(a), PolicyRepr::Value(b)) => a == b,
+            (PolicyRepr::Text(t), PolicyRepr::Value(v))
+            | (PolicyRepr::Value(v), PolicyRepr::Text(t)) => {
+                serde_json::from_str::<serde_json::Value>(t.get()).is_ok_and(|parsed| parsed == *v)
+            }
+        }
     }
 }
 
-impl Eq for PolicyText {}
-
-impl std::fmt::Debug for PolicyText {
+impl std::fmt::Debug for ScenarioPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.text())
+        match &self.0 {
+            PolicyRepr::Text(raw) => f.write_str(raw.get()),
+            PolicyRepr::Value(value) => write!(f, "{value}"),
+        }
     }
 }
 
@@ -1076,7 +1104,7 @@ impl Scenario {
     /// A policy that does not decode or does not validate is refused (and recorded in
     /// [`LoadedScenario::outcomes`]); a query naming an unknown pod or node, a bad address
     /// or an out-of-range port is an error. Policies are decoded from their text as the
-    /// apiserver decodes them (see [`PolicyText`] and [`netpol::model::go_json`]): one it
+    /// apiserver decodes them (see [`ScenarioPolicy`] and [`netpol::model::go_json`]): one it
     /// could not decode (`podSelector: []`, `kind: Ingress`) is refused with the decode
     /// error's path, before validation.
     ///
@@ -1109,7 +1137,10 @@ impl Scenario {
             loader.pod(pod.clone())?;
         }
         for policy in &self.policies {
-            loader.policy(policy.text());
+            match &policy.0 {
+                PolicyRepr::Text(raw) => loader.policy(raw.get()),
+                PolicyRepr::Value(value) => loader.policy_value(value),
+            }
         }
         loader.finish(Rest {
             profile,
@@ -1340,10 +1371,25 @@ impl Loader {
         Ok(())
     }
 
-    /// One policy, from its JSON text: decoded and validated at once, so that the
-    /// decoded object is not kept.
+    /// One policy, from its JSON text.
     fn policy(&mut self, text: &str) {
-        let (kind, key) = policy_key(text);
+        let names = serde_json::from_str::<KeyNames>(text).unwrap_or_default();
+        self.add_policy(names, PolicyObject::from_json(text));
+    }
+
+    /// One policy built in code, as the value holds it.
+    fn policy_value(&mut self, value: &serde_json::Value) {
+        let names = KeyNames::deserialize(value).unwrap_or_default();
+        self.add_policy(names, PolicyObject::from_value(value));
+    }
+
+    /// One policy, decoded: validated at once, so that the decoded object is not kept.
+    fn add_policy(
+        &mut self,
+        names: KeyNames,
+        decoded: Result<PolicyObject, netpol::model::DecodeError>,
+    ) {
+        let (kind, key) = policy_key(names);
         let policies = &mut self.accepted;
         let mut unsupported = Vec::new();
         let mut calico = None;
@@ -1355,7 +1401,7 @@ impl Loader {
                 }
                 Err(errs) => errs.0,
             };
-        let errors = match PolicyObject::from_json(text) {
+        let errors = match decoded {
             Err(e) => vec![FieldError {
                 kind: ErrorKind::Invalid,
                 field: e.path,
@@ -1775,8 +1821,7 @@ impl Scenario {
 
 /// The kind (`NetworkPolicy` when not written) and the key an `expectRejected` entry
 /// names a policy by: `namespace/name`, or `name` for a cluster-scoped kind.
-fn policy_key(text: &str) -> (String, String) {
-    let names = serde_json::from_str::<KeyNames>(text).unwrap_or_default();
+fn policy_key(names: KeyNames) -> (String, String) {
     // A kind the crate does not read is a NetworkPolicy entry refused at `kind`.
     // Calico's NetworkPolicy is named as kubectl names the resource, apart from
     // Kubernetes' own.
@@ -1801,9 +1846,9 @@ fn policy_key(text: &str) -> (String, String) {
     (kind.to_owned(), key)
 }
 
-/// What [`policy_key`] reads of a policy's text, as a parsed value holds it: the last
-/// occurrence of the top-level `apiVersion`, `kind` and `metadata`, and of `name` and
-/// `namespace` in that `metadata`; a value that is not a string is absent.
+/// What [`policy_key`] reads of a policy, from its text as a parsed value holds it: the
+/// last occurrence of the top-level `apiVersion`, `kind` and `metadata`, and of `name`
+/// and `namespace` in that `metadata`; a value that is not a string is absent.
 #[derive(Default)]
 struct KeyNames {
     api_version: Option<String>,

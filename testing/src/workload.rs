@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::scenario::{
-    PolicyText, Scenario, ScenarioEndpoint, ScenarioNamespace, ScenarioNode, ScenarioPod,
+    Scenario, ScenarioEndpoint, ScenarioNamespace, ScenarioNode, ScenarioPod, ScenarioPolicy,
     ScenarioPort, ScenarioQuery,
 };
 use serde_json::{Value, json};
@@ -1176,7 +1176,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
             .collect(),
         nodes,
         pods,
-        policies: policies.into_iter().map(PolicyText::from).collect(),
+        policies: policies.into_iter().map(ScenarioPolicy::from).collect(),
         services: Vec::new(),
         queries,
         expect_rejected: Vec::new(),
@@ -1293,7 +1293,7 @@ pub fn add_cluster_policies(g: &mut Generated, n: usize, seed: u64) {
                 .collect();
             spec[dir] = Value::Array(rules);
         }
-        g.scenario.policies.push(PolicyText::from(json!({
+        g.scenario.policies.push(ScenarioPolicy::from(json!({
             "apiVersion": "policy.networking.k8s.io/v1alpha2",
             "kind": "ClusterNetworkPolicy",
             "metadata": {"name": format!("cnp-{i:04}")},
@@ -1358,7 +1358,7 @@ pub fn add_calico_policies(g: &mut Generated, n: usize, seed: u64) {
         ("platform", 200, "Pass"),
         ("app", 500, "Deny"),
     ] {
-        g.scenario.policies.push(PolicyText::from(json!({
+        g.scenario.policies.push(ScenarioPolicy::from(json!({
             "apiVersion": "projectcalico.org/v3", "kind": "Tier",
             "metadata": {"name": name},
             "spec": {"order": order, "defaultAction": action},
@@ -1370,7 +1370,7 @@ pub fn add_calico_policies(g: &mut Generated, n: usize, seed: u64) {
     };
     for (i, role) in ["scanner", "partner", "cdn", "partner"].iter().enumerate() {
         let nets: Vec<String> = (0..rng.range(2, 6)).map(|_| network(&mut rng)).collect();
-        g.scenario.policies.push(PolicyText::from(json!({
+        g.scenario.policies.push(ScenarioPolicy::from(json!({
             "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
             "metadata": {"name": format!("gns-{i}"), "labels": {"role": role}},
             "spec": {"nets": nets},
@@ -1378,7 +1378,7 @@ pub fn add_calico_policies(g: &mut Generated, n: usize, seed: u64) {
     }
     for (ns, _) in apps_in.iter().step_by(10) {
         let nets: Vec<String> = (0..rng.range(1, 4)).map(|_| network(&mut rng)).collect();
-        g.scenario.policies.push(PolicyText::from(json!({
+        g.scenario.policies.push(ScenarioPolicy::from(json!({
             "apiVersion": "projectcalico.org/v3", "kind": "NetworkSet",
             "metadata": {"name": "egress-targets", "namespace": ns, "labels": {"role": "partner"}},
             "spec": {"nets": nets},
@@ -1510,7 +1510,7 @@ pub fn add_calico_policies(g: &mut Generated, n: usize, seed: u64) {
             spec[dir] = Value::Array(rules);
         }
         let name = format!("calico-{i:04}");
-        g.scenario.policies.push(PolicyText::from(if global {
+        g.scenario.policies.push(ScenarioPolicy::from(if global {
             json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
                    "metadata": {"name": name}, "spec": spec})
         } else {
