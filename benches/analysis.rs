@@ -44,7 +44,7 @@ fn changed(scenario: &Scenario) -> Scenario {
             continue;
         }
         let k = (i - 37) / 100;
-        let mut p = p.clone();
+        let mut p = p.to_value().expect("a generated policy");
         let spec = &mut p["spec"];
         match k % 3 {
             0 => {
@@ -68,7 +68,7 @@ fn changed(scenario: &Scenario) -> Scenario {
                 spec["policyTypes"] = Value::from(vec!["Ingress"]);
             }
         }
-        keep.push(p);
+        keep.push(p.into());
     }
     s.policies = keep;
     s

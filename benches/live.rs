@@ -88,9 +88,9 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
             .scenario
             .policies
             .iter()
+            .filter_map(|p| p.to_value().ok())
             .find(|p| p["spec"]["ingress"][0]["ports"].is_array())
-            .expect("a policy with ports")
-            .clone();
+            .expect("a policy with ports");
         if let Some(ports) = p["spec"]["ingress"][0]["ports"].as_array_mut() {
             ports.push(serde_json::json!({"protocol": "TCP", "port": 8443}));
         }

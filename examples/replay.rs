@@ -85,7 +85,7 @@ fn generate(o: &Options) -> Vec<String> {
         .policies
         .iter()
         .map(|p| {
-            let mut p = p.clone();
+            let mut p = p.to_value().expect("a generated policy");
             if let Some(m) = p.as_object_mut() {
                 m.entry("apiVersion")
                     .or_insert(json!("networking.k8s.io/v1"));

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use netpol::cluster::Endpoint;
-use netpol_testing::scenario::{LoadedScenario, Scenario, ScenarioError};
+use netpol_testing::scenario::{LoadedScenario, Scenario, ScenarioError, ScenarioPolicy};
 use netpol_testing::shared::{shared_or_skip, shared_path};
 use netpol_testing::workload::{Scale, generate};
 
@@ -253,4 +253,88 @@ fn pod_entries_read_as_the_general_path_reads_them() {
     assert!(LoadedScenario::read(&escaped).is_none());
     let fallback = LoadedScenario::from_json(&escaped).unwrap();
     assert_eq!(canonical(&fallback), canonical(&loaded));
+}
+
+/// Each policy is decoded from its text as written, on both paths, as the apiserver
+/// decodes a request body; a parsed `serde_json::Value` would have lost all of this:
+///
+/// - a repeated key is decoded again into the same field (`object` in sigs.k8s.io/json's
+///   decode.go), so a first occurrence of the wrong type is a decode error even though
+///   the last one is right, and a string's later value replaces it;
+/// - `apiVersion` and `kind` are read case-insensitively in the order written, the last
+///   key winning (`SimpleMetaFactory.Interpret` in apimachinery's
+///   `runtime/serializer/json/meta.go`, which uses encoding/json);
+/// - `-0` is the integer 0 (`literalStore` reads integers with `strconv.ParseInt`).
+///
+/// The policy's key is read as before, the last of a repeated key counting.
+#[test]
+fn policies_are_decoded_from_their_text() {
+    let text = r#"{"namespaces": [{"name": "x"}], "pods": [{"namespace": "x", "name": "a"}],
+      "policies": [
+        {"metadata": {"name": "dup", "namespace": "x"}, "spec": {"podSelector": [], "podSelector": {}}},
+        {"kind": "NetworkPolicy", "KIND": "Pod", "metadata": {"name": "kind-last", "namespace": "x"}},
+        {"KIND": "Pod", "kind": "NetworkPolicy", "metadata": {"name": "kind-first", "namespace": "x"}},
+        {"metadata": {"name": "zero", "namespace": "x", "generation": -0}, "spec": {"podSelector": {}}},
+        {"metadata": {"name": "first", "namespace": "x", "name": "last"}, "spec": {"podSelector": {}}}
+      ]}"#;
+    let read = LoadedScenario::read(text).expect("read in one pass");
+    let loaded = general(text).unwrap();
+    assert_eq!(canonical(&read), canonical(&loaded));
+    // A pod name with an escape: the one-pass reader gives up, the fallback answers alike.
+    let escaped = text.replace(r#""name": "a"}"#, r#""name": "\u0061"}"#);
+    assert!(LoadedScenario::read(&escaped).is_none());
+    assert_eq!(
+        canonical(&LoadedScenario::from_json(&escaped).unwrap()),
+        canonical(&loaded)
+    );
+
+    let outcomes: Vec<(&str, Option<&str>)> = read
+        .outcomes
+        .iter()
+        .map(|o| (o.key.as_str(), o.errors.first().map(|e| e.field.as_str())))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("x/dup", Some("spec.podSelector")),
+            ("x/kind-last", Some("KIND")),
+            ("x/kind-first", None),
+            ("x/zero", None),
+            ("x/last", None),
+        ]
+    );
+    assert_eq!(read.policies.network_policies().len(), 3);
+
+    // Written back, a scenario keeps each policy's text.
+    let scenario = Scenario::from_json(text).unwrap();
+    let again = Scenario::from_json(&serde_json::to_string(&scenario).unwrap()).unwrap();
+    assert_eq!(again, scenario);
+    assert!(
+        again.policies[0]
+            .text()
+            .is_some_and(|t| t.contains(r#""podSelector": [], "podSelector": {}"#))
+    );
+}
+
+/// A policy built in code is a value, decoded as it is, and a scenario written out with
+/// it reads back as text that loads alike.
+#[test]
+fn policies_built_in_code_load_as_their_text_does() {
+    let mut scenario = Scenario::from_json(r#"{"namespaces": [{"name": "x"}]}"#).unwrap();
+    scenario.policies.push(ScenarioPolicy::from(serde_json::json!(
+        {"metadata": {"name": "p", "namespace": "x"}, "spec": {"podSelector": {}, "ingress": [null]}}
+    )));
+    scenario
+        .policies
+        .push(ScenarioPolicy::from(serde_json::json!(
+            {"metadata": {"name": "q", "namespace": "x"}, "spec": {"podSelector": []}}
+        )));
+    let loaded = scenario.load().unwrap();
+    let text = serde_json::to_string_pretty(&scenario).unwrap();
+    let read = LoadedScenario::read(&text).expect("read in one pass");
+    assert_eq!(canonical(&read), canonical(&loaded));
+    assert_eq!(loaded.outcomes[1].errors[0].field, "spec.podSelector");
+    let back = Scenario::from_json(&text).unwrap();
+    assert!(back.policies[0].text().is_some() && scenario.policies[0].text().is_none());
+    assert_eq!(back, scenario);
 }

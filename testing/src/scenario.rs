@@ -167,9 +167,10 @@ pub struct Scenario {
     /// Pods.
     #[serde(default)]
     pub pods: Vec<ScenarioPod>,
-    /// NetworkPolicy objects, kept as JSON so that each one is decoded and validated on its own.
+    /// Policy objects, each kept as the JSON text written, so that each one is decoded
+    /// from that text and validated on its own (see [`ScenarioPolicy`]).
     #[serde(default)]
-    pub policies: Vec<serde_json::Value>,
+    pub policies: Vec<ScenarioPolicy>,
     /// Service objects as `kubectl get svc -o json` prints them, kept as JSON so that each
     /// one is decoded on its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -183,6 +184,116 @@ pub struct Scenario {
     /// kube-proxy's configuration (absent: its defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_proxy: Option<KubeProxy>,
+}
+
+/// One entry of a scenario's `policies`: read from JSON text, the object's text exactly
+/// as written; built in code, a JSON value.
+///
+/// Loading decodes a policy read from text from that text with the apiserver's rules
+/// ([`PolicyObject::from_json`]), so that what a parsed `serde_json::Value` would have
+/// lost reaches the decoder: a repeated key (Go decodes every occurrence into the same
+/// field), the order of keys (which spelling of `apiVersion`/`kind` wins, which of two
+/// type errors is reported) and numbers as written (`-0` is the integer 0). A value
+/// holds none of these, and is decoded as it is ([`PolicyObject::from_value`]).
+///
+/// ```
+/// use netpol_testing::scenario::{Scenario, ScenarioPolicy};
+/// let s = Scenario::from_json(r#"{"policies": [
+///   {"metadata": {"name": "p", "namespace": "x", "generation": -0},
+///    "spec": {"podSelector": [], "podSelector": {}}}]}"#)?;
+/// assert_eq!(s.policies[0].text(), Some(r#"{"metadata": {"name": "p", "namespace": "x", "generation": -0},
+///    "spec": {"podSelector": [], "podSelector": {}}}"#));
+/// // Go keeps the first occurrence's type error; `-0` is an integer.
+/// let loaded = s.load()?;
+/// assert_eq!(loaded.outcomes[0].errors[0].field, "spec.podSelector");
+/// // Built in code.
+/// let p = ScenarioPolicy::from(serde_json::json!({"metadata": {"name": "q"}}));
+/// assert_eq!(p.text(), None);
+/// assert_eq!(p.to_value()?["metadata"]["name"], "q");
+/// assert_eq!(p, ScenarioPolicy::from_json(r#"{"metadata":{"name":"q"}}"#)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(from = "Box<serde_json::value::RawValue>")]
+pub struct ScenarioPolicy(PolicyRepr);
+
+/// What a [`ScenarioPolicy`] holds.
+#[derive(Clone, Serialize)]
+#[serde(untagged)]
+enum PolicyRepr {
+    /// Read from text: the text.
+    Text(Box<serde_json::value::RawValue>),
+    /// Built in code.
+    Value(serde_json::Value),
+}
+
+impl ScenarioPolicy {
+    /// Keeps `text` as a policy's text; an error when it is not one JSON value.
+    ///
+    /// ```
+    /// use netpol_testing::scenario::ScenarioPolicy;
+    /// let p = ScenarioPolicy::from_json(r#"{"kind": "NetworkPolicy", "kind": "NetworkPolicy"}"#)?;
+    /// assert_eq!(p.text(), Some(r#"{"kind": "NetworkPolicy", "kind": "NetworkPolicy"}"#));
+    /// assert!(ScenarioPolicy::from_json("{").is_err());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text.to_owned()).map(Self::from)
+    }
+
+    /// The JSON text, when the policy was read from text.
+    pub fn text(&self) -> Option<&str> {
+        match &self.0 {
+            PolicyRepr::Text(raw) => Some(raw.get()),
+            PolicyRepr::Value(_) => None,
+        }
+    }
+
+    /// The policy as a value. Text is parsed, which keeps only the last of repeated keys
+    /// and sorts the keys (fine for reading or changing a policy one writes oneself).
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match &self.0 {
+            PolicyRepr::Text(raw) => serde_json::from_str(raw.get()),
+            PolicyRepr::Value(value) => Ok(value.clone()),
+        }
+    }
+}
+
+impl From<Box<serde_json::value::RawValue>> for ScenarioPolicy {
+    fn from(raw: Box<serde_json::value::RawValue>) -> Self {
+        ScenarioPolicy(PolicyRepr::Text(raw))
+    }
+}
+
+impl From<serde_json::Value> for ScenarioPolicy {
+    fn from(value: serde_json::Value) -> Self {
+        ScenarioPolicy(PolicyRepr::Value(value))
+    }
+}
+
+/// Two texts are equal when they are the same text, two values when they are the same
+/// value; a text and a value are compared as values (the text parsed, so that a text
+/// with repeated keys equals the value of its last ones).
+impl PartialEq for ScenarioPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (PolicyRepr::Text(a), PolicyRepr::Text(b)) => a.get() == b.get(),
+            (PolicyRepr::Value(a), PolicyRepr::Value(b)) => a == b,
+            (PolicyRepr::Text(t), PolicyRepr::Value(v))
+            | (PolicyRepr::Value(v), PolicyRepr::Text(t)) => {
+                serde_json::from_str::<serde_json::Value>(t.get()).is_ok_and(|parsed| parsed == *v)
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ScenarioPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            PolicyRepr::Text(raw) => f.write_str(raw.get()),
+            PolicyRepr::Value(value) => write!(f, "{value}"),
+        }
+    }
 }
 
 /// kube-proxy's flags that change a scenario's answers.
@@ -992,9 +1103,10 @@ impl Scenario {
     ///
     /// A policy that does not decode or does not validate is refused (and recorded in
     /// [`LoadedScenario::outcomes`]); a query naming an unknown pod or node, a bad address
-    /// or an out-of-range port is an error. Policies are decoded as the apiserver decodes
-    /// them (see [`netpol::model::go_json`]): one it could not decode (`podSelector: []`,
-    /// `kind: Ingress`) is refused with the decode error's path, before validation.
+    /// or an out-of-range port is an error. Policies are decoded from their text as the
+    /// apiserver decodes them (see [`ScenarioPolicy`] and [`netpol::model::go_json`]): one it
+    /// could not decode (`podSelector: []`, `kind: Ingress`) is refused with the decode
+    /// error's path, before validation.
     ///
     /// ```
     /// use netpol_testing::scenario::Scenario;
@@ -1024,8 +1136,11 @@ impl Scenario {
         for pod in &self.pods {
             loader.pod(pod.clone())?;
         }
-        for value in &self.policies {
-            loader.policy(value);
+        for policy in &self.policies {
+            match &policy.0 {
+                PolicyRepr::Text(raw) => loader.policy(raw.get()),
+                PolicyRepr::Value(value) => loader.policy_value(value),
+            }
         }
         loader.finish(Rest {
             profile,
@@ -1053,11 +1168,17 @@ fn parse_profile(name: Option<&str>) -> Result<Profile, ScenarioError> {
     }
 }
 
-/// A policy of the file, decoded (the validation waits for every Calico tier).
+/// A policy of the file, decoded and validated as it is read; a Calico policy still
+/// waits for every tier of the file.
 struct ReadPolicy {
     kind: String,
     key: String,
-    decoded: Result<PolicyObject, netpol::model::DecodeError>,
+    /// Empty when accepted so far.
+    errors: Vec<FieldError>,
+    /// See [`PolicyOutcome::unsupported`].
+    unsupported: Vec<FieldError>,
+    /// A Calico policy that validated, to be checked against the file's tiers.
+    calico: Option<CalicoPolicy>,
 }
 
 /// What [`Loader::finish`] reads besides the namespaces, nodes, pods and policies.
@@ -1078,6 +1199,8 @@ struct Loader {
     nodes: usize,
     pods: usize,
     policies: Vec<ReadPolicy>,
+    /// The policies accepted so far, of every kind but Calico's policies.
+    accepted: PolicySet,
     /// The pods' label sets and port lists so far, by their flat encoding.
     label_sets: HashMap<Box<[u8]>, Arc<Labels>>,
     port_lists: HashMap<Box<[u8]>, Arc<[ContainerPort]>>,
@@ -1248,12 +1371,102 @@ impl Loader {
         Ok(())
     }
 
-    fn policy(&mut self, value: &serde_json::Value) {
-        let (kind, key) = policy_key(value);
+    /// One policy, from its JSON text.
+    fn policy(&mut self, text: &str) {
+        let names = serde_json::from_str::<KeyNames>(text).unwrap_or_default();
+        self.add_policy(names, PolicyObject::from_json(text));
+    }
+
+    /// One policy built in code, as the value holds it.
+    fn policy_value(&mut self, value: &serde_json::Value) {
+        let names = KeyNames::deserialize(value).unwrap_or_default();
+        self.add_policy(names, PolicyObject::from_value(value));
+    }
+
+    /// One policy, decoded: validated at once, so that the decoded object is not kept.
+    fn add_policy(
+        &mut self,
+        names: KeyNames,
+        decoded: Result<PolicyObject, netpol::model::DecodeError>,
+    ) {
+        let (kind, key) = policy_key(names);
+        let policies = &mut self.accepted;
+        let mut unsupported = Vec::new();
+        let mut calico = None;
+        let mut calico_policy =
+            |built: Result<CalicoPolicy, netpol::validate::ValidationErrors>| match built {
+                Ok(p) => {
+                    calico = Some(p);
+                    Vec::new()
+                }
+                Err(errs) => errs.0,
+            };
+        let errors = match decoded {
+            Err(e) => vec![FieldError {
+                kind: ErrorKind::Invalid,
+                field: e.path,
+                value: None,
+                detail: e.message,
+            }],
+            // A scenario's policies are created: after validation, the storage refuses
+            // a `resourceVersion`.
+            Ok(PolicyObject::NetworkPolicy(written)) => match Policy::new(&written) {
+                Ok(policy) => match netpol::validate::validate_resource_version_on_create(
+                    &written.metadata,
+                    "metadata",
+                ) {
+                    Some(e) => vec![e],
+                    None => {
+                        policies.push(policy);
+                        Vec::new()
+                    }
+                },
+                Err(errs) => errs.0,
+            },
+            Ok(PolicyObject::ClusterNetworkPolicy(written)) => {
+                match validate_cluster_network_policy(&written) {
+                    Err(errs) => errs.0,
+                    Ok(()) => {
+                        match ClusterPolicy::new(&written) {
+                            Ok(policy) => policies.push(policy),
+                            // Accepted by the apiserver, but not evaluated: say so.
+                            Err(errs) => unsupported = errs.0,
+                        }
+                        Vec::new()
+                    }
+                }
+            }
+            Ok(PolicyObject::CalicoNetworkPolicy(written)) => {
+                calico_policy(CalicoPolicy::new(&written))
+            }
+            Ok(PolicyObject::GlobalNetworkPolicy(written)) => {
+                calico_policy(CalicoPolicy::new(&written))
+            }
+            Ok(PolicyObject::NetworkSet(written)) => {
+                push_or_errors(policies, CalicoNetworkSet::new(&written))
+            }
+            Ok(PolicyObject::GlobalNetworkSet(written)) => {
+                push_or_errors(policies, CalicoNetworkSet::new(&written))
+            }
+            Ok(PolicyObject::Tier(written)) => push_or_errors(policies, CalicoTier::new(&written)),
+            // A kind the library decodes but this loader does not evaluate yet.
+            #[allow(unreachable_patterns)]
+            Ok(other) => {
+                unsupported = vec![FieldError {
+                    kind: ErrorKind::Unsupported,
+                    field: "kind".into(),
+                    value: Some(format!("\"{}\"", other.kind())),
+                    detail: "not evaluated by the scenario loader".into(),
+                }];
+                Vec::new()
+            }
+        };
         self.policies.push(ReadPolicy {
             kind,
             key,
-            decoded: PolicyObject::from_value(value),
+            errors,
+            unsupported,
+            calico,
         });
     }
 
@@ -1272,89 +1485,25 @@ impl Loader {
             .build()
             .map_err(|e| invalid("pods", e.to_string()))?;
 
-        let mut policies = PolicySet::new();
+        let mut policies = self.accepted;
         let mut outcomes = Vec::with_capacity(self.policies.len());
         // Calico's API server refuses a policy in a tier that does not exist, whatever
         // the order the objects are given in.
-        let tiers: Vec<CalicoTier> = self
-            .policies
-            .iter()
-            .filter_map(|p| match &p.decoded {
-                Ok(PolicyObject::Tier(t)) => CalicoTier::new(t).ok(),
-                _ => None,
-            })
-            .collect();
-        let calico_policy = |built: Result<CalicoPolicy, netpol::validate::ValidationErrors>| {
-            built.and_then(|p| match p.missing_tier(&tiers) {
-                Some(e) => Err(netpol::validate::ValidationErrors(vec![e])),
-                None => Ok(p),
-            })
-        };
+        let tiers = policies.tiers().to_vec();
         for read in self.policies {
-            let ReadPolicy { kind, key, decoded } = read;
-            let mut unsupported = Vec::new();
-            let errors = match decoded {
-                Err(e) => vec![FieldError {
-                    kind: ErrorKind::Invalid,
-                    field: e.path.clone(),
-                    value: None,
-                    detail: e.message,
-                }],
-                // A scenario's policies are created: after validation, the storage refuses
-                // a `resourceVersion`.
-                Ok(PolicyObject::NetworkPolicy(written)) => match Policy::new(&written) {
-                    Ok(policy) => match netpol::validate::validate_resource_version_on_create(
-                        &written.metadata,
-                        "metadata",
-                    ) {
-                        Some(e) => vec![e],
-                        None => {
-                            policies.push(policy);
-                            Vec::new()
-                        }
-                    },
-                    Err(errs) => errs.0,
-                },
-                Ok(PolicyObject::ClusterNetworkPolicy(written)) => {
-                    match validate_cluster_network_policy(&written) {
-                        Err(errs) => errs.0,
-                        Ok(()) => {
-                            match ClusterPolicy::new(&written) {
-                                Ok(policy) => policies.push(policy),
-                                // Accepted by the apiserver, but not evaluated: say so.
-                                Err(errs) => unsupported = errs.0,
-                            }
-                            Vec::new()
-                        }
-                    }
+            let ReadPolicy {
+                kind,
+                key,
+                mut errors,
+                unsupported,
+                calico,
+            } = read;
+            if let Some(policy) = calico {
+                match policy.missing_tier(&tiers) {
+                    Some(e) => errors = vec![e],
+                    None => policies.push(policy),
                 }
-                Ok(PolicyObject::CalicoNetworkPolicy(written)) => {
-                    push_or_errors(&mut policies, calico_policy(CalicoPolicy::new(&written)))
-                }
-                Ok(PolicyObject::GlobalNetworkPolicy(written)) => {
-                    push_or_errors(&mut policies, calico_policy(CalicoPolicy::new(&written)))
-                }
-                Ok(PolicyObject::NetworkSet(written)) => {
-                    push_or_errors(&mut policies, CalicoNetworkSet::new(&written))
-                }
-                Ok(PolicyObject::GlobalNetworkSet(written)) => {
-                    push_or_errors(&mut policies, CalicoNetworkSet::new(&written))
-                }
-                Ok(PolicyObject::Tier(written)) => {
-                    push_or_errors(&mut policies, CalicoTier::new(&written))
-                }
-                // A kind the library decodes but this loader does not evaluate yet.
-                #[allow(unreachable_patterns)]
-                Ok(other) => {
-                    unsupported = vec![FieldError {
-                        kind: ErrorKind::Unsupported,
-                        field: "kind".into(),
-                        value: Some(format!("\"{}\"", other.kind())),
-                        detail: "not evaluated by the scenario loader".into(),
-                    }];
-                    Vec::new()
-                }
-            };
+            }
             outcomes.push(PolicyOutcome {
                 kind,
                 key,
@@ -1631,7 +1780,9 @@ impl Scenario {
         use serde_json::json;
         let mut objects = self.cluster_objects();
         for policy in &self.policies {
-            let mut policy = policy.clone();
+            // The serve protocol takes objects: one whose text a value cannot hold (a
+            // number beyond `f64`) is sent as `null`.
+            let mut policy = policy.to_value().unwrap_or_default();
             if let Some(map) = policy.as_object_mut() {
                 map.entry("apiVersion")
                     .or_insert_with(|| json!("networking.k8s.io/v1"));
@@ -1670,19 +1821,14 @@ impl Scenario {
 
 /// The kind (`NetworkPolicy` when not written) and the key an `expectRejected` entry
 /// names a policy by: `namespace/name`, or `name` for a cluster-scoped kind.
-fn policy_key(value: &serde_json::Value) -> (String, String) {
-    let meta = value.get("metadata");
-    let get = |k: &str| meta.and_then(|m| m.get(k)).and_then(|v| v.as_str());
+fn policy_key(names: KeyNames) -> (String, String) {
     // A kind the crate does not read is a NetworkPolicy entry refused at `kind`.
     // Calico's NetworkPolicy is named as kubectl names the resource, apart from
     // Kubernetes' own.
-    let calico_group = value
-        .get("apiVersion")
-        .and_then(|v| v.as_str())
-        .is_some_and(|v| {
-            v.starts_with("projectcalico.org/") || v.starts_with("crd.projectcalico.org/")
-        });
-    let (kind, cluster_scoped) = match value.get("kind").and_then(|k| k.as_str()) {
+    let calico_group = names.api_version.as_deref().is_some_and(|v| {
+        v.starts_with("projectcalico.org/") || v.starts_with("crd.projectcalico.org/")
+    });
+    let (kind, cluster_scoped) = match names.kind.as_deref() {
         Some("ClusterNetworkPolicy") => ("ClusterNetworkPolicy", true),
         Some("NetworkPolicy") if calico_group => ("NetworkPolicy.projectcalico.org", false),
         Some("GlobalNetworkPolicy") => ("GlobalNetworkPolicy", true),
@@ -1691,13 +1837,173 @@ fn policy_key(value: &serde_json::Value) -> (String, String) {
         Some("Tier") => ("Tier", true),
         _ => ("NetworkPolicy", false),
     };
-    let name = get("name").unwrap_or("");
+    let name = names.name.as_deref().unwrap_or("");
     let key = if cluster_scoped {
         name.to_owned()
     } else {
-        format!("{}/{name}", get("namespace").unwrap_or("default"))
+        format!("{}/{name}", names.namespace.as_deref().unwrap_or("default"))
     };
     (kind.to_owned(), key)
+}
+
+/// What [`policy_key`] reads of a policy, from its text as a parsed value holds it: the
+/// last occurrence of the top-level `apiVersion`, `kind` and `metadata`, and of `name`
+/// and `namespace` in that `metadata`; a value that is not a string is absent.
+#[derive(Default)]
+struct KeyNames {
+    api_version: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    namespace: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for KeyNames {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "camelCase")]
+        enum Top {
+            ApiVersion,
+            Kind,
+            Metadata,
+            #[serde(other)]
+            Other,
+        }
+
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "camelCase")]
+        enum Meta {
+            Name,
+            Namespace,
+            #[serde(other)]
+            Other,
+        }
+
+        /// A string, or `None` for any other value (skipped).
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Option<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Some(v.to_owned()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+        }
+        struct TextSeed;
+        impl<'de> serde::de::DeserializeSeed<'de> for TextSeed {
+            type Value = Option<String>;
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                de: D,
+            ) -> Result<Self::Value, D::Error> {
+                de.deserialize_any(TextVisitor)
+            }
+        }
+
+        /// `metadata`'s name and namespace; both absent when it is not an object.
+        struct MetaVisitor;
+        impl<'de> Visitor<'de> for MetaVisitor {
+            type Value = (Option<String>, Option<String>);
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut name, mut namespace) = (None, None);
+                while let Some(key) = map.next_key::<Meta>()? {
+                    match key {
+                        Meta::Name => name = map.next_value_seed(TextSeed)?,
+                        Meta::Namespace => namespace = map.next_value_seed(TextSeed)?,
+                        Meta::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok((name, namespace))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok((None, None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok((None, None))
+            }
+        }
+        struct MetaSeed;
+        impl<'de> serde::de::DeserializeSeed<'de> for MetaSeed {
+            type Value = (Option<String>, Option<String>);
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                de: D,
+            ) -> Result<Self::Value, D::Error> {
+                de.deserialize_any(MetaVisitor)
+            }
+        }
+
+        struct TopVisitor;
+        impl<'de> Visitor<'de> for TopVisitor {
+            type Value = KeyNames;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyNames, A::Error> {
+                let mut out = KeyNames::default();
+                while let Some(key) = map.next_key::<Top>()? {
+                    match key {
+                        Top::ApiVersion => out.api_version = map.next_value_seed(TextSeed)?,
+                        Top::Kind => out.kind = map.next_value_seed(TextSeed)?,
+                        Top::Metadata => {
+                            (out.name, out.namespace) = map.next_value_seed(MetaSeed)?;
+                        }
+                        Top::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        de.deserialize_map(TopVisitor)
+    }
 }
 
 fn resolve(cluster: &Cluster, path: &str, e: &ScenarioEndpoint) -> Result<Endpoint, ScenarioError> {

@@ -27,8 +27,8 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::scenario::{
-    Scenario, ScenarioEndpoint, ScenarioNamespace, ScenarioNode, ScenarioPod, ScenarioPort,
-    ScenarioQuery,
+    Scenario, ScenarioEndpoint, ScenarioNamespace, ScenarioNode, ScenarioPod, ScenarioPolicy,
+    ScenarioPort, ScenarioQuery,
 };
 use serde_json::{Value, json};
 
@@ -1176,7 +1176,7 @@ pub fn generate(scale: Scale, seed: u64) -> Generated {
             .collect(),
         nodes,
         pods,
-        policies,
+        policies: policies.into_iter().map(ScenarioPolicy::from).collect(),
         services: Vec::new(),
         queries,
         expect_rejected: Vec::new(),
@@ -1293,12 +1293,12 @@ pub fn add_cluster_policies(g: &mut Generated, n: usize, seed: u64) {
                 .collect();
             spec[dir] = Value::Array(rules);
         }
-        g.scenario.policies.push(json!({
+        g.scenario.policies.push(ScenarioPolicy::from(json!({
             "apiVersion": "policy.networking.k8s.io/v1alpha2",
             "kind": "ClusterNetworkPolicy",
             "metadata": {"name": format!("cnp-{i:04}")},
             "spec": spec,
-        }));
+        })));
     }
 }
 
@@ -1358,11 +1358,11 @@ pub fn add_calico_policies(g: &mut Generated, n: usize, seed: u64) {
         ("platform", 200, "Pass"),
         ("app", 500, "Deny"),
     ] {
-        g.scenario.policies.push(json!({
+        g.scenario.policies.push(ScenarioPolicy::from(json!({
             "apiVersion": "projectcalico.org/v3", "kind": "Tier",
             "metadata": {"name": name},
             "spec": {"order": order, "defaultAction": action},
-        }));
+        })));
     }
     let network = |rng: &mut Rng| -> String {
         let len = *rng.pick(&[16u8, 20, 24, 24, 28, 32]);
@@ -1370,19 +1370,19 @@ pub fn add_calico_policies(g: &mut Generated, n: usize, seed: u64) {
     };
     for (i, role) in ["scanner", "partner", "cdn", "partner"].iter().enumerate() {
         let nets: Vec<String> = (0..rng.range(2, 6)).map(|_| network(&mut rng)).collect();
-        g.scenario.policies.push(json!({
+        g.scenario.policies.push(ScenarioPolicy::from(json!({
             "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
             "metadata": {"name": format!("gns-{i}"), "labels": {"role": role}},
             "spec": {"nets": nets},
-        }));
+        })));
     }
     for (ns, _) in apps_in.iter().step_by(10) {
         let nets: Vec<String> = (0..rng.range(1, 4)).map(|_| network(&mut rng)).collect();
-        g.scenario.policies.push(json!({
+        g.scenario.policies.push(ScenarioPolicy::from(json!({
             "apiVersion": "projectcalico.org/v3", "kind": "NetworkSet",
             "metadata": {"name": "egress-targets", "namespace": ns, "labels": {"role": "partner"}},
             "spec": {"nets": nets},
-        }));
+        })));
     }
 
     let app_sel = |rng: &mut Rng, apps: &[String]| -> String {
@@ -1510,12 +1510,12 @@ pub fn add_calico_policies(g: &mut Generated, n: usize, seed: u64) {
             spec[dir] = Value::Array(rules);
         }
         let name = format!("calico-{i:04}");
-        g.scenario.policies.push(if global {
+        g.scenario.policies.push(ScenarioPolicy::from(if global {
             json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
                    "metadata": {"name": name}, "spec": spec})
         } else {
             json!({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
                    "metadata": {"name": name, "namespace": ns}, "spec": spec})
-        });
+        }));
     }
 }

@@ -9,8 +9,9 @@ Generates mutated NetworkPolicy objects (mutate.py), writes them into scenario f
 in the crate checkout given by --crate, and compares per object (by position in the
 file): accepted or refused, and when both refuse, the first refused field. Prints the
 agreement and the disagreeing cases grouped by class. Exits 1 when accept/refuse
-agreement is below 100% (or, with --require-fields, when a first field differs), 2 when
-the runner cannot be run.
+agreement is below 100% (or, with --require-fields, when a first field differs; with
+--min-fields PCT, when fewer than PCT% of the objects both refuse name the same first
+field up to what the apiserver leaves unnamed), 2 when the runner cannot be run.
 
 Example: python3 tests/oracle/compare.py --crate . --seed 1 --limit 20000
 """
@@ -120,6 +121,13 @@ def main(argv=None):
     ap.add_argument("--max-text", type=int, default=400, help="characters of each example object printed")
     ap.add_argument("--json-out", metavar="FILE", help="write every disagreement as JSON lines")
     ap.add_argument("--require-fields", action="store_true", help="also fail when a first field differs")
+    ap.add_argument(
+        "--min-fields",
+        type=float,
+        metavar="PCT",
+        help="also fail when, of the objects both refuse, fewer than PCT%% name the same first field "
+        "up to what the apiserver leaves unnamed",
+    )
     ap.add_argument(
         "--runner",
         default="cargo run --quiet --release --example conformance --",
@@ -248,6 +256,9 @@ def main(argv=None):
     if agree < n:
         return 1
     if a.require_fields and field_levels["exact"] != both_refuse:
+        return 1
+    loose_equal = field_levels["exact"] + field_levels["modulo-indices"]
+    if a.min_fields is not None and both_refuse and 100.0 * loose_equal / both_refuse < a.min_fields:
         return 1
     return 0
 

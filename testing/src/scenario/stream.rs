@@ -1,6 +1,7 @@
 //! Reading a scenario in one pass: each namespace, node, pod and policy is handed to the
 //! [`Loader`] as soon as it is decoded, so that neither a JSON tree of the whole text nor
-//! the file's list of pods is ever held; only what the cluster keeps stays.
+//! the file's list of pods is ever held; only what the cluster keeps stays. A policy is
+//! decoded from its text, borrowed from the file's (see `ScenarioPolicy`).
 //!
 //! The reader accepts what `Scenario`'s derived decoder accepts and gives up on anything
 //! else (not an object, a repeated key, a selector case file's keys, an entry that does
@@ -133,8 +134,9 @@ impl<'de> Visitor<'de> for Top<'_> {
                 }
                 "policies" => {
                     let loader = &mut parts.loader;
-                    map.next_value_seed(Each::new(|value: serde_json::Value| {
-                        loader.policy(&value);
+                    // Each policy's text as written, borrowed: it is decoded from that.
+                    map.next_value_seed(Each::new(|raw: &'de serde_json::value::RawValue| {
+                        loader.policy(raw.get());
                         Ok(())
                     }))?;
                 }
