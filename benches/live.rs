@@ -11,8 +11,15 @@
 //! - `pod/new-replicaset`: a pod's `pod-template-hash` changed (a kind the engine knows);
 //! - `pod/move`: a pod moved to another address on its node;
 //! - `pod/add-remove`: a batch adding a pod like an existing one and removing it;
-//! - `pod/relabel-unknown`: a pod's `app` label set to one no pod has (a rebuild);
-//! - `policy/change`: a NetworkPolicy with one more port (a rebuild);
+//! - `pod/relabel-unknown`: a pod's `app` label set to one no pod has;
+//! - `policy/change`: a NetworkPolicy with one more port;
+//! - `policy/add`: a NetworkPolicy like that one under another name;
+//! - `policy/remove`: the NetworkPolicy in the middle of the list removed (the half after
+//!   it renumbered);
+//! - `policy/deny-namespace`: a default deny of both directions added to that policy's
+//!   namespace (every pod of the namespace changes class);
+//! - `policy/new-key`: a NetworkPolicy selecting on a label key no policy reads (a
+//!   rebuild);
 //! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison.
 //!
 //! Before timing, it prints whether each change was applied incrementally.
@@ -23,7 +30,7 @@ use std::time::Duration;
 use criterion::Criterion;
 use netpol::cluster::{Cluster, Pod, PodSpec};
 use netpol::engine::Engine;
-use netpol::engine::live::{Change, LiveEngine, PolicyItem};
+use netpol::engine::live::{Change, LiveEngine, PolicyItem, PolicyKey};
 use netpol::model::NetworkPolicy;
 use netpol::policy::{Policy, PolicySet};
 use netpol_testing::workload::{self, Scale};
@@ -98,6 +105,32 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
     })
     .expect("a NetworkPolicy");
     let changed = Policy::new(&written).expect("valid");
+    let mut copy = written.clone();
+    copy.metadata.name = Some(format!("{}-copy", changed.name()));
+    let added_policy = Policy::new(&copy).expect("valid");
+    let middle = &policies.network_policies()[policies.network_policies().len() / 2];
+    let removed = PolicyKey::Network {
+        namespace: middle.namespace().to_owned(),
+        name: middle.name().to_owned(),
+    };
+    let deny = Policy::new(
+        &NetworkPolicy::from_json(&format!(
+            r#"{{"metadata": {{"name": "deny-all", "namespace": "{}"}},
+            "spec": {{"podSelector": {{}}, "policyTypes": ["Ingress", "Egress"]}}}}"#,
+            changed.namespace()
+        ))
+        .expect("a NetworkPolicy"),
+    )
+    .expect("valid");
+    let new_key = Policy::new(
+        &NetworkPolicy::from_json(&format!(
+            r#"{{"metadata": {{"name": "by-new-key", "namespace": "{}"}},
+            "spec": {{"podSelector": {{"matchLabels": {{"never-read": "x"}}}}}}}}"#,
+            changed.namespace()
+        ))
+        .expect("a NetworkPolicy"),
+    )
+    .expect("valid");
 
     let cases: Vec<(&str, Vec<Change>)> = vec![
         ("pod/new-replicaset", vec![Change::Pod(new_rs)]),
@@ -117,11 +150,26 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
             "policy/change",
             vec![Change::Policy(PolicyItem::Network(changed))],
         ),
+        (
+            "policy/add",
+            vec![Change::Policy(PolicyItem::Network(added_policy))],
+        ),
+        ("policy/remove", vec![Change::PolicyRemoved(removed)]),
+        (
+            "policy/deny-namespace",
+            vec![Change::Policy(PolicyItem::Network(deny))],
+        ),
+        (
+            "policy/new-key",
+            vec![Change::Policy(PolicyItem::Network(new_key))],
+        ),
     ];
     for (name, changes) in &cases {
+        let t = std::time::Instant::now();
         let next = live.apply_all(changes.clone()).expect("applies");
+        let took = t.elapsed();
         eprintln!(
-            "[{}] {name}: {}",
+            "[{}] {name}: {} ({took:.2?} once)",
             scale.name(),
             if next.stats().rebuilds == 0 {
                 "incremental"
