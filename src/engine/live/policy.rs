@@ -24,6 +24,31 @@
 //! Everything else is shared with the engine before the change. What is pushed is never
 //! reclaimed until the next build: past a budget (half the compiled size, 4 MiB at
 //! least) a change rebuilds instead.
+//!
+//! The update works on a copy of the core (its tables are shared, so the copy costs
+//! what it changes) inside the batch being applied; readers only ever see the engine
+//! before the batch or after it. When anything turns out not as expected half-way, the
+//! copy is dropped and the batch rebuilds.
+//!
+//! What still rebuilds (the core from the cluster and the policies, as
+//! [`Engine::build`](crate::engine::Engine::build) does):
+//!
+//! - a NetworkPolicy whose new version reads a label key no selector read at the build
+//!   (identities are not told apart by it), or whose selectors answer differently for a
+//!   label set learned equivalent to an identity and for that identity;
+//! - an `ipBlock` with a `cidr` or `except` network the prefix map lacks (addresses would
+//!   change values);
+//! - a named port no rule named at the build that some pod declares (pods' named-port
+//!   entries would change);
+//! - a profile where Calico's Felix decides (classes there also depend on pods'
+//!   addresses) or NetworkPolicy is not enforced, and a policy set holding two
+//!   NetworkPolicies with one namespace and name;
+//! - a class that would need more tier steps than a class head holds inline;
+//! - past the budget above.
+//!
+//! A NetworkPolicy tier is never read through a rule index (the compiler indexes a tier
+//! only for ClusterNetworkPolicies, Calico policies or Felix's qualified named ports), so
+//! the new classes run their NetworkPolicy tier as instructions, as a build would.
 
 use std::sync::Arc;
 
