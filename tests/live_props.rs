@@ -238,7 +238,24 @@ fn profile() -> impl Strategy<Value = Profile> {
         Just(Profile::cilium()),
         Just(Profile::flannel()),
         Just(Profile::kube_router()),
+        custom_profile(false),
     ]
+}
+
+/// The conformance profile with each exemption and `ipBlock` reading drawn; enforcing
+/// NetworkPolicy when `enforcing`, else mostly.
+fn custom_profile(enforcing: bool) -> impl Strategy<Value = Profile> {
+    any::<[bool; 7]>().prop_map(move |b| {
+        Profile::conformance()
+            .with_name("custom")
+            .with_network_policy(enforcing || b[0] || b[1])
+            .with_cluster_network_policy(b[1] || b[2])
+            .with_ipblock_matches_pods(b[2])
+            .with_ipblock_matches_nodes(b[3])
+            .with_own_node_exempt(b[4])
+            .with_pod_to_own_node_exempt(b[5])
+            .with_self_exempt(b[6])
+    })
 }
 
 /// A change, with names drawn from small pools so that changes meet the same objects.
@@ -389,6 +406,7 @@ proptest! {
             Just(Profile::conformance()),
             Just(Profile::cilium()),
             Just(Profile::kube_router()),
+            custom_profile(true),
         ],
         cluster in cluster(),
         set in policy_set(4, 1),
