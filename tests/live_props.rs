@@ -802,3 +802,52 @@ fn policy_changes_are_incremental() {
     check(&live, &profile).unwrap();
     check(&step1, &profile).unwrap();
 }
+
+/// What incremental NetworkPolicy changes add to the core is only reclaimed by a build:
+/// past a budget, a change rebuilds instead, and the changes after it are incremental
+/// again.
+#[test]
+fn policy_changes_rebuild_past_their_budget() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let cluster = Cluster::builder()
+        .pod(
+            PodSpec::new("a", "web")
+                .label("app", "web")
+                .ip(ip("10.0.0.1")),
+        )
+        .pod(
+            PodSpec::new("a", "db")
+                .label("app", "db")
+                .ip(ip("10.0.0.2")),
+        )
+        .build()
+        .unwrap();
+    let version = |port: u16| {
+        np(&format!(
+            r#"{{"metadata": {{"name": "db", "namespace": "a"}},
+            "spec": {{"podSelector": {{"matchLabels": {{"app": "db"}}}},
+                     "ingress": [{{"from": [{{"podSelector": {{"matchLabels": {{"app": "web"}}}}}}],
+                                  "ports": [{{"port": {port}}}]}}]}}}}"#
+        ))
+    };
+    let profile = Profile::default();
+    let set: PolicySet = [version(1000)].into_iter().collect();
+    let mut live = LiveEngine::new(&cluster, set, profile.clone());
+    let mut changes = 0u64;
+    while live.stats().rebuilds == 0 {
+        assert!(changes < 100_000, "no rebuild after {changes} changes");
+        changes += 1;
+        live = live
+            .apply(Change::Policy(PolicyItem::Network(version(
+                1000 + (changes % 100) as u16,
+            ))))
+            .unwrap();
+    }
+    assert_eq!(live.stats().policies, changes - 1);
+    check(&live, &profile).unwrap();
+    let next = live
+        .apply(Change::Policy(PolicyItem::Network(version(80))))
+        .unwrap();
+    assert_eq!((next.stats().policies, next.stats().rebuilds), (changes, 1));
+    check(&next, &profile).unwrap();
+}
