@@ -688,7 +688,7 @@ impl Engine {
     /// ```
     #[must_use]
     pub fn policy_count(&self) -> usize {
-        self.inner.policies.len() - self.inner.retired
+        self.inner.policies.len().saturating_sub(self.inner.retired)
     }
 
     /// The policies whose kind the profile's plugin does not enforce: they take no part

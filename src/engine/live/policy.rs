@@ -326,7 +326,7 @@ fn pushed_bytes(core: &Core) -> usize {
         + core.pod_sets.pushed_bytes()
         + core.value_bits.pushed_bytes()
         + core.blocks.pushed_bytes()
-        + core.retired * 256
+        + core.retired.saturating_mul(256)
 }
 
 /// The namespaces `sel` matches, by index.
