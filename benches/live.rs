@@ -11,21 +11,30 @@
 //! - `pod/new-replicaset`: a pod's `pod-template-hash` changed (a kind the engine knows);
 //! - `pod/move`: a pod moved to another address on its node;
 //! - `pod/add-remove`: a batch adding a pod like an existing one and removing it;
-//! - `pod/relabel-unknown`: a pod's `app` label set to one no pod has (a rebuild);
-//! - `policy/change`: a NetworkPolicy with one more port (a rebuild);
+//! - `pod/relabel-unknown`: a pod's `app` label set to one no pod has;
+//! - `policy/change`: a NetworkPolicy with one more port;
+//! - `policy/add`: a NetworkPolicy like that one under another name;
+//! - `policy/remove`: the NetworkPolicy in the middle of the list removed (the half after
+//!   it renumbered);
+//! - `policy/deny-namespace`: a default deny of both directions added to that policy's
+//!   namespace (every pod of the namespace changes class);
+//! - `policy/new-key`: a NetworkPolicy selecting on a label key no policy reads (a
+//!   rebuild);
 //! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison.
 //!
-//! Before timing, it prints whether each change was applied incrementally.
+//! Before timing, it prints whether each change was applied incrementally, and checks
+//! that the result decides and explains as a fresh build does on flows between the pods
+//! of the changed policy's namespace and a spread of others.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::Criterion;
-use netpol::cluster::{Cluster, Pod, PodSpec};
+use netpol::cluster::{Cluster, Endpoint, Flow, Pod, PodId, PodSpec};
 use netpol::engine::Engine;
-use netpol::engine::live::{Change, LiveEngine, PolicyItem};
+use netpol::engine::live::{Change, LiveEngine, PolicyItem, PolicyKey};
 use netpol::model::NetworkPolicy;
-use netpol::policy::{Policy, PolicySet};
+use netpol::policy::{Policy, PolicySet, Protocol};
 use netpol_testing::workload::{self, Scale};
 
 fn spec_of(cluster: &Cluster, pod: &Pod) -> PodSpec {
@@ -45,6 +54,39 @@ fn spec_of(cluster: &Cluster, pod: &Pod) -> PodSpec {
     spec.ports = pod.ports.clone();
     spec.service_account = Some(pod.service_account.clone());
     spec
+}
+
+/// Flows between up to 100 pods of `namespace` (where the policy changes apply) and a
+/// spread of 150 others, on each destination's container ports and port 80.
+fn sample_flows(cluster: &Cluster, namespace: &str) -> Vec<Flow<'static>> {
+    let ns = cluster.namespace_id(namespace);
+    let step = (cluster.pod_count() / 150).max(1);
+    let mut in_ns = 0;
+    let pods: Vec<(PodId, &Pod)> = cluster
+        .pods()
+        .enumerate()
+        .filter(|(i, (_, p))| {
+            let mine = Some(p.namespace) == ns && in_ns < 100;
+            in_ns += usize::from(mine);
+            mine || i % step == 0
+        })
+        .map(|(_, pod)| pod)
+        .collect();
+    let mut out = Vec::new();
+    for (src, _) in &pods {
+        for (dst, p) in &pods {
+            let ports = p.ports.iter().map(|c| (c.port, c.protocol));
+            for (port, proto) in ports.chain([(80, Protocol::Tcp)]) {
+                out.push(Flow::new(
+                    Endpoint::Pod(*src),
+                    Endpoint::Pod(*dst),
+                    port,
+                    proto,
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn bench_scale(c: &mut Criterion, scale: Scale) {
@@ -98,7 +140,35 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
     })
     .expect("a NetworkPolicy");
     let changed = Policy::new(&written).expect("valid");
+    let mut copy = written.clone();
+    copy.metadata.name = Some(format!("{}-copy", changed.name()));
+    let added_policy = Policy::new(&copy).expect("valid");
+    let middle = &policies.network_policies()[policies.network_policies().len() / 2];
+    let removed = PolicyKey::Network {
+        namespace: middle.namespace().to_owned(),
+        name: middle.name().to_owned(),
+    };
+    let deny = Policy::new(
+        &NetworkPolicy::from_json(&format!(
+            r#"{{"metadata": {{"name": "deny-all", "namespace": "{}"}},
+            "spec": {{"podSelector": {{}}, "policyTypes": ["Ingress", "Egress"]}}}}"#,
+            changed.namespace()
+        ))
+        .expect("a NetworkPolicy"),
+    )
+    .expect("valid");
+    let new_key = Policy::new(
+        &NetworkPolicy::from_json(&format!(
+            r#"{{"metadata": {{"name": "by-new-key", "namespace": "{}"}},
+            "spec": {{"podSelector": {{"matchLabels": {{"never-read": "x"}}}}}}}}"#,
+            changed.namespace()
+        ))
+        .expect("a NetworkPolicy"),
+    )
+    .expect("valid");
 
+    let policy_namespace = changed.namespace().to_owned();
+    let policy_namespace = policy_namespace.as_str();
     let cases: Vec<(&str, Vec<Change>)> = vec![
         ("pod/new-replicaset", vec![Change::Pod(new_rs)]),
         ("pod/move", vec![Change::Pod(moved)]),
@@ -117,17 +187,44 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
             "policy/change",
             vec![Change::Policy(PolicyItem::Network(changed))],
         ),
+        (
+            "policy/add",
+            vec![Change::Policy(PolicyItem::Network(added_policy))],
+        ),
+        ("policy/remove", vec![Change::PolicyRemoved(removed)]),
+        (
+            "policy/deny-namespace",
+            vec![Change::Policy(PolicyItem::Network(deny))],
+        ),
+        (
+            "policy/new-key",
+            vec![Change::Policy(PolicyItem::Network(new_key))],
+        ),
     ];
     for (name, changes) in &cases {
+        let t = std::time::Instant::now();
         let next = live.apply_all(changes.clone()).expect("applies");
+        let took = t.elapsed();
         eprintln!(
-            "[{}] {name}: {}",
+            "[{}] {name}: {} ({took:.2?} once)",
             scale.name(),
             if next.stats().rebuilds == 0 {
                 "incremental"
             } else {
                 "rebuild"
             }
+        );
+        // At this scale too, the result must decide and explain as a fresh build does.
+        let fresh = Engine::build(next.cluster(), next.policies());
+        let flows = sample_flows(next.cluster(), policy_namespace);
+        for flow in &flows {
+            assert_eq!(next.engine().decide(*flow), fresh.decide(*flow), "{name}");
+            assert_eq!(next.engine().explain(*flow), fresh.explain(*flow), "{name}");
+        }
+        eprintln!(
+            "[{}] {name}: {} flows decided and explained as by a fresh build",
+            scale.name(),
+            flows.len()
         );
     }
 

@@ -9,6 +9,9 @@
 //! - [`PMap`]: a hash map in 64 × 64 shards behind two levels of `Arc`. Cloning it copies
 //!   64 pointers; inserting or removing a key copies one pointer table of 64 and the one
 //!   shard holding the key (about `len / 4096` entries).
+//! - [`GrowVec`]: a vector that a build fills once and later values only extend: the built
+//!   part is one shared slice, read as fast as a `Vec`; what was pushed since lives in a
+//!   [`PVec`]. For the compiled engine's tables, which incremental updates append to.
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -67,9 +70,9 @@ impl<T: Clone> PVec<T> {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < CHUNK => Arc::make_mut(chunk).push(value),
             _ => {
-                let mut v = Vec::with_capacity(CHUNK);
-                v.push(value);
-                self.chunks.push(Arc::new(v));
+                // Grown as pushed: an engine extended by a few incremental updates should
+                // not hold a full chunk for each of its tables.
+                self.chunks.push(Arc::new(vec![value]));
             }
         }
         self.len += 1;
@@ -147,6 +150,92 @@ impl<T: Clone> FromIterator<T> for PVec<T> {
         out
     }
 }
+
+/// A vector built once and then only extended; see the module documentation.
+#[derive(Debug, Clone)]
+pub(crate) struct GrowVec<T> {
+    base: Arc<[T]>,
+    tail: PVec<T>,
+}
+
+impl<T> Default for GrowVec<T> {
+    fn default() -> Self {
+        GrowVec {
+            base: Arc::from(Vec::new()),
+            tail: PVec::default(),
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for GrowVec<T> {
+    fn from(v: Vec<T>) -> Self {
+        GrowVec {
+            base: Arc::from(v),
+            tail: PVec::default(),
+        }
+    }
+}
+
+impl<T: Clone> GrowVec<T> {
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.base.len() + self.tail.len()
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
+        match self.base.get(i) {
+            Some(x) => Some(x),
+            None => self.tail_get(i),
+        }
+    }
+
+    #[cold]
+    fn tail_get(&self, i: usize) -> Option<&T> {
+        self.tail.get(i.checked_sub(self.base.len())?)
+    }
+
+    /// Appends; copies at most the last chunk of what was pushed since the build.
+    pub(crate) fn push(&mut self, value: T) {
+        self.tail.push(value);
+    }
+
+    /// How many elements were pushed since the build.
+    pub(crate) fn pushed(&self) -> usize {
+        self.tail.len()
+    }
+
+    /// The elements in order; `nth` (and so `skip`) jumps in constant time.
+    pub(crate) fn iter(&self) -> GrowIter<'_, T> {
+        GrowIter { v: self, at: 0 }
+    }
+}
+
+/// The iterator of [`GrowVec::iter`].
+pub(crate) struct GrowIter<'a, T> {
+    v: &'a GrowVec<T>,
+    at: usize,
+}
+
+impl<'a, T: Clone> Iterator for GrowIter<'a, T> {
+    type Item = &'a T;
+    #[inline]
+    fn next(&mut self) -> Option<&'a T> {
+        let x = self.v.get(self.at)?;
+        self.at += 1;
+        Some(x)
+    }
+    fn nth(&mut self, n: usize) -> Option<&'a T> {
+        self.at = self.at.saturating_add(n);
+        self.next()
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.v.len().saturating_sub(self.at);
+        (left, Some(left))
+    }
+}
+
+impl<T: Clone> ExactSizeIterator for GrowIter<'_, T> {}
 
 const FAN: usize = 64;
 
@@ -314,6 +403,25 @@ impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for PMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growvec_reads_built_and_pushed_parts() {
+        let a: GrowVec<u32> = (0..300).collect::<Vec<_>>().into();
+        let mut b = a.clone();
+        for x in 300..900 {
+            b.push(x);
+        }
+        assert_eq!((a.len(), b.len(), b.pushed()), (300, 900, 600));
+        assert_eq!(a.get(300), None);
+        assert!((0..900).all(|i| b.get(i) == Some(&(i as u32))));
+        assert_eq!(b.get(900), None);
+        assert_eq!(
+            b.iter().skip(299).take(3).copied().collect::<Vec<_>>(),
+            [299, 300, 301]
+        );
+        assert_eq!(b.iter().skip(850).count(), 50);
+        assert_eq!(b.iter().len(), 900);
+    }
 
     #[test]
     fn pvec_shares_untouched_chunks() {

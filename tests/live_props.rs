@@ -4,18 +4,29 @@
 //! and explanation on every flow as an engine built afresh from the changed cluster and
 //! policies, and as the reference evaluator.
 //!
+//! The `policy_` properties draw mostly NetworkPolicy changes, under every profile: policies
+//! added, changed and removed (from a small pool of names, so that they meet), some with a
+//! selector on a label key no other policy reads, an ipBlock over networks no other policy
+//! names, or a named port no pod declares yet, among pods that gain those labels and ports;
+//! both the incremental path and its fallback to a rebuild are taken.
+//!
 //! For a long campaign: `PROPTEST_CASES=10000 cargo test --release --test live_props`.
 
 mod support;
 
 use std::collections::BTreeMap;
 
-use netpol::cluster::{Cluster, Endpoint, Flow, NodeSpec, PodSpec};
+use netpol::cluster::{Cluster, ContainerPort, Endpoint, Flow, NodeSpec, PodSpec};
 use netpol::engine::Engine;
 use netpol::engine::live::{Change, LiveEngine, PolicyItem, PolicyKey};
-use netpol::policy::{ClusterPolicy, PolicySet};
+use netpol::model::{
+    IpBlock, LabelSelector, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule,
+    NetworkPolicyPeer, NetworkPolicyPort,
+};
+use netpol::policy::{ClusterPolicy, Policy, PolicySet, Protocol};
 use netpol::profile::Profile;
 use netpol::reference::Reference;
+use proptest::option;
 use proptest::prelude::*;
 use support::tiers::{all_flows_with_domains, cluster_policy, policy_set};
 use support::*;
@@ -28,6 +39,223 @@ fn config() -> ProptestConfig {
             .unwrap_or(48),
         ..ProptestConfig::default()
     }
+}
+
+/// Label keys no policy of the shared generators reads.
+const NEW_KEYS: &[&str] = &["role", "zone"];
+/// A container port name no pod of the shared generators declares.
+const NEW_PORT_NAME: &str = "metrics";
+/// ipBlocks over networks the shared generators never name, and over ones they do.
+const MORE_BLOCKS: &[(&str, &[&str])] = &[
+    ("10.0.0.0/24", &["10.0.0.4/30"]),
+    ("10.0.0.0/8", &["10.0.1.0/24"]),
+    ("fd00::/64", &[]),
+    ("10.0.0.0/16", &[]),
+    ("0.0.0.0/0", &[]),
+    ("192.168.0.12/32", &[]),
+];
+
+/// A pod as the shared generator makes it, sometimes with a label on a key only the
+/// `policy_` changes read, or a port named as only they name one.
+fn pod_change(name: String) -> impl Strategy<Value = PodSpec> {
+    (
+        pod_spec(name),
+        option::of((pick(NEW_KEYS), pick(&["x", "y"]))),
+        any::<bool>(),
+    )
+        .prop_map(|(mut spec, label, port)| {
+            if let Some((k, v)) = label {
+                std::sync::Arc::make_mut(&mut spec.labels).insert(k.to_owned(), v.to_owned());
+            }
+            if port {
+                let mut ports = spec.ports.to_vec();
+                ports.push(ContainerPort::named(NEW_PORT_NAME, 9090, Protocol::Tcp));
+                spec.ports = ports.into();
+            }
+            spec
+        })
+}
+
+/// A NetworkPolicy named `p{index}`, as the shared generator writes it, sometimes with a
+/// pod selector or a peer on a label key no other policy reads, an ipBlock peer over other
+/// networks, or a port by a name no pod declares (until a pod change adds it).
+fn network_policy(index: usize) -> impl Strategy<Value = Policy> {
+    (
+        written_policy(index),
+        0..6usize,
+        pick(NEW_KEYS),
+        pick(&["x", "y"]),
+        0..MORE_BLOCKS.len(),
+        any::<bool>(),
+    )
+        .prop_filter_map(
+            "accepted",
+            |(mut w, tweak, key, value, block, egress): (NetworkPolicy, _, &str, &str, _, _)| {
+                let on_key = || LabelSelector {
+                    match_labels: Some([(key.to_owned(), value.to_owned())].into()),
+                    match_expressions: None,
+                };
+                let (cidr, except) = MORE_BLOCKS[block];
+                let peer = match tweak {
+                    1 => {
+                        w.spec.pod_selector = Some(on_key());
+                        None
+                    }
+                    2 => Some(NetworkPolicyPeer {
+                        pod_selector: Some(on_key()),
+                        ..Default::default()
+                    }),
+                    3 => Some(NetworkPolicyPeer {
+                        ip_block: Some(IpBlock::new(cidr, except.to_vec())),
+                        ..Default::default()
+                    }),
+                    _ => None,
+                };
+                let ports = (tweak == 4).then(|| {
+                    vec![NetworkPolicyPort {
+                        protocol: None,
+                        port: Some(netpol::model::IntOrString::String(NEW_PORT_NAME.into())),
+                        end_port: None,
+                    }]
+                });
+                if peer.is_some() || ports.is_some() {
+                    let to = peer.map(|p| vec![p]);
+                    if egress {
+                        w.spec
+                            .egress
+                            .get_or_insert_with(Vec::new)
+                            .push(NetworkPolicyEgressRule { to, ports });
+                    } else {
+                        w.spec
+                            .ingress
+                            .get_or_insert_with(Vec::new)
+                            .push(NetworkPolicyIngressRule { from: to, ports });
+                    }
+                }
+                Policy::new(&w).ok()
+            },
+        )
+}
+
+/// A policy reading every label key, naming every port name and every network the
+/// generators use: with it in the set, most policy changes need nothing new of the core.
+fn catalog() -> Policy {
+    let keys = ["app", "tier", "env"].iter().chain(NEW_KEYS);
+    let pods: Vec<NetworkPolicyPeer> = keys
+        .map(|k| NetworkPolicyPeer {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some([(k.to_string(), "x".to_owned())].into()),
+                match_expressions: None,
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let blocks: Vec<NetworkPolicyPeer> = BLOCKS
+        .iter()
+        .chain(MORE_BLOCKS)
+        .map(|(cidr, except)| NetworkPolicyPeer {
+            ip_block: Some(IpBlock::new(*cidr, except.to_vec())),
+            ..Default::default()
+        })
+        .collect();
+    let names: Vec<NetworkPolicyPort> = PORT_NAMES
+        .iter()
+        .chain(&[NEW_PORT_NAME])
+        .map(|n| NetworkPolicyPort {
+            protocol: None,
+            port: Some(netpol::model::IntOrString::String(n.to_string())),
+            end_port: None,
+        })
+        .collect();
+    let mut w = NetworkPolicy::new("c", "catalog");
+    w.spec.pod_selector = Some(LabelSelector {
+        match_labels: Some([("app".to_owned(), "z".to_owned())].into()),
+        match_expressions: None,
+    });
+    w.spec.policy_types = Some(vec!["Egress".into()]);
+    w.spec.egress = Some(vec![
+        NetworkPolicyEgressRule {
+            to: Some(pods),
+            ports: Some(names),
+        },
+        NetworkPolicyEgressRule {
+            to: Some(blocks),
+            ports: None,
+        },
+    ]);
+    Policy::new(&w).unwrap()
+}
+
+/// The policies a `policy_` property starts from: with [`catalog`] first or not.
+fn start_set() -> impl Strategy<Value = PolicySet> {
+    (policy_set(4, 1), any::<bool>()).prop_map(|(set, with_catalog)| {
+        if !with_catalog {
+            return set;
+        }
+        let mut out: PolicySet = [catalog()].into_iter().collect();
+        out.extend(set.network_policies().iter().cloned());
+        out.extend(set.cluster_policies().iter().cloned());
+        out
+    })
+}
+
+/// Mostly NetworkPolicy changes, among pod changes that meet them.
+fn policy_change() -> impl Strategy<Value = Change> {
+    let pod_name = (0..8usize).prop_map(|i| format!("pod{i}"));
+    prop_oneof![
+        8 => (0..6usize).prop_flat_map(network_policy)
+            .prop_map(|p| Change::Policy(PolicyItem::Network(p))),
+        4 => (pick(NAMESPACES), 0..6usize).prop_map(|(ns, i)| Change::PolicyRemoved(
+            PolicyKey::Network { namespace: ns.to_owned(), name: format!("p{i}") })),
+        4 => pod_name.clone().prop_flat_map(pod_change).prop_map(Change::Pod),
+        1 => (pick(NAMESPACES), pod_name).prop_map(|(ns, name)| Change::PodRemoved {
+            namespace: ns.to_owned(),
+            name,
+        }),
+        1 => (pick(&["a", "b", "c", "d"]), labels())
+            .prop_map(|(name, labels)| Change::Namespace { name: name.to_owned(), labels }),
+        1 => (0..3usize).prop_flat_map(cluster_policy).prop_map(|p: ClusterPolicy| {
+            Change::Policy(PolicyItem::Cluster(p))
+        }),
+    ]
+}
+
+/// A NetworkPolicy added or changed (from a pool of names) or removed.
+fn network_change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        3 => (0..6usize).prop_flat_map(network_policy)
+            .prop_map(|p| Change::Policy(PolicyItem::Network(p))),
+        1 => (pick(NAMESPACES), 0..6usize).prop_map(|(ns, i)| Change::PolicyRemoved(
+            PolicyKey::Network { namespace: ns.to_owned(), name: format!("p{i}") })),
+    ]
+}
+
+/// Every profile but those where Calico's Felix decides (NetworkPolicy changes rebuild
+/// there, and engine and reference are compared by the Calico properties).
+fn profile() -> impl Strategy<Value = Profile> {
+    prop_oneof![
+        Just(Profile::conformance()),
+        Just(Profile::cilium()),
+        Just(Profile::flannel()),
+        Just(Profile::kube_router()),
+        custom_profile(false),
+    ]
+}
+
+/// The conformance profile with each exemption and `ipBlock` reading drawn; enforcing
+/// NetworkPolicy when `enforcing`, else mostly.
+fn custom_profile(enforcing: bool) -> impl Strategy<Value = Profile> {
+    any::<[bool; 7]>().prop_map(move |b| {
+        Profile::conformance()
+            .with_name("custom")
+            .with_network_policy(enforcing || b[0] || b[1])
+            .with_cluster_network_policy(b[1] || b[2])
+            .with_ipblock_matches_pods(b[2])
+            .with_ipblock_matches_nodes(b[3])
+            .with_own_node_exempt(b[4])
+            .with_pod_to_own_node_exempt(b[5])
+            .with_self_exempt(b[6])
+    })
 }
 
 /// A change, with names drawn from small pools so that changes meet the same objects.
@@ -51,10 +279,10 @@ fn change() -> impl Strategy<Value = Change> {
             Change::Node(n)
         }),
         1 => (0..3usize).prop_map(|i| Change::NodeRemoved(format!("n{i}"))),
-        2 => (0..4usize).prop_flat_map(written_policy).prop_map(|w| {
-            Change::Policy(PolicyItem::Network(accept(&[w]).remove(0)))
+        3 => (0..4usize).prop_flat_map(network_policy).prop_map(|p| {
+            Change::Policy(PolicyItem::Network(p))
         }),
-        1 => (pick(NAMESPACES), 0..4usize).prop_map(|(ns, i)| Change::PolicyRemoved(PolicyKey::Network {
+        2 => (pick(NAMESPACES), 0..4usize).prop_map(|(ns, i)| Change::PolicyRemoved(PolicyKey::Network {
             namespace: ns.to_owned(),
             name: format!("p{i}"),
         })),
@@ -117,6 +345,9 @@ fn check(live: &LiveEngine, profile: &Profile) -> Result<(), TestCaseError> {
         }
     }
     let engine = live.engine();
+    prop_assert_eq!(engine.policy_count(), fresh.policy_count());
+    prop_assert_eq!(engine.ignored_policies(), fresh.ignored_policies());
+    prop_assert_eq!(engine.priority_ties(), fresh.priority_ties());
     for flow in all_flows_with_domains(&fresh_cluster) {
         let mapped = Flow {
             src: same_endpoint(&fresh_cluster, flow.src, live.cluster()),
@@ -143,6 +374,92 @@ fn check(live: &LiveEngine, profile: &Profile) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(config())]
+
+    /// Mostly NetworkPolicy changes, one at a time, under every profile: after each, the
+    /// live engine equals a fresh build and the reference on every flow.
+    #[test]
+    fn policy_changes_one_by_one(
+        profile in profile(),
+        cluster in cluster(),
+        set in start_set(),
+        changes in prop::collection::vec(policy_change(), 1..16),
+    ) {
+        let mut live = LiveEngine::new(&cluster, set, profile.clone());
+        let first = live.clone();
+        for c in changes {
+            match live.apply(c) {
+                Ok(next) => live = next,
+                Err(_) => continue,
+            }
+            check(&live, &profile)?;
+        }
+        check(&first, &profile)?;
+    }
+
+    /// With a policy reading every label key, network and port name the generators use,
+    /// under profiles enforcing NetworkPolicy (without Calico's Felix), and with no other
+    /// change in between, every NetworkPolicy added, changed or removed is taken without a
+    /// rebuild, and the result still equals a fresh build and the reference on every flow.
+    #[test]
+    fn policy_changes_are_taken_incrementally(
+        profile in prop_oneof![
+            Just(Profile::conformance()),
+            Just(Profile::cilium()),
+            Just(Profile::kube_router()),
+            custom_profile(true),
+        ],
+        cluster in cluster(),
+        set in policy_set(4, 1),
+        changes in prop::collection::vec(network_change(), 1..12),
+    ) {
+        let mut start: PolicySet = [catalog()].into_iter().collect();
+        start.extend(set.network_policies().iter().cloned());
+        start.extend(set.cluster_policies().iter().cloned());
+        let mut live = LiveEngine::new(&cluster, start, profile.clone());
+        let mut expected = 0u64;
+        for c in changes {
+            let counts = match &c {
+                Change::Policy(_) => true,
+                Change::PolicyRemoved(PolicyKey::Network { namespace, name }) => live
+                    .policies()
+                    .network_policies()
+                    .iter()
+                    .any(|p| p.namespace() == namespace && p.name() == name),
+                _ => false,
+            };
+            live = live.apply(c.clone()).unwrap();
+            expected += u64::from(counts);
+            prop_assert_eq!(live.stats().rebuilds, 0, "rebuilt on {:?}", c);
+            prop_assert_eq!(live.stats().policies, expected);
+            check(&live, &profile)?;
+        }
+    }
+
+    /// The same in one batch, and in two halves.
+    #[test]
+    fn policy_changes_in_batches(
+        profile in profile(),
+        cluster in cluster(),
+        set in start_set(),
+        changes in prop::collection::vec(policy_change(), 1..16),
+    ) {
+        let live = LiveEngine::new(&cluster, set, profile.clone());
+        let mut step = live.clone();
+        let mut ok = Vec::new();
+        for c in changes {
+            if let Ok(next) = step.apply(c.clone()) {
+                step = next;
+                ok.push(c);
+            }
+        }
+        let batch = live.apply_all(ok.clone()).unwrap();
+        prop_assert!(batch.stats().rebuilds <= 1);
+        check(&batch, &profile)?;
+        let half = ok.len() / 2;
+        let second = ok.split_off(half);
+        let halves = live.apply_all(ok).unwrap().apply_all(second).unwrap();
+        check(&halves, &profile)?;
+    }
 
     /// Changes applied one at a time: after each, the live engine equals a fresh build
     /// and the reference on every flow; the values before stay as they were.
@@ -309,4 +626,228 @@ fn known_kinds_are_incremental() {
             .try_decide(Flow::new(web1, old_db, 80, Default::default()))
             .is_err()
     );
+}
+
+fn np(json: &str) -> Policy {
+    Policy::new(&NetworkPolicy::from_json(json).unwrap()).unwrap()
+}
+
+/// NetworkPolicies added, changed and removed are applied without a rebuild when their
+/// selectors, ipBlocks and named ports need nothing new of the core, and with one
+/// otherwise; the values before are undisturbed.
+#[test]
+fn policy_changes_are_incremental() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let cluster = Cluster::builder()
+        .namespace("a", [("team", "x")])
+        .namespace("b", [("team", "y")])
+        .pod(
+            PodSpec::new("a", "web")
+                .label("app", "web")
+                .ip(ip("10.0.0.1"))
+                .port(ContainerPort::named("http", 8080, Protocol::Tcp)),
+        )
+        .pod(
+            PodSpec::new("a", "db")
+                .label("app", "db")
+                .ip(ip("10.0.0.2")),
+        )
+        .pod(
+            PodSpec::new("a", "other")
+                .label("app", "other")
+                .label("role", "x")
+                .ip(ip("10.0.0.3"))
+                .port(ContainerPort::named("grpc", 9000, Protocol::Tcp)),
+        )
+        .pod(
+            PodSpec::new("b", "client")
+                .label("app", "client")
+                .ip(ip("10.9.1.5")),
+        )
+        .build()
+        .unwrap();
+    let db = np(r#"{"metadata": {"name": "db", "namespace": "a"},
+        "spec": {"podSelector": {"matchLabels": {"app": "db"}},
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}},
+                                       {"ipBlock": {"cidr": "10.9.0.0/16", "except": ["10.9.1.0/24"]}}],
+                              "ports": [{"port": 5432}, {"port": "http"}]}]}}"#);
+    let set: PolicySet = [db].into_iter().collect();
+    let profile = Profile::default();
+    let live = LiveEngine::new(&cluster, set, profile.clone());
+    let allowed = |l: &LiveEngine, from: (&str, &str), to: (&str, &str), port: u16| {
+        let c = l.cluster();
+        let a = Endpoint::Pod(c.pod_id(from.0, from.1).unwrap());
+        let b = Endpoint::Pod(c.pod_id(to.0, to.1).unwrap());
+        l.engine()
+            .decide(Flow::new(a, b, port, Protocol::Tcp))
+            .is_allowed()
+    };
+    assert!(!allowed(&live, ("b", "client"), ("a", "db"), 5432));
+
+    // Added: a known key, namespaces by label, a named port no pod declares, an ipBlock of
+    // networks the map holds.
+    let client = np(r#"{"metadata": {"name": "client", "namespace": "a"},
+        "spec": {"podSelector": {"matchLabels": {"app": "db"}},
+                 "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "y"}},
+                                        "podSelector": {"matchLabels": {"app": "client"}}}],
+                              "ports": [{"port": 5432}, {"port": "metrics"}]},
+                             {"from": [{"ipBlock": {"cidr": "10.9.1.0/24"}}], "ports": [{"port": 6379}]}]}}"#);
+    let step1 = live
+        .apply(Change::Policy(PolicyItem::Network(client)))
+        .unwrap();
+    assert_eq!((step1.stats().policies, step1.stats().rebuilds), (1, 0));
+    assert!(allowed(&step1, ("b", "client"), ("a", "db"), 5432));
+    assert!(allowed(&step1, ("b", "client"), ("a", "db"), 6379));
+    check(&step1, &profile).unwrap();
+
+    // Changed (one more port), an egress policy in the other namespace, and the first one
+    // removed (the one after it is renumbered).
+    let db2 = np(r#"{"metadata": {"name": "db", "namespace": "a"},
+        "spec": {"podSelector": {"matchLabels": {"app": "db"}},
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
+                              "ports": [{"port": 5432}, {"port": 5433}]}]}}"#);
+    let egress = np(r#"{"metadata": {"name": "out", "namespace": "b"},
+        "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                 "egress": [{"to": [{"ipBlock": {"cidr": "10.9.0.0/16"}}]},
+                            {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "db"}}}],
+                             "ports": [{"port": "http"}]}]}}"#);
+    let step2 = step1
+        .apply_all([
+            Change::Policy(PolicyItem::Network(db2)),
+            Change::Policy(PolicyItem::Network(egress)),
+        ])
+        .unwrap();
+    assert_eq!((step2.stats().policies, step2.stats().rebuilds), (3, 0));
+    assert!(allowed(&step2, ("a", "web"), ("a", "db"), 5433));
+    assert!(!allowed(&step2, ("b", "client"), ("a", "web"), 80));
+    check(&step2, &profile).unwrap();
+    let step3 = step2
+        .apply(Change::PolicyRemoved(PolicyKey::Network {
+            namespace: "a".into(),
+            name: "db".into(),
+        }))
+        .unwrap();
+    assert_eq!((step3.stats().policies, step3.stats().rebuilds), (4, 0));
+    assert_eq!(step3.engine().policy_count(), 2);
+    assert!(!allowed(&step3, ("a", "web"), ("a", "db"), 5433));
+    check(&step3, &profile).unwrap();
+    // A pod of a known kind still joins without a rebuild, in the changed classes.
+    let step4 = step3
+        .apply(Change::Pod(
+            PodSpec::new("b", "client-2")
+                .label("app", "client")
+                .ip(ip("10.9.1.6")),
+        ))
+        .unwrap();
+    assert_eq!(step4.stats().rebuilds, 0);
+    let c = step4.cluster();
+    let ingress_of = |from: &str| {
+        let flow = Flow::new(
+            Endpoint::Pod(c.pod_id("b", from).unwrap()),
+            Endpoint::Pod(c.pod_id("a", "db").unwrap()),
+            5432,
+            Protocol::Tcp,
+        );
+        step4
+            .engine()
+            .decide_direction(flow, netpol::policy::Direction::Ingress)
+            .is_allowed()
+    };
+    assert!(ingress_of("client-2") && ingress_of("client"));
+    // Its egress policy allows 10.9.0.0/16 and named port `http` only.
+    assert!(!allowed(&step4, ("b", "client-2"), ("a", "db"), 5432));
+    check(&step4, &profile).unwrap();
+
+    // What needs more of the core rebuilds: a label key no selector read, an ipBlock over
+    // a network the map lacks, a port name a pod declares that no rule named.
+    let rebuilds = [
+        r#"{"metadata": {"name": "role", "namespace": "a"},
+            "spec": {"podSelector": {"matchLabels": {"role": "x"}}}}"#,
+        r#"{"metadata": {"name": "net", "namespace": "a"},
+            "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.9.2.0/24"}}]}]}}"#,
+        r#"{"metadata": {"name": "named", "namespace": "a"},
+            "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": "grpc"}]}]}}"#,
+    ];
+    for json in rebuilds {
+        let next = step4
+            .apply(Change::Policy(PolicyItem::Network(np(json))))
+            .unwrap();
+        assert_eq!(next.stats().rebuilds, 1, "{json}");
+        check(&next, &profile).unwrap();
+    }
+
+    // A pod learned equivalent to a known identity (no selector told `app: cache` from
+    // `app: other`) until a policy tells them apart: that one rebuilds.
+    let step5 = step4
+        .apply(Change::Pod(
+            PodSpec::new("a", "cache")
+                .label("app", "cache")
+                .ip(ip("10.0.0.5")),
+        ))
+        .unwrap();
+    assert_eq!(step5.stats().rebuilds, 0);
+    let cache = np(r#"{"metadata": {"name": "cache", "namespace": "a"},
+        "spec": {"podSelector": {"matchLabels": {"app": "cache"}}, "policyTypes": ["Ingress"]}}"#);
+    let step6 = step5
+        .apply(Change::Policy(PolicyItem::Network(cache)))
+        .unwrap();
+    assert_eq!(step6.stats().rebuilds, 1);
+    assert!(!allowed(&step6, ("a", "web"), ("a", "cache"), 80));
+    assert!(allowed(&step6, ("a", "web"), ("a", "other"), 80));
+    check(&step6, &profile).unwrap();
+
+    // The values before are untouched.
+    assert!(!allowed(&live, ("b", "client"), ("a", "db"), 5432));
+    assert_eq!(live.engine().policy_count(), 1);
+    check(&live, &profile).unwrap();
+    check(&step1, &profile).unwrap();
+}
+
+/// What incremental NetworkPolicy changes add to the core is only reclaimed by a build:
+/// past a budget, a change rebuilds instead, and the changes after it are incremental
+/// again.
+#[test]
+fn policy_changes_rebuild_past_their_budget() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let cluster = Cluster::builder()
+        .pod(
+            PodSpec::new("a", "web")
+                .label("app", "web")
+                .ip(ip("10.0.0.1")),
+        )
+        .pod(
+            PodSpec::new("a", "db")
+                .label("app", "db")
+                .ip(ip("10.0.0.2")),
+        )
+        .build()
+        .unwrap();
+    let version = |port: u16| {
+        np(&format!(
+            r#"{{"metadata": {{"name": "db", "namespace": "a"}},
+            "spec": {{"podSelector": {{"matchLabels": {{"app": "db"}}}},
+                     "ingress": [{{"from": [{{"podSelector": {{"matchLabels": {{"app": "web"}}}}}}],
+                                  "ports": [{{"port": {port}}}]}}]}}}}"#
+        ))
+    };
+    let profile = Profile::default();
+    let set: PolicySet = [version(1000)].into_iter().collect();
+    let mut live = LiveEngine::new(&cluster, set, profile.clone());
+    let mut changes = 0u64;
+    while live.stats().rebuilds == 0 {
+        assert!(changes < 100_000, "no rebuild after {changes} changes");
+        changes += 1;
+        live = live
+            .apply(Change::Policy(PolicyItem::Network(version(
+                1000 + (changes % 100) as u16,
+            ))))
+            .unwrap();
+    }
+    assert_eq!(live.stats().policies, changes - 1);
+    check(&live, &profile).unwrap();
+    let next = live
+        .apply(Change::Policy(PolicyItem::Network(version(80))))
+        .unwrap();
+    assert_eq!((next.stats().policies, next.stats().rebuilds), (changes, 1));
+    check(&next, &profile).unwrap();
 }

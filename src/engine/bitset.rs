@@ -1,5 +1,9 @@
 //! A fixed-size bitset over pod ids.
 
+use std::sync::Arc;
+
+use crate::persist::PVec;
+
 /// Bits `0..len`, stored in 64-bit words.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Bitset {
@@ -101,11 +105,27 @@ impl Bitset {
 
 /// Equal-length bitsets stored one after the other in one vector, so that a membership
 /// test is one load: set `s`, bit `i` is bit `i & 63` of word `s * words + i / 64`.
-#[derive(Debug, Clone, Default)]
+///
+/// The built sets are one shared slice; sets pushed later (by incremental updates, see
+/// [`live`](super::live)) are kept apart, one shared slice each, so that a clone is
+/// cheap and pushing copies no built set. Reading a pushed set costs one branch more.
+#[derive(Debug, Clone)]
 pub(crate) struct BitsetTable {
-    words: Vec<u64>,
+    words: Arc<[u64]>,
     /// Words per set.
     stride: usize,
+    /// Sets pushed after the build, `stride` words each.
+    tail: PVec<Arc<[u64]>>,
+}
+
+impl Default for BitsetTable {
+    fn default() -> Self {
+        BitsetTable {
+            words: Arc::from(Vec::new()),
+            stride: 0,
+            tail: PVec::default(),
+        }
+    }
 }
 
 impl BitsetTable {
@@ -118,15 +138,37 @@ impl BitsetTable {
             w.resize(stride, 0);
             words.extend(w);
         }
-        BitsetTable { words, stride }
+        BitsetTable {
+            words: Arc::from(words),
+            stride,
+            tail: PVec::default(),
+        }
     }
 
     #[inline]
     pub(crate) fn contains(&self, set: u32, i: usize) -> bool {
-        (set as usize)
+        match (set as usize)
             .checked_mul(self.stride)
             .and_then(|at| self.words.get(at + (i >> 6)))
+        {
+            Some(w) => (w >> (i & 63)) & 1 == 1,
+            None => self.pushed_contains(set, i),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn pushed_contains(&self, set: u32, i: usize) -> bool {
+        (set as usize)
+            .checked_sub(self.built())
+            .and_then(|k| self.tail.get(k))
+            .and_then(|words| words.get(i >> 6))
             .is_some_and(|w| (w >> (i & 63)) & 1 == 1)
+    }
+
+    /// How many sets the build made.
+    fn built(&self) -> usize {
+        self.words.len().checked_div(self.stride).unwrap_or(0)
     }
 
     /// Words per set.
@@ -138,18 +180,73 @@ impl BitsetTable {
     /// The words of set `set` (empty when out of range).
     #[inline]
     pub(crate) fn row(&self, set: u32) -> &[u64] {
-        (set as usize)
+        match (set as usize)
             .checked_mul(self.stride)
             .and_then(|at| self.words.get(at..at + self.stride))
-            .unwrap_or(&[])
+        {
+            Some(row) => row,
+            None => (set as usize)
+                .checked_sub(self.built())
+                .and_then(|k| self.tail.get(k))
+                .map_or(&[], |w| &w[..]),
+        }
     }
 
     /// Whether the table holds set `set`.
     pub(crate) fn has(&self, set: u32) -> bool {
-        (set as usize) < self.words.len().checked_div(self.stride).unwrap_or(0)
+        (set as usize) < self.built() + self.tail.len()
+    }
+
+    /// Appends `set` (of the table's length in bits) and returns its id; copies no
+    /// built set.
+    pub(crate) fn push(&mut self, set: Bitset) -> u32 {
+        let id = u32::try_from(self.built() + self.tail.len()).unwrap_or(u32::MAX);
+        let mut w = set.words;
+        w.resize(self.stride, 0);
+        self.tail.push(Arc::from(w));
+        id
+    }
+
+    /// Heap bytes of the sets pushed since the build.
+    pub(crate) fn pushed_bytes(&self) -> usize {
+        self.tail.len() * (self.stride * 8 + 16)
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.words.capacity() * 8
+        self.words.len() * 8 + self.pushed_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(len: usize, bits: &[usize]) -> Bitset {
+        let mut s = Bitset::new(len);
+        for b in bits {
+            s.insert(*b);
+        }
+        s
+    }
+
+    /// Sets pushed after the build read like built ones, and the value pushed from is
+    /// untouched.
+    #[test]
+    fn pushed_sets_read_like_built_ones() {
+        let built = BitsetTable::new(vec![set(130, &[0, 129]), set(130, &[64])], 130);
+        let mut grown = built.clone();
+        assert_eq!(grown.push(set(130, &[1, 128])), 2);
+        assert_eq!(grown.push(Bitset::new(130)), 3);
+        for i in 0..130 {
+            assert_eq!(grown.contains(0, i), i == 0 || i == 129);
+            assert_eq!(grown.contains(1, i), i == 64);
+            assert_eq!(grown.contains(2, i), i == 1 || i == 128);
+            assert!(!grown.contains(3, i));
+            assert!(!grown.contains(4, i));
+            assert!(!built.contains(2, i));
+        }
+        assert!(grown.has(3) && !grown.has(4) && !built.has(2));
+        assert_eq!(grown.row(2), &[2, 0, 1]);
+        assert_eq!(grown.row(9), &[] as &[u64]);
     }
 }

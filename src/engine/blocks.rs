@@ -12,12 +12,13 @@
 //! pair, so ten thousand blocks over `0.0.0.0/0`, each with its own except, cost ten
 //! thousand intervals rather than a hundred million set entries.
 
-use ahash::AHashMap as HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use crate::cidr::PrefixMap;
+use crate::persist::GrowVec;
 use crate::policy::CidrBlock;
 
 /// The value of the prefix at position `i` of the sorted list: `i + 1`.
@@ -29,12 +30,18 @@ fn value_of(i: usize) -> u32 {
     u32::try_from(i).map_or(u32::MAX, |i| i.saturating_add(1))
 }
 
+/// The prefix map of every block's networks and each block's value intervals. Cheap to
+/// clone: the map is shared, and blocks added after the build ([`push`](Self::push), for
+/// incremental updates) are kept apart from the built ones.
 #[derive(Debug, Clone)]
 pub(crate) struct BlockIndex {
     /// Prefix → value (pre-order number + 1).
-    map: PrefixMap<u32>,
+    map: Arc<PrefixMap<u32>>,
+    /// Per value − 1: the end of its prefix's run (the values of the prefixes inside it
+    /// are `value..end`).
+    ends: Arc<[u32]>,
     /// Per block: sorted, disjoint, half-open intervals of values it contains.
-    intervals: Vec<Vec<(u32, u32)>>,
+    intervals: GrowVec<Vec<(u32, u32)>>,
     /// Number of values, including 0.
     values: usize,
 }
@@ -69,55 +76,71 @@ impl BlockIndex {
                 *e = value_of(n);
             }
         }
-        let position: HashMap<IpNet, u32> = prefixes
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (*p, value_of(i)))
-            .collect();
-        let run = |net: &IpNet| -> Option<(u32, u32)> {
-            let start = *position.get(net)?;
-            let stop = *end.get(start as usize - 1)?;
-            Some((start, stop))
-        };
-
-        let intervals = blocks
-            .iter()
-            .map(|b| {
-                let Some((lo, hi)) = run(&b.cidr()) else {
-                    return Vec::new();
-                };
-                let mut holes: Vec<(u32, u32)> = b
-                    .except()
-                    .iter()
-                    .filter_map(&run)
-                    .map(|(s, t)| (s.max(lo), t.min(hi)))
-                    .filter(|(s, t)| s < t)
-                    .collect();
-                holes.sort_unstable();
-                let mut out = Vec::with_capacity(holes.len() + 1);
-                let mut cursor = lo;
-                for (s, t) in holes {
-                    if s > cursor {
-                        out.push((cursor, s));
-                    }
-                    cursor = cursor.max(t);
-                }
-                if cursor < hi {
-                    out.push((cursor, hi));
-                }
-                out
-            })
-            .collect();
-
-        BlockIndex {
-            map: prefixes
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| (p, value_of(i)))
-                .collect(),
-            intervals,
+        let mut index = BlockIndex {
+            map: Arc::new(
+                prefixes
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (p, value_of(i)))
+                    .collect(),
+            ),
+            ends: Arc::from(end),
+            intervals: GrowVec::default(),
             values: n + 1,
+        };
+        let intervals: Vec<Vec<(u32, u32)>> = blocks
+            .iter()
+            .map(|b| index.intervals_of(b).unwrap_or_default())
+            .collect();
+        index.intervals = intervals.into();
+        index
+    }
+
+    /// The run of values of prefix `net`, when the map holds it.
+    fn run(&self, net: &IpNet) -> Option<(u32, u32)> {
+        let start = *self.map.get(net)?;
+        let stop = *self.ends.get(start as usize - 1)?;
+        Some((start, stop))
+    }
+
+    /// The value intervals of `block`, `None` when the map lacks one of its networks (the
+    /// values of addresses would then change: a new block of that kind needs a build).
+    pub(crate) fn intervals_of(&self, block: &CidrBlock) -> Option<Vec<(u32, u32)>> {
+        let (lo, hi) = self.run(&block.cidr())?;
+        let mut holes: Vec<(u32, u32)> = Vec::with_capacity(block.except().len());
+        for e in block.except() {
+            let (s, t) = self.run(e)?;
+            let (s, t) = (s.max(lo), t.min(hi));
+            if s < t {
+                holes.push((s, t));
+            }
         }
+        holes.sort_unstable();
+        let mut out = Vec::with_capacity(holes.len() + 1);
+        let mut cursor = lo;
+        for (s, t) in holes {
+            if s > cursor {
+                out.push((cursor, s));
+            }
+            cursor = cursor.max(t);
+        }
+        if cursor < hi {
+            out.push((cursor, hi));
+        }
+        Some(out)
+    }
+
+    /// Adds a block by its value intervals (from [`intervals_of`](Self::intervals_of));
+    /// returns its id. Copies no built block.
+    pub(crate) fn push(&mut self, intervals: Vec<(u32, u32)>) -> u32 {
+        let id = u32::try_from(self.intervals.len()).unwrap_or(u32::MAX);
+        self.intervals.push(intervals);
+        id
+    }
+
+    /// Heap bytes of the blocks pushed since the build.
+    pub(crate) fn pushed_bytes(&self) -> usize {
+        self.intervals.pushed() * 40
     }
 
     /// The value of an address: the number of its longest matching prefix, 0 for none.
@@ -149,6 +172,7 @@ impl BlockIndex {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.map.heap_bytes()
+            + self.ends.len() * 4
             + self
                 .intervals
                 .iter()
@@ -205,6 +229,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A block made of networks the map holds gets the intervals a build with it would
+    /// give it; one with a network the map lacks gets none.
+    #[test]
+    fn blocks_added_later_match_a_build() {
+        let built = vec![
+            block("10.0.0.0/24", &["10.0.0.0/26", "10.0.0.128/25"]),
+            block("0.0.0.0/0", &["10.0.0.64/26"]),
+            block("fd00::/120", &["fd00::80/121"]),
+        ];
+        let later = [
+            block("10.0.0.0/24", &["10.0.0.64/26"]),
+            block("0.0.0.0/0", &["10.0.0.0/24", "10.0.0.0/26"]),
+            block("10.0.0.128/25", &[]),
+            block("fd00::80/121", &[]),
+            block("10.0.0.0/26", &["10.0.0.0/24"]),
+        ];
+        let mut index = BlockIndex::build(&built);
+        for (i, b) in later.iter().enumerate() {
+            let mut all = built.clone();
+            all.push(b.clone());
+            let fresh = BlockIndex::build(&all);
+            assert_eq!(fresh.values(), index.values());
+            let got = index.intervals_of(b).expect("known networks");
+            assert_eq!(got.as_slice(), fresh.intervals(built.len() as u32), "{b:?}");
+            assert_eq!(index.push(got), (built.len() + i) as u32);
+        }
+        assert_eq!(
+            index.intervals(3),
+            index.intervals_of(&later[0]).unwrap().as_slice()
+        );
+        assert!(index.intervals_of(&block("10.0.0.0/25", &[])).is_none());
+        assert!(
+            index
+                .intervals_of(&block("10.0.0.0/24", &["10.0.0.0/30"]))
+                .is_none()
+        );
     }
 
     /// Many blocks over the same network, each with its own except, cost one interval

@@ -295,8 +295,8 @@ pub(super) fn ordered_felix<'a>(
         |kind, index, namespace: Option<&str>, name: &str, tier: &str, priority| PolicyMeta {
             kind,
             index,
-            namespace: namespace.map(str::to_owned),
-            name: name.to_owned(),
+            namespace: namespace.map(Into::into),
+            name: name.into(),
             tier: TierRef::from_calico(tier),
             tier_pos: 0,
             priority,

@@ -37,7 +37,7 @@ use super::{
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
-const MAX_POD_SETS: usize = 4;
+pub(super) const MAX_POD_SETS: usize = 4;
 
 /// Label index of one namespace's identities.
 #[derive(Default)]
@@ -844,6 +844,8 @@ impl<'a> Compiler<'a> {
         !out.is_empty()
     }
 
+    /// A NetworkPolicy rule (`live::policy` compiles them the same way for incremental
+    /// updates: keep the two in step).
     fn network_rule(
         &mut self,
         rule: &'a crate::policy::Rule,
@@ -1042,6 +1044,8 @@ impl<'a> Compiler<'a> {
     /// (their order does not matter among themselves), ending in [`OpCode::End`], `Pass`
     /// ending the tier too. With `own_node` (traffic between a pod and its own node, or
     /// itself through a Service) the NetworkPolicy tier allows whatever its rules say.
+    /// (`live::policy` builds classes from their NetworkPolicy tier and the other tiers'
+    /// steps of an existing class: keep the two in step.)
     #[allow(clippy::too_many_arguments)]
     fn class(
         &mut self,
@@ -1368,7 +1372,8 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Appends one group of rules with the same action, merged by port set.
+    /// Appends one group of rules with the same action, merged by port set
+    /// (`live::policy` merges a NetworkPolicy tier the same way: keep the two in step).
     fn emit(&mut self, code: &mut Vec<Instr>, action: Action, group: &[&CompiledRule]) {
         let start = code.len();
         let mut by_key: HashMap<(PortSet, bool), usize> = HashMap::new();
@@ -1498,14 +1503,14 @@ impl PeerSet {
 }
 
 impl PortSet {
-    fn all_protocols(&mut self) {
+    pub(super) fn all_protocols(&mut self) {
         for p in Protocol::ALL {
             self.ranges.push((p, 0, u16::MAX));
         }
     }
 
     /// Order does not change what matches; sorting lets equal sets merge.
-    fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         self.ranges.sort_unstable();
         self.ranges.dedup();
         self.named.sort_unstable();
@@ -1559,7 +1564,7 @@ fn ordered<'a>(
                         kind: PolicyKind::ClusterNetworkPolicy,
                         index: i,
                         namespace: None,
-                        name: p.name().to_owned(),
+                        name: p.name().into(),
                         tier_pos: pos(&tier),
                         tier: tier.clone(),
                         priority: p.priority(),
@@ -1578,8 +1583,8 @@ fn ordered<'a>(
                 PolicyMeta {
                     kind: PolicyKind::NetworkPolicy,
                     index: i,
-                    namespace: Some(p.namespace().to_owned()),
-                    name: p.name().to_owned(),
+                    namespace: Some(p.namespace().into()),
+                    name: p.name().into(),
                     tier: TierRef::NetworkPolicy,
                     tier_pos: pos(&TierRef::NetworkPolicy),
                     priority: 0,
@@ -1608,8 +1613,8 @@ fn ordered<'a>(
             PolicyMeta {
                 kind,
                 index: i,
-                namespace: p.namespace().map(str::to_owned),
-                name: p.name().to_owned(),
+                namespace: p.namespace().map(Into::into),
+                name: p.name().into(),
                 tier: TierRef::from_calico(p.tier()),
                 tier_pos: 0,
                 priority: 0,
@@ -2263,26 +2268,27 @@ fn compile_core(
         names: std::mem::take(&mut c.names),
         label_keys,
         by_account,
-        policies: metas,
-        rules,
-        ignored,
-        nodes,
-        identities,
-        heads: classes.iter().map(|c| c.head).collect(),
-        classes,
+        policies: metas.into_iter().collect(),
+        retired: 0,
+        rules: rules.into_iter().map(std::sync::Arc::new).collect(),
+        ignored: ignored.into(),
+        nodes: nodes.into(),
+        identities: identities.into(),
+        heads: classes.iter().map(|c| c.head).collect::<Vec<_>>().into(),
+        classes: classes.into(),
         tiers: std::mem::take(&mut c.tiers),
-        pod_named,
-        pod_named_rows,
-        family_classes,
-        steps,
-        code,
-        rule_index,
-        rule_start: std::mem::take(&mut c.rule_start),
-        external_rows,
+        pod_named: pod_named.into(),
+        pod_named_rows: pod_named_rows.into(),
+        family_classes: std::sync::Arc::new(family_classes),
+        steps: steps.into(),
+        code: code.into(),
+        rule_index: std::sync::Arc::new(rule_index),
+        rule_start: std::mem::take(&mut c.rule_start).map(Into::into),
+        external_rows: external_rows.map(Into::into),
         pod_sets: BitsetTable::new(c.pod_sets.sets, n_identities),
         node_sets: BitsetTable::new(c.node_sets.sets, cluster.node_count()),
-        domains: c.domains,
-        extras: c.extras,
+        domains: c.domains.into(),
+        extras: c.extras.into(),
         blocks,
         value_bits,
     };

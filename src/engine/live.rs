@@ -38,14 +38,25 @@
 //!   indexes are empty (no ClusterNetworkPolicy or Calico policy tier): `O(1)`.
 //! - **A namespace added** (with no pods yet), or given the labels it has: the cluster's
 //!   namespace table only.
+//! - **A NetworkPolicy added, changed or removed**, when the core can already express it
+//!   (its selectors read only label keys some selector read at the build, its `ipBlock`s
+//!   are made of networks the prefix map holds, its named ports are named by some rule or
+//!   declared by no pod, and no label set learned equivalent to an identity is told apart
+//!   by its selectors): its rules are compiled against the core, and only the identities
+//!   its old or new version selects (and their pods) move to classes found or compiled for
+//!   their new policy lists; the other tables are shared. About 0.1 ms at 10,000 pods; see
+//!   `live/policy.rs` for the design and `BENCHMARKS.md` for numbers. What it adds to the
+//!   core is reclaimed at the next rebuild; past a budget (half the compiled size, 4 MiB
+//!   at least) a change rebuilds instead.
 //! - **Everything else**: a pod no known identity is equivalent to (a new namespace, a
 //!   label value a selector tells apart), a namespace relabelled or removed, a node added,
-//!   changed or removed, a policy of any kind added, changed or removed (and Calico
-//!   network sets and tiers): the core is rebuilt from the changed cluster and policies,
+//!   changed or removed, a NetworkPolicy the core cannot express as it is (above), any
+//!   NetworkPolicy change where Calico's Felix decides or NetworkPolicy is not enforced,
+//!   a ClusterNetworkPolicy or Calico policy added, changed or removed (and Calico network
+//!   sets and tiers): the core is rebuilt from the changed cluster and policies,
 //!   `O(cluster + policies)`, as [`Engine::build`] would, and the kind index with it. The
 //!   cluster itself is still changed incrementally. [`LiveEngine::stats`] counts how often
-//!   that happened. Policy changes recompiling only the identities they select, and nodes
-//!   without a rebuild, are not done yet.
+//!   that happened. Nodes without a rebuild are not done yet.
 //!
 //! [`LiveEngine::apply_all`] applies a batch, rebuilding the core at most once for it.
 //!
@@ -90,10 +101,12 @@ use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ahash::AHashMap as HashMap;
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
 use super::compile::projected;
 use super::{BY_FAMILY, Core, Engine, Inner, NO_NODE, PodInfo};
+
+mod policy;
 use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, CalicoTier};
 use crate::cluster::{Cluster, ClusterError, NodeSpec, Pod, PodEdit, PodSpec};
 use crate::model::Labels;
@@ -307,6 +320,9 @@ pub struct UpdateStats {
     pub incremental: u64,
     /// Times the core was rebuilt (once per [`LiveEngine::apply_all`] batch at most).
     pub rebuilds: u64,
+    /// NetworkPolicies added, changed or removed without a rebuild (also counted in
+    /// `incremental`).
+    pub policies: u64,
 }
 
 /// An engine with the cluster and policies it was built from, which changes update. See
@@ -327,16 +343,32 @@ type KindKey = (u32, [u32; 2], u8, Vec<(u32, Protocol, u16)>);
 /// service account or empty).
 type IdentityKey = (u32, Vec<(String, String)>, String);
 
-/// The kinds of pod the core knows, to decide a changed pod without the compiler.
+/// The kinds of pod the core knows, to decide a changed pod without the compiler, and
+/// what NetworkPolicy changes need to be compiled without it.
 #[derive(Debug, Clone, Default)]
 struct KindIndex {
     /// Identities by the hash of their key, with the key (learned keys of equivalent
     /// label sets included).
     identities: PMap<u64, Vec<(IdentityKey, u32)>>,
-    /// A pod of each kind, as the pod table holds it (without its node).
+    /// A pod of each kind, as the pod table holds it (without its node; its classes are
+    /// its identity's, read from the core).
     kinds: PMap<KindKey, PodInfo>,
-    /// What stays the same while the core does.
+    /// What stays the same while the core's identities do.
     fixed: Arc<Fixed>,
+    /// Every pod selector of the policies, and for each label key those reading it;
+    /// `None` where identities cannot be told equivalent this way (Calico's selectors).
+    /// Policies changed incrementally add theirs; removed ones stay (that only makes
+    /// fewer label sets equivalent).
+    selectors: Option<Selectors>,
+    /// The label sets learned equivalent to an identity: (namespace, labels, identity).
+    learned: PVec<(u32, Labels, u32)>,
+    /// Names of the container ports of every pod since the build.
+    port_names: Arc<HashSet<String>>,
+    /// Per pod of the pod table: its identity (a column of the table, to find the pods
+    /// of an identity without reading their whole entries).
+    pod_identities: PVec<u32>,
+    /// For NetworkPolicy changes without a rebuild, when the core allows them.
+    np: Option<policy::NpState>,
 }
 
 /// The parts of a pod table entry that follow from its named container ports.
@@ -351,26 +383,81 @@ struct NamedPart {
     first_protocol: u8,
 }
 
-/// What the kind index reads of the core, built once per core.
+/// What the kind index reads of the core, built once per core build (incremental
+/// NetworkPolicy changes keep identities, named ports and rule indexes as they are).
 #[derive(Debug, Default)]
 struct Fixed {
     /// Per identity: a pod table entry of it and the full labels of a pod of it.
     of_identity: HashMap<u32, (PodInfo, Labels)>,
     /// Per namespace index: its identities.
     by_namespace: HashMap<u32, Vec<u32>>,
+    /// The identities by namespace and label, to resolve selectors.
+    index: policy::IdentityIndex,
     /// Per list of named container ports: where a pod with it finds them.
     named: HashMap<Vec<(u32, Protocol, u16)>, NamedPart>,
-    /// Every pod selector of the policies, and for each label key those reading it;
-    /// `None` where identities cannot be told equivalent this way (Calico's selectors).
-    selectors: Option<PodSelectors>,
     /// Whether the rule indexes hold no rule: peer rows are then the same for every
     /// atom, and a pod's entry follows from its identity, values and named ports alone.
     no_index: bool,
+    /// Whether a pod's classes are its identity's (always, unless Calico's Felix decides:
+    /// then rules testing the local pod can make them depend on its address).
+    class_from_identity: bool,
 }
 
 /// Pod selectors, and per namespace and label key the positions of those that may read
 /// it there.
-type PodSelectors = (Vec<Selector>, HashMap<(u32, String), Vec<u32>>);
+#[derive(Debug, Clone, Default)]
+struct Selectors {
+    list: PVec<Selector>,
+    by_key: PMap<(u32, String), Vec<u32>>,
+    /// The selectors of NetworkPolicies changed without a rebuild since, each with the
+    /// namespaces it reads pods of (kept apart: a namespace selector may fan out to every
+    /// namespace).
+    added: PVec<Arc<(Selector, Arc<[u32]>)>>,
+    added_set: PMap<(Selector, Arc<[u32]>), ()>,
+}
+
+impl Selectors {
+    /// Adds a selector reading pods of `namespaces`.
+    fn add_scoped(&mut self, sel: &Selector, namespaces: Arc<[u32]>) {
+        if sel.requirements().is_empty() || namespaces.is_empty() {
+            return;
+        }
+        let key = (sel.clone(), namespaces);
+        if self.added_set.contains_key(&key) {
+            return;
+        }
+        self.added.push(Arc::new(key.clone()));
+        self.added_set.insert(key, ());
+    }
+
+    /// Whether every selector that reads pods of namespace `ns` answers the same for
+    /// `labels` and `theirs`, which differ at most on `keys`.
+    fn agree(&self, ns: u32, keys: &[String], labels: &Labels, theirs: &Labels) -> bool {
+        let same = |sel: &Selector| sel.matches(labels) == sel.matches(theirs);
+        keys.iter()
+            .filter(|k| labels.get(*k) != theirs.get(*k))
+            .flat_map(|k| self.by_key.get(&(ns, k.clone())).into_iter().flatten())
+            .all(|s| self.list.get(*s as usize).is_some_and(same))
+            && self.added.iter().all(|a| {
+                let (sel, scope) = &**a;
+                !scope.contains(&ns)
+                    || sel
+                        .requirements()
+                        .iter()
+                        .all(|r| labels.get(&r.key) == theirs.get(&r.key))
+                    || same(sel)
+            })
+    }
+}
+
+/// The namespaces of `cluster` that `sel` matches, by index.
+fn matching_namespaces(cluster: &Cluster, sel: &Selector) -> Vec<u32> {
+    cluster
+        .namespaces()
+        .filter(|(_, n)| sel.matches(&n.labels))
+        .map(|(id, _)| u32::try_from(id.index()).unwrap_or(u32::MAX))
+        .collect()
+}
 
 fn hasher() -> ahash::RandomState {
     ahash::RandomState::with_seeds(5, 6, 7, 8)
@@ -434,13 +521,16 @@ fn owned_labels(labels: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 impl KindIndex {
-    fn of(inner: &Inner, policies: &PolicySet) -> KindIndex {
+    fn of(engine: &Engine, policies: &PolicySet) -> KindIndex {
+        let inner = &*engine.inner;
         let mut identities: HashMap<u64, Vec<(IdentityKey, u32)>> = HashMap::new();
         let mut kinds: HashMap<KindKey, PodInfo> = HashMap::new();
         let mut fixed = Fixed {
             no_index: inner.core.rule_index.iter().all(|r| r.actions.is_empty()),
+            class_from_identity: !inner.core.profile.enforces_calico_policy(),
             ..Fixed::default()
         };
+        let mut port_names: HashSet<String> = HashSet::new();
         for ((_, pod), info) in inner.cluster.pods().zip(inner.pods.iter()) {
             let (ns, labels, account, hash) = identity_of(&inner.core, pod);
             let bucket = identities.entry(hash).or_default();
@@ -468,6 +558,13 @@ impl KindIndex {
                     .or_default()
                     .push(info.identity);
             }
+            for cp in pod.ports.iter() {
+                if let Some(name) = &cp.name {
+                    if !port_names.contains(name) {
+                        port_names.insert(name.clone());
+                    }
+                }
+            }
             let (values, family, named) = kind_rest(&inner.core, pod);
             fixed.named.entry(named.clone()).or_insert(NamedPart {
                 named_at: info.named_at,
@@ -482,13 +579,25 @@ impl KindIndex {
                 .entry((info.identity, values, family, named))
                 .or_insert(template);
         }
-        if inner.core.label_keys.is_some() {
-            fixed.selectors = Some(pod_selectors(policies, &inner.cluster));
-        }
+        fixed.index = policy::IdentityIndex::new(
+            &fixed.by_namespace,
+            |id| fixed.of_identity.get(&id).map(|(_, labels)| labels.clone()),
+            inner.core.label_keys.as_deref(),
+        );
+        let selectors = inner
+            .core
+            .label_keys
+            .is_some()
+            .then(|| pod_selectors(policies, &inner.cluster));
         KindIndex {
             identities: identities.into_iter().collect(),
             kinds: kinds.into_iter().collect(),
             fixed: Arc::new(fixed),
+            selectors,
+            learned: PVec::new(),
+            port_names: Arc::new(port_names),
+            pod_identities: inner.pods.iter().map(|p| p.identity).collect(),
+            np: policy::NpState::of(&inner.core, policies, engine.compiled_bytes()),
         }
     }
 
@@ -497,20 +606,13 @@ impl KindIndex {
     /// differ answers the same for both. Selectors are all that reads a pod's labels, so
     /// the pod is then that identity in every table of the core.
     fn equivalent(&self, ns: u32, labels: &Labels, keys: &[String]) -> Option<u32> {
-        let (selectors, by_key) = self.fixed.selectors.as_ref()?;
+        let selectors = self.selectors.as_ref()?;
         let candidates = self.fixed.by_namespace.get(&ns)?;
         candidates.iter().copied().find(|id| {
             let Some((_, theirs)) = self.fixed.of_identity.get(id) else {
                 return false;
             };
-            keys.iter()
-                .filter(|k| labels.get(*k) != theirs.get(*k))
-                .flat_map(|k| by_key.get(&(ns, k.clone())).into_iter().flatten())
-                .all(|s| {
-                    selectors
-                        .get(*s as usize)
-                        .is_some_and(|sel| sel.matches(labels) == sel.matches(theirs))
-                })
+            selectors.agree(ns, keys, labels, theirs)
         })
     }
 
@@ -532,8 +634,15 @@ impl KindIndex {
                 let mut bucket = self.identities.get(&hash).cloned().unwrap_or_default();
                 bucket.push(((ns, owned_labels(&labels), account.to_owned()), id));
                 self.identities.insert(hash, bucket);
+                self.learned.push((ns, Labels::clone(&pod.labels), id));
                 id
             }
+        };
+        // Incremental policy changes move identities to other classes without touching
+        // the templates: the classes are read from the core.
+        let class = match core.identities.get(identity as usize) {
+            Some(info) if self.fixed.class_from_identity => Some(info.class),
+            _ => None,
         };
         let node = pod
             .node
@@ -543,6 +652,7 @@ impl KindIndex {
         if let Some(template) = self.kinds.get(&key) {
             return Some(PodInfo {
                 node,
+                class: class.unwrap_or(template.class),
                 ..template.clone()
             });
         }
@@ -569,14 +679,18 @@ impl KindIndex {
             ..base.clone()
         };
         self.kinds.insert(key, template.clone());
-        Some(PodInfo { node, ..template })
+        Some(PodInfo {
+            node,
+            class: class.unwrap_or(template.class),
+            ..template
+        })
     }
 }
 
 /// Every pod selector of a policy set (NetworkPolicy and ClusterNetworkPolicy), and per
 /// namespace of `cluster` and label key the selectors that may read that key on a pod of
 /// that namespace.
-fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> PodSelectors {
+fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> Selectors {
     let mut list: Vec<Selector> = Vec::new();
     let mut ids: HashMap<Selector, u32> = HashMap::new();
     let mut by_key: HashMap<(u32, String), Vec<u32>> = HashMap::new();
@@ -585,13 +699,7 @@ fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> PodSelectors {
             .namespace_id(name)
             .map(|n| u32::try_from(n.index()).unwrap_or(u32::MAX))
     };
-    let matching = |sel: &Selector| -> Vec<u32> {
-        cluster
-            .namespaces()
-            .filter(|(_, n)| sel.matches(&n.labels))
-            .map(|(id, _)| u32::try_from(id.index()).unwrap_or(u32::MAX))
-            .collect()
-    };
+    let matching = |sel: &Selector| matching_namespaces(cluster, sel);
     let mut add = |namespaces: &[u32], sel: &Selector| {
         if sel.requirements().is_empty() || namespaces.is_empty() {
             return;
@@ -645,7 +753,11 @@ fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> PodSelectors {
             }
         }
     }
-    (list, by_key)
+    Selectors {
+        list: list.into_iter().collect(),
+        by_key: by_key.into_iter().collect(),
+        ..Selectors::default()
+    }
 }
 
 /// A change being applied: the cluster and policies so far, and the pod table while the
@@ -653,9 +765,12 @@ fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> PodSelectors {
 struct Work {
     cluster: Cluster,
     policies: Arc<PolicySet>,
+    /// The core so far: NetworkPolicy changes applied without a rebuild change it.
+    core: Arc<Core>,
     pods: Option<PVec<PodInfo>>,
     kinds: KindIndex,
     incremental: u64,
+    policies_incremental: u64,
 }
 
 impl LiveEngine {
@@ -672,7 +787,7 @@ impl LiveEngine {
     pub fn new(cluster: &Cluster, policies: PolicySet, profile: Profile) -> LiveEngine {
         let engine = Engine::builder().profile(profile).build(cluster, &policies);
         LiveEngine {
-            kinds: KindIndex::of(&engine.inner, &policies),
+            kinds: KindIndex::of(&engine, &policies),
             engine,
             policies: Arc::new(policies),
             stats: UpdateStats::default(),
@@ -765,15 +880,18 @@ impl LiveEngine {
         let mut work = Work {
             cluster: inner.cluster.clone(),
             policies: Arc::clone(&self.policies),
+            core: Arc::clone(&inner.core),
             pods: Some(inner.pods.clone()),
             kinds: self.kinds.clone(),
             incremental: 0,
+            policies_incremental: 0,
         };
         for change in changes {
             self.step(&mut work, change)?;
         }
         let mut stats = self.stats;
         stats.incremental += work.incremental;
+        stats.policies += work.policies_incremental;
         match work.pods {
             Some(pods) => {
                 let (pod_lineage, node_lineage) = work.cluster.lineages();
@@ -784,7 +902,7 @@ impl LiveEngine {
                             node_lineage,
                             cluster: work.cluster,
                             pods,
-                            core: Arc::clone(&inner.core),
+                            core: work.core,
                         }),
                     },
                     policies: work.policies,
@@ -798,7 +916,7 @@ impl LiveEngine {
                     .build(&work.cluster, &*work.policies);
                 stats.rebuilds += 1;
                 Ok(LiveEngine {
-                    kinds: KindIndex::of(&engine.inner, &work.policies),
+                    kinds: KindIndex::of(&engine, &work.policies),
                     engine,
                     policies: work.policies,
                     stats,
@@ -808,18 +926,17 @@ impl LiveEngine {
     }
 
     fn step(&self, work: &mut Work, change: Change) -> Result<(), UpdateError> {
-        let core = &*self.engine.inner.core;
         match change {
             Change::Pod(spec) => {
                 let (cluster, edit) = work.cluster.edit(|d| d.upsert_pod(spec));
                 let edit = edit?;
                 work.cluster = cluster;
-                self.pod_edit(work, core, edit);
+                Self::pod_edit(work, edit);
             }
             Change::PodRemoved { namespace, name } => {
                 let (cluster, edit) = work.cluster.edit(|d| d.remove_pod(&namespace, &name));
                 work.cluster = cluster;
-                self.pod_edit(work, core, edit);
+                Self::pod_edit(work, edit);
             }
             Change::Namespace { name, labels } => {
                 let (cluster, result) = work.cluster.edit(|d| {
@@ -864,9 +981,32 @@ impl LiveEngine {
                     work.pods = None;
                 }
             }
+            Change::Policy(PolicyItem::Network(p)) => {
+                let pos = network_position(&work.policies, p.namespace(), p.name());
+                let old = pos.and_then(|i| work.policies.network_policies().get(i).cloned());
+                let ok = Self::network_policy(work, pos, old.as_ref(), Some(&p));
+                upsert_policy(Arc::make_mut(&mut work.policies), PolicyItem::Network(p));
+                if !ok {
+                    work.pods = None;
+                }
+            }
             Change::Policy(item) => {
                 upsert_policy(Arc::make_mut(&mut work.policies), item);
                 work.pods = None;
+            }
+            Change::PolicyRemoved(PolicyKey::Network { namespace, name }) => {
+                let Some(pos) = network_position(&work.policies, &namespace, &name) else {
+                    return Ok(());
+                };
+                let old = work.policies.network_policies().get(pos).cloned();
+                let ok = Self::network_policy(work, Some(pos), old.as_ref(), None);
+                remove_policy(
+                    Arc::make_mut(&mut work.policies),
+                    &PolicyKey::Network { namespace, name },
+                );
+                if !ok {
+                    work.pods = None;
+                }
             }
             Change::PolicyRemoved(key) => {
                 if remove_policy(Arc::make_mut(&mut work.policies), &key) {
@@ -877,30 +1017,70 @@ impl LiveEngine {
         Ok(())
     }
 
+    /// Applies a NetworkPolicy added (`old` none), changed or removed (`new` none) to the
+    /// core without a rebuild, when it can; false when a rebuild is due.
+    fn network_policy(
+        work: &mut Work,
+        old_pos: Option<usize>,
+        old: Option<&Policy>,
+        new: Option<&Policy>,
+    ) -> bool {
+        let Some(pods) = work.pods.as_mut() else {
+            return false;
+        };
+        let update = policy::Update { old_pos, old, new };
+        let ok = policy::apply(
+            &mut work.core,
+            pods,
+            &mut work.kinds,
+            &work.cluster,
+            &update,
+        );
+        if ok {
+            work.incremental += 1;
+            work.policies_incremental += 1;
+        }
+        ok
+    }
+
     /// Keeps the pod table in step with a change to the cluster's pods.
-    fn pod_edit(&self, work: &mut Work, core: &Core, edit: PodEdit) {
+    fn pod_edit(work: &mut Work, edit: PodEdit) {
         let Some(pods) = work.pods.as_mut() else {
             return;
         };
         let cluster = &work.cluster;
         let kinds = &mut work.kinds;
-        let mut info = |i: u32| {
-            cluster
-                .pod_at(i as usize)
-                .and_then(|pod| kinds.info(core, pod))
+        let core = &*work.core;
+        let info = |kinds: &mut KindIndex, i: u32| {
+            let pod = cluster.pod_at(i as usize)?;
+            for cp in pod.ports.iter() {
+                if let Some(name) = &cp.name {
+                    if !kinds.port_names.contains(name) {
+                        Arc::make_mut(&mut kinds.port_names).insert(name.clone());
+                    }
+                }
+            }
+            kinds.info(core, pod)
         };
         let ok = match edit {
             PodEdit::None => true,
-            PodEdit::Removed(i) => pods.swap_remove(i as usize).is_some(),
-            PodEdit::Added(i) => match info(i) {
+            PodEdit::Removed(i) => {
+                kinds.pod_identities.swap_remove(i as usize);
+                pods.swap_remove(i as usize).is_some()
+            }
+            PodEdit::Added(i) => match info(kinds, i) {
                 Some(p) => {
+                    kinds.pod_identities.push(p.identity);
                     pods.push(p);
                     true
                 }
                 None => false,
             },
-            PodEdit::Replaced(i) => match info(i) {
-                Some(p) => pods.set(i as usize, p),
+            PodEdit::Replaced(i) => match info(kinds, i) {
+                Some(p) => {
+                    kinds.pod_identities.set(i as usize, p.identity);
+                    pods.set(i as usize, p)
+                }
                 None => false,
             },
         };
@@ -910,6 +1090,13 @@ impl LiveEngine {
             work.pods = None;
         }
     }
+}
+
+/// The position of a NetworkPolicy among the set's.
+fn network_position(set: &PolicySet, namespace: &str, name: &str) -> Option<usize> {
+    set.network_policies()
+        .iter()
+        .position(|p| p.namespace() == namespace && p.name() == name)
 }
 
 fn upsert_policy(set: &mut PolicySet, item: PolicyItem) {

@@ -65,6 +65,7 @@ use crate::cluster::{Cluster, Endpoint, Flow};
 use crate::explain::{
     Decision, Explanation, PolicyRef, RuleRef, SideExplanation, Special, Step, TierRef, Verdict,
 };
+use crate::persist::{GrowVec, PVec};
 use crate::policy::{Action, AsPolicySet, Direction, DomainPattern, PolicyKind, Protocol};
 use crate::profile::Profile;
 
@@ -514,8 +515,9 @@ struct IdentityInfo {
 struct PolicyMeta {
     kind: PolicyKind,
     index: usize,
-    namespace: Option<String>,
-    name: String,
+    /// Shared strings: updates copy metadata to renumber policies.
+    namespace: Option<Arc<str>>,
+    name: Arc<str>,
     tier: TierRef,
     /// Position of the tier in `Inner::tiers`.
     tier_pos: u32,
@@ -537,7 +539,7 @@ struct Inner {
     pod_lineage: u32,
     node_lineage: u32,
     cluster: Cluster,
-    pods: crate::persist::PVec<PodInfo>,
+    pods: PVec<PodInfo>,
     core: Arc<Core>,
 }
 
@@ -549,8 +551,10 @@ impl std::ops::Deref for Inner {
     }
 }
 
-/// The compiled policies, identities and classes.
-#[derive(Debug)]
+/// The compiled policies, identities and classes. Cheap to clone: every table is shared
+/// (behind reference counts, or a [`GrowVec`] that incremental updates append to), so
+/// that an update copies only what it changes (see [`live`]).
+#[derive(Debug, Clone)]
 struct Core {
     profile: Profile,
     /// Container port names some rule names, by id.
@@ -559,44 +563,48 @@ struct Core {
     /// the service account takes part.
     label_keys: Option<Vec<String>>,
     by_account: bool,
-    /// Enforced policies, in evaluation order.
-    policies: Vec<PolicyMeta>,
+    /// Enforced policies, in evaluation order as built (policies added by incremental
+    /// updates follow; a class's list is in evaluation order either way).
+    policies: PVec<PolicyMeta>,
+    /// How many of `policies` incremental updates removed: they keep their place, so
+    /// that the others keep their numbers, and no class lists them.
+    retired: usize,
     /// Per enforced policy: compiled ingress rules and egress rules.
-    rules: Vec<[Vec<CompiledRule>; 2]>,
+    rules: PVec<Arc<[Vec<CompiledRule>; 2]>>,
     /// Policies of kinds the profile does not enforce, with the identities they would
     /// select per direction.
-    ignored: Vec<(PolicyMeta, [Option<Bitset>; 2])>,
-    nodes: Vec<Addrs>,
-    identities: Vec<IdentityInfo>,
-    classes: Vec<Class>,
+    ignored: Arc<[(PolicyMeta, [Option<Bitset>; 2])]>,
+    nodes: Arc<[Addrs]>,
+    identities: Arc<[IdentityInfo]>,
+    classes: GrowVec<Class>,
     /// Per class: its head, kept apart from the policy lists so that deciding reads a
     /// small dense table.
-    heads: Vec<ClassHead>,
+    heads: GrowVec<ClassHead>,
     /// The tiers, in walk order.
     tiers: Vec<TierInfo>,
     /// Named container ports of every pod, one pod after the other.
-    pod_named: Vec<(u32, Protocol, u16)>,
+    pod_named: Arc<[(u32, Protocol, u16)]>,
     /// Named-port rows of every pod (`NO_ROW` when no rule names the ports).
-    pod_named_rows: Vec<(Protocol, u16, [u32; 2])>,
+    pod_named_rows: Arc<[(Protocol, u16, [u32; 2])]>,
     /// Classes of pods for the family other than their first address's, where they
     /// differ: by (direction, family, identity, prefix-map value of its address).
-    family_classes: ahash::AHashMap<(u8, u8, u32, u32), u32>,
+    family_classes: Arc<ahash::AHashMap<(u8, u8, u32, u32), u32>>,
     /// Every class's tier steps, one after the other.
-    steps: Vec<TierStep>,
+    steps: Arc<[TierStep]>,
     /// Every tier program, one after the other.
-    code: Vec<Instr>,
+    code: GrowVec<Instr>,
     /// Per direction (ingress, egress): the indexed rules as bit vectors.
-    rule_index: [rule_index::RuleIndex; 2],
+    rule_index: Arc<[rule_index::RuleIndex; 2]>,
     /// Per direction and enforced policy: the number of its first rule in the
-    /// direction's index, when its tier is indexed.
-    rule_start: [Vec<Option<u32>>; 2],
+    /// direction's index, when its tier is indexed (policies past the end: none).
+    rule_start: [Arc<[Option<u32>]>; 2],
     /// Per direction and prefix-map value: the peer row of an outside address with that
     /// value.
-    external_rows: [Vec<u32>; 2],
+    external_rows: [Arc<[u32]>; 2],
     pod_sets: BitsetTable,
     node_sets: BitsetTable,
-    domains: Vec<Vec<DomainPattern>>,
-    extras: Vec<PeerExtra>,
+    domains: Arc<[Vec<DomainPattern>]>,
+    extras: Arc<[PeerExtra]>,
     blocks: BlockIndex,
     /// Per instruction with blocks: which prefix-map values it accepts.
     value_bits: BitsetTable,
@@ -680,7 +688,7 @@ impl Engine {
     /// ```
     #[must_use]
     pub fn policy_count(&self) -> usize {
-        self.inner.policies.len()
+        self.inner.policies.len().saturating_sub(self.inner.retired)
     }
 
     /// The policies whose kind the profile's plugin does not enforce: they take no part
@@ -715,7 +723,7 @@ impl Engine {
         let i = &*self.inner;
         let mut out = Vec::new();
         let mut seen = ahash::AHashSet::new();
-        for class in &i.classes {
+        for class in i.classes.iter() {
             for (a, &x) in class.policies.iter().enumerate() {
                 for &y in class.policies.iter().skip(a + 1) {
                     let (Some(p), Some(q)) =
@@ -761,14 +769,14 @@ impl Engine {
             .iter()
             .map(|c| c.policies.capacity() * 4 + std::mem::size_of::<Class>())
             .sum::<usize>()
-            + i.code.capacity() * std::mem::size_of::<Instr>();
+            + i.code.len() * std::mem::size_of::<Instr>();
         bitsets
             + classes
             + i.rule_index.iter().map(|r| r.heap_bytes()).sum::<usize>()
             + i.blocks.heap_bytes()
             + i.pods.len() * std::mem::size_of::<PodInfo>()
-            + i.nodes.capacity() * std::mem::size_of::<Addrs>()
-            + i.identities.capacity() * std::mem::size_of::<IdentityInfo>()
+            + i.nodes.len() * std::mem::size_of::<Addrs>()
+            + i.identities.len() * std::mem::size_of::<IdentityInfo>()
     }
 
     /// Whether the flow is allowed. Allocates nothing. A flow naming a pod or node this
@@ -1470,7 +1478,7 @@ impl Inner {
         };
         side.is_pod = true;
         let di = dir_index(direction);
-        for (meta, subjects) in &self.ignored {
+        for (meta, subjects) in self.ignored.iter() {
             if subjects
                 .get(di)
                 .and_then(Option::as_ref)

@@ -1,6 +1,7 @@
 //! Kubernetes `networking.k8s.io/v1` NetworkPolicy, normalised.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::model::{IntOrString, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use crate::selector::Selector;
@@ -75,8 +76,28 @@ pub struct Rule {
 /// assert_eq!(policy.egress(), Some(&[][..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Cheap to clone: the normalised policy is shared.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Policy {
+    inner: Arc<PolicyData>,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &*self.inner;
+        f.debug_struct("Policy")
+            .field("namespace", &d.namespace)
+            .field("name", &d.name)
+            .field("pod_selector", &d.pod_selector)
+            .field("ingress", &d.ingress)
+            .field("egress", &d.egress)
+            .finish()
+    }
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct PolicyData {
     namespace: String,
     name: String,
     pod_selector: Selector,
@@ -146,11 +167,13 @@ impl Policy {
             None
         };
         Ok(Policy {
-            namespace: written.metadata.namespace_or_default().to_owned(),
-            name: written.metadata.name.clone().unwrap_or_default(),
-            pod_selector,
-            ingress,
-            egress,
+            inner: Arc::new(PolicyData {
+                namespace: written.metadata.namespace_or_default().to_owned(),
+                name: written.metadata.name.clone().unwrap_or_default(),
+                pod_selector,
+                ingress,
+                egress,
+            }),
         })
     }
 
@@ -162,7 +185,7 @@ impl Policy {
     /// ```
     #[must_use]
     pub fn namespace(&self) -> &str {
-        &self.namespace
+        &self.inner.namespace
     }
 
     /// The name.
@@ -173,7 +196,7 @@ impl Policy {
     /// ```
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// Which pods of the namespace the policy selects.
@@ -184,7 +207,7 @@ impl Policy {
     /// ```
     #[must_use]
     pub fn pod_selector(&self) -> &Selector {
-        &self.pod_selector
+        &self.inner.pod_selector
     }
 
     /// Ingress rules; `Some` exactly when the effective `policyTypes` holds `Ingress`.
@@ -195,7 +218,7 @@ impl Policy {
     /// ```
     #[must_use]
     pub fn ingress(&self) -> Option<&[Rule]> {
-        self.ingress.as_deref()
+        self.inner.ingress.as_deref()
     }
 
     /// Egress rules; `Some` exactly when the effective `policyTypes` holds `Egress`.
@@ -206,7 +229,7 @@ impl Policy {
     /// ```
     #[must_use]
     pub fn egress(&self) -> Option<&[Rule]> {
-        self.egress.as_deref()
+        self.inner.egress.as_deref()
     }
 
     /// Whether the policy isolates `direction` for the pods it selects.
@@ -219,8 +242,8 @@ impl Policy {
     #[must_use]
     pub fn affects(&self, direction: Direction) -> bool {
         match direction {
-            Direction::Ingress => self.ingress.is_some(),
-            Direction::Egress => self.egress.is_some(),
+            Direction::Ingress => self.inner.ingress.is_some(),
+            Direction::Egress => self.inner.egress.is_some(),
         }
     }
 
@@ -234,8 +257,8 @@ impl Policy {
     #[must_use]
     pub fn rules(&self, direction: Direction) -> &[Rule] {
         match direction {
-            Direction::Ingress => self.ingress.as_deref().unwrap_or(&[]),
-            Direction::Egress => self.egress.as_deref().unwrap_or(&[]),
+            Direction::Ingress => self.inner.ingress.as_deref().unwrap_or(&[]),
+            Direction::Egress => self.inner.egress.as_deref().unwrap_or(&[]),
         }
     }
 
@@ -247,7 +270,7 @@ impl Policy {
     /// ```
     #[must_use]
     pub fn key(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        format!("{}/{}", self.inner.namespace, self.inner.name)
     }
 }
 

@@ -1525,9 +1525,59 @@ pub fn calico_selector(data: &[u8]) {
 // live: incremental updates against a fresh build and the reference
 // ---------------------------------------------------------------------------------------
 
+/// A NetworkPolicy for the `live` check: one of [`policy_from`], sometimes with a pod
+/// selector or a peer on a label key no other policy reads, or a port by a name no pod of
+/// [`cluster_from`] declares.
+fn live_policy_from(u: &mut Bytes<'_>, index: usize) -> NetworkPolicy {
+    let mut p = policy_from(u, index);
+    let on_new_key = |u: &mut Bytes<'_>| LabelSelector {
+        match_labels: Some([(u.pick(LIVE_KEYS).to_owned(), u.pick(VALUES).to_owned())].into()),
+        match_expressions: None,
+    };
+    match u.below(4) {
+        0 => p.spec.pod_selector = Some(on_new_key(u)),
+        1 => {
+            let peer = NetworkPolicyPeer {
+                pod_selector: Some(on_new_key(u)),
+                ..Default::default()
+            };
+            p.spec
+                .ingress
+                .get_or_insert_with(Vec::new)
+                .push(NetworkPolicyIngressRule {
+                    from: Some(vec![peer]),
+                    ports: None,
+                });
+        }
+        2 => {
+            let port = NetworkPolicyPort {
+                protocol: None,
+                port: Some(IntOrString::String(LIVE_PORT_NAME.to_owned())),
+                end_port: None,
+            };
+            p.spec
+                .egress
+                .get_or_insert_with(Vec::new)
+                .push(NetworkPolicyEgressRule {
+                    to: None,
+                    ports: Some(vec![port]),
+                });
+        }
+        _ => {}
+    }
+    p
+}
+
+/// Label keys only the `live` check's changes use.
+const LIVE_KEYS: &[&str] = &["role", "zone"];
+/// A container port name only the `live` check's changes use.
+const LIVE_PORT_NAME: &str = "metrics";
+
 /// A cluster and policies, then a sequence of changes (pods added, changed and removed,
-/// namespaces relabelled or removed, nodes added, changed or removed, policies added,
-/// changed and removed) applied to a `LiveEngine`; after each, its decisions and
+/// namespaces relabelled or removed, nodes added, changed or removed, NetworkPolicies
+/// added, changed and removed, the most frequent: some reading label keys no other policy
+/// reads, with ipBlocks over new networks, or naming ports no pod declared) applied to a
+/// `LiveEngine`, one at a time or a few in a batch; after each, its decisions and
 /// explanations equal those of an engine built afresh from the changed cluster and
 /// policies, and the reference's, on every flow between its endpoints.
 pub fn live(data: &[u8]) {
@@ -1543,11 +1593,16 @@ pub fn live(data: &[u8]) {
         }
     }
     let mut live = LiveEngine::new(&cluster, set, profile.clone());
-    for _ in 0..1 + u.below(6) {
-        let change = match u.below(9) {
+    let mut batch: Vec<Change> = Vec::new();
+    for _ in 0..1 + u.below(8) {
+        let change = match u.below(13) {
             0..=2 => {
                 let mut spec = PodSpec::new(u.pick(NAMESPACES), format!("pod{}", u.below(8)));
-                spec.labels = labels_from(&mut u).into();
+                let mut labels = labels_from(&mut u);
+                if u.below(4) == 0 {
+                    labels.insert(u.pick(LIVE_KEYS).to_owned(), u.pick(VALUES).to_owned());
+                }
+                spec.labels = labels.into();
                 spec.ips = (0..u.below(3)).map(|_| ip_from(&mut u)).collect();
                 spec.node = match u.below(4) {
                     0 => None,
@@ -1556,7 +1611,11 @@ pub fn live(data: &[u8]) {
                 spec.ports = (0..u.below(3))
                     .map(|_| {
                         let proto = u.pick(&Protocol::ALL);
-                        ContainerPort::named(u.pick(PORT_NAMES), u.pick(PORTS), proto)
+                        let name = match u.below(5) {
+                            0 => LIVE_PORT_NAME,
+                            _ => u.pick(PORT_NAMES),
+                        };
+                        ContainerPort::named(name, u.pick(PORTS), proto)
                     })
                     .collect();
                 Change::Pod(spec)
@@ -1581,20 +1640,28 @@ pub fn live(data: &[u8]) {
                     Change::Node(n)
                 }
             }
-            7 => match Policy::new(&{
-                let index = u.below(4);
-                policy_from(&mut u, index)
+            7..=9 => match Policy::new(&{
+                let index = u.below(5);
+                live_policy_from(&mut u, index)
             }) {
                 Ok(p) => Change::Policy(PolicyItem::Network(p)),
                 Err(_) => continue,
             },
             _ => Change::PolicyRemoved(PolicyKey::Network {
                 namespace: u.pick(NAMESPACES).to_owned(),
-                name: format!("p{}", u.below(4)),
+                name: format!("p{}", u.below(5)),
             }),
         };
-        match live.apply(change) {
-            Ok(next) => live = next,
+        // Sometimes gathered into a batch, applied with the next change that is not.
+        batch.push(change);
+        if u.below(3) == 1 {
+            continue;
+        }
+        match live.apply_all(std::mem::take(&mut batch)) {
+            Ok(next) => {
+                assert!(next.stats().rebuilds <= live.stats().rebuilds + 1);
+                live = next;
+            }
             // A pod on a node that is not there: refused, nothing applied.
             Err(_) => continue,
         }
@@ -1633,6 +1700,7 @@ pub fn live(data: &[u8]) {
             }
             other => other,
         };
+        assert_eq!(live.engine().policy_count(), fresh.policy_count());
         let port = u.pick(PORTS);
         let proto = u.pick(&Protocol::ALL);
         for &src in &endpoints {

@@ -1,0 +1,981 @@
+//! NetworkPolicy changes applied to the compiled core without a rebuild.
+//!
+//! A NetworkPolicy isolates and allows only for pods of its own namespace (its subjects),
+//! and it is read from its subjects' side: its peers are tested against the other side of
+//! a flow. So adding, changing or removing one changes only the classes of the identities
+//! its old or new version selects. When the new version reads no label key the
+//! identities do not already tell apart (and no label set learned equivalent to an
+//! identity answers its selectors otherwise), its `ipBlock`s are made of networks the
+//! prefix map already holds (so no address changes its value), and its named ports are
+//! known to the pod table or declared by no pod, the update:
+//!
+//! - compiles the policy's rules against the core, pushing the pod sets and blocks they
+//!   need to the core's tables;
+//! - gives the policy a new number in the core: a changed or removed one leaves its old
+//!   number listed by no class; on a removal, the NetworkPolicies after it in the set
+//!   are renumbered (their position is part of every explanation);
+//! - for each identity the old or new version selects, and each direction, takes its
+//!   class's policy list, drops the old number, inserts the new one in evaluation order,
+//!   and finds or compiles the class of that list: its NetworkPolicy tier compiled anew,
+//!   the steps of its other tiers (ClusterNetworkPolicy, which selects the identity as
+//!   before) taken from the old class;
+//! - updates those identities, and the pod table entries of their pods.
+//!
+//! Everything else is shared with the engine before the change. What is pushed is never
+//! reclaimed until the next build: past a budget (half the compiled size, 4 MiB at
+//! least) a change rebuilds instead.
+//!
+//! The update works on a copy of the core (its tables are shared, so the copy costs
+//! what it changes) inside the batch being applied; readers only ever see the engine
+//! before the batch or after it. When anything turns out not as expected half-way, the
+//! copy is dropped and the batch rebuilds.
+//!
+//! What still rebuilds (the core from the cluster and the policies, as
+//! [`Engine::build`](crate::engine::Engine::build) does):
+//!
+//! - a NetworkPolicy whose new version reads a label key no selector read at the build
+//!   (identities are not told apart by it), or whose selectors answer differently for a
+//!   label set learned equivalent to an identity and for that identity;
+//! - an `ipBlock` with a `cidr` or `except` network the prefix map lacks (addresses would
+//!   change values);
+//! - a named port no rule named at the build that some pod declares (pods' named-port
+//!   entries would change);
+//! - a profile where Calico's Felix decides (classes there also depend on pods'
+//!   addresses) or NetworkPolicy is not enforced, and a policy set holding two
+//!   NetworkPolicies with one namespace and name;
+//! - a class that would need more tier steps than a class head holds inline;
+//! - past the budget above.
+//!
+//! A NetworkPolicy tier is never read through a rule index (the compiler indexes a tier
+//! only for ClusterNetworkPolicies, Calico policies or Felix's qualified named ports), so
+//! the new classes run their NetworkPolicy tier as instructions, as a build would.
+
+use std::sync::Arc;
+
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
+
+use super::{Fixed, KindIndex};
+use crate::cluster::Cluster;
+use crate::engine::bitset::Bitset;
+use crate::engine::compile::MAX_POD_SETS;
+use crate::engine::{
+    Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
+    NOT_ISOLATED, OpCode, PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierEnd, TierStep,
+    dir_index,
+};
+use crate::explain::TierRef;
+use crate::model::Labels;
+use crate::persist::{PMap, PVec};
+use crate::policy::{
+    Action, CidrBlock, ClusterPeer, Direction, Peer, Policy, PolicyKind, PolicySet, PortSpec,
+};
+use crate::selector::{Operator, Selector};
+
+/// What incremental NetworkPolicy updates keep between values: made with the core
+/// (absent when the profile or the policy set rules them out) and updated with it.
+#[derive(Debug, Clone)]
+pub(super) struct NpState {
+    /// Per NetworkPolicy, by position in the policy set: its number in the core.
+    gids: Arc<Vec<u32>>,
+    /// Classes by (direction, policy list, own-node variant).
+    classes: PMap<(usize, Vec<u32>, bool), u32>,
+    /// Pod sets pushed since the build, by content.
+    pod_sets: PMap<Bitset, u32>,
+    /// Blocks, built or pushed.
+    blocks: PMap<CidrBlock, u32>,
+    /// Value bitsets, built or pushed, by the (sorted) blocks they are made of.
+    value_bits: PMap<Vec<u32>, u32>,
+    /// Position of the NetworkPolicy tier.
+    tier_pos: u32,
+    /// Past this many bytes pushed since the build, a change rebuilds instead.
+    budget: usize,
+}
+
+impl NpState {
+    /// The state for a freshly built core, `None` when NetworkPolicy changes must rebuild:
+    /// a profile where Calico's Felix decides or NetworkPolicy is not enforced, or two
+    /// NetworkPolicies with one namespace and name.
+    pub(super) fn of(core: &Core, set: &PolicySet, compiled_bytes: usize) -> Option<NpState> {
+        let network = set.network_policies();
+        if core.profile.enforces_calico_policy() || !core.profile.enforces_network_policy() {
+            return None;
+        }
+        let tier_pos = to_u32(
+            core.tiers
+                .iter()
+                .position(|t| t.tier == TierRef::NetworkPolicy)?,
+        );
+        let mut gids = vec![u32::MAX; network.len()];
+        for (gid, meta) in core.policies.iter().enumerate() {
+            if meta.kind == PolicyKind::NetworkPolicy {
+                *gids.get_mut(meta.index)? = to_u32(gid);
+            }
+        }
+        let mut keys: HashSet<(&str, &str)> = HashSet::new();
+        if !network
+            .iter()
+            .all(|p| keys.insert((p.namespace(), p.name())))
+        {
+            return None;
+        }
+        if gids.contains(&u32::MAX) {
+            return None;
+        }
+        let mut classes: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
+        for info in core.identities.iter() {
+            for di in 0..2 {
+                let (Some(&full), Some(&own)) = (info.class.get(di), info.own_node_class.get(di))
+                else {
+                    continue;
+                };
+                let Some(class) = core.classes.get(full as usize) else {
+                    continue;
+                };
+                if class.policies.is_empty() {
+                    continue;
+                }
+                classes
+                    .entry((di, class.policies.clone(), false))
+                    .or_insert(full);
+                classes
+                    .entry((di, class.policies.clone(), true))
+                    .or_insert(own);
+            }
+        }
+        let mut value_bits: HashMap<Vec<u32>, u32> = HashMap::new();
+        for instr in core.code.iter() {
+            if !instr.peers.blocks.is_empty() && core.value_bits.has(instr.peers.value_bits) {
+                value_bits
+                    .entry(instr.peers.blocks.to_vec())
+                    .or_insert(instr.peers.value_bits);
+            }
+        }
+        Some(NpState {
+            gids: Arc::new(gids),
+            classes: classes.into_iter().collect(),
+            pod_sets: PMap::new(),
+            value_bits: value_bits.into_iter().collect(),
+            blocks: built_blocks(core, set).into_iter().collect(),
+            tier_pos,
+            budget: (compiled_bytes / 2).max(4 << 20),
+        })
+    }
+}
+
+/// The blocks of the build with their ids: numbered as the compiler numbers them (in
+/// order of first appearance along the enforced policies, directions, rules and peers),
+/// each kept only when its id's intervals are the block's, so that a block is never
+/// given an id that means anything else.
+fn built_blocks(core: &Core, set: &PolicySet) -> HashMap<CidrBlock, u32> {
+    let mut order: Vec<CidrBlock> = Vec::new();
+    let mut seen: HashSet<CidrBlock> = HashSet::new();
+    let mut add = |b: CidrBlock| {
+        if seen.insert(b.clone()) {
+            order.push(b);
+        }
+    };
+    for meta in core.policies.iter() {
+        for d in Direction::BOTH {
+            match meta.kind {
+                PolicyKind::NetworkPolicy => {
+                    let Some(p) = set.network_policies().get(meta.index) else {
+                        continue;
+                    };
+                    for rule in p.rules(d) {
+                        for peer in rule.peers.iter().flatten() {
+                            if let Peer::IpBlock(b) = peer {
+                                add(b.clone());
+                            }
+                        }
+                    }
+                }
+                PolicyKind::ClusterNetworkPolicy => {
+                    let Some(p) = set.cluster_policies().get(meta.index) else {
+                        continue;
+                    };
+                    for rule in p.rules(d) {
+                        for peer in rule.peers() {
+                            if let ClusterPeer::Networks(nets) = peer {
+                                for net in nets {
+                                    add(CidrBlock::new(*net, Vec::new()));
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    order
+        .into_iter()
+        .enumerate()
+        .map(|(id, b)| (b, to_u32(id)))
+        .filter(|(b, id)| {
+            core.blocks
+                .intervals_of(b)
+                .is_some_and(|iv| iv.as_slice() == core.blocks.intervals(*id))
+        })
+        .collect()
+}
+
+/// Identities by namespace and label, to resolve selectors as the compiler does.
+#[derive(Debug, Default)]
+pub(super) struct IdentityIndex {
+    /// Per (namespace, hash of a label key and value): the identities with that label.
+    by_pair: HashMap<(u32, u64), Vec<u32>>,
+    /// Per (namespace, hash of a label key): the identities with that key.
+    by_key: HashMap<(u32, u64), Vec<u32>>,
+}
+
+fn hasher() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(9, 10, 11, 12)
+}
+
+impl IdentityIndex {
+    /// The index of the identities of `by_namespace`, each with the labels of one of its
+    /// pods, for the label keys identities are told apart by (`None`: all).
+    pub(super) fn new(
+        by_namespace: &HashMap<u32, Vec<u32>>,
+        labels_of: impl Fn(u32) -> Option<Labels>,
+        keys: Option<&[String]>,
+    ) -> IdentityIndex {
+        let h = hasher();
+        let mut index = IdentityIndex::default();
+        for (ns, ids) in by_namespace {
+            for id in ids {
+                let Some(labels) = labels_of(*id) else {
+                    continue;
+                };
+                for (k, v) in &labels {
+                    if keys.is_some_and(|keys| keys.binary_search(k).is_err()) {
+                        continue;
+                    }
+                    let pair = h.hash_one((k.as_str(), v.as_str()));
+                    index.by_pair.entry((*ns, pair)).or_default().push(*id);
+                    let key = h.hash_one(k.as_str());
+                    index.by_key.entry((*ns, key)).or_default().push(*id);
+                }
+            }
+        }
+        index
+    }
+}
+
+impl Fixed {
+    /// The identities of namespace `ns` that `sel` matches: candidates from the most
+    /// selective requirement, then a direct check on the labels of a pod of each.
+    fn select(&self, ns: u32, sel: &Selector, mut f: impl FnMut(u32)) {
+        let Some(all) = self.by_namespace.get(&ns) else {
+            return;
+        };
+        let h = hasher();
+        let mut candidates: &[u32] = all;
+        for req in sel.requirements() {
+            let list: Option<&[u32]> = match &req.op {
+                Operator::In(values) if values.len() == 1 => Some(
+                    values
+                        .first()
+                        .and_then(|v| {
+                            self.index
+                                .by_pair
+                                .get(&(ns, h.hash_one((req.key.as_str(), v.as_str()))))
+                        })
+                        .map_or(&[][..], Vec::as_slice),
+                ),
+                Operator::In(_) | Operator::Exists => Some(
+                    self.index
+                        .by_key
+                        .get(&(ns, h.hash_one(req.key.as_str())))
+                        .map_or(&[][..], Vec::as_slice),
+                ),
+                Operator::NotIn(_) | Operator::DoesNotExist => None,
+            };
+            if let Some(list) = list {
+                if list.len() < candidates.len() {
+                    candidates = list;
+                }
+            }
+        }
+        for &id in candidates {
+            if self
+                .of_identity
+                .get(&id)
+                .is_some_and(|(_, labels)| sel.matches(labels))
+            {
+                f(id);
+            }
+        }
+    }
+}
+
+/// A NetworkPolicy being added, changed or removed.
+pub(super) struct Update<'a> {
+    /// Its position among the set's NetworkPolicies before the change (`None`: added).
+    pub(super) old_pos: Option<usize>,
+    /// The version before the change.
+    pub(super) old: Option<&'a Policy>,
+    /// The version after it (`None`: removed).
+    pub(super) new: Option<&'a Policy>,
+}
+
+/// Bytes pushed to the core's tables since its build.
+fn pushed_bytes(core: &Core) -> usize {
+    core.code.pushed() * std::mem::size_of::<Instr>()
+        + core.classes.pushed() * (std::mem::size_of::<Class>() + std::mem::size_of::<ClassHead>())
+        + core.pod_sets.pushed_bytes()
+        + core.value_bits.pushed_bytes()
+        + core.blocks.pushed_bytes()
+        + core.retired.saturating_mul(256)
+}
+
+/// The namespaces `sel` matches, by index.
+fn namespaces_matching(cluster: &Cluster, sel: &Selector) -> Vec<u32> {
+    cluster
+        .namespaces()
+        .enumerate()
+        .filter(|(_, (_, ns))| sel.matches(&ns.labels))
+        .map(|(i, _)| to_u32(i))
+        .collect()
+}
+
+/// The pod selectors of a policy, each with the namespaces it reads pods of: its pod
+/// selector, then its peers' in order (directions, rules, peers).
+type Scoped<'p> = Vec<(&'p Selector, Arc<[u32]>)>;
+
+fn scoped<'p>(p: &'p Policy, cluster: &Cluster) -> Scoped<'p> {
+    let own: Arc<[u32]> = cluster
+        .namespace_id(p.namespace())
+        .map(|n| to_u32(n.index()))
+        .into_iter()
+        .collect();
+    let mut memo: HashMap<&Selector, Arc<[u32]>> = HashMap::new();
+    let mut out: Scoped<'p> = vec![(p.pod_selector(), Arc::clone(&own))];
+    for d in Direction::BOTH {
+        for rule in p.rules(d) {
+            for peer in rule.peers.iter().flatten() {
+                if let Peer::Pods { namespaces, pods } = peer {
+                    let scope = match namespaces {
+                        None => Arc::clone(&own),
+                        Some(ns) => Arc::clone(
+                            memo.entry(ns)
+                                .or_insert_with(|| namespaces_matching(cluster, ns).into()),
+                        ),
+                    };
+                    out.push((pods, scope));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether `p`, with its selectors `scoped`, can be compiled against the core as it is:
+/// see the module documentation.
+fn admissible(core: &Core, kinds: &KindIndex, p: &Policy, scoped: &Scoped<'_>) -> bool {
+    for d in Direction::BOTH {
+        for rule in p.rules(d) {
+            for peer in rule.peers.iter().flatten() {
+                if let Peer::IpBlock(block) = peer {
+                    if core.blocks.intervals_of(block).is_none() {
+                        return false;
+                    }
+                }
+            }
+            for pr in rule.ports.iter().flatten() {
+                if let PortSpec::Named(name) = &pr.port {
+                    if !core.names.contains_key(name) && kinds.port_names.contains(name) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    for (sel, scope) in scoped {
+        if let Some(keys) = &core.label_keys {
+            if sel
+                .requirements()
+                .iter()
+                .any(|r| keys.binary_search(&r.key).is_err())
+            {
+                return false;
+            }
+        }
+        if sel.requirements().is_empty() {
+            continue;
+        }
+        for (ns, labels, id) in kinds.learned.iter() {
+            if !scope.contains(ns) {
+                continue;
+            }
+            let Some((_, theirs)) = kinds.fixed.of_identity.get(id) else {
+                return false;
+            };
+            if sel.matches(labels) != sel.matches(theirs) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Applies `up` to the core, the pod table and the kind index, when it can be done
+/// without a rebuild; false when a rebuild is needed (what was changed is then thrown
+/// away by the caller).
+pub(super) fn apply(
+    core: &mut Arc<Core>,
+    pods: &mut PVec<PodInfo>,
+    kinds: &mut KindIndex,
+    cluster: &Cluster,
+    up: &Update<'_>,
+) -> bool {
+    let Some(np) = kinds.np.as_ref() else {
+        return false;
+    };
+    if pushed_bytes(core) > np.budget {
+        return false;
+    }
+    let old_gid = match up.old_pos {
+        Some(pos) => match np.gids.get(pos) {
+            Some(g) => Some(*g),
+            None => return false,
+        },
+        None => None,
+    };
+    let scoped = up.new.map(|p| scoped(p, cluster)).unwrap_or_default();
+    if let Some(p) = up.new {
+        if !admissible(core, kinds, p, &scoped) {
+            return false;
+        }
+    }
+    let fixed = Arc::clone(&kinds.fixed);
+    let Some(np) = kinds.np.as_mut() else {
+        return false;
+    };
+    let mut cx = Cx {
+        core: Arc::make_mut(core),
+        pods,
+        pod_identities: &kinds.pod_identities,
+        np,
+        fixed: &fixed,
+        peers: scoped.get(1..).unwrap_or(&[]),
+    };
+    let own_ns = up
+        .new
+        .or(up.old)
+        .and_then(|p| cluster.namespace_id(p.namespace()))
+        .map(|n| to_u32(n.index()));
+    if cx.renumber(up, old_gid, own_ns).is_none() {
+        return false;
+    }
+    if let Some(selectors) = kinds.selectors.as_mut() {
+        for (sel, scope) in scoped {
+            selectors.add_scoped(sel, scope);
+        }
+    }
+    true
+}
+
+/// A change being compiled into the core.
+struct Cx<'a> {
+    core: &'a mut Core,
+    pods: &'a mut PVec<PodInfo>,
+    pod_identities: &'a PVec<u32>,
+    np: &'a mut NpState,
+    fixed: &'a Fixed,
+    /// The namespaces of each pod peer of the new version, in order.
+    peers: &'a [(&'a Selector, Arc<[u32]>)],
+}
+
+impl Cx<'_> {
+    /// Compiles the new version, gives it its number, and moves the identities it or the
+    /// old version selects to their new classes. `None` when something is not as
+    /// expected (a rebuild then follows).
+    fn renumber(
+        &mut self,
+        up: &Update<'_>,
+        old_gid: Option<u32>,
+        own_ns: Option<u32>,
+    ) -> Option<()> {
+        let mut seen = 0;
+        let new_rules = up.new.map(|p| {
+            Direction::BOTH.map(|d| {
+                p.rules(d)
+                    .iter()
+                    .map(|r| self.rule(r, &mut seen))
+                    .collect::<Option<Vec<_>>>()
+            })
+        });
+        let count = self.np.gids.len();
+        if let Some(g) = old_gid {
+            self.core.retired += 1;
+            self.core
+                .rules
+                .set(g as usize, Arc::new([Vec::new(), Vec::new()]));
+        }
+        let new_gid = match (up.new, new_rules) {
+            (Some(p), Some([ingress, egress])) => {
+                let gid = to_u32(self.core.policies.len());
+                self.core.policies.push(PolicyMeta {
+                    kind: PolicyKind::NetworkPolicy,
+                    index: up.old_pos.unwrap_or(count),
+                    namespace: Some(p.namespace().into()),
+                    name: p.name().into(),
+                    tier: TierRef::NetworkPolicy,
+                    tier_pos: self.np.tier_pos,
+                    priority: 0,
+                });
+                self.core.rules.push(Arc::new([ingress?, egress?]));
+                Some(gid)
+            }
+            _ => None,
+        };
+        let gids = Arc::make_mut(&mut self.np.gids);
+        match (up.old_pos, new_gid) {
+            (Some(pos), Some(g)) => *gids.get_mut(pos)? = g,
+            (None, Some(g)) => gids.push(g),
+            (Some(pos), None) => {
+                if pos >= gids.len() {
+                    return None;
+                }
+                gids.remove(pos);
+                for g in gids.iter().skip(pos) {
+                    let mut meta = self.core.policies.get(*g as usize)?.clone();
+                    meta.index = meta.index.checked_sub(1)?;
+                    self.core.policies.set(*g as usize, meta);
+                }
+            }
+            (None, None) => {}
+        }
+        self.reclass(up, old_gid, new_gid, own_ns)
+    }
+
+    /// Moves the identities the old or new version selects to their new classes, and
+    /// their pods with them.
+    fn reclass(
+        &mut self,
+        up: &Update<'_>,
+        old_gid: Option<u32>,
+        new_gid: Option<u32>,
+        own_ns: Option<u32>,
+    ) -> Option<()> {
+        let subjects = |p: Option<&Policy>, d: Direction| -> Vec<u32> {
+            let mut out = Vec::new();
+            if let (Some(p), Some(ns)) = (p, own_ns) {
+                if p.affects(d) {
+                    self.fixed.select(ns, p.pod_selector(), |id| out.push(id));
+                }
+            }
+            out
+        };
+        let per_dir = Direction::BOTH.map(|d| (subjects(up.old, d), subjects(up.new, d)));
+        if per_dir.iter().all(|(a, b)| a.is_empty() && b.is_empty()) {
+            return Some(());
+        }
+        let mut updated: HashMap<u32, IdentityInfo> = HashMap::new();
+        for (d, (old_sel, new_sel)) in Direction::BOTH.into_iter().zip(per_dir) {
+            let di = dir_index(d);
+            let selected: HashSet<u32> = new_sel.iter().copied().collect();
+            let mut memo: HashMap<(u32, bool), (u32, u32)> = HashMap::new();
+            let mut all = old_sel;
+            all.extend(new_sel);
+            all.sort_unstable();
+            all.dedup();
+            for id in all {
+                let mut info = match updated.get(&id) {
+                    Some(info) => *info,
+                    None => *self.core.identities.get(id as usize)?,
+                };
+                let old_full = *info.class.get(di)?;
+                let inside = selected.contains(&id);
+                let (full, own) = match memo.get(&(old_full, inside)) {
+                    Some(ids) => *ids,
+                    None => {
+                        let ids =
+                            self.classes_for(di, old_full, old_gid, new_gid.filter(|_| inside))?;
+                        memo.insert((old_full, inside), ids);
+                        ids
+                    }
+                };
+                let (slot, own_slot) = (info.class.get_mut(di)?, info.own_node_class.get_mut(di)?);
+                if (*slot, *own_slot) != (full, own) {
+                    *slot = full;
+                    *own_slot = own;
+                    updated.insert(id, info);
+                }
+            }
+        }
+        if updated.is_empty() {
+            return Some(());
+        }
+        let identities = Arc::make_mut(&mut self.core.identities);
+        let mut changed = Bitset::new(identities.len());
+        for (id, info) in &updated {
+            *identities.get_mut(*id as usize)? = *info;
+            changed.insert(*id as usize);
+        }
+        // Pods of moved identities take their identity's classes.
+        let moved: Vec<usize> = self
+            .pod_identities
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| changed.contains(**id as usize))
+            .map(|(i, _)| i)
+            .collect();
+        for i in moved {
+            let pod = self.pods.get(i)?;
+            let info = updated.get(&pod.identity)?;
+            let pod = PodInfo {
+                class: info.class,
+                ..pod.clone()
+            };
+            self.pods.set(i, pod);
+        }
+        Some(())
+    }
+
+    /// The classes (full, own-node variant) of an identity in class `old` for direction
+    /// `di`, once `old_gid` is dropped from its list and `new_gid` inserted.
+    fn classes_for(
+        &mut self,
+        di: usize,
+        old: u32,
+        old_gid: Option<u32>,
+        new_gid: Option<u32>,
+    ) -> Option<(u32, u32)> {
+        let mut list: Vec<u32> = self
+            .core
+            .classes
+            .get(old as usize)?
+            .policies
+            .iter()
+            .copied()
+            .filter(|g| Some(*g) != old_gid)
+            .collect();
+        if let Some(g) = new_gid {
+            let key = self.order(g)?;
+            let at = list.partition_point(|x| self.order(*x).is_some_and(|k| k < key));
+            list.insert(at, g);
+        }
+        if list.is_empty() {
+            return Some((NOT_ISOLATED, NOT_ISOLATED));
+        }
+        let full = self.class(di, &list, false, old)?;
+        let own = self.class(di, &list, true, old)?;
+        Some((full, own))
+    }
+
+    /// Where policy `g` comes in evaluation order: its tier, then its position among the
+    /// set's NetworkPolicies, or for the other kinds its number (built in order).
+    fn order(&self, g: u32) -> Option<(u32, usize)> {
+        let meta = self.core.policies.get(g as usize)?;
+        let within = if meta.kind == PolicyKind::NetworkPolicy {
+            meta.index
+        } else {
+            g as usize
+        };
+        Some((meta.tier_pos, within))
+    }
+
+    /// The class of `list` for direction `di` (own-node variant or not): an existing one,
+    /// or one compiled from the NetworkPolicy rules of the list and the other tiers'
+    /// steps of class `template`, whose list differs from `list` only in NetworkPolicies.
+    fn class(&mut self, di: usize, list: &[u32], own_node: bool, template: u32) -> Option<u32> {
+        let key = (di, list.to_vec(), own_node);
+        if let Some(id) = self.np.classes.get(&key) {
+            return Some(*id);
+        }
+        let head = *self.core.heads.get(template as usize)?;
+        let old_list = self.core.classes.get(template as usize)?.policies.clone();
+        // The template's steps, one per tier of its list (it is a full class).
+        let old_steps: Vec<TierStep> = if head.len as usize <= INLINE_STEPS {
+            head.inline.get(..head.len as usize)?.to_vec()
+        } else {
+            let start = head.start as usize;
+            self.core
+                .steps
+                .get(start..start + head.len as usize)?
+                .to_vec()
+        };
+        let old_tiers = self.tiers_of(&old_list)?;
+        if old_tiers.len() != old_steps.len() {
+            return None;
+        }
+        let mut steps: Vec<TierStep> = Vec::new();
+        let mut any_index = false;
+        let mut at = 0;
+        for (tier_pos, len) in self.tiers_of(list)? {
+            let in_tier = list.get(at..at + len)?;
+            at += len;
+            let tier = self.core.tiers.get(tier_pos as usize)?;
+            let end = tier.end;
+            if tier_pos == self.np.tier_pos {
+                if own_node {
+                    steps.push(TierStep::new(Prog::Allow, end));
+                    break;
+                }
+                let start = self.network_code(di, in_tier)?;
+                steps.push(TierStep::new(Prog::Code(start), end));
+                continue;
+            }
+            let k = old_tiers.iter().position(|(t, _)| *t == tier_pos)?;
+            let prog = old_steps.get(k)?.prog();
+            any_index |= matches!(prog, Prog::Index { .. });
+            steps.push(TierStep::new(prog, end));
+        }
+        // As the compiler does: a scan may run on through following index steps while
+        // tiers end in `Pass`.
+        let len = steps.len();
+        for k in (0..len).rev() {
+            let next = steps.get(k + 1).copied();
+            let step = steps.get_mut(k)?;
+            let Prog::Index { hi, .. } = step.prog() else {
+                continue;
+            };
+            match next {
+                Some(n) if step.end == TierEnd::Pass && matches!(n.prog(), Prog::Index { .. }) => {
+                    step.scan_hi = n.scan_hi;
+                    step.scan_last = n.scan_last;
+                }
+                _ => {
+                    step.scan_hi = hi;
+                    step.scan_last = u16::try_from(k).unwrap_or(u16::MAX);
+                }
+            }
+        }
+        if len > INLINE_STEPS {
+            return None;
+        }
+        let mut inline = [TierStep::default(); INLINE_STEPS];
+        for (slot, step) in inline.iter_mut().zip(steps) {
+            *slot = step;
+        }
+        // The class's other tiers are the template's: so is its mask (for the own-node
+        // variant it also holds the rules of tiers after the NetworkPolicy one, which its
+        // steps never scan).
+        let head = ClassHead {
+            mask: if any_index { head.mask } else { 0 },
+            start: 0,
+            len: to_u32(len),
+            inline,
+        };
+        let id = to_u32(self.core.classes.len());
+        self.core.classes.push(Class {
+            policies: list.to_vec(),
+            head,
+        });
+        self.core.heads.push(head);
+        self.np.classes.insert(key, id);
+        Some(id)
+    }
+
+    /// A policy list's tiers: (tier position, how many of its policies), in order.
+    fn tiers_of(&self, list: &[u32]) -> Option<Vec<(u32, usize)>> {
+        let mut out: Vec<(u32, usize)> = Vec::new();
+        for g in list {
+            let tier = self.core.policies.get(*g as usize)?.tier_pos;
+            match out.last_mut() {
+                Some((t, n)) if *t == tier => *n += 1,
+                _ => out.push((tier, 1)),
+            }
+        }
+        Some(out)
+    }
+
+    /// Appends the program of a NetworkPolicy tier holding `policies` (in evaluation
+    /// order) for direction `di`; returns where it starts.
+    fn network_code(&mut self, di: usize, policies: &[u32]) -> Option<u32> {
+        let mut rules: Vec<CompiledRule> = Vec::new();
+        for g in policies {
+            rules.extend(self.core.rules.get(*g as usize)?.get(di)?.iter().cloned());
+        }
+        let start = to_u32(self.core.code.len());
+        for instr in self.emit(&rules)? {
+            self.core.code.push(instr);
+        }
+        self.core.code.push(Instr::terminator(OpCode::End));
+        Some(start)
+    }
+
+    /// NetworkPolicy rules (all `Allow`) merged by port set, as the compiler's `emit`
+    /// merges a group.
+    fn emit(&mut self, rules: &[CompiledRule]) -> Option<Vec<Instr>> {
+        let mut code: Vec<Instr> = Vec::new();
+        let mut by_key: HashMap<(PortSet, bool), usize> = HashMap::new();
+        let mut seen: Vec<[HashSet<u32>; 2]> = Vec::new();
+        for rule in rules {
+            if rule.peers.extra != NO_EXTRA || rule.action != Action::Allow {
+                return None;
+            }
+            let key = (rule.ports.clone(), rule.peers.any_address);
+            let at = match by_key.get(&key) {
+                Some(at) => *at,
+                None => {
+                    by_key.insert(key, code.len());
+                    code.push(Instr {
+                        op: OpCode::Match,
+                        action: Action::Allow,
+                        ports: rule.ports.clone(),
+                        peers: PeerSet {
+                            any_address: rule.peers.any_address,
+                            ..PeerSet::default()
+                        },
+                    });
+                    seen.push(Default::default());
+                    code.len() - 1
+                }
+            };
+            let (Some(e), Some([sets, blocks])) = (code.get_mut(at), seen.get_mut(at)) else {
+                return None;
+            };
+            e.peers.all |= rule.peers.all;
+            for s in &rule.peers.pod_sets {
+                if sets.insert(*s) {
+                    e.peers.pod_sets.push(*s);
+                }
+            }
+            for b in &rule.peers.blocks {
+                if blocks.insert(*b) {
+                    e.peers.blocks.push(*b);
+                }
+            }
+        }
+        for e in &mut code {
+            if e.peers.all {
+                e.peers = PeerSet {
+                    all: true,
+                    any_address: e.peers.any_address,
+                    ..PeerSet::default()
+                };
+            }
+            e.peers.blocks.sort_unstable();
+            self.limit_pod_sets(&mut e.peers);
+            if !e.peers.blocks.is_empty() && self.core.value_bits.stride() > 0 {
+                let key = e.peers.blocks.to_vec();
+                e.peers.value_bits = match self.np.value_bits.get(&key) {
+                    Some(id) => *id,
+                    None => {
+                        let mut bits = Bitset::new(self.core.blocks.values());
+                        for b in &e.peers.blocks {
+                            for (lo, hi) in self.core.blocks.intervals(*b) {
+                                bits.insert_range(*lo as usize, *hi as usize);
+                            }
+                        }
+                        let id = self.core.value_bits.push(bits);
+                        self.np.value_bits.insert(key, id);
+                        id
+                    }
+                };
+            }
+        }
+        Some(code)
+    }
+
+    /// Unions the pod sets of `peers` into one when there are too many to test one by
+    /// one, as the compiler does.
+    fn limit_pod_sets(&mut self, peers: &mut PeerSet) {
+        if peers.pod_sets.len() <= MAX_POD_SETS {
+            return;
+        }
+        let mut union = Bitset::new(self.core.identities.len());
+        for id in &peers.pod_sets {
+            for (w, word) in self.core.pod_sets.row(*id).iter().enumerate() {
+                let mut word = *word;
+                while word != 0 {
+                    union.insert(w * 64 + word.trailing_zeros() as usize);
+                    word &= word - 1;
+                }
+            }
+        }
+        peers.pod_sets.clear();
+        peers.pod_sets.push(self.pod_set(union));
+    }
+
+    /// The id of a pod set, pushed unless an equal one was pushed before.
+    fn pod_set(&mut self, set: Bitset) -> u32 {
+        if let Some(id) = self.np.pod_sets.get(&set) {
+            return *id;
+        }
+        let id = self.core.pod_sets.push(set.clone());
+        self.np.pod_sets.insert(set, id);
+        id
+    }
+
+    /// A NetworkPolicy rule, as the compiler's `network_rule` compiles it; `seen` counts
+    /// the pod peers of the policy so far.
+    fn rule(&mut self, rule: &crate::policy::Rule, seen: &mut usize) -> Option<CompiledRule> {
+        let mut peers = PeerSet::default();
+        match &rule.peers {
+            None => peers.all = true,
+            Some(list) => {
+                for peer in list {
+                    match peer {
+                        Peer::IpBlock(block) => {
+                            let id = self.block(block)?;
+                            if !peers.blocks.contains(&id) {
+                                peers.blocks.push(id);
+                            }
+                        }
+                        Peer::Pods { pods, .. } => {
+                            let (_, ns) = self.peers.get(*seen)?;
+                            *seen += 1;
+                            let mut set = Bitset::new(self.core.identities.len());
+                            for n in ns.iter() {
+                                self.fixed.select(*n, pods, |id| set.insert(id as usize));
+                            }
+                            if !set.is_empty() {
+                                let id = self.pod_set(set);
+                                if !peers.pod_sets.contains(&id) {
+                                    peers.pod_sets.push(id);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut ports = PortSet::default();
+        match &rule.ports {
+            None => ports.all_protocols(),
+            Some(list) => {
+                for pr in list {
+                    match &pr.port {
+                        PortSpec::All => ports.ranges.push((pr.protocol, 0, u16::MAX)),
+                        PortSpec::Range { start, end } => {
+                            ports.ranges.push((pr.protocol, *start, *end))
+                        }
+                        PortSpec::Named(name) => {
+                            let next = to_u32(self.core.names.len());
+                            let id = *self.core.names.entry(name.clone()).or_insert(next);
+                            ports.named.push((Some(pr.protocol), id));
+                        }
+                    }
+                }
+            }
+        }
+        peers.blocks.sort_unstable();
+        self.limit_pod_sets(&mut peers);
+        ports.finish();
+        Some(CompiledRule {
+            action: Action::Allow,
+            peers,
+            ports,
+            unsupported: false,
+        })
+    }
+
+    /// The id of a block of networks the prefix map holds, pushed unless it was before.
+    fn block(&mut self, block: &CidrBlock) -> Option<u32> {
+        if let Some(id) = self.np.blocks.get(block) {
+            return Some(*id);
+        }
+        let intervals = self.core.blocks.intervals_of(block)?;
+        let id = self.core.blocks.push(intervals);
+        self.np.blocks.insert(block.clone(), id);
+        Some(id)
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
