@@ -1207,6 +1207,8 @@ impl Inner {
         };
         let steps = self.steps_of(head);
         let mut value = NO_VALUE;
+        // What the rule index reads of the flow, looked up by the first index step.
+        let mut prepared = None;
         let mut k = 0usize;
         while let Some(step) = steps.get(k) {
             let mut end = step.end;
@@ -1231,6 +1233,7 @@ impl Inner {
                         other,
                         &mut value,
                         v6,
+                        &mut prepared,
                     ) {
                         Some((rule, action)) => match action {
                             Action::Allow => return true,
@@ -1413,8 +1416,8 @@ impl Inner {
     /// with its action.
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn first_rule(
-        &self,
+    fn first_rule<'s>(
+        &'s self,
         di: usize,
         mask: u32,
         lo: u32,
@@ -1423,10 +1426,14 @@ impl Inner {
         other: Side<'_>,
         value: &mut u32,
         v6: bool,
+        prepared: &mut Option<Option<rule_index::Prepared<'s>>>,
     ) -> Option<(u32, Action)> {
         let index = self.rule_index.get(di)?;
         let mut query = FlowQuery::new(self, flow, other, di, value, v6);
-        let rule = index.first_match(mask, lo, hi, &mut query)?;
+        let prep = prepared
+            .get_or_insert_with(|| index.prepare(&mut query))
+            .as_mut()?;
+        let rule = index.first_match(mask, lo, hi, prep, &mut query)?;
         Some((rule, index.actions.get(rule as usize).copied()?))
     }
 

@@ -42,10 +42,6 @@ struct PortIndex {
     rows: BitsetTable,
 }
 
-/// Up to this many words per row, a scan reads every word of its range; beyond, only the
-/// class mask's non-zero words.
-const DENSE_WORDS: usize = 8;
-
 /// From this many intervals on, a protocol's index keeps a direct table.
 const DIRECT_FROM: usize = 16;
 
@@ -287,8 +283,6 @@ pub(super) struct RuleIndex {
     /// Per family (IPv4, IPv6): the rules applying to it; empty when every rule applies
     /// to both.
     families: [Bitset; 2],
-    /// Rules whose match decides; empty when every rule's does.
-    actionable: Bitset,
     /// Rules with a `domainNames` peer.
     domain_rules: Bitset,
     /// Per rule: its domain lists (empty for most).
@@ -314,10 +308,125 @@ pub(super) struct RuleIndex {
     empty_row: Option<u32>,
     /// Class masks.
     masks: BitsetTable,
-    /// Per mask: its non-zero words, from `nonzero[mask_words[m]]` to
+    /// What a scan reads of the class, per family (IPv4, IPv6) of the flow: the mask
+    /// folded with the rules that decide and apply to that family, so that a word costs
+    /// one load. See [`ScanMasks`].
+    scan: [ScanMasks; 2],
+    /// Whether some rule's named ports are read through rows.
+    any_named: bool,
+}
+
+/// Bit `w` set for each word `w` of `words` that is not zero (words past 64 are left
+/// out: bitmaps are only kept for masks of at most 64 words).
+fn word_bits(words: &[u64]) -> u64 {
+    words
+        .iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, w)| **w != 0)
+        .fold(0u64, |bits, (i, _)| bits | (1u64 << i))
+}
+
+/// The class masks as a scan reads them for one family of flows: each mask intersected
+/// with the rules whose match decides and that apply to the family, with where its
+/// non-zero words are.
+#[derive(Debug, Clone, Default)]
+struct ScanMasks {
+    /// The folded masks; empty when they equal the class masks (every rule decides and
+    /// applies to both families).
+    words: BitsetTable,
+    /// With at most 64 words per mask: per mask, bit `w` set when its word `w` is not
+    /// zero.
+    bits: Vec<u64>,
+    /// With more: per mask, its non-zero words, from `nonzero[mask_words[m]]` to
     /// `nonzero[mask_words[m + 1]]`.
     nonzero: Vec<u32>,
     mask_words: Vec<u32>,
+}
+
+impl ScanMasks {
+    /// `masks` folded with `keep` (no folding when `keep` is `None`).
+    fn new(masks: &[Bitset], keep: Option<&Bitset>, n: usize) -> Self {
+        let stride = n.div_ceil(64);
+        let folded: Option<Vec<Bitset>> = keep.map(|keep| {
+            masks
+                .iter()
+                .map(|m| {
+                    let mut m = m.clone();
+                    m.intersect_with(keep);
+                    m
+                })
+                .collect()
+        });
+        let sets = folded.as_deref().unwrap_or(masks);
+        let mut out = ScanMasks::default();
+        if stride <= 64 {
+            out.bits = sets.iter().map(|m| word_bits(m.words())).collect();
+        } else {
+            out.mask_words.reserve(sets.len() + 1);
+            for m in sets {
+                out.mask_words.push(to_u32(out.nonzero.len()));
+                for (w, word) in m.words().iter().enumerate() {
+                    if *word != 0 {
+                        out.nonzero.push(to_u32(w));
+                    }
+                }
+            }
+            out.mask_words.push(to_u32(out.nonzero.len()));
+        }
+        if let Some(folded) = folded {
+            out.words = BitsetTable::new(folded, n);
+        }
+        out
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.words.heap_bytes()
+            + self.bits.capacity() * 8
+            + (self.nonzero.capacity() + self.mask_words.capacity()) * 4
+    }
+}
+
+/// What the scans of one side of a flow read of it, looked up once for them all
+/// ([`RuleIndex::prepare`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Prepared<'a> {
+    /// The port row of the flow's protocol and port.
+    ports: &'a [u64],
+    /// The other side's peer row; empty when no rule's peers hold it.
+    peer: &'a [u64],
+    /// The named-port row of the destination pod, once a scan has needed it.
+    named: Option<&'a [u64]>,
+    /// The family of the flow, as an index into [`RuleIndex::scan`].
+    family: usize,
+    /// Whether the flow carries a name that `domainNames` peers may match.
+    domain: bool,
+}
+
+/// The words a scan reads: the set bits of a bitmap, or a list of word numbers up to a
+/// last one.
+enum Words<'a> {
+    Bits(u64),
+    List(std::slice::Iter<'a, u32>, usize),
+}
+
+impl Iterator for Words<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Words::Bits(bits) => {
+                if *bits == 0 {
+                    return None;
+                }
+                let w = bits.trailing_zeros() as usize;
+                *bits &= *bits - 1;
+                Some(w)
+            }
+            Words::List(list, last) => list.next().map(|w| *w as usize).filter(|w| w <= last),
+        }
+    }
 }
 
 impl RuleIndex {
@@ -400,6 +509,9 @@ impl RuleIndex {
         }
 
         let ports = Protocol::ALL.map(|proto| port_index(&rules, proto));
+        let any_named = rules.iter().any(|f| {
+            !f.ports.needs_check() && f.ports.ranges.is_some() && !f.ports.named.is_empty()
+        });
         let named_of: Vec<NamedRule> = rules
             .iter()
             .enumerate()
@@ -409,24 +521,35 @@ impl RuleIndex {
             .map(|(r, f)| (to_u32(r), f.ports.protocols, f.ports.named.clone()))
             .collect();
 
-        let mut nonzero = Vec::new();
-        let mut mask_words = Vec::with_capacity(masks.len() + 1);
-        for m in &masks {
-            mask_words.push(to_u32(nonzero.len()));
-            for (w, word) in m.words().iter().enumerate() {
-                if *word != 0 {
-                    nonzero.push(to_u32(w));
+        // The masks a scan reads: folded with the rules that decide and, per family,
+        // with the rules that apply to it.
+        let keep = |family: &Bitset| -> Option<Bitset> {
+            match (any_inert, one_family) {
+                (false, false) => None,
+                (true, false) => Some(actionable.clone()),
+                (false, true) => Some(family.clone()),
+                (true, true) => {
+                    let mut k = actionable.clone();
+                    k.intersect_with(family);
+                    Some(k)
                 }
             }
-        }
-        mask_words.push(to_u32(nonzero.len()));
+        };
+        let [v4, v6] = &families;
+        let scan = [
+            ScanMasks::new(&masks, keep(v4).as_ref(), n),
+            if one_family {
+                ScanMasks::new(&masks, keep(v6).as_ref(), n)
+            } else {
+                ScanMasks::default()
+            },
+        ];
 
         RuleIndex {
             actions: rules.iter().map(|f| f.action).collect(),
             atom_rows,
             peer_rows: BitsetTable::new(rows, n),
             families,
-            actionable,
             domain_rules,
             domain_lists: rules.into_iter().map(|f| f.domains).collect(),
             ports,
@@ -444,113 +567,136 @@ impl RuleIndex {
             external_row,
             empty_row,
             masks: BitsetTable::new(masks, n),
-            nonzero,
-            mask_words,
+            scan,
+            any_named,
         }
     }
 
-    /// The first rule of class mask `mask` in `lo..hi` that matches the flow.
+    /// What the scans of one side of a flow read of it; `None` when no rule can match
+    /// it.
     #[inline]
-    pub(super) fn first_match(
-        &self,
+    pub(super) fn prepare(&self, query: &mut impl Query) -> Option<Prepared<'_>> {
+        let ports = self.ports.get(query.protocol().index())?;
+        let family = if self.scan[1].bits.is_empty() && self.scan[1].mask_words.is_empty() {
+            0
+        } else {
+            usize::from(query.v6())
+        };
+        let domain = query.has_domain();
+        let peer = match self.peer_row_id(query) {
+            Some(p) if Some(p) != self.empty_row => self.peer_rows.row(p),
+            _ if domain => &[],
+            // No rule's peers hold the other side.
+            _ => return None,
+        };
+        Some(Prepared {
+            ports: ports.rows.row(ports.row(query.port())),
+            peer,
+            named: None,
+            family,
+            domain,
+        })
+    }
+
+    /// The first rule of class mask `mask` in `lo..hi` that matches the flow, given what
+    /// [`prepare`](Self::prepare) read of it. Only the words where the class has rules
+    /// that decide for the flow's family are read.
+    #[inline]
+    pub(super) fn first_match<'s>(
+        &'s self,
         mask: u32,
         lo: u32,
         hi: u32,
+        flow: &mut Prepared<'s>,
         query: &mut impl Query,
     ) -> Option<u32> {
         if lo >= hi {
             return None;
         }
-        let domain = query.has_domain();
-        let peer = self.peer_row_id(query);
-        if peer.is_none_or(|p| Some(p) == self.empty_row) && !domain {
-            return None;
-        }
-        let row = peer.map_or(&[][..], |p| self.peer_rows.row(p));
-        let mask_row = self.masks.row(mask);
-        let ports = self.ports.get(query.protocol().index())?;
-        let port_row = ports.rows.row(ports.row(query.port()));
-        let named_rules = self.named_rules.words();
-        let mut named: Option<&[u64]> = None;
-        let family_row = self
-            .families
-            .get(usize::from(query.v6()))
-            .map(Bitset::words)
-            .filter(|f| !f.is_empty());
-        let actionable = Some(self.actionable.words()).filter(|a| !a.is_empty());
+        let scan = self.scan.get(flow.family)?;
+        let rows = if scan.words.stride() == 0 {
+            self.masks.row(mask)
+        } else {
+            scan.words.row(mask)
+        };
         let first = (lo / 64) as usize;
         let last = ((hi - 1) / 64) as usize;
-        let lo_mask = !0u64 << (lo % 64);
-        let hi_mask = !0u64 >> (63 - (hi - 1) % 64);
-        let scan = |wi: usize| -> Option<u32> {
-            let mask_w = mask_row.get(wi).copied().unwrap_or(0);
-            if mask_w == 0 {
-                return None;
+        let words = match scan.bits.get(mask as usize) {
+            Some(bits) => {
+                let from = (!0u64).checked_shl(to_u32(first)).unwrap_or(0);
+                Words::Bits(bits & from & (!0u64 >> (63 - last.min(63))))
             }
-            let mut ports_w = port_row.get(wi).copied().unwrap_or(0);
-            if mask_w & named_rules.get(wi).copied().unwrap_or(0) != 0 {
-                let named = *named.get_or_insert_with(|| {
-                    query
-                        .named_row()
-                        .map_or(&[][..], |r| self.named_rows.row(r))
-                });
-                ports_w |= named.get(wi).copied().unwrap_or(0);
+            None => {
+                let m = mask as usize;
+                let from = *scan.mask_words.get(m)? as usize;
+                let to = *scan.mask_words.get(m + 1)? as usize;
+                let list = scan.nonzero.get(from..to)?;
+                let start = list.partition_point(|w| (*w as usize) < first);
+                Words::List(list.get(start..)?.iter(), last)
             }
-            let mut m = mask_w & ports_w;
-            if let Some(act) = actionable {
-                m &= act.get(wi).copied().unwrap_or(0);
-            }
-            if let Some(fam) = family_row {
-                m &= fam.get(wi).copied().unwrap_or(0);
-            }
+        };
+        for wi in words {
+            let mut m = rows.get(wi).copied().unwrap_or(0);
             if wi == first {
-                m &= lo_mask;
+                m &= !0u64 << (lo % 64);
             }
             if wi == last {
-                m &= hi_mask;
+                m &= !0u64 >> (63 - (hi - 1) % 64);
             }
-            if m == 0 {
-                return None;
+            if let Some(rule) = self.scan_word(wi, m, flow, query) {
+                return Some(rule);
             }
-            let known = row.get(wi).copied().unwrap_or(0);
-            let domains = if domain {
-                self.domain_rules.words().get(wi).copied().unwrap_or(0)
-            } else {
-                0
-            };
-            m &= known | domains;
-            let base = to_u32(wi * 64);
-            while m != 0 {
-                let bit = m.trailing_zeros();
-                let rule = base + bit;
-                m &= m - 1;
-                let peer_hit = (known >> bit) & 1 == 1
-                    || (domain
-                        && self
-                            .domain_lists
-                            .get(rule as usize)
-                            .is_some_and(|lists| query.domain_ok(lists)));
-                if peer_hit && (!self.checked.contains(rule as usize) || self.check(rule, query)) {
-                    return Some(rule);
-                }
-            }
-            None
-        };
-        if self.masks.stride() <= DENSE_WORDS {
-            (first..=last).find_map(scan)
-        } else {
-            let m = mask as usize;
-            let from = *self.mask_words.get(m)? as usize;
-            let to = *self.mask_words.get(m + 1)? as usize;
-            let words = self.nonzero.get(from..to)?;
-            let start = words.partition_point(|w| (*w as usize) < first);
-            words
-                .get(start..)?
-                .iter()
-                .map(|w| *w as usize)
-                .take_while(|w| *w <= last)
-                .find_map(scan)
         }
+        None
+    }
+
+    /// The first rule among `m` (rules of the class in word `wi`, within the scan's
+    /// bounds) that matches the flow.
+    fn scan_word<'s>(
+        &'s self,
+        wi: usize,
+        mut m: u64,
+        flow: &mut Prepared<'s>,
+        query: &mut impl Query,
+    ) -> Option<u32> {
+        let known = flow.peer.get(wi).copied().unwrap_or(0);
+        let domains = if flow.domain {
+            self.domain_rules.words().get(wi).copied().unwrap_or(0)
+        } else {
+            0
+        };
+        m &= known | domains;
+        if m == 0 {
+            return None;
+        }
+        let mut ports_w = flow.ports.get(wi).copied().unwrap_or(0);
+        if self.any_named
+            && m & !ports_w & self.named_rules.words().get(wi).copied().unwrap_or(0) != 0
+        {
+            let named = *flow.named.get_or_insert_with(|| {
+                query
+                    .named_row()
+                    .map_or(&[][..], |r| self.named_rows.row(r))
+            });
+            ports_w |= named.get(wi).copied().unwrap_or(0);
+        }
+        m &= ports_w;
+        let base = to_u32(wi * 64);
+        while m != 0 {
+            let bit = m.trailing_zeros();
+            let rule = base + bit;
+            m &= m - 1;
+            let peer_hit = (known >> bit) & 1 == 1
+                || (flow.domain
+                    && self
+                        .domain_lists
+                        .get(rule as usize)
+                        .is_some_and(|lists| query.domain_ok(lists)));
+            if peer_hit && (!self.checked.contains(rule as usize) || self.check(rule, query)) {
+                return Some(rule);
+            }
+        }
+        None
     }
 
     /// Whether rule `rule` of class mask `mask` matches the flow (for explanations: a
@@ -667,7 +813,7 @@ impl RuleIndex {
             + self.atom_rows.capacity() * 4
             + self.peer_rows.heap_bytes()
             + self.masks.heap_bytes()
-            + (self.nonzero.capacity() + self.mask_words.capacity()) * 4
+            + self.scan.iter().map(ScanMasks::heap_bytes).sum::<usize>()
             + self.ports.iter().map(PortIndex::heap_bytes).sum::<usize>()
             + self
                 .families
@@ -788,6 +934,98 @@ mod tests {
         assert_eq!(row_at(&index, 80), vec![0, 1]);
         assert_eq!(row_at(&index, 2000), vec![0, 2]);
         assert_eq!(row_at(&index, 65535), vec![0, 2, 4]);
+    }
+
+    /// A flow from atom 0 on TCP port 80, with no names.
+    struct Flow80 {
+        v6: bool,
+        row: u32,
+    }
+
+    impl Query for Flow80 {
+        fn protocol(&self) -> Protocol {
+            Protocol::Tcp
+        }
+        fn port(&self) -> u16 {
+            80
+        }
+        fn v6(&self) -> bool {
+            self.v6
+        }
+        fn external(&self) -> bool {
+            false
+        }
+        fn row(&mut self) -> Option<u32> {
+            Some(self.row)
+        }
+        fn named_row(&mut self) -> Option<u32> {
+            None
+        }
+        fn named_ok(&self, _: &[(Option<Protocol>, u32)]) -> bool {
+            false
+        }
+        fn has_domain(&self) -> bool {
+            false
+        }
+        fn domain_ok(&self, _: &[u32]) -> bool {
+            false
+        }
+    }
+
+    /// Scans through bitmaps of words (at most 64 words per mask) and through lists of
+    /// words (more) both find the first rule of the range that is in the class, decides
+    /// and applies to the flow's family.
+    #[test]
+    fn first_match_skips_inert_and_other_family_rules() {
+        for n in [300usize, 5000] {
+            let rules: Vec<RuleFacts> = (0..n)
+                .map(|r| RuleFacts {
+                    actionable: r % 7 != 3,
+                    families: [r % 5 != 1, r % 11 != 2],
+                    ..facts(PortFacts {
+                        ranges: Some(vec![(Protocol::Tcp, 80, 80)]),
+                        ..PortFacts::any()
+                    })
+                })
+                .collect();
+            let masks: Vec<Bitset> = [2usize, 3, 13]
+                .iter()
+                .map(|step| {
+                    let mut m = Bitset::new(n);
+                    (0..n).step_by(*step).for_each(|r| m.insert(r));
+                    m
+                })
+                .collect();
+            let index = RuleIndex::build(rules.clone(), 1, &[], masks.clone());
+            for v6 in [false, true] {
+                let mut query = Flow80 {
+                    v6,
+                    row: index.row_of_atom(0),
+                };
+                for (mask, set) in masks.iter().enumerate() {
+                    for (lo, hi) in [(0, n), (1, 64), (64, 65), (70, n - 1), (n - 200, n)] {
+                        let expected = (lo..hi).find(|r| {
+                            set.contains(*r)
+                                && rules[*r].actionable
+                                && rules[*r].families[usize::from(v6)]
+                        });
+                        let mut flow = index.prepare(&mut query).expect("prepared");
+                        let got = index.first_match(
+                            to_u32(mask),
+                            to_u32(lo),
+                            to_u32(hi),
+                            &mut flow,
+                            &mut query,
+                        );
+                        assert_eq!(
+                            got.map(|r| r as usize),
+                            expected,
+                            "n {n} v6 {v6} mask {mask} {lo}..{hi}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
