@@ -14,7 +14,10 @@
 //!   engines built;
 //! - `diff+build`: the same with the second engine built inside the measurement, as
 //!   `analysis::impact` and `netpol diff` do;
-//! - `exposure`: `analysis::exposure`.
+//! - `exposure`: `analysis::exposure`;
+//! - `impact` and `impact_live`: the flows one changed NetworkPolicy (the first of the 10,
+//!   other ports) adds and removes, through `analysis::impact` (the engine after the
+//!   change built) and `analysis::impact_live` (a `LiveEngine` updated incrementally).
 //!
 //! Before measuring, the bench prints the sizes of the results to stderr.
 
@@ -22,8 +25,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode};
-use netpol::analysis::{ConnectivityMap, SemanticDiff, exposure};
+use netpol::analysis::{Change, ConnectivityMap, SemanticDiff, exposure, impact, impact_live};
 use netpol::engine::Engine;
+use netpol::engine::live::LiveEngine;
 use netpol::policy::PolicySet;
 use netpol_testing::scenario::Scenario;
 use netpol_testing::workload::{self, Scale};
@@ -114,6 +118,29 @@ fn bench(c: &mut Criterion) {
         s.entries, s.removed_flows, s.added_flows
     );
 
+    // One change: the policy given other ports (position 37 in both versions).
+    let Some(one) = b_set.network_policies().get(37).cloned() else {
+        panic!("the changed L scenario has a policy at position 37");
+    };
+    let change = Change::Apply(one.into());
+    let live = LiveEngine::new(&cluster, a_set.clone(), a.profile().clone());
+    match (impact(&a, a_set, &change), impact_live(&live, &change)) {
+        (Ok(built), Ok((incremental, after))) => {
+            assert_eq!(
+                built.entries(),
+                incremental.entries(),
+                "impact and impact_live differ"
+            );
+            eprintln!(
+                "impact: {} entries; the live update: {} incremental policy change(s), {} rebuild(s)",
+                built.entries().len(),
+                after.stats().policies,
+                after.stats().rebuilds
+            );
+        }
+        (Err(e), _) | (_, Err(e)) => panic!("impact: {e}"),
+    }
+
     let mut g = c.benchmark_group("L");
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
@@ -133,6 +160,12 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("exposure", |bench| {
         bench.iter(|| black_box(exposure(&a, a_set)))
+    });
+    g.bench_function("impact", |bench| {
+        bench.iter(|| black_box(impact(&a, a_set, &change)))
+    });
+    g.bench_function("impact_live", |bench| {
+        bench.iter(|| black_box(impact_live(&live, &change)))
     });
     g.finish();
 }

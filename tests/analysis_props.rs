@@ -15,10 +15,11 @@ use std::net::IpAddr;
 
 use netpol::analysis::{
     Change, ConnectivityMap, FlatChange, FlatEndpoint, PolicyItem, PortClasses, SemanticDiff,
-    exposure, impact,
+    exposure, impact, impact_live,
 };
 use netpol::cluster::{Cluster, Endpoint, Flow, PodId};
 use netpol::engine::Engine;
+use netpol::engine::live::LiveEngine;
 use netpol::explain::Verdict;
 use netpol::policy::{Direction, PolicyKind, PolicySet, Protocol};
 use netpol::profile::Profile;
@@ -410,6 +411,11 @@ proptest! {
         let got = impact(&engine, &set, &change).unwrap();
         let want = SemanticDiff::new(&engine, &set, &Engine::builder().profile(profile.clone()).build(&cluster, &after), &after).unwrap();
         prop_assert_eq!(got.entries(), want.entries());
+        // The same through a live engine, whose update is incremental where it can be.
+        let live = LiveEngine::new(&cluster, set.clone(), profile.clone());
+        let (live_diff, live_after) = impact_live(&live, &change).unwrap();
+        prop_assert_eq!(live_diff.entries(), want.entries());
+        prop_assert_eq!(live_after.policies().len(), after.len());
         check_diff(&cluster, &set, &after, profile, &probe_ports(false))?;
         // Deleting is applying nothing: the set loses one object.
         if let Change::Delete { .. } = change {

@@ -3,6 +3,7 @@
 
 use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, CalicoTier};
 use crate::engine::Engine;
+use crate::engine::live::{self, LiveEngine, PolicyKey};
 use crate::policy::{AsPolicySet, ClusterPolicy, Policy, PolicyKind, PolicySet};
 
 use super::AnalysisError;
@@ -301,4 +302,109 @@ pub fn impact(
         .profile(engine.profile().clone())
         .build(engine.cluster(), &after);
     SemanticDiff::new(engine, policies, &after_engine, &after)
+}
+
+/// [`impact`] for a caller that keeps a [`LiveEngine`] (an admission webhook, a
+/// controller): the engine after the change is the live engine's update, applied
+/// incrementally where the live engine can (a NetworkPolicy the compiled core can
+/// express; see [`engine::live`](crate::engine::live)) and rebuilt otherwise. The diff
+/// comes with that engine, so that a caller admitting the change keeps it instead of
+/// building again.
+///
+/// The diff is the one [`impact`] gives for the same change on the same policies.
+///
+/// ```
+/// use netpol::analysis::{Change, impact_live};
+/// use netpol::cluster::{Cluster, PodSpec};
+/// use netpol::engine::live::LiveEngine;
+/// use netpol::model::NetworkPolicy;
+/// use netpol::policy::{Policy, PolicySet};
+/// let cluster = Cluster::builder().pod(PodSpec::new("x", "a")).pod(PodSpec::new("x", "b")).build()?;
+/// let live = LiveEngine::new(&cluster, PolicySet::new(), Default::default());
+/// let change = Change::Apply(Policy::new(&NetworkPolicy::new("x", "deny-all"))?.into());
+/// let (diff, after) = impact_live(&live, &change)?;
+/// assert!(diff.entries()[0].removed.is_all());
+/// assert_eq!(after.policies().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`AnalysisError::NotFound`] for a deletion of an object the policies do not hold;
+/// [`AnalysisError::Update`] if the live engine refuses the change.
+pub fn impact_live(
+    live: &LiveEngine,
+    change: &Change,
+) -> Result<(SemanticDiff, LiveEngine), AnalysisError> {
+    let update = match change {
+        Change::Apply(item) => live::Change::Policy(match item {
+            PolicyItem::Network(p) => live::PolicyItem::Network(p.clone()),
+            PolicyItem::Cluster(p) => live::PolicyItem::Cluster(p.clone()),
+            PolicyItem::Calico(p) => live::PolicyItem::Calico((**p).clone()),
+            PolicyItem::NetworkSet(s) => live::PolicyItem::NetworkSet(s.clone()),
+            PolicyItem::Tier(t) => live::PolicyItem::Tier(t.clone()),
+        }),
+        Change::Delete {
+            kind,
+            namespace,
+            name,
+        } => {
+            let key = match namespace {
+                Some(ns) => format!("{ns}/{name}"),
+                None => name.clone(),
+            };
+            if !holds(live.policies(), *kind, &key) {
+                return Err(AnalysisError::NotFound {
+                    kind: kind.to_string(),
+                    name: key,
+                });
+            }
+            live::Change::PolicyRemoved(policy_key(*kind, namespace.clone(), name.clone()))
+        }
+    };
+    let after = live.apply(update).map_err(AnalysisError::Update)?;
+    let diff = SemanticDiff::new(
+        live.engine(),
+        live.policies(),
+        after.engine(),
+        after.policies(),
+    )?;
+    Ok((diff, after))
+}
+
+/// The live engine's key of an object of `kind`.
+fn policy_key(kind: PolicyKind, namespace: Option<String>, name: String) -> PolicyKey {
+    match kind {
+        PolicyKind::NetworkPolicy => PolicyKey::Network {
+            namespace: namespace.unwrap_or_default(),
+            name,
+        },
+        PolicyKind::ClusterNetworkPolicy => PolicyKey::Cluster { name },
+        PolicyKind::CalicoNetworkPolicy | PolicyKind::GlobalNetworkPolicy => {
+            PolicyKey::Calico { namespace, name }
+        }
+        PolicyKind::NetworkSet | PolicyKind::GlobalNetworkSet => {
+            PolicyKey::NetworkSet { namespace, name }
+        }
+        PolicyKind::Tier => PolicyKey::Tier { name },
+    }
+}
+
+/// Whether `policies` hold an object of `kind` named `key` (`namespace/name`, or `name`).
+fn holds(policies: &PolicySet, kind: PolicyKind, key: &str) -> bool {
+    match kind {
+        PolicyKind::NetworkPolicy => policies.network_policies().iter().any(|p| p.key() == key),
+        PolicyKind::ClusterNetworkPolicy => {
+            policies.cluster_policies().iter().any(|p| p.name() == key)
+        }
+        PolicyKind::CalicoNetworkPolicy | PolicyKind::GlobalNetworkPolicy => policies
+            .calico_policies()
+            .iter()
+            .any(|p| calico_kind(p) == kind && p.key() == key),
+        PolicyKind::NetworkSet | PolicyKind::GlobalNetworkSet => policies
+            .network_sets()
+            .iter()
+            .any(|s| set_kind(s) == kind && s.key() == key),
+        PolicyKind::Tier => policies.tiers().iter().any(|t| t.name() == key),
+    }
 }

@@ -15,7 +15,9 @@
 //! - [`SemanticDiff`]: what two policy sets on one cluster allow differently, grouped by
 //!   workloads and port sets, with the changed policies responsible on each side; an
 //!   equivalence check; every changed flow one by one for scripts ([`FlatChange`]).
-//! - [`impact`]: the flows one new, changed or deleted policy object adds and removes.
+//! - [`impact`]: the flows one new, changed or deleted policy object adds and removes
+//!   ([`impact_live`] with a [`LiveEngine`](crate::engine::live::LiveEngine), updated
+//!   incrementally where it can be).
 //! - [`exposure`]: per workload and direction, whether it is isolated, which outside
 //!   addresses reach it (or it reaches), and whether every pod and namespace does.
 //! - [`lint`]: a catalogue of checks with stable codes (selectors that match nothing,
@@ -70,7 +72,7 @@ mod solve;
 pub use classes::{ClassId, PodClasses, Workload, WorkloadId, workload_name};
 pub use diff::{DiffEntry, DiffSummary, FlatChange, FlatEndpoint, SemanticDiff};
 pub use exposure::{OutsideReach, SideExposure, WorkloadExposure, exposure};
-pub use impact::{Change, PolicyItem, impact};
+pub use impact::{Change, PolicyItem, impact, impact_live};
 pub use map::{Connection, ConnectivityMap};
 pub use ports::{PortClasses, PortRanges, Ports, PortsError};
 
@@ -112,6 +114,9 @@ pub enum AnalysisError {
         /// `namespace/name`, or `name` for a cluster-scoped kind.
         name: String,
     },
+    /// The live engine refused the change.
+    #[error("the live engine refused the change")]
+    Update(#[source] crate::engine::live::UpdateError),
 }
 
 /// What every analysis of one policy set builds first.
