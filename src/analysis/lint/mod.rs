@@ -82,7 +82,7 @@
 //! resolved per pod), the pods and nodes and outside addresses on the other side, once per
 //! address the other side may use (its own first address, or its first of the family
 //! dialled, where that changes what a rule matches). The
-//! property tests in `tests/lint.rs` hold every claim of NP020–NP023 equal to brute force:
+//! property tests in `tests/lint_props.rs` hold every claim of NP020–NP023 equal to brute force:
 //! the engine rebuilt without the rule or policy, compared on every flow between every
 //! pair of pods, nodes and outside addresses, on every port class and protocol.
 
