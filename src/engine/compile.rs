@@ -1140,24 +1140,8 @@ impl<'a> Compiler<'a> {
         }
         // A scan may run on through following index steps while tiers end in `Pass`.
         let len = steps.len() - first_step;
-        for k in (0..len).rev() {
-            let next = steps.get(first_step + k + 1).copied();
-            let Some(step) = steps.get_mut(first_step + k) else {
-                continue;
-            };
-            let Prog::Index { hi, .. } = step.prog() else {
-                continue;
-            };
-            match next {
-                Some(n) if step.end == TierEnd::Pass && matches!(n.prog(), Prog::Index { .. }) => {
-                    step.scan_hi = n.scan_hi;
-                    step.scan_last = n.scan_last;
-                }
-                _ => {
-                    step.scan_hi = hi;
-                    step.scan_last = u16::try_from(k).unwrap_or(u16::MAX);
-                }
-            }
+        if let Some(walk) = steps.get_mut(first_step..) {
+            TierStep::link_scans(walk);
         }
         // Short walks live in the head itself.
         let mut inline = [TierStep::default(); INLINE_STEPS];

@@ -398,6 +398,32 @@ impl TierStep {
             StepKind::Allow => Prog::Allow,
         }
     }
+
+    /// Links the index steps of one class's walk: a scan may run on through the index
+    /// steps after it while each tier before them ends in `Pass` (their rules are
+    /// numbered one after the other), up to rule `scan_hi`, step `scan_last` included
+    /// (positions in `steps`).
+    fn link_scans(steps: &mut [TierStep]) {
+        for k in (0..steps.len()).rev() {
+            let next = steps.get(k + 1).copied();
+            let Some(step) = steps.get_mut(k) else {
+                continue;
+            };
+            let Prog::Index { hi, .. } = step.prog() else {
+                continue;
+            };
+            match next {
+                Some(n) if step.end == TierEnd::Pass && matches!(n.prog(), Prog::Index { .. }) => {
+                    step.scan_hi = n.scan_hi;
+                    step.scan_last = n.scan_last;
+                }
+                _ => {
+                    step.scan_hi = hi;
+                    step.scan_last = u16::try_from(k).unwrap_or(u16::MAX);
+                }
+            }
+        }
+    }
 }
 
 /// Steps kept in the class head itself: Admin, NetworkPolicy and Baseline fit.

@@ -60,8 +60,7 @@ use crate::engine::bitset::Bitset;
 use crate::engine::compile::MAX_POD_SETS;
 use crate::engine::{
     Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
-    NOT_ISOLATED, OpCode, PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierEnd, TierStep,
-    dir_index,
+    NOT_ISOLATED, OpCode, PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierStep, dir_index,
 };
 use crate::explain::TierRef;
 use crate::model::Labels;
@@ -726,23 +725,7 @@ impl Cx<'_> {
         // As the compiler does: a scan may run on through following index steps while
         // tiers end in `Pass`.
         let len = steps.len();
-        for k in (0..len).rev() {
-            let next = steps.get(k + 1).copied();
-            let step = steps.get_mut(k)?;
-            let Prog::Index { hi, .. } = step.prog() else {
-                continue;
-            };
-            match next {
-                Some(n) if step.end == TierEnd::Pass && matches!(n.prog(), Prog::Index { .. }) => {
-                    step.scan_hi = n.scan_hi;
-                    step.scan_last = n.scan_last;
-                }
-                _ => {
-                    step.scan_hi = hi;
-                    step.scan_last = u16::try_from(k).unwrap_or(u16::MAX);
-                }
-            }
-        }
+        TierStep::link_scans(&mut steps);
         if len > INLINE_STEPS {
             return None;
         }
