@@ -20,14 +20,21 @@
 //!   namespace (every pod of the namespace changes class);
 //! - `policy/new-key`: a NetworkPolicy selecting on a label key no policy reads (a
 //!   rebuild);
-//! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison.
+//! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison;
+//! - `churn/rollout-step`: sustained churn while decisions continue. Each step deletes a
+//!   pod of a workload and adds its replacement (new name, new `pod-template-hash`, the
+//!   same address), applied to the engine the previous step made, which is then
+//!   published to a reader thread deciding flows on the newest engine all along; a
+//!   step's time includes the publication. The reader's rate is printed.
 //!
 //! Before timing, it prints whether each change was applied incrementally, and checks
 //! that the result decides and explains as a fresh build does on flows between the pods
 //! of the changed policy's namespace and a spread of others.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use netpol::cluster::{Cluster, Endpoint, Flow, Pod, PodId, PodSpec};
@@ -97,7 +104,7 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         .expect("the generated scenario loads");
     let cluster = loaded.cluster.clone();
     let policies: PolicySet = loaded.policies.clone();
-    let t = std::time::Instant::now();
+    let t = Instant::now();
     let live = LiveEngine::new(&cluster, policies.clone(), Default::default());
     eprintln!(
         "[{}] {} pods, {} policies: LiveEngine::new {:.2?}",
@@ -202,7 +209,7 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         ),
     ];
     for (name, changes) in &cases {
-        let t = std::time::Instant::now();
+        let t = Instant::now();
         let next = live.apply_all(changes.clone()).expect("applies");
         let took = t.elapsed();
         eprintln!(
@@ -241,6 +248,118 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         b.iter(|| black_box(Engine::build(&cluster, &policies)))
     });
     group.finish();
+
+    churn(c, scale, &live, &cluster);
+}
+
+/// Sustained churn: rollout steps applied one after the other while a reader thread
+/// decides flows on the newest engine.
+fn churn(c: &mut Criterion, scale: Scale, live: &LiveEngine, cluster: &Cluster) {
+    // Pods of workloads (with a pod-template-hash), spread over the table.
+    let workload_pods: Vec<PodSpec> = cluster
+        .pods()
+        .filter(|(_, p)| p.labels.contains_key("pod-template-hash"))
+        .step_by(7)
+        .map(|(_, p)| spec_of(cluster, p))
+        .collect();
+    assert!(
+        !workload_pods.is_empty(),
+        "the workload has pods of workloads"
+    );
+    // The reader's pairs, by name: ids do not outlive a removal (the pod moved into the
+    // gap gets a new one), so the reader resolves them on each engine it takes.
+    let names: Vec<(String, String)> = cluster
+        .pods()
+        .step_by(97)
+        .filter_map(|(_, p)| {
+            let ns = cluster.namespace(p.namespace)?;
+            Some((ns.name.clone(), p.name.clone()))
+        })
+        .collect();
+    let published = Arc::new(Mutex::new(live.engine().clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let decided = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let (published, stop, decided) = (published.clone(), stop.clone(), decided.clone());
+        let names = names.clone();
+        std::thread::spawn(move || {
+            let mut allowed = 0u64;
+            let mut flows: Vec<Flow<'static>> = Vec::with_capacity(names.len());
+            while !stop.load(Ordering::Relaxed) {
+                let engine = match published.lock() {
+                    Ok(e) => e.clone(),
+                    Err(_) => return,
+                };
+                let ids: Vec<PodId> = names
+                    .iter()
+                    .filter_map(|(ns, name)| engine.cluster().pod_id(ns, name))
+                    .collect();
+                flows.clear();
+                flows.extend(ids.iter().zip(ids.iter().rev()).map(|(a, b)| {
+                    Flow::new(Endpoint::Pod(*a), Endpoint::Pod(*b), 80, Protocol::Tcp)
+                }));
+                for _ in 0..16 {
+                    for f in &flows {
+                        allowed += u64::from(engine.decide(*f).is_allowed());
+                    }
+                }
+                decided.fetch_add(16 * flows.len() as u64, Ordering::Relaxed);
+            }
+            black_box(allowed);
+        })
+    };
+    let mut current = live.clone();
+    let mut step = 0usize;
+    let mut group = c.benchmark_group(format!("{}/churn", scale.name()));
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    let started = Instant::now();
+    let mut steps = 0u64;
+    group.bench_function("rollout-step", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                let old = &workload_pods[step % workload_pods.len()];
+                step += 1;
+                let mut new = old.clone();
+                new.name = format!("{}-r{step}", old.name);
+                Arc::make_mut(&mut new.labels)
+                    .insert("pod-template-hash".into(), format!("r{}", step % 3));
+                let previous =
+                    format!("{}-r{}", old.name, step.saturating_sub(workload_pods.len()));
+                let gone = if step > workload_pods.len() {
+                    previous
+                } else {
+                    old.name.clone()
+                };
+                current = current
+                    .apply_all(vec![
+                        Change::PodRemoved {
+                            namespace: old.namespace.clone(),
+                            name: gone,
+                        },
+                        Change::Pod(new),
+                    ])
+                    .expect("a rollout step applies");
+                if let Ok(mut slot) = published.lock() {
+                    *slot = current.engine().clone();
+                }
+            }
+            steps += iters;
+            t.elapsed()
+        })
+    });
+    group.finish();
+    stop.store(true, Ordering::Relaxed);
+    let _ = reader.join();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "[{}] churn: {steps} rollout steps ({} core rebuilds) in {secs:.1} s while the reader decided {:.1} M flows/s",
+        scale.name(),
+        current.stats().rebuilds,
+        decided.load(Ordering::Relaxed) as f64 / secs / 1e6
+    );
 }
 
 fn main() {
