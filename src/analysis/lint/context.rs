@@ -105,6 +105,19 @@ impl Class {
             Direction::Egress => self.family,
         }
     }
+
+    /// The Calico policies selecting the pods for a direction, in evaluation order.
+    pub(super) fn calico_selecting(&self, d: Direction) -> Vec<usize> {
+        self.selecting
+            .get(dir_index(d))
+            .into_iter()
+            .flatten()
+            .filter_map(|p| match p {
+                PolicyId::Calico(i) => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Where a pod selector looks.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::context::{Context, PolicyId, dir_index};
+use super::context::{Context, PolicyId};
 use super::redundancy::keys;
 use super::sets::{Peer, Segment, flow_intersection, flow_witness};
 use super::symbolic::{Model, TierKind};
@@ -142,16 +142,7 @@ fn calico(ctx: &Context<'_>, out: &mut Out<'_>) {
     let mut done: BTreeSet<(usize, usize)> = BTreeSet::new();
     for class in &ctx.classes {
         for d in Direction::BOTH {
-            let Some(list) = class.selecting.get(dir_index(d)) else {
-                continue;
-            };
-            let calico: Vec<usize> = list
-                .iter()
-                .filter_map(|p| match p {
-                    PolicyId::Calico(i) => Some(*i),
-                    _ => None,
-                })
-                .collect();
+            let calico = class.calico_selecting(d);
             for (k, &a) in calico.iter().enumerate() {
                 for &b in calico.iter().skip(k + 1) {
                     let (Some(pa), Some(pb)) = (ctx.calico(a), ctx.calico(b)) else {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::context::{Context, PolicyId, dir_index};
+use super::context::{Context, PolicyId};
 use super::{Check, Finding, Out};
 use crate::calico::CalicoRule;
 use crate::policy::{Action, Direction};
@@ -78,16 +78,7 @@ pub(super) fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     let mut state: BTreeMap<(usize, Direction), Option<(usize, usize)>> = BTreeMap::new();
     for class in &ctx.classes {
         for d in Direction::BOTH {
-            let Some(list) = class.selecting.get(dir_index(d)) else {
-                continue;
-            };
-            let calico: Vec<usize> = list
-                .iter()
-                .filter_map(|p| match p {
-                    PolicyId::Calico(i) => Some(*i),
-                    _ => None,
-                })
-                .collect();
+            let calico = class.calico_selecting(d);
             for (k, &b) in calico.iter().enumerate() {
                 let Some(pb) = policies.get(b) else { continue };
                 let blocker = calico.iter().take(k).find_map(|&a| {
