@@ -17,7 +17,7 @@ use crate::explain::TierRef;
 use crate::model::Labels;
 use crate::policy::{Action, ClusterTier, Direction, PolicyKind, PolicySetRef, Protocol};
 use crate::profile::Profile;
-use crate::selector::{Operator, Selector as K8sSelector};
+use crate::selector::Selector as K8sSelector;
 
 use super::bitset::Bitset;
 use super::blocks::BlockIndex;
@@ -126,15 +126,7 @@ fn k8s_holds(sel: &K8sSelector, labels: &impl LabelMap, prefix: &str) -> bool {
             prefixed = format!("{prefix}{}", r.key);
             prefixed.as_str()
         };
-        let value = labels.label(key);
-        match (&r.op, value) {
-            (Operator::In(values), Some(v)) => values.iter().any(|x| x == v),
-            (Operator::In(_), None) => false,
-            (Operator::NotIn(values), Some(v)) => !values.iter().any(|x| x == v),
-            (Operator::NotIn(_), None) => true,
-            (Operator::Exists, v) => v.is_some(),
-            (Operator::DoesNotExist, v) => v.is_none(),
-        }
+        r.holds_for(labels.label(key))
     })
 }
 

@@ -74,7 +74,11 @@ impl Requirement {
     /// ```
     #[must_use]
     pub fn matches(&self, labels: &Labels) -> bool {
-        let value = labels.get(&self.key);
+        self.holds_for(labels.get(&self.key).map(String::as_str))
+    }
+
+    /// Whether the requirement holds when its key has `value` (`None`: the key is absent).
+    pub(crate) fn holds_for(&self, value: Option<&str>) -> bool {
         match (&self.op, value) {
             (Operator::In(values), Some(v)) => values.iter().any(|x| x == v),
             (Operator::In(_), None) => false,
