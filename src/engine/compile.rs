@@ -731,59 +731,49 @@ impl<'a> Compiler<'a> {
     /// that direction, or selects nothing).
     fn subject(&mut self, source: Source<'a>, direction: Direction) -> Option<Bitset> {
         let set = match source {
+            Source::Calico(p) => return calico::subject(&self.identities, p, direction),
+            _ if !self.felix => {
+                let mut ids = Vec::new();
+                if !self.selected_ids(source, direction, &mut ids) {
+                    return None;
+                }
+                let mut set = Bitset::new(self.identities.len());
+                for id in ids {
+                    set.insert(id as usize);
+                }
+                set
+            }
             Source::Network(p) => {
                 if !p.affects(direction) {
                     return None;
                 }
-                if self.felix {
-                    // `projectcalico.org/orchestrator == 'k8s' && <pod selector>` in the
-                    // policy's namespace, over Felix's view of the pods.
-                    self.converted_identities(calico::Converted {
-                        namespace: Some(p.namespace()),
-                        namespaces: None,
-                        pods: Some(p.pod_selector()),
-                    })
-                } else {
-                    let ns = self.cluster.namespace_id(p.namespace())?;
-                    self.identity_set(&[to_u32(ns.index())], p.pod_selector())
-                }
+                // `projectcalico.org/orchestrator == 'k8s' && <pod selector>` in the
+                // policy's namespace, over Felix's view of the pods.
+                self.converted_identities(calico::Converted {
+                    namespace: Some(p.namespace()),
+                    namespaces: None,
+                    pods: Some(p.pod_selector()),
+                })
             }
             Source::Cluster(p) => {
-                if !p.affects(direction) {
-                    return None;
-                }
                 // Calico's converted policy has a type only for the directions that keep a
                 // rule (`clusterNetPolicyTypes`): it does not apply to a direction whose
                 // rules Calico all drops.
-                if self.felix && p.rules(direction).iter().all(calico_drops) {
+                if !p.affects(direction) || p.rules(direction).iter().all(calico_drops) {
                     return None;
                 }
-                if self.felix {
-                    // The namespace selector under `pcns.`, the pod selector (or the
-                    // orchestrator term alone), over Felix's view of the pods.
-                    let (namespaces, pods) = match p.subject() {
-                        Subject::Namespaces(sel) => (sel, None),
-                        Subject::Pods { namespaces, pods } => (namespaces, Some(pods)),
-                    };
-                    let set = self.converted_identities(calico::Converted {
-                        namespace: None,
-                        namespaces: Some(namespaces),
-                        pods,
-                    });
-                    return (!set.is_empty()).then_some(set);
-                }
-                match p.subject() {
-                    Subject::Namespaces(sel) => {
-                        let ns = self.namespaces_matching(sel);
-                        self.identity_set(&ns, &Selector::everything())
-                    }
-                    Subject::Pods { namespaces, pods } => {
-                        let ns = self.namespaces_matching(namespaces);
-                        self.identity_set(&ns, pods)
-                    }
-                }
+                // The namespace selector under `pcns.`, the pod selector (or the
+                // orchestrator term alone), over Felix's view of the pods.
+                let (namespaces, pods) = match p.subject() {
+                    Subject::Namespaces(sel) => (sel, None),
+                    Subject::Pods { namespaces, pods } => (namespaces, Some(pods)),
+                };
+                self.converted_identities(calico::Converted {
+                    namespace: None,
+                    namespaces: Some(namespaces),
+                    pods,
+                })
             }
-            Source::Calico(p) => return calico::subject(&self.identities, p, direction),
         };
         (!set.is_empty()).then_some(set)
     }
@@ -809,6 +799,18 @@ impl<'a> Compiler<'a> {
                 None => false,
             };
         }
+        self.selected_ids(source, direction, out)
+    }
+
+    /// [`subject_ids`](Self::subject_ids) for a NetworkPolicy or ClusterNetworkPolicy read
+    /// as Kubernetes reads it (not under Felix), through the per-namespace label index.
+    fn selected_ids(
+        &mut self,
+        source: Source<'a>,
+        direction: Direction,
+        out: &mut Vec<u32>,
+    ) -> bool {
+        out.clear();
         match source {
             Source::Network(p) => {
                 if !p.affects(direction) {
@@ -893,24 +895,7 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        let mut ports = PortSet::default();
-        match &rule.ports {
-            None => ports.all_protocols(),
-            Some(list) => {
-                for pr in list {
-                    match &pr.port {
-                        PortSpec::All => ports.ranges.push((pr.protocol, 0, u16::MAX)),
-                        PortSpec::Range { start, end } => {
-                            ports.ranges.push((pr.protocol, *start, *end))
-                        }
-                        PortSpec::Named(name) => {
-                            let id = self.name_id(name);
-                            ports.named.push((Some(pr.protocol), id));
-                        }
-                    }
-                }
-            }
-        }
+        let mut ports = network_ports(rule.ports.as_deref(), |name| self.name_id(name));
         let by_family = self.qualify_egress(direction, &mut ports, &selected);
         peers.finish(self);
         ports.finish();
@@ -2334,6 +2319,31 @@ struct NamedAt {
     rows_at: u32,
     rows_len: u16,
     first: Option<(Protocol, u16, [u32; 2])>,
+}
+
+/// The ports of a NetworkPolicy rule as a port set (not yet finished): every port of every
+/// protocol when none are written; named ports numbered by `name_id`. The compiler and
+/// the live engine's NetworkPolicy updates both read rules through it.
+pub(super) fn network_ports(
+    list: Option<&[crate::policy::PortRule]>,
+    mut name_id: impl FnMut(&str) -> u32,
+) -> PortSet {
+    let mut ports = PortSet::default();
+    match list {
+        None => ports.all_protocols(),
+        Some(list) => {
+            for pr in list {
+                match &pr.port {
+                    PortSpec::All => ports.ranges.push((pr.protocol, 0, u16::MAX)),
+                    PortSpec::Range { start, end } => {
+                        ports.ranges.push((pr.protocol, *start, *end))
+                    }
+                    PortSpec::Named(name) => ports.named.push((Some(pr.protocol), name_id(name))),
+                }
+            }
+        }
+    }
+    ports
 }
 
 /// What a rule's peer condition can tell apart: a pod identity, a node or an outside

@@ -57,7 +57,7 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use super::{Fixed, KindIndex};
 use crate::cluster::Cluster;
 use crate::engine::bitset::Bitset;
-use crate::engine::compile::MAX_POD_SETS;
+use crate::engine::compile::{MAX_POD_SETS, network_ports};
 use crate::engine::{
     Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
     NOT_ISOLATED, OpCode, PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierStep, dir_index,
@@ -917,25 +917,11 @@ impl Cx<'_> {
                 }
             }
         }
-        let mut ports = PortSet::default();
-        match &rule.ports {
-            None => ports.all_protocols(),
-            Some(list) => {
-                for pr in list {
-                    match &pr.port {
-                        PortSpec::All => ports.ranges.push((pr.protocol, 0, u16::MAX)),
-                        PortSpec::Range { start, end } => {
-                            ports.ranges.push((pr.protocol, *start, *end))
-                        }
-                        PortSpec::Named(name) => {
-                            let next = to_u32(self.core.names.len());
-                            let id = *self.core.names.entry(name.clone()).or_insert(next);
-                            ports.named.push((Some(pr.protocol), id));
-                        }
-                    }
-                }
-            }
-        }
+        let names = &mut self.core.names;
+        let mut ports = network_ports(rule.ports.as_deref(), |name| {
+            let next = to_u32(names.len());
+            *names.entry(name.to_owned()).or_insert(next)
+        });
         peers.blocks.sort_unstable();
         self.limit_pod_sets(&mut peers);
         ports.finish();
