@@ -31,7 +31,9 @@ pub(super) enum PolicyId {
 }
 
 impl PolicyId {
-    fn of(r: &PolicyRef) -> Option<PolicyId> {
+    /// The lint's id of a policy an explanation names (`None` for kinds that are not
+    /// policies: network sets, tiers).
+    pub(super) fn of(r: &PolicyRef) -> Option<PolicyId> {
         match r.kind {
             PolicyKind::NetworkPolicy => Some(PolicyId::Network(r.index)),
             PolicyKind::ClusterNetworkPolicy => Some(PolicyId::Cluster(r.index)),
@@ -95,6 +97,14 @@ pub(super) struct Class {
     pub(super) selecting: [Vec<PolicyId>; 2],
     /// Per direction: policies that would select them but the profile ignores.
     pub(super) ignored: [Vec<PolicyId>; 2],
+}
+
+/// The key of a rule's peers for a direction, as field paths write it.
+pub(super) fn peers_key(d: Direction) -> &'static str {
+    match d {
+        Direction::Ingress => "from",
+        Direction::Egress => "to",
+    }
 }
 
 impl Class {

@@ -2,7 +2,7 @@
 
 use ipnet::IpNet;
 
-use super::context::{AddrCtx, Context, PolicyId, RuleId, Scope};
+use super::context::{AddrCtx, Context, PolicyId, RuleId, Scope, peers_key};
 use super::sets::Bits;
 use super::{Check, Finding, Out};
 use crate::calico::{CalicoRule, EntityMatch, PortValue};
@@ -78,11 +78,7 @@ fn network_policies(ctx: &Context<'_>, out: &mut Out<'_>) {
             None => Bits::new(),
         };
         for d in Direction::BOTH {
-            let key = if d == Direction::Ingress {
-                "from"
-            } else {
-                "to"
-            };
+            let key = peers_key(d);
             for (r, rule) in policy.rules(d).iter().enumerate() {
                 let rid = RuleId {
                     policy: id,

@@ -1,32 +1,20 @@
 //! NP050 (policies the plugin ignores) and NP051 (ipBlocks meant for pods or nodes the
 //! plugin does not match).
 
-use super::context::{AddrCtx, Context, PolicyId};
+use super::context::{AddrCtx, Context, PolicyId, peers_key};
 use super::{Check, Finding, Out};
 use crate::cidr::IpSet;
-use crate::explain::PolicyRef;
-use crate::policy::{Direction, Peer, PolicyKind};
+use crate::policy::{Direction, Peer};
 
 pub(super) fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     ignored(ctx, out);
     ip_blocks(ctx, out);
 }
 
-fn id_of(r: &PolicyRef) -> Option<PolicyId> {
-    match r.kind {
-        PolicyKind::NetworkPolicy => Some(PolicyId::Network(r.index)),
-        PolicyKind::ClusterNetworkPolicy => Some(PolicyId::Cluster(r.index)),
-        PolicyKind::CalicoNetworkPolicy | PolicyKind::GlobalNetworkPolicy => {
-            Some(PolicyId::Calico(r.index))
-        }
-        _ => None,
-    }
-}
-
 fn ignored(ctx: &Context<'_>, out: &mut Out<'_>) {
     let profile = ctx.profile;
     for r in ctx.engine.ignored_policies() {
-        let Some(id) = id_of(&r) else { continue };
+        let Some(id) = PolicyId::of(&r) else { continue };
         let (message, suggestion) = if !profile.enforces_any() {
             (
                 format!(
@@ -65,11 +53,7 @@ fn ip_blocks(ctx: &Context<'_>, out: &mut Out<'_>) {
     }
     for (i, policy) in ctx.policies.network_policies().iter().enumerate() {
         for d in Direction::BOTH {
-            let key = if d == Direction::Ingress {
-                "from"
-            } else {
-                "to"
-            };
+            let key = peers_key(d);
             for (r, rule) in policy.rules(d).iter().enumerate() {
                 for (p, peer) in rule.peers.iter().flatten().enumerate() {
                     let Peer::IpBlock(block) = peer else { continue };

@@ -1,6 +1,6 @@
 //! NP001–NP005: selectors that match nothing or everything, and split peers.
 
-use super::context::{Context, PolicyId, Scope, dir_index};
+use super::context::{Context, PolicyId, Scope, dir_index, peers_key};
 use super::{Check, Finding, Out};
 use crate::calico::selector::{LabelMap, Selector as CalicoSelector};
 use crate::engine::calico::{PodLabels, SetLabels};
@@ -11,13 +11,6 @@ pub(super) fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     network_policies(ctx, out);
     cluster_policies(ctx, out);
     calico_policies(ctx, out);
-}
-
-fn peers_key(d: Direction) -> &'static str {
-    match d {
-        Direction::Ingress => "from",
-        Direction::Egress => "to",
-    }
 }
 
 /// NP004 for a written selector with terms that matches every namespace.
