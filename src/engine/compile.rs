@@ -444,14 +444,7 @@ impl<'a> Compiler<'a> {
         let cluster = self.cluster;
         self.ns_selector_cache
             .entry(sel)
-            .or_insert_with(|| {
-                cluster
-                    .namespaces()
-                    .enumerate()
-                    .filter(|(_, (_, ns))| sel.matches(&ns.labels))
-                    .map(|(i, _)| to_u32(i))
-                    .collect()
-            })
+            .or_insert_with(|| namespace_indexes(cluster, sel))
             .clone()
     }
 
@@ -2319,6 +2312,16 @@ struct NamedAt {
     rows_at: u32,
     rows_len: u16,
     first: Option<(Protocol, u16, [u32; 2])>,
+}
+
+/// The indexes of the namespaces `sel` matches, ascending.
+pub(super) fn namespace_indexes(cluster: &Cluster, sel: &Selector) -> Vec<u32> {
+    cluster
+        .namespaces()
+        .enumerate()
+        .filter(|(_, (_, ns))| sel.matches(&ns.labels))
+        .map(|(i, _)| to_u32(i))
+        .collect()
 }
 
 /// The ports of a NetworkPolicy rule as a port set (not yet finished): every port of every

@@ -57,7 +57,7 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use super::{Fixed, KindIndex};
 use crate::cluster::Cluster;
 use crate::engine::bitset::Bitset;
-use crate::engine::compile::{MAX_POD_SETS, network_ports};
+use crate::engine::compile::{MAX_POD_SETS, namespace_indexes, network_ports};
 use crate::engine::{
     Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
     NOT_ISOLATED, OpCode, PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierStep, dir_index,
@@ -328,16 +328,6 @@ fn pushed_bytes(core: &Core) -> usize {
         + core.retired.saturating_mul(256)
 }
 
-/// The namespaces `sel` matches, by index.
-fn namespaces_matching(cluster: &Cluster, sel: &Selector) -> Vec<u32> {
-    cluster
-        .namespaces()
-        .enumerate()
-        .filter(|(_, (_, ns))| sel.matches(&ns.labels))
-        .map(|(i, _)| to_u32(i))
-        .collect()
-}
-
 /// The pod selectors of a policy, each with the namespaces it reads pods of: its pod
 /// selector, then its peers' in order (directions, rules, peers).
 type Scoped<'p> = Vec<(&'p Selector, Arc<[u32]>)>;
@@ -358,7 +348,7 @@ fn scoped<'p>(p: &'p Policy, cluster: &Cluster) -> Scoped<'p> {
                         None => Arc::clone(&own),
                         Some(ns) => Arc::clone(
                             memo.entry(ns)
-                                .or_insert_with(|| namespaces_matching(cluster, ns).into()),
+                                .or_insert_with(|| namespace_indexes(cluster, ns).into()),
                         ),
                     };
                     out.push((pods, scope));
