@@ -214,10 +214,81 @@ fn policy_change() -> impl Strategy<Value = Change> {
         }),
         1 => (pick(&["a", "b", "c", "d"]), labels())
             .prop_map(|(name, labels)| Change::Namespace { name: name.to_owned(), labels }),
-        1 => (0..3usize).prop_flat_map(cluster_policy).prop_map(|p: ClusterPolicy| {
+        2 => (0..3usize).prop_flat_map(cluster_policy).prop_map(|p: ClusterPolicy| {
             Change::Policy(PolicyItem::Cluster(p))
         }),
+        1 => (0..3usize).prop_map(|i| Change::PolicyRemoved(PolicyKey::Cluster {
+            name: format!("c{i}"),
+        })),
     ]
+}
+
+/// A ClusterNetworkPolicy change, against the policies of the moment: one added or
+/// replaced (from a pool of names, tier, priority, subject and rules drawn anew; every
+/// action, Pass included, and every peer kind), one removed, or one of the set given
+/// another priority (often tied with another's) or moved to the other tier.
+#[derive(Debug, Clone)]
+enum ClusterStep {
+    Put(ClusterPolicy),
+    Remove(usize),
+    Priority(usize, u32),
+    Tier(usize),
+}
+
+fn cluster_step() -> impl Strategy<Value = ClusterStep> {
+    prop_oneof![
+        4 => (0..4usize).prop_flat_map(cluster_policy).prop_map(ClusterStep::Put),
+        2 => (0..4usize).prop_map(ClusterStep::Remove),
+        2 => (0..4usize, 0..3u32).prop_map(|(i, p)| ClusterStep::Priority(i, p)),
+        1 => (0..4usize).prop_map(ClusterStep::Tier),
+    ]
+}
+
+impl ClusterStep {
+    /// The change it makes to `set`, if any.
+    fn change(&self, set: &PolicySet) -> Option<Change> {
+        use netpol::policy::{ClusterTier, Direction};
+        let find = |i: &usize| {
+            set.cluster_policies()
+                .iter()
+                .find(|p| p.name() == format!("c{i}"))
+        };
+        let with = |p: &ClusterPolicy, tier: ClusterTier, priority: u32| {
+            let mut b = ClusterPolicy::builder(p.name(), tier, priority, p.subject().clone());
+            for r in p.rules(Direction::Ingress) {
+                b = b.ingress(r.clone());
+            }
+            for r in p.rules(Direction::Egress) {
+                b = b.egress(r.clone());
+            }
+            Change::Policy(PolicyItem::Cluster(b.build()))
+        };
+        match self {
+            ClusterStep::Put(p) => Some(Change::Policy(PolicyItem::Cluster(p.clone()))),
+            ClusterStep::Remove(i) => find(i).map(|p| {
+                Change::PolicyRemoved(PolicyKey::Cluster {
+                    name: p.name().to_owned(),
+                })
+            }),
+            ClusterStep::Priority(i, priority) => find(i).map(|p| with(p, p.tier(), *priority)),
+            ClusterStep::Tier(i) => find(i).map(|p| {
+                let tier = match p.tier() {
+                    ClusterTier::Admin => ClusterTier::Baseline,
+                    ClusterTier::Baseline => ClusterTier::Admin,
+                };
+                with(p, tier, p.priority())
+            }),
+        }
+    }
+}
+
+/// The conformance profile with each exemption and `ipBlock` reading drawn, enforcing
+/// NetworkPolicy and ClusterNetworkPolicy.
+fn cluster_enforcing_profile() -> impl Strategy<Value = Profile> {
+    custom_profile(true).prop_map(|p| {
+        p.with_network_policy(true)
+            .with_cluster_network_policy(true)
+    })
 }
 
 /// A NetworkPolicy added or changed (from a pool of names) or removed.
@@ -425,6 +496,57 @@ proptest! {
                     .network_policies()
                     .iter()
                     .any(|p| p.namespace() == namespace && p.name() == name),
+                _ => false,
+            };
+            live = live.apply(c.clone()).unwrap();
+            expected += u64::from(counts);
+            prop_assert_eq!(live.stats().rebuilds, 0, "rebuilt on {:?}", c);
+            prop_assert_eq!(live.stats().policies, expected);
+            check(&live, &profile)?;
+        }
+    }
+
+    /// With a policy reading every label key, network and port name the generators use,
+    /// under profiles enforcing ClusterNetworkPolicy (without Calico's Felix), and with no
+    /// other change in between, every ClusterNetworkPolicy added, changed (rules, subject,
+    /// priority, tier) or removed is taken without a rebuild, among NetworkPolicy changes
+    /// also taken so, and the result still equals a fresh build and the reference on
+    /// every flow.
+    #[test]
+    fn cluster_policy_changes_are_taken_incrementally(
+        profile in prop_oneof![Just(Profile::conformance()), cluster_enforcing_profile()],
+        cluster in cluster(),
+        set in policy_set(3, 4),
+        steps in prop::collection::vec(
+            prop_oneof![4 => cluster_step().prop_map(Ok), 1 => network_change().prop_map(Err)],
+            1..12,
+        ),
+    ) {
+        let mut start: PolicySet = [catalog()].into_iter().collect();
+        start.extend(set.network_policies().iter().cloned());
+        start.extend(set.cluster_policies().iter().cloned());
+        let mut live = LiveEngine::new(&cluster, start, profile.clone());
+        let mut expected = 0u64;
+        for step in steps {
+            let c = match step {
+                Ok(cnp) => match cnp.change(live.policies()) {
+                    Some(c) => c,
+                    None => continue,
+                },
+                Err(c) => c,
+            };
+            let counts = match &c {
+                Change::Policy(_) => true,
+                Change::PolicyRemoved(PolicyKey::Network { namespace, name }) => live
+                    .policies()
+                    .network_policies()
+                    .iter()
+                    .any(|p| p.namespace() == namespace && p.name() == name),
+                Change::PolicyRemoved(PolicyKey::Cluster { name }) => live
+                    .policies()
+                    .cluster_policies()
+                    .iter()
+                    .any(|p| p.name() == name),
                 _ => false,
             };
             live = live.apply(c.clone()).unwrap();
@@ -850,4 +972,197 @@ fn policy_changes_rebuild_past_their_budget() {
         .unwrap();
     assert_eq!((next.stats().policies, next.stats().rebuilds), (changes, 1));
     check(&next, &profile).unwrap();
+}
+
+fn sel(json: &str) -> netpol::selector::Selector {
+    let written: LabelSelector = serde_json::from_str(json).unwrap();
+    netpol::selector::Selector::new(&written).unwrap()
+}
+
+/// ClusterNetworkPolicies added, changed (priority, tier, rules) and removed are applied
+/// without a rebuild when their selectors, networks and named ports need nothing new of
+/// the core, and with one otherwise; the values before are undisturbed.
+#[test]
+fn cluster_policy_changes_are_incremental() {
+    use netpol::policy::{Action, ClusterPeer, ClusterPort, ClusterRule, ClusterTier, Subject};
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let cluster = Cluster::builder()
+        .namespace("a", [("team", "x")])
+        .namespace("b", [("team", "y")])
+        .add_node(
+            NodeSpec::new("n1")
+                .label("zone", "z1")
+                .ip(ip("192.168.0.11")),
+        )
+        .pod(
+            PodSpec::new("a", "web")
+                .label("app", "web")
+                .ip(ip("10.0.0.1"))
+                .node("n1")
+                .port(ContainerPort::named("http", 8080, Protocol::Tcp)),
+        )
+        .pod(
+            PodSpec::new("a", "db")
+                .label("app", "db")
+                .ip(ip("10.0.0.2")),
+        )
+        .pod(
+            PodSpec::new("b", "client")
+                .label("app", "client")
+                .label("role", "x")
+                .ip(ip("10.9.1.5"))
+                .port(ContainerPort::named("grpc", 9000, Protocol::Tcp)),
+        )
+        .build()
+        .unwrap();
+    let team = |t: &str| sel(&format!(r#"{{"matchLabels": {{"team": "{t}"}}}}"#));
+    let app = |a: &str| sel(&format!(r#"{{"matchLabels": {{"app": "{a}"}}}}"#));
+    let pods = |t: &str, a: &str| ClusterPeer::Pods {
+        namespaces: team(t),
+        pods: app(a),
+    };
+    let net = |s: &str| ClusterPeer::Networks(vec![s.parse().unwrap()]);
+    let guard = |tier: ClusterTier, priority: u32, action: Action| {
+        ClusterPolicy::builder(
+            "guard",
+            tier,
+            priority,
+            Subject::Pods {
+                namespaces: team("x"),
+                pods: app("db"),
+            },
+        )
+        .ingress(
+            ClusterRule::new(action, vec![pods("y", "client")])
+                .with_ports(vec![ClusterPort::Named("http".into())]),
+        )
+        .ingress(ClusterRule::new(
+            Action::Deny,
+            vec![ClusterPeer::Namespaces(team("y"))],
+        ))
+        .egress(ClusterRule::new(Action::Allow, vec![net("10.9.0.0/16")]))
+        .build()
+    };
+    let base = ClusterPolicy::builder(
+        "base",
+        ClusterTier::Admin,
+        5,
+        Subject::Namespaces(team("x")),
+    )
+    .egress(ClusterRule::new(
+        Action::Pass,
+        vec![ClusterPeer::Nodes(sel("{}")), net("10.9.0.0/16")],
+    ))
+    .egress(ClusterRule::new(Action::Deny, vec![net("0.0.0.0/0")]))
+    .build();
+    let db = np(r#"{"metadata": {"name": "db", "namespace": "a"},
+        "spec": {"podSelector": {"matchLabels": {"app": "db"}},
+                 "ingress": [{"from": [{"ipBlock": {"cidr": "10.9.0.0/16"}}],
+                              "ports": [{"port": "http"}]}]}}"#);
+    let set: PolicySet = [base.clone()].into_iter().collect();
+    let mut set = set;
+    set.extend([db]);
+    let profile = Profile::default();
+    let live = LiveEngine::new(&cluster, set, profile.clone());
+    let mut steps = vec![
+        // Added: tied with `base`, a Pass chain in front of it, every peer kind.
+        Change::Policy(PolicyItem::Cluster(guard(
+            ClusterTier::Admin,
+            5,
+            Action::Allow,
+        ))),
+        Change::Policy(PolicyItem::Cluster(guard(
+            ClusterTier::Admin,
+            1,
+            Action::Pass,
+        ))),
+        Change::Policy(PolicyItem::Cluster(guard(
+            ClusterTier::Baseline,
+            1,
+            Action::Deny,
+        ))),
+        Change::Policy(PolicyItem::Cluster(
+            ClusterPolicy::builder("dns", ClusterTier::Admin, 5, Subject::Namespaces(sel("{}")))
+                .egress(ClusterRule::new(
+                    Action::Allow,
+                    vec![ClusterPeer::DomainNames(vec![
+                        "*.example.com".parse().unwrap(),
+                    ])],
+                ))
+                .egress(ClusterRule::new(
+                    Action::Deny,
+                    vec![ClusterPeer::Nodes(sel(
+                        r#"{"matchLabels": {"zone": "z1"}}"#,
+                    ))],
+                ))
+                .build(),
+        )),
+        Change::PolicyRemoved(PolicyKey::Cluster {
+            name: "base".into(),
+        }),
+        Change::Policy(PolicyItem::Cluster(base)),
+        Change::PolicyRemoved(PolicyKey::Cluster {
+            name: "guard".into(),
+        }),
+    ];
+    let mut step = live.clone();
+    for (i, c) in steps.drain(..).enumerate() {
+        step = step.apply(c).unwrap();
+        assert_eq!(
+            (step.stats().policies, step.stats().rebuilds),
+            (i as u64 + 1, 0),
+            "step {i}"
+        );
+        check(&step, &profile).unwrap();
+    }
+
+    // What needs more of the core rebuilds: a label key no selector read, a network the
+    // map lacks, a port name a pod declares that no rule named.
+    let rebuilds = [
+        ClusterPolicy::builder(
+            "role",
+            ClusterTier::Admin,
+            1,
+            Subject::Pods {
+                namespaces: sel("{}"),
+                pods: sel(r#"{"matchLabels": {"role": "x"}}"#),
+            },
+        )
+        .ingress(ClusterRule::new(
+            Action::Deny,
+            vec![ClusterPeer::Namespaces(sel("{}"))],
+        ))
+        .build(),
+        ClusterPolicy::builder("net", ClusterTier::Admin, 1, Subject::Namespaces(sel("{}")))
+            .egress(ClusterRule::new(Action::Deny, vec![net("10.9.2.0/24")]))
+            .build(),
+        ClusterPolicy::builder(
+            "named",
+            ClusterTier::Admin,
+            1,
+            Subject::Namespaces(sel("{}")),
+        )
+        .ingress(
+            ClusterRule::new(Action::Deny, vec![ClusterPeer::Namespaces(sel("{}"))])
+                .with_ports(vec![ClusterPort::Named("grpc".into())]),
+        )
+        .build(),
+    ];
+    for p in rebuilds {
+        let name = p.name().to_owned();
+        let next = step.apply(Change::Policy(PolicyItem::Cluster(p))).unwrap();
+        assert_eq!(next.stats().rebuilds, 1, "{name}");
+        check(&next, &profile).unwrap();
+    }
+    // Where the profile does not enforce them, ClusterNetworkPolicy changes rebuild.
+    let cilium = LiveEngine::new(&cluster, live.policies().clone(), Profile::cilium());
+    let next = cilium
+        .apply(Change::PolicyRemoved(PolicyKey::Cluster {
+            name: "base".into(),
+        }))
+        .unwrap();
+    assert_eq!(next.stats().rebuilds, 1);
+    check(&next, &Profile::cilium()).unwrap();
+    // The values before are untouched.
+    check(&live, &profile).unwrap();
 }

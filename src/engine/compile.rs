@@ -909,85 +909,33 @@ impl<'a> Compiler<'a> {
         if self.felix && calico_fails(rule) {
             return (calico_failed_rule(rule.action()), None);
         }
-        let mut peers = PeerSet {
-            any_address: true,
-            ..PeerSet::default()
-        };
         let mut selected = Selected::new(if self.felix { self.identities.len() } else { 0 });
-        let mut extra = PeerExtra::default();
-        for peer in rule.peers() {
-            match peer {
-                ClusterPeer::Namespaces(sel) if self.felix => {
+        let (mut peers, mut ports) =
+            cluster_rule_parts(self, rule, &mut selected, |c, peer, peers, selected| {
+                if !c.felix {
+                    return false;
+                }
+                let key = match peer {
                     // Calico's conversion leaves a bare namespace selector, which network
                     // sets meet too: namespaced ones through their namespace's labels,
                     // global ones (no `pcns.` labels) when its requirements hold without
                     // labels.
-                    let key = calico::Converted {
+                    ClusterPeer::Namespaces(sel) => calico::Converted {
                         namespace: None,
                         namespaces: Some(sel),
                         pods: None,
-                    };
-                    self.add_converted(key, &mut peers, &mut selected);
-                }
-                ClusterPeer::Namespaces(sel) => {
-                    let ns = self.namespaces_matching(sel);
-                    if let Some(id) = self.pod_set(ns, EVERYTHING.get_or_init(Selector::everything))
-                    {
-                        push_unique(&mut peers.pod_sets, id);
-                    }
-                }
-                ClusterPeer::Pods { namespaces, pods } if self.felix => {
-                    let key = calico::Converted {
+                    },
+                    ClusterPeer::Pods { namespaces, pods } => calico::Converted {
                         namespace: None,
                         namespaces: Some(namespaces),
                         pods: Some(pods),
-                    };
-                    self.add_converted(key, &mut peers, &mut selected);
-                }
-                ClusterPeer::Pods { namespaces, pods } => {
-                    let ns = self.namespaces_matching(namespaces);
-                    if let Some(id) = self.pod_set(ns, pods) {
-                        push_unique(&mut peers.pod_sets, id);
-                    }
-                }
-                ClusterPeer::Networks(nets) => {
-                    for net in nets {
-                        let id = self.block_id(CidrBlock::new(*net, Vec::new()));
-                        push_unique(&mut peers.blocks, id);
-                        selected.nets.push(id);
-                    }
-                }
-                ClusterPeer::Nodes(sel) => {
-                    if let Some(id) = self.node_set(sel) {
-                        push_unique_vec(&mut extra.node_sets, id);
-                    }
-                }
-                ClusterPeer::DomainNames(patterns) => {
-                    let id = self.domain_id(patterns);
-                    push_unique_vec(&mut extra.domains, id);
-                }
-            }
-        }
-        peers.extra = self.extra_id(extra);
-        let mut ports = PortSet::default();
-        match rule.ports() {
-            None => ports.all_protocols(),
-            Some(list) => {
-                for p in list {
-                    match p {
-                        ClusterPort::Ports {
-                            protocol,
-                            start,
-                            end,
-                        } => ports.ranges.push((*protocol, *start, *end)),
-                        ClusterPort::Named(name) => {
-                            let id = self.name_id(name);
-                            ports.named.push((None, id));
-                        }
-                    }
-                }
-            }
-        }
+                    },
+                    _ => return false,
+                };
+                c.add_converted(key, peers, selected);
+                true
+            })
+            .unwrap_or_default();
         let by_family = self.qualify_egress(direction, &mut ports, &selected);
         peers.finish(self);
         ports.finish();
@@ -1022,8 +970,9 @@ impl<'a> Compiler<'a> {
     /// (their order does not matter among themselves), ending in [`OpCode::End`], `Pass`
     /// ending the tier too. With `own_node` (traffic between a pod and its own node, or
     /// itself through a Service) the NetworkPolicy tier allows whatever its rules say.
-    /// (`live::policy` builds classes from their NetworkPolicy tier and the other tiers'
-    /// steps of an existing class: keep the two in step.)
+    /// (`live::policy` builds classes from the tiers a policy change touched, emitted
+    /// through [`emit_tier`] too, and the other tiers' steps of an existing class: keep
+    /// the two in step.)
     #[allow(clippy::too_many_arguments)]
     fn class(
         &mut self,
@@ -1091,29 +1040,13 @@ impl<'a> Compiler<'a> {
                 continue;
             }
             let start = to_u32(code.len());
-            let mut group: Vec<&CompiledRule> = Vec::new();
-            let mut group_action = Action::Allow;
-            for p in &in_tier {
-                let list = rules
+            let tier_rules = in_tier.iter().flat_map(|p| {
+                rules
                     .get(*p as usize)
                     .and_then(|r| r.get(di))
-                    .map_or(&[][..], Vec::as_slice);
-                for rule in list {
-                    if rule.action == Action::Log {
-                        continue; // matches and goes on: changes no verdict
-                    }
-                    if !group.is_empty() && rule.action != group_action {
-                        self.emit(code, group_action, &group);
-                        group.clear();
-                    }
-                    group_action = rule.action;
-                    group.push(rule);
-                }
-            }
-            if !group.is_empty() {
-                self.emit(code, group_action, &group);
-            }
-            code.push(Instr::terminator(OpCode::End));
+                    .map_or(&[][..], Vec::as_slice)
+            });
+            emit_tier(self, code, tier_rules);
             steps.push(TierStep::new(Prog::Code(start), end));
         }
         // A scan may run on through following index steps while tiers end in `Pass`.
@@ -1333,79 +1266,240 @@ impl<'a> Compiler<'a> {
             actionable: rule.action != Action::Log && !rule.unsupported,
         }
     }
-
-    /// Appends one group of rules with the same action, merged by port set
-    /// (`live::policy` merges a NetworkPolicy tier the same way: keep the two in step).
-    fn emit(&mut self, code: &mut Vec<Instr>, action: Action, group: &[&CompiledRule]) {
-        let start = code.len();
-        let mut by_key: HashMap<(PortSet, bool), usize> = HashMap::new();
-        let mut seen: Vec<[HashSet<u32>; 2]> = Vec::new();
-        let mut extras: Vec<PeerExtra> = Vec::new();
-        for rule in group {
-            let key = (rule.ports.clone(), rule.peers.any_address);
-            let at = match by_key.get(&key) {
-                Some(at) => *at,
-                None => {
-                    by_key.insert(key, code.len());
-                    code.push(Instr {
-                        op: OpCode::Match,
-                        action,
-                        ports: rule.ports.clone(),
-                        peers: PeerSet {
-                            any_address: rule.peers.any_address,
-                            ..PeerSet::default()
-                        },
-                    });
-                    seen.push(Default::default());
-                    extras.push(PeerExtra::default());
-                    code.len() - 1
-                }
-            };
-            let (Some(e), Some([sets, blocks]), Some(merged)) = (
-                code.get_mut(at),
-                seen.get_mut(at - start),
-                extras.get_mut(at - start),
-            ) else {
-                continue;
-            };
-            e.peers.all |= rule.peers.all;
-            for s in &rule.peers.pod_sets {
-                if sets.insert(*s) {
-                    e.peers.pod_sets.push(*s);
-                }
-            }
-            for b in &rule.peers.blocks {
-                if blocks.insert(*b) {
-                    e.peers.blocks.push(*b);
-                }
-            }
-            if let Some(extra) = self.extras.get(rule.peers.extra as usize) {
-                for n in &extra.node_sets {
-                    push_unique_vec(&mut merged.node_sets, *n);
-                }
-                for d in &extra.domains {
-                    push_unique_vec(&mut merged.domains, *d);
-                }
-            }
-        }
-        for (e, extra) in code.iter_mut().skip(start).zip(extras) {
-            e.peers.extra = self.extra_id(extra);
-        }
-        for e in code.iter_mut().skip(start) {
-            if e.peers.all {
-                e.peers = PeerSet {
-                    all: true,
-                    any_address: e.peers.any_address,
-                    ..PeerSet::default()
-                };
-            }
-            e.peers.blocks.sort_unstable();
-            self.limit_pod_sets(&mut e.peers);
-        }
-    }
 }
 
 static EVERYTHING: std::sync::OnceLock<Selector> = std::sync::OnceLock::new();
+
+/// The selector every pod matches.
+pub(super) fn everything() -> &'static Selector {
+    EVERYTHING.get_or_init(Selector::everything)
+}
+
+/// The tables compiled rules and instructions refer to, as a build fills them (the
+/// compiler's arenas) and as an incremental update does (the core's tables, in
+/// `live::policy`): what [`cluster_rule_parts`] and [`emit_tier`] need, so that both
+/// compile ClusterNetworkPolicy rules and tiers one way.
+pub(super) trait RuleTables<'a> {
+    /// The identity set of the pods `pods` selects in the namespaces `namespaces`
+    /// selects, `None` when empty.
+    fn peer_pods(&mut self, namespaces: &'a Selector, pods: &'a Selector) -> Option<u32>;
+    /// The id of a block of networks; `None` when it cannot be had.
+    fn block(&mut self, block: CidrBlock) -> Option<u32>;
+    /// The node set `sel` selects, `None` when empty.
+    fn nodes(&mut self, sel: &'a Selector) -> Option<u32>;
+    /// The id of a domain pattern list.
+    fn domain(&mut self, patterns: &'a [DomainPattern]) -> u32;
+    /// A set of node and domain peers by id.
+    fn extra(&self, id: u32) -> Option<&PeerExtra>;
+    /// The id of a set of node and domain peers, `NO_EXTRA` when both are empty.
+    fn extra_of(&mut self, extra: PeerExtra) -> u32;
+    /// The id of a container port name.
+    fn port_name(&mut self, name: &str) -> u32;
+    /// Unions the pod sets of `peers` into one when there are too many to test one by
+    /// one.
+    fn limit_peers(&mut self, peers: &mut PeerSet);
+}
+
+impl<'a> RuleTables<'a> for Compiler<'a> {
+    fn peer_pods(&mut self, namespaces: &'a Selector, pods: &'a Selector) -> Option<u32> {
+        let ns = self.namespaces_matching(namespaces);
+        self.pod_set(ns, pods)
+    }
+    fn block(&mut self, block: CidrBlock) -> Option<u32> {
+        Some(self.block_id(block))
+    }
+    fn nodes(&mut self, sel: &'a Selector) -> Option<u32> {
+        self.node_set(sel)
+    }
+    fn domain(&mut self, patterns: &'a [DomainPattern]) -> u32 {
+        self.domain_id(patterns)
+    }
+    fn extra(&self, id: u32) -> Option<&PeerExtra> {
+        self.extras.get(id as usize)
+    }
+    fn extra_of(&mut self, extra: PeerExtra) -> u32 {
+        self.extra_id(extra)
+    }
+    fn port_name(&mut self, name: &str) -> u32 {
+        self.name_id(name)
+    }
+    fn limit_peers(&mut self, peers: &mut PeerSet) {
+        self.limit_pod_sets(peers);
+    }
+}
+
+/// The peers (node and domain peers registered, blocks unsorted, pod sets not limited)
+/// and ports (not finished) of a ClusterNetworkPolicy rule; `felix` may take a peer
+/// first (true: taken), recording what it selects in `selected`. `None` when a block
+/// cannot be had.
+pub(super) fn cluster_rule_parts<'a, T: RuleTables<'a>>(
+    t: &mut T,
+    rule: &'a crate::policy::ClusterRule,
+    selected: &mut Selected,
+    mut felix: impl FnMut(&mut T, &'a ClusterPeer, &mut PeerSet, &mut Selected) -> bool,
+) -> Option<(PeerSet, PortSet)> {
+    let mut peers = PeerSet {
+        any_address: true,
+        ..PeerSet::default()
+    };
+    let mut extra = PeerExtra::default();
+    for peer in rule.peers() {
+        if felix(t, peer, &mut peers, selected) {
+            continue;
+        }
+        match peer {
+            ClusterPeer::Namespaces(sel) => {
+                if let Some(id) = t.peer_pods(sel, everything()) {
+                    push_unique(&mut peers.pod_sets, id);
+                }
+            }
+            ClusterPeer::Pods { namespaces, pods } => {
+                if let Some(id) = t.peer_pods(namespaces, pods) {
+                    push_unique(&mut peers.pod_sets, id);
+                }
+            }
+            ClusterPeer::Networks(nets) => {
+                for net in nets {
+                    let id = t.block(CidrBlock::new(*net, Vec::new()))?;
+                    push_unique(&mut peers.blocks, id);
+                    selected.nets.push(id);
+                }
+            }
+            ClusterPeer::Nodes(sel) => {
+                if let Some(id) = t.nodes(sel) {
+                    push_unique_vec(&mut extra.node_sets, id);
+                }
+            }
+            ClusterPeer::DomainNames(patterns) => {
+                let id = t.domain(patterns);
+                push_unique_vec(&mut extra.domains, id);
+            }
+        }
+    }
+    peers.extra = t.extra_of(extra);
+    let mut ports = PortSet::default();
+    match rule.ports() {
+        None => ports.all_protocols(),
+        Some(list) => {
+            for p in list {
+                match p {
+                    ClusterPort::Ports {
+                        protocol,
+                        start,
+                        end,
+                    } => ports.ranges.push((*protocol, *start, *end)),
+                    ClusterPort::Named(name) => {
+                        let id = t.port_name(name);
+                        ports.named.push((None, id));
+                    }
+                }
+            }
+        }
+    }
+    Some((peers, ports))
+}
+
+/// Appends the program of one tier run as instructions: its rules in walk order,
+/// consecutive rules with the same action merged by port set (their order does not
+/// matter among themselves), `Log` rules left out (they match and go on: they change no
+/// verdict), ending in [`OpCode::End`].
+pub(super) fn emit_tier<'a, 'r>(
+    t: &mut impl RuleTables<'a>,
+    code: &mut Vec<Instr>,
+    rules: impl IntoIterator<Item = &'r CompiledRule>,
+) {
+    let mut group: Vec<&CompiledRule> = Vec::new();
+    let mut group_action = Action::Allow;
+    for rule in rules {
+        if rule.action == Action::Log {
+            continue;
+        }
+        if !group.is_empty() && rule.action != group_action {
+            emit_group(t, code, group_action, &group);
+            group.clear();
+        }
+        group_action = rule.action;
+        group.push(rule);
+    }
+    if !group.is_empty() {
+        emit_group(t, code, group_action, &group);
+    }
+    code.push(Instr::terminator(OpCode::End));
+}
+
+/// Appends one group of rules with the same action, merged by port set.
+fn emit_group<'a>(
+    t: &mut impl RuleTables<'a>,
+    code: &mut Vec<Instr>,
+    action: Action,
+    group: &[&CompiledRule],
+) {
+    let start = code.len();
+    let mut by_key: HashMap<(PortSet, bool), usize> = HashMap::new();
+    let mut seen: Vec<[HashSet<u32>; 2]> = Vec::new();
+    let mut extras: Vec<PeerExtra> = Vec::new();
+    for rule in group {
+        let key = (rule.ports.clone(), rule.peers.any_address);
+        let at = match by_key.get(&key) {
+            Some(at) => *at,
+            None => {
+                by_key.insert(key, code.len());
+                code.push(Instr {
+                    op: OpCode::Match,
+                    action,
+                    ports: rule.ports.clone(),
+                    peers: PeerSet {
+                        any_address: rule.peers.any_address,
+                        ..PeerSet::default()
+                    },
+                });
+                seen.push(Default::default());
+                extras.push(PeerExtra::default());
+                code.len() - 1
+            }
+        };
+        let (Some(e), Some([sets, blocks]), Some(merged)) = (
+            code.get_mut(at),
+            seen.get_mut(at - start),
+            extras.get_mut(at - start),
+        ) else {
+            continue;
+        };
+        e.peers.all |= rule.peers.all;
+        for s in &rule.peers.pod_sets {
+            if sets.insert(*s) {
+                e.peers.pod_sets.push(*s);
+            }
+        }
+        for b in &rule.peers.blocks {
+            if blocks.insert(*b) {
+                e.peers.blocks.push(*b);
+            }
+        }
+        if let Some(extra) = t.extra(rule.peers.extra) {
+            for n in &extra.node_sets {
+                push_unique_vec(&mut merged.node_sets, *n);
+            }
+            for d in &extra.domains {
+                push_unique_vec(&mut merged.domains, *d);
+            }
+        }
+    }
+    for (e, extra) in code.iter_mut().skip(start).zip(extras) {
+        e.peers.extra = t.extra_of(extra);
+    }
+    for e in code.iter_mut().skip(start) {
+        if e.peers.all {
+            e.peers = PeerSet {
+                all: true,
+                any_address: e.peers.any_address,
+                ..PeerSet::default()
+            };
+        }
+        e.peers.blocks.sort_unstable();
+        t.limit_peers(&mut e.peers);
+    }
+}
 
 /// Whether Calico fails to convert a ClusterNetworkPolicy rule: it has a `nodes` or
 /// `domainNames` peer (`combinePortsWithCNPEgressPeers` finds none of the fields it
@@ -2278,14 +2372,14 @@ struct Qualified {
 
 /// Under Felix, what the peers of a converted Kubernetes rule match: identities and
 /// network-set blocks by its selector peers, blocks of its `ipBlock` or `networks` peers.
-struct Selected {
+pub(super) struct Selected {
     idents: Bitset,
     set_blocks: Vec<u32>,
     nets: Vec<u32>,
 }
 
 impl Selected {
-    fn new(identities: usize) -> Self {
+    pub(super) fn new(identities: usize) -> Self {
         Selected {
             idents: Bitset::new(identities),
             set_blocks: Vec::new(),

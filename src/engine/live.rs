@@ -48,15 +48,26 @@
 //!   `live/policy.rs` for the design and `BENCHMARKS.md` for numbers. What it adds to the
 //!   core is reclaimed at the next rebuild; past a budget (half the compiled size, 4 MiB
 //!   at least) a change rebuilds instead.
+//! - **A ClusterNetworkPolicy added, changed or removed** (priority, tier, subject or
+//!   rules), under the same conditions, where the profile enforces ClusterNetworkPolicy
+//!   and NetworkPolicy: its rules are compiled against the core as a build compiles them,
+//!   and only the identities its old or new version selects (and their pods) move to
+//!   classes found or compiled for their new policy lists, where the tiers holding its
+//!   old or new version run as instructions (a build reads them through a rule index,
+//!   whose numbering an insertion would shift) and the other tiers are the old class's.
+//!   Its cost is the identities and pods it selects: well under a millisecond at 10,000
+//!   pods; see `live/policy.rs` for the design and `BENCHMARKS.md` for numbers. It
+//!   shares the NetworkPolicy budget.
 //! - **Everything else**: a pod no known identity is equivalent to (a new namespace, a
 //!   label value a selector tells apart), a namespace relabelled or removed, a node added,
-//!   changed or removed, a NetworkPolicy the core cannot express as it is (above), any
-//!   NetworkPolicy change where Calico's Felix decides or NetworkPolicy is not enforced,
-//!   a ClusterNetworkPolicy or Calico policy added, changed or removed (and Calico network
-//!   sets and tiers): the core is rebuilt from the changed cluster and policies,
-//!   `O(cluster + policies)`, as [`Engine::build`] would, and the kind index with it. The
-//!   cluster itself is still changed incrementally. [`LiveEngine::stats`] counts how often
-//!   that happened. Nodes without a rebuild are not done yet.
+//!   changed or removed, a NetworkPolicy or ClusterNetworkPolicy the core cannot express
+//!   as it is (above), any NetworkPolicy or ClusterNetworkPolicy change where Calico's
+//!   Felix decides or NetworkPolicy is not enforced, a ClusterNetworkPolicy change where
+//!   the profile does not enforce them, a Calico policy added, changed or removed (and
+//!   Calico network sets and tiers): the core is rebuilt from the changed cluster and
+//!   policies, `O(cluster + policies)`, as [`Engine::build`] would, and the kind index
+//!   with it. The cluster itself is still changed incrementally. [`LiveEngine::stats`]
+//!   counts how often that happened. Nodes without a rebuild are not done yet.
 //!
 //! [`LiveEngine::apply_all`] applies a batch, rebuilding the core at most once for it.
 //!
@@ -320,8 +331,8 @@ pub struct UpdateStats {
     pub incremental: u64,
     /// Times the core was rebuilt (once per [`LiveEngine::apply_all`] batch at most).
     pub rebuilds: u64,
-    /// NetworkPolicies added, changed or removed without a rebuild (also counted in
-    /// `incremental`).
+    /// NetworkPolicies and ClusterNetworkPolicies added, changed or removed without a
+    /// rebuild (also counted in `incremental`).
     pub policies: u64,
 }
 
@@ -344,7 +355,7 @@ type KindKey = (u32, [u32; 2], u8, Vec<(u32, Protocol, u16)>);
 type IdentityKey = (u32, Vec<(String, String)>, String);
 
 /// The kinds of pod the core knows, to decide a changed pod without the compiler, and
-/// what NetworkPolicy changes need to be compiled without it.
+/// what NetworkPolicy and ClusterNetworkPolicy changes need to be compiled without it.
 #[derive(Debug, Clone, Default)]
 struct KindIndex {
     /// Identities by the hash of their key, with the key (learned keys of equivalent
@@ -367,7 +378,8 @@ struct KindIndex {
     /// Per pod of the pod table: its identity (a column of the table, to find the pods
     /// of an identity without reading their whole entries).
     pod_identities: PVec<u32>,
-    /// For NetworkPolicy changes without a rebuild, when the core allows them.
+    /// For NetworkPolicy and ClusterNetworkPolicy changes without a rebuild, when the core
+    /// allows them.
     np: Option<policy::NpState>,
 }
 
@@ -765,7 +777,8 @@ fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> Selectors {
 struct Work {
     cluster: Cluster,
     policies: Arc<PolicySet>,
-    /// The core so far: NetworkPolicy changes applied without a rebuild change it.
+    /// The core so far: NetworkPolicy and ClusterNetworkPolicy changes applied without a
+    /// rebuild change it.
     core: Arc<Core>,
     pods: Option<PVec<PodInfo>>,
     kinds: KindIndex,
@@ -990,6 +1003,15 @@ impl LiveEngine {
                     work.pods = None;
                 }
             }
+            Change::Policy(PolicyItem::Cluster(p)) => {
+                let pos = cluster_position(&work.policies, p.name());
+                let old = pos.and_then(|i| work.policies.cluster_policies().get(i).cloned());
+                let ok = Self::cluster_policy(work, pos, old.as_ref(), Some(&p));
+                upsert_policy(Arc::make_mut(&mut work.policies), PolicyItem::Cluster(p));
+                if !ok {
+                    work.pods = None;
+                }
+            }
             Change::Policy(item) => {
                 upsert_policy(Arc::make_mut(&mut work.policies), item);
                 work.pods = None;
@@ -1003,6 +1025,20 @@ impl LiveEngine {
                 remove_policy(
                     Arc::make_mut(&mut work.policies),
                     &PolicyKey::Network { namespace, name },
+                );
+                if !ok {
+                    work.pods = None;
+                }
+            }
+            Change::PolicyRemoved(PolicyKey::Cluster { name }) => {
+                let Some(pos) = cluster_position(&work.policies, &name) else {
+                    return Ok(());
+                };
+                let old = work.policies.cluster_policies().get(pos).cloned();
+                let ok = Self::cluster_policy(work, Some(pos), old.as_ref(), None);
+                remove_policy(
+                    Arc::make_mut(&mut work.policies),
+                    &PolicyKey::Cluster { name },
                 );
                 if !ok {
                     work.pods = None;
@@ -1030,6 +1066,32 @@ impl LiveEngine {
         };
         let update = policy::Update { old_pos, old, new };
         let ok = policy::apply(
+            &mut work.core,
+            pods,
+            &mut work.kinds,
+            &work.cluster,
+            &update,
+        );
+        if ok {
+            work.incremental += 1;
+            work.policies_incremental += 1;
+        }
+        ok
+    }
+
+    /// Applies a ClusterNetworkPolicy added (`old` none), changed or removed (`new` none)
+    /// to the core without a rebuild, when it can; false when a rebuild is due.
+    fn cluster_policy(
+        work: &mut Work,
+        old_pos: Option<usize>,
+        old: Option<&ClusterPolicy>,
+        new: Option<&ClusterPolicy>,
+    ) -> bool {
+        let Some(pods) = work.pods.as_mut() else {
+            return false;
+        };
+        let update = policy::ClusterUpdate { old_pos, old, new };
+        let ok = policy::apply_cluster(
             &mut work.core,
             pods,
             &mut work.kinds,
@@ -1097,6 +1159,11 @@ fn network_position(set: &PolicySet, namespace: &str, name: &str) -> Option<usiz
     set.network_policies()
         .iter()
         .position(|p| p.namespace() == namespace && p.name() == name)
+}
+
+/// The position of a ClusterNetworkPolicy among the set's.
+fn cluster_position(set: &PolicySet, name: &str) -> Option<usize> {
+    set.cluster_policies().iter().position(|p| p.name() == name)
 }
 
 fn upsert_policy(set: &mut PolicySet, item: PolicyItem) {

@@ -747,9 +747,14 @@ impl Engine {
     #[must_use]
     pub fn priority_ties(&self) -> Vec<PriorityTie> {
         let i = &*self.inner;
-        let mut out = Vec::new();
+        // The classes identities are in (incremental updates leave classes no identity is
+        // in any more), in order.
+        let mut used: Vec<u32> = i.identities.iter().flat_map(|info| info.class).collect();
+        used.sort_unstable();
+        used.dedup();
+        let mut pairs: Vec<(&PolicyMeta, &PolicyMeta)> = Vec::new();
         let mut seen = ahash::AHashSet::new();
-        for class in i.classes.iter() {
+        for class in used.iter().filter_map(|c| i.classes.get(*c as usize)) {
             for (a, &x) in class.policies.iter().enumerate() {
                 for &y in class.policies.iter().skip(a + 1) {
                     let (Some(p), Some(q)) =
@@ -763,17 +768,25 @@ impl Engine {
                         && p.priority == q.priority
                         && seen.insert((x, y))
                     {
-                        out.push(PriorityTie {
-                            first: p.policy_ref(),
-                            second: q.policy_ref(),
-                            tier: p.tier.clone(),
-                            priority: p.priority,
-                        });
+                        pairs.push((p, q));
                     }
                 }
             }
         }
-        out
+        // In evaluation order, whatever the numbering.
+        pairs.sort_by(|(p, q), (r, s)| {
+            (p.tier_pos, p.priority, &p.name, &q.name)
+                .cmp(&(r.tier_pos, r.priority, &r.name, &s.name))
+        });
+        pairs
+            .into_iter()
+            .map(|(p, q)| PriorityTie {
+                first: p.policy_ref(),
+                second: q.policy_ref(),
+                tier: p.tier.clone(),
+                priority: p.priority,
+            })
+            .collect()
     }
 
     /// Heap bytes held by the compiled structures (not counting the shared cluster),

@@ -1,29 +1,46 @@
-//! NetworkPolicy changes applied to the compiled core without a rebuild.
+//! NetworkPolicy and ClusterNetworkPolicy changes applied to the compiled core without a
+//! rebuild.
 //!
 //! A NetworkPolicy isolates and allows only for pods of its own namespace (its subjects),
 //! and it is read from its subjects' side: its peers are tested against the other side of
-//! a flow. So adding, changing or removing one changes only the classes of the identities
-//! its old or new version selects. When the new version reads no label key the
+//! a flow. A ClusterNetworkPolicy selects its subjects across namespaces (by namespace
+//! labels, or namespace and pod labels), and is read from their side too. So adding,
+//! changing or removing either changes only the classes of the identities its old or new
+//! version selects, per direction. When the new version reads no label key the
 //! identities do not already tell apart (and no label set learned equivalent to an
-//! identity answers its selectors otherwise), its `ipBlock`s are made of networks the
-//! prefix map already holds (so no address changes its value), and its named ports are
-//! known to the pod table or declared by no pod, the update:
+//! identity answers its selectors otherwise), its `ipBlock`s or `networks` are made of
+//! networks the prefix map already holds (so no address changes its value), and its named
+//! ports are known to the pod table or declared by no pod, the update:
 //!
-//! - compiles the policy's rules against the core, pushing the pod sets and blocks they
-//!   need to the core's tables;
+//! - compiles the policy's rules against the core, pushing the pod sets, node sets,
+//!   domain lists and blocks they need to the core's tables (a ClusterNetworkPolicy rule
+//!   through the compiler's own `compile::cluster_rule_parts`);
 //! - gives the policy a new number in the core: a changed or removed one leaves its old
-//!   number listed by no class; on a removal, the NetworkPolicies after it in the set
-//!   are renumbered (their position is part of every explanation);
+//!   number listed by no class; on a removal, the policies of its kind after it in the
+//!   set are renumbered (their position is part of every explanation);
 //! - for each identity the old or new version selects, and each direction, takes its
-//!   class's policy list, drops the old number, inserts the new one in evaluation order,
-//!   and finds or compiles the class of that list: its NetworkPolicy tier compiled anew,
-//!   the steps of its other tiers (ClusterNetworkPolicy, which selects the identity as
-//!   before) taken from the old class;
+//!   class's policy list, drops the old number, inserts the new one in evaluation order
+//!   (tier; then position for a NetworkPolicy, priority and name for a
+//!   ClusterNetworkPolicy), and finds or compiles the class of that list: the tiers
+//!   holding the old or new version compiled anew as instructions (through the
+//!   compiler's `compile::emit_tier`), the steps of its other tiers (which select the identity
+//!   as before, with the same policies) taken from the old class, and its rule index
+//!   mask with them;
 //! - updates those identities, and the pod table entries of their pods.
 //!
 //! Everything else is shared with the engine before the change. What is pushed is never
 //! reclaimed until the next build: past a budget (half the compiled size, 4 MiB at
 //! least) a change rebuilds instead.
+//!
+//! A build reads a tier holding a ClusterNetworkPolicy through the direction's rule
+//! index, its rules numbered one after the other in walk order: inserting a policy there
+//! would renumber every rule after it. A tier may be run as instructions instead (the
+//! instructions handle every peer kind: pod sets, node sets and domain names, networks
+//! matching any address, named ports), which is what the new classes do for the tiers
+//! that changed. The rule index keeps the rules of replaced versions, which no class
+//! mask holds any more. Explanations read a policy numbered at the build through the
+//! rule index and the class mask (which still holds its rules), and a policy numbered
+//! since from its compiled rules, as the instructions decide: the same answer either way.
 //!
 //! The update works on a copy of the core (its tables are shared, so the copy costs
 //! what it changes) inside the batch being applied; readers only ever see the engine
@@ -33,22 +50,24 @@
 //! What still rebuilds (the core from the cluster and the policies, as
 //! [`Engine::build`](crate::engine::Engine::build) does):
 //!
-//! - a NetworkPolicy whose new version reads a label key no selector read at the build
+//! - a policy whose new version reads a label key no selector read at the build
 //!   (identities are not told apart by it), or whose selectors answer differently for a
 //!   label set learned equivalent to an identity and for that identity;
-//! - an `ipBlock` with a `cidr` or `except` network the prefix map lacks (addresses would
-//!   change values);
+//! - an `ipBlock` with a `cidr` or `except` network, or a `networks` entry, the prefix
+//!   map lacks (addresses would change values);
 //! - a named port no rule named at the build that some pod declares (pods' named-port
 //!   entries would change);
 //! - a profile where Calico's Felix decides (classes there also depend on pods'
-//!   addresses) or NetworkPolicy is not enforced, and a policy set holding two
-//!   NetworkPolicies with one namespace and name;
+//!   addresses, and policies on Felix's view of them) or NetworkPolicy is not enforced,
+//!   and a policy set holding two NetworkPolicies with one namespace and name;
+//! - for a ClusterNetworkPolicy: a profile that does not enforce them (explanations list
+//!   them as ignored, with the identities they would select), and a policy set holding
+//!   two with one name (evaluation order breaks priority ties by name);
 //! - a class that would need more tier steps than a class head holds inline;
 //! - past the budget above.
 //!
-//! A NetworkPolicy tier is never read through a rule index (the compiler indexes a tier
-//! only for ClusterNetworkPolicies, Calico policies or Felix's qualified named ports), so
-//! the new classes run their NetworkPolicy tier as instructions, as a build would.
+//! A node selector needs no rebuild: node sets are read against the cluster's nodes, and
+//! a node change rebuilds anyway.
 
 use std::sync::Arc;
 
@@ -57,29 +76,39 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use super::{Fixed, KindIndex};
 use crate::cluster::Cluster;
 use crate::engine::bitset::Bitset;
-use crate::engine::compile::{MAX_POD_SETS, namespace_indexes, network_ports};
+use crate::engine::compile::{
+    MAX_POD_SETS, RuleTables, Selected, cluster_rule_parts, emit_tier, everything,
+    namespace_indexes, network_ports,
+};
 use crate::engine::{
     Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
-    NOT_ISOLATED, OpCode, PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierStep, dir_index,
+    NOT_ISOLATED, PeerExtra, PeerSet, PodInfo, PolicyMeta, Prog, TierStep, dir_index,
 };
 use crate::explain::TierRef;
 use crate::model::Labels;
 use crate::persist::{PMap, PVec};
 use crate::policy::{
-    Action, CidrBlock, ClusterPeer, Direction, Peer, Policy, PolicyKind, PolicySet, PortSpec,
+    Action, CidrBlock, ClusterPeer, ClusterPolicy, ClusterPort, ClusterTier, Direction,
+    DomainPattern, Peer, Policy, PolicyKind, PolicySet, PortSpec, Subject,
 };
 use crate::selector::{Operator, Selector};
 
-/// What incremental NetworkPolicy updates keep between values: made with the core
+/// What incremental NetworkPolicy and ClusterNetworkPolicy updates keep between values: made with the core
 /// (absent when the profile or the policy set rules them out) and updated with it.
 #[derive(Debug, Clone)]
 pub(super) struct NpState {
     /// Per NetworkPolicy, by position in the policy set: its number in the core.
     gids: Arc<Vec<u32>>,
+    /// Per ClusterNetworkPolicy, by position in the policy set: its number in the core;
+    /// `None` when their changes rebuild (the profile does not enforce them, or two have
+    /// one name).
+    cluster_gids: Option<Arc<Vec<u32>>>,
     /// Classes by (direction, policy list, own-node variant).
     classes: PMap<(usize, Vec<u32>, bool), u32>,
     /// Pod sets pushed since the build, by content.
     pod_sets: PMap<Bitset, u32>,
+    /// Node sets pushed since the build, by content.
+    node_sets: PMap<Bitset, u32>,
     /// Blocks, built or pushed.
     blocks: PMap<CidrBlock, u32>,
     /// Value bitsets, built or pushed, by the (sorted) blocks they are made of.
@@ -120,6 +149,20 @@ impl NpState {
         if gids.contains(&u32::MAX) {
             return None;
         }
+        let cluster = set.cluster_policies();
+        let mut cluster_gids = vec![u32::MAX; cluster.len()];
+        for (gid, meta) in core.policies.iter().enumerate() {
+            if meta.kind == PolicyKind::ClusterNetworkPolicy {
+                if let Some(slot) = cluster_gids.get_mut(meta.index) {
+                    *slot = to_u32(gid);
+                }
+            }
+        }
+        let mut names: HashSet<&str> = HashSet::new();
+        let cluster_gids = (core.profile.enforces_cluster_network_policy()
+            && cluster.iter().all(|p| names.insert(p.name()))
+            && !cluster_gids.contains(&u32::MAX))
+        .then(|| Arc::new(cluster_gids));
         let mut classes: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
         for info in core.identities.iter() {
             for di in 0..2 {
@@ -151,8 +194,10 @@ impl NpState {
         }
         Some(NpState {
             gids: Arc::new(gids),
+            cluster_gids,
             classes: classes.into_iter().collect(),
             pod_sets: PMap::new(),
+            node_sets: PMap::new(),
             value_bits: value_bits.into_iter().collect(),
             blocks: built_blocks(core, set).into_iter().collect(),
             tier_pos,
@@ -323,6 +368,7 @@ fn pushed_bytes(core: &Core) -> usize {
     core.code.pushed() * std::mem::size_of::<Instr>()
         + core.classes.pushed() * (std::mem::size_of::<Class>() + std::mem::size_of::<ClassHead>())
         + core.pod_sets.pushed_bytes()
+        + core.node_sets.pushed_bytes()
         + core.value_bits.pushed_bytes()
         + core.blocks.pushed_bytes()
         + core.retired.saturating_mul(256)
@@ -373,39 +419,14 @@ fn admissible(core: &Core, kinds: &KindIndex, p: &Policy, scoped: &Scoped<'_>) -
             }
             for pr in rule.ports.iter().flatten() {
                 if let PortSpec::Named(name) = &pr.port {
-                    if !core.names.contains_key(name) && kinds.port_names.contains(name) {
+                    if !name_admissible(core, kinds, name) {
                         return false;
                     }
                 }
             }
         }
     }
-    for (sel, scope) in scoped {
-        if let Some(keys) = &core.label_keys {
-            if sel
-                .requirements()
-                .iter()
-                .any(|r| keys.binary_search(&r.key).is_err())
-            {
-                return false;
-            }
-        }
-        if sel.requirements().is_empty() {
-            continue;
-        }
-        for (ns, labels, id) in kinds.learned.iter() {
-            if !scope.contains(ns) {
-                continue;
-            }
-            let Some((_, theirs)) = kinds.fixed.of_identity.get(id) else {
-                return false;
-            };
-            if sel.matches(labels) != sel.matches(theirs) {
-                return false;
-            }
-        }
-    }
-    true
+    selectors_admissible(core, kinds, scoped)
 }
 
 /// Applies `up` to the core, the pod table and the kind index, when it can be done
@@ -447,6 +468,7 @@ pub(super) fn apply(
         pod_identities: &kinds.pod_identities,
         np,
         fixed: &fixed,
+        cluster,
         peers: scoped.get(1..).unwrap_or(&[]),
     };
     let own_ns = up
@@ -465,6 +487,150 @@ pub(super) fn apply(
     true
 }
 
+/// A ClusterNetworkPolicy being added, changed or removed.
+pub(super) struct ClusterUpdate<'a> {
+    /// Its position among the set's ClusterNetworkPolicies before the change (`None`:
+    /// added).
+    pub(super) old_pos: Option<usize>,
+    /// The version before the change.
+    pub(super) old: Option<&'a ClusterPolicy>,
+    /// The version after it (`None`: removed).
+    pub(super) new: Option<&'a ClusterPolicy>,
+}
+
+/// The pod selectors of a ClusterNetworkPolicy, each with the namespaces it reads pods
+/// of: its subject's, then its peers' (directions, rules, peers).
+fn cluster_scoped<'p>(p: &'p ClusterPolicy, cluster: &Cluster) -> Scoped<'p> {
+    let mut memo: HashMap<&Selector, Arc<[u32]>> = HashMap::new();
+    let mut scope = |sel: &'p Selector| -> Arc<[u32]> {
+        Arc::clone(
+            memo.entry(sel)
+                .or_insert_with(|| namespace_indexes(cluster, sel).into()),
+        )
+    };
+    let mut out: Scoped<'p> = Vec::new();
+    match p.subject() {
+        Subject::Namespaces(ns) => out.push((everything(), scope(ns))),
+        Subject::Pods { namespaces, pods } => out.push((pods, scope(namespaces))),
+    }
+    for d in Direction::BOTH {
+        for rule in p.rules(d) {
+            for peer in rule.peers() {
+                if let ClusterPeer::Pods { namespaces, pods } = peer {
+                    out.push((pods, scope(namespaces)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether the selectors `scoped` of a policy read only label keys identities are told
+/// apart by, and answer alike for every label set learned equivalent to an identity
+/// and that identity.
+fn selectors_admissible(core: &Core, kinds: &KindIndex, scoped: &Scoped<'_>) -> bool {
+    for (sel, scope) in scoped {
+        if let Some(keys) = &core.label_keys {
+            if sel
+                .requirements()
+                .iter()
+                .any(|r| keys.binary_search(&r.key).is_err())
+            {
+                return false;
+            }
+        }
+        if sel.requirements().is_empty() {
+            continue;
+        }
+        for (ns, labels, id) in kinds.learned.iter() {
+            if !scope.contains(ns) {
+                continue;
+            }
+            let Some((_, theirs)) = kinds.fixed.of_identity.get(id) else {
+                return false;
+            };
+            if sel.matches(labels) != sel.matches(theirs) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Whether a named port can be compiled against the core: some rule named it at the
+/// build, or no pod declares it (then nothing matches it until a pod does, which
+/// rebuilds).
+fn name_admissible(core: &Core, kinds: &KindIndex, name: &str) -> bool {
+    core.names.contains_key(name) || !kinds.port_names.contains(name)
+}
+
+/// Applies a ClusterNetworkPolicy change to the core, the pod table and the kind index,
+/// when it can be done without a rebuild; false when a rebuild is needed (what was
+/// changed is then thrown away by the caller). See the module documentation.
+pub(super) fn apply_cluster(
+    core: &mut Arc<Core>,
+    pods: &mut PVec<PodInfo>,
+    kinds: &mut KindIndex,
+    cluster: &Cluster,
+    up: &ClusterUpdate<'_>,
+) -> bool {
+    let Some(np) = kinds.np.as_ref() else {
+        return false;
+    };
+    let Some(cluster_gids) = np.cluster_gids.as_ref() else {
+        return false;
+    };
+    if pushed_bytes(core) > np.budget {
+        return false;
+    }
+    let old_gid = match up.old_pos {
+        Some(pos) => match cluster_gids.get(pos) {
+            Some(g) => Some(*g),
+            None => return false,
+        },
+        None => None,
+    };
+    let scoped = up
+        .new
+        .map(|p| cluster_scoped(p, cluster))
+        .unwrap_or_default();
+    if let Some(p) = up.new {
+        let names_ok = Direction::BOTH.iter().all(|d| {
+            p.rules(*d).iter().all(|rule| {
+                rule.ports().into_iter().flatten().all(|port| match port {
+                    ClusterPort::Named(name) => name_admissible(core, kinds, name),
+                    ClusterPort::Ports { .. } => true,
+                })
+            })
+        });
+        if !names_ok || !selectors_admissible(core, kinds, &scoped) {
+            return false;
+        }
+    }
+    let fixed = Arc::clone(&kinds.fixed);
+    let Some(np) = kinds.np.as_mut() else {
+        return false;
+    };
+    let mut cx = Cx {
+        core: Arc::make_mut(core),
+        pods,
+        pod_identities: &kinds.pod_identities,
+        np,
+        fixed: &fixed,
+        cluster,
+        peers: &[],
+    };
+    if cx.renumber_cluster(up, old_gid).is_none() {
+        return false;
+    }
+    if let Some(selectors) = kinds.selectors.as_mut() {
+        for (sel, scope) in scoped {
+            selectors.add_scoped(sel, scope);
+        }
+    }
+    true
+}
+
 /// A change being compiled into the core.
 struct Cx<'a> {
     core: &'a mut Core,
@@ -472,9 +638,13 @@ struct Cx<'a> {
     pod_identities: &'a PVec<u32>,
     np: &'a mut NpState,
     fixed: &'a Fixed,
-    /// The namespaces of each pod peer of the new version, in order.
+    cluster: &'a Cluster,
+    /// The namespaces of each pod peer of the new version, in order (NetworkPolicy).
     peers: &'a [(&'a Selector, Arc<[u32]>)],
 }
+
+/// Per direction: the identities the old version selects, and those the new one does.
+type Subjects = [(Vec<u32>, Vec<u32>); 2];
 
 impl Cx<'_> {
     /// Compiles the new version, gives it its number, and moves the identities it or the
@@ -496,16 +666,10 @@ impl Cx<'_> {
             })
         });
         let count = self.np.gids.len();
-        if let Some(g) = old_gid {
-            self.core.retired += 1;
-            self.core
-                .rules
-                .set(g as usize, Arc::new([Vec::new(), Vec::new()]));
-        }
+        self.retire(old_gid);
         let new_gid = match (up.new, new_rules) {
-            (Some(p), Some([ingress, egress])) => {
-                let gid = to_u32(self.core.policies.len());
-                self.core.policies.push(PolicyMeta {
+            (Some(p), Some([ingress, egress])) => Some(self.push_policy(
+                PolicyMeta {
                     kind: PolicyKind::NetworkPolicy,
                     index: up.old_pos.unwrap_or(count),
                     namespace: Some(p.namespace().into()),
@@ -513,41 +677,13 @@ impl Cx<'_> {
                     tier: TierRef::NetworkPolicy,
                     tier_pos: self.np.tier_pos,
                     priority: 0,
-                });
-                self.core.rules.push(Arc::new([ingress?, egress?]));
-                Some(gid)
-            }
+                },
+                [ingress?, egress?],
+            )),
             _ => None,
         };
         let gids = Arc::make_mut(&mut self.np.gids);
-        match (up.old_pos, new_gid) {
-            (Some(pos), Some(g)) => *gids.get_mut(pos)? = g,
-            (None, Some(g)) => gids.push(g),
-            (Some(pos), None) => {
-                if pos >= gids.len() {
-                    return None;
-                }
-                gids.remove(pos);
-                for g in gids.iter().skip(pos) {
-                    let mut meta = self.core.policies.get(*g as usize)?.clone();
-                    meta.index = meta.index.checked_sub(1)?;
-                    self.core.policies.set(*g as usize, meta);
-                }
-            }
-            (None, None) => {}
-        }
-        self.reclass(up, old_gid, new_gid, own_ns)
-    }
-
-    /// Moves the identities the old or new version selects to their new classes, and
-    /// their pods with them.
-    fn reclass(
-        &mut self,
-        up: &Update<'_>,
-        old_gid: Option<u32>,
-        new_gid: Option<u32>,
-        own_ns: Option<u32>,
-    ) -> Option<()> {
+        renumber_gids(self.core, gids, up.old_pos, new_gid)?;
         let subjects = |p: Option<&Policy>, d: Direction| -> Vec<u32> {
             let mut out = Vec::new();
             if let (Some(p), Some(ns)) = (p, own_ns) {
@@ -558,6 +694,123 @@ impl Cx<'_> {
             out
         };
         let per_dir = Direction::BOTH.map(|d| (subjects(up.old, d), subjects(up.new, d)));
+        let tiers = [self.np.tier_pos];
+        self.reclass(per_dir, old_gid, new_gid, &tiers)
+    }
+
+    /// [`renumber`](Self::renumber) for a ClusterNetworkPolicy: its rules compiled as the
+    /// compiler does, the tiers of its old and new version compiled anew as
+    /// instructions in the classes that change.
+    fn renumber_cluster(&mut self, up: &ClusterUpdate<'_>, old_gid: Option<u32>) -> Option<()> {
+        let tier_pos = |tier: ClusterTier| -> Option<(TierRef, u32)> {
+            let tier = match tier {
+                ClusterTier::Admin => TierRef::Admin,
+                ClusterTier::Baseline => TierRef::Baseline,
+            };
+            let pos = self.core.tiers.iter().position(|t| t.tier == tier)?;
+            Some((tier, to_u32(pos)))
+        };
+        let old_tier = match up.old {
+            Some(p) => Some(tier_pos(p.tier())?.1),
+            None => None,
+        };
+        let new_tier = match up.new {
+            Some(p) => Some(tier_pos(p.tier())?),
+            None => None,
+        };
+        let new_rules = match up.new {
+            Some(p) => {
+                let mut per_dir: [Vec<CompiledRule>; 2] = [Vec::new(), Vec::new()];
+                for d in Direction::BOTH {
+                    for rule in p.rules(d) {
+                        let mut selected = Selected::new(0);
+                        let (mut peers, mut ports) =
+                            cluster_rule_parts(self, rule, &mut selected, |_, _, _, _| false)?;
+                        peers.blocks.sort_unstable();
+                        self.limit_pod_sets(&mut peers);
+                        ports.finish();
+                        per_dir.get_mut(dir_index(d))?.push(CompiledRule {
+                            action: rule.action(),
+                            peers,
+                            ports,
+                            unsupported: false,
+                        });
+                    }
+                }
+                Some(per_dir)
+            }
+            None => None,
+        };
+        let count = self.np.cluster_gids.as_ref()?.len();
+        self.retire(old_gid);
+        let new_pos = new_tier.as_ref().map(|t| t.1);
+        let new_gid = match (up.new, new_rules, new_tier) {
+            (Some(p), Some(rules), Some((tier, pos))) => Some(self.push_policy(
+                PolicyMeta {
+                    kind: PolicyKind::ClusterNetworkPolicy,
+                    index: up.old_pos.unwrap_or(count),
+                    namespace: None,
+                    name: p.name().into(),
+                    tier,
+                    tier_pos: pos,
+                    priority: p.priority(),
+                },
+                rules,
+            )),
+            _ => None,
+        };
+        let gids = Arc::make_mut(self.np.cluster_gids.as_mut()?);
+        renumber_gids(self.core, gids, up.old_pos, new_gid)?;
+        let per_dir = Direction::BOTH.map(|d| (self.subjects(up.old, d), self.subjects(up.new, d)));
+        let tiers: Vec<u32> = old_tier.into_iter().chain(new_pos).collect();
+        self.reclass(per_dir, old_gid, new_gid, &tiers)
+    }
+
+    /// The identities a ClusterNetworkPolicy selects for direction `d`, ascending.
+    fn subjects(&self, p: Option<&ClusterPolicy>, d: Direction) -> Vec<u32> {
+        let mut out = Vec::new();
+        let Some(p) = p.filter(|p| p.affects(d)) else {
+            return out;
+        };
+        let (namespaces, pods) = match p.subject() {
+            Subject::Namespaces(ns) => (ns, everything()),
+            Subject::Pods { namespaces, pods } => (namespaces, pods),
+        };
+        for ns in namespace_indexes(self.cluster, namespaces) {
+            self.fixed.select(ns, pods, |id| out.push(id));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Retires policy number `gid`: no class lists it any more.
+    fn retire(&mut self, gid: Option<u32>) {
+        if let Some(g) = gid {
+            self.core.retired += 1;
+            self.core
+                .rules
+                .set(g as usize, Arc::new([Vec::new(), Vec::new()]));
+        }
+    }
+
+    /// Gives a policy its number in the core.
+    fn push_policy(&mut self, meta: PolicyMeta, rules: [Vec<CompiledRule>; 2]) -> u32 {
+        let gid = to_u32(self.core.policies.len());
+        self.core.policies.push(meta);
+        self.core.rules.push(Arc::new(rules));
+        gid
+    }
+
+    /// Moves the identities the old or new version selects (`per_dir`) to their new
+    /// classes, and their pods with them; the tiers at `tiers` are compiled anew.
+    fn reclass(
+        &mut self,
+        per_dir: Subjects,
+        old_gid: Option<u32>,
+        new_gid: Option<u32>,
+        tiers: &[u32],
+    ) -> Option<()> {
         if per_dir.iter().all(|(a, b)| a.is_empty() && b.is_empty()) {
             return Some(());
         }
@@ -580,8 +833,13 @@ impl Cx<'_> {
                 let (full, own) = match memo.get(&(old_full, inside)) {
                     Some(ids) => *ids,
                     None => {
-                        let ids =
-                            self.classes_for(di, old_full, old_gid, new_gid.filter(|_| inside))?;
+                        let ids = self.classes_for(
+                            di,
+                            old_full,
+                            old_gid,
+                            new_gid.filter(|_| inside),
+                            tiers,
+                        )?;
                         memo.insert((old_full, inside), ids);
                         ids
                     }
@@ -624,13 +882,15 @@ impl Cx<'_> {
     }
 
     /// The classes (full, own-node variant) of an identity in class `old` for direction
-    /// `di`, once `old_gid` is dropped from its list and `new_gid` inserted.
+    /// `di`, once `old_gid` is dropped from its list and `new_gid` inserted; the tiers at
+    /// `tiers` are compiled anew.
     fn classes_for(
         &mut self,
         di: usize,
         old: u32,
         old_gid: Option<u32>,
         new_gid: Option<u32>,
+        tiers: &[u32],
     ) -> Option<(u32, u32)> {
         let mut list: Vec<u32> = self
             .core
@@ -642,34 +902,35 @@ impl Cx<'_> {
             .filter(|g| Some(*g) != old_gid)
             .collect();
         if let Some(g) = new_gid {
-            let key = self.order(g)?;
-            let at = list.partition_point(|x| self.order(*x).is_some_and(|k| k < key));
+            let meta = self.core.policies.get(g as usize)?;
+            let key = order(meta);
+            let at = list.partition_point(|x| {
+                self.core
+                    .policies
+                    .get(*x as usize)
+                    .is_some_and(|m| order(m) < key)
+            });
             list.insert(at, g);
         }
         if list.is_empty() {
             return Some((NOT_ISOLATED, NOT_ISOLATED));
         }
-        let full = self.class(di, &list, false, old)?;
-        let own = self.class(di, &list, true, old)?;
+        let full = self.class(di, &list, false, old, tiers)?;
+        let own = self.class(di, &list, true, old, tiers)?;
         Some((full, own))
     }
 
-    /// Where policy `g` comes in evaluation order: its tier, then its position among the
-    /// set's NetworkPolicies, or for the other kinds its number (built in order).
-    fn order(&self, g: u32) -> Option<(u32, usize)> {
-        let meta = self.core.policies.get(g as usize)?;
-        let within = if meta.kind == PolicyKind::NetworkPolicy {
-            meta.index
-        } else {
-            g as usize
-        };
-        Some((meta.tier_pos, within))
-    }
-
     /// The class of `list` for direction `di` (own-node variant or not): an existing one,
-    /// or one compiled from the NetworkPolicy rules of the list and the other tiers'
-    /// steps of class `template`, whose list differs from `list` only in NetworkPolicies.
-    fn class(&mut self, di: usize, list: &[u32], own_node: bool, template: u32) -> Option<u32> {
+    /// or one compiled from the rules of the tiers at `tiers` and the other tiers' steps
+    /// of class `template`, whose list differs from `list` only in those tiers.
+    fn class(
+        &mut self,
+        di: usize,
+        list: &[u32],
+        own_node: bool,
+        template: u32,
+        tiers: &[u32],
+    ) -> Option<u32> {
         let key = (di, list.to_vec(), own_node);
         if let Some(id) = self.np.classes.get(&key) {
             return Some(*id);
@@ -691,26 +952,23 @@ impl Cx<'_> {
             return None;
         }
         let mut steps: Vec<TierStep> = Vec::new();
-        let mut any_index = false;
         let mut at = 0;
         for (tier_pos, len) in self.tiers_of(list)? {
             let in_tier = list.get(at..at + len)?;
             at += len;
             let tier = self.core.tiers.get(tier_pos as usize)?;
             let end = tier.end;
-            if tier_pos == self.np.tier_pos {
-                if own_node {
-                    steps.push(TierStep::new(Prog::Allow, end));
-                    break;
-                }
-                let start = self.network_code(di, in_tier)?;
+            if tier.tier == TierRef::NetworkPolicy && own_node {
+                steps.push(TierStep::new(Prog::Allow, end));
+                break;
+            }
+            if tiers.contains(&tier_pos) {
+                let start = self.tier_code(di, in_tier)?;
                 steps.push(TierStep::new(Prog::Code(start), end));
                 continue;
             }
             let k = old_tiers.iter().position(|(t, _)| *t == tier_pos)?;
-            let prog = old_steps.get(k)?.prog();
-            any_index |= matches!(prog, Prog::Index { .. });
-            steps.push(TierStep::new(prog, end));
+            steps.push(TierStep::new(old_steps.get(k)?.prog(), end));
         }
         // As the compiler does: a scan may run on through following index steps while
         // tiers end in `Pass`.
@@ -723,11 +981,13 @@ impl Cx<'_> {
         for (slot, step) in inline.iter_mut().zip(steps) {
             *slot = step;
         }
-        // The class's other tiers are the template's: so is its mask (for the own-node
-        // variant it also holds the rules of tiers after the NetworkPolicy one, which its
-        // steps never scan).
+        // The class's tiers read through the rule index are the template's, with the same
+        // policies: so is its mask. It also holds the rules of the policies of the tiers
+        // compiled anew that stayed (explanations read their indexed rules through it),
+        // and for the own-node variant those of tiers after the NetworkPolicy one, which
+        // its steps never scan.
         let head = ClassHead {
-            mask: if any_index { head.mask } else { 0 },
+            mask: head.mask,
             start: 0,
             len: to_u32(len),
             inline,
@@ -755,93 +1015,45 @@ impl Cx<'_> {
         Some(out)
     }
 
-    /// Appends the program of a NetworkPolicy tier holding `policies` (in evaluation
-    /// order) for direction `di`; returns where it starts.
-    fn network_code(&mut self, di: usize, policies: &[u32]) -> Option<u32> {
+    /// Appends the program of a tier holding `policies` (in evaluation order) for
+    /// direction `di`, as the compiler emits a tier it runs as instructions; returns
+    /// where it starts.
+    fn tier_code(&mut self, di: usize, policies: &[u32]) -> Option<u32> {
         let mut rules: Vec<CompiledRule> = Vec::new();
         for g in policies {
             rules.extend(self.core.rules.get(*g as usize)?.get(di)?.iter().cloned());
         }
+        let mut code: Vec<Instr> = Vec::new();
+        emit_tier(self, &mut code, &rules);
         let start = to_u32(self.core.code.len());
-        for instr in self.emit(&rules)? {
+        for mut instr in code {
+            self.value_bits(&mut instr.peers);
             self.core.code.push(instr);
         }
-        self.core.code.push(Instr::terminator(OpCode::End));
         Some(start)
     }
 
-    /// NetworkPolicy rules (all `Allow`) merged by port set, as the compiler's `emit`
-    /// merges a group.
-    fn emit(&mut self, rules: &[CompiledRule]) -> Option<Vec<Instr>> {
-        let mut code: Vec<Instr> = Vec::new();
-        let mut by_key: HashMap<(PortSet, bool), usize> = HashMap::new();
-        let mut seen: Vec<[HashSet<u32>; 2]> = Vec::new();
-        for rule in rules {
-            if rule.peers.extra != NO_EXTRA || rule.action != Action::Allow {
-                return None;
-            }
-            let key = (rule.ports.clone(), rule.peers.any_address);
-            let at = match by_key.get(&key) {
-                Some(at) => *at,
-                None => {
-                    by_key.insert(key, code.len());
-                    code.push(Instr {
-                        op: OpCode::Match,
-                        action: Action::Allow,
-                        ports: rule.ports.clone(),
-                        peers: PeerSet {
-                            any_address: rule.peers.any_address,
-                            ..PeerSet::default()
-                        },
-                    });
-                    seen.push(Default::default());
-                    code.len() - 1
-                }
-            };
-            let (Some(e), Some([sets, blocks])) = (code.get_mut(at), seen.get_mut(at)) else {
-                return None;
-            };
-            e.peers.all |= rule.peers.all;
-            for s in &rule.peers.pod_sets {
-                if sets.insert(*s) {
-                    e.peers.pod_sets.push(*s);
-                }
-            }
-            for b in &rule.peers.blocks {
-                if blocks.insert(*b) {
-                    e.peers.blocks.push(*b);
-                }
-            }
+    /// Gives merged peers with blocks their bitset over prefix-map values, where the
+    /// core keeps them.
+    fn value_bits(&mut self, peers: &mut PeerSet) {
+        if peers.blocks.is_empty() || self.core.value_bits.stride() == 0 {
+            return;
         }
-        for e in &mut code {
-            if e.peers.all {
-                e.peers = PeerSet {
-                    all: true,
-                    any_address: e.peers.any_address,
-                    ..PeerSet::default()
-                };
-            }
-            e.peers.blocks.sort_unstable();
-            self.limit_pod_sets(&mut e.peers);
-            if !e.peers.blocks.is_empty() && self.core.value_bits.stride() > 0 {
-                let key = e.peers.blocks.to_vec();
-                e.peers.value_bits = match self.np.value_bits.get(&key) {
-                    Some(id) => *id,
-                    None => {
-                        let mut bits = Bitset::new(self.core.blocks.values());
-                        for b in &e.peers.blocks {
-                            for (lo, hi) in self.core.blocks.intervals(*b) {
-                                bits.insert_range(*lo as usize, *hi as usize);
-                            }
-                        }
-                        let id = self.core.value_bits.push(bits);
-                        self.np.value_bits.insert(key, id);
-                        id
+        let key = peers.blocks.to_vec();
+        peers.value_bits = match self.np.value_bits.get(&key) {
+            Some(id) => *id,
+            None => {
+                let mut bits = Bitset::new(self.core.blocks.values());
+                for b in &peers.blocks {
+                    for (lo, hi) in self.core.blocks.intervals(*b) {
+                        bits.insert_range(*lo as usize, *hi as usize);
                     }
-                };
+                }
+                let id = self.core.value_bits.push(bits);
+                self.np.value_bits.insert(key, id);
+                id
             }
-        }
-        Some(code)
+        };
     }
 
     /// Unions the pod sets of `peers` into one when there are too many to test one by
@@ -932,6 +1144,116 @@ impl Cx<'_> {
         let id = self.core.blocks.push(intervals);
         self.np.blocks.insert(block.clone(), id);
         Some(id)
+    }
+}
+
+/// Where a policy comes in evaluation order: its tier, then for a ClusterNetworkPolicy
+/// its priority and name (names are unique: the state is made only then), for a
+/// NetworkPolicy its position in the set.
+fn order(meta: &PolicyMeta) -> (u32, u32, &str, usize) {
+    if meta.kind == PolicyKind::NetworkPolicy {
+        (meta.tier_pos, 0, "", meta.index)
+    } else {
+        (meta.tier_pos, meta.priority, &meta.name, 0)
+    }
+}
+
+/// Gives a changed policy's number `new_gid` its place in `gids` (the numbers of the
+/// set's policies of its kind, by position): at `old_pos` for a change, at the end for an
+/// addition; for a removal, drops `old_pos` and renumbers the policies after it (their
+/// position is part of every explanation).
+fn renumber_gids(
+    core: &mut Core,
+    gids: &mut Vec<u32>,
+    old_pos: Option<usize>,
+    new_gid: Option<u32>,
+) -> Option<()> {
+    match (old_pos, new_gid) {
+        (Some(pos), Some(g)) => *gids.get_mut(pos)? = g,
+        (None, Some(g)) => gids.push(g),
+        (Some(pos), None) => {
+            if pos >= gids.len() {
+                return None;
+            }
+            gids.remove(pos);
+            for g in gids.iter().skip(pos) {
+                let mut meta = core.policies.get(*g as usize)?.clone();
+                meta.index = meta.index.checked_sub(1)?;
+                core.policies.set(*g as usize, meta);
+            }
+        }
+        (None, None) => {}
+    }
+    Some(())
+}
+
+/// The core's tables as ClusterNetworkPolicy rules and tier programs compiled into it
+/// see them: what the compiler would intern is found or pushed.
+impl<'a> RuleTables<'a> for Cx<'_> {
+    fn peer_pods(&mut self, namespaces: &'a Selector, pods: &'a Selector) -> Option<u32> {
+        let mut set = Bitset::new(self.core.identities.len());
+        for n in namespace_indexes(self.cluster, namespaces) {
+            self.fixed.select(n, pods, |id| set.insert(id as usize));
+        }
+        (!set.is_empty()).then(|| self.pod_set(set))
+    }
+    fn block(&mut self, block: CidrBlock) -> Option<u32> {
+        Cx::block(self, &block)
+    }
+    fn nodes(&mut self, sel: &'a Selector) -> Option<u32> {
+        let mut set = Bitset::new(self.cluster.node_count());
+        for (i, (_, node)) in self.cluster.nodes().enumerate() {
+            if sel.matches(&node.labels) {
+                set.insert(i);
+            }
+        }
+        if set.is_empty() {
+            return None;
+        }
+        if let Some(id) = self.np.node_sets.get(&set) {
+            return Some(*id);
+        }
+        let id = self.core.node_sets.push(set.clone());
+        self.np.node_sets.insert(set, id);
+        Some(id)
+    }
+    fn domain(&mut self, patterns: &'a [DomainPattern]) -> u32 {
+        if let Some(id) = self
+            .core
+            .domains
+            .iter()
+            .position(|d| d.as_slice() == patterns)
+        {
+            return to_u32(id);
+        }
+        let mut domains = self.core.domains.to_vec();
+        domains.push(patterns.to_vec());
+        self.core.domains = domains.into();
+        to_u32(self.core.domains.len() - 1)
+    }
+    fn extra(&self, id: u32) -> Option<&PeerExtra> {
+        self.core.extras.get(id as usize)
+    }
+    fn extra_of(&mut self, mut extra: PeerExtra) -> u32 {
+        if extra.node_sets.is_empty() && extra.domains.is_empty() {
+            return NO_EXTRA;
+        }
+        extra.node_sets.sort_unstable();
+        extra.domains.sort_unstable();
+        if let Some(id) = self.core.extras.iter().position(|e| *e == extra) {
+            return to_u32(id);
+        }
+        let mut extras = self.core.extras.to_vec();
+        extras.push(extra);
+        self.core.extras = extras.into();
+        to_u32(self.core.extras.len() - 1)
+    }
+    fn port_name(&mut self, name: &str) -> u32 {
+        let next = to_u32(self.core.names.len());
+        *self.core.names.entry(name.to_owned()).or_insert(next)
+    }
+    fn limit_peers(&mut self, peers: &mut PeerSet) {
+        self.limit_pod_sets(peers);
     }
 }
 
