@@ -21,6 +21,12 @@
 //! - `policy/new-key`: a NetworkPolicy selecting on a label key no policy reads (a
 //!   rebuild);
 //! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison;
+//! - `cnp/*`: on the same workload with ClusterNetworkPolicies added by
+//!   `workload::add_cluster_policies` (100 at L, 1,000 at XL), a second engine:
+//!   `cnp/change` the ClusterNetworkPolicy in the middle of the list with another
+//!   priority, `cnp/change-rules` that one with its first rule dropped, `cnp/add` that
+//!   one under another name, `cnp/remove` it removed (those after it renumbered), and
+//!   `cnp/rebuild` `Engine::build` on that cluster and policies;
 //! - `churn/rollout-step`: sustained churn while decisions continue. Each step deletes a
 //!   pod of a workload and adds its replacement (new name, new `pod-template-hash`, the
 //!   same address), applied to the engine the previous step made, which is then
@@ -41,7 +47,7 @@ use netpol::cluster::{Cluster, Endpoint, Flow, Pod, PodId, PodSpec};
 use netpol::engine::Engine;
 use netpol::engine::live::{Change, LiveEngine, PolicyItem, PolicyKey};
 use netpol::model::NetworkPolicy;
-use netpol::policy::{Policy, PolicySet, Protocol};
+use netpol::policy::{ClusterPolicy, ClusterTier, Direction, Policy, PolicySet, Protocol, Subject};
 use netpol_testing::workload::{self, Scale};
 
 fn spec_of(cluster: &Cluster, pod: &Pod) -> PodSpec {
@@ -97,7 +103,7 @@ fn sample_flows(cluster: &Cluster, namespace: &str) -> Vec<Flow<'static>> {
 }
 
 fn bench_scale(c: &mut Criterion, scale: Scale) {
-    let generated = workload::generate(scale, 1);
+    let mut generated = workload::generate(scale, 1);
     let loaded = generated
         .scenario
         .load()
@@ -208,33 +214,7 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
             vec![Change::Policy(PolicyItem::Network(new_key))],
         ),
     ];
-    for (name, changes) in &cases {
-        let t = Instant::now();
-        let next = live.apply_all(changes.clone()).expect("applies");
-        let took = t.elapsed();
-        eprintln!(
-            "[{}] {name}: {} ({took:.2?} once)",
-            scale.name(),
-            if next.stats().rebuilds == 0 {
-                "incremental"
-            } else {
-                "rebuild"
-            }
-        );
-        // At this scale too, the result must decide and explain as a fresh build does.
-        let fresh = Engine::build(next.cluster(), next.policies());
-        let flows = sample_flows(next.cluster(), policy_namespace);
-        for flow in &flows {
-            assert_eq!(next.engine().decide(*flow), fresh.decide(*flow), "{name}");
-            assert_eq!(next.engine().explain(*flow), fresh.explain(*flow), "{name}");
-        }
-        eprintln!(
-            "[{}] {name}: {} flows decided and explained as by a fresh build",
-            scale.name(),
-            flows.len()
-        );
-    }
-
+    check_cases(scale, &live, &cases, policy_namespace);
     let mut group = c.benchmark_group(scale.name());
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));
@@ -249,7 +229,142 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
     });
     group.finish();
 
+    cluster_policies(c, scale, &mut generated, &cluster);
+
     churn(c, scale, &live, &cluster);
+}
+
+/// Applies each case once, says whether it was incremental, and checks that the result
+/// decides and explains as a fresh build does.
+fn check_cases(scale: Scale, live: &LiveEngine, cases: &[(&str, Vec<Change>)], namespace: &str) {
+    for (name, changes) in cases {
+        let t = Instant::now();
+        let next = live.apply_all(changes.clone()).expect("applies");
+        let took = t.elapsed();
+        eprintln!(
+            "[{}] {name}: {} ({took:.2?} once)",
+            scale.name(),
+            if next.stats().rebuilds == 0 {
+                "incremental"
+            } else {
+                "rebuild"
+            }
+        );
+        // At this scale too, the result must decide and explain as a fresh build does.
+        let fresh = Engine::build(next.cluster(), next.policies());
+        let flows = sample_flows(next.cluster(), namespace);
+        for flow in &flows {
+            assert_eq!(next.engine().decide(*flow), fresh.decide(*flow), "{name}");
+            assert_eq!(next.engine().explain(*flow), fresh.explain(*flow), "{name}");
+        }
+        eprintln!(
+            "[{}] {name}: {} flows decided and explained as by a fresh build",
+            scale.name(),
+            flows.len()
+        );
+    }
+}
+
+/// `policy` under another tier, priority and name, with its rules but the first
+/// `skip` of each direction.
+fn cluster_variant(
+    policy: &ClusterPolicy,
+    name: &str,
+    tier: ClusterTier,
+    priority: u32,
+    skip: usize,
+) -> ClusterPolicy {
+    let mut b = ClusterPolicy::builder(name, tier, priority, policy.subject().clone());
+    for r in policy.rules(Direction::Ingress).iter().skip(skip) {
+        b = b.ingress(r.clone());
+    }
+    for r in policy.rules(Direction::Egress).iter().skip(skip) {
+        b = b.egress(r.clone());
+    }
+    b.build()
+}
+
+/// The ClusterNetworkPolicy cases, on the workload with ClusterNetworkPolicies added.
+fn cluster_policies(
+    c: &mut Criterion,
+    scale: Scale,
+    generated: &mut workload::Generated,
+    cluster: &Cluster,
+) {
+    let n = (cluster.pod_count() / 100).clamp(100, 1000);
+    workload::add_cluster_policies(generated, n, 1);
+    let policies: PolicySet = generated
+        .scenario
+        .load()
+        .expect("the generated scenario loads")
+        .policies;
+    let t = Instant::now();
+    let live = LiveEngine::new(cluster, policies.clone(), Default::default());
+    eprintln!(
+        "[{}] with {} ClusterNetworkPolicies: LiveEngine::new {:.2?}",
+        scale.name(),
+        policies.cluster_policies().len(),
+        t.elapsed()
+    );
+    let list = policies.cluster_policies();
+    // The one in the middle that has rules in both directions, else the middle one.
+    let middle = list
+        .iter()
+        .skip(list.len() / 2)
+        .find(|p| p.affects(Direction::Ingress) && p.affects(Direction::Egress))
+        .unwrap_or(&list[list.len() / 2]);
+    let (tier, priority) = (middle.tier(), middle.priority());
+    let reprioritised = cluster_variant(middle, middle.name(), tier, (priority + 7) % 1001, 0);
+    let fewer_rules = cluster_variant(middle, middle.name(), tier, priority, 1);
+    let copy = cluster_variant(
+        middle,
+        &format!("{}-copy", middle.name()),
+        tier,
+        priority,
+        0,
+    );
+    // A namespace its subject selects, for the checked flows.
+    let selector = match middle.subject() {
+        Subject::Namespaces(sel) => Some(sel),
+        Subject::Pods { namespaces, .. } => Some(namespaces),
+        _ => None,
+    };
+    let namespace = cluster
+        .namespaces()
+        .find(|(_, ns)| selector.is_some_and(|s| s.matches(&ns.labels)))
+        .map(|(_, ns)| ns.name.clone())
+        .unwrap_or_default();
+    let cases: Vec<(&str, Vec<Change>)> = vec![
+        (
+            "cnp/change",
+            vec![Change::Policy(PolicyItem::Cluster(reprioritised))],
+        ),
+        (
+            "cnp/change-rules",
+            vec![Change::Policy(PolicyItem::Cluster(fewer_rules))],
+        ),
+        ("cnp/add", vec![Change::Policy(PolicyItem::Cluster(copy))]),
+        (
+            "cnp/remove",
+            vec![Change::PolicyRemoved(PolicyKey::Cluster {
+                name: middle.name().to_owned(),
+            })],
+        ),
+    ];
+    check_cases(scale, &live, &cases, &namespace);
+    let mut group = c.benchmark_group(scale.name());
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for (name, changes) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(live.apply_all(changes.clone()).expect("applies")))
+        });
+    }
+    group.bench_function("cnp/rebuild", |b| {
+        b.iter(|| black_box(Engine::build(cluster, &policies)))
+    });
+    group.finish();
 }
 
 /// Sustained churn: rollout steps applied one after the other while a reader thread

@@ -1434,16 +1434,34 @@ fn emit_group<'a>(
     action: Action,
     group: &[&CompiledRule],
 ) {
+    // Small groups (most, in incremental updates) are merged by scanning what was
+    // emitted; large ones (a build's tiers) through hash tables.
+    const SMALL: usize = 8;
+    let small = group.len() <= SMALL;
     let start = code.len();
     let mut by_key: HashMap<(PortSet, bool), usize> = HashMap::new();
     let mut seen: Vec<[HashSet<u32>; 2]> = Vec::new();
     let mut extras: Vec<PeerExtra> = Vec::new();
     for rule in group {
-        let key = (rule.ports.clone(), rule.peers.any_address);
-        let at = match by_key.get(&key) {
-            Some(at) => *at,
+        let found = if small {
+            code.iter()
+                .skip(start)
+                .position(|e| {
+                    e.ports == rule.ports && e.peers.any_address == rule.peers.any_address
+                })
+                .map(|i| start + i)
+        } else {
+            by_key
+                .get(&(rule.ports.clone(), rule.peers.any_address))
+                .copied()
+        };
+        let at = match found {
+            Some(at) => at,
             None => {
-                by_key.insert(key, code.len());
+                if !small {
+                    by_key.insert((rule.ports.clone(), rule.peers.any_address), code.len());
+                    seen.push(Default::default());
+                }
                 code.push(Instr {
                     op: OpCode::Match,
                     action,
@@ -1453,27 +1471,34 @@ fn emit_group<'a>(
                         ..PeerSet::default()
                     },
                 });
-                seen.push(Default::default());
                 extras.push(PeerExtra::default());
                 code.len() - 1
             }
         };
-        let (Some(e), Some([sets, blocks]), Some(merged)) = (
-            code.get_mut(at),
-            seen.get_mut(at - start),
-            extras.get_mut(at - start),
-        ) else {
+        let (Some(e), Some(merged)) = (code.get_mut(at), extras.get_mut(at - start)) else {
             continue;
         };
         e.peers.all |= rule.peers.all;
-        for s in &rule.peers.pod_sets {
-            if sets.insert(*s) {
-                e.peers.pod_sets.push(*s);
+        match seen.get_mut(at - start) {
+            Some([sets, blocks]) => {
+                for s in &rule.peers.pod_sets {
+                    if sets.insert(*s) {
+                        e.peers.pod_sets.push(*s);
+                    }
+                }
+                for b in &rule.peers.blocks {
+                    if blocks.insert(*b) {
+                        e.peers.blocks.push(*b);
+                    }
+                }
             }
-        }
-        for b in &rule.peers.blocks {
-            if blocks.insert(*b) {
-                e.peers.blocks.push(*b);
+            None => {
+                for s in &rule.peers.pod_sets {
+                    push_unique(&mut e.peers.pod_sets, *s);
+                }
+                for b in &rule.peers.blocks {
+                    push_unique(&mut e.peers.blocks, *b);
+                }
             }
         }
         if let Some(extra) = t.extra(rule.peers.extra) {

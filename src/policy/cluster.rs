@@ -28,6 +28,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -431,14 +432,34 @@ impl ClusterRule {
 /// assert_eq!((p.name(), p.priority()), ("quiet", 5));
 /// assert!(!p.affects(Direction::Ingress)); // no rules: affects nothing
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ClusterPolicy {
+    /// Shared: a policy set is copied whole when one of its policies changes.
+    inner: Arc<ClusterPolicyData>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClusterPolicyData {
     name: String,
     tier: ClusterTier,
     priority: u32,
     subject: Subject,
     ingress: Vec<ClusterRule>,
     egress: Vec<ClusterRule>,
+}
+
+impl std::fmt::Debug for ClusterPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = &*self.inner;
+        f.debug_struct("ClusterPolicy")
+            .field("name", &d.name)
+            .field("tier", &d.tier)
+            .field("priority", &d.priority)
+            .field("subject", &d.subject)
+            .field("ingress", &d.ingress)
+            .field("egress", &d.egress)
+            .finish()
+    }
 }
 
 /// Builds a [`ClusterPolicy`] programmatically; see [`ClusterPolicy::builder`].
@@ -454,7 +475,7 @@ pub struct ClusterPolicy {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ClusterPolicyBuilder {
-    policy: ClusterPolicy,
+    policy: ClusterPolicyData,
 }
 
 impl ClusterPolicyBuilder {
@@ -493,7 +514,9 @@ impl ClusterPolicyBuilder {
     /// ```
     #[must_use]
     pub fn build(self) -> ClusterPolicy {
-        self.policy
+        ClusterPolicy {
+            inner: Arc::new(self.policy),
+        }
     }
 }
 
@@ -513,7 +536,7 @@ impl ClusterPolicy {
         subject: Subject,
     ) -> ClusterPolicyBuilder {
         ClusterPolicyBuilder {
-            policy: ClusterPolicy {
+            policy: ClusterPolicyData {
                 name: name.into(),
                 tier,
                 priority,
@@ -533,7 +556,7 @@ impl ClusterPolicy {
     /// ```
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// The tier.
@@ -545,7 +568,7 @@ impl ClusterPolicy {
     /// ```
     #[must_use]
     pub fn tier(&self) -> ClusterTier {
-        self.tier
+        self.inner.tier
     }
 
     /// The priority: lower values are evaluated first within the tier.
@@ -557,7 +580,7 @@ impl ClusterPolicy {
     /// ```
     #[must_use]
     pub fn priority(&self) -> u32 {
-        self.priority
+        self.inner.priority
     }
 
     /// The pods the policy applies to.
@@ -569,7 +592,7 @@ impl ClusterPolicy {
     /// ```
     #[must_use]
     pub fn subject(&self) -> &Subject {
-        &self.subject
+        &self.inner.subject
     }
 
     /// Ingress rules, in order.
@@ -581,7 +604,7 @@ impl ClusterPolicy {
     /// ```
     #[must_use]
     pub fn ingress(&self) -> &[ClusterRule] {
-        &self.ingress
+        &self.inner.ingress
     }
 
     /// Egress rules, in order.
@@ -593,7 +616,7 @@ impl ClusterPolicy {
     /// ```
     #[must_use]
     pub fn egress(&self) -> &[ClusterRule] {
-        &self.egress
+        &self.inner.egress
     }
 
     /// The rules of one direction.
@@ -606,8 +629,8 @@ impl ClusterPolicy {
     #[must_use]
     pub fn rules(&self, direction: Direction) -> &[ClusterRule] {
         match direction {
-            Direction::Ingress => &self.ingress,
-            Direction::Egress => &self.egress,
+            Direction::Ingress => &self.inner.ingress,
+            Direction::Egress => &self.inner.egress,
         }
     }
 
@@ -819,7 +842,7 @@ fn normalise(
         }
         _ => return Err(unexpected("spec.subject", "not exactly one subject")),
     };
-    let mut policy = ClusterPolicy::builder(name, tier, priority, subject).build();
+    let mut policy = ClusterPolicy::builder(name, tier, priority, subject);
     for (i, rule) in spec.ingress.iter().flatten().enumerate() {
         let path = format!("spec.ingress[{i}]");
         let mut peers = Vec::new();
@@ -847,7 +870,7 @@ fn normalise(
             rule.protocols.as_deref(),
             &path,
         )?;
-        policy.ingress.push(r);
+        policy = policy.ingress(r);
     }
     for (i, rule) in spec.egress.iter().flatten().enumerate() {
         let path = format!("spec.egress[{i}]");
@@ -862,9 +885,9 @@ fn normalise(
             rule.protocols.as_deref(),
             &path,
         )?;
-        policy.egress.push(r);
+        policy = policy.egress(r);
     }
-    Ok(policy)
+    Ok(policy.build())
 }
 
 fn egress_peer(

@@ -1576,7 +1576,8 @@ const LIVE_PORT_NAME: &str = "metrics";
 /// A cluster and policies, then a sequence of changes (pods added, changed and removed,
 /// namespaces relabelled or removed, nodes added, changed or removed, NetworkPolicies
 /// added, changed and removed, the most frequent: some reading label keys no other policy
-/// reads, with ipBlocks over new networks, or naming ports no pod declared) applied to a
+/// reads, with ipBlocks over new networks, or naming ports no pod declared;
+/// ClusterNetworkPolicies added, replaced and removed) applied to a
 /// `LiveEngine`, one at a time or a few in a batch; after each, its decisions and
 /// explanations equal those of an engine built afresh from the changed cluster and
 /// policies, and the reference's, on every flow between its endpoints.
@@ -1592,10 +1593,13 @@ pub fn live(data: &[u8]) {
             set.push(p);
         }
     }
+    for i in 0..u.below(3) {
+        set.push(cluster_policy_from(&mut u, i));
+    }
     let mut live = LiveEngine::new(&cluster, set, profile.clone());
     let mut batch: Vec<Change> = Vec::new();
     for _ in 0..1 + u.below(8) {
-        let change = match u.below(13) {
+        let change = match u.below(16) {
             0..=2 => {
                 let mut spec = PodSpec::new(u.pick(NAMESPACES), format!("pod{}", u.below(8)));
                 let mut labels = labels_from(&mut u);
@@ -1647,9 +1651,16 @@ pub fn live(data: &[u8]) {
                 Ok(p) => Change::Policy(PolicyItem::Network(p)),
                 Err(_) => continue,
             },
-            _ => Change::PolicyRemoved(PolicyKey::Network {
+            10..=11 => Change::PolicyRemoved(PolicyKey::Network {
                 namespace: u.pick(NAMESPACES).to_owned(),
                 name: format!("p{}", u.below(5)),
+            }),
+            12..=13 => {
+                let index = u.below(4);
+                Change::Policy(PolicyItem::Cluster(cluster_policy_from(&mut u, index)))
+            }
+            _ => Change::PolicyRemoved(PolicyKey::Cluster {
+                name: format!("c{}", u.below(4)),
             }),
         };
         // Sometimes gathered into a batch, applied with the next change that is not.

@@ -103,10 +103,17 @@ pub(super) struct NpState {
     /// `None` when their changes rebuild (the profile does not enforce them, or two have
     /// one name).
     cluster_gids: Option<Arc<Vec<u32>>>,
-    /// Classes by (direction, policy list, own-node variant).
-    classes: PMap<(usize, Vec<u32>, bool), u32>,
+    /// Classes by the hash of (direction, policy list, own-node variant): the ids of
+    /// those with that hash, each with its direction and variant (its list is the
+    /// class's own). Keys without lists keep the map cheap to copy shard by shard.
+    classes: PMap<u64, ClassBucket>,
+    /// Tier programs compiled since the build, by (direction, the tier's policies):
+    /// classes that differ elsewhere share them.
+    tier_code: PMap<(usize, Vec<u32>), u32>,
     /// Pod sets pushed since the build, by content.
     pod_sets: PMap<Bitset, u32>,
+    /// Unions of pod sets pushed since the build, by the sets they unite.
+    unions: PMap<Vec<u32>, u32>,
     /// Node sets pushed since the build, by content.
     node_sets: PMap<Bitset, u32>,
     /// Blocks, built or pushed.
@@ -163,7 +170,7 @@ impl NpState {
             && cluster.iter().all(|p| names.insert(p.name()))
             && !cluster_gids.contains(&u32::MAX))
         .then(|| Arc::new(cluster_gids));
-        let mut classes: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
+        let mut classes: HashMap<u64, ClassBucket> = HashMap::new();
         for info in core.identities.iter() {
             for di in 0..2 {
                 let (Some(&full), Some(&own)) = (info.class.get(di), info.own_node_class.get(di))
@@ -176,12 +183,18 @@ impl NpState {
                 if class.policies.is_empty() {
                     continue;
                 }
-                classes
-                    .entry((di, class.policies.clone(), false))
-                    .or_insert(full);
-                classes
-                    .entry((di, class.policies.clone(), true))
-                    .or_insert(own);
+                for (id, own_node) in [(full, false), (own, true)] {
+                    let bucket = classes
+                        .entry(class_hash(di, &class.policies, own_node))
+                        .or_default();
+                    let entry = (id, u8::from(di == 1), own_node);
+                    if !bucket
+                        .iter()
+                        .any(|(_, d, o)| (*d, *o) == (entry.1, entry.2))
+                    {
+                        bucket.push(entry);
+                    }
+                }
             }
         }
         let mut value_bits: HashMap<Vec<u32>, u32> = HashMap::new();
@@ -196,7 +209,9 @@ impl NpState {
             gids: Arc::new(gids),
             cluster_gids,
             classes: classes.into_iter().collect(),
+            tier_code: PMap::new(),
             pod_sets: PMap::new(),
+            unions: PMap::new(),
             node_sets: PMap::new(),
             value_bits: value_bits.into_iter().collect(),
             blocks: built_blocks(core, set).into_iter().collect(),
@@ -204,6 +219,15 @@ impl NpState {
             budget: (compiled_bytes / 2).max(4 << 20),
         })
     }
+}
+
+/// Classes with one hash of (direction, policy list, own-node variant): (id, direction
+/// (1 egress), own-node variant).
+type ClassBucket = smallvec::SmallVec<[(u32, u8, bool); 2]>;
+
+/// The hash classes are found by.
+fn class_hash(di: usize, list: &[u32], own_node: bool) -> u64 {
+    hasher().hash_one((di, list, own_node))
 }
 
 /// The blocks of the build with their ids: numbered as the compiler numbers them (in
@@ -931,12 +955,22 @@ impl Cx<'_> {
         template: u32,
         tiers: &[u32],
     ) -> Option<u32> {
-        let key = (di, list.to_vec(), own_node);
-        if let Some(id) = self.np.classes.get(&key) {
-            return Some(*id);
+        let hash = class_hash(di, list, own_node);
+        let dir = u8::from(di == 1);
+        if let Some(bucket) = self.np.classes.get(&hash) {
+            let found = bucket.iter().find(|(id, d, o)| {
+                (*d, *o) == (dir, own_node)
+                    && self
+                        .core
+                        .classes
+                        .get(*id as usize)
+                        .is_some_and(|c| c.policies == list)
+            });
+            if let Some((id, _, _)) = found {
+                return Some(*id);
+            }
         }
         let head = *self.core.heads.get(template as usize)?;
-        let old_list = self.core.classes.get(template as usize)?.policies.clone();
         // The template's steps, one per tier of its list (it is a full class).
         let old_steps: Vec<TierStep> = if head.len as usize <= INLINE_STEPS {
             head.inline.get(..head.len as usize)?.to_vec()
@@ -947,7 +981,7 @@ impl Cx<'_> {
                 .get(start..start + head.len as usize)?
                 .to_vec()
         };
-        let old_tiers = self.tiers_of(&old_list)?;
+        let old_tiers = self.tiers_of(&self.core.classes.get(template as usize)?.policies)?;
         if old_tiers.len() != old_steps.len() {
             return None;
         }
@@ -998,7 +1032,9 @@ impl Cx<'_> {
             head,
         });
         self.core.heads.push(head);
-        self.np.classes.insert(key, id);
+        let mut bucket = self.np.classes.get(&hash).cloned().unwrap_or_default();
+        bucket.push((id, dir, own_node));
+        self.np.classes.insert(hash, bucket);
         Some(id)
     }
 
@@ -1019,6 +1055,10 @@ impl Cx<'_> {
     /// direction `di`, as the compiler emits a tier it runs as instructions; returns
     /// where it starts.
     fn tier_code(&mut self, di: usize, policies: &[u32]) -> Option<u32> {
+        let key = (di, policies.to_vec());
+        if let Some(start) = self.np.tier_code.get(&key) {
+            return Some(*start);
+        }
         let mut rules: Vec<CompiledRule> = Vec::new();
         for g in policies {
             rules.extend(self.core.rules.get(*g as usize)?.get(di)?.iter().cloned());
@@ -1030,6 +1070,7 @@ impl Cx<'_> {
             self.value_bits(&mut instr.peers);
             self.core.code.push(instr);
         }
+        self.np.tier_code.insert(key, start);
         Some(start)
     }
 
@@ -1062,6 +1103,13 @@ impl Cx<'_> {
         if peers.pod_sets.len() <= MAX_POD_SETS {
             return;
         }
+        let mut key = peers.pod_sets.to_vec();
+        key.sort_unstable();
+        if let Some(id) = self.np.unions.get(&key) {
+            peers.pod_sets.clear();
+            peers.pod_sets.push(*id);
+            return;
+        }
         let mut union = Bitset::new(self.core.identities.len());
         for id in &peers.pod_sets {
             for (w, word) in self.core.pod_sets.row(*id).iter().enumerate() {
@@ -1072,8 +1120,10 @@ impl Cx<'_> {
                 }
             }
         }
+        let id = self.pod_set(union);
+        self.np.unions.insert(key, id);
         peers.pod_sets.clear();
-        peers.pod_sets.push(self.pod_set(union));
+        peers.pod_sets.push(id);
     }
 
     /// The id of a pod set, pushed unless an equal one was pushed before.
