@@ -25,7 +25,9 @@
 //!   `workload::add_cluster_policies` (100 at L, 1,000 at XL), a second engine:
 //!   `cnp/change` the ClusterNetworkPolicy in the middle of the list with another
 //!   priority, `cnp/change-rules` that one with its first rule dropped, `cnp/add` that
-//!   one under another name, `cnp/remove` it removed (those after it renumbered), and
+//!   one under another name, `cnp/add-by-app` the same for the first one after it whose
+//!   subject selects pods by app, `cnp/remove` the middle one removed (those after it
+//!   renumbered), and
 //!   `cnp/rebuild` `Engine::build` on that cluster and policies;
 //! - `churn/rollout-step`: sustained churn while decisions continue. Each step deletes a
 //!   pod of a workload and adds its replacement (new name, new `pod-template-hash`, the
@@ -314,6 +316,19 @@ fn cluster_policies(
         .find(|p| p.affects(Direction::Ingress) && p.affects(Direction::Egress))
         .unwrap_or(&list[list.len() / 2]);
     let (tier, priority) = (middle.tier(), middle.priority());
+    // One selecting the pods of one app in some namespaces, after the middle.
+    let narrow = list
+        .iter()
+        .skip(list.len() / 2)
+        .find(|p| matches!(p.subject(), Subject::Pods { .. }))
+        .unwrap_or(middle);
+    let narrow_copy = cluster_variant(
+        narrow,
+        &format!("{}-copy", narrow.name()),
+        narrow.tier(),
+        narrow.priority(),
+        0,
+    );
     let reprioritised = cluster_variant(middle, middle.name(), tier, (priority + 7) % 1001, 0);
     let fewer_rules = cluster_variant(middle, middle.name(), tier, priority, 1);
     let copy = cluster_variant(
@@ -344,6 +359,10 @@ fn cluster_policies(
             vec![Change::Policy(PolicyItem::Cluster(fewer_rules))],
         ),
         ("cnp/add", vec![Change::Policy(PolicyItem::Cluster(copy))]),
+        (
+            "cnp/add-by-app",
+            vec![Change::Policy(PolicyItem::Cluster(narrow_copy))],
+        ),
         (
             "cnp/remove",
             vec![Change::PolicyRemoved(PolicyKey::Cluster {

@@ -747,9 +747,9 @@ impl Engine {
     #[must_use]
     pub fn priority_ties(&self) -> Vec<PriorityTie> {
         let i = &*self.inner;
-        // The classes identities are in (incremental updates leave classes no identity is
-        // in any more), in order.
-        let mut used: Vec<u32> = i.identities.iter().flat_map(|info| info.class).collect();
+        // The classes pods are in (incremental updates leave classes no pod is in any
+        // more: a pod removed keeps its identity), in order.
+        let mut used: Vec<u32> = i.pods.iter().flat_map(|pod| pod.class).collect();
         used.sort_unstable();
         used.dedup();
         let mut pairs: Vec<(&PolicyMeta, &PolicyMeta)> = Vec::new();

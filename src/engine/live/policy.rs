@@ -28,7 +28,15 @@
 //!   mask with them;
 //! - updates those identities, and the pod table entries of their pods.
 //!
-//! Everything else is shared with the engine before the change. What is pushed is never
+//! Everything else is shared with the engine before the change. The cost is that of the
+//! identities moved and of the new classes: one per distinct class they were in (and its
+//! own-node variant), each with its own steps; the tier programs compiled anew are
+//! shared between new classes whose changed tier holds the same policies (by the
+//! direction and that tier's policy list), and classes are found by a hash of their
+//! list. A ClusterNetworkPolicy selecting many identities that NetworkPolicies put in
+//! many classes is the dearest change (see `BENCHMARKS.md`).
+//!
+//! What is pushed is never
 //! reclaimed until the next build: past a budget (half the compiled size, 4 MiB at
 //! least) a change rebuilds instead.
 //!
