@@ -85,6 +85,8 @@ impl ClusterData {
             },
         };
         if spec.host_network {
+            // Its namespace exists, as when a cluster is built with it.
+            self.namespace_index(&spec.namespace)?;
             let edit = match position {
                 Some(i) => {
                     self.remove_pod_at(i);
@@ -187,7 +189,8 @@ impl ClusterData {
         let Some(i) = self.ns_index.get(name).copied() else {
             return false;
         };
-        let has_pods = self.pods.iter().any(|p| p.namespace.index() == i as usize);
+        let has_pods = self.pods.iter().any(|p| p.namespace.index() == i as usize)
+            || self.host_pods.iter().any(|((ns, _), _)| ns == name);
         if has_pods {
             self.namespaces.set(i as usize, implicit_namespace(name));
             return true;
