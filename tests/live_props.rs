@@ -946,3 +946,48 @@ fn policy_changes_rebuild_past_their_budget() {
     assert_eq!((next.stats().policies, next.stats().rebuilds), (changes, 1));
     check(&next, &profile).unwrap();
 }
+
+/// Removing a node makes stale the ids of that node and of the last one (moved into its
+/// place), and no other; pods keep their node as it was named; no rebuild.
+#[test]
+fn node_removal_keeps_other_node_ids() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let cluster = Cluster::builder()
+        .node("n0", [ip("192.168.0.10")])
+        .node("n1", [ip("192.168.0.11")])
+        .node("n2", [ip("192.168.0.12")])
+        .pod(PodSpec::new("a", "p0").ip(ip("10.0.0.1")).node("n0"))
+        .pod(PodSpec::new("a", "p1").ip(ip("10.0.0.2")).node("n1"))
+        .pod(PodSpec::new("a", "p2").ip(ip("10.0.0.3")).node("n2"))
+        .build()
+        .unwrap();
+    let live = LiveEngine::new(&cluster, PolicySet::new(), Profile::default());
+    let ids: Vec<_> = ["n0", "n1", "n2"]
+        .iter()
+        .map(|n| cluster.node_id(n).unwrap())
+        .collect();
+    let next = live.apply(Change::NodeRemoved("n0".into())).unwrap();
+    assert_eq!(next.stats().rebuilds, 0);
+    let c = next.cluster();
+    let p = |name: &str| c.pod_id("a", name).unwrap();
+    let flow = |n| Flow::new(Endpoint::Node(n), Endpoint::Pod(p("p1")), 80, Protocol::Tcp);
+    assert!(next.engine().try_decide(flow(ids[1])).is_ok());
+    assert_eq!(c.node(ids[1]).unwrap().name, "n1");
+    assert!(next.engine().try_decide(flow(ids[0])).is_err());
+    assert!(next.engine().try_decide(flow(ids[2])).is_err());
+    assert!(c.node(ids[0]).is_none() && c.node(ids[2]).is_none());
+    let node_of = |name: &str| {
+        c.pod(p(name))
+            .unwrap()
+            .node
+            .and_then(|n| c.node(n))
+            .map(|n| n.name.clone())
+    };
+    assert_eq!(node_of("p0"), None);
+    assert_eq!(node_of("p1").as_deref(), Some("n1"));
+    assert_eq!(node_of("p2").as_deref(), Some("n2"));
+    assert_eq!(c.node_id("n2").unwrap().index(), 0);
+    // The old value still answers its own ids.
+    assert!(live.engine().try_decide(flow(ids[2])).is_ok());
+    assert_eq!(live.cluster().node(ids[2]).unwrap().name, "n2");
+}

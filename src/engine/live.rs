@@ -76,8 +76,10 @@
 //! namespaces keeps every id valid. Removing a pod moves the last pod into its place and
 //! gives pod ids a new lineage: ids from before are then *stale* (the engine denies a flow
 //! naming one and [`Engine::try_decide`] says so) rather than naming another pod. Removing a
-//! node or a namespace does the same for node or namespace ids. Look ids up again by name
-//! or address ([`Cluster::pod_id`], [`Cluster::endpoint_at`]) after such a change.
+//! namespace does the same for namespace ids. Removing a node moves the last node into its
+//! place with a new id: the ids of those two nodes are then stale, every other node keeps
+//! its id. Look ids up again by name or address ([`Cluster::pod_id`],
+//! [`Cluster::endpoint_at`]) after such a change.
 //!
 //! ```
 //! use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
@@ -904,23 +906,19 @@ impl LiveEngine {
         stats.incremental += work.incremental;
         stats.policies += work.policies_incremental;
         match work.pods {
-            Some(pods) => {
-                let (pod_lineage, node_lineage) = work.cluster.lineages();
-                Ok(LiveEngine {
-                    engine: Engine {
-                        inner: Arc::new(Inner {
-                            pod_lineage,
-                            node_lineage,
-                            cluster: work.cluster,
-                            pods,
-                            core: work.core,
-                        }),
-                    },
-                    policies: work.policies,
-                    kinds: work.kinds,
-                    stats,
-                })
-            }
+            Some(pods) => Ok(LiveEngine {
+                engine: Engine {
+                    inner: Arc::new(Inner {
+                        pod_lineage: work.cluster.pod_lineage(),
+                        cluster: work.cluster,
+                        pods,
+                        core: work.core,
+                    }),
+                },
+                policies: work.policies,
+                kinds: work.kinds,
+                stats,
+            }),
             None => {
                 let engine = Engine::builder()
                     .profile(inner.profile.clone())

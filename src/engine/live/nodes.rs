@@ -100,7 +100,12 @@ pub(super) fn remove(work: &mut Work, name: &str) {
             })
             .collect()
     });
-    let (cluster, changed) = work.cluster.edit(|d| d.remove_node(name));
+    let on_nodes: Option<Vec<usize>> = moves
+        .as_ref()
+        .map(|list| list.iter().map(|(p, _)| *p).collect());
+    let (cluster, changed) = work
+        .cluster
+        .edit(|d| d.remove_node(name, on_nodes.as_deref()));
     work.cluster = cluster;
     let (Some(pods), Some(moves), true) = (work.pods.as_mut(), moves, changed) else {
         return;
