@@ -580,6 +580,46 @@ proptest! {
         }
     }
 
+    /// Node changes where Calico's Felix decides (with ClusterNetworkPolicies and Calico
+    /// policies): after each, the live engine decides and explains every flow as a fresh
+    /// build does (the Calico properties hold fresh builds equal to the reference).
+    #[test]
+    fn node_changes_under_felix(
+        cluster in support::calico::felix_cluster(),
+        set in support::calico::felix_policy_set(),
+        changes in prop::collection::vec(
+            prop_oneof![
+                3 => node_change(),
+                1 => (0..4usize).prop_map(|i| Change::NodeRemoved(format!("n{i}"))),
+            ],
+            1..10,
+        ),
+    ) {
+        let profile = Profile::calico();
+        let mut live = LiveEngine::new(&cluster, set, profile.clone());
+        for c in changes {
+            live = live.apply(c).unwrap();
+            let fresh_cluster = live.cluster().to_builder().build().unwrap();
+            let fresh = Engine::builder()
+                .profile(profile.clone())
+                .build(&fresh_cluster, live.policies());
+            for flow in all_flows_with_domains(&fresh_cluster) {
+                let mapped = Flow {
+                    src: same_endpoint(&fresh_cluster, flow.src, live.cluster()),
+                    dst: same_endpoint(&fresh_cluster, flow.dst, live.cluster()),
+                    ..flow
+                };
+                prop_assert_eq!(live.engine().decide(mapped), fresh.decide(flow));
+                prop_assert_eq!(
+                    live.engine().explain(mapped),
+                    fresh.explain(flow),
+                    "after {:?}",
+                    live.stats()
+                );
+            }
+        }
+    }
+
     /// The same changes in one batch give the same engine as one by one.
     #[test]
     fn changes_in_a_batch(

@@ -1574,8 +1574,9 @@ const LIVE_KEYS: &[&str] = &["role", "zone"];
 const LIVE_PORT_NAME: &str = "metrics";
 
 /// A cluster and policies, then a sequence of changes (pods added, changed and removed,
-/// namespaces relabelled or removed, nodes added, changed or removed, NetworkPolicies
-/// added, changed and removed, the most frequent: some reading label keys no other policy
+/// host-network pods, namespaces relabelled or removed, nodes added, changed or removed
+/// among ClusterNetworkPolicies with `nodes` peers, NetworkPolicies added, changed and
+/// removed, the most frequent: some reading label keys no other policy
 /// reads, with ipBlocks over new networks, or naming ports no pod declared) applied to a
 /// `LiveEngine`, one at a time or a few in a batch; after each, its decisions and
 /// explanations equal those of an engine built afresh from the changed cluster and
@@ -1591,6 +1592,10 @@ pub fn live(data: &[u8]) {
         if let Ok(p) = Policy::new(&policy_from(&mut u, i)) {
             set.push(p);
         }
+    }
+    // ClusterNetworkPolicies, whose `nodes` peers node changes meet.
+    for i in 0..u.below(3) {
+        set.push(cluster_policy_from(&mut u, i));
     }
     let mut live = LiveEngine::new(&cluster, set, profile.clone());
     let mut batch: Vec<Change> = Vec::new();
@@ -1618,6 +1623,7 @@ pub fn live(data: &[u8]) {
                         ContainerPort::named(name, u.pick(PORTS), proto)
                     })
                     .collect();
+                spec.host_network = u.below(6) == 0;
                 Change::Pod(spec)
             }
             3 => Change::PodRemoved {
