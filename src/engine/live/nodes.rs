@@ -28,6 +28,15 @@
 //! its bit in every node set move, the pods of the removed node lose their node and those
 //! of the moved one take its new id. That is always possible without a rebuild.
 //!
+//! Calico's selectors never read node labels (host endpoints are not modelled): under
+//! Felix a node's rows follow from its value as well, and only the outside-address
+//! shortcut is left out. Host-network pods are the cluster's business (it resolves them to
+//! their node by name, also to a node added after them); the core holds nothing of them.
+//!
+//! What this relies on, which incremental policy changes must keep: every node set a rule
+//! reads is the nodes its selector matches among the current ones, and `Core::nodes` and
+//! `Core::external_rows` hold the current rows.
+//!
 //! Costs: the node table (`O(nodes)` words, copied), each node set (`O(nodes / 64)`
 //! words, copied), the selectors of the ClusterNetworkPolicies (evaluated on the node, and
 //! on known nodes until one answers alike), and for a removal a scan of the pod table for
