@@ -20,6 +20,11 @@
 //!   namespace (every pod of the namespace changes class);
 //! - `policy/new-key`: a NetworkPolicy selecting on a label key no policy reads (a
 //!   rebuild);
+//! - `node/add`: a node added like the middle one (its labels, an address next to its);
+//! - `node/remove`: the middle node removed (its pods lose their node, the last node
+//!   moves into its place);
+//! - `node/relabel`: the middle node given a label no selector reads;
+//! - `node/readdress`: the middle node given another address;
 //! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison;
 //! - `cnp/*`: on the same workload with ClusterNetworkPolicies added by
 //!   `workload::add_cluster_policies` (100 at L, 1,000 at XL), a second engine:
@@ -37,7 +42,8 @@
 //!
 //! Before timing, it prints whether each change was applied incrementally, and checks
 //! that the result decides and explains as a fresh build does on flows between the pods
-//! of the changed policy's namespace and a spread of others.
+//! of the changed policy's namespace and a spread of others, and between those pods and
+//! the changed nodes (and the first and last node).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,7 +51,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use netpol::cluster::{Cluster, Endpoint, Flow, Pod, PodId, PodSpec};
+use netpol::cluster::{Cluster, Endpoint, Flow, NodeSpec, Pod, PodId, PodSpec};
 use netpol::engine::Engine;
 use netpol::engine::live::{Change, LiveEngine, PolicyItem, PolicyKey};
 use netpol::model::NetworkPolicy;
@@ -98,6 +104,34 @@ fn sample_flows(cluster: &Cluster, namespace: &str) -> Vec<Flow<'static>> {
                     port,
                     proto,
                 ));
+            }
+        }
+    }
+    out
+}
+
+/// Flows between the nodes named (those there) and the pods of `pods`' flows, both ways,
+/// on port 80 and 10250.
+fn node_flows(cluster: &Cluster, names: &[&str], pods: &[Flow<'static>]) -> Vec<Flow<'static>> {
+    let mut seen = std::collections::HashSet::new();
+    let ends: Vec<Endpoint> = pods
+        .iter()
+        .map(|f| f.src)
+        .filter(|e| seen.insert(*e))
+        .collect();
+    let nodes: Vec<Endpoint> = names
+        .iter()
+        .filter_map(|n| cluster.node_id(n))
+        .chain(cluster.node_ids().take(1))
+        .chain(cluster.node_ids().last())
+        .map(Endpoint::Node)
+        .collect();
+    let mut out = Vec::new();
+    for n in &nodes {
+        for p in &ends {
+            for port in [80, 10250] {
+                out.push(Flow::new(*n, *p, port, Protocol::Tcp));
+                out.push(Flow::new(*p, *n, port, Protocol::Tcp));
             }
         }
     }
@@ -182,6 +216,36 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
     )
     .expect("valid");
 
+    // The middle node, and a node like it.
+    let (_, middle_node) = cluster
+        .nodes()
+        .nth(cluster.node_count() / 2)
+        .expect("a node");
+    let node_spec = |n: &netpol::cluster::Node| {
+        let mut spec = NodeSpec::new(n.name.clone());
+        spec.labels = n.labels.clone();
+        spec.ips = n.ips.clone();
+        spec.pod_cidrs = n.pod_cidrs.clone();
+        spec.tunnel_ips = n.tunnel_ips.clone();
+        spec
+    };
+    let next_to = |spec: &NodeSpec, last: u8| {
+        let mut spec = spec.clone();
+        if let Some(std::net::IpAddr::V4(ip)) = spec.ips.first().copied() {
+            let o = ip.octets();
+            spec.ips = vec![std::net::IpAddr::from([o[0], o[1], o[2], last])];
+        }
+        spec
+    };
+    let mut new_node = next_to(&node_spec(middle_node), 250);
+    new_node.name = "node-new".into();
+    let mut relabelled = node_spec(middle_node);
+    relabelled
+        .labels
+        .insert("node.kubernetes.io/lifecycle".into(), "spot".into());
+    let readdressed = next_to(&node_spec(middle_node), 251);
+    let node_name = middle_node.name.clone();
+
     let policy_namespace = changed.namespace().to_owned();
     let policy_namespace = policy_namespace.as_str();
     let cases: Vec<(&str, Vec<Change>)> = vec![
@@ -215,8 +279,12 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
             "policy/new-key",
             vec![Change::Policy(PolicyItem::Network(new_key))],
         ),
+        ("node/add", vec![Change::Node(new_node)]),
+        ("node/remove", vec![Change::NodeRemoved(node_name.clone())]),
+        ("node/relabel", vec![Change::Node(relabelled)]),
+        ("node/readdress", vec![Change::Node(readdressed)]),
     ];
-    check_cases(scale, &live, &cases, policy_namespace);
+    check_cases(scale, &live, &cases, policy_namespace, &node_name);
     let mut group = c.benchmark_group(scale.name());
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));
@@ -238,7 +306,13 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
 
 /// Applies each case once, says whether it was incremental, and checks that the result
 /// decides and explains as a fresh build does.
-fn check_cases(scale: Scale, live: &LiveEngine, cases: &[(&str, Vec<Change>)], namespace: &str) {
+fn check_cases(
+    scale: Scale,
+    live: &LiveEngine,
+    cases: &[(&str, Vec<Change>)],
+    namespace: &str,
+    node_name: &str,
+) {
     for (name, changes) in cases {
         let t = Instant::now();
         let next = live.apply_all(changes.clone()).expect("applies");
@@ -254,7 +328,10 @@ fn check_cases(scale: Scale, live: &LiveEngine, cases: &[(&str, Vec<Change>)], n
         );
         // At this scale too, the result must decide and explain as a fresh build does.
         let fresh = Engine::build(next.cluster(), next.policies());
-        let flows = sample_flows(next.cluster(), namespace);
+        let mut flows = sample_flows(next.cluster(), namespace);
+        if name.starts_with("node/") {
+            flows = node_flows(next.cluster(), &[node_name, "node-new"], &flows);
+        }
         for flow in &flows {
             assert_eq!(next.engine().decide(*flow), fresh.decide(*flow), "{name}");
             assert_eq!(next.engine().explain(*flow), fresh.explain(*flow), "{name}");
@@ -370,7 +447,7 @@ fn cluster_policies(
             })],
         ),
     ];
-    check_cases(scale, &live, &cases, &namespace);
+    check_cases(scale, &live, &cases, &namespace, "");
     let mut group = c.benchmark_group(scale.name());
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));

@@ -1066,8 +1066,9 @@ impl ClusterBuilder {
         }
         let mut c = ClusterData {
             pod_lineage: lineage,
-            node_lineage: lineage,
             ns_lineage: lineage,
+            node_lineage: lineage,
+            node_gens: nodes.iter().map(|_| lineage).collect(),
             namespaces: namespaces.into_iter().collect(),
             nodes: nodes.into_iter().collect(),
             pods: pods.into_iter().collect(),
@@ -1128,8 +1129,15 @@ pub(crate) struct ClusterData {
     /// (removing one) gives that kind a new lineage, so that ids handed out before are
     /// stale rather than naming another object.
     pod_lineage: u32,
-    node_lineage: u32,
     ns_lineage: u32,
+    /// Per node: the lineage of its id. Node ids are told stale slot by slot: removing a
+    /// node gives the node moved into its place a new lineage, and a node added one of
+    /// its own, so that the ids of the other nodes (and the pods' references to them)
+    /// stay valid.
+    node_gens: PVec<u32>,
+    /// Changes whenever some node id does (a node removed): two clusters with the same
+    /// node lineage number their nodes alike.
+    node_lineage: u32,
     namespaces: PVec<Namespace>,
     nodes: PVec<Node>,
     /// Each pod behind its own reference count, so that copying a chunk copies pointers.
@@ -1145,6 +1153,11 @@ pub(crate) struct ClusterData {
 }
 
 impl ClusterData {
+    /// The id of the node at position `i`.
+    fn node_id_at(&self, i: u32) -> Option<NodeId> {
+        self.node_gens.get(i as usize).map(|g| NodeId::new(i, *g))
+    }
+
     /// The position of the pod `namespace/name`.
     fn pod_position(&self, namespace: &str, name: &str) -> Option<u32> {
         let list = self.pod_index.get(&pod_key(namespace, name))?;
@@ -1267,8 +1280,8 @@ impl Default for Cluster {
                 let lineage = next_lineage();
                 ClusterData {
                     pod_lineage: lineage,
-                    node_lineage: lineage,
                     ns_lineage: lineage,
+                    node_lineage: lineage,
                     ..ClusterData::default()
                 }
             }),
@@ -1418,12 +1431,12 @@ impl Cluster {
     /// ```
     #[must_use]
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = (NodeId, &Node)> + '_ {
-        let lineage = self.data.node_lineage;
         self.data
             .nodes
             .iter()
+            .zip(self.data.node_gens.iter())
             .enumerate()
-            .map(move |(i, x)| (NodeId::new(index_u32(i), lineage), x))
+            .map(move |(i, (x, lineage))| (NodeId::new(index_u32(i), *lineage), x))
     }
 
     /// Every pod with its id, in id order.
@@ -1490,7 +1503,7 @@ impl Cluster {
     /// ```
     #[must_use]
     pub fn node(&self, id: NodeId) -> Option<&Node> {
-        if id.lineage() != self.data.node_lineage {
+        if !self.has_node(id) {
             return None;
         }
         self.data.nodes.get(id.index())
@@ -1596,7 +1609,7 @@ impl Cluster {
         self.data
             .node_index
             .get(name)
-            .map(|i| NodeId::new(*i, self.data.node_lineage))
+            .and_then(|i| self.data.node_id_at(*i))
     }
 
     /// The id of a namespace by name.
@@ -1633,7 +1646,9 @@ impl Cluster {
         let d = &*self.data;
         match d.addresses.get(&ip).and_then(|list| list.first()) {
             Some(Owner::Pod(i)) => Endpoint::Pod(PodId::new(*i, d.pod_lineage)),
-            Some(Owner::Node(i)) => Endpoint::Node(NodeId::new(*i, d.node_lineage)),
+            Some(Owner::Node(i)) => d
+                .node_id_at(*i)
+                .map_or(Endpoint::External(ip), Endpoint::Node),
             None => Endpoint::External(ip),
         }
     }
@@ -1760,9 +1775,21 @@ impl Cluster {
         }
     }
 
-    /// The lineages pod ids and node ids of this cluster carry.
+    /// The lineage pod ids of this cluster carry.
+    pub(crate) fn pod_lineage(&self) -> u32 {
+        self.data.pod_lineage
+    }
+
+    /// The lineage of pod ids and the node lineage: clusters where both are equal number
+    /// their pods and nodes alike.
     pub(crate) fn lineages(&self) -> (u32, u32) {
         (self.data.pod_lineage, self.data.node_lineage)
+    }
+
+    /// Whether `id` names a node of this cluster (of its position and lineage).
+    #[inline]
+    pub(crate) fn has_node(&self, id: NodeId) -> bool {
+        self.data.node_gens.get(id.index()) == Some(&id.lineage())
     }
 }
 

@@ -341,15 +341,13 @@ fn change() -> impl Strategy<Value = Change> {
         1 => (pick(&["a", "b", "c", "d"]), labels())
             .prop_map(|(name, labels)| Change::Namespace { name: name.to_owned(), labels }),
         1 => pick(&["a", "b", "c", "d"]).prop_map(|n| Change::NamespaceRemoved(n.to_owned())),
-        1 => (0..3usize, labels(), any::<bool>()).prop_map(|(i, labels, v6)| {
-            let mut n = NodeSpec::new(format!("n{i}")).ip(format!("192.168.0.{}", 11 + i).parse().unwrap());
-            if v6 {
-                n = n.ip(format!("fd00:ffff::{}", i + 1).parse().unwrap());
-            }
-            n.labels = labels;
-            Change::Node(n)
+        2 => node_change(),
+        1 => (0..4usize).prop_map(|i| Change::NodeRemoved(format!("n{i}"))),
+        1 => (pick(NAMESPACES), 0..8usize, option::of(0..4usize)).prop_map(|(ns, i, node)| {
+            let mut spec = PodSpec::new(ns, format!("pod{i}")).host_network(true);
+            spec.node = node.map(|n| format!("n{n}"));
+            Change::Pod(spec)
         }),
-        1 => (0..3usize).prop_map(|i| Change::NodeRemoved(format!("n{i}"))),
         3 => (0..4usize).prop_flat_map(network_policy).prop_map(|p| {
             Change::Policy(PolicyItem::Network(p))
         }),
@@ -362,6 +360,35 @@ fn change() -> impl Strategy<Value = Change> {
         }),
         1 => (0..3usize).prop_map(|i| Change::PolicyRemoved(PolicyKey::Cluster { name: format!("c{i}") })),
     ]
+}
+
+/// Node addresses: those the cluster's nodes start with, one more in the node network
+/// (some ipBlocks hold it, one holds 192.168.0.12 only), one in the pod network, one
+/// outside, and IPv6 ones in and out of the blocks.
+const NODE_IPS: &[&str] = &[
+    "192.168.0.11",
+    "192.168.0.12",
+    "192.168.0.13",
+    "10.0.0.5",
+    "203.0.113.9",
+];
+const NODE_V6: &[&str] = &["fd00:ffff::1", "fd00:ffff::2", "fd00::1:9"];
+
+/// A node added or changed (`n0` to `n3`, the cluster starts with the first two), with
+/// labels that `nodes` peers select or not, addresses in and out of the ipBlocks.
+fn node_change() -> impl Strategy<Value = Change> {
+    (
+        0..4usize,
+        labels(),
+        option::of(pick(NODE_IPS)),
+        option::of(pick(NODE_V6)),
+    )
+        .prop_map(|(i, labels, v4, v6)| {
+            let mut n = NodeSpec::new(format!("n{i}"));
+            n.ips = v4.iter().chain(&v6).map(|s| s.parse().unwrap()).collect();
+            n.labels = labels;
+            Change::Node(n)
+        })
 }
 
 /// The endpoint of `cluster` that `e` (of `from`) names, by name or address.
@@ -413,6 +440,18 @@ fn check(live: &LiveEngine, profile: &Profile) -> Result<(), TestCaseError> {
             let e = live.cluster().endpoint_at(*ip);
             let f = fresh_cluster.endpoint_at(*ip);
             prop_assert_eq!(live.cluster().describe(e), fresh_cluster.describe(f));
+        }
+    }
+    // Host-network pods resolve to the same node.
+    for ns in NAMESPACES {
+        for i in 0..8 {
+            let name = format!("pod{i}");
+            let e = live.cluster().resolve_pod(ns, &name);
+            let f = fresh_cluster.resolve_pod(ns, &name);
+            prop_assert_eq!(
+                e.map(|e| live.cluster().describe(e)),
+                f.map(|f| fresh_cluster.describe(f))
+            );
         }
     }
     let engine = live.engine();
@@ -605,6 +644,102 @@ proptest! {
         }
         prop_assert_eq!(first.cluster().pod_count(), first_pods);
         check(&first, &profile)?;
+    }
+
+    /// Node changes under every profile but Felix's, with ClusterNetworkPolicies whose
+    /// `nodes` peers select nodes: after each, the live engine equals a fresh build and
+    /// the reference on every flow. Those the engine documents as taken without a
+    /// rebuild are: a node removed; a node added or changed to the labels and addresses
+    /// of a node there (no selector tells them apart, the addresses hold the same
+    /// prefix-map values); a node that no enforced `nodes` selector matches, where
+    /// ipBlocks match node addresses or no ClusterNetworkPolicy is enforced.
+    #[test]
+    fn node_changes_are_taken_incrementally(
+        profile in profile(),
+        cluster in cluster(),
+        set in policy_set(3, 2),
+        ops in prop::collection::vec((0..3usize, 0..4usize, 0..4usize, node_change()), 1..12),
+    ) {
+        let mut live = LiveEngine::new(&cluster, set, profile.clone());
+        let mut rebuilds = 0;
+        for (op, from, to, free) in ops {
+            let c = live.cluster();
+            let (change, expected) = match op {
+                0 => (Change::NodeRemoved(format!("n{from}")), true),
+                1 => {
+                    // Node `n{to}` made like `n{from}` (added when not there).
+                    let Some(x) = c.node_id(&format!("n{from}")).and_then(|id| c.node(id))
+                    else {
+                        continue;
+                    };
+                    let mut spec = NodeSpec::new(format!("n{to}"));
+                    spec.labels = x.labels.clone();
+                    spec.ips = x.ips.clone();
+                    (Change::Node(spec), true)
+                }
+                _ => {
+                    let Change::Node(spec) = &free else { unreachable!() };
+                    let selected = profile.enforces_cluster_network_policy()
+                        && live.policies().cluster_policies().iter().any(|p| {
+                            [netpol::policy::Direction::Ingress, netpol::policy::Direction::Egress]
+                                .into_iter()
+                                .flat_map(|d| p.rules(d))
+                                .flat_map(|r| r.peers())
+                                .any(|peer| matches!(peer,
+                                    netpol::policy::ClusterPeer::Nodes(s) if s.matches(&spec.labels)))
+                        });
+                    let expected = !profile.enforces_cluster_network_policy()
+                        || (!selected && profile.ipblock_matches_nodes());
+                    (free, expected)
+                }
+            };
+            live = live.apply(change.clone()).unwrap();
+            if expected {
+                prop_assert_eq!(live.stats().rebuilds, rebuilds, "rebuilt on {:?}", change);
+            }
+            rebuilds = live.stats().rebuilds;
+            check(&live, &profile)?;
+        }
+    }
+
+    /// Node changes where Calico's Felix decides (with ClusterNetworkPolicies and Calico
+    /// policies): after each, the live engine decides and explains every flow as a fresh
+    /// build does (the Calico properties hold fresh builds equal to the reference).
+    #[test]
+    fn node_changes_under_felix(
+        cluster in support::calico::felix_cluster(),
+        set in support::calico::felix_policy_set(),
+        changes in prop::collection::vec(
+            prop_oneof![
+                3 => node_change(),
+                1 => (0..4usize).prop_map(|i| Change::NodeRemoved(format!("n{i}"))),
+            ],
+            1..10,
+        ),
+    ) {
+        let profile = Profile::calico();
+        let mut live = LiveEngine::new(&cluster, set, profile.clone());
+        for c in changes {
+            live = live.apply(c).unwrap();
+            let fresh_cluster = live.cluster().to_builder().build().unwrap();
+            let fresh = Engine::builder()
+                .profile(profile.clone())
+                .build(&fresh_cluster, live.policies());
+            for flow in all_flows_with_domains(&fresh_cluster) {
+                let mapped = Flow {
+                    src: same_endpoint(&fresh_cluster, flow.src, live.cluster()),
+                    dst: same_endpoint(&fresh_cluster, flow.dst, live.cluster()),
+                    ..flow
+                };
+                prop_assert_eq!(live.engine().decide(mapped), fresh.decide(flow));
+                prop_assert_eq!(
+                    live.engine().explain(mapped),
+                    fresh.explain(flow),
+                    "after {:?}",
+                    live.stats()
+                );
+            }
+        }
     }
 
     /// The same changes in one batch give the same engine as one by one.
@@ -1165,4 +1300,49 @@ fn cluster_policy_changes_are_incremental() {
     check(&next, &Profile::cilium()).unwrap();
     // The values before are untouched.
     check(&live, &profile).unwrap();
+}
+
+/// Removing a node makes stale the ids of that node and of the last one (moved into its
+/// place), and no other; pods keep their node as it was named; no rebuild.
+#[test]
+fn node_removal_keeps_other_node_ids() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let cluster = Cluster::builder()
+        .node("n0", [ip("192.168.0.10")])
+        .node("n1", [ip("192.168.0.11")])
+        .node("n2", [ip("192.168.0.12")])
+        .pod(PodSpec::new("a", "p0").ip(ip("10.0.0.1")).node("n0"))
+        .pod(PodSpec::new("a", "p1").ip(ip("10.0.0.2")).node("n1"))
+        .pod(PodSpec::new("a", "p2").ip(ip("10.0.0.3")).node("n2"))
+        .build()
+        .unwrap();
+    let live = LiveEngine::new(&cluster, PolicySet::new(), Profile::default());
+    let ids: Vec<_> = ["n0", "n1", "n2"]
+        .iter()
+        .map(|n| cluster.node_id(n).unwrap())
+        .collect();
+    let next = live.apply(Change::NodeRemoved("n0".into())).unwrap();
+    assert_eq!(next.stats().rebuilds, 0);
+    let c = next.cluster();
+    let p = |name: &str| c.pod_id("a", name).unwrap();
+    let flow = |n| Flow::new(Endpoint::Node(n), Endpoint::Pod(p("p1")), 80, Protocol::Tcp);
+    assert!(next.engine().try_decide(flow(ids[1])).is_ok());
+    assert_eq!(c.node(ids[1]).unwrap().name, "n1");
+    assert!(next.engine().try_decide(flow(ids[0])).is_err());
+    assert!(next.engine().try_decide(flow(ids[2])).is_err());
+    assert!(c.node(ids[0]).is_none() && c.node(ids[2]).is_none());
+    let node_of = |name: &str| {
+        c.pod(p(name))
+            .unwrap()
+            .node
+            .and_then(|n| c.node(n))
+            .map(|n| n.name.clone())
+    };
+    assert_eq!(node_of("p0"), None);
+    assert_eq!(node_of("p1").as_deref(), Some("n1"));
+    assert_eq!(node_of("p2").as_deref(), Some("n2"));
+    assert_eq!(c.node_id("n2").unwrap().index(), 0);
+    // The old value still answers its own ids.
+    assert!(live.engine().try_decide(flow(ids[2])).is_ok());
+    assert_eq!(live.cluster().node(ids[2]).unwrap().name, "n2");
 }

@@ -9,8 +9,12 @@
 //!   handed out before are stale: [`Cluster::pod`] no longer finds them, rather than
 //!   finding another pod);
 //! - a namespace added or relabelled, a node added or changed: that entry; ids stay valid;
-//! - a namespace or node removed: every pod is rewritten (their namespace and node ids get
-//!   a new lineage), `O(pods)`.
+//! - a node removed: the last node moves into its place and gets a new id (the removed
+//!   node's id and the moved node's old one are stale; every other node keeps its id),
+//!   and the pods of those two nodes are rewritten; finding them scans the pod table
+//!   unless the caller knows them;
+//! - a namespace removed: every pod is rewritten (their namespace ids get a new
+//!   lineage), `O(pods)`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -73,8 +77,8 @@ impl ClusterData {
         let position = self.pod_position(&spec.namespace, &spec.name);
         let node = match &spec.node {
             None => None,
-            Some(n) => match self.node_index.get(n) {
-                Some(i) => Some(NodeId::new(*i, self.node_lineage)),
+            Some(n) => match self.node_index.get(n).and_then(|i| self.node_id_at(*i)) {
+                Some(id) => Some(id),
                 None => {
                     return Err(ClusterError::UnknownNode(
                         spec.namespace,
@@ -85,6 +89,8 @@ impl ClusterData {
             },
         };
         if spec.host_network {
+            // Its namespace exists, as when a cluster is built with it.
+            self.namespace_index(&spec.namespace)?;
             let edit = match position {
                 Some(i) => {
                     self.remove_pod_at(i);
@@ -187,7 +193,8 @@ impl ClusterData {
         let Some(i) = self.ns_index.get(name).copied() else {
             return false;
         };
-        let has_pods = self.pods.iter().any(|p| p.namespace.index() == i as usize);
+        let has_pods = self.pods.iter().any(|p| p.namespace.index() == i as usize)
+            || self.host_pods.iter().any(|((ns, _), _)| ns == name);
         if has_pods {
             self.namespaces.set(i as usize, implicit_namespace(name));
             return true;
@@ -242,14 +249,17 @@ impl ClusterData {
                 }
                 self.node_index.insert(node.name.clone(), i);
                 self.nodes.push(node);
+                self.node_gens.push(next_lineage());
                 Ok(i)
             }
         }
     }
 
     /// Removes a node: the pods that ran on it keep running without a node, and the last
-    /// node moves into its place. Returns whether it was there.
-    pub(crate) fn remove_node(&mut self, name: &str) -> bool {
+    /// node moves into its place, with a new id. `on_nodes`, when given, holds the
+    /// positions of the pods of the removed node and of the last one (others are left
+    /// alone); otherwise the pod table is scanned for them. Returns whether it was there.
+    pub(crate) fn remove_node(&mut self, name: &str, on_nodes: Option<&[usize]>) -> bool {
         let Some(i) = self.node_index.get(name).copied() else {
             return false;
         };
@@ -272,21 +282,46 @@ impl ClusterData {
             }
         }
         self.nodes.swap_remove(i as usize);
+        self.node_gens.swap_remove(i as usize);
         self.node_index.remove(name);
         self.node_lineage = next_lineage();
-        let lineage = self.node_lineage;
-        self.rewrite_pods(|p| {
-            p.node = p.node.and_then(|n| {
-                let at = index_u32(n.index());
-                if at == i {
-                    None
-                } else if at == last {
-                    Some(NodeId::new(i, lineage))
-                } else {
-                    Some(NodeId::new(at, lineage))
-                }
-            });
-        });
+        let moved = if last != i {
+            let lineage = next_lineage();
+            self.node_gens.set(i as usize, lineage);
+            Some(NodeId::new(i, lineage))
+        } else {
+            None
+        };
+        let found: Vec<usize>;
+        let positions = match on_nodes {
+            Some(list) => list,
+            None => {
+                found = self
+                    .pods
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| {
+                        p.node
+                            .is_some_and(|n| n.index() == i as usize || n.index() == last as usize)
+                    })
+                    .map(|(k, _)| k)
+                    .collect();
+                &found
+            }
+        };
+        for &k in positions {
+            let Some(pod) = self.pods.get(k) else {
+                continue;
+            };
+            let node = match pod.node {
+                Some(n) if n.index() == i as usize => None,
+                Some(n) if n.index() == last as usize => moved,
+                _ => continue,
+            };
+            let mut pod = Pod::clone(pod);
+            pod.node = node;
+            self.pods.set(k, Arc::new(pod));
+        }
         true
     }
 

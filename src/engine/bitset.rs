@@ -207,6 +207,33 @@ impl BitsetTable {
         id
     }
 
+    /// How many sets the table holds.
+    pub(crate) fn len(&self) -> usize {
+        self.built() + self.tail.len()
+    }
+
+    /// A copy of the table with sets of `len` bits (bits past `len` dropped), where
+    /// `edit` may change each set (given its id) first. Copies every set: `O(sets × len /
+    /// 64)`.
+    pub(crate) fn resized(&self, len: usize, mut edit: impl FnMut(u32, &mut Bitset)) -> Self {
+        let stride = len.div_ceil(64);
+        let mut sets = Vec::with_capacity(self.len());
+        for s in 0..self.len() {
+            let id = u32::try_from(s).unwrap_or(u32::MAX);
+            let mut words = self.row(id).to_vec();
+            words.resize(stride, 0);
+            let mut set = Bitset { words };
+            edit(id, &mut set);
+            if len % 64 != 0 {
+                if let Some(last) = set.words.last_mut() {
+                    *last &= (1u64 << (len % 64)) - 1;
+                }
+            }
+            sets.push(set);
+        }
+        BitsetTable::new(sets, len)
+    }
+
     /// Heap bytes of the sets pushed since the build.
     pub(crate) fn pushed_bytes(&self) -> usize {
         self.tail.len() * (self.stride * 8 + 16)

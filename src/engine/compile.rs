@@ -1708,10 +1708,8 @@ fn ordered<'a>(
 
 pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>) -> Inner {
     let (core, pods) = compile_core(profile, cluster, set);
-    let (pod_lineage, node_lineage) = cluster.lineages();
     Inner {
-        pod_lineage,
-        node_lineage,
+        pod_lineage: cluster.pod_lineage(),
         cluster: cluster.clone(),
         pods: pods.into_iter().collect(),
         core: std::sync::Arc::new(core),

@@ -561,9 +561,9 @@ impl PolicyMeta {
 /// does not touch (see [`live`]).
 #[derive(Debug, Clone)]
 struct Inner {
-    /// Lineages of the pod and node ids this engine answers.
+    /// Lineage of the pod ids this engine answers (node ids are checked against the
+    /// cluster, node by node).
     pod_lineage: u32,
-    node_lineage: u32,
     cluster: Cluster,
     pods: PVec<PodInfo>,
     core: Arc<Core>,
@@ -909,7 +909,7 @@ impl Inner {
             Endpoint::Pod(id) if id.lineage() == self.pod_lineage => {
                 self.pods.get(id.index()).map_or(Side::Unknown, Side::Pod)
             }
-            Endpoint::Node(id) if id.lineage() == self.node_lineage => self
+            Endpoint::Node(id) if self.cluster.has_node(id) => self
                 .nodes
                 .get(id.index())
                 .map_or(Side::Unknown, |a| Side::Node(to_u32(id.index()), a)),

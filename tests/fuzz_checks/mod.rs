@@ -1574,10 +1574,11 @@ const LIVE_KEYS: &[&str] = &["role", "zone"];
 const LIVE_PORT_NAME: &str = "metrics";
 
 /// A cluster and policies, then a sequence of changes (pods added, changed and removed,
-/// namespaces relabelled or removed, nodes added, changed or removed, NetworkPolicies
-/// added, changed and removed, the most frequent: some reading label keys no other policy
-/// reads, with ipBlocks over new networks, or naming ports no pod declared;
-/// ClusterNetworkPolicies added, replaced and removed) applied to a
+/// host-network pods, namespaces relabelled or removed, nodes added, changed or removed
+/// among ClusterNetworkPolicies with `nodes` peers, NetworkPolicies added, changed and
+/// removed, the most frequent: some reading label keys no other policy reads, with
+/// ipBlocks over new networks, or naming ports no pod declared; ClusterNetworkPolicies
+/// added, replaced and removed) applied to a
 /// `LiveEngine`, one at a time or a few in a batch; after each, its decisions and
 /// explanations equal those of an engine built afresh from the changed cluster and
 /// policies, and the reference's, on every flow between its endpoints.
@@ -1593,6 +1594,7 @@ pub fn live(data: &[u8]) {
             set.push(p);
         }
     }
+    // ClusterNetworkPolicies, whose `nodes` peers node changes meet.
     for i in 0..u.below(3) {
         set.push(cluster_policy_from(&mut u, i));
     }
@@ -1622,6 +1624,7 @@ pub fn live(data: &[u8]) {
                         ContainerPort::named(name, u.pick(PORTS), proto)
                     })
                     .collect();
+                spec.host_network = u.below(6) == 0;
                 Change::Pod(spec)
             }
             3 => Change::PodRemoved {

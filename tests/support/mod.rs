@@ -326,7 +326,8 @@ pub fn cluster() -> impl Strategy<Value = Cluster> {
 /// Every endpoint worth asking about: all pods, all nodes, and some outside addresses.
 pub fn endpoints(cluster: &Cluster) -> Vec<Endpoint> {
     let mut out: Vec<Endpoint> = cluster.pod_ids().map(Endpoint::Pod).collect();
-    for name in ["n0", "n1"] {
+    // Nodes the cluster is built with, and those live changes add.
+    for name in ["n0", "n1", "n2", "n3"] {
         if let Some(id) = cluster.node_id(name) {
             out.push(Endpoint::Node(id));
         }
