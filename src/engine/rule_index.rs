@@ -652,6 +652,7 @@ impl RuleIndex {
 
     /// The first rule among `m` (rules of the class in word `wi`, within the scan's
     /// bounds) that matches the flow.
+    #[inline]
     fn scan_word<'s>(
         &'s self,
         wi: usize,
@@ -660,6 +661,51 @@ impl RuleIndex {
         query: &mut impl Query,
     ) -> Option<u32> {
         let known = flow.peer.get(wi).copied().unwrap_or(0);
+        if !flow.domain && self.checks.is_empty() {
+            // Only the rows decide: the first rule left is the one.
+            m &= known;
+            if m == 0 {
+                return None;
+            }
+            let mut ports_w = flow.ports.get(wi).copied().unwrap_or(0);
+            if self.any_named
+                && m & !ports_w & self.named_rules.words().get(wi).copied().unwrap_or(0) != 0
+            {
+                ports_w |= self.named_words(wi, flow, query);
+            }
+            m &= ports_w;
+            return (m != 0).then(|| to_u32(wi * 64) + m.trailing_zeros());
+        }
+        self.scan_word_slow(wi, m, known, flow, query)
+    }
+
+    /// The named-port row's word `wi`, looked up once per side of a flow.
+    #[inline(never)]
+    fn named_words<'s>(
+        &'s self,
+        wi: usize,
+        flow: &mut Prepared<'s>,
+        query: &mut impl Query,
+    ) -> u64 {
+        let named = *flow.named.get_or_insert_with(|| {
+            query
+                .named_row()
+                .map_or(&[][..], |r| self.named_rows.row(r))
+        });
+        named.get(wi).copied().unwrap_or(0)
+    }
+
+    /// [`scan_word`](Self::scan_word) with domain names or port conditions checked
+    /// rule by rule.
+    #[inline(never)]
+    fn scan_word_slow<'s>(
+        &'s self,
+        wi: usize,
+        mut m: u64,
+        known: u64,
+        flow: &mut Prepared<'s>,
+        query: &mut impl Query,
+    ) -> Option<u32> {
         let domains = if flow.domain {
             self.domain_rules.words().get(wi).copied().unwrap_or(0)
         } else {
