@@ -2109,9 +2109,12 @@ fn compile_core(
                 .collect()
         })
         .collect();
+    let mut declared: Vec<(Protocol, u16, usize)> = key_groups.iter().flatten().copied().collect();
+    declared.sort_unstable();
+    declared.dedup();
     let named_rows = rule_index
         .each_mut()
-        .map(|index| index.set_named_rows(&name_sets));
+        .map(|index| index.set_named_rows(&name_sets, &declared));
     let mut family_classes: HashMap<(u8, u8, u32, u32), u32> = HashMap::new();
     let mut pod_named: Vec<(u32, Protocol, u16)> = Vec::new();
     let mut pod_named_rows: Vec<(Protocol, u16, [u32; 2])> = Vec::new();
