@@ -2249,7 +2249,7 @@ fn compile_core(
         code: code.into(),
         rule_index: std::sync::Arc::new(rule_index),
         rule_start: std::mem::take(&mut c.rule_start).map(Into::into),
-        external_rows: external_rows.map(Into::into),
+        external_rows: external_rows.map(|rows| std::sync::Arc::new(blocks.table(&rows))),
         pod_sets: BitsetTable::new(c.pod_sets.sets, n_identities),
         node_sets: BitsetTable::new(c.node_sets.sets, cluster.node_count()),
         domains: c.domains.into(),
