@@ -1078,18 +1078,15 @@ impl Inner {
         if let Endpoint::External(ip) = flow.dst {
             return ip.is_ipv6();
         }
-        // Both sides are read before either is tested: for two pods, that starts reading
-        // the destination's entry (which its own walk needs next) along with the source's.
+        if let Some(family) = flow.family {
+            return family.is_ipv6();
+        }
         let first = |s: Side<'_>| match s {
             Side::Pod(p) => p.first_v6(),
             Side::Node(_, a) => a.first_v6,
             _ => None,
         };
-        let (a, b) = (first(src), first(dst));
-        if let Some(family) = flow.family {
-            return family.is_ipv6();
-        }
-        a.or(b).unwrap_or(false)
+        first(src).or_else(|| first(dst)).unwrap_or(false)
     }
 
     /// Same rule as [`Cluster::flow_is_v6`], on precomputed data.
