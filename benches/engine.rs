@@ -34,8 +34,13 @@
 //!   sets: `add_calico_policies` in `netpol_testing::workload`), the same measurements as
 //!   a scale (reference included).
 //!
-//! `cargo bench -p netpol-bench --bench engine -- '^L'` runs `L`, `L-felix` and `L-calico`
-//! in one run, so the NetworkPolicy-only case and the Calico one are measured side by side.
+//! And at `L` under the default profile, `L-cnp`: the same 1,000 NetworkPolicies plus
+//! [`CLUSTER_POLICIES`] ClusterNetworkPolicies in the Admin and Baseline tiers
+//! (`add_cluster_policies` in `netpol_testing::workload`), the same measurements.
+//!
+//! `cargo bench -p netpol-bench --bench engine -- '^L'` runs `L`, `L-felix`, `L-calico`
+//! and `L-cnp` in one run, so the NetworkPolicy-only case and the Calico and
+//! ClusterNetworkPolicy ones are measured side by side.
 //!
 //! Before measuring, every flow of the scale is decided by both the engine and the
 //! reference, and the bench stops if they ever differ.
@@ -60,6 +65,8 @@ const BATCH: usize = 1024;
 const MEMORY_COPIES: usize = 4;
 /// Calico policies added to the `L` workload for the `L-calico` group.
 const CALICO_POLICIES: usize = 200;
+/// ClusterNetworkPolicies added to the `L` workload for the `L-cnp` group.
+const CLUSTER_POLICIES: usize = 100;
 
 /// Which policies a group measures, and under which profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +77,8 @@ enum Variant {
     Felix,
     /// The same plus this many Calico policies, under the `calico` profile.
     Calico(usize),
+    /// The same plus this many ClusterNetworkPolicies, under the default profile.
+    Cluster(usize),
 }
 
 impl Variant {
@@ -78,6 +87,7 @@ impl Variant {
             Variant::Plain => scale.name().to_owned(),
             Variant::Felix => format!("{}-felix", scale.name()),
             Variant::Calico(_) => format!("{}-calico", scale.name()),
+            Variant::Cluster(_) => format!("{}-cnp", scale.name()),
         }
     }
 }
@@ -104,6 +114,7 @@ fn fixture(scale: Scale, variant: Variant) -> Fixture {
         Variant::Plain => {}
         Variant::Felix => generated.scenario.profile = Some("calico".into()),
         Variant::Calico(n) => workload::add_calico_policies(&mut generated, n, SEED),
+        Variant::Cluster(n) => workload::add_cluster_policies(&mut generated, n, SEED),
     }
     let name = variant.group(scale);
     let loaded = generated
@@ -303,6 +314,7 @@ fn benches(c: &mut Criterion) {
     }
     bench_scale(c, Scale::L, Variant::Felix);
     bench_scale(c, Scale::L, Variant::Calico(CALICO_POLICIES));
+    bench_scale(c, Scale::L, Variant::Cluster(CLUSTER_POLICIES));
 }
 
 fn main() {

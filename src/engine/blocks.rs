@@ -181,6 +181,53 @@ impl BlockIndex {
     }
 }
 
+/// A table over the values of a [`BlockIndex`], as its own longest-prefix map: only the
+/// prefixes whose entry differs from that of the prefix they lie in are kept, so that a
+/// table telling few prefixes apart is read without the whole map.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ValueTable {
+    map: PrefixMap<u32>,
+    /// The entry of value 0 (an address in no prefix).
+    none: u32,
+}
+
+impl ValueTable {
+    /// The entry of the value of `addr`; `u32::MAX` past the table's end.
+    #[inline]
+    pub(crate) fn get(&self, addr: IpAddr) -> u32 {
+        self.map.lookup(addr).copied().unwrap_or(self.none)
+    }
+}
+
+impl BlockIndex {
+    /// `entries` (one per value; values past its end read `u32::MAX`) as a
+    /// [`ValueTable`]. The value of an address is its longest prefix's, and the prefixes
+    /// holding an address form one chain: a prefix whose entry equals that of the prefix
+    /// it lies in (or of value 0, for an outermost one) can be left out.
+    pub(crate) fn table(&self, entries: &[u32]) -> ValueTable {
+        let entry = |value: u32| entries.get(value as usize).copied().unwrap_or(u32::MAX);
+        let none = entry(0);
+        let mut kept: Vec<(IpNet, u32)> = Vec::new();
+        // The prefixes holding the current one (the map iterates in pre-order).
+        let mut stack: Vec<(IpNet, u32)> = Vec::new();
+        for (net, value) in self.map.iter() {
+            while stack.last().is_some_and(|(top, _)| !top.contains(&net)) {
+                stack.pop();
+            }
+            let outer = stack.last().map_or(none, |(_, e)| *e);
+            let e = entry(*value);
+            if e != outer {
+                kept.push((net, e));
+            }
+            stack.push((net, e));
+        }
+        ValueTable {
+            map: kept.into_iter().collect(),
+            none,
+        }
+    }
+}
+
 fn key(addr: IpAddr) -> u128 {
     match addr {
         IpAddr::V4(a) => u128::from(u32::from(a)),
@@ -267,6 +314,38 @@ mod tests {
                 .intervals_of(&block("10.0.0.0/24", &["10.0.0.0/30"]))
                 .is_none()
         );
+    }
+
+    /// A table over values answers every address as the table of its value does.
+    #[test]
+    fn value_table_agrees_with_lookup() {
+        let blocks = vec![
+            block("10.0.0.0/24", &["10.0.0.0/26", "10.0.0.128/25"]),
+            block("10.0.0.0/26", &["10.0.0.8/29"]),
+            block("0.0.0.0/0", &["10.0.0.64/26"]),
+            block("fd00::/120", &["fd00::80/121"]),
+        ];
+        let index = BlockIndex::build(&blocks);
+        let addrs: Vec<IpAddr> = (0..=255u8)
+            .map(|i| IpAddr::from([10, 0, 0, i]))
+            .chain((0..=255u16).map(|i| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, i])))
+            .chain(["11.0.0.1".parse().unwrap(), "::1".parse().unwrap()])
+            .collect();
+        let n = index.values() as u32;
+        let tables: [Vec<u32>; 4] = [
+            (0..n).map(|v| v % 2).collect(),
+            (0..n).map(|v| u32::from(v > 2)).collect(),
+            (0..n).map(|v| v / 3).collect(),
+            (0..n - 1).map(|v| 7 * v).collect(), // the last value reads u32::MAX
+        ];
+        for entries in &tables {
+            let table = index.table(entries);
+            for addr in &addrs {
+                let value = index.lookup(*addr) as usize;
+                let want = entries.get(value).copied().unwrap_or(u32::MAX);
+                assert_eq!(table.get(*addr), want, "{addr} (value {value})");
+            }
+        }
     }
 
     /// Many blocks over the same network, each with its own except, cost one interval

@@ -2226,9 +2226,12 @@ fn compile_core(
                 .collect()
         })
         .collect();
+    let mut declared: Vec<(Protocol, u16, usize)> = key_groups.iter().flatten().copied().collect();
+    declared.sort_unstable();
+    declared.dedup();
     let named_rows = rule_index
         .each_mut()
-        .map(|index| index.set_named_rows(&name_sets));
+        .map(|index| index.set_named_rows(&name_sets, &declared));
     let mut family_classes: HashMap<(u8, u8, u32, u32), u32> = HashMap::new();
     let mut pod_named: Vec<(u32, Protocol, u16)> = Vec::new();
     let mut pod_named_rows: Vec<(Protocol, u16, [u32; 2])> = Vec::new();
@@ -2363,7 +2366,7 @@ fn compile_core(
         code: code.into(),
         rule_index: std::sync::Arc::new(rule_index),
         rule_start: std::mem::take(&mut c.rule_start).map(Into::into),
-        external_rows: external_rows.map(Into::into),
+        external_rows: external_rows.map(|rows| std::sync::Arc::new(blocks.table(&rows))),
         pod_sets: BitsetTable::new(c.pod_sets.sets, n_identities),
         node_sets: BitsetTable::new(c.node_sets.sets, cluster.node_count()),
         domains: c.domains.into(),

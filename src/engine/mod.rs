@@ -12,9 +12,10 @@
 //! longest-prefix-match map; the number of each pod's and node's address is looked up once.
 //!
 //! [`Engine::decide`] then answers a flow with a few array reads and bit tests per side, at
-//! most one prefix lookup (for an address outside the cluster), and allocates nothing. A
-//! cluster holding only NetworkPolicy compiles to one group and a deny per class, as fast as
-//! before tiers existed. [`Engine::explain`] gives the same [`Explanation`] as the
+//! most two prefix lookups (for an address outside the cluster: in a small map of what
+//! the rule index tells apart, and in the whole map when a rule's blocks need it), and
+//! allocates nothing. A cluster holding only NetworkPolicy compiles to one group and a
+//! deny per class, as fast as before tiers existed. [`Engine::explain`] gives the same [`Explanation`] as the
 //! [reference evaluator](crate::reference::Reference).
 //!
 //! The engine is immutable, `Send + Sync`, cheap to clone (one reference count), and
@@ -624,9 +625,9 @@ struct Core {
     /// Per direction and enforced policy: the number of its first rule in the
     /// direction's index, when its tier is indexed (policies past the end: none).
     rule_start: [Arc<[Option<u32>]>; 2],
-    /// Per direction and prefix-map value: the peer row of an outside address with that
-    /// value.
-    external_rows: [Arc<[u32]>; 2],
+    /// Per direction: the peer row of an outside address, by the prefix-map value of
+    /// the address, as its own small longest-prefix map (`u32::MAX` without an index).
+    external_rows: [Arc<blocks::ValueTable>; 2],
     pod_sets: BitsetTable,
     node_sets: BitsetTable,
     domains: Arc<[Vec<DomainPattern>]>,
@@ -1270,7 +1271,6 @@ impl Inner {
                         step.scan_hi,
                         flow,
                         other,
-                        &mut value,
                         v6,
                         &mut prepared,
                     ) {
@@ -1383,17 +1383,14 @@ impl Inner {
 
     /// The other side's peer row in direction `di`'s rule index.
     #[inline]
-    fn row_of(&self, other: Side<'_>, di: usize, value: &mut u32, v6: bool) -> Option<u32> {
+    fn row_of(&self, other: Side<'_>, di: usize, v6: bool) -> Option<u32> {
         let fam = usize::from(v6);
         let row = match other {
             Side::Pod(p) => p.rows.get(di)?.get(fam).copied(),
             Side::Node(_, a) => a.rows.get(di)?.get(fam).copied(),
-            Side::External(ip) => {
-                if *value == NO_VALUE {
-                    *value = self.blocks.lookup(ip);
-                }
-                self.external_rows.get(di)?.get(*value as usize).copied()
-            }
+            // Read from the direction's own table: the whole map is only read (for
+            // `value`) when a rule's blocks need it.
+            Side::External(ip) => self.external_rows.get(di).map(|t| t.get(ip)),
             Side::Unknown => None,
         };
         row.filter(|r| *r != NO_ROW)
@@ -1463,12 +1460,11 @@ impl Inner {
         hi: u32,
         flow: Flow<'_>,
         other: Side<'_>,
-        value: &mut u32,
         v6: bool,
         prepared: &mut Option<Option<rule_index::Prepared<'s>>>,
     ) -> Option<(u32, Action)> {
         let index = self.rule_index.get(di)?;
-        let mut query = FlowQuery::new(self, flow, other, di, value, v6);
+        let mut query = FlowQuery::new(self, flow, other, di, v6);
         let prep = prepared
             .get_or_insert_with(|| index.prepare(&mut query))
             .as_mut()?;
@@ -1499,7 +1495,7 @@ impl Inner {
             .copied()
             .flatten();
         if let (Some(start), Some(index)) = (indexed, self.rule_index.get(di)) {
-            let mut query = FlowQuery::new(self, flow, other, di, value, v6);
+            let mut query = FlowQuery::new(self, flow, other, di, v6);
             let hit = index.matches(start + to_u32(r), mask, &mut query);
             return Some((rule.action, hit, rule.unsupported));
         }
@@ -1682,37 +1678,28 @@ impl Inner {
 }
 
 /// A flow as one direction's rule index reads it.
-struct FlowQuery<'i, 'f, 'v> {
+struct FlowQuery<'i, 'f> {
     inner: &'i Inner,
     flow: Flow<'f>,
     other: Side<'i>,
     di: usize,
-    value: &'v mut u32,
     v6: bool,
 }
 
-impl<'i, 'f, 'v> FlowQuery<'i, 'f, 'v> {
+impl<'i, 'f> FlowQuery<'i, 'f> {
     #[inline]
-    fn new(
-        inner: &'i Inner,
-        flow: Flow<'f>,
-        other: Side<'i>,
-        di: usize,
-        value: &'v mut u32,
-        v6: bool,
-    ) -> Self {
+    fn new(inner: &'i Inner, flow: Flow<'f>, other: Side<'i>, di: usize, v6: bool) -> Self {
         FlowQuery {
             inner,
             flow,
             other,
             di,
-            value,
             v6,
         }
     }
 }
 
-impl rule_index::Query for FlowQuery<'_, '_, '_> {
+impl rule_index::Query for FlowQuery<'_, '_> {
     #[inline]
     fn protocol(&self) -> Protocol {
         self.flow.protocol
@@ -1731,7 +1718,7 @@ impl rule_index::Query for FlowQuery<'_, '_, '_> {
     }
     #[inline]
     fn row(&mut self) -> Option<u32> {
-        self.inner.row_of(self.other, self.di, self.value, self.v6)
+        self.inner.row_of(self.other, self.di, self.v6)
     }
     #[inline]
     fn named_row(&mut self) -> Option<u32> {

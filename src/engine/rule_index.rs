@@ -40,6 +40,11 @@ struct PortIndex {
     direct: Vec<u16>,
     direct_small: Vec<u8>,
     rows: BitsetTable,
+    /// Per interval: the rules with named ports that the container ports some pod
+    /// declares at a port of the interval may satisfy (a superset of what any
+    /// destination's named-port row holds there), so that a flow to another port does
+    /// not look up its destination's row. Set by [`RuleIndex::set_named_rows`].
+    named: BitsetTable,
 }
 
 /// From this many intervals on, a protocol's index keeps a direct table.
@@ -73,6 +78,7 @@ impl PortIndex {
             direct,
             direct_small,
             rows,
+            named: BitsetTable::default(),
         }
     }
 
@@ -91,6 +97,7 @@ impl PortIndex {
 
     fn heap_bytes(&self) -> usize {
         self.rows.heap_bytes()
+            + self.named.heap_bytes()
             + (self.starts.capacity() + self.direct.capacity()) * 2
             + self.direct_small.capacity()
     }
@@ -312,8 +319,6 @@ pub(super) struct RuleIndex {
     /// folded with the rules that decide and apply to that family, so that a word costs
     /// one load. See [`ScanMasks`].
     scan: [ScanMasks; 2],
-    /// Whether some rule's named ports are read through rows.
-    any_named: bool,
 }
 
 /// Bit `w` set for each word `w` of `words` that is not zero (words past 64 are left
@@ -393,6 +398,9 @@ impl ScanMasks {
 pub(super) struct Prepared<'a> {
     /// The port row of the flow's protocol and port.
     ports: &'a [u64],
+    /// The rules with named ports the destination's named-port row may hold at the
+    /// flow's port (see [`PortIndex::named`]).
+    named_maybe: &'a [u64],
     /// The other side's peer row; empty when no rule's peers hold it.
     peer: &'a [u64],
     /// The named-port row of the destination pod, once a scan has needed it.
@@ -509,9 +517,6 @@ impl RuleIndex {
         }
 
         let ports = Protocol::ALL.map(|proto| port_index(&rules, proto));
-        let any_named = rules.iter().any(|f| {
-            !f.ports.needs_check() && f.ports.ranges.is_some() && !f.ports.named.is_empty()
-        });
         let named_of: Vec<NamedRule> = rules
             .iter()
             .enumerate()
@@ -568,7 +573,6 @@ impl RuleIndex {
             empty_row,
             masks: BitsetTable::new(masks, n),
             scan,
-            any_named,
         }
     }
 
@@ -589,8 +593,10 @@ impl RuleIndex {
             // No rule's peers hold the other side.
             _ => return None,
         };
+        let interval = ports.row(query.port());
         Some(Prepared {
-            ports: ports.rows.row(ports.row(query.port())),
+            ports: ports.rows.row(interval),
+            named_maybe: ports.named.row(interval),
             peer,
             named: None,
             family,
@@ -652,6 +658,7 @@ impl RuleIndex {
 
     /// The first rule among `m` (rules of the class in word `wi`, within the scan's
     /// bounds) that matches the flow.
+    #[inline]
     fn scan_word<'s>(
         &'s self,
         wi: usize,
@@ -660,6 +667,49 @@ impl RuleIndex {
         query: &mut impl Query,
     ) -> Option<u32> {
         let known = flow.peer.get(wi).copied().unwrap_or(0);
+        if !flow.domain && self.checks.is_empty() {
+            // Only the rows decide: the first rule left is the one.
+            m &= known;
+            if m == 0 {
+                return None;
+            }
+            let mut ports_w = flow.ports.get(wi).copied().unwrap_or(0);
+            if m & !ports_w & flow.named_maybe.get(wi).copied().unwrap_or(0) != 0 {
+                ports_w |= self.named_words(wi, flow, query);
+            }
+            m &= ports_w;
+            return (m != 0).then(|| to_u32(wi * 64) + m.trailing_zeros());
+        }
+        self.scan_word_slow(wi, m, known, flow, query)
+    }
+
+    /// The named-port row's word `wi`, looked up once per side of a flow.
+    #[inline(never)]
+    fn named_words<'s>(
+        &'s self,
+        wi: usize,
+        flow: &mut Prepared<'s>,
+        query: &mut impl Query,
+    ) -> u64 {
+        let named = *flow.named.get_or_insert_with(|| {
+            query
+                .named_row()
+                .map_or(&[][..], |r| self.named_rows.row(r))
+        });
+        named.get(wi).copied().unwrap_or(0)
+    }
+
+    /// [`scan_word`](Self::scan_word) with domain names or port conditions checked
+    /// rule by rule.
+    #[inline(never)]
+    fn scan_word_slow<'s>(
+        &'s self,
+        wi: usize,
+        mut m: u64,
+        known: u64,
+        flow: &mut Prepared<'s>,
+        query: &mut impl Query,
+    ) -> Option<u32> {
         let domains = if flow.domain {
             self.domain_rules.words().get(wi).copied().unwrap_or(0)
         } else {
@@ -670,15 +720,8 @@ impl RuleIndex {
             return None;
         }
         let mut ports_w = flow.ports.get(wi).copied().unwrap_or(0);
-        if self.any_named
-            && m & !ports_w & self.named_rules.words().get(wi).copied().unwrap_or(0) != 0
-        {
-            let named = *flow.named.get_or_insert_with(|| {
-                query
-                    .named_row()
-                    .map_or(&[][..], |r| self.named_rows.row(r))
-            });
-            ports_w |= named.get(wi).copied().unwrap_or(0);
+        if m & !ports_w & flow.named_maybe.get(wi).copied().unwrap_or(0) != 0 {
+            ports_w |= self.named_words(wi, flow, query);
         }
         m &= ports_w;
         let base = to_u32(wi * 64);
@@ -751,8 +794,13 @@ impl RuleIndex {
     /// Builds the named-port rows: for each set of (name, protocol) pairs (the container
     /// ports a pod declares with one protocol and number), the rules whose named ports
     /// one of them satisfies. Returns each set's row, `None` when no rule has any of its
-    /// names; equal rows are stored once.
-    pub(super) fn set_named_rows(&mut self, sets: &[Vec<(u32, Protocol)>]) -> Vec<Option<u32>> {
+    /// names; equal rows are stored once. `declared` lists every (protocol, number, set)
+    /// some pod declares: a flow to a port no pod declares a set at reads no row.
+    pub(super) fn set_named_rows(
+        &mut self,
+        sets: &[Vec<(u32, Protocol)>],
+        declared: &[(Protocol, u16, usize)],
+    ) -> Vec<Option<u32>> {
         let n = self.actions.len();
         let mut ids: HashMap<Bitset, u32> = HashMap::new();
         let mut rows: Vec<Bitset> = Vec::new();
@@ -780,7 +828,28 @@ impl RuleIndex {
                     })
                 })
             })
-            .collect();
+            .collect::<Vec<Option<u32>>>();
+        // Per protocol and port interval: the union of the rows declared in it.
+        let mut maybe: [Vec<Bitset>; 3] = Default::default();
+        for (proto, list) in maybe.iter_mut().enumerate() {
+            let intervals = self.ports.get(proto).map_or(0, |p| p.starts.len());
+            *list = (0..intervals).map(|_| Bitset::new(n)).collect();
+        }
+        for (proto, port, set) in declared {
+            let (Some(Some(row)), Some(ports), Some(list)) = (
+                out.get(*set).map(|r| r.and_then(|r| rows.get(r as usize))),
+                self.ports.get(proto.index()),
+                maybe.get_mut(proto.index()),
+            ) else {
+                continue;
+            };
+            if let Some(into) = list.get_mut(ports.row(*port) as usize) {
+                into.union_with(row);
+            }
+        }
+        for (ports, list) in self.ports.iter_mut().zip(maybe) {
+            ports.named = BitsetTable::new(list, n);
+        }
         self.named_rows = BitsetTable::new(rows, n);
         out
     }
