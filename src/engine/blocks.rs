@@ -197,6 +197,12 @@ impl ValueTable {
     pub(crate) fn get(&self, addr: IpAddr) -> u32 {
         self.map.lookup(addr).copied().unwrap_or(self.none)
     }
+
+    /// The entry of value 0 (an address in no prefix, or no address).
+    #[inline]
+    pub(crate) fn none(&self) -> u32 {
+        self.none
+    }
 }
 
 impl BlockIndex {

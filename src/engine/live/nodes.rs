@@ -234,10 +234,8 @@ fn derive(work: &Work, before: &Cluster, name: &str, at: usize) -> Option<(Addrs
         for (di, per_dir) in rows.iter_mut().enumerate() {
             let slot = per_dir.get_mut(fam)?;
             let external = || {
-                core.external_rows
-                    .get(di)
-                    .and_then(|r| r.get(*value as usize))
-                    .copied()
+                let table = core.external_rows.get(di)?;
+                Some(first(fam == 1).map_or(table.none(), |ip| table.get(ip)))
             };
             let unindexed = core
                 .rule_start
