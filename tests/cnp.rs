@@ -1014,3 +1014,42 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
     })
     .prop_map(|spec| json!({"metadata": {"name": "x"}, "spec": spec}))
 }
+
+/// Under Felix, a ClusterNetworkPolicy built in code with a `networks` ingress peer (which
+/// the API cannot hold) is converted as Calico converts any ingress peer but `namespaces`
+/// and `pods`: the rule fails, a failed Accept is dropped, and a direction left with no
+/// rule is not governed. The engine and the reference agree on it.
+#[test]
+fn felix_drops_an_accept_with_a_networks_ingress_peer() {
+    use netpol::cluster::{Cluster, Endpoint, Flow, PodSpec};
+    use netpol::engine::Engine;
+    use netpol::policy::{ClusterRule, PolicySet};
+    use netpol::profile::Profile;
+    use netpol::reference::Reference;
+    let cluster = Cluster::builder()
+        .pod(PodSpec::new("a", "web").ip("10.0.0.1".parse().unwrap()))
+        .build()
+        .unwrap();
+    let all: netpol::model::LabelSelector = serde_json::from_str("{}").unwrap();
+    let all = netpol::selector::Selector::new(&all).unwrap();
+    let policy = ClusterPolicy::builder("c0", ClusterTier::Admin, 0, Subject::Namespaces(all))
+        .ingress(ClusterRule::new(
+            Action::Allow,
+            vec![ClusterPeer::Networks(vec!["0.0.0.0/0".parse().unwrap()])],
+        ))
+        .build();
+    let set: PolicySet = [policy].into_iter().collect();
+    let web = Endpoint::Pod(cluster.pod_id("a", "web").unwrap());
+    let outside = Endpoint::External("203.0.113.9".parse().unwrap());
+    let flow = Flow::new(outside, web, 80, Protocol::Tcp);
+    let engine = Engine::builder()
+        .profile(Profile::calico())
+        .build(&cluster, &set);
+    let reference = Reference::new(&cluster, &set, Profile::calico());
+    let why = engine.explain(flow);
+    assert!(why.ingress.policies.is_empty(), "{why:?}");
+    assert_eq!(why, reference.explain(flow));
+    // Where Kubernetes' reading applies, the same policy governs ingress.
+    let engine = Engine::build(&cluster, &set);
+    assert_eq!(engine.explain(flow).ingress.policies.len(), 1);
+}

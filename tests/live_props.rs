@@ -309,6 +309,7 @@ fn profile() -> impl Strategy<Value = Profile> {
         Just(Profile::cilium()),
         Just(Profile::flannel()),
         Just(Profile::kube_router()),
+        Just(Profile::calico()),
         custom_profile(false),
     ]
 }
@@ -688,8 +689,10 @@ proptest! {
                                 .any(|peer| matches!(peer,
                                     netpol::policy::ClusterPeer::Nodes(s) if s.matches(&spec.labels)))
                         });
-                    let expected = !profile.enforces_cluster_network_policy()
-                        || (!selected && profile.ipblock_matches_nodes());
+                    // Under Felix only a known node's entry is taken (documented).
+                    let expected = !profile.enforces_calico_policy()
+                        && (!profile.enforces_cluster_network_policy()
+                            || (!selected && profile.ipblock_matches_nodes()));
                     (free, expected)
                 }
             };

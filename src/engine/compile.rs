@@ -752,7 +752,11 @@ impl<'a> Compiler<'a> {
                 // Calico's converted policy has a type only for the directions that keep a
                 // rule (`clusterNetPolicyTypes`): it does not apply to a direction whose
                 // rules Calico all drops.
-                if !p.affects(direction) || p.rules(direction).iter().all(calico_drops) {
+                if !p.affects(direction)
+                    || p.rules(direction)
+                        .iter()
+                        .all(|r| calico_drops(r, direction))
+                {
                     return None;
                 }
                 // The namespace selector under `pcns.`, the pod selector (or the
@@ -906,7 +910,7 @@ impl<'a> Compiler<'a> {
         rule: &'a crate::policy::ClusterRule,
         direction: Direction,
     ) -> (CompiledRule, Option<FamilyNamed>) {
-        if self.felix && calico_fails(rule) {
+        if self.felix && calico_fails(rule, direction) {
             return (calico_failed_rule(rule.action()), None);
         }
         let mut selected = Selected::new(if self.felix { self.identities.len() } else { 0 });
@@ -1528,17 +1532,21 @@ fn emit_group<'a>(
 
 /// Whether Calico fails to convert a ClusterNetworkPolicy rule: it has a `nodes` or
 /// `domainNames` peer (`combinePortsWithCNPEgressPeers` finds none of the fields it
-/// converts).
-fn calico_fails(rule: &crate::policy::ClusterRule) -> bool {
-    rule.peers()
-        .iter()
-        .any(|p| matches!(p, ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_)))
+/// converts), or, in ingress, a `networks` one.
+fn calico_fails(rule: &crate::policy::ClusterRule, direction: Direction) -> bool {
+    rule.peers().iter().any(|p| match p {
+        ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_) => true,
+        // Calico converts only `namespaces` and `pods` ingress peers (the only kinds the
+        // API has there); a policy built in code with another one fails the same way.
+        ClusterPeer::Networks(_) => direction == Direction::Ingress,
+        _ => false,
+    })
 }
 
 /// Whether Calico drops a ClusterNetworkPolicy rule when it converts it: a failed
 /// `Accept` (`k8sClusterNetPolHandleFailedRules` replaces only a failed Deny or Pass).
-fn calico_drops(rule: &crate::policy::ClusterRule) -> bool {
-    rule.action() == Action::Allow && calico_fails(rule)
+fn calico_drops(rule: &crate::policy::ClusterRule, direction: Direction) -> bool {
+    rule.action() == Action::Allow && calico_fails(rule, direction)
 }
 
 /// A ClusterNetworkPolicy rule Calico cannot convert (a `nodes` or `domainNames` peer):
