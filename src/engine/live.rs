@@ -1063,22 +1063,10 @@ impl LiveEngine {
         old: Option<&Policy>,
         new: Option<&Policy>,
     ) -> bool {
-        let Some(pods) = work.pods.as_mut() else {
-            return false;
-        };
         let update = policy::Update { old_pos, old, new };
-        let ok = policy::apply(
-            &mut work.core,
-            pods,
-            &mut work.kinds,
-            &work.cluster,
-            &update,
-        );
-        if ok {
-            work.incremental += 1;
-            work.policies_incremental += 1;
-        }
-        ok
+        Self::policy_change(work, |core, pods, kinds, cluster| {
+            policy::apply(core, pods, kinds, cluster, &update)
+        })
     }
 
     /// Applies a ClusterNetworkPolicy added (`old` none), changed or removed (`new` none)
@@ -1089,17 +1077,22 @@ impl LiveEngine {
         old: Option<&ClusterPolicy>,
         new: Option<&ClusterPolicy>,
     ) -> bool {
+        let update = policy::ClusterUpdate { old_pos, old, new };
+        Self::policy_change(work, |core, pods, kinds, cluster| {
+            policy::apply_cluster(core, pods, kinds, cluster, &update)
+        })
+    }
+
+    /// Runs an incremental policy update on the batch's core and pod table (none once a
+    /// rebuild is due), counting it when it succeeds; false when a rebuild is due.
+    fn policy_change(
+        work: &mut Work,
+        apply: impl FnOnce(&mut Arc<Core>, &mut PVec<PodInfo>, &mut KindIndex, &Cluster) -> bool,
+    ) -> bool {
         let Some(pods) = work.pods.as_mut() else {
             return false;
         };
-        let update = policy::ClusterUpdate { old_pos, old, new };
-        let ok = policy::apply_cluster(
-            &mut work.core,
-            pods,
-            &mut work.kinds,
-            &work.cluster,
-            &update,
-        );
+        let ok = apply(&mut work.core, pods, &mut work.kinds, &work.cluster);
         if ok {
             work.incremental += 1;
             work.policies_incremental += 1;
