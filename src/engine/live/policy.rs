@@ -490,9 +490,37 @@ pub(super) fn apply(
             return false;
         }
     }
+    let own_ns = up
+        .new
+        .or(up.old)
+        .and_then(|p| cluster.namespace_id(p.namespace()))
+        .map(|n| to_u32(n.index()));
+    compile_change(core, pods, kinds, cluster, scoped, true, |cx| {
+        cx.renumber(up, old_gid, own_ns)
+    })
+}
+
+/// Compiles a change into the core through a [`Cx`] (`run`), then records the pod
+/// selectors of the new version (`scoped`) in the kind index; false when the change
+/// cannot be made without a rebuild. With `pod_peers`, the selectors after the first are
+/// the new version's pod peers in order, which a NetworkPolicy's rules read.
+fn compile_change(
+    core: &mut Arc<Core>,
+    pods: &mut PVec<PodInfo>,
+    kinds: &mut KindIndex,
+    cluster: &Cluster,
+    scoped: Scoped<'_>,
+    pod_peers: bool,
+    run: impl FnOnce(&mut Cx<'_>) -> Option<()>,
+) -> bool {
     let fixed = Arc::clone(&kinds.fixed);
     let Some(np) = kinds.np.as_mut() else {
         return false;
+    };
+    let peers = if pod_peers {
+        scoped.get(1..).unwrap_or(&[])
+    } else {
+        &[]
     };
     let mut cx = Cx {
         core: Arc::make_mut(core),
@@ -501,14 +529,9 @@ pub(super) fn apply(
         np,
         fixed: &fixed,
         cluster,
-        peers: scoped.get(1..).unwrap_or(&[]),
+        peers,
     };
-    let own_ns = up
-        .new
-        .or(up.old)
-        .and_then(|p| cluster.namespace_id(p.namespace()))
-        .map(|n| to_u32(n.index()));
-    if cx.renumber(up, old_gid, own_ns).is_none() {
+    if run(&mut cx).is_none() {
         return false;
     }
     if let Some(selectors) = kinds.selectors.as_mut() {
@@ -639,28 +662,9 @@ pub(super) fn apply_cluster(
             return false;
         }
     }
-    let fixed = Arc::clone(&kinds.fixed);
-    let Some(np) = kinds.np.as_mut() else {
-        return false;
-    };
-    let mut cx = Cx {
-        core: Arc::make_mut(core),
-        pods,
-        pod_identities: &kinds.pod_identities,
-        np,
-        fixed: &fixed,
-        cluster,
-        peers: &[],
-    };
-    if cx.renumber_cluster(up, old_gid).is_none() {
-        return false;
-    }
-    if let Some(selectors) = kinds.selectors.as_mut() {
-        for (sel, scope) in scoped {
-            selectors.add_scoped(sel, scope);
-        }
-    }
-    true
+    compile_change(core, pods, kinds, cluster, scoped, false, |cx| {
+        cx.renumber_cluster(up, old_gid)
+    })
 }
 
 /// A change being compiled into the core.
