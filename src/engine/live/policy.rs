@@ -90,7 +90,7 @@ use crate::engine::compile::{
 };
 use crate::engine::{
     Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
-    NOT_ISOLATED, PeerExtra, PeerSet, PodInfo, PolicyMeta, Prog, TierStep, dir_index,
+    NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta, Prog, TierStep, dir_index,
 };
 use crate::explain::TierRef;
 use crate::model::Labels;
@@ -111,10 +111,13 @@ pub(super) struct NpState {
     /// `None` when their changes rebuild (the profile does not enforce them, or two have
     /// one name).
     cluster_gids: Option<Arc<Vec<u32>>>,
-    /// Classes by the hash of (direction, policy list, own-node variant): the ids of
-    /// those with that hash, each with its direction and variant (its list is the
-    /// class's own). Keys without lists keep the map cheap to copy shard by shard.
-    classes: PMap<u64, ClassBucket>,
+    /// The classes of the build by the hash of (direction, policy list, own-node
+    /// variant): the ids of those with that hash, each with its direction and variant
+    /// (its list is the class's own). Never changed: shared as it is.
+    classes: Arc<HashMap<u64, ClassBucket>>,
+    /// The classes made since the build, likewise. Kept apart so that a change making
+    /// many classes copies the shards of a map of what changes made, not the build's.
+    made: PMap<u64, ClassBucket>,
     /// Tier programs compiled since the build, by (direction, the tier's policies):
     /// classes that differ elsewhere share them.
     tier_code: PMap<(usize, Vec<u32>), u32>,
@@ -128,6 +131,8 @@ pub(super) struct NpState {
     blocks: PMap<CidrBlock, u32>,
     /// Value bitsets, built or pushed, by the (sorted) blocks they are made of.
     value_bits: PMap<Vec<u32>, u32>,
+    /// Node and domain peer sets, built or pushed, by content.
+    extras: PMap<PeerExtra, u32>,
     /// Position of the NetworkPolicy tier.
     tier_pos: u32,
     /// Past this many bytes pushed since the build, a change rebuilds instead.
@@ -192,9 +197,7 @@ impl NpState {
                     continue;
                 }
                 for (id, own_node) in [(full, false), (own, true)] {
-                    let bucket = classes
-                        .entry(class_hash(di, &class.policies, own_node))
-                        .or_default();
+                    let bucket = classes.entry(class_hash(di, &class.policies)).or_default();
                     let entry = (id, u8::from(di == 1), own_node);
                     if !bucket
                         .iter()
@@ -213,15 +216,21 @@ impl NpState {
                     .or_insert(instr.peers.value_bits);
             }
         }
+        let mut extras: HashMap<PeerExtra, u32> = HashMap::new();
+        for (id, extra) in core.extras.iter().enumerate() {
+            extras.entry(extra.clone()).or_insert(to_u32(id));
+        }
         Some(NpState {
             gids: Arc::new(gids),
             cluster_gids,
-            classes: classes.into_iter().collect(),
+            classes: Arc::new(classes),
+            made: PMap::new(),
             tier_code: PMap::new(),
             pod_sets: PMap::new(),
             unions: PMap::new(),
             node_sets: PMap::new(),
             value_bits: value_bits.into_iter().collect(),
+            extras: extras.into_iter().collect(),
             blocks: built_blocks(core, set).into_iter().collect(),
             tier_pos,
             budget: (compiled_bytes / 2).max(4 << 20),
@@ -229,13 +238,13 @@ impl NpState {
     }
 }
 
-/// Classes with one hash of (direction, policy list, own-node variant): (id, direction
-/// (1 egress), own-node variant).
+/// Classes with one hash of (direction, policy list): (id, direction (1 egress),
+/// own-node variant).
 type ClassBucket = smallvec::SmallVec<[(u32, u8, bool); 2]>;
 
 /// The hash classes are found by.
-fn class_hash(di: usize, list: &[u32], own_node: bool) -> u64 {
-    hasher().hash_one((di, list, own_node))
+fn class_hash(di: usize, list: &[u32]) -> u64 {
+    hasher().hash_one((di, list))
 }
 
 /// The blocks of the build with their ids: numbered as the compiler numbers them (in
@@ -530,6 +539,8 @@ fn compile_change(
         fixed: &fixed,
         cluster,
         peers,
+        segments: HashMap::new(),
+        created: HashMap::new(),
     };
     if run(&mut cx).is_none() {
         return false;
@@ -677,10 +688,22 @@ struct Cx<'a> {
     cluster: &'a Cluster,
     /// The namespaces of each pod peer of the new version, in order (NetworkPolicy).
     peers: &'a [(&'a Selector, Arc<[u32]>)],
+    /// Per (direction, policy number): the policy's rules emitted as instructions, without
+    /// the end; tier programs are made of them.
+    segments: HashMap<(usize, u32), Vec<Instr>>,
+    /// Classes made in this change whose list holds the policy number it gave, by the
+    /// same hash as [`NpState::classes`]: no class made before can have their lists.
+    created: HashMap<u64, ClassBucket>,
 }
 
 /// Per direction: the identities the old version selects, and those the new one does.
 type Subjects = [(Vec<u32>, Vec<u32>); 2];
+
+/// A policy list's tiers: (tier position, how many of its policies), in order.
+type TierRuns = smallvec::SmallVec<[(u32, usize); 4]>;
+
+/// A class's tier steps being made.
+type Steps = smallvec::SmallVec<[TierStep; 4]>;
 
 impl Cx<'_> {
     /// Compiles the new version, gives it its number, and moves the identities it or the
@@ -928,15 +951,15 @@ impl Cx<'_> {
         new_gid: Option<u32>,
         tiers: &[u32],
     ) -> Option<(u32, u32)> {
-        let mut list: Vec<u32> = self
-            .core
-            .classes
-            .get(old as usize)?
-            .policies
-            .iter()
-            .copied()
-            .filter(|g| Some(*g) != old_gid)
-            .collect();
+        let old_list = &self.core.classes.get(old as usize)?.policies;
+        let mut list: Vec<u32> = Vec::with_capacity(old_list.len() + 1);
+        match old_gid.and_then(|g| old_list.iter().position(|x| *x == g)) {
+            Some(at) => {
+                list.extend_from_slice(old_list.get(..at)?);
+                list.extend_from_slice(old_list.get(at + 1..)?);
+            }
+            None => list.extend_from_slice(old_list),
+        }
         if let Some(g) = new_gid {
             let meta = self.core.policies.get(g as usize)?;
             let key = order(meta);
@@ -951,62 +974,77 @@ impl Cx<'_> {
         if list.is_empty() {
             return Some((NOT_ISOLATED, NOT_ISOLATED));
         }
-        let full = self.class(di, &list, false, old, tiers)?;
-        let own = self.class(di, &list, true, old, tiers)?;
-        Some((full, own))
+        self.class_pair(di, &list, new_gid.is_some(), old, tiers)
     }
 
-    /// The class of `list` for direction `di` (own-node variant or not): an existing one,
-    /// or one compiled from the rules of the tiers at `tiers` and the other tiers' steps
-    /// of class `template`, whose list differs from `list` only in those tiers.
-    fn class(
+    /// The classes of `list` for direction `di` (full, own-node variant): existing ones,
+    /// or ones compiled from the rules of the tiers at `tiers` and the other tiers' steps
+    /// of class `template`, whose list differs from `list` only in those tiers. With
+    /// `fresh`, the list holds the number this change gave: only a class made in this
+    /// change can have it.
+    fn class_pair(
         &mut self,
         di: usize,
         list: &[u32],
-        own_node: bool,
+        fresh: bool,
         template: u32,
         tiers: &[u32],
-    ) -> Option<u32> {
-        let hash = class_hash(di, list, own_node);
+    ) -> Option<(u32, u32)> {
+        let hash = class_hash(di, list);
         let dir = u8::from(di == 1);
-        if let Some(bucket) = self.np.classes.get(&hash) {
-            let found = bucket.iter().find(|(id, d, o)| {
-                (*d, *o) == (dir, own_node)
-                    && self
-                        .core
-                        .classes
-                        .get(*id as usize)
-                        .is_some_and(|c| c.policies == list)
-            });
-            if let Some((id, _, _)) = found {
-                return Some(*id);
+        let known = if fresh {
+            [self.created.get(&hash), None]
+        } else {
+            [self.np.classes.get(&hash), self.np.made.get(&hash)]
+        };
+        // Found (full, own-node variant).
+        let mut found: (Option<u32>, Option<u32>) = (None, None);
+        for &(id, d, own_node) in known.into_iter().flatten().flatten() {
+            let slot = if own_node { &mut found.1 } else { &mut found.0 };
+            if d == dir
+                && slot.is_none()
+                && self
+                    .core
+                    .classes
+                    .get(id as usize)
+                    .is_some_and(|c| c.policies == list)
+            {
+                *slot = Some(id);
             }
+        }
+        if let (Some(full), Some(own)) = found {
+            return Some((full, own));
         }
         let head = *self.core.heads.get(template as usize)?;
         // The template's steps, one per tier of its list (it is a full class).
-        let old_steps: Vec<TierStep> = if head.len as usize <= INLINE_STEPS {
-            head.inline.get(..head.len as usize)?.to_vec()
+        let old_steps: &[TierStep] = if head.len as usize <= INLINE_STEPS {
+            head.inline.get(..head.len as usize)?
         } else {
             let start = head.start as usize;
-            self.core
-                .steps
-                .get(start..start + head.len as usize)?
-                .to_vec()
+            self.core.steps.get(start..start + head.len as usize)?
         };
+        let old_steps: smallvec::SmallVec<[TierStep; INLINE_STEPS]> = old_steps.into();
         let old_tiers = self.tiers_of(&self.core.classes.get(template as usize)?.policies)?;
         if old_tiers.len() != old_steps.len() {
             return None;
         }
-        let mut steps: Vec<TierStep> = Vec::new();
+        // The full class's steps, and where the own-node variant's end: its
+        // NetworkPolicy tier allows, and nothing after it is read.
+        let mut steps: Steps = Steps::new();
+        let mut own_steps: Option<Steps> = None;
         let mut at = 0;
         for (tier_pos, len) in self.tiers_of(list)? {
             let in_tier = list.get(at..at + len)?;
             at += len;
             let tier = self.core.tiers.get(tier_pos as usize)?;
             let end = tier.end;
-            if tier.tier == TierRef::NetworkPolicy && own_node {
-                steps.push(TierStep::new(Prog::Allow, end));
-                break;
+            if tier.tier == TierRef::NetworkPolicy && own_steps.is_none() {
+                let mut own = steps.clone();
+                own.push(TierStep::new(Prog::Allow, end));
+                own_steps = Some(own);
+                if found.0.is_some() {
+                    break;
+                }
             }
             if tiers.contains(&tier_pos) {
                 let start = self.tier_code(di, in_tier)?;
@@ -1016,6 +1054,36 @@ impl Cx<'_> {
             let k = old_tiers.iter().position(|(t, _)| *t == tier_pos)?;
             steps.push(TierStep::new(old_steps.get(k)?.prog(), end));
         }
+        let own_steps = own_steps.unwrap_or_else(|| steps.clone());
+        let full = match found.0 {
+            Some(id) => id,
+            None => self.push_class(list, steps, head.mask)?,
+        };
+        let own = match found.1 {
+            Some(id) => id,
+            None => self.push_class(list, own_steps, head.mask)?,
+        };
+        let entries = [
+            (found.0.is_none(), (full, dir, false)),
+            (found.1.is_none(), (own, dir, true)),
+        ]
+        .into_iter()
+        .filter_map(|(made, entry)| made.then_some(entry));
+        match self.np.made.get_mut(&hash) {
+            Some(bucket) => bucket.extend(entries.clone()),
+            None => {
+                self.np.made.insert(hash, entries.clone().collect());
+            }
+        }
+        if fresh {
+            self.created.entry(hash).or_default().extend(entries);
+        }
+        Some((full, own))
+    }
+
+    /// Pushes a class of `list` with `steps` (not yet linked) and rule index mask
+    /// `mask`; `None` when the steps do not fit in its head.
+    fn push_class(&mut self, list: &[u32], mut steps: Steps, mask: u32) -> Option<u32> {
         // As the compiler does: a scan may run on through following index steps while
         // tiers end in `Pass`.
         let len = steps.len();
@@ -1033,7 +1101,7 @@ impl Cx<'_> {
         // and for the own-node variant those of tiers after the NetworkPolicy one, which
         // its steps never scan.
         let head = ClassHead {
-            mask: head.mask,
+            mask,
             start: 0,
             len: to_u32(len),
             inline,
@@ -1044,21 +1112,24 @@ impl Cx<'_> {
             head,
         });
         self.core.heads.push(head);
-        let mut bucket = self.np.classes.get(&hash).cloned().unwrap_or_default();
-        bucket.push((id, dir, own_node));
-        self.np.classes.insert(hash, bucket);
         Some(id)
     }
 
-    /// A policy list's tiers: (tier position, how many of its policies), in order.
-    fn tiers_of(&self, list: &[u32]) -> Option<Vec<(u32, usize)>> {
-        let mut out: Vec<(u32, usize)> = Vec::new();
-        for g in list {
-            let tier = self.core.policies.get(*g as usize)?.tier_pos;
-            match out.last_mut() {
-                Some((t, n)) if *t == tier => *n += 1,
-                _ => out.push((tier, 1)),
+    /// A policy list's tiers: (tier position, how many of its policies), in order. The
+    /// list is in evaluation order, so sorted by tier: each tier's end is found by a
+    /// binary search.
+    fn tiers_of(&self, list: &[u32]) -> Option<TierRuns> {
+        let tier_of = |g: u32| self.core.policies.get(g as usize).map(|m| m.tier_pos);
+        let mut out = TierRuns::new();
+        let mut at = 0;
+        while let Some(rest) = list.get(at..).filter(|r| !r.is_empty()) {
+            let tier = tier_of(*rest.first()?)?;
+            let len = rest.partition_point(|g| tier_of(*g).is_some_and(|t| t <= tier));
+            if len == 0 {
+                return None;
             }
+            out.push((tier, len));
+            at += len;
         }
         Some(out)
     }
@@ -1071,19 +1142,37 @@ impl Cx<'_> {
         if let Some(start) = self.np.tier_code.get(&key) {
             return Some(*start);
         }
-        let mut rules: Vec<CompiledRule> = Vec::new();
-        for g in policies {
-            rules.extend(self.core.rules.get(*g as usize)?.get(di)?.iter().cloned());
-        }
-        let mut code: Vec<Instr> = Vec::new();
-        emit_tier(self, &mut code, &rules);
         let start = to_u32(self.core.code.len());
-        for mut instr in code {
-            self.value_bits(&mut instr.peers);
-            self.core.code.push(instr);
+        for g in policies {
+            if !self.segments.contains_key(&(di, *g)) {
+                let segment = self.segment(di, *g)?;
+                self.segments.insert((di, *g), segment);
+            }
+            for instr in self.segments.get(&(di, *g))? {
+                self.core.code.push(instr.clone());
+            }
         }
+        self.core.code.push(Instr::terminator(OpCode::End));
         self.np.tier_code.insert(key, start);
         Some(start)
+    }
+
+    /// The rules of policy `g` for direction `di` as instructions, as the compiler emits
+    /// a tier it runs as instructions, without the end. A tier's program is its
+    /// policies' in order: the compiler merges rules with one action and one port set
+    /// across policies too, which decides the same (the first rule matching in order
+    /// decides, and merged rules have one action).
+    fn segment(&mut self, di: usize, g: u32) -> Option<Vec<Instr>> {
+        let rules = Arc::clone(self.core.rules.get(g as usize)?);
+        let mut code: Vec<Instr> = Vec::new();
+        emit_tier(self, &mut code, rules.get(di)?);
+        if code.pop().map(|i| i.op) != Some(OpCode::End) {
+            return None;
+        }
+        for instr in &mut code {
+            self.value_bits(&mut instr.peers);
+        }
+        Some(code)
     }
 
     /// Gives merged peers with blocks their bitset over prefix-map values, where the
@@ -1302,13 +1391,15 @@ impl<'a> RuleTables<'a> for Cx<'_> {
         }
         extra.node_sets.sort_unstable();
         extra.domains.sort_unstable();
-        if let Some(id) = self.core.extras.iter().position(|e| *e == extra) {
-            return to_u32(id);
+        if let Some(id) = self.np.extras.get(&extra) {
+            return *id;
         }
+        let id = to_u32(self.core.extras.len());
         let mut extras = self.core.extras.to_vec();
-        extras.push(extra);
+        extras.push(extra.clone());
         self.core.extras = extras.into();
-        to_u32(self.core.extras.len() - 1)
+        self.np.extras.insert(extra, id);
+        id
     }
     fn port_name(&mut self, name: &str) -> u32 {
         let next = to_u32(self.core.names.len());
