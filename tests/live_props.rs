@@ -1305,6 +1305,128 @@ fn cluster_policy_changes_are_incremental() {
     check(&live, &profile).unwrap();
 }
 
+/// A tier compiled anew runs its policies' rules one policy after the other, where a
+/// build merges rules of one action across policies: the same decisions, with Pass rules
+/// between them, a policy moved in front of and behind the others, and classes found
+/// again when a change is undone.
+#[test]
+fn cluster_tier_programs_join_policies() {
+    use netpol::policy::{Action, ClusterPeer, ClusterRule, ClusterTier, Subject};
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let cluster = Cluster::builder()
+        .namespace("a", [("team", "x")])
+        .namespace("b", [("team", "y")])
+        .namespace("c", [("team", "z")])
+        .pod(
+            PodSpec::new("a", "web")
+                .label("app", "web")
+                .ip(ip("10.0.0.1")),
+        )
+        .pod(
+            PodSpec::new("a", "db")
+                .label("app", "db")
+                .ip(ip("10.0.0.2")),
+        )
+        .pod(
+            PodSpec::new("b", "client")
+                .label("app", "client")
+                .ip(ip("10.0.1.1")),
+        )
+        .pod(
+            PodSpec::new("c", "other")
+                .label("app", "other")
+                .ip(ip("10.0.2.1")),
+        )
+        .build()
+        .unwrap();
+    let team = |t: &str| sel(&format!(r#"{{"matchLabels": {{"team": "{t}"}}}}"#));
+    let ns = |t: &str| ClusterPeer::Namespaces(team(t));
+    let all = || ClusterPeer::Namespaces(sel("{}"));
+    let cnp = |name: &str,
+               priority: u32,
+               subject: Subject,
+               ingress: Vec<ClusterRule>,
+               egress: Vec<ClusterRule>| {
+        let mut b = ClusterPolicy::builder(name, ClusterTier::Admin, priority, subject);
+        for r in ingress {
+            b = b.ingress(r);
+        }
+        for r in egress {
+            b = b.egress(r);
+        }
+        b.build()
+    };
+    let everyone = || Subject::Namespaces(sel("{}"));
+    let p1 = cnp(
+        "p1",
+        1,
+        everyone(),
+        vec![ClusterRule::new(Action::Pass, vec![ns("y")])],
+        vec![ClusterRule::new(Action::Allow, vec![ns("x")])],
+    );
+    let p2 = cnp(
+        "p2",
+        2,
+        Subject::Namespaces(team("x")),
+        vec![
+            ClusterRule::new(Action::Deny, vec![ns("z")]),
+            ClusterRule::new(Action::Allow, vec![ns("x")]),
+        ],
+        vec![ClusterRule::new(Action::Pass, vec![ns("z")])],
+    );
+    let p3 = cnp(
+        "p3",
+        4,
+        everyone(),
+        vec![
+            ClusterRule::new(Action::Allow, vec![ns("y")]),
+            ClusterRule::new(Action::Deny, vec![all()]),
+        ],
+        vec![ClusterRule::new(Action::Deny, vec![ns("z")])],
+    );
+    // Allow rules right after p2's last one, and a Deny after p1's Allow.
+    let q = |priority: u32, subject: Subject| {
+        cnp(
+            "q",
+            priority,
+            subject,
+            vec![ClusterRule::new(Action::Allow, vec![ns("y")])],
+            vec![
+                ClusterRule::new(Action::Allow, vec![ns("z")]),
+                ClusterRule::new(Action::Deny, vec![ns("y")]),
+            ],
+        )
+    };
+    let db = np(r#"{"metadata": {"name": "db", "namespace": "a"},
+        "spec": {"podSelector": {"matchLabels": {"app": "db"}},
+                 "ingress": [{"from": [{"namespaceSelector": {}}]}]}}"#);
+    let mut set: PolicySet = [p1, p2.clone(), p3].into_iter().collect();
+    set.extend([db]);
+    let profile = Profile::default();
+    let live = LiveEngine::new(&cluster, set, profile.clone());
+    let steps = vec![
+        Change::Policy(PolicyItem::Cluster(q(3, Subject::Namespaces(team("x"))))),
+        Change::Policy(PolicyItem::Cluster(q(0, Subject::Namespaces(team("x"))))),
+        Change::Policy(PolicyItem::Cluster(q(3, Subject::Namespaces(team("x"))))),
+        Change::Policy(PolicyItem::Cluster(q(3, everyone()))),
+        Change::PolicyRemoved(PolicyKey::Cluster { name: "p2".into() }),
+        Change::Policy(PolicyItem::Cluster(p2)),
+        Change::Policy(PolicyItem::Cluster(q(5, everyone()))),
+        Change::PolicyRemoved(PolicyKey::Cluster { name: "q".into() }),
+    ];
+    let mut step = live.clone();
+    for (i, c) in steps.into_iter().enumerate() {
+        step = step.apply(c).unwrap();
+        assert_eq!(
+            (step.stats().policies, step.stats().rebuilds),
+            (i as u64 + 1, 0),
+            "step {i}"
+        );
+        check(&step, &profile).unwrap();
+    }
+    check(&live, &profile).unwrap();
+}
+
 /// Removing a node makes stale the ids of that node and of the last one (moved into its
 /// place), and no other; pods keep their node as it was named; no rebuild.
 #[test]

@@ -56,11 +56,12 @@
 //!   old or new version run as instructions (a build reads them through a rule index,
 //!   whose numbering an insertion would shift) and the other tiers are the old class's.
 //!   Its cost follows the identities it selects and the distinct classes they are in
-//!   (each needs a new class; tier programs are shared between them): 0.5-0.7 ms at
+//!   (each needs a new class; tier programs are shared between them): 0.1-0.5 ms at
 //!   10,000 pods with 100 ClusterNetworkPolicies, where a build takes 20-30 ms; at
-//!   150,000 pods with 1,000 of them, one selecting 24,000 identities in as many classes
-//!   takes about 100 ms (a build, 1.7 s), one selecting an app's pods 0.8 ms. See `live/policy.rs` for the design and
-//!   `BENCHMARKS.md` for numbers. It shares the NetworkPolicy budget.
+//!   150,000 pods with 1,000 of them, one selecting 24,000 identities in 15,000 classes
+//!   takes about 50-60 ms (a build, 1.1-1.7 s), one selecting an app's pods 0.75 ms. See
+//!   `live/policy.rs` for the design and `BENCHMARKS.md` for numbers. It shares the
+//!   NetworkPolicy budget.
 //! - **A node added or changed** whose labels every ClusterNetworkPolicy `nodes` selector
 //!   answers as for a node the engine knows (or none matches), at addresses whose
 //!   prefix-map values such a node has (or, for a node no selector matches, any address

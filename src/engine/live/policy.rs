@@ -21,20 +21,34 @@
 //! - for each identity the old or new version selects, and each direction, takes its
 //!   class's policy list, drops the old number, inserts the new one in evaluation order
 //!   (tier; then position for a NetworkPolicy, priority and name for a
-//!   ClusterNetworkPolicy), and finds or compiles the class of that list: the tiers
-//!   holding the old or new version compiled anew as instructions (through the
-//!   compiler's `compile::emit_tier`), the steps of its other tiers (which select the identity
-//!   as before, with the same policies) taken from the old class, and its rule index
-//!   mask with them;
+//!   ClusterNetworkPolicy), and finds or compiles the class of that list (and its
+//!   own-node variant with it): the tiers holding the old or new version compiled anew
+//!   as instructions, the steps of its other tiers (which select the identity as
+//!   before, with the same policies) taken from the old class, and its rule index mask
+//!   with them;
 //! - updates those identities, and the pod table entries of their pods.
+//!
+//! A tier compiled anew is a program made of its policies' rules in order: each
+//! policy's rules for a direction are emitted once per change (through the compiler's
+//! `compile::emit_tier`, which merges rules of one action by port set) and a tier's
+//! program is their concatenation. The compiler, emitting a whole tier at once, also
+//! merges rules of one action across policies; that decides the same (the first
+//! matching rule decides, and merged rules share their action), with a few more
+//! instructions.
 //!
 //! Everything else is shared with the engine before the change. The cost is that of the
 //! identities moved and of the new classes: one per distinct class they were in (and its
-//! own-node variant), each with its own steps; the tier programs compiled anew are
-//! shared between new classes whose changed tier holds the same policies (by the
-//! direction and that tier's policy list), and classes are found by a hash of their
-//! list. A ClusterNetworkPolicy selecting many identities that NetworkPolicies put in
-//! many classes is the dearest change (see `BENCHMARKS.md`).
+//! own-node variant), each with its own steps and its own copy of its policy list; the
+//! tier programs compiled anew are shared between new classes whose changed tier holds
+//! the same policies (by the direction and that tier's policy list). Classes are found
+//! by a hash of their direction and list, a class and its own-node variant together:
+//! the build's in a map shared as it is, those made since in a persistent map of their
+//! own (so that a change making many classes copies shards of that map only); a list
+//! holding the number the change gave is looked up only among the classes the change
+//! made, as no other can hold it. A list's tiers are found by binary search (a list is
+//! in evaluation order, so by tier). A ClusterNetworkPolicy selecting many identities
+//! that NetworkPolicies put in many classes is the dearest change (see
+//! `BENCHMARKS.md`).
 //!
 //! What is pushed is never
 //! reclaimed until the next build: past a budget (half the compiled size, 4 MiB at
