@@ -1016,8 +1016,17 @@ impl Inner {
         let v6 = self.sides_v6(flow, src, dst);
         if let Side::Pod(here) = src {
             let class = self.class_for(here, dst, flow, Direction::Egress, v6);
-            if class != NOT_ISOLATED && !self.class_allows(class, 1, flow, dst, v6) {
-                return false;
+            if class != NOT_ISOLATED {
+                // The source's walk reads the destination's entry (its peer rows, its
+                // identity), and so does the destination's own walk after it: start
+                // reading it now, while the class head is read, rather than one miss
+                // after the other.
+                if let Side::Pod(there) = dst {
+                    std::hint::black_box(there.identity);
+                }
+                if !self.class_allows(class, 1, flow, dst, v6) {
+                    return false;
+                }
             }
         }
         if let Side::Pod(here) = dst {
