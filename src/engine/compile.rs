@@ -977,8 +977,8 @@ impl<'a> Compiler<'a> {
     /// (their order does not matter among themselves), ending in [`OpCode::End`], `Pass`
     /// ending the tier too; classes whose tier holds the same policies share its program
     /// (with ClusterNetworkPolicies, many classes differ only in their indexed tiers).
-    /// With `own_node` (traffic between a pod and its own node, or
-    /// itself through a Service) the NetworkPolicy tier allows whatever its rules say.
+    /// With `own_node` (traffic between a pod and its own node, or itself through a
+    /// Service) the NetworkPolicy tier allows whatever its rules say.
     /// (`live::policy` builds classes from the tiers a policy change touched, emitted
     /// through [`emit_tier`] too, and the other tiers' steps of an existing class: keep
     /// the two in step.)
