@@ -437,6 +437,9 @@ struct Compiler<'a> {
     /// Per direction: class masks of the rule index, interned.
     masks: [BitsetArena; 2],
     rule_total: [usize; 2],
+    /// Where the program of a tier run as instructions starts, by direction and the
+    /// tier's policies: classes whose tier holds the same policies share one program.
+    tier_code: HashMap<(usize, Vec<u32>), u32>,
 }
 
 impl<'a> Compiler<'a> {
@@ -972,8 +975,10 @@ impl<'a> Compiler<'a> {
     /// class's mask; any other tier is compiled into instructions appended to `code`: its
     /// rules in walk order, consecutive rules with the same action merged by port set
     /// (their order does not matter among themselves), ending in [`OpCode::End`], `Pass`
-    /// ending the tier too. With `own_node` (traffic between a pod and its own node, or
-    /// itself through a Service) the NetworkPolicy tier allows whatever its rules say.
+    /// ending the tier too; classes whose tier holds the same policies share its program
+    /// (with ClusterNetworkPolicies, many classes differ only in their indexed tiers).
+    /// With `own_node` (traffic between a pod and its own node, or itself through a
+    /// Service) the NetworkPolicy tier allows whatever its rules say.
     /// (`live::policy` builds classes from the tiers a policy change touched, emitted
     /// through [`emit_tier`] too, and the other tiers' steps of an existing class: keep
     /// the two in step.)
@@ -1043,14 +1048,22 @@ impl<'a> Compiler<'a> {
                 steps.push(TierStep::new(Prog::Index { lo, hi }, end));
                 continue;
             }
-            let start = to_u32(code.len());
-            let tier_rules = in_tier.iter().flat_map(|p| {
-                rules
-                    .get(*p as usize)
-                    .and_then(|r| r.get(di))
-                    .map_or(&[][..], Vec::as_slice)
-            });
-            emit_tier(self, code, tier_rules);
+            let key = (di, in_tier);
+            let start = match self.tier_code.get(&key) {
+                Some(start) => *start,
+                None => {
+                    let start = to_u32(code.len());
+                    let tier_rules = key.1.iter().flat_map(|p| {
+                        rules
+                            .get(*p as usize)
+                            .and_then(|r| r.get(di))
+                            .map_or(&[][..], Vec::as_slice)
+                    });
+                    emit_tier(self, code, tier_rules);
+                    self.tier_code.insert(key, start);
+                    start
+                }
+            };
             steps.push(TierStep::new(Prog::Code(start), end));
         }
         // A scan may run on through following index steps while tiers end in `Pass`.
@@ -1762,6 +1775,7 @@ fn compile_core(
         tier_ranges: [Vec::new(), Vec::new()],
         masks: [BitsetArena::default(), BitsetArena::default()],
         rule_total: [0, 0],
+        tier_code: HashMap::new(),
         names: HashMap::new(),
         qualified: Vec::new(),
         qualified_ids: HashMap::new(),

@@ -22,7 +22,10 @@
 //!
 //! A decision reads a few words of each: the cost grows with the number of rules divided
 //! by 64, not with the number of rules a class holds. This is the bit-vector scheme of
-//! packet classifiers (Lakshman and Stiliadis, SIGCOMM 1998).
+//! packet classifiers (Lakshman and Stiliadis, SIGCOMM 1998). An index of at most 256
+//! rules with no rule checked one by one (as a hundred ClusterNetworkPolicies make) also
+//! keeps its rows as fixed arrays of four words, which a scan intersects whole (see
+//! `Flat`).
 
 use ahash::AHashMap as HashMap;
 
@@ -319,6 +322,101 @@ pub(super) struct RuleIndex {
     /// folded with the rules that decide and apply to that family, so that a word costs
     /// one load. See [`ScanMasks`].
     scan: [ScanMasks; 2],
+    /// The rows a scan reads as arrays of [`FLAT`] words, when the index has at most
+    /// `FLAT * 64` rules and none is checked one by one. See [`Flat`].
+    flat: Option<Flat>,
+}
+
+/// Words of a row of [`Flat`].
+const FLAT: usize = 4;
+
+/// A row of [`Flat`]: rules `64 * w..64 * (w + 1)` in word `w`.
+type FlatRow = [u64; FLAT];
+
+/// The row with no rule.
+const ZERO_ROW: FlatRow = [0; FLAT];
+
+/// The rows a scan reads, copied into fixed-size arrays for an index of at most
+/// `FLAT * 64` rules with no per-rule check: a scan of a flow without a domain name then
+/// intersects one array of each (class mask, peer row, port row) without a list of
+/// words, bounds checks or branches per word. Rows a table lacks read as empty.
+#[derive(Debug, Clone, Default)]
+struct Flat {
+    /// Per family of flow (as an index into [`RuleIndex::scan`]), per class mask: the
+    /// words a scan reads of it.
+    masks: [Vec<FlatRow>; 2],
+    /// Per peer row.
+    peers: Vec<FlatRow>,
+    /// Per protocol and port interval: the port row, and the rules with named ports that
+    /// a destination's named-port row may hold there.
+    ports: [Vec<FlatRow>; 3],
+    named_maybe: [Vec<FlatRow>; 3],
+    /// Per named-port row.
+    named: Vec<FlatRow>,
+}
+
+impl Flat {
+    fn heap_bytes(&self) -> usize {
+        let rows = self.masks.iter().map(Vec::len).sum::<usize>()
+            + self.peers.len()
+            + self.ports.iter().map(Vec::len).sum::<usize>()
+            + self.named_maybe.iter().map(Vec::len).sum::<usize>()
+            + self.named.len();
+        rows * std::mem::size_of::<FlatRow>()
+    }
+}
+
+/// The sets of `table` as flat rows (`table` has at most [`FLAT`] words per set).
+fn flat_rows(table: &BitsetTable) -> Vec<FlatRow> {
+    (0..table.len())
+        .map(|i| {
+            let mut out = ZERO_ROW;
+            for (o, w) in out.iter_mut().zip(table.row(to_u32(i))) {
+                *o = *w;
+            }
+            out
+        })
+        .collect()
+}
+
+/// The rules of `lo..hi` in word `w`.
+#[inline]
+fn range_word(lo: u32, hi: u32, w: usize) -> u64 {
+    let base = to_u32(w * 64);
+    let from = lo.saturating_sub(base);
+    let to = hi.saturating_sub(base);
+    let below = (!0u64).checked_shl(from).unwrap_or(0);
+    let above = if to >= 64 { !0u64 } else { !((!0u64) << to) };
+    below & above
+}
+
+/// Word by word `a & b`.
+#[inline]
+fn and_rows(a: &FlatRow, b: &FlatRow) -> FlatRow {
+    let mut out = ZERO_ROW;
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = x & y;
+    }
+    out
+}
+
+/// The first rule of a flat row.
+#[inline]
+fn first_set(row: &FlatRow) -> Option<u32> {
+    row.iter()
+        .enumerate()
+        .find(|(_, w)| **w != 0)
+        .map(|(i, w)| to_u32(i * 64) + w.trailing_zeros())
+}
+
+/// What a flat scan reads of one side of a flow ([`Flat`]).
+#[derive(Debug, Clone, Copy)]
+struct FlatSide<'a> {
+    peer: &'a FlatRow,
+    ports: &'a FlatRow,
+    named_maybe: &'a FlatRow,
+    /// The named-port row of the destination pod, once a scan has needed it.
+    named: Option<&'a FlatRow>,
 }
 
 /// Bit `w` set for each word `w` of `words` that is not zero (words past 64 are left
@@ -409,6 +507,9 @@ pub(super) struct Prepared<'a> {
     family: usize,
     /// Whether the flow carries a name that `domainNames` peers may match.
     domain: bool,
+    /// The same rows as flat arrays, when the index keeps them and the flow carries no
+    /// name (then the slices above are left empty).
+    flat: Option<FlatSide<'a>>,
 }
 
 /// The words a scan reads: the set bits of a bitmap, or a list of word numbers up to a
@@ -550,10 +651,38 @@ impl RuleIndex {
             },
         ];
 
+        let masks = BitsetTable::new(masks, n);
+        let peer_rows = BitsetTable::new(rows, n);
+        // The named-port rows come with `set_named_rows`.
+        let flat = (n <= FLAT * 64 && checks.is_empty()).then(|| {
+            let of_family = |scan: &ScanMasks| {
+                if scan.words.stride() == 0 {
+                    flat_rows(&masks)
+                } else {
+                    flat_rows(&scan.words)
+                }
+            };
+            Flat {
+                masks: [
+                    of_family(&scan[0]),
+                    if one_family {
+                        of_family(&scan[1])
+                    } else {
+                        Vec::new()
+                    },
+                ],
+                peers: flat_rows(&peer_rows),
+                ports: ports.each_ref().map(|p| flat_rows(&p.rows)),
+                named_maybe: Default::default(),
+                named: Vec::new(),
+            }
+        });
+
         RuleIndex {
+            flat,
             actions: rules.iter().map(|f| f.action).collect(),
             atom_rows,
-            peer_rows: BitsetTable::new(rows, n),
+            peer_rows,
             families,
             domain_rules,
             domain_lists: rules.into_iter().map(|f| f.domains).collect(),
@@ -571,7 +700,7 @@ impl RuleIndex {
             checks,
             external_row,
             empty_row,
-            masks: BitsetTable::new(masks, n),
+            masks,
             scan,
         }
     }
@@ -587,20 +716,43 @@ impl RuleIndex {
             usize::from(query.v6())
         };
         let domain = query.has_domain();
-        let peer = match self.peer_row_id(query) {
-            Some(p) if Some(p) != self.empty_row => self.peer_rows.row(p),
-            _ if domain => &[],
+        let peer_id = match self.peer_row_id(query) {
+            Some(p) if Some(p) != self.empty_row => Some(p),
+            _ if domain => None,
             // No rule's peers hold the other side.
             _ => return None,
         };
         let interval = ports.row(query.port());
+        if let (Some(flat), false, Some(p)) = (&self.flat, domain, peer_id) {
+            let proto = query.protocol().index();
+            fn at(rows: &[Vec<FlatRow>; 3], proto: usize, interval: u32) -> &FlatRow {
+                rows.get(proto)
+                    .and_then(|r| r.get(interval as usize))
+                    .unwrap_or(&ZERO_ROW)
+            }
+            return Some(Prepared {
+                ports: &[],
+                named_maybe: &[],
+                peer: &[],
+                named: None,
+                family,
+                domain,
+                flat: Some(FlatSide {
+                    peer: flat.peers.get(p as usize).unwrap_or(&ZERO_ROW),
+                    ports: at(&flat.ports, proto, interval),
+                    named_maybe: at(&flat.named_maybe, proto, interval),
+                    named: None,
+                }),
+            });
+        }
         Some(Prepared {
             ports: ports.rows.row(interval),
             named_maybe: ports.named.row(interval),
-            peer,
+            peer: peer_id.map_or(&[][..], |p| self.peer_rows.row(p)),
             named: None,
             family,
             domain,
+            flat: None,
         })
     }
 
@@ -618,6 +770,9 @@ impl RuleIndex {
     ) -> Option<u32> {
         if lo >= hi {
             return None;
+        }
+        if let Some(side) = flow.flat.as_mut() {
+            return self.first_flat(mask, lo, hi, flow.family, side, query);
         }
         let scan = self.scan.get(flow.family)?;
         let rows = if scan.words.stride() == 0 {
@@ -654,6 +809,60 @@ impl RuleIndex {
             }
         }
         None
+    }
+
+    /// [`first_match`](Self::first_match) on the flat rows: the rules of the class in
+    /// `lo..hi` that the peer row holds, with the port row, or where a rule's named ports
+    /// may hold before the first of those, the destination's named-port row.
+    #[inline]
+    fn first_flat<'s>(
+        &'s self,
+        mask: u32,
+        lo: u32,
+        hi: u32,
+        family: usize,
+        side: &mut FlatSide<'s>,
+        query: &mut impl Query,
+    ) -> Option<u32> {
+        let flat = self.flat.as_ref()?;
+        let mask = flat.masks.get(family)?.get(mask as usize)?;
+        let mut cand = ZERO_ROW;
+        for (w, ((c, m), p)) in cand.iter_mut().zip(mask).zip(side.peer).enumerate() {
+            *c = m & p & range_word(lo, hi, w);
+        }
+        let plain = first_set(&and_rows(&cand, side.ports));
+        let mut need = ZERO_ROW;
+        for (((o, c), p), n) in need
+            .iter_mut()
+            .zip(&cand)
+            .zip(side.ports)
+            .zip(side.named_maybe)
+        {
+            *o = c & !p & n;
+        }
+        match first_set(&need) {
+            Some(first) if plain.is_none_or(|h| first < h) => {
+                let named = self.flat_named(side, query);
+                let by_name = first_set(&and_rows(&cand, named));
+                match (plain, by_name) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            _ => plain,
+        }
+    }
+
+    /// The destination's named-port row as a flat row, looked up once per side of a
+    /// flow.
+    #[inline(never)]
+    fn flat_named<'s>(&'s self, side: &mut FlatSide<'s>, query: &mut impl Query) -> &'s FlatRow {
+        side.named.get_or_insert_with(|| {
+            query
+                .named_row()
+                .and_then(|r| self.flat.as_ref()?.named.get(r as usize))
+                .unwrap_or(&ZERO_ROW)
+        })
     }
 
     /// The first rule among `m` (rules of the class in word `wi`, within the scan's
@@ -851,6 +1060,10 @@ impl RuleIndex {
             ports.named = BitsetTable::new(list, n);
         }
         self.named_rows = BitsetTable::new(rows, n);
+        if let Some(flat) = self.flat.as_mut() {
+            flat.named = flat_rows(&self.named_rows);
+            flat.named_maybe = self.ports.each_ref().map(|p| flat_rows(&p.named));
+        }
         out
     }
 
@@ -883,6 +1096,7 @@ impl RuleIndex {
             + self.peer_rows.heap_bytes()
             + self.masks.heap_bytes()
             + self.scan.iter().map(ScanMasks::heap_bytes).sum::<usize>()
+            + self.flat.as_ref().map_or(0, Flat::heap_bytes)
             + self.ports.iter().map(PortIndex::heap_bytes).sum::<usize>()
             + self
                 .families
@@ -1041,12 +1255,12 @@ mod tests {
         }
     }
 
-    /// Scans through bitmaps of words (at most 64 words per mask) and through lists of
-    /// words (more) both find the first rule of the range that is in the class, decides
-    /// and applies to the flow's family.
+    /// Scans of flat rows (at most 256 rules), through bitmaps of words (at most 64
+    /// words per mask) and through lists of words (more) all find the first rule of the
+    /// range that is in the class, decides and applies to the flow's family.
     #[test]
     fn first_match_skips_inert_and_other_family_rules() {
-        for n in [300usize, 5000] {
+        for n in [200usize, 256, 300, 5000] {
             let rules: Vec<RuleFacts> = (0..n)
                 .map(|r| RuleFacts {
                     actionable: r % 7 != 3,
@@ -1066,6 +1280,7 @@ mod tests {
                 })
                 .collect();
             let index = RuleIndex::build(rules.clone(), 1, &[], masks.clone());
+            assert_eq!(index.flat.is_some(), n <= FLAT * 64);
             for v6 in [false, true] {
                 let mut query = Flow80 {
                     v6,
