@@ -296,12 +296,13 @@ fn built_blocks(core: &Core, set: &PolicySet) -> HashMap<CidrBlock, u32> {
 }
 
 /// Identities by namespace and label, to resolve selectors as the compiler does.
-#[derive(Debug, Default)]
+/// Persistent, so that a namespace removed renames its entries at their cost.
+#[derive(Debug, Default, Clone)]
 pub(super) struct IdentityIndex {
     /// Per (namespace, hash of a label key and value): the identities with that label.
-    by_pair: HashMap<(u32, u64), Vec<u32>>,
+    by_pair: PMap<(u32, u64), Vec<u32>>,
     /// Per (namespace, hash of a label key): the identities with that key.
-    by_key: HashMap<(u32, u64), Vec<u32>>,
+    by_key: PMap<(u32, u64), Vec<u32>>,
 }
 
 fn hasher() -> ahash::RandomState {
@@ -317,7 +318,8 @@ impl IdentityIndex {
         keys: Option<&[String]>,
     ) -> IdentityIndex {
         let h = hasher();
-        let mut index = IdentityIndex::default();
+        let mut by_pair: HashMap<(u32, u64), Vec<u32>> = HashMap::new();
+        let mut by_key: HashMap<(u32, u64), Vec<u32>> = HashMap::new();
         for (ns, ids) in by_namespace {
             for id in ids {
                 let Some(labels) = labels_of(*id) else {
@@ -328,13 +330,40 @@ impl IdentityIndex {
                         continue;
                     }
                     let pair = h.hash_one((k.as_str(), v.as_str()));
-                    index.by_pair.entry((*ns, pair)).or_default().push(*id);
+                    by_pair.entry((*ns, pair)).or_default().push(*id);
                     let key = h.hash_one(k.as_str());
-                    index.by_key.entry((*ns, key)).or_default().push(*id);
+                    by_key.entry((*ns, key)).or_default().push(*id);
                 }
             }
         }
-        index
+        IdentityIndex {
+            by_pair: by_pair.into_iter().collect(),
+            by_key: by_key.into_iter().collect(),
+        }
+    }
+
+    /// Moves the entries of namespace `from`, found through `labels` (those of its
+    /// identities), to namespace `to`, or drops them.
+    pub(super) fn rename<'l>(
+        &mut self,
+        from: u32,
+        to: Option<u32>,
+        labels: impl IntoIterator<Item = &'l Labels>,
+    ) {
+        let h = hasher();
+        for labels in labels {
+            for (k, v) in labels {
+                let pair = h.hash_one((k.as_str(), v.as_str()));
+                let key = h.hash_one(k.as_str());
+                for (map, x) in [(&mut self.by_pair, pair), (&mut self.by_key, key)] {
+                    if let Some(list) = map.remove(&(from, x)) {
+                        if let Some(to) = to {
+                            map.insert((to, x), list);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -551,6 +580,9 @@ pub(super) struct ClusterUpdate<'a> {
     pub(super) old: Option<&'a ClusterPolicy>,
     /// The version after it (`None`: removed).
     pub(super) new: Option<&'a ClusterPolicy>,
+    /// The cluster the old version selected its subjects in, when not the one the update
+    /// is compiled against (a namespace relabelled since).
+    pub(super) before: Option<&'a Cluster>,
 }
 
 /// The pod selectors of a ClusterNetworkPolicy, each with the namespaces it reads pods
@@ -797,13 +829,20 @@ impl Cx<'_> {
         };
         let gids = Arc::make_mut(self.np.cluster_gids.as_mut()?);
         renumber_gids(self.core, gids, up.old_pos, new_gid)?;
-        let per_dir = Direction::BOTH.map(|d| (self.subjects(up.old, d), self.subjects(up.new, d)));
+        let before = up.before.unwrap_or(self.cluster);
+        let per_dir = Direction::BOTH.map(|d| {
+            (
+                self.subjects(before, up.old, d),
+                self.subjects(self.cluster, up.new, d),
+            )
+        });
         let tiers: Vec<u32> = old_tier.into_iter().chain(new_pos).collect();
         self.reclass(per_dir, old_gid, new_gid, &tiers)
     }
 
-    /// The identities a ClusterNetworkPolicy selects for direction `d`, ascending.
-    fn subjects(&self, p: Option<&ClusterPolicy>, d: Direction) -> Vec<u32> {
+    /// The identities a ClusterNetworkPolicy selects for direction `d` in `cluster`,
+    /// ascending.
+    fn subjects(&self, cluster: &Cluster, p: Option<&ClusterPolicy>, d: Direction) -> Vec<u32> {
         let mut out = Vec::new();
         let Some(p) = p.filter(|p| p.affects(d)) else {
             return out;
@@ -812,7 +851,7 @@ impl Cx<'_> {
             Subject::Namespaces(ns) => (ns, everything()),
             Subject::Pods { namespaces, pods } => (namespaces, pods),
         };
-        for ns in namespace_indexes(self.cluster, namespaces) {
+        for ns in namespace_indexes(cluster, namespaces) {
             self.fixed.select(ns, pods, |id| out.push(id));
         }
         out.sort_unstable();
