@@ -43,11 +43,14 @@
 //!   when every namespace selector of the policies (NetworkPolicy `namespaceSelector`
 //!   peers, ClusterNetworkPolicy subjects and `namespaces` and `pods` peers) answers the
 //!   same for the new labels, or the core knows no identity of the namespace, the
-//!   cluster's namespace table only (a few µs, plus the selectors evaluated on both label
-//!   sets). Otherwise each policy with a selector answering otherwise is compiled again as
-//!   a change to itself (above, and below for ClusterNetworkPolicies): the cost of those
-//!   policy changes, their subjects and classes, not the cluster's; where one of them
-//!   could not be taken so, a rebuild. See `live/namespaces.rs` and `BENCHMARKS.md`.
+//!   cluster's namespace table only (the cost of evaluating those selectors on both label
+//!   sets: 0.1 ms at 10,000 pods with 1,000 NetworkPolicies). Otherwise a
+//!   ClusterNetworkPolicy whose subject alone answers otherwise takes or drops the
+//!   namespace's identities (their cost), and each other policy with a selector
+//!   answering otherwise is compiled again as a change to itself (above, and below for
+//!   ClusterNetworkPolicies): the cost of those policy changes, their subjects and
+//!   classes, not the cluster's. Where one of them could not be taken so, or more than 64
+//!   policies answer otherwise, a rebuild. See `live/namespaces.rs` and `BENCHMARKS.md`.
 //! - **A namespace removed** that holds no pod: the last namespace moves into its place,
 //!   in the cluster (its pods, found through the pod table's identity column, take its
 //!   new id) and in the kind index (what is filed under the two namespaces); the core

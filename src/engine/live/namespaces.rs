@@ -15,20 +15,38 @@
 //!   for the old, or the core knows no identity of the namespace (it held no pod at the
 //!   build; a pod added to it rebuilds, as a new namespace's does): the cluster's
 //!   namespace table only;
-//! - otherwise, each policy with a selector that answers differently is compiled again,
-//!   as the same version replacing itself (see `live/policy.rs`): its rules against the
-//!   new labels, its subjects (a ClusterNetworkPolicy's: those of before and after) moved
-//!   to classes with its new number. The cost is that of those policy updates: their
-//!   subjects and the classes they are in, not the cluster. When one of them cannot be
-//!   taken so (the profile does not enforce its kind, or it is past the budget, and every
-//!   case `live/policy.rs` lists), the core is rebuilt.
+//! - otherwise, for each policy with a selector that answers differently:
+//!   - a ClusterNetworkPolicy whose subject alone does: the namespace's identities move in
+//!     or out of it (`policy::reselect_cluster`), keeping its number and rules; the classes
+//!     they move to run its tier as instructions. The cost follows the namespace's
+//!     identities and the classes they are in;
+//!   - any other (a NetworkPolicy `namespaceSelector` peer, a ClusterNetworkPolicy peer:
+//!     the pod sets of its rules change, and every class running them) is compiled again,
+//!     as the same version replacing itself (see `live/policy.rs`): its rules against the
+//!     new labels, its subjects (a ClusterNetworkPolicy's: those of before and after)
+//!     moved to classes with its new number. The cost is that of those policy updates:
+//!     their subjects and the classes they are in, not the cluster's.
+//!
+//!   When one of them cannot be taken so (the profile does not enforce its kind, past the
+//!   budget, and every case `live/policy.rs` lists), or more than [`MAX_RECOMPILED`]
+//!   policies answer otherwise (together they would cost more than a build), the core is
+//!   rebuilt.
 //!
 //! A namespace removed that still holds pods (or host-network pods) stays, with no label
-//! but its name: a relabel as above.
+//! but its name: a relabel as above. One that holds none is removed as the cluster
+//! removes it: the last namespace moves into its place (its pods, found through the pod
+//! table's identity column, take its new id; the other namespaces and all pods keep
+//! theirs). The core holds no namespace number (its tables are by identity); the kind
+//! index files by namespace its identity keys, identities, label index, selector scopes
+//! and learned label sets: what is filed under the removed namespace is dropped, and what
+//! is filed under the moved one is filed under its new number, at the cost of the two
+//! namespaces' identities, the label keys selectors read and the policies changed since
+//! the build. The removed namespace's identities stay in the core, held by no pod.
 //!
 //! What this relies on: the namespace selectors listed above are all that reads namespace
 //! labels outside Calico's selectors, and the identities the core knows of a namespace are
-//! those `Fixed::by_namespace` lists.
+//! those `Fixed::by_namespace` lists, which hold the identity of every pod of the pod
+//! table.
 
 use std::sync::Arc;
 
@@ -42,6 +60,11 @@ use crate::model::Labels;
 use crate::persist::PMap;
 use crate::policy::{ClusterPeer, Direction, Peer, PolicySet, Subject};
 use crate::selector::Selector;
+
+/// Past this many policies to compile again, a relabel rebuilds at once: each costs what
+/// a change to it costs, and together they would soon cost more than a build (and pass
+/// the budget of what incremental changes may push).
+const MAX_RECOMPILED: usize = 64;
 
 /// Applies a namespace added or relabelled: to the cluster, and to the core when it can
 /// (else a rebuild is due).
@@ -276,8 +299,9 @@ fn relabelled(work: &mut Work, before: &Cluster, name: &str) {
 }
 
 /// The policies with a namespace selector that answers differently for `old` and `new`:
-/// (NetworkPolicy positions, ClusterNetworkPolicy positions).
-fn affected(set: &PolicySet, old: &Labels, new: &Labels) -> (Vec<usize>, Vec<usize>) {
+/// (NetworkPolicy positions, ClusterNetworkPolicy positions each with whether only its
+/// subject's does).
+fn affected(set: &PolicySet, old: &Labels, new: &Labels) -> (Vec<usize>, Vec<(usize, bool)>) {
     let differs = |sel: &Selector| sel.matches(old) != sel.matches(new);
     let network = set
         .network_policies()
@@ -298,23 +322,22 @@ fn affected(set: &PolicySet, old: &Labels, new: &Labels) -> (Vec<usize>, Vec<usi
         .cluster_policies()
         .iter()
         .enumerate()
-        .filter(|(_, p)| {
+        .filter_map(|(i, p)| {
             let subject = match p.subject() {
                 Subject::Namespaces(sel) => sel,
                 Subject::Pods { namespaces, .. } => namespaces,
             };
-            differs(subject)
-                || Direction::BOTH.iter().any(|d| {
-                    p.rules(*d).iter().any(|rule| {
-                        rule.peers().iter().any(|peer| match peer {
-                            ClusterPeer::Namespaces(sel) => differs(sel),
-                            ClusterPeer::Pods { namespaces, .. } => differs(namespaces),
-                            _ => false,
-                        })
+            let peers = Direction::BOTH.iter().any(|d| {
+                p.rules(*d).iter().any(|rule| {
+                    rule.peers().iter().any(|peer| match peer {
+                        ClusterPeer::Namespaces(sel) => differs(sel),
+                        ClusterPeer::Pods { namespaces, .. } => differs(namespaces),
+                        _ => false,
                     })
                 })
+            });
+            (peers || differs(subject)).then_some((i, !peers))
         })
-        .map(|(i, _)| i)
         .collect();
     (network, cluster)
 }
@@ -332,6 +355,9 @@ fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &La
     let (network, cluster) = affected(set, old, new);
     if network.is_empty() && cluster.is_empty() {
         return true;
+    }
+    if network.len() + cluster.len() > MAX_RECOMPILED {
+        return false;
     }
     let Some(ns) = work
         .cluster
@@ -361,10 +387,30 @@ fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &La
             return false;
         }
     }
-    for pos in cluster {
+    for (pos, subject_only) in cluster {
         let Some(p) = policies.cluster_policies().get(pos) else {
             return false;
         };
+        if subject_only {
+            // Only the namespace's identities move in or out of it.
+            let Some(pods) = work.pods.as_mut() else {
+                return false;
+            };
+            let (core, kinds) = (&mut work.core, &mut work.kinds);
+            if !policy::reselect_cluster(
+                core,
+                pods,
+                kinds,
+                &work.cluster,
+                before,
+                pos,
+                p,
+                (name, ns),
+            ) {
+                return false;
+            }
+            continue;
+        }
         let up = policy::ClusterUpdate {
             old_pos: Some(pos),
             old: Some(p),

@@ -699,6 +699,61 @@ pub(super) fn apply_cluster(
     })
 }
 
+/// A ClusterNetworkPolicy (at `pos` in the set) whose subject answers otherwise for
+/// namespace `name` (index `ns`) in `cluster` than in `before`, and whose rules do not
+/// (a namespace relabelled): the identities of that namespace move in or out of it,
+/// which keeps its number and rules; its tier is compiled anew as instructions in the
+/// classes they move to. False when a rebuild is needed.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn reselect_cluster(
+    core: &mut Arc<Core>,
+    pods: &mut PVec<PodInfo>,
+    kinds: &mut KindIndex,
+    cluster: &Cluster,
+    before: &Cluster,
+    pos: usize,
+    p: &ClusterPolicy,
+    (name, ns): (&str, u32),
+) -> bool {
+    let Some(np) = kinds.np.as_ref() else {
+        return false;
+    };
+    let Some(&gid) = np.cluster_gids.as_ref().and_then(|g| g.get(pos)) else {
+        return false;
+    };
+    if pushed_bytes(core) > np.budget {
+        return false;
+    }
+    let (namespaces, selector) = match p.subject() {
+        Subject::Namespaces(sel) => (sel, everything()),
+        Subject::Pods { namespaces, pods } => (namespaces, pods),
+    };
+    let selects = |c: &Cluster| {
+        c.namespace_id(name)
+            .and_then(|id| c.namespace(id))
+            .is_some_and(|n| namespaces.matches(&n.labels))
+    };
+    let now = selects(cluster);
+    let scoped: Scoped<'_> = vec![(selector, Arc::from([ns]))];
+    if now && !selectors_admissible(core, kinds, &scoped) {
+        return false;
+    }
+    let was = selects(before);
+    compile_change(core, pods, kinds, cluster, scoped, false, |cx| {
+        let tier = cx.core.policies.get(gid as usize)?.tier_pos;
+        let ids = |on: bool, d: Direction| {
+            let mut out = Vec::new();
+            if on && p.affects(d) {
+                cx.fixed.select(ns, selector, |id| out.push(id));
+            }
+            out.sort_unstable();
+            out
+        };
+        let per_dir = Direction::BOTH.map(|d| (ids(was, d), ids(now, d)));
+        cx.reclass(per_dir, Some(gid), Some(gid), &[tier])
+    })
+}
+
 /// A change being compiled into the core.
 struct Cx<'a> {
     core: &'a mut Core,
