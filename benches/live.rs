@@ -29,6 +29,7 @@
 //!   namespace selector reads (the cluster's namespace table only);
 //! - `ns/relabel-other`: that namespace given the labels of another namespace (the
 //!   NetworkPolicies whose `namespaceSelector` peers answer otherwise are compiled again);
+//! - `ns/relabel-one`: that namespace with one label given another namespace's value;
 //! - `ns/remove-holding-pods`: that namespace removed while it holds pods (it stays, with
 //!   no label but its name: a relabel);
 //! - `ns/remove`: on an engine where that namespace's pods were removed beforehand, the
@@ -40,9 +41,9 @@
 //!   priority, `cnp/change-rules` that one with its first rule dropped, `cnp/add` that
 //!   one under another name, `cnp/add-by-app` the same for the first one after it whose
 //!   subject selects pods by app, `cnp/remove` the middle one removed (those after it
-//!   renumbered), `cnp/ns-relabel` a namespace that one's subject selects given the
-//!   labels of one it does not select (every ClusterNetworkPolicy and NetworkPolicy
-//!   whose namespace selectors answer otherwise compiled again), and
+//!   renumbered), `cnp/ns-relabel` a namespace that one's subject selects with one label
+//!   given another namespace's value so that it no longer does (the policies whose
+//!   namespace selectors answer otherwise taken or compiled again), and
 //!   `cnp/rebuild` `Engine::build` on that cluster and policies;
 //! - `churn/rollout-step`: sustained churn while decisions continue. Each step deletes a
 //!   pod of a workload and adds its replacement (new name, new `pod-template-hash`, the
@@ -344,6 +345,42 @@ fn labels_of_another(
     }
 }
 
+/// `namespace` with one of its labels given the value another namespace has for it: the
+/// first such change for which `differs` holds.
+fn one_label_changed(
+    cluster: &Cluster,
+    namespace: &str,
+    differs: impl Fn(&netpol::model::Labels) -> bool,
+) -> Change {
+    let mut own = cluster
+        .namespace_id(namespace)
+        .and_then(|id| cluster.namespace(id))
+        .map(|n| n.labels.clone())
+        .unwrap_or_default();
+    own.remove("kubernetes.io/metadata.name");
+    let labels = own
+        .iter()
+        .flat_map(|(k, v)| {
+            cluster.namespaces().filter_map(move |(_, n)| {
+                n.labels
+                    .get(k)
+                    .filter(|x| *x != v)
+                    .map(|x| (k.clone(), x.clone()))
+            })
+        })
+        .map(|(k, x)| {
+            let mut l = own.clone();
+            l.insert(k, x);
+            l
+        })
+        .find(|l| differs(l))
+        .expect("another value");
+    Change::Namespace {
+        name: namespace.to_owned(),
+        labels,
+    }
+}
+
 /// The namespace cases: relabels and removals of `namespace`.
 fn namespaces(
     c: &mut Criterion,
@@ -370,6 +407,10 @@ fn namespaces(
         (
             "ns/relabel-other",
             vec![labels_of_another(cluster, namespace, |_| true)],
+        ),
+        (
+            "ns/relabel-one",
+            vec![one_label_changed(cluster, namespace, |_| true)],
         ),
         (
             "ns/remove-holding-pods",
@@ -542,7 +583,7 @@ fn cluster_policies(
         .find(|(_, ns)| selector.is_some_and(|s| s.matches(&ns.labels)))
         .map(|(_, ns)| ns.name.clone())
         .unwrap_or_default();
-    let relabel = labels_of_another(cluster, &namespace, |l| {
+    let relabel = one_label_changed(cluster, &namespace, |l| {
         selector.is_some_and(|s| !s.matches(l))
     });
     let cases: Vec<(&str, Vec<Change>)> = vec![

@@ -19,7 +19,10 @@
 //!   - a ClusterNetworkPolicy whose subject alone does: the namespace's identities move in
 //!     or out of it (`policy::reselect_cluster`), keeping its number and rules; the classes
 //!     they move to run its tier as instructions. The cost follows the namespace's
-//!     identities and the classes they are in;
+//!     identities and the classes they are in. Not when identities enter a policy
+//!     numbered at the build whose rules a rule index holds (explanations read them
+//!     through the class mask, which moved identities keep): that one is compiled again
+//!     as below, after which it is numbered anew and the next relabels can take this way;
 //!   - any other (a NetworkPolicy `namespaceSelector` peer, a ClusterNetworkPolicy peer:
 //!     the pod sets of its rules change, and every class running them) is compiled again,
 //!     as the same version replacing itself (see `live/policy.rs`): its rules against the
@@ -397,7 +400,7 @@ fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &La
                 return false;
             };
             let (core, kinds) = (&mut work.core, &mut work.kinds);
-            if !policy::reselect_cluster(
+            match policy::reselect_cluster(
                 core,
                 pods,
                 kinds,
@@ -407,9 +410,10 @@ fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &La
                 p,
                 (name, ns),
             ) {
-                return false;
+                Some(true) => continue,
+                Some(false) => return false,
+                None => {}
             }
-            continue;
         }
         let up = policy::ClusterUpdate {
             old_pos: Some(pos),

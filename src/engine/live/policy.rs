@@ -703,7 +703,10 @@ pub(super) fn apply_cluster(
 /// namespace `name` (index `ns`) in `cluster` than in `before`, and whose rules do not
 /// (a namespace relabelled): the identities of that namespace move in or out of it,
 /// which keeps its number and rules; its tier is compiled anew as instructions in the
-/// classes they move to. False when a rebuild is needed.
+/// classes they move to. `None` when identities would enter a policy numbered at the
+/// build whose rules the rule index holds (explanations read those through the class
+/// mask, which the classes they move to take from their old class): it must then be
+/// compiled again as a change; `Some(false)` when a rebuild is needed.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn reselect_cluster(
     core: &mut Arc<Core>,
@@ -714,15 +717,15 @@ pub(super) fn reselect_cluster(
     pos: usize,
     p: &ClusterPolicy,
     (name, ns): (&str, u32),
-) -> bool {
+) -> Option<bool> {
     let Some(np) = kinds.np.as_ref() else {
-        return false;
+        return Some(false);
     };
     let Some(&gid) = np.cluster_gids.as_ref().and_then(|g| g.get(pos)) else {
-        return false;
+        return Some(false);
     };
     if pushed_bytes(core) > np.budget {
-        return false;
+        return Some(false);
     }
     let (namespaces, selector) = match p.subject() {
         Subject::Namespaces(sel) => (sel, everything()),
@@ -734,12 +737,19 @@ pub(super) fn reselect_cluster(
             .is_some_and(|n| namespaces.matches(&n.labels))
     };
     let now = selects(cluster);
+    let indexed = core
+        .rule_start
+        .iter()
+        .any(|starts| starts.get(gid as usize).copied().flatten().is_some());
+    if now && indexed {
+        return None;
+    }
     let scoped: Scoped<'_> = vec![(selector, Arc::from([ns]))];
     if now && !selectors_admissible(core, kinds, &scoped) {
-        return false;
+        return Some(false);
     }
     let was = selects(before);
-    compile_change(core, pods, kinds, cluster, scoped, false, |cx| {
+    let ok = compile_change(core, pods, kinds, cluster, scoped, false, |cx| {
         let tier = cx.core.policies.get(gid as usize)?.tier_pos;
         let ids = |on: bool, d: Direction| {
             let mut out = Vec::new();
@@ -751,7 +761,8 @@ pub(super) fn reselect_cluster(
         };
         let per_dir = Direction::BOTH.map(|d| (ids(was, d), ids(now, d)));
         cx.reclass(per_dir, Some(gid), Some(gid), &[tier])
-    })
+    });
+    Some(ok)
 }
 
 /// A change being compiled into the core.
