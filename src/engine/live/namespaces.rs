@@ -31,9 +31,10 @@
 //!     their subjects and the classes they are in, not the cluster's.
 //!
 //!   When one of them cannot be taken so (the profile does not enforce its kind, past the
-//!   budget, and every case `live/policy.rs` lists), or more than [`MAX_RECOMPILED`]
-//!   policies answer otherwise (together they would cost more than a build), the core is
-//!   rebuilt.
+//!   budget, and every case `live/policy.rs` lists), or when so many answer otherwise
+//!   that together they would cost about a build (more than a quarter of the policies, a
+//!   ClusterNetworkPolicy compiled again weighing as 8 NetworkPolicies: see
+//!   [`MAX_RECOMPILED`]), the core is rebuilt.
 //!
 //! A namespace removed that still holds pods (or host-network pods) stays, with no label
 //! but its name: a relabel as above. One that holds none is removed as the cluster
@@ -64,10 +65,16 @@ use crate::persist::PMap;
 use crate::policy::{ClusterPeer, Direction, Peer, PolicySet, Subject};
 use crate::selector::Selector;
 
-/// Past this many policies to compile again, a relabel rebuilds at once: each costs what
-/// a change to it costs, and together they would soon cost more than a build (and pass
-/// the budget of what incremental changes may push).
+/// Past this much work, a relabel rebuilds at once: each policy to compile again costs
+/// what a change to it costs, and together they would soon cost more than a build (and
+/// pass the budget of what incremental changes may push). A NetworkPolicy or a
+/// ClusterNetworkPolicy taking or dropping identities counts 1, a ClusterNetworkPolicy
+/// compiled again [`CLUSTER_WEIGHT`] (what such changes cost, measured, relative to a
+/// NetworkPolicy's); the limit is a quarter of the policies counted so, this at least.
 const MAX_RECOMPILED: usize = 64;
+
+/// See [`MAX_RECOMPILED`].
+const CLUSTER_WEIGHT: usize = 8;
 
 /// Applies a namespace added or relabelled: to the cluster, and to the core when it can
 /// (else a rebuild is due).
@@ -359,7 +366,13 @@ fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &La
     if network.is_empty() && cluster.is_empty() {
         return true;
     }
-    if network.len() + cluster.len() > MAX_RECOMPILED {
+    let total = set.network_policies().len() + CLUSTER_WEIGHT * set.cluster_policies().len();
+    let work_to_do = network.len()
+        + cluster
+            .iter()
+            .map(|(_, subject_only)| if *subject_only { 1 } else { CLUSTER_WEIGHT })
+            .sum::<usize>();
+    if work_to_do > MAX_RECOMPILED.max(total / 4) {
         return false;
     }
     let Some(ns) = work
