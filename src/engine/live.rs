@@ -51,7 +51,7 @@
 //!   ClusterNetworkPolicies): the cost of those policy changes, their subjects and
 //!   classes, not the cluster's. Where one of them could not be taken so, or so many
 //!   answer otherwise that together they would cost about a build (a quarter of the
-//!   policies), a rebuild. See `live/namespaces.rs` and `BENCHMARKS.md`.
+//!   policies, 256 at most), a rebuild. See `live/namespaces.rs` and `BENCHMARKS.md`.
 //! - **A namespace removed** that holds no pod: the last namespace moves into its place,
 //!   in the cluster (its pods, found through the pod table's identity column, take its
 //!   new id) and in the kind index (what is filed under the two namespaces); the core

@@ -32,8 +32,8 @@
 //!
 //!   When one of them cannot be taken so (the profile does not enforce its kind, past the
 //!   budget, and every case `live/policy.rs` lists), or when so many answer otherwise
-//!   that together they would cost about a build (more than a quarter of the policies, a
-//!   ClusterNetworkPolicy compiled again weighing as 8 NetworkPolicies: see
+//!   that together they would cost about a build (more than a quarter of the policies, 64
+//!   to 256, a ClusterNetworkPolicy compiled again weighing as 8 NetworkPolicies: see
 //!   [`MAX_RECOMPILED`]), the core is rebuilt.
 //!
 //! A namespace removed that still holds pods (or host-network pods) stays, with no label
@@ -70,8 +70,13 @@ use crate::selector::Selector;
 /// pass the budget of what incremental changes may push). A NetworkPolicy or a
 /// ClusterNetworkPolicy taking or dropping identities counts 1, a ClusterNetworkPolicy
 /// compiled again [`CLUSTER_WEIGHT`] (what such changes cost, measured, relative to a
-/// NetworkPolicy's); the limit is a quarter of the policies counted so, this at least.
+/// NetworkPolicy's); the limit is a quarter of the policies counted so, between this and
+/// [`MAX_RECOMPILED_CAP`] (a policy change costs more in a larger cluster: at 150,000
+/// pods, a few hundred of them cost a build).
 const MAX_RECOMPILED: usize = 64;
+
+/// See [`MAX_RECOMPILED`].
+const MAX_RECOMPILED_CAP: usize = 256;
 
 /// See [`MAX_RECOMPILED`].
 const CLUSTER_WEIGHT: usize = 8;
@@ -372,7 +377,7 @@ fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &La
             .iter()
             .map(|(_, subject_only)| if *subject_only { 1 } else { CLUSTER_WEIGHT })
             .sum::<usize>();
-    if work_to_do > MAX_RECOMPILED.max(total / 4) {
+    if work_to_do > (total / 4).clamp(MAX_RECOMPILED, MAX_RECOMPILED_CAP) {
         return false;
     }
     let Some(ns) = work
