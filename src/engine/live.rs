@@ -55,7 +55,8 @@
 //! - **A namespace removed** that holds no pod: the last namespace moves into its place,
 //!   in the cluster (its pods, found through the pod table's identity column, take its
 //!   new id) and in the kind index (what is filed under the two namespaces); the core
-//!   holds no namespace number. Without Calico's selectors.
+//!   holds no namespace number. Without Calico's selectors. 0.23 ms at 10,000 pods, 3.3
+//!   ms at 150,000.
 //! - **A NetworkPolicy added, changed or removed**, when the core can already express it
 //!   (its selectors read only label keys some selector read at the build, its `ipBlock`s
 //!   are made of networks the prefix map holds, its named ports are named by some rule or
