@@ -25,6 +25,15 @@
 //!   moves into its place);
 //! - `node/relabel`: the middle node given a label no selector reads;
 //! - `node/readdress`: the middle node given another address;
+//! - `ns/relabel-same`: the changed policy's namespace given one more label, which no
+//!   namespace selector reads (the cluster's namespace table only);
+//! - `ns/relabel-other`: that namespace given the labels of another namespace (the
+//!   NetworkPolicies whose `namespaceSelector` peers answer otherwise are compiled again);
+//! - `ns/relabel-one`: that namespace with one label given another namespace's value;
+//! - `ns/remove-holding-pods`: that namespace removed while it holds pods (it stays, with
+//!   no label but its name: a relabel);
+//! - `ns/remove`: on an engine where that namespace's pods were removed beforehand, the
+//!   namespace removed (the last namespace moves into its place);
 //! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison;
 //! - `cnp/*`: on the same workload with ClusterNetworkPolicies added by
 //!   `workload::add_cluster_policies` (100 at L, 1,000 at XL), a second engine:
@@ -32,7 +41,9 @@
 //!   priority, `cnp/change-rules` that one with its first rule dropped, `cnp/add` that
 //!   one under another name, `cnp/add-by-app` the same for the first one after it whose
 //!   subject selects pods by app, `cnp/remove` the middle one removed (those after it
-//!   renumbered), and
+//!   renumbered), `cnp/ns-relabel` a namespace that one's subject selects with one label
+//!   given another namespace's value so that it no longer does (the policies whose
+//!   namespace selectors answer otherwise taken or compiled again), and
 //!   `cnp/rebuild` `Engine::build` on that cluster and policies;
 //! - `churn/rollout-step`: sustained churn while decisions continue. Each step deletes a
 //!   pod of a workload and adds its replacement (new name, new `pod-template-hash`, the
@@ -299,9 +310,155 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
     });
     group.finish();
 
+    namespaces(c, scale, &live, &cluster, policy_namespace);
+
     cluster_policies(c, scale, &mut generated, &cluster);
 
     churn(c, scale, &live, &cluster);
+}
+
+/// `namespace`'s labels changed into those of another namespace (its own name kept):
+/// the first namespace whose labels differ from its own and for which `differs` holds.
+fn labels_of_another(
+    cluster: &Cluster,
+    namespace: &str,
+    differs: impl Fn(&netpol::model::Labels) -> bool,
+) -> Change {
+    let own = cluster
+        .namespace_id(namespace)
+        .and_then(|id| cluster.namespace(id))
+        .map(|n| n.labels.clone())
+        .unwrap_or_default();
+    let without_name = |l: &netpol::model::Labels| {
+        let mut l = l.clone();
+        l.remove("kubernetes.io/metadata.name");
+        l
+    };
+    let labels = cluster
+        .namespaces()
+        .map(|(_, n)| without_name(&n.labels))
+        .find(|l| *l != without_name(&own) && differs(l))
+        .expect("another namespace");
+    Change::Namespace {
+        name: namespace.to_owned(),
+        labels,
+    }
+}
+
+/// `namespace` with one of its labels given the value another namespace has for it: the
+/// first such change for which `differs` holds.
+fn one_label_changed(
+    cluster: &Cluster,
+    namespace: &str,
+    differs: impl Fn(&netpol::model::Labels) -> bool,
+) -> Change {
+    let mut own = cluster
+        .namespace_id(namespace)
+        .and_then(|id| cluster.namespace(id))
+        .map(|n| n.labels.clone())
+        .unwrap_or_default();
+    own.remove("kubernetes.io/metadata.name");
+    let labels = own
+        .iter()
+        .flat_map(|(k, v)| {
+            cluster.namespaces().filter_map(move |(_, n)| {
+                n.labels
+                    .get(k)
+                    .filter(|x| *x != v)
+                    .map(|x| (k.clone(), x.clone()))
+            })
+        })
+        .map(|(k, x)| {
+            let mut l = own.clone();
+            l.insert(k, x);
+            l
+        })
+        .find(|l| differs(l))
+        .expect("another value");
+    Change::Namespace {
+        name: namespace.to_owned(),
+        labels,
+    }
+}
+
+/// The namespace cases: relabels and removals of `namespace`.
+fn namespaces(
+    c: &mut Criterion,
+    scale: Scale,
+    live: &LiveEngine,
+    cluster: &Cluster,
+    namespace: &str,
+) {
+    let mut same = cluster
+        .namespace_id(namespace)
+        .and_then(|id| cluster.namespace(id))
+        .map(|n| n.labels.clone())
+        .unwrap_or_default();
+    same.remove("kubernetes.io/metadata.name");
+    same.insert("owner".into(), "someone".into());
+    let cases: Vec<(&str, Vec<Change>)> = vec![
+        (
+            "ns/relabel-same",
+            vec![Change::Namespace {
+                name: namespace.to_owned(),
+                labels: same,
+            }],
+        ),
+        (
+            "ns/relabel-other",
+            vec![labels_of_another(cluster, namespace, |_| true)],
+        ),
+        (
+            "ns/relabel-one",
+            vec![one_label_changed(cluster, namespace, |_| true)],
+        ),
+        (
+            "ns/remove-holding-pods",
+            vec![Change::NamespaceRemoved(namespace.to_owned())],
+        ),
+    ];
+    check_cases(scale, live, &cases, namespace, "");
+    // The namespace emptied first: removing it moves the last namespace into its place.
+    let emptied = live
+        .apply_all(
+            cluster
+                .pods()
+                .filter(|(_, p)| {
+                    cluster
+                        .namespace(p.namespace)
+                        .is_some_and(|n| n.name == namespace)
+                })
+                .map(|(_, p)| Change::PodRemoved {
+                    namespace: namespace.to_owned(),
+                    name: p.name.clone(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .expect("applies");
+    let last = cluster
+        .namespaces()
+        .last()
+        .map(|(_, n)| n.name.clone())
+        .unwrap_or_default();
+    let removal: Vec<(&str, Vec<Change>)> = vec![(
+        "ns/remove",
+        vec![Change::NamespaceRemoved(namespace.to_owned())],
+    )];
+    check_cases(scale, &emptied, &removal, &last, "");
+    let mut group = c.benchmark_group(scale.name());
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for (on, (name, changes)) in cases
+        .iter()
+        .map(|case| (live, case))
+        .chain(removal.iter().map(|case| (&emptied, case)))
+    {
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(on.apply_all(changes.clone()).expect("applies")))
+        });
+    }
+    group.finish();
 }
 
 /// Applies each case once, says whether it was incremental, and checks that the result
@@ -426,6 +583,9 @@ fn cluster_policies(
         .find(|(_, ns)| selector.is_some_and(|s| s.matches(&ns.labels)))
         .map(|(_, ns)| ns.name.clone())
         .unwrap_or_default();
+    let relabel = one_label_changed(cluster, &namespace, |l| {
+        selector.is_some_and(|s| !s.matches(l))
+    });
     let cases: Vec<(&str, Vec<Change>)> = vec![
         (
             "cnp/change",
@@ -446,6 +606,7 @@ fn cluster_policies(
                 name: middle.name().to_owned(),
             })],
         ),
+        ("cnp/ns-relabel", vec![relabel]),
     ];
     check_cases(scale, &live, &cases, &namespace, "");
     let mut group = c.benchmark_group(scale.name());

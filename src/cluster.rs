@@ -1066,7 +1066,7 @@ impl ClusterBuilder {
         }
         let mut c = ClusterData {
             pod_lineage: lineage,
-            ns_lineage: lineage,
+            ns_gens: namespaces.iter().map(|_| lineage).collect(),
             node_lineage: lineage,
             node_gens: nodes.iter().map(|_| lineage).collect(),
             namespaces: namespaces.into_iter().collect(),
@@ -1129,7 +1129,10 @@ pub(crate) struct ClusterData {
     /// (removing one) gives that kind a new lineage, so that ids handed out before are
     /// stale rather than naming another object.
     pod_lineage: u32,
-    ns_lineage: u32,
+    /// Per namespace: the lineage of its id, told stale slot by slot as node ids are:
+    /// removing a namespace gives the one moved into its place a new lineage (and its
+    /// pods a new namespace id), and a namespace added one of its own.
+    ns_gens: PVec<u32>,
     /// Per node: the lineage of its id. Node ids are told stale slot by slot: removing a
     /// node gives the node moved into its place a new lineage, and a node added one of
     /// its own, so that the ids of the other nodes (and the pods' references to them)
@@ -1153,6 +1156,13 @@ pub(crate) struct ClusterData {
 }
 
 impl ClusterData {
+    /// The id of the namespace at position `i`.
+    fn namespace_id_at(&self, i: u32) -> Option<NamespaceId> {
+        self.ns_gens
+            .get(i as usize)
+            .map(|g| NamespaceId::new(i, *g))
+    }
+
     /// The id of the node at position `i`.
     fn node_id_at(&self, i: u32) -> Option<NodeId> {
         self.node_gens.get(i as usize).map(|g| NodeId::new(i, *g))
@@ -1280,7 +1290,6 @@ impl Default for Cluster {
                 let lineage = next_lineage();
                 ClusterData {
                     pod_lineage: lineage,
-                    ns_lineage: lineage,
                     node_lineage: lineage,
                     ..ClusterData::default()
                 }
@@ -1415,12 +1424,12 @@ impl Cluster {
     /// ```
     #[must_use]
     pub fn namespaces(&self) -> impl ExactSizeIterator<Item = (NamespaceId, &Namespace)> + '_ {
-        let lineage = self.data.ns_lineage;
         self.data
             .namespaces
             .iter()
+            .zip(self.data.ns_gens.iter())
             .enumerate()
-            .map(move |(i, x)| (NamespaceId::new(index_u32(i), lineage), x))
+            .map(move |(i, (x, lineage))| (NamespaceId::new(index_u32(i), *lineage), x))
     }
 
     /// Every node with its id, in id order.
@@ -1517,7 +1526,7 @@ impl Cluster {
     /// ```
     #[must_use]
     pub fn namespace(&self, id: NamespaceId) -> Option<&Namespace> {
-        if id.lineage() != self.data.ns_lineage {
+        if self.data.ns_gens.get(id.index()) != Some(&id.lineage()) {
             return None;
         }
         self.data.namespaces.get(id.index())
@@ -1623,7 +1632,7 @@ impl Cluster {
         self.data
             .ns_index
             .get(name)
-            .map(|i| NamespaceId::new(*i, self.data.ns_lineage))
+            .and_then(|i| self.data.namespace_id_at(*i))
     }
 
     /// The endpoint an address belongs to: the pod or node that holds it, else an outside

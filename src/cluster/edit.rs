@@ -13,8 +13,11 @@
 //!   node's id and the moved node's old one are stale; every other node keeps its id),
 //!   and the pods of those two nodes are rewritten; finding them scans the pod table
 //!   unless the caller knows them;
-//! - a namespace removed: every pod is rewritten (their namespace ids get a new
-//!   lineage), `O(pods)`.
+//! - a namespace removed: the last namespace moves into its place and gets a new id (the
+//!   removed namespace's id and the moved one's old id are stale; every other namespace
+//!   keeps its id), and the pods of the moved namespace are rewritten; finding them (and
+//!   whether the removed one still holds pods) scans the pod table unless the caller
+//!   knows them.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -46,6 +49,7 @@ impl ClusterData {
         let i = to_u32(self.namespaces.len(), "namespaces")?;
         self.ns_index.insert(name.to_owned(), i);
         self.namespaces.push(implicit_namespace(name));
+        self.ns_gens.push(next_lineage());
         Ok(i)
     }
 
@@ -104,7 +108,9 @@ impl ClusterData {
         self.host_pods.remove(&key);
         let ns = self.namespace_index(&spec.namespace)?;
         let pod = Pod {
-            namespace: NamespaceId::new(ns, self.ns_lineage),
+            namespace: self
+                .namespace_id_at(ns)
+                .unwrap_or_else(|| NamespaceId::new(ns, 0)),
             name: spec.name,
             labels: spec.labels,
             ips: spec.ips,
@@ -155,12 +161,6 @@ impl ClusterData {
         }
     }
 
-    /// The labels of a namespace, when there is one by that name.
-    pub(crate) fn namespace_labels(&self, name: &str) -> Option<&Labels> {
-        let i = self.ns_index.get(name)?;
-        self.namespaces.get(*i as usize).map(|n| &n.labels)
-    }
-
     /// Adds or relabels a namespace; returns its index and whether it was new.
     pub(crate) fn upsert_namespace(
         &mut self,
@@ -181,39 +181,76 @@ impl ClusterData {
                 let i = to_u32(self.namespaces.len(), "namespaces")?;
                 self.ns_index.insert(name.to_owned(), i);
                 self.namespaces.push(ns);
+                self.ns_gens.push(next_lineage());
                 Ok((i, true))
             }
         }
     }
 
     /// Removes a namespace. One that still holds pods keeps existing, with no label but
-    /// its name (as a namespace created for its pods would be). Returns whether anything
-    /// changed.
-    pub(crate) fn remove_namespace(&mut self, name: &str) -> bool {
+    /// its name (as a namespace created for its pods would be). Otherwise the last
+    /// namespace moves into its place, with a new id, and its pods are rewritten.
+    /// `on_namespaces`, when given, holds the positions of the pods of the removed
+    /// namespace and of the last one (others are left alone); otherwise the pod table is
+    /// scanned for them. Returns whether anything changed.
+    pub(crate) fn remove_namespace(&mut self, name: &str, on_namespaces: Option<&[usize]>) -> bool {
         let Some(i) = self.ns_index.get(name).copied() else {
             return false;
         };
-        let has_pods = self.pods.iter().any(|p| p.namespace.index() == i as usize)
-            || self.host_pods.iter().any(|((ns, _), _)| ns == name);
+        let last = index_u32(self.namespaces.len().saturating_sub(1));
+        let found: Vec<usize>;
+        let positions = match on_namespaces {
+            Some(list) => list,
+            None => {
+                found = self
+                    .pods
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| {
+                        let at = p.namespace.index();
+                        at == i as usize || at == last as usize
+                    })
+                    .map(|(k, _)| k)
+                    .collect();
+                &found
+            }
+        };
+        let in_it = |k: &usize| {
+            self.pods
+                .get(*k)
+                .is_some_and(|p| p.namespace.index() == i as usize)
+        };
+        let has_pods =
+            positions.iter().any(in_it) || self.host_pods.iter().any(|((ns, _), _)| ns == name);
         if has_pods {
             self.namespaces.set(i as usize, implicit_namespace(name));
             return true;
         }
-        let last = index_u32(self.namespaces.len().saturating_sub(1));
         if last != i {
             if let Some(moved) = self.namespaces.get(last as usize).cloned() {
                 self.ns_index.insert(moved.name, i);
             }
         }
         self.namespaces.swap_remove(i as usize);
+        self.ns_gens.swap_remove(i as usize);
         self.ns_index.remove(name);
-        self.ns_lineage = next_lineage();
-        let lineage = self.ns_lineage;
-        self.rewrite_pods(|p| {
-            let at = index_u32(p.namespace.index());
-            let at = if at == last { i } else { at };
-            p.namespace = NamespaceId::new(at, lineage);
-        });
+        if last == i {
+            return true;
+        }
+        let lineage = next_lineage();
+        self.ns_gens.set(i as usize, lineage);
+        let moved = NamespaceId::new(i, lineage);
+        for &k in positions {
+            let Some(pod) = self.pods.get(k) else {
+                continue;
+            };
+            if pod.namespace.index() != last as usize {
+                continue;
+            }
+            let mut pod = Pod::clone(pod);
+            pod.namespace = moved;
+            self.pods.set(k, Arc::new(pod));
+        }
         true
     }
 
@@ -323,18 +360,6 @@ impl ClusterData {
             self.pods.set(k, Arc::new(pod));
         }
         true
-    }
-
-    fn rewrite_pods(&mut self, mut f: impl FnMut(&mut Pod)) {
-        self.pods = self
-            .pods
-            .iter()
-            .map(|p| {
-                let mut p = Pod::clone(p);
-                f(&mut p);
-                Arc::new(p)
-            })
-            .collect();
     }
 }
 

@@ -38,6 +38,25 @@
 //!   indexes are empty (no ClusterNetworkPolicy or Calico policy tier): `O(1)`.
 //! - **A namespace added** (with no pods yet), or given the labels it has: the cluster's
 //!   namespace table only.
+//! - **A namespace relabelled** (or removed while it holds pods, which leaves it with no
+//!   label but its name), without Calico's Felix and with no Calico policy or network set:
+//!   when every namespace selector of the policies (NetworkPolicy `namespaceSelector`
+//!   peers, ClusterNetworkPolicy subjects and `namespaces` and `pods` peers) answers the
+//!   same for the new labels, or the core knows no identity of the namespace, the
+//!   cluster's namespace table only (the cost of evaluating those selectors on both label
+//!   sets: 0.1 ms at 10,000 pods with 1,000 NetworkPolicies). Otherwise a
+//!   ClusterNetworkPolicy whose subject alone answers otherwise takes or drops the
+//!   namespace's identities (their cost), and each other policy with a selector
+//!   answering otherwise is compiled again as a change to itself (above, and below for
+//!   ClusterNetworkPolicies): the cost of those policy changes, their subjects and
+//!   classes, not the cluster's. Where one of them could not be taken so, or so many
+//!   answer otherwise that together they would cost about a build (a quarter of the
+//!   policies, 256 at most), a rebuild. See `live/namespaces.rs` and `BENCHMARKS.md`.
+//! - **A namespace removed** that holds no pod: the last namespace moves into its place,
+//!   in the cluster (its pods, found through the pod table's identity column, take its
+//!   new id) and in the kind index (what is filed under the two namespaces); the core
+//!   holds no namespace number. Without Calico's selectors. 0.23 ms at 10,000 pods, 3.3
+//!   ms at 150,000.
 //! - **A NetworkPolicy added, changed or removed**, when the core can already express it
 //!   (its selectors read only label keys some selector read at the build, its `ipBlock`s
 //!   are made of networks the prefix map holds, its named ports are named by some rule or
@@ -74,8 +93,10 @@
 //!   the pod table and updated, here and in the cluster: 0.15-0.26 ms at 10,000 pods,
 //!   0.7 ms at 150,000.
 //! - **Everything else**: a pod no known identity is equivalent to (a new namespace, a
-//!   label value a selector tells apart), a namespace relabelled or removed, a node the
-//!   core cannot express (above), a NetworkPolicy or ClusterNetworkPolicy the core cannot
+//!   label value a selector tells apart), a namespace relabelled or removed where Calico's
+//!   selectors take part (they read namespace labels as pod labels, `pcns.*`) or the
+//!   policies it affects cannot be compiled again (above), a node the core cannot express
+//!   (above), a NetworkPolicy or ClusterNetworkPolicy the core cannot
 //!   express as it is (above), any NetworkPolicy or ClusterNetworkPolicy change where
 //!   Calico's Felix decides or NetworkPolicy is not enforced, a ClusterNetworkPolicy
 //!   change where the profile does not enforce them, a Calico policy added, changed or
@@ -92,9 +113,9 @@
 //! namespaces keeps every id valid. Removing a pod moves the last pod into its place and
 //! gives pod ids a new lineage: ids from before are then *stale* (the engine denies a flow
 //! naming one and [`Engine::try_decide`] says so) rather than naming another pod. Removing a
-//! namespace does the same for namespace ids. Removing a node moves the last node into its
-//! place with a new id: the ids of those two nodes are then stale, every other node keeps
-//! its id. Look ids up again by name or address ([`Cluster::pod_id`],
+//! namespace (one holding no pod) or a node moves the last namespace or node into its
+//! place with a new id: the ids of those two are then stale, every other keeps its id (and
+//! pods keep theirs). Look ids up again by name or address ([`Cluster::pod_id`],
 //! [`Cluster::endpoint_at`]) after such a change.
 //!
 //! ```
@@ -134,6 +155,7 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use super::compile::projected;
 use super::{BY_FAMILY, Core, Engine, Inner, NO_NODE, PodInfo};
 
+mod namespaces;
 mod nodes;
 mod policy;
 use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, CalicoTier};
@@ -401,6 +423,10 @@ struct KindIndex {
     np: Option<policy::NpState>,
 }
 
+/// Per list of named container ports (name id, protocol, number): where a pod with it
+/// finds them.
+type NamedParts = HashMap<Vec<(u32, Protocol, u16)>, NamedPart>;
+
 /// The parts of a pod table entry that follow from its named container ports.
 #[derive(Debug, Clone, Copy)]
 struct NamedPart {
@@ -414,17 +440,18 @@ struct NamedPart {
 }
 
 /// What the kind index reads of the core, built once per core build (incremental
-/// NetworkPolicy changes keep identities, named ports and rule indexes as they are).
-#[derive(Debug, Default)]
+/// NetworkPolicy changes keep identities, named ports and rule indexes as they are; a
+/// namespace removed renumbers the namespace parts, which are persistent for it).
+#[derive(Debug, Default, Clone)]
 struct Fixed {
     /// Per identity: a pod table entry of it and the full labels of a pod of it.
-    of_identity: HashMap<u32, (PodInfo, Labels)>,
+    of_identity: Arc<HashMap<u32, (PodInfo, Labels)>>,
     /// Per namespace index: its identities.
-    by_namespace: HashMap<u32, Vec<u32>>,
+    by_namespace: PMap<u32, Vec<u32>>,
     /// The identities by namespace and label, to resolve selectors.
     index: policy::IdentityIndex,
     /// Per list of named container ports: where a pod with it finds them.
-    named: HashMap<Vec<(u32, Protocol, u16)>, NamedPart>,
+    named: Arc<NamedParts>,
     /// Whether the rule indexes hold no rule: peer rows are then the same for every
     /// atom, and a pod's entry follows from its identity, values and named ports alone.
     no_index: bool,
@@ -502,10 +529,15 @@ fn identity_of<'p>(core: &Core, pod: &'p Pod) -> (u32, Vec<(&'p str, &'p str)>, 
     } else {
         ""
     };
-    let mut h = hasher().build_hasher();
-    (ns, &labels, account).hash(&mut h);
-    let hash = std::hash::Hasher::finish(&h);
+    let hash = identity_hash(ns, &labels, account);
     (ns, labels, account, hash)
+}
+
+/// The hash of an identity key, as the kind index files it.
+fn identity_hash(ns: u32, labels: &[(&str, &str)], account: &str) -> u64 {
+    let mut h = hasher().build_hasher();
+    (ns, labels, account).hash(&mut h);
+    std::hash::Hasher::finish(&h)
 }
 
 /// The rest of a pod's kind key.
@@ -555,11 +587,9 @@ impl KindIndex {
         let inner = &*engine.inner;
         let mut identities: HashMap<u64, Vec<(IdentityKey, u32)>> = HashMap::new();
         let mut kinds: HashMap<KindKey, PodInfo> = HashMap::new();
-        let mut fixed = Fixed {
-            no_index: inner.core.rule_index.iter().all(|r| r.actions.is_empty()),
-            class_from_identity: !inner.core.profile.enforces_calico_policy(),
-            ..Fixed::default()
-        };
+        let mut of_identity: HashMap<u32, (PodInfo, Labels)> = HashMap::new();
+        let mut by_namespace: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut named_parts: NamedParts = HashMap::new();
         let mut port_names: HashSet<String> = HashSet::new();
         for ((_, pod), info) in inner.cluster.pods().zip(inner.pods.iter()) {
             let (ns, labels, account, hash) = identity_of(&inner.core, pod);
@@ -577,16 +607,12 @@ impl KindIndex {
                 node: NO_NODE,
                 ..info.clone()
             };
-            if !fixed.of_identity.contains_key(&info.identity) {
-                fixed.of_identity.insert(
+            if !of_identity.contains_key(&info.identity) {
+                of_identity.insert(
                     info.identity,
                     (template.clone(), Labels::clone(&pod.labels)),
                 );
-                fixed
-                    .by_namespace
-                    .entry(ns)
-                    .or_default()
-                    .push(info.identity);
+                by_namespace.entry(ns).or_default().push(info.identity);
             }
             for cp in pod.ports.iter() {
                 if let Some(name) = &cp.name {
@@ -596,7 +622,7 @@ impl KindIndex {
                 }
             }
             let (values, family, named) = kind_rest(&inner.core, pod);
-            fixed.named.entry(named.clone()).or_insert(NamedPart {
+            named_parts.entry(named.clone()).or_insert(NamedPart {
                 named_at: info.named_at,
                 named_len: info.named_len,
                 rows_at: info.rows_at,
@@ -609,11 +635,19 @@ impl KindIndex {
                 .entry((info.identity, values, family, named))
                 .or_insert(template);
         }
-        fixed.index = policy::IdentityIndex::new(
-            &fixed.by_namespace,
-            |id| fixed.of_identity.get(&id).map(|(_, labels)| labels.clone()),
+        let index = policy::IdentityIndex::new(
+            &by_namespace,
+            |id| of_identity.get(&id).map(|(_, labels)| labels.clone()),
             inner.core.label_keys.as_deref(),
         );
+        let fixed = Fixed {
+            of_identity: Arc::new(of_identity),
+            by_namespace: by_namespace.into_iter().collect(),
+            index,
+            named: Arc::new(named_parts),
+            no_index: inner.core.rule_index.iter().all(|r| r.actions.is_empty()),
+            class_from_identity: !inner.core.profile.enforces_calico_policy(),
+        };
         let selectors = inner
             .core
             .label_keys
@@ -965,36 +999,8 @@ impl LiveEngine {
                 work.cluster = cluster;
                 Self::pod_edit(work, edit);
             }
-            Change::Namespace { name, labels } => {
-                let (cluster, result) = work.cluster.edit(|d| {
-                    let same = d.namespace_labels(&name).is_some_and(|old| {
-                        let mut with_name = labels.clone();
-                        with_name.insert(
-                            crate::cluster::NAMESPACE_NAME_LABEL.to_owned(),
-                            name.clone(),
-                        );
-                        *old == with_name
-                    });
-                    d.upsert_namespace(&name, labels)
-                        .map(|(_, new)| (new, same))
-                });
-                let (new, same) = result?;
-                work.cluster = cluster;
-                // A new namespace holds no pod yet; relabelling one changes what its
-                // identities are selected by.
-                if new || same {
-                    work.incremental += 1;
-                } else {
-                    work.pods = None;
-                }
-            }
-            Change::NamespaceRemoved(name) => {
-                let (cluster, changed) = work.cluster.edit(|d| d.remove_namespace(&name));
-                work.cluster = cluster;
-                if changed {
-                    work.pods = None;
-                }
-            }
+            Change::Namespace { name, labels } => namespaces::upsert(work, &name, labels)?,
+            Change::NamespaceRemoved(name) => namespaces::remove(work, &name),
             Change::Node(spec) => nodes::upsert(work, spec)?,
             Change::NodeRemoved(name) => nodes::remove(work, &name),
             Change::Policy(PolicyItem::Network(p)) => {
@@ -1078,7 +1084,12 @@ impl LiveEngine {
         old: Option<&ClusterPolicy>,
         new: Option<&ClusterPolicy>,
     ) -> bool {
-        let update = policy::ClusterUpdate { old_pos, old, new };
+        let update = policy::ClusterUpdate {
+            old_pos,
+            old,
+            new,
+            before: None,
+        };
         Self::policy_change(work, |core, pods, kinds, cluster| {
             policy::apply_cluster(core, pods, kinds, cluster, &update)
         })

@@ -319,12 +319,13 @@ fn built_blocks(core: &Core, set: &PolicySet) -> HashMap<CidrBlock, u32> {
 }
 
 /// Identities by namespace and label, to resolve selectors as the compiler does.
-#[derive(Debug, Default)]
+/// Persistent, so that a namespace removed renames its entries at their cost.
+#[derive(Debug, Default, Clone)]
 pub(super) struct IdentityIndex {
     /// Per (namespace, hash of a label key and value): the identities with that label.
-    by_pair: HashMap<(u32, u64), Vec<u32>>,
+    by_pair: PMap<(u32, u64), Vec<u32>>,
     /// Per (namespace, hash of a label key): the identities with that key.
-    by_key: HashMap<(u32, u64), Vec<u32>>,
+    by_key: PMap<(u32, u64), Vec<u32>>,
 }
 
 fn hasher() -> ahash::RandomState {
@@ -340,7 +341,8 @@ impl IdentityIndex {
         keys: Option<&[String]>,
     ) -> IdentityIndex {
         let h = hasher();
-        let mut index = IdentityIndex::default();
+        let mut by_pair: HashMap<(u32, u64), Vec<u32>> = HashMap::new();
+        let mut by_key: HashMap<(u32, u64), Vec<u32>> = HashMap::new();
         for (ns, ids) in by_namespace {
             for id in ids {
                 let Some(labels) = labels_of(*id) else {
@@ -351,13 +353,40 @@ impl IdentityIndex {
                         continue;
                     }
                     let pair = h.hash_one((k.as_str(), v.as_str()));
-                    index.by_pair.entry((*ns, pair)).or_default().push(*id);
+                    by_pair.entry((*ns, pair)).or_default().push(*id);
                     let key = h.hash_one(k.as_str());
-                    index.by_key.entry((*ns, key)).or_default().push(*id);
+                    by_key.entry((*ns, key)).or_default().push(*id);
                 }
             }
         }
-        index
+        IdentityIndex {
+            by_pair: by_pair.into_iter().collect(),
+            by_key: by_key.into_iter().collect(),
+        }
+    }
+
+    /// Moves the entries of namespace `from`, found through `labels` (those of its
+    /// identities), to namespace `to`, or drops them.
+    pub(super) fn rename<'l>(
+        &mut self,
+        from: u32,
+        to: Option<u32>,
+        labels: impl IntoIterator<Item = &'l Labels>,
+    ) {
+        let h = hasher();
+        for labels in labels {
+            for (k, v) in labels {
+                let pair = h.hash_one((k.as_str(), v.as_str()));
+                let key = h.hash_one(k.as_str());
+                for (map, x) in [(&mut self.by_pair, pair), (&mut self.by_key, key)] {
+                    if let Some(list) = map.remove(&(from, x)) {
+                        if let Some(to) = to {
+                            map.insert((to, x), list);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -576,6 +605,9 @@ pub(super) struct ClusterUpdate<'a> {
     pub(super) old: Option<&'a ClusterPolicy>,
     /// The version after it (`None`: removed).
     pub(super) new: Option<&'a ClusterPolicy>,
+    /// The cluster the old version selected its subjects in, when not the one the update
+    /// is compiled against (a namespace relabelled since).
+    pub(super) before: Option<&'a Cluster>,
 }
 
 /// The pod selectors of a ClusterNetworkPolicy, each with the namespaces it reads pods
@@ -690,6 +722,72 @@ pub(super) fn apply_cluster(
     compile_change(core, pods, kinds, cluster, scoped, false, |cx| {
         cx.renumber_cluster(up, old_gid)
     })
+}
+
+/// A ClusterNetworkPolicy (at `pos` in the set) whose subject answers otherwise for
+/// namespace `name` (index `ns`) in `cluster` than in `before`, and whose rules do not
+/// (a namespace relabelled): the identities of that namespace move in or out of it,
+/// which keeps its number and rules; its tier is compiled anew as instructions in the
+/// classes they move to. `None` when identities would enter a policy numbered at the
+/// build whose rules the rule index holds (explanations read those through the class
+/// mask, which the classes they move to take from their old class): it must then be
+/// compiled again as a change; `Some(false)` when a rebuild is needed.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn reselect_cluster(
+    core: &mut Arc<Core>,
+    pods: &mut PVec<PodInfo>,
+    kinds: &mut KindIndex,
+    cluster: &Cluster,
+    before: &Cluster,
+    pos: usize,
+    p: &ClusterPolicy,
+    (name, ns): (&str, u32),
+) -> Option<bool> {
+    let Some(np) = kinds.np.as_ref() else {
+        return Some(false);
+    };
+    let Some(&gid) = np.cluster_gids.as_ref().and_then(|g| g.get(pos)) else {
+        return Some(false);
+    };
+    if pushed_bytes(core) > np.budget {
+        return Some(false);
+    }
+    let (namespaces, selector) = match p.subject() {
+        Subject::Namespaces(sel) => (sel, everything()),
+        Subject::Pods { namespaces, pods } => (namespaces, pods),
+    };
+    let selects = |c: &Cluster| {
+        c.namespace_id(name)
+            .and_then(|id| c.namespace(id))
+            .is_some_and(|n| namespaces.matches(&n.labels))
+    };
+    let now = selects(cluster);
+    let indexed = core
+        .rule_start
+        .iter()
+        .any(|starts| starts.get(gid as usize).copied().flatten().is_some());
+    if now && indexed {
+        return None;
+    }
+    let scoped: Scoped<'_> = vec![(selector, Arc::from([ns]))];
+    if now && !selectors_admissible(core, kinds, &scoped) {
+        return Some(false);
+    }
+    let was = selects(before);
+    let ok = compile_change(core, pods, kinds, cluster, scoped, false, |cx| {
+        let tier = cx.core.policies.get(gid as usize)?.tier_pos;
+        let ids = |on: bool, d: Direction| {
+            let mut out = Vec::new();
+            if on && p.affects(d) {
+                cx.fixed.select(ns, selector, |id| out.push(id));
+            }
+            out.sort_unstable();
+            out
+        };
+        let per_dir = Direction::BOTH.map(|d| (ids(was, d), ids(now, d)));
+        cx.reclass(per_dir, Some(gid), Some(gid), &[tier])
+    });
+    Some(ok)
 }
 
 /// A change being compiled into the core.
@@ -834,13 +932,20 @@ impl Cx<'_> {
         };
         let gids = Arc::make_mut(self.np.cluster_gids.as_mut()?);
         renumber_gids(self.core, gids, up.old_pos, new_gid)?;
-        let per_dir = Direction::BOTH.map(|d| (self.subjects(up.old, d), self.subjects(up.new, d)));
+        let before = up.before.unwrap_or(self.cluster);
+        let per_dir = Direction::BOTH.map(|d| {
+            (
+                self.subjects(before, up.old, d),
+                self.subjects(self.cluster, up.new, d),
+            )
+        });
         let tiers: Vec<u32> = old_tier.into_iter().chain(new_pos).collect();
         self.reclass(per_dir, old_gid, new_gid, &tiers)
     }
 
-    /// The identities a ClusterNetworkPolicy selects for direction `d`, ascending.
-    fn subjects(&self, p: Option<&ClusterPolicy>, d: Direction) -> Vec<u32> {
+    /// The identities a ClusterNetworkPolicy selects for direction `d` in `cluster`,
+    /// ascending.
+    fn subjects(&self, cluster: &Cluster, p: Option<&ClusterPolicy>, d: Direction) -> Vec<u32> {
         let mut out = Vec::new();
         let Some(p) = p.filter(|p| p.affects(d)) else {
             return out;
@@ -849,7 +954,7 @@ impl Cx<'_> {
             Subject::Namespaces(ns) => (ns, everything()),
             Subject::Pods { namespaces, pods } => (namespaces, pods),
         };
-        for ns in namespace_indexes(self.cluster, namespaces) {
+        for ns in namespace_indexes(cluster, namespaces) {
             self.fixed.select(ns, pods, |id| out.push(id));
         }
         out.sort_unstable();
