@@ -846,8 +846,8 @@ impl<'a> Compiler<'a> {
         !out.is_empty()
     }
 
-    /// A NetworkPolicy rule (`live::policy` compiles them the same way for incremental
-    /// updates: keep the two in step).
+    /// A NetworkPolicy rule (the live engine's incremental updates compile them through
+    /// [`network_rule_parts`] too).
     fn network_rule(
         &mut self,
         rule: &'a crate::policy::Rule,
@@ -855,47 +855,39 @@ impl<'a> Compiler<'a> {
         policy_ns: &'a str,
         direction: Direction,
     ) -> (CompiledRule, Option<FamilyNamed>) {
-        // Under Felix an ipBlock is Calico's `nets`, which any address meets.
-        let mut peers = PeerSet {
-            any_address: self.felix,
-            ..PeerSet::default()
-        };
         let mut selected = Selected::new(if self.felix { self.identities.len() } else { 0 });
-        match &rule.peers {
-            None => peers.all = true,
-            Some(list) => {
-                for peer in list {
-                    match peer {
-                        Peer::IpBlock(block) => {
-                            let id = self.block_id(block.clone());
-                            push_unique(&mut peers.blocks, id);
-                            selected.nets.push(id);
-                        }
-                        Peer::Pods { namespaces, pods } if self.felix => {
-                            // Calico's selectors: the policy's namespace or the namespace
-                            // selector under `pcns.`, and the pod selector, over Felix's
-                            // view (network sets labelled as pods would be included).
-                            let key = calico::Converted {
-                                namespace: namespaces.is_none().then_some(policy_ns),
-                                namespaces: namespaces.as_ref(),
-                                pods: Some(pods),
-                            };
-                            self.add_converted(key, &mut peers, &mut selected);
-                        }
-                        Peer::Pods { namespaces, pods } => {
-                            let ns = match namespaces {
-                                None => own_ns.into_iter().collect(),
-                                Some(sel) => self.namespaces_matching(sel),
-                            };
-                            if let Some(id) = self.pod_set(ns, pods) {
-                                push_unique(&mut peers.pod_sets, id);
-                            }
-                        }
-                    }
+        let (mut peers, mut ports) = network_rule_parts(
+            self,
+            rule,
+            &mut selected,
+            |c, namespaces| {
+                Some(match namespaces {
+                    None => own_ns.into_iter().collect(),
+                    Some(sel) => c.namespaces_matching(sel),
+                })
+            },
+            |c, peer, peers, selected| {
+                let Peer::Pods { namespaces, pods } = peer else {
+                    return false;
+                };
+                if !c.felix {
+                    return false;
                 }
-            }
-        }
-        let mut ports = network_ports(rule.ports.as_deref(), |name| self.name_id(name));
+                // Calico's selectors: the policy's namespace or the namespace selector
+                // under `pcns.`, and the pod selector, over Felix's view (network sets
+                // labelled as pods would be included).
+                let key = calico::Converted {
+                    namespace: namespaces.is_none().then_some(policy_ns),
+                    namespaces: namespaces.as_ref(),
+                    pods: Some(pods),
+                };
+                c.add_converted(key, peers, selected);
+                true
+            },
+        )
+        .unwrap_or_default();
+        // Under Felix an ipBlock is Calico's `nets`, which any address meets.
+        peers.any_address = self.felix;
         let by_family = self.qualify_egress(direction, &mut ports, &selected);
         peers.finish(self);
         ports.finish();
@@ -1294,14 +1286,18 @@ pub(super) fn everything() -> &'static Selector {
 
 /// The tables compiled rules and instructions refer to, as a build fills them (the
 /// compiler's arenas) and as an incremental update does (the core's tables, in
-/// `live::policy`): what [`cluster_rule_parts`] and [`emit_tier`] need, so that both
-/// compile ClusterNetworkPolicy rules and tiers one way.
+/// `live::policy`): what [`network_rule_parts`], [`cluster_rule_parts`] and
+/// [`emit_tier`] need, so that both compile NetworkPolicy and ClusterNetworkPolicy rules
+/// and tiers one way.
 pub(super) trait RuleTables<'a> {
     /// The identity set of the pods `pods` selects in the namespaces `namespaces`
     /// selects, `None` when empty.
     fn peer_pods(&mut self, namespaces: &'a Selector, pods: &'a Selector) -> Option<u32>;
+    /// The identity set of the pods `pods` selects in the namespaces of indexes
+    /// `namespaces`, `None` when empty.
+    fn pods_in(&mut self, namespaces: Vec<u32>, pods: &'a Selector) -> Option<u32>;
     /// The id of a block of networks; `None` when it cannot be had.
-    fn block(&mut self, block: CidrBlock) -> Option<u32>;
+    fn block(&mut self, block: &CidrBlock) -> Option<u32>;
     /// The node set `sel` selects, `None` when empty.
     fn nodes(&mut self, sel: &'a Selector) -> Option<u32>;
     /// The id of a domain pattern list.
@@ -1322,8 +1318,11 @@ impl<'a> RuleTables<'a> for Compiler<'a> {
         let ns = self.namespaces_matching(namespaces);
         self.pod_set(ns, pods)
     }
-    fn block(&mut self, block: CidrBlock) -> Option<u32> {
-        Some(self.block_id(block))
+    fn pods_in(&mut self, namespaces: Vec<u32>, pods: &'a Selector) -> Option<u32> {
+        self.pod_set(namespaces, pods)
+    }
+    fn block(&mut self, block: &CidrBlock) -> Option<u32> {
+        Some(self.block_id(block.clone()))
     }
     fn nodes(&mut self, sel: &'a Selector) -> Option<u32> {
         self.node_set(sel)
@@ -1343,6 +1342,48 @@ impl<'a> RuleTables<'a> for Compiler<'a> {
     fn limit_peers(&mut self, peers: &mut PeerSet) {
         self.limit_pod_sets(peers);
     }
+}
+
+/// The peers (blocks unsorted, pod sets not limited, `any_address` unset) and ports (not
+/// finished) of a NetworkPolicy rule, as [`cluster_rule_parts`] has them for a
+/// ClusterNetworkPolicy rule. `scope` gives the indexes of the namespaces a pod peer
+/// reads, called for each pod peer `felix` does not take, in order, with the peer's
+/// namespace selector (`None`: the policy's own namespace); `felix` may take a peer
+/// first (true: taken), recording what it selects in `selected`. `None` when a block or
+/// a pod peer's namespaces cannot be had.
+pub(super) fn network_rule_parts<'a, T: RuleTables<'a>>(
+    t: &mut T,
+    rule: &'a crate::policy::Rule,
+    selected: &mut Selected,
+    mut scope: impl FnMut(&mut T, Option<&'a Selector>) -> Option<Vec<u32>>,
+    mut felix: impl FnMut(&mut T, &'a Peer, &mut PeerSet, &mut Selected) -> bool,
+) -> Option<(PeerSet, PortSet)> {
+    let mut peers = PeerSet::default();
+    match &rule.peers {
+        None => peers.all = true,
+        Some(list) => {
+            for peer in list {
+                if felix(t, peer, &mut peers, selected) {
+                    continue;
+                }
+                match peer {
+                    Peer::IpBlock(block) => {
+                        let id = t.block(block)?;
+                        push_unique(&mut peers.blocks, id);
+                        selected.nets.push(id);
+                    }
+                    Peer::Pods { namespaces, pods } => {
+                        let ns = scope(t, namespaces.as_ref())?;
+                        if let Some(id) = t.pods_in(ns, pods) {
+                            push_unique(&mut peers.pod_sets, id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let ports = network_ports(rule.ports.as_deref(), |name| t.port_name(name));
+    Some((peers, ports))
 }
 
 /// The peers (node and domain peers registered, blocks unsorted, pod sets not limited)
@@ -1377,7 +1418,7 @@ pub(super) fn cluster_rule_parts<'a, T: RuleTables<'a>>(
             }
             ClusterPeer::Networks(nets) => {
                 for net in nets {
-                    let id = t.block(CidrBlock::new(*net, Vec::new()))?;
+                    let id = t.block(&CidrBlock::new(*net, Vec::new()))?;
                     push_unique(&mut peers.blocks, id);
                     selected.nets.push(id);
                 }
@@ -2467,9 +2508,8 @@ pub(super) fn namespace_indexes(cluster: &Cluster, sel: &Selector) -> Vec<u32> {
 }
 
 /// The ports of a NetworkPolicy rule as a port set (not yet finished): every port of every
-/// protocol when none are written; named ports numbered by `name_id`. The compiler and
-/// the live engine's NetworkPolicy updates both read rules through it.
-pub(super) fn network_ports(
+/// protocol when none are written; named ports numbered by `name_id`.
+fn network_ports(
     list: Option<&[crate::policy::PortRule]>,
     mut name_id: impl FnMut(&str) -> u32,
 ) -> PortSet {

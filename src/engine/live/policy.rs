@@ -13,8 +13,8 @@
 //! ports are known to the pod table or declared by no pod, the update:
 //!
 //! - compiles the policy's rules against the core, pushing the pod sets, node sets,
-//!   domain lists and blocks they need to the core's tables (a ClusterNetworkPolicy rule
-//!   through the compiler's own `compile::cluster_rule_parts`);
+//!   domain lists and blocks they need to the core's tables (through the compiler's own
+//!   `compile::network_rule_parts` and `compile::cluster_rule_parts`);
 //! - gives the policy a new number in the core: a changed or removed one leaves its old
 //!   number listed by no class; on a removal, the policies of its kind after it in the
 //!   set are renumbered (their position is part of every explanation);
@@ -100,7 +100,7 @@ use crate::cluster::Cluster;
 use crate::engine::bitset::Bitset;
 use crate::engine::compile::{
     MAX_POD_SETS, RuleTables, Selected, cluster_rule_parts, emit_tier, everything,
-    namespace_indexes, network_ports,
+    namespace_indexes, network_rule_parts,
 };
 use crate::engine::{
     Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
@@ -1356,44 +1356,21 @@ impl Cx<'_> {
         id
     }
 
-    /// A NetworkPolicy rule, as the compiler's `network_rule` compiles it; `seen` counts
-    /// the pod peers of the policy so far.
+    /// A NetworkPolicy rule, compiled through the compiler's
+    /// `compile::network_rule_parts`; `seen` counts the pod peers of the policy so far.
     fn rule(&mut self, rule: &crate::policy::Rule, seen: &mut usize) -> Option<CompiledRule> {
-        let mut peers = PeerSet::default();
-        match &rule.peers {
-            None => peers.all = true,
-            Some(list) => {
-                for peer in list {
-                    match peer {
-                        Peer::IpBlock(block) => {
-                            let id = self.block(block)?;
-                            if !peers.blocks.contains(&id) {
-                                peers.blocks.push(id);
-                            }
-                        }
-                        Peer::Pods { pods, .. } => {
-                            let (_, ns) = self.peers.get(*seen)?;
-                            *seen += 1;
-                            let mut set = Bitset::new(self.core.identities.len());
-                            for n in ns.iter() {
-                                self.fixed.select(*n, pods, |id| set.insert(id as usize));
-                            }
-                            if !set.is_empty() {
-                                let id = self.pod_set(set);
-                                if !peers.pod_sets.contains(&id) {
-                                    peers.pod_sets.push(id);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let names = &mut self.core.names;
-        let mut ports = network_ports(rule.ports.as_deref(), |name| {
-            let next = to_u32(names.len());
-            *names.entry(name.to_owned()).or_insert(next)
-        });
+        let mut selected = Selected::new(0);
+        let (mut peers, mut ports) = network_rule_parts(
+            self,
+            rule,
+            &mut selected,
+            |cx, _| {
+                let (_, ns) = cx.peers.get(*seen)?;
+                *seen += 1;
+                Some(ns.to_vec())
+            },
+            |_, _, _, _| false,
+        )?;
         peers.blocks.sort_unstable();
         self.limit_pod_sets(&mut peers);
         ports.finish();
@@ -1457,18 +1434,22 @@ fn renumber_gids(
     Some(())
 }
 
-/// The core's tables as ClusterNetworkPolicy rules and tier programs compiled into it
-/// see them: what the compiler would intern is found or pushed.
+/// The core's tables as NetworkPolicy and ClusterNetworkPolicy rules and tier programs
+/// compiled into it see them: what the compiler would intern is found or pushed.
 impl<'a> RuleTables<'a> for Cx<'_> {
     fn peer_pods(&mut self, namespaces: &'a Selector, pods: &'a Selector) -> Option<u32> {
+        let namespaces = namespace_indexes(self.cluster, namespaces);
+        self.pods_in(namespaces, pods)
+    }
+    fn pods_in(&mut self, namespaces: Vec<u32>, pods: &'a Selector) -> Option<u32> {
         let mut set = Bitset::new(self.core.identities.len());
-        for n in namespace_indexes(self.cluster, namespaces) {
+        for n in namespaces {
             self.fixed.select(n, pods, |id| set.insert(id as usize));
         }
         (!set.is_empty()).then(|| self.pod_set(set))
     }
-    fn block(&mut self, block: CidrBlock) -> Option<u32> {
-        Cx::block(self, &block)
+    fn block(&mut self, block: &CidrBlock) -> Option<u32> {
+        Cx::block(self, block)
     }
     fn nodes(&mut self, sel: &'a Selector) -> Option<u32> {
         let mut set = Bitset::new(self.cluster.node_count());
