@@ -187,6 +187,17 @@ impl ClusterData {
         }
     }
 
+    /// The positions of the pods `keep` accepts, by a scan of the pod table (what a
+    /// removal does when the caller cannot name the pods it touches).
+    fn pod_positions(&self, keep: impl Fn(&Pod) -> bool) -> Vec<usize> {
+        self.pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| keep(p))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
     /// Removes a namespace. One that still holds pods keeps existing, with no label but
     /// its name (as a namespace created for its pods would be). Otherwise the last
     /// namespace moves into its place, with a new id, and its pods are rewritten.
@@ -202,16 +213,10 @@ impl ClusterData {
         let positions = match on_namespaces {
             Some(list) => list,
             None => {
-                found = self
-                    .pods
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| {
-                        let at = p.namespace.index();
-                        at == i as usize || at == last as usize
-                    })
-                    .map(|(k, _)| k)
-                    .collect();
+                found = self.pod_positions(|p| {
+                    let at = p.namespace.index();
+                    at == i as usize || at == last as usize
+                });
                 &found
             }
         };
@@ -333,16 +338,10 @@ impl ClusterData {
         let positions = match on_nodes {
             Some(list) => list,
             None => {
-                found = self
-                    .pods
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| {
-                        p.node
-                            .is_some_and(|n| n.index() == i as usize || n.index() == last as usize)
-                    })
-                    .map(|(k, _)| k)
-                    .collect();
+                found = self.pod_positions(|p| {
+                    p.node
+                        .is_some_and(|n| n.index() == i as usize || n.index() == last as usize)
+                });
                 &found
             }
         };
