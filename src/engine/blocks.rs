@@ -23,7 +23,7 @@ use crate::policy::CidrBlock;
 
 /// The value of the prefix at position `i` of the sorted list: `i + 1`.
 ///
-/// Values are `u32` like every position in the engine's tables (see `compile::to_u32`):
+/// Values are `u32` like every position in the engine's tables (see `engine::to_u32`):
 /// 2^32 distinct CIDRs would take over 70 GiB in the sorted list alone, so a real policy
 /// set stays far below; past it the value saturates rather than wrapping around.
 fn value_of(i: usize) -> u32 {

@@ -30,6 +30,7 @@ use super::bitset::{Bitset, BitsetTable};
 use super::blocks::BlockIndex;
 use super::calico;
 use super::rule_index::{PortFacts, RuleFacts, RuleIndex};
+use super::to_u32;
 use super::{
     Addrs, BY_FAMILY, Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Inner,
     Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo,
@@ -371,13 +372,6 @@ impl BitsetArena {
     fn get(&self, id: u32) -> Option<&Bitset> {
         self.sets.get(id as usize)
     }
-}
-
-/// Positions in the engine's tables never exceed `u32::MAX`: they number pods, nodes,
-/// namespaces, identities, policies or rules, and the cluster refuses more than `u32::MAX`
-/// of any; a policy set that large would not fit in memory.
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A policy of the set, in evaluation order, with what the compiler needs of it.

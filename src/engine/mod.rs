@@ -1752,7 +1752,11 @@ impl rule_index::Query for FlowQuery<'_, '_> {
     }
 }
 
-fn to_u32(n: usize) -> u32 {
+/// A table position as the engine stores it. Positions in the engine's tables never
+/// exceed `u32::MAX`: they number pods, nodes, namespaces, identities, policies or rules,
+/// and the cluster refuses more than `u32::MAX` of any; a policy set that large would not
+/// fit in memory.
+pub(crate) fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 

@@ -30,6 +30,7 @@
 use ahash::AHashMap as HashMap;
 
 use super::bitset::{Bitset, BitsetTable};
+use super::to_u32;
 use crate::policy::{Action, Protocol};
 
 /// One protocol's port intervals: interval `i` is `starts[i]..starts[i + 1]` (the last
@@ -1147,10 +1148,6 @@ fn port_index(rules: &[RuleFacts], proto: Protocol) -> PortIndex {
         rows.push(current.clone());
     }
     PortIndex::new(starts, BitsetTable::new(rows, n))
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

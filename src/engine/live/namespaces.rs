@@ -54,8 +54,8 @@
 
 use std::sync::Arc;
 
-use super::super::Core;
 use super::super::bitset::Bitset;
+use super::super::{Core, to_u32};
 use super::{
     IdentityKey, KindIndex, UpdateError, Work, identity_hash, policy, projected, same_identity,
 };
@@ -281,10 +281,6 @@ fn rekey(
         bucket.push(((to, l, a), id));
     }
     map.insert(hash, bucket);
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Takes namespace `name`, relabelled since `before`, into the core; counts it when no

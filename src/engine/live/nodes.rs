@@ -45,7 +45,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::super::{Addrs, Core, NO_NODE, NO_ROW};
+use super::super::{Addrs, Core, NO_NODE, NO_ROW, to_u32};
 use super::{UpdateError, Work};
 use crate::cluster::{Cluster, NodeSpec};
 use crate::model::Labels;
@@ -255,8 +255,4 @@ fn derive(work: &Work, before: &Cluster, name: &str, at: usize) -> Option<(Addrs
         value_v6,
     };
     Some((addrs, membership))
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }

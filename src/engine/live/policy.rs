@@ -105,6 +105,7 @@ use crate::engine::compile::{
 use crate::engine::{
     Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
     NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta, Prog, TierStep, dir_index,
+    to_u32,
 };
 use crate::explain::TierRef;
 use crate::model::Labels;
@@ -1508,8 +1509,4 @@ impl<'a> RuleTables<'a> for Cx<'_> {
     fn limit_peers(&mut self, peers: &mut PeerSet) {
         self.limit_pod_sets(peers);
     }
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
