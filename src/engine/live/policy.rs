@@ -448,6 +448,15 @@ pub(super) struct Update<'a> {
     pub(super) new: Option<&'a Policy>,
 }
 
+/// The incremental-update state, when the core has one and what was pushed to it since
+/// the build is within its budget; `None` when a change must rebuild instead.
+fn within_budget<'k>(core: &Core, kinds: &'k KindIndex) -> Option<&'k NpState> {
+    kinds
+        .np
+        .as_ref()
+        .filter(|np| pushed_bytes(core) <= np.budget)
+}
+
 /// Bytes pushed to the core's tables since its build.
 fn pushed_bytes(core: &Core) -> usize {
     core.code.pushed() * std::mem::size_of::<Instr>()
@@ -524,12 +533,9 @@ pub(super) fn apply(
     cluster: &Cluster,
     up: &Update<'_>,
 ) -> bool {
-    let Some(np) = kinds.np.as_ref() else {
+    let Some(np) = within_budget(core, kinds) else {
         return false;
     };
-    if pushed_bytes(core) > np.budget {
-        return false;
-    }
     let old_gid = match up.old_pos {
         Some(pos) => match np.gids.get(pos) {
             Some(g) => Some(*g),
@@ -687,15 +693,10 @@ pub(super) fn apply_cluster(
     cluster: &Cluster,
     up: &ClusterUpdate<'_>,
 ) -> bool {
-    let Some(np) = kinds.np.as_ref() else {
+    let Some(cluster_gids) = within_budget(core, kinds).and_then(|np| np.cluster_gids.as_ref())
+    else {
         return false;
     };
-    let Some(cluster_gids) = np.cluster_gids.as_ref() else {
-        return false;
-    };
-    if pushed_bytes(core) > np.budget {
-        return false;
-    }
     let old_gid = match up.old_pos {
         Some(pos) => match cluster_gids.get(pos) {
             Some(g) => Some(*g),
@@ -744,15 +745,12 @@ pub(super) fn reselect_cluster(
     p: &ClusterPolicy,
     (name, ns): (&str, u32),
 ) -> Option<bool> {
-    let Some(np) = kinds.np.as_ref() else {
+    let Some(&gid) = within_budget(core, kinds)
+        .and_then(|np| np.cluster_gids.as_ref())
+        .and_then(|g| g.get(pos))
+    else {
         return Some(false);
     };
-    let Some(&gid) = np.cluster_gids.as_ref().and_then(|g| g.get(pos)) else {
-        return Some(false);
-    };
-    if pushed_bytes(core) > np.budget {
-        return Some(false);
-    }
     let (namespaces, selector) = match p.subject() {
         Subject::Namespaces(sel) => (sel, everything()),
         Subject::Pods { namespaces, pods } => (namespaces, pods),
