@@ -34,7 +34,7 @@ use super::to_u32;
 use super::{
     Addrs, BY_FAMILY, Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Inner,
     Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo,
-    PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index,
+    PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index, lower_code,
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
@@ -2402,6 +2402,13 @@ fn compile_core(
         })
         .collect();
 
+    // Deciding reads the programs lowered to 32-byte instructions.
+    let mut code_more = Vec::new();
+    let ops = lower_code(&code, |m| {
+        code_more.push(m);
+        to_u32(code_more.len() - 1)
+    });
+    drop(code);
     let core = Core {
         profile: c.profile.clone(),
         names: std::mem::take(&mut c.names),
@@ -2420,7 +2427,8 @@ fn compile_core(
         pod_named_rows: pod_named_rows.into(),
         family_classes: std::sync::Arc::new(family_classes),
         steps: steps.into(),
-        code: code.into(),
+        code: ops.into(),
+        code_more: code_more.into(),
         rule_index: std::sync::Arc::new(rule_index),
         rule_start: std::mem::take(&mut c.rule_start).map(Into::into),
         external_rows: external_rows.map(|rows| std::sync::Arc::new(blocks.table(&rows))),

@@ -283,8 +283,8 @@ enum OpCode {
     End,
 }
 
-/// One instruction of the engine's code: every tier program is a run of instructions
-/// ending in [`OpCode::End`].
+/// One instruction of the engine's code as compiled: every tier program is a run of
+/// instructions ending in [`OpCode::End`], lowered to [`Op`]s for deciding.
 #[derive(Debug, Clone)]
 struct Instr {
     op: OpCode,
@@ -302,6 +302,158 @@ impl Instr {
             peers: PeerSet::default(),
         }
     }
+}
+
+/// One instruction as deciding reads it, in 32 bytes (two to a cache line): lowered from
+/// an [`Instr`] by [`Op::lower`], one for one, so that a program starts at the same
+/// position in both. The common case is held inline: up to two port ranges, each with
+/// the protocols it applies to, and up to four pod sets. Anything else (more ranges,
+/// named ports, pod sets past four, blocks, node sets, domain names) sends the test to
+/// the instruction's [`OpMore`], which keeps its whole port or peer set.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct Op {
+    /// `OP_*` bits, the action among them.
+    flags: u8,
+    /// How many of `sets` hold a pod set.
+    sets_len: u8,
+    /// Per inline port range: the protocols it applies to (bit [`Protocol::index_u8`]),
+    /// 0 when unused.
+    protocols: [u8; 2],
+    /// Inline port ranges, inclusive.
+    ranges: [[u16; 2]; 2],
+    /// Identity bitsets (ids into `Inner::pod_sets`), any of which may hold the peer.
+    sets: [u32; 4],
+    /// With `OP_MORE_PORTS` or `OP_MORE_PEERS`: index into `Core::code_more`.
+    more: u32,
+}
+
+/// The end of a program ([`OpCode::End`]).
+const OP_END: u8 = 1;
+/// No [`OpCode::Match`] follows in the program: a miss here ends it.
+const OP_LAST: u8 = 1 << 1;
+/// Every peer matches.
+const OP_ALL: u8 = 1 << 2;
+/// The ports are tested by the [`OpMore`]'s port set when the inline ranges miss.
+const OP_MORE_PORTS: u8 = 1 << 3;
+/// The peers are tested by the [`OpMore`]'s peer set when the inline pod sets miss.
+const OP_MORE_PEERS: u8 = 1 << 4;
+/// The action: two bits.
+const OP_DENY: u8 = 1 << 5;
+const OP_PASS: u8 = 2 << 5;
+const OP_ACTION: u8 = 3 << 5;
+
+/// What an [`Op`] does not hold inline: its whole port set (when `OP_MORE_PORTS`) and
+/// its peer set without the pod sets it holds inline (when `OP_MORE_PEERS`).
+#[derive(Debug, Clone, Default)]
+struct OpMore {
+    ports: PortSet,
+    peers: PeerSet,
+}
+
+impl Op {
+    /// The instruction `instr` as deciding reads it, pushing what it does not hold inline
+    /// with `push_more` (which returns its index); `last` when no `Match` follows it in
+    /// its program.
+    fn lower(instr: &Instr, last: bool, push_more: impl FnOnce(OpMore) -> u32) -> Op {
+        let mut op = Op::default();
+        if instr.op == OpCode::End {
+            op.flags = OP_END | OP_LAST;
+            return op;
+        }
+        op.flags = match instr.action {
+            Action::Allow => 0,
+            Action::Deny => OP_DENY,
+            _ => OP_PASS,
+        };
+        if last {
+            op.flags |= OP_LAST;
+        }
+        // Ranges with the same bounds share an entry, whatever their protocols.
+        let mut ranges: SmallVec<[(u8, u16, u16); 3]> = SmallVec::new();
+        for (p, lo, hi) in &instr.ports.ranges {
+            let bit = 1u8 << p.index_u8();
+            match ranges.iter_mut().find(|(_, l, h)| (l, h) == (lo, hi)) {
+                Some((mask, _, _)) => *mask |= bit,
+                None => ranges.push((bit, *lo, *hi)),
+            }
+        }
+        let mut more = OpMore::default();
+        if ranges.len() > op.ranges.len() || !instr.ports.named.is_empty() {
+            op.flags |= OP_MORE_PORTS;
+            more.ports = instr.ports.clone();
+        } else {
+            for ((mask, lo, hi), (slot, bounds)) in ranges
+                .iter()
+                .zip(op.protocols.iter_mut().zip(op.ranges.iter_mut()))
+            {
+                *slot = *mask;
+                *bounds = [*lo, *hi];
+            }
+        }
+        let peers = &instr.peers;
+        if peers.all {
+            op.flags |= OP_ALL;
+        } else {
+            let inline = peers.pod_sets.len() <= op.sets.len();
+            if inline {
+                for (slot, s) in op.sets.iter_mut().zip(&peers.pod_sets) {
+                    *slot = *s;
+                }
+                op.sets_len = u8::try_from(peers.pod_sets.len()).unwrap_or(0);
+            }
+            if !inline || !peers.blocks.is_empty() || peers.extra != NO_EXTRA {
+                op.flags |= OP_MORE_PEERS;
+                more.peers = PeerSet {
+                    all: false,
+                    pod_sets: if inline {
+                        SmallVec::new()
+                    } else {
+                        peers.pod_sets.clone()
+                    },
+                    blocks: peers.blocks.clone(),
+                    any_address: peers.any_address,
+                    extra: peers.extra,
+                    value_bits: peers.value_bits,
+                };
+            }
+        }
+        if op.flags & (OP_MORE_PORTS | OP_MORE_PEERS) != 0 {
+            op.more = push_more(more);
+        }
+        op
+    }
+
+    /// Whether the flow's protocol (as a bit) and port fall in an inline range.
+    #[inline]
+    fn ranges_hit(&self, protocol: u8, port: u16) -> bool {
+        let [[lo0, hi0], [lo1, hi1]] = self.ranges;
+        let [p0, p1] = self.protocols;
+        (p0 & protocol != 0 && lo0 <= port && port <= hi0)
+            || (p1 & protocol != 0 && lo1 <= port && port <= hi1)
+    }
+
+    /// How a matching instruction ends its tier.
+    #[inline]
+    fn outcome(&self) -> Outcome {
+        match self.flags & OP_ACTION {
+            0 => Outcome::Allow,
+            OP_DENY => Outcome::Deny,
+            _ => Outcome::Pass,
+        }
+    }
+}
+
+/// Lowers a run of whole programs (each ending in [`OpCode::End`]), one [`Op`] per
+/// instruction.
+fn lower_code(code: &[Instr], mut push_more: impl FnMut(OpMore) -> u32) -> Vec<Op> {
+    code.iter()
+        .enumerate()
+        .map(|(k, instr)| {
+            let last = code.get(k + 1).is_none_or(|next| next.op != OpCode::Match);
+            Op::lower(instr, last, &mut push_more)
+        })
+        .collect()
 }
 
 /// What happens at the end of a tier that selected the endpoint when no rule decided.
@@ -618,8 +770,10 @@ struct Core {
     family_classes: Arc<ahash::AHashMap<(u8, u8, u32, u32), u32>>,
     /// Every class's tier steps, one after the other.
     steps: Arc<[TierStep]>,
-    /// Every tier program, one after the other.
-    code: GrowVec<Instr>,
+    /// Every tier program, one after the other, as deciding reads it.
+    code: GrowVec<Op>,
+    /// What instructions of `code` do not hold inline.
+    code_more: GrowVec<OpMore>,
     /// Per direction (ingress, egress): the indexed rules as bit vectors.
     rule_index: Arc<[rule_index::RuleIndex; 2]>,
     /// Per direction and enforced policy: the number of its first rule in the
@@ -635,6 +789,28 @@ struct Core {
     blocks: BlockIndex,
     /// Per instruction with blocks: which prefix-map values it accepts.
     value_bits: BitsetTable,
+}
+
+impl Core {
+    /// Appends a tier program (its `Match` instructions, without the end) and its end;
+    /// returns where it starts.
+    fn push_program(&mut self, program: &[Instr]) -> u32 {
+        let start = to_u32(self.code.len());
+        let more = &mut self.code_more;
+        for (k, instr) in program.iter().enumerate() {
+            let last = program
+                .get(k + 1)
+                .is_none_or(|next| next.op != OpCode::Match);
+            let op = Op::lower(instr, last, |m| {
+                more.push(m);
+                to_u32(more.len() - 1)
+            });
+            self.code.push(op);
+        }
+        self.code
+            .push(Op::lower(&Instr::terminator(OpCode::End), true, |_| 0));
+        start
+    }
 }
 
 const NOT_ISOLATED: u32 = 0;
@@ -809,7 +985,8 @@ impl Engine {
             .iter()
             .map(|c| c.policies.capacity() * 4 + std::mem::size_of::<Class>())
             .sum::<usize>()
-            + i.code.len() * std::mem::size_of::<Instr>();
+            + i.code.len() * std::mem::size_of::<Op>()
+            + i.code_more.len() * std::mem::size_of::<OpMore>();
         bitsets
             + classes
             + i.rule_index.iter().map(|r| r.heap_bytes()).sum::<usize>()
@@ -1355,11 +1532,14 @@ impl Inner {
                 Prog::Allow => {}
                 Prog::Index { .. } => uses_index = true,
                 Prog::Code(pc) => {
-                    for i in self.code.iter().skip(pc as usize) {
-                        if i.op != OpCode::Match {
+                    for op in self.code.iter().skip(pc as usize) {
+                        if op.flags & OP_END != 0 {
                             break;
                         }
-                        mask.push(self.ports_match(&i.ports, flow));
+                        mask.push(self.op_ports_match(op, flow));
+                        if op.flags & OP_LAST != 0 {
+                            break;
+                        }
                     }
                 }
             }
@@ -1377,24 +1557,72 @@ impl Inner {
         value: &mut u32,
         v6: bool,
     ) -> Outcome {
-        while let Some(i) = self.code.get(pc as usize) {
-            match i.op {
-                OpCode::Match => {
-                    if self.ports_match(&i.ports, flow)
-                        && self.peers_match(&i.peers, flow, other, value, v6)
-                    {
-                        return match i.action {
-                            Action::Allow => Outcome::Allow,
-                            Action::Deny => Outcome::Deny,
-                            _ => Outcome::Pass,
-                        };
-                    }
-                    pc += 1;
-                }
-                OpCode::End => return Outcome::End,
+        let protocol = 1u8 << flow.protocol.index_u8();
+        while let Some(op) = self.code.get(pc as usize) {
+            let flags = op.flags;
+            if flags & OP_END != 0 {
+                return Outcome::End;
             }
+            if (op.ranges_hit(protocol, flow.port)
+                || (flags & OP_MORE_PORTS != 0 && self.more_ports_match(op, flow)))
+                && (flags & OP_ALL != 0
+                    || self.sets_hold(op, other)
+                    || (flags & OP_MORE_PEERS != 0
+                        && self.more_peers_match(op, flow, other, value, v6)))
+            {
+                return op.outcome();
+            }
+            if flags & OP_LAST != 0 {
+                return Outcome::End;
+            }
+            pc += 1;
         }
         Outcome::End
+    }
+
+    /// Whether the other side is a pod in one of the instruction's inline pod sets.
+    #[inline]
+    fn sets_hold(&self, op: &Op, other: Side<'_>) -> bool {
+        let Side::Pod(p) = other else {
+            return false;
+        };
+        let id = p.identity as usize;
+        op.sets
+            .get(..usize::from(op.sets_len))
+            .unwrap_or(&[])
+            .iter()
+            .any(|s| self.pod_sets.contains(*s, id))
+    }
+
+    /// Whether the flow matches an instruction's ports.
+    #[inline]
+    fn op_ports_match(&self, op: &Op, flow: Flow<'_>) -> bool {
+        op.ranges_hit(1u8 << flow.protocol.index_u8(), flow.port)
+            || (op.flags & OP_MORE_PORTS != 0 && self.more_ports_match(op, flow))
+    }
+
+    /// The ports an instruction does not hold inline (named ports, more ranges).
+    #[inline(never)]
+    fn more_ports_match(&self, op: &Op, flow: Flow<'_>) -> bool {
+        self.code_more
+            .get(op.more as usize)
+            .is_some_and(|m| self.ports_match(&m.ports, flow))
+    }
+
+    /// The peers an instruction does not hold inline (blocks, node sets, domain names,
+    /// pod sets past four).
+    #[inline(never)]
+    fn more_peers_match(
+        &self,
+        op: &Op,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        value: &mut u32,
+        v6: bool,
+    ) -> bool {
+        self.code_more
+            .get(op.more as usize)
+            .is_some_and(|m| self.peers_match(&m.peers, flow, other, value, v6))
     }
 
     /// The other side's peer row in direction `di`'s rule index.

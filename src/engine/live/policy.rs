@@ -104,8 +104,8 @@ use crate::engine::compile::{
 };
 use crate::engine::{
     Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
-    NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo, PolicyMeta, Prog, TierStep, dir_index,
-    to_u32,
+    NOT_ISOLATED, Op, OpCode, OpMore, PeerExtra, PeerSet, PodInfo, PolicyMeta, Prog, TierStep,
+    dir_index, to_u32,
 };
 use crate::explain::TierRef;
 use crate::model::Labels;
@@ -224,11 +224,11 @@ impl NpState {
             }
         }
         let mut value_bits: HashMap<Vec<u32>, u32> = HashMap::new();
-        for instr in core.code.iter() {
-            if !instr.peers.blocks.is_empty() && core.value_bits.has(instr.peers.value_bits) {
+        for more in core.code_more.iter() {
+            if !more.peers.blocks.is_empty() && core.value_bits.has(more.peers.value_bits) {
                 value_bits
-                    .entry(instr.peers.blocks.to_vec())
-                    .or_insert(instr.peers.value_bits);
+                    .entry(more.peers.blocks.to_vec())
+                    .or_insert(more.peers.value_bits);
             }
         }
         let mut extras: HashMap<PeerExtra, u32> = HashMap::new();
@@ -459,7 +459,8 @@ fn within_budget<'k>(core: &Core, kinds: &'k KindIndex) -> Option<&'k NpState> {
 
 /// Bytes pushed to the core's tables since its build.
 fn pushed_bytes(core: &Core) -> usize {
-    core.code.pushed() * std::mem::size_of::<Instr>()
+    core.code.pushed() * std::mem::size_of::<Op>()
+        + core.code_more.pushed() * std::mem::size_of::<OpMore>()
         + core.classes.pushed() * (std::mem::size_of::<Class>() + std::mem::size_of::<ClassHead>())
         + core.pod_sets.pushed_bytes()
         + core.node_sets.pushed_bytes()
@@ -1260,17 +1261,15 @@ impl Cx<'_> {
         if let Some(start) = self.np.tier_code.get(&key) {
             return Some(*start);
         }
-        let start = to_u32(self.core.code.len());
+        let mut program: Vec<Instr> = Vec::new();
         for g in policies {
             if !self.segments.contains_key(&(di, *g)) {
                 let segment = self.segment(di, *g)?;
                 self.segments.insert((di, *g), segment);
             }
-            for instr in self.segments.get(&(di, *g))? {
-                self.core.code.push(instr.clone());
-            }
+            program.extend(self.segments.get(&(di, *g))?.iter().cloned());
         }
-        self.core.code.push(Instr::terminator(OpCode::End));
+        let start = self.core.push_program(&program);
         self.np.tier_code.insert(key, start);
         Some(start)
     }
