@@ -32,8 +32,8 @@ use super::calico;
 use super::rule_index::{PortFacts, RuleFacts, RuleIndex};
 use super::to_u32;
 use super::{
-    Addrs, BY_FAMILY, Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Inner,
-    Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo,
+    Addrs, BY_FAMILY, Class, ClassCode, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo,
+    Inner, Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo,
     PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index, lower_code,
 };
 
@@ -2409,6 +2409,9 @@ fn compile_core(
         to_u32(code_more.len() - 1)
     });
     drop(code);
+    // Where a rule index decides some tier, most walks begin with an index step: reading
+    // a record first would only delay them.
+    let code_first = rule_index.iter().all(|r| r.actions.is_empty());
     let core = Core {
         profile: c.profile.clone(),
         names: std::mem::take(&mut c.names),
@@ -2421,6 +2424,16 @@ fn compile_core(
         nodes: nodes.into(),
         identities: identities.into(),
         heads: classes.iter().map(|c| c.head).collect::<Vec<_>>().into(),
+        class_code: if code_first {
+            classes
+                .iter()
+                .map(|c| ClassCode::new(&c.head, |pc| ops.get(pc as usize).copied()))
+                .collect::<Vec<_>>()
+                .into()
+        } else {
+            Vec::new().into()
+        },
+        code_first,
         classes: classes.into(),
         tiers: std::mem::take(&mut c.tiers),
         pod_named: pod_named.into(),

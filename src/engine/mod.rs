@@ -307,9 +307,9 @@ impl Instr {
 /// One instruction as deciding reads it, in 32 bytes (two to a cache line): lowered from
 /// an [`Instr`] by [`Op::lower`], one for one, so that a program starts at the same
 /// position in both. The common case is held inline: up to two port ranges, each with
-/// the protocols it applies to, and up to four pod sets. Anything else (more ranges,
-/// named ports, pod sets past four, blocks, node sets, domain names) sends the test to
-/// the instruction's [`OpMore`], which keeps its whole port or peer set.
+/// the protocols it applies to, one named port and up to three pod sets. Anything else
+/// (more ranges or named ports, more pod sets, blocks, node sets, domain names) sends the
+/// test to the instruction's [`OpMore`], which keeps its whole port or peer set.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct Op {
@@ -317,13 +317,18 @@ struct Op {
     flags: u8,
     /// How many of `sets` hold a pod set.
     sets_len: u8,
-    /// Per inline port range: the protocols it applies to (bit [`Protocol::index_u8`]),
-    /// 0 when unused.
-    protocols: [u8; 2],
+    /// The protocols each inline port range applies to (bit [`Protocol::index_u8`]):
+    /// the first range's in the low three bits, the second's in the next three; none for
+    /// a range not used.
+    protocols: u8,
+    /// The protocols the inline named port applies to (none: no named port).
+    name_protocols: u8,
     /// Inline port ranges, inclusive.
     ranges: [[u16; 2]; 2],
     /// Identity bitsets (ids into `Inner::pod_sets`), any of which may hold the peer.
-    sets: [u32; 4],
+    sets: [u32; 3],
+    /// The inline named port, by interned name, resolved against the destination pod.
+    name: u32,
     /// With `OP_MORE_PORTS` or `OP_MORE_PEERS`: index into `Core::code_more`.
     more: u32,
 }
@@ -334,7 +339,7 @@ const OP_END: u8 = 1;
 const OP_LAST: u8 = 1 << 1;
 /// Every peer matches.
 const OP_ALL: u8 = 1 << 2;
-/// The ports are tested by the [`OpMore`]'s port set when the inline ranges miss.
+/// The ports are tested by the [`OpMore`]'s port set when the inline ones miss.
 const OP_MORE_PORTS: u8 = 1 << 3;
 /// The peers are tested by the [`OpMore`]'s peer set when the inline pod sets miss.
 const OP_MORE_PEERS: u8 = 1 << 4;
@@ -342,6 +347,9 @@ const OP_MORE_PEERS: u8 = 1 << 4;
 const OP_DENY: u8 = 1 << 5;
 const OP_PASS: u8 = 2 << 5;
 const OP_ACTION: u8 = 3 << 5;
+
+/// Every protocol, as bits.
+const ALL_PROTOCOLS: u8 = 0b111;
 
 /// What an [`Op`] does not hold inline: its whole port set (when `OP_MORE_PORTS`) and
 /// its peer set without the pod sets it holds inline (when `OP_MORE_PEERS`).
@@ -379,16 +387,18 @@ impl Op {
             }
         }
         let mut more = OpMore::default();
-        if ranges.len() > op.ranges.len() || !instr.ports.named.is_empty() {
+        if ranges.len() > op.ranges.len() || instr.ports.named.len() > 1 {
             op.flags |= OP_MORE_PORTS;
             more.ports = instr.ports.clone();
         } else {
-            for ((mask, lo, hi), (slot, bounds)) in ranges
-                .iter()
-                .zip(op.protocols.iter_mut().zip(op.ranges.iter_mut()))
+            for (k, ((mask, lo, hi), bounds)) in ranges.iter().zip(op.ranges.iter_mut()).enumerate()
             {
-                *slot = *mask;
+                op.protocols |= mask << (3 * k);
                 *bounds = [*lo, *hi];
+            }
+            if let Some((protocol, name)) = instr.ports.named.first() {
+                op.name_protocols = protocol.map_or(ALL_PROTOCOLS, |p| 1u8 << p.index_u8());
+                op.name = *name;
             }
         }
         let peers = &instr.peers;
@@ -428,9 +438,8 @@ impl Op {
     #[inline]
     fn ranges_hit(&self, protocol: u8, port: u16) -> bool {
         let [[lo0, hi0], [lo1, hi1]] = self.ranges;
-        let [p0, p1] = self.protocols;
-        (p0 & protocol != 0 && lo0 <= port && port <= hi0)
-            || (p1 & protocol != 0 && lo1 <= port && port <= hi1)
+        (self.protocols & protocol != 0 && lo0 <= port && port <= hi0)
+            || (self.protocols & (protocol << 3) != 0 && lo1 <= port && port <= hi1)
     }
 
     /// How a matching instruction ends its tier.
@@ -591,6 +600,46 @@ struct ClassHead {
     len: u32,
     start: u32,
     inline: [TierStep; INLINE_STEPS],
+}
+
+/// A class whose walk is one program, as deciding reads it: that program's first
+/// instruction, where the program starts and what its tier's end does (`pc` is
+/// `NO_CODE` for any other class, whose walk is read from its head).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct ClassCode {
+    first: Op,
+    pc: u32,
+    end: TierEnd,
+}
+
+/// Not a [`ClassCode`] of one program.
+const NO_CODE: u32 = u32::MAX;
+
+impl ClassCode {
+    /// The record of the class with head `head`, its program read from `code`.
+    fn new(head: &ClassHead, code: impl FnOnce(u32) -> Option<Op>) -> ClassCode {
+        let other = ClassCode {
+            first: Op::default(),
+            pc: NO_CODE,
+            end: TierEnd::Pass,
+        };
+        let [step, ..] = head.inline;
+        if head.len != 1 {
+            return other;
+        }
+        let Prog::Code(pc) = step.prog() else {
+            return other;
+        };
+        match code(pc) {
+            Some(first) => ClassCode {
+                first,
+                pc,
+                end: step.end,
+            },
+            None => other,
+        }
+    }
 }
 
 /// Identities selected for one direction by exactly the same policies.
@@ -759,6 +808,12 @@ struct Core {
     /// Per class: its head, kept apart from the policy lists so that deciding reads a
     /// small dense table.
     heads: GrowVec<ClassHead>,
+    /// Per class: its program's first instruction when its walk is one program (most
+    /// classes of NetworkPolicy alone), so that deciding reads it without the head.
+    /// Empty when the build has a rule index (most walks then begin with an index step).
+    class_code: GrowVec<ClassCode>,
+    /// Whether classes have their [`ClassCode`] (see `class_code`).
+    code_first: bool,
     /// The tiers, in walk order.
     tiers: Vec<TierInfo>,
     /// Named container ports of every pod, one pod after the other.
@@ -810,6 +865,17 @@ impl Core {
         self.code
             .push(Op::lower(&Instr::terminator(OpCode::End), true, |_| 0));
         start
+    }
+
+    /// Appends a class head (its programs already pushed), with its [`ClassCode`] when
+    /// the classes have them.
+    fn push_head(&mut self, head: ClassHead) {
+        if self.code_first {
+            let code = &self.code;
+            self.class_code
+                .push(ClassCode::new(&head, |pc| code.get(pc as usize).copied()));
+        }
+        self.heads.push(head);
     }
 }
 
@@ -986,7 +1052,8 @@ impl Engine {
             .map(|c| c.policies.capacity() * 4 + std::mem::size_of::<Class>())
             .sum::<usize>()
             + i.code.len() * std::mem::size_of::<Op>()
-            + i.code_more.len() * std::mem::size_of::<OpMore>();
+            + i.code_more.len() * std::mem::size_of::<OpMore>()
+            + i.class_code.len() * std::mem::size_of::<ClassCode>();
         bitsets
             + classes
             + i.rule_index.iter().map(|r| r.heap_bytes()).sum::<usize>()
@@ -1435,6 +1502,9 @@ impl Inner {
         other: Side<'_>,
         v6: bool,
     ) -> bool {
+        if let Some(allowed) = self.code_class_allows(class, flow, other, v6) {
+            return allowed;
+        }
         let Some(head) = self.heads.get(class as usize) else {
             return true;
         };
@@ -1548,7 +1618,7 @@ impl Inner {
     }
 
     /// Runs the instructions from `pc` until one matches or the tier's end.
-    #[inline]
+    #[inline(always)]
     fn run_code(
         &self,
         mut pc: u32,
@@ -1557,27 +1627,71 @@ impl Inner {
         value: &mut u32,
         v6: bool,
     ) -> Outcome {
-        let protocol = 1u8 << flow.protocol.index_u8();
         while let Some(op) = self.code.get(pc as usize) {
-            let flags = op.flags;
-            if flags & OP_END != 0 {
-                return Outcome::End;
-            }
-            if (op.ranges_hit(protocol, flow.port)
-                || (flags & OP_MORE_PORTS != 0 && self.more_ports_match(op, flow)))
-                && (flags & OP_ALL != 0
-                    || self.sets_hold(op, other)
-                    || (flags & OP_MORE_PEERS != 0
-                        && self.more_peers_match(op, flow, other, value, v6)))
-            {
-                return op.outcome();
-            }
-            if flags & OP_LAST != 0 {
-                return Outcome::End;
+            if let Some(outcome) = self.step_op(op, flow, other, value, v6) {
+                return outcome;
             }
             pc += 1;
         }
         Outcome::End
+    }
+
+    /// Runs one instruction: how the tier ends when it matches or ends the program,
+    /// `None` to go on with the next.
+    #[inline(always)]
+    fn step_op(
+        &self,
+        op: &Op,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        value: &mut u32,
+        v6: bool,
+    ) -> Option<Outcome> {
+        let flags = op.flags;
+        if flags & OP_END != 0 {
+            return Some(Outcome::End);
+        }
+        let protocol = 1u8 << flow.protocol.index_u8();
+        if (op.ranges_hit(protocol, flow.port)
+            || (op.name_protocols & protocol != 0 && self.named_port_holds(op.name, flow))
+            || (flags & OP_MORE_PORTS != 0 && self.more_ports_match(op, flow)))
+            && (flags & OP_ALL != 0
+                || self.sets_hold(op, other)
+                || (flags & OP_MORE_PEERS != 0
+                    && self.more_peers_match(op, flow, other, value, v6)))
+        {
+            return Some(op.outcome());
+        }
+        (flags & OP_LAST != 0).then_some(Outcome::End)
+    }
+
+    /// [`class_allows`](Self::class_allows) for a class whose walk is one program, from
+    /// its [`ClassCode`]: `None` for any other class.
+    #[inline]
+    fn code_class_allows(
+        &self,
+        class: u32,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        v6: bool,
+    ) -> Option<bool> {
+        if !self.code_first {
+            return None;
+        }
+        let cc = self.class_code.get(class as usize)?;
+        if cc.pc == NO_CODE {
+            return None;
+        }
+        let mut value = NO_VALUE;
+        let outcome = match self.step_op(&cc.first, flow, other, &mut value, v6) {
+            Some(outcome) => outcome,
+            None => self.run_code(cc.pc + 1, flow, other, &mut value, v6),
+        };
+        Some(match outcome {
+            Outcome::Allow | Outcome::Pass => true,
+            Outcome::Deny => false,
+            Outcome::End => cc.end != TierEnd::Deny,
+        })
     }
 
     /// Whether the other side is a pod in one of the instruction's inline pod sets.
@@ -1597,8 +1711,22 @@ impl Inner {
     /// Whether the flow matches an instruction's ports.
     #[inline]
     fn op_ports_match(&self, op: &Op, flow: Flow<'_>) -> bool {
-        op.ranges_hit(1u8 << flow.protocol.index_u8(), flow.port)
+        let protocol = 1u8 << flow.protocol.index_u8();
+        op.ranges_hit(protocol, flow.port)
+            || (op.name_protocols & protocol != 0 && self.named_port_holds(op.name, flow))
             || (op.flags & OP_MORE_PORTS != 0 && self.more_ports_match(op, flow))
+    }
+
+    /// Whether the destination pod has a container port named `name` with the flow's
+    /// protocol and port.
+    #[inline]
+    fn named_port_holds(&self, name: u32, flow: Flow<'_>) -> bool {
+        let Side::Pod(info) = self.side(flow.dst) else {
+            return false;
+        };
+        self.named_of(info)
+            .iter()
+            .any(|(n, p, num)| *n == name && *p == flow.protocol && *num == flow.port)
     }
 
     /// The ports an instruction does not hold inline (named ports, more ranges).

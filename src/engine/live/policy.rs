@@ -103,7 +103,7 @@ use crate::engine::compile::{
     namespace_indexes, network_rule_parts,
 };
 use crate::engine::{
-    Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
+    Class, ClassCode, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
     NOT_ISOLATED, Op, OpCode, OpMore, PeerExtra, PeerSet, PodInfo, PolicyMeta, Prog, TierStep,
     dir_index, to_u32,
 };
@@ -461,7 +461,10 @@ fn within_budget<'k>(core: &Core, kinds: &'k KindIndex) -> Option<&'k NpState> {
 fn pushed_bytes(core: &Core) -> usize {
     core.code.pushed() * std::mem::size_of::<Op>()
         + core.code_more.pushed() * std::mem::size_of::<OpMore>()
-        + core.classes.pushed() * (std::mem::size_of::<Class>() + std::mem::size_of::<ClassHead>())
+        + core.classes.pushed()
+            * (std::mem::size_of::<Class>()
+                + std::mem::size_of::<ClassHead>()
+                + std::mem::size_of::<ClassCode>())
         + core.pod_sets.pushed_bytes()
         + core.node_sets.pushed_bytes()
         + core.value_bits.pushed_bytes()
@@ -1230,7 +1233,7 @@ impl Cx<'_> {
             policies: list.to_vec(),
             head,
         });
-        self.core.heads.push(head);
+        self.core.push_head(head);
         Some(id)
     }
 
