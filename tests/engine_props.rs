@@ -255,6 +255,86 @@ fn empty_rule_versus_no_rules() {
     assert_eq!(deny.explain(flow).ingress.policies[0].name, "p");
 }
 
+/// Rules with more ports and peers than an instruction holds inline (three ranges, one of
+/// them for every protocol, two named ports, a named port of one protocol, four and six
+/// pod peers, ipBlocks) decide as the reference does, in both directions.
+#[test]
+fn rules_with_many_ports_and_peers() {
+    use netpol::cluster::{Cluster, ContainerPort, PodSpec};
+    use netpol::model::NetworkPolicy;
+    use netpol::policy::Protocol;
+    let mut b = Cluster::builder();
+    for i in 0..8u8 {
+        let (http, dns) = (80 + u16::from(i % 3), 53 + u16::from(i % 2));
+        b = b.pod(
+            PodSpec::new("a", format!("p{i}"))
+                .label("app", format!("p{i}"))
+                .ip(format!("10.0.0.{}", i + 1).parse().unwrap())
+                .port(ContainerPort::named("http", http, Protocol::Tcp))
+                .port(ContainerPort::named("dns", dns, Protocol::Udp))
+                .port(ContainerPort::named("web", 8080, Protocol::Sctp)),
+        );
+    }
+    let cluster = b.build().unwrap();
+    let pods = |names: &[u8]| {
+        names
+            .iter()
+            .map(|i| format!(r#"{{"podSelector": {{"matchLabels": {{"app": "p{i}"}}}}}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let rules = format!(
+        r#"[{{"from": [{four}], "ports": [{{"port": 80}}, {{"protocol": "UDP", "port": 53}},
+             {{"protocol": "SCTP", "port": 81, "endPort": 90}}, {{"port": "http"}},
+             {{"protocol": "UDP", "port": "dns"}}]}},
+           {{"from": [{six}], "ports": [{{"protocol": "SCTP", "port": "web"}}]}},
+           {{"from": [{{"ipBlock": {{"cidr": "10.0.0.0/29", "except": ["10.0.0.4/30"]}}}}]}}]"#,
+        four = pods(&[0, 1, 2, 3]),
+        six = pods(&[2, 3, 4, 5, 6, 7]),
+    );
+    let written = [
+        NetworkPolicy::from_json(&format!(
+            r#"{{"metadata": {{"name": "in", "namespace": "a"}},
+                "spec": {{"podSelector": {{"matchLabels": {{"app": "p7"}}}}, "ingress": {rules}}}}}"#
+        ))
+        .unwrap(),
+        NetworkPolicy::from_json(&format!(
+            r#"{{"metadata": {{"name": "out", "namespace": "a"}},
+                "spec": {{"podSelector": {{"matchLabels": {{"app": "p6"}}}},
+                          "policyTypes": ["Egress"], "egress": {}}}}}"#,
+            rules.replace("\"from\"", "\"to\"")
+        ))
+        .unwrap(),
+    ];
+    for profile in [Profile::conformance(), Profile::cilium()] {
+        let policies = accept(&written);
+        let engine = Engine::builder()
+            .profile(profile.clone())
+            .build(&cluster, &policies);
+        let reference = Reference::new(&cluster, &policies, profile);
+        let eps = endpoints(&cluster);
+        let (mut allowed, mut denied) = (0, 0);
+        for &src in &eps {
+            for &dst in &eps {
+                for port in [53u16, 54, 80, 81, 82, 85, 90, 91, 8080] {
+                    for proto in Protocol::ALL {
+                        let flow = Flow::new(src, dst, port, proto);
+                        let want = reference.explain(flow);
+                        assert_eq!(engine.decide(flow), want.verdict, "{}", want.flow);
+                        assert_eq!(engine.explain(flow), want);
+                        if want.verdict.is_allowed() {
+                            allowed += 1;
+                        } else {
+                            denied += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(allowed > 0 && denied > 0);
+    }
+}
+
 #[test]
 fn engine_is_send_sync_and_cheap_to_clone() {
     fn assert_send_sync<T: Send + Sync + Clone>() {}
