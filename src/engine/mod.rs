@@ -15,7 +15,10 @@
 //! most two prefix lookups (for an address outside the cluster: in a small map of what
 //! the rule index tells apart, and in the whole map when a rule's blocks need it), and
 //! allocates nothing. A cluster holding only NetworkPolicy compiles to one group and a
-//! deny per class, as fast as before tiers existed. [`Engine::explain`] gives the same [`Explanation`] as the
+//! deny per class, as fast as before tiers existed. Programs are read as 32-byte
+//! instructions holding the common case inline, and where no tier is read through a rule
+//! index, a class's first instruction is read from a record by class id, without its
+//! head. [`Engine::explain`] gives the same [`Explanation`] as the
 //! [reference evaluator](crate::reference::Reference).
 //!
 //! The engine is immutable, `Send + Sync`, cheap to clone (one reference count), and
