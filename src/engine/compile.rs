@@ -34,7 +34,7 @@ use super::to_u32;
 use super::{
     Addrs, BY_FAMILY, Class, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Inner,
     Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo,
-    PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index, is_one_scan, one_scan_bit,
+    PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index,
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
@@ -2151,34 +2151,6 @@ fn compile_core(
         ),
     ];
     drop(atoms);
-    // Egress classes a pod's entry may hold whose walk is one scan: the egress index
-    // keeps their masks by class number, and the pods' entries say so.
-    if let Some(index) = rule_index.get_mut(1) {
-        let mut one_scan: Vec<Option<u32>> = vec![None; classes.len()];
-        let held = identities
-            .iter()
-            .filter_map(|info| info.class.get(1))
-            .chain(pod_classes.iter().flatten().filter_map(|f| f.get(1)));
-        for &class in held {
-            if let (Some(slot), Some(c)) = (
-                one_scan.get_mut(class as usize),
-                classes.get(class as usize),
-            ) {
-                if is_one_scan(&c.head, &steps) {
-                    *slot = Some(c.head.mask);
-                }
-            }
-        }
-        let tiers: Vec<(u32, u32)> = c
-            .tier_ranges
-            .get(1)
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
-            .flatten()
-            .copied()
-            .collect();
-        index.set_one_scan(&one_scan, &tiers);
-    }
     // Each pod, node and outside value keeps its peer rows, so deciding reads them with
     // the rest of its record.
     for (a, ids) in pod_addrs.iter_mut().chain(node_addrs.iter_mut()) {
@@ -2425,8 +2397,7 @@ fn compile_core(
                     None => 0,
                     Some(false) => 1,
                     Some(true) => 2,
-                } | if by_family { BY_FAMILY } else { 0 }
-                    | one_scan_bit(&rule_index, class),
+                } | if by_family { BY_FAMILY } else { 0 },
             }
         })
         .collect();

@@ -714,11 +714,9 @@ impl KindIndex {
         let (values, family, named) = kind_rest(core, pod);
         let key = (identity, values, family, named);
         if let Some(template) = self.kinds.get(&key) {
-            let class = class.unwrap_or(template.class);
             return Some(PodInfo {
                 node,
-                class,
-                first_family: core.with_one_scan(template.first_family, class),
+                class: class.unwrap_or(template.class),
                 ..template.clone()
             });
         }
@@ -745,11 +743,9 @@ impl KindIndex {
             ..base.clone()
         };
         self.kinds.insert(key, template.clone());
-        let class = class.unwrap_or(template.class);
         Some(PodInfo {
             node,
-            class,
-            first_family: core.with_one_scan(template.first_family, class),
+            class: class.unwrap_or(template.class),
             ..template
         })
     }

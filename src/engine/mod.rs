@@ -508,22 +508,12 @@ struct PodInfo {
     rows_len: u16,
     first_protocol: u8,
     /// Family of its first address: 0 none, 1 IPv4, 2 IPv6; with [`BY_FAMILY`] set when
-    /// its class for the other family differs (`Inner::family_classes`), and
-    /// [`ONE_SCAN`] when its egress class's walk is one scan of the egress rule index
-    /// (see [`Core::with_one_scan`]).
+    /// its class for the other family differs (`Inner::family_classes`).
     first_family: u8,
 }
 
 /// See [`PodInfo::first_family`].
 const BY_FAMILY: u8 = 0x80;
-
-/// Bit of [`PodInfo::first_family`]: the pod's egress class (unless [`BY_FAMILY`] is
-/// set, its class for both families) is one the egress rule index keeps by class number
-/// (`RuleIndex::set_one_scan`), so that its walk reads no class head.
-const ONE_SCAN: u8 = 0x40;
-
-/// The bits of [`PodInfo::first_family`] holding the family.
-const FAMILY_BITS: u8 = 0x3;
 
 /// No node.
 const NO_NODE: u32 = u32::MAX;
@@ -531,7 +521,7 @@ const NO_NODE: u32 = u32::MAX;
 impl PodInfo {
     #[inline]
     fn first_v6(&self) -> Option<bool> {
-        match self.first_family & FAMILY_BITS {
+        match self.first_family & !BY_FAMILY {
             1 => Some(false),
             2 => Some(true),
             _ => None,
@@ -645,43 +635,6 @@ struct Core {
     blocks: BlockIndex,
     /// Per instruction with blocks: which prefix-map values it accepts.
     value_bits: BitsetTable,
-}
-
-impl Core {
-    /// `first_family` (a [`PodInfo::first_family`]) with the [`ONE_SCAN`] bit of a pod
-    /// in classes `class` (ingress, egress).
-    fn with_one_scan(&self, first_family: u8, class: [u32; 2]) -> u8 {
-        first_family & !ONE_SCAN | one_scan_bit(&*self.rule_index, class)
-    }
-}
-
-/// The [`ONE_SCAN`] bit of a pod in classes `class` (ingress, egress), given the rule
-/// indexes (ingress, egress).
-fn one_scan_bit(indexes: &[rule_index::RuleIndex], class: [u32; 2]) -> u8 {
-    match (indexes.get(1), class.get(1)) {
-        (Some(index), Some(class)) if index.one_scan(*class) => ONE_SCAN,
-        _ => 0,
-    }
-}
-
-/// Whether a class's walk is one scan of the direction's rule index: index steps only,
-/// every tier ending in `Pass`, linked into one scan. `steps` is the build's table of
-/// walks too long for a head.
-fn is_one_scan(head: &ClassHead, steps: &[TierStep]) -> bool {
-    let len = head.len as usize;
-    let steps = if len <= INLINE_STEPS {
-        head.inline.get(..len)
-    } else {
-        steps.get(head.start as usize..head.start as usize + len)
-    };
-    let steps = steps.unwrap_or(&[]);
-    !steps.is_empty()
-        && steps
-            .iter()
-            .all(|s| s.kind == StepKind::Index && s.end == TierEnd::Pass)
-        && steps
-            .first()
-            .is_some_and(|s| usize::from(s.scan_last) + 1 == steps.len())
 }
 
 const NOT_ISOLATED: u32 = 0;
@@ -1062,35 +1015,24 @@ impl Inner {
         }
         let v6 = self.sides_v6(flow, src, dst);
         if let Side::Pod(here) = src {
-            let one_scan = if here.first_family & (BY_FAMILY | ONE_SCAN) == ONE_SCAN {
-                self.one_scan_allows(here, dst, flow, v6)
-            } else {
-                None
-            };
-            if let Some(allowed) = one_scan {
-                if !allowed {
-                    return false;
+            let class = self.class_for(here, dst, flow, Direction::Egress, v6);
+            if class != NOT_ISOLATED {
+                // With an egress rule index, the source's walk scans it with the
+                // destination's peer row, and the destination's own walk reads its
+                // entry next: start reading it now, while the class head is read,
+                // rather than one miss after the other. (Without one, a walk that
+                // denies often never reads it.)
+                if let Side::Pod(there) = dst {
+                    if self
+                        .rule_index
+                        .get(1)
+                        .is_some_and(|r| !r.actions.is_empty())
+                    {
+                        std::hint::black_box(there.identity);
+                    }
                 }
-            } else {
-                let class = self.class_for(here, dst, flow, Direction::Egress, v6);
-                if class != NOT_ISOLATED {
-                    // With an egress rule index, the source's walk scans it with the
-                    // destination's peer row, and the destination's own walk reads its
-                    // entry next: start reading it now, while the class head is read,
-                    // rather than one miss after the other. (Without one, a walk that
-                    // denies often never reads it.)
-                    if let Side::Pod(there) = dst {
-                        if self
-                            .rule_index
-                            .get(1)
-                            .is_some_and(|r| !r.actions.is_empty())
-                        {
-                            std::hint::black_box(there.identity);
-                        }
-                    }
-                    if !self.class_allows(class, 1, flow, dst, v6) {
-                        return false;
-                    }
+                if !self.class_allows(class, 1, flow, dst, v6) {
+                    return false;
                 }
             }
         }
@@ -1101,26 +1043,6 @@ impl Inner {
             }
         }
         true
-    }
-
-    /// For a source pod whose egress class is one scan (its [`ONE_SCAN`] bit set,
-    /// [`BY_FAMILY`] not) and a flow no exemption applies to: whether its walk allows
-    /// the flow, read without the class head. `None` otherwise: the class head's walk
-    /// decides.
-    #[inline]
-    fn one_scan_allows(
-        &self,
-        here: &PodInfo,
-        dst: Side<'_>,
-        flow: Flow<'_>,
-        v6: bool,
-    ) -> Option<bool> {
-        if self.exemption(here, dst, flow, Direction::Egress) != Exemption::None {
-            return None;
-        }
-        let class = *here.class.get(1)?;
-        let mut query = FlowQuery::new(self, flow, dst, 1, v6);
-        self.rule_index.get(1)?.one_scan_allows(class, &mut query)
     }
 
     /// [`allows`](Self::allows) for one side only.
@@ -1476,7 +1398,7 @@ impl Inner {
     }
 
     /// The other side's peer row in direction `di`'s rule index.
-    #[inline(always)]
+    #[inline]
     fn row_of(&self, other: Side<'_>, di: usize, v6: bool) -> Option<u32> {
         let fam = usize::from(v6);
         let row = match other {
@@ -1810,7 +1732,7 @@ impl rule_index::Query for FlowQuery<'_, '_> {
     fn external(&self) -> bool {
         matches!(self.other, Side::External(_))
     }
-    #[inline(always)]
+    #[inline]
     fn row(&mut self) -> Option<u32> {
         self.inner.row_of(self.other, self.di, self.v6)
     }

@@ -354,13 +354,6 @@ struct Flat {
     named_maybe: [Vec<FlatRow>; 3],
     /// Per named-port row.
     named: Vec<FlatRow>,
-    /// Per class by its number: the mask of the classes whose walk is one scan (see
-    /// [`RuleIndex::set_one_scan`]), so that such a walk reads no class head; `u16::MAX`
-    /// for the others. (Two bytes a class: the table stays in the first-level cache.)
-    class_masks: Vec<u16>,
-    /// Per rule: the first rule of the tier after its own, where a walk goes on after a
-    /// `Pass` rule.
-    pass_to: Vec<u32>,
 }
 
 impl Flat {
@@ -370,7 +363,7 @@ impl Flat {
             + self.ports.iter().map(Vec::len).sum::<usize>()
             + self.named_maybe.iter().map(Vec::len).sum::<usize>()
             + self.named.len();
-        rows * std::mem::size_of::<FlatRow>() + self.class_masks.len() * 2 + self.pass_to.len() * 4
+        rows * std::mem::size_of::<FlatRow>()
     }
 }
 
@@ -683,8 +676,6 @@ impl RuleIndex {
                 ports: ports.each_ref().map(|p| flat_rows(&p.rows)),
                 named_maybe: Default::default(),
                 named: Vec::new(),
-                class_masks: Vec::new(),
-                pass_to: Vec::new(),
             }
         });
 
@@ -716,11 +707,15 @@ impl RuleIndex {
     }
 
     /// What the scans of one side of a flow read of it; `None` when no rule can match
-    /// it. (Inlined in both callers, as [`flat_first`](Self::flat_first).)
-    #[inline(always)]
+    /// it.
+    #[inline]
     pub(super) fn prepare(&self, query: &mut impl Query) -> Option<Prepared<'_>> {
         let ports = self.ports.get(query.protocol().index())?;
-        let family = self.family(query);
+        let family = if self.scan[1].bits.is_empty() && self.scan[1].mask_words.is_empty() {
+            0
+        } else {
+            usize::from(query.v6())
+        };
         let domain = query.has_domain();
         let peer_id = match self.peer_row_id(query) {
             Some(p) if Some(p) != self.empty_row => Some(p),
@@ -760,90 +755,6 @@ impl RuleIndex {
             domain,
             flat: None,
         })
-    }
-
-    /// The family of the flow as an index into [`RuleIndex::scan`]: 0 when every rule
-    /// applies to both.
-    #[inline]
-    fn family(&self, query: &impl Query) -> usize {
-        if self.scan[1].bits.is_empty() && self.scan[1].mask_words.is_empty() {
-            0
-        } else {
-            usize::from(query.v6())
-        }
-    }
-
-    /// Keeps, for the classes whose walk is one scan, their masks by class number, so
-    /// that [`one_scan_allows`](Self::one_scan_allows) decides such a walk without the
-    /// class head. `classes` gives per class its mask when its walk is one scan: index
-    /// steps only, every tier ending in `Pass`, linked into one scan (see
-    /// `TierStep::link_scans`). `tiers` are the rule ranges of the indexed tiers. Does
-    /// nothing without flat rows.
-    pub(super) fn set_one_scan(&mut self, classes: &[Option<u32>], tiers: &[(u32, u32)]) {
-        let n = self.actions.len();
-        let Some(flat) = self.flat.as_mut() else {
-            return;
-        };
-        let mut pass_to = vec![to_u32(n); n];
-        for &(lo, hi) in tiers {
-            for slot in pass_to.iter_mut().take(hi as usize).skip(lo as usize) {
-                *slot = hi;
-            }
-        }
-        let len = classes
-            .iter()
-            .rposition(Option::is_some)
-            .map_or(0, |c| c + 1);
-        flat.class_masks = classes
-            .get(..len)
-            .unwrap_or(&[])
-            .iter()
-            .map(|m| {
-                m.and_then(|m| u16::try_from(m).ok())
-                    .filter(|m| *m != u16::MAX)
-                    .unwrap_or(u16::MAX)
-            })
-            .collect();
-        flat.pass_to = pass_to;
-    }
-
-    /// Whether [`set_one_scan`](Self::set_one_scan) kept class `class`.
-    pub(super) fn one_scan(&self, class: u32) -> bool {
-        self.flat.as_ref().is_some_and(|f| {
-            f.class_masks
-                .get(class as usize)
-                .is_some_and(|m| *m != u16::MAX)
-        })
-    }
-
-    /// For a class [`set_one_scan`](Self::set_one_scan) kept: whether its walk allows the
-    /// flow (the first rule of its mask that matches decides; after a `Pass` rule, the
-    /// first one from the next tier on; none allows, as every tier ends in `Pass`).
-    /// `None` when the class is not kept or the flow is not read through flat rows (it
-    /// carries a name): then the class head's walk decides.
-    #[inline]
-    pub(super) fn one_scan_allows(&self, class: u32, query: &mut impl Query) -> Option<bool> {
-        let flat = self.flat.as_ref()?;
-        let mask = *flat.class_masks.get(class as usize)?;
-        if mask == u16::MAX {
-            return None;
-        }
-        let mask = flat.masks.get(self.family(query))?.get(usize::from(mask))?;
-        let Some(mut prepared) = self.prepare(query) else {
-            // No rule can match.
-            return Some(true);
-        };
-        let side = prepared.flat.as_mut()?;
-        let hi = to_u32(self.actions.len());
-        let mut lo = 0;
-        while let Some(rule) = self.flat_first(mask, lo, hi, side, query) {
-            match self.actions.get(rule as usize)? {
-                Action::Allow => return Some(true),
-                Action::Deny => return Some(false),
-                _ => lo = *flat.pass_to.get(rule as usize)?,
-            }
-        }
-        Some(true)
     }
 
     /// The first rule of class mask `mask` in `lo..hi` that matches the flow, given what
@@ -916,20 +827,6 @@ impl RuleIndex {
     ) -> Option<u32> {
         let flat = self.flat.as_ref()?;
         let mask = flat.masks.get(family)?.get(mask as usize)?;
-        self.flat_first(mask, lo, hi, side, query)
-    }
-
-    /// [`first_flat`](Self::first_flat) with the class's mask row. (Inlined in both
-    /// callers: a call here costs more than the scan.)
-    #[inline(always)]
-    fn flat_first<'s>(
-        &'s self,
-        mask: &FlatRow,
-        lo: u32,
-        hi: u32,
-        side: &mut FlatSide<'s>,
-        query: &mut impl Query,
-    ) -> Option<u32> {
         let mut cand = ZERO_ROW;
         for (w, ((c, m), p)) in cand.iter_mut().zip(mask).zip(side.peer).enumerate() {
             *c = m & p & range_word(lo, hi, w);

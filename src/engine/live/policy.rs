@@ -1051,7 +1051,6 @@ impl Cx<'_> {
             let info = updated.get(&pod.identity)?;
             let pod = PodInfo {
                 class: info.class,
-                first_family: self.core.with_one_scan(pod.first_family, info.class),
                 ..pod.clone()
             };
             self.pods.set(i, pod);
