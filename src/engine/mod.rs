@@ -1654,10 +1654,7 @@ impl Inner {
         if flags & OP_END != 0 {
             return Some(Outcome::End);
         }
-        let protocol = 1u8 << flow.protocol.index_u8();
-        if (op.ranges_hit(protocol, flow.port)
-            || (op.name_protocols & protocol != 0 && self.named_port_holds(op.name, flow))
-            || (flags & OP_MORE_PORTS != 0 && self.more_ports_match(op, flow)))
+        if self.op_ports_match(op, flow)
             && (flags & OP_ALL != 0
                 || self.sets_hold(op, other)
                 || (flags & OP_MORE_PEERS != 0
@@ -1712,7 +1709,7 @@ impl Inner {
     }
 
     /// Whether the flow matches an instruction's ports.
-    #[inline]
+    #[inline(always)]
     fn op_ports_match(&self, op: &Op, flow: Flow<'_>) -> bool {
         let protocol = 1u8 << flow.protocol.index_u8();
         op.ranges_hit(protocol, flow.port)
@@ -1741,7 +1738,7 @@ impl Inner {
     }
 
     /// The peers an instruction does not hold inline (blocks, node sets, domain names,
-    /// pod sets past four).
+    /// pod sets past three).
     #[inline(never)]
     fn more_peers_match(
         &self,
