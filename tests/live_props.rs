@@ -840,7 +840,6 @@ proptest! {
 /// rebuild, and old values are not disturbed.
 #[test]
 fn known_kinds_are_incremental() {
-    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let cluster = Cluster::builder()
         .namespace("a", [("team", "x")])
         .pod(
@@ -960,7 +959,6 @@ fn np(json: &str) -> Policy {
 /// otherwise; the values before are undisturbed.
 #[test]
 fn policy_changes_are_incremental() {
-    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let cluster = Cluster::builder()
         .namespace("a", [("team", "x")])
         .namespace("b", [("team", "y")])
@@ -1131,7 +1129,6 @@ fn policy_changes_are_incremental() {
 /// again.
 #[test]
 fn policy_changes_rebuild_past_their_budget() {
-    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let cluster = Cluster::builder()
         .pod(
             PodSpec::new("a", "web")
@@ -1175,6 +1172,16 @@ fn policy_changes_rebuild_past_their_budget() {
     check(&next, &profile).unwrap();
 }
 
+/// An address, from its text.
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
+/// The selector of the namespaces labelled `team: t`.
+fn team(t: &str) -> netpol::selector::Selector {
+    sel(&format!(r#"{{"matchLabels": {{"team": "{t}"}}}}"#))
+}
+
 fn sel(json: &str) -> netpol::selector::Selector {
     let written: LabelSelector = serde_json::from_str(json).unwrap();
     netpol::selector::Selector::new(&written).unwrap()
@@ -1186,7 +1193,6 @@ fn sel(json: &str) -> netpol::selector::Selector {
 #[test]
 fn cluster_policy_changes_are_incremental() {
     use netpol::policy::{Action, ClusterPeer, ClusterPort, ClusterRule, ClusterTier, Subject};
-    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let cluster = Cluster::builder()
         .namespace("a", [("team", "x")])
         .namespace("b", [("team", "y")])
@@ -1216,7 +1222,6 @@ fn cluster_policy_changes_are_incremental() {
         )
         .build()
         .unwrap();
-    let team = |t: &str| sel(&format!(r#"{{"matchLabels": {{"team": "{t}"}}}}"#));
     let app = |a: &str| sel(&format!(r#"{{"matchLabels": {{"app": "{a}"}}}}"#));
     let pods = |t: &str, a: &str| ClusterPeer::Pods {
         namespaces: team(t),
@@ -1375,7 +1380,6 @@ fn cluster_policy_changes_are_incremental() {
 #[test]
 fn cluster_tier_programs_join_policies() {
     use netpol::policy::{Action, ClusterPeer, ClusterRule, ClusterTier, Subject};
-    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let cluster = Cluster::builder()
         .namespace("a", [("team", "x")])
         .namespace("b", [("team", "y")])
@@ -1402,7 +1406,6 @@ fn cluster_tier_programs_join_policies() {
         )
         .build()
         .unwrap();
-    let team = |t: &str| sel(&format!(r#"{{"matchLabels": {{"team": "{t}"}}}}"#));
     let ns = |t: &str| ClusterPeer::Namespaces(team(t));
     let all = || ClusterPeer::Namespaces(sel("{}"));
     let cnp = |name: &str,
@@ -1494,7 +1497,6 @@ fn cluster_tier_programs_join_policies() {
 /// place), and no other; pods keep their node as it was named; no rebuild.
 #[test]
 fn node_removal_keeps_other_node_ids() {
-    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let cluster = Cluster::builder()
         .node("n0", [ip("192.168.0.10")])
         .node("n1", [ip("192.168.0.11")])
@@ -1544,7 +1546,6 @@ fn node_removal_keeps_other_node_ids() {
 #[test]
 fn namespace_changes_are_incremental() {
     use netpol::policy::{Action, ClusterPeer, ClusterRule, ClusterTier, Subject};
-    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let cluster = Cluster::builder()
         .namespace("a", [("team", "x")])
         .namespace("b", [("team", "y")])
@@ -1567,7 +1568,6 @@ fn namespace_changes_are_incremental() {
         )
         .build()
         .unwrap();
-    let team = |t: &str| sel(&format!(r#"{{"matchLabels": {{"team": "{t}"}}}}"#));
     let db = np(r#"{"metadata": {"name": "db", "namespace": "a"},
         "spec": {"podSelector": {"matchLabels": {"app": "db"}},
                  "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "y"}},
