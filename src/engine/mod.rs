@@ -456,8 +456,9 @@ impl Op {
     }
 }
 
-/// Lowers a run of whole programs (each ending in [`OpCode::End`]), one [`Op`] per
-/// instruction.
+/// Lowers a run of instructions, one [`Op`] per instruction: whole programs (each ending
+/// in [`OpCode::End`]), or one program's `Match` instructions (the last of them then
+/// marked as such).
 fn lower_code(code: &[Instr], mut push_more: impl FnMut(OpMore) -> u32) -> Vec<Op> {
     code.iter()
         .enumerate()
@@ -855,14 +856,11 @@ impl Core {
     fn push_program(&mut self, program: &[Instr]) -> u32 {
         let start = to_u32(self.code.len());
         let more = &mut self.code_more;
-        for (k, instr) in program.iter().enumerate() {
-            let last = program
-                .get(k + 1)
-                .is_none_or(|next| next.op != OpCode::Match);
-            let op = Op::lower(instr, last, |m| {
-                more.push(m);
-                to_u32(more.len() - 1)
-            });
+        let ops = lower_code(program, |m| {
+            more.push(m);
+            to_u32(more.len() - 1)
+        });
+        for op in ops {
             self.code.push(op);
         }
         self.code
