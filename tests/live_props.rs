@@ -352,8 +352,8 @@ fn network_change() -> impl Strategy<Value = Change> {
     ]
 }
 
-/// Every profile but those where Calico's Felix decides (NetworkPolicy changes rebuild
-/// there, and engine and reference are compared by the Calico properties).
+/// Every profile: the usual ones, those where Calico's Felix decides (`calico`, `canal`),
+/// and the conformance profile with each exemption and `ipBlock` reading drawn.
 fn profile() -> impl Strategy<Value = Profile> {
     prop_oneof![
         Just(Profile::conformance()),
@@ -361,8 +361,102 @@ fn profile() -> impl Strategy<Value = Profile> {
         Just(Profile::flannel()),
         Just(Profile::kube_router()),
         Just(Profile::calico()),
+        Just(Profile::canal()),
         custom_profile(false),
     ]
+}
+
+/// The profiles where Calico's Felix decides.
+fn felix_profile() -> impl Strategy<Value = Profile> {
+    prop_oneof![Just(Profile::calico()), Just(Profile::canal())]
+}
+
+/// Label selectors on keys Calico's selectors answer from something other than a pod's
+/// own label (or from its own label first): its service account, its namespace and the
+/// namespace's labels (`pcns.`), which pods of [`support::calico::felix_cluster`] also
+/// carry as labels of their own now and then.
+const FELIX_KEYS: &[(&str, &str)] = &[
+    ("projectcalico.org/serviceaccount", "api"),
+    ("projectcalico.org/namespace", "a"),
+    ("pcsa.projectcalico.org/name", "web"),
+    ("pcns.app", "x"),
+    ("pcns.kubernetes.io/metadata.name", "b"),
+];
+
+/// A NetworkPolicy as [`network_policy`] makes them, or one whose pod selector, a pod
+/// peer or a namespace peer reads a key of [`FELIX_KEYS`].
+fn felix_network_policy(index: usize) -> impl Strategy<Value = Policy> {
+    prop_oneof![
+        2 => network_policy(index),
+        1 => (written_policy(index), pick(FELIX_KEYS), 0..3usize, any::<bool>())
+            .prop_filter_map("accepted", |(mut w, (key, value), how, egress)| {
+                let on_key = Some(LabelSelector {
+                    match_labels: Some([(key.to_owned(), value.to_owned())].into()),
+                    match_expressions: None,
+                });
+                let peer = match how {
+                    0 => {
+                        w.spec.pod_selector = on_key;
+                        None
+                    }
+                    1 => Some(NetworkPolicyPeer {
+                        pod_selector: on_key,
+                        ..Default::default()
+                    }),
+                    _ => Some(NetworkPolicyPeer {
+                        namespace_selector: Some(LabelSelector {
+                            match_labels: Some(
+                                [("app".to_owned(), value.to_owned())].into(),
+                            ),
+                            match_expressions: None,
+                        }),
+                        pod_selector: on_key,
+                        ..Default::default()
+                    }),
+                };
+                if let Some(peer) = peer {
+                    if egress {
+                        w.spec.egress.get_or_insert_with(Vec::new).push(
+                            NetworkPolicyEgressRule { to: Some(vec![peer]), ports: None },
+                        );
+                    } else {
+                        w.spec.ingress.get_or_insert_with(Vec::new).push(
+                            NetworkPolicyIngressRule { from: Some(vec![peer]), ports: None },
+                        );
+                    }
+                }
+                Policy::new(&w).ok()
+            }),
+    ]
+}
+
+/// A NetworkPolicy added or changed (from [`felix_network_policy`]) or removed.
+fn felix_network_change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        3 => (0..6usize).prop_flat_map(felix_network_policy)
+            .prop_map(|p| Change::Policy(PolicyItem::Network(p))),
+        1 => (pick(NAMESPACES), 0..6usize).prop_map(|(ns, i)| Change::PolicyRemoved(
+            PolicyKey::Network { namespace: ns.to_owned(), name: format!("p{i}") })),
+    ]
+}
+
+/// Whether `c` changes the policy set of `live` (a removal of a policy it holds, or any
+/// policy put).
+fn changes_policies(live: &LiveEngine, c: &Change) -> bool {
+    match c {
+        Change::Policy(_) => true,
+        Change::PolicyRemoved(PolicyKey::Network { namespace, name }) => live
+            .policies()
+            .network_policies()
+            .iter()
+            .any(|p| p.namespace() == namespace && p.name() == name),
+        Change::PolicyRemoved(PolicyKey::Cluster { name }) => live
+            .policies()
+            .cluster_policies()
+            .iter()
+            .any(|p| p.name() == name),
+        _ => false,
+    }
 }
 
 /// The conformance profile with each exemption and `ipBlock` reading drawn; enforcing
@@ -534,6 +628,39 @@ fn check(live: &LiveEngine, profile: &Profile) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Applies `steps` (ClusterNetworkPolicy changes, and other changes) one by one to a live
+/// engine of `set` and a policy reading every label key, network and port name the
+/// generators use: each is taken without a rebuild, and the result equals a fresh build and
+/// the reference on every flow.
+fn cluster_steps_taken_incrementally(
+    profile: &Profile,
+    cluster: &Cluster,
+    set: &PolicySet,
+    steps: Vec<Result<ClusterStep, Change>>,
+) -> Result<(), TestCaseError> {
+    let mut start: PolicySet = [catalog()].into_iter().collect();
+    start.extend(set.network_policies().iter().cloned());
+    start.extend(set.cluster_policies().iter().cloned());
+    let mut live = LiveEngine::new(cluster, start, profile.clone());
+    let mut expected = 0u64;
+    for step in steps {
+        let c = match step {
+            Ok(cnp) => match cnp.change(live.policies()) {
+                Some(c) => c,
+                None => continue,
+            },
+            Err(c) => c,
+        };
+        let counts = changes_policies(&live, &c);
+        live = live.apply(c.clone()).unwrap();
+        expected += u64::from(counts);
+        prop_assert_eq!(live.stats().rebuilds, 0, "rebuilt on {:?}", c);
+        prop_assert_eq!(live.stats().policies, expected);
+        check(&live, profile)?;
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -624,37 +751,89 @@ proptest! {
             1..12,
         ),
     ) {
+        cluster_steps_taken_incrementally(&profile, &cluster, &set, steps)?;
+    }
+
+    /// The same where Calico's Felix decides, with no Calico policy, network set or tier,
+    /// among pods with service accounts and labels over Calico's keys: ClusterNetworkPolicy
+    /// rules Calico fails to convert (`nodes` and `domainNames` peers) included.
+    #[test]
+    fn felix_cluster_policy_changes_are_taken_incrementally(
+        profile in felix_profile(),
+        cluster in support::calico::felix_cluster(),
+        set in policy_set(3, 4),
+        steps in prop::collection::vec(
+            prop_oneof![
+                4 => cluster_step().prop_map(Ok),
+                1 => felix_network_change().prop_map(Err),
+            ],
+            1..12,
+        ),
+    ) {
+        cluster_steps_taken_incrementally(&profile, &cluster, &set, steps)?;
+    }
+
+    /// Where Calico's Felix decides, with a policy reading every label key, network and
+    /// port name the generators use, and no Calico policy, network set or tier: every
+    /// NetworkPolicy added, changed or removed (selectors on Calico's own keys and
+    /// `pcns.` labels included, among pods with service accounts and such labels) is
+    /// taken without a rebuild, and the result still equals a fresh build and the
+    /// reference on every flow.
+    #[test]
+    fn felix_policy_changes_are_taken_incrementally(
+        profile in felix_profile(),
+        cluster in support::calico::felix_cluster(),
+        set in policy_set(4, 2),
+        changes in prop::collection::vec(felix_network_change(), 1..12),
+    ) {
         let mut start: PolicySet = [catalog()].into_iter().collect();
         start.extend(set.network_policies().iter().cloned());
         start.extend(set.cluster_policies().iter().cloned());
         let mut live = LiveEngine::new(&cluster, start, profile.clone());
+        let first = live.clone();
         let mut expected = 0u64;
-        for step in steps {
-            let c = match step {
-                Ok(cnp) => match cnp.change(live.policies()) {
-                    Some(c) => c,
-                    None => continue,
-                },
-                Err(c) => c,
-            };
-            let counts = match &c {
-                Change::Policy(_) => true,
-                Change::PolicyRemoved(PolicyKey::Network { namespace, name }) => live
-                    .policies()
-                    .network_policies()
-                    .iter()
-                    .any(|p| p.namespace() == namespace && p.name() == name),
-                Change::PolicyRemoved(PolicyKey::Cluster { name }) => live
-                    .policies()
-                    .cluster_policies()
-                    .iter()
-                    .any(|p| p.name() == name),
-                _ => false,
-            };
+        for c in changes {
+            expected += u64::from(changes_policies(&live, &c));
             live = live.apply(c.clone()).unwrap();
-            expected += u64::from(counts);
             prop_assert_eq!(live.stats().rebuilds, 0, "rebuilt on {:?}", c);
             prop_assert_eq!(live.stats().policies, expected);
+            check(&live, &profile)?;
+        }
+        check(&first, &profile)?;
+    }
+
+    /// Where Calico's Felix decides and the set holds a Calico policy, network set or
+    /// tier, a NetworkPolicy or ClusterNetworkPolicy change rebuilds; the result equals a
+    /// fresh build and the reference on every flow.
+    #[test]
+    fn felix_policy_changes_with_calico_objects_rebuild(
+        profile in felix_profile(),
+        cluster in support::calico::felix_cluster(),
+        set in support::calico::felix_policy_set(),
+        changes in prop::collection::vec(
+            prop_oneof![
+                3 => felix_network_change(),
+                1 => (0..3usize).prop_flat_map(cluster_policy).prop_map(|p: ClusterPolicy| {
+                    Change::Policy(PolicyItem::Cluster(p))
+                }),
+                1 => (0..3usize).prop_map(|i| Change::PolicyRemoved(PolicyKey::Cluster {
+                    name: format!("c{i}"),
+                })),
+            ],
+            1..6,
+        ),
+    ) {
+        prop_assume!(
+            !set.calico_policies().is_empty()
+                || !set.network_sets().is_empty()
+                || !set.tiers().is_empty()
+        );
+        let mut live = LiveEngine::new(&cluster, set, profile.clone());
+        for c in changes {
+            let rebuilds = live.stats().rebuilds + u64::from(changes_policies(&live, &c));
+            live = live.apply(c.clone()).unwrap();
+            prop_assert_eq!(live.stats().rebuilds, rebuilds, "on {:?}", c);
+            prop_assert_eq!(live.stats().policies, 0);
             check(&live, &profile)?;
         }
     }

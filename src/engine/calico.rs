@@ -148,7 +148,8 @@ pub(super) struct Converted<'s> {
 }
 
 impl Converted<'_> {
-    fn holds(&self, labels: &impl LabelMap) -> bool {
+    /// Whether it matches an endpoint with these labels (as Felix sees them).
+    pub(super) fn holds(&self, labels: &impl LabelMap) -> bool {
         self.namespace
             .is_none_or(|ns| labels.label("projectcalico.org/namespace") == Some(ns))
             && self.namespaces.is_none_or(|sel| {

@@ -1581,7 +1581,7 @@ fn emit_group<'a>(
 /// Whether Calico fails to convert a ClusterNetworkPolicy rule: it has a `nodes` or
 /// `domainNames` peer (`combinePortsWithCNPEgressPeers` finds none of the fields it
 /// converts), or, in ingress, a `networks` one.
-fn calico_fails(rule: &crate::policy::ClusterRule, direction: Direction) -> bool {
+pub(super) fn calico_fails(rule: &crate::policy::ClusterRule, direction: Direction) -> bool {
     rule.peers().iter().any(|p| match p {
         ClusterPeer::Nodes(_) | ClusterPeer::DomainNames(_) => true,
         // Calico converts only `namespaces` and `pods` ingress peers (the only kinds the
@@ -1593,7 +1593,7 @@ fn calico_fails(rule: &crate::policy::ClusterRule, direction: Direction) -> bool
 
 /// Whether Calico drops a ClusterNetworkPolicy rule when it converts it: a failed
 /// `Accept` (`k8sClusterNetPolHandleFailedRules` replaces only a failed Deny or Pass).
-fn calico_drops(rule: &crate::policy::ClusterRule, direction: Direction) -> bool {
+pub(super) fn calico_drops(rule: &crate::policy::ClusterRule, direction: Direction) -> bool {
     rule.action() == Action::Allow && calico_fails(rule, direction)
 }
 
@@ -1601,7 +1601,7 @@ fn calico_drops(rule: &crate::policy::ClusterRule, direction: Direction) -> bool
 /// Calico replaces a failed Deny or Pass rule by a Deny with no criteria, which denies
 /// everything, and drops a failed Accept rule, which then matches nothing
 /// (`k8sClusterNetPolHandleFailedRules`).
-fn calico_failed_rule(action: Action) -> CompiledRule {
+pub(super) fn calico_failed_rule(action: Action) -> CompiledRule {
     let mut ports = PortSet::default();
     let mut peers = PeerSet::default();
     let action = match action {

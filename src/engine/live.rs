@@ -66,7 +66,11 @@
 //!   their new policy lists; the other tables are shared. About 0.1 ms at 10,000 pods; see
 //!   `live/policy.rs` for the design and `BENCHMARKS.md` for numbers. What it adds to the
 //!   core is reclaimed at the next rebuild; past a budget (half the compiled size, 4 MiB
-//!   at least) a change rebuilds instead.
+//!   at least) a change rebuilds instead. Also where Calico's Felix decides (the `calico`
+//!   and `canal` profiles), when the set holds no Calico policy, network set or tier: the
+//!   policy is then compiled as Felix reads it (selectors as Calico converts them, over
+//!   pods' labels, their namespace's and their service account; `ipBlock`s matching any
+//!   address; Felix's policy order), and a pod's classes are still its identity's.
 //! - **A ClusterNetworkPolicy added, changed or removed** (priority, tier, subject or
 //!   rules), under the same conditions, where the profile enforces ClusterNetworkPolicy
 //!   and NetworkPolicy: its rules are compiled against the core as a build compiles them,
@@ -80,7 +84,9 @@
 //!   150,000 pods with 1,000 of them, one selecting 24,000 identities in 15,000 classes
 //!   takes about 50-60 ms (a build, 1.1-1.7 s), one selecting an app's pods 0.75 ms. See
 //!   `live/policy.rs` for the design and `BENCHMARKS.md` for numbers. It shares the
-//!   NetworkPolicy budget.
+//!   NetworkPolicy budget. Where Calico's Felix decides, likewise under the same
+//!   condition as NetworkPolicy changes there (a rule Calico fails to convert compiled
+//!   as Calico replaces it).
 //! - **A node added or changed** whose labels every ClusterNetworkPolicy `nodes` selector
 //!   answers as for a node the engine knows (or none matches), at addresses whose
 //!   prefix-map values such a node has (or, for a node no selector matches, any address
@@ -98,7 +104,8 @@
 //!   policies it affects cannot be compiled again (above), a node the core cannot express
 //!   (above), a NetworkPolicy or ClusterNetworkPolicy the core cannot
 //!   express as it is (above), any NetworkPolicy or ClusterNetworkPolicy change where
-//!   Calico's Felix decides or NetworkPolicy is not enforced, a ClusterNetworkPolicy
+//!   NetworkPolicy is not enforced, or where Calico's Felix decides and the set holds a
+//!   Calico policy, network set or tier, a ClusterNetworkPolicy
 //!   change where the profile does not enforce them, a Calico policy added, changed or
 //!   removed (and Calico network sets and tiers): the core is rebuilt from the changed
 //!   cluster and policies, `O(cluster + policies)`, as [`Engine::build`] would, and the
@@ -455,9 +462,17 @@ struct Fixed {
     /// Whether the rule indexes hold no rule: peer rows are then the same for every
     /// atom, and a pod's entry follows from its identity, values and named ports alone.
     no_index: bool,
-    /// Whether a pod's classes are its identity's (always, unless Calico's Felix decides:
-    /// then rules testing the local pod can make them depend on its address).
+    /// Whether a pod's classes are its identity's (always, unless Calico's Felix decides
+    /// and Calico policies take part: their rules testing the local pod can make them
+    /// depend on its address).
     class_from_identity: bool,
+    /// Per identity, where the core tells identities apart by it (Calico's selectors
+    /// see it): the service account of its pods.
+    accounts: Arc<HashMap<u32, String>>,
+    /// Whether no identity has a label under `pcns.` (which Calico's selectors read
+    /// before the namespace's labels): a converted namespace selector then answers alike
+    /// for every pod of a namespace.
+    pcns_free: bool,
 }
 
 /// Pod selectors, and per namespace and label key the positions of those that may read
@@ -591,6 +606,7 @@ impl KindIndex {
         let mut by_namespace: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut named_parts: NamedParts = HashMap::new();
         let mut port_names: HashSet<String> = HashSet::new();
+        let mut accounts: HashMap<u32, String> = HashMap::new();
         for ((_, pod), info) in inner.cluster.pods().zip(inner.pods.iter()) {
             let (ns, labels, account, hash) = identity_of(&inner.core, pod);
             let bucket = identities.entry(hash).or_default();
@@ -613,6 +629,9 @@ impl KindIndex {
                     (template.clone(), Labels::clone(&pod.labels)),
                 );
                 by_namespace.entry(ns).or_default().push(info.identity);
+                if inner.core.by_account {
+                    accounts.insert(info.identity, pod.service_account.clone());
+                }
             }
             for cp in pod.ports.iter() {
                 if let Some(name) = &cp.name {
@@ -640,13 +659,19 @@ impl KindIndex {
             |id| of_identity.get(&id).map(|(_, labels)| labels.clone()),
             inner.core.label_keys.as_deref(),
         );
+        let pcns_free = of_identity
+            .values()
+            .all(|(_, labels)| !labels.keys().any(|k| k.starts_with("pcns.")));
         let fixed = Fixed {
+            pcns_free,
+            accounts: Arc::new(accounts),
             of_identity: Arc::new(of_identity),
             by_namespace: by_namespace.into_iter().collect(),
             index,
             named: Arc::new(named_parts),
             no_index: inner.core.rule_index.iter().all(|r| r.actions.is_empty()),
-            class_from_identity: !inner.core.profile.enforces_calico_policy(),
+            class_from_identity: !inner.core.profile.enforces_calico_policy()
+                || policies.calico_policies().is_empty(),
         };
         let selectors = inner
             .core

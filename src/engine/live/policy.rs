@@ -64,6 +64,37 @@
 //! rule index and the class mask (which still holds its rules), and a policy numbered
 //! since from its compiled rules, as the instructions decide: the same answer either way.
 //!
+//! # Where Calico's Felix decides
+//!
+//! Under the `calico` and `canal` profiles a build reads every policy the way Felix
+//! renders it (`engine/calico.rs`): selectors as Calico converts them, over Felix's view
+//! of pods (their labels, their namespace's labels under `pcns.`, their service account),
+//! `ipBlock`s matching any address, tiers and policies in Felix's order, named ports
+//! qualified where selectors also match network sets, and rules testing the local pod
+//! folded into per-pod class masks. When the set holds no Calico policy, network set or
+//! tier, the rest is what an update can do alike: only Calico's rules test the local pod,
+//! so a pod's classes are its identity's; only network sets qualify named ports, so the
+//! NetworkPolicy tier (Calico's `default`, ending in a deny as without Felix) is run as
+//! instructions; ClusterNetworkPolicies sit in `kube-admin` and `kube-baseline`, read
+//! through the rule index as without Felix. An update then compiles the changed policy
+//! as the build does there:
+//!
+//! - its subjects and pod peers through `calico::Converted`, tested on the identities'
+//!   own labels, their namespace's labels (from the cluster: a namespace relabelled there
+//!   rebuilds) and their service account (identities are told apart by every label and
+//!   the service account there). Candidates come from the label index when the pod
+//!   selector reads only keys pods carry as they are (not `projectcalico.org/`, `pcns.`
+//!   or `pcsa.` ones), and whole namespaces are left out at once when no identity has a
+//!   `pcns.` label of its own (a converted namespace selector then answers alike for all
+//!   of a namespace);
+//! - a NetworkPolicy's rules with `ipBlock`s matching any address; a
+//!   ClusterNetworkPolicy rule Calico fails to convert (`nodes` or `domainNames` peers,
+//!   `networks` in ingress) as Calico replaces it, and a direction whose rules Calico all
+//!   drops selecting nothing;
+//! - the policy inserted in Felix's order: by tier, then order (a ClusterNetworkPolicy's
+//!   priority, 1000 for every NetworkPolicy), then the bytes of Felix's key
+//!   (`name/namespace/KubernetesNetworkPolicy`, `name//KubernetesClusterNetworkPolicy`).
+//!
 //! The update works on a copy of the core (its tables are shared, so the copy costs
 //! what it changes) inside the batch being applied; readers only ever see the engine
 //! before the batch or after it. When anything turns out not as expected half-way, the
@@ -79,9 +110,13 @@
 //!   map lacks (addresses would change values);
 //! - a named port no rule named at the build that some pod declares (pods' named-port
 //!   entries would change);
-//! - a profile where Calico's Felix decides (classes there also depend on pods'
-//!   addresses, and policies on Felix's view of them) or NetworkPolicy is not enforced,
-//!   and a policy set holding two NetworkPolicies with one namespace and name;
+//! - a profile where NetworkPolicy is not enforced, and a policy set holding two
+//!   NetworkPolicies with one namespace and name;
+//! - where Calico's Felix decides, a policy set holding a Calico policy (a
+//!   `projectcalico.org/v3` NetworkPolicy or GlobalNetworkPolicy, in any tier), a network
+//!   set or a tier (Calico's rules may test the local pod, making a pod's classes depend
+//!   on its address, and network sets reach selectors and named ports past pods); changes
+//!   to those objects themselves rebuild too, as does a namespace relabelled there;
 //! - for a ClusterNetworkPolicy: a profile that does not enforce them (explanations list
 //!   them as ignored, with the identities they would select), and a policy set holding
 //!   two with one name (evaluation order breaks priority ties by name);
@@ -98,9 +133,10 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use super::{Fixed, KindIndex};
 use crate::cluster::Cluster;
 use crate::engine::bitset::Bitset;
+use crate::engine::calico::{Converted, PodLabels};
 use crate::engine::compile::{
-    MAX_POD_SETS, RuleTables, Selected, cluster_rule_parts, emit_tier, everything,
-    namespace_indexes, network_rule_parts,
+    MAX_POD_SETS, RuleTables, Selected, calico_drops, calico_failed_rule, calico_fails,
+    cluster_rule_parts, emit_tier, everything, namespace_indexes, network_rule_parts,
 };
 use crate::engine::{
     Class, ClassCode, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
@@ -150,17 +186,28 @@ pub(super) struct NpState {
     extras: PMap<PeerExtra, u32>,
     /// Position of the NetworkPolicy tier.
     tier_pos: u32,
+    /// Whether Calico's Felix decides: selectors are read as Calico converts them, over
+    /// Felix's view of pods, `ipBlock`s match any address, and policies are in Felix's
+    /// order.
+    felix: bool,
     /// Past this many bytes pushed since the build, a change rebuilds instead.
     budget: usize,
 }
 
 impl NpState {
     /// The state for a freshly built core, `None` when NetworkPolicy changes must rebuild:
-    /// a profile where Calico's Felix decides or NetworkPolicy is not enforced, or two
-    /// NetworkPolicies with one namespace and name.
+    /// a profile that does not enforce NetworkPolicy, one where Calico's Felix decides
+    /// while the set holds a Calico policy, network set or tier, or two NetworkPolicies
+    /// with one namespace and name.
     pub(super) fn of(core: &Core, set: &PolicySet, compiled_bytes: usize) -> Option<NpState> {
         let network = set.network_policies();
-        if core.profile.enforces_calico_policy() || !core.profile.enforces_network_policy() {
+        let felix = core.profile.enforces_calico_policy();
+        if !core.profile.enforces_network_policy()
+            || (felix
+                && !(set.calico_policies().is_empty()
+                    && set.network_sets().is_empty()
+                    && set.tiers().is_empty()))
+        {
             return None;
         }
         let tier_pos = to_u32(
@@ -172,6 +219,15 @@ impl NpState {
         for (gid, meta) in core.policies.iter().enumerate() {
             if meta.kind == PolicyKind::NetworkPolicy {
                 *gids.get_mut(meta.index)? = to_u32(gid);
+                // The NetworkPolicy tier is run as instructions (a build indexes it only
+                // for named ports Felix qualifies, which network sets bring).
+                if core
+                    .rule_start
+                    .iter()
+                    .any(|starts| starts.get(gid).copied().flatten().is_some())
+                {
+                    return None;
+                }
             }
         }
         let mut keys: HashSet<(&str, &str)> = HashSet::new();
@@ -248,6 +304,7 @@ impl NpState {
             extras: extras.into_iter().collect(),
             blocks: built_blocks(core, set).into_iter().collect(),
             tier_pos,
+            felix,
             budget: (compiled_bytes / 2).max(4 << 20),
         })
     }
@@ -436,6 +493,73 @@ impl Fixed {
             }
         }
     }
+
+    /// Under Felix: the identities whose pods a Kubernetes selector pair matches once
+    /// Calico has converted it (`conv`), over Felix's view of them (their labels, their
+    /// namespace's under `pcns.`, their service account), as the compiler reads it;
+    /// `namespaces`: the cluster's namespaces (name, labels) by index. Candidates are the
+    /// identities of the namespaces the namespace part can match (decided once per
+    /// namespace when no identity has a `pcns.` label of its own), and among those the
+    /// pod selector's through the label index when it reads only labels pods carry as
+    /// they are; each is then tested as the compiler tests it.
+    fn select_felix(
+        &self,
+        namespaces: &[(&str, &Labels)],
+        conv: &Converted<'_>,
+        mut f: impl FnMut(u32),
+    ) {
+        let empty = Labels::new();
+        // Keys Calico's view answers from something other than the pod's own label.
+        let special = |k: &str| {
+            k.starts_with("projectcalico.org/") || k.starts_with("pcns.") || k.starts_with("pcsa.")
+        };
+        let plain = conv
+            .pods
+            .filter(|sel| !sel.requirements().iter().any(|r| special(&r.key)));
+        for (ns, (name, ns_labels)) in namespaces.iter().enumerate() {
+            if conv.namespace.is_some_and(|n| n != *name) {
+                continue;
+            }
+            let ns = to_u32(ns);
+            let Some(all) = self.by_namespace.get(&ns) else {
+                continue;
+            };
+            if self.pcns_free && conv.namespaces.is_some() {
+                let probe = PodLabels {
+                    own: &empty,
+                    namespace: name,
+                    namespace_labels: Some(ns_labels),
+                    account: "",
+                };
+                let namespace_part = Converted {
+                    namespace: None,
+                    namespaces: conv.namespaces,
+                    pods: None,
+                };
+                if !namespace_part.holds(&probe) {
+                    continue;
+                }
+            }
+            let mut test = |id: u32| {
+                let Some((_, own)) = self.of_identity.get(&id) else {
+                    return;
+                };
+                let labels = PodLabels {
+                    own,
+                    namespace: name,
+                    namespace_labels: Some(ns_labels),
+                    account: self.accounts.get(&id).map_or("default", String::as_str),
+                };
+                if conv.holds(&labels) {
+                    f(id);
+                }
+            };
+            match plain {
+                Some(sel) => self.select(ns, sel, test),
+                None => all.iter().for_each(|id| test(*id)),
+            }
+        }
+    }
 }
 
 /// A NetworkPolicy being added, changed or removed.
@@ -585,6 +709,14 @@ fn compile_change(
     } else {
         &[]
     };
+    let namespaces = if np.felix {
+        cluster
+            .namespaces()
+            .map(|(_, n)| (n.name.as_str(), &n.labels))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut cx = Cx {
         core: Arc::make_mut(core),
         pods,
@@ -592,6 +724,7 @@ fn compile_change(
         np,
         fixed: &fixed,
         cluster,
+        namespaces,
         peers,
         segments: HashMap::new(),
         created: HashMap::new(),
@@ -749,7 +882,9 @@ pub(super) fn reselect_cluster(
     p: &ClusterPolicy,
     (name, ns): (&str, u32),
 ) -> Option<bool> {
+    // (Where Felix decides, namespace labels are pod labels too: a relabel rebuilds.)
     let Some(&gid) = within_budget(core, kinds)
+        .filter(|np| !np.felix)
         .and_then(|np| np.cluster_gids.as_ref())
         .and_then(|g| g.get(pos))
     else {
@@ -801,6 +936,9 @@ struct Cx<'a> {
     np: &'a mut NpState,
     fixed: &'a Fixed,
     cluster: &'a Cluster,
+    /// Under Felix: the cluster's namespaces (name, labels) by index, which Calico's
+    /// selectors read (empty otherwise).
+    namespaces: Vec<(&'a str, &'a Labels)>,
     /// The namespaces of each pod peer of the new version, in order (NetworkPolicy).
     peers: &'a [(&'a Selector, Arc<[u32]>)],
     /// Per (direction, policy number): the policy's rules emitted as instructions, without
@@ -835,7 +973,7 @@ impl Cx<'_> {
             Direction::BOTH.map(|d| {
                 p.rules(d)
                     .iter()
-                    .map(|r| self.rule(r, &mut seen))
+                    .map(|r| self.rule(r, p.namespace(), &mut seen))
                     .collect::<Option<Vec<_>>>()
             })
         });
@@ -861,7 +999,20 @@ impl Cx<'_> {
         let subjects = |p: Option<&Policy>, d: Direction| -> Vec<u32> {
             let mut out = Vec::new();
             if let (Some(p), Some(ns)) = (p, own_ns) {
-                if p.affects(d) {
+                if !p.affects(d) {
+                    return out;
+                }
+                if self.np.felix {
+                    // `projectcalico.org/orchestrator == 'k8s' && <pod selector>` in the
+                    // policy's namespace, over Felix's view of the pods.
+                    let conv = Converted {
+                        namespace: Some(p.namespace()),
+                        namespaces: None,
+                        pods: Some(p.pod_selector()),
+                    };
+                    self.fixed
+                        .select_felix(&self.namespaces, &conv, |id| out.push(id));
+                } else {
                     self.fixed.select(ns, p.pod_selector(), |id| out.push(id));
                 }
             }
@@ -897,9 +1048,42 @@ impl Cx<'_> {
                 let mut per_dir: [Vec<CompiledRule>; 2] = [Vec::new(), Vec::new()];
                 for d in Direction::BOTH {
                     for rule in p.rules(d) {
+                        if self.np.felix && calico_fails(rule, d) {
+                            // As Calico converts a rule it fails to: see the compiler.
+                            per_dir
+                                .get_mut(dir_index(d))?
+                                .push(calico_failed_rule(rule.action()));
+                            continue;
+                        }
                         let mut selected = Selected::new(0);
                         let (mut peers, mut ports) =
-                            cluster_rule_parts(self, rule, &mut selected, |_, _, _, _| false)?;
+                            cluster_rule_parts(self, rule, &mut selected, |cx, peer, peers, _| {
+                                if !cx.np.felix {
+                                    return false;
+                                }
+                                // Under Felix, as Calico converts them: a bare namespace
+                                // selector (under `pcns.`), or that and a pod selector,
+                                // over Felix's view of the pods.
+                                let conv = match peer {
+                                    ClusterPeer::Namespaces(sel) => Converted {
+                                        namespace: None,
+                                        namespaces: Some(sel),
+                                        pods: None,
+                                    },
+                                    ClusterPeer::Pods { namespaces, pods } => Converted {
+                                        namespace: None,
+                                        namespaces: Some(namespaces),
+                                        pods: Some(pods),
+                                    },
+                                    _ => return false,
+                                };
+                                if let Some(id) = cx.felix_pod_set(&conv) {
+                                    if !peers.pod_sets.contains(&id) {
+                                        peers.pod_sets.push(id);
+                                    }
+                                }
+                                true
+                            })?;
                         peers.blocks.sort_unstable();
                         self.limit_pod_sets(&mut peers);
                         ports.finish();
@@ -953,6 +1137,36 @@ impl Cx<'_> {
         let Some(p) = p.filter(|p| p.affects(d)) else {
             return out;
         };
+        if self.np.felix {
+            // Calico's converted policy has a type only for the directions that keep a
+            // rule: it does not apply to a direction whose rules Calico all drops. Its
+            // subject: the namespace selector under `pcns.`, the pod selector (or the
+            // orchestrator term alone), over Felix's view of the pods.
+            if p.rules(d).iter().all(|r| calico_drops(r, d)) {
+                return out;
+            }
+            let conv = match p.subject() {
+                Subject::Namespaces(sel) => Converted {
+                    namespace: None,
+                    namespaces: Some(sel),
+                    pods: None,
+                },
+                Subject::Pods { namespaces, pods } => Converted {
+                    namespace: None,
+                    namespaces: Some(namespaces),
+                    pods: Some(pods),
+                },
+            };
+            let namespaces: Vec<(&str, &Labels)> = cluster
+                .namespaces()
+                .map(|(_, n)| (n.name.as_str(), &n.labels))
+                .collect();
+            self.fixed
+                .select_felix(&namespaces, &conv, |id| out.push(id));
+            out.sort_unstable();
+            out.dedup();
+            return out;
+        }
         let (namespaces, pods) = match p.subject() {
             Subject::Namespaces(ns) => (ns, everything()),
             Subject::Pods { namespaces, pods } => (namespaces, pods),
@@ -1084,12 +1298,12 @@ impl Cx<'_> {
         }
         if let Some(g) = new_gid {
             let meta = self.core.policies.get(g as usize)?;
-            let key = order(meta);
+            let felix = self.np.felix;
             let at = list.partition_point(|x| {
                 self.core
                     .policies
                     .get(*x as usize)
-                    .is_some_and(|m| order(m) < key)
+                    .is_some_and(|m| walk_order(m, meta, felix).is_lt())
             });
             list.insert(at, g);
         }
@@ -1357,9 +1571,17 @@ impl Cx<'_> {
         id
     }
 
-    /// A NetworkPolicy rule, compiled through the compiler's
-    /// `compile::network_rule_parts`; `seen` counts the pod peers of the policy so far.
-    fn rule(&mut self, rule: &crate::policy::Rule, seen: &mut usize) -> Option<CompiledRule> {
+    /// A NetworkPolicy rule of a policy of namespace `policy_ns`, compiled through the
+    /// compiler's `compile::network_rule_parts`; `seen` counts the pod peers of the
+    /// policy so far. Under Felix, as the compiler reads it there: pod peers as Calico
+    /// converts them (the policy's namespace or the namespace selector under `pcns.`, and
+    /// the pod selector, over Felix's view of the pods), `ipBlock`s matching any address.
+    fn rule(
+        &mut self,
+        rule: &crate::policy::Rule,
+        policy_ns: &str,
+        seen: &mut usize,
+    ) -> Option<CompiledRule> {
         let mut selected = Selected::new(0);
         let (mut peers, mut ports) = network_rule_parts(
             self,
@@ -1370,8 +1592,28 @@ impl Cx<'_> {
                 *seen += 1;
                 Some(ns.to_vec())
             },
-            |_, _, _, _| false,
+            |cx, peer, peers, _| {
+                let Peer::Pods { namespaces, pods } = peer else {
+                    return false;
+                };
+                if !cx.np.felix {
+                    return false;
+                }
+                let conv = Converted {
+                    namespace: namespaces.is_none().then_some(policy_ns),
+                    namespaces: namespaces.as_ref(),
+                    pods: Some(pods),
+                };
+                if let Some(id) = cx.felix_pod_set(&conv) {
+                    if !peers.pod_sets.contains(&id) {
+                        peers.pod_sets.push(id);
+                    }
+                }
+                true
+            },
         )?;
+        // Under Felix an ipBlock is Calico's `nets`, which any address meets.
+        peers.any_address = self.np.felix;
         peers.blocks.sort_unstable();
         self.limit_pod_sets(&mut peers);
         ports.finish();
@@ -1381,6 +1623,15 @@ impl Cx<'_> {
             ports,
             unsupported: false,
         })
+    }
+
+    /// Under Felix: the pod set of the identities a converted selector pair matches,
+    /// `None` when empty.
+    fn felix_pod_set(&mut self, conv: &Converted<'_>) -> Option<u32> {
+        let mut set = Bitset::new(self.core.identities.len());
+        self.fixed
+            .select_felix(&self.namespaces, conv, |id| set.insert(id as usize));
+        (!set.is_empty()).then(|| self.pod_set(set))
     }
 
     /// The id of a block of networks the prefix map holds, pushed unless it was before.
@@ -1404,6 +1655,40 @@ fn order(meta: &PolicyMeta) -> (u32, u32, &str, usize) {
     } else {
         (meta.tier_pos, meta.priority, &meta.name, 0)
     }
+}
+
+/// How two policies compare in evaluation order ([`order`]); under Felix
+/// (`calico::ordered_felix`), in Felix's: by tier, then order (a ClusterNetworkPolicy's
+/// priority; 1000 for every NetworkPolicy), then the bytes of
+/// `name/namespace/KubernetesNetworkPolicy` or `name//KubernetesClusterNetworkPolicy`,
+/// then position (keys are unique: the state is made only then).
+fn walk_order(a: &PolicyMeta, b: &PolicyMeta, felix: bool) -> std::cmp::Ordering {
+    if !felix {
+        return order(a).cmp(&order(b));
+    }
+    let rank = |m: &PolicyMeta| match m.kind {
+        PolicyKind::NetworkPolicy => 1000,
+        _ => u64::from(m.priority),
+    };
+    let key = |m: &PolicyMeta| {
+        let suffix: &'static [u8] = match m.kind {
+            PolicyKind::NetworkPolicy => b"/KubernetesNetworkPolicy",
+            _ => b"/KubernetesClusterNetworkPolicy",
+        };
+        let ns: &[u8] = m.namespace.as_deref().map_or(b"", str::as_bytes);
+        let name: &[u8] = m.name.as_bytes();
+        name.iter()
+            .chain(b"/")
+            .chain(ns)
+            .chain(suffix)
+            .copied()
+            .collect::<smallvec::SmallVec<[u8; 96]>>()
+    };
+    a.tier_pos
+        .cmp(&b.tier_pos)
+        .then_with(|| rank(a).cmp(&rank(b)))
+        .then_with(|| key(a).cmp(&key(b)))
+        .then_with(|| a.index.cmp(&b.index))
 }
 
 /// Gives a changed policy's number `new_gid` its place in `gids` (the numbers of the
