@@ -45,6 +45,12 @@
 //!   given another namespace's value so that it no longer does (the policies whose
 //!   namespace selectors answer otherwise taken or compiled again), and
 //!   `cnp/rebuild` `Engine::build` on that cluster and policies;
+//! - `felix/*`: on the same cluster and NetworkPolicies under `Profile::calico()` (Calico's
+//!   Felix deciding, no Calico policy), a third engine: `felix/np-change`,
+//!   `felix/np-add`, `felix/np-remove` and `felix/deny-namespace` the `policy/` changes
+//!   above, `felix/rebuild` `Engine::build` with that profile; and on the workload with
+//!   ClusterNetworkPolicies, `felix/cnp-change`, `felix/cnp-add` and `felix/cnp-remove`
+//!   the `cnp/` changes above, `felix/cnp-rebuild` the build;
 //! - `churn/rollout-step`: sustained churn while decisions continue. Each step deletes a
 //!   pod of a workload and adds its replacement (new name, new `pod-template-hash`, the
 //!   same address), applied to the engine the previous step made, which is then
@@ -67,6 +73,7 @@ use netpol::engine::Engine;
 use netpol::engine::live::{Change, LiveEngine, PolicyItem, PolicyKey};
 use netpol::model::NetworkPolicy;
 use netpol::policy::{ClusterPolicy, ClusterTier, Direction, Policy, PolicySet, Protocol, Subject};
+use netpol::profile::Profile;
 use netpol_testing::workload::{self, Scale};
 
 fn spec_of(cluster: &Cluster, pod: &Pod) -> PodSpec {
@@ -296,6 +303,27 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         ("node/readdress", vec![Change::Node(readdressed)]),
     ];
     check_cases(scale, &live, &cases, policy_namespace, &node_name);
+    let felix_cases: Vec<(&str, Vec<Change>)> = [
+        ("felix/np-change", "policy/change"),
+        ("felix/np-add", "policy/add"),
+        ("felix/np-remove", "policy/remove"),
+        ("felix/deny-namespace", "policy/deny-namespace"),
+    ]
+    .into_iter()
+    .filter_map(|(name, of)| {
+        let (_, changes) = cases.iter().find(|(n, _)| *n == of)?;
+        Some((name, changes.clone()))
+    })
+    .collect();
+    felix(
+        c,
+        scale,
+        &cluster,
+        &policies,
+        &felix_cases,
+        policy_namespace,
+        "felix/rebuild",
+    );
     let mut group = c.benchmark_group(scale.name());
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));
@@ -484,7 +512,9 @@ fn check_cases(
             }
         );
         // At this scale too, the result must decide and explain as a fresh build does.
-        let fresh = Engine::build(next.cluster(), next.policies());
+        let fresh = Engine::builder()
+            .profile(live.engine().profile().clone())
+            .build(next.cluster(), next.policies());
         let mut flows = sample_flows(next.cluster(), namespace);
         if name.starts_with("node/") {
             flows = node_flows(next.cluster(), &[node_name, "node-new"], &flows);
@@ -620,6 +650,61 @@ fn cluster_policies(
     }
     group.bench_function("cnp/rebuild", |b| {
         b.iter(|| black_box(Engine::build(cluster, &policies)))
+    });
+    group.finish();
+    let felix_cases: Vec<(&str, Vec<Change>)> = [
+        ("felix/cnp-change", "cnp/change"),
+        ("felix/cnp-add", "cnp/add"),
+        ("felix/cnp-remove", "cnp/remove"),
+    ]
+    .into_iter()
+    .filter_map(|(name, of)| {
+        let (_, changes) = cases.iter().find(|(n, _)| *n == of)?;
+        Some((name, changes.clone()))
+    })
+    .collect();
+    felix(
+        c,
+        scale,
+        cluster,
+        &policies,
+        &felix_cases,
+        &namespace,
+        "felix/cnp-rebuild",
+    );
+}
+
+/// The cases under `Profile::calico()` (Calico's Felix deciding), on a live engine of
+/// `cluster` and `policies` with that profile, and the build with it (`rebuild`).
+fn felix(
+    c: &mut Criterion,
+    scale: Scale,
+    cluster: &Cluster,
+    policies: &PolicySet,
+    cases: &[(&str, Vec<Change>)],
+    namespace: &str,
+    rebuild: &str,
+) {
+    let t = Instant::now();
+    let live = LiveEngine::new(cluster, policies.clone(), Profile::calico());
+    eprintln!(
+        "[{}] under Felix: LiveEngine::new {:.2?}",
+        scale.name(),
+        t.elapsed()
+    );
+    check_cases(scale, &live, cases, namespace, "");
+    let mut group = c.benchmark_group(scale.name());
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for (name, changes) in cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(live.apply_all(changes.clone()).expect("applies")))
+        });
+    }
+    let engine = Engine::builder().profile(Profile::calico());
+    group.bench_function(rebuild, |b| {
+        b.iter(|| black_box(engine.clone().build(cluster, policies)))
     });
     group.finish();
 }

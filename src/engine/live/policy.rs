@@ -501,7 +501,8 @@ impl Fixed {
     /// identities of the namespaces the namespace part can match (decided once per
     /// namespace when no identity has a `pcns.` label of its own), and among those the
     /// pod selector's through the label index when it reads only labels pods carry as
-    /// they are; each is then tested as the compiler tests it.
+    /// they are; each is then tested as the compiler tests it, unless the candidates are
+    /// the answer as they are (both of those shortcuts taken).
     fn select_felix(
         &self,
         namespaces: &[(&str, &Labels)],
@@ -516,6 +517,11 @@ impl Fixed {
         let plain = conv
             .pods
             .filter(|sel| !sel.requirements().iter().any(|r| special(&r.key)));
+        // Whether the candidates are the answer as they are: the namespace part decided
+        // per namespace (or by name), the pod selector by the pods' own labels (the
+        // orchestrator term holds for every pod).
+        let exact = (conv.namespaces.is_none() || self.pcns_free)
+            && (conv.pods.is_none() || plain.is_some());
         for (ns, (name, ns_labels)) in namespaces.iter().enumerate() {
             if conv.namespace.is_some_and(|n| n != *name) {
                 continue;
@@ -540,23 +546,25 @@ impl Fixed {
                     continue;
                 }
             }
-            let mut test = |id: u32| {
-                let Some((_, own)) = self.of_identity.get(&id) else {
-                    return;
-                };
-                let labels = PodLabels {
-                    own,
-                    namespace: name,
-                    namespace_labels: Some(ns_labels),
-                    account: self.accounts.get(&id).map_or("default", String::as_str),
-                };
-                if conv.holds(&labels) {
-                    f(id);
-                }
+            let holds = |id: u32| {
+                self.of_identity.get(&id).is_some_and(|(_, own)| {
+                    conv.holds(&PodLabels {
+                        own,
+                        namespace: name,
+                        namespace_labels: Some(ns_labels),
+                        account: self.accounts.get(&id).map_or("default", String::as_str),
+                    })
+                })
             };
             match plain {
-                Some(sel) => self.select(ns, sel, test),
-                None => all.iter().for_each(|id| test(*id)),
+                Some(sel) if exact => self.select(ns, sel, &mut f),
+                Some(sel) => self.select(ns, sel, |id| {
+                    if holds(id) {
+                        f(id);
+                    }
+                }),
+                None if exact => all.iter().for_each(|id| f(*id)),
+                None => all.iter().filter(|id| holds(**id)).for_each(|id| f(*id)),
             }
         }
     }
