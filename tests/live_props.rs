@@ -8,7 +8,10 @@
 //! added, changed and removed (from a small pool of names, so that they meet), some with a
 //! selector on a label key no other policy reads, an ipBlock over networks no other policy
 //! names, or a named port no pod declares yet, among pods that gain those labels and ports;
-//! both the incremental path and its fallback to a rebuild are taken.
+//! both the incremental path and its fallback to a rebuild are taken. The `felix_`
+//! properties hold NetworkPolicy and ClusterNetworkPolicy changes under the profiles where
+//! Calico's Felix decides to the same, requiring them to be taken without a rebuild when
+//! no Calico policy, network set or tier takes part, and with one when some does.
 //!
 //! For a long campaign: `PROPTEST_CASES=10000 cargo test --release --test live_props`.
 
