@@ -34,7 +34,7 @@ use super::to_u32;
 use super::{
     Addrs, BY_FAMILY, Class, ClassCode, ClassHead, ClassScan, CompiledRule, Core, INLINE_STEPS,
     IdentityInfo, Inner, Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra,
-    PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index,
+    PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, WalkMode, dir_index,
     lower_code,
 };
 
@@ -2440,6 +2440,7 @@ fn compile_core(
         },
         code_first,
         class_scan: Default::default(),
+        walk_mode: WalkMode::Heads,
         classes: classes.into(),
         tiers: std::mem::take(&mut c.tiers),
         pod_named: pod_named.into(),
@@ -2468,6 +2469,10 @@ fn compile_core(
         .collect();
     if scans.iter().any(|s| s.flags != 0) {
         core.class_scan = scans.into();
+        core.walk_mode = WalkMode::Scan;
+    }
+    if !core.profile.enforces_any() {
+        core.walk_mode = WalkMode::Off;
     }
     (core, pods)
 }

@@ -742,6 +742,17 @@ impl ClassScan {
     }
 }
 
+/// How deciding walks a build's classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WalkMode {
+    /// The profile enforces no policy: every flow is allowed.
+    Off,
+    /// From their heads (or [`ClassCode`] records).
+    Heads,
+    /// From their [`ClassScan`] records, where they have one.
+    Scan,
+}
+
 /// Identities selected for one direction by exactly the same policies.
 #[derive(Debug, Clone, Default)]
 struct Class {
@@ -917,6 +928,8 @@ struct Core {
     /// Per class: its [`ClassScan`], when the build has a rule index kept as flat rows
     /// (empty otherwise).
     class_scan: GrowVec<ClassScan>,
+    /// How deciding walks the classes.
+    walk_mode: WalkMode,
     /// The tiers, in walk order.
     tiers: Vec<TierInfo>,
     /// Named container ports of every pod, one pod after the other.
@@ -1362,19 +1375,23 @@ impl Inner {
     /// them first, in a copy of their own, so that a build without them runs the code it
     /// ran before they existed.
     fn allows(&self, flow: Flow<'_>) -> bool {
-        if self.code_first {
-            self.allows_with::<false>(flow)
-        } else {
-            self.allows_with::<true>(flow)
+        match self.walk_mode {
+            WalkMode::Heads => self.allows_with::<false>(flow),
+            WalkMode::Scan => self.allows_scan(flow),
+            WalkMode::Off => true,
         }
     }
 
-    /// [`allows`](Self::allows), reading the classes' [`ClassScan`] records with `SCAN`.
+    /// [`allows`](Self::allows) for a build with [`ClassScan`] records.
     #[inline(never)]
+    fn allows_scan(&self, flow: Flow<'_>) -> bool {
+        self.allows_with::<true>(flow)
+    }
+
+    /// [`allows`](Self::allows) where the profile enforces some policy, reading the
+    /// classes' [`ClassScan`] records with `SCAN`.
+    #[inline(always)]
     fn allows_with<const SCAN: bool>(&self, flow: Flow<'_>) -> bool {
-        if !self.profile.enforces_any() {
-            return true;
-        }
         let src = self.side(flow.src);
         let dst = self.side(flow.dst);
         if matches!(src, Side::Unknown) || matches!(dst, Side::Unknown) {
@@ -1858,7 +1875,6 @@ impl Inner {
             return None;
         }
         let index = self.rule_index.get(di)?;
-        let mut query = FlowQuery::new(self, flow, other, di, v6);
         let peer = match other {
             Side::Pod(p) => p
                 .rows
@@ -1868,9 +1884,12 @@ impl Inner {
                 .filter(|r| *r != NO_ROW),
             // A name is matched rule by rule.
             Side::External(_) if flow.domain.is_some() => return None,
-            _ => index.peer_row_id(&mut query),
+            _ => self.peer_row(index, flow, other, di, v6),
         };
-        let mut hits = index.hits(&rec.row, peer, &mut query)?;
+        let (mut hits, named) = index.hits(&rec.row, peer, flow.protocol, flow.port)?;
+        if named {
+            index.add_named(&mut hits, &rec.row, peer, self.named_row_of(flow, di));
+        }
         loop {
             let Some(rule) = rule_index::first_set(&hits) else {
                 if rec.flags & SCAN_END_DENY != 0 {
@@ -1897,6 +1916,19 @@ impl Inner {
             _ if rec.flags & SCAN_MORE != 0 => None,
             _ => Some(true),
         }
+    }
+
+    /// The peer row in `index` (direction `di`'s) of a side other than a pod.
+    #[inline(never)]
+    fn peer_row(
+        &self,
+        index: &rule_index::RuleIndex,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        di: usize,
+        v6: bool,
+    ) -> Option<u32> {
+        index.peer_row_id(&mut FlowQuery::new(self, flow, other, di, v6))
     }
 
     /// Whether the other side is a pod in one of the instruction's inline pod sets.

@@ -93,6 +93,12 @@ impl PortIndex {
         if let Some(row) = self.direct_small.get(usize::from(port)) {
             return u32::from(*row);
         }
+        self.row_of_large(port)
+    }
+
+    /// [`row`](Self::row) without a table of one byte per port.
+    #[inline(never)]
+    fn row_of_large(&self, port: u16) -> u32 {
         if let Some(row) = self.direct.get(usize::from(port)) {
             return u32::from(*row);
         }
@@ -783,24 +789,28 @@ impl RuleIndex {
     }
 
     /// The rules of `row` (a class's rules over a scan, from
-    /// [`flat_class_row`](Self::flat_class_row)) that the flow matches, given the other
-    /// side's peer row ([`peer_row_id`](Self::peer_row_id)): what
-    /// [`prepare`](Self::prepare) and [`first_match`](Self::first_match) find, all at
-    /// once, without the class's mask id. `None` when the index keeps no flat rows; the
-    /// flow must carry no name (the rule-by-rule scan decides those).
+    /// [`flat_class_row`](Self::flat_class_row)) that a flow of protocol `protocol` to
+    /// port `port` matches by its port row, given the other side's peer row
+    /// ([`peer_row_id`](Self::peer_row_id)), and whether rules with named ports may add
+    /// to them (then [`add_named`](Self::add_named) adds those the destination's
+    /// named-port row holds): what [`prepare`](Self::prepare) and
+    /// [`first_match`](Self::first_match) find, all at once, without the class's mask id.
+    /// `None` when the index keeps no flat rows; the flow must carry no name (the
+    /// rule-by-rule scan decides those).
     #[inline(always)]
     pub(super) fn hits(
         &self,
         row: &FlatRow,
         peer: Option<u32>,
-        query: &mut impl Query,
-    ) -> Option<FlatRow> {
+        protocol: Protocol,
+        port: u16,
+    ) -> Option<(FlatRow, bool)> {
         let flat = self.flat.as_ref()?;
         let Some(peer) = peer.and_then(|p| flat.peers.get(p as usize)) else {
-            return Some(ZERO_ROW);
+            return Some((ZERO_ROW, false));
         };
-        let proto = query.protocol().index();
-        let interval = self.ports.get(proto).map_or(0, |p| p.row(query.port())) as usize;
+        let proto = protocol.index();
+        let interval = self.ports.get(proto).map_or(0, |p| p.row(port)) as usize;
         fn at(rows: &[Vec<FlatRow>; 3], proto: usize, interval: usize) -> &FlatRow {
             rows.get(proto)
                 .and_then(|r| r.get(interval))
@@ -815,20 +825,25 @@ impl RuleIndex {
             *h = cand & q;
             need |= cand & !q & n;
         }
-        if need != 0 {
-            self.add_named(&mut hits, row, peer, query);
-        }
-        Some(hits)
+        Some((hits, need != 0))
     }
 
-    /// Adds to `hits` the rules of `row` the peer row `peer` holds whose named ports the
-    /// destination's container ports satisfy.
-    #[inline(never)]
-    fn add_named(&self, hits: &mut FlatRow, row: &FlatRow, peer: &FlatRow, query: &mut impl Query) {
-        let Some(named) = query
-            .named_row()
-            .and_then(|r| self.flat.as_ref()?.named.get(r as usize))
-        else {
+    /// Adds to `hits` (from [`hits`](Self::hits)) the rules of `row` that peer row `peer`
+    /// and named-port row `named` hold.
+    pub(super) fn add_named(
+        &self,
+        hits: &mut FlatRow,
+        row: &FlatRow,
+        peer: Option<u32>,
+        named: Option<u32>,
+    ) {
+        let Some(flat) = self.flat.as_ref() else {
+            return;
+        };
+        let (Some(peer), Some(named)) = (
+            peer.and_then(|p| flat.peers.get(p as usize)),
+            named.and_then(|r| flat.named.get(r as usize)),
+        ) else {
             return;
         };
         for (((h, r), p), n) in hits.iter_mut().zip(row).zip(peer).zip(named) {
