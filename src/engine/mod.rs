@@ -1358,6 +1358,20 @@ impl Inner {
         direction: Direction,
         v6: bool,
     ) -> u32 {
+        self.class_for_inline(here, other, flow, direction, v6)
+    }
+
+    /// [`class_for`](Self::class_for), always inlined (deciding from scan records reads it
+    /// inline; the other builds keep the call they had).
+    #[inline(always)]
+    fn class_for_inline(
+        &self,
+        here: &PodInfo,
+        other: Side<'_>,
+        flow: Flow<'_>,
+        direction: Direction,
+        v6: bool,
+    ) -> u32 {
         let di = dir_index(direction);
         match self.exemption(here, other, flow, direction) {
             Exemption::None => self.pod_class(here, di, v6),
@@ -1406,7 +1420,11 @@ impl Inner {
         }
         let v6 = self.sides_v6(flow, src, dst);
         if let Side::Pod(here) = src {
-            let class = self.class_for(here, dst, flow, Direction::Egress, v6);
+            let class = if SCAN {
+                self.class_for_inline(here, dst, flow, Direction::Egress, v6)
+            } else {
+                self.class_for(here, dst, flow, Direction::Egress, v6)
+            };
             if class != NOT_ISOLATED {
                 // With an egress rule index, the source's walk scans it with the
                 // destination's peer row, and the destination's own walk reads its
@@ -1428,7 +1446,11 @@ impl Inner {
             }
         }
         if let Side::Pod(here) = dst {
-            let class = self.class_for(here, src, flow, Direction::Ingress, v6);
+            let class = if SCAN {
+                self.class_for_inline(here, src, flow, Direction::Ingress, v6)
+            } else {
+                self.class_for(here, src, flow, Direction::Ingress, v6)
+            };
             if class != NOT_ISOLATED && !self.walk::<SCAN>(class, 0, flow, src, v6) {
                 return false;
             }
@@ -1861,7 +1883,7 @@ impl Inner {
     /// direction `di` (0 ingress, 1 egress): its scan read from the record, then the
     /// program after it, if any. `None` for any other class, or when the flow carries a
     /// name or the walk goes on past the program.
-    #[inline(always)]
+    #[inline(never)]
     fn scan_class_allows(
         &self,
         class: u32,
