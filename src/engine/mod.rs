@@ -659,9 +659,10 @@ impl ClassCode {
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
 struct ClassScan {
+    /// The class's mask over the rules the scan reads.
     row: rule_index::FlatRow,
-    /// With a scan over two tiers, the second one's first rule: a `Pass` rule before it
-    /// goes on with the second tier (0 for a scan over one tier).
+    /// With a scan over two tiers, where the first one's rules end: a `Pass` rule before
+    /// it goes on with the second tier (0 for a scan over one tier).
     split: u32,
     /// With [`SCAN_THEN_CODE`], the program of the step after the scan.
     pc: u32,
@@ -678,8 +679,8 @@ const SCAN_END_DENY: u8 = 1 << 1;
 const SCAN_THEN_CODE: u8 = 1 << 2;
 /// The program's tier denies at its end.
 const SCAN_CODE_DENY: u8 = 1 << 3;
-/// Steps follow the program: when its tier decides nothing and does not deny, the walk
-/// goes on from the head.
+/// Steps follow the program: when its tier decides nothing and does not deny, the class
+/// is walked again from its head.
 const SCAN_MORE: u8 = 1 << 4;
 
 impl ClassScan {
