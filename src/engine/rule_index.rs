@@ -87,18 +87,28 @@ impl PortIndex {
         }
     }
 
+    /// The interval holding `port`, read inline from the table of one byte per port and
+    /// through a call otherwise.
+    #[inline(always)]
+    fn row_inline(&self, port: u16) -> u32 {
+        match self.direct_small.get(usize::from(port)) {
+            Some(row) => u32::from(*row),
+            None => self.row_of_large(port),
+        }
+    }
+
+    /// [`row`](Self::row), not inlined.
+    #[inline(never)]
+    fn row_of_large(&self, port: u16) -> u32 {
+        self.row(port)
+    }
+
     /// The interval holding `port`.
     #[inline]
     fn row(&self, port: u16) -> u32 {
         if let Some(row) = self.direct_small.get(usize::from(port)) {
             return u32::from(*row);
         }
-        self.row_of_large(port)
-    }
-
-    /// [`row`](Self::row) without a table of one byte per port.
-    #[inline(never)]
-    fn row_of_large(&self, port: u16) -> u32 {
         if let Some(row) = self.direct.get(usize::from(port)) {
             return u32::from(*row);
         }
@@ -810,7 +820,7 @@ impl RuleIndex {
             return Some((ZERO_ROW, false));
         };
         let proto = protocol.index();
-        let interval = self.ports.get(proto).map_or(0, |p| p.row(port)) as usize;
+        let interval = self.ports.get(proto).map_or(0, |p| p.row_inline(port)) as usize;
         fn at(rows: &[Vec<FlatRow>; 3], proto: usize, interval: usize) -> &FlatRow {
             rows.get(proto)
                 .and_then(|r| r.get(interval))
