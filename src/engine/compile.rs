@@ -32,9 +32,10 @@ use super::calico;
 use super::rule_index::{PortFacts, RuleFacts, RuleIndex};
 use super::to_u32;
 use super::{
-    Addrs, BY_FAMILY, Class, ClassCode, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo,
-    Inner, Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra, PeerSet, PodInfo,
-    PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, dir_index, lower_code,
+    Addrs, BY_FAMILY, Class, ClassCode, ClassHead, ClassScan, CompiledRule, Core, INLINE_STEPS,
+    IdentityInfo, Inner, Instr, NO_EXTRA, NO_NODE, NO_ROW, NOT_ISOLATED, OpCode, PeerExtra,
+    PeerSet, PodInfo, PolicyMeta, PortSet, Prog, TierEnd, TierInfo, TierStep, WalkMode, dir_index,
+    lower_code,
 };
 
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
@@ -2003,6 +2004,8 @@ fn compile_core(
     let mut code: Vec<Instr> = Vec::new();
     let mut steps: Vec<TierStep> = Vec::new();
     let mut classes: Vec<Class> = vec![Class::default()];
+    // Per class: its direction.
+    let mut class_dirs: Vec<usize> = vec![0];
     let mut by_list: HashMap<ClassKey, u32> = HashMap::new();
     let mut final_id: HashMap<(usize, u32), (u32, u32)> = HashMap::new();
     let mut identities: Vec<IdentityInfo> = vec![IdentityInfo::default(); n_identities];
@@ -2032,6 +2035,7 @@ fn compile_core(
                             own_node,
                             &[],
                         ));
+                        class_dirs.push(di);
                         id
                     };
                     let ids = (intern(false, &mut classes), intern(true, &mut classes));
@@ -2116,6 +2120,7 @@ fn compile_core(
                                             &mut code, &mut steps, list, &metas, &rules, di, false,
                                             &excluded,
                                         ));
+                                        class_dirs.push(di);
                                         id
                                     }
                                 }
@@ -2412,7 +2417,7 @@ fn compile_core(
     // Where a rule index decides some tier, most walks begin with an index step: reading
     // a record first would only delay them.
     let code_first = rule_index.iter().all(|r| r.actions.is_empty());
-    let core = Core {
+    let mut core = Core {
         profile: c.profile.clone(),
         names: std::mem::take(&mut c.names),
         label_keys,
@@ -2434,6 +2439,8 @@ fn compile_core(
             Vec::new().into()
         },
         code_first,
+        class_scan: Default::default(),
+        walk_mode: WalkMode::Heads,
         classes: classes.into(),
         tiers: std::mem::take(&mut c.tiers),
         pod_named: pod_named.into(),
@@ -2452,6 +2459,21 @@ fn compile_core(
         blocks,
         value_bits,
     };
+    // Where a walk may begin with a scan of flat rows, every class has its record (so that
+    // classes pushed later get theirs too).
+    let scans: Vec<ClassScan> = core
+        .heads
+        .iter()
+        .zip(&class_dirs)
+        .map(|(head, di)| core.class_scan_of(head, *di))
+        .collect();
+    if scans.iter().any(|s| s.flags != 0) {
+        core.class_scan = scans.into();
+        core.walk_mode = WalkMode::Scan;
+    }
+    if !core.profile.enforces_any() {
+        core.walk_mode = WalkMode::Off;
+    }
     (core, pods)
 }
 

@@ -18,8 +18,13 @@
 //! deny per class, as fast as before tiers existed. Programs are read as 32-byte
 //! instructions holding the common case inline, and where no tier is read through a rule
 //! index, a class's first instruction is read from a record by class id, without its
-//! head. [`Engine::explain`] gives the same [`Explanation`] as the
-//! [reference evaluator](crate::reference::Reference).
+//! head. Where one is and keeps its rows as flat arrays (at most 256 rules, as a hundred
+//! ClusterNetworkPolicies make), a class whose walk begins with a scan of it has a record
+//! too, holding the class's rules over that scan as one row and the program that follows:
+//! such a walk reads neither its head nor the index's mask table, and builds with these
+//! records decide in a copy of the decision code of their own, so that builds without
+//! them run the code they ran before. [`Engine::explain`] gives the same [`Explanation`]
+//! as the [reference evaluator](crate::reference::Reference).
 //!
 //! The engine is immutable, `Send + Sync`, cheap to clone (one reference count), and
 //! shares the [`Cluster`] it was built from instead of copying it.
@@ -646,6 +651,109 @@ impl ClassCode {
     }
 }
 
+/// A class whose walk begins with a scan of the rule index kept as flat rows, as deciding
+/// reads it by class id, without its head: the class's rules over that scan (the first
+/// index step and the one it runs on through, if any), as a flat row, and what the walk
+/// does after it. Deciding then reads neither the head nor the mask table. `flags` is 0
+/// for any other class (its walk is read from its head).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct ClassScan {
+    /// The class's mask over the rules the scan reads.
+    row: rule_index::FlatRow,
+    /// With a scan over two tiers, where the first one's rules end: a `Pass` rule before
+    /// it goes on with the second tier (0 for a scan over one tier).
+    split: u32,
+    /// With [`SCAN_THEN_CODE`], the program of the step after the scan.
+    pc: u32,
+    /// `SCAN_*` bits.
+    flags: u8,
+}
+
+/// The record holds the class's walk.
+const SCAN_LEAN: u8 = 1;
+/// When no rule of the scan decides, the scan's last tier denies.
+const SCAN_END_DENY: u8 = 1 << 1;
+/// After the scan, the walk runs the program at `pc` (else it allows: the walk ends or
+/// its next step allows).
+const SCAN_THEN_CODE: u8 = 1 << 2;
+/// The program's tier denies at its end.
+const SCAN_CODE_DENY: u8 = 1 << 3;
+/// Steps follow the program: when its tier decides nothing and does not deny, the class
+/// is walked again from its head.
+const SCAN_MORE: u8 = 1 << 4;
+
+impl ClassScan {
+    const OTHER: ClassScan = ClassScan {
+        row: rule_index::ZERO_ROW,
+        split: 0,
+        pc: 0,
+        flags: 0,
+    };
+
+    /// The record of a class with tier steps `steps` and mask `mask` in `index`, its
+    /// direction's rule index.
+    fn new(steps: &[TierStep], mask: u32, index: Option<&rule_index::RuleIndex>) -> ClassScan {
+        let Some(first) = steps.first() else {
+            return Self::OTHER;
+        };
+        let Prog::Index { lo, hi } = first.prog() else {
+            return Self::OTHER;
+        };
+        let last = usize::from(first.scan_last);
+        let split = match last {
+            0 => 0,
+            1 => hi,
+            _ => return Self::OTHER,
+        };
+        let Some(row) = index.and_then(|i| i.flat_class_row(mask, lo, first.scan_hi)) else {
+            return Self::OTHER;
+        };
+        let Some(last_step) = steps.get(last) else {
+            return Self::OTHER;
+        };
+        let mut flags = SCAN_LEAN;
+        if last_step.end == TierEnd::Deny {
+            flags |= SCAN_END_DENY;
+        }
+        let mut pc = 0;
+        match steps.get(last + 1) {
+            None => {}
+            Some(next) => match next.prog() {
+                Prog::Allow => {}
+                Prog::Code(start) => {
+                    pc = start;
+                    flags |= SCAN_THEN_CODE;
+                    if next.end == TierEnd::Deny {
+                        flags |= SCAN_CODE_DENY;
+                    }
+                    if steps.len() > last + 2 {
+                        flags |= SCAN_MORE;
+                    }
+                }
+                Prog::Index { .. } => return Self::OTHER,
+            },
+        }
+        ClassScan {
+            row,
+            split,
+            pc,
+            flags,
+        }
+    }
+}
+
+/// How deciding walks a build's classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WalkMode {
+    /// The profile enforces no policy: every flow is allowed.
+    Off,
+    /// From their heads (or [`ClassCode`] records).
+    Heads,
+    /// From their [`ClassScan`] records, where they have one.
+    Scan,
+}
+
 /// Identities selected for one direction by exactly the same policies.
 #[derive(Debug, Clone, Default)]
 struct Class {
@@ -818,6 +926,11 @@ struct Core {
     class_code: GrowVec<ClassCode>,
     /// Whether classes have their [`ClassCode`] (see `class_code`).
     code_first: bool,
+    /// Per class: its [`ClassScan`], when the build has a rule index kept as flat rows
+    /// (empty otherwise).
+    class_scan: GrowVec<ClassScan>,
+    /// How deciding walks the classes.
+    walk_mode: WalkMode,
     /// The tiers, in walk order.
     tiers: Vec<TierInfo>,
     /// Named container ports of every pod, one pod after the other.
@@ -868,15 +981,31 @@ impl Core {
         start
     }
 
-    /// Appends a class head (its programs already pushed), with its [`ClassCode`] when
-    /// the classes have them.
-    fn push_head(&mut self, head: ClassHead) {
+    /// Appends the head of a class of direction `di` (its programs already pushed), with
+    /// its [`ClassCode`] or [`ClassScan`] when the classes have them.
+    fn push_head(&mut self, head: ClassHead, di: usize) {
         if self.code_first {
             let code = &self.code;
             self.class_code
                 .push(ClassCode::new(&head, |pc| code.get(pc as usize).copied()));
         }
+        if self.class_scan.len() == self.heads.len() && self.class_scan.len() > 0 {
+            let scan = self.class_scan_of(&head, di);
+            self.class_scan.push(scan);
+        }
         self.heads.push(head);
+    }
+
+    /// The [`ClassScan`] of a class of direction `di` with head `head`.
+    fn class_scan_of(&self, head: &ClassHead, di: usize) -> ClassScan {
+        let len = head.len as usize;
+        let steps = if len <= INLINE_STEPS {
+            head.inline.get(..len)
+        } else {
+            let start = head.start as usize;
+            self.steps.get(start..start + len)
+        };
+        ClassScan::new(steps.unwrap_or(&[]), head.mask, self.rule_index.get(di))
     }
 }
 
@@ -1054,7 +1183,8 @@ impl Engine {
             .sum::<usize>()
             + i.code.len() * std::mem::size_of::<Op>()
             + i.code_more.len() * std::mem::size_of::<OpMore>()
-            + i.class_code.len() * std::mem::size_of::<ClassCode>();
+            + i.class_code.len() * std::mem::size_of::<ClassCode>()
+            + i.class_scan.len() * std::mem::size_of::<ClassScan>();
         bitsets
             + classes
             + i.rule_index.iter().map(|r| r.heap_bytes()).sum::<usize>()
@@ -1229,6 +1359,20 @@ impl Inner {
         direction: Direction,
         v6: bool,
     ) -> u32 {
+        self.class_for_inline(here, other, flow, direction, v6)
+    }
+
+    /// [`class_for`](Self::class_for), always inlined (deciding from scan records reads it
+    /// inline; the other builds keep the call they had).
+    #[inline(always)]
+    fn class_for_inline(
+        &self,
+        here: &PodInfo,
+        other: Side<'_>,
+        flow: Flow<'_>,
+        direction: Direction,
+        v6: bool,
+    ) -> u32 {
         let di = dir_index(direction);
         match self.exemption(here, other, flow, direction) {
             Exemption::None => self.pod_class(here, di, v6),
@@ -1242,10 +1386,27 @@ impl Inner {
         }
     }
 
+    /// Whether the flow is allowed. The walks of a build with [`ClassScan`] records read
+    /// them first, in a copy of their own, so that a build without them runs the code it
+    /// ran before they existed.
     fn allows(&self, flow: Flow<'_>) -> bool {
-        if !self.profile.enforces_any() {
-            return true;
+        match self.walk_mode {
+            WalkMode::Heads => self.allows_with::<false>(flow),
+            WalkMode::Scan => self.allows_scan(flow),
+            WalkMode::Off => true,
         }
+    }
+
+    /// [`allows`](Self::allows) for a build with [`ClassScan`] records.
+    #[inline(never)]
+    fn allows_scan(&self, flow: Flow<'_>) -> bool {
+        self.allows_with::<true>(flow)
+    }
+
+    /// [`allows`](Self::allows) where the profile enforces some policy, reading the
+    /// classes' [`ClassScan`] records with `SCAN`.
+    #[inline(always)]
+    fn allows_with<const SCAN: bool>(&self, flow: Flow<'_>) -> bool {
         let src = self.side(flow.src);
         let dst = self.side(flow.dst);
         if matches!(src, Side::Unknown) || matches!(dst, Side::Unknown) {
@@ -1260,7 +1421,11 @@ impl Inner {
         }
         let v6 = self.sides_v6(flow, src, dst);
         if let Side::Pod(here) = src {
-            let class = self.class_for(here, dst, flow, Direction::Egress, v6);
+            let class = if SCAN {
+                self.class_for_inline(here, dst, flow, Direction::Egress, v6)
+            } else {
+                self.class_for(here, dst, flow, Direction::Egress, v6)
+            };
             if class != NOT_ISOLATED {
                 // With an egress rule index, the source's walk scans it with the
                 // destination's peer row, and the destination's own walk reads its
@@ -1276,18 +1441,41 @@ impl Inner {
                         std::hint::black_box(there.identity);
                     }
                 }
-                if !self.class_allows(class, 1, flow, dst, v6) {
+                if !self.walk::<SCAN>(class, 1, flow, dst, v6) {
                     return false;
                 }
             }
         }
         if let Side::Pod(here) = dst {
-            let class = self.class_for(here, src, flow, Direction::Ingress, v6);
-            if class != NOT_ISOLATED && !self.class_allows(class, 0, flow, src, v6) {
+            let class = if SCAN {
+                self.class_for_inline(here, src, flow, Direction::Ingress, v6)
+            } else {
+                self.class_for(here, src, flow, Direction::Ingress, v6)
+            };
+            if class != NOT_ISOLATED && !self.walk::<SCAN>(class, 0, flow, src, v6) {
                 return false;
             }
         }
         true
+    }
+
+    /// [`class_allows`](Self::class_allows), from the class's [`ClassScan`] when it has
+    /// one and `SCAN`.
+    #[inline(always)]
+    fn walk<const SCAN: bool>(
+        &self,
+        class: u32,
+        di: usize,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        v6: bool,
+    ) -> bool {
+        if SCAN {
+            if let Some(allowed) = self.scan_class_allows(class, di, flow, other, v6) {
+                return allowed;
+            }
+        }
+        self.class_allows(class, di, flow, other, v6)
     }
 
     /// [`allows`](Self::allows) for one side only.
@@ -1690,6 +1878,80 @@ impl Inner {
             Outcome::Deny => false,
             Outcome::End => cc.end != TierEnd::Deny,
         })
+    }
+
+    /// [`class_allows`](Self::class_allows) for a class with a [`ClassScan`] in
+    /// direction `di` (0 ingress, 1 egress): its scan read from the record, then the
+    /// program after it, if any. `None` for any other class, or when the flow carries a
+    /// name or the walk goes on past the program.
+    #[inline(never)]
+    fn scan_class_allows(
+        &self,
+        class: u32,
+        di: usize,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        v6: bool,
+    ) -> Option<bool> {
+        let rec = self.class_scan.get(class as usize)?;
+        if rec.flags == 0 {
+            return None;
+        }
+        let index = self.rule_index.get(di)?;
+        let peer = match other {
+            Side::Pod(p) => p
+                .rows
+                .get(di)
+                .and_then(|r| r.get(usize::from(v6)))
+                .copied()
+                .filter(|r| *r != NO_ROW),
+            // A name is matched rule by rule.
+            Side::External(_) if flow.domain.is_some() => return None,
+            _ => self.peer_row(index, flow, other, di, v6),
+        };
+        let (mut hits, named) = index.hits(&rec.row, peer, flow.protocol, flow.port)?;
+        if named {
+            index.add_named(&mut hits, &rec.row, peer, self.named_row_of(flow, di));
+        }
+        loop {
+            let Some(rule) = rule_index::first_set(&hits) else {
+                if rec.flags & SCAN_END_DENY != 0 {
+                    return Some(false);
+                }
+                break;
+            };
+            match index.actions.get(rule as usize)? {
+                Action::Allow => return Some(true),
+                Action::Deny => return Some(false),
+                _ if rule < rec.split => rule_index::clear_below(&mut hits, rec.split),
+                // Pass: on with the step after the scan.
+                _ => break,
+            }
+        }
+        if rec.flags & SCAN_THEN_CODE == 0 {
+            return Some(true);
+        }
+        let mut value = NO_VALUE;
+        match self.run_code(rec.pc, flow, other, &mut value, v6) {
+            Outcome::Allow => Some(true),
+            Outcome::Deny => Some(false),
+            Outcome::End if rec.flags & SCAN_CODE_DENY != 0 => Some(false),
+            _ if rec.flags & SCAN_MORE != 0 => None,
+            _ => Some(true),
+        }
+    }
+
+    /// The peer row in `index` (direction `di`'s) of a side other than a pod.
+    #[inline(never)]
+    fn peer_row(
+        &self,
+        index: &rule_index::RuleIndex,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        di: usize,
+        v6: bool,
+    ) -> Option<u32> {
+        index.peer_row_id(&mut FlowQuery::new(self, flow, other, di, v6))
     }
 
     /// Whether the other side is a pod in one of the instruction's inline pod sets.

@@ -25,7 +25,8 @@
 //! packet classifiers (Lakshman and Stiliadis, SIGCOMM 1998). An index of at most 256
 //! rules with no rule checked one by one (as a hundred ClusterNetworkPolicies make) also
 //! keeps its rows as fixed arrays of four words, which a scan intersects whole (see
-//! `Flat`).
+//! `Flat`); a class's mask over a scan can then be kept by the class itself, as one such
+//! row (`RuleIndex::flat_class_row`, read by `RuleIndex::hits`).
 
 use ahash::AHashMap as HashMap;
 
@@ -84,6 +85,22 @@ impl PortIndex {
             rows,
             named: BitsetTable::default(),
         }
+    }
+
+    /// The interval holding `port`, read inline from the table of one byte per port and
+    /// through a call otherwise.
+    #[inline(always)]
+    fn row_inline(&self, port: u16) -> u32 {
+        match self.direct_small.get(usize::from(port)) {
+            Some(row) => u32::from(*row),
+            None => self.row_of_large(port),
+        }
+    }
+
+    /// [`row`](Self::row), not inlined.
+    #[inline(never)]
+    fn row_of_large(&self, port: u16) -> u32 {
+        self.row(port)
     }
 
     /// The interval holding `port`.
@@ -332,10 +349,10 @@ pub(super) struct RuleIndex {
 const FLAT: usize = 4;
 
 /// A row of [`Flat`]: rules `64 * w..64 * (w + 1)` in word `w`.
-type FlatRow = [u64; FLAT];
+pub(super) type FlatRow = [u64; FLAT];
 
 /// The row with no rule.
-const ZERO_ROW: FlatRow = [0; FLAT];
+pub(super) const ZERO_ROW: FlatRow = [0; FLAT];
 
 /// The rows a scan reads, copied into fixed-size arrays for an index of at most
 /// `FLAT * 64` rules with no per-rule check: a scan of a flow without a domain name then
@@ -403,11 +420,19 @@ fn and_rows(a: &FlatRow, b: &FlatRow) -> FlatRow {
 
 /// The first rule of a flat row.
 #[inline]
-fn first_set(row: &FlatRow) -> Option<u32> {
+pub(super) fn first_set(row: &FlatRow) -> Option<u32> {
     row.iter()
         .enumerate()
         .find(|(_, w)| **w != 0)
         .map(|(i, w)| to_u32(i * 64) + w.trailing_zeros())
+}
+
+/// `row` without its rules below `n`.
+#[inline]
+pub(super) fn clear_below(row: &mut FlatRow, n: u32) {
+    for (w, word) in row.iter_mut().enumerate() {
+        *word &= range_word(n, u32::MAX, w);
+    }
 }
 
 /// What a flat scan reads of one side of a flow ([`Flat`]).
@@ -757,6 +782,85 @@ impl RuleIndex {
         })
     }
 
+    /// Class mask `mask` over rules `lo..hi` as a flat row, for a walk that reads it
+    /// without the mask table ([`hits`](Self::hits)): `None` unless the index keeps flat
+    /// rows and every rule applies to both families (the row then holds for every flow).
+    pub(super) fn flat_class_row(&self, mask: u32, lo: u32, hi: u32) -> Option<FlatRow> {
+        let flat = self.flat.as_ref()?;
+        if flat.masks.get(1).is_some_and(|m| !m.is_empty()) {
+            return None;
+        }
+        let row = flat.masks.first()?.get(mask as usize)?;
+        let mut out = ZERO_ROW;
+        for (w, (o, m)) in out.iter_mut().zip(row).enumerate() {
+            *o = m & range_word(lo, hi, w);
+        }
+        Some(out)
+    }
+
+    /// The rules of `row` (a class's rules over a scan, from
+    /// [`flat_class_row`](Self::flat_class_row)) that a flow of protocol `protocol` to
+    /// port `port` matches by its port row, given the other side's peer row
+    /// ([`peer_row_id`](Self::peer_row_id)), and whether rules with named ports may add
+    /// to them (then [`add_named`](Self::add_named) adds those the destination's
+    /// named-port row holds): what [`prepare`](Self::prepare) and
+    /// [`first_match`](Self::first_match) find, all at once, without the class's mask id.
+    /// `None` when the index keeps no flat rows; the flow must carry no name (the
+    /// rule-by-rule scan decides those).
+    #[inline(always)]
+    pub(super) fn hits(
+        &self,
+        row: &FlatRow,
+        peer: Option<u32>,
+        protocol: Protocol,
+        port: u16,
+    ) -> Option<(FlatRow, bool)> {
+        let flat = self.flat.as_ref()?;
+        let Some(peer) = peer.and_then(|p| flat.peers.get(p as usize)) else {
+            return Some((ZERO_ROW, false));
+        };
+        let proto = protocol.index();
+        let interval = self.ports.get(proto).map_or(0, |p| p.row_inline(port)) as usize;
+        fn at(rows: &[Vec<FlatRow>; 3], proto: usize, interval: usize) -> &FlatRow {
+            rows.get(proto)
+                .and_then(|r| r.get(interval))
+                .unwrap_or(&ZERO_ROW)
+        }
+        let ports = at(&flat.ports, proto, interval);
+        let maybe = at(&flat.named_maybe, proto, interval);
+        let mut hits = ZERO_ROW;
+        let mut need = 0;
+        for ((((h, r), p), q), n) in hits.iter_mut().zip(row).zip(peer).zip(ports).zip(maybe) {
+            let cand = r & p;
+            *h = cand & q;
+            need |= cand & !q & n;
+        }
+        Some((hits, need != 0))
+    }
+
+    /// Adds to `hits` (from [`hits`](Self::hits)) the rules of `row` that peer row `peer`
+    /// and named-port row `named` hold.
+    pub(super) fn add_named(
+        &self,
+        hits: &mut FlatRow,
+        row: &FlatRow,
+        peer: Option<u32>,
+        named: Option<u32>,
+    ) {
+        let Some(flat) = self.flat.as_ref() else {
+            return;
+        };
+        let (Some(peer), Some(named)) = (
+            peer.and_then(|p| flat.peers.get(p as usize)),
+            named.and_then(|r| flat.named.get(r as usize)),
+        ) else {
+            return;
+        };
+        for (((h, r), p), n) in hits.iter_mut().zip(row).zip(peer).zip(named) {
+            *h |= r & p & n;
+        }
+    }
+
     /// The first rule of class mask `mask` in `lo..hi` that matches the flow, given what
     /// [`prepare`](Self::prepare) read of it. Only the words where the class has rules
     /// that decide for the flow's family are read.
@@ -1070,7 +1174,7 @@ impl RuleIndex {
 
     /// The peer row of the other side.
     #[inline]
-    fn peer_row_id(&self, query: &mut impl Query) -> Option<u32> {
+    pub(super) fn peer_row_id(&self, query: &mut impl Query) -> Option<u32> {
         match self.external_row {
             Some(row) if query.external() => Some(row),
             _ => query.row(),

@@ -1401,11 +1401,11 @@ impl Cx<'_> {
         let own_steps = own_steps.unwrap_or_else(|| steps.clone());
         let full = match found.0 {
             Some(id) => id,
-            None => self.push_class(list, steps, head.mask)?,
+            None => self.push_class(di, list, steps, head.mask)?,
         };
         let own = match found.1 {
             Some(id) => id,
-            None => self.push_class(list, own_steps, head.mask)?,
+            None => self.push_class(di, list, own_steps, head.mask)?,
         };
         let entries = [
             (found.0.is_none(), (full, dir, false)),
@@ -1425,9 +1425,9 @@ impl Cx<'_> {
         Some((full, own))
     }
 
-    /// Pushes a class of `list` with `steps` (not yet linked) and rule index mask
-    /// `mask`; `None` when the steps do not fit in its head.
-    fn push_class(&mut self, list: &[u32], mut steps: Steps, mask: u32) -> Option<u32> {
+    /// Pushes a class of direction `di` and `list` with `steps` (not yet linked) and rule
+    /// index mask `mask`; `None` when the steps do not fit in its head.
+    fn push_class(&mut self, di: usize, list: &[u32], mut steps: Steps, mask: u32) -> Option<u32> {
         // As the compiler does: a scan may run on through following index steps while
         // tiers end in `Pass`.
         let len = steps.len();
@@ -1455,7 +1455,7 @@ impl Cx<'_> {
             policies: list.to_vec(),
             head,
         });
-        self.core.push_head(head);
+        self.core.push_head(head, di);
         Some(id)
     }
 
