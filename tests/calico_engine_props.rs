@@ -14,14 +14,23 @@ mod support;
 use netpol::cluster::{Cluster, Endpoint, Flow};
 use netpol::engine::Engine;
 use netpol::explain::{Decision, Explanation, TierRef};
-use netpol::policy::{Action, PolicySet, Protocol};
+use netpol::model::{
+    LabelSelector, LabelSelectorRequirement, NetworkPolicy, NetworkPolicyEgressRule,
+    NetworkPolicyIngressRule, NetworkPolicyPeer,
+};
+use netpol::policy::{
+    Action, ClusterPeer, ClusterPolicy, ClusterRule, ClusterTier, Policy, PolicySet, Protocol,
+    Subject,
+};
 use netpol::profile::Profile;
 use netpol::reference::Reference;
+use netpol::selector::Selector;
+use proptest::option;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use support::calico::{felix_cluster, felix_policy_set};
-use support::endpoints;
+use support::{NAMESPACES, endpoints, pick};
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -95,6 +104,142 @@ fn same_answers(
     Ok(out)
 }
 
+/// Label keys for selectors over Felix's view of pods: keys pods carry as they are, keys
+/// Calico answers from the pod's namespace, orchestrator or service account
+/// (`projectcalico.org/`, `pcsa.`), and keys under `pcns.` (which a pod's own label of
+/// that key answers first; as a namespace selector's key, read under `pcns.` again).
+const FELIX_SELECTOR_KEYS: &[&str] = &[
+    "app",
+    "tier",
+    "kubernetes.io/metadata.name",
+    "projectcalico.org/name",
+    "projectcalico.org/namespace",
+    "projectcalico.org/serviceaccount",
+    "projectcalico.org/orchestrator",
+    "pcsa.projectcalico.org/name",
+    "pcns.app",
+    "pcns.tier",
+];
+const FELIX_SELECTOR_VALUES: &[&str] = &["x", "y", "a", "b", "api", "web", "k8s"];
+
+/// A selector of up to three requirements on [`FELIX_SELECTOR_KEYS`], with every operator
+/// (`NotIn` and `DoesNotExist` match pods lacking the key).
+fn felix_selector() -> impl Strategy<Value = LabelSelector> {
+    prop::collection::vec(
+        (
+            pick(FELIX_SELECTOR_KEYS),
+            0..4usize,
+            prop::collection::vec(pick(FELIX_SELECTOR_VALUES), 1..3),
+        ),
+        0..3,
+    )
+    .prop_map(|reqs| LabelSelector {
+        match_labels: None,
+        match_expressions: Some(
+            reqs.into_iter()
+                .map(|(key, op, values)| match op {
+                    0 => LabelSelectorRequirement::new(key, "In", values),
+                    1 => LabelSelectorRequirement::new(key, "NotIn", values),
+                    2 => LabelSelectorRequirement::new(key, "Exists", Vec::<String>::new()),
+                    _ => LabelSelectorRequirement::new(key, "DoesNotExist", Vec::<String>::new()),
+                })
+                .collect(),
+        ),
+    })
+}
+
+fn felix_compiled() -> impl Strategy<Value = Selector> {
+    felix_selector().prop_map(|s| Selector::new(&s).expect("generated selectors are valid"))
+}
+
+/// A NetworkPolicy `p{index}` whose pod selector and peers use [`felix_selector`].
+fn felix_keyed_network_policy(index: usize) -> impl Strategy<Value = Policy> {
+    let peer = (option::of(felix_selector()), option::of(felix_selector()))
+        .prop_map(|(namespace_selector, pod_selector)| NetworkPolicyPeer {
+            namespace_selector,
+            pod_selector: pod_selector.or(Some(LabelSelector::default())),
+            ..Default::default()
+        })
+        .boxed();
+    (
+        pick(NAMESPACES),
+        felix_selector(),
+        prop::collection::vec(peer.clone(), 0..3),
+        prop::collection::vec(peer, 0..3),
+    )
+        .prop_map(move |(ns, pod_selector, from, to)| {
+            let mut w = NetworkPolicy::new(ns, format!("p{index}"));
+            w.spec.pod_selector = Some(pod_selector);
+            w.spec.policy_types = Some(vec!["Ingress".into(), "Egress".into()]);
+            w.spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                from: Some(from),
+                ports: None,
+            }]);
+            w.spec.egress = Some(vec![NetworkPolicyEgressRule {
+                to: Some(to),
+                ports: None,
+            }]);
+            Policy::new(&w).expect("generated policies are valid")
+        })
+}
+
+/// A ClusterNetworkPolicy `k{index}` whose subject and peers use [`felix_selector`].
+fn felix_keyed_cluster_policy(index: usize) -> impl Strategy<Value = ClusterPolicy> {
+    let peer = prop_oneof![
+        felix_compiled().prop_map(ClusterPeer::Namespaces),
+        (felix_compiled(), felix_compiled())
+            .prop_map(|(namespaces, pods)| ClusterPeer::Pods { namespaces, pods }),
+    ];
+    let rule = (
+        prop_oneof![Just(Action::Allow), Just(Action::Deny), Just(Action::Pass)],
+        prop::collection::vec(peer, 1..3),
+    )
+        .prop_map(|(a, peers)| ClusterRule::new(a, peers))
+        .boxed();
+    (
+        prop_oneof![Just(ClusterTier::Admin), Just(ClusterTier::Baseline)],
+        0..3u32,
+        prop_oneof![
+            felix_compiled().prop_map(Subject::Namespaces),
+            (felix_compiled(), felix_compiled())
+                .prop_map(|(namespaces, pods)| Subject::Pods { namespaces, pods }),
+        ],
+        prop::collection::vec(rule.clone(), 0..3),
+        prop::collection::vec(rule, 0..3),
+    )
+        .prop_map(move |(tier, priority, subject, ingress, egress)| {
+            let mut b = ClusterPolicy::builder(format!("k{index}"), tier, priority, subject);
+            for r in ingress {
+                b = b.ingress(r);
+            }
+            for r in egress {
+                b = b.egress(r);
+            }
+            b.build()
+        })
+}
+
+/// NetworkPolicies and ClusterNetworkPolicies whose selectors read [`FELIX_SELECTOR_KEYS`].
+fn felix_keyed_policy_set() -> impl Strategy<Value = PolicySet> {
+    (
+        (0..=3usize).prop_flat_map(|n| (0..n).map(felix_keyed_network_policy).collect::<Vec<_>>()),
+        (0..=3usize).prop_flat_map(|n| (0..n).map(felix_keyed_cluster_policy).collect::<Vec<_>>()),
+    )
+        .prop_map(|(np, cnp)| {
+            let mut set = PolicySet::new();
+            let mut keys: Vec<(String, String)> = Vec::new();
+            for p in np {
+                let key = (p.namespace().to_owned(), p.name().to_owned());
+                if !keys.contains(&key) {
+                    keys.push(key);
+                    set.push(p);
+                }
+            }
+            set.extend(cnp);
+            set
+        })
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -106,6 +251,20 @@ proptest! {
     #[test]
     fn engine_equals_reference_under_canal(cluster in felix_cluster(), set in felix_policy_set()) {
         same_answers(&cluster, &set, &Profile::canal())?;
+    }
+
+    /// Selectors on keys Calico answers from the namespace, its labels or the service
+    /// account, on `pcns.` keys pods may carry themselves, with every operator, over
+    /// namespaces with and without labels: the build selects subjects and peers as
+    /// Felix does.
+    #[test]
+    fn engine_equals_reference_on_felix_keys(
+        cluster in felix_cluster(),
+        set in felix_keyed_policy_set(),
+        canal in any::<bool>(),
+    ) {
+        let profile = if canal { Profile::canal() } else { Profile::calico() };
+        same_answers(&cluster, &set, &profile)?;
     }
 
     /// Without Felix, Calico's kinds take no part and are reported as ignored.

@@ -118,16 +118,28 @@ fn set_labels<'s>(cluster: &'s Cluster, set: &'s CalicoNetworkSet) -> SetLabels<
 /// each key read under `prefix` (the text Calico writes for it, `k8sSelectorToCalico`,
 /// means the same: `==`, `in`, `not in`, `has` and `! has`).
 fn k8s_holds(sel: &K8sSelector, labels: &impl LabelMap, prefix: &str) -> bool {
+    if prefix.is_empty() {
+        return sel
+            .requirements()
+            .iter()
+            .all(|r| r.holds_for(labels.label(&r.key)));
+    }
+    // One key buffer for every requirement.
+    let mut key = String::new();
     sel.requirements().iter().all(|r| {
-        let prefixed;
-        let key = if prefix.is_empty() {
-            r.key.as_str()
-        } else {
-            prefixed = format!("{prefix}{}", r.key);
-            prefixed.as_str()
-        };
-        r.holds_for(labels.label(key))
+        key.clear();
+        key.push_str(prefix);
+        key.push_str(&r.key);
+        r.holds_for(labels.label(&key))
     })
+}
+
+/// Whether Calico's view of a pod ([`PodLabels`]) may answer `key` from something other
+/// than the pod's own label of that key: its namespace, orchestrator or service account
+/// (`projectcalico.org/...`), its namespace's labels (`pcns.`), its service account's
+/// name (`pcsa.`).
+pub(super) fn special_key(key: &str) -> bool {
+    key.starts_with("projectcalico.org/") || key.starts_with("pcns.") || key.starts_with("pcsa.")
 }
 
 /// What a Kubernetes selector pair (a NetworkPolicy's or ClusterNetworkPolicy's subject
@@ -147,7 +159,7 @@ pub(super) struct Converted<'s> {
     pub(super) pods: Option<&'s K8sSelector>,
 }
 
-impl Converted<'_> {
+impl<'s> Converted<'s> {
     /// Whether it matches an endpoint with these labels (as Felix sees them).
     pub(super) fn holds(&self, labels: &impl LabelMap) -> bool {
         self.namespace
@@ -165,23 +177,98 @@ impl Converted<'_> {
             })
     }
 
-    /// The identities whose pods it matches.
+    /// The pod selector, when it reads only keys pods carry as they are (none that
+    /// [`special_key`] names): it then holds for a pod exactly when it matches the pod's
+    /// own labels (the orchestrator term holds for every pod).
+    pub(super) fn plain_pods(&self) -> Option<&'s K8sSelector> {
+        self.pods
+            .filter(|sel| !sel.requirements().iter().any(|r| special_key(&r.key)))
+    }
+
+    /// Whether the namespace part (the namespace name and the namespace selector) holds
+    /// for the pods of namespace `name` with labels `labels`, when no pod has a label
+    /// under `pcns.` of its own: that part then reads only the namespace.
+    fn namespace_part_holds(&self, name: &str, labels: &Labels) -> bool {
+        let empty = Labels::new();
+        let probe = PodLabels {
+            own: &empty,
+            namespace: name,
+            namespace_labels: Some(labels),
+            account: "",
+        };
+        Converted {
+            namespace: self.namespace,
+            namespaces: self.namespaces,
+            pods: None,
+        }
+        .holds(&probe)
+    }
+
+    /// The identities whose pods it matches, over an index of them by namespace, in
+    /// increasing order within each namespace, namespaces in index order (the build's
+    /// and the live engine's incremental updates share it). `namespaces`: per namespace
+    /// index, its name and labels; `pcns_free`: no identity has a label under `pcns.` of
+    /// its own; `all(ns)`: the identities of namespace `ns`; `select(ns, sel, f)` calls
+    /// `f` with those whose own labels `sel` matches; `holds(ns, id)`: whether it holds
+    /// for identity `id` of namespace `ns`, tested on Felix's view of its pods.
+    ///
+    /// Only the namespaces its namespace part can match are read: the one named, and,
+    /// when no identity has a `pcns.` label of its own, those whose labels the namespace
+    /// selector matches (it then answers alike for every pod of a namespace). Within
+    /// them, candidates come from `select` when the pod selector reads only keys pods
+    /// carry as they are; each candidate is then tested with `holds`, unless both
+    /// shortcuts decide it already.
+    pub(super) fn select_indexed<'i>(
+        &self,
+        namespaces: &[(&str, &Labels)],
+        pcns_free: bool,
+        all: impl Fn(usize) -> Option<&'i [u32]>,
+        mut select: impl FnMut(usize, &K8sSelector, &mut dyn FnMut(u32)),
+        holds: impl Fn(usize, u32) -> bool,
+        mut f: impl FnMut(u32),
+    ) {
+        let plain = self.plain_pods();
+        // Whether the candidates are the answer as they are: the namespace part decided
+        // per namespace (or by name), the pod selector by the pods' own labels.
+        let exact =
+            (self.namespaces.is_none() || pcns_free) && (self.pods.is_none() || plain.is_some());
+        for (ns, (name, ns_labels)) in namespaces.iter().enumerate() {
+            if self.namespace.is_some_and(|n| n != *name) {
+                continue;
+            }
+            if pcns_free && self.namespaces.is_some() && !self.namespace_part_holds(name, ns_labels)
+            {
+                continue;
+            }
+            match (plain, exact) {
+                (Some(sel), true) => select(ns, sel, &mut f),
+                (Some(sel), false) => select(ns, sel, &mut |id| {
+                    if holds(ns, id) {
+                        f(id);
+                    }
+                }),
+                (None, true) => all(ns).unwrap_or(&[]).iter().for_each(|id| f(*id)),
+                (None, false) => all(ns)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter(|id| holds(ns, **id))
+                    .for_each(|id| f(*id)),
+            }
+        }
+    }
+
+    /// The identities whose pods it matches (through the identities' label index, see
+    /// [`select_indexed`](Self::select_indexed)).
     pub(super) fn identities(&self, identities: &Identities<'_>) -> Bitset {
         let mut set = Bitset::new(identities.len());
-        let mut test = |id: usize| {
-            if pod_labels(identities, id).is_some_and(|l| self.holds(&l)) {
-                set.insert(id);
-            }
-        };
-        match self.namespace {
-            // Calico writes a pod's namespace label over its own: only the namespace's
-            // identities can match.
-            Some(ns) => identities
-                .of_namespace(ns)
-                .iter()
-                .for_each(|id| test(*id as usize)),
-            None => (0..identities.len()).for_each(test),
-        }
+        self.select_indexed(
+            &identities.namespace_info,
+            identities.pcns_free,
+            |ns| identities.of_namespace_index(ns),
+            |ns, sel, f| identities.select(ns, sel, f),
+            |_, id| pod_labels(identities, id as usize).is_some_and(|l| self.holds(&l)),
+            |id| set.insert(id as usize),
+        );
         set
     }
 

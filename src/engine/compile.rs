@@ -61,6 +61,10 @@ pub(super) struct Identities<'a> {
     /// Per pod: its identity.
     of_pod: Vec<u32>,
     namespaces: Vec<NsIndex<'a>>,
+    /// Whether no identity has a label under `pcns.` of its own (Calico's selectors read
+    /// those before the namespace's labels): a converted namespace selector then answers
+    /// alike for every pod of a namespace.
+    pub(super) pcns_free: bool,
 }
 
 /// The label keys the selectors of a policy set read on pods, `None` for every key (when
@@ -136,6 +140,7 @@ impl<'a> Identities<'a> {
         let hasher = ahash::RandomState::with_seeds(9, 10, 11, 12);
         let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
+        let mut pcns_free = true;
         namespaces.resize_with(cluster.namespace_count(), NsIndex::default);
         // Only the keys selectors read tell identities apart and are looked up.
         let read = |k: &&String| keys.is_none_or(|keys| keys.binary_search(k).is_ok());
@@ -187,6 +192,7 @@ impl<'a> Identities<'a> {
                             candidates.push(id);
                             list.push((ns, labels));
                             accounts.push(account);
+                            pcns_free &= !labels.keys().any(|k| k.starts_with("pcns."));
                             if let Some(index) = namespaces.get_mut(ns) {
                                 index.identities.push(id);
                                 for (k, v) in labels.iter().filter(|(k, _)| read(k)) {
@@ -217,6 +223,7 @@ impl<'a> Identities<'a> {
                 .collect(),
             of_pod,
             namespaces,
+            pcns_free,
         }
     }
 
@@ -228,6 +235,7 @@ impl<'a> Identities<'a> {
             namespace_info: Vec::new(),
             of_pod: Vec::new(),
             namespaces: Vec::new(),
+            pcns_free: true,
         }
     }
 
@@ -235,18 +243,13 @@ impl<'a> Identities<'a> {
         self.list.len()
     }
 
-    /// The identities of the namespace named `name`, in id order (none when there is no
-    /// such namespace).
-    pub(super) fn of_namespace(&self, name: &str) -> &[u32] {
-        self.namespace_info
-            .iter()
-            .position(|(n, _)| *n == name)
-            .and_then(|i| self.namespaces.get(i))
-            .map_or(&[], |ns| ns.identities.as_slice())
+    /// The identities of namespace index `ns`, in id order.
+    pub(super) fn of_namespace_index(&self, ns: usize) -> Option<&[u32]> {
+        self.namespaces.get(ns).map(|n| n.identities.as_slice())
     }
 
     /// Calls `f` with every identity of namespace `ns` that `sel` matches, in id order.
-    fn select(&self, ns: usize, sel: &Selector, mut f: impl FnMut(u32)) {
+    pub(super) fn select(&self, ns: usize, sel: &Selector, mut f: impl FnMut(u32)) {
         let Some(index) = self.namespaces.get(ns) else {
             return;
         };

@@ -507,46 +507,17 @@ impl Fixed {
         &self,
         namespaces: &[(&str, &Labels)],
         conv: &Converted<'_>,
-        mut f: impl FnMut(u32),
+        f: impl FnMut(u32),
     ) {
-        let empty = Labels::new();
-        // Keys Calico's view answers from something other than the pod's own label.
-        let special = |k: &str| {
-            k.starts_with("projectcalico.org/") || k.starts_with("pcns.") || k.starts_with("pcsa.")
-        };
-        let plain = conv
-            .pods
-            .filter(|sel| !sel.requirements().iter().any(|r| special(&r.key)));
-        // Whether the candidates are the answer as they are: the namespace part decided
-        // per namespace (or by name), the pod selector by the pods' own labels (the
-        // orchestrator term holds for every pod).
-        let exact = (conv.namespaces.is_none() || self.pcns_free)
-            && (conv.pods.is_none() || plain.is_some());
-        for (ns, (name, ns_labels)) in namespaces.iter().enumerate() {
-            if conv.namespace.is_some_and(|n| n != *name) {
-                continue;
-            }
-            let ns = to_u32(ns);
-            let Some(all) = self.by_namespace.get(&ns) else {
-                continue;
-            };
-            if self.pcns_free && conv.namespaces.is_some() {
-                let probe = PodLabels {
-                    own: &empty,
-                    namespace: name,
-                    namespace_labels: Some(ns_labels),
-                    account: "",
+        conv.select_indexed(
+            namespaces,
+            self.pcns_free,
+            |ns| self.by_namespace.get(&to_u32(ns)).map(Vec::as_slice),
+            |ns, sel, f| self.select(to_u32(ns), sel, f),
+            |ns, id| {
+                let Some((name, ns_labels)) = namespaces.get(ns) else {
+                    return false;
                 };
-                let namespace_part = Converted {
-                    namespace: None,
-                    namespaces: conv.namespaces,
-                    pods: None,
-                };
-                if !namespace_part.holds(&probe) {
-                    continue;
-                }
-            }
-            let holds = |id: u32| {
                 self.of_identity.get(&id).is_some_and(|(_, own)| {
                     conv.holds(&PodLabels {
                         own,
@@ -555,18 +526,9 @@ impl Fixed {
                         account: self.accounts.get(&id).map_or("default", String::as_str),
                     })
                 })
-            };
-            match plain {
-                Some(sel) if exact => self.select(ns, sel, &mut f),
-                Some(sel) => self.select(ns, sel, |id| {
-                    if holds(id) {
-                        f(id);
-                    }
-                }),
-                None if exact => all.iter().for_each(|id| f(*id)),
-                None => all.iter().filter(|id| holds(**id)).for_each(|id| f(*id)),
-            }
-        }
+            },
+            f,
+        );
     }
 }
 
