@@ -303,18 +303,15 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         ("node/readdress", vec![Change::Node(readdressed)]),
     ];
     check_cases(scale, &live, &cases, policy_namespace, &node_name);
-    let felix_cases: Vec<(&str, Vec<Change>)> = [
-        ("felix/np-change", "policy/change"),
-        ("felix/np-add", "policy/add"),
-        ("felix/np-remove", "policy/remove"),
-        ("felix/deny-namespace", "policy/deny-namespace"),
-    ]
-    .into_iter()
-    .filter_map(|(name, of)| {
-        let (_, changes) = cases.iter().find(|(n, _)| *n == of)?;
-        Some((name, changes.clone()))
-    })
-    .collect();
+    let felix_cases = renamed(
+        &cases,
+        &[
+            ("felix/np-change", "policy/change"),
+            ("felix/np-add", "policy/add"),
+            ("felix/np-remove", "policy/remove"),
+            ("felix/deny-namespace", "policy/deny-namespace"),
+        ],
+    );
     felix(
         c,
         scale,
@@ -652,17 +649,14 @@ fn cluster_policies(
         b.iter(|| black_box(Engine::build(cluster, &policies)))
     });
     group.finish();
-    let felix_cases: Vec<(&str, Vec<Change>)> = [
-        ("felix/cnp-change", "cnp/change"),
-        ("felix/cnp-add", "cnp/add"),
-        ("felix/cnp-remove", "cnp/remove"),
-    ]
-    .into_iter()
-    .filter_map(|(name, of)| {
-        let (_, changes) = cases.iter().find(|(n, _)| *n == of)?;
-        Some((name, changes.clone()))
-    })
-    .collect();
+    let felix_cases = renamed(
+        &cases,
+        &[
+            ("felix/cnp-change", "cnp/change"),
+            ("felix/cnp-add", "cnp/add"),
+            ("felix/cnp-remove", "cnp/remove"),
+        ],
+    );
     felix(
         c,
         scale,
@@ -672,6 +666,20 @@ fn cluster_policies(
         &namespace,
         "felix/cnp-rebuild",
     );
+}
+
+/// The changes of `cases` named by the second of each pair, under the first name.
+fn renamed(
+    cases: &[(&str, Vec<Change>)],
+    names: &[(&'static str, &str)],
+) -> Vec<(&'static str, Vec<Change>)> {
+    names
+        .iter()
+        .filter_map(|(name, of)| {
+            let (_, changes) = cases.iter().find(|(n, _)| n == of)?;
+            Some((*name, changes.clone()))
+        })
+        .collect()
 }
 
 /// The cases under `Profile::calico()` (Calico's Felix deciding), on a live engine of
