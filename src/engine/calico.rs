@@ -339,6 +339,25 @@ pub(super) struct NetSet<'a> {
     blocks: Vec<u32>,
 }
 
+/// The order Calico gives every Kubernetes NetworkPolicy it converts (a
+/// ClusterNetworkPolicy's is its priority).
+pub(super) const KUBERNETES_NP_ORDER: u32 = 1000;
+
+/// Felix's key of a converted Kubernetes policy, which orders the policies of one tier at
+/// one order: `name/namespace/KubernetesNetworkPolicy` for a NetworkPolicy,
+/// `name//KubernetesClusterNetworkPolicy` for a ClusterNetworkPolicy.
+pub(super) fn kubernetes_key(meta: &PolicyMeta) -> String {
+    let kind = match meta.kind {
+        PolicyKind::NetworkPolicy => "KubernetesNetworkPolicy",
+        _ => "KubernetesClusterNetworkPolicy",
+    };
+    format!(
+        "{}/{}/{kind}",
+        meta.name,
+        meta.namespace.as_deref().unwrap_or("")
+    )
+}
+
 /// The tiers and policies in Felix's walk order: tiers by (existing first, order, name),
 /// policies of a tier by (order, absent last; then the bytes of `name/namespace/kind`).
 /// Kubernetes NetworkPolicy sits in `default` at order 1000 (kind
@@ -398,8 +417,8 @@ pub(super) fn ordered_felix<'a>(
         }
         entries.push(Entry {
             tier: "default".into(),
-            order: Some(1000.0),
-            key: format!("{}/{}/KubernetesNetworkPolicy", p.name(), p.namespace()),
+            order: Some(f64::from(KUBERNETES_NP_ORDER)),
+            key: kubernetes_key(&m),
             meta: m,
             source: Source::Network(p),
         });
@@ -424,7 +443,7 @@ pub(super) fn ordered_felix<'a>(
         entries.push(Entry {
             tier: tier.into(),
             order: Some(f64::from(p.priority())),
-            key: format!("{}//KubernetesClusterNetworkPolicy", p.name()),
+            key: kubernetes_key(&m),
             meta: m,
             source: Source::Cluster(p),
         });

@@ -133,7 +133,7 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use super::{Fixed, KindIndex};
 use crate::cluster::Cluster;
 use crate::engine::bitset::Bitset;
-use crate::engine::calico::{Converted, PodLabels};
+use crate::engine::calico::{self, Converted, PodLabels};
 use crate::engine::compile::{
     MAX_POD_SETS, RuleTables, Selected, calico_drops, calico_failed_rule, calico_fails,
     cluster_rule_parts, emit_tier, everything, namespace_indexes, network_rule_parts,
@@ -1629,35 +1629,21 @@ fn order(meta: &PolicyMeta) -> (u32, u32, &str, usize) {
 
 /// How two policies compare in evaluation order ([`order`]); under Felix
 /// (`calico::ordered_felix`), in Felix's: by tier, then order (a ClusterNetworkPolicy's
-/// priority; 1000 for every NetworkPolicy), then the bytes of
-/// `name/namespace/KubernetesNetworkPolicy` or `name//KubernetesClusterNetworkPolicy`,
-/// then position (keys are unique: the state is made only then).
+/// priority; 1000 for every NetworkPolicy), then the bytes of Felix's key
+/// ([`calico::kubernetes_key`], as the build sorts them), then position (keys are unique:
+/// the state is made only then).
 fn walk_order(a: &PolicyMeta, b: &PolicyMeta, felix: bool) -> std::cmp::Ordering {
     if !felix {
         return order(a).cmp(&order(b));
     }
     let rank = |m: &PolicyMeta| match m.kind {
-        PolicyKind::NetworkPolicy => 1000,
-        _ => u64::from(m.priority),
-    };
-    let key = |m: &PolicyMeta| {
-        let suffix: &'static [u8] = match m.kind {
-            PolicyKind::NetworkPolicy => b"/KubernetesNetworkPolicy",
-            _ => b"/KubernetesClusterNetworkPolicy",
-        };
-        let ns: &[u8] = m.namespace.as_deref().map_or(b"", str::as_bytes);
-        let name: &[u8] = m.name.as_bytes();
-        name.iter()
-            .chain(b"/")
-            .chain(ns)
-            .chain(suffix)
-            .copied()
-            .collect::<smallvec::SmallVec<[u8; 96]>>()
+        PolicyKind::NetworkPolicy => calico::KUBERNETES_NP_ORDER,
+        _ => m.priority,
     };
     a.tier_pos
         .cmp(&b.tier_pos)
         .then_with(|| rank(a).cmp(&rank(b)))
-        .then_with(|| key(a).cmp(&key(b)))
+        .then_with(|| calico::kubernetes_key(a).cmp(&calico::kubernetes_key(b)))
         .then_with(|| a.index.cmp(&b.index))
 }
 
