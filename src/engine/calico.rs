@@ -15,7 +15,9 @@ use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, EntityMatc
 use crate::cluster::Cluster;
 use crate::explain::TierRef;
 use crate::model::Labels;
-use crate::policy::{Action, ClusterTier, Direction, PolicyKind, PolicySetRef, Protocol};
+use crate::policy::{
+    Action, ClusterPeer, ClusterTier, Direction, PolicyKind, PolicySetRef, Protocol, Subject,
+};
 use crate::profile::Profile;
 use crate::selector::Selector as K8sSelector;
 
@@ -160,6 +162,66 @@ pub(super) struct Converted<'s> {
 }
 
 impl<'s> Converted<'s> {
+    /// A NetworkPolicy's subject: `projectcalico.org/orchestrator == 'k8s'` and its pod
+    /// selector, in its own namespace.
+    pub(super) fn network_subject(p: &'s crate::policy::Policy) -> Self {
+        Converted {
+            namespace: Some(p.namespace()),
+            namespaces: None,
+            pods: Some(p.pod_selector()),
+        }
+    }
+
+    /// A NetworkPolicy pod peer of a policy of namespace `policy_ns`: its namespace
+    /// selector (under `pcns.`) or, without one, the policy's namespace, and its pod
+    /// selector.
+    pub(super) fn network_peer(
+        policy_ns: &'s str,
+        namespaces: Option<&'s K8sSelector>,
+        pods: &'s K8sSelector,
+    ) -> Self {
+        Converted {
+            namespace: namespaces.is_none().then_some(policy_ns),
+            namespaces,
+            pods: Some(pods),
+        }
+    }
+
+    /// A ClusterNetworkPolicy's subject: its namespace selector (under `pcns.`) and its
+    /// pod selector, or the orchestrator term alone.
+    pub(super) fn cluster_subject(subject: &'s Subject) -> Self {
+        match subject {
+            Subject::Namespaces(sel) => Converted {
+                namespace: None,
+                namespaces: Some(sel),
+                pods: None,
+            },
+            Subject::Pods { namespaces, pods } => Converted {
+                namespace: None,
+                namespaces: Some(namespaces),
+                pods: Some(pods),
+            },
+        }
+    }
+
+    /// A ClusterNetworkPolicy `namespaces` or `pods` peer as Calico converts it (a bare
+    /// namespace selector, or that and a pod selector); `None` for the other peers.
+    pub(super) fn cluster_peer(peer: &'s ClusterPeer) -> Option<Self> {
+        match peer {
+            ClusterPeer::Namespaces(sel) => Some(Converted {
+                namespace: None,
+                namespaces: Some(sel),
+                pods: None,
+            }),
+            ClusterPeer::Pods { namespaces, pods } => Some(Converted {
+                namespace: None,
+                namespaces: Some(namespaces),
+                pods: Some(pods),
+            }),
+            _ => None,
+        }
+    }
+
     /// Whether it matches an endpoint with these labels (as Felix sees them).
     pub(super) fn holds(&self, labels: &impl LabelMap) -> bool {
         self.namespace

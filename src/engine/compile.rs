@@ -743,11 +743,7 @@ impl<'a> Compiler<'a> {
                 }
                 // `projectcalico.org/orchestrator == 'k8s' && <pod selector>` in the
                 // policy's namespace, over Felix's view of the pods.
-                self.converted_identities(calico::Converted {
-                    namespace: Some(p.namespace()),
-                    namespaces: None,
-                    pods: Some(p.pod_selector()),
-                })
+                self.converted_identities(calico::Converted::network_subject(p))
             }
             Source::Cluster(p) => {
                 // Calico's converted policy has a type only for the directions that keep a
@@ -762,15 +758,7 @@ impl<'a> Compiler<'a> {
                 }
                 // The namespace selector under `pcns.`, the pod selector (or the
                 // orchestrator term alone), over Felix's view of the pods.
-                let (namespaces, pods) = match p.subject() {
-                    Subject::Namespaces(sel) => (sel, None),
-                    Subject::Pods { namespaces, pods } => (namespaces, Some(pods)),
-                };
-                self.converted_identities(calico::Converted {
-                    namespace: None,
-                    namespaces: Some(namespaces),
-                    pods,
-                })
+                self.converted_identities(calico::Converted::cluster_subject(p.subject()))
             }
         };
         (!set.is_empty()).then_some(set)
@@ -874,11 +862,7 @@ impl<'a> Compiler<'a> {
                 // Calico's selectors: the policy's namespace or the namespace selector
                 // under `pcns.`, and the pod selector, over Felix's view (network sets
                 // labelled as pods would be included).
-                let key = calico::Converted {
-                    namespace: namespaces.is_none().then_some(policy_ns),
-                    namespaces: namespaces.as_ref(),
-                    pods: Some(pods),
-                };
+                let key = calico::Converted::network_peer(policy_ns, namespaces.as_ref(), pods);
                 c.add_converted(key, peers, selected);
                 true
             },
@@ -912,22 +896,11 @@ impl<'a> Compiler<'a> {
                 if !c.felix {
                     return false;
                 }
-                let key = match peer {
-                    // Calico's conversion leaves a bare namespace selector, which network
-                    // sets meet too: namespaced ones through their namespace's labels,
-                    // global ones (no `pcns.` labels) when its requirements hold without
-                    // labels.
-                    ClusterPeer::Namespaces(sel) => calico::Converted {
-                        namespace: None,
-                        namespaces: Some(sel),
-                        pods: None,
-                    },
-                    ClusterPeer::Pods { namespaces, pods } => calico::Converted {
-                        namespace: None,
-                        namespaces: Some(namespaces),
-                        pods: Some(pods),
-                    },
-                    _ => return false,
+                // Calico's conversion leaves a bare namespace selector, which network
+                // sets meet too: namespaced ones through their namespace's labels, global
+                // ones (no `pcns.` labels) when its requirements hold without labels.
+                let Some(key) = calico::Converted::cluster_peer(peer) else {
+                    return false;
                 };
                 c.add_converted(key, peers, selected);
                 true

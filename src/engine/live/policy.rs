@@ -975,11 +975,7 @@ impl Cx<'_> {
                 if self.np.felix {
                     // `projectcalico.org/orchestrator == 'k8s' && <pod selector>` in the
                     // policy's namespace, over Felix's view of the pods.
-                    let conv = Converted {
-                        namespace: Some(p.namespace()),
-                        namespaces: None,
-                        pods: Some(p.pod_selector()),
-                    };
+                    let conv = Converted::network_subject(p);
                     self.fixed
                         .select_felix(&self.namespaces, &conv, |id| out.push(id));
                 } else {
@@ -1034,18 +1030,8 @@ impl Cx<'_> {
                                 // Under Felix, as Calico converts them: a bare namespace
                                 // selector (under `pcns.`), or that and a pod selector,
                                 // over Felix's view of the pods.
-                                let conv = match peer {
-                                    ClusterPeer::Namespaces(sel) => Converted {
-                                        namespace: None,
-                                        namespaces: Some(sel),
-                                        pods: None,
-                                    },
-                                    ClusterPeer::Pods { namespaces, pods } => Converted {
-                                        namespace: None,
-                                        namespaces: Some(namespaces),
-                                        pods: Some(pods),
-                                    },
-                                    _ => return false,
+                                let Some(conv) = Converted::cluster_peer(peer) else {
+                                    return false;
                                 };
                                 if let Some(id) = cx.felix_pod_set(&conv) {
                                     if !peers.pod_sets.contains(&id) {
@@ -1115,18 +1101,7 @@ impl Cx<'_> {
             if p.rules(d).iter().all(|r| calico_drops(r, d)) {
                 return out;
             }
-            let conv = match p.subject() {
-                Subject::Namespaces(sel) => Converted {
-                    namespace: None,
-                    namespaces: Some(sel),
-                    pods: None,
-                },
-                Subject::Pods { namespaces, pods } => Converted {
-                    namespace: None,
-                    namespaces: Some(namespaces),
-                    pods: Some(pods),
-                },
-            };
+            let conv = Converted::cluster_subject(p.subject());
             let namespaces: Vec<(&str, &Labels)> = cluster
                 .namespaces()
                 .map(|(_, n)| (n.name.as_str(), &n.labels))
@@ -1569,11 +1544,7 @@ impl Cx<'_> {
                 if !cx.np.felix {
                     return false;
                 }
-                let conv = Converted {
-                    namespace: namespaces.is_none().then_some(policy_ns),
-                    namespaces: namespaces.as_ref(),
-                    pods: Some(pods),
-                };
+                let conv = Converted::network_peer(policy_ns, namespaces.as_ref(), pods);
                 if let Some(id) = cx.felix_pod_set(&conv) {
                     if !peers.pod_sets.contains(&id) {
                         peers.pod_sets.push(id);
