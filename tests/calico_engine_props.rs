@@ -208,14 +208,14 @@ fn felix_keyed_cluster_policy(index: usize) -> impl Strategy<Value = ClusterPoli
         prop::collection::vec(rule, 0..3),
     )
         .prop_map(move |(tier, priority, subject, ingress, egress)| {
-            let mut b = ClusterPolicy::builder(format!("k{index}"), tier, priority, subject);
-            for r in ingress {
-                b = b.ingress(r);
-            }
-            for r in egress {
-                b = b.egress(r);
-            }
-            b.build()
+            support::tiers::assemble(
+                format!("k{index}"),
+                tier,
+                priority,
+                subject,
+                ingress,
+                egress,
+            )
         })
 }
 

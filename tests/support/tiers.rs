@@ -97,6 +97,25 @@ fn rule_with(peers: BoxedStrategy<ClusterPeer>) -> impl Strategy<Value = Cluster
     })
 }
 
+/// A ClusterNetworkPolicy built from its parts, its rules in the order given.
+pub fn assemble(
+    name: String,
+    tier: ClusterTier,
+    priority: u32,
+    subject: Subject,
+    ingress: Vec<ClusterRule>,
+    egress: Vec<ClusterRule>,
+) -> ClusterPolicy {
+    let mut b = ClusterPolicy::builder(name, tier, priority, subject);
+    for r in ingress {
+        b = b.ingress(r);
+    }
+    for r in egress {
+        b = b.egress(r);
+    }
+    b.build()
+}
+
 /// One ClusterNetworkPolicy named `c{index}` that the CRD accepts, for the Felix
 /// properties: ingress rules only name namespaces and pods (egress rules may name every
 /// peer kind, so that Calico drops or replaces some, or all, of them).
@@ -109,14 +128,14 @@ pub fn valid_cluster_policy(index: usize) -> impl Strategy<Value = ClusterPolicy
         vec(rule_with(peer().boxed()), 0..3),
     )
         .prop_map(move |(tier, priority, subject, ingress, egress)| {
-            let mut b = ClusterPolicy::builder(format!("c{index}"), tier, priority, subject);
-            for r in ingress {
-                b = b.ingress(r);
-            }
-            for r in egress {
-                b = b.egress(r);
-            }
-            b.build()
+            assemble(
+                format!("c{index}"),
+                tier,
+                priority,
+                subject,
+                ingress,
+                egress,
+            )
         })
 }
 
@@ -131,14 +150,14 @@ pub fn cluster_policy(index: usize) -> impl Strategy<Value = ClusterPolicy> {
         vec(rule(), 0..3),
     )
         .prop_map(move |(tier, priority, subject, ingress, egress)| {
-            let mut b = ClusterPolicy::builder(format!("c{index}"), tier, priority, subject);
-            for r in ingress {
-                b = b.ingress(r);
-            }
-            for r in egress {
-                b = b.egress(r);
-            }
-            b.build()
+            assemble(
+                format!("c{index}"),
+                tier,
+                priority,
+                subject,
+                ingress,
+                egress,
+            )
         })
 }
 
