@@ -1190,8 +1190,6 @@ impl RuleIndex {
     }
 }
 
-/// One protocol's port index, by a sweep over the points where some rule's condition
-/// starts or stops holding: rows are written once per interval, each from the previous.
 /// Per atom of `0..atoms`: its peer row, the set of rules whose peers hold it; and the
 /// distinct rows, numbered in the order of the first atom having each.
 ///
@@ -1285,6 +1283,8 @@ fn transpose64(m: &mut [u64; 64]) {
     }
 }
 
+/// One protocol's port index, by a sweep over the points where some rule's condition
+/// starts or stops holding: rows are written once per interval, each from the previous.
 fn port_index(rules: &[RuleFacts], proto: Protocol) -> PortIndex {
     let n = rules.len();
     // (port, rule, on): the rule's condition starts (on) or stops holding at `port`.
