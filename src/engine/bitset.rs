@@ -17,6 +17,11 @@ impl Bitset {
         }
     }
 
+    /// The set of these words (bit `i` is bit `i % 64` of word `i / 64`).
+    pub(crate) fn from_words(words: Vec<u64>) -> Self {
+        Bitset { words }
+    }
+
     pub(crate) fn insert(&mut self, i: usize) {
         if let Some(w) = self.words.get_mut(i >> 6) {
             *w |= 1u64 << (i & 63);

@@ -14,6 +14,7 @@
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::calico::selector::Selector as CalicoSelector;
 use crate::cluster::{Cluster, ContainerPort};
@@ -384,6 +385,33 @@ pub(super) enum Source<'a> {
     Network(&'a crate::policy::Policy),
     Cluster(&'a crate::policy::ClusterPolicy),
     Calico(&'a crate::calico::CalicoPolicy),
+}
+
+/// One part of a rule's peers, as [`Compiler::part_atoms`] turns it into atoms: a pod
+/// set, a node set, or a block with whether it matches every address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum AtomPart {
+    Pods(u32),
+    Nodes(u32),
+    Block(u32, bool),
+}
+
+/// A rule's peers as [`PeerAtomSets`] tells them apart: pod sets, blocks, extra peers,
+/// whether the blocks match every address.
+type PeerKey = (
+    smallvec::SmallVec<[u32; 4]>,
+    smallvec::SmallVec<[u32; 4]>,
+    u32,
+    bool,
+);
+
+/// The atom sets of rule peers made so far in a build ([`Compiler::peer_atoms`]): per
+/// part, and per whole peer set (pod sets, blocks, extra peers, whether the blocks match
+/// every address).
+#[derive(Default)]
+struct PeerAtomSets {
+    parts: HashMap<AtomPart, Arc<Bitset>>,
+    whole: HashMap<PeerKey, Arc<Bitset>>,
 }
 
 struct Compiler<'a> {
@@ -1066,46 +1094,106 @@ impl<'a> Compiler<'a> {
             .flatten()
     }
 
-    /// The atoms a rule's peers hold (`None`: every peer).
-    fn peer_atoms(&self, peers: &PeerSet, atoms: &Atoms, blocks: &BlockIndex) -> Option<Bitset> {
+    /// The atoms a rule's peers hold (`None`: every peer), read from `sets`: equal peers
+    /// share one set, and each pod set, node set and block is turned into atoms once, so
+    /// that the cost grows with the distinct peers rather than with the rules.
+    fn peer_atoms(
+        &self,
+        peers: &PeerSet,
+        atoms: &Atoms,
+        blocks: &BlockIndex,
+        sets: &mut PeerAtomSets,
+    ) -> Option<Arc<Bitset>> {
         if peers.all {
             return None;
         }
+        let key = (
+            peers.pod_sets.clone(),
+            peers.blocks.clone(),
+            peers.extra,
+            peers.any_address,
+        );
+        if let Some(set) = sets.whole.get(&key) {
+            return Some(Arc::clone(set));
+        }
+        let node_sets = self
+            .extras
+            .get(peers.extra as usize)
+            .map_or(&[][..], |e| e.node_sets.as_slice());
+        let parts: Vec<AtomPart> = peers
+            .pod_sets
+            .iter()
+            .map(|s| AtomPart::Pods(*s))
+            .chain(node_sets.iter().map(|s| AtomPart::Nodes(*s)))
+            .chain(
+                peers
+                    .blocks
+                    .iter()
+                    .map(|b| AtomPart::Block(*b, peers.any_address)),
+            )
+            .collect();
+        let set = match parts.as_slice() {
+            [one] => self.part_atoms(*one, atoms, blocks, sets),
+            _ => {
+                let mut set = Bitset::new(atoms.len());
+                for part in parts {
+                    set.union_with(&self.part_atoms(part, atoms, blocks, sets));
+                }
+                Arc::new(set)
+            }
+        };
+        sets.whole.insert(key, Arc::clone(&set));
+        Some(set)
+    }
+
+    /// The atoms of one pod set, node set or block of a peer, made once.
+    fn part_atoms(
+        &self,
+        part: AtomPart,
+        atoms: &Atoms,
+        blocks: &BlockIndex,
+        sets: &mut PeerAtomSets,
+    ) -> Arc<Bitset> {
+        if let Some(set) = sets.parts.get(&part) {
+            return Arc::clone(set);
+        }
         let mut set = Bitset::new(atoms.len());
-        for id in &peers.pod_sets {
-            for identity in self.pod_sets.get(*id).into_iter().flat_map(Bitset::iter) {
-                for a in atoms.of_identity(identity) {
-                    set.insert(*a as usize);
+        match part {
+            AtomPart::Pods(id) => {
+                for identity in self.pod_sets.get(id).into_iter().flat_map(Bitset::iter) {
+                    for a in atoms.of_identity(identity) {
+                        set.insert(*a as usize);
+                    }
                 }
             }
-        }
-        if let Some(extra) = self.extras.get(peers.extra as usize) {
-            for id in &extra.node_sets {
-                for node in self.node_sets.get(*id).into_iter().flat_map(Bitset::iter) {
+            AtomPart::Nodes(id) => {
+                for node in self.node_sets.get(id).into_iter().flat_map(Bitset::iter) {
                     for a in atoms.of_node(node) {
                         set.insert(*a as usize);
                     }
                 }
             }
-        }
-        for b in &peers.blocks {
-            for (lo, hi) in blocks.intervals(*b) {
-                for value in *lo..*hi {
-                    for a in atoms.of_value(value) {
-                        let eligible = peers.any_address
-                            || match atoms.kind(*a) {
-                                Some(AtomKind::Pod) => self.profile.ipblock_matches_pods(),
-                                Some(AtomKind::Node) => self.profile.ipblock_matches_nodes(),
-                                _ => true,
-                            };
-                        if eligible {
-                            set.insert(*a as usize);
+            AtomPart::Block(b, any_address) => {
+                for (lo, hi) in blocks.intervals(b) {
+                    for value in *lo..*hi {
+                        for a in atoms.of_value(value) {
+                            let eligible = any_address
+                                || match atoms.kind(*a) {
+                                    Some(AtomKind::Pod) => self.profile.ipblock_matches_pods(),
+                                    Some(AtomKind::Node) => self.profile.ipblock_matches_nodes(),
+                                    _ => true,
+                                };
+                            if eligible {
+                                set.insert(*a as usize);
+                            }
                         }
                     }
                 }
             }
         }
-        Some(set)
+        let set = Arc::new(set);
+        sets.parts.insert(part, Arc::clone(&set));
+        set
     }
 
     /// Numbers the rules of each direction's indexed tiers in walk order and gathers what
@@ -1149,6 +1237,7 @@ impl<'a> Compiler<'a> {
         let identities = std::mem::replace(&mut self.identities, Identities::empty());
         let net_sets = std::mem::take(&mut self.net_sets);
         let mut members = calico::Members::new(&identities, atoms, blocks, &net_sets, cluster);
+        let mut peer_sets = PeerAtomSets::default();
         let out = [0usize, 1].map(|di| {
             let total: usize = metas
                 .iter()
@@ -1192,7 +1281,7 @@ impl<'a> Compiler<'a> {
                             }
                             RuleFacts {
                                 action: draft.action,
-                                peers: remote,
+                                peers: remote.map(Arc::new),
                                 domains: Vec::new(),
                                 ports: draft.ports.clone(),
                                 families: draft.families,
@@ -1200,7 +1289,7 @@ impl<'a> Compiler<'a> {
                             }
                         }
                         None => {
-                            let mut f = self.facts(rule, atoms, blocks);
+                            let mut f = self.facts(rule, atoms, blocks, &mut peer_sets);
                             if let Some(by_family) = self.family_named.get(&(gid, di, r)) {
                                 f.ports.named_by_family = by_family.clone();
                             }
@@ -1225,17 +1314,24 @@ impl<'a> Compiler<'a> {
             facts
         });
         drop(members);
+        drop(peer_sets);
         self.identities = identities;
         self.net_sets = net_sets;
         out
     }
 
     /// What the rule index needs of one compiled rule.
-    fn facts(&self, rule: &CompiledRule, atoms: &Atoms, blocks: &BlockIndex) -> RuleFacts {
+    fn facts(
+        &self,
+        rule: &CompiledRule,
+        atoms: &Atoms,
+        blocks: &BlockIndex,
+        sets: &mut PeerAtomSets,
+    ) -> RuleFacts {
         let extra = self.extras.get(rule.peers.extra as usize);
         RuleFacts {
             action: rule.action,
-            peers: self.peer_atoms(&rule.peers, atoms, blocks),
+            peers: self.peer_atoms(&rule.peers, atoms, blocks, sets),
             domains: extra.map(|e| e.domains.clone()).unwrap_or_default(),
             ports: PortFacts {
                 ranges: Some(rule.ports.ranges.to_vec()),

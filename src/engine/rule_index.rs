@@ -29,6 +29,7 @@
 //! row (`RuleIndex::flat_class_row`, read by `RuleIndex::hits`).
 
 use ahash::AHashMap as HashMap;
+use std::sync::Arc;
 
 use super::bitset::{Bitset, BitsetTable};
 use super::to_u32;
@@ -260,8 +261,9 @@ fn subtract(list: &[(u16, u16)], lo: u16, hi: u16) -> Vec<(u16, u16)> {
 #[derive(Debug, Clone)]
 pub(super) struct RuleFacts {
     pub(super) action: Action,
-    /// The atoms the rule's peers hold; `None` = every peer.
-    pub(super) peers: Option<Bitset>,
+    /// The atoms the rule's peers hold; `None` = every peer. Rules with the same peers
+    /// share one set.
+    pub(super) peers: Option<Arc<Bitset>>,
     /// Domain lists (ids into `Inner::domains`): the rule also matches an outside address
     /// resolved from a matching name.
     pub(super) domains: Vec<u32>,
@@ -576,31 +578,7 @@ impl RuleIndex {
         let n = rules.len();
 
         // Peer rows: each atom's set of rules, interned.
-        let mut per_atom: Vec<Bitset> = (0..atoms).map(|_| Bitset::new(n)).collect();
-        for (r, facts) in rules.iter().enumerate() {
-            match &facts.peers {
-                None => per_atom.iter_mut().for_each(|row| row.insert(r)),
-                Some(set) => {
-                    for a in set.iter() {
-                        if let Some(row) = per_atom.get_mut(a) {
-                            row.insert(r);
-                        }
-                    }
-                }
-            }
-        }
-        let mut row_ids: HashMap<Bitset, u32> = HashMap::new();
-        let mut rows: Vec<Bitset> = Vec::new();
-        let atom_rows: Vec<u32> = per_atom
-            .into_iter()
-            .map(|row| {
-                *row_ids.entry(row).or_insert_with_key(|row| {
-                    rows.push(row.clone());
-                    to_u32(rows.len() - 1)
-                })
-            })
-            .collect();
-        drop(row_ids);
+        let (atom_rows, rows) = peer_rows(&rules, atoms);
         let empty_row = rows.iter().position(Bitset::is_empty).map(to_u32);
         let mut external = external_atoms.iter().map(|a| atom_rows.get(*a as usize));
         let external_row = match external.next() {
@@ -1212,6 +1190,99 @@ impl RuleIndex {
     }
 }
 
+/// Per atom of `0..atoms`: its peer row, the set of rules whose peers hold it; and the
+/// distinct rows, numbered in the order of the first atom having each.
+///
+/// The rules' peer sets are the columns of a bit matrix of atoms by rules, and the rows
+/// its transpose: it is read 64 atoms by 64 rules at a time, as one word of each of 64
+/// peer sets, and each such block is transposed in registers. Each atom's row is then
+/// looked up among the rows so far (first against the previous atom's, which it often
+/// equals). The cost is `O(atoms × rules / 64)` word operations, however many atoms the
+/// peer sets hold.
+fn peer_rows(rules: &[RuleFacts], atoms: usize) -> (Vec<u32>, Vec<Bitset>) {
+    let n = rules.len();
+    let stride = n.div_ceil(64);
+    // Per rule: the words of its peer set, `None` for every peer.
+    let peers: Vec<Option<&[u64]>> = rules
+        .iter()
+        .map(|f| f.peers.as_deref().map(Bitset::words))
+        .collect();
+    if stride == 0 {
+        let rows = if atoms == 0 {
+            Vec::new()
+        } else {
+            vec![Bitset::new(0)]
+        };
+        return (vec![0; atoms], rows);
+    }
+    let mut atom_rows: Vec<u32> = Vec::with_capacity(atoms);
+    let mut rows: Vec<Bitset> = Vec::new();
+    let mut row_ids: HashMap<Vec<u64>, u32> = HashMap::new();
+    // The rows of the 64 atoms of a block, `stride` words each.
+    let mut block = vec![0u64; 64 * stride];
+    let mut last: Option<u32> = None;
+    for b in 0..atoms.div_ceil(64) {
+        for (g, group) in peers.chunks(64).enumerate() {
+            let mut tile = [0u64; 64];
+            for (t, p) in tile.iter_mut().zip(group) {
+                *t = match p {
+                    None => !0,
+                    Some(words) => words.get(b).copied().unwrap_or(0),
+                };
+            }
+            if tile.iter().any(|w| *w != 0) {
+                transpose64(&mut tile);
+            }
+            for (row, word) in block.chunks_exact_mut(stride).zip(tile) {
+                if let Some(w) = row.get_mut(g) {
+                    *w = word;
+                }
+            }
+        }
+        let in_block = atoms.saturating_sub(b * 64).min(64);
+        for row in block.chunks_exact(stride).take(in_block) {
+            let same = last
+                .and_then(|id| rows.get(id as usize))
+                .is_some_and(|prev| prev.words() == row);
+            let id = match last {
+                Some(id) if same => id,
+                _ => match row_ids.get(row) {
+                    Some(id) => *id,
+                    None => {
+                        let id = to_u32(rows.len());
+                        rows.push(Bitset::from_words(row.to_vec()));
+                        row_ids.insert(row.to_vec(), id);
+                        id
+                    }
+                },
+            };
+            last = Some(id);
+            atom_rows.push(id);
+        }
+    }
+    (atom_rows, rows)
+}
+
+/// Transposes a 64 × 64 bit matrix held as 64 words (bit `j` of word `i` is entry
+/// `(i, j)`): swaps ever smaller off-diagonal blocks, halves of 32 then 16 and so on
+/// down to single bits.
+fn transpose64(m: &mut [u64; 64]) {
+    let mut width = 32usize;
+    let mut mask: u64 = 0x0000_0000_FFFF_FFFF;
+    while width > 0 {
+        for pair in m.chunks_exact_mut(2 * width) {
+            let (lo, hi) = pair.split_at_mut(width);
+            for (a, b) in lo.iter_mut().zip(hi.iter_mut()) {
+                let t = ((*a >> width) ^ *b) & mask;
+                *a ^= t << width;
+                *b ^= t;
+            }
+        }
+        width /= 2;
+        mask ^= mask << width;
+    }
+}
+
 /// One protocol's port index, by a sweep over the points where some rule's condition
 /// starts or stops holding: rows are written once per interval, each from the previous.
 fn port_index(rules: &[RuleFacts], proto: Protocol) -> PortIndex {
@@ -1266,6 +1337,76 @@ mod tests {
             ports,
             families: [true, true],
             actionable: true,
+        }
+    }
+
+    /// Peer rows read by transposing blocks of the atom-by-rule matrix are each atom's
+    /// rules, numbered by first atom, for counts of atoms and rules on and off multiples
+    /// of 64, with rules for every peer, for no peer and for scattered ones.
+    #[test]
+    fn peer_rows_are_each_atoms_rules() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for (atoms, n) in [
+            (0, 3),
+            (5, 0),
+            (1, 1),
+            (63, 64),
+            (64, 65),
+            (200, 130),
+            (131, 7),
+        ] {
+            let rules: Vec<RuleFacts> = (0..n)
+                .map(|r| {
+                    let peers = match r % 5 {
+                        0 => None,
+                        1 => Some(Arc::new(Bitset::new(atoms))),
+                        _ => {
+                            let mut set = Bitset::new(atoms);
+                            // Few distinct rows: atoms fall into a handful of groups.
+                            let groups = next() | 1;
+                            for a in 0..atoms {
+                                if (groups >> (a % 7)) & 1 == 1 {
+                                    set.insert(a);
+                                }
+                            }
+                            if next() % 3 == 0 && atoms > 0 {
+                                set.insert((next() % atoms as u64) as usize);
+                            }
+                            Some(Arc::new(set))
+                        }
+                    };
+                    RuleFacts {
+                        peers,
+                        ..facts(PortFacts::any())
+                    }
+                })
+                .collect();
+            let (atom_rows, rows) = peer_rows(&rules, atoms);
+            let mut expected_rows: Vec<Vec<usize>> = Vec::new();
+            let mut expected_ids = Vec::new();
+            for a in 0..atoms {
+                let row: Vec<usize> = (0..n)
+                    .filter(|r| rules[*r].peers.as_ref().is_none_or(|set| set.contains(a)))
+                    .collect();
+                let id = match expected_rows.iter().position(|e| *e == row) {
+                    Some(id) => id,
+                    None => {
+                        expected_rows.push(row);
+                        expected_rows.len() - 1
+                    }
+                };
+                expected_ids.push(to_u32(id));
+            }
+            assert_eq!(atom_rows, expected_ids, "{atoms} atoms, {n} rules");
+            let got: Vec<Vec<usize>> = rows.iter().map(|r| r.iter().collect()).collect();
+            assert_eq!(got, expected_rows, "{atoms} atoms, {n} rules");
+            assert!(rows.iter().all(|r| r.words().len() == n.div_ceil(64)));
         }
     }
 
