@@ -1096,7 +1096,12 @@ impl LiveEngine {
         old: Option<&Policy>,
         new: Option<&Policy>,
     ) -> bool {
-        let update = policy::Update { old_pos, old, new };
+        let update = policy::Update {
+            old_pos,
+            old,
+            new,
+            before: None,
+        };
         Self::policy_change(work, |core, pods, kinds, cluster| {
             policy::apply(core, pods, kinds, cluster, &update)
         })

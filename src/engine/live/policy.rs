@@ -540,6 +540,10 @@ pub(super) struct Update<'a> {
     pub(super) old: Option<&'a Policy>,
     /// The version after it (`None`: removed).
     pub(super) new: Option<&'a Policy>,
+    /// The cluster the old version selected its subjects in, when not the one the update
+    /// is compiled against (a namespace relabelled since: under Felix a pod selector may
+    /// read its namespace's labels, `pcns.`).
+    pub(super) before: Option<&'a Cluster>,
 }
 
 /// The incremental-update state, when the core has one and what was pushed to it since
@@ -966,7 +970,15 @@ impl Cx<'_> {
         };
         let gids = Arc::make_mut(&mut self.np.gids);
         renumber_gids(self.core, gids, up.old_pos, new_gid)?;
-        let subjects = |p: Option<&Policy>, d: Direction| -> Vec<u32> {
+        // Under Felix, the old version's subjects as its namespace's labels were.
+        let before: Vec<(&str, &Labels)> = match up.before {
+            Some(c) if self.np.felix => c
+                .namespaces()
+                .map(|(_, n)| (n.name.as_str(), &n.labels))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let subjects = |p: Option<&Policy>, namespaces: &[(&str, &Labels)], d: Direction| {
             let mut out = Vec::new();
             if let (Some(p), Some(ns)) = (p, own_ns) {
                 if !p.affects(d) {
@@ -977,14 +989,24 @@ impl Cx<'_> {
                     // policy's namespace, over Felix's view of the pods.
                     let conv = Converted::network_subject(p);
                     self.fixed
-                        .select_felix(&self.namespaces, &conv, |id| out.push(id));
+                        .select_felix(namespaces, &conv, |id| out.push(id));
                 } else {
                     self.fixed.select(ns, p.pod_selector(), |id| out.push(id));
                 }
             }
             out
         };
-        let per_dir = Direction::BOTH.map(|d| (subjects(up.old, d), subjects(up.new, d)));
+        let old_namespaces = if up.before.is_some() && self.np.felix {
+            &before
+        } else {
+            &self.namespaces
+        };
+        let per_dir = Direction::BOTH.map(|d| {
+            (
+                subjects(up.old, old_namespaces, d),
+                subjects(up.new, &self.namespaces, d),
+            )
+        });
         let tiers = [self.np.tier_pos];
         self.reclass(per_dir, old_gid, new_gid, &tiers)
     }
