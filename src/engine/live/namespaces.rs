@@ -5,10 +5,25 @@
 //! identities: a NetworkPolicy's `namespaceSelector` peers and a ClusterNetworkPolicy's
 //! subject and `namespaces` and `pods` peers (their pod sets, and which identities the
 //! policy selects). Pod selectors, node selectors, addresses and ports never read them;
-//! neither do NetworkPolicy subjects (their own namespace, by name). Where Calico's
-//! selectors take part (Felix deciding, or any Calico policy or network set in the set),
-//! namespace labels are also pod labels (`pcns.*`) and network-set labels: a relabel there
-//! rebuilds.
+//! neither do NetworkPolicy subjects (their own namespace, by name).
+//!
+//! Where Calico's Felix decides, namespace labels are also pod labels: Felix's view of a
+//! pod is its own labels, then its namespace's under `pcns.` (a pod's own `pcns.` label
+//! first), then its service account (`calico::PodLabels`). Every selector as Calico
+//! converts it may then read them (`calico::Converted`): namespace selectors (under
+//! `pcns.`), and pod selectors written with `pcns.` keys, NetworkPolicy subjects
+//! included. What a relabel changes there is which of the namespace's identities those
+//! selectors match: a policy is taken as answering otherwise when one of its selectors
+//! reads a `pcns.` key (or a namespace selector key) on which the old and new labels
+//! differ and, tested on Felix's view of an identity of the namespace with the old labels
+//! and with the new, answers otherwise for one of them. Identities there are told apart by
+//! every label and the service account, never by the namespace's labels: a relabel
+//! changes no identity or kind. A ClusterNetworkPolicy answering otherwise is always
+//! compiled again there (its subject is tested per identity, not per namespace). With a
+//! Calico policy or network set in the set (or, under Felix, a tier), a relabel or removal
+//! rebuilds: Calico's selectors read namespace labels on network sets too, Calico's rules
+//! may test the local pod (a pod's classes then depend on more than its identity), and
+//! NetworkPolicy and ClusterNetworkPolicy changes there rebuild anyway.
 //!
 //! A namespace relabelled then takes:
 //! - when every namespace selector of the policies answers the same for the new labels as
@@ -30,6 +45,9 @@
 //!     moved to classes with its new number. The cost is that of those policy updates:
 //!     their subjects and the classes they are in, not the cluster's.
 //!
+//!   Under Felix the old version's subjects are read with the old labels (the update
+//!   names the cluster before the relabel).
+//!
 //!   When one of them cannot be taken so (the profile does not enforce its kind, past the
 //!   budget, and every case `live/policy.rs` lists), or when so many answer otherwise
 //!   that together they would cost about a build (more than a quarter of the policies, 64
@@ -45,10 +63,16 @@
 //! and learned label sets: what is filed under the removed namespace is dropped, and what
 //! is filed under the moved one is filed under its new number, at the cost of the two
 //! namespaces' identities, the label keys selectors read and the policies changed since
-//! the build. The removed namespace's identities stay in the core, held by no pod.
+//! the build. The removed namespace's identities stay in the core, held by no pod. Under
+//! Felix too (identity keys then hold every label and the service account, which the
+//! moved keys keep); not with a Calico policy, network set or tier in the set.
+//!
+//! A namespace added holds no pod: the cluster's namespace table only, under every
+//! profile (a pod added to it is of no known identity, and rebuilds).
 //!
 //! What this relies on: the namespace selectors listed above are all that reads namespace
-//! labels outside Calico's selectors, and the identities the core knows of a namespace are
+//! labels outside Calico's selectors (and, under Felix with no Calico object, the
+//! converted selectors are all that does), and the identities the core knows of a namespace are
 //! those `Fixed::by_namespace` lists, which hold the identity of every pod of the pod
 //! table.
 

@@ -80,9 +80,11 @@
 //! as the build does there:
 //!
 //! - its subjects and pod peers through `calico::Converted`, tested on the identities'
-//!   own labels, their namespace's labels (from the cluster: a namespace relabelled there
-//!   rebuilds) and their service account (identities are told apart by every label and
-//!   the service account there). Candidates come from the label index when the pod
+//!   own labels, their namespace's labels (from the cluster; a namespace relabelled there
+//!   compiles again, as changes to themselves, the policies whose selectors answer
+//!   otherwise for its identities, the old version's subjects read with the old labels:
+//!   see `live/namespaces.rs`) and their service account (identities are told apart by
+//!   every label and the service account there). Candidates come from the label index when the pod
 //!   selector reads only keys pods carry as they are (not `projectcalico.org/`, `pcns.`
 //!   or `pcsa.` ones), and whole namespaces are left out at once when no identity has a
 //!   `pcns.` label of its own (a converted namespace selector then answers alike for all
@@ -116,7 +118,8 @@
 //!   `projectcalico.org/v3` NetworkPolicy or GlobalNetworkPolicy, in any tier), a network
 //!   set or a tier (Calico's rules may test the local pod, making a pod's classes depend
 //!   on its address, and network sets reach selectors and named ports past pods); changes
-//!   to those objects themselves rebuild too, as does a namespace relabelled there;
+//!   to those objects themselves rebuild too, as does a namespace relabelled or removed
+//!   there;
 //! - for a ClusterNetworkPolicy: a profile that does not enforce them (explanations list
 //!   them as ignored, with the identities they would select), and a policy set holding
 //!   two with one name (evaluation order breaks priority ties by name);
@@ -856,7 +859,8 @@ pub(super) fn reselect_cluster(
     p: &ClusterPolicy,
     (name, ns): (&str, u32),
 ) -> Option<bool> {
-    // (Where Felix decides, namespace labels are pod labels too: a relabel rebuilds.)
+    // (Where Felix decides, namespace labels are pod labels too: a relabel compiles the
+    // policy again instead, and never comes here.)
     let Some(&gid) = within_budget(core, kinds)
         .filter(|np| !np.felix)
         .and_then(|np| np.cluster_gids.as_ref())
