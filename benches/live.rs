@@ -50,7 +50,10 @@
 //!   `felix/np-add`, `felix/np-remove` and `felix/deny-namespace` the `policy/` changes
 //!   above, `felix/rebuild` `Engine::build` with that profile; and on the workload with
 //!   ClusterNetworkPolicies, `felix/cnp-change`, `felix/cnp-add` and `felix/cnp-remove`
-//!   the `cnp/` changes above, `felix/cnp-rebuild` the build;
+//!   the `cnp/` changes above, `felix/cnp-rebuild` the build; `felix/ns-relabel-same`
+//!   and `felix/ns-relabel-one` the `ns/relabel-same` and `ns/relabel-one` changes
+//!   (Felix reads namespace labels as pod labels, `pcns.`: the policies whose converted
+//!   selectors answer otherwise for the namespace's identities are compiled again);
 //! - `churn/rollout-step`: sustained churn while decisions continue. Each step deletes a
 //!   pod of a workload and adds its replacement (new name, new `pod-template-hash`, the
 //!   same address), applied to the engine the previous step made, which is then
@@ -303,7 +306,7 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         ("node/readdress", vec![Change::Node(readdressed)]),
     ];
     check_cases(scale, &live, &cases, policy_namespace, &node_name);
-    let felix_cases = renamed(
+    let mut felix_cases = renamed(
         &cases,
         &[
             ("felix/np-change", "policy/change"),
@@ -312,6 +315,16 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
             ("felix/deny-namespace", "policy/deny-namespace"),
         ],
     );
+    felix_cases.extend([
+        (
+            "felix/ns-relabel-same",
+            vec![relabel_same(&cluster, policy_namespace)],
+        ),
+        (
+            "felix/ns-relabel-one",
+            vec![one_label_changed(&cluster, policy_namespace, |_| true)],
+        ),
+    ]);
     felix(
         c,
         scale,
@@ -406,6 +419,21 @@ fn one_label_changed(
     }
 }
 
+/// `namespace` given one more label, which no selector reads.
+fn relabel_same(cluster: &Cluster, namespace: &str) -> Change {
+    let mut same = cluster
+        .namespace_id(namespace)
+        .and_then(|id| cluster.namespace(id))
+        .map(|n| n.labels.clone())
+        .unwrap_or_default();
+    same.remove("kubernetes.io/metadata.name");
+    same.insert("owner".into(), "someone".into());
+    Change::Namespace {
+        name: namespace.to_owned(),
+        labels: same,
+    }
+}
+
 /// The namespace cases: relabels and removals of `namespace`.
 fn namespaces(
     c: &mut Criterion,
@@ -414,21 +442,8 @@ fn namespaces(
     cluster: &Cluster,
     namespace: &str,
 ) {
-    let mut same = cluster
-        .namespace_id(namespace)
-        .and_then(|id| cluster.namespace(id))
-        .map(|n| n.labels.clone())
-        .unwrap_or_default();
-    same.remove("kubernetes.io/metadata.name");
-    same.insert("owner".into(), "someone".into());
     let cases: Vec<(&str, Vec<Change>)> = vec![
-        (
-            "ns/relabel-same",
-            vec![Change::Namespace {
-                name: namespace.to_owned(),
-                labels: same,
-            }],
-        ),
+        ("ns/relabel-same", vec![relabel_same(cluster, namespace)]),
         (
             "ns/relabel-other",
             vec![labels_of_another(cluster, namespace, |_| true)],

@@ -383,6 +383,8 @@ const FELIX_KEYS: &[(&str, &str)] = &[
     ("projectcalico.org/namespace", "a"),
     ("pcsa.projectcalico.org/name", "web"),
     ("pcns.app", "x"),
+    ("pcns.tier", "y"),
+    ("pcns.env", "z"),
     ("pcns.kubernetes.io/metadata.name", "b"),
 ];
 
@@ -440,6 +442,110 @@ fn felix_network_change() -> impl Strategy<Value = Change> {
             .prop_map(|p| Change::Policy(PolicyItem::Network(p))),
         1 => (pick(NAMESPACES), 0..6usize).prop_map(|(ns, i)| Change::PolicyRemoved(
             PolicyKey::Network { namespace: ns.to_owned(), name: format!("p{i}") })),
+    ]
+}
+
+/// A label selector reading one namespace label key the namespace generators write,
+/// through `pcns.`: equal to a value, or present.
+fn on_pcns() -> impl Strategy<Value = LabelSelector> {
+    (
+        pick(&["app", "tier", "env"]),
+        pick(&["x", "y", "z"]),
+        any::<bool>(),
+    )
+        .prop_map(|(k, v, exists)| {
+            let key = format!("pcns.{k}");
+            if exists {
+                LabelSelector {
+                    match_labels: None,
+                    match_expressions: Some(vec![netpol::model::LabelSelectorRequirement::new(
+                        &key,
+                        "Exists",
+                        Vec::<String>::new(),
+                    )]),
+                }
+            } else {
+                LabelSelector {
+                    match_labels: Some([(key, v.to_owned())].into()),
+                    match_expressions: None,
+                }
+            }
+        })
+}
+
+/// A NetworkPolicy named `q{index}` whose pod selector reads a namespace label through
+/// `pcns.` (its subject then follows its namespace's labels), with its rules as
+/// [`network_policy`] draws them and, now and then, an ingress pod peer on such a key
+/// in every namespace.
+fn pcns_network_policy(index: usize) -> impl Strategy<Value = Policy> {
+    (written_policy(index), on_pcns(), option::of(on_pcns())).prop_filter_map(
+        "accepted",
+        move |(mut w, subject, peer)| {
+            w.metadata.name = Some(format!("q{index}"));
+            w.spec.pod_selector = Some(subject);
+            if let Some(peer) = peer {
+                w.spec
+                    .ingress
+                    .get_or_insert_with(Vec::new)
+                    .push(NetworkPolicyIngressRule {
+                        from: Some(vec![NetworkPolicyPeer {
+                            namespace_selector: Some(LabelSelector::default()),
+                            pod_selector: Some(peer),
+                            ..Default::default()
+                        }]),
+                        ports: None,
+                    });
+            }
+            Policy::new(&w).ok()
+        },
+    )
+}
+
+/// A ClusterNetworkPolicy as [`cluster_policy`] makes them, or one whose subject's or
+/// `pods` peer's pod selector reads a namespace label through `pcns.` (which pods of
+/// [`support::calico::felix_cluster`] also carry as labels of their own now and then).
+fn felix_cluster_policy(index: usize) -> impl Strategy<Value = ClusterPolicy> {
+    use netpol::policy::{Action, ClusterPeer, ClusterRule, ClusterTier, Subject};
+    let on_pcns =
+        || {
+            (pick(&["app", "tier", "env"]), pick(&["x", "y", "z"]), any::<bool>()).prop_map(
+            |(k, v, exists)| {
+                if exists {
+                    sel(&format!(
+                        r#"{{"matchExpressions": [{{"key": "pcns.{k}", "operator": "Exists"}}]}}"#
+                    ))
+                } else {
+                    sel(&format!(r#"{{"matchLabels": {{"pcns.{k}": "{v}"}}}}"#))
+                }
+            },
+        )
+        };
+    prop_oneof![
+        2 => cluster_policy(index),
+        1 => (
+            on_pcns(),
+            on_pcns(),
+            0..3usize,
+            any::<bool>(),
+            prop_oneof![Just(Action::Allow), Just(Action::Deny), Just(Action::Pass)],
+        )
+            .prop_map(move |(subject, peer, which, admin, action)| {
+                let all = sel("{}");
+                let subject_sel = if which == 1 { all.clone() } else { subject };
+                let peer_sel = if which == 0 { all.clone() } else { peer };
+                let tier = if admin { ClusterTier::Admin } else { ClusterTier::Baseline };
+                ClusterPolicy::builder(
+                    format!("c{index}"),
+                    tier,
+                    1,
+                    Subject::Pods { namespaces: all.clone(), pods: subject_sel },
+                )
+                .ingress(ClusterRule::new(
+                    action,
+                    vec![ClusterPeer::Pods { namespaces: all, pods: peer_sel }],
+                ))
+                .build()
+            }),
     ]
 }
 
@@ -689,9 +795,11 @@ proptest! {
     }
 
     /// With a policy reading every label key, network and port name the generators use,
-    /// under profiles enforcing NetworkPolicy (without Calico's Felix), and with no other
-    /// change in between, every NetworkPolicy added, changed or removed is taken without a
-    /// rebuild, and the result still equals a fresh build and the reference on every flow.
+    /// under profiles enforcing NetworkPolicy (those where Calico's Felix decides
+    /// included), and with no other change in between, every NetworkPolicy added, changed
+    /// or removed is taken without a rebuild, among namespaces relabelled, added and
+    /// removed, taken so where [`namespace_change_expected`] says, and the result still
+    /// equals a fresh build and the reference on every flow.
     #[test]
     fn policy_changes_are_taken_incrementally(
         profile in prop_oneof![
@@ -699,6 +807,7 @@ proptest! {
             Just(Profile::cilium()),
             Just(Profile::kube_router()),
             custom_profile(true),
+            felix_profile(),
         ],
         cluster in cluster(),
         set in policy_set(4, 1),
@@ -758,8 +867,11 @@ proptest! {
     }
 
     /// The same where Calico's Felix decides, with no Calico policy, network set or tier,
-    /// among pods with service accounts and labels over Calico's keys: ClusterNetworkPolicy
-    /// rules Calico fails to convert (`nodes` and `domainNames` peers) included.
+    /// among pods with service accounts and labels over Calico's keys (`pcns.` ones
+    /// included): ClusterNetworkPolicy rules Calico fails to convert (`nodes` and
+    /// `domainNames` peers) included, and subjects and peers whose pod selectors read
+    /// namespace labels (`pcns.`); namespaces relabelled, added and removed in between
+    /// are taken without a rebuild too.
     #[test]
     fn felix_cluster_policy_changes_are_taken_incrementally(
         profile in felix_profile(),
@@ -767,8 +879,12 @@ proptest! {
         set in policy_set(3, 4),
         steps in prop::collection::vec(
             prop_oneof![
-                4 => cluster_step().prop_map(Ok),
+                3 => cluster_step().prop_map(Ok),
+                1 => (0..4usize).prop_flat_map(felix_cluster_policy)
+                    .prop_map(ClusterStep::Put)
+                    .prop_map(Ok),
                 1 => felix_network_change().prop_map(Err),
+                2 => namespace_change().prop_map(Err),
             ],
             1..12,
         ),
@@ -792,6 +908,55 @@ proptest! {
         let mut start: PolicySet = [catalog()].into_iter().collect();
         start.extend(set.network_policies().iter().cloned());
         start.extend(set.cluster_policies().iter().cloned());
+        let mut live = LiveEngine::new(&cluster, start, profile.clone());
+        let first = live.clone();
+        let mut expected = 0u64;
+        for c in changes {
+            expected += u64::from(changes_policies(&live, &c));
+            live = live.apply(c.clone()).unwrap();
+            prop_assert_eq!(live.stats().rebuilds, 0, "rebuilt on {:?}", c);
+            prop_assert_eq!(live.stats().policies, expected);
+            check(&live, &profile)?;
+        }
+        check(&first, &profile)?;
+    }
+
+    /// Where Calico's Felix decides, with a policy reading every label key, network and
+    /// port name the generators use, and no Calico policy, network set or tier: every
+    /// namespace relabelled (gaining and losing labels the namespace selectors, the
+    /// ClusterNetworkPolicy subjects and the `pcns.` pod selectors read), added, or
+    /// removed (holding pods or not) is taken without a rebuild, among NetworkPolicy
+    /// changes with selectors on `pcns.` keys and pods with `pcns.` labels of their own;
+    /// the result still equals a fresh build and the reference on every flow, and the
+    /// value before is undisturbed.
+    #[test]
+    fn felix_namespace_changes_are_taken_incrementally(
+        profile in felix_profile(),
+        cluster in support::calico::felix_cluster(),
+        set in policy_set(4, 3),
+        pcns in prop::collection::vec(0..3usize, 0..3)
+            .prop_flat_map(|ix| ix.into_iter().map(pcns_network_policy).collect::<Vec<_>>()),
+        felix_cnp in option::of(felix_cluster_policy(3)),
+        changes in prop::collection::vec(
+            prop_oneof![
+                3 => namespace_change(),
+                1 => felix_network_change(),
+                1 => (0..3usize).prop_flat_map(pcns_network_policy)
+                    .prop_map(|p| Change::Policy(PolicyItem::Network(p))),
+            ],
+            1..12,
+        ),
+    ) {
+        let mut start: PolicySet = [catalog()].into_iter().collect();
+        start.extend(set.network_policies().iter().cloned());
+        start.extend(set.cluster_policies().iter().cloned());
+        // One of each name (and namespace).
+        let mut names = std::collections::HashSet::new();
+        start.extend(
+            pcns.into_iter()
+                .filter(|p| names.insert((p.namespace().to_owned(), p.name().to_owned()))),
+        );
+        start.extend(felix_cnp);
         let mut live = LiveEngine::new(&cluster, start, profile.clone());
         let first = live.clone();
         let mut expected = 0u64;
@@ -1723,8 +1888,8 @@ fn node_removal_keeps_other_node_ids() {
 /// answers otherwise, when some do (NetworkPolicy peers, ClusterNetworkPolicy subjects
 /// and peers: those policies are compiled again), when one is removed holding pods (it
 /// stays, unlabelled) and when one holding none is removed (the last namespace moves into
-/// its place: the ids of those two go stale, the others stay valid). Under Felix a
-/// relabel rebuilds.
+/// its place: the ids of those two go stale, the others stay valid). Under Felix too, with
+/// no Calico object in the set; with one, a relabel rebuilds.
 #[test]
 fn namespace_changes_are_incremental() {
     use netpol::policy::{Action, ClusterPeer, ClusterRule, ClusterTier, Subject};
@@ -1844,8 +2009,71 @@ fn namespace_changes_are_incremental() {
     // The values before are untouched.
     check(&live, &profile).unwrap();
     assert_eq!(step.cluster().namespace(ids[2]).unwrap().name, "empty");
-    // Under Felix, namespace labels are pod labels: a relabel rebuilds.
-    let felix = LiveEngine::new(&cluster, set, Profile::calico());
-    let next = felix.apply(relabel("b", &[("team", "z")])).unwrap();
-    assert_eq!(next.stats().rebuilds, 1);
+    // Under Felix, namespace labels are pod labels (`pcns.`): the same steps, and a
+    // NetworkPolicy whose subject reads its namespace's labels, are taken likewise.
+    let felix_profile = Profile::calico();
+    let by_team = np(r#"{"metadata": {"name": "by-team", "namespace": "b"},
+        "spec": {"podSelector": {"matchLabels": {"pcns.team": "z"}},
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"pcns.team": "x"}},
+                                        "namespaceSelector": {}}]}]}}"#);
+    let mut felix_set = set.clone();
+    felix_set.extend([by_team]);
+    let felix = LiveEngine::new(&cluster, felix_set.clone(), felix_profile.clone());
+    let steps = [
+        relabel("b", &[("team", "y"), ("owner", "me")]),
+        relabel("c", &[("team", "y")]),
+        relabel("a", &[("team", "w")]),
+        // `b`'s pods enter the subject of `by-team` and of the ClusterNetworkPolicy.
+        relabel("b", &[("team", "z")]),
+        // `c`'s pods become peers of `by-team`.
+        relabel("c", &[("team", "x")]),
+        // `b`'s pods leave the subject of `by-team` and of the ClusterNetworkPolicy.
+        relabel("b", &[("team", "y")]),
+        Change::NamespaceRemoved("c".into()),
+        relabel("empty", &[("team", "y")]),
+        Change::NamespaceRemoved("empty".into()),
+    ];
+    let mut step = felix.clone();
+    for (i, c) in steps.into_iter().enumerate() {
+        step = step.apply(c).unwrap();
+        assert_eq!(
+            (step.stats().incremental, step.stats().rebuilds),
+            (i as u64 + 1, 0),
+            "Felix, step {i}"
+        );
+        check(&step, &felix_profile).unwrap();
+    }
+    // The moved namespace's identities are filed under its new id (with their service
+    // account): a pod of a known kind joins it without a rebuild, and one of a
+    // namespace added at its old id is a new kind.
+    let client = |ns: &str, name: &str, addr: &str| {
+        Change::Pod(PodSpec::new(ns, name).label("app", "client").ip(ip(addr)))
+    };
+    let joined = step.apply(client("c", "other-2", "10.0.0.4")).unwrap();
+    assert_eq!(joined.stats().rebuilds, 0);
+    check(&joined, &felix_profile).unwrap();
+    let added = joined
+        .apply_all([
+            relabel("e", &[("team", "x")]),
+            client("e", "new", "10.0.0.5"),
+        ])
+        .unwrap();
+    assert_eq!(added.stats().rebuilds, 1);
+    check(&added, &felix_profile).unwrap();
+    check(&felix, &felix_profile).unwrap();
+    // With a Calico object in the set, a relabel still rebuilds (Calico's selectors read
+    // namespace labels on network sets, and its rules may test the local pod).
+    let set = netpol::calico::CalicoNetworkSet::new(&netpol::calico::NetworkSet::new(
+        "b",
+        "n",
+        ["10.9.0.1"],
+    ))
+    .unwrap();
+    let with_set = felix
+        .apply(Change::Policy(PolicyItem::NetworkSet(set)))
+        .unwrap();
+    let rebuilds = with_set.stats().rebuilds;
+    let next = with_set.apply(relabel("b", &[("team", "z")])).unwrap();
+    assert_eq!(next.stats().rebuilds, rebuilds + 1);
+    check(&next, &felix_profile).unwrap();
 }

@@ -239,6 +239,43 @@ impl<'s> Converted<'s> {
             })
     }
 
+    /// Whether it may read a label of an endpoint's namespace for which `changed` holds:
+    /// its namespace selector's keys (under `pcns.`, but `{}`, which reads only whether
+    /// there is a namespace) and its pod selector's keys under `pcns.`, but
+    /// `pcns.projectcalico.org/name` (the namespace's name) in both. A namespace
+    /// relabelled only on keys for which it reads none changes no answer of it.
+    pub(super) fn reads_namespace_label(&self, changed: impl Fn(&str) -> bool) -> bool {
+        let read = |key: &str| key != "projectcalico.org/name" && changed(key);
+        self.namespaces.is_some_and(|sel| {
+            !sel.is_everything() && sel.requirements().iter().any(|r| read(&r.key))
+        }) || self.pods.is_some_and(|sel| {
+            sel.requirements()
+                .iter()
+                .any(|r| r.key.strip_prefix("pcns.").is_some_and(read))
+        })
+    }
+
+    /// Whether it answers otherwise for an endpoint of namespace `namespace` with its own
+    /// labels `own` and service account `account` when the namespace's labels are `old`
+    /// and when they are `new` (Felix's view of the endpoint, [`PodLabels`], in both).
+    pub(super) fn answers_otherwise(
+        &self,
+        own: &Labels,
+        namespace: &str,
+        account: &str,
+        [old, new]: [&Labels; 2],
+    ) -> bool {
+        let holds = |namespace_labels: &Labels| {
+            self.holds(&PodLabels {
+                own,
+                namespace,
+                namespace_labels: Some(namespace_labels),
+                account,
+            })
+        };
+        holds(old) != holds(new)
+    }
+
     /// The pod selector, when it reads only keys pods carry as they are (none that
     /// [`special_key`] names): it then holds for a pod exactly when it matches the pod's
     /// own labels (the orchestrator term holds for every pod).

@@ -39,7 +39,7 @@
 //! - **A namespace added** (with no pods yet), or given the labels it has: the cluster's
 //!   namespace table only.
 //! - **A namespace relabelled** (or removed while it holds pods, which leaves it with no
-//!   label but its name), without Calico's Felix and with no Calico policy or network set:
+//!   label but its name), with no Calico policy or network set:
 //!   when every namespace selector of the policies (NetworkPolicy `namespaceSelector`
 //!   peers, ClusterNetworkPolicy subjects and `namespaces` and `pods` peers) answers the
 //!   same for the new labels, or the core knows no identity of the namespace, the
@@ -51,12 +51,19 @@
 //!   ClusterNetworkPolicies): the cost of those policy changes, their subjects and
 //!   classes, not the cluster's. Where one of them could not be taken so, or so many
 //!   answer otherwise that together they would cost about a build (a quarter of the
-//!   policies, 256 at most), a rebuild. See `live/namespaces.rs` and `BENCHMARKS.md`.
+//!   policies, 256 at most), a rebuild. Where Calico's Felix decides (and the set holds
+//!   no tier either), namespace labels are pod labels (`pcns.*`): the policies whose
+//!   selectors, as Calico converts them (pod selectors with `pcns.` keys included),
+//!   answer otherwise for an identity of the namespace over Felix's view of it are
+//!   compiled again likewise (ClusterNetworkPolicies always so), the others untouched:
+//!   0.09 ms at 10,000 pods when none does, 8 ms for one label given another
+//!   namespace's value, where each was a rebuild of 48-50 ms. See `live/namespaces.rs`
+//!   and `BENCHMARKS.md`.
 //! - **A namespace removed** that holds no pod: the last namespace moves into its place,
 //!   in the cluster (its pods, found through the pod table's identity column, take its
 //!   new id) and in the kind index (what is filed under the two namespaces); the core
-//!   holds no namespace number. Without Calico's selectors. 0.23 ms at 10,000 pods, 3.3
-//!   ms at 150,000.
+//!   holds no namespace number. Also where Calico's Felix decides; not with a Calico
+//!   policy, network set or tier in the set. 0.23 ms at 10,000 pods, 3.3 ms at 150,000.
 //! - **A NetworkPolicy added, changed or removed**, when the core can already express it
 //!   (its selectors read only label keys some selector read at the build, its `ipBlock`s
 //!   are made of networks the prefix map holds, its named ports are named by some rule or
@@ -100,9 +107,9 @@
 //!   the pod table and updated, here and in the cluster: 0.15-0.26 ms at 10,000 pods,
 //!   0.7 ms at 150,000.
 //! - **Everything else**: a pod no known identity is equivalent to (a new namespace, a
-//!   label value a selector tells apart), a namespace relabelled or removed where Calico's
-//!   selectors take part (they read namespace labels as pod labels, `pcns.*`) or the
-//!   policies it affects cannot be compiled again (above), a node the core cannot express
+//!   label value a selector tells apart), a namespace relabelled or removed where a
+//!   Calico policy, network set (or, under Felix, tier) takes part or the policies it
+//!   affects cannot be compiled again (above), a node the core cannot express
 //!   (above), a NetworkPolicy or ClusterNetworkPolicy the core cannot
 //!   express as it is (above), any NetworkPolicy or ClusterNetworkPolicy change where
 //!   NetworkPolicy is not enforced, or where Calico's Felix decides and the set holds a
@@ -1096,7 +1103,12 @@ impl LiveEngine {
         old: Option<&Policy>,
         new: Option<&Policy>,
     ) -> bool {
-        let update = policy::Update { old_pos, old, new };
+        let update = policy::Update {
+            old_pos,
+            old,
+            new,
+            before: None,
+        };
         Self::policy_change(work, |core, pods, kinds, cluster| {
             policy::apply(core, pods, kinds, cluster, &update)
         })

@@ -5,10 +5,25 @@
 //! identities: a NetworkPolicy's `namespaceSelector` peers and a ClusterNetworkPolicy's
 //! subject and `namespaces` and `pods` peers (their pod sets, and which identities the
 //! policy selects). Pod selectors, node selectors, addresses and ports never read them;
-//! neither do NetworkPolicy subjects (their own namespace, by name). Where Calico's
-//! selectors take part (Felix deciding, or any Calico policy or network set in the set),
-//! namespace labels are also pod labels (`pcns.*`) and network-set labels: a relabel there
-//! rebuilds.
+//! neither do NetworkPolicy subjects (their own namespace, by name).
+//!
+//! Where Calico's Felix decides, namespace labels are also pod labels: Felix's view of a
+//! pod is its own labels, then its namespace's under `pcns.` (a pod's own `pcns.` label
+//! first), then its service account (`calico::PodLabels`). Every selector as Calico
+//! converts it may then read them (`calico::Converted`): namespace selectors (under
+//! `pcns.`), and pod selectors written with `pcns.` keys, NetworkPolicy subjects
+//! included. What a relabel changes there is which of the namespace's identities those
+//! selectors match: a policy is taken as answering otherwise when one of its selectors
+//! reads a `pcns.` key (or a namespace selector key) on which the old and new labels
+//! differ and, tested on Felix's view of an identity of the namespace with the old labels
+//! and with the new, answers otherwise for one of them. Identities there are told apart by
+//! every label and the service account, never by the namespace's labels: a relabel
+//! changes no identity or kind. A ClusterNetworkPolicy answering otherwise is always
+//! compiled again there (its subject is tested per identity, not per namespace). With a
+//! Calico policy or network set in the set (or, under Felix, a tier), a relabel or removal
+//! rebuilds: Calico's selectors read namespace labels on network sets too, Calico's rules
+//! may test the local pod (a pod's classes then depend on more than its identity), and
+//! NetworkPolicy and ClusterNetworkPolicy changes there rebuild anyway.
 //!
 //! A namespace relabelled then takes:
 //! - when every namespace selector of the policies answers the same for the new labels as
@@ -30,6 +45,9 @@
 //!     moved to classes with its new number. The cost is that of those policy updates:
 //!     their subjects and the classes they are in, not the cluster's.
 //!
+//!   Under Felix the old version's subjects are read with the old labels (the update
+//!   names the cluster before the relabel).
+//!
 //!   When one of them cannot be taken so (the profile does not enforce its kind, past the
 //!   budget, and every case `live/policy.rs` lists), or when so many answer otherwise
 //!   that together they would cost about a build (more than a quarter of the policies, 64
@@ -45,19 +63,27 @@
 //! and learned label sets: what is filed under the removed namespace is dropped, and what
 //! is filed under the moved one is filed under its new number, at the cost of the two
 //! namespaces' identities, the label keys selectors read and the policies changed since
-//! the build. The removed namespace's identities stay in the core, held by no pod.
+//! the build. The removed namespace's identities stay in the core, held by no pod. Under
+//! Felix too (identity keys then hold every label and the service account, which the
+//! moved keys keep); not with a Calico policy, network set or tier in the set.
+//!
+//! A namespace added holds no pod: the cluster's namespace table only, under every
+//! profile (a pod added to it is of no known identity, and rebuilds).
 //!
 //! What this relies on: the namespace selectors listed above are all that reads namespace
-//! labels outside Calico's selectors, and the identities the core knows of a namespace are
+//! labels outside Calico's selectors (and, under Felix with no Calico object, the
+//! converted selectors are all that does), and the identities the core knows of a namespace are
 //! those `Fixed::by_namespace` lists, which hold the identity of every pod of the pod
 //! table.
 
 use std::sync::Arc;
 
 use super::super::bitset::Bitset;
+use super::super::calico::Converted;
 use super::super::{Core, to_u32};
 use super::{
-    IdentityKey, KindIndex, UpdateError, Work, identity_hash, policy, projected, same_identity,
+    Fixed, IdentityKey, KindIndex, UpdateError, Work, identity_hash, policy, projected,
+    same_identity,
 };
 use crate::cluster::Cluster;
 use crate::model::Labels;
@@ -97,6 +123,16 @@ pub(super) fn upsert(work: &mut Work, name: &str, labels: Labels) -> Result<(), 
     Ok(())
 }
 
+/// Whether the set holds what keeps namespace changes from being taken without a rebuild:
+/// a Calico policy or network set (Calico's selectors read namespace labels on pods and
+/// network sets, and a namespace's policies may test the local pod), or, where Calico's
+/// Felix decides, a tier (NetworkPolicy and ClusterNetworkPolicy changes then rebuild).
+fn calico_objects(set: &PolicySet, felix: bool) -> bool {
+    !set.calico_policies().is_empty()
+        || !set.network_sets().is_empty()
+        || (felix && !set.tiers().is_empty())
+}
+
 /// Applies a namespace removed: to the cluster, and to the core when it can (else a
 /// rebuild is due).
 pub(super) fn remove(work: &mut Work, name: &str) {
@@ -123,7 +159,7 @@ pub(super) fn remove(work: &mut Work, name: &str) {
     if work.pods.is_none() {
         return;
     }
-    if renumber(&mut work.kinds, &work.core, gone, last) {
+    if !calico_objects(&work.policies, true) && renumber(&mut work.kinds, &work.core, gone, last) {
         work.incremental += 1;
     } else {
         work.pods = None;
@@ -160,12 +196,7 @@ fn pods_of(kinds: &KindIndex, gone: u32, last: u32) -> Vec<usize> {
 /// `gone` is dropped, what is filed under `last` is filed under `gone`. The core holds no
 /// namespace number (its tables are by identity). False when a rebuild is due.
 fn renumber(kinds: &mut KindIndex, core: &Core, gone: u32, last: u32) -> bool {
-    let Some(keys) = core.label_keys.as_deref() else {
-        return false;
-    };
-    if core.by_account {
-        return false;
-    }
+    let keys = core.label_keys.as_deref();
     let to = |n: u32| match n {
         n if n == gone => None,
         n if n == last => Some(gone),
@@ -173,39 +204,64 @@ fn renumber(kinds: &mut KindIndex, core: &Core, gone: u32, last: u32) -> bool {
     };
     let fixed = Arc::make_mut(&mut kinds.fixed);
     let of_identity = Arc::clone(&fixed.of_identity);
-    let labels_of = |n: u32| -> Vec<&Labels> {
-        fixed
-            .by_namespace
-            .get(&n)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| of_identity.get(id).map(|(_, labels)| labels))
-            .collect()
+    let accounts = Arc::clone(&fixed.accounts);
+    // Per identity of namespace `n`: the labels of a pod of it, and the service account
+    // its key holds (where the core tells identities apart by it).
+    // `None` when an identity's account is missing there.
+    let labels_of = |n: u32| -> Option<Vec<(&Labels, &str)>> {
+        let mut out = Vec::new();
+        for id in fixed.by_namespace.get(&n).into_iter().flatten() {
+            let account = match core.by_account {
+                true => accounts.get(id).map(String::as_str)?,
+                false => "",
+            };
+            if let Some((_, labels)) = of_identity.get(id) {
+                out.push((labels, account));
+            }
+        }
+        Some(out)
     };
     let moved = if last == gone {
         Vec::new()
     } else {
-        labels_of(last)
+        let Some(moved) = labels_of(last) else {
+            return false;
+        };
+        moved
     };
-    let dropped = labels_of(gone);
+    let Some(dropped) = labels_of(gone) else {
+        return false;
+    };
     // The identity keys of the two namespaces: those of the build, and those learned.
     let learned = |n: u32| kinds.learned.iter().filter(move |(m, _, _)| *m == n);
-    for labels in dropped
+    // (Labels are learned only where the core does not tell identities apart by the
+    // service account.)
+    for (labels, account) in dropped
         .iter()
         .copied()
-        .chain(learned(gone).map(|(_, l, _)| l))
+        .chain(learned(gone).map(|(_, l, _)| (l, "")))
     {
-        rekey(&mut kinds.identities, gone, None, labels, keys);
+        rekey(&mut kinds.identities, (gone, None), labels, account, keys);
     }
-    for labels in moved
+    for (labels, account) in moved
         .iter()
         .copied()
-        .chain(learned(last).map(|(_, l, _)| l))
+        .chain(learned(last).map(|(_, l, _)| (l, "")))
     {
-        rekey(&mut kinds.identities, last, Some(gone), labels, keys);
+        rekey(
+            &mut kinds.identities,
+            (last, Some(gone)),
+            labels,
+            account,
+            keys,
+        );
     }
-    fixed.index.rename(gone, None, dropped);
-    fixed.index.rename(last, Some(gone), moved);
+    fixed
+        .index
+        .rename(gone, None, dropped.iter().map(|(l, _)| *l));
+    fixed
+        .index
+        .rename(last, Some(gone), moved.iter().map(|(l, _)| *l));
     fixed.by_namespace.remove(&gone);
     if last != gone {
         if let Some(ids) = fixed.by_namespace.remove(&last) {
@@ -224,7 +280,7 @@ fn renumber(kinds: &mut KindIndex, core: &Core, gone: u32, last: u32) -> bool {
             .collect();
     }
     if let Some(selectors) = kinds.selectors.as_mut() {
-        for key in keys {
+        for key in keys.into_iter().flatten() {
             selectors.by_key.remove(&(gone, key.clone()));
             if last != gone {
                 if let Some(list) = selectors.by_key.remove(&(last, key.clone())) {
@@ -246,24 +302,25 @@ fn renumber(kinds: &mut KindIndex, core: &Core, gone: u32, last: u32) -> bool {
     true
 }
 
-/// Files the identity key of namespace `from` and `labels` (projected on `keys`) under
-/// namespace `to`, or drops it.
+/// Files the identity key of namespace `from`, `labels` (projected on `keys`, all when
+/// `None`) and service account `account` (empty where the core does not tell identities
+/// apart by it) under namespace `to`, or drops it.
 fn rekey(
     map: &mut PMap<u64, Vec<(IdentityKey, u32)>>,
-    from: u32,
-    to: Option<u32>,
+    (from, to): (u32, Option<u32>),
     labels: &Labels,
-    keys: &[String],
+    account: &str,
+    keys: Option<&[String]>,
 ) {
-    let labels = projected(labels, Some(keys));
-    let hash = identity_hash(from, &labels, "");
+    let labels = projected(labels, keys);
+    let hash = identity_hash(from, &labels, account);
     let Some(bucket) = map.get(&hash) else {
         return;
     };
     let (mine, others): (Vec<_>, Vec<_>) = bucket
         .iter()
         .cloned()
-        .partition(|(k, _)| same_identity(k, from, &labels, ""));
+        .partition(|(k, _)| same_identity(k, from, &labels, account));
     if mine.is_empty() {
         return;
     }
@@ -275,7 +332,7 @@ fn rekey(
     let Some(to) = to else {
         return;
     };
-    let hash = identity_hash(to, &labels, "");
+    let hash = identity_hash(to, &labels, account);
     let mut bucket = map.get(&hash).cloned().unwrap_or_default();
     for ((_, l, a), id) in mine {
         bucket.push(((to, l, a), id));
@@ -353,17 +410,97 @@ fn affected(set: &PolicySet, old: &Labels, new: &Labels) -> (Vec<usize>, Vec<(us
     (network, cluster)
 }
 
+/// Under Felix: the policies with a selector, as Calico converts it, that answers
+/// differently for an identity of namespace `ns` (named `name`) when the namespace's
+/// labels are `old` and when they are `new`, read over Felix's view of the identity (its
+/// own labels first, then its namespace's under `pcns.`, its service account): the
+/// NetworkPolicies' subjects and pod peers, the ClusterNetworkPolicies' subjects and
+/// `namespaces` and `pods` peers. (NetworkPolicy positions, ClusterNetworkPolicy
+/// positions each with `false`: a ClusterNetworkPolicy whose subject alone answers
+/// otherwise is compiled again too.) Only a selector that reads a label on which `old`
+/// and `new` differ is tested on the identities.
+fn felix_affected(
+    set: &PolicySet,
+    fixed: &Fixed,
+    (name, ns): (&str, u32),
+    old: &Labels,
+    new: &Labels,
+) -> (Vec<usize>, Vec<(usize, bool)>) {
+    let Some(ids) = fixed.by_namespace.get(&ns).filter(|ids| !ids.is_empty()) else {
+        // No identity of the namespace: no subject or pod set holds any of it.
+        return (Vec::new(), Vec::new());
+    };
+    let changed = |key: &str| old.get(key) != new.get(key);
+    let differs = |conv: &Converted<'_>| {
+        conv.reads_namespace_label(changed)
+            && ids.iter().any(|id| {
+                fixed.of_identity.get(id).is_some_and(|(_, own)| {
+                    let account = fixed.accounts.get(id).map_or("default", String::as_str);
+                    conv.answers_otherwise(own, name, account, [old, new])
+                })
+            })
+    };
+    let network = set
+        .network_policies()
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            differs(&Converted::network_subject(p))
+                || Direction::BOTH.iter().any(|d| {
+                    p.rules(*d).iter().any(|rule| {
+                        rule.peers.iter().flatten().any(|peer| match peer {
+                            Peer::Pods { namespaces, pods } => differs(&Converted::network_peer(
+                                p.namespace(),
+                                namespaces.as_ref(),
+                                pods,
+                            )),
+                            Peer::IpBlock(_) => false,
+                        })
+                    })
+                })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let cluster = set
+        .cluster_policies()
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            differs(&Converted::cluster_subject(p.subject()))
+                || Direction::BOTH.iter().any(|d| {
+                    p.rules(*d).iter().any(|rule| {
+                        rule.peers()
+                            .iter()
+                            .filter_map(Converted::cluster_peer)
+                            .any(|conv| differs(&conv))
+                    })
+                })
+        })
+        .map(|(i, _)| (i, false))
+        .collect();
+    (network, cluster)
+}
+
 /// Takes namespace `name`'s labels from `old` to `new` (the cluster already holds the
 /// new ones; `before` the old) into the core; false when a rebuild is due.
 fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &Labels) -> bool {
     let set = &work.policies;
-    if work.core.profile.enforces_calico_policy()
-        || !set.calico_policies().is_empty()
-        || !set.network_sets().is_empty()
-    {
+    let felix = work.core.profile.enforces_calico_policy();
+    if calico_objects(set, felix) {
         return false;
     }
-    let (network, cluster) = affected(set, old, new);
+    let Some(ns) = work
+        .cluster
+        .namespace_id(name)
+        .and_then(|id| u32::try_from(id.index()).ok())
+    else {
+        return false;
+    };
+    let (network, cluster) = if felix {
+        felix_affected(set, &work.kinds.fixed, (name, ns), old, new)
+    } else {
+        affected(set, old, new)
+    };
     if network.is_empty() && cluster.is_empty() {
         return true;
     }
@@ -376,13 +513,6 @@ fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &La
     if work_to_do > (total / 4).clamp(MAX_RECOMPILED, MAX_RECOMPILED_CAP) {
         return false;
     }
-    let Some(ns) = work
-        .cluster
-        .namespace_id(name)
-        .and_then(|id| u32::try_from(id.index()).ok())
-    else {
-        return false;
-    };
     if !work.kinds.fixed.by_namespace.contains_key(&ns) {
         // No identity of the namespace: no pod set or subject holds any of it.
         return true;
@@ -396,6 +526,7 @@ fn relabel(work: &mut Work, before: &Cluster, name: &str, old: &Labels, new: &La
             old_pos: Some(pos),
             old: Some(p),
             new: Some(p),
+            before: Some(before),
         };
         let Some(pods) = work.pods.as_mut() else {
             return false;

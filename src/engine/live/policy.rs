@@ -80,9 +80,11 @@
 //! as the build does there:
 //!
 //! - its subjects and pod peers through `calico::Converted`, tested on the identities'
-//!   own labels, their namespace's labels (from the cluster: a namespace relabelled there
-//!   rebuilds) and their service account (identities are told apart by every label and
-//!   the service account there). Candidates come from the label index when the pod
+//!   own labels, their namespace's labels (from the cluster; a namespace relabelled there
+//!   compiles again, as changes to themselves, the policies whose selectors answer
+//!   otherwise for its identities, the old version's subjects read with the old labels:
+//!   see `live/namespaces.rs`) and their service account (identities are told apart by
+//!   every label and the service account there). Candidates come from the label index when the pod
 //!   selector reads only keys pods carry as they are (not `projectcalico.org/`, `pcns.`
 //!   or `pcsa.` ones), and whole namespaces are left out at once when no identity has a
 //!   `pcns.` label of its own (a converted namespace selector then answers alike for all
@@ -116,7 +118,8 @@
 //!   `projectcalico.org/v3` NetworkPolicy or GlobalNetworkPolicy, in any tier), a network
 //!   set or a tier (Calico's rules may test the local pod, making a pod's classes depend
 //!   on its address, and network sets reach selectors and named ports past pods); changes
-//!   to those objects themselves rebuild too, as does a namespace relabelled there;
+//!   to those objects themselves rebuild too, as does a namespace relabelled or removed
+//!   there;
 //! - for a ClusterNetworkPolicy: a profile that does not enforce them (explanations list
 //!   them as ignored, with the identities they would select), and a policy set holding
 //!   two with one name (evaluation order breaks priority ties by name);
@@ -540,6 +543,10 @@ pub(super) struct Update<'a> {
     pub(super) old: Option<&'a Policy>,
     /// The version after it (`None`: removed).
     pub(super) new: Option<&'a Policy>,
+    /// The cluster the old version selected its subjects in, when not the one the update
+    /// is compiled against (a namespace relabelled since: under Felix a pod selector may
+    /// read its namespace's labels, `pcns.`).
+    pub(super) before: Option<&'a Cluster>,
 }
 
 /// The incremental-update state, when the core has one and what was pushed to it since
@@ -852,7 +859,8 @@ pub(super) fn reselect_cluster(
     p: &ClusterPolicy,
     (name, ns): (&str, u32),
 ) -> Option<bool> {
-    // (Where Felix decides, namespace labels are pod labels too: a relabel rebuilds.)
+    // (Where Felix decides, namespace labels are pod labels too: a relabel compiles the
+    // policy again instead, and never comes here.)
     let Some(&gid) = within_budget(core, kinds)
         .filter(|np| !np.felix)
         .and_then(|np| np.cluster_gids.as_ref())
@@ -966,7 +974,15 @@ impl Cx<'_> {
         };
         let gids = Arc::make_mut(&mut self.np.gids);
         renumber_gids(self.core, gids, up.old_pos, new_gid)?;
-        let subjects = |p: Option<&Policy>, d: Direction| -> Vec<u32> {
+        // Under Felix, the old version's subjects as its namespace's labels were.
+        let before: Vec<(&str, &Labels)> = match up.before {
+            Some(c) if self.np.felix => c
+                .namespaces()
+                .map(|(_, n)| (n.name.as_str(), &n.labels))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let subjects = |p: Option<&Policy>, namespaces: &[(&str, &Labels)], d: Direction| {
             let mut out = Vec::new();
             if let (Some(p), Some(ns)) = (p, own_ns) {
                 if !p.affects(d) {
@@ -977,14 +993,24 @@ impl Cx<'_> {
                     // policy's namespace, over Felix's view of the pods.
                     let conv = Converted::network_subject(p);
                     self.fixed
-                        .select_felix(&self.namespaces, &conv, |id| out.push(id));
+                        .select_felix(namespaces, &conv, |id| out.push(id));
                 } else {
                     self.fixed.select(ns, p.pod_selector(), |id| out.push(id));
                 }
             }
             out
         };
-        let per_dir = Direction::BOTH.map(|d| (subjects(up.old, d), subjects(up.new, d)));
+        let old_namespaces = if up.before.is_some() && self.np.felix {
+            &before
+        } else {
+            &self.namespaces
+        };
+        let per_dir = Direction::BOTH.map(|d| {
+            (
+                subjects(up.old, old_namespaces, d),
+                subjects(up.new, &self.namespaces, d),
+            )
+        });
         let tiers = [self.np.tier_pos];
         self.reclass(per_dir, old_gid, new_gid, &tiers)
     }
