@@ -156,7 +156,9 @@
 //!   them as ignored, with the identities they would select), and a policy set holding
 //!   two with one name (evaluation order breaks priority ties by name);
 //! - a class that would need more tier steps than a class head holds inline;
-//! - past the budget above.
+//! - a ClusterNetworkPolicy change that would put more than `MAX_OVERLAY` entries in the
+//!   overlay (the rebuild folds it away);
+//! - past the budget above (which counts the overlay's bitsets too).
 //!
 //! A node selector needs no rebuild: node sets are read against the cluster's nodes, and
 //! a node change rebuilds anyway.
@@ -880,7 +882,8 @@ pub(super) fn apply_cluster(
 /// classes they move to. `None` when identities would enter a policy numbered at the
 /// build whose rules the rule index holds (explanations read those through the class
 /// mask, which the classes they move to take from their old class): it must then be
-/// compiled again as a change; `Some(false)` when a rebuild is needed.
+/// compiled again as a change, as it is whenever the core has an overlay (class lists are
+/// then read through it); `Some(false)` when a rebuild is needed.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn reselect_cluster(
     core: &mut Arc<Core>,
@@ -1145,12 +1148,9 @@ impl Cx<'_> {
                 }
                 None => {
                     // Class lists hold it, for the identities it selected.
-                    let before = up.before.unwrap_or(self.cluster);
-                    for d in Direction::BOTH {
-                        let dropped = ov.dropped.get_mut(dir_index(d))?;
-                        for id in self.subjects(before, up.old, d) {
-                            dropped.insert(id as usize);
-                        }
+                    if let Some(p) = up.old {
+                        let selected = self.selected(up.before.unwrap_or(self.cluster), p);
+                        self.mark(p, &selected, &mut ov.dropped);
                     }
                     if let Err(at) = ov.disabled.binary_search(&g) {
                         ov.disabled.insert(at, g);
@@ -1170,13 +1170,11 @@ impl Cx<'_> {
                     after.insert(x);
                 }
             }
-            let subjects = Direction::BOTH.map(|d| {
-                let mut set = Bitset::new(ids);
-                for id in self.subjects(self.cluster, up.new, d) {
-                    set.insert(id as usize);
-                }
-                set
-            });
+            let mut subjects = [Bitset::new(ids), Bitset::new(ids)];
+            if let Some(p) = up.new {
+                let selected = self.selected(self.cluster, p);
+                self.mark(p, &selected, &mut subjects);
+            }
             let policies = &self.core.policies;
             let at = ov.entries.partition_point(|e| {
                 policies
@@ -1204,21 +1202,19 @@ impl Cx<'_> {
         Some(())
     }
 
-    /// The identities a ClusterNetworkPolicy selects for direction `d` in `cluster`,
-    /// ascending.
-    fn subjects(&self, cluster: &Cluster, p: Option<&ClusterPolicy>, d: Direction) -> Vec<u32> {
+    /// Whether a ClusterNetworkPolicy applies to direction `d`: it has that direction,
+    /// and under Felix, Calico keeps a rule of it (Calico's converted policy has a type
+    /// only for the directions that keep a rule).
+    fn applies(&self, p: &ClusterPolicy, d: Direction) -> bool {
+        p.affects(d) && !(self.np.felix && p.rules(d).iter().all(|r| calico_drops(r, d)))
+    }
+
+    /// The identities a ClusterNetworkPolicy's subject selects in `cluster`, ascending:
+    /// under Felix, the namespace selector under `pcns.`, the pod selector (or the
+    /// orchestrator term alone), over Felix's view of the pods.
+    fn selected(&self, cluster: &Cluster, p: &ClusterPolicy) -> Vec<u32> {
         let mut out = Vec::new();
-        let Some(p) = p.filter(|p| p.affects(d)) else {
-            return out;
-        };
         if self.np.felix {
-            // Calico's converted policy has a type only for the directions that keep a
-            // rule: it does not apply to a direction whose rules Calico all drops. Its
-            // subject: the namespace selector under `pcns.`, the pod selector (or the
-            // orchestrator term alone), over Felix's view of the pods.
-            if p.rules(d).iter().all(|r| calico_drops(r, d)) {
-                return out;
-            }
             let conv = Converted::cluster_subject(p.subject());
             let namespaces: Vec<(&str, &Labels)> = cluster
                 .namespaces()
@@ -1235,11 +1231,31 @@ impl Cx<'_> {
             Subject::Pods { namespaces, pods } => (namespaces, pods),
         };
         for ns in namespace_indexes(cluster, namespaces) {
-            self.fixed.select(ns, pods, |id| out.push(id));
+            if pods.requirements().is_empty() {
+                // Every identity of the namespace.
+                if let Some(all) = self.fixed.by_namespace.get(&ns) {
+                    out.extend_from_slice(all);
+                }
+            } else {
+                self.fixed.select(ns, pods, |id| out.push(id));
+            }
         }
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Per direction, the identities of `selected` (those a ClusterNetworkPolicy's
+    /// subject selects) for the directions it applies to, as a bitset over identities
+    /// marked in `into`.
+    fn mark(&self, p: &ClusterPolicy, selected: &[u32], into: &mut [Bitset; 2]) {
+        for d in Direction::BOTH {
+            if let (true, Some(set)) = (self.applies(p, d), into.get_mut(dir_index(d))) {
+                for id in selected {
+                    set.insert(*id as usize);
+                }
+            }
+        }
     }
 
     /// Retires policy number `gid`: no class lists it any more.
