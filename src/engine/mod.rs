@@ -23,7 +23,7 @@
 //! too, holding the class's rules over that scan as one row and the program that follows:
 //! such a walk reads neither its head nor the index's mask table, and builds with these
 //! records decide in a copy of the decision code of their own, so that builds without
-//! them run the code they ran before. A core that a [live](live) engine applied
+//! them run the code they ran before. A core that a [`live`] engine applied
 //! ClusterNetworkPolicy changes to holds them in an overlay (its classes left as they
 //! were) and decides in a mode of its own: a flow whose pods the overlay does not touch as
 //! before, the others reading the overlay (see `live/policy.rs`).
