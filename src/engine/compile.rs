@@ -2530,6 +2530,7 @@ fn compile_core(
         extras: c.extras.into(),
         blocks,
         value_bits,
+        overlay: None,
     };
     // Where a walk may begin with a scan of flat rows, every class has its record (so that
     // classes pushed later get theirs too).

@@ -82,19 +82,20 @@
 //! - **A ClusterNetworkPolicy added, changed or removed** (priority, tier, subject or
 //!   rules), under the same conditions, where the profile enforces ClusterNetworkPolicy
 //!   and NetworkPolicy: its rules are compiled against the core as a build compiles them,
-//!   and only the identities its old or new version selects (and their pods) move to
-//!   classes found or compiled for their new policy lists, where the tiers holding its
-//!   old or new version run as instructions (a build reads them through a rule index,
-//!   whose numbering an insertion would shift) and the other tiers are the old class's.
-//!   Its cost follows the identities it selects and the distinct classes they are in
-//!   (each needs a new class; tier programs are shared between them): 0.1-0.5 ms at
-//!   10,000 pods with 100 ClusterNetworkPolicies, where a build takes 20-30 ms; at
-//!   150,000 pods with 1,000 of them, one selecting 24,000 identities in 15,000 classes
-//!   takes about 50-60 ms (a build, 1.1-1.7 s), one selecting an app's pods 0.75 ms. See
-//!   `live/policy.rs` for the design and `BENCHMARKS.md` for numbers. It shares the
-//!   NetworkPolicy budget. Where Calico's Felix decides, likewise under the same
-//!   condition as NetworkPolicy changes there (a rule Calico fails to convert compiled
-//!   as Calico replaces it).
+//!   and no identity moves: the change goes into the core's *overlay* (the old version's
+//!   number disabled where class lists hold it, the new version an entry with the
+//!   identities it selects as bitsets), which deciding reads for the identities it
+//!   touches (one bit test per side for the others, in a walk mode of its own so that a
+//!   build without an overlay decides as before), and explanations too. Its cost follows
+//!   the identities its versions select (set in bitsets), not the classes they are in:
+//!   0.1-0.4 ms at 10,000 pods with 100 ClusterNetworkPolicies, where a build takes
+//!   20-30 ms; at 150,000 pods with 1,000 of them, one selecting 24,000 identities in
+//!   15,000 classes about 2-6 ms under load (it was 40-60 ms with a class per class
+//!   moved), one selecting an app's pods about 1 ms. Past 32 overlay entries a change
+//!   rebuilds (folding the overlay away). See `live/policy.rs` for the design and
+//!   `BENCHMARKS.md` for numbers. It shares the NetworkPolicy budget. Where Calico's
+//!   Felix decides, likewise under the same condition as NetworkPolicy changes there (a
+//!   rule Calico fails to convert compiled as Calico replaces it).
 //! - **A node added or changed** whose labels every ClusterNetworkPolicy `nodes` selector
 //!   answers as for a node the engine knows (or none matches), at addresses whose
 //!   prefix-map values such a node has (or, for a node no selector matches, any address

@@ -183,6 +183,17 @@ impl Engine {
             bits: vec![0; n.div_ceil(64)],
         };
         let inner = &*self.inner;
+        if inner.overlay.is_some() {
+            // Walks an overlay touches differ from their class's: flow by flow.
+            for (i, src) in sources.iter().enumerate() {
+                for (j, dst) in destinations.iter().enumerate() {
+                    if inner.allows(Flow::new(*src, *dst, port, protocol)) {
+                        m.set(i, j);
+                    }
+                }
+            }
+            return m;
+        }
         let sides_src: Vec<Side<'_>> = sources.iter().map(|e| inner.side(*e)).collect();
         let sides_dst: Vec<Side<'_>> = destinations.iter().map(|e| inner.side(*e)).collect();
         // The class of a pod for a direction and family against any side that is not its

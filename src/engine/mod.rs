@@ -23,7 +23,11 @@
 //! too, holding the class's rules over that scan as one row and the program that follows:
 //! such a walk reads neither its head nor the index's mask table, and builds with these
 //! records decide in a copy of the decision code of their own, so that builds without
-//! them run the code they ran before. [`Engine::explain`] gives the same [`Explanation`]
+//! them run the code they ran before. A core that a [`live`] engine applied
+//! ClusterNetworkPolicy changes to holds them in an overlay (its classes left as they
+//! were) and decides in a mode of its own: a flow whose pods the overlay does not touch as
+//! before, the others reading the overlay (see `live/policy.rs`).
+//! [`Engine::explain`] gives the same [`Explanation`]
 //! as the [reference evaluator](crate::reference::Reference).
 //!
 //! The engine is immutable, `Send + Sync`, cheap to clone (one reference count), and
@@ -752,6 +756,121 @@ enum WalkMode {
     Heads,
     /// From their [`ClassScan`] records, where they have one.
     Scan,
+    /// With an [`Overlay`]: the walks of the identities it touches read it, the others
+    /// are walked as its `base` mode says.
+    Overlay,
+}
+
+/// ClusterNetworkPolicy changes made since the build without new classes (see
+/// `live/policy.rs`): the versions they replaced or removed, which class lists still hold
+/// but no walk reads, and the versions they added, each with the identities it selects.
+/// The walk of an identity either touches reads the tiers holding them policy by policy.
+#[derive(Debug, Clone)]
+struct Overlay {
+    /// How deciding walks the classes of the identities the overlay does not touch.
+    base: WalkMode,
+    /// Per direction: the identities a walk reads the overlay for (those of `dropped`
+    /// and those its entries select).
+    affected: [Bitset; 2],
+    /// Per direction: the identities the `disabled` policies selected.
+    dropped: [Bitset; 2],
+    /// Policies class lists hold that no walk reads any more (versions replaced or
+    /// removed), ascending.
+    disabled: Vec<u32>,
+    /// Policies added since the build (new versions), in walk order.
+    entries: Vec<Arc<OverlayEntry>>,
+}
+
+/// A ClusterNetworkPolicy version an [`Overlay`] adds.
+#[derive(Debug)]
+struct OverlayEntry {
+    /// Its number (past the build's: explained and decided from its compiled rules).
+    gid: u32,
+    tier_pos: u32,
+    /// Per direction: the identities it selects.
+    subjects: [Bitset; 2],
+    /// The policies numbered before it that come after it in walk order (where it goes
+    /// in a class list).
+    after: Bitset,
+}
+
+impl Overlay {
+    /// Calls `f` on the policies of tier `tier_pos` that the walk of identity `id` in
+    /// direction `di` reads, in walk order: those of `base` (a class list's run of that
+    /// tier) not disabled, and the entries selecting the identity there; stops at the
+    /// first answer.
+    fn each<R>(
+        &self,
+        base: &[u32],
+        tier_pos: u32,
+        id: usize,
+        di: usize,
+        mut f: impl FnMut(u32) -> Option<R>,
+    ) -> Option<R> {
+        let mut entries = self
+            .entries
+            .iter()
+            .filter(|e| {
+                e.tier_pos == tier_pos && e.subjects.get(di).is_some_and(|s| s.contains(id))
+            })
+            .peekable();
+        let mut base = base
+            .iter()
+            .filter(|g| self.disabled.binary_search(g).is_err())
+            .peekable();
+        loop {
+            let next = match (base.peek(), entries.peek()) {
+                (None, None) => return None,
+                (Some(&&g), Some(e)) if !e.after.contains(g as usize) => {
+                    base.next();
+                    g
+                }
+                (Some(&&g), None) => {
+                    base.next();
+                    g
+                }
+                (_, Some(e)) => {
+                    let g = e.gid;
+                    entries.next();
+                    g
+                }
+            };
+            if let Some(r) = f(next) {
+                return Some(r);
+            }
+        }
+    }
+
+    /// Whether the walk of identity `id` in direction `di` reads tier `tier_pos` policy by
+    /// policy: an entry selects it there, or `base` (the class list's run of that tier)
+    /// holds a disabled policy.
+    fn touches(&self, base: &[u32], tier_pos: u32, id: usize, di: usize) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.tier_pos == tier_pos && e.subjects.get(di).is_some_and(|s| s.contains(id)))
+            || base.iter().any(|g| self.disabled.binary_search(g).is_ok())
+    }
+
+    /// Whether the walk of identity `id` in direction `di` reads the overlay.
+    #[inline]
+    fn affects(&self, id: u32, di: usize) -> bool {
+        self.affected
+            .get(di)
+            .is_some_and(|a| a.contains(id as usize))
+    }
+
+    /// Heap bytes held.
+    fn heap_bytes(&self) -> usize {
+        let sets: usize = self
+            .affected
+            .iter()
+            .chain(&self.dropped)
+            .chain(self.entries.iter().flat_map(|e| e.subjects.iter()))
+            .chain(self.entries.iter().map(|e| &e.after))
+            .map(|s| s.words().len() * 8)
+            .sum();
+        sets + self.disabled.len() * 4
+    }
 }
 
 /// Identities selected for one direction by exactly the same policies.
@@ -961,6 +1080,9 @@ struct Core {
     blocks: BlockIndex,
     /// Per instruction with blocks: which prefix-map values it accepts.
     value_bits: BitsetTable,
+    /// ClusterNetworkPolicy changes made since the build without new classes (deciding
+    /// then walks in [`WalkMode::Overlay`]).
+    overlay: Option<Arc<Overlay>>,
 }
 
 impl Core {
@@ -1122,14 +1244,38 @@ impl Engine {
         let i = &*self.inner;
         // The classes pods are in (incremental updates leave classes no pod is in any
         // more: a pod removed keeps its identity), in order.
-        let mut used: Vec<u32> = i.pods.iter().flat_map(|pod| pod.class).collect();
+        // Where an overlay touches a pod's identity, the policies its walk reads instead.
+        let mut used: Vec<u32> = Vec::new();
+        let mut read: Vec<Vec<u32>> = Vec::new();
+        let mut touched = ahash::AHashSet::new();
+        for pod in i.pods.iter() {
+            for (di, class) in pod.class.iter().enumerate() {
+                match i.overlay.as_deref() {
+                    Some(ov) if ov.affects(pod.identity, di) => {
+                        if touched.insert((di, pod.identity)) {
+                            let list = i
+                                .classes
+                                .get(*class as usize)
+                                .map_or(&[][..], |c| c.policies.as_slice());
+                            read.push(i.overlay_list(ov, list, pod.identity, di));
+                        }
+                    }
+                    _ => used.push(*class),
+                }
+            }
+        }
         used.sort_unstable();
         used.dedup();
+        let lists = used
+            .iter()
+            .filter_map(|c| i.classes.get(*c as usize))
+            .map(|c| c.policies.as_slice())
+            .chain(read.iter().map(Vec::as_slice));
         let mut pairs: Vec<(&PolicyMeta, &PolicyMeta)> = Vec::new();
         let mut seen = ahash::AHashSet::new();
-        for class in used.iter().filter_map(|c| i.classes.get(*c as usize)) {
-            for (a, &x) in class.policies.iter().enumerate() {
-                for &y in class.policies.iter().skip(a + 1) {
+        for list in lists {
+            for (a, &x) in list.iter().enumerate() {
+                for &y in list.iter().skip(a + 1) {
                     let (Some(p), Some(q)) =
                         (i.policies.get(x as usize), i.policies.get(y as usize))
                     else {
@@ -1192,6 +1338,7 @@ impl Engine {
             + i.pods.len() * std::mem::size_of::<PodInfo>()
             + i.nodes.len() * std::mem::size_of::<Addrs>()
             + i.identities.len() * std::mem::size_of::<IdentityInfo>()
+            + i.overlay.as_deref().map_or(0, Overlay::heap_bytes)
     }
 
     /// Whether the flow is allowed. Allocates nothing. A flow naming a pod or node this
@@ -1394,7 +1541,29 @@ impl Inner {
             WalkMode::Heads => self.allows_with::<false>(flow),
             WalkMode::Scan => self.allows_scan(flow),
             WalkMode::Off => true,
+            WalkMode::Overlay => self.allows_overlay(flow),
         }
+    }
+
+    /// [`allows`](Self::allows) for a core with an [`Overlay`]: a flow whose sides it does
+    /// not touch is decided as without it, the others side by side.
+    #[inline(never)]
+    fn allows_overlay(&self, flow: Flow<'_>) -> bool {
+        let Some(ov) = self.overlay.as_deref() else {
+            return self.allows_with::<false>(flow);
+        };
+        let touched = |e: Endpoint, di: usize| match self.side(e) {
+            Side::Pod(p) => ov.affects(p.identity, di),
+            _ => false,
+        };
+        if !touched(flow.src, 1) && !touched(flow.dst, 0) {
+            return match ov.base {
+                WalkMode::Scan => self.allows_with::<true>(flow),
+                WalkMode::Off => true,
+                _ => self.allows_with::<false>(flow),
+            };
+        }
+        self.side_allows(flow, Direction::Egress) && self.side_allows(flow, Direction::Ingress)
     }
 
     /// [`allows`](Self::allows) for a build with [`ClassScan`] records.
@@ -1504,7 +1673,176 @@ impl Inner {
             return true;
         };
         let class = self.class_for(here, other, flow, direction, v6);
+        if let Some(ov) = self.overlay.as_deref() {
+            if ov.affects(here.identity, di)
+                && self.exemption(here, other, flow, direction) != Exemption::All
+            {
+                return self.overlay_class_allows(ov, class, here.identity, di, flow, other, v6);
+            }
+        }
         class == NOT_ISOLATED || self.class_allows(class, di, flow, other, v6)
+    }
+
+    /// [`class_allows`](Self::class_allows) for identity `id`, whose walk in direction `di`
+    /// reads the overlay `ov`: tier by tier, those it touches policy by policy (as
+    /// explanations read them), the others from the class's steps.
+    #[allow(clippy::too_many_arguments)]
+    fn overlay_class_allows(
+        &self,
+        ov: &Overlay,
+        class: u32,
+        id: u32,
+        di: usize,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        v6: bool,
+    ) -> bool {
+        let list: &[u32] = self
+            .classes
+            .get(class as usize)
+            .map_or(&[], |c| c.policies.as_slice());
+        let head = self.heads.get(class as usize).copied().unwrap_or_default();
+        let steps = self.steps_of(&head);
+        let mut value = NO_VALUE;
+        let mut prepared = None;
+        let (mut at, mut k) = (0usize, 0usize);
+        for (t, tier) in self.tiers.iter().enumerate() {
+            let t = to_u32(t);
+            let rest = list.get(at..).unwrap_or(&[]);
+            let len = rest
+                .iter()
+                .take_while(|g| {
+                    self.policies
+                        .get(**g as usize)
+                        .is_some_and(|m| m.tier_pos == t)
+                })
+                .count();
+            let base = rest.get(..len).unwrap_or(&[]);
+            at += len;
+            let step = if len > 0 {
+                k += 1;
+                steps.get(k - 1).copied()
+            } else {
+                None
+            };
+            let (outcome, end) = if ov.touches(base, t, id as usize, di) {
+                let outcome =
+                    self.overlay_tier(ov, base, t, id, di, flow, other, head.mask, &mut value, v6);
+                (outcome, tier.end)
+            } else if let Some(step) = step {
+                let outcome = match step.prog() {
+                    Prog::Allow => return true,
+                    Prog::Code(pc) => self.run_code(pc, flow, other, &mut value, v6),
+                    Prog::Index { lo, hi } => {
+                        match self.first_rule(di, head.mask, lo, hi, flow, other, v6, &mut prepared)
+                        {
+                            Some((_, Action::Allow)) => Outcome::Allow,
+                            Some((_, Action::Deny)) => Outcome::Deny,
+                            Some(_) => Outcome::Pass,
+                            None => Outcome::End,
+                        }
+                    }
+                };
+                (outcome, step.end)
+            } else {
+                continue;
+            };
+            match outcome {
+                Outcome::Allow => return true,
+                Outcome::Deny => return false,
+                Outcome::Pass => {}
+                Outcome::End => {
+                    if end == TierEnd::Deny {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// How tier `t` ends for identity `id` in direction `di`, read policy by policy over
+    /// the overlay `ov` (`base`: the class list's run of that tier; `mask`: the class's
+    /// rule index mask), as [`explain_side`](Self::explain_side) reads it: `Pass` when no
+    /// policy of the tier selects it.
+    #[allow(clippy::too_many_arguments)]
+    fn overlay_tier(
+        &self,
+        ov: &Overlay,
+        base: &[u32],
+        t: u32,
+        id: u32,
+        di: usize,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        mask: u32,
+        value: &mut u32,
+        v6: bool,
+    ) -> Outcome {
+        let mut selected = false;
+        let decided = ov.each(base, t, id as usize, di, |p| {
+            selected = true;
+            let network = self
+                .policies
+                .get(p as usize)
+                .is_some_and(|m| m.kind == PolicyKind::NetworkPolicy);
+            let count = self
+                .rules
+                .get(p as usize)
+                .and_then(|r| r.get(di))
+                .map_or(0, Vec::len);
+            for r in 0..count {
+                let Some((action, hit, unsupported)) =
+                    self.rule_hits(p, di, r, flow, other, mask, value, v6)
+                else {
+                    continue;
+                };
+                if !hit || unsupported {
+                    continue;
+                }
+                if network {
+                    return Some(Outcome::Allow);
+                }
+                match action {
+                    Action::Allow => return Some(Outcome::Allow),
+                    Action::Deny => return Some(Outcome::Deny),
+                    Action::Pass => return Some(Outcome::Pass),
+                    _ => {}
+                }
+            }
+            None
+        });
+        match decided {
+            Some(outcome) => outcome,
+            None if selected => Outcome::End,
+            None => Outcome::Pass,
+        }
+    }
+
+    /// The policies the walk of identity `id` in direction `di` reads, in walk order,
+    /// given its class list `list`: the list with the overlay's disabled policies left out
+    /// and its entries selecting the identity put in.
+    fn overlay_list(&self, ov: &Overlay, list: &[u32], id: u32, di: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(list.len() + 1);
+        let mut at = 0usize;
+        for t in 0..self.tiers.len() {
+            let t = to_u32(t);
+            let rest = list.get(at..).unwrap_or(&[]);
+            let len = rest
+                .iter()
+                .take_while(|g| {
+                    self.policies
+                        .get(**g as usize)
+                        .is_some_and(|m| m.tier_pos == t)
+                })
+                .count();
+            at += len;
+            ov.each(rest.get(..len).unwrap_or(&[]), t, id as usize, di, |g| {
+                out.push(g);
+                None::<()>
+            });
+        }
+        out
     }
 
     fn special(&self, flow: Flow<'_>) -> Option<Special> {
@@ -2173,17 +2511,22 @@ impl Inner {
             return side;
         };
         let meta = |p: u32| self.policies.get(p as usize);
-        side.policies = class
-            .policies
+        // With an overlay touching the identity: the policies its walk reads.
+        let read: Option<Vec<u32>> = self
+            .overlay
+            .as_deref()
+            .filter(|ov| ov.affects(info.identity, di))
+            .map(|ov| self.overlay_list(ov, &class.policies, info.identity, di));
+        let policies: &[u32] = read.as_deref().unwrap_or(&class.policies);
+        side.policies = policies
             .iter()
             .filter_map(|p| meta(*p).map(PolicyMeta::policy_ref))
             .collect();
-        side.isolated = class
-            .policies
+        side.isolated = policies
             .iter()
             .any(|p| meta(*p).is_some_and(|m| m.kind == PolicyKind::NetworkPolicy));
-        for (a, &x) in class.policies.iter().enumerate() {
-            for &y in class.policies.iter().skip(a + 1) {
+        for (a, &x) in policies.iter().enumerate() {
+            for &y in policies.iter().skip(a + 1) {
                 if let (Some(p), Some(q)) = (meta(x), meta(y)) {
                     if p.kind == PolicyKind::ClusterNetworkPolicy
                         && q.kind == PolicyKind::ClusterNetworkPolicy
@@ -2204,17 +2547,16 @@ impl Inner {
         let mut value = NO_VALUE;
         let mut decision = Decision::NoDecision;
         let mut at = 0usize;
-        'tiers: while let Some(&first) = class.policies.get(at) {
+        'tiers: while let Some(&first) = policies.get(at) {
             let Some(tier_pos) = meta(first).map(|m| m.tier_pos) else {
                 break;
             };
-            let in_tier = class
-                .policies
+            let in_tier = policies
                 .iter()
                 .skip(at)
                 .take_while(|p| meta(**p).is_some_and(|m| m.tier_pos == tier_pos))
                 .count();
-            let tier_policies = class.policies.get(at..at + in_tier).unwrap_or(&[]);
+            let tier_policies = policies.get(at..at + in_tier).unwrap_or(&[]);
             at += in_tier;
             let Some(tier) = self.tiers.get(tier_pos as usize) else {
                 break;

@@ -5,7 +5,7 @@
 //! and it is read from its subjects' side: its peers are tested against the other side of
 //! a flow. A ClusterNetworkPolicy selects its subjects across namespaces (by namespace
 //! labels, or namespace and pod labels), and is read from their side too. So adding,
-//! changing or removing either changes only the classes of the identities its old or new
+//! changing or removing either changes only the walks of the identities its old or new
 //! version selects, per direction. When the new version reads no label key the
 //! identities do not already tell apart (and no label set learned equivalent to an
 //! identity answers its selectors otherwise), its `ipBlock`s or `networks` are made of
@@ -15,18 +15,22 @@
 //! - compiles the policy's rules against the core, pushing the pod sets, node sets,
 //!   domain lists and blocks they need to the core's tables (through the compiler's own
 //!   `compile::network_rule_parts` and `compile::cluster_rule_parts`);
-//! - gives the policy a new number in the core: a changed or removed one leaves its old
-//!   number listed by no class; on a removal, the policies of its kind after it in the
-//!   set are renumbered (their position is part of every explanation);
-//! - for each identity the old or new version selects, and each direction, takes its
-//!   class's policy list, drops the old number, inserts the new one in evaluation order
-//!   (tier; then position for a NetworkPolicy, priority and name for a
-//!   ClusterNetworkPolicy), and finds or compiles the class of that list (and its
-//!   own-node variant with it): the tiers holding the old or new version compiled anew
-//!   as instructions, the steps of its other tiers (which select the identity as
-//!   before, with the same policies) taken from the old class, and its rule index mask
-//!   with them;
-//! - updates those identities, and the pod table entries of their pods.
+//! - gives the policy a new number in the core: a changed or removed one's old number
+//!   is retired (its rules emptied); on a removal, the policies of its kind after it in
+//!   the set are renumbered (their position is part of every explanation);
+//! - for a NetworkPolicy, moves the identities its old or new version selects to new
+//!   classes (below); for a ClusterNetworkPolicy, records the change in the core's
+//!   *overlay* and moves no identity (further below).
+//!
+//! # NetworkPolicy changes: new classes
+//!
+//! For each identity the old or new version selects, and each direction, the update
+//! takes its class's policy list, drops the old number, inserts the new one in
+//! evaluation order (tier; then position), and finds or compiles the class of that list
+//! (and its own-node variant with it): the NetworkPolicy tier compiled anew as
+//! instructions, the steps of its other tiers (which select the identity as before, with
+//! the same policies) taken from the old class, and its rule index mask with them; then
+//! it updates those identities, and the pod table entries of their pods.
 //!
 //! A tier compiled anew is a program made of its policies' rules in order: each
 //! policy's rules for a direction are emitted once per change (through the compiler's
@@ -34,7 +38,7 @@
 //! program is their concatenation. The compiler, emitting a whole tier at once, also
 //! merges rules of one action across policies; that decides the same (the first
 //! matching rule decides, and merged rules share their action), with some more
-//! instructions (about a tenth more at 150,000 pods, see `BENCHMARKS.md`).
+//! instructions.
 //!
 //! Everything else is shared with the engine before the change. The cost is that of the
 //! identities moved and of the new classes: one per distinct class they were in (and its
@@ -46,23 +50,54 @@
 //! own (so that a change making many classes copies shards of that map only); a list
 //! holding the number the change gave is looked up only among the classes the change
 //! made, as no other can hold it. A list's tiers are found by binary search (a list is
-//! in evaluation order, so by tier). A ClusterNetworkPolicy selecting many identities
-//! that NetworkPolicies put in many classes is the dearest change (see
-//! `BENCHMARKS.md`).
+//! in evaluation order, so by tier).
 //!
-//! What is pushed is never
-//! reclaimed until the next build: past a budget (half the compiled size, 4 MiB at
-//! least) a change rebuilds instead.
+//! What is pushed is never reclaimed until the next build: past a budget (half the
+//! compiled size, 4 MiB at least) a change rebuilds instead.
 //!
-//! A build reads a tier holding a ClusterNetworkPolicy through the direction's rule
-//! index, its rules numbered one after the other in walk order: inserting a policy there
-//! would renumber every rule after it. A tier may be run as instructions instead (the
-//! instructions handle every peer kind: pod sets, node sets and domain names, networks
-//! matching any address, named ports), which is what the new classes do for the tiers
-//! that changed. The rule index keeps the rules of replaced versions, which no class
-//! mask holds any more. Explanations read a policy numbered at the build through the
-//! rule index and the class mask (which still holds its rules), and a policy numbered
-//! since from its compiled rules, as the instructions decide: the same answer either way.
+//! # ClusterNetworkPolicy changes: the overlay
+//!
+//! A ClusterNetworkPolicy may select tens of thousands of identities that NetworkPolicies
+//! put in as many classes: new classes for them all (each with its own copy of a policy
+//! list of a hundred and more) would make the change cost what it moves (40-50 ms at
+//! 150,000 pods, see `BENCHMARKS.md`). A build also reads a tier holding a
+//! ClusterNetworkPolicy through the direction's rule index, its rules numbered one after
+//! the other in walk order, where inserting a policy would renumber every rule after it.
+//! So no class changes: the core keeps an overlay (`engine::Overlay`) of the changes
+//! since the build, which decides and explains as a build would:
+//!
+//! - the old version's number is *disabled*: class lists still hold it, and the
+//!   identities it selected (found as its subjects in the cluster of before the change)
+//!   are marked per direction, unless it was itself an overlay entry (a policy changed
+//!   twice, or added and then removed), whose entry is then dropped;
+//! - the new version is an *entry*: its number, tier, the identities it selects per
+//!   direction as a bitset, and which policies numbered before it come after it in walk
+//!   order (where it goes in any class list); entries are kept in walk order, at most
+//!   `MAX_OVERLAY` of them (a change past it rebuilds, which folds the overlay away);
+//! - per direction, the identities the overlay *affects*: those marked and those an
+//!   entry selects.
+//!
+//! Deciding then runs in a mode of its own (`WalkMode::Overlay`), so that a build without
+//! an overlay runs the code it ran before: a flow neither of whose pods the overlay
+//! affects (one bit test per side) is decided as without it, in the build's mode; for an
+//! affected side the walk goes tier by tier, reading a tier where an entry selects the
+//! identity or its class list holds a disabled policy policy by policy, as explanations
+//! do (the class list's policies of that tier but the disabled ones, merged with the
+//! entries selecting the identity, each policy's rules in order, a policy numbered at the
+//! build through the rule index and the class mask, which hold its rules, one numbered
+//! since from its compiled rules: `Accept` and `Deny` decide, `Pass` ends the tier, a tier
+//! selecting the identity ends as its tier ends), and every other tier from the class's
+//! steps as before. A class with no step for a tier (none of its policies is there) is
+//! still given the entries of that tier at its place in the walk. Explanations read the
+//! same list (the class list with the disabled policies left out and the entries put
+//! in), as do priority ties; a matrix is computed flow by flow while an overlay exists.
+//!
+//! The change costs its subjects (found as before, and set in bitsets over identities),
+//! the compiled rules, and the union of the entries' bitsets: no class, program or pod
+//! entry is made. A NetworkPolicy change afterwards makes classes as above, their lists
+//! holding disabled numbers, which the overlay still leaves out. The overlay serves
+//! Calico's Felix too: the policy's rules are compiled as there, and the walk order
+//! compared as Felix orders policies.
 //!
 //! # Where Calico's Felix decides
 //!
@@ -124,7 +159,9 @@
 //!   them as ignored, with the identities they would select), and a policy set holding
 //!   two with one name (evaluation order breaks priority ties by name);
 //! - a class that would need more tier steps than a class head holds inline;
-//! - past the budget above.
+//! - a ClusterNetworkPolicy change that would put more than `MAX_OVERLAY` entries in the
+//!   overlay (the rebuild folds it away);
+//! - past the budget above (which counts the overlay's bitsets too).
 //!
 //! A node selector needs no rebuild: node sets are read against the cluster's nodes, and
 //! a node change rebuilds anyway.
@@ -143,8 +180,8 @@ use crate::engine::compile::{
 };
 use crate::engine::{
     Class, ClassCode, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
-    NOT_ISOLATED, Op, OpCode, OpMore, PeerExtra, PeerSet, PodInfo, PolicyMeta, Prog, TierStep,
-    dir_index, to_u32,
+    NOT_ISOLATED, Op, OpCode, OpMore, Overlay, OverlayEntry, PeerExtra, PeerSet, PodInfo,
+    PolicyMeta, Prog, TierStep, WalkMode, dir_index, to_u32,
 };
 use crate::explain::TierRef;
 use crate::model::Labels;
@@ -312,6 +349,10 @@ impl NpState {
         })
     }
 }
+
+/// How many ClusterNetworkPolicy versions the overlay holds at most: a change past it
+/// rebuilds (deciding reads every entry for the identities the overlay touches).
+const MAX_OVERLAY: usize = 32;
 
 /// Classes with one hash of (direction, policy list): (id, direction (1 egress),
 /// own-node variant).
@@ -571,6 +612,7 @@ fn pushed_bytes(core: &Core) -> usize {
         + core.value_bits.pushed_bytes()
         + core.blocks.pushed_bytes()
         + core.retired.saturating_mul(256)
+        + core.overlay.as_deref().map_or(0, Overlay::heap_bytes)
 }
 
 /// The pod selectors of a policy, each with the namespaces it reads pods of: its pod
@@ -847,7 +889,8 @@ pub(super) fn apply_cluster(
 /// classes they move to. `None` when identities would enter a policy numbered at the
 /// build whose rules the rule index holds (explanations read those through the class
 /// mask, which the classes they move to take from their old class): it must then be
-/// compiled again as a change; `Some(false)` when a rebuild is needed.
+/// compiled again as a change, as it is whenever the core has an overlay (class lists are
+/// then read through it); `Some(false)` when a rebuild is needed.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn reselect_cluster(
     core: &mut Arc<Core>,
@@ -877,6 +920,10 @@ pub(super) fn reselect_cluster(
             .and_then(|id| c.namespace(id))
             .is_some_and(|n| namespaces.matches(&n.labels))
     };
+    if core.overlay.is_some() {
+        // Class lists are read through the overlay: compiled again as a change, into it.
+        return None;
+    }
     let now = selects(cluster);
     let indexed = core
         .rule_start
@@ -1027,10 +1074,6 @@ impl Cx<'_> {
             let pos = self.core.tiers.iter().position(|t| t.tier == tier)?;
             Some((tier, to_u32(pos)))
         };
-        let old_tier = match up.old {
-            Some(p) => Some(tier_pos(p.tier())?.1),
-            None => None,
-        };
         let new_tier = match up.new {
             Some(p) => Some(tier_pos(p.tier())?),
             None => None,
@@ -1083,7 +1126,6 @@ impl Cx<'_> {
         };
         let count = self.np.cluster_gids.as_ref()?.len();
         self.retire(old_gid);
-        let new_pos = new_tier.as_ref().map(|t| t.1);
         let new_gid = match (up.new, new_rules, new_tier) {
             (Some(p), Some(rules), Some((tier, pos))) => Some(self.push_policy(
                 PolicyMeta {
@@ -1101,32 +1143,104 @@ impl Cx<'_> {
         };
         let gids = Arc::make_mut(self.np.cluster_gids.as_mut()?);
         renumber_gids(self.core, gids, up.old_pos, new_gid)?;
-        let before = up.before.unwrap_or(self.cluster);
-        let per_dir = Direction::BOTH.map(|d| {
-            (
-                self.subjects(before, up.old, d),
-                self.subjects(self.cluster, up.new, d),
-            )
-        });
-        let tiers: Vec<u32> = old_tier.into_iter().chain(new_pos).collect();
-        self.reclass(per_dir, old_gid, new_gid, &tiers)
+        self.overlay(up, old_gid, new_gid)
     }
 
-    /// The identities a ClusterNetworkPolicy selects for direction `d` in `cluster`,
-    /// ascending.
-    fn subjects(&self, cluster: &Cluster, p: Option<&ClusterPolicy>, d: Direction) -> Vec<u32> {
-        let mut out = Vec::new();
-        let Some(p) = p.filter(|p| p.affects(d)) else {
-            return out;
+    /// Records a ClusterNetworkPolicy change in the core's overlay: the old version
+    /// (`old_gid`) disabled, or its entry dropped when it was one, and the new one
+    /// (`new_gid`) entered with the identities it selects. `None` when the overlay is full
+    /// (a rebuild then folds it away).
+    fn overlay(
+        &mut self,
+        up: &ClusterUpdate<'_>,
+        old_gid: Option<u32>,
+        new_gid: Option<u32>,
+    ) -> Option<()> {
+        let ids = self.core.identities.len();
+        let mut ov = match self.core.overlay.as_deref() {
+            Some(ov) => ov.clone(),
+            None => Overlay {
+                base: self.core.walk_mode,
+                affected: [Bitset::new(ids), Bitset::new(ids)],
+                dropped: [Bitset::new(ids), Bitset::new(ids)],
+                disabled: Vec::new(),
+                entries: Vec::new(),
+            },
         };
-        if self.np.felix {
-            // Calico's converted policy has a type only for the directions that keep a
-            // rule: it does not apply to a direction whose rules Calico all drops. Its
-            // subject: the namespace selector under `pcns.`, the pod selector (or the
-            // orchestrator term alone), over Felix's view of the pods.
-            if p.rules(d).iter().all(|r| calico_drops(r, d)) {
-                return out;
+        if let Some(g) = old_gid {
+            match ov.entries.iter().position(|e| e.gid == g) {
+                Some(at) => {
+                    ov.entries.remove(at);
+                }
+                None => {
+                    // Class lists hold it, for the identities it selected.
+                    if let Some(p) = up.old {
+                        let selected = self.selected(up.before.unwrap_or(self.cluster), p);
+                        self.mark(p, &selected, &mut ov.dropped);
+                    }
+                    if let Err(at) = ov.disabled.binary_search(&g) {
+                        ov.disabled.insert(at, g);
+                    }
+                }
             }
+        }
+        if let Some(g) = new_gid {
+            if ov.entries.len() >= MAX_OVERLAY {
+                return None;
+            }
+            let meta = self.core.policies.get(g as usize)?.clone();
+            let felix = self.np.felix;
+            let mut after = Bitset::new(g as usize);
+            for (x, m) in self.core.policies.iter().enumerate().take(g as usize) {
+                if m.tier_pos == meta.tier_pos && walk_order(m, &meta, felix).is_gt() {
+                    after.insert(x);
+                }
+            }
+            let mut subjects = [Bitset::new(ids), Bitset::new(ids)];
+            if let Some(p) = up.new {
+                let selected = self.selected(self.cluster, p);
+                self.mark(p, &selected, &mut subjects);
+            }
+            let policies = &self.core.policies;
+            let at = ov.entries.partition_point(|e| {
+                policies
+                    .get(e.gid as usize)
+                    .is_some_and(|m| walk_order(m, &meta, felix).is_lt())
+            });
+            ov.entries.insert(
+                at,
+                Arc::new(OverlayEntry {
+                    gid: g,
+                    tier_pos: meta.tier_pos,
+                    subjects,
+                    after,
+                }),
+            );
+        }
+        ov.affected = ov.dropped.clone();
+        for e in &ov.entries {
+            for (into, from) in ov.affected.iter_mut().zip(&e.subjects) {
+                into.union_with(from);
+            }
+        }
+        self.core.walk_mode = WalkMode::Overlay;
+        self.core.overlay = Some(Arc::new(ov));
+        Some(())
+    }
+
+    /// Whether a ClusterNetworkPolicy applies to direction `d`: it has that direction,
+    /// and under Felix, Calico keeps a rule of it (Calico's converted policy has a type
+    /// only for the directions that keep a rule).
+    fn applies(&self, p: &ClusterPolicy, d: Direction) -> bool {
+        p.affects(d) && !(self.np.felix && p.rules(d).iter().all(|r| calico_drops(r, d)))
+    }
+
+    /// The identities a ClusterNetworkPolicy's subject selects in `cluster`, ascending:
+    /// under Felix, the namespace selector under `pcns.`, the pod selector (or the
+    /// orchestrator term alone), over Felix's view of the pods.
+    fn selected(&self, cluster: &Cluster, p: &ClusterPolicy) -> Vec<u32> {
+        let mut out = Vec::new();
+        if self.np.felix {
             let conv = Converted::cluster_subject(p.subject());
             let namespaces: Vec<(&str, &Labels)> = cluster
                 .namespaces()
@@ -1143,11 +1257,31 @@ impl Cx<'_> {
             Subject::Pods { namespaces, pods } => (namespaces, pods),
         };
         for ns in namespace_indexes(cluster, namespaces) {
-            self.fixed.select(ns, pods, |id| out.push(id));
+            if pods.requirements().is_empty() {
+                // Every identity of the namespace.
+                if let Some(all) = self.fixed.by_namespace.get(&ns) {
+                    out.extend_from_slice(all);
+                }
+            } else {
+                self.fixed.select(ns, pods, |id| out.push(id));
+            }
         }
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Per direction, the identities of `selected` (those a ClusterNetworkPolicy's
+    /// subject selects) for the directions it applies to, as a bitset over identities
+    /// marked in `into`.
+    fn mark(&self, p: &ClusterPolicy, selected: &[u32], into: &mut [Bitset; 2]) {
+        for d in Direction::BOTH {
+            if let (true, Some(set)) = (self.applies(p, d), into.get_mut(dir_index(d))) {
+                for id in selected {
+                    set.insert(*id as usize);
+                }
+            }
+        }
     }
 
     /// Retires policy number `gid`: no class lists it any more.
