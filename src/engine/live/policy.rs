@@ -99,6 +99,12 @@
 //! Calico's Felix too: the policy's rules are compiled as there, and the walk order
 //! compared as Felix orders policies.
 //!
+//! The price is paid when deciding: a flow of an identity the overlay affects reads the
+//! touched tiers policy by policy, 2-3 times slower than the classes a change used to
+//! make and 5-7 times slower than a fresh build (`BENCHMARKS.md`, "The overlay"); the
+//! other flows decide as before. A controller that decides much on the affected pods can
+//! build anew in the background and swap the result in.
+//!
 //! # Where Calico's Felix decides
 //!
 //! Under the `calico` and `canal` profiles a build reads every policy the way Felix
