@@ -1708,16 +1708,8 @@ impl Inner {
         let (mut at, mut k) = (0usize, 0usize);
         for (t, tier) in self.tiers.iter().enumerate() {
             let t = to_u32(t);
-            let rest = list.get(at..).unwrap_or(&[]);
-            let len = rest
-                .iter()
-                .take_while(|g| {
-                    self.policies
-                        .get(**g as usize)
-                        .is_some_and(|m| m.tier_pos == t)
-                })
-                .count();
-            let base = rest.get(..len).unwrap_or(&[]);
+            let base = self.tier_run(list, at, t);
+            let len = base.len();
             at += len;
             let step = if len > 0 {
                 k += 1;
@@ -1819,6 +1811,21 @@ impl Inner {
         }
     }
 
+    /// The run of class list `list` from position `at` on whose policies sit in tier
+    /// `tier` (a class list is in walk order, so by tier).
+    fn tier_run<'l>(&self, list: &'l [u32], at: usize, tier: u32) -> &'l [u32] {
+        let rest = list.get(at..).unwrap_or(&[]);
+        let len = rest
+            .iter()
+            .take_while(|g| {
+                self.policies
+                    .get(**g as usize)
+                    .is_some_and(|m| m.tier_pos == tier)
+            })
+            .count();
+        rest.get(..len).unwrap_or(&[])
+    }
+
     /// The policies the walk of identity `id` in direction `di` reads, in walk order,
     /// given its class list `list`: the list with the overlay's disabled policies left out
     /// and its entries selecting the identity put in.
@@ -1827,17 +1834,9 @@ impl Inner {
         let mut at = 0usize;
         for t in 0..self.tiers.len() {
             let t = to_u32(t);
-            let rest = list.get(at..).unwrap_or(&[]);
-            let len = rest
-                .iter()
-                .take_while(|g| {
-                    self.policies
-                        .get(**g as usize)
-                        .is_some_and(|m| m.tier_pos == t)
-                })
-                .count();
-            at += len;
-            ov.each(rest.get(..len).unwrap_or(&[]), t, id as usize, di, |g| {
+            let base = self.tier_run(list, at, t);
+            at += base.len();
+            ov.each(base, t, id as usize, di, |g| {
                 out.push(g);
                 None::<()>
             });
