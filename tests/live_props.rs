@@ -770,6 +770,26 @@ fn cluster_steps_taken_incrementally(
     Ok(())
 }
 
+/// Applies `changes` one by one, requiring each to be taken without a rebuild (and counted
+/// as a policy change where it is one) and the engine to equal a fresh build and the
+/// reference after each; then that the engine before them is undisturbed.
+fn apply_incrementally(
+    mut live: LiveEngine,
+    changes: Vec<Change>,
+    profile: &Profile,
+) -> Result<(), TestCaseError> {
+    let first = live.clone();
+    let mut expected = 0u64;
+    for c in changes {
+        expected += u64::from(changes_policies(&live, &c));
+        live = live.apply(c.clone()).unwrap();
+        prop_assert_eq!(live.stats().rebuilds, 0, "rebuilt on {:?}", c);
+        prop_assert_eq!(live.stats().policies, expected);
+        check(&live, profile)?;
+    }
+    check(&first, profile)
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -908,17 +928,7 @@ proptest! {
         let mut start: PolicySet = [catalog()].into_iter().collect();
         start.extend(set.network_policies().iter().cloned());
         start.extend(set.cluster_policies().iter().cloned());
-        let mut live = LiveEngine::new(&cluster, start, profile.clone());
-        let first = live.clone();
-        let mut expected = 0u64;
-        for c in changes {
-            expected += u64::from(changes_policies(&live, &c));
-            live = live.apply(c.clone()).unwrap();
-            prop_assert_eq!(live.stats().rebuilds, 0, "rebuilt on {:?}", c);
-            prop_assert_eq!(live.stats().policies, expected);
-            check(&live, &profile)?;
-        }
-        check(&first, &profile)?;
+        apply_incrementally(LiveEngine::new(&cluster, start, profile.clone()), changes, &profile)?;
     }
 
     /// Where Calico's Felix decides, with a policy reading every label key, network and
@@ -957,17 +967,7 @@ proptest! {
                 .filter(|p| names.insert((p.namespace().to_owned(), p.name().to_owned()))),
         );
         start.extend(felix_cnp);
-        let mut live = LiveEngine::new(&cluster, start, profile.clone());
-        let first = live.clone();
-        let mut expected = 0u64;
-        for c in changes {
-            expected += u64::from(changes_policies(&live, &c));
-            live = live.apply(c.clone()).unwrap();
-            prop_assert_eq!(live.stats().rebuilds, 0, "rebuilt on {:?}", c);
-            prop_assert_eq!(live.stats().policies, expected);
-            check(&live, &profile)?;
-        }
-        check(&first, &profile)?;
+        apply_incrementally(LiveEngine::new(&cluster, start, profile.clone()), changes, &profile)?;
     }
 
     /// Where Calico's Felix decides and the set holds a Calico policy, network set or
