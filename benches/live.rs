@@ -367,8 +367,8 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
 /// `LiveEngine::new` next to `Engine::build` on the same cluster and policies, under the
 /// default profile (`live-new`, `build`) and `Profile::calico()` (`felix/live-new`,
 /// `felix/build`): what the kind index adds to a build, which every rebuild inside
-/// `LiveEngine::apply` pays too. At XL an iteration takes about a second: ten samples
-/// of one iteration each.
+/// `LiveEngine::apply` pays too. Ten samples (criterion's least), longer at XL, where
+/// an iteration takes about half a second.
 fn construction(c: &mut Criterion, scale: Scale, cluster: &Cluster, policies: &PolicySet) {
     let mut group = c.benchmark_group(scale.name());
     group.sample_size(10);
