@@ -119,7 +119,7 @@
 //!   removed (and Calico network sets and tiers): the core is rebuilt from the changed
 //!   cluster and policies, `O(cluster + policies)`, as [`Engine::build`] would, and the
 //!   kind index with it, from what the build computed (identities, their keys and label
-//!   index, block ids), for 1.1-1.35 times a build in all (`BENCHMARKS.md`). The cluster
+//!   index, block ids), for 1.1-1.4 times a build in all (`BENCHMARKS.md`). The cluster
 //!   itself is still changed incrementally.
 //!   [`LiveEngine::stats`] counts how often that happened.
 //!
