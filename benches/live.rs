@@ -35,6 +35,11 @@
 //! - `ns/remove`: on an engine where that namespace's pods were removed beforehand, the
 //!   namespace removed (the last namespace moves into its place);
 //! - `rebuild`: `Engine::build` on the same cluster and policies, for comparison;
+//! - `build`, `live-new`, `felix/build`, `felix/live-new`: `Engine::build` and
+//!   `LiveEngine::new` on the same cluster and policies, under the default profile and
+//!   `Profile::calico()` (the kind index a live engine builds, which every rebuild in
+//!   `LiveEngine::apply` builds too, is the difference). `LIVE_NEW_ONLY=1` runs these
+//!   alone;
 //! - `cnp/*`: on the same workload with ClusterNetworkPolicies added by
 //!   `workload::add_cluster_policies` (100 at L, 1,000 at XL), a second engine:
 //!   `cnp/change` the ClusterNetworkPolicy in the middle of the list with another
@@ -167,6 +172,10 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
         .expect("the generated scenario loads");
     let cluster = loaded.cluster.clone();
     let policies: PolicySet = loaded.policies.clone();
+    construction(c, scale, &cluster, &policies);
+    if std::env::var_os("LIVE_NEW_ONLY").is_some() {
+        return;
+    }
     let t = Instant::now();
     let live = LiveEngine::new(&cluster, policies.clone(), Default::default());
     eprintln!(
@@ -353,6 +362,32 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
     cluster_policies(c, scale, &mut generated, &cluster);
 
     churn(c, scale, &live, &cluster);
+}
+
+/// `LiveEngine::new` next to `Engine::build` on the same cluster and policies, under the
+/// default profile (`live-new`, `build`) and `Profile::calico()` (`felix/live-new`,
+/// `felix/build`): what the kind index adds to a build, which every rebuild inside
+/// `LiveEngine::apply` pays too. Ten samples (criterion's least), longer at XL, where
+/// an iteration takes about half a second.
+fn construction(c: &mut Criterion, scale: Scale, cluster: &Cluster, policies: &PolicySet) {
+    let mut group = c.benchmark_group(scale.name());
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(if cluster.pod_count() > 50_000 {
+        10
+    } else {
+        4
+    }));
+    for (prefix, profile) in [("", Profile::default()), ("felix/", Profile::calico())] {
+        let builder = Engine::builder().profile(profile.clone());
+        group.bench_function(format!("{prefix}build"), |b| {
+            b.iter(|| black_box(builder.clone().build(cluster, policies)))
+        });
+        group.bench_function(format!("{prefix}live-new"), |b| {
+            b.iter(|| black_box(LiveEngine::new(cluster, policies.clone(), profile.clone())))
+        });
+    }
+    group.finish();
 }
 
 /// `namespace`'s labels changed into those of another namespace (its own name kept):

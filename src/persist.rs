@@ -12,6 +12,9 @@
 //! - [`GrowVec`]: a vector that a build fills once and later values only extend: the built
 //!   part is one shared slice, read as fast as a `Vec`; what was pushed since lives in a
 //!   [`PVec`]. For the compiled engine's tables, which incremental updates append to.
+//! - [`GrowMap`]: the same for a hash map: the built part is one shared hash map, taken
+//!   as a build filled it (no copy into shards), and what was inserted or removed since
+//!   lives in a [`PMap`]. For the indexes a build makes and changes rarely touch.
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -400,9 +403,107 @@ impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for PMap<K, V> {
     }
 }
 
+/// A hash map that a build fills once and later values change in a few places; see the
+/// module documentation. A key inserted or removed since the build is looked up among
+/// the changes first (a removed key is held there as `None`).
+#[derive(Debug, Clone)]
+pub(crate) struct GrowMap<K, V> {
+    base: Arc<HashMap<K, V>>,
+    changed: Option<PMap<K, Option<V>>>,
+}
+
+impl<K, V> Default for GrowMap<K, V> {
+    fn default() -> Self {
+        GrowMap {
+            base: Arc::new(HashMap::new()),
+            changed: None,
+        }
+    }
+}
+
+impl<K, V> From<HashMap<K, V>> for GrowMap<K, V> {
+    fn from(base: HashMap<K, V>) -> Self {
+        GrowMap {
+            base: Arc::new(base),
+            changed: None,
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> GrowMap<K, V> {
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(changed) = &self.changed {
+            if let Some(v) = changed.get(key) {
+                return v.as_ref();
+            }
+        }
+        self.base.get(key)
+    }
+
+    pub(crate) fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get(key).is_some()
+    }
+
+    /// Inserts, returning the value the key had.
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let old = self.get(&key).cloned();
+        self.changed
+            .get_or_insert_with(PMap::new)
+            .insert(key, Some(value));
+        old
+    }
+
+    pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let old = self.get(key).cloned()?;
+        let changed = self.changed.get_or_insert_with(PMap::new);
+        if self.base.contains_key(key) {
+            changed.insert(key.to_owned(), None);
+        } else {
+            changed.remove(key);
+        }
+        Some(old)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growmap_changes_leave_the_built_part_and_clones_alone() {
+        let built: HashMap<u32, u32> = (0..100).map(|k| (k, k * 2)).collect();
+        let a: GrowMap<u32, u32> = built.into();
+        let mut b = a.clone();
+        assert_eq!(b.insert(5, 7), Some(10));
+        assert_eq!(b.insert(500, 1), None);
+        assert_eq!(b.remove(&6), Some(12));
+        assert_eq!(b.remove(&6), None);
+        assert_eq!(b.remove(&500), Some(1));
+        assert_eq!(b.remove(&1000), None);
+        assert_eq!(
+            (b.get(&5), b.get(&6), b.get(&500), b.get(&7)),
+            (Some(&7), None, None, Some(&14))
+        );
+        assert!(!b.contains_key(&6) && b.contains_key(&7));
+        assert_eq!(b.insert(6, 3), None);
+        assert_eq!(b.get(&6), Some(&3));
+        assert_eq!(
+            (a.get(&5), a.get(&6), a.get(&500)),
+            (Some(&10), Some(&12), None)
+        );
+    }
 
     #[test]
     fn growvec_reads_built_and_pushed_parts() {

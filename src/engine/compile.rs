@@ -42,12 +42,13 @@ use super::{
 /// A merged entry tests at most this many pod sets one by one; more are unioned into one.
 pub(super) const MAX_POD_SETS: usize = 4;
 
-/// Label index of one namespace's identities.
+/// Label index of one namespace's identities (the label keys identities are told apart
+/// by only), each list in id order.
 #[derive(Default)]
-struct NsIndex<'a> {
-    identities: Vec<u32>,
-    by_label: HashMap<(&'a str, &'a str), Vec<u32>>,
-    by_key: HashMap<&'a str, Vec<u32>>,
+pub(super) struct NsIndex<'a> {
+    pub(super) identities: Vec<u32>,
+    pub(super) by_label: HashMap<(&'a str, &'a str), Vec<u32>>,
+    pub(super) by_key: HashMap<&'a str, Vec<u32>>,
 }
 
 /// Pods grouped by namespace and labels (and, where Calico's selectors can see it, the
@@ -59,9 +60,12 @@ pub(super) struct Identities<'a> {
     pub(super) accounts: Vec<&'a str>,
     /// Per namespace index: its name and labels.
     pub(super) namespace_info: Vec<(&'a str, &'a Labels)>,
+    /// Per identity: the hash of its key ([`identity_hash`]).
+    pub(super) hashes: Vec<u64>,
     /// Per pod: its identity.
     of_pod: Vec<u32>,
-    namespaces: Vec<NsIndex<'a>>,
+    /// Per namespace index: its identities and their label index.
+    pub(super) namespaces: Vec<NsIndex<'a>>,
     /// Whether no identity has a label under `pcns.` of its own (Calico's selectors read
     /// those before the namespace's labels): a converted namespace selector then answers
     /// alike for every pod of a namespace.
@@ -113,6 +117,23 @@ pub(super) fn pod_label_keys<'s>(set: PolicySetRef<'s>, by_account: bool) -> Opt
     Some(out)
 }
 
+/// The hash of an identity's key: its namespace index, service account (empty where
+/// identities are not told apart by it) and the labels told apart, in order.
+pub(super) fn identity_hash<'l>(
+    ns: usize,
+    account: &str,
+    labels: impl Iterator<Item = (&'l str, &'l str)>,
+) -> u64 {
+    let mut h = ahash::RandomState::with_seeds(9, 10, 11, 12).build_hasher();
+    ns.hash(&mut h);
+    account.hash(&mut h);
+    for (k, v) in labels {
+        k.hash(&mut h);
+        v.hash(&mut h);
+    }
+    h.finish()
+}
+
 /// The labels of `labels` an identity is told apart by.
 pub(super) fn projected<'l>(
     labels: &'l Labels,
@@ -138,7 +159,7 @@ impl<'a> Identities<'a> {
         // Identities by a hash of their key (namespace, account, the labels selectors
         // read), checked against the identity's first pod: the index holds no labels.
         let mut index: HashMap<u64, smallvec::SmallVec<[u32; 1]>> = HashMap::new();
-        let hasher = ahash::RandomState::with_seeds(9, 10, 11, 12);
+        let mut hashes: Vec<u64> = Vec::new();
         let mut of_pod = Vec::with_capacity(cluster.pod_count());
         let mut namespaces: Vec<NsIndex<'a>> = Vec::new();
         let mut pcns_free = true;
@@ -168,14 +189,15 @@ impl<'a> Identities<'a> {
                 Some(id) => *id,
                 None => {
                     let labels: &'a Labels = &p.labels;
-                    let mut h = hasher.build_hasher();
-                    ns.hash(&mut h);
-                    account.hash(&mut h);
-                    for (k, v) in labels.iter().filter(|(k, _)| read(k)) {
-                        k.hash(&mut h);
-                        v.hash(&mut h);
-                    }
-                    let candidates = index.entry(h.finish()).or_default();
+                    let hash = identity_hash(
+                        ns,
+                        account,
+                        labels
+                            .iter()
+                            .filter(|(k, _)| read(k))
+                            .map(|(k, v)| (k.as_str(), v.as_str())),
+                    );
+                    let candidates = index.entry(hash).or_default();
                     let found = candidates.iter().copied().find(|id| {
                         list.get(*id as usize).is_some_and(|(n, first)| {
                             *n == ns
@@ -193,6 +215,7 @@ impl<'a> Identities<'a> {
                             candidates.push(id);
                             list.push((ns, labels));
                             accounts.push(account);
+                            hashes.push(hash);
                             pcns_free &= !labels.keys().any(|k| k.starts_with("pcns."));
                             if let Some(index) = namespaces.get_mut(ns) {
                                 index.identities.push(id);
@@ -222,6 +245,7 @@ impl<'a> Identities<'a> {
                 .namespaces()
                 .map(|(_, n)| (n.name.as_str(), &n.labels))
                 .collect(),
+            hashes,
             of_pod,
             namespaces,
             pcns_free,
@@ -234,6 +258,7 @@ impl<'a> Identities<'a> {
             list: Vec::new(),
             accounts: Vec::new(),
             namespace_info: Vec::new(),
+            hashes: Vec::new(),
             of_pod: Vec::new(),
             namespaces: Vec::new(),
             pcns_free: true,
@@ -1836,21 +1861,41 @@ fn ordered<'a>(
 }
 
 pub(super) fn compile(profile: Profile, cluster: &Cluster, set: PolicySetRef<'_>) -> Inner {
-    let (core, pods) = compile_core(profile, cluster, set);
-    Inner {
+    compile_keeping(profile, cluster, set).0
+}
+
+/// What a build computed that the live engine's kind index reads again.
+pub(super) struct Kept<'a> {
+    /// The ids the compiler gave the blocks of `ipBlock`s and networks (the intervals of
+    /// an id are its block's).
+    pub(super) blocks: HashMap<CidrBlock, u32>,
+    /// The identities, their keys and label index.
+    pub(super) identities: Identities<'a>,
+}
+
+/// [`compile`], with what the live engine's kind index reads again.
+pub(super) fn compile_keeping<'a>(
+    profile: Profile,
+    cluster: &'a Cluster,
+    set: PolicySetRef<'a>,
+) -> (Inner, Kept<'a>) {
+    let (core, pods, kept) = compile_core(profile, cluster, set);
+    let inner = Inner {
         pod_lineage: cluster.pod_lineage(),
         cluster: cluster.clone(),
         pods: pods.into_iter().collect(),
         core: std::sync::Arc::new(core),
-    }
+    };
+    (inner, kept)
 }
 
-/// The compiled core and the table of pods.
-fn compile_core(
+/// The compiled core, the table of pods, and what the live engine's kind index reads
+/// again.
+fn compile_core<'a>(
     profile: Profile,
-    cluster: &Cluster,
-    set: PolicySetRef<'_>,
-) -> (Core, Vec<PodInfo>) {
+    cluster: &'a Cluster,
+    set: PolicySetRef<'a>,
+) -> (Core, Vec<PodInfo>, Kept<'a>) {
     let (tiers, enforced, unenforced) = if profile.enforces_calico_policy() {
         calico::ordered_felix(set, &profile)
     } else {
@@ -2489,6 +2534,7 @@ fn compile_core(
     // Where a rule index decides some tier, most walks begin with an index step: reading
     // a record first would only delay them.
     let code_first = rule_index.iter().all(|r| r.actions.is_empty());
+    let block_ids = std::mem::take(&mut c.block_ids);
     let mut core = Core {
         profile: c.profile.clone(),
         names: std::mem::take(&mut c.names),
@@ -2547,7 +2593,11 @@ fn compile_core(
     if !core.profile.enforces_any() {
         core.walk_mode = WalkMode::Off;
     }
-    (core, pods)
+    let kept = Kept {
+        blocks: block_ids,
+        identities: std::mem::replace(&mut c.identities, Identities::empty()),
+    };
+    (core, pods, kept)
 }
 
 /// Which pods a qualified port name counts for.

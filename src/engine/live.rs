@@ -118,7 +118,9 @@
 //!   change where the profile does not enforce them, a Calico policy added, changed or
 //!   removed (and Calico network sets and tiers): the core is rebuilt from the changed
 //!   cluster and policies, `O(cluster + policies)`, as [`Engine::build`] would, and the
-//!   kind index with it. The cluster itself is still changed incrementally.
+//!   kind index with it, from what the build computed (identities, their keys and label
+//!   index, block ids), for 1.1-1.4 times a build in all (`BENCHMARKS.md`). The cluster
+//!   itself is still changed incrementally.
 //!   [`LiveEngine::stats`] counts how often that happened.
 //!
 //! [`LiveEngine::apply_all`] applies a batch, rebuilding the core at most once for it.
@@ -162,22 +164,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
-use super::compile::projected;
-use super::{BY_FAMILY, Core, Engine, Inner, NO_NODE, PodInfo};
+use super::compile::{Kept, identity_hash as compiled_identity_hash, projected};
+use super::{BY_FAMILY, Core, Engine, Inner, NO_NODE, PodInfo, to_u32};
 
 mod namespaces;
 mod nodes;
 mod policy;
 use crate::calico::{CalicoNetworkSet, CalicoPolicy, CalicoPolicyKind, CalicoTier};
-use crate::cluster::{Cluster, ClusterError, NodeSpec, Pod, PodEdit, PodSpec};
+use crate::cluster::{Cluster, ClusterError, ContainerPort, NodeSpec, Pod, PodEdit, PodSpec};
 use crate::model::Labels;
-use crate::persist::{PMap, PVec};
+use crate::persist::{GrowMap, PMap, PVec};
 use crate::policy::{
     ClusterPeer, ClusterPolicy, Direction, Peer, Policy, PolicySet, Protocol, Subject,
 };
@@ -403,12 +405,16 @@ pub struct LiveEngine {
 }
 
 /// A pod's kind past its identity: (identity, prefix-map values, family of its first
-/// address, named container ports some rule names).
-type KindKey = (u32, [u32; 2], u8, Vec<(u32, Protocol, u16)>);
+/// address, its named container ports some rule names, by [`NamedPart::list`]).
+type KindKey = (u32, [u32; 2], u8, u32);
 
-/// An identity as the compiler keys it, owned: (namespace index, the labels told apart,
-/// service account or empty).
-type IdentityKey = (u32, Vec<(String, String)>, String);
+/// An identity as the compiler keys it: (namespace index, the labels of a pod of it, of
+/// which only those told apart count (the core's label keys), service account or empty).
+/// The labels are the cluster's shared value, not a copy.
+type IdentityKey = (u32, Arc<Labels>, String);
+
+/// The identity keys with one hash: one, but for a hash collision or learned label sets.
+type IdentityBucket = smallvec::SmallVec<[(IdentityKey, u32); 1]>;
 
 /// The kinds of pod the core knows, to decide a changed pod without the compiler, and
 /// what NetworkPolicy and ClusterNetworkPolicy changes need to be compiled without it.
@@ -416,10 +422,10 @@ type IdentityKey = (u32, Vec<(String, String)>, String);
 struct KindIndex {
     /// Identities by the hash of their key, with the key (learned keys of equivalent
     /// label sets included).
-    identities: PMap<u64, Vec<(IdentityKey, u32)>>,
+    identities: GrowMap<u64, IdentityBucket>,
     /// A pod of each kind, as the pod table holds it (without its node; its classes are
     /// its identity's, read from the core).
-    kinds: PMap<KindKey, PodInfo>,
+    kinds: GrowMap<KindKey, PodInfo>,
     /// What stays the same while the core's identities do.
     fixed: Arc<Fixed>,
     /// Every pod selector of the policies, and for each label key those reading it;
@@ -446,6 +452,8 @@ type NamedParts = HashMap<Vec<(u32, Protocol, u16)>, NamedPart>;
 /// The parts of a pod table entry that follow from its named container ports.
 #[derive(Debug, Clone, Copy)]
 struct NamedPart {
+    /// The list's number, in kind keys.
+    list: u32,
     named_at: u32,
     named_len: u16,
     rows_at: u32,
@@ -461,9 +469,9 @@ struct NamedPart {
 #[derive(Debug, Default, Clone)]
 struct Fixed {
     /// Per identity: a pod table entry of it and the full labels of a pod of it.
-    of_identity: Arc<HashMap<u32, (PodInfo, Labels)>>,
+    of_identity: Arc<IdentityTable>,
     /// Per namespace index: its identities.
-    by_namespace: PMap<u32, Vec<u32>>,
+    by_namespace: GrowMap<u32, Vec<u32>>,
     /// The identities by namespace and label, to resolve selectors.
     index: policy::IdentityIndex,
     /// Per list of named container ports: where a pod with it finds them.
@@ -484,12 +492,24 @@ struct Fixed {
     pcns_free: bool,
 }
 
+/// Per identity, by id: a pod table entry of it (without its node) and the labels of a
+/// pod of it (shared with the cluster).
+#[derive(Debug, Default, Clone)]
+struct IdentityTable(Vec<Option<(PodInfo, Arc<Labels>)>>);
+
+impl IdentityTable {
+    /// The entry and labels of identity `id`.
+    fn get(&self, id: &u32) -> Option<&(PodInfo, Arc<Labels>)> {
+        self.0.get(*id as usize)?.as_ref()
+    }
+}
+
 /// Pod selectors, and per namespace and label key the positions of those that may read
 /// it there.
 #[derive(Debug, Clone, Default)]
 struct Selectors {
     list: PVec<Selector>,
-    by_key: PMap<(u32, String), Vec<u32>>,
+    by_key: GrowMap<(u32, String), Vec<u32>>,
     /// The selectors of NetworkPolicies changed without a rebuild since, each with the
     /// namespaces it reads pods of (kept apart: a namespace selector may fan out to every
     /// namespace).
@@ -540,10 +560,6 @@ fn matching_namespaces(cluster: &Cluster, sel: &Selector) -> Vec<u32> {
         .collect()
 }
 
-fn hasher() -> ahash::RandomState {
-    ahash::RandomState::with_seeds(5, 6, 7, 8)
-}
-
 /// The identity key of a pod, borrowed, with its hash.
 fn identity_of<'p>(core: &Core, pod: &'p Pod) -> (u32, Vec<(&'p str, &'p str)>, &'p str, u64) {
     let ns = u32::try_from(pod.namespace.index()).unwrap_or(u32::MAX);
@@ -557,11 +573,9 @@ fn identity_of<'p>(core: &Core, pod: &'p Pod) -> (u32, Vec<(&'p str, &'p str)>, 
     (ns, labels, account, hash)
 }
 
-/// The hash of an identity key, as the kind index files it.
+/// The hash of an identity key, as the kind index files it: as the compiler hashes it.
 fn identity_hash(ns: u32, labels: &[(&str, &str)], account: &str) -> u64 {
-    let mut h = hasher().build_hasher();
-    (ns, labels, account).hash(&mut h);
-    std::hash::Hasher::finish(&h)
+    compiled_identity_hash(ns as usize, account, labels.iter().copied())
 }
 
 /// The rest of a pod's kind key.
@@ -577,8 +591,16 @@ fn kind_rest(core: &Core, pod: &Pod) -> ([u32; 2], u8, Vec<(u32, Protocol, u16)>
         Some(IpAddr::V4(_)) => 1,
         Some(IpAddr::V6(_)) => 2,
     };
-    let named = pod
-        .ports
+    (
+        [lookup(false), lookup(true)],
+        family,
+        named_ports(core, &pod.ports),
+    )
+}
+
+/// The named container ports of `ports` some rule names: (name id, protocol, number).
+fn named_ports(core: &Core, ports: &[ContainerPort]) -> Vec<(u32, Protocol, u16)> {
+    ports
         .iter()
         .filter_map(|cp| {
             cp.name
@@ -586,116 +608,183 @@ fn kind_rest(core: &Core, pod: &Pod) -> ([u32; 2], u8, Vec<(u32, Protocol, u16)>
                 .and_then(|n| core.names.get(n))
                 .map(|id| (*id, cp.protocol, cp.port))
         })
-        .collect();
-    ([lookup(false), lookup(true)], family, named)
-}
-
-fn same_identity((n, l, a): &IdentityKey, ns: u32, labels: &[(&str, &str)], account: &str) -> bool {
-    *n == ns
-        && a == account
-        && l.len() == labels.len()
-        && l.iter()
-            .zip(labels)
-            .all(|((k, v), (x, y))| k == x && v == y)
-}
-
-fn owned_labels(labels: &[(&str, &str)]) -> Vec<(String, String)> {
-    labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
 
+/// Whether `key` is the identity key (namespace `ns`, the labels told apart `labels`,
+/// projected on `keys` as [`projected`] does, service account `account`).
+fn same_identity(
+    (n, l, a): &IdentityKey,
+    keys: Option<&[String]>,
+    ns: u32,
+    labels: &[(&str, &str)],
+    account: &str,
+) -> bool {
+    *n == ns && a == account && projected_iter(l, keys).eq(labels.iter().copied())
+}
+
+/// The labels of `labels` an identity is told apart by, as [`projected`] lists them.
+fn projected_iter<'l>(
+    labels: &'l Labels,
+    keys: Option<&'l [String]>,
+) -> impl Iterator<Item = (&'l str, &'l str)> + 'l {
+    labels
+        .iter()
+        .filter(move |(k, _)| keys.is_none_or(|keys| keys.binary_search(k).is_ok()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
 impl KindIndex {
-    fn of(engine: &Engine, policies: &PolicySet) -> KindIndex {
+    /// The kind index of a freshly built engine, from what the compiler kept (`kept`:
+    /// the identities with their keys and label index, the block ids).
+    ///
+    /// Pods are read once each, but only what deciding can tell apart is worked on: a
+    /// pod's identity and prefix-map values are read from its pod table entry (the core
+    /// computed them), and the named ports, port names and named-port parts of a list of
+    /// container ports once per list (pods of one workload share its allocation). An
+    /// identity's key, namespace, account and label index are the compiler's; its labels
+    /// are the cluster's (shared) labels of its first pod.
+    fn of(engine: &Engine, policies: &PolicySet, kept: Kept<'_>) -> KindIndex {
         let inner = &*engine.inner;
-        let mut identities: HashMap<u64, Vec<(IdentityKey, u32)>> = HashMap::new();
-        let mut kinds: HashMap<KindKey, PodInfo> = HashMap::new();
-        let mut of_identity: HashMap<u32, (PodInfo, Labels)> = HashMap::new();
-        let mut by_namespace: HashMap<u32, Vec<u32>> = HashMap::new();
+        let core = &*inner.core;
+        let keys = core.label_keys.as_deref();
+        let Kept {
+            blocks,
+            identities: mut compiled,
+        } = kept;
+        let n = compiled.len();
+        let mut of_identity: Vec<Option<(PodInfo, Arc<Labels>)>> = vec![None; n];
+        let mut kinds: HashMap<KindKey, PodInfo> = HashMap::with_capacity(n);
         let mut named_parts: NamedParts = HashMap::new();
         let mut port_names: HashSet<String> = HashSet::new();
-        let mut accounts: HashMap<u32, String> = HashMap::new();
+        // Per list of container ports (by address: pods sharing a list share it), the
+        // number of its named ports.
+        let mut list_of: HashMap<(*const ContainerPort, usize), u32> = HashMap::new();
+        let mut last: Option<(u32, [u32; 2], u8, *const ContainerPort, usize)> = None;
+        let mut pod_identities: Vec<u32> = Vec::with_capacity(inner.pods.len());
         for ((_, pod), info) in inner.cluster.pods().zip(inner.pods.iter()) {
-            let (ns, labels, account, hash) = identity_of(&inner.core, pod);
-            let bucket = identities.entry(hash).or_default();
-            if !bucket
-                .iter()
-                .any(|(k, _)| same_identity(k, ns, &labels, account))
-            {
-                bucket.push((
-                    (ns, owned_labels(&labels), account.to_owned()),
-                    info.identity,
-                ));
+            pod_identities.push(info.identity);
+            let ports: &[ContainerPort] = &pod.ports;
+            // The family of its first address, as `kind_rest` gives it; its values are
+            // the pod table's (the prefix-map values of its first address of each
+            // family, as `kind_rest` finds them).
+            let family = info.first_family & !BY_FAMILY;
+            let here = (
+                info.identity,
+                info.values,
+                family,
+                ports.as_ptr(),
+                ports.len(),
+            );
+            // Pods of one workload mostly come one after the other.
+            if last == Some(here) {
+                continue;
             }
+            last = Some(here);
             let template = PodInfo {
                 node: NO_NODE,
                 ..info.clone()
             };
-            if !of_identity.contains_key(&info.identity) {
-                of_identity.insert(
-                    info.identity,
-                    (template.clone(), Labels::clone(&pod.labels)),
-                );
-                by_namespace.entry(ns).or_default().push(info.identity);
-                if inner.core.by_account {
-                    accounts.insert(info.identity, pod.service_account.clone());
-                }
+            if let Some(slot @ None) = of_identity.get_mut(info.identity as usize) {
+                *slot = Some((template.clone(), Arc::clone(&pod.labels)));
             }
-            for cp in pod.ports.iter() {
-                if let Some(name) = &cp.name {
-                    if !port_names.contains(name) {
-                        port_names.insert(name.clone());
+            let list = match list_of.get(&(ports.as_ptr(), ports.len())) {
+                Some(list) => *list,
+                None => {
+                    for cp in ports {
+                        if let Some(name) = &cp.name {
+                            if !port_names.contains(name) {
+                                port_names.insert(name.clone());
+                            }
+                        }
                     }
+                    // The first pod with these named ports gives their part.
+                    let next = u32::try_from(named_parts.len()).unwrap_or(u32::MAX);
+                    let list = named_parts
+                        .entry(named_ports(core, ports))
+                        .or_insert(NamedPart {
+                            list: next,
+                            named_at: info.named_at,
+                            named_len: info.named_len,
+                            rows_at: info.rows_at,
+                            rows_len: info.rows_len,
+                            first_rows: info.first_rows,
+                            first_port: info.first_port,
+                            first_protocol: info.first_protocol,
+                        })
+                        .list;
+                    list_of.insert((ports.as_ptr(), ports.len()), list);
+                    list
                 }
-            }
-            let (values, family, named) = kind_rest(&inner.core, pod);
-            named_parts.entry(named.clone()).or_insert(NamedPart {
-                named_at: info.named_at,
-                named_len: info.named_len,
-                rows_at: info.rows_at,
-                rows_len: info.rows_len,
-                first_rows: info.first_rows,
-                first_port: info.first_port,
-                first_protocol: info.first_protocol,
-            });
+            };
+            // The first pod of each kind gives its template.
             kinds
-                .entry((info.identity, values, family, named))
+                .entry((info.identity, info.values, family, list))
                 .or_insert(template);
         }
-        let index = policy::IdentityIndex::new(
-            &by_namespace,
-            |id| of_identity.get(&id).map(|(_, labels)| labels.clone()),
-            inner.core.label_keys.as_deref(),
-        );
-        let pcns_free = of_identity
-            .values()
-            .all(|(_, labels)| !labels.keys().any(|k| k.starts_with("pcns.")));
+        drop(list_of);
+        // The identities by the hash of their key (as the compiler hashed it), by
+        // namespace, and their accounts where the core tells identities apart by them.
+        let mut identities: HashMap<u64, IdentityBucket> = HashMap::with_capacity(n);
+        let mut accounts: HashMap<u32, String> = HashMap::new();
+        for (id, entry) in of_identity.iter().enumerate() {
+            let (Some((_, labels)), Some((ns, _)), Some(account), Some(hash)) = (
+                entry,
+                compiled.list.get(id),
+                compiled.accounts.get(id),
+                compiled.hashes.get(id),
+            ) else {
+                continue;
+            };
+            let (id, ns) = (to_u32(id), to_u32(*ns));
+            let bucket = identities.entry(*hash).or_default();
+            // The compiler tells identities apart by their keys: only a hash collision
+            // puts two in one bucket.
+            if !bucket.is_empty() {
+                let projected = projected(labels, keys);
+                if bucket
+                    .iter()
+                    .any(|(k, _)| same_identity(k, keys, ns, &projected, account))
+                {
+                    continue;
+                }
+            }
+            bucket.push(((ns, Arc::clone(labels), (*account).to_owned()), id));
+            if core.by_account {
+                accounts.insert(id, (*account).to_owned());
+            }
+        }
+        let mut by_namespace: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (ns, index) in compiled.namespaces.iter_mut().enumerate() {
+            if !index.identities.is_empty() {
+                by_namespace.insert(to_u32(ns), std::mem::take(&mut index.identities));
+            }
+        }
+        let pcns_free = compiled.pcns_free;
+        let index = policy::IdentityIndex::new(std::mem::take(&mut compiled.namespaces));
         let fixed = Fixed {
             pcns_free,
             accounts: Arc::new(accounts),
-            of_identity: Arc::new(of_identity),
-            by_namespace: by_namespace.into_iter().collect(),
+            of_identity: Arc::new(IdentityTable(of_identity)),
+            by_namespace: by_namespace.into(),
             index,
             named: Arc::new(named_parts),
-            no_index: inner.core.rule_index.iter().all(|r| r.actions.is_empty()),
-            class_from_identity: !inner.core.profile.enforces_calico_policy()
+            no_index: core.rule_index.iter().all(|r| r.actions.is_empty()),
+            class_from_identity: !core.profile.enforces_calico_policy()
                 || policies.calico_policies().is_empty(),
         };
-        let selectors = inner
-            .core
-            .label_keys
+        let selectors = keys
             .is_some()
             .then(|| pod_selectors(policies, &inner.cluster));
         KindIndex {
-            identities: identities.into_iter().collect(),
-            kinds: kinds.into_iter().collect(),
+            identities: identities.into(),
+            kinds: kinds.into(),
             fixed: Arc::new(fixed),
             selectors,
             learned: PVec::new(),
             port_names: Arc::new(port_names),
-            pod_identities: inner.pods.iter().map(|p| p.identity).collect(),
-            np: policy::NpState::of(&inner.core, policies, engine.compiled_bytes()),
+            pod_identities: pod_identities.into_iter().collect(),
+            np: policy::NpState::of(core, policies, engine.compiled_bytes(), blocks),
         }
     }
 
@@ -717,20 +806,21 @@ impl KindIndex {
     /// The pod table entry of `pod`, when the core can decide its kind; learns the kind.
     fn info(&mut self, core: &Core, pod: &Pod) -> Option<PodInfo> {
         let (ns, labels, account, hash) = identity_of(core, pod);
+        let keys = core.label_keys.as_deref();
         let known = self
             .identities
             .get(&hash)
             .and_then(|b| {
                 b.iter()
-                    .find(|(k, _)| same_identity(k, ns, &labels, account))
+                    .find(|(k, _)| same_identity(k, keys, ns, &labels, account))
             })
             .map(|(_, id)| *id);
         let identity = match known {
             Some(id) => id,
             None => {
-                let id = self.equivalent(ns, &pod.labels, core.label_keys.as_deref()?)?;
+                let id = self.equivalent(ns, &pod.labels, keys?)?;
                 let mut bucket = self.identities.get(&hash).cloned().unwrap_or_default();
-                bucket.push(((ns, owned_labels(&labels), account.to_owned()), id));
+                bucket.push(((ns, Arc::clone(&pod.labels), account.to_owned()), id));
                 self.identities.insert(hash, bucket);
                 self.learned.push((ns, Labels::clone(&pod.labels), id));
                 id
@@ -746,7 +836,9 @@ impl KindIndex {
             .node
             .map_or(NO_NODE, |n| u32::try_from(n.index()).unwrap_or(NO_NODE));
         let (values, family, named) = kind_rest(core, pod);
-        let key = (identity, values, family, named);
+        // Only named ports some pod had at the build make a kind (below).
+        let part = *self.fixed.named.get(&named)?;
+        let key = (identity, values, family, part.list);
         if let Some(template) = self.kinds.get(&key) {
             return Some(PodInfo {
                 node,
@@ -763,7 +855,6 @@ impl KindIndex {
         if base.first_family & BY_FAMILY != 0 {
             return None;
         }
-        let part = self.fixed.named.get(&key.3)?;
         let template = PodInfo {
             values,
             first_family: family,
@@ -788,26 +879,42 @@ impl KindIndex {
 /// Every pod selector of a policy set (NetworkPolicy and ClusterNetworkPolicy), and per
 /// namespace of `cluster` and label key the selectors that may read that key on a pod of
 /// that namespace.
-fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> Selectors {
+fn pod_selectors<'s>(set: &'s PolicySet, cluster: &Cluster) -> Selectors {
     let mut list: Vec<Selector> = Vec::new();
-    let mut ids: HashMap<Selector, u32> = HashMap::new();
+    let mut ids: HashMap<&'s Selector, u32> = HashMap::new();
     let mut by_key: HashMap<(u32, String), Vec<u32>> = HashMap::new();
+    // The (selector, namespace) pairs filed: many policies share their selectors.
+    let mut filed: HashSet<(u32, u32)> = HashSet::new();
     let ns_of = |name: &str| {
         cluster
             .namespace_id(name)
             .map(|n| u32::try_from(n.index()).unwrap_or(u32::MAX))
     };
-    let matching = |sel: &Selector| matching_namespaces(cluster, sel);
-    let mut add = |namespaces: &[u32], sel: &Selector| {
+    // The namespaces each namespace selector matches, found once per selector.
+    let mut matched: HashMap<&'s Selector, Vec<u32>> = HashMap::new();
+    let mut matching = |sel: &'s Selector| -> Vec<u32> {
+        match matched.get(sel) {
+            Some(m) => m.clone(),
+            None => {
+                let m = matching_namespaces(cluster, sel);
+                matched.insert(sel, m.clone());
+                m
+            }
+        }
+    };
+    let mut add = |namespaces: &[u32], sel: &'s Selector| {
         if sel.requirements().is_empty() || namespaces.is_empty() {
             return;
         }
         let next = u32::try_from(list.len()).unwrap_or(u32::MAX);
-        let id = *ids.entry(sel.clone()).or_insert_with(|| {
+        let id = *ids.entry(sel).or_insert_with(|| {
             list.push(sel.clone());
             next
         });
         for ns in namespaces {
+            if !filed.insert((id, *ns)) {
+                continue;
+            }
             for r in sel.requirements() {
                 let v = by_key.entry((*ns, r.key.clone())).or_default();
                 if !v.contains(&id) {
@@ -853,7 +960,7 @@ fn pod_selectors(set: &PolicySet, cluster: &Cluster) -> Selectors {
     }
     Selectors {
         list: list.into_iter().collect(),
-        by_key: by_key.into_iter().collect(),
+        by_key: by_key.into(),
         ..Selectors::default()
     }
 }
@@ -884,9 +991,9 @@ impl LiveEngine {
     /// ```
     #[must_use]
     pub fn new(cluster: &Cluster, policies: PolicySet, profile: Profile) -> LiveEngine {
-        let engine = Engine::builder().profile(profile).build(cluster, &policies);
+        let (engine, kinds) = build(profile, cluster, &policies);
         LiveEngine {
-            kinds: KindIndex::of(&engine, &policies),
+            kinds,
             engine,
             policies: Arc::new(policies),
             stats: UpdateStats::default(),
@@ -1006,12 +1113,10 @@ impl LiveEngine {
                 stats,
             }),
             None => {
-                let engine = Engine::builder()
-                    .profile(inner.profile.clone())
-                    .build(&work.cluster, &*work.policies);
+                let (engine, kinds) = build(inner.profile.clone(), &work.cluster, &work.policies);
                 stats.rebuilds += 1;
                 Ok(LiveEngine {
-                    kinds: KindIndex::of(&engine, &work.policies),
+                    kinds,
                     engine,
                     policies: work.policies,
                     stats,
@@ -1198,6 +1303,21 @@ impl LiveEngine {
             work.pods = None;
         }
     }
+}
+
+/// The engine for `cluster` and `policies`, as [`Engine::build`] makes it, and its kind
+/// index.
+fn build(profile: Profile, cluster: &Cluster, policies: &PolicySet) -> (Engine, KindIndex) {
+    let (inner, kept) = super::compile::compile_keeping(
+        profile,
+        cluster,
+        crate::policy::AsPolicySet::as_policy_set(policies),
+    );
+    let engine = Engine {
+        inner: Arc::new(inner),
+    };
+    let kinds = KindIndex::of(&engine, policies, kept);
+    (engine, kinds)
 }
 
 /// The position of a NetworkPolicy among the set's.

@@ -82,12 +82,12 @@ use super::super::bitset::Bitset;
 use super::super::calico::Converted;
 use super::super::{Core, to_u32};
 use super::{
-    Fixed, IdentityKey, KindIndex, UpdateError, Work, identity_hash, policy, projected,
+    Fixed, IdentityBucket, KindIndex, UpdateError, Work, identity_hash, policy, projected,
     same_identity,
 };
 use crate::cluster::Cluster;
 use crate::model::Labels;
-use crate::persist::PMap;
+use crate::persist::{GrowMap, PMap};
 use crate::policy::{ClusterPeer, Direction, Peer, PolicySet, Subject};
 use crate::selector::Selector;
 
@@ -216,7 +216,7 @@ fn renumber(kinds: &mut KindIndex, core: &Core, gone: u32, last: u32) -> bool {
                 false => "",
             };
             if let Some((_, labels)) = of_identity.get(id) {
-                out.push((labels, account));
+                out.push((&**labels, account));
             }
         }
         Some(out)
@@ -306,7 +306,7 @@ fn renumber(kinds: &mut KindIndex, core: &Core, gone: u32, last: u32) -> bool {
 /// `None`) and service account `account` (empty where the core does not tell identities
 /// apart by it) under namespace `to`, or drops it.
 fn rekey(
-    map: &mut PMap<u64, Vec<(IdentityKey, u32)>>,
+    map: &mut GrowMap<u64, IdentityBucket>,
     (from, to): (u32, Option<u32>),
     labels: &Labels,
     account: &str,
@@ -317,10 +317,10 @@ fn rekey(
     let Some(bucket) = map.get(&hash) else {
         return;
     };
-    let (mine, others): (Vec<_>, Vec<_>) = bucket
+    let (mine, others): (IdentityBucket, IdentityBucket) = bucket
         .iter()
         .cloned()
-        .partition(|(k, _)| same_identity(k, from, &labels, account));
+        .partition(|(k, _)| same_identity(k, keys, from, &labels, account));
     if mine.is_empty() {
         return;
     }

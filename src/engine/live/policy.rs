@@ -181,7 +181,7 @@ use crate::cluster::Cluster;
 use crate::engine::bitset::Bitset;
 use crate::engine::calico::{self, Converted, PodLabels};
 use crate::engine::compile::{
-    MAX_POD_SETS, RuleTables, Selected, calico_drops, calico_failed_rule, calico_fails,
+    MAX_POD_SETS, NsIndex, RuleTables, Selected, calico_drops, calico_failed_rule, calico_fails,
     cluster_rule_parts, emit_tier, everything, namespace_indexes, network_rule_parts,
 };
 use crate::engine::{
@@ -191,7 +191,7 @@ use crate::engine::{
 };
 use crate::explain::TierRef;
 use crate::model::Labels;
-use crate::persist::{PMap, PVec};
+use crate::persist::{GrowMap, PMap, PVec};
 use crate::policy::{
     Action, CidrBlock, ClusterPeer, ClusterPolicy, ClusterPort, ClusterTier, Direction,
     DomainPattern, Peer, Policy, PolicyKind, PolicySet, PortSpec, Subject,
@@ -225,11 +225,11 @@ pub(super) struct NpState {
     /// Node sets pushed since the build, by content.
     node_sets: PMap<Bitset, u32>,
     /// Blocks, built or pushed.
-    blocks: PMap<CidrBlock, u32>,
+    blocks: GrowMap<CidrBlock, u32>,
     /// Value bitsets, built or pushed, by the (sorted) blocks they are made of.
-    value_bits: PMap<Vec<u32>, u32>,
+    value_bits: GrowMap<Vec<u32>, u32>,
     /// Node and domain peer sets, built or pushed, by content.
-    extras: PMap<PeerExtra, u32>,
+    extras: GrowMap<PeerExtra, u32>,
     /// Position of the NetworkPolicy tier.
     tier_pos: u32,
     /// Whether Calico's Felix decides: selectors are read as Calico converts them, over
@@ -244,8 +244,14 @@ impl NpState {
     /// The state for a freshly built core, `None` when NetworkPolicy changes must rebuild:
     /// a profile that does not enforce NetworkPolicy, one where Calico's Felix decides
     /// while the set holds a Calico policy, network set or tier, or two NetworkPolicies
-    /// with one namespace and name.
-    pub(super) fn of(core: &Core, set: &PolicySet, compiled_bytes: usize) -> Option<NpState> {
+    /// with one namespace and name. `blocks`: the ids the compiler gave blocks (whose
+    /// intervals are then the block's), reused for the blocks changes bring.
+    pub(super) fn of(
+        core: &Core,
+        set: &PolicySet,
+        compiled_bytes: usize,
+        blocks: HashMap<CidrBlock, u32>,
+    ) -> Option<NpState> {
         let network = set.network_policies();
         let felix = core.profile.enforces_calico_policy();
         if !core.profile.enforces_network_policy()
@@ -301,20 +307,27 @@ impl NpState {
             && !cluster_gids.contains(&u32::MAX))
         .then(|| Arc::new(cluster_gids));
         let mut classes: HashMap<u64, ClassBucket> = HashMap::new();
+        // Identities share classes: each (class, own-node variant, direction) is filed
+        // once (filing it again would change nothing), its list hashed once.
+        let mut filed: HashSet<(u32, u32, usize)> = HashSet::new();
         for info in core.identities.iter() {
             for di in 0..2 {
                 let (Some(&full), Some(&own)) = (info.class.get(di), info.own_node_class.get(di))
                 else {
                     continue;
                 };
+                if !filed.insert((full, own, di)) {
+                    continue;
+                }
                 let Some(class) = core.classes.get(full as usize) else {
                     continue;
                 };
                 if class.policies.is_empty() {
                     continue;
                 }
+                let hash = class_hash(di, &class.policies);
                 for (id, own_node) in [(full, false), (own, true)] {
-                    let bucket = classes.entry(class_hash(di, &class.policies)).or_default();
+                    let bucket = classes.entry(hash).or_default();
                     let entry = (id, u8::from(di == 1), own_node);
                     if !bucket
                         .iter()
@@ -346,9 +359,9 @@ impl NpState {
             pod_sets: PMap::new(),
             unions: PMap::new(),
             node_sets: PMap::new(),
-            value_bits: value_bits.into_iter().collect(),
-            extras: extras.into_iter().collect(),
-            blocks: built_blocks(core, set).into_iter().collect(),
+            value_bits: value_bits.into(),
+            extras: extras.into(),
+            blocks: blocks.into(),
             tier_pos,
             felix,
             budget: (compiled_bytes / 2).max(4 << 20),
@@ -369,71 +382,14 @@ fn class_hash(di: usize, list: &[u32]) -> u64 {
     hasher().hash_one((di, list))
 }
 
-/// The blocks of the build with their ids: numbered as the compiler numbers them (in
-/// order of first appearance along the enforced policies, directions, rules and peers),
-/// each kept only when its id's intervals are the block's, so that a block is never
-/// given an id that means anything else.
-fn built_blocks(core: &Core, set: &PolicySet) -> HashMap<CidrBlock, u32> {
-    let mut order: Vec<CidrBlock> = Vec::new();
-    let mut seen: HashSet<CidrBlock> = HashSet::new();
-    let mut add = |b: CidrBlock| {
-        if seen.insert(b.clone()) {
-            order.push(b);
-        }
-    };
-    for meta in core.policies.iter() {
-        for d in Direction::BOTH {
-            match meta.kind {
-                PolicyKind::NetworkPolicy => {
-                    let Some(p) = set.network_policies().get(meta.index) else {
-                        continue;
-                    };
-                    for rule in p.rules(d) {
-                        for peer in rule.peers.iter().flatten() {
-                            if let Peer::IpBlock(b) = peer {
-                                add(b.clone());
-                            }
-                        }
-                    }
-                }
-                PolicyKind::ClusterNetworkPolicy => {
-                    let Some(p) = set.cluster_policies().get(meta.index) else {
-                        continue;
-                    };
-                    for rule in p.rules(d) {
-                        for peer in rule.peers() {
-                            if let ClusterPeer::Networks(nets) = peer {
-                                for net in nets {
-                                    add(CidrBlock::new(*net, Vec::new()));
-                                }
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    order
-        .into_iter()
-        .enumerate()
-        .map(|(id, b)| (b, to_u32(id)))
-        .filter(|(b, id)| {
-            core.blocks
-                .intervals_of(b)
-                .is_some_and(|iv| iv.as_slice() == core.blocks.intervals(*id))
-        })
-        .collect()
-}
-
 /// Identities by namespace and label, to resolve selectors as the compiler does.
 /// Persistent, so that a namespace removed renames its entries at their cost.
 #[derive(Debug, Default, Clone)]
 pub(super) struct IdentityIndex {
     /// Per (namespace, hash of a label key and value): the identities with that label.
-    by_pair: PMap<(u32, u64), Vec<u32>>,
+    by_pair: GrowMap<(u32, u64), Vec<u32>>,
     /// Per (namespace, hash of a label key): the identities with that key.
-    by_key: PMap<(u32, u64), Vec<u32>>,
+    by_key: GrowMap<(u32, u64), Vec<u32>>,
 }
 
 fn hasher() -> ahash::RandomState {
@@ -441,35 +397,41 @@ fn hasher() -> ahash::RandomState {
 }
 
 impl IdentityIndex {
-    /// The index of the identities of `by_namespace`, each with the labels of one of its
-    /// pods, for the label keys identities are told apart by (`None`: all).
-    pub(super) fn new(
-        by_namespace: &HashMap<u32, Vec<u32>>,
-        labels_of: impl Fn(u32) -> Option<Labels>,
-        keys: Option<&[String]>,
-    ) -> IdentityIndex {
+    /// The index of the identities from the compiler's label index of each namespace
+    /// (by index), which holds the label keys identities are told apart by.
+    pub(super) fn new(namespaces: Vec<NsIndex<'_>>) -> IdentityIndex {
         let h = hasher();
-        let mut by_pair: HashMap<(u32, u64), Vec<u32>> = HashMap::new();
-        let mut by_key: HashMap<(u32, u64), Vec<u32>> = HashMap::new();
-        for (ns, ids) in by_namespace {
-            for id in ids {
-                let Some(labels) = labels_of(*id) else {
-                    continue;
-                };
-                for (k, v) in &labels {
-                    if keys.is_some_and(|keys| keys.binary_search(k).is_err()) {
-                        continue;
-                    }
-                    let pair = h.hash_one((k.as_str(), v.as_str()));
-                    by_pair.entry((*ns, pair)).or_default().push(*id);
-                    let key = h.hash_one(k.as_str());
-                    by_key.entry((*ns, key)).or_default().push(*id);
+        let pairs = namespaces.iter().map(|n| n.by_label.len()).sum();
+        let keys = namespaces.iter().map(|n| n.by_key.len()).sum();
+        let mut by_pair: HashMap<(u32, u64), Vec<u32>> = HashMap::with_capacity(pairs);
+        let mut by_key: HashMap<(u32, u64), Vec<u32>> = HashMap::with_capacity(keys);
+        // Lists in id order; two labels or keys with one hash (which the lookups check
+        // past) share a list, merged in id order.
+        let file =
+            |map: &mut HashMap<(u32, u64), Vec<u32>>, at: (u32, u64), ids: Vec<u32>| match map
+                .entry(at)
+            {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(ids);
                 }
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    let list = e.get_mut();
+                    list.extend(ids);
+                    list.sort_unstable();
+                }
+            };
+        for (ns, index) in namespaces.into_iter().enumerate() {
+            let ns = to_u32(ns);
+            for ((k, v), ids) in index.by_label {
+                file(&mut by_pair, (ns, h.hash_one((k, v))), ids);
+            }
+            for (k, ids) in index.by_key {
+                file(&mut by_key, (ns, h.hash_one(k)), ids);
             }
         }
         IdentityIndex {
-            by_pair: by_pair.into_iter().collect(),
-            by_key: by_key.into_iter().collect(),
+            by_pair: by_pair.into(),
+            by_key: by_key.into(),
         }
     }
 
