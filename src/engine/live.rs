@@ -171,6 +171,7 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use super::compile::projected;
 use super::{BY_FAMILY, Core, Engine, Inner, NO_NODE, PodInfo};
 
+mod calico;
 mod namespaces;
 mod nodes;
 mod policy;
@@ -437,6 +438,10 @@ struct KindIndex {
     /// For NetworkPolicy and ClusterNetworkPolicy changes without a rebuild, when the core
     /// allows them.
     np: Option<policy::NpState>,
+    /// Per Calico policy, by position in the policy set: its number in the core
+    /// (`u32::MAX` for one the core lists as ignored); `None` until a Calico policy
+    /// change is applied without a rebuild (until then, the build's numbers).
+    calico: Option<Arc<Vec<u32>>>,
 }
 
 /// Per list of named container ports (name id, protocol, number): where a pod with it
@@ -696,6 +701,7 @@ impl KindIndex {
             port_names: Arc::new(port_names),
             pod_identities: inner.pods.iter().map(|p| p.identity).collect(),
             np: policy::NpState::of(&inner.core, policies, engine.compiled_bytes()),
+            calico: None,
         }
     }
 
@@ -1055,6 +1061,20 @@ impl LiveEngine {
                     work.pods = None;
                 }
             }
+            Change::Policy(PolicyItem::Calico(p)) => {
+                let key = calico_key(&p);
+                let pos = work
+                    .policies
+                    .calico_policies()
+                    .iter()
+                    .position(|x| calico_key(x) == key);
+                let old = pos.and_then(|i| work.policies.calico_policies().get(i).cloned());
+                let ok = Self::calico_policy(work, pos, old.as_ref(), Some(&p));
+                upsert_policy(Arc::make_mut(&mut work.policies), PolicyItem::Calico(p));
+                if !ok {
+                    work.pods = None;
+                }
+            }
             Change::Policy(item) => {
                 upsert_policy(Arc::make_mut(&mut work.policies), item);
                 work.pods = None;
@@ -1083,6 +1103,22 @@ impl LiveEngine {
                     Arc::make_mut(&mut work.policies),
                     &PolicyKey::Cluster { name },
                 );
+                if !ok {
+                    work.pods = None;
+                }
+            }
+            Change::PolicyRemoved(key @ PolicyKey::Calico { .. }) => {
+                let Some(pos) = work
+                    .policies
+                    .calico_policies()
+                    .iter()
+                    .position(|x| calico_key(x) == key)
+                else {
+                    return Ok(());
+                };
+                let old = work.policies.calico_policies().get(pos).cloned();
+                let ok = Self::calico_policy(work, Some(pos), old.as_ref(), None);
+                remove_policy(Arc::make_mut(&mut work.policies), &key);
                 if !ok {
                     work.pods = None;
                 }
@@ -1131,6 +1167,26 @@ impl LiveEngine {
         };
         Self::policy_change(work, |core, pods, kinds, cluster| {
             policy::apply_cluster(core, pods, kinds, cluster, &update)
+        })
+    }
+
+    /// Applies a Calico policy added (`old` none), changed or removed (`new` none) to the
+    /// core without a rebuild, when it can; false when a rebuild is due.
+    fn calico_policy(
+        work: &mut Work,
+        old_pos: Option<usize>,
+        old: Option<&CalicoPolicy>,
+        new: Option<&CalicoPolicy>,
+    ) -> bool {
+        let policies = Arc::clone(&work.policies);
+        let update = calico::CalicoUpdate {
+            old_pos,
+            old,
+            new,
+            set: &policies,
+        };
+        Self::policy_change(work, |core, _, kinds, cluster| {
+            calico::apply(core, kinds, cluster, &update)
         })
     }
 

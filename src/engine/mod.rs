@@ -781,10 +781,12 @@ struct Overlay {
     entries: Vec<Arc<OverlayEntry>>,
 }
 
-/// A ClusterNetworkPolicy version an [`Overlay`] adds.
+/// A policy version an [`Overlay`] adds (a ClusterNetworkPolicy, or under Felix a
+/// Calico policy).
 #[derive(Debug)]
 struct OverlayEntry {
-    /// Its number (past the build's: explained and decided from its compiled rules).
+    /// Its number (past the build's: explained and decided from its compiled rules, or
+    /// from `felix`).
     gid: u32,
     tier_pos: u32,
     /// Per direction: the identities it selects.
@@ -792,6 +794,9 @@ struct OverlayEntry {
     /// The policies numbered before it that come after it in walk order (where it goes
     /// in a class list).
     after: Bitset,
+    /// For a Calico policy: its rules per direction (ingress, egress), tested flow by
+    /// flow (`Inner::rules` holds their actions and whether they are supported).
+    felix: Option<Arc<[Vec<calico::FelixRule>; 2]>>,
 }
 
 impl Overlay {
@@ -869,7 +874,22 @@ impl Overlay {
             .chain(self.entries.iter().map(|e| &e.after))
             .map(|s| s.words().len() * 8)
             .sum();
-        sets + self.disabled.len() * 4
+        let felix: usize = self
+            .entries
+            .iter()
+            .filter_map(|e| e.felix.as_deref())
+            .flat_map(|r| r.iter().flatten())
+            .map(calico::FelixRule::heap_bytes)
+            .sum();
+        sets + felix + self.disabled.len() * 4
+    }
+
+    /// The rules of a Calico policy the overlay added as number `gid`.
+    fn felix_rules(&self, gid: u32) -> Option<&[Vec<calico::FelixRule>; 2]> {
+        self.entries
+            .iter()
+            .find(|e| e.gid == gid)
+            .and_then(|e| e.felix.as_deref())
     }
 }
 
@@ -2468,9 +2488,69 @@ impl Inner {
             let hit = index.matches(start + to_u32(r), mask, &mut query);
             return Some((rule.action, hit, rule.unsupported));
         }
+        if let Some(felix) = self.overlay.as_deref().and_then(|ov| ov.felix_rules(p)) {
+            let hit = self.felix_hits(felix.get(di)?.get(r)?, di, flow, other, v6);
+            return Some((rule.action, hit, rule.unsupported));
+        }
         let hit = self.ports_match(&rule.ports, flow)
             && self.peers_match(&rule.peers, flow, other, value, v6);
         Some((rule.action, hit, rule.unsupported))
+    }
+
+    /// Whether the flow matches a Calico rule an overlay entry holds, read in direction
+    /// `di` (`other`: the other side): its families, protocols and ports (named ports on
+    /// the destination pod, only for the identities `named_only` admits), the other
+    /// side's atom and the local pod's, as the build's rule index and class masks decide
+    /// a rule numbered there.
+    fn felix_hits(
+        &self,
+        rule: &calico::FelixRule,
+        di: usize,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        v6: bool,
+    ) -> bool {
+        if !rule.families.get(usize::from(v6)).copied().unwrap_or(false)
+            || !rule
+                .ports
+                .protocols
+                .get(flow.protocol.index())
+                .copied()
+                .unwrap_or(false)
+        {
+            return false;
+        }
+        let named_ok = |names: &[(Option<Protocol>, u32)]| {
+            let Side::Pod(dst) = self.side(flow.dst) else {
+                return false;
+            };
+            rule.named_only
+                .as_ref()
+                .is_none_or(|only| only.contains(dst.identity as usize))
+                && self.named_ports_hold(flow, names)
+        };
+        if !rule.ports.holds(flow.protocol, flow.port, v6, named_ok) {
+            return false;
+        }
+        let atom = |side: Side<'_>| match side {
+            Side::Pod(p) => Some((Some(p.identity), self.raw_value(side, v6))),
+            Side::Node(..) | Side::External(_) => Some((None, self.raw_value(side, v6))),
+            Side::Unknown => None,
+        };
+        if let Some(remote) = &rule.remote {
+            match atom(other) {
+                Some((pod, value)) if remote.holds(pod, value) => {}
+                _ => return false,
+            }
+        }
+        if let Some(local) = &rule.local {
+            let here = self.side(if di == 0 { flow.dst } else { flow.src });
+            match (here, atom(here)) {
+                (Side::Pod(_), Some((pod, value))) if local.holds(pod, value) => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     fn explain_side(&self, flow: Flow<'_>, direction: Direction, v6: bool) -> SideExplanation {

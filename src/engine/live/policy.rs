@@ -358,7 +358,7 @@ impl NpState {
 
 /// How many ClusterNetworkPolicy versions the overlay holds at most: a change past it
 /// rebuilds (deciding reads every entry for the identities the overlay touches).
-const MAX_OVERLAY: usize = 32;
+pub(super) const MAX_OVERLAY: usize = 32;
 
 /// Classes with one hash of (direction, policy list): (id, direction (1 egress),
 /// own-node variant).
@@ -598,7 +598,17 @@ pub(super) struct Update<'a> {
 
 /// The incremental-update state, when the core has one and what was pushed to it since
 /// the build is within its budget; `None` when a change must rebuild instead.
+/// Also `None` while the overlay holds a Calico policy added since the build (see
+/// `live/calico.rs`): NetworkPolicy and ClusterNetworkPolicy changes are placed among
+/// the build's policies only.
 fn within_budget<'k>(core: &Core, kinds: &'k KindIndex) -> Option<&'k NpState> {
+    if core
+        .overlay
+        .as_deref()
+        .is_some_and(|ov| ov.entries.iter().any(|e| e.felix.is_some()))
+    {
+        return None;
+    }
     kinds
         .np
         .as_ref()
@@ -606,7 +616,7 @@ fn within_budget<'k>(core: &Core, kinds: &'k KindIndex) -> Option<&'k NpState> {
 }
 
 /// Bytes pushed to the core's tables since its build.
-fn pushed_bytes(core: &Core) -> usize {
+pub(super) fn pushed_bytes(core: &Core) -> usize {
     core.code.pushed() * std::mem::size_of::<Op>()
         + core.code_more.pushed() * std::mem::size_of::<OpMore>()
         + core.classes.pushed()
@@ -1220,6 +1230,7 @@ impl Cx<'_> {
                     tier_pos: meta.tier_pos,
                     subjects,
                     after,
+                    felix: None,
                 }),
             );
         }
