@@ -96,6 +96,18 @@
 //!   `BENCHMARKS.md` for numbers. It shares the NetworkPolicy budget. Where Calico's
 //!   Felix decides, likewise under the same condition as NetworkPolicy changes there (a
 //!   rule Calico fails to convert compiled as Calico replaces it).
+//! - **A Calico policy added, changed or removed** (a `projectcalico.org/v3`
+//!   NetworkPolicy or GlobalNetworkPolicy), where Calico's Felix decides: into the
+//!   core's overlay as ClusterNetworkPolicy changes go, whatever else the set holds
+//!   (Kubernetes policies, network sets, tiers): the old version disabled, the new one an
+//!   entry whose rules are read as the build reads them (`calico::draft`) and tested
+//!   flow by flow on sets over identities and prefix-map values, for the other side and
+//!   the local pod. Its cost follows the identities (a pass per distinct selector) and
+//!   its rules: see `live/calico.rs` for the design, what still rebuilds (a version for
+//!   host endpoints only, a tier, network or named port the core cannot express as it
+//!   is, the overlay full), and `BENCHMARKS.md` for numbers. While the overlay holds a
+//!   Calico policy added since the build, NetworkPolicy and ClusterNetworkPolicy changes
+//!   rebuild.
 //! - **A node added or changed** whose labels every ClusterNetworkPolicy `nodes` selector
 //!   answers as for a node the engine knows (or none matches), at addresses whose
 //!   prefix-map values such a node has (or, for a node no selector matches, any address
@@ -116,7 +128,8 @@
 //!   NetworkPolicy is not enforced, or where Calico's Felix decides and the set holds a
 //!   Calico policy, network set or tier, a ClusterNetworkPolicy
 //!   change where the profile does not enforce them, a Calico policy added, changed or
-//!   removed (and Calico network sets and tiers): the core is rebuilt from the changed
+//!   removed where Felix does not decide or the core cannot express it (above), Calico
+//!   network sets and tiers: the core is rebuilt from the changed
 //!   cluster and policies, `O(cluster + policies)`, as [`Engine::build`] would, and the
 //!   kind index with it. The cluster itself is still changed incrementally.
 //!   [`LiveEngine::stats`] counts how often that happened.
@@ -388,8 +401,8 @@ pub struct UpdateStats {
     pub incremental: u64,
     /// Times the core was rebuilt (once per [`LiveEngine::apply_all`] batch at most).
     pub rebuilds: u64,
-    /// NetworkPolicies and ClusterNetworkPolicies added, changed or removed without a
-    /// rebuild (also counted in `incremental`).
+    /// NetworkPolicies, ClusterNetworkPolicies and Calico policies added, changed or
+    /// removed without a rebuild (also counted in `incremental`).
     pub policies: u64,
 }
 

@@ -24,9 +24,10 @@
 //! such a walk reads neither its head nor the index's mask table, and builds with these
 //! records decide in a copy of the decision code of their own, so that builds without
 //! them run the code they ran before. A core that a [`live`] engine applied
-//! ClusterNetworkPolicy changes to holds them in an overlay (its classes left as they
-//! were) and decides in a mode of its own: a flow whose pods the overlay does not touch as
-//! before, the others reading the overlay (see `live/policy.rs`).
+//! ClusterNetworkPolicy or Calico policy changes to holds them in an overlay (its classes
+//! left as they were) and decides in a mode of its own: a flow whose pods the overlay does
+//! not touch as before, the others reading the overlay (see `live/policy.rs` and
+//! `live/calico.rs`).
 //! [`Engine::explain`] gives the same [`Explanation`]
 //! as the [reference evaluator](crate::reference::Reference).
 //!
@@ -761,10 +762,12 @@ enum WalkMode {
     Overlay,
 }
 
-/// ClusterNetworkPolicy changes made since the build without new classes (see
-/// `live/policy.rs`): the versions they replaced or removed, which class lists still hold
-/// but no walk reads, and the versions they added, each with the identities it selects.
-/// The walk of an identity either touches reads the tiers holding them policy by policy.
+/// ClusterNetworkPolicy and Calico policy changes made since the build without new
+/// classes (see `live/policy.rs`, `live/calico.rs`): the versions they replaced or
+/// removed, which class lists still hold but no walk reads, and the versions they added,
+/// each with the identities it selects (a Calico policy also with its rules, tested flow
+/// by flow). The walk of an identity either touches reads the tiers holding them policy
+/// by policy.
 #[derive(Debug, Clone)]
 struct Overlay {
     /// How deciding walks the classes of the identities the overlay does not touch.
@@ -1100,8 +1103,8 @@ struct Core {
     blocks: BlockIndex,
     /// Per instruction with blocks: which prefix-map values it accepts.
     value_bits: BitsetTable,
-    /// ClusterNetworkPolicy changes made since the build without new classes (deciding
-    /// then walks in [`WalkMode::Overlay`]).
+    /// ClusterNetworkPolicy and Calico policy changes made since the build without new
+    /// classes (deciding then walks in [`WalkMode::Overlay`]).
     overlay: Option<Arc<Overlay>>,
 }
 
