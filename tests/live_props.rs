@@ -598,14 +598,20 @@ enum CalicoStep {
     Other(Box<Change>),
 }
 
-fn calico_step(pods: bool) -> impl Strategy<Value = CalicoStep> {
+// Boxed: the nested strategies' frames overflow a test thread's stack in debug builds.
+fn calico_step(pods: bool) -> BoxedStrategy<CalicoStep> {
     let pod_weight = if pods { 1 } else { 0 };
     prop_oneof![
-        4 => support::calico::placed_policy().prop_map(|p| CalicoStep::Put(Box::new(p))),
-        2 => (0..12usize).prop_map(CalicoStep::Remove),
-        pod_weight => (0..8usize, 0..4usize).prop_map(|(i, j)| CalicoStep::CopyPod(i, j)),
-        pod_weight => (0..8usize).prop_map(CalicoStep::RemovePod),
+        4 => support::calico::placed_policy()
+            .prop_map(|p| CalicoStep::Put(Box::new(p)))
+            .boxed(),
+        2 => (0..12usize).prop_map(CalicoStep::Remove).boxed(),
+        pod_weight => (0..8usize, 0..4usize)
+            .prop_map(|(i, j)| CalicoStep::CopyPod(i, j))
+            .boxed(),
+        pod_weight => (0..8usize).prop_map(CalicoStep::RemovePod).boxed(),
     ]
+    .boxed()
 }
 
 impl CalicoStep {
@@ -651,14 +657,20 @@ impl CalicoStep {
 }
 
 /// A Calico step, or a NetworkPolicy or ClusterNetworkPolicy change.
-fn calico_or_kubernetes_step() -> impl Strategy<Value = CalicoStep> {
+fn calico_or_kubernetes_step() -> BoxedStrategy<CalicoStep> {
     prop_oneof![
         3 => calico_step(false),
-        2 => felix_network_change().prop_map(|c| CalicoStep::Other(Box::new(c))),
-        1 => (0..3usize).prop_flat_map(cluster_policy).prop_map(|p: ClusterPolicy| {
-            CalicoStep::Other(Box::new(Change::Policy(PolicyItem::Cluster(p))))
-        }),
+        2 => felix_network_change()
+            .prop_map(|c| CalicoStep::Other(Box::new(c)))
+            .boxed(),
+        1 => (0..3usize)
+            .prop_flat_map(cluster_policy)
+            .prop_map(|p: ClusterPolicy| {
+                CalicoStep::Other(Box::new(Change::Policy(PolicyItem::Cluster(p))))
+            })
+            .boxed(),
     ]
+    .boxed()
 }
 
 /// Whether a Calico policy change to `live` is documented as taken without a rebuild,
