@@ -59,6 +59,13 @@
 //!   and `felix/ns-relabel-one` the `ns/relabel-same` and `ns/relabel-one` changes
 //!   (Felix reads namespace labels as pod labels, `pcns.`: the policies whose converted
 //!   selectors answer otherwise for the namespace's identities are compiled again);
+//! - `felix/calico-*`: on the same cluster and NetworkPolicies under `Profile::calico()`
+//!   with Calico objects added (a tier `security` holding a GlobalNetworkPolicy that
+//!   selects every pod with an app, and a Calico NetworkPolicy for an app of each of the
+//!   first namespaces, up to 200): `felix/calico-change` the middle Calico NetworkPolicy
+//!   with one more port, `felix/calico-add` it under another name, `felix/calico-remove`
+//!   it removed, `felix/calico-change-global` the GlobalNetworkPolicy with one more rule,
+//!   `felix/calico-rebuild` the build;
 //! - `churn/rollout-step`: sustained churn while decisions continue. Each step deletes a
 //!   pod of a workload and adds its replacement (new name, new `pod-template-hash`, the
 //!   same address), applied to the engine the previous step made, which is then
@@ -76,6 +83,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use netpol::calico::{
+    CalicoPolicy, CalicoTier, GlobalNetworkPolicy, NetworkPolicy as CalicoNetworkPolicy, Tier,
+};
 use netpol::cluster::{Cluster, Endpoint, Flow, NodeSpec, Pod, PodId, PodSpec};
 use netpol::engine::Engine;
 use netpol::engine::live::{Change, LiveEngine, PolicyItem, PolicyKey};
@@ -359,6 +369,8 @@ fn bench_scale(c: &mut Criterion, scale: Scale) {
 
     namespaces(c, scale, &live, &cluster, policy_namespace);
 
+    calico_policies(c, scale, &cluster, &policies);
+
     cluster_policies(c, scale, &mut generated, &cluster);
 
     churn(c, scale, &live, &cluster);
@@ -388,6 +400,149 @@ fn construction(c: &mut Criterion, scale: Scale, cluster: &Cluster, policies: &P
         });
     }
     group.finish();
+}
+
+fn calico_policy(doc: serde_json::Value) -> CalicoPolicy {
+    let policy = if doc["metadata"]["namespace"].is_string() {
+        CalicoPolicy::new(&CalicoNetworkPolicy::from_value(&doc).expect("a Calico policy"))
+    } else {
+        CalicoPolicy::new(&GlobalNetworkPolicy::from_value(&doc).expect("a Calico policy"))
+    };
+    policy.expect("valid")
+}
+
+/// A Calico NetworkPolicy in `namespace` selecting the pods of `app`: ingress from any
+/// pod with an app on `ports`, egress to DNS and inside 10.0.0.0/8.
+fn calico_app_policy(namespace: &str, name: &str, app: &str, ports: &[u16]) -> CalicoPolicy {
+    calico_policy(serde_json::json!({
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "order": 500,
+            "selector": format!("app == '{app}'"),
+            "types": ["Ingress", "Egress"],
+            "ingress": [{"action": "Allow", "protocol": "TCP",
+                         "source": {"selector": "has(app)"},
+                         "destination": {"ports": ports}}],
+            "egress": [{"action": "Allow", "protocol": "UDP", "destination": {"ports": [53]}},
+                       {"action": "Allow", "destination": {"nets": ["10.0.0.0/8"]}}],
+        },
+    }))
+}
+
+/// The broad GlobalNetworkPolicy of the Calico cases, in tier `security`: outside
+/// networks denied, the rest passed on (with `quarantine`, also pods labelled
+/// `app: quarantine` denied).
+fn calico_guard(quarantine: bool) -> CalicoPolicy {
+    let mut ingress =
+        vec![serde_json::json!({"action": "Deny", "source": {"nets": ["198.51.100.0/24"]}})];
+    if quarantine {
+        ingress.push(serde_json::json!({"action": "Deny",
+            "source": {"selector": "app == 'quarantine'"}}));
+    }
+    ingress.push(serde_json::json!({"action": "Pass"}));
+    calico_policy(serde_json::json!({
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "GlobalNetworkPolicy",
+        "metadata": {"name": "security.guard"},
+        "spec": {
+            "tier": "security",
+            "order": 10,
+            "selector": "has(app)",
+            "types": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": [{"action": "Deny", "destination": {"nets": ["203.0.113.0/24"]}},
+                       {"action": "Pass"}],
+        },
+    }))
+}
+
+/// The Calico cases, on the workload's cluster and NetworkPolicies with Calico objects
+/// added under `Profile::calico()`: a tier `security` (passing by default) holding a
+/// GlobalNetworkPolicy selecting every pod with an app, and a Calico NetworkPolicy for
+/// an app of each of the first namespaces (up to 200) in the `default` tier.
+/// `felix/calico-change` gives the middle one one more port, `felix/calico-add` adds it
+/// under another name, `felix/calico-remove` removes it (those after it renumbered),
+/// `felix/calico-change-global` gives the GlobalNetworkPolicy one more rule, and
+/// `felix/calico-rebuild` is the build.
+fn calico_policies(c: &mut Criterion, scale: Scale, cluster: &Cluster, policies: &PolicySet) {
+    let mut set = policies.clone();
+    set.push(
+        CalicoTier::new(
+            &Tier::from_value(&serde_json::json!({
+                "metadata": {"name": "security"},
+                "spec": {"order": 100, "defaultAction": "Pass"},
+            }))
+            .expect("a tier"),
+        )
+        .expect("valid"),
+    );
+    set.push(calico_guard(false));
+    let wanted = (cluster.namespace_count() / 2).clamp(10, 200);
+    let mut apps: Vec<(String, String)> = Vec::new();
+    for (id, ns) in cluster.namespaces() {
+        if apps.len() >= wanted {
+            break;
+        }
+        let app = cluster
+            .pods()
+            .find(|(_, p)| p.namespace == id)
+            .and_then(|(_, p)| p.labels.get("app").cloned());
+        if let Some(app) = app {
+            apps.push((ns.name.clone(), app));
+        }
+    }
+    for (ns, app) in &apps {
+        set.push(calico_app_policy(
+            ns,
+            &format!("calico-{app}"),
+            app,
+            &[8080],
+        ));
+    }
+    let (ns, app) = apps
+        .get(apps.len() / 2)
+        .expect("a namespace with an app")
+        .clone();
+    let name = format!("calico-{app}");
+    let cases: Vec<(&str, Vec<Change>)> = vec![
+        (
+            "felix/calico-change",
+            vec![Change::Policy(PolicyItem::Calico(calico_app_policy(
+                &ns,
+                &name,
+                &app,
+                &[8080, 8443],
+            )))],
+        ),
+        (
+            "felix/calico-add",
+            vec![Change::Policy(PolicyItem::Calico(calico_app_policy(
+                &ns,
+                &format!("{name}-copy"),
+                &app,
+                &[8080],
+            )))],
+        ),
+        (
+            "felix/calico-remove",
+            vec![Change::PolicyRemoved(PolicyKey::Calico {
+                namespace: Some(ns.clone()),
+                name: name.clone(),
+            })],
+        ),
+        (
+            "felix/calico-change-global",
+            vec![Change::Policy(PolicyItem::Calico(calico_guard(true)))],
+        ),
+    ];
+    eprintln!(
+        "[{}] with {} Calico policies and a tier",
+        scale.name(),
+        set.calico_policies().len()
+    );
+    felix(c, scale, cluster, &set, &cases, &ns, "felix/calico-rebuild");
 }
 
 /// `namespace`'s labels changed into those of another namespace (its own name kept):

@@ -549,6 +549,210 @@ fn felix_cluster_policy(index: usize) -> impl Strategy<Value = ClusterPolicy> {
     ]
 }
 
+/// Calico GlobalNetworkPolicies selecting no pod, one in each tier the generators name,
+/// reading every network and port name the generated Calico rules use: with them in the
+/// set, the core holds every tier, network and name a generated Calico change needs.
+fn calico_catalog() -> Vec<netpol::calico::CalicoPolicy> {
+    use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
+    use support::calico::{NETS_V4, NETS_V6, PORT_NAMES, TIERS};
+    TIERS
+        .iter()
+        .map(|tier| {
+            let name = if *tier == "default" {
+                "catalog".to_owned()
+            } else {
+                format!("{tier}.catalog")
+            };
+            let doc = serde_json::json!({
+                "apiVersion": "projectcalico.org/v3",
+                "kind": "GlobalNetworkPolicy",
+                "metadata": {"name": name},
+                "spec": {
+                    "tier": tier,
+                    "selector": "has(catalog)",
+                    "types": ["Ingress", "Egress"],
+                    "ingress": [
+                        {"action": "Allow", "source": {"nets": NETS_V4}},
+                        {"action": "Allow", "source": {"nets": NETS_V6}},
+                        {"action": "Allow", "protocol": "TCP",
+                         "destination": {"ports": PORT_NAMES}},
+                    ],
+                },
+            });
+            CalicoPolicy::new(&GlobalNetworkPolicy::from_value(&doc).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+/// A change among Calico policies, against the policies of the moment: one put (added,
+/// or replacing the one with its key: namespaced or global, in any tier, with every
+/// action and criterion, sometimes for host endpoints only), or one of the set removed
+/// (the catalog's aside); or a pod change: a pod of the cluster copied under another
+/// name (a kind the core knows), or removed.
+#[derive(Debug, Clone)]
+enum CalicoStep {
+    Put(Box<netpol::calico::CalicoPolicy>),
+    Remove(usize),
+    CopyPod(usize, usize),
+    RemovePod(usize),
+    Other(Box<Change>),
+}
+
+// Boxed: the nested strategies' frames overflow a test thread's stack in debug builds.
+fn calico_step(pods: bool) -> BoxedStrategy<CalicoStep> {
+    let pod_weight = if pods { 1 } else { 0 };
+    prop_oneof![
+        4 => support::calico::placed_policy()
+            .prop_map(|p| CalicoStep::Put(Box::new(p)))
+            .boxed(),
+        2 => (0..12usize).prop_map(CalicoStep::Remove).boxed(),
+        pod_weight => (0..8usize, 0..4usize)
+            .prop_map(|(i, j)| CalicoStep::CopyPod(i, j))
+            .boxed(),
+        pod_weight => (0..8usize).prop_map(CalicoStep::RemovePod).boxed(),
+    ]
+    .boxed()
+}
+
+impl CalicoStep {
+    /// The change it makes to `live`, if any.
+    fn change(&self, live: &LiveEngine) -> Option<Change> {
+        let set = live.policies();
+        match self {
+            CalicoStep::Put(p) => Some(Change::Policy(PolicyItem::Calico(p.as_ref().clone()))),
+            CalicoStep::Remove(i) => {
+                let list: Vec<_> = set
+                    .calico_policies()
+                    .iter()
+                    .filter(|p| !p.name().ends_with("catalog"))
+                    .collect();
+                let p = list.get(i % list.len().max(1))?;
+                Some(Change::PolicyRemoved(
+                    PolicyItem::Calico((*p).clone()).key(),
+                ))
+            }
+            CalicoStep::CopyPod(i, j) => {
+                let c = live.cluster();
+                let (_, pod) = c.pods().nth(i % c.pod_count().max(1))?;
+                let mut spec =
+                    PodSpec::new(c.namespace(pod.namespace)?.name.clone(), format!("copy{j}"));
+                spec.labels = pod.labels.clone();
+                spec.ips = pod.ips.clone();
+                spec.node = pod.node.and_then(|n| c.node(n)).map(|n| n.name.clone());
+                spec.ports = pod.ports.clone();
+                spec.service_account = Some(pod.service_account.clone());
+                Some(Change::Pod(spec))
+            }
+            CalicoStep::Other(c) => Some(c.as_ref().clone()),
+            CalicoStep::RemovePod(i) => {
+                let c = live.cluster();
+                let (_, pod) = c.pods().nth(i % c.pod_count().max(1))?;
+                Some(Change::PodRemoved {
+                    namespace: c.namespace(pod.namespace)?.name.clone(),
+                    name: pod.name.clone(),
+                })
+            }
+        }
+    }
+}
+
+/// A Calico step, or a NetworkPolicy or ClusterNetworkPolicy change.
+fn calico_or_kubernetes_step() -> BoxedStrategy<CalicoStep> {
+    prop_oneof![
+        3 => calico_step(false),
+        2 => felix_network_change()
+            .prop_map(|c| CalicoStep::Other(Box::new(c)))
+            .boxed(),
+        1 => (0..3usize)
+            .prop_flat_map(cluster_policy)
+            .prop_map(|p: ClusterPolicy| {
+                CalicoStep::Other(Box::new(Change::Policy(PolicyItem::Cluster(p))))
+            })
+            .boxed(),
+    ]
+    .boxed()
+}
+
+/// Whether a Calico policy change to `live` is documented as taken without a rebuild,
+/// with [`calico_catalog`] in the set: neither version is for host endpoints only.
+fn calico_change_incremental(live: &LiveEngine, c: &Change) -> Option<bool> {
+    let find = |key: &PolicyKey| {
+        live.policies()
+            .calico_policies()
+            .iter()
+            .find(|p| PolicyItem::Calico((*p).clone()).key() == *key)
+    };
+    match c {
+        Change::Policy(item @ PolicyItem::Calico(p)) => {
+            Some(p.applies_to_pods() && find(&item.key()).is_none_or(|old| old.applies_to_pods()))
+        }
+        Change::PolicyRemoved(key @ PolicyKey::Calico { .. }) => {
+            Some(find(key).is_none_or(|old| old.applies_to_pods()))
+        }
+        _ => None,
+    }
+}
+
+/// Applies Calico steps one by one to a live engine of `set` and [`calico_catalog`]:
+/// each Calico policy change is taken without a rebuild where documented so (and
+/// rebuilds otherwise), and after every step the engine equals a fresh build and the
+/// reference on every flow; the engine before them is undisturbed.
+fn calico_steps(
+    profile: &Profile,
+    cluster: &Cluster,
+    set: PolicySet,
+    steps: Vec<CalicoStep>,
+) -> Result<(), TestCaseError> {
+    let mut start = set;
+    for p in calico_catalog() {
+        start.push(p);
+    }
+    let live = LiveEngine::new(cluster, start, profile.clone());
+    calico_steps_from(live, profile, steps, true)
+}
+
+/// [`calico_steps`] from `live`; with `expect`, the rebuilds each Calico policy change
+/// makes are checked too.
+fn calico_steps_from(
+    mut live: LiveEngine,
+    profile: &Profile,
+    steps: Vec<CalicoStep>,
+    expect: bool,
+) -> Result<(), TestCaseError> {
+    let first = live.clone();
+    for step in steps {
+        let Some(c) = step.change(&live) else {
+            continue;
+        };
+        let before = live.stats();
+        let expected = calico_change_incremental(&live, &c).filter(|_| expect);
+        let removes_nothing = matches!(&c, Change::PolicyRemoved(key)
+            if !live.policies().calico_policies().iter()
+                .any(|p| PolicyItem::Calico(p.clone()).key() == *key));
+        live = match live.apply(c.clone()) {
+            Ok(next) => next,
+            Err(_) => continue,
+        };
+        match expected {
+            Some(true) => {
+                prop_assert_eq!(live.stats().rebuilds, before.rebuilds, "rebuilt on {:?}", c);
+                prop_assert_eq!(
+                    live.stats().policies,
+                    before.policies + u64::from(!removes_nothing),
+                    "on {:?}",
+                    c
+                );
+            }
+            Some(false) => {
+                prop_assert_eq!(live.stats().rebuilds, before.rebuilds + 1, "on {:?}", c);
+            }
+            None => {}
+        }
+        check(&live, profile)?;
+    }
+    check(&first, profile)
+}
+
 /// Whether `c` changes the policy set of `live` (a removal of a policy it holds, or any
 /// policy put).
 fn changes_policies(live: &LiveEngine, c: &Change) -> bool {
@@ -1004,6 +1208,53 @@ proptest! {
             prop_assert_eq!(live.stats().policies, 0);
             check(&live, &profile)?;
         }
+    }
+
+    /// Where Calico's Felix decides, with Calico policies (in several tiers, Pass actions
+    /// and tier ends included), network sets, tiers, NetworkPolicies and
+    /// ClusterNetworkPolicies in the set: Calico policies added, changed and removed
+    /// (namespaced and global, rules on nets, notNets, selectors, notSelectors, namespace
+    /// and service account selectors, ports and named ports, on either side) are taken
+    /// without a rebuild unless a version is for host endpoints only, and the engine
+    /// equals a fresh build and the reference on every flow after each.
+    #[test]
+    fn calico_policy_changes_are_taken_incrementally(
+        profile in felix_profile(),
+        cluster in support::calico::felix_cluster(),
+        set in support::calico::felix_policy_set(),
+        steps in prop::collection::vec(calico_step(false), 1..10),
+    ) {
+        calico_steps(&profile, &cluster, set, steps)?;
+    }
+
+    /// The same among pod changes (pods of a kind the core knows added, pods removed):
+    /// pods added under an overlay of Calico policies decide by it.
+    #[test]
+    fn calico_policy_changes_among_pod_changes(
+        profile in felix_profile(),
+        cluster in support::calico::felix_cluster(),
+        set in support::calico::felix_policy_set(),
+        steps in prop::collection::vec(calico_step(true), 1..12),
+    ) {
+        calico_steps(&profile, &cluster, set, steps)?;
+    }
+
+    /// Calico policy changes among NetworkPolicy and ClusterNetworkPolicy changes, from a
+    /// set without Calico objects (Kubernetes policies are then changed without a rebuild
+    /// until a Calico policy is added since the build): after each, the engine equals a
+    /// fresh build and the reference on every flow.
+    #[test]
+    fn calico_policy_changes_among_kubernetes_changes(
+        profile in felix_profile(),
+        cluster in support::calico::felix_cluster(),
+        set in policy_set(4, 2),
+        steps in prop::collection::vec(calico_or_kubernetes_step(), 1..12),
+    ) {
+        let mut start: PolicySet = [catalog()].into_iter().collect();
+        start.extend(set.network_policies().iter().cloned());
+        start.extend(set.cluster_policies().iter().cloned());
+        let live = LiveEngine::new(&cluster, start, profile.clone());
+        calico_steps_from(live, &profile, steps, false)?;
     }
 
     /// The same in one batch, and in two halves.
@@ -2261,4 +2512,119 @@ fn cluster_policy_changes_in_a_row() {
         assert_eq!(live.stats().rebuilds, 0, "rebuilt on step {k}: {c:?}");
         check(&live, &profile).unwrap_or_else(|e| panic!("step {k}: {c:?}: {e}"));
     }
+}
+
+fn gnp(doc: serde_json::Value) -> netpol::calico::CalicoPolicy {
+    use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy};
+    CalicoPolicy::new(&GlobalNetworkPolicy::from_value(&doc).unwrap()).unwrap()
+}
+
+/// Calico policies added, changed and removed where Felix decides are applied without a
+/// rebuild, deciding and explaining as a fresh build: rules on the local pod, named ports
+/// counting only for the pods a destination selector matches where it also matches a
+/// network set, and a policy for host endpoints only, which rebuilds.
+#[test]
+fn calico_policy_changes_are_incremental() {
+    use netpol::calico::{CalicoNetworkSet, GlobalNetworkSet};
+    use serde_json::json;
+    let cluster = Cluster::builder()
+        .pod(
+            PodSpec::new("a", "web")
+                .label("app", "web")
+                .ip(ip("10.0.0.1"))
+                .port(ContainerPort::named("http", 8080, Protocol::Tcp)),
+        )
+        .pod(
+            PodSpec::new("a", "client")
+                .label("app", "client")
+                .ip(ip("10.0.0.2")),
+        )
+        .pod(
+            PodSpec::new("b", "other")
+                .label("app", "client")
+                .ip(ip("10.0.0.9")),
+        )
+        .build()
+        .unwrap();
+    let set_doc = json!({"metadata": {"name": "ext", "labels": {"role": "ext"}},
+                         "spec": {"nets": ["10.0.0.1/32"]}});
+    let mut set = PolicySet::new();
+    set.push(CalicoNetworkSet::new(&GlobalNetworkSet::from_value(&set_doc).unwrap()).unwrap());
+    // Names the port and the networks the changes use.
+    set.push(gnp(json!({"metadata": {"name": "catalog"}, "spec": {
+        "selector": "has(catalog)",
+        "ingress": [{"action": "Allow", "protocol": "TCP",
+                     "source": {"nets": ["10.0.0.0/30", "10.0.0.8/29"]},
+                     "destination": {"ports": ["http"]}}]}})));
+    let profile = Profile::calico();
+    let mut live = LiveEngine::new(&cluster, set, profile.clone());
+    let flow = |live: &LiveEngine, from: (&str, &str), to: (&str, &str), port: u16| {
+        let c = live.cluster();
+        let f = Flow::new(
+            Endpoint::Pod(c.pod_id(from.0, from.1).unwrap()),
+            Endpoint::Pod(c.pod_id(to.0, to.1).unwrap()),
+            port,
+            Protocol::Tcp,
+        );
+        live.engine().decide(f).is_allowed()
+    };
+    let put = |live: &LiveEngine, doc: serde_json::Value| {
+        let next = live
+            .apply(Change::Policy(PolicyItem::Calico(gnp(doc))))
+            .unwrap();
+        check(&next, &profile).unwrap();
+        next
+    };
+    // The destination selector matches the network set holding web's address, and not
+    // web: its named port does not count for web.
+    live = put(
+        &live,
+        json!({"metadata": {"name": "deny-http"}, "spec": {
+            "order": 1, "selector": "app == 'client'", "types": ["Egress"],
+            "egress": [
+                {"action": "Deny", "protocol": "TCP",
+                 "destination": {"selector": "role == 'ext'", "ports": ["http"]}},
+                {"action": "Allow"}]}}),
+    );
+    assert!(flow(&live, ("a", "client"), ("a", "web"), 8080));
+    // Selecting web too, it counts.
+    live = put(
+        &live,
+        json!({"metadata": {"name": "deny-http"}, "spec": {
+            "order": 1, "selector": "app == 'client'", "types": ["Egress"],
+            "egress": [
+                {"action": "Deny", "protocol": "TCP",
+                 "destination": {"selector": "role == 'ext' || app == 'web'",
+                                 "ports": ["http"]}},
+                {"action": "Allow"}]}}),
+    );
+    assert!(!flow(&live, ("a", "client"), ("a", "web"), 8080));
+    assert!(flow(&live, ("a", "client"), ("a", "web"), 8081));
+    // A rule on the local pod: only clients whose own address is in 10.0.0.0/30.
+    live = put(
+        &live,
+        json!({"metadata": {"name": "local"}, "spec": {
+            "order": 0, "selector": "app == 'client'", "types": ["Egress"],
+            "egress": [{"action": "Allow", "source": {"nets": ["10.0.0.0/30"]}}]}}),
+    );
+    assert!(flow(&live, ("a", "client"), ("a", "web"), 8080));
+    assert!(!flow(&live, ("b", "other"), ("a", "web"), 8080));
+    live = live
+        .apply(Change::PolicyRemoved(PolicyKey::Calico {
+            namespace: None,
+            name: "local".into(),
+        }))
+        .unwrap();
+    check(&live, &profile).unwrap();
+    assert!(!flow(&live, ("b", "other"), ("a", "web"), 8080));
+    assert_eq!(live.stats().rebuilds, 0);
+    assert_eq!(live.stats().policies, 4);
+    // For host endpoints only: a rebuild.
+    live = put(
+        &live,
+        json!({"metadata": {"name": "host"}, "spec": {
+            "selector": "all()", "doNotTrack": true, "applyOnForward": true,
+            "ingress": [{"action": "Deny"}]}}),
+    );
+    assert_eq!(live.stats().rebuilds, 1);
 }

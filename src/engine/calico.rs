@@ -103,7 +103,7 @@ impl LabelMap for SetLabels<'_> {
 }
 
 /// The labels of a network set as Calico's selectors see them.
-fn set_labels<'s>(cluster: &'s Cluster, set: &'s CalicoNetworkSet) -> SetLabels<'s> {
+pub(super) fn set_labels<'s>(cluster: &'s Cluster, set: &'s CalicoNetworkSet) -> SetLabels<'s> {
     let namespace_labels = set
         .namespace()
         .and_then(|ns| cluster.namespace_id(ns))
@@ -401,14 +401,14 @@ pub(super) fn pod_labels<'a>(identities: &Identities<'a>, id: usize) -> Option<P
 #[derive(Debug, Clone, Default)]
 pub(super) struct SideDraft<'a> {
     /// Block ids of `nets` and `notNets`.
-    nets: Vec<u32>,
-    not_nets: Vec<u32>,
-    members: Option<&'a CalicoSelector>,
-    not_members: Option<&'a CalicoSelector>,
+    pub(super) nets: Vec<u32>,
+    pub(super) not_nets: Vec<u32>,
+    pub(super) members: Option<&'a CalicoSelector>,
+    pub(super) not_members: Option<&'a CalicoSelector>,
 }
 
 impl SideDraft<'_> {
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.nets.is_empty()
             && self.not_nets.is_empty()
             && self.members.is_none()
@@ -423,9 +423,9 @@ pub(super) struct CalicoDraft<'a> {
     pub(super) ports: PortFacts,
     pub(super) families: [bool; 2],
     /// The other side (source in ingress, destination in egress).
-    remote: SideDraft<'a>,
+    pub(super) remote: SideDraft<'a>,
     /// The local pod (destination in ingress, source in egress).
-    local: SideDraft<'a>,
+    pub(super) local: SideDraft<'a>,
     /// Criteria a flow cannot decide.
     pub(super) unsupported: bool,
 }
@@ -606,7 +606,7 @@ pub(super) fn ordered_felix<'a>(
 }
 
 /// Felix's policy order: ascending, an absent order after every present one.
-fn order_cmp(a: Option<f64>, b: Option<f64>) -> Ordering {
+pub(super) fn order_cmp(a: Option<f64>, b: Option<f64>) -> Ordering {
     match (a, b) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => Ordering::Less,
@@ -868,5 +868,75 @@ pub(super) fn net_set<'a>(
     NetSet {
         set,
         blocks: set.nets().iter().map(|n| block(*n)).collect(),
+    }
+}
+
+/// A Calico rule as an overlay entry holds it (a policy changed since the build, see
+/// `live/calico.rs`): what [`Members`] and the rule index make of a [`CalicoDraft`],
+/// kept as sets over identities and prefix-map values, and tested flow by flow on the
+/// other side's atom (a pod's identity and the value of its address of the flow's
+/// family, a node's or an outside address's value) and on the local pod's.
+#[derive(Debug, Clone)]
+pub(super) struct FelixRule {
+    pub(super) ports: PortFacts,
+    /// Where the destination's member selector also matches network sets: the identities
+    /// it matches, the only pods its named ports count for (Felix's named-port IP sets
+    /// hold only endpoints).
+    pub(super) named_only: Option<Bitset>,
+    pub(super) families: [bool; 2],
+    /// The other side's conditions, `None` when it has none.
+    pub(super) remote: Option<FelixSide>,
+    /// The local pod's conditions, `None` when it has none.
+    pub(super) local: Option<FelixSide>,
+}
+
+/// The conditions of one side of a [`FelixRule`]: `nets`, `notNets` as sets of
+/// prefix-map values, members and not-members as (identities, values in the nets of the
+/// network sets the selector matches).
+#[derive(Debug, Clone, Default)]
+pub(super) struct FelixSide {
+    pub(super) nets: Option<Bitset>,
+    pub(super) not_nets: Option<Bitset>,
+    pub(super) members: Option<(Bitset, Bitset)>,
+    pub(super) not_members: Option<(Bitset, Bitset)>,
+}
+
+impl FelixSide {
+    /// Whether the side's conditions hold for an atom: the identity of a pod (`None`
+    /// for a node or an outside address) and the prefix-map value of its address, as
+    /// [`Members::side`] decides it for the build's atoms.
+    pub(super) fn holds(&self, pod: Option<u32>, value: u32) -> bool {
+        let member = |(ids, values): &(Bitset, Bitset)| {
+            pod.is_some_and(|id| ids.contains(id as usize)) || values.contains(value as usize)
+        };
+        self.nets
+            .as_ref()
+            .is_none_or(|n| n.contains(value as usize))
+            && !self
+                .not_nets
+                .as_ref()
+                .is_some_and(|n| n.contains(value as usize))
+            && self.members.as_ref().is_none_or(member)
+            && !self.not_members.as_ref().is_some_and(member)
+    }
+
+    /// Heap bytes held.
+    pub(super) fn heap_bytes(&self) -> usize {
+        let pair = |p: &Option<(Bitset, Bitset)>| {
+            p.as_ref()
+                .map_or(0, |(a, b)| (a.words().len() + b.words().len()) * 8)
+        };
+        let one = |b: &Option<Bitset>| b.as_ref().map_or(0, |b| b.words().len() * 8);
+        one(&self.nets) + one(&self.not_nets) + pair(&self.members) + pair(&self.not_members)
+    }
+}
+
+impl FelixRule {
+    /// Heap bytes held.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.named_only.as_ref().map_or(0, |b| b.words().len() * 8)
+            + self.remote.as_ref().map_or(0, FelixSide::heap_bytes)
+            + self.local.as_ref().map_or(0, FelixSide::heap_bytes)
+            + std::mem::size_of::<FelixRule>()
     }
 }

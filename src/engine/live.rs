@@ -96,6 +96,18 @@
 //!   `BENCHMARKS.md` for numbers. It shares the NetworkPolicy budget. Where Calico's
 //!   Felix decides, likewise under the same condition as NetworkPolicy changes there (a
 //!   rule Calico fails to convert compiled as Calico replaces it).
+//! - **A Calico policy added, changed or removed** (a `projectcalico.org/v3`
+//!   NetworkPolicy or GlobalNetworkPolicy), where Calico's Felix decides: into the
+//!   core's overlay as ClusterNetworkPolicy changes go, whatever else the set holds
+//!   (Kubernetes policies, network sets, tiers): the old version disabled, the new one an
+//!   entry whose rules are read as the build reads them (`calico::draft`) and tested
+//!   flow by flow on sets over identities and prefix-map values, for the other side and
+//!   the local pod. Its cost follows the identities (a pass per distinct selector) and
+//!   its rules: see `live/calico.rs` for the design, what still rebuilds (a version for
+//!   host endpoints only, a tier, network or named port the core cannot express as it
+//!   is, the overlay full), and `BENCHMARKS.md` for numbers. While the overlay holds a
+//!   Calico policy added since the build, NetworkPolicy and ClusterNetworkPolicy changes
+//!   rebuild.
 //! - **A node added or changed** whose labels every ClusterNetworkPolicy `nodes` selector
 //!   answers as for a node the engine knows (or none matches), at addresses whose
 //!   prefix-map values such a node has (or, for a node no selector matches, any address
@@ -116,7 +128,8 @@
 //!   NetworkPolicy is not enforced, or where Calico's Felix decides and the set holds a
 //!   Calico policy, network set or tier, a ClusterNetworkPolicy
 //!   change where the profile does not enforce them, a Calico policy added, changed or
-//!   removed (and Calico network sets and tiers): the core is rebuilt from the changed
+//!   removed where Felix does not decide or the core cannot express it (above), Calico
+//!   network sets and tiers: the core is rebuilt from the changed
 //!   cluster and policies, `O(cluster + policies)`, as [`Engine::build`] would, and the
 //!   kind index with it, from what the build computed (identities, their keys and label
 //!   index, block ids), for 1.1-1.4 times a build in all (`BENCHMARKS.md`). The cluster
@@ -173,6 +186,7 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use super::compile::{Kept, identity_hash as compiled_identity_hash, projected};
 use super::{BY_FAMILY, Core, Engine, Inner, NO_NODE, PodInfo, to_u32};
 
+mod calico;
 mod namespaces;
 mod nodes;
 mod policy;
@@ -389,8 +403,8 @@ pub struct UpdateStats {
     pub incremental: u64,
     /// Times the core was rebuilt (once per [`LiveEngine::apply_all`] batch at most).
     pub rebuilds: u64,
-    /// NetworkPolicies and ClusterNetworkPolicies added, changed or removed without a
-    /// rebuild (also counted in `incremental`).
+    /// NetworkPolicies, ClusterNetworkPolicies and Calico policies added, changed or
+    /// removed without a rebuild (also counted in `incremental`).
     pub policies: u64,
 }
 
@@ -443,6 +457,10 @@ struct KindIndex {
     /// For NetworkPolicy and ClusterNetworkPolicy changes without a rebuild, when the core
     /// allows them.
     np: Option<policy::NpState>,
+    /// Per Calico policy, by position in the policy set: its number in the core
+    /// (`u32::MAX` for one the core lists as ignored); `None` until a Calico policy
+    /// change is applied without a rebuild (until then, the build's numbers).
+    calico: Option<Arc<Vec<u32>>>,
 }
 
 /// Per list of named container ports (name id, protocol, number): where a pod with it
@@ -785,6 +803,7 @@ impl KindIndex {
             port_names: Arc::new(port_names),
             pod_identities: pod_identities.into_iter().collect(),
             np: policy::NpState::of(core, policies, engine.compiled_bytes(), blocks),
+            calico: None,
         }
     }
 
@@ -1160,6 +1179,20 @@ impl LiveEngine {
                     work.pods = None;
                 }
             }
+            Change::Policy(PolicyItem::Calico(p)) => {
+                let key = calico_key(&p);
+                let pos = work
+                    .policies
+                    .calico_policies()
+                    .iter()
+                    .position(|x| calico_key(x) == key);
+                let old = pos.and_then(|i| work.policies.calico_policies().get(i).cloned());
+                let ok = Self::calico_policy(work, pos, old.as_ref(), Some(&p));
+                upsert_policy(Arc::make_mut(&mut work.policies), PolicyItem::Calico(p));
+                if !ok {
+                    work.pods = None;
+                }
+            }
             Change::Policy(item) => {
                 upsert_policy(Arc::make_mut(&mut work.policies), item);
                 work.pods = None;
@@ -1188,6 +1221,22 @@ impl LiveEngine {
                     Arc::make_mut(&mut work.policies),
                     &PolicyKey::Cluster { name },
                 );
+                if !ok {
+                    work.pods = None;
+                }
+            }
+            Change::PolicyRemoved(key @ PolicyKey::Calico { .. }) => {
+                let Some(pos) = work
+                    .policies
+                    .calico_policies()
+                    .iter()
+                    .position(|x| calico_key(x) == key)
+                else {
+                    return Ok(());
+                };
+                let old = work.policies.calico_policies().get(pos).cloned();
+                let ok = Self::calico_policy(work, Some(pos), old.as_ref(), None);
+                remove_policy(Arc::make_mut(&mut work.policies), &key);
                 if !ok {
                     work.pods = None;
                 }
@@ -1236,6 +1285,26 @@ impl LiveEngine {
         };
         Self::policy_change(work, |core, pods, kinds, cluster| {
             policy::apply_cluster(core, pods, kinds, cluster, &update)
+        })
+    }
+
+    /// Applies a Calico policy added (`old` none), changed or removed (`new` none) to the
+    /// core without a rebuild, when it can; false when a rebuild is due.
+    fn calico_policy(
+        work: &mut Work,
+        old_pos: Option<usize>,
+        old: Option<&CalicoPolicy>,
+        new: Option<&CalicoPolicy>,
+    ) -> bool {
+        let policies = Arc::clone(&work.policies);
+        let update = calico::CalicoUpdate {
+            old_pos,
+            old,
+            new,
+            set: &policies,
+        };
+        Self::policy_change(work, |core, _, kinds, cluster| {
+            calico::apply(core, kinds, cluster, &update)
         })
     }
 

@@ -24,9 +24,10 @@
 //! such a walk reads neither its head nor the index's mask table, and builds with these
 //! records decide in a copy of the decision code of their own, so that builds without
 //! them run the code they ran before. A core that a [`live`] engine applied
-//! ClusterNetworkPolicy changes to holds them in an overlay (its classes left as they
-//! were) and decides in a mode of its own: a flow whose pods the overlay does not touch as
-//! before, the others reading the overlay (see `live/policy.rs`).
+//! ClusterNetworkPolicy or Calico policy changes to holds them in an overlay (its classes
+//! left as they were) and decides in a mode of its own: a flow whose pods the overlay does
+//! not touch as before, the others reading the overlay (see `live/policy.rs` and
+//! `live/calico.rs`).
 //! [`Engine::explain`] gives the same [`Explanation`]
 //! as the [reference evaluator](crate::reference::Reference).
 //!
@@ -761,10 +762,12 @@ enum WalkMode {
     Overlay,
 }
 
-/// ClusterNetworkPolicy changes made since the build without new classes (see
-/// `live/policy.rs`): the versions they replaced or removed, which class lists still hold
-/// but no walk reads, and the versions they added, each with the identities it selects.
-/// The walk of an identity either touches reads the tiers holding them policy by policy.
+/// ClusterNetworkPolicy and Calico policy changes made since the build without new
+/// classes (see `live/policy.rs`, `live/calico.rs`): the versions they replaced or
+/// removed, which class lists still hold but no walk reads, and the versions they added,
+/// each with the identities it selects (a Calico policy also with its rules, tested flow
+/// by flow). The walk of an identity either touches reads the tiers holding them policy
+/// by policy.
 #[derive(Debug, Clone)]
 struct Overlay {
     /// How deciding walks the classes of the identities the overlay does not touch.
@@ -781,10 +784,12 @@ struct Overlay {
     entries: Vec<Arc<OverlayEntry>>,
 }
 
-/// A ClusterNetworkPolicy version an [`Overlay`] adds.
+/// A policy version an [`Overlay`] adds (a ClusterNetworkPolicy, or under Felix a
+/// Calico policy).
 #[derive(Debug)]
 struct OverlayEntry {
-    /// Its number (past the build's: explained and decided from its compiled rules).
+    /// Its number (past the build's: explained and decided from its compiled rules, or
+    /// from `felix`).
     gid: u32,
     tier_pos: u32,
     /// Per direction: the identities it selects.
@@ -792,6 +797,9 @@ struct OverlayEntry {
     /// The policies numbered before it that come after it in walk order (where it goes
     /// in a class list).
     after: Bitset,
+    /// For a Calico policy: its rules per direction (ingress, egress), tested flow by
+    /// flow (`Inner::rules` holds their actions and whether they are supported).
+    felix: Option<Arc<[Vec<calico::FelixRule>; 2]>>,
 }
 
 impl Overlay {
@@ -869,7 +877,22 @@ impl Overlay {
             .chain(self.entries.iter().map(|e| &e.after))
             .map(|s| s.words().len() * 8)
             .sum();
-        sets + self.disabled.len() * 4
+        let felix: usize = self
+            .entries
+            .iter()
+            .filter_map(|e| e.felix.as_deref())
+            .flat_map(|r| r.iter().flatten())
+            .map(calico::FelixRule::heap_bytes)
+            .sum();
+        sets + felix + self.disabled.len() * 4
+    }
+
+    /// The rules of a Calico policy the overlay added as number `gid`.
+    fn felix_rules(&self, gid: u32) -> Option<&[Vec<calico::FelixRule>; 2]> {
+        self.entries
+            .iter()
+            .find(|e| e.gid == gid)
+            .and_then(|e| e.felix.as_deref())
     }
 }
 
@@ -1080,8 +1103,8 @@ struct Core {
     blocks: BlockIndex,
     /// Per instruction with blocks: which prefix-map values it accepts.
     value_bits: BitsetTable,
-    /// ClusterNetworkPolicy changes made since the build without new classes (deciding
-    /// then walks in [`WalkMode::Overlay`]).
+    /// ClusterNetworkPolicy and Calico policy changes made since the build without new
+    /// classes (deciding then walks in [`WalkMode::Overlay`]).
     overlay: Option<Arc<Overlay>>,
 }
 
@@ -2468,9 +2491,69 @@ impl Inner {
             let hit = index.matches(start + to_u32(r), mask, &mut query);
             return Some((rule.action, hit, rule.unsupported));
         }
+        if let Some(felix) = self.overlay.as_deref().and_then(|ov| ov.felix_rules(p)) {
+            let hit = self.felix_hits(felix.get(di)?.get(r)?, di, flow, other, v6);
+            return Some((rule.action, hit, rule.unsupported));
+        }
         let hit = self.ports_match(&rule.ports, flow)
             && self.peers_match(&rule.peers, flow, other, value, v6);
         Some((rule.action, hit, rule.unsupported))
+    }
+
+    /// Whether the flow matches a Calico rule an overlay entry holds, read in direction
+    /// `di` (`other`: the other side): its families, protocols and ports (named ports on
+    /// the destination pod, only for the identities `named_only` admits), the other
+    /// side's atom and the local pod's, as the build's rule index and class masks decide
+    /// a rule numbered there.
+    fn felix_hits(
+        &self,
+        rule: &calico::FelixRule,
+        di: usize,
+        flow: Flow<'_>,
+        other: Side<'_>,
+        v6: bool,
+    ) -> bool {
+        if !rule.families.get(usize::from(v6)).copied().unwrap_or(false)
+            || !rule
+                .ports
+                .protocols
+                .get(flow.protocol.index())
+                .copied()
+                .unwrap_or(false)
+        {
+            return false;
+        }
+        let named_ok = |names: &[(Option<Protocol>, u32)]| {
+            let Side::Pod(dst) = self.side(flow.dst) else {
+                return false;
+            };
+            rule.named_only
+                .as_ref()
+                .is_none_or(|only| only.contains(dst.identity as usize))
+                && self.named_ports_hold(flow, names)
+        };
+        if !rule.ports.holds(flow.protocol, flow.port, v6, named_ok) {
+            return false;
+        }
+        let atom = |side: Side<'_>| match side {
+            Side::Pod(p) => Some((Some(p.identity), self.raw_value(side, v6))),
+            Side::Node(..) | Side::External(_) => Some((None, self.raw_value(side, v6))),
+            Side::Unknown => None,
+        };
+        if let Some(remote) = &rule.remote {
+            match atom(other) {
+                Some((pod, value)) if remote.holds(pod, value) => {}
+                _ => return false,
+            }
+        }
+        if let Some(local) = &rule.local {
+            let here = self.side(if di == 0 { flow.dst } else { flow.src });
+            match (here, atom(here)) {
+                (Side::Pod(_), Some((pod, value))) if local.holds(pod, value) => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     fn explain_side(&self, flow: Flow<'_>, direction: Direction, v6: bool) -> SideExplanation {

@@ -196,8 +196,8 @@ impl PortFacts {
     }
 
     /// The whole condition, for a rule that [`needs_check`](Self::needs_check), on a
-    /// flow of the family `v6` says.
-    fn holds(
+    /// flow of the family `v6` says (the protocols aside).
+    pub(super) fn holds(
         &self,
         proto: Protocol,
         port: u16,

@@ -1568,6 +1568,113 @@ fn live_policy_from(u: &mut Bytes<'_>, index: usize) -> NetworkPolicy {
     p
 }
 
+/// Calico selectors for the `live` check, over the labels of [`cluster_from`]'s pods and
+/// those Calico adds.
+const CALICO_SELECTORS: &[&str] = &[
+    "all()",
+    "app == 'x'",
+    "has(tier)",
+    "!has(app)",
+    "env in {'y', 'z'}",
+    "projectcalico.org/namespace == 'a'",
+    "pcns.app == 'x'",
+    "has(projectcalico.org/serviceaccount)",
+    "role == 'ext'",
+];
+const CALICO_ACTIONS: &[&str] = &["Allow", "Deny", "Pass", "Log"];
+
+/// One side of a Calico rule: nets, notNets, selector, notSelector, namespace selector,
+/// ports (numbers and names), each now and then.
+fn calico_entity_from(u: &mut Bytes<'_>, ports: bool) -> serde_json::Value {
+    let mut side = serde_json::Map::new();
+    let nets = |u: &mut Bytes<'_>| -> serde_json::Value {
+        (0..1 + u.below(2))
+            .map(|_| net_from(u).trunc().to_string())
+            .collect()
+    };
+    if u.below(4) == 0 {
+        side.insert("nets".into(), nets(u));
+    }
+    if u.below(5) == 0 {
+        side.insert("notNets".into(), nets(u));
+    }
+    if u.below(3) == 0 {
+        side.insert("selector".into(), u.pick(CALICO_SELECTORS).into());
+    }
+    if u.below(6) == 0 {
+        side.insert("notSelector".into(), u.pick(CALICO_SELECTORS).into());
+    }
+    if u.below(6) == 0 {
+        side.insert("namespaceSelector".into(), u.pick(CALICO_SELECTORS).into());
+    }
+    if ports && u.below(3) == 0 {
+        let list: Vec<serde_json::Value> = (0..1 + u.below(2))
+            .map(|_| match u.below(3) {
+                0 => u.pick(PORT_NAMES).into(),
+                _ => u.pick(PORTS).into(),
+            })
+            .collect();
+        side.insert("ports".into(), list.into());
+    }
+    serde_json::Value::Object(side)
+}
+
+/// A Calico policy for the `live` check: a GlobalNetworkPolicy or a namespaced one named
+/// by `index`, in a tier of two, with rules of every action testing either side (the
+/// local pod too); `None` when Calico's validation refuses it.
+fn calico_policy_from(u: &mut Bytes<'_>, index: usize) -> Option<netpol::calico::CalicoPolicy> {
+    use netpol::calico::{CalicoPolicy, GlobalNetworkPolicy, NetworkPolicy as CalicoNp};
+    let tier = u.pick(&["default", "security"]);
+    let name = if tier == "default" {
+        format!("cp{index}")
+    } else {
+        format!("{tier}.cp{index}")
+    };
+    let rules = |u: &mut Bytes<'_>| -> Vec<serde_json::Value> {
+        (0..u.below(3))
+            .map(|_| {
+                let tcp = u.below(2) == 0;
+                let mut rule = serde_json::json!({
+                    "action": u.pick(CALICO_ACTIONS),
+                    "source": calico_entity_from(u, false),
+                    "destination": calico_entity_from(u, tcp),
+                });
+                if tcp {
+                    rule["protocol"] = "TCP".into();
+                }
+                rule
+            })
+            .collect()
+    };
+    let mut spec = serde_json::json!({
+        "tier": tier,
+        "selector": u.pick(CALICO_SELECTORS),
+        "ingress": rules(u),
+        "egress": rules(u),
+    });
+    spec["types"] = match u.below(3) {
+        0 => serde_json::json!(["Ingress"]),
+        1 => serde_json::json!(["Egress"]),
+        _ => serde_json::json!(["Ingress", "Egress"]),
+    };
+    if u.below(3) > 0 {
+        spec["order"] = u.pick(&[1.0, 10.0, 1000.0]).into();
+    }
+    let doc = if u.bool() {
+        serde_json::json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+                           "metadata": {"name": name}, "spec": spec})
+    } else {
+        serde_json::json!({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+                           "metadata": {"name": name, "namespace": u.pick(NAMESPACES)},
+                           "spec": spec})
+    };
+    if doc["metadata"]["namespace"].is_string() {
+        CalicoPolicy::new(&CalicoNp::from_value(&doc).ok()?).ok()
+    } else {
+        CalicoPolicy::new(&GlobalNetworkPolicy::from_value(&doc).ok()?).ok()
+    }
+}
+
 /// Label keys only the `live` check's changes use.
 const LIVE_KEYS: &[&str] = &["role", "zone"];
 /// A container port name only the `live` check's changes use.
@@ -1578,7 +1685,8 @@ const LIVE_PORT_NAME: &str = "metrics";
 /// among ClusterNetworkPolicies with `nodes` peers, NetworkPolicies added, changed and
 /// removed, the most frequent: some reading label keys no other policy reads, with
 /// ipBlocks over new networks, or naming ports no pod declared; ClusterNetworkPolicies
-/// added, replaced and removed) applied to a
+/// added, replaced and removed; Calico policies added, replaced and removed, which
+/// Felix's profiles take without a rebuild where the core can express them) applied to a
 /// `LiveEngine`, one at a time or a few in a batch; after each, its decisions and
 /// explanations equal those of an engine built afresh from the changed cluster and
 /// policies, and the reference's, on every flow between its endpoints.
@@ -1601,7 +1709,7 @@ pub fn live(data: &[u8]) {
     let mut live = LiveEngine::new(&cluster, set, profile.clone());
     let mut batch: Vec<Change> = Vec::new();
     for _ in 0..1 + u.below(8) {
-        let change = match u.below(16) {
+        let change = match u.below(18) {
             0..=2 => {
                 let mut spec = PodSpec::new(u.pick(NAMESPACES), format!("pod{}", u.below(8)));
                 let mut labels = labels_from(&mut u);
@@ -1662,9 +1770,25 @@ pub fn live(data: &[u8]) {
                 let index = u.below(4);
                 Change::Policy(PolicyItem::Cluster(cluster_policy_from(&mut u, index)))
             }
-            _ => Change::PolicyRemoved(PolicyKey::Cluster {
+            14 => Change::PolicyRemoved(PolicyKey::Cluster {
                 name: format!("c{}", u.below(4)),
             }),
+            15 => {
+                let index = u.below(4);
+                match calico_policy_from(&mut u, index) {
+                    Some(p) => Change::Policy(PolicyItem::Calico(p)),
+                    None => continue,
+                }
+            }
+            _ => {
+                // A Calico policy removed, by the key of one in the set.
+                let list = live.policies().calico_policies();
+                if list.is_empty() {
+                    continue;
+                }
+                let p = list[u.below(list.len()) % list.len()].clone();
+                Change::PolicyRemoved(PolicyItem::Calico(p).key())
+            }
         };
         // Sometimes gathered into a batch, applied with the next change that is not.
         batch.push(change);

@@ -37,8 +37,8 @@ const CALICO_TERMS: &[&str] = &[
 /// Service account names rules name: those pods run as, and one holding a quote, which
 /// makes Calico drop the rule's whole `serviceAccounts` match.
 const SERVICE_ACCOUNTS: &[&str] = &["default", "api", "web", "it's"];
-const PORT_NAMES: &[&str] = &["http", "dns", "web"];
-const NETS_V4: &[&str] = &[
+pub const PORT_NAMES: &[&str] = &["http", "dns", "web"];
+pub const NETS_V4: &[&str] = &[
     "10.0.0.0/8",
     "10.0.0.0/30",
     "10.0.0.4/32",
@@ -46,7 +46,7 @@ const NETS_V4: &[&str] = &[
     "0.0.0.0/1",
     "203.0.113.0/24",
 ];
-const NETS_V6: &[&str] = &["fd00::/16", "fd00::1/128", "2001:db8::/32"];
+pub const NETS_V6: &[&str] = &["fd00::/16", "fd00::1/128", "2001:db8::/32"];
 const SET_NETS: &[&str] = &[
     "10.0.0.1",
     "10.0.0.4/30",
@@ -783,7 +783,7 @@ fn adjust(ingress: Option<&mut Vec<Rule>>, egress: Option<&mut Vec<Rule>>, masks
 }
 
 /// A normalised Calico policy of either kind, placed, its rules thinned.
-fn placed_policy() -> impl Strategy<Value = CalicoPolicy> {
+pub fn placed_policy() -> impl Strategy<Value = CalicoPolicy> {
     prop_oneof![
         (network_policy(), placement(), masks()).prop_map(|(mut p, at, masks)| {
             if let Some(s) = p.spec.as_mut() {

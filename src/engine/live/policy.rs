@@ -97,7 +97,8 @@
 //! entry is made. A NetworkPolicy change afterwards makes classes as above, their lists
 //! holding disabled numbers, which the overlay still leaves out. The overlay serves
 //! Calico's Felix too: the policy's rules are compiled as there, and the walk order
-//! compared as Felix orders policies.
+//! compared as Felix orders policies. Calico policy changes go into the same overlay,
+//! their entries holding rules of their own (`live/calico.rs`).
 //!
 //! The price is paid when deciding: a flow of an identity the overlay affects reads the
 //! touched tiers policy by policy, 2-3 times slower than the classes a change used to
@@ -158,9 +159,11 @@
 //! - where Calico's Felix decides, a policy set holding a Calico policy (a
 //!   `projectcalico.org/v3` NetworkPolicy or GlobalNetworkPolicy, in any tier), a network
 //!   set or a tier (Calico's rules may test the local pod, making a pod's classes depend
-//!   on its address, and network sets reach selectors and named ports past pods); changes
-//!   to those objects themselves rebuild too, as does a namespace relabelled or removed
-//!   there;
+//!   on its address, and network sets reach selectors and named ports past pods), and
+//!   while the overlay holds a Calico policy added since the build (its place in walk
+//!   order is not worked out among those); changes to network sets and tiers rebuild
+//!   too, as does a namespace relabelled or removed there (Calico policy changes
+//!   themselves go into the overlay: see `live/calico.rs`);
 //! - for a ClusterNetworkPolicy: a profile that does not enforce them (explanations list
 //!   them as ignored, with the identities they would select), and a policy set holding
 //!   two with one name (evaluation order breaks priority ties by name);
@@ -371,7 +374,7 @@ impl NpState {
 
 /// How many ClusterNetworkPolicy versions the overlay holds at most: a change past it
 /// rebuilds (deciding reads every entry for the identities the overlay touches).
-const MAX_OVERLAY: usize = 32;
+pub(super) const MAX_OVERLAY: usize = 32;
 
 /// Classes with one hash of (direction, policy list): (id, direction (1 egress),
 /// own-node variant).
@@ -560,7 +563,17 @@ pub(super) struct Update<'a> {
 
 /// The incremental-update state, when the core has one and what was pushed to it since
 /// the build is within its budget; `None` when a change must rebuild instead.
+/// Also `None` while the overlay holds a Calico policy added since the build (see
+/// `live/calico.rs`): NetworkPolicy and ClusterNetworkPolicy changes are placed among
+/// the build's policies only.
 fn within_budget<'k>(core: &Core, kinds: &'k KindIndex) -> Option<&'k NpState> {
+    if core
+        .overlay
+        .as_deref()
+        .is_some_and(|ov| ov.entries.iter().any(|e| e.felix.is_some()))
+    {
+        return None;
+    }
     kinds
         .np
         .as_ref()
@@ -568,7 +581,7 @@ fn within_budget<'k>(core: &Core, kinds: &'k KindIndex) -> Option<&'k NpState> {
 }
 
 /// Bytes pushed to the core's tables since its build.
-fn pushed_bytes(core: &Core) -> usize {
+pub(super) fn pushed_bytes(core: &Core) -> usize {
     core.code.pushed() * std::mem::size_of::<Op>()
         + core.code_more.pushed() * std::mem::size_of::<OpMore>()
         + core.classes.pushed()
@@ -1182,6 +1195,7 @@ impl Cx<'_> {
                     tier_pos: meta.tier_pos,
                     subjects,
                     after,
+                    felix: None,
                 }),
             );
         }
