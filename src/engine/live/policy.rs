@@ -438,6 +438,22 @@ impl IdentityIndex {
         }
     }
 
+    /// The identities of namespace `ns` with the label `key: value`, in id order, and
+    /// possibly others (a list is keyed by a hash: check their labels).
+    pub(super) fn with_pair(&self, ns: u32, key: &str, value: &str) -> &[u32] {
+        self.by_pair
+            .get(&(ns, hasher().hash_one((key, value))))
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The identities of namespace `ns` with a label `key`, in id order, and possibly
+    /// others (a list is keyed by a hash: check their labels).
+    pub(super) fn with_key(&self, ns: u32, key: &str) -> &[u32] {
+        self.by_key
+            .get(&(ns, hasher().hash_one(key)))
+            .map_or(&[][..], Vec::as_slice)
+    }
+
     /// Moves the entries of namespace `from`, found through `labels` (those of its
     /// identities), to namespace `to`, or drops them.
     pub(super) fn rename<'l>(
@@ -470,26 +486,15 @@ impl Fixed {
         let Some(all) = self.by_namespace.get(&ns) else {
             return;
         };
-        let h = hasher();
         let mut candidates: &[u32] = all;
         for req in sel.requirements() {
             let list: Option<&[u32]> = match &req.op {
                 Operator::In(values) if values.len() == 1 => Some(
                     values
                         .first()
-                        .and_then(|v| {
-                            self.index
-                                .by_pair
-                                .get(&(ns, h.hash_one((req.key.as_str(), v.as_str()))))
-                        })
-                        .map_or(&[][..], Vec::as_slice),
+                        .map_or(&[][..], |v| self.index.with_pair(ns, &req.key, v)),
                 ),
-                Operator::In(_) | Operator::Exists => Some(
-                    self.index
-                        .by_key
-                        .get(&(ns, h.hash_one(req.key.as_str())))
-                        .map_or(&[][..], Vec::as_slice),
-                ),
+                Operator::In(_) | Operator::Exists => Some(self.index.with_key(ns, &req.key)),
                 Operator::NotIn(_) | Operator::DoesNotExist => None,
             };
             if let Some(list) = list {
