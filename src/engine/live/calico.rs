@@ -412,7 +412,12 @@ impl<'a> View<'a> {
                 continue;
             };
             let mut candidates: &[u32] = all;
+            // Whether the candidates are the answer as they are: the selector is one
+            // such requirement (besides the namespace's) and the index's lists are exact.
+            let mut exact = fixed.index.exact();
+            let mut terms = 0;
             for term in sel.conjuncts() {
+                terms += 1;
                 let list = match term.kind() {
                     TermKind::Equals { key, value } if !special_key(key) => {
                         fixed.index.with_pair(ns, key, value)
@@ -420,15 +425,38 @@ impl<'a> View<'a> {
                     TermKind::In { key, mut values } if !special_key(key) => {
                         match (values.len(), values.next()) {
                             (1, Some(value)) => fixed.index.with_pair(ns, key, value),
-                            _ => fixed.index.with_key(ns, key),
+                            _ => {
+                                // Every identity with the key, not only those with one
+                                // of the values.
+                                exact = false;
+                                fixed.index.with_key(ns, key)
+                            }
                         }
                     }
                     TermKind::Has { key } if !special_key(key) => fixed.index.with_key(ns, key),
-                    _ => continue,
+                    TermKind::Equals { key, value }
+                        if key == "projectcalico.org/namespace" && value == *name =>
+                    {
+                        // Holds for every identity of the namespaces read.
+                        terms -= 1;
+                        continue;
+                    }
+                    _ => {
+                        exact = false;
+                        continue;
+                    }
                 };
                 if list.len() < candidates.len() {
                     candidates = list;
                 }
+            }
+            if exact && terms <= 1 {
+                for id in candidates {
+                    if fixed.of_identity.get(id).is_some() {
+                        out.insert(*id as usize);
+                    }
+                }
+                continue;
             }
             for id in candidates {
                 let Some((_, own)) = fixed.of_identity.get(id) else {

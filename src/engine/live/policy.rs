@@ -393,6 +393,9 @@ pub(super) struct IdentityIndex {
     by_pair: GrowMap<(u32, u64), Vec<u32>>,
     /// Per (namespace, hash of a label key): the identities with that key.
     by_key: GrowMap<(u32, u64), Vec<u32>>,
+    /// Whether two labels or two keys of one namespace share a hash (and a list): a
+    /// list may then hold identities without its label.
+    shared: bool,
 }
 
 fn hasher() -> ahash::RandomState {
@@ -408,9 +411,10 @@ impl IdentityIndex {
         let keys = namespaces.iter().map(|n| n.by_key.len()).sum();
         let mut by_pair: HashMap<(u32, u64), Vec<u32>> = HashMap::with_capacity(pairs);
         let mut by_key: HashMap<(u32, u64), Vec<u32>> = HashMap::with_capacity(keys);
+        let mut shared = false;
         // Lists in id order; two labels or keys with one hash (which the lookups check
         // past) share a list, merged in id order.
-        let file =
+        let mut file =
             |map: &mut HashMap<(u32, u64), Vec<u32>>, at: (u32, u64), ids: Vec<u32>| match map
                 .entry(at)
             {
@@ -418,6 +422,7 @@ impl IdentityIndex {
                     e.insert(ids);
                 }
                 std::collections::hash_map::Entry::Occupied(mut e) => {
+                    shared = true;
                     let list = e.get_mut();
                     list.extend(ids);
                     list.sort_unstable();
@@ -435,7 +440,14 @@ impl IdentityIndex {
         IdentityIndex {
             by_pair: by_pair.into(),
             by_key: by_key.into(),
+            shared,
         }
+    }
+
+    /// Whether every list holds exactly the identities with its label or key (no two
+    /// labels or keys of one namespace share a hash).
+    pub(super) fn exact(&self) -> bool {
+        !self.shared
     }
 
     /// The identities of namespace `ns` with the label `key: value`, in id order, and
