@@ -34,9 +34,16 @@
 //!
 //! Identities are keyed by every label and the service account where Felix decides, so
 //! any Calico selector is answered on them (over Felix's view of a pod: its labels, its
-//! namespace's under `pcns.`, its service account). The cost is a pass over the
-//! identities per distinct selector of the new version (and for the old version's), its
-//! rules, and the overlay's bitsets; no class is made.
+//! namespace's under `pcns.`, its service account). A selector reads candidates from
+//! the identities' label index (`View::identities`): a top-level
+//! `projectcalico.org/namespace == 'X'` (written into a namespaced policy's selectors)
+//! reads only namespace X's identities, a top-level `key == value`, `key in {…}` or
+//! `has(key)` on a key pods carry as they are only that label's list; each candidate is
+//! then tested on Felix's view, unless the selector is that one requirement and the
+//! index's lists are exact. The cost is those candidates per distinct selector of the
+//! new version (and for the old version's), Felix's order against the policies of the
+//! tier (a policy's key made only where the order ties), its rules, and the overlay's
+//! bitsets; no class is made.
 //!
 //! What still rebuilds:
 //!
