@@ -34,9 +34,16 @@
 //!
 //! Identities are keyed by every label and the service account where Felix decides, so
 //! any Calico selector is answered on them (over Felix's view of a pod: its labels, its
-//! namespace's under `pcns.`, its service account). The cost is a pass over the
-//! identities per distinct selector of the new version (and for the old version's), its
-//! rules, and the overlay's bitsets; no class is made.
+//! namespace's under `pcns.`, its service account). A selector reads candidates from
+//! the identities' label index (`View::identities`): a top-level
+//! `projectcalico.org/namespace == 'X'` (written into a namespaced policy's selectors)
+//! reads only namespace X's identities, a top-level `key == value`, `key in {…}` or
+//! `has(key)` on a key pods carry as they are only that label's list; each candidate is
+//! then tested on Felix's view, unless the selector is that one requirement and the
+//! index's lists are exact. The cost is those candidates per distinct selector of the
+//! new version (and for the old version's), Felix's order against the policies of the
+//! tier (a policy's key made only where the order ties), its rules, and the overlay's
+//! bitsets; no class is made.
 //!
 //! What still rebuilds:
 //!
@@ -68,11 +75,11 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
 use super::KindIndex;
 use super::policy::{MAX_OVERLAY, pushed_bytes};
-use crate::calico::selector::Selector as CalicoSelector;
+use crate::calico::selector::{Selector as CalicoSelector, TermKind};
 use crate::calico::{CalicoPolicy, CalicoPolicyKind, PortValue};
 use crate::cluster::Cluster;
 use crate::engine::bitset::Bitset;
-use crate::engine::calico::{self, FelixRule, FelixSide, PodLabels, SideDraft};
+use crate::engine::calico::{self, FelixRule, FelixSide, PodLabels, SideDraft, special_key};
 use crate::engine::{
     CompiledRule, Core, Overlay, OverlayEntry, PeerSet, PolicyMeta, PortSet, WalkMode, dir_index,
     to_u32,
@@ -205,7 +212,7 @@ fn run(
             let gid = to_u32(core.policies.len());
             let mut after = Bitset::new(gid as usize);
             for (x, m) in core.policies.iter().enumerate() {
-                if m.tier_pos == tier_pos && compare(m, &rank_of(m, up.set), &meta, &rank).is_gt() {
+                if m.tier_pos == tier_pos && compare(m, up.set, &meta, &rank).is_gt() {
                     after.insert(x);
                 }
             }
@@ -213,7 +220,7 @@ fn run(
             let at = ov.entries.partition_point(|e| {
                 policies
                     .get(e.gid as usize)
-                    .is_some_and(|m| compare(m, &rank_of(m, up.set), &meta, &rank).is_lt())
+                    .is_some_and(|m| compare(m, up.set, &meta, &rank).is_lt())
             });
             ov.entries.insert(
                 at,
@@ -311,31 +318,41 @@ fn build_gids(core: &Core, set: &PolicySet) -> Option<Vec<u32>> {
 /// absent, after every present one) and Felix's key.
 type Rank = (Option<f64>, String);
 
-/// The [`Rank`] of a policy of the core, whose Calico policies are numbered by their
-/// position in `set`.
-fn rank_of(meta: &PolicyMeta, set: &PolicySet) -> Rank {
+/// The order of a policy of the core in Felix's walk (`None`: absent), whose Calico
+/// policies are numbered by their position in `set`.
+fn order_of(meta: &PolicyMeta, set: &PolicySet) -> Option<f64> {
     match meta.kind {
-        PolicyKind::NetworkPolicy => (
-            Some(f64::from(calico::KUBERNETES_NP_ORDER)),
-            calico::kubernetes_key(meta),
-        ),
-        PolicyKind::ClusterNetworkPolicy => {
-            (Some(f64::from(meta.priority)), calico::kubernetes_key(meta))
+        PolicyKind::NetworkPolicy => Some(f64::from(calico::KUBERNETES_NP_ORDER)),
+        PolicyKind::ClusterNetworkPolicy => Some(f64::from(meta.priority)),
+        _ => set
+            .calico_policies()
+            .get(meta.index)
+            .and_then(|p| p.order()),
+    }
+}
+
+/// Felix's key of a policy of the core, whose Calico policies are numbered by their
+/// position in `set`.
+fn key_of(meta: &PolicyMeta, set: &PolicySet) -> String {
+    match meta.kind {
+        PolicyKind::NetworkPolicy | PolicyKind::ClusterNetworkPolicy => {
+            calico::kubernetes_key(meta)
         }
         _ => set
             .calico_policies()
             .get(meta.index)
-            .map_or((None, String::new()), |p| (p.order(), p.sort_key())),
+            .map_or(String::new(), |p| p.sort_key()),
     }
 }
 
-/// How two policies compare in Felix's walk order (`calico::ordered_felix`): tier, then
-/// order, then the bytes of the key.
-fn compare(a: &PolicyMeta, ra: &Rank, b: &PolicyMeta, rb: &Rank) -> Ordering {
+/// How a policy of the core (`a`, numbered against `set`) compares with `b` of rank
+/// `rb` in Felix's walk order (`calico::ordered_felix`): tier, then order, then the
+/// bytes of the key (made only when the rest ties: a tier may hold thousands).
+fn compare(a: &PolicyMeta, set: &PolicySet, b: &PolicyMeta, rb: &Rank) -> Ordering {
     a.tier_pos
         .cmp(&b.tier_pos)
-        .then_with(|| calico::order_cmp(ra.0, rb.0))
-        .then_with(|| ra.1.as_bytes().cmp(rb.1.as_bytes()))
+        .then_with(|| calico::order_cmp(order_of(a, set), rb.0))
+        .then_with(|| key_of(a, set).as_bytes().cmp(rb.1.as_bytes()))
 }
 
 /// A compiled Calico policy: its tier's position, its rules as the core lists them
@@ -374,18 +391,81 @@ impl<'a> View<'a> {
     }
 
     /// The identities whose pods `sel` matches, over Felix's view of them.
+    ///
+    /// Candidates come from the top-level requirements the identities' label index
+    /// answers: `projectcalico.org/namespace == 'X'` (what Calico writes into a
+    /// namespaced policy's selectors) reads only namespace X's identities, and within a
+    /// namespace the shortest list of `key == value` (or `key in {'value'}`), `has(key)`
+    /// or `key in {…}` on a key pods carry as they are (none that `special_key` names:
+    /// Felix's view answers those from elsewhere) is read instead of them all. Every
+    /// candidate is then tested on Felix's view of its pods.
     fn identities(&mut self, sel: &CalicoSelector) -> Bitset {
         let key = sel.to_string();
         if let Some(set) = self.memo.get(&key) {
             return set.clone();
         }
         let fixed = &self.kinds.fixed;
+        let only = sel
+            .equalities()
+            .find(|(k, _)| *k == "projectcalico.org/namespace")
+            .map(|(_, v)| v);
         let mut out = Bitset::new(self.core.identities.len());
         for (ns, (name, labels)) in self.namespaces.iter().enumerate() {
-            let Some(list) = fixed.by_namespace.get(&to_u32(ns)) else {
+            if only.is_some_and(|n| n != *name) {
+                continue;
+            }
+            let ns = to_u32(ns);
+            let Some(all) = fixed.by_namespace.get(&ns) else {
                 continue;
             };
-            for id in list {
+            let mut candidates: &[u32] = all;
+            // Whether the candidates are the answer as they are: the selector is one
+            // such requirement (besides the namespace's) and the index's lists are exact.
+            let mut exact = fixed.index.exact();
+            let mut terms = 0;
+            for term in sel.conjuncts() {
+                terms += 1;
+                let list = match term.kind() {
+                    TermKind::Equals { key, value } if !special_key(key) => {
+                        fixed.index.with_pair(ns, key, value)
+                    }
+                    TermKind::In { key, mut values } if !special_key(key) => {
+                        match (values.len(), values.next()) {
+                            (1, Some(value)) => fixed.index.with_pair(ns, key, value),
+                            _ => {
+                                // Every identity with the key, not only those with one
+                                // of the values.
+                                exact = false;
+                                fixed.index.with_key(ns, key)
+                            }
+                        }
+                    }
+                    TermKind::Has { key } if !special_key(key) => fixed.index.with_key(ns, key),
+                    TermKind::Equals { key, value }
+                        if key == "projectcalico.org/namespace" && value == *name =>
+                    {
+                        // Holds for every identity of the namespaces read.
+                        terms -= 1;
+                        continue;
+                    }
+                    _ => {
+                        exact = false;
+                        continue;
+                    }
+                };
+                if list.len() < candidates.len() {
+                    candidates = list;
+                }
+            }
+            if exact && terms <= 1 {
+                for id in candidates {
+                    if fixed.of_identity.get(id).is_some() {
+                        out.insert(*id as usize);
+                    }
+                }
+                continue;
+            }
+            for id in candidates {
                 let Some((_, own)) = fixed.of_identity.get(id) else {
                     continue;
                 };

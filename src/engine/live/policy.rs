@@ -393,6 +393,9 @@ pub(super) struct IdentityIndex {
     by_pair: GrowMap<(u32, u64), Vec<u32>>,
     /// Per (namespace, hash of a label key): the identities with that key.
     by_key: GrowMap<(u32, u64), Vec<u32>>,
+    /// Whether two labels or two keys of one namespace share a hash (and a list): a
+    /// list may then hold identities without its label.
+    shared: bool,
 }
 
 fn hasher() -> ahash::RandomState {
@@ -408,9 +411,10 @@ impl IdentityIndex {
         let keys = namespaces.iter().map(|n| n.by_key.len()).sum();
         let mut by_pair: HashMap<(u32, u64), Vec<u32>> = HashMap::with_capacity(pairs);
         let mut by_key: HashMap<(u32, u64), Vec<u32>> = HashMap::with_capacity(keys);
+        let mut shared = false;
         // Lists in id order; two labels or keys with one hash (which the lookups check
         // past) share a list, merged in id order.
-        let file =
+        let mut file =
             |map: &mut HashMap<(u32, u64), Vec<u32>>, at: (u32, u64), ids: Vec<u32>| match map
                 .entry(at)
             {
@@ -418,6 +422,7 @@ impl IdentityIndex {
                     e.insert(ids);
                 }
                 std::collections::hash_map::Entry::Occupied(mut e) => {
+                    shared = true;
                     let list = e.get_mut();
                     list.extend(ids);
                     list.sort_unstable();
@@ -435,7 +440,30 @@ impl IdentityIndex {
         IdentityIndex {
             by_pair: by_pair.into(),
             by_key: by_key.into(),
+            shared,
         }
+    }
+
+    /// Whether every list holds exactly the identities with its label or key (no two
+    /// labels or keys of one namespace share a hash).
+    pub(super) fn exact(&self) -> bool {
+        !self.shared
+    }
+
+    /// The identities of namespace `ns` with the label `key: value`, in id order, and
+    /// possibly others (a list is keyed by a hash: check their labels).
+    pub(super) fn with_pair(&self, ns: u32, key: &str, value: &str) -> &[u32] {
+        self.by_pair
+            .get(&(ns, hasher().hash_one((key, value))))
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The identities of namespace `ns` with a label `key`, in id order, and possibly
+    /// others (a list is keyed by a hash: check their labels).
+    pub(super) fn with_key(&self, ns: u32, key: &str) -> &[u32] {
+        self.by_key
+            .get(&(ns, hasher().hash_one(key)))
+            .map_or(&[][..], Vec::as_slice)
     }
 
     /// Moves the entries of namespace `from`, found through `labels` (those of its
@@ -470,26 +498,15 @@ impl Fixed {
         let Some(all) = self.by_namespace.get(&ns) else {
             return;
         };
-        let h = hasher();
         let mut candidates: &[u32] = all;
         for req in sel.requirements() {
             let list: Option<&[u32]> = match &req.op {
                 Operator::In(values) if values.len() == 1 => Some(
                     values
                         .first()
-                        .and_then(|v| {
-                            self.index
-                                .by_pair
-                                .get(&(ns, h.hash_one((req.key.as_str(), v.as_str()))))
-                        })
-                        .map_or(&[][..], Vec::as_slice),
+                        .map_or(&[][..], |v| self.index.with_pair(ns, &req.key, v)),
                 ),
-                Operator::In(_) | Operator::Exists => Some(
-                    self.index
-                        .by_key
-                        .get(&(ns, h.hash_one(req.key.as_str())))
-                        .map_or(&[][..], Vec::as_slice),
-                ),
+                Operator::In(_) | Operator::Exists => Some(self.index.with_key(ns, &req.key)),
                 Operator::NotIn(_) | Operator::DoesNotExist => None,
             };
             if let Some(list) = list {
