@@ -74,7 +74,7 @@ use std::sync::Arc;
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
 use super::KindIndex;
-use super::policy::{MAX_OVERLAY, pushed_bytes};
+use super::policy::{MAX_OVERLAY, pushed_bytes, renumber_gids};
 use crate::calico::selector::{Selector as CalicoSelector, TermKind};
 use crate::calico::{CalicoPolicy, CalicoPolicyKind, PortValue};
 use crate::cluster::Cluster;
@@ -238,41 +238,27 @@ fn run(
         }
         _ => None,
     };
-    match (up.old_pos, new_gid) {
-        (Some(pos), Some(g)) => *gids.get_mut(pos)? = g,
-        (None, Some(g)) => gids.push(g),
-        (Some(pos), None) => {
-            if pos >= gids.len() {
-                return None;
-            }
-            gids.remove(pos);
-            // The policies after it move up one place (their position is part of every
-            // explanation), those listed as ignored too.
-            for g in gids.iter().skip(pos).filter(|g| **g != u32::MAX) {
-                let mut meta = core.policies.get(*g as usize)?.clone();
-                meta.index = meta.index.checked_sub(1)?;
-                core.policies.set(*g as usize, meta);
-            }
-            if core
+    renumber_gids(core, &mut gids, up.old_pos, new_gid)?;
+    // On a removal the Calico policies listed as ignored after it move up one place too.
+    if let (Some(pos), None) = (up.old_pos, new_gid) {
+        if core
+            .ignored
+            .iter()
+            .any(|(m, _)| is_calico(m.kind) && m.index > pos)
+        {
+            let moved: Vec<_> = core
                 .ignored
                 .iter()
-                .any(|(m, _)| is_calico(m.kind) && m.index > pos)
-            {
-                let moved: Vec<_> = core
-                    .ignored
-                    .iter()
-                    .map(|(m, subjects)| {
-                        let mut m = m.clone();
-                        if is_calico(m.kind) && m.index > pos {
-                            m.index -= 1;
-                        }
-                        (m, subjects.clone())
-                    })
-                    .collect();
-                core.ignored = moved.into();
-            }
+                .map(|(m, subjects)| {
+                    let mut m = m.clone();
+                    if is_calico(m.kind) && m.index > pos {
+                        m.index -= 1;
+                    }
+                    (m, subjects.clone())
+                })
+                .collect();
+            core.ignored = moved.into();
         }
-        (None, None) => {}
     }
     ov.affected = ov.dropped.clone();
     for e in &ov.entries {

@@ -1780,8 +1780,9 @@ fn walk_order(a: &PolicyMeta, b: &PolicyMeta, felix: bool) -> std::cmp::Ordering
 /// Gives a changed policy's number `new_gid` its place in `gids` (the numbers of the
 /// set's policies of its kind, by position): at `old_pos` for a change, at the end for an
 /// addition; for a removal, drops `old_pos` and renumbers the policies after it (their
-/// position is part of every explanation).
-fn renumber_gids(
+/// position is part of every explanation). `u32::MAX` stands for a policy the core does
+/// not number (a Calico policy listed as ignored), which is skipped.
+pub(super) fn renumber_gids(
     core: &mut Core,
     gids: &mut Vec<u32>,
     old_pos: Option<usize>,
@@ -1795,7 +1796,7 @@ fn renumber_gids(
                 return None;
             }
             gids.remove(pos);
-            for g in gids.iter().skip(pos) {
+            for g in gids.iter().skip(pos).filter(|g| **g != u32::MAX) {
                 let mut meta = core.policies.get(*g as usize)?.clone();
                 meta.index = meta.index.checked_sub(1)?;
                 core.policies.set(*g as usize, meta);
