@@ -1109,6 +1109,20 @@ struct Core {
 }
 
 impl Core {
+    /// Makes `ov` the core's overlay, the identities it affects worked out from those its
+    /// disabled policies selected and those its entries select; deciding then walks in
+    /// [`WalkMode::Overlay`].
+    fn set_overlay(&mut self, mut ov: Overlay) {
+        ov.affected = ov.dropped.clone();
+        for e in &ov.entries {
+            for (into, from) in ov.affected.iter_mut().zip(&e.subjects) {
+                into.union_with(from);
+            }
+        }
+        self.walk_mode = WalkMode::Overlay;
+        self.overlay = Some(Arc::new(ov));
+    }
+
     /// Appends a tier program (its `Match` instructions, without the end) and its end;
     /// returns where it starts.
     fn push_program(&mut self, program: &[Instr]) -> u32 {

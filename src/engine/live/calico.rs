@@ -260,14 +260,7 @@ fn run(
             core.ignored = moved.into();
         }
     }
-    ov.affected = ov.dropped.clone();
-    for e in &ov.entries {
-        for (into, from) in ov.affected.iter_mut().zip(&e.subjects) {
-            into.union_with(from);
-        }
-    }
-    core.walk_mode = WalkMode::Overlay;
-    core.overlay = Some(Arc::new(ov));
+    core.set_overlay(ov);
     kinds.calico = Some(Arc::new(gids));
     Some(())
 }

@@ -190,7 +190,7 @@ use crate::engine::compile::{
 use crate::engine::{
     Class, ClassCode, ClassHead, CompiledRule, Core, INLINE_STEPS, IdentityInfo, Instr, NO_EXTRA,
     NOT_ISOLATED, Op, OpCode, OpMore, Overlay, OverlayEntry, PeerExtra, PeerSet, PodInfo,
-    PolicyMeta, Prog, TierStep, WalkMode, dir_index, to_u32,
+    PolicyMeta, Prog, TierStep, dir_index, to_u32,
 };
 use crate::explain::TierRef;
 use crate::model::Labels;
@@ -1216,14 +1216,7 @@ impl Cx<'_> {
                 }),
             );
         }
-        ov.affected = ov.dropped.clone();
-        for e in &ov.entries {
-            for (into, from) in ov.affected.iter_mut().zip(&e.subjects) {
-                into.union_with(from);
-            }
-        }
-        self.core.walk_mode = WalkMode::Overlay;
-        self.core.overlay = Some(Arc::new(ov));
+        self.core.set_overlay(ov);
         Some(())
     }
 
